@@ -90,4 +90,9 @@ void rasp_assign_labels(RaspProgram *p);
  * receives indices (size n_exprs). */
 int rasp_bfs_order(const RaspProgram *p, int *order);
 
+/* Added: the expressions reachable from root in DFS post-order (children before parents,
+ * first child first), the order Tracr's recursive evaluator and basis_inference finish
+ * nodes in. Returns the count written to order (size n_exprs), -1 when root is invalid. */
+int rasp_post_order(const RaspProgram *p, int root, int *order);
+
 #endif

@@ -78,4 +78,23 @@ size_t py_format(const PyExpr *e, const char *const *param_names, char *buf, siz
  * equal kinds, so 1 and 1.0 differ). */
 bool py_equal(const PyExpr *a, const PyExpr *b);
 
+/* ---- additions (implementation-side helpers; the parser and compiler may use them) ---- */
+/* More constructors for the node kinds above (arena-allocated; args are shared). */
+PyExpr *py_call(Arena *a, PyBuiltin fn, PyExpr *const *args, int n);
+PyExpr *py_ifexp(Arena *a, PyExpr *then_, PyExpr *cond, PyExpr *else_); /* then_ if cond else else_ */
+PyExpr *py_tuple(Arena *a, PyExpr *const *items, int n);
+PyExpr *py_index(Arena *a, PyExpr *base, PyExpr *index);
+/* args[0] ops[0] args[1] ... ; n_args >= 2, ops has n_args-1 entries (copied). */
+PyExpr *py_cmp_chain(Arena *a, const PyCmpOp *ops, PyExpr *const *args, int n_args);
+
+/* Python's binary operators and comparisons on values (the same code py_eval runs). */
+PyErr py_binop(PyBinOp op, Value l, Value r, Value *out, char *msg, size_t msg_cap);
+PyErr py_compare(PyCmpOp op, Value l, Value r, bool *out, char *msg, size_t msg_cap);
+/* Python's int(v) (truncation; OverflowError for inf is PYERR_ARITH). */
+PyErr py_int(Value v, Value *out, char *msg, size_t msg_cap);
+
+const char *py_builtin_name(PyBuiltin fn);   /* "abs", "min", ... */
+const char *py_binop_token(PyBinOp op);      /* "+", "//", "**", ... */
+const char *py_cmpop_token(PyCmpOp op);      /* "==", "<=", ... */
+
 #endif

@@ -1,0 +1,100 @@
+/* itracr forward: run a compiled model file on one input. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "compiler/model.h"
+
+static const char *usage =
+    "usage: itracr forward MODEL.safetensors --input \"a b c\" [--json] [--f64]\n"
+    "\n"
+    "Runs the compiled transformer (float32 like Tracr/JAX; --f64 in double precision) on the\n"
+    "input (BOS is added) and prints the decoded output at each real position: the value of\n"
+    "the argmax column for categorical outputs, the raw float for numerical ones.\n"
+    "Tokens are matched against the model's vocabulary by their printed form.\n";
+
+/* Token id whose printed form is text, or -1. */
+static int find_token(const CompiledModel *m, const char *text) {
+    char buf[256];
+    for (int id = 0; id < m->vocab_size; id++) {
+        if (id == m->bos_id || id == m->pad_id) continue;
+        val_str_fmt(m->tokens[id], buf, sizeof buf);
+        if (strcmp(buf, text) == 0) return id;
+    }
+    return -1;
+}
+
+int cmd_forward(int argc, char **argv) {
+    const char *path = NULL, *input = NULL;
+    bool json = false, f64 = false;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        } else if (strcmp(argv[i], "--input") == 0) {
+            if (++i == argc) return cli_usage_error("forward", "--input needs a value");
+            input = argv[i];
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (strcmp(argv[i], "--f64") == 0) {
+            f64 = true;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage_error("forward", "unknown option '%s'", argv[i]);
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            return cli_usage_error("forward", "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!path) return cli_usage_error("forward", "missing MODEL.safetensors");
+    if (!input) return cli_usage_error("forward", "missing --input");
+
+    char err[1024];
+    CompiledModel *m = NULL;
+    if (model_load(path, &m, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr forward: %s\n", err);
+        return EXIT_BAD_INPUT;
+    }
+    int cap = m->max_seq_len;
+    Value *xs = calloc((size_t)cap + 1, sizeof(Value));     /* [n] */
+    Value *dec = calloc((size_t)cap + 1, sizeof(Value));    /* [n] */
+    double *raw = calloc((size_t)cap + 1, sizeof(double));  /* [n] */
+    if (!xs || !dec || !raw) abort();
+    int n = 0, rc = EXIT_OK;
+    char *copy = strdup(input), *save = NULL;
+    if (!copy) abort();
+    for (char *tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+        if (n == cap) {
+            fprintf(stderr, "itracr forward: input longer than max_seq_len %d\n", cap);
+            rc = EXIT_BAD_INPUT;
+            break;
+        }
+        int id = find_token(m, tok);
+        if (id < 0) {
+            fprintf(stderr, "itracr forward: token '%s' is not in the model's vocabulary\n", tok);
+            rc = EXIT_BAD_INPUT;
+            break;
+        }
+        xs[n++] = m->tokens[id];
+    }
+    free(copy);
+    if (rc == EXIT_OK && model_run(m, xs, n, f64, dec, raw, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr forward: %s\n", err);
+        rc = EXIT_BAD_INPUT;
+    }
+    if (rc == EXIT_OK) {
+        if (json) putchar('[');
+        for (int i = 0; i < n; i++) {
+            if (i) fputs(json ? ", " : " ", stdout);
+            Value v = m->output_numerical ? val_float(raw[i]) : dec[i];
+            if (json) cli_print_json_value(stdout, v);
+            else cli_print_value(stdout, v);
+        }
+        puts(json ? "]" : "");
+    }
+    free(xs);
+    free(dec);
+    free(raw);
+    compiled_model_free(m);
+    return rc;
+}

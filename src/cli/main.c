@@ -1,0 +1,43 @@
+/* itracr: entry point and subcommand dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct {
+    const char *name;
+    CliMain fn;
+    const char *summary;
+} Command;
+
+static const Command commands[] = {
+    {"demo", cmd_demo, "compile and run an embedded example program end to end"},
+    {"run", cmd_run, "evaluate a .rasp program with the interpreter"},
+    {"check", cmd_check, "report every reason a program cannot compile"},
+    {"fmt", cmd_fmt, "print a program in canonical form"},
+    {"compile", cmd_compile, "compile a program to transformer weights (safetensors)"},
+    {"forward", cmd_forward, "run a compiled model on an input"},
+    {"info", cmd_info, "describe a compiled model"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: itracr COMMAND [ARGS]   (itracr COMMAND --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (cli_is_help(argv[1])) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "itracr: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,529 @@
+/* RASP program -> Tracr-identical transformer (tracr-reference §2): value sets, one craft
+ * block per SOp, layer allocation, residual assembly. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/compile_internal.h"
+#include "util/strbuf.h"
+
+void compile_options_default(CompileOptions *o) {
+    memset(o, 0, sizeof *o);
+    o->causal = -1;
+}
+
+void model_alloc_weights(CompiledModel *m) {
+    size_t D = (size_t)m->residual_dim, HK = (size_t)m->num_heads * (size_t)m->key_size;
+    size_t M = (size_t)m->mlp_hidden_size, NL = (size_t)m->num_layers;
+    size_t per_layer = 3 * D * HK + HK * D + 2 * D * M;
+    size_t total = (size_t)m->vocab_size * D + (size_t)(m->max_seq_len + 1) * D + per_layer * NL + D * (size_t)m->n_out;
+    double *w = arena_alloc(&m->arena, sizeof(double) * total);
+    m->token_embed = w;
+    w += (size_t)m->vocab_size * D;
+    m->pos_embed = w;
+    w += (size_t)(m->max_seq_len + 1) * D;
+    m->layers = arena_alloc(&m->arena, sizeof(ModelLayer) * (NL ? NL : 1));
+    for (size_t l = 0; l < NL; l++) {
+        ModelLayer *L = &m->layers[l];
+        L->q = w, w += D * HK;
+        L->k = w, w += D * HK;
+        L->v = w, w += D * HK;
+        L->o = w, w += HK * D;
+        L->w1 = w, w += D * M;
+        L->w2 = w, w += M * D;
+    }
+    m->unembed = w;
+}
+
+void compiled_model_free(CompiledModel *m) {
+    if (!m) return;
+    arena_free(&m->arena);
+    free(m);
+}
+
+static int errf(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int errf(char *err, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && cap) vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+static char *strcat3(Arena *a, const char *x, const char *y, const char *z) {
+    size_t n1 = strlen(x), n2 = strlen(y), n3 = strlen(z);
+    char *s = arena_alloc(a, n1 + n2 + n3 + 1);
+    memcpy(s, x, n1);
+    memcpy(s + n1, y, n2);
+    memcpy(s + n1 + n2, z, n3 + 1);
+    return s;
+}
+
+/* Output basis of an SOp node: (label, v) per value, or (label, None) when numerical. */
+static Space node_basis(CCtx *c, CNode *nd) {
+    if (nd->e->enc == ENC_NUMERICAL) {
+        Dir d = {nd->e->label, val_none()};
+        return space_make(c->a, &d, 1);
+    }
+    return space_from_values(c->a, nd->e->label, nd->vals->items, nd->vals->n);
+}
+
+static CNode *child_node(CCtx *c, const CNode *nd, int k) {
+    int e = nd->e->child[k];
+    if (e < 0) return NULL;
+    int id = c->node_of[e];
+    return id < 0 ? NULL : &c->nodes[id];
+}
+
+static double value_num(Value v) { return val_is_number(v) ? val_as_double(v) : 0; }
+
+/* Builds the block of one SOp node. */
+static int build_block(CCtx *c, CNode *nd, char *err, size_t errcap) {
+    const RaspExpr *e = nd->e;
+    BlkCtx bc = c->bc;
+    bc.where = e->label;
+    bc.err = err;
+    bc.errcap = errcap;
+    const char *hn = strcat3(c->a, "_hidden_", e->label, "_");
+    CNode *x = child_node(c, nd, 0), *y = child_node(c, nd, 1);
+    switch (e->kind) {
+    case EXPR_TOKENS:
+    case EXPR_INDICES:
+        return 0;
+    case EXPR_MAP: {
+        if (!x) return errf(err, errcap, "%s: Map without input", e->label);
+        BlkFn f = blk_fn_lambda(e->fn);
+        nd->kind = ALLOC_MLP;
+        if (x->e->enc == ENC_CATEGORICAL && e->enc == ENC_CATEGORICAL) {
+            nd->mk = MK_CAT;
+            return blk_map_cat(&bc, &x->basis, e->label, &nd->basis, f, &nd->mlp);
+        }
+        if (x->e->enc == ENC_CATEGORICAL) {
+            nd->mk = MK_CATNUM;
+            return blk_map_cat_num(&bc, &x->basis, nd->basis.d[0], f, c->exact, hn, &nd->mlp);
+        }
+        nd->mk = MK_DISC;
+        Dir in = {x->e->label, val_none()};
+        return blk_discretising(&bc, in, x->vals->items, x->vals->n, f, hn,
+                                e->enc == ENC_CATEGORICAL ? &nd->basis : NULL, nd->basis.d[0], &nd->mlp);
+    }
+    case EXPR_SEQMAP: {
+        if (!x || !y) return errf(err, errcap, "%s: SequenceMap without inputs", e->label);
+        if (x->e->enc != ENC_CATEGORICAL || y->e->enc != ENC_CATEGORICAL || e->enc != ENC_CATEGORICAL)
+            return errf(err, errcap, "%s: (non-linear) SequenceMap only supports categorical inputs/outputs.",
+                        e->label);
+        nd->kind = ALLOC_MLP;
+        if (x == y) { /* Tracr: equal input spaces -> a Map with g(v) = f(v, v) */
+            nd->mk = MK_CAT;
+            return blk_map_cat(&bc, &x->basis, e->label, &nd->basis, blk_fn_lambda_diag(e->fn), &nd->mlp);
+        }
+        nd->mk = MK_SEQ;
+        return blk_seqmap_cat(&bc, &x->basis, &y->basis, e->label, &nd->basis, blk_fn_lambda(e->fn), hn,
+                              &nd->mlp);
+    }
+    case EXPR_LINSEQMAP: {
+        if (!x || !y) return errf(err, errcap, "%s: LinearSequenceMap without inputs", e->label);
+        if (x->e->enc != ENC_NUMERICAL || y->e->enc != ENC_NUMERICAL || e->enc != ENC_NUMERICAL)
+            return errf(err, errcap, "%s: LinearSequenceMap only supports numerical inputs/outputs.", e->label);
+        nd->kind = ALLOC_MLP;
+        nd->mk = MK_LIN;
+        Dir dx = {x->e->label, val_none()}, dy = {y->e->label, val_none()};
+        return blk_linseqmap(&bc, dx, dy, value_num(e->lin_a), value_num(e->lin_b), hn, nd->basis.d[0],
+                             &nd->mlp);
+    }
+    case EXPR_AGGREGATE:
+    case EXPR_SELWIDTH: {
+        CNode *sel = x;
+        if (!sel || sel->e->kind != EXPR_SELECT)
+            return errf(err, errcap, "%s: the selector must be a plain Select (got %s)", e->label,
+                        sel ? rasp_kind_name(sel->e->kind) : "nothing");
+        CNode *keys = child_node(c, sel, 0), *queries = child_node(c, sel, 1);
+        if (!keys || !queries) return errf(err, errcap, "%s: Select without keys/queries", e->label);
+        if (keys->e->enc != ENC_CATEGORICAL || queries->e->enc != ENC_CATEGORICAL)
+            return errf(err, errcap, "%s: Select only supports categorical keys and queries.", sel->e->label);
+        BlkPredState *ps = arena_alloc(c->a, sizeof *ps);
+        ps->pred = sel->e->pred;
+        ps->fn = sel->e->fn;
+        BlkPred pred = blk_pred_make(ps);
+        if (e->kind == EXPR_AGGREGATE) {
+            if (!y) return errf(err, errcap, "%s: Aggregate without input", e->label);
+            if (y->e->enc != e->enc)
+                return errf(err, errcap, "%s: An aggregate's output encoding must match its input encoding.",
+                            e->label);
+            nd->kind = ALLOC_ATTN;
+            return blk_attn_aggregate(&bc, &queries->basis, &keys->basis, pred, &y->basis, &nd->basis,
+                                      &nd->attn);
+        }
+        nd->kind = ALLOC_BOTH;
+        nd->mk = MK_SW;
+        return blk_selector_width(&bc, &queries->basis, &keys->basis, pred, e->label, c->N,
+                                  e->enc == ENC_CATEGORICAL ? &nd->basis : NULL, &nd->attn, &nd->mlp,
+                                  &nd->sw_attn_dir);
+    }
+    default:
+        return errf(err, errcap, "%s: %s is not supported by the compiler", e->label, rasp_kind_name(e->kind));
+    }
+}
+
+/* Exact mode: the smallest mlp_exactness for which every discretising MLP keeps each of its
+ * input values at least twice the ramp width (1/L) away from the thresholds: L >= 4 / gap. */
+static double exact_L(CCtx *c, double L) {
+    double min_gap = INFINITY;
+    for (int i = 0; i < c->n; i++) {
+        CNode *nd = &c->nodes[i];
+        if (!nd->sop) continue;
+        if (nd->e->kind == EXPR_SELWIDTH) {
+            double g = 1.0 / c->N - 1.0 / (c->N + 1);
+            if (c->N >= 1 && g < min_gap) min_gap = g;
+        } else if (nd->e->kind == EXPR_MAP) {
+            CNode *x = child_node(c, nd, 0);
+            if (!x || x->e->enc != ENC_NUMERICAL) continue;
+            size_t n = x->vals->n;
+            double *v = malloc(sizeof(double) * (n ? n : 1));
+            size_t m = 0;
+            for (size_t k = 0; k < n; k++)
+                if (val_is_number(x->vals->items[k])) v[m++] = val_as_double(x->vals->items[k]);
+            for (size_t a = 1; a < m; a++) /* insertion sort: value sets are small */
+                for (size_t b = a; b > 0 && v[b - 1] > v[b]; b--) {
+                    double t = v[b];
+                    v[b] = v[b - 1];
+                    v[b - 1] = t;
+                }
+            for (size_t k = 1; k < m; k++)
+                if (v[k] > v[k - 1] && v[k] - v[k - 1] < min_gap) min_gap = v[k] - v[k - 1];
+            free(v);
+        }
+    }
+    if (!isfinite(min_gap)) return L;
+    double need = ceil(4.0 / min_gap);
+    return need > L ? need : L;
+}
+
+typedef struct LayerMlp {
+    Space hidden;
+    int n_nodes;
+} LayerMlp;
+
+int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledModel **out, char *err,
+                    size_t errcap) {
+    *out = NULL;
+    CompileOptions o;
+    if (opt) o = *opt;
+    else compile_options_default(&o);
+    const Value *vocab = o.vocab ? o.vocab : p->vocab;
+    int nv = o.vocab ? o.n_vocab : p->n_vocab;
+    if (!o.vocab && !p->has_vocab) return errf(err, errcap, "no vocabulary: add a `vocab {...}` line or pass one");
+    int N = o.max_seq_len > 0 ? o.max_seq_len : p->max_seq_len;
+    if (N <= 0) return errf(err, errcap, "no max_seq_len: add a `max_seq_len N` line or pass one");
+    bool causal = o.causal < 0 ? p->causal : o.causal != 0;
+    int Li = o.mlp_exactness > 0 ? o.mlp_exactness : (p->mlp_exactness > 0 ? p->mlp_exactness : 100);
+    const char *bos_s = o.compiler_bos ? o.compiler_bos : "compiler_bos";
+    const char *pad_s = o.compiler_pad ? o.compiler_pad : "compiler_pad";
+    if (p->output < 0 || p->output >= p->n_exprs) return errf(err, errcap, "the program has no output");
+    Value bosv = val_str(bos_s), padv = val_str(pad_s);
+    for (int i = 0; i < nv; i++)
+        if (val_eq(vocab[i], bosv) || val_eq(vocab[i], padv))
+            return errf(err, errcap, "ValueError: Compiler BOS/PAD token '%s' is in the vocabulary",
+                        val_eq(vocab[i], bosv) ? bos_s : pad_s);
+
+    RaspReport rep;
+    rasp_report_init(&rep);
+    rasp_validate_compilable(p, vocab, nv, N, &rep);
+    if (rep.n > 0) {
+        StrBuf sb;
+        sb_init(&sb);
+        sb_append(&sb, "the program cannot be compiled:");
+        for (int i = 0; i < rep.n; i++) {
+            sb_append(&sb, "\n  ");
+            sb_append(&sb, rep.items[i].msg);
+        }
+        errf(err, errcap, "%s", sb.s);
+        sb_free(&sb);
+        rasp_report_free(&rep);
+        return 1;
+    }
+    rasp_report_free(&rep);
+
+    int ne = p->n_exprs;
+    ValueSet *sets = calloc((size_t)ne, sizeof(ValueSet));
+    ValueSet *store = calloc((size_t)ne, sizeof(ValueSet));
+    for (int i = 0; i < ne; i++) valset_init(&store[i]);
+    Arena scratch;
+    arena_init(&scratch);
+    CompiledModel *m = NULL;
+    int rc = 1;
+    CCtx c;
+    memset(&c, 0, sizeof c);
+    if (rasp_infer_value_sets(p, vocab, nv, N, sets, err, errcap)) goto done;
+
+    c.p = p;
+    c.a = &scratch;
+    c.N = N;
+    c.exact = o.exact;
+    c.node_of = arena_alloc(&scratch, sizeof(int) * (size_t)ne);
+    int *order = arena_alloc(&scratch, sizeof(int) * (size_t)ne);
+    c.n = rasp_bfs_order(p, order);
+    c.nodes = arena_alloc(&scratch, sizeof(CNode) * (size_t)(c.n ? c.n : 1));
+    for (int i = 0; i < ne; i++) c.node_of[i] = -1;
+    for (int i = 0; i < c.n; i++) {
+        CNode *nd = &c.nodes[i];
+        nd->expr = order[i];
+        nd->e = &p->exprs[order[i]];
+        nd->sop = rasp_is_sop(nd->e->kind);
+        nd->vals = &sets[order[i]];
+        nd->attn_slot = nd->mlp_slot = -1;
+        c.node_of[order[i]] = i;
+    }
+    cvs_complete(&c, store);
+    if (c.exact)
+        for (int i = 0; i < c.n; i++) c.nodes[i].vals = c.nodes[i].cvals;
+    c.L = c.exact ? exact_L(&c, Li) : Li;
+    c.bc.arena = &scratch;
+    c.bc.one = (Dir){"one", val_none()};
+    c.bc.bos = (Dir){"tokens", bosv};
+    c.bc.L = c.L;
+
+    bool has_tokens = false;
+    for (int i = 0; i < c.n; i++)
+        if (c.nodes[i].sop) {
+            c.nodes[i].basis = node_basis(&c, &c.nodes[i]);
+            if (c.nodes[i].e->kind == EXPR_TOKENS) has_tokens = true;
+        }
+    if (!has_tokens) {
+        errf(err, errcap, "ValueError: the program does not depend on tokens");
+        goto done;
+    }
+    for (int i = 0; i < c.n; i++)
+        if (c.nodes[i].sop && build_block(&c, &c.nodes[i], err, errcap)) goto done;
+
+    /* ---- layer allocation ---- */
+    {
+        AllocKind *kind = arena_alloc(&scratch, sizeof(AllocKind) * (size_t)c.n);
+        bool *is_sop = arena_alloc(&scratch, sizeof(bool) * (size_t)c.n);
+        int *coff = arena_alloc(&scratch, sizeof(int) * (size_t)(c.n + 1));
+        int *ch = arena_alloc(&scratch, sizeof(int) * (size_t)(2 * c.n + 1));
+        int ne2 = 0;
+        for (int i = 0; i < c.n; i++) {
+            kind[i] = c.nodes[i].kind;
+            is_sop[i] = c.nodes[i].sop;
+            coff[i] = ne2;
+            for (int k = 0; k < 2; k++) {
+                CNode *cn = child_node(&c, &c.nodes[i], k);
+                if (cn) ch[ne2++] = (int)(cn - c.nodes);
+            }
+        }
+        coff[c.n] = ne2;
+        AllocGraph g = {c.n, kind, is_sop, coff, ch};
+        AllocResult r;
+        int *buf = arena_alloc(&scratch, sizeof(int) * (size_t)(9 * c.n + 8));
+        r.depth = buf;
+        r.attn_layer = buf + c.n;
+        r.mlp_layer = buf + 2 * c.n;
+        r.attn_slot = buf + 3 * c.n;
+        r.mlp_slot = buf + 4 * c.n;
+        if (alloc_layers(&g, &r, buf + 5 * c.n)) {
+            errf(err, errcap, "ValueError: the program has no operation that needs a model block");
+            goto done;
+        }
+        for (int i = 0; i < c.n; i++) {
+            c.nodes[i].attn_slot = r.attn_slot[i];
+            c.nodes[i].mlp_slot = r.mlp_slot[i];
+        }
+        m = calloc(1, sizeof *m);
+        arena_init(&m->arena);
+        m->num_layers = r.num_layers;
+    }
+    Arena *ma = &m->arena;
+    int NL = m->num_layers;
+
+    /* ---- spaces of each layer ---- */
+    int *heads_in = arena_alloc(&scratch, sizeof(int) * (size_t)NL);
+    LayerMlp *lm = arena_alloc(&scratch, sizeof(LayerMlp) * (size_t)NL);
+    int H = 1, ks = 1, M = 1;
+    for (int i = 0; i < c.n; i++) {
+        CNode *nd = &c.nodes[i];
+        if (nd->attn_slot >= 0) {
+            int h = ++heads_in[nd->attn_slot];
+            if (h > H) H = h;
+            int w = nd->attn.q.n > nd->attn.k.n ? nd->attn.q.n : nd->attn.k.n;
+            if (w > ks) ks = w;
+        }
+        if (nd->mlp_slot >= 0) {
+            LayerMlp *l = &lm[nd->mlp_slot];
+            l->hidden = l->n_nodes ? space_join(&scratch, &l->hidden, &nd->mlp.hidden) : nd->mlp.hidden;
+            l->n_nodes++;
+        }
+    }
+    for (int l = 0; l < NL; l++)
+        if (lm[l].hidden.n > M) M = lm[l].hidden.n;
+    for (int i = 0; i < c.n; i++)
+        if (c.nodes[i].attn_slot >= 0 && c.nodes[i].attn.o.n > ks) {
+            errf(err, errcap, "ValueError: %s: head output width %d exceeds key_size %d (Tracr fails to assemble this model)",
+                 c.nodes[i].e->label, c.nodes[i].attn.o.n, ks);
+            goto done;
+        }
+    c.key_size = ks;
+
+    /* ---- residual space ---- */
+    CNode *sink = &c.nodes[c.node_of[p->output]];
+    Space tok_space, idx_space, resid;
+    {
+        Value *tv = arena_alloc(&scratch, sizeof(Value) * (size_t)(nv + 2));
+        for (int i = 0; i < nv; i++) tv[i] = vocab[i];
+        tv[nv] = bosv;
+        tv[nv + 1] = padv;
+        tok_space = space_from_values(&scratch, "tokens", tv, (size_t)nv + 2);
+        Value *iv = arena_alloc(&scratch, sizeof(Value) * (size_t)N);
+        for (int i = 0; i < N; i++) iv[i] = val_int(i);
+        idx_space = space_from_values(&scratch, "indices", iv, (size_t)N);
+        int total = tok_space.n + idx_space.n + sink->basis.n;
+        for (int i = 0; i < c.n; i++) {
+            CNode *nd = &c.nodes[i];
+            if (nd->mlp_slot >= 0) total += nd->mlp.in.n + nd->mlp.out.n;
+            if (nd->attn_slot >= 0) total += nd->attn.q.n + nd->attn.k.n + nd->attn.v.n + nd->attn.o.n;
+        }
+        Dir *all = arena_alloc(&scratch, sizeof(Dir) * (size_t)total);
+        int k = 0;
+#define PUT(S) do { memcpy(all + k, (S).d, sizeof(Dir) * (size_t)(S).n); k += (S).n; } while (0)
+        PUT(tok_space);
+        PUT(idx_space);
+        PUT(sink->basis);
+        for (int i = 0; i < c.n; i++) {
+            CNode *nd = &c.nodes[i];
+            if (nd->mlp_slot >= 0) { PUT(nd->mlp.in); PUT(nd->mlp.out); }
+            if (nd->attn_slot >= 0) { PUT(nd->attn.q); PUT(nd->attn.k); PUT(nd->attn.v); PUT(nd->attn.o); }
+        }
+#undef PUT
+        resid = space_make(&scratch, all, k);
+    }
+    if (tok_space.n != nv + 2) {
+        errf(err, errcap, "the vocabulary has duplicate tokens");
+        goto done;
+    }
+    int D = resid.n;
+
+    /* ---- config, tokens, labels ---- */
+    m->num_heads = H;
+    m->key_size = ks;
+    m->mlp_hidden_size = M;
+    m->residual_dim = D;
+    m->max_seq_len = N;
+    m->causal = causal;
+    m->mlp_exactness = (int)c.L;
+    m->exact = c.exact;
+    m->vocab_size = nv + 2;
+    m->tokens = arena_alloc(ma, sizeof(Value) * (size_t)(nv + 2));
+    m->bos_id = m->pad_id = -1;
+    for (int i = 0; i < tok_space.n; i++) {
+        m->tokens[i] = tok_space.d[i].value;
+        if (val_eq(m->tokens[i], bosv)) m->bos_id = i;
+        if (val_eq(m->tokens[i], padv)) m->pad_id = i;
+    }
+    m->residual_labels = arena_alloc(ma, sizeof(char *) * (size_t)D);
+    for (int i = 0; i < D; i++) m->residual_labels[i] = dir_str_arena(ma, &resid.d[i]);
+    m->source = arena_strdup(ma, p->source ? p->source : "");
+    m->output_name = arena_strdup(ma, sink->e->label);
+    m->output_numerical = sink->e->enc == ENC_NUMERICAL;
+    m->n_out = sink->basis.n;
+    if (m->n_out == 0) {
+        errf(err, errcap, "%s: the output has an empty value set", sink->e->label);
+        goto done;
+    }
+    m->out_values = arena_alloc(ma, sizeof(Value) * (size_t)m->n_out);
+    for (int j = 0; j < m->n_out; j++) m->out_values[j] = sink->basis.d[j].value;
+
+    /* ---- weights ---- */
+    {
+        size_t HK = (size_t)H * (size_t)ks;
+        model_alloc_weights(m);
+
+        Dir one = c.bc.one;
+        int r_one = space_find(&resid, &one);
+        for (int t = 0; t < tok_space.n; t++) {
+            m->token_embed[(size_t)t * D + space_find(&resid, &tok_space.d[t])] = 1;
+            if (r_one >= 0) m->token_embed[(size_t)t * D + r_one] = 1;
+        }
+        for (int pidx = 1; pidx <= N; pidx++)
+            m->pos_embed[(size_t)pidx * D + space_find(&resid, &idx_space.d[pidx - 1])] = 1;
+        for (int j = 0; j < m->n_out; j++) m->unembed[(size_t)space_find(&resid, &sink->basis.d[j]) * m->n_out + j] = 1;
+
+        int *ri = arena_alloc(&scratch, sizeof(int) * (size_t)(D + 1));
+        int *ro = arena_alloc(&scratch, sizeof(int) * (size_t)(D + 1));
+        int *hcol = arena_alloc(&scratch, sizeof(int) * (size_t)(M + 1));
+        int *head_ct = arena_alloc(&scratch, sizeof(int) * (size_t)NL);
+        m->info = arena_alloc(ma, sizeof(ModelLayerInfo) * (size_t)NL);
+        for (int l = 0; l < NL; l++) {
+            m->info[l].head_nodes = arena_alloc(ma, sizeof(char *) * (size_t)(heads_in[l] + 1));
+            m->info[l].mlp_nodes = arena_alloc(ma, sizeof(char *) * (size_t)(lm[l].n_nodes + 1));
+            m->info[l].mlp_hidden = lm[l].n_nodes ? lm[l].hidden.n : 0;
+            m->info[l].hidden_labels = arena_alloc(ma, sizeof(char *) * (size_t)(lm[l].hidden.n + 1));
+            for (int h = 0; h < m->info[l].mlp_hidden; h++)
+                m->info[l].hidden_labels[h] = dir_str_arena(ma, &lm[l].hidden.d[h]);
+        }
+        for (int i = 0; i < c.n; i++) {
+            CNode *nd = &c.nodes[i];
+            if (nd->attn_slot >= 0) {
+                int l = nd->attn_slot, h = head_ct[l]++;
+                ModelLayer *L = &m->layers[l];
+                AttnBlock *a = &nd->attn;
+                m->info[l].head_nodes[m->info[l].n_heads++] = arena_strdup(ma, nd->e->label);
+                size_t col = (size_t)h * ks;
+                for (int q = 0; q < a->q.n; q++) {
+                    int r = space_find(&resid, &a->q.d[q]);
+                    for (int k = 0; k < a->k.n; k++) L->q[(size_t)r * HK + col + k] = a->wqk[(size_t)q * a->k.n + k];
+                }
+                for (int k = 0; k < a->k.n; k++) L->k[(size_t)space_find(&resid, &a->k.d[k]) * HK + col + k] = 1;
+                for (int v = 0; v < a->v.n; v++) {
+                    int r = space_find(&resid, &a->v.d[v]);
+                    for (int oo = 0; oo < a->o.n; oo++) L->v[(size_t)r * HK + col + oo] = a->wov[(size_t)v * a->o.n + oo];
+                }
+                for (int oo = 0; oo < a->o.n; oo++) L->o[(col + oo) * D + space_find(&resid, &a->o.d[oo])] = 1;
+            }
+            if (nd->mlp_slot >= 0) {
+                int l = nd->mlp_slot;
+                ModelLayer *L = &m->layers[l];
+                MlpBlock *b = &nd->mlp;
+                m->info[l].mlp_nodes[m->info[l].n_mlp_nodes++] = arena_strdup(ma, nd->e->label);
+                for (int k = 0; k < b->in.n; k++) ri[k] = space_find(&resid, &b->in.d[k]);
+                for (int k = 0; k < b->out.n; k++) ro[k] = space_find(&resid, &b->out.d[k]);
+                for (int h = 0; h < b->hidden.n; h++) hcol[h] = space_find(&lm[l].hidden, &b->hidden.d[h]);
+                int nh = b->hidden.n;
+                for (int k = 0; k < b->in.n; k++)
+                    for (int h = 0; h < nh; h++) {
+                        double wv = b->w1[(size_t)k * nh + h];
+                        if (wv != 0) L->w1[(size_t)ri[k] * M + hcol[h]] += wv;
+                    }
+                for (int h = 0; h < nh; h++)
+                    for (int k = 0; k < b->out.n; k++) {
+                        double wv = b->w2[(size_t)h * b->out.n + k];
+                        if (wv != 0) L->w2[(size_t)hcol[h] * D + ro[k]] += wv;
+                    }
+            }
+        }
+    }
+
+    compile_warnings(&c);
+    m->n_warnings = c.n_warn;
+    m->warnings = arena_alloc(ma, sizeof(char *) * (size_t)(c.n_warn + 1));
+    for (int i = 0; i < c.n_warn; i++) m->warnings[i] = arena_strdup(ma, c.warn[i]);
+    for (int i = 0; i < c.n_warn; i++) free((void *)c.warn[i]);
+    free(c.warn);
+    c.warn = NULL;
+    rc = 0;
+done:
+    if (rc) {
+        compiled_model_free(m);
+        m = NULL;
+        for (int i = 0; i < c.n_warn; i++) free((void *)c.warn[i]);
+        free(c.warn);
+    }
+    rasp_free_value_sets(sets, ne);
+    free(sets);
+    for (int i = 0; i < ne; i++) valset_free(&store[i]);
+    free(store);
+    arena_free(&scratch);
+    *out = m;
+    return rc;
+}

@@ -1,0 +1,562 @@
+/* Program-token tables: vocabularies, reading and checking a table, building the program it
+ * describes, and encoding a program. */
+#include "gen/program_tokens.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen/lambda_lib.h"
+#include "rasp/rasp.h"
+#include "util/strbuf.h"
+
+static const char *const k_special[3] = {"PAD", "START", "END"};
+static const char *const k_op[] = {"Map", "SequenceMap", "LinearSequenceMap", "Select",
+                                   "Aggregate", "SelectorWidth"};
+static const char *const k_enc[] = {"cat", "num", "-"};
+static const char *const k_pred[8] = {"EQ", "LT", "LEQ", "GT", "GEQ", "NEQ", "TRUE", "FALSE"};
+static const char *const k_col[PT_COLS] = {"op", "enc", "fn", "a1", "a2", "out"};
+static const char *const k_var[PT_MAX_VARS] = {
+    "v1",  "v2",  "v3",  "v4",  "v5",  "v6",  "v7",  "v8",  "v9",  "v10",
+    "v11", "v12", "v13", "v14", "v15", "v16", "v17", "v18", "v19", "v20",
+    "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30"};
+
+int pt_vocab_size(int col) {
+    switch (col) {
+    case PT_COL_OP: return PT_OP_VOCAB;
+    case PT_COL_ENC: return PT_ENC_VOCAB;
+    case PT_COL_FN: return PT_FN_LIB0 + gen_lib_count();
+    case PT_COL_A1:
+    case PT_COL_A2: return PT_ARG_VOCAB;
+    case PT_COL_OUT: return PT_OUT_VOCAB;
+    default: return 0;
+    }
+}
+
+const char *pt_token_name(int col, int id) {
+    if (id < 0 || id >= pt_vocab_size(col)) return NULL;
+    if (id < 3) return k_special[id];
+    switch (col) {
+    case PT_COL_OP: return k_op[id - PT_OP_MAP];
+    case PT_COL_ENC: return k_enc[id - PT_ENC_CAT];
+    case PT_COL_FN:
+        if (id == PT_FN_NONE) return "-";
+        if (id < PT_FN_LIB0) return k_pred[id - PT_FN_PRED0];
+        return gen_lib_get(id - PT_FN_LIB0) ? gen_lib_get(id - PT_FN_LIB0)->name : NULL;
+    case PT_COL_A1:
+    case PT_COL_A2:
+        if (id == PT_ARG_NONE) return "-";
+        if (id == PT_ARG_TOKENS) return "tokens";
+        if (id == PT_ARG_INDICES) return "indices";
+        return k_var[id - PT_ARG_V1];
+    case PT_COL_OUT: return k_var[id - PT_OUT_V1];
+    default: return NULL;
+    }
+}
+
+int pt_token_id(int col, const char *name) {
+    int n = pt_vocab_size(col);
+    for (int id = 0; id < n; id++) {
+        const char *s = pt_token_name(col, id);
+        if (s && name && strcmp(s, name) == 0) return id;
+    }
+    return -1;
+}
+
+/* ---- writing ------------------------------------------------------------------------- */
+
+static int16_t arg_token(int a) {
+    if (a == PT_SRC_NONE) return PT_ARG_NONE;
+    if (a == PT_SRC_TOKENS) return PT_ARG_TOKENS;
+    if (a == PT_SRC_INDICES) return PT_ARG_INDICES;
+    return (int16_t)(PT_ARG_V1 + a);
+}
+
+void pt_ops_to_tokens(const PtOp *rows, int n, int16_t *tokens) {
+    memset(tokens, 0, sizeof(int16_t) * PT_ROWS * PT_COLS);
+    if (n > PT_MAX_VARS) n = PT_MAX_VARS;
+    for (int c = 0; c < PT_COLS; c++) tokens[c] = PT_START;
+    for (int k = 0; k < n; k++) {
+        int16_t *t = tokens + (k + 1) * PT_COLS;
+        t[PT_COL_OP] = rows[k].op;
+        t[PT_COL_ENC] = rows[k].enc;
+        t[PT_COL_FN] = rows[k].fn;
+        t[PT_COL_A1] = arg_token(rows[k].arg[0]);
+        t[PT_COL_A2] = arg_token(rows[k].arg[1]);
+        t[PT_COL_OUT] = (int16_t)(PT_OUT_V1 + k);
+    }
+    for (int c = 0; c < PT_COLS; c++) tokens[(n + 1) * PT_COLS + c] = PT_END;
+}
+
+/* ---- reading ------------------------------------------------------------------------- */
+
+typedef struct Reader {
+    const PtOp *rows;
+    int k; /* current row index (table row k+1) */
+    char *err;
+    size_t cap;
+} Reader;
+
+static int fail(Reader *r, const char *fmt, const char *a, const char *b) {
+    char what[200];
+    snprintf(what, sizeof what, fmt, a, b);
+    snprintf(r->err, r->cap, "row %d: %s", r->k + 1, what);
+    return 1;
+}
+
+static const char *src_name(const Reader *r, int a, char *buf, size_t cap) {
+    (void)r;
+    if (a == PT_SRC_TOKENS) return "tokens";
+    if (a == PT_SRC_INDICES) return "indices";
+    snprintf(buf, cap, "v%d", a + 1);
+    return buf;
+}
+
+static int src_enc(const PtOp *rows, int a) {
+    return a < 0 ? PT_ENC_CAT : rows[a].enc;
+}
+
+/* Checks that argument j of the current row names an SOp (want_enc: 0 any, else that enc). */
+static int want_sop(Reader *r, int j, int want_enc, const char *role) {
+    char buf[16];
+    int a = r->rows[r->k].arg[j];
+    if (a == PT_SRC_NONE) return fail(r, "%s needs an SOp in column %s", role, j ? "a2" : "a1");
+    if (a >= 0 && r->rows[a].op == PT_OP_SELECT)
+        return fail(r, "%s must be an SOp, but %s is a Select", role, src_name(r, a, buf, sizeof buf));
+    if (want_enc && src_enc(r->rows, a) != want_enc)
+        return fail(r, want_enc == PT_ENC_CAT ? "%s must be categorical, but %s is numerical"
+                                              : "%s must be numerical, but %s is categorical",
+                    role, src_name(r, a, buf, sizeof buf));
+    return 0;
+}
+
+static int want_select(Reader *r, const char *opname) {
+    char buf[16];
+    int a = r->rows[r->k].arg[0];
+    if (a == PT_SRC_NONE) return fail(r, "%s needs a Select in column a1%s", opname, "");
+    if (a < 0 || r->rows[a].op != PT_OP_SELECT)
+        return fail(r, "%s needs a Select in column a1, but %s is an SOp", opname,
+                    src_name(r, a, buf, sizeof buf));
+    return 0;
+}
+
+static int want_none(Reader *r, int j, const char *opname) {
+    if (r->rows[r->k].arg[j] != PT_SRC_NONE)
+        return fail(r, "%s takes '-' in column %s", opname, j ? "a2" : "a1");
+    return 0;
+}
+
+static int want_fn(Reader *r, GenFnKind kind, const char *opname, const char *what) {
+    int fn = r->rows[r->k].fn;
+    const GenFn *e = fn >= PT_FN_LIB0 ? gen_lib_get(fn - PT_FN_LIB0) : NULL;
+    if (!e || e->kind != kind)
+        return fail(r, "%s needs %s in column fn", opname, what);
+    return 0;
+}
+
+static int check_row(Reader *r) {
+    const PtOp *o = &r->rows[r->k];
+    const char *name = k_op[o->op - PT_OP_MAP];
+    int is_sel = o->op == PT_OP_SELECT;
+    if (is_sel && o->enc != PT_ENC_NONE) return fail(r, "Select takes '-' in column enc%s", "", "");
+    if (!is_sel && o->enc == PT_ENC_NONE) return fail(r, "%s needs cat or num in column enc", name, "");
+    switch (o->op) {
+    case PT_OP_MAP:
+        if (want_fn(r, GEN_FN_MAP, name, "a Map function")) return 1;
+        return want_sop(r, 0, 0, "the Map input") || want_none(r, 1, name);
+    case PT_OP_SEQMAP:
+        if (o->enc != PT_ENC_CAT)
+            return fail(r, "SequenceMap must be categorical (Tracr compiles only categorical ones)%s", "", "");
+        if (want_fn(r, GEN_FN_SEQMAP, name, "a SequenceMap function")) return 1;
+        return want_sop(r, 0, PT_ENC_CAT, "the first SequenceMap input") ||
+               want_sop(r, 1, PT_ENC_CAT, "the second SequenceMap input");
+    case PT_OP_LINSEQMAP:
+        if (o->enc != PT_ENC_NUM)
+            return fail(r, "LinearSequenceMap must be numerical%s", "", "");
+        if (want_fn(r, GEN_FN_LINEAR, name, "a coefficient pair")) return 1;
+        return want_sop(r, 0, PT_ENC_NUM, "the first LinearSequenceMap input") ||
+               want_sop(r, 1, PT_ENC_NUM, "the second LinearSequenceMap input");
+    case PT_OP_SELECT:
+        if (o->fn < PT_FN_PRED0 || o->fn >= PT_FN_LIB0)
+            return fail(r, "Select needs a predicate (EQ LT LEQ GT GEQ NEQ TRUE FALSE) in column fn%s", "", "");
+        return want_sop(r, 0, PT_ENC_CAT, "the Select keys") ||
+               want_sop(r, 1, PT_ENC_CAT, "the Select queries");
+    case PT_OP_AGGREGATE:
+        if (o->fn != PT_FN_NONE) return fail(r, "Aggregate takes '-' in column fn%s", "", "");
+        return want_select(r, name) || want_sop(r, 1, o->enc, "the aggregated SOp");
+    case PT_OP_SELWIDTH:
+        if (o->fn != PT_FN_NONE) return fail(r, "SelectorWidth takes '-' in column fn%s", "", "");
+        return want_select(r, name) || want_none(r, 1, name);
+    }
+    return fail(r, "unknown operation%s", "", "");
+}
+
+int pt_tokens_to_ops(const int16_t *tokens, PtOp *rows, int *n, char *err, size_t errcap) {
+    *n = 0;
+    Reader r = {rows, -1, err, errcap};
+    if (!tokens) {
+        snprintf(err, errcap, "no token table");
+        return 1;
+    }
+    for (int c = 0; c < PT_COLS; c++)
+        if (tokens[c] != PT_START) {
+            snprintf(err, errcap, "row 0: expected the START row (START in every column)");
+            return 1;
+        }
+    int end = -1;
+    for (int row = 1; row < PT_ROWS && end < 0; row++) {
+        const int16_t *t = tokens + row * PT_COLS;
+        r.k = row - 1;
+        if (t[PT_COL_OP] == PT_END) {
+            for (int c = 1; c < PT_COLS; c++)
+                if (t[c] != PT_END)
+                    return fail(&r, "the END row needs END in every column, found %s in column %s",
+                                pt_token_name(c, t[c]) ? pt_token_name(c, t[c]) : "?", k_col[c]);
+            end = row;
+            break;
+        }
+        if (t[PT_COL_OP] == PT_PAD) return fail(&r, "padding before the END row (missing END)%s", "", "");
+        if (row > PT_MAX_VARS) return fail(&r, "expected the END row: a table holds at most 30 operations%s", "", "");
+        for (int c = 0; c < PT_COLS; c++) {
+            if (t[c] < 0 || t[c] >= pt_vocab_size(c)) {
+                char id[16];
+                snprintf(id, sizeof id, "%d", t[c]);
+                return fail(&r, "unknown token id %s in column %s", id, k_col[c]);
+            }
+            if (t[c] < 3)
+                return fail(&r, "unexpected %s in column %s", k_special[t[c]], k_col[c]);
+        }
+        PtOp *o = &rows[r.k];
+        o->op = t[PT_COL_OP];
+        o->enc = t[PT_COL_ENC];
+        o->fn = t[PT_COL_FN];
+        if (t[PT_COL_OUT] != PT_OUT_V1 + r.k) {
+            char want[16];
+            snprintf(want, sizeof want, "v%d", r.k + 1);
+            return fail(&r, "column out must be %s (the row's own variable), found %s", want,
+                        pt_token_name(PT_COL_OUT, t[PT_COL_OUT]));
+        }
+        for (int j = 0; j < 2; j++) {
+            int a = t[PT_COL_A1 + j];
+            if (a == PT_ARG_NONE) o->arg[j] = PT_SRC_NONE;
+            else if (a == PT_ARG_TOKENS) o->arg[j] = PT_SRC_TOKENS;
+            else if (a == PT_ARG_INDICES) o->arg[j] = PT_SRC_INDICES;
+            else if (a - PT_ARG_V1 >= r.k)
+                return fail(&r, "%s used before it is defined%s", pt_token_name(PT_COL_A1, a), "");
+            else o->arg[j] = (int16_t)(a - PT_ARG_V1);
+        }
+        if (check_row(&r)) return 1;
+        *n = row;
+    }
+    if (end < 0) {
+        snprintf(err, errcap, "missing END row");
+        *n = 0;
+        return 1;
+    }
+    for (int row = end + 1; row < PT_ROWS; row++)
+        for (int c = 0; c < PT_COLS; c++)
+            if (tokens[row * PT_COLS + c] != PT_PAD) {
+                snprintf(err, errcap, "row %d: expected padding after the END row, found %s in column %s",
+                         row, pt_token_name(c, tokens[row * PT_COLS + c]) ? pt_token_name(c, tokens[row * PT_COLS + c]) : "an unknown id", k_col[c]);
+                *n = 0;
+                return 1;
+            }
+    int cnt = *n;
+    *n = 0;
+    if (cnt == 0) {
+        snprintf(err, errcap, "row 1: the table has no operation rows");
+        return 1;
+    }
+    if (rows[cnt - 1].op == PT_OP_SELECT) {
+        snprintf(err, errcap, "row %d: the last row is the program's output and must be an SOp, not a Select", cnt);
+        return 1;
+    }
+    unsigned char used[PT_MAX_VARS] = {0};
+    for (int k = 0; k < cnt; k++)
+        for (int j = 0; j < 2; j++)
+            if (rows[k].arg[j] >= 0) used[rows[k].arg[j]] = 1;
+    for (int k = 0; k < cnt - 1; k++)
+        if (!used[k]) {
+            snprintf(err, errcap, "row %d: v%d is never used (only the last row, the output, may be unused)", k + 1, k + 1);
+            return 1;
+        }
+    *n = cnt;
+    return 0;
+}
+
+/* ---- building the program ------------------------------------------------------------ */
+
+static int add_primitive(RaspProgram *p, ExprKind kind) {
+    RaspExpr e;
+    memset(&e, 0, sizeof e);
+    e.kind = kind;
+    e.label = kind == EXPR_TOKENS ? "tokens" : "indices";
+    e.name = e.label;
+    e.enc = ENC_CATEGORICAL;
+    e.child[0] = e.child[1] = -1;
+    e.default_value = val_none();
+    e.full_value = val_none();
+    e.lin_a = e.lin_b = val_none();
+    return rasp_add_expr(p, &e);
+}
+
+int pt_build_program(const PtOp *rows, int n, const Value *vocab, int n_vocab, int max_seq_len,
+                     RaspProgram *out, char *err, size_t errcap) {
+    rasp_program_init(out);
+    if (n <= 0 || n > PT_MAX_VARS) {
+        snprintf(err, errcap, "a program needs 1 to %d rows, not %d", PT_MAX_VARS, n);
+        return 1;
+    }
+    int tok = -1, idx = -1, at[PT_MAX_VARS];
+    for (int k = 0; k < n; k++) {
+        const PtOp *o = &rows[k];
+        int child[2] = {-1, -1};
+        for (int j = 0; j < 2; j++) {
+            int a = o->arg[j];
+            if (a == PT_SRC_TOKENS) {
+                if (tok < 0) tok = add_primitive(out, EXPR_TOKENS);
+                child[j] = tok;
+            } else if (a == PT_SRC_INDICES) {
+                if (idx < 0) idx = add_primitive(out, EXPR_INDICES);
+                child[j] = idx;
+            } else if (a >= 0) {
+                if (a >= k) {
+                    snprintf(err, errcap, "row %d: v%d used before it is defined", k + 1, a + 1);
+                    rasp_program_free(out);
+                    rasp_program_init(out);
+                    return 1;
+                }
+                child[j] = at[a];
+            }
+        }
+        RaspExpr e;
+        memset(&e, 0, sizeof e);
+        char label[16];
+        snprintf(label, sizeof label, "v%d", k + 1);
+        e.label = arena_strdup(&out->arena, label);
+        e.name = e.label;
+        e.user_named = true;
+        e.enc = o->enc == PT_ENC_NUM ? ENC_NUMERICAL : ENC_CATEGORICAL;
+        e.child[0] = child[0];
+        e.child[1] = child[1];
+        e.default_value = val_none();
+        e.full_value = val_none();
+        e.lin_a = e.lin_b = val_none();
+        const GenFn *f = o->fn >= PT_FN_LIB0 ? gen_lib_get(o->fn - PT_FN_LIB0) : NULL;
+        switch (o->op) {
+        case PT_OP_MAP: e.kind = EXPR_MAP; break;
+        case PT_OP_SEQMAP: e.kind = EXPR_SEQMAP; break;
+        case PT_OP_LINSEQMAP: e.kind = EXPR_LINSEQMAP; break;
+        case PT_OP_SELECT: e.kind = EXPR_SELECT; break;
+        case PT_OP_AGGREGATE: e.kind = EXPR_AGGREGATE; break;
+        default: e.kind = EXPR_SELWIDTH; break;
+        }
+        if (e.kind == EXPR_MAP || e.kind == EXPR_SEQMAP || e.kind == EXPR_LINSEQMAP) {
+            if (!f) {
+                snprintf(err, errcap, "row %d: no library function", k + 1);
+                rasp_program_free(out);
+                rasp_program_init(out);
+                return 1;
+            }
+            e.fn = f->fn;
+            if (e.kind == EXPR_LINSEQMAP) {
+                e.lin_a = f->va;
+                e.lin_b = f->vb;
+            }
+            /* Tracr would fuse a Map of a Map; the row form keeps both nodes. */
+            if (e.kind == EXPR_MAP && o->arg[0] >= 0 && rows[o->arg[0]].op == PT_OP_MAP)
+                e.no_simplify = true;
+        }
+        if (e.kind == EXPR_SELECT) e.pred = (Pred)(o->fn - PT_FN_PRED0);
+        if (e.kind == EXPR_AGGREGATE && e.enc == ENC_NUMERICAL) e.default_value = val_int(0);
+        at[k] = rasp_add_expr(out, &e);
+    }
+    out->output = at[n - 1];
+    if (vocab && n_vocab > 0) {
+        out->vocab = arena_alloc(&out->arena, sizeof(Value) * (size_t)n_vocab);
+        memcpy(out->vocab, vocab, sizeof(Value) * (size_t)n_vocab);
+        out->n_vocab = n_vocab;
+        out->has_vocab = true;
+    }
+    out->max_seq_len = max_seq_len;
+    rasp_assign_labels(out);
+    return 0;
+}
+
+int pt_decode(const int16_t *tokens, const Value *vocab, int n_vocab, int max_seq_len,
+              RaspProgram *out, char *err, size_t errcap) {
+    PtOp rows[PT_MAX_VARS];
+    int n;
+    rasp_program_init(out);
+    if (gen_lib_init(err, errcap) != 0) return 1;
+    if (pt_tokens_to_ops(tokens, rows, &n, err, errcap) != 0) return 1;
+    rasp_program_free(out);
+    return pt_build_program(rows, n, vocab, n_vocab, max_seq_len, out, err, errcap);
+}
+
+/* ---- encoding ------------------------------------------------------------------------ */
+
+static int enc_fail(char *err, size_t cap, const RaspExpr *e, const char *what) {
+    snprintf(err, cap, "%s: %s", e->label ? e->label : "?", what);
+    return 1;
+}
+
+int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap) {
+    if (gen_lib_init(err, errcap) != 0) return 1;
+    if (!p || p->output < 0 || p->output >= p->n_exprs) {
+        snprintf(err, errcap, "program has no output");
+        return 1;
+    }
+    int n = p->n_exprs;
+    unsigned char *reach = calloc((size_t)n, 1);
+    int *src = malloc(sizeof(int) * (size_t)n);
+    PtOp *ops = malloc(sizeof(PtOp) * (size_t)(n < PT_MAX_INPUT_EXPRS ? n : PT_MAX_INPUT_EXPRS));
+    int rc = 1, nops = 0;
+    if (!reach || !src || !ops) {
+        snprintf(err, errcap, "out of memory");
+        goto done;
+    }
+    reach[p->output] = 1;
+    for (int i = n - 1; i >= 0; i--)
+        if (reach[i])
+            for (int j = 0; j < 2; j++) {
+                int c = p->exprs[i].child[j];
+                if (c >= 0 && c < i) reach[c] = 1;
+                else if (c >= i) {
+                    snprintf(err, errcap, "%s: child %d is not defined before it", p->exprs[i].label, c);
+                    goto done;
+                }
+            }
+    for (int i = 0; i < n; i++) {
+        if (!reach[i]) continue;
+        const RaspExpr *e = &p->exprs[i];
+        if (e->kind == EXPR_TOKENS || e->kind == EXPR_INDICES) {
+            if (e->enc == ENC_NUMERICAL) {
+                enc_fail(err, errcap, e, "tokens and indices must be categorical");
+                goto done;
+            }
+            src[i] = e->kind == EXPR_TOKENS ? PT_SRC_TOKENS : PT_SRC_INDICES;
+            continue;
+        }
+        if (nops >= PT_MAX_INPUT_EXPRS) {
+            snprintf(err, errcap, "program has more than %d operations", PT_MAX_INPUT_EXPRS);
+            goto done;
+        }
+        PtOp o = {0, e->enc == ENC_NUMERICAL ? PT_ENC_NUM : PT_ENC_CAT, PT_FN_NONE,
+                  {PT_SRC_NONE, PT_SRC_NONE}};
+        int lib = -1, nargs = 2;
+        switch (e->kind) {
+        case EXPR_MAP:
+            o.op = PT_OP_MAP;
+            nargs = 1;
+            lib = gen_lib_lookup_lambda(GEN_FN_MAP, e->fn);
+            break;
+        case EXPR_SEQMAP:
+            o.op = PT_OP_SEQMAP;
+            lib = gen_lib_lookup_lambda(GEN_FN_SEQMAP, e->fn);
+            break;
+        case EXPR_LINSEQMAP:
+            o.op = PT_OP_LINSEQMAP;
+            lib = gen_lib_lookup_linear(e->lin_a, e->lin_b);
+            break;
+        case EXPR_SELECT:
+            o.op = PT_OP_SELECT;
+            o.enc = PT_ENC_NONE;
+            if (e->pred == PRED_LAMBDA) {
+                enc_fail(err, errcap, e, "a lambda predicate has no program-token form");
+                goto done;
+            }
+            o.fn = (int16_t)(PT_FN_PRED0 + (int)e->pred);
+            break;
+        case EXPR_AGGREGATE:
+            o.op = PT_OP_AGGREGATE;
+            if (e->enc == ENC_CATEGORICAL ? e->default_value.kind != VAL_NONE
+                                          : !(val_is_number(e->default_value) &&
+                                              val_eq(e->default_value, val_int(0)))) {
+                enc_fail(err, errcap, e,
+                         "only default=None (categorical) or default=0 (numerical) have a token form");
+                goto done;
+            }
+            break;
+        case EXPR_SELWIDTH:
+            o.op = PT_OP_SELWIDTH;
+            nargs = 1;
+            break;
+        default: {
+            char what[120];
+            snprintf(what, sizeof what, "%s has no program-token form", rasp_kind_name(e->kind));
+            enc_fail(err, errcap, e, what);
+            goto done;
+        }
+        }
+        if ((e->kind == EXPR_MAP || e->kind == EXPR_SEQMAP || e->kind == EXPR_LINSEQMAP)) {
+            if (lib < 0) {
+                char body[200] = "";
+                if (e->fn) py_format(e->fn->body, e->fn->params, body, sizeof body);
+                char what[300];
+                if (e->kind == EXPR_LINSEQMAP) snprintf(what, sizeof what, "coefficient pair not in the lambda library");
+                else snprintf(what, sizeof what, "function `%s` is not in the lambda library", body);
+                enc_fail(err, errcap, e, what);
+                goto done;
+            }
+            o.fn = (int16_t)(PT_FN_LIB0 + lib);
+        }
+        if ((e->kind == EXPR_AGGREGATE || e->kind == EXPR_SELWIDTH) &&
+            (e->child[0] < 0 || p->exprs[e->child[0]].kind != EXPR_SELECT)) {
+            enc_fail(err, errcap, e, "the selector must be a plain Select to have a token form");
+            goto done;
+        }
+        for (int j = 0; j < nargs; j++) {
+            int c = e->child[j];
+            if (c < 0) {
+                enc_fail(err, errcap, e, "missing argument");
+                goto done;
+            }
+            o.arg[j] = (int16_t)src[c];
+        }
+        src[i] = nops;
+        ops[nops++] = o;
+    }
+    if (src[p->output] < 0) {
+        snprintf(err, errcap, "the output is %s itself; a program needs at least one operation",
+                 p->exprs[p->output].label);
+        goto done;
+    }
+    PtOp rows[PT_MAX_VARS];
+    int nrows;
+    if (pt_canonicalize(ops, nops, src[p->output], rows, &nrows, err, errcap) != 0) goto done;
+    pt_ops_to_tokens(rows, nrows, tokens);
+    /* The table must decode: report Tracr typing problems (e.g. a Select on a numerical SOp)
+     * here, in the decoder's words. */
+    PtOp check[PT_MAX_VARS];
+    int nc;
+    char why[300];
+    if (pt_tokens_to_ops(tokens, check, &nc, why, sizeof why) != 0) {
+        snprintf(err, errcap, "canonical %s", why);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(reach);
+    free(src);
+    free(ops);
+    return rc;
+}
+
+char *pt_format_table(const int16_t *tokens) {
+    StrBuf b;
+    sb_init(&b);
+    for (int row = 0; row < PT_ROWS; row++) {
+        const int16_t *t = tokens + row * PT_COLS;
+        int pad = 1;
+        for (int c = 0; c < PT_COLS; c++) pad &= t[c] == PT_PAD;
+        if (pad) continue;
+        for (int c = 0; c < PT_COLS; c++) {
+            const char *s = pt_token_name(c, t[c]);
+            if (s) sb_printf(&b, "%s%s", c ? " " : "", s);
+            else sb_printf(&b, "%s#%d", c ? " " : "", t[c]);
+        }
+        sb_append(&b, "\n");
+    }
+    return sb_take(&b);
+}

@@ -1,0 +1,111 @@
+/* Program tokens: the meta-model's target (design.md §5, docs/program-tokens.md).
+ *
+ * A program is a table of int16 token ids [PT_ROWS][PT_COLS]: a START row, one row per
+ * operation (op, enc, fn, a1, a2, out) in canonical order, an END row, then PAD rows. Each
+ * column has its own small vocabulary; ids 0..2 are PAD, START and END in every column, and
+ * the framing rows hold that id in all six columns.
+ *
+ * Canonical order: rows sorted by the sublayer the compiler puts them in (a Select just
+ * before its first consumer's attention sublayer), then by the row's token ids; variables
+ * renamed v1..vN in row order; identical operations merged. So two programs with the same
+ * table are the same program, and a table decodes to one program or a precise error. */
+#ifndef ITRACR_GEN_PROGRAM_TOKENS_H
+#define ITRACR_GEN_PROGRAM_TOKENS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rasp/program.h"
+
+#define PT_COLS 6
+#define PT_MAX_VARS 30                  /* operation rows (SOps and Selects) */
+#define PT_ROWS (PT_MAX_VARS + 2)       /* START + rows + END, padded */
+#define PT_MAX_INPUT_EXPRS 256          /* expressions pt_encode accepts before merging */
+
+enum { PT_COL_OP, PT_COL_ENC, PT_COL_FN, PT_COL_A1, PT_COL_A2, PT_COL_OUT };
+
+/* Ids shared by every column. */
+enum { PT_PAD = 0, PT_START = 1, PT_END = 2 };
+
+/* op column */
+enum {
+    PT_OP_MAP = 3, PT_OP_SEQMAP, PT_OP_LINSEQMAP, PT_OP_SELECT, PT_OP_AGGREGATE, PT_OP_SELWIDTH,
+    PT_OP_VOCAB
+};
+/* enc column */
+enum { PT_ENC_CAT = 3, PT_ENC_NUM, PT_ENC_NONE, PT_ENC_VOCAB };
+/* fn column: "-", the predicates in Pred order (EQ..FALSE), then the lambda library in table
+ * order (gen_lib_get(id - PT_FN_LIB0)). */
+enum { PT_FN_NONE = 3, PT_FN_PRED0 = 4, PT_FN_LIB0 = PT_FN_PRED0 + 8 };
+/* a1/a2 columns: "-", tokens, indices, v1..vPT_MAX_VARS */
+enum { PT_ARG_NONE = 3, PT_ARG_TOKENS, PT_ARG_INDICES, PT_ARG_V1 };
+#define PT_ARG_VOCAB (PT_ARG_V1 + PT_MAX_VARS)
+/* out column: v1..vPT_MAX_VARS */
+enum { PT_OUT_V1 = 3 };
+#define PT_OUT_VOCAB (PT_OUT_V1 + PT_MAX_VARS)
+
+/* One operation in index form (children before parents). arg[] holds an operation index
+ * (>= 0) or one of the PT_SRC_ codes. op/enc/fn are the column ids above. */
+enum { PT_SRC_NONE = -1, PT_SRC_TOKENS = -2, PT_SRC_INDICES = -3 };
+typedef struct PtOp {
+    int16_t op, enc, fn;
+    int16_t arg[2];
+} PtOp;
+
+/* ---- vocabularies -------------------------------------------------------------------- */
+int pt_vocab_size(int col);
+/* Name of token id in col ("Map", "cat", "add1", "v3", "START", ...); NULL if unknown. */
+const char *pt_token_name(int col, int id);
+/* Id of name in col, or -1. */
+int pt_token_id(int col, const char *name);
+
+/* ---- layers (layer_alloc.c) ---------------------------------------------------------- */
+/* Runs the compiler's layer allocation (compiler/alloc.h, tracr-reference §2.5) on ops[n]
+ * (n <= PT_MAX_INPUT_EXPRS). sub[i] = the craft sublayer the op writes: 2(l-1) for an
+ * Aggregate (attention), 2(l-1)+1 for Map, SequenceMap, LinearSequenceMap and
+ * SelectorWidth (MLP), -1 for a Select (no block). mlp_layer[i] (may be NULL) = the
+ * transformer layer holding the op's MLP, -1 if it has none. Returns the number of
+ * transformer layers, 0 when there is no block. */
+int pt_layer_alloc(const PtOp *ops, int n, int *sub, int *mlp_layer);
+/* The canonical sort key: 2*sublayer+1 for an SOp; 2*s for a Select, s = the attention
+ * sublayer of its earliest consumer. Ops not reachable from output get -1. key[n]. */
+void pt_sort_keys(const PtOp *ops, int n, int output, int *key);
+
+/* ---- canonical form (canonical.c) ---------------------------------------------------- */
+/* Canonical rows of the program ops[n] with output `output`: ops not reachable from the
+ * output are dropped, identical operations merged, rows ordered as described above with
+ * args renumbered. out needs room for PT_MAX_VARS rows. Returns 0, or non-zero with a
+ * message (too many rows, a cycle or a forward reference). */
+int pt_canonicalize(const PtOp *ops, int n, int output, PtOp *out, int *n_out, char *err,
+                    size_t errcap);
+
+/* ---- tables (program_tokens.c) ------------------------------------------------------- */
+/* Writes rows[n] (n <= PT_MAX_VARS, args referring to earlier rows) as a framed, padded
+ * table tokens[PT_ROWS * PT_COLS]. */
+void pt_ops_to_tokens(const PtOp *rows, int n, int16_t *tokens);
+/* Reads and checks a table: framing, known ids, the columns each op needs, variables
+ * defined before use, arguments of the right kind and encoding, every row but the last
+ * used, the last row an SOp. rows needs room for PT_MAX_VARS. Returns 0 or non-zero with
+ * "row K: ..." (K counts the START row as 0) in err. */
+int pt_tokens_to_ops(const int16_t *tokens, PtOp *rows, int *n, char *err, size_t errcap);
+
+/* Builds the RaspProgram of rows[n] (assumed checked): tokens/indices as used, then one
+ * expression per row labelled v1..vN with the library's lambdas (shared, not copied),
+ * output = the last row. vocab may be NULL (then the program has no vocab directive). */
+int pt_build_program(const PtOp *rows, int n, const Value *vocab, int n_vocab, int max_seq_len,
+                     RaspProgram *out, char *err, size_t errcap);
+
+/* program -> canonical table tokens[PT_ROWS * PT_COLS]. Fails with the offending label
+ * when an expression has no token form (a lambda outside the library, a lambda predicate,
+ * Full, composite selectors, an Aggregate default other than None/0) or the program is too
+ * big. */
+int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap);
+/* table -> program (see pt_tokens_to_ops and pt_build_program). On error *out is left
+ * initialised and empty. */
+int pt_decode(const int16_t *tokens, const Value *vocab, int n_vocab, int max_seq_len,
+              RaspProgram *out, char *err, size_t errcap);
+
+/* Human-readable table, one "op enc fn a1 a2 out" line per row including START/END, unknown
+ * ids as "#<id>". malloc'ed. */
+char *pt_format_table(const int16_t *tokens);
+
+#endif

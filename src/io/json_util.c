@@ -1,0 +1,287 @@
+#include "io/json_util.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/atomic_file.h"
+
+static void set_err(char *err, size_t errcap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errcap, const char *fmt, ...) {
+    if (!err || errcap == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errcap, fmt, ap);
+    va_end(ap);
+}
+
+int json_parse(const char *label, const char *text, size_t len, cJSON **out, char *err,
+               size_t errcap) {
+    *out = NULL;
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        set_err(err, errcap, "%s: invalid JSON: NUL byte at offset %zu", label,
+                (size_t)(nul - text));
+        return -1;
+    }
+    /* cJSON wants a NUL-terminated string to detect trailing garbage. */
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        set_err(err, errcap, "%s: out of memory", label);
+        return -1;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(copy, &end, 1);
+    if (!root) {
+        size_t pos = (end && end >= copy && end <= copy + len) ? (size_t)(end - copy) : 0;
+        size_t line = 1, col = 1;
+        for (size_t i = 0; i < pos; i++) {
+            if (copy[i] == '\n') {
+                line++;
+                col = 1;
+            } else {
+                col++;
+            }
+        }
+        char near[24];
+        size_t k = 0;
+        for (size_t i = pos; i < len && k < 16; i++) {
+            unsigned char ch = (unsigned char)copy[i];
+            near[k++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+        }
+        near[k] = '\0';
+        if (pos >= len)
+            set_err(err, errcap, "%s:%zu:%zu: invalid JSON: unexpected end of input", label, line,
+                    col);
+        else
+            set_err(err, errcap, "%s:%zu:%zu: invalid JSON near \"%s\"", label, line, col, near);
+        free(copy);
+        return -1;
+    }
+    free(copy);
+    *out = root;
+    return 0;
+}
+
+int json_read_file(const char *path, cJSON **out, char *err, size_t errcap) {
+    unsigned char *data;
+    size_t len;
+    *out = NULL;
+    if (read_whole_file(path, &data, &len, err, errcap) != 0) return -1;
+    int rc = json_parse(path, (const char *)data, len, out, err, errcap);
+    free(data);
+    return rc;
+}
+
+const char *json_type_name(const cJSON *item) {
+    if (!item) return "missing";
+    if (cJSON_IsObject(item)) return "object";
+    if (cJSON_IsArray(item)) return "array";
+    if (cJSON_IsString(item)) return "string";
+    if (cJSON_IsNumber(item)) return "number";
+    if (cJSON_IsBool(item)) return "true/false";
+    if (cJSON_IsNull(item)) return "null";
+    return "invalid";
+}
+
+/* obj[key] with the "missing"/"not an object" errors shared by every getter. */
+static const cJSON *field(const cJSON *obj, const char *key, const char *ctx, char *err,
+                          size_t errcap) {
+    if (!cJSON_IsObject(obj)) {
+        set_err(err, errcap, "%s: expected an object, got %s", ctx, json_type_name(obj));
+        return NULL;
+    }
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it) set_err(err, errcap, "%s: field \"%s\" is missing", ctx, key);
+    return it;
+}
+
+static int wrong_type(const cJSON *it, const char *key, const char *ctx, const char *want,
+                      char *err, size_t errcap) {
+    set_err(err, errcap, "%s: field \"%s\" must be %s, got %s", ctx, key, want,
+            json_type_name(it));
+    return -1;
+}
+
+int json_get_object(const cJSON *obj, const char *key, const char *ctx, const cJSON **out,
+                    char *err, size_t errcap) {
+    const cJSON *it = field(obj, key, ctx, err, errcap);
+    if (!it) return -1;
+    if (!cJSON_IsObject(it)) return wrong_type(it, key, ctx, "an object", err, errcap);
+    *out = it;
+    return 0;
+}
+
+int json_get_array(const cJSON *obj, const char *key, const char *ctx, const cJSON **out,
+                   char *err, size_t errcap) {
+    const cJSON *it = field(obj, key, ctx, err, errcap);
+    if (!it) return -1;
+    if (!cJSON_IsArray(it)) return wrong_type(it, key, ctx, "an array", err, errcap);
+    *out = it;
+    return 0;
+}
+
+int json_get_string(const cJSON *obj, const char *key, const char *ctx, const char **out,
+                    char *err, size_t errcap) {
+    const cJSON *it = field(obj, key, ctx, err, errcap);
+    if (!it) return -1;
+    if (!cJSON_IsString(it) || !it->valuestring)
+        return wrong_type(it, key, ctx, "a string", err, errcap);
+    *out = it->valuestring;
+    return 0;
+}
+
+int json_get_double(const cJSON *obj, const char *key, const char *ctx, double *out, char *err,
+                    size_t errcap) {
+    const cJSON *it = field(obj, key, ctx, err, errcap);
+    if (!it) return -1;
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+        return wrong_type(it, key, ctx, "a finite number", err, errcap);
+    *out = it->valuedouble;
+    return 0;
+}
+
+int json_get_bool(const cJSON *obj, const char *key, const char *ctx, int *out, char *err,
+                  size_t errcap) {
+    const cJSON *it = field(obj, key, ctx, err, errcap);
+    if (!it) return -1;
+    if (!cJSON_IsBool(it)) return wrong_type(it, key, ctx, "true or false", err, errcap);
+    *out = cJSON_IsTrue(it) ? 1 : 0;
+    return 0;
+}
+
+static int exact_int(const cJSON *it, int64_t *out) {
+    if (!cJSON_IsNumber(it)) return 0;
+    double v = it->valuedouble;
+    if (!isfinite(v) || v != floor(v) || fabs(v) > (double)JSON_MAX_EXACT_INT) return 0;
+    *out = (int64_t)v;
+    return 1;
+}
+
+int json_get_int(const cJSON *obj, const char *key, const char *ctx, int64_t *out, char *err,
+                 size_t errcap) {
+    const cJSON *it = field(obj, key, ctx, err, errcap);
+    if (!it) return -1;
+    if (!exact_int(it, out))
+        return wrong_type(it, key, ctx, "an integer of magnitude at most 2^53-1", err, errcap);
+    return 0;
+}
+
+int json_as_int(const cJSON *item, const char *ctx, int64_t *out, char *err, size_t errcap) {
+    if (!exact_int(item, out)) {
+        if (cJSON_IsNumber(item))
+            set_err(err, errcap, "%s: %.17g is not an integer of magnitude at most 2^53-1", ctx,
+                    item->valuedouble);
+        else
+            set_err(err, errcap, "%s: expected an integer, got %s", ctx, json_type_name(item));
+        return -1;
+    }
+    return 0;
+}
+
+static int cmp_str_ptr(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char *json_duplicate_key(const cJSON *obj) {
+    size_t n = 0;
+    for (const cJSON *c = obj ? obj->child : NULL; c; c = c->next) n++;
+    if (n < 2) return NULL;
+    const char **keys = malloc(n * sizeof *keys);
+    if (!keys) return NULL;
+    size_t k = 0;
+    for (const cJSON *c = obj->child; c; c = c->next) keys[k++] = c->string ? c->string : "";
+    qsort(keys, n, sizeof *keys, cmp_str_ptr);
+    const char *dup = NULL;
+    for (size_t i = 1; i < n && !dup; i++)
+        if (strcmp(keys[i - 1], keys[i]) == 0) dup = keys[i];
+    free(keys);
+    return dup;
+}
+
+/* Length of the well-formed UTF-8 sequence at s[0..n), or 0 if it is not one. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    size_t len;
+    unsigned cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
+    if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
+    return len;
+}
+
+int json_utf8_valid(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t l = utf8_seq(p + i, n - i);
+        if (l == 0) return 0;
+        i += l;
+    }
+    return 1;
+}
+
+int json_write_string(StrBuf *b, const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    int rc = 0;
+    size_t i = 0;
+    sb_append(b, "\"");
+    while (i < n) {
+        unsigned char c = p[i];
+        /* Copy runs of plain characters in one append. */
+        size_t j = i;
+        while (j < n && p[j] >= 0x20 && p[j] < 0x80 && p[j] != '"' && p[j] != '\\') j++;
+        if (j > i) {
+            sb_appendn(b, s + i, j - i);
+            i = j;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t l = utf8_seq(p + i, n - i);
+            if (l == 0) {
+                sb_append(b, "\xEF\xBF\xBD"); /* U+FFFD */
+                rc = -1;
+                i++;
+            } else {
+                sb_appendn(b, s + i, l);
+                i += l;
+            }
+            continue;
+        }
+        switch (c) {
+        case '"': sb_append(b, "\\\""); break;
+        case '\\': sb_append(b, "\\\\"); break;
+        case '\n': sb_append(b, "\\n"); break;
+        case '\r': sb_append(b, "\\r"); break;
+        case '\t': sb_append(b, "\\t"); break;
+        case '\b': sb_append(b, "\\b"); break;
+        case '\f': sb_append(b, "\\f"); break;
+        default: sb_printf(b, "\\u%04x", c); break;
+        }
+        i++;
+    }
+    sb_append(b, "\"");
+    return rc;
+}

@@ -1,0 +1,329 @@
+/* Layer kernels, written once over REAL and compiled twice (meta_layers_f32.c,
+ * meta_layers_f64.c). The including file defines REAL, FN(name), GEMM_BLAS, EXP, LOG, SQRT,
+ * TANH. Every parallel loop writes disjoint outputs and every reduction runs in a fixed order,
+ * so results never depend on the thread count or scheduling. */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "meta/meta_layers.h"
+
+/* Below this many multiply-adds a parallel region costs more than it saves. */
+#define PAR_MIN_WORK 32768L
+
+void FN(meta_gemm)(int ta, int tb, int M, int N, int K, REAL alpha, const REAL *A, int lda,
+                   const REAL *Bm, int ldb, REAL beta, REAL *Cm, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (meta_blas_enabled()) {
+        GEMM_BLAS(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
+                  N, K, alpha, A, lda, Bm, ldb, beta, Cm, ldc);
+        return;
+    }
+    /* Plain loops: each row of C is owned by one thread and summed in k order. */
+#pragma omp parallel for schedule(static) if (!omp_in_parallel() && (long)M * N * K > PAR_MIN_WORK)
+    for (int i = 0; i < M; i++) {
+        REAL *c = Cm + (size_t)i * ldc;
+        if (beta == 0)
+            for (int j = 0; j < N; j++) c[j] = 0;
+        else if (beta != 1)
+            for (int j = 0; j < N; j++) c[j] *= beta;
+        if (tb) {
+            /* B stored [N,K]: each C entry is a dot product of two contiguous rows (when !ta). */
+            for (int j = 0; j < N; j++) {
+                const REAL *b = Bm + (size_t)j * ldb;
+                REAL s = 0;
+                if (!ta) {
+                    const REAL *a = A + (size_t)i * lda;
+                    for (int k = 0; k < K; k++) s += a[k] * b[k];
+                } else {
+                    for (int k = 0; k < K; k++) s += A[(size_t)k * lda + i] * b[k];
+                }
+                c[j] += alpha * s;
+            }
+        } else {
+            /* B stored [K,N]: stream its rows into C's row. */
+            for (int k = 0; k < K; k++) {
+                REAL a = alpha * (ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]);
+                const REAL *b = Bm + (size_t)k * ldb;
+                for (int j = 0; j < N; j++) c[j] += a * b[j];
+            }
+        }
+    }
+}
+
+/* sums[j] += sum over rows n of x[n, j], x [N,C] with row stride ld. Threads own column
+ * ranges and add rows in order, so the result is independent of the thread count. */
+static void FN(colsum_acc)(REAL *sums, const REAL *x, int N, int C, int ld) {
+#pragma omp parallel if (!omp_in_parallel() && (long)N * C > PAR_MIN_WORK)
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int j0 = (int)((long)C * id / nt), j1 = (int)((long)C * (id + 1) / nt);
+        for (int n = 0; n < N; n++) {
+            const REAL *r = x + (size_t)n * ld;
+            for (int j = j0; j < j1; j++) sums[j] += r[j];
+        }
+    }
+}
+
+void FN(meta_linear_forward)(REAL *out, const REAL *inp, const REAL *w, const REAL *bias, int N,
+                             int IC, int OC, int accumulate) {
+    if (N <= 0) return;
+    REAL beta = accumulate ? 1 : 0;
+    if (bias) {
+        /* Seed the output with the bias so the product accumulates onto it: no second pass. */
+#pragma omp parallel for schedule(static) if ((long)N * OC > PAR_MIN_WORK)
+        for (int n = 0; n < N; n++) {
+            REAL *o = out + (size_t)n * OC;
+            if (accumulate)
+                for (int j = 0; j < OC; j++) o[j] += bias[j];
+            else
+                for (int j = 0; j < OC; j++) o[j] = bias[j];
+        }
+        beta = 1;
+    }
+    FN(meta_gemm)(0, 1, N, OC, IC, 1, inp, IC, w, IC, beta, out, OC);
+}
+
+void FN(meta_linear_backward)(REAL *dinp, REAL *dw, REAL *db, const REAL *dout, const REAL *inp,
+                              const REAL *w, int N, int IC, int OC) {
+    if (N <= 0) return;
+    if (dinp) FN(meta_gemm)(0, 0, N, IC, OC, 1, dout, OC, w, IC, 1, dinp, IC);
+    FN(meta_gemm)(1, 0, OC, IC, N, 1, dout, OC, inp, IC, 1, dw, IC);
+    if (db) FN(colsum_acc)(db, dout, N, OC, OC);
+}
+
+void FN(meta_embedding_forward)(REAL *out, const int32_t *idx, int idx_stride, const REAL *table,
+                                int N, int C) {
+    for (int n = 0; n < N; n++) {
+        const REAL *t = table + (size_t)idx[(size_t)n * idx_stride] * C;
+        REAL *o = out + (size_t)n * C;
+        for (int j = 0; j < C; j++) o[j] += t[j];
+    }
+}
+
+void FN(meta_embedding_backward)(REAL *dtable, const REAL *dout, const int32_t *idx,
+                                 int idx_stride, int N, int C) {
+    for (int n = 0; n < N; n++) {
+        REAL *t = dtable + (size_t)idx[(size_t)n * idx_stride] * C;
+        const REAL *d = dout + (size_t)n * C;
+        for (int j = 0; j < C; j++) t[j] += d[j];
+    }
+}
+
+void FN(meta_layernorm_forward)(REAL *out, REAL *mean, REAL *rstd, const REAL *inp, const REAL *g,
+                                const REAL *b, int N, int C) {
+    const REAL eps = (REAL)1e-5;
+#pragma omp parallel for schedule(static) if ((long)N * C > PAR_MIN_WORK)
+    for (int n = 0; n < N; n++) {
+        const REAL *x = inp + (size_t)n * C;
+        REAL m = 0;
+        for (int j = 0; j < C; j++) m += x[j];
+        m /= (REAL)C;
+        REAL v = 0;
+        for (int j = 0; j < C; j++) v += (x[j] - m) * (x[j] - m);
+        v /= (REAL)C;
+        REAL s = 1 / SQRT(v + eps);
+        REAL *o = out + (size_t)n * C;
+        for (int j = 0; j < C; j++) o[j] = (x[j] - m) * s * g[j] + b[j];
+        mean[n] = m;
+        rstd[n] = s;
+    }
+}
+
+void FN(meta_layernorm_backward)(REAL *dinp, REAL *dg, REAL *db, const REAL *dout,
+                                 const REAL *inp, const REAL *g, const REAL *mean,
+                                 const REAL *rstd, int N, int C) {
+#pragma omp parallel if ((long)N * C > PAR_MIN_WORK)
+    {
+        /* dg, db: threads own column ranges and walk the rows in order. */
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int j0 = (int)((long)C * id / nt), j1 = (int)((long)C * (id + 1) / nt);
+        for (int n = 0; n < N; n++) {
+            const REAL *x = inp + (size_t)n * C, *d = dout + (size_t)n * C;
+            REAL m = mean[n], s = rstd[n];
+            for (int j = j0; j < j1; j++) {
+                dg[j] += d[j] * (x[j] - m) * s;
+                db[j] += d[j];
+            }
+        }
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            const REAL *x = inp + (size_t)n * C, *d = dout + (size_t)n * C;
+            REAL m = mean[n], s = rstd[n];
+            /* dxhat = d * g; dx = s * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) */
+            REAL a = 0, bsum = 0;
+            for (int j = 0; j < C; j++) {
+                REAL dxh = d[j] * g[j];
+                a += dxh;
+                bsum += dxh * (x[j] - m) * s;
+            }
+            a /= (REAL)C;
+            bsum /= (REAL)C;
+            REAL *dx = dinp + (size_t)n * C;
+            for (int j = 0; j < C; j++) {
+                REAL xh = (x[j] - m) * s;
+                dx[j] += s * (d[j] * g[j] - a - xh * bsum);
+            }
+        }
+    }
+}
+
+#define GELU_S ((REAL)0.7978845608028654) /* sqrt(2/pi) */
+#define GELU_A ((REAL)0.044715)
+
+void FN(meta_gelu_forward)(REAL *out, const REAL *inp, size_t n) {
+#pragma omp parallel for schedule(static) if ((long)n > PAR_MIN_WORK)
+    for (size_t i = 0; i < n; i++) {
+        REAL x = inp[i];
+        REAL t = TANH(GELU_S * (x + GELU_A * x * x * x));
+        out[i] = (REAL)0.5 * x * (1 + t);
+    }
+}
+
+void FN(meta_gelu_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t n) {
+#pragma omp parallel for schedule(static) if ((long)n > PAR_MIN_WORK)
+    for (size_t i = 0; i < n; i++) {
+        REAL x = inp[i];
+        REAL t = TANH(GELU_S * (x + GELU_A * x * x * x));
+        REAL dt = GELU_S * (1 + 3 * GELU_A * x * x);
+        REAL grad = (REAL)0.5 * (1 + t) + (REAL)0.5 * x * (1 - t * t) * dt;
+        dinp[i] += grad * dout[i];
+    }
+}
+
+void FN(meta_residual_forward)(REAL *out, const REAL *a, const REAL *b, size_t n) {
+#pragma omp parallel for schedule(static) if ((long)n > PAR_MIN_WORK)
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void FN(meta_residual_backward)(REAL *da, REAL *db, const REAL *dout, size_t n) {
+#pragma omp parallel for schedule(static) if ((long)n > PAR_MIN_WORK)
+    for (size_t i = 0; i < n; i++) {
+        da[i] += dout[i];
+        db[i] += dout[i];
+    }
+}
+
+/* Visible keys of query i: [0, npre) and, for program queries, [P, i]. */
+static inline int FN(n_pre)(const int32_t *plen, int b, int P) {
+    int v = plen[b];
+    return v < P ? v : P;
+}
+
+void FN(meta_attention_forward)(REAL *out, REAL *att, const REAL *qkv, const int32_t *plen, int B,
+                                int P, int T, int C, int H) {
+    int L = P + T, hs = C / H, C3 = 3 * C;
+    REAL scale = 1 / SQRT((REAL)hs);
+    int prev = meta_blas_serial_begin();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int bh = 0; bh < B * H; bh++) {
+        int b = bh / H, h = bh % H;
+        const REAL *q = qkv + (size_t)b * L * C3 + (size_t)h * hs;
+        const REAL *k = q + C, *v = q + 2 * C;
+        REAL *S = att + (size_t)bh * L * L;
+        REAL *y = out + (size_t)b * L * C + (size_t)h * hs;
+        FN(meta_gemm)(0, 1, L, L, hs, scale, q, C3, k, C3, 0, S, L);
+        int np = FN(n_pre)(plen, b, P);
+        for (int i = 0; i < L; i++) {
+            REAL *s = S + (size_t)i * L;
+            int pe = i >= P ? i + 1 : P; /* program keys visible: [P, pe) */
+            REAL mx = -INFINITY;
+            for (int j = 0; j < np; j++) mx = s[j] > mx ? s[j] : mx;
+            for (int j = P; j < pe; j++) mx = s[j] > mx ? s[j] : mx;
+            if (mx == -INFINITY) { /* nothing visible */
+                memset(s, 0, sizeof *s * (size_t)L);
+                continue;
+            }
+            REAL sum = 0;
+            for (int j = 0; j < np; j++) {
+                s[j] = EXP(s[j] - mx);
+                sum += s[j];
+            }
+            for (int j = P; j < pe; j++) {
+                s[j] = EXP(s[j] - mx);
+                sum += s[j];
+            }
+            REAL inv = 1 / sum;
+            for (int j = 0; j < np; j++) s[j] *= inv;
+            for (int j = np; j < P; j++) s[j] = 0;
+            for (int j = P; j < pe; j++) s[j] *= inv;
+            for (int j = pe; j < L; j++) s[j] = 0;
+        }
+        FN(meta_gemm)(0, 0, L, hs, L, 1, S, L, v, C3, 0, y, C);
+    }
+    meta_blas_serial_end(prev);
+}
+
+void FN(meta_attention_backward)(REAL *dqkv, REAL *datt, const REAL *dout, const REAL *qkv,
+                                 const REAL *att, const int32_t *plen, int B, int P, int T, int C,
+                                 int H) {
+    int L = P + T, hs = C / H, C3 = 3 * C;
+    REAL scale = 1 / SQRT((REAL)hs);
+    int prev = meta_blas_serial_begin();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int bh = 0; bh < B * H; bh++) {
+        int b = bh / H, h = bh % H;
+        size_t base = (size_t)b * L * C3 + (size_t)h * hs;
+        const REAL *q = qkv + base, *k = q + C, *v = q + 2 * C;
+        REAL *dq = dqkv + base, *dk = dq + C, *dv = dq + 2 * C;
+        const REAL *S = att + (size_t)bh * L * L;
+        REAL *dS = datt + (size_t)bh * L * L;
+        const REAL *dy = dout + (size_t)b * L * C + (size_t)h * hs;
+        FN(meta_gemm)(1, 0, L, hs, L, 1, S, L, dy, C, 1, dv, C3);
+        FN(meta_gemm)(0, 1, L, L, hs, 1, dy, C, v, C3, 0, dS, L);
+        /* softmax backward, then the score scale; masked entries have S = 0 and stay 0. */
+        for (int i = 0; i < L; i++) {
+            const REAL *s = S + (size_t)i * L;
+            REAL *d = dS + (size_t)i * L;
+            REAL dot = 0;
+            for (int j = 0; j < L; j++) dot += s[j] * d[j];
+            for (int j = 0; j < L; j++) d[j] = s[j] * (d[j] - dot) * scale;
+        }
+        FN(meta_gemm)(0, 0, L, hs, L, 1, dS, L, k, C3, 1, dq, C3);
+        FN(meta_gemm)(1, 0, L, hs, L, 1, dS, L, q, C3, 1, dk, C3);
+    }
+    meta_blas_serial_end(prev);
+}
+
+double FN(meta_crossentropy_forward)(REAL *losses, REAL *probs, const REAL *logits,
+                                     const int32_t *targets, int N, int V, int *count) {
+#pragma omp parallel for schedule(static) if ((long)N * V > PAR_MIN_WORK)
+    for (int n = 0; n < N; n++) {
+        const REAL *z = logits + (size_t)n * V;
+        REAL *p = probs + (size_t)n * V;
+        REAL mx = z[0];
+        for (int j = 1; j < V; j++) mx = z[j] > mx ? z[j] : mx;
+        REAL sum = 0;
+        for (int j = 0; j < V; j++) {
+            p[j] = EXP(z[j] - mx);
+            sum += p[j];
+        }
+        REAL inv = 1 / sum;
+        for (int j = 0; j < V; j++) p[j] *= inv;
+        int t = targets[n];
+        /* log-sum-exp form: exact even when the target's probability underflows. */
+        losses[n] = t < 0 ? 0 : LOG(sum) - (z[t] - mx);
+    }
+    double total = 0;
+    int cnt = 0;
+    for (int n = 0; n < N; n++)
+        if (targets[n] >= 0) {
+            total += (double)losses[n];
+            cnt++;
+        }
+    if (count) *count = cnt;
+    return cnt ? total / cnt : 0.0;
+}
+
+void FN(meta_crossentropy_backward)(REAL *dlogits, const REAL *probs, const int32_t *targets,
+                                    int N, int V, REAL scale) {
+#pragma omp parallel for schedule(static) if ((long)N * V > PAR_MIN_WORK)
+    for (int n = 0; n < N; n++) {
+        int t = targets[n];
+        if (t < 0) continue;
+        const REAL *p = probs + (size_t)n * V;
+        REAL *d = dlogits + (size_t)n * V;
+        for (int j = 0; j < V; j++) d[j] += scale * p[j];
+        d[t] -= scale;
+    }
+}

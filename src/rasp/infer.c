@@ -1,0 +1,215 @@
+/* Tracr's basis_inference value sets (tracr-reference §2.2).
+ *
+ * Nodes are visited in the DFS post-order from the output (children before parents, first
+ * child first), as networkx's dfs_postorder_nodes on the reversed graph does, so the first
+ * failure reported is the one Tracr raises. Sets keep insertion order; Tracr's Python sets
+ * iterate in hash order, which only matters for which of several equal representatives
+ * (1, 1.0, True) is kept. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rasp/rasp.h"
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t cap, const char *fmt, ...) {
+    if (err && cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return 1;
+}
+
+static const char *label_of(const RaspExpr *e) {
+    return e->label ? e->label : e->name ? e->name : rasp_default_name(e->kind);
+}
+
+/* ---- a hash index over a ValueSet, so products of large sets stay linear ---------------- */
+typedef struct {
+    int *slots; /* index into set->items, -1 empty */
+    size_t cap;
+} SetIndex;
+
+static void oom(void) {
+    fprintf(stderr, "itracr: out of memory\n");
+    abort();
+}
+
+static void index_rebuild(SetIndex *ix, const ValueSet *s, size_t cap) {
+    free(ix->slots);
+    ix->cap = cap;
+    ix->slots = malloc(cap * sizeof *ix->slots);
+    if (!ix->slots) oom();
+    for (size_t i = 0; i < cap; i++) ix->slots[i] = -1;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t j = val_hash(s->items[i]) & (cap - 1);
+        while (ix->slots[j] >= 0) j = (j + 1) & (cap - 1);
+        ix->slots[j] = (int)i;
+    }
+}
+
+/* valset_add with the index: the first representative wins, as in a Python set. */
+static void set_add(ValueSet *s, SetIndex *ix, Value v) {
+    if ((s->n + 1) * 2 > ix->cap) index_rebuild(ix, s, ix->cap ? ix->cap * 2 : 64);
+    size_t j = val_hash(v) & (ix->cap - 1);
+    while (ix->slots[j] >= 0) {
+        if (val_eq(s->items[ix->slots[j]], v)) return;
+        j = (j + 1) & (ix->cap - 1);
+    }
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 8;
+        Value *p = realloc(s->items, nc * sizeof *p);
+        if (!p) oom();
+        s->items = p;
+        s->cap = nc;
+    }
+    ix->slots[j] = (int)s->n;
+    s->items[s->n++] = v;
+}
+
+/* Python repr of a set, e.g. {1, 2, 3}, for messages. */
+static void set_repr(const ValueSet *s, char *buf, size_t cap) {
+    if (s->n == 0) {
+        snprintf(buf, cap, "set()");
+        return;
+    }
+    size_t len = (size_t)snprintf(buf, cap, "{");
+    for (size_t i = 0; i < s->n && len < cap; i++) {
+        if (i) len += (size_t)snprintf(buf + len, cap - len, ", ");
+        if (len < cap) len += val_repr_fmt(s->items[i], buf + len, cap - len);
+    }
+    if (len < cap) snprintf(buf + len, cap - len, "}");
+}
+
+
+static int child_ok(const RaspProgram *p, const RaspExpr *e, int c) {
+    int ch = e->child[c];
+    return ch >= 0 && ch < p->n_exprs && rasp_is_sop(p->exprs[ch].kind);
+}
+
+static int infer_node(const RaspProgram *p, int x, const Value *vocab, int n_vocab, int N,
+                      ValueSet *sets, char *msg, size_t cap) {
+    const RaspExpr *e = &p->exprs[x];
+    ValueSet *out = &sets[x];
+    SetIndex ix = {NULL, 0};
+    int rc = 0;
+    char em[300];
+    valset_clear(out);
+    switch (e->kind) {
+    case EXPR_TOKENS:
+        for (int i = 0; i < n_vocab; i++) set_add(out, &ix, vocab[i]);
+        break;
+    case EXPR_INDICES:
+        for (int i = 0; i < N; i++) set_add(out, &ix, val_int(i));
+        break;
+    case EXPR_SELWIDTH:
+        for (int i = 0; i <= N; i++) set_add(out, &ix, val_int(i));
+        break;
+    case EXPR_FULL: set_add(out, &ix, e->full_value); break;
+    case EXPR_MAP: {
+        if (!child_ok(p, e, 0) || !e->fn) {
+            rc = fail(msg, cap, "ValueError: Unsupported S-Op: malformed Map");
+            break;
+        }
+        const ValueSet *in = &sets[e->child[0]];
+        for (size_t i = 0; i < in->n && !rc; i++) {
+            Value r;
+            PyErr pe = lambda_call(e->fn, &in->items[i], &r, em, sizeof em);
+            if (pe == PYERR_ARITH) continue; /* Tracr: ignoring_arithmetic_errors */
+            if (pe) rc = fail(msg, cap, "%s", em);
+            else if (r.kind != VAL_NONE) set_add(out, &ix, r);
+        }
+        break;
+    }
+    case EXPR_SEQMAP:
+    case EXPR_LINSEQMAP: {
+        bool lin = e->kind == EXPR_LINSEQMAP && (e->lin_a.kind != VAL_NONE || !e->fn);
+        if (!child_ok(p, e, 0) || !child_ok(p, e, 1) || (!lin && !e->fn)) {
+            rc = fail(msg, cap, "ValueError: Unsupported S-Op: malformed SequenceMap");
+            break;
+        }
+        /* full product, even when both children are the same node */
+        const ValueSet *s1 = &sets[e->child[0]], *s2 = &sets[e->child[1]];
+        for (size_t i = 0; i < s1->n && !rc; i++)
+            for (size_t j = 0; j < s2->n && !rc; j++) {
+                Value args[2] = {s1->items[i], s2->items[j]}, r, ax, by;
+                PyErr pe;
+                if (lin) {
+                    pe = py_binop(PYB_MUL, e->lin_a, args[0], &ax, em, sizeof em);
+                    if (!pe) pe = py_binop(PYB_MUL, e->lin_b, args[1], &by, em, sizeof em);
+                    if (!pe) pe = py_binop(PYB_ADD, ax, by, &r, em, sizeof em);
+                } else {
+                    pe = lambda_call(e->fn, args, &r, em, sizeof em);
+                }
+                if (pe == PYERR_ARITH) continue;
+                if (pe) rc = fail(msg, cap, "%s", em);
+                else if (r.kind != VAL_NONE) set_add(out, &ix, r);
+            }
+        break;
+    }
+    case EXPR_AGGREGATE: {
+        if (!child_ok(p, e, 1)) {
+            rc = fail(msg, cap, "ValueError: Unsupported S-Op: malformed Aggregate");
+            break;
+        }
+        const ValueSet *in = &sets[e->child[1]];
+        if (e->enc == ENC_CATEGORICAL) {
+            for (size_t i = 0; i < in->n; i++) set_add(out, &ix, in->items[i]);
+            break;
+        }
+        /* {int(x) for x in V} is built completely before the subset test, so an int()
+         * failure wins over the non-binary complaint */
+        bool binary = true;
+        for (size_t i = 0; i < in->n && !rc; i++) {
+            Value iv;
+            if (py_int(in->items[i], &iv, em, sizeof em)) rc = fail(msg, cap, "%s", em);
+            else if (iv.u.i != 0 && iv.u.i != 1) binary = false;
+        }
+        if (!rc && !binary) {
+            char sr[200];
+            set_repr(in, sr, sizeof sr);
+            rc = fail(msg, cap,
+                      "NotImplementedError: Attention patterns can currently only average "
+                      "binary variables. Not: %s",
+                      sr);
+        }
+        for (size_t i = 0; i < in->n && !rc; i++)
+            for (int len = 1; len <= N && !rc; len++) {
+                Value r;
+                if (py_binop(PYB_DIV, in->items[i], val_int(len), &r, em, sizeof em))
+                    rc = fail(msg, cap, "%s", em);
+                else
+                    set_add(out, &ix, r);
+            }
+        break;
+    }
+    default: break; /* selectors have no value set */
+    }
+    free(ix.slots);
+    return rc;
+}
+
+int rasp_infer_value_sets(const RaspProgram *p, const Value *vocab, int n_vocab, int max_seq_len,
+                          ValueSet *sets, char *err, size_t errcap) {
+    for (int i = 0; i < p->n_exprs; i++) valset_init(&sets[i]);
+    if (err && errcap) err[0] = 0;
+    if (p->output < 0 || p->output >= p->n_exprs) return fail(err, errcap, "program has no output");
+    int *order = malloc((size_t)p->n_exprs * sizeof *order);
+    if (!order) oom();
+    int n = rasp_post_order(p, p->output, order);
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        char msg[400];
+        if (infer_node(p, order[i], vocab, n_vocab, max_seq_len, sets, msg, sizeof msg))
+            rc = fail(err, errcap, "%s: %s", label_of(&p->exprs[order[i]]), msg);
+    }
+    free(order);
+    return rc;
+}
+
+void rasp_free_value_sets(ValueSet *sets, int n) {
+    if (!sets) return;
+    for (int i = 0; i < n; i++) valset_free(&sets[i]);
+}

@@ -1,0 +1,511 @@
+/* Validation: Tracr's static_validate and dynamic_validate (compiler/validating.py), plus
+ * the failures Tracr only meets while compiling (tracr-reference §5.1). Reasons are worded
+ * as Tracr's exceptions; each issue reads "<label>: <reason>". */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rasp/rasp.h"
+
+#define BOS_TOKEN "compiler_bos"
+#define PAD_TOKEN "compiler_pad"
+
+void rasp_report_init(RaspReport *r) {
+    r->items = NULL;
+    r->n = r->cap = 0;
+}
+
+void rasp_report_free(RaspReport *r) {
+    free(r->items);
+    rasp_report_init(r);
+}
+
+void rasp_report_add(RaspReport *r, int expr, const char *fmt, ...) {
+    if (r->n == r->cap) {
+        int cap = r->cap ? r->cap * 2 : 8;
+        RaspIssue *p = realloc(r->items, (size_t)cap * sizeof *p);
+        if (!p) {
+            fprintf(stderr, "itracr: out of memory\n");
+            abort();
+        }
+        r->items = p;
+        r->cap = cap;
+    }
+    RaspIssue *it = &r->items[r->n++];
+    it->expr = expr;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(it->msg, sizeof it->msg, fmt, ap);
+    va_end(ap);
+}
+
+static bool has_issue(const RaspReport *r, int expr) {
+    for (int i = 0; i < r->n; i++)
+        if (r->items[i].expr == expr) return true;
+    return false;
+}
+
+static const char *label_of(const RaspExpr *e) {
+    return e->label ? e->label : e->name ? e->name : rasp_default_name(e->kind);
+}
+
+static const char *name_of(const RaspExpr *e) {
+    return e->name ? e->name : rasp_default_name(e->kind);
+}
+
+static bool valid_child(const RaspProgram *p, int ch) { return ch >= 0 && ch < p->n_exprs; }
+
+static bool is_cat(const RaspProgram *p, int i) {
+    return valid_child(p, i) && p->exprs[i].enc == ENC_CATEGORICAL;
+}
+static bool is_num(const RaspProgram *p, int i) {
+    return valid_child(p, i) && p->exprs[i].enc == ENC_NUMERICAL;
+}
+
+static const char *enc_repr(Encoding e) {
+    return e == ENC_NUMERICAL ? "Encoding.NUMERICAL" : "Encoding.CATEGORICAL";
+}
+
+/* Python repr of a list of values as a set: {a, b} (insertion order), "set()" if empty. */
+static void set_repr(const Value *v, size_t n, char *buf, size_t cap) {
+    if (!n) {
+        snprintf(buf, cap, "set()");
+        return;
+    }
+    size_t len = (size_t)snprintf(buf, cap, "{");
+    for (size_t i = 0; i < n && len < cap; i++) {
+        if (i) len += (size_t)snprintf(buf + len, cap - len, ", ");
+        if (len < cap) len += val_repr_fmt(v[i], buf + len, cap - len);
+    }
+    if (len < cap) snprintf(buf + len, cap - len, "}");
+}
+
+/* ---- static ---------------------------------------------------------------------------- */
+/* _static_validate_expr: the first applicable reason, or NULL. buf holds formatted ones. */
+static const char *static_reason(const RaspProgram *p, const RaspExpr *e, char *buf, size_t cap) {
+    switch (e->kind) {
+    case EXPR_TOKENS:
+    case EXPR_INDICES:
+        /* Tracr uses the tokens wording for indices too */
+        if (e->enc == ENC_NUMERICAL) return "tokens should always be categorical.";
+        break;
+    case EXPR_SELECT:
+        if (!is_cat(p, e->child[0])) return "Select keys must be categorical.";
+        if (!is_cat(p, e->child[1])) return "Select queries must be categorical.";
+        break;
+    case EXPR_AGGREGATE:
+        if (valid_child(p, e->child[1]) && p->exprs[e->child[1]].enc != e->enc) {
+            /* Tracr prints the aggregate's encoding as "Input" and the SOp's as "Output" */
+            snprintf(buf, cap,
+                     "An aggregate's output encoding must match its input encoding. Input: %s   Output: %s  ",
+                     enc_repr(e->enc), enc_repr(p->exprs[e->child[1]].enc));
+            return buf;
+        }
+        if (e->enc == ENC_CATEGORICAL && e->default_value.kind != VAL_NONE)
+            return "Categorical aggregate only supports None as default value.";
+        if (e->enc == ENC_NUMERICAL && !val_eq(e->default_value, val_int(0)))
+            return "Numerical aggregate only supports 0 as default value.";
+        break;
+    case EXPR_SEQMAP:
+        if (!is_cat(p, e->child[0]) || !is_cat(p, e->child[1]) || e->enc != ENC_CATEGORICAL)
+            return "(Non-linear) SequenceMap only supports categorical inputs/outputs.";
+        break;
+    case EXPR_LINSEQMAP:
+        if (!is_num(p, e->child[0]) || !is_num(p, e->child[1]) || e->enc != ENC_NUMERICAL)
+            return "LinearSequenceMap only supports numerical inputs/outputs.";
+        break;
+    default: break;
+    }
+    return NULL;
+}
+
+/* Tracr walks a queue that may hold an expression several times and marks *names* as
+ * visited: a child is enqueued unless an expression of the same name was already visited,
+ * and every dequeued expression is checked. Re-checking the same expression only repeats
+ * an issue and re-enqueues children that are already queued, so each expression is
+ * checked once here; the set of checked expressions and the order of first reports are
+ * Tracr's. */
+int rasp_validate_static(const RaspProgram *p, RaspReport *r) {
+    if (p->output < 0 || p->output >= p->n_exprs) return 0;
+    int before = r->n;
+    int qcap = 2 * p->n_exprs + 2, head = 0, tail = 0;
+    int *queue = malloc((size_t)qcap * sizeof *queue);
+    unsigned char *checked = calloc((size_t)p->n_exprs, 1);
+    const char **visited = malloc((size_t)p->n_exprs * sizeof *visited);
+    int n_visited = 0;
+    if (!queue || !checked || !visited) {
+        fprintf(stderr, "itracr: out of memory\n");
+        abort();
+    }
+    queue[tail++] = p->output;
+    while (head < tail) {
+        int x = queue[head++];
+        if (checked[x]) continue;
+        checked[x] = 1;
+        const RaspExpr *e = &p->exprs[x];
+        const char *nm = name_of(e);
+        bool known = false;
+        for (int i = 0; i < n_visited && !known; i++) known = strcmp(visited[i], nm) == 0;
+        if (!known) visited[n_visited++] = nm;
+        char buf[300];
+        const char *why = static_reason(p, e, buf, sizeof buf);
+        if (why) rasp_report_add(r, x, "%s: %s", label_of(e), why);
+        for (int c = 0; c < 2; c++) {
+            int ch = e->child[c];
+            if (!valid_child(p, ch) || checked[ch]) continue;
+            const char *cn = name_of(&p->exprs[ch]);
+            bool seen = false;
+            for (int i = 0; i < n_visited && !seen; i++) seen = strcmp(visited[i], cn) == 0;
+            if (seen) continue;
+            if (tail == qcap) {
+                qcap *= 2;
+                int *q = realloc(queue, (size_t)qcap * sizeof *q);
+                if (!q) {
+                    fprintf(stderr, "itracr: out of memory\n");
+                    abort();
+                }
+                queue = q;
+            }
+            queue[tail++] = ch;
+        }
+    }
+    free(queue);
+    free(checked);
+    free(visited);
+    return r->n - before;
+}
+
+/* ---- dynamic --------------------------------------------------------------------------- */
+int rasp_validate_dynamic(const RaspProgram *p, const Value *xs, int n, RaspReport *r) {
+    int before = r->n;
+    RaspTrace t;
+    char err[400];
+    if (rasp_eval_trace(p, xs, n, false, &t, err, sizeof err)) {
+        rasp_report_add(r, -1, "%s", err);
+        return r->n - before;
+    }
+    int *order = malloc((size_t)p->n_exprs * sizeof *order);
+    if (!order) {
+        fprintf(stderr, "itracr: out of memory\n");
+        abort();
+    }
+    int cnt = rasp_post_order(p, p->output, order);
+    ValueSet in;
+    valset_init(&in);
+    for (int i = 0; i < cnt; i++) {
+        int x = order[i];
+        const RaspExpr *e = &p->exprs[x];
+        if (e->kind != EXPR_AGGREGATE || !valid_child(p, e->child[1])) continue;
+        const Value *out = t.sop + (size_t)x * (size_t)n;
+        const Value *agg_in = t.sop + (size_t)e->child[1] * (size_t)n;
+        valset_clear(&in);
+        for (int j = 0; j < n; j++) valset_add(&in, agg_in[j]);
+        if (e->enc == ENC_CATEGORICAL) {
+            bool ok = true;
+            for (int j = 0; j < n && ok; j++)
+                ok = out[j].kind == VAL_NONE || valset_contains(&in, out[j]);
+            if (!ok)
+                rasp_report_add(r, x,
+                                "%s: Categorical aggregate does not support Selectors with width > 1 "
+                                "that require aggregation (eg. averaging).",
+                                label_of(e));
+        } else {
+            bool ok = true;
+            for (size_t j = 0; j < in.n && ok; j++)
+                ok = val_eq(in.items[j], val_int(0)) || val_eq(in.items[j], val_int(1));
+            if (!ok) {
+                char sr[200];
+                valset_sort(&in, label_of(e)); /* small ints iterate in order in CPython sets */
+                set_repr(in.items, in.n, sr, sizeof sr);
+                rasp_report_add(r, x, "%s: Numerical aggregate only supports binary inputs 0, 1. But got %s.",
+                                label_of(e), sr);
+            }
+        }
+    }
+    valset_free(&in);
+    free(order);
+    rasp_trace_free(&t);
+    return r->n - before;
+}
+
+/* ---- compile-time failures ------------------------------------------------------------ */
+/* Calls a categorical block's function on every input it will see and reports the first
+ * exception (Tracr's categorical MLPs call f unguarded, so even ZeroDivisionError crashes). */
+static void check_categorical_fn(const RaspProgram *p, int x, const ValueSet *sets, RaspReport *r) {
+    const RaspExpr *e = &p->exprs[x];
+    char em[300];
+    if (e->kind == EXPR_MAP) {
+        const ValueSet *in = &sets[e->child[0]];
+        bool to_num = e->enc == ENC_NUMERICAL;
+        for (size_t i = 0; i < in->n; i++) {
+            Value v;
+            if (lambda_call(e->fn, &in->items[i], &v, em, sizeof em)) {
+                rasp_report_add(r, x, "%s: %s", label_of(e), em);
+                return;
+            }
+            if (to_num && !val_is_number(v)) {
+                char vr[100], ir[100];
+                val_repr_fmt(v, vr, sizeof vr);
+                val_repr_fmt(in->items[i], ir, sizeof ir);
+                rasp_report_add(r, x,
+                                "%s: TypeError: a numerical Map must give a number, but gives %s for %s "
+                                "(Tracr multiplies it with a vector)",
+                                label_of(e), vr, ir);
+                return;
+            }
+        }
+        return;
+    }
+    /* categorical SequenceMap: all pairs, or only the diagonal when both inputs are one node
+     * (Tracr then builds a Map of f(x, x)) */
+    const ValueSet *s1 = &sets[e->child[0]], *s2 = &sets[e->child[1]];
+    const RaspExpr *c1 = &p->exprs[e->child[0]], *c2 = &p->exprs[e->child[1]];
+    bool same = e->child[0] == e->child[1] || (c1->label && c2->label && strcmp(c1->label, c2->label) == 0);
+    for (size_t i = 0; i < s1->n; i++)
+        for (size_t j = 0; j < s2->n; j++) {
+            if (same && i != j) continue;
+            Value args[2] = {s1->items[i], same ? s1->items[i] : s2->items[j]}, v;
+            if (lambda_call(e->fn, args, &v, em, sizeof em)) {
+                rasp_report_add(r, x, "%s: %s", label_of(e), em);
+                return;
+            }
+        }
+}
+
+/* A numerical-input Map becomes a discretising MLP: it needs at least one input value on
+ * which f is defined, and numbers as outputs when the Map is numerical. */
+static void check_numerical_fn(const RaspProgram *p, int x, const ValueSet *sets, RaspReport *r) {
+    const RaspExpr *e = &p->exprs[x];
+    const ValueSet *in = &sets[e->child[0]];
+    char em[300];
+    int defined = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        Value v;
+        PyErr pe = lambda_call(e->fn, &in->items[i], &v, em, sizeof em);
+        if (pe == PYERR_ARITH || (!pe && v.kind == VAL_NONE)) continue;
+        if (pe) return; /* value-set inference reported it already */
+        defined++;
+        if (e->enc == ENC_NUMERICAL && !val_is_number(v)) {
+            char vr[100];
+            val_repr_fmt(v, vr, sizeof vr);
+            rasp_report_add(r, x, "%s: TypeError: a numerical Map must give a number, but gives %s",
+                            label_of(e), vr);
+            return;
+        }
+    }
+    if (!defined)
+        rasp_report_add(r, x,
+                        "%s: IndexError: list index out of range (the function is undefined on every "
+                        "value of its numerical input)",
+                        label_of(e));
+}
+
+/* The predicate is evaluated on every (key value, query value) pair to build W_QK. */
+static void check_predicate(const RaspProgram *p, int x, const RaspExpr *sel, const ValueSet *sets,
+                            RaspReport *r) {
+    const ValueSet *ks = &sets[sel->child[0]], *qs = &sets[sel->child[1]];
+    static const PyCmpOp ops[] = {[PRED_EQ] = PYC_EQ, [PRED_LT] = PYC_LT, [PRED_LEQ] = PYC_LE,
+                                  [PRED_GT] = PYC_GT, [PRED_GEQ] = PYC_GE, [PRED_NEQ] = PYC_NE};
+    if (sel->pred == PRED_TRUE || sel->pred == PRED_FALSE) return;
+    char em[300];
+    for (size_t i = 0; i < qs->n; i++)
+        for (size_t j = 0; j < ks->n; j++) {
+            PyErr pe;
+            if (sel->pred == PRED_LAMBDA) {
+                Value args[2] = {ks->items[j], qs->items[i]}, v;
+                pe = sel->fn ? lambda_call(sel->fn, args, &v, em, sizeof em) : PYERR_VALUE;
+                if (!sel->fn) snprintf(em, sizeof em, "ValueError: Select has no predicate");
+            } else {
+                bool b;
+                pe = py_compare(ops[sel->pred], ks->items[j], qs->items[i], &b, em, sizeof em);
+            }
+            if (pe) {
+                rasp_report_add(r, x, "%s: %s", label_of(&p->exprs[x]), em);
+                return;
+            }
+        }
+}
+
+static int basis_size(const RaspProgram *p, int i, const ValueSet *sets) {
+    return p->exprs[i].enc == ENC_NUMERICAL ? 1 : (int)sets[i].n;
+}
+
+int rasp_validate_compilable(const RaspProgram *p, const Value *vocab, int n_vocab, int max_seq_len,
+                             RaspReport *r) {
+    int before = r->n;
+    char buf[400];
+    Value bos = val_str(BOS_TOKEN), pad = val_str(PAD_TOKEN);
+    bool has_bos = false, has_pad = false;
+    for (int i = 0; i < n_vocab; i++) {
+        has_bos |= val_eq(vocab[i], bos);
+        has_pad |= val_eq(vocab[i], pad);
+    }
+    if (has_bos || has_pad) {
+        set_repr(vocab, (size_t)n_vocab, buf, sizeof buf);
+        if (has_bos)
+            rasp_report_add(r, -1,
+                            "vocab: ValueError: Compiler BOS token must not be present in the vocab. "
+                            "Found '" BOS_TOKEN "' in %s",
+                            buf);
+        if (has_pad)
+            rasp_report_add(r, -1,
+                            "vocab: ValueError: Compiler PAD token must not be present in the vocab. "
+                            "Found '" PAD_TOKEN "' in %s",
+                            buf);
+    }
+    if (p->output < 0 || p->output >= p->n_exprs) {
+        rasp_report_add(r, -1, "program: ValueError: the program has no output");
+        return r->n - before;
+    }
+    const RaspExpr *out = &p->exprs[p->output];
+    if (!rasp_is_sop(out->kind)) {
+        rasp_report_add(r, p->output, "%s: TypeError: the output must be an SOp, not a selector",
+                        label_of(out));
+        return r->n - before;
+    }
+    rasp_validate_static(p, r);
+
+    ValueSet *sets = malloc((size_t)p->n_exprs * sizeof *sets);
+    int *order = malloc((size_t)p->n_exprs * sizeof *order);
+    if (!sets || !order) {
+        fprintf(stderr, "itracr: out of memory\n");
+        abort();
+    }
+    bool have_sets = rasp_infer_value_sets(p, vocab, n_vocab, max_seq_len, sets, buf, sizeof buf) == 0;
+    if (!have_sets) rasp_report_add(r, -1, "%s", buf);
+
+    /* expr_to_craft_graph visits the graph nodes in BFS insertion order */
+    int n = rasp_bfs_order(p, order);
+    bool has_tokens = false, has_block = false;
+    int key_size = 1;
+    for (int i = 0; i < n; i++) {
+        int x = order[i];
+        const RaspExpr *e = &p->exprs[x];
+        switch (e->kind) {
+        case EXPR_TOKENS: has_tokens = true; break;
+        case EXPR_FULL:
+            rasp_report_add(r, x,
+                            "%s: NotImplementedError: Expression %s (a Full) cannot be translated to a "
+                            "model component.",
+                            label_of(e), label_of(e));
+            break;
+        case EXPR_MAP:
+            has_block = true;
+            if (!have_sets || !e->fn || !valid_child(p, e->child[0])) break;
+            if (p->exprs[e->child[0]].enc == ENC_CATEGORICAL) check_categorical_fn(p, x, sets, r);
+            else check_numerical_fn(p, x, sets, r);
+            break;
+        case EXPR_SEQMAP:
+            has_block = true;
+            if (has_issue(r, x)) break;
+            if (!is_cat(p, e->child[0]) || !is_cat(p, e->child[1]) || e->enc != ENC_CATEGORICAL) {
+                rasp_report_add(r, x,
+                                "%s: NotImplementedError: (Non-linear) SequenceMap only supports "
+                                "categorical inputs/outputs.",
+                                label_of(e));
+                break;
+            }
+            if (have_sets && e->fn) check_categorical_fn(p, x, sets, r);
+            break;
+        case EXPR_LINSEQMAP:
+            has_block = true;
+            if (!has_issue(r, x) &&
+                (!is_num(p, e->child[0]) || !is_num(p, e->child[1]) || e->enc != ENC_NUMERICAL))
+                rasp_report_add(r, x,
+                                "%s: NotImplementedError: Linear SequenceMap only supports numerical "
+                                "inputs/outputs.",
+                                label_of(e));
+            break;
+        case EXPR_AGGREGATE:
+        case EXPR_SELWIDTH: {
+            has_block = true;
+            int s = e->child[0];
+            if (!valid_child(p, s)) break;
+            const RaspExpr *sel = &p->exprs[s];
+            if (sel->kind != EXPR_SELECT) {
+                if (e->kind == EXPR_AGGREGATE)
+                    rasp_report_add(r, x,
+                                    "%s: TypeError: Compiling composite Selectors is not supported. "
+                                    "Got a %s (%s).",
+                                    label_of(e), rasp_kind_name(sel->kind), label_of(sel));
+                else
+                    rasp_report_add(r, x, "%s: AttributeError: '%s' object has no attribute 'keys'",
+                                    label_of(e), rasp_kind_name(sel->kind));
+                break;
+            }
+            if (!valid_child(p, sel->child[0]) || !valid_child(p, sel->child[1])) break;
+            if (!is_cat(p, sel->child[0]) || !is_cat(p, sel->child[1])) {
+                /* the block builder re-checks what static_validate may have skipped by name */
+                if (!has_issue(r, s) && !has_issue(r, x))
+                    rasp_report_add(r, x,
+                                    "%s: NotImplementedError: Selector keys and queries must be "
+                                    "categorical.",
+                                    label_of(e));
+                break;
+            }
+            if (e->kind == EXPR_AGGREGATE && !has_issue(r, x) && valid_child(p, e->child[1])) {
+                const RaspExpr *so = &p->exprs[e->child[1]];
+                if (so->enc != e->enc)
+                    rasp_report_add(r, x,
+                                    "%s: NotImplementedError: An Aggregate's output encoding must match "
+                                    "the input encoding. Input: %s, Output: %s",
+                                    label_of(e), enc_repr(so->enc), enc_repr(e->enc));
+                else if (e->enc == ENC_CATEGORICAL && e->default_value.kind != VAL_NONE) {
+                    char dv[100];
+                    val_str_fmt(e->default_value, dv, sizeof dv);
+                    rasp_report_add(r, x,
+                                    "%s: NotImplementedError: Default for a categorical aggregate must "
+                                    "be None. Got %s",
+                                    label_of(e), dv);
+                } else if (e->enc == ENC_NUMERICAL && !val_eq(e->default_value, val_int(0))) {
+                    char dv[100];
+                    val_str_fmt(e->default_value, dv, sizeof dv);
+                    rasp_report_add(r, x,
+                                    "%s: NotImplementedError: Default for a numerical aggregate must be "
+                                    "0. Got %s",
+                                    label_of(e), dv);
+                }
+            }
+            if (!have_sets) break;
+            check_predicate(p, x, sel, sets, r);
+            int q = basis_size(p, sel->child[1], sets) + 2, k = basis_size(p, sel->child[0], sets) + 1;
+            if (q > key_size) key_size = q;
+            if (k > key_size) key_size = k;
+            break;
+        }
+        default: break;
+        }
+    }
+    /* a head's value/output columns are padded to key_size; a wider head cannot be copied */
+    if (have_sets) {
+        for (int i = 0; i < n; i++) {
+            int x = order[i];
+            const RaspExpr *e = &p->exprs[x];
+            if (e->kind != EXPR_AGGREGATE || !valid_child(p, e->child[0]) ||
+                p->exprs[e->child[0]].kind != EXPR_SELECT)
+                continue;
+            int width = e->enc == ENC_NUMERICAL ? 1 : (int)sets[x].n;
+            if (width > key_size)
+                rasp_report_add(r, x,
+                                "%s: ValueError: the head's output width %d exceeds key_size %d, so "
+                                "Tracr's assembly fails to broadcast its value matrix",
+                                label_of(e), width, key_size);
+        }
+    }
+    if (!has_block)
+        rasp_report_add(r, p->output,
+                        "%s: ValueError: min() arg is an empty sequence (the program has no MLP or "
+                        "attention block to allocate to a layer)",
+                        label_of(out));
+    if (!has_tokens)
+        rasp_report_add(r, p->output,
+                        "%s: ValueError: Failed to find a node with label tokens. This is probably "
+                        "because your RASP program does not include rasp.tokens. A program must "
+                        "include rasp.tokens to be compiled.",
+                        label_of(out));
+    rasp_free_value_sets(sets, p->n_exprs);
+    free(sets);
+    free(order);
+    return r->n - before;
+}

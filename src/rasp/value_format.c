@@ -1,0 +1,153 @@
+/* Python str()/repr() of values. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rasp/value.h"
+
+/* Appends to a bounded buffer while counting the full length, like snprintf. */
+typedef struct {
+    char *buf;
+    size_t cap, len;
+} Out;
+
+static void out_n(Out *o, const char *s, size_t n) {
+    if (o->cap && o->len + 1 < o->cap) {
+        size_t room = o->cap - 1 - o->len;
+        memcpy(o->buf + o->len, s, n < room ? n : room);
+    }
+    o->len += n;
+}
+static void out_s(Out *o, const char *s) { out_n(o, s, strlen(s)); }
+static void out_end(Out *o) {
+    if (!o->cap) return;
+    o->buf[o->len < o->cap ? o->len : o->cap - 1] = 0;
+}
+
+size_t val_float_repr(double f, char *buf, size_t cap) {
+    Out o = {buf, cap, 0};
+    if (isnan(f)) {
+        out_s(&o, "nan");
+    } else if (isinf(f)) {
+        out_s(&o, f < 0 ? "-inf" : "inf");
+    } else if (f == 0.0) {
+        out_s(&o, signbit(f) ? "-0.0" : "0.0");
+    } else {
+        /* Shortest digit string that reads back to the same double. */
+        char tmp[40];
+        int prec;
+        for (prec = 1; prec <= 17; prec++) {
+            snprintf(tmp, sizeof tmp, "%.*e", prec - 1, f);
+            if (strtod(tmp, NULL) == f) break;
+        }
+        /* tmp = [-]d[.ddd]e[+-]XX */
+        bool neg = tmp[0] == '-';
+        const char *p = tmp + neg;
+        char digits[24];
+        int nd = 0;
+        for (; *p && *p != 'e'; p++)
+            if (*p >= '0' && *p <= '9') digits[nd++] = *p;
+        while (nd > 1 && digits[nd - 1] == '0') nd--;
+        digits[nd] = 0;
+        int exp10 = atoi(p + 1); /* value = d.ddd * 10^exp10 */
+        char res[64];
+        int k = 0;
+        if (neg) res[k++] = '-';
+        if (exp10 >= -4 && exp10 < 16) {
+            if (exp10 < 0) {
+                res[k++] = '0';
+                res[k++] = '.';
+                for (int i = 0; i < -exp10 - 1; i++) res[k++] = '0';
+                for (int i = 0; i < nd; i++) res[k++] = digits[i];
+            } else {
+                for (int i = 0; i <= exp10; i++) res[k++] = i < nd ? digits[i] : '0';
+                res[k++] = '.';
+                if (nd > exp10 + 1)
+                    for (int i = exp10 + 1; i < nd; i++) res[k++] = digits[i];
+                else
+                    res[k++] = '0';
+            }
+            res[k] = 0;
+        } else {
+            res[k++] = digits[0];
+            if (nd > 1) {
+                res[k++] = '.';
+                for (int i = 1; i < nd; i++) res[k++] = digits[i];
+            }
+            k += snprintf(res + k, sizeof res - (size_t)k, "e%c%02d", exp10 < 0 ? '-' : '+',
+                          exp10 < 0 ? -exp10 : exp10);
+        }
+        out_s(&o, res);
+    }
+    out_end(&o);
+    return o.len;
+}
+
+static void fmt_value(Out *o, Value v, bool repr);
+
+static void fmt_str_repr(Out *o, const char *s) {
+    /* Python prefers single quotes unless the string has ' and no ". */
+    bool has_sq = strchr(s, '\'') != NULL, has_dq = strchr(s, '"') != NULL;
+    char q = (has_sq && !has_dq) ? '"' : '\'';
+    out_n(o, &q, 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[8];
+        if (*p == '\\') out_s(o, "\\\\");
+        else if (*p == (unsigned char)q) {
+            esc[0] = '\\';
+            esc[1] = q;
+            out_n(o, esc, 2);
+        } else if (*p == '\n') out_s(o, "\\n");
+        else if (*p == '\r') out_s(o, "\\r");
+        else if (*p == '\t') out_s(o, "\\t");
+        else if (*p < 0x20 || *p == 0x7f) {
+            snprintf(esc, sizeof esc, "\\x%02x", *p);
+            out_s(o, esc);
+        } else out_n(o, (const char *)p, 1);
+    }
+    out_n(o, &q, 1);
+}
+
+static void fmt_value(Out *o, Value v, bool repr) {
+    char tmp[64];
+    switch (v.kind) {
+    case VAL_NONE: out_s(o, "None"); break;
+    case VAL_BOOL: out_s(o, v.u.b ? "True" : "False"); break;
+    case VAL_INT:
+        snprintf(tmp, sizeof tmp, "%lld", (long long)v.u.i);
+        out_s(o, tmp);
+        break;
+    case VAL_FLOAT:
+        val_float_repr(v.u.f, tmp, sizeof tmp);
+        out_s(o, tmp);
+        break;
+    case VAL_STR:
+        if (repr) fmt_str_repr(o, v.u.s);
+        else out_s(o, v.u.s);
+        break;
+    case VAL_TUPLE:
+        out_s(o, "(");
+        for (size_t i = 0; i < v.u.t->n; i++) {
+            if (i) out_s(o, ", ");
+            fmt_value(o, v.u.t->items[i], true); /* str(tuple) shows repr of items */
+        }
+        if (v.u.t->n == 1) out_s(o, ",");
+        out_s(o, ")");
+        break;
+    }
+}
+
+size_t val_str_fmt(Value v, char *buf, size_t cap) {
+    Out o = {buf, cap, 0};
+    fmt_value(&o, v, false);
+    out_end(&o);
+    return o.len;
+}
+
+size_t val_repr_fmt(Value v, char *buf, size_t cap) {
+    Out o = {buf, cap, 0};
+    fmt_value(&o, v, true);
+    out_end(&o);
+    return o.len;
+}

@@ -1,0 +1,170 @@
+/* json_util: parse errors with positions, typed getters and their messages, UTF-8
+ * validation against hand-picked byte sequences, and string escaping checked both against
+ * hand-written expected text and by parsing the output back with cJSON. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/atomic_file.h"
+#include "io/json_util.h"
+#include "test.h"
+
+static void test_parse(void) {
+    cJSON *j;
+    char err[256];
+    CHECK(json_parse("x.json", "{\"a\": 1}  \n", 11, &j, err, sizeof err) == 0);
+    cJSON_Delete(j);
+    /* text need not be NUL-terminated: only len bytes are read */
+    const char buf[] = {'[', '1', ']', 'X'};
+    CHECK(json_parse("b", buf, 3, &j, err, sizeof err) == 0 && cJSON_IsArray(j));
+    cJSON_Delete(j);
+    CHECK(json_parse("b", buf, 4, &j, err, sizeof err) != 0 && j == NULL);
+    CHECK_MSG(strstr(err, "b:1:4: invalid JSON near \"X\"") != NULL, "%s", err);
+    CHECK(json_parse("cfg.json", "{\n  \"a\": 1,\n  \"b\": ]\n}", 21, &j, err, sizeof err) != 0);
+    CHECK_MSG(strncmp(err, "cfg.json:3:", 11) == 0 && strstr(err, "invalid JSON"), "%s", err);
+    CHECK(json_parse("t", "{\"a\": ", 6, &j, err, sizeof err) != 0);
+    CHECK_MSG(strstr(err, "unexpected end of input") != NULL, "%s", err);
+    CHECK(json_parse("t", "{\"a\":\0}", 7, &j, err, sizeof err) != 0);
+    CHECK_MSG(strstr(err, "NUL byte at offset 5") != NULL, "%s", err);
+    CHECK(json_parse("t", "", 0, &j, err, sizeof err) != 0);
+}
+
+static void test_read_file(void) {
+    char path[] = "/tmp/itracr_json_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    char err[256];
+    CHECK(atomic_write(path, "{\"n\": 3}", 8, err, sizeof err) == 0);
+    cJSON *j;
+    CHECK(json_read_file(path, &j, err, sizeof err) == 0);
+    int64_t n = 0;
+    CHECK(json_get_int(j, "n", "f", &n, err, sizeof err) == 0 && n == 3);
+    cJSON_Delete(j);
+    CHECK(atomic_write(path, "{\"n\": }", 7, err, sizeof err) == 0);
+    CHECK(json_read_file(path, &j, err, sizeof err) != 0);
+    CHECK(strncmp(err, path, strlen(path)) == 0 && strstr(err, ":1:7: invalid JSON"));
+    unlink(path);
+    CHECK(json_read_file(path, &j, err, sizeof err) != 0 && strstr(err, "cannot open"));
+}
+
+static void test_getters(void) {
+    const char *text = "{\"s\":\"hi\",\"i\":-42,\"big\":9007199254740991,\"big1\":9007199254740992,\"huge\":9007199254740994,"
+                       "\"f\":1.5,\"b\":true,\"o\":{},\"a\":[1],\"n\":null,\"e\":1e3}";
+    cJSON *j;
+    char err[256];
+    CHECK(json_parse("t", text, strlen(text), &j, err, sizeof err) == 0);
+    const char *s = NULL;
+    int64_t i = 0;
+    double d = 0;
+    int b = -1;
+    const cJSON *o = NULL, *a = NULL;
+    CHECK(json_get_string(j, "s", "cfg", &s, err, sizeof err) == 0 && strcmp(s, "hi") == 0);
+    CHECK(json_get_int(j, "i", "cfg", &i, err, sizeof err) == 0 && i == -42);
+    CHECK(json_get_int(j, "big", "cfg", &i, err, sizeof err) == 0 && i == 9007199254740991LL);
+    CHECK(json_get_int(j, "big1", "cfg", &i, err, sizeof err) != 0);
+    CHECK(json_get_int(j, "e", "cfg", &i, err, sizeof err) == 0 && i == 1000);
+    CHECK(json_get_double(j, "f", "cfg", &d, err, sizeof err) == 0 && d == 1.5);
+    CHECK(json_get_bool(j, "b", "cfg", &b, err, sizeof err) == 0 && b == 1);
+    CHECK(json_get_object(j, "o", "cfg", &o, err, sizeof err) == 0 && cJSON_IsObject(o));
+    CHECK(json_get_array(j, "a", "cfg", &a, err, sizeof err) == 0 && cJSON_GetArraySize(a) == 1);
+    CHECK(json_as_int(a->child, "a[0]", &i, err, sizeof err) == 0 && i == 1);
+
+    i = 77;
+    CHECK(json_get_int(j, "huge", "cfg", &i, err, sizeof err) != 0 && i == 77);
+    CHECK_STR(err, "cfg: field \"huge\" must be an integer of magnitude at most 2^53-1, got number");
+    CHECK(json_get_int(j, "f", "cfg", &i, err, sizeof err) != 0);
+    CHECK(json_get_string(j, "i", "cfg", &s, err, sizeof err) != 0);
+    CHECK_STR(err, "cfg: field \"i\" must be a string, got number");
+    CHECK(json_get_string(j, "missing", "model.json: config", &s, err, sizeof err) != 0);
+    CHECK_STR(err, "model.json: config: field \"missing\" is missing");
+    CHECK(json_get_bool(j, "n", "cfg", &b, err, sizeof err) != 0);
+    CHECK_STR(err, "cfg: field \"n\" must be true or false, got null");
+    CHECK(json_get_object(j, "a", "cfg", &o, err, sizeof err) != 0);
+    CHECK_STR(err, "cfg: field \"a\" must be an object, got array");
+    CHECK(json_get_array(j, "o", "cfg", &a, err, sizeof err) != 0);
+    CHECK(json_get_double(j, "s", "cfg", &d, err, sizeof err) != 0);
+    CHECK(json_get_int(j->child, "x", "cfg.s", &i, err, sizeof err) != 0);
+    CHECK_STR(err, "cfg.s: expected an object, got string");
+    CHECK(json_as_int(cJSON_GetObjectItem(j, "f"), "v", &i, err, sizeof err) != 0);
+    CHECK_STR(err, "v: 1.5 is not an integer of magnitude at most 2^53-1");
+    CHECK(json_as_int(cJSON_GetObjectItem(j, "s"), "v", &i, err, sizeof err) != 0);
+    CHECK_STR(err, "v: expected an integer, got string");
+    CHECK(json_duplicate_key(j) == NULL);
+    cJSON_Delete(j);
+
+    const char *dup = "{\"x\":1,\"y\":2,\"x\":3}";
+    CHECK(json_parse("t", dup, strlen(dup), &j, err, sizeof err) == 0);
+    CHECK_STR(json_duplicate_key(j), "x");
+    cJSON_Delete(j);
+}
+
+static void test_utf8(void) {
+    static const struct {
+        const char *s;
+        int ok;
+    } cases[] = {
+        {"", 1},
+        {"plain ascii", 1},
+        {"\xc3\xa9", 1},             /* U+00E9 */
+        {"\xe2\x82\xac", 1},         /* U+20AC */
+        {"\xf0\x9f\x98\x80", 1},     /* U+1F600 */
+        {"\xf4\x8f\xbf\xbf", 1},     /* U+10FFFF */
+        {"\xed\x9f\xbf", 1},         /* U+D7FF, last before the surrogates */
+        {"\xc0\x80", 0},             /* overlong NUL */
+        {"\xc1\xbf", 0},             /* overlong */
+        {"\xe0\x80\xaf", 0},         /* overlong '/' */
+        {"\xf0\x80\x80\xaf", 0},     /* overlong */
+        {"\xed\xa0\x80", 0},         /* U+D800 surrogate */
+        {"\xf4\x90\x80\x80", 0},     /* U+110000 */
+        {"\xf5\x80\x80\x80", 0},     /* bad lead byte */
+        {"\x80", 0},                 /* lone continuation */
+        {"\xc3", 0},                 /* truncated */
+        {"\xe2\x82", 0},             /* truncated */
+        {"\xc3\x28", 0},             /* bad continuation */
+        {"\xff", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_MSG(json_utf8_valid(cases[i].s, strlen(cases[i].s)) == cases[i].ok, "case %zu", i);
+}
+
+static void test_write_string(void) {
+    StrBuf b;
+    sb_init(&b);
+    const char *in = "a\"b\\c\nd\te\x01\x1f\x7f\xc3\xa9/";
+    CHECK(strlen(in) == 15 && json_write_string(&b, in, 15) == 0);
+    CHECK_STR(b.s, "\"a\\\"b\\\\c\\nd\\te\\u0001\\u001f\x7f\xc3\xa9/\"");
+    sb_free(&b);
+    sb_init(&b);
+    CHECK(json_write_string(&b, "", 0) == 0);
+    CHECK_STR(b.s, "\"\"");
+    sb_free(&b);
+    sb_init(&b);
+    CHECK(json_write_string(&b, "x\xffy", 3) != 0);
+    CHECK_STR(b.s, "\"x\xef\xbf\xbdy\"");
+    sb_free(&b);
+    /* every byte 1..127 and some multi-byte text survive cJSON parsing unchanged */
+    char all[200];
+    size_t n = 0;
+    for (int c = 1; c < 128; c++) all[n++] = (char)c;
+    memcpy(all + n, "\xe2\x82\xac\xf0\x9f\x98\x80", 7);
+    n += 7;
+    all[n] = '\0';
+    sb_init(&b);
+    CHECK(json_write_string(&b, all, n) == 0);
+    cJSON *j = cJSON_Parse(b.s);
+    CHECK(j && cJSON_IsString(j) && strcmp(j->valuestring, all) == 0);
+    cJSON_Delete(j);
+    sb_free(&b);
+}
+
+int main(void) {
+    RUN(test_parse);
+    RUN(test_read_file);
+    RUN(test_getters);
+    RUN(test_utf8);
+    RUN(test_write_string);
+    TEST_END();
+}
