@@ -83,8 +83,8 @@ static void test_errors(void) {
     char err[256];
     const char *p = tmp_path("no/such/dir/file");
     CHECK(atomic_write(p, "x", 1, err, sizeof err) != 0);
-    CHECK_MSG(strncmp(err, p, strlen(p)) == 0 && strstr(err, "cannot create temporary file"),
-              "%s", err);
+    CHECK_MSG(strncmp(err, p, strlen(p)) == 0 && strstr(err, "cannot create temporary file"), "%s",
+              err);
     CHECK(atomic_write("", "x", 1, err, sizeof err) != 0);
     unsigned char *data = (unsigned char *)"not null";
     size_t len = 5;

@@ -15,9 +15,9 @@ static const struct {
     size_t n;
     uint64_t h;
 } vectors[] = {
-    {0, 0xef46db3751d8e999ULL},   {1, 0xa96c7f0ce858bbb7ULL},  {3, 0x56e6957632a487f9ULL},
-    {4, 0xc60d15b1e3ff8f04ULL},   {8, 0x3da5c7aa269683e0ULL},  {31, 0x4a74f3a1a39ad4a1ULL},
-    {32, 0x8d57d6a4671cc43dULL},  {33, 0x62c9fd21ed857664ULL}, {64, 0x7bbabbc45729d17eULL},
+    {0, 0xef46db3751d8e999ULL},   {1, 0xa96c7f0ce858bbb7ULL},    {3, 0x56e6957632a487f9ULL},
+    {4, 0xc60d15b1e3ff8f04ULL},   {8, 0x3da5c7aa269683e0ULL},    {31, 0x4a74f3a1a39ad4a1ULL},
+    {32, 0x8d57d6a4671cc43dULL},  {33, 0x62c9fd21ed857664ULL},   {64, 0x7bbabbc45729d17eULL},
     {100, 0xefa0ad2d3e70c151ULL}, {1000, 0x99594f4828043d35ULL},
 };
 

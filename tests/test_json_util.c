@@ -51,7 +51,8 @@ static void test_read_file(void) {
 }
 
 static void test_getters(void) {
-    const char *text = "{\"s\":\"hi\",\"i\":-42,\"big\":9007199254740991,\"big1\":9007199254740992,\"huge\":9007199254740994,"
+    const char *text = "{\"s\":\"hi\",\"i\":-42,\"big\":9007199254740991,\"big1\":9007199254740992,"
+                       "\"huge\":9007199254740994,"
                        "\"f\":1.5,\"b\":true,\"o\":{},\"a\":[1],\"n\":null,\"e\":1e3}";
     cJSON *j;
     char err[256];
@@ -74,7 +75,8 @@ static void test_getters(void) {
 
     i = 77;
     CHECK(json_get_int(j, "huge", "cfg", &i, err, sizeof err) != 0 && i == 77);
-    CHECK_STR(err, "cfg: field \"huge\" must be an integer of magnitude at most 2^53-1, got number");
+    CHECK_STR(err,
+              "cfg: field \"huge\" must be an integer of magnitude at most 2^53-1, got number");
     CHECK(json_get_int(j, "f", "cfg", &i, err, sizeof err) != 0);
     CHECK(json_get_string(j, "i", "cfg", &s, err, sizeof err) != 0);
     CHECK_STR(err, "cfg: field \"i\" must be a string, got number");
@@ -108,22 +110,22 @@ static void test_utf8(void) {
     } cases[] = {
         {"", 1},
         {"plain ascii", 1},
-        {"\xc3\xa9", 1},             /* U+00E9 */
-        {"\xe2\x82\xac", 1},         /* U+20AC */
-        {"\xf0\x9f\x98\x80", 1},     /* U+1F600 */
-        {"\xf4\x8f\xbf\xbf", 1},     /* U+10FFFF */
-        {"\xed\x9f\xbf", 1},         /* U+D7FF, last before the surrogates */
-        {"\xc0\x80", 0},             /* overlong NUL */
-        {"\xc1\xbf", 0},             /* overlong */
-        {"\xe0\x80\xaf", 0},         /* overlong '/' */
-        {"\xf0\x80\x80\xaf", 0},     /* overlong */
-        {"\xed\xa0\x80", 0},         /* U+D800 surrogate */
-        {"\xf4\x90\x80\x80", 0},     /* U+110000 */
-        {"\xf5\x80\x80\x80", 0},     /* bad lead byte */
-        {"\x80", 0},                 /* lone continuation */
-        {"\xc3", 0},                 /* truncated */
-        {"\xe2\x82", 0},             /* truncated */
-        {"\xc3\x28", 0},             /* bad continuation */
+        {"\xc3\xa9", 1},         /* U+00E9 */
+        {"\xe2\x82\xac", 1},     /* U+20AC */
+        {"\xf0\x9f\x98\x80", 1}, /* U+1F600 */
+        {"\xf4\x8f\xbf\xbf", 1}, /* U+10FFFF */
+        {"\xed\x9f\xbf", 1},     /* U+D7FF, last before the surrogates */
+        {"\xc0\x80", 0},         /* overlong NUL */
+        {"\xc1\xbf", 0},         /* overlong */
+        {"\xe0\x80\xaf", 0},     /* overlong '/' */
+        {"\xf0\x80\x80\xaf", 0}, /* overlong */
+        {"\xed\xa0\x80", 0},     /* U+D800 surrogate */
+        {"\xf4\x90\x80\x80", 0}, /* U+110000 */
+        {"\xf5\x80\x80\x80", 0}, /* bad lead byte */
+        {"\x80", 0},             /* lone continuation */
+        {"\xc3", 0},             /* truncated */
+        {"\xe2\x82", 0},         /* truncated */
+        {"\xc3\x28", 0},         /* bad continuation */
         {"\xff", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)

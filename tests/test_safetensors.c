@@ -35,7 +35,7 @@ static unsigned char *mk(const char *header, size_t data_len, size_t *len) {
 }
 
 static void test_dtypes(void) {
-    const char *names[] = {"F32", "F64", "I16", "I32", "I64", "U8", "I8",
+    const char *names[] = {"F32", "F64", "I16", "I32", "I64",  "U8",  "I8",
                            "U16", "U32", "U64", "F16", "BF16", "BOOL"};
     const size_t sizes[] = {4, 8, 2, 4, 8, 1, 1, 2, 4, 8, 2, 2, 1};
     for (int i = 0; i < ST_NUM_DTYPES; i++) {
@@ -71,8 +71,12 @@ static void test_round_trip(void) {
     st_writer_add(&w, "empty3", ST_I16, 3, s302, NULL);
     st_writer_add(&w, "unicode/\xc3\xa9\xe2\x82\xac \"q\"", ST_U8, 0, NULL, pat[0]);
     const char *meta_k[] = {"quote", "unicode", "newline", "ctrl", "empty", ""};
-    const char *meta_v[] = {"say \"hi\" \\ back\\slash", "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
-                            "line1\nline2\r\n\ttab", "\x01\x1f\x7f", "", "empty key"};
+    const char *meta_v[] = {"say \"hi\" \\ back\\slash",
+                            "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                            "line1\nline2\r\n\ttab",
+                            "\x01\x1f\x7f",
+                            "",
+                            "empty key"};
     for (int i = 0; i < 6; i++) st_writer_meta(&w, meta_k[i], meta_v[i]);
     char err[512];
     const char *path = tmp_path("rt.safetensors");
@@ -128,15 +132,14 @@ static void test_round_trip(void) {
  * length, compact JSON with __metadata__ first and tensors in storage order (F32 before U8:
  * larger elements first), spaces up to a multiple of 8, then the data. */
 static void test_exact_bytes(void) {
-    static const char hdr[] =
-        "{\"__metadata__\":{\"k\":\"v\"},"
-        "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-        "\"b\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[8,11]}}"
-        "    "; /* 132 bytes of JSON + 4 spaces = 136 = 0x88 */
+    static const char hdr[] = "{\"__metadata__\":{\"k\":\"v\"},"
+                              "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                              "\"b\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[8,11]}}"
+                              "    "; /* 132 bytes of JSON + 4 spaces = 136 = 0x88 */
     unsigned char expect[155];
     const unsigned char len_le[8] = {0x88, 0, 0, 0, 0, 0, 0, 0};
-    const unsigned char data[11] = {0x00, 0x00, 0x80, 0x3f,  /* 1.0f */
-                                    0x00, 0x00, 0x00, 0xc0,  /* -2.0f */
+    const unsigned char data[11] = {0x00, 0x00, 0x80, 0x3f, /* 1.0f */
+                                    0x00, 0x00, 0x00, 0xc0, /* -2.0f */
                                     1,    2,    3};
     CHECK(sizeof hdr - 1 == 136);
     memcpy(expect, len_le, 8);
@@ -249,9 +252,11 @@ static void test_numpy_reads(void) {
           "    a = np.frombuffer(data[b:e], dtype=dt[v['dtype']]).reshape(v['shape'])\n"
           "    assert b % a.dtype.itemsize == 0, k\n"
           "    t[k] = a\n"
-          "assert sorted(t) == sorted(['layer/w','f64','i16','i64','mask','bf16','f16','scalar','empty'])\n"
+          "assert sorted(t) == "
+          "sorted(['layer/w','f64','i16','i64','mask','bf16','f16','scalar','empty'])\n"
           "assert t['layer/w'].shape == (2, 3)\n"
-          "assert t['layer/w'].tolist() == np.array([[0.5, -1.25, 3.0], [1e-3, -0.0, 65504.0]], '<f4').tolist()\n"
+          "assert t['layer/w'].tolist() == np.array([[0.5, -1.25, 3.0], [1e-3, -0.0, 65504.0]], "
+          "'<f4').tolist()\n"
           "assert t['f64'].tolist() == [3.141592653589793, -2.5e300]\n"
           "assert t['i16'].tolist() == [-32768, 0, 32767]\n"
           "assert t['i64'].tolist() == [-9007199254740993, 42]\n"
@@ -297,7 +302,8 @@ static void reject_hdr(const char *header, size_t data_len, const char *needle, 
 }
 #define REJECT(h, n, needle) reject_hdr(h, n, needle, __LINE__)
 
-#define T(name, dt, shape, b, e) "\"" name "\":{\"dtype\":\"" dt "\",\"shape\":" shape ",\"data_offsets\":[" #b "," #e "]}"
+#define T(name, dt, shape, b, e)                                                                   \
+    "\"" name "\":{\"dtype\":\"" dt "\",\"shape\":" shape ",\"data_offsets\":[" #b "," #e "]}"
 
 static void test_corrupt(void) {
     size_t len;
@@ -356,8 +362,7 @@ static void test_corrupt(void) {
     /* 13. out of bounds */
     REJECT("{" T("a", "F32", "[2]", 0, 8) "}", 4, "go past the end of the 4-byte data buffer");
     /* 14. overlap */
-    REJECT("{" T("a", "F32", "[2]", 0, 8) "," T("b", "F32", "[1]", 4, 8) "}", 8,
-           "overlaps tensor");
+    REJECT("{" T("a", "F32", "[2]", 0, 8) "," T("b", "F32", "[1]", 4, 8) "}", 8, "overlaps tensor");
     /* 15. gap */
     REJECT("{" T("a", "F32", "[1]", 0, 4) "," T("b", "F32", "[1]", 8, 12) "}", 12,
            "gap in the data buffer: bytes [4, 8) belong to no tensor (next is \"b\")");
@@ -407,11 +412,12 @@ static void test_accepted_variants(void) {
     size_t len;
     /* null metadata, unknown extra fields, whitespace, padding, tensors listed out of data
      * order, a zero-size tensor sharing an offset */
-    unsigned char *b = mk("{ \"b\" : {\"shape\":[1],\"dtype\":\"U8\",\"data_offsets\":[4,5],\"x\":1},"
-                          "\"__metadata__\":null,"
-                          "\"a\":{\"dtype\":\"I32\",\"shape\":[],\"data_offsets\":[0,4]},"
-                          "\"z\":{\"dtype\":\"F64\",\"shape\":[0,7],\"data_offsets\":[4,4]}}   ",
-                          5, &len);
+    unsigned char *b =
+        mk("{ \"b\" : {\"shape\":[1],\"dtype\":\"U8\",\"data_offsets\":[4,5],\"x\":1},"
+           "\"__metadata__\":null,"
+           "\"a\":{\"dtype\":\"I32\",\"shape\":[],\"data_offsets\":[0,4]},"
+           "\"z\":{\"dtype\":\"F64\",\"shape\":[0,7],\"data_offsets\":[4,4]}}   ",
+           5, &len);
     CHECK_MSG(st_read_buffer(b, len, &f, err, sizeof err) == 0, "%s", err);
     CHECK(f.n == 3 && f.n_meta == 0);
     if (f.n == 3) {

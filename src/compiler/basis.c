@@ -4,8 +4,10 @@
 #include <string.h>
 
 int dir_cmp(const Dir *a, const Dir *b) {
-    int c = strcmp(a->name, b->name);
-    if (c) return c < 0 ? -1 : 1;
+    if (a->name != b->name) { /* most comparisons are between directions of one node */
+        int c = strcmp(a->name, b->name);
+        if (c) return c < 0 ? -1 : 1;
+    }
     bool an = a->value.kind == VAL_NONE, bn = b->value.kind == VAL_NONE;
     /* None against anything raises TypeError in Python; "name" is a prefix of "name:v". */
     if (an || bn) return an && bn ? 0 : (an ? -1 : 1);

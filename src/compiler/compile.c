@@ -275,6 +275,10 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
         nd->vals = &sets[order[i]];
         nd->attn_slot = nd->mlp_slot = -1;
         c.node_of[order[i]] = i;
+        if (!c.nodes[i].e->label) {
+            errf(err, errcap, "expression %d has no label (rasp_assign_labels was not run)", order[i]);
+            goto done;
+        }
     }
     cvs_complete(&c, store);
     if (c.exact)
@@ -282,7 +286,13 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
     c.L = c.exact ? exact_L(&c, Li) : Li;
     c.bc.arena = &scratch;
     c.bc.one = (Dir){"one", val_none()};
-    c.bc.bos = (Dir){"tokens", bosv};
+    /* One pointer per primitive name, so direction comparisons mostly skip strcmp. */
+    const char *tok_name = "tokens", *idx_name = "indices";
+    for (int i = 0; i < c.n; i++) {
+        if (c.nodes[i].e->kind == EXPR_TOKENS) tok_name = c.nodes[i].e->label;
+        if (c.nodes[i].e->kind == EXPR_INDICES) idx_name = c.nodes[i].e->label;
+    }
+    c.bc.bos = (Dir){tok_name, bosv};
     c.bc.L = c.L;
 
     bool has_tokens = false;
@@ -374,10 +384,10 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
         for (int i = 0; i < nv; i++) tv[i] = vocab[i];
         tv[nv] = bosv;
         tv[nv + 1] = padv;
-        tok_space = space_from_values(&scratch, "tokens", tv, (size_t)nv + 2);
+        tok_space = space_from_values(&scratch, tok_name, tv, (size_t)nv + 2);
         Value *iv = arena_alloc(&scratch, sizeof(Value) * (size_t)N);
         for (int i = 0; i < N; i++) iv[i] = val_int(i);
-        idx_space = space_from_values(&scratch, "indices", iv, (size_t)N);
+        idx_space = space_from_values(&scratch, idx_name, iv, (size_t)N);
         int total = tok_space.n + idx_space.n + sink->basis.n;
         for (int i = 0; i < c.n; i++) {
             CNode *nd = &c.nodes[i];
@@ -504,6 +514,8 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
         }
     }
 
+    c.resid = resid;
+    c.model = m;
     compile_warnings(&c);
     m->n_warnings = c.n_warn;
     m->warnings = arena_alloc(ma, sizeof(char *) * (size_t)(c.n_warn + 1));

@@ -36,6 +36,8 @@ typedef struct CCtx {
     bool exact;
     double L;
     int key_size;
+    Space resid;             /* the residual space (after assembly) */
+    const CompiledModel *model; /* the assembled model (after assembly) */
     /* warnings */
     const char **warn;
     int n_warn, cap_warn;

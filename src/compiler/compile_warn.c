@@ -43,12 +43,38 @@ static void disc_apply(CCtx *c, const CNode *nd, Dir xdir, double x, double *in,
 static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_t nx, BlkFn f,
                       const ValueSet *built_from, int *n_checked, char *desc, size_t cap) {
     const MlpBlock *b = &nd->mlp;
-    double *in = malloc(sizeof(double) * (size_t)(b->in.n + 1));
-    double *out = malloc(sizeof(double) * (size_t)(b->out.n + 1));
-    bool cat = nd->e->enc == ENC_CATEGORICAL;
     int bad = 0;
     *n_checked = 0;
     desc[0] = 0;
+    {
+        /* Fast path: every value is one the MLP was built from and neighbours are at least
+         * 2/L apart, so each lies on a flat step (tracr-reference §2.4.3). */
+        bool all_known = true;
+        double *v = malloc(sizeof(double) * (nx + 1));
+        size_t m = 0;
+        for (size_t i = 0; i < nx; i++) {
+            if (built_from && !valset_contains(built_from, xs[i])) all_known = false;
+            if (val_is_number(xs[i])) v[m++] = val_as_double(xs[i]);
+        }
+        double gap = INFINITY;
+        if (all_known) {
+            for (size_t i = 1; i < m; i++) /* insertion sort: value sets are small */
+                for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+                    double t = v[j];
+                    v[j] = v[j - 1];
+                    v[j - 1] = t;
+                }
+            for (size_t i = 1; i < m; i++)
+                if (v[i] - v[i - 1] < gap) gap = v[i] - v[i - 1];
+        }
+        free(v);
+        *n_checked = (int)m;
+        if (all_known && gap * c->L >= 2 * (1 + 1e-9)) return 0;
+        *n_checked = 0;
+    }
+    double *in = malloc(sizeof(double) * (size_t)(b->in.n + 1));
+    double *out = malloc(sizeof(double) * (size_t)(b->out.n + 1));
+    bool cat = nd->e->enc == ENC_CATEGORICAL;
     for (size_t i = 0; i < nx; i++) {
         Value y;
         if (!val_is_number(xs[i])) continue;
@@ -56,9 +82,7 @@ static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_
         double x = val_as_double(xs[i]);
         disc_apply(c, nd, xdir, x, in, out);
         (*n_checked)++;
-        char xb[64], yb[64], gb[64];
-        val_str_fmt(xs[i], xb, sizeof xb);
-        val_str_fmt(y, yb, sizeof yb);
+        char xb[64] = "", yb[64] = "", gb[64];
         bool unseen = built_from && !valset_contains(built_from, xs[i]);
         if (!cat) {
             int o = 0;
@@ -66,6 +90,8 @@ static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_
                 if (strcmp(b->out.d[k].name, nd->e->label) == 0) o = k;
             double want = val_is_number(y) ? val_as_double(y) : NAN;
             if (!(fabs(out[o] - want) <= 1e-6 * (1 + fabs(want)))) {
+                val_str_fmt(xs[i], xb, sizeof xb);
+                val_str_fmt(y, yb, sizeof yb);
                 if (!bad++)
                     snprintf(desc, cap, "input %s%s gives %.6g instead of %s", xb,
                              unseen ? " (missing from Tracr's value set)" : "", out[o], yb);
@@ -82,12 +108,18 @@ static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_
             if (d > dev) dev = d;
         }
         if (wi < 0 || best != wi || dev > 1e-6) {
+            val_str_fmt(xs[i], xb, sizeof xb);
+            val_str_fmt(y, yb, sizeof yb);
             if (best >= 0) val_str_fmt(b->out.d[best].value, gb, sizeof gb);
             else snprintf(gb, sizeof gb, "nothing");
-            if (!bad++)
-                snprintf(desc, cap, "input %s%s %s %s instead of %s", xb,
-                         unseen ? " (missing from Tracr's value set)" : "",
-                         (wi >= 0 && best == wi) ? "gives a mixed vector decoding to" : "decodes to", gb, yb);
+            if (!bad++) {
+                if (wi >= 0 && best == wi)
+                    snprintf(desc, cap, "input %s%s gives a mixed vector (argmax still %s, but not one-hot)", xb,
+                             unseen ? " (missing from Tracr's value set)" : "", yb);
+                else
+                    snprintf(desc, cap, "input %s%s decodes to %s instead of %s", xb,
+                             unseen ? " (missing from Tracr's value set)" : "", gb, yb);
+            }
         }
     }
     free(in);
@@ -95,27 +127,48 @@ static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_
     return bad;
 }
 
-/* May the node's residual directions be non-zero at the BOS position? */
-static bool disc_nonzero_at_bos(CCtx *c, const CNode *nd) {
-    CNode *x = kid(c, nd, 0);
-    Dir xd = {x->e->label, val_none()};
-    double *in = malloc(sizeof(double) * (size_t)(nd->mlp.in.n + 1));
-    double *out = malloc(sizeof(double) * (size_t)(nd->mlp.out.n + 1));
-    disc_apply(c, nd, xd, 0.0, in, out);
-    bool nz = false;
-    for (int k = 0; k < nd->mlp.out.n; k++)
-        if (fabs(out[k]) > 1e-9) nz = true;
-    free(in);
-    free(out);
-    return nz;
+/* The residual stream at the BOS position after the whole model, computed on the input
+ * [BOS] alone (there the BOS query can only attend to itself, as it does in longer inputs
+ * unless its own query or key values are disturbed). x: [D]. */
+static void bos_residual(const CompiledModel *m, double *x) {
+    int D = m->residual_dim, HK = m->num_heads * m->key_size, M = m->mlp_hidden_size;
+    double *z = calloc((size_t)HK + 1, sizeof(double)), *h = calloc((size_t)M + 1, sizeof(double));
+    for (int d = 0; d < D; d++) x[d] = m->token_embed[(size_t)m->bos_id * D + d] + m->pos_embed[d];
+    for (int l = 0; l < m->num_layers; l++) {
+        const ModelLayer *L = &m->layers[l];
+        for (int k = 0; k < HK; k++) z[k] = 0;
+        for (int d = 0; d < D; d++) /* x is sparse at BOS */
+            if (x[d] != 0)
+                for (int k = 0; k < HK; k++) z[k] += x[d] * L->v[(size_t)d * HK + k];
+        for (int k = 0; k < HK; k++)
+            if (z[k] != 0)
+                for (int d = 0; d < D; d++) x[d] += z[k] * L->o[(size_t)k * D + d];
+        for (int k = 0; k < M; k++) h[k] = 0;
+        for (int d = 0; d < D; d++)
+            if (x[d] != 0)
+                for (int k = 0; k < M; k++) h[k] += x[d] * L->w1[(size_t)d * M + k];
+        for (int k = 0; k < M; k++)
+            if (h[k] > 0)
+                for (int d = 0; d < D; d++) x[d] += h[k] * L->w2[(size_t)k * D + d];
+    }
+    free(z);
+    free(h);
 }
 
 void compile_warnings(CCtx *c) {
     const RaspProgram *p = c->p;
     bool *bos_nz = calloc((size_t)c->n + 1, sizeof(bool));
-    int *sw_in_layer = calloc((size_t)c->n + 1, sizeof(int));
-    for (int i = 0; i < c->n; i++)
-        if (c->nodes[i].mk == MK_SW && c->nodes[i].mlp_slot >= 0) sw_in_layer[c->nodes[i].mlp_slot]++;
+    double *xb = calloc((size_t)c->model->residual_dim + 1, sizeof(double));
+    bos_residual(c->model, xb);
+    for (int i = 0; i < c->n; i++) {
+        const Space *b = &c->nodes[i].basis;
+        if (!c->nodes[i].sop || c->nodes[i].e->kind == EXPR_TOKENS) continue;
+        for (int k = 0; k < b->n; k++) {
+            int r = space_find(&c->resid, &b->d[k]);
+            if (r >= 0 && fabs(xb[r]) > 1e-6) bos_nz[i] = true;
+        }
+    }
+    free(xb);
     bool has_num_mean = false;
     char desc[400];
 
@@ -129,8 +182,6 @@ void compile_warnings(CCtx *c) {
         switch (nd->e->kind) {
         case EXPR_MAP:
         case EXPR_SEQMAP:
-            if (nd->mk == MK_CAT || nd->mk == MK_CATNUM) bos_nz[id] = x && bos_nz[x - c->nodes];
-            if (nd->mk == MK_SEQ) bos_nz[id] = x && y && bos_nz[x - c->nodes] && bos_nz[y - c->nodes];
             if (nd->mk == MK_CATNUM && nd->mlp.hidden.n == 1) {
                 for (int k = 0; k < nd->mlp.in.n; k++)
                     if (nd->mlp.w1[k] < 0) {
@@ -153,16 +204,12 @@ void compile_warnings(CCtx *c) {
                                      "%s: the numerical-input MLP (mlp_exactness %g) is wrong on %d of %d input "
                                      "values: %s (as Tracr; exact mode fixes it)",
                                      lb, c->L, bad, n_checked, desc);
-                bos_nz[id] = bos_nz[x - c->nodes] || disc_nonzero_at_bos(c, nd);
             }
-            break;
-        case EXPR_LINSEQMAP:
-            bos_nz[id] = (x && bos_nz[x - c->nodes]) || (y && bos_nz[y - c->nodes]);
             break;
         case EXPR_AGGREGATE:
         case EXPR_SELWIDTH: {
-            CNode *keys = kid(c, x, 0), *queries = kid(c, x, 1);
-            bool kz = bos_nz[keys - c->nodes], qz = bos_nz[queries - c->nodes];
+            CNode *keys = kid(c, x, 0);
+            bool kz = bos_nz[keys - c->nodes];
             if (kz)
                 compile_warn_add(c,
                                  "%s: its selector's keys (%s) are not zero at the BOS position, which shifts "
@@ -170,7 +217,6 @@ void compile_warnings(CCtx *c) {
                                  "(as Tracr)",
                                  lb, keys->e->label);
             if (nd->e->kind == EXPR_SELWIDTH) {
-                bos_nz[id] = qz || sw_in_layer[nd->mlp_slot] > 1;
                 int N = c->N, n_checked;
                 Value *iv = malloc(sizeof(Value) * (size_t)(N + 1));
                 for (int w = 0; w <= N; w++) iv[w] = val_float(1.0 / (w + 1));
@@ -185,7 +231,6 @@ void compile_warnings(CCtx *c) {
                                      lb, N, c->L, desc);
                 break;
             }
-            bos_nz[id] = (y && bos_nz[y - c->nodes]) || qz;
             if (nd->e->enc == ENC_NUMERICAL) {
                 has_num_mean = true;
                 if (y && bos_nz[y - c->nodes])
@@ -228,5 +273,4 @@ void compile_warnings(CCtx *c) {
                              leak, c->key_size);
     }
     free(bos_nz);
-    free(sw_in_layer);
 }

@@ -3,6 +3,7 @@
  * saw. Here every node downstream of such a mean gets the set of values it can really take;
  * exact mode compiles from these sets, default mode uses them to warn. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "compiler/compile_internal.h"
 
@@ -29,13 +30,25 @@ static void apply2(const Lambda *f, const ValueSet *x, const ValueSet *y, ValueS
 
 void cvs_complete(CCtx *c, ValueSet *store) {
     const RaspProgram *p = c->p;
+    /* Only nodes feeding a numerical-input MLP need completing, unless in exact mode (the
+     * products of completed sets can be large). Parents come after children in index order. */
+    bool *need = calloc((size_t)p->n_exprs + 1, sizeof(bool));
+    for (int i = p->n_exprs - 1; i >= 0; i--) {
+        if (c->node_of[i] < 0) continue;
+        const RaspExpr *e = &p->exprs[i];
+        if (c->exact) need[i] = true;
+        if (e->kind == EXPR_MAP && e->child[0] >= 0 && p->exprs[e->child[0]].enc == ENC_NUMERICAL) need[e->child[0]] = true;
+        if (need[i])
+            for (int k = 0; k < 2; k++)
+                if (e->child[k] >= 0) need[e->child[k]] = true;
+    }
     for (int i = 0; i < p->n_exprs; i++) {
         int id = c->node_of[i];
         if (id < 0) continue;
         CNode *nd = &c->nodes[id];
         nd->cvals = nd->vals;
         nd->incomplete = false;
-        if (!nd->sop) continue;
+        if (!nd->sop || !need[i]) continue;
         const RaspExpr *e = nd->e;
         CNode *x = e->child[0] >= 0 && c->node_of[e->child[0]] >= 0 ? &c->nodes[c->node_of[e->child[0]]] : NULL;
         CNode *y = e->child[1] >= 0 && c->node_of[e->child[1]] >= 0 ? &c->nodes[c->node_of[e->child[1]]] : NULL;
@@ -82,4 +95,5 @@ void cvs_complete(CCtx *c, ValueSet *store) {
             valset_clear(out);
         }
     }
+    free(need);
 }

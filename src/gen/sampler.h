@@ -52,6 +52,8 @@ enum {
     GEN_R_LAYERS,     /* too many layers */
     GEN_R_MLP,        /* a layer's MLP too wide */
     GEN_R_RESIDUAL,   /* residual too wide */
+    GEN_R_NO_TOKENS,  /* the output does not depend on tokens (Tracr refuses it) */
+    GEN_R_HEAD,       /* a categorical Aggregate wider than key_size (Tracr's assembly fails) */
     GEN_R_COUNT
 };
 
@@ -61,7 +63,7 @@ typedef struct GenSample {
     int n_sops;
     int16_t tokens[PT_ROWS * PT_COLS];
     /* Sizes Tracr will give the compiled model (as the sampler predicts them). */
-    int residual, layers, mlp_width;
+    int residual, layers, mlp_width, key_size;
 } GenSample;
 
 typedef struct GenSampler GenSampler;

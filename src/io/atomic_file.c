@@ -165,8 +165,7 @@ int atomic_write(const char *path, const void *data, size_t len, char *err, size
     return atomic_file_commit(&f, err, errcap);
 }
 
-int read_whole_file(const char *path, unsigned char **data, size_t *len, char *err,
-                    size_t errcap) {
+int read_whole_file(const char *path, unsigned char **data, size_t *len, char *err, size_t errcap) {
     *data = NULL;
     *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);

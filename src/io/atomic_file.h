@@ -18,7 +18,8 @@ int read_whole_file(const char *path, unsigned char **data, size_t *len, char *e
  * for crash tests: atomic_file_open creates the temporary file, atomic_file_write appends,
  * atomic_file_commit fsyncs, renames over the target and fsyncs the directory,
  * atomic_file_abort removes the temporary file. After open succeeds, exactly one of commit
- * or abort must be called (commit cleans up itself when it fails). */
+ * or abort must be called (commit cleans up itself when it fails). A commit that fails only
+ * in the final directory fsync reports it, but the new content is already in place. */
 typedef struct AtomicFile {
     int fd;
     char *path;     /* the target */

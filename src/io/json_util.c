@@ -103,8 +103,7 @@ static const cJSON *field(const cJSON *obj, const char *key, const char *ctx, ch
 
 static int wrong_type(const cJSON *it, const char *key, const char *ctx, const char *want,
                       char *err, size_t errcap) {
-    set_err(err, errcap, "%s: field \"%s\" must be %s, got %s", ctx, key, want,
-            json_type_name(it));
+    set_err(err, errcap, "%s: field \"%s\" must be %s, got %s", ctx, key, want, json_type_name(it));
     return -1;
 }
 
@@ -117,8 +116,8 @@ int json_get_object(const cJSON *obj, const char *key, const char *ctx, const cJ
     return 0;
 }
 
-int json_get_array(const cJSON *obj, const char *key, const char *ctx, const cJSON **out,
-                   char *err, size_t errcap) {
+int json_get_array(const cJSON *obj, const char *key, const char *ctx, const cJSON **out, char *err,
+                   size_t errcap) {
     const cJSON *it = field(obj, key, ctx, err, errcap);
     if (!it) return -1;
     if (!cJSON_IsArray(it)) return wrong_type(it, key, ctx, "an array", err, errcap);
@@ -126,8 +125,8 @@ int json_get_array(const cJSON *obj, const char *key, const char *ctx, const cJS
     return 0;
 }
 
-int json_get_string(const cJSON *obj, const char *key, const char *ctx, const char **out,
-                    char *err, size_t errcap) {
+int json_get_string(const cJSON *obj, const char *key, const char *ctx, const char **out, char *err,
+                    size_t errcap) {
     const cJSON *it = field(obj, key, ctx, err, errcap);
     if (!it) return -1;
     if (!cJSON_IsString(it) || !it->valuestring)

@@ -18,13 +18,14 @@ _Static_assert(0, "safetensors.c assumes a little-endian host (the format is lit
 #endif
 
 static const char *const dtype_names[ST_NUM_DTYPES] = {
-    [ST_F32] = "F32", [ST_F64] = "F64", [ST_I16] = "I16",   [ST_I32] = "I32", [ST_I64] = "I64",
-    [ST_U8] = "U8",   [ST_I8] = "I8",   [ST_U16] = "U16",   [ST_U32] = "U32", [ST_U64] = "U64",
+    [ST_F32] = "F32", [ST_F64] = "F64",   [ST_I16] = "I16",   [ST_I32] = "I32", [ST_I64] = "I64",
+    [ST_U8] = "U8",   [ST_I8] = "I8",     [ST_U16] = "U16",   [ST_U32] = "U32", [ST_U64] = "U64",
     [ST_F16] = "F16", [ST_BF16] = "BF16", [ST_BOOL] = "BOOL",
 };
 static const unsigned char dtype_sizes[ST_NUM_DTYPES] = {
-    [ST_F32] = 4, [ST_F64] = 8, [ST_I16] = 2, [ST_I32] = 4, [ST_I64] = 8, [ST_U8] = 1, [ST_I8] = 1,
-    [ST_U16] = 2, [ST_U32] = 4, [ST_U64] = 8, [ST_F16] = 2, [ST_BF16] = 2, [ST_BOOL] = 1,
+    [ST_F32] = 4, [ST_F64] = 8,  [ST_I16] = 2,  [ST_I32] = 4, [ST_I64] = 8,
+    [ST_U8] = 1,  [ST_I8] = 1,   [ST_U16] = 2,  [ST_U32] = 4, [ST_U64] = 8,
+    [ST_F16] = 2, [ST_BF16] = 2, [ST_BOOL] = 1,
 };
 _Static_assert(ST_BOOL + 1 == ST_NUM_DTYPES, "ST_NUM_DTYPES out of date");
 
@@ -197,7 +198,8 @@ static int plan_build(const StWriter *w, Plan *p, char *err, size_t errcap) {
         const StTensor *t = &w->tensors[i];
         if (check_text("tensor name", t->name, err, errcap) != 0) goto done;
         if (strcmp(t->name, "__metadata__") == 0) {
-            set_err(err, errcap, "safetensors writer: \"__metadata__\" is reserved, not a tensor name");
+            set_err(err, errcap,
+                    "safetensors writer: \"__metadata__\" is reserved, not a tensor name");
             goto done;
         }
         if (!dtype_ok(t->dtype)) {
@@ -206,8 +208,9 @@ static int plan_build(const StWriter *w, Plan *p, char *err, size_t errcap) {
             goto done;
         }
         if (t->ndim < 0 || t->ndim > ST_MAX_DIMS) {
-            set_err(err, errcap, "safetensors writer: tensor \"%s\": %d dimensions (0 to %d allowed)",
-                    t->name, t->ndim, ST_MAX_DIMS);
+            set_err(err, errcap,
+                    "safetensors writer: tensor \"%s\": %d dimensions (0 to %d allowed)", t->name,
+                    t->ndim, ST_MAX_DIMS);
             goto done;
         }
         order[i] = t;
@@ -216,7 +219,8 @@ static int plan_build(const StWriter *w, Plan *p, char *err, size_t errcap) {
     qsort(order, (size_t)w->n, sizeof *order, cmp_name);
     for (int i = 1; i < w->n; i++)
         if (strcmp(order[i - 1]->name, order[i]->name) == 0) {
-            set_err(err, errcap, "safetensors writer: duplicate tensor name \"%s\"", order[i]->name);
+            set_err(err, errcap, "safetensors writer: duplicate tensor name \"%s\"",
+                    order[i]->name);
             goto done;
         }
     qsort(order, (size_t)w->n, sizeof *order, cmp_storage);
@@ -228,7 +232,8 @@ static int plan_build(const StWriter *w, Plan *p, char *err, size_t errcap) {
     qsort(morder, (size_t)w->n_meta, sizeof *morder, cmp_meta);
     for (int i = 1; i < w->n_meta; i++)
         if (strcmp(morder[i - 1]->key, morder[i]->key) == 0) {
-            set_err(err, errcap, "safetensors writer: duplicate metadata key \"%s\"", morder[i]->key);
+            set_err(err, errcap, "safetensors writer: duplicate metadata key \"%s\"",
+                    morder[i]->key);
             goto done;
         }
 
@@ -267,7 +272,8 @@ static int plan_build(const StWriter *w, Plan *p, char *err, size_t errcap) {
         if (w->n_meta > 0 || i > 0) sb_append(&h, ",");
         json_write_string(&h, t->name, strlen(t->name));
         sb_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", st_dtype_name(t->dtype));
-        for (int d = 0; d < t->ndim; d++) sb_printf(&h, "%s%lld", d ? "," : "", (long long)t->shape[d]);
+        for (int d = 0; d < t->ndim; d++)
+            sb_printf(&h, "%s%lld", d ? "," : "", (long long)t->shape[d]);
         sb_printf(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)offset,
                   (unsigned long long)(offset + nb));
         offset += nb;
@@ -344,7 +350,8 @@ int st_writer_save(const StWriter *w, const char *path, char *err, size_t errcap
         rc = atomic_file_write(&f, len_le, 8, err, errcap);
         if (rc == 0) rc = atomic_file_write(&f, p.header.s, p.header.len, err, errcap);
         for (int i = 0; rc == 0 && i < w->n; i++)
-            if (p.sizes[i]) rc = atomic_file_write(&f, p.order[i]->data, (size_t)p.sizes[i], err, errcap);
+            if (p.sizes[i])
+                rc = atomic_file_write(&f, p.order[i]->data, (size_t)p.sizes[i], err, errcap);
         if (rc == 0)
             rc = atomic_file_commit(&f, err, errcap);
         else
@@ -417,8 +424,8 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
     Span *spans = NULL;
     int rc = -1;
     if (len < 8) {
-        set_err(err, errcap,
-                "%s: truncated: %zu bytes, too short for the 8-byte header length", label, len);
+        set_err(err, errcap, "%s: truncated: %zu bytes, too short for the 8-byte header length",
+                label, len);
         goto fail;
     }
     uint64_t hl = 0;
@@ -478,8 +485,8 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
         if (strcmp(name, "__metadata__") == 0) {
             if (cJSON_IsNull(c)) continue; /* the reference accepts null as "no metadata" */
             if (!cJSON_IsObject(c)) {
-                set_err(err, errcap, "%s: __metadata__ must be an object of strings, got %s",
-                        label, json_type_name(c));
+                set_err(err, errcap, "%s: __metadata__ must be an object of strings, got %s", label,
+                        json_type_name(c));
                 goto fail;
             }
             const char *mdup = json_duplicate_key(c);
@@ -496,8 +503,9 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
             }
             for (const cJSON *m = c->child; m; m = m->next) {
                 if (!cJSON_IsString(m) || !m->valuestring) {
-                    set_err(err, errcap, "%s: __metadata__ value of \"%s\" must be a string, got %s",
-                            label, m->string, json_type_name(m));
+                    set_err(err, errcap,
+                            "%s: __metadata__ value of \"%s\" must be a string, got %s", label,
+                            m->string, json_type_name(m));
                     goto fail;
                 }
                 StMeta *sm = &f->meta[f->n_meta++];
@@ -541,8 +549,8 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
         int64_t b, e;
         if (cJSON_GetArraySize(offs) != 2 || nonneg_int(offs->child, &b) != 0 ||
             nonneg_int(offs->child->next, &e) != 0) {
-            set_err(err, errcap, "%s: data_offsets must be two integers [begin, end] in [0, 2^53-1]",
-                    ctx);
+            set_err(err, errcap,
+                    "%s: data_offsets must be two integers [begin, end] in [0, 2^53-1]", ctx);
             goto fail;
         }
         if (e < b) {

@@ -8,7 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { ST_F32, ST_F64, ST_I16, ST_I32, ST_I64, ST_U8, ST_I8, ST_U16, ST_U32, ST_U64, ST_F16, ST_BF16, ST_BOOL } StDtype;
+typedef enum {
+    ST_F32, ST_F64, ST_I16, ST_I32, ST_I64, ST_U8, ST_I8, ST_U16, ST_U32, ST_U64, ST_F16, ST_BF16,
+    ST_BOOL
+} StDtype;
 
 #define ST_NUM_DTYPES 13
 size_t st_dtype_size(StDtype d);

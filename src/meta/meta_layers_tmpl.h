@@ -9,14 +9,37 @@
 #include "meta/meta_layers.h"
 
 /* Below this many multiply-adds a parallel region costs more than it saves. */
-#define PAR_MIN_WORK 32768L
+#define PAR_MIN_WORK (1L << 17)
 
 void FN(meta_gemm)(int ta, int tb, int M, int N, int K, REAL alpha, const REAL *A, int lda,
                    const REAL *Bm, int ldb, REAL beta, REAL *Cm, int ldc) {
     if (M <= 0 || N <= 0) return;
     if (meta_blas_enabled()) {
-        GEMM_BLAS(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
-                  N, K, alpha, A, lda, Bm, ldb, beta, Cm, ldc);
+        /* OpenBLAS runs single-threaded (meta_blas.h); OpenMP splits C into slabs of rows
+         * (or columns when C is short and wide). Each C entry still comes from one call with
+         * the same K order, so the split does not change the result. */
+        CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+        if (omp_in_parallel() || (long)M * N * K < 8 * PAR_MIN_WORK || omp_get_max_threads() < 2) {
+            GEMM_BLAS(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, Bm, ldb, beta, Cm, ldc);
+            return;
+        }
+#pragma omp parallel
+        {
+            int nt = omp_get_num_threads(), id = omp_get_thread_num();
+            if (M >= 16 * nt) {
+                int i0 = (int)((long)M * id / nt), i1 = (int)((long)M * (id + 1) / nt);
+                const REAL *a = ta ? A + i0 : A + (size_t)i0 * lda;
+                if (i1 > i0)
+                    GEMM_BLAS(CblasRowMajor, TA, TB, i1 - i0, N, K, alpha, a, lda, Bm, ldb, beta,
+                              Cm + (size_t)i0 * ldc, ldc);
+            } else {
+                int j0 = (int)((long)N * id / nt), j1 = (int)((long)N * (id + 1) / nt);
+                const REAL *b = tb ? Bm + (size_t)j0 * ldb : Bm + j0;
+                if (j1 > j0)
+                    GEMM_BLAS(CblasRowMajor, TA, TB, M, j1 - j0, K, alpha, A, lda, b, ldb, beta,
+                              Cm + j0, ldc);
+            }
+        }
         return;
     }
     /* Plain loops: each row of C is owned by one thread and summed in k order. */
@@ -172,7 +195,7 @@ void FN(meta_layernorm_backward)(REAL *dinp, REAL *dg, REAL *db, const REAL *dou
 #define GELU_A ((REAL)0.044715)
 
 void FN(meta_gelu_forward)(REAL *out, const REAL *inp, size_t n) {
-#pragma omp parallel for schedule(static) if ((long)n > PAR_MIN_WORK)
+#pragma omp parallel for simd schedule(static) if ((long)n > PAR_MIN_WORK)
     for (size_t i = 0; i < n; i++) {
         REAL x = inp[i];
         REAL t = TANH(GELU_S * (x + GELU_A * x * x * x));
@@ -181,7 +204,7 @@ void FN(meta_gelu_forward)(REAL *out, const REAL *inp, size_t n) {
 }
 
 void FN(meta_gelu_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t n) {
-#pragma omp parallel for schedule(static) if ((long)n > PAR_MIN_WORK)
+#pragma omp parallel for simd schedule(static) if ((long)n > PAR_MIN_WORK)
     for (size_t i = 0; i < n; i++) {
         REAL x = inp[i];
         REAL t = TANH(GELU_S * (x + GELU_A * x * x * x));
@@ -214,8 +237,7 @@ void FN(meta_attention_forward)(REAL *out, REAL *att, const REAL *qkv, const int
                                 int P, int T, int C, int H) {
     int L = P + T, hs = C / H, C3 = 3 * C;
     REAL scale = 1 / SQRT((REAL)hs);
-    int prev = meta_blas_serial_begin();
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if ((long)B * H * L * L * hs > PAR_MIN_WORK)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
         const REAL *q = qkv + (size_t)b * L * C3 + (size_t)h * hs;
@@ -251,7 +273,6 @@ void FN(meta_attention_forward)(REAL *out, REAL *att, const REAL *qkv, const int
         }
         FN(meta_gemm)(0, 0, L, hs, L, 1, S, L, v, C3, 0, y, C);
     }
-    meta_blas_serial_end(prev);
 }
 
 void FN(meta_attention_backward)(REAL *dqkv, REAL *datt, const REAL *dout, const REAL *qkv,
@@ -259,8 +280,7 @@ void FN(meta_attention_backward)(REAL *dqkv, REAL *datt, const REAL *dout, const
                                  int H) {
     int L = P + T, hs = C / H, C3 = 3 * C;
     REAL scale = 1 / SQRT((REAL)hs);
-    int prev = meta_blas_serial_begin();
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if ((long)B * H * L * L * hs > PAR_MIN_WORK)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
         size_t base = (size_t)b * L * C3 + (size_t)h * hs;
@@ -282,7 +302,6 @@ void FN(meta_attention_backward)(REAL *dqkv, REAL *datt, const REAL *dout, const
         FN(meta_gemm)(0, 0, L, hs, L, 1, dS, L, k, C3, 1, dq, C3);
         FN(meta_gemm)(1, 0, L, hs, L, 1, dS, L, q, C3, 1, dk, C3);
     }
-    meta_blas_serial_end(prev);
 }
 
 double FN(meta_crossentropy_forward)(REAL *losses, REAL *probs, const REAL *logits,

@@ -107,7 +107,7 @@ float meta_clip_grad_norm(MetaModel *m, float max_norm) {
     double total = 0;
     double *part = malloc(sizeof(double) * (nch ? nch : 1));
     if (part) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nch > 8)
         for (size_t c = 0; c < nch; c++) {
             size_t lo = c * CHUNK, hi = lo + CHUNK < n ? lo + CHUNK : n;
             double s = 0;

@@ -6,6 +6,7 @@
  * inside (), [] or {} are skipped, so a call may span lines. */
 #ifndef ITRACR_RASP_LEXER_H
 #define ITRACR_RASP_LEXER_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

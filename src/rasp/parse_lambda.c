@@ -35,7 +35,7 @@ static const struct {
     PyBuiltin fn;
     int min_args, max_args; /* max -1: any */
 } builtins[] = {
-    {"abs", PYF_ABS, 1, 1},     {"min", PYF_MIN, 1, -1},  {"max", PYF_MAX, 1, -1},
+    {"abs", PYF_ABS, 1, 1},     {"min", PYF_MIN, 1, 8},   {"max", PYF_MAX, 1, 8},
     {"int", PYF_INT, 0, 1},     {"float", PYF_FLOAT, 0, 1}, {"round", PYF_ROUND, 1, 2},
     {"bool", PYF_BOOL, 0, 1},
 };
@@ -205,12 +205,14 @@ static PyExpr *p_factor(Parser *P, LambdaCtx *C) {
     Token t = P->cur;
     if (t.kind == TK_MINUS || t.kind == TK_PLUS) {
         padvance(P);
+        bool literal = P->cur.kind == TK_INT || P->cur.kind == TK_FLOAT;
         depth_enter(P);
         PyExpr *x = p_factor(P, C);
         depth_leave(P);
         /* A signed number literal is one constant, so that printing and re-parsing give the
-         * same tree (the printer writes negative constants as "-1"). */
-        if (t.kind == TK_MINUS && x->kind == PY_CONST &&
+         * same tree: the printer writes a negative constant as "-1" and a negation of a
+         * positive constant as "-(1)". */
+        if (t.kind == TK_MINUS && literal && x->kind == PY_CONST &&
             (x->value.kind == VAL_INT || x->value.kind == VAL_FLOAT)) {
             PyExpr *c = node(P, PY_CONST, &t, 0);
             c->value = x->value.kind == VAL_INT ? val_int(-x->value.u.i) : val_float(-x->value.u.f);

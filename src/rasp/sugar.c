@@ -272,9 +272,8 @@ static Term fold(Parser *P, PyExpr *body, const Token *op, int line, int col) {
     char msg[160];
     if (py_eval(body, NULL, &v, msg, sizeof msg) != PYERR_OK)
         perr_at(P, op->line, op->col, "constant expression raises %s; expected a computable constant", msg);
-    if (v.kind == VAL_FLOAT && !(v.u.f - v.u.f == 0))
-        perr_at(P, op->line, op->col, "constant expression gives %s; expected a finite number",
-                v.u.f != v.u.f ? "nan" : "an infinity");
+    if (v.kind == VAL_FLOAT && v.u.f != v.u.f)
+        perr_at(P, op->line, op->col, "constant expression gives nan; expected a number");
     return term_const(v, line, col);
 }
 

@@ -10,13 +10,12 @@
 
 #include "io/safetensors.h"
 
-#define REQUIRE(c)                                                                       \
-    do {                                                                                 \
-        if (!(c)) {                                                                      \
-            fprintf(stderr, "fuzz_safetensors: property failed: %s (line %d)\n", #c,    \
-                    __LINE__);                                                           \
-            abort();                                                                     \
-        }                                                                                \
+#define REQUIRE(c)                                                                                 \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "fuzz_safetensors: property failed: %s (line %d)\n", #c, __LINE__);    \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

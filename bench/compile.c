@@ -1,0 +1,132 @@
+/* Compile-time benchmark: median time to compile each classic program (parse excluded and
+ * parse included), against Tracr's published intermediate-model times.
+ *
+ * Baseline: baseline=tracr_intermediate_ms, the per-program times quoted in the compiler
+ * issue (Tracr 1.0.0, Python): shift_by 0.4 ms ... shuffle_dyck2 17 ms. Only those two are
+ * given; other programs print "-" for the ratio. Usage: bench/compile [DIR] [min_ms]. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "compiler/model.h"
+#include "rasp/rasp.h"
+
+static double now_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+static int dcmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static const struct {
+    const char *name;
+    double ms;
+} BASE[] = {{"shift_by", 0.4}, {"shuffle_dyck2", 17.0}};
+
+static double baseline_ms(const char *name) {
+    for (size_t i = 0; i < sizeof BASE / sizeof BASE[0]; i++)
+        if (strcmp(BASE[i].name, name) == 0) return BASE[i].ms;
+    return 0;
+}
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = 0;
+    fclose(f);
+    return s;
+}
+
+/* Median of repeated runs, until min_ms of total time and at least 21 runs. */
+static double median_run(const char *path, const char *text, const RaspProgram *parsed, bool with_parse, double min_ms) {
+    static double t[200000];
+    int n = 0;
+    double start = now_us();
+    char err[1024];
+    while (n < 200000 && (n < 21 || now_us() - start < min_ms * 1000)) {
+        double t0 = now_us();
+        RaspProgram p;
+        const RaspProgram *use = parsed;
+        if (with_parse) {
+            if (rasp_parse(path, text, &p, err, sizeof err)) return -1;
+            use = &p;
+        }
+        CompiledModel *m = NULL;
+        int rc = compile_program(use, NULL, &m, err, sizeof err);
+        compiled_model_free(m);
+        if (with_parse) rasp_program_free(&p);
+        if (rc) return -1;
+        t[n++] = now_us() - t0;
+    }
+    qsort(t, (size_t)n, sizeof(double), dcmp);
+    return t[n / 2];
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : "tests/fixtures/tracr";
+    double min_ms = argc > 2 ? atof(argv[2]) : 300;
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "bench/compile: cannot open %s\n", dir);
+        return 1;
+    }
+    char names[128][128];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 128) {
+        size_t L = strlen(e->d_name);
+        if (L > 5 && L < 128 && strcmp(e->d_name + L - 5, ".rasp") == 0) {
+            memcpy(names[n], e->d_name, L - 5);
+            names[n++][L - 5] = 0;
+        }
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    double us[128];
+    printf("baseline=tracr_intermediate_ms (Tracr 1.0.0 times quoted in the compiler issue)\n");
+    printf("%-18s %5s %7s %14s %16s %10s %12s\n", "program", "D", "layers", "compile_us", "parse+compile_us",
+           "tracr_ms", "speedup");
+    for (int i = 0; i < n; i++) {
+        char path[512], err[1024];
+        snprintf(path, sizeof path, "%.300s/%.120s.rasp", dir, names[i]);
+        char *text = slurp(path);
+        RaspProgram p;
+        us[i] = -1;
+        if (!text || rasp_parse(path, text, &p, err, sizeof err)) {
+            printf("%-18s parse failed: %s\n", names[i], text ? err : "unreadable");
+            free(text);
+            continue;
+        }
+        CompiledModel *m = NULL;
+        if (compile_program(&p, NULL, &m, err, sizeof err)) {
+            printf("%-18s compile failed: %s\n", names[i], err);
+        } else {
+            double a = median_run(path, text, &p, false, min_ms), b = median_run(path, text, &p, true, min_ms);
+            us[i] = a;
+            double base = baseline_ms(names[i]);
+            char ratio[32] = "-", bs[32] = "-";
+            if (base > 0) {
+                snprintf(bs, sizeof bs, "%.1f", base);
+                snprintf(ratio, sizeof ratio, "%.0fx", base * 1000 / a);
+            }
+            printf("%-18s %5d %7d %14.2f %16.2f %10s %12s\n", names[i], m->residual_dim, m->num_layers, a, b, bs, ratio);
+        }
+        compiled_model_free(m);
+        rasp_program_free(&p);
+        free(text);
+    }
+    for (int i = 0; i < n; i++)
+        if (us[i] >= 0) printf("program=%s median_us=%.2f\n", names[i], us[i]);
+    return 0;
+}

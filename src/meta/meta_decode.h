@@ -1,0 +1,47 @@
+/* Decoding program tokens from one compiled model's weight tokens. The prefix is encoded once
+ * (weight tokens never attend to program tokens, so their keys and values are fixed); each
+ * step then runs one new position per hypothesis against a KV cache: O(P + t) per step. */
+#ifndef ITRACR_META_DECODE_H
+#define ITRACR_META_DECODE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meta/meta_model.h"
+
+/* One sample's weight tokens: P valid tokens (no padding). */
+typedef struct MetaPrefix {
+    int P;                  /* in [0, max_prefix] */
+    const float *payload;   /* [P,F] */
+    const int32_t *ids;     /* [P,K] */
+} MetaPrefix;
+
+/* Called before each token is chosen: prog[0..n) is the sequence so far (prog[0] is BOS),
+ * allowed [V] arrives all 1; clear the entries of tokens that may not come next. Return 0, or
+ * non-zero to stop decoding with an error. */
+typedef int (*MetaConstraintFn)(void *user, const int32_t *prog, int n, unsigned char *allowed);
+
+typedef struct MetaDecodeOpts {
+    int bos;            /* first program input token */
+    int eos;            /* decoding of a hypothesis stops after it emits eos (-1: never) */
+    int max_len;        /* tokens to generate at most, <= max_prog (the position table) */
+    MetaConstraintFn allow; /* may be NULL: every token allowed */
+    void *user;
+} MetaDecodeOpts;
+
+/* Greedy: at each step the allowed token with the largest logit (lowest id on ties).
+ * out [max_len] receives the generated tokens (BOS not included, EOS included if emitted),
+ * *out_len their number. Returns 0, or non-zero with a message (bad prefix, constraint
+ * error, no token allowed, OOM). */
+int meta_decode_greedy(MetaModel *m, const MetaPrefix *pre, const MetaDecodeOpts *o, int32_t *out,
+                       int *out_len, char *err, size_t errcap);
+
+/* Beam search over beam_width hypotheses scored by the sum of token log-probabilities (under
+ * the model's full softmax; disallowed tokens are never expanded). A hypothesis that emits
+ * EOS is finished; the search stops when beam_width hypotheses are finished or max_len is
+ * reached, and returns the best finished one (or the best unfinished if none finished), its
+ * score in *score. Ties are broken by hypothesis order, then token id: deterministic.
+ * Width 1 gives the greedy result. */
+int meta_decode_beam(MetaModel *m, const MetaPrefix *pre, const MetaDecodeOpts *o, int beam_width,
+                     int32_t *out, int *out_len, float *score, char *err, size_t errcap);
+
+#endif
