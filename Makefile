@@ -81,7 +81,7 @@ FUZZ_CFLAGS := $(CSTD) $(INC) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sa
 FUZZ_LIB_SRC := $(filter-out src/meta/%,$(LIB_SRC))
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $^ -lcjson -lm -lpthread
+	clang $(FUZZ_CFLAGS) -o $@ $^ -lcjson -lopenblas -lm -lpthread
 fuzz-parse: build/fuzz/fuzz_parse
 	@mkdir -p build/fuzz/corpus_parse
 	cp -n tests/fixtures/tracr/*.rasp build/fuzz/corpus_parse/ 2>/dev/null || true

@@ -7,7 +7,7 @@ set -euo pipefail
 STEPS=${1:-10}
 THREADS=${2:-2}
 B=${B:-build/release}
-make -s B="$B" "$B/bench/train" >&2
+if [ -n "${LIB_DIRS:-}" ]; then make -s B="$B" LIB_DIRS="$LIB_DIRS" "$B/bench/train" >&2; else make -s B="$B" "$B/bench/train" >&2; fi
 if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     echo "installing python3-torch (Debian) ..." >&2
     apt-get install -y python3-torch >&2

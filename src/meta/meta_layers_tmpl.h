@@ -10,35 +10,33 @@
 
 /* Below this many multiply-adds a parallel region costs more than it saves. */
 #define PAR_MIN_WORK (1L << 17)
+/* Rows (or columns) of C per BLAS call when a product is split over threads. */
+#define GEMM_SLAB 128
 
 void FN(meta_gemm)(int ta, int tb, int M, int N, int K, REAL alpha, const REAL *A, int lda,
                    const REAL *Bm, int ldb, REAL beta, REAL *Cm, int ldc) {
     if (M <= 0 || N <= 0) return;
     if (meta_blas_enabled()) {
-        /* OpenBLAS runs single-threaded (meta_blas.h); OpenMP splits C into slabs of rows
-         * (or columns when C is short and wide). Each C entry still comes from one call with
-         * the same K order, so the split does not change the result. */
+        /* OpenBLAS runs single-threaded (meta_blas.h); OpenMP spreads fixed slabs of
+         * GEMM_SLAB rows of C (or columns, when C is short and wide) over the threads. The
+         * slabs depend only on the sizes, never on the thread count, so neither does any
+         * bit of the result. Inside a parallel region the loop simply runs serially. */
         CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-        if (omp_in_parallel() || (long)M * N * K < 8 * PAR_MIN_WORK || omp_get_max_threads() < 2) {
+        int rows = M >= 2 * GEMM_SLAB, total = rows ? M : N;
+        if ((long)M * N * K < 8 * PAR_MIN_WORK || total < 2 * GEMM_SLAB) {
             GEMM_BLAS(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, Bm, ldb, beta, Cm, ldc);
             return;
         }
-#pragma omp parallel
-        {
-            int nt = omp_get_num_threads(), id = omp_get_thread_num();
-            if (M >= 16 * nt) {
-                int i0 = (int)((long)M * id / nt), i1 = (int)((long)M * (id + 1) / nt);
-                const REAL *a = ta ? A + i0 : A + (size_t)i0 * lda;
-                if (i1 > i0)
-                    GEMM_BLAS(CblasRowMajor, TA, TB, i1 - i0, N, K, alpha, a, lda, Bm, ldb, beta,
-                              Cm + (size_t)i0 * ldc, ldc);
-            } else {
-                int j0 = (int)((long)N * id / nt), j1 = (int)((long)N * (id + 1) / nt);
-                const REAL *b = tb ? Bm + (size_t)j0 * ldb : Bm + j0;
-                if (j1 > j0)
-                    GEMM_BLAS(CblasRowMajor, TA, TB, M, j1 - j0, K, alpha, A, lda, b, ldb, beta,
-                              Cm + j0, ldc);
-            }
+        int ns = (total + GEMM_SLAB - 1) / GEMM_SLAB;
+#pragma omp parallel for schedule(static)
+        for (int sl = 0; sl < ns; sl++) {
+            int lo = sl * GEMM_SLAB, n = total - lo < GEMM_SLAB ? total - lo : GEMM_SLAB;
+            if (rows)
+                GEMM_BLAS(CblasRowMajor, TA, TB, n, N, K, alpha, ta ? A + lo : A + (size_t)lo * lda, lda,
+                          Bm, ldb, beta, Cm + (size_t)lo * ldc, ldc);
+            else
+                GEMM_BLAS(CblasRowMajor, TA, TB, M, n, K, alpha, A, lda,
+                          tb ? Bm + (size_t)lo * ldb : Bm + lo, ldb, beta, Cm + lo, ldc);
         }
         return;
     }

@@ -646,17 +646,38 @@ static void compact(RaspProgram *p) {
                 stack[sp++] = e->child[c];
             }
     }
+    /* tokens and indices first (they have no children), so that the order does not depend on
+     * where a primitive was first mentioned: formatting and re-parsing keep the indices */
     int k = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < n; i++) {
+            if (map[i] < 0) continue;
+            ExprKind kind = p->exprs[i].kind;
+            if (pass == 0 && kind == EXPR_TOKENS) map[i] = k++;
+            if (pass == 1 && kind == EXPR_INDICES) map[i] = k++;
+        }
+    }
+    RaspExpr *old = malloc(sizeof(RaspExpr) * (size_t)(n ? n : 1));
+    if (!old) {
+        fprintf(stderr, "itracr: out of memory\n");
+        abort();
+    }
+    memcpy(old, p->exprs, sizeof(RaspExpr) * (size_t)n);
     for (int i = 0; i < n; i++) {
         if (map[i] < 0) continue;
-        map[i] = k;
-        RaspExpr e = p->exprs[i];
+        ExprKind kind = old[i].kind;
+        if (kind != EXPR_TOKENS && kind != EXPR_INDICES) map[i] = k++;
+    }
+    for (int i = 0; i < n; i++) {
+        if (map[i] < 0) continue;
+        RaspExpr e = old[i];
         for (int c = 0; c < 2; c++)
             if (e.child[c] >= 0) e.child[c] = map[e.child[c]];
-        p->exprs[k++] = e;
+        p->exprs[map[i]] = e;
     }
     p->output = map[p->output];
     p->n_exprs = k;
+    free(old);
     free(map);
     free(stack);
 }

@@ -1,0 +1,77 @@
+/* Acceptance of one generated sample: draw the program of a seed, compile it, check the
+ * compiled model against the interpreter, reject degenerate programs, and make the
+ * sample's weight tokens and hashes. Each rejection has a reason, counted by the driver.
+ *
+ * Checks, in order (the first failure is the reason):
+ *   sampler      gen_sample found no program for the seed
+ *   build        the canonical rows do not make a program (a bug; reported, not aborted)
+ *   compile      compile_program refused it
+ *   caps         the model is wider or deeper than the size caps
+ *   eval_error   the interpreter raised on every test input
+ *   mismatch     the float64 forward pass disagrees with the interpreter on a test input
+ *   constant     the output has one value (or only None) over all test inputs
+ *   identity     the output equals the input tokens on every test input
+ *   mostly_none  more than half of the output positions are None
+ *   const_op     (only with reject_const_ops) some operation never varies
+ *   wtokens      the weight tokens exceed their caps
+ * Test inputs: every input up to max_seq_len when there are at most n_test of them, else
+ * n_test random ones (lengths spread evenly, drawn from the sample's seed). */
+#ifndef ITRACR_DATA_ACCEPT_H
+#define ITRACR_DATA_ACCEPT_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compiler/model.h"
+#include "data/weight_tokens.h"
+#include "gen/sampler.h"
+
+enum {
+    ACC_OK, ACC_R_SAMPLER, ACC_R_BUILD, ACC_R_COMPILE, ACC_R_CAPS, ACC_R_EVAL, ACC_R_MISMATCH,
+    ACC_R_CONSTANT, ACC_R_IDENTITY, ACC_R_MOSTLY_NONE, ACC_R_CONST_OP, ACC_R_WTOKENS,
+    ACC_R_COUNT
+};
+const char *acc_reason_name(int r); /* "sampler", "compile", ... ("ok" for ACC_OK) */
+
+/* Per-sample metadata columns (the shard's sample_meta). */
+enum {
+    ACC_META_VOCAB, ACC_META_MAX_SEQ_LEN, ACC_META_RESIDUAL, ACC_META_LAYERS, ACC_META_OPS,
+    ACC_META_ROWS, ACC_META_MLP, ACC_META_HEADS, ACC_META_COLS
+};
+extern const char *const acc_meta_names[ACC_META_COLS];
+
+typedef struct AccSettings {
+    int n_test;            /* test inputs (64) */
+    bool reject_const_ops; /* reject samples with an operation that never varies */
+    WtOptions wt;
+} AccSettings;
+
+void acc_settings_default(AccSettings *s);
+
+typedef struct AccResult {
+    int reason;                     /* ACC_OK or ACC_R_* */
+    char detail[200];               /* why, for rejections */
+    int16_t tokens[PT_ROWS * PT_COLS];
+    int32_t meta[ACC_META_COLS];
+    uint64_t prog_hash[2];          /* of tokens */
+    uint64_t model_hash[2];         /* model_hash128 */
+    bool has_const_op;              /* some SOp has one value over all test inputs */
+    long sampler_rejects[GEN_R_COUNT]; /* the sampler's abandoned attempts for this seed */
+    WtTokens wt;                    /* valid when reason == ACC_OK */
+} AccResult;
+
+void acc_result_init(AccResult *r);
+void acc_result_free(AccResult *r);
+
+/* Hash of a program-token table (two independent 64-bit halves). */
+void acc_tokens_hash(const int16_t *tokens, uint64_t out[2]);
+
+/* Runs the whole pipeline for seed with sampler s (one sampler per thread). r must be
+ * initialised; its weight-token buffers are reused. Returns r->reason. */
+int acc_run(GenSampler *s, const AccSettings *st, uint64_t seed, AccResult *r);
+
+/* The checks after sampling, for a program built elsewhere (tests): p and its compiled model
+ * m. Fills reason, detail, has_const_op. */
+int acc_check_model(const RaspProgram *p, const CompiledModel *m, const AccSettings *st,
+                    uint64_t seed, AccResult *r);
+
+#endif
