@@ -3,7 +3,13 @@
  *
  * Baseline: baseline=tracr_intermediate_ms, the per-program times quoted in the compiler
  * issue (Tracr 1.0.0, Python): shift_by 0.4 ms ... shuffle_dyck2 17 ms. Only those two are
- * given; other programs print "-" for the ratio. Usage: bench/compile [DIR] [min_ms]. */
+ * given; other programs print "n/a" for the baseline and the ratio.
+ *
+ * Also per program: floor_us, the median time to allocate and zero a block the size of the
+ * model's weights (malloc + memset + free: what any dense compile must at least do), the
+ * compile time over that floor, and verify64_us, the median compile_verify on 64 inputs (the
+ * dataset generator's per-sample check; the model is compiled once outside the timing).
+ * Usage: bench/compile [DIR] [min_ms]. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +52,49 @@ static char *slurp(const char *path) {
     s[got] = 0;
     fclose(f);
     return s;
+}
+
+static size_t weight_bytes(const CompiledModel *m) {
+    size_t D = (size_t)m->residual_dim, HK = (size_t)m->num_heads * (size_t)m->key_size;
+    size_t M = (size_t)m->mlp_hidden_size;
+    size_t n = (size_t)m->vocab_size * D + (size_t)(m->max_seq_len + 1) * D +
+               (size_t)m->num_layers * (4 * D * HK + 2 * D * M) + D * (size_t)m->n_out;
+    return n * sizeof(double);
+}
+
+/* Median time of malloc + memset + free of `bytes`, with the same run rule as median_run. */
+static double median_floor(size_t bytes, double min_ms) {
+    static double t[200000];
+    int n = 0;
+    double start = now_us();
+    volatile unsigned char sink = 0;
+    while (n < 200000 && (n < 21 || now_us() - start < min_ms * 1000)) {
+        double t0 = now_us();
+        unsigned char *w = malloc(bytes);
+        memset(w, 0, bytes);
+        sink ^= w[bytes / 2];
+        free(w);
+        t[n++] = now_us() - t0;
+    }
+    (void)sink;
+    qsort(t, (size_t)n, sizeof(double), dcmp);
+    return t[n / 2];
+}
+
+/* Median time of compile_verify(m, p, 64 inputs). */
+static double median_verify(const CompiledModel *m, const RaspProgram *p, double min_ms) {
+    static double t[200000];
+    int n = 0;
+    double start = now_us();
+    char err[1024];
+    while (n < 200000 && (n < 21 || now_us() - start < min_ms * 1000)) {
+        double t0 = now_us();
+        VerifyReport rep;
+        if (compile_verify(m, p, 64, (unsigned long long)n + 1, &rep, err, sizeof err) < 0) return -1;
+        t[n++] = now_us() - t0;
+    }
+    qsort(t, (size_t)n, sizeof(double), dcmp);
+    return t[n / 2];
 }
 
 /* Median of repeated runs, until min_ms of total time and at least 21 runs. */
@@ -95,8 +144,8 @@ int main(int argc, char **argv) {
     qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
     double us[128];
     printf("baseline=tracr_intermediate_ms (Tracr 1.0.0 times quoted in the compiler issue)\n");
-    printf("%-18s %5s %7s %14s %16s %10s %12s\n", "program", "D", "layers", "compile_us", "parse+compile_us",
-           "tracr_ms", "speedup");
+    printf("%-18s %4s %6s %8s %11s %16s %8s %9s %9s %10s %11s\n", "program", "D", "layers", "weight_KB",
+           "compile_us", "parse+compile_us", "tracr_ms", "speedup", "floor_us", "vs_floor", "verify64_us");
     for (int i = 0; i < n; i++) {
         char path[512], err[1024];
         snprintf(path, sizeof path, "%.300s/%.120s.rasp", dir, names[i]);
@@ -113,14 +162,17 @@ int main(int argc, char **argv) {
             printf("%-18s compile failed: %s\n", names[i], err);
         } else {
             double a = median_run(path, text, &p, false, min_ms), b = median_run(path, text, &p, true, min_ms);
+            size_t wb = weight_bytes(m);
+            double fl = median_floor(wb, min_ms / 3), ve = median_verify(m, &p, min_ms / 3);
             us[i] = a;
             double base = baseline_ms(names[i]);
-            char ratio[32] = "-", bs[32] = "-";
+            char ratio[32] = "n/a", bs[32] = "n/a";
             if (base > 0) {
                 snprintf(bs, sizeof bs, "%.1f", base);
                 snprintf(ratio, sizeof ratio, "%.0fx", base * 1000 / a);
             }
-            printf("%-18s %5d %7d %14.2f %16.2f %10s %12s\n", names[i], m->residual_dim, m->num_layers, a, b, bs, ratio);
+            printf("%-18s %4d %6d %9.1f %11.2f %16.2f %8s %9s %9.2f %9.1fx %11.1f\n", names[i], m->residual_dim,
+                   m->num_layers, wb / 1024.0, a, b, bs, ratio, fl, a / fl, ve);
         }
         compiled_model_free(m);
         rasp_program_free(&p);

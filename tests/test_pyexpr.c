@@ -93,6 +93,22 @@ static void test_binops_vs_cpython(void) {
     CHECK(bad == 0);
 }
 
+/* Regression (found by fuzzing): "" * 10**15 used to loop 10**15 times. CPython answers
+ * instantly with "" and () for the tuple. */
+static void test_empty_repeat_is_instant(void) {
+    Value out;
+    char msg[128];
+    int64_t big = 1000000000000000LL;
+    CHECK(py_eval(py_binary(&A, PYB_MUL, C(val_str("")), C(val_int(big))), NULL, &out, msg,
+                  sizeof msg) == PYERR_OK);
+    CHECK(out.kind == VAL_STR && out.u.s[0] == 0);
+    CHECK(py_eval(py_binary(&A, PYB_MUL, C(val_int(big)), C(val_tuple(NULL, 0))), NULL, &out, msg,
+                  sizeof msg) == PYERR_OK);
+    CHECK(out.kind == VAL_TUPLE && out.u.t->n == 0);
+    CHECK(py_eval(py_binary(&A, PYB_MUL, C(val_str("ab")), C(val_int(big))), NULL, &out, msg,
+                  sizeof msg) != PYERR_OK);
+}
+
 static void test_compare_vs_cpython(void) {
 #define WANT_CMP_CASES
 #include "pyexpr_cases.inc"
@@ -315,6 +331,7 @@ static void test_substitute_and_equal(void) {
 
 int main(void) {
     arena_init(&A);
+    RUN(test_empty_repeat_is_instant);
     RUN(test_binops_vs_cpython);
     RUN(test_compare_vs_cpython);
     RUN(test_builtins_vs_cpython);

@@ -19,6 +19,11 @@ int cmd_compile(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_decompile(int argc, char **argv);
 
 /* True when argv[i] is -h or --help. */
 bool cli_is_help(const char *arg);

@@ -18,6 +18,11 @@ static const Command commands[] = {
     {"compile", cmd_compile, "compile a program to transformer weights (safetensors)"},
     {"forward", cmd_forward, "run a compiled model on an input"},
     {"info", cmd_info, "describe a compiled model"},
+    {"report", cmd_report, "draw the training curves of a training log as SVG"},
+    {"gen", cmd_gen, "generate a dataset of random programs and their compiled weights"},
+    {"dataset", cmd_dataset, "statistics of a generated dataset"},
+    {"train", cmd_train, "train the meta-model on a generated dataset"},
+    {"decompile", cmd_decompile, "decode a compiled model back into a RASP program"},
 };
 
 static void usage(FILE *f) {

@@ -19,10 +19,17 @@ bool dir_eq(const Dir *a, const Dir *b) {
 }
 
 size_t dir_str(const Dir *d, char *buf, size_t cap) {
-    if (d->value.kind == VAL_NONE) return (size_t)snprintf(buf, cap, "%s", d->name);
-    int n = snprintf(buf, cap, "%s:", d->name);
-    size_t used = (size_t)n < cap ? (size_t)n : (cap ? cap - 1 : 0);
-    return (size_t)n + val_str_fmt(d->value, buf + used, cap - used);
+    size_t n = strlen(d->name), used = n < cap ? n : (cap ? cap - 1 : 0);
+    if (cap) {
+        memcpy(buf, d->name, used);
+        buf[used] = 0;
+    }
+    if (d->value.kind == VAL_NONE) return n;
+    if (used + 1 < cap) {
+        buf[used++] = ':';
+        buf[used] = 0;
+    }
+    return n + 1 + val_str_fmt(d->value, buf + used, cap - used);
 }
 
 char *dir_str_arena(Arena *a, const Dir *d) {

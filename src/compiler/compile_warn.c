@@ -27,15 +27,64 @@ static CNode *kid(CCtx *c, const CNode *nd, int k) {
     return e < 0 || c->node_of[e] < 0 ? NULL : &c->nodes[c->node_of[e]];
 }
 
-/* Runs the node's discretising MLP on input value x (one = 1, bos = 0). out: [mlp.out.n]. */
-static void disc_apply(CCtx *c, const CNode *nd, Dir xdir, double x, double *in, double *out) {
-    const MlpBlock *b = &nd->mlp;
+/* A discretising MLP prepared for evaluation on many inputs: its only non-zero inputs are x
+ * and one (BOS is 0 here), and most of W2 is zero. Evaluating it this way gives bit for bit
+ * blk_mlp_apply's result: the skipped terms add exact zeros, and x*w + 1*u is summed in
+ * either order to the same double. */
+typedef struct DiscEval {
+    int nh, no;
+    bool generic;          /* x not among the inputs: fall back to blk_mlp_apply */
+    double *wx, *wone;     /* [nh] W1 rows of x and one (zero when absent) */
+    int *row;              /* [nh + 1] CSR offsets into col/val of W2's non-zeros */
+    int *col;
+    double *val;
+    double *in;            /* [in.n] generic-path input */
+} DiscEval;
+
+static void disc_prepare(CCtx *c, const MlpBlock *b, Dir xdir, DiscEval *de) {
+    int nh = b->hidden.n, no = b->out.n, ix = -1, ione = -1;
+    de->nh = nh;
+    de->no = no;
+    de->in = arena_alloc(c->a, sizeof(double) * (size_t)(b->in.n + 1));
     for (int i = 0; i < b->in.n; i++) {
-        in[i] = 0;
-        if (dir_eq(&b->in.d[i], &xdir)) in[i] = x;
-        else if (dir_eq(&b->in.d[i], &c->bc.one)) in[i] = 1;
+        if (dir_eq(&b->in.d[i], &xdir)) ix = i, de->in[i] = 0;
+        else if (dir_eq(&b->in.d[i], &c->bc.one)) ione = i, de->in[i] = 1;
     }
-    blk_mlp_apply(b, in, out);
+    de->generic = ix < 0;
+    de->wx = arena_alloc(c->a, sizeof(double) * (size_t)(nh + 1));
+    de->wone = arena_alloc(c->a, sizeof(double) * (size_t)(nh + 1));
+    for (int h = 0; h < nh; h++) {
+        if (ix >= 0) de->wx[h] = b->w1[(size_t)ix * nh + h];
+        if (ione >= 0) de->wone[h] = b->w1[(size_t)ione * nh + h];
+    }
+    int nnz = 0;
+    for (size_t i = 0; i < (size_t)nh * (size_t)no; i++) nnz += b->w2[i] != 0;
+    de->row = arena_alloc(c->a, sizeof(int) * (size_t)(nh + 1));
+    de->col = arena_alloc(c->a, sizeof(int) * (size_t)(nnz + 1));
+    de->val = arena_alloc(c->a, sizeof(double) * (size_t)(nnz + 1));
+    int k = 0;
+    for (int h = 0; h < nh; h++) {
+        de->row[h] = k;
+        for (int o = 0; o < no; o++) {
+            double w = b->w2[(size_t)h * no + o];
+            if (w != 0) de->col[k] = o, de->val[k++] = w;
+        }
+    }
+    de->row[nh] = k;
+}
+
+/* Runs the node's discretising MLP on input value x (one = 1, bos = 0). out: [mlp.out.n]. */
+static void disc_apply(const MlpBlock *b, const DiscEval *de, double x, double *out) {
+    if (de->generic) {
+        blk_mlp_apply(b, de->in, out);
+        return;
+    }
+    for (int o = 0; o < de->no; o++) out[o] = 0;
+    for (int h = 0; h < de->nh; h++) {
+        double s = x * de->wx[h] + de->wone[h];
+        if (s <= 0) continue;
+        for (int k = de->row[h]; k < de->row[h + 1]; k++) out[de->col[k]] += s * de->val[k];
+    }
 }
 
 /* Checks a discretising MLP on every value its input can really take. Returns the number of
@@ -72,22 +121,26 @@ static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_
         if (all_known && gap * c->L >= 2 * (1 + 1e-9)) return 0;
         *n_checked = 0;
     }
-    double *in = malloc(sizeof(double) * (size_t)(b->in.n + 1));
     double *out = malloc(sizeof(double) * (size_t)(b->out.n + 1));
     bool cat = nd->e->enc == ENC_CATEGORICAL;
+    DiscEval de;
+    disc_prepare(c, b, xdir, &de);
+    /* Output columns of the node itself (the SelectorWidth MLP also writes A). */
+    int o_num = 0;
+    bool *own = arena_alloc(c->a, sizeof(bool) * (size_t)(b->out.n + 1));
+    for (int k = 0; k < b->out.n; k++)
+        if ((own[k] = strcmp(b->out.d[k].name, nd->e->label) == 0)) o_num = k;
     for (size_t i = 0; i < nx; i++) {
         Value y;
         if (!val_is_number(xs[i])) continue;
         if (f.call(f.ctx, &xs[i], &y, NULL, 0) != PYERR_OK || y.kind == VAL_NONE) continue;
         double x = val_as_double(xs[i]);
-        disc_apply(c, nd, xdir, x, in, out);
+        disc_apply(b, &de, x, out);
         (*n_checked)++;
         char xb[64] = "", yb[64] = "", gb[64];
         bool unseen = built_from && !valset_contains(built_from, xs[i]);
         if (!cat) {
-            int o = 0;
-            for (int k = 0; k < b->out.n; k++)
-                if (strcmp(b->out.d[k].name, nd->e->label) == 0) o = k;
+            int o = o_num;
             double want = val_is_number(y) ? val_as_double(y) : NAN;
             if (!(fabs(out[o] - want) <= 1e-6 * (1 + fabs(want)))) {
                 val_str_fmt(xs[i], xb, sizeof xb);
@@ -102,7 +155,7 @@ static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_
         int wi = space_find(&b->out, &want), best = -1;
         double bv = -INFINITY, dev = 0;
         for (int k = 0; k < b->out.n; k++) {
-            if (strcmp(b->out.d[k].name, nd->e->label) != 0) continue;
+            if (!own[k]) continue;
             if (out[k] > bv) bv = out[k], best = k;
             double d = fabs(out[k] - (k == wi ? 1.0 : 0.0));
             if (d > dev) dev = d;
@@ -122,7 +175,6 @@ static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_
             }
         }
     }
-    free(in);
     free(out);
     return bad;
 }

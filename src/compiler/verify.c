@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/forward_sparse.h"
 #include "compiler/model.h"
 #include "rasp/rasp.h"
 
@@ -48,6 +49,7 @@ int compile_verify(const CompiledModel *m, const RaspProgram *p, int n, unsigned
     double *y = malloc(sizeof(double) * (size_t)BATCH * (N + 1) * m->n_out);
     Value *xs = malloc(sizeof(Value) * (size_t)N), *want = malloc(sizeof(Value) * (size_t)N);
     int rc = 0;
+    FwdSparse *sp = fwd_sparse_new(m); /* once for every batch */
     for (int len = 1; len <= N && rc >= 0; len++) {
         long long count;
         if (rep->exhaustive) count = (long long)llround(pow((double)V, len));
@@ -72,7 +74,7 @@ int compile_verify(const CompiledModel *m, const RaspProgram *p, int n, unsigned
                     ids[k * (len + 1) + t + 1] = model_token_id(m, voc[d]);
                 }
             }
-            if (model_forward_f64(m, ids, b, len + 1, y, err, errcap)) {
+            if (model_forward_f64_sparse(m, sp, ids, b, len + 1, y, err, errcap)) {
                 rc = -1;
                 break;
             }
@@ -116,6 +118,7 @@ int compile_verify(const CompiledModel *m, const RaspProgram *p, int n, unsigned
             done += b;
         }
     }
+    fwd_sparse_free(sp);
     free(voc);
     free(ids);
     free(digits);

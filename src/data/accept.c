@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/fast_forward.h"
 #include "data/model_hash.h"
 #include "io/checksum.h"
 #include "rasp/rasp.h"
@@ -24,7 +25,7 @@ const char *acc_reason_name(int r) { return r >= 0 && r < ACC_R_COUNT ? REASONS[
 
 void acc_settings_default(AccSettings *s) {
     s->n_test = 64;
-    s->reject_const_ops = false;
+    s->reject_const_ops = true;
     wt_options_default(&s->wt);
 }
 
@@ -109,7 +110,8 @@ int acc_check_model(const RaspProgram *p, const CompiledModel *m, const AccSetti
     bool identity = true;
     char err[256];
     uint64_t rs = seed ^ 0x7465737473ULL;
-    if (!ops || !ids || !dig || !y || !xs) {
+    FfModel ff = {0};
+    if (!ops || !ids || !dig || !y || !xs || ff_build(m, &ff)) {
         fail(r, ACC_R_EVAL, "", "out of memory");
         goto done;
     }
@@ -131,7 +133,7 @@ int acc_check_model(const RaspProgram *p, const CompiledModel *m, const AccSetti
                 ids[k * (len + 1) + t + 1] = vid[d];
             }
         }
-        if (model_forward_f64(m, ids, (int)count, len + 1, y, err, sizeof err)) {
+        if (ff_forward(&ff, ids, (int)count, len + 1, y, err, sizeof err)) {
             fail(r, ACC_R_MISMATCH, "forward: ", err);
             break;
         }
@@ -195,6 +197,7 @@ int acc_check_model(const RaspProgram *p, const CompiledModel *m, const AccSetti
             break;
         }
 done:
+    if (ff.mats) ff_free(&ff);
     free(ops);
     free(ids);
     free(dig);
@@ -203,26 +206,35 @@ done:
     return r->reason;
 }
 
-int acc_run(GenSampler *s, const AccSettings *st, uint64_t seed, AccResult *r) {
-    const GenConfig *c = gen_sampler_config(s);
+int acc_sample(GenSampler *s, uint64_t seed, AccResult *r) {
     long before[GEN_R_COUNT], after[GEN_R_COUNT];
     gen_sampler_rejections(s, before);
-    GenSample g;
-    int rc = gen_sample(s, seed, &g);
+    int rc = gen_sample(s, seed, &r->sample);
     gen_sampler_rejections(s, after);
     for (int i = 0; i < GEN_R_COUNT; i++) r->sampler_rejects[i] = after[i] - before[i];
     r->wt.n = 0;
     r->detail[0] = 0;
     r->has_const_op = false;
+    r->reason = ACC_OK;
     if (rc) return fail(r, ACC_R_SAMPLER, "", "no program found for the seed");
-    memcpy(r->tokens, g.tokens, sizeof r->tokens);
+    memcpy(r->tokens, r->sample.tokens, sizeof r->tokens);
     acc_tokens_hash(r->tokens, r->prog_hash);
+    return ACC_OK;
+}
 
+int acc_run(GenSampler *s, const AccSettings *st, uint64_t seed, AccResult *r) {
+    if (acc_sample(s, seed, r) != ACC_OK) return r->reason;
+    return acc_finish(s, st, seed, r);
+}
+
+int acc_finish(GenSampler *s, const AccSettings *st, uint64_t seed, AccResult *r) {
+    const GenConfig *c = gen_sampler_config(s);
+    const GenSample *gs = &r->sample;
     Value vocab[GEN_MAX_VOCAB];
     for (int i = 0; i < c->n_vocab; i++) vocab[i] = val_int(c->vocab[i]);
     RaspProgram p;
     char err[256];
-    if (pt_build_program(g.rows, g.n_rows, vocab, c->n_vocab, c->max_seq_len, &p, err, sizeof err)) {
+    if (pt_build_program(gs->rows, gs->n_rows, vocab, c->n_vocab, c->max_seq_len, &p, err, sizeof err)) {
         rasp_program_free(&p);
         return fail(r, ACC_R_BUILD, "", err);
     }
@@ -238,8 +250,8 @@ int acc_run(GenSampler *s, const AccSettings *st, uint64_t seed, AccResult *r) {
     meta[ACC_META_MAX_SEQ_LEN] = m->max_seq_len;
     meta[ACC_META_RESIDUAL] = m->residual_dim;
     meta[ACC_META_LAYERS] = m->num_layers;
-    meta[ACC_META_OPS] = g.n_sops;
-    meta[ACC_META_ROWS] = g.n_rows;
+    meta[ACC_META_OPS] = gs->n_sops;
+    meta[ACC_META_ROWS] = gs->n_rows;
     meta[ACC_META_MLP] = m->mlp_hidden_size;
     meta[ACC_META_HEADS] = m->num_heads;
     if (m->residual_dim > c->max_residual || m->num_layers > c->max_layers ||

@@ -12,7 +12,7 @@
  *   constant     the output has one value (or only None) over all test inputs
  *   identity     the output equals the input tokens on every test input
  *   mostly_none  more than half of the output positions are None
- *   const_op     (only with reject_const_ops) some operation never varies
+ *   const_op     (when reject_const_ops, the default) some operation never varies
  *   wtokens      the weight tokens exceed their caps
  * Test inputs: every input up to max_seq_len when there are at most n_test of them, else
  * n_test random ones (lengths spread evenly, drawn from the sample's seed). */
@@ -41,7 +41,7 @@ extern const char *const acc_meta_names[ACC_META_COLS];
 
 typedef struct AccSettings {
     int n_test;            /* test inputs (64) */
-    bool reject_const_ops; /* reject samples with an operation that never varies */
+    bool reject_const_ops; /* reject samples with an operation that never varies (default) */
     WtOptions wt;
 } AccSettings;
 
@@ -57,6 +57,8 @@ typedef struct AccResult {
     bool has_const_op;              /* some SOp has one value over all test inputs */
     long sampler_rejects[GEN_R_COUNT]; /* the sampler's abandoned attempts for this seed */
     WtTokens wt;                    /* valid when reason == ACC_OK */
+    GenSample sample;               /* acc_sample's program */
+    bool skipped;                   /* the driver skipped acc_finish (a known duplicate) */
 } AccResult;
 
 void acc_result_init(AccResult *r);
@@ -68,6 +70,11 @@ void acc_tokens_hash(const int16_t *tokens, uint64_t out[2]);
 /* Runs the whole pipeline for seed with sampler s (one sampler per thread). r must be
  * initialised; its weight-token buffers are reused. Returns r->reason. */
 int acc_run(GenSampler *s, const AccSettings *st, uint64_t seed, AccResult *r);
+/* acc_run in two steps: acc_sample draws the program and its tokens and hash (reason
+ * ACC_R_SAMPLER or ACC_OK), acc_finish does the rest, so that a caller can skip the
+ * compilation of a program it already has. */
+int acc_sample(GenSampler *s, uint64_t seed, AccResult *r);
+int acc_finish(GenSampler *s, const AccSettings *st, uint64_t seed, AccResult *r);
 
 /* The checks after sampling, for a program built elsewhere (tests): p and its compiled model
  * m. Fills reason, detail, has_const_op. */

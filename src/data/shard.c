@@ -11,7 +11,10 @@
 
 #define PT_CELLS (PT_ROWS * PT_COLS)
 
-void shard_builder_init(ShardBuilder *b) { memset(b, 0, sizeof *b); }
+void shard_builder_init(ShardBuilder *b) {
+    memset(b, 0, sizeof *b);
+    wt_options_default(&b->wt);
+}
 
 void shard_builder_free(ShardBuilder *b) {
     free(b->prog);
@@ -21,7 +24,9 @@ void shard_builder_free(ShardBuilder *b) {
     free(b->offsets);
     free(b->payload);
     free(b->ids);
+    WtOptions wt = b->wt;
     shard_builder_init(b);
+    b->wt = wt;
 }
 
 void shard_builder_clear(ShardBuilder *b) {
@@ -84,8 +89,11 @@ uint64_t shard_checksum(const StTensor *const *tensors, int n) {
     qsort(sorted, (size_t)n, sizeof *sorted, cmp_tensor_name);
     Checksum64 c;
     checksum64_init(&c, 0);
-    for (int i = 0; i < n; i++)
-        if (sorted[i]->nbytes) checksum64_update(&c, sorted[i]->data, sorted[i]->nbytes);
+    for (int i = 0; i < n; i++) {
+        /* from the shape: the writer's tensors carry no nbytes */
+        size_t nb = (size_t)st_numel(sorted[i]) * st_dtype_size(sorted[i]->dtype);
+        if (nb) checksum64_update(&c, sorted[i]->data, nb);
+    }
     free(sorted);
     return checksum64_final(&c);
 }
@@ -112,13 +120,13 @@ static char *program_vocab_json(void) {
     return sb_take(&b);
 }
 
-static char *wt_json(void) {
+static char *wt_json(const WtOptions *o) {
     StrBuf b;
     sb_init(&b);
     int voc[WT_N_IDS];
     wt_id_vocab(voc);
-    sb_printf(&b, "{\"width\":%d,\"id_names\":[\"kind\",\"layer\",\"pos\",\"sub\"],\"id_vocab\":[%d,%d,%d,%d],"
-                  "\"kinds\":[", WT_WIDTH, voc[0], voc[1], voc[2], voc[3]);
+    sb_printf(&b, "{\"scheme\":\"%s\",\"norm\":\"%s\",\"width\":%d,\"id_names\":[\"kind\",\"layer\",\"pos\",\"sub\"],\"id_vocab\":[%d,%d,%d,%d],"
+                  "\"kinds\":[", wt_scheme_name(o->scheme), wt_norm_name(o->norm), WT_WIDTH, voc[0], voc[1], voc[2], voc[3]);
     for (int k = 0; k < WT_KIND_COUNT; k++) sb_printf(&b, "%s\"%s\"", k ? "," : "", wt_kind_name(k));
     sb_append(&b, "]}");
     return sb_take(&b);
@@ -163,7 +171,7 @@ static void fill_writer(StWriter *w, const ShardBuilder *b, const char *const *e
     snprintf(nb, sizeof nb, "%d", b->n);
     st_writer_meta(w, "n_samples", nb);
     owned[0] = program_vocab_json();
-    owned[1] = wt_json();
+    owned[1] = wt_json(&b->wt);
     owned[2] = meta_cols_json();
     st_writer_meta(w, "program_vocab", owned[0] ? owned[0] : "{}");
     st_writer_meta(w, "weight_tokens", owned[1] ? owned[1] : "{}");

@@ -39,6 +39,7 @@ typedef struct ShardBuilder {
     float *payload;    /* [tcap, WT_WIDTH] */
     int16_t *ids;      /* [tcap, WT_N_IDS] */
     int64_t total, tcap;
+    WtOptions wt;      /* recorded in the metadata (default: wt_options_default) */
 } ShardBuilder;
 
 void shard_builder_init(ShardBuilder *b);

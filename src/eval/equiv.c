@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gen/sampler.h"
+#include "rasp/rasp.h"
 
 #define EQUIV_BATCH 256
 
@@ -31,6 +32,8 @@ long equiv_input_count(int v, int n, long limit) {
 
 typedef struct Runner {
     const CompiledModel *a, *b;
+    const RaspProgram *prog; /* truth's program, or NULL */
+    Value *xs, *ref;         /* [N] an input and the interpreter's output on it */
     const EquivOptions *o;
     Value *vocab;       /* [nv] the shared input tokens */
     int *id_a, *id_b;   /* [nv] their ids in each model */
@@ -78,15 +81,26 @@ static int run_batch(Runner *R, int B, int l, EquivResult *r, char *err, size_t 
     if (model_forward_f64(R->a, R->ids_a, B, T, R->out_a, err, errcap)) return -1;
     if (model_forward_f64(R->b, R->ids_b, B, T, R->out_b, err, errcap)) return -1;
     for (int s = 0; s < B; s++) {
+        int ref_state = 0; /* 0: not run, 1: ref[] holds the truth's outputs, 2: it raised */
         for (int i = 1; i < T; i++) {
             double ra, rb;
             Value ta = model_decode_row(R->a, R->out_a + ((size_t)s * T + i) * R->a->n_out, &ra);
             Value pb = model_decode_row(R->b, R->out_b + ((size_t)s * T + i) * R->b->n_out, &rb);
-            if (!values_match(R, ta, ra, pb, rb)) {
-                r->n_inputs += s + 1;
-                describe(R, R->seq + s * R->N, l, i - 1, ta, pb, r->detail, sizeof r->detail);
-                return 1;
+            if (values_match(R, ta, ra, pb, rb)) continue;
+            if (R->prog) {
+                if (!ref_state) {
+                    char e2[256];
+                    for (int k = 0; k < l; k++) R->xs[k] = R->vocab[R->seq[s * R->N + k]];
+                    ref_state = rasp_eval(R->prog, R->xs, l, R->a->causal, R->ref, e2, sizeof e2) ? 2 : 1;
+                }
+                if (ref_state == 2 || R->ref[i - 1].kind == VAL_NONE) {
+                    r->n_undefined++;
+                    continue;
+                }
             }
+            r->n_inputs += s + 1;
+            describe(R, R->seq + s * R->N, l, i - 1, ta, pb, r->detail, sizeof r->detail);
+            return 1;
         }
     }
     r->n_inputs += B;
@@ -134,14 +148,15 @@ static int run_all(Runner *R, EquivResult *r, char *err, size_t errcap) {
     return 0;
 }
 
-int equiv_models(const CompiledModel *a, const CompiledModel *b, const EquivOptions *o,
-                 EquivResult *r, char *err, size_t errcap) {
+int equiv_models(const CompiledModel *a, const RaspProgram *truth_prog, const CompiledModel *b,
+                 const EquivOptions *o, EquivResult *r, char *err, size_t errcap) {
     EquivOptions dflt;
     if (!o) {
         equiv_options_default(&dflt);
         o = &dflt;
     }
     r->n_inputs = 0;
+    r->n_undefined = 0;
     r->exhaustive = false;
     r->detail[0] = 0;
     if (a->max_seq_len != b->max_seq_len) {
@@ -157,6 +172,9 @@ int equiv_models(const CompiledModel *a, const CompiledModel *b, const EquivOpti
     R.b = b;
     R.o = o;
     R.N = a->max_seq_len;
+    R.prog = truth_prog;
+    R.xs = malloc(sizeof(Value) * (size_t)R.N);
+    R.ref = malloc(sizeof(Value) * (size_t)R.N);
     R.vocab = malloc(sizeof(Value) * (size_t)a->vocab_size);
     R.id_a = malloc(sizeof(int) * (size_t)a->vocab_size);
     R.id_b = malloc(sizeof(int) * (size_t)a->vocab_size);
@@ -166,7 +184,7 @@ int equiv_models(const CompiledModel *a, const CompiledModel *b, const EquivOpti
     R.out_a = malloc(sizeof(double) * cells * (size_t)a->n_out);
     R.out_b = malloc(sizeof(double) * cells * (size_t)b->n_out);
     R.seq = malloc(sizeof(int) * (size_t)EQUIV_BATCH * (size_t)R.N);
-    if (!R.vocab || !R.id_a || !R.id_b || !R.ids_a || !R.ids_b || !R.out_a || !R.out_b || !R.seq)
+    if (!R.xs || !R.ref || !R.vocab || !R.id_a || !R.id_b || !R.ids_a || !R.ids_b || !R.out_a || !R.out_b || !R.seq)
         abort();
     int rc = 0;
     for (int id = 0; id < a->vocab_size; id++) {
@@ -197,6 +215,8 @@ int equiv_models(const CompiledModel *a, const CompiledModel *b, const EquivOpti
         if (rc >= 0) r->status = rc ? EVAL_FN_DIFFERENT : EVAL_FN_EQUIVALENT;
         if (rc > 0) rc = 0;
     }
+    free(R.xs);
+    free(R.ref);
     free(R.vocab);
     free(R.id_a);
     free(R.id_b);
@@ -221,7 +241,8 @@ static int model_vocab(const CompiledModel *m, Value *out) {
     return n;
 }
 
-int equiv_check_tokens(const CompiledModel *truth, const int16_t *true_tokens,
+int equiv_check_tokens(const CompiledModel *truth, const RaspProgram *truth_prog,
+                       const int16_t *true_tokens,
                        const int16_t *pred_tokens, const CompileOptions *copt,
                        const EquivOptions *o, EquivResult *r, char *err, size_t errcap) {
     reset(r);
@@ -252,7 +273,7 @@ int equiv_check_tokens(const CompiledModel *truth, const int16_t *true_tokens,
         if (compile_program(&p, &co, &pm, r->detail, sizeof r->detail)) {
             r->status = EVAL_FN_NO_COMPILE;
         } else {
-            rc = equiv_models(truth, pm, o, r, err, errcap);
+            rc = equiv_models(truth, truth_prog, pm, o, r, err, errcap);
             compiled_model_free(pm);
         }
     }
@@ -282,7 +303,7 @@ int equiv_check_pair(const int16_t *true_tokens, const int16_t *pred_tokens, con
     if (compile_program(&p, &co, &tm, r->detail, sizeof r->detail)) {
         r->status = EVAL_FN_TRUE_FAILED;
     } else {
-        rc = equiv_check_tokens(tm, true_tokens, pred_tokens, &co, o, r, err, errcap);
+        rc = equiv_check_tokens(tm, &p, true_tokens, pred_tokens, &co, o, r, err, errcap);
         compiled_model_free(tm);
     }
     rasp_program_free(&p);
@@ -304,7 +325,7 @@ int equiv_check_program(const RaspProgram *truth, const int16_t *pred_tokens,
     int16_t tt[PT_ROWS * PT_COLS];
     char e2[256];
     bool has_tokens = pt_encode(truth, tt, e2, sizeof e2) == 0;
-    int rc = equiv_check_tokens(tm, has_tokens ? tt : NULL, pred_tokens, &co, o, r, err, errcap);
+    int rc = equiv_check_tokens(tm, truth, has_tokens ? tt : NULL, pred_tokens, &co, o, r, err, errcap);
     compiled_model_free(tm);
     return rc;
 }

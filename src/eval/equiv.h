@@ -8,8 +8,12 @@
  * are compared at every position: categorical decoded values by val_eq, numerical raw
  * outputs within |p - t| <= atol + rtol |t|. When one output is categorical and the other
  * numerical, the categorical value must be a number and is compared with the same
- * tolerance. A prediction that does not decode or does not compile is not equivalent and
- * says so in its status. */
+ * tolerance. Positions where the true program's output is None (or inputs where its
+ * interpreter raises) are not compared: Tracr's model has no None, and its output there is
+ * whatever the weights give, so two programs that agree wherever the truth is defined could
+ * otherwise differ. That needs the true RaspProgram; the interpreter only runs on inputs
+ * where the models disagree. A prediction that does not decode or does not compile is not
+ * equivalent and says so in its status. */
 #ifndef ITRACR_EVAL_EQUIV_H
 #define ITRACR_EVAL_EQUIV_H
 #include <stdbool.h>
@@ -31,22 +35,26 @@ typedef struct EquivResult {
     EvalFunc status;       /* NO_DECODE, NO_COMPILE, DIFFERENT, EQUIVALENT, TRUE_FAILED */
     bool exact;            /* the two tables are identical (then no input is run) */
     long n_inputs;         /* inputs run (up to and including the first difference) */
+    long n_undefined;      /* positions not compared: the truth is None there */
     bool exhaustive;       /* the inputs were every input up to max_seq_len */
     char detail[512];      /* the decode/compile error, or the first differing input */
 } EquivResult;
 
 /* Compares two compiled models over the inputs described above. The models must share the
- * token vocabulary and max_seq_len. Returns 0 with r->status EQUIVALENT or DIFFERENT, or
+ * token vocabulary and max_seq_len. truth_prog (may be NULL: every position is compared) is
+ * the program truth was compiled from. Returns 0 with r->status EQUIVALENT or DIFFERENT, or
  * -1 with a message (different vocabularies, a forward-pass failure). */
-int equiv_models(const CompiledModel *truth, const CompiledModel *pred, const EquivOptions *o,
-                 EquivResult *r, char *err, size_t errcap);
+int equiv_models(const CompiledModel *truth, const RaspProgram *truth_prog,
+                 const CompiledModel *pred, const EquivOptions *o, EquivResult *r, char *err,
+                 size_t errcap);
 
 /* Decodes pred_tokens [PT_ROWS * PT_COLS], compiles the result with copt (NULL: defaults)
- * but truth's vocabulary and max_seq_len, and compares. true_tokens [PT_ROWS * PT_COLS] may
+ * but truth's vocabulary and max_seq_len, and compares (truth_prog as for equiv_models). true_tokens [PT_ROWS * PT_COLS] may
  * be NULL; when given and identical to pred_tokens through the END row, the prediction is
  * equivalent without running anything (r->exact). Returns 0 (the verdict is in r), -1 on an
  * error that says nothing about the prediction. */
-int equiv_check_tokens(const CompiledModel *truth, const int16_t *true_tokens,
+int equiv_check_tokens(const CompiledModel *truth, const RaspProgram *truth_prog,
+                       const int16_t *true_tokens,
                        const int16_t *pred_tokens, const CompileOptions *copt,
                        const EquivOptions *o, EquivResult *r, char *err, size_t errcap);
 

@@ -4,7 +4,8 @@
  * child first), as networkx's dfs_postorder_nodes on the reversed graph does, so the first
  * failure reported is the one Tracr raises. Sets keep insertion order; Tracr's Python sets
  * iterate in hash order, which only matters for which of several equal representatives
- * (1, 1.0, True) is kept. */
+ * (1, 1.0, True) is kept. valset_add hashes its members, so products of large sets stay
+ * linear. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,47 +27,9 @@ static const char *label_of(const RaspExpr *e) {
     return e->label ? e->label : e->name ? e->name : rasp_default_name(e->kind);
 }
 
-/* ---- a hash index over a ValueSet, so products of large sets stay linear ---------------- */
-typedef struct {
-    int *slots; /* index into set->items, -1 empty */
-    size_t cap;
-} SetIndex;
-
 static void oom(void) {
     fprintf(stderr, "itracr: out of memory\n");
     abort();
-}
-
-static void index_rebuild(SetIndex *ix, const ValueSet *s, size_t cap) {
-    free(ix->slots);
-    ix->cap = cap;
-    ix->slots = malloc(cap * sizeof *ix->slots);
-    if (!ix->slots) oom();
-    for (size_t i = 0; i < cap; i++) ix->slots[i] = -1;
-    for (size_t i = 0; i < s->n; i++) {
-        size_t j = val_hash(s->items[i]) & (cap - 1);
-        while (ix->slots[j] >= 0) j = (j + 1) & (cap - 1);
-        ix->slots[j] = (int)i;
-    }
-}
-
-/* valset_add with the index: the first representative wins, as in a Python set. */
-static void set_add(ValueSet *s, SetIndex *ix, Value v) {
-    if ((s->n + 1) * 2 > ix->cap) index_rebuild(ix, s, ix->cap ? ix->cap * 2 : 64);
-    size_t j = val_hash(v) & (ix->cap - 1);
-    while (ix->slots[j] >= 0) {
-        if (val_eq(s->items[ix->slots[j]], v)) return;
-        j = (j + 1) & (ix->cap - 1);
-    }
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 8;
-        Value *p = realloc(s->items, nc * sizeof *p);
-        if (!p) oom();
-        s->items = p;
-        s->cap = nc;
-    }
-    ix->slots[j] = (int)s->n;
-    s->items[s->n++] = v;
 }
 
 /* Python repr of a set, e.g. {1, 2, 3}, for messages. */
@@ -93,21 +56,20 @@ static int infer_node(const RaspProgram *p, int x, const Value *vocab, int n_voc
                       ValueSet *sets, char *msg, size_t cap) {
     const RaspExpr *e = &p->exprs[x];
     ValueSet *out = &sets[x];
-    SetIndex ix = {NULL, 0};
     int rc = 0;
     char em[300];
     valset_clear(out);
     switch (e->kind) {
     case EXPR_TOKENS:
-        for (int i = 0; i < n_vocab; i++) set_add(out, &ix, vocab[i]);
+        for (int i = 0; i < n_vocab; i++) valset_add(out, vocab[i]);
         break;
     case EXPR_INDICES:
-        for (int i = 0; i < N; i++) set_add(out, &ix, val_int(i));
+        for (int i = 0; i < N; i++) valset_add(out, val_int(i));
         break;
     case EXPR_SELWIDTH:
-        for (int i = 0; i <= N; i++) set_add(out, &ix, val_int(i));
+        for (int i = 0; i <= N; i++) valset_add(out, val_int(i));
         break;
-    case EXPR_FULL: set_add(out, &ix, e->full_value); break;
+    case EXPR_FULL: valset_add(out, e->full_value); break;
     case EXPR_MAP: {
         if (!child_ok(p, e, 0) || !e->fn) {
             rc = fail(msg, cap, "ValueError: Unsupported S-Op: malformed Map");
@@ -119,7 +81,7 @@ static int infer_node(const RaspProgram *p, int x, const Value *vocab, int n_voc
             PyErr pe = lambda_call(e->fn, &in->items[i], &r, em, sizeof em);
             if (pe == PYERR_ARITH) continue; /* Tracr: ignoring_arithmetic_errors */
             if (pe) rc = fail(msg, cap, "%s", em);
-            else if (r.kind != VAL_NONE) set_add(out, &ix, r);
+            else if (r.kind != VAL_NONE) valset_add(out, r);
         }
         break;
     }
@@ -145,7 +107,7 @@ static int infer_node(const RaspProgram *p, int x, const Value *vocab, int n_voc
                 }
                 if (pe == PYERR_ARITH) continue;
                 if (pe) rc = fail(msg, cap, "%s", em);
-                else if (r.kind != VAL_NONE) set_add(out, &ix, r);
+                else if (r.kind != VAL_NONE) valset_add(out, r);
             }
         break;
     }
@@ -156,7 +118,7 @@ static int infer_node(const RaspProgram *p, int x, const Value *vocab, int n_voc
         }
         const ValueSet *in = &sets[e->child[1]];
         if (e->enc == ENC_CATEGORICAL) {
-            for (size_t i = 0; i < in->n; i++) set_add(out, &ix, in->items[i]);
+            for (size_t i = 0; i < in->n; i++) valset_add(out, in->items[i]);
             break;
         }
         /* {int(x) for x in V} is built completely before the subset test, so an int()
@@ -181,13 +143,12 @@ static int infer_node(const RaspProgram *p, int x, const Value *vocab, int n_voc
                 if (py_binop(PYB_DIV, in->items[i], val_int(len), &r, em, sizeof em))
                     rc = fail(msg, cap, "%s", em);
                 else
-                    set_add(out, &ix, r);
+                    valset_add(out, r);
             }
         break;
     }
     default: break; /* selectors have no value set */
     }
-    free(ix.slots);
     return rc;
 }
 

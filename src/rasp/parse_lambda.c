@@ -72,7 +72,7 @@ static PyExpr *p_call(Parser *P, LambdaCtx *C, int b) {
     padvance(P); /* ) */
     PyExpr *e = node(P, PY_CALL, &name, n);
     e->fn = builtins[b].fn;
-    memcpy(e->args, tmp, sizeof(PyExpr *) * (size_t)n);
+    if (n > 0) memcpy(e->args, tmp, sizeof(PyExpr *) * (size_t)n);
     return e;
 }
 

@@ -109,6 +109,11 @@ static PyErr float_pow(double x, double y, Value *out, char *msg, size_t cap) {
 
 static PyErr seq_repeat(Value seq, int64_t count, Value *out, char *msg, size_t cap) {
     if (count < 0) count = 0;
+    /* An empty sequence stays empty however large the count: no loop over count. */
+    if ((seq.kind == VAL_STR && !seq.u.s[0]) || (seq.kind == VAL_TUPLE && seq.u.t->n == 0)) {
+        *out = seq;
+        return PYERR_OK;
+    }
     if (seq.kind == VAL_STR) {
         size_t len = strlen(seq.u.s);
         if (len && (uint64_t)count > PY_MAX_SEQ / len)

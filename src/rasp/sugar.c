@@ -266,8 +266,32 @@ static Term term_sop(int idx, int line, int col) {
     return t;
 }
 
-/* Python evaluates an operator on two constants before any SOp sees it. */
+/* Length of a string or tuple constant, 0 otherwise. */
+static uint64_t seq_len(Value v) {
+    if (v.kind == VAL_STR) return strlen(v.u.s);
+    if (v.kind == VAL_TUPLE) return v.u.t->n;
+    return 0;
+}
+
+/* Python evaluates an operator on two constants before any SOp sees it. Folded strings and
+ * tuples are interned for the life of the process, so their size is bounded here. */
 static Term fold(Parser *P, PyExpr *body, const Token *op, int line, int col) {
+    if (body->kind == PY_BIN && (body->binop == PYB_MUL || body->binop == PYB_ADD)) {
+        Value l = body->args[0]->value, r = body->args[1]->value;
+        uint64_t n;
+        if (body->binop == PYB_ADD) {
+            n = seq_len(l) + seq_len(r);
+        } else {
+            bool l_seq = l.kind == VAL_STR || l.kind == VAL_TUPLE;
+            Value seq = l_seq ? l : r, k = l_seq ? r : l;
+            int64_t count = k.kind == VAL_INT ? k.u.i : k.kind == VAL_BOOL ? k.u.b : 0;
+            /* a huge count is refused even for an empty string: repeating costs per count */
+            n = count > 1024 ? (uint64_t)count : count > 0 ? seq_len(seq) * (uint64_t)count : 0;
+            if (seq.kind != VAL_STR && seq.kind != VAL_TUPLE) n = 0;
+        }
+        if (n > 1024)
+            perr_at(P, op->line, op->col, "constant string or tuple too long; expected at most 1024 items");
+    }
     Value v;
     char msg[160];
     if (py_eval(body, NULL, &v, msg, sizeof msg) != PYERR_OK)

@@ -236,19 +236,24 @@ static int num_cmp(Value a, Value b) {
 }
 
 bool val_eq(Value a, Value b) {
-    if (val_is_number(a) && val_is_number(b)) return num_cmp(a, b) == 0;
-    if (a.kind != b.kind) return false;
-    switch (a.kind) {
-    case VAL_NONE: return true;
-    case VAL_STR: return a.u.s == b.u.s || strcmp(a.u.s, b.u.s) == 0;
-    case VAL_TUPLE:
-        if (a.u.t == b.u.t) return true;
-        if (a.u.t->n != b.u.t->n) return false;
-        for (size_t i = 0; i < a.u.t->n; i++)
-            if (!val_eq(a.u.t->items[i], b.u.t->items[i])) return false;
-        return true;
-    default: return false;
+    if (a.kind == b.kind) { /* the common case: no cross-kind number comparison */
+        switch (a.kind) {
+        case VAL_NONE: return true;
+        case VAL_BOOL: return a.u.b == b.u.b;
+        case VAL_INT: return a.u.i == b.u.i;
+        case VAL_FLOAT: return a.u.f == b.u.f; /* NaN unequal, 0.0 == -0.0: as num_cmp */
+        case VAL_STR: return a.u.s == b.u.s || strcmp(a.u.s, b.u.s) == 0;
+        case VAL_TUPLE:
+            if (a.u.t == b.u.t) return true;
+            if (a.u.t->n != b.u.t->n) return false;
+            for (size_t i = 0; i < a.u.t->n; i++)
+                if (!val_eq(a.u.t->items[i], b.u.t->items[i])) return false;
+            return true;
+        }
+        return false;
     }
+    if (val_is_number(a) && val_is_number(b)) return num_cmp(a, b) == 0;
+    return false;
 }
 
 uint64_t val_hash(Value v) {
@@ -327,6 +332,46 @@ int val_dir_cmp(const char *name, Value a, Value b) {
 }
 
 /* ---- value sets ------------------------------------------------------------------------ */
+/* Membership is hashed once a set has room for IDX_MIN members: the items buffer then
+ * carries, after its cap Values, an open-addressing index (val_hash, linear probing, load
+ * <= 1/2) of the first n_indexed items. Keeping the index inside the items allocation
+ * leaves ValueSet's layout (value.h) unchanged, and valset_free's free(items) frees it.
+ * Code outside this file may append to items directly (n grows past n_indexed): lookups
+ * then fall back to a linear scan and valset_add re-indexes, so a stale index is never
+ * trusted. */
+enum { IDX_MIN = 16 };
+
+typedef struct SetIdx {
+    size_t n_indexed;
+    size_t mask;        /* slots - 1; slots = 2 * cap (a power of two) */
+    int32_t slots[];    /* index into items, -1 empty */
+} SetIdx;
+
+static SetIdx *set_idx(const ValueSet *s) {
+    if (s->cap < IDX_MIN) return NULL;
+    return (SetIdx *)(void *)((char *)s->items + s->cap * sizeof(Value));
+}
+
+static size_t set_bytes(size_t cap) {
+    size_t b = cap * sizeof(Value);
+    if (cap >= IDX_MIN) b += sizeof(SetIdx) + 2 * cap * sizeof(int32_t);
+    return b;
+}
+
+static void idx_rebuild(ValueSet *s) {
+    SetIdx *ix = set_idx(s);
+    if (!ix) return;
+    ix->mask = 2 * s->cap - 1;
+    memset(ix->slots, 0xff, 2 * s->cap * sizeof(int32_t));
+    ix->n_indexed = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t j = val_hash(s->items[i]) & ix->mask;
+        while (ix->slots[j] >= 0) j = (j + 1) & ix->mask;
+        ix->slots[j] = (int32_t)i;
+    }
+    ix->n_indexed = s->n;
+}
+
 void valset_init(ValueSet *s) {
     s->items = NULL;
     s->n = s->cap = 0;
@@ -335,26 +380,58 @@ void valset_free(ValueSet *s) {
     free(s->items);
     valset_init(s);
 }
-void valset_clear(ValueSet *s) { s->n = 0; }
+void valset_clear(ValueSet *s) {
+    s->n = 0;
+    if (set_idx(s)) idx_rebuild(s);
+}
 
-bool valset_contains(const ValueSet *s, Value v) {
+static bool linear_contains(const ValueSet *s, Value v) {
     for (size_t i = 0; i < s->n; i++)
         if (val_eq(s->items[i], v)) return true;
     return false;
 }
 
+bool valset_contains(const ValueSet *s, Value v) {
+    const SetIdx *ix = set_idx(s);
+    if (!ix || ix->n_indexed != s->n) return linear_contains(s, v);
+    for (size_t j = val_hash(v) & ix->mask; ix->slots[j] >= 0; j = (j + 1) & ix->mask)
+        if (val_eq(s->items[ix->slots[j]], v)) return true;
+    return false;
+}
+
 bool valset_add(ValueSet *s, Value v) {
-    if (valset_contains(s, v)) return false;
+    SetIdx *ix = set_idx(s);
+    if (ix && ix->n_indexed != s->n) {
+        idx_rebuild(s);
+    }
+    size_t slot = 0;
+    if (ix) {
+        size_t j = val_hash(v) & ix->mask;
+        for (; ix->slots[j] >= 0; j = (j + 1) & ix->mask)
+            if (val_eq(s->items[ix->slots[j]], v)) return false;
+        slot = j;
+    } else if (linear_contains(s, v)) {
+        return false;
+    }
     if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 8;
-        Value *p = realloc(s->items, s->cap * sizeof *p);
+        size_t nc = s->cap ? s->cap * 2 : 8;
+        Value *p = realloc(s->items, set_bytes(nc));
         if (!p) {
             fprintf(stderr, "itracr: out of memory\n");
             abort();
         }
         s->items = p;
+        s->cap = nc;
+        s->items[s->n++] = v;
+        idx_rebuild(s);
+        return true;
     }
-    s->items[s->n++] = v;
+    s->items[s->n] = v;
+    if (ix) {
+        ix->slots[slot] = (int32_t)s->n;
+        ix->n_indexed = s->n + 1;
+    }
+    s->n++;
     return true;
 }
 
@@ -382,4 +459,5 @@ void valset_sort(ValueSet *s, const char *name) {
     Value *tmp = xmalloc(s->n * sizeof *tmp);
     merge_sort(s->items, tmp, s->n, name);
     free(tmp);
+    idx_rebuild(s); /* positions moved */
 }

@@ -114,10 +114,15 @@ static void fmt_value(Out *o, Value v, bool repr) {
     switch (v.kind) {
     case VAL_NONE: out_s(o, "None"); break;
     case VAL_BOOL: out_s(o, v.u.b ? "True" : "False"); break;
-    case VAL_INT:
-        snprintf(tmp, sizeof tmp, "%lld", (long long)v.u.i);
-        out_s(o, tmp);
+    case VAL_INT: { /* by hand: labels of every direction pass here */
+        uint64_t u = v.u.i < 0 ? 0 - (uint64_t)v.u.i : (uint64_t)v.u.i;
+        char *e = tmp + sizeof tmp, *q = e;
+        do *--q = (char)('0' + u % 10);
+        while ((u /= 10) != 0);
+        if (v.u.i < 0) *--q = '-';
+        out_n(o, q, (size_t)(e - q));
         break;
+    }
     case VAL_FLOAT:
         val_float_repr(v.u.f, tmp, sizeof tmp);
         out_s(o, tmp);

@@ -1,0 +1,196 @@
+/* itracr dataset stats DIR: distributions over the shards of a generated dataset. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "data/shard.h"
+
+static const char *usage =
+    "usage: itracr dataset stats DIR\n"
+    "\n"
+    "Reads every shard under DIR (DIR/*.safetensors and DIR/*/*.safetensors, or one shard\n"
+    "file), checking each one (format, checksum, offsets), and prints the distribution of op\n"
+    "counts, op types, lambda-library entries and predicates, layers, residual widths and\n"
+    "weight-token counts, and counts duplicate programs and compiled models across all the\n"
+    "shards. Exit 1 when a shard is damaged.\n";
+
+typedef struct PathList {
+    char **p;
+    int n, cap;
+} PathList;
+
+static void pl_add(PathList *l, const char *s) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->p = realloc(l->p, sizeof *l->p * (size_t)l->cap);
+    }
+    l->p[l->n++] = strdup(s);
+}
+
+static int is_dir(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static void scan(const char *dir, int depth, PathList *out) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        char *p = malloc(len);
+        snprintf(p, len, "%s/%s", dir, e->d_name);
+        size_t l = strlen(e->d_name);
+        if (is_dir(p)) {
+            if (depth > 0) scan(p, depth - 1, out);
+        } else if (l > 12 && strcmp(e->d_name + l - 12, ".safetensors") == 0) {
+            pl_add(out, p);
+        }
+        free(p);
+    }
+    closedir(d);
+}
+
+typedef struct Key2 {
+    uint64_t a, b;
+} Key2;
+
+static int cmp_key2(const void *x, const void *y) {
+    const Key2 *p = x, *q = y;
+    if (p->a != q->a) return p->a < q->a ? -1 : 1;
+    return (p->b > q->b) - (p->b < q->b);
+}
+
+static long count_dups(Key2 *k, long n) {
+    qsort(k, (size_t)n, sizeof *k, cmp_key2);
+    long d = 0;
+    for (long i = 1; i < n; i++) d += cmp_key2(&k[i - 1], &k[i]) == 0;
+    return d;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_long(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Prints a histogram of v[n] in buckets of width w. */
+static void histogram(const char *title, long *v, long n, long w) {
+    if (n == 0) return;
+    qsort(v, (size_t)n, sizeof *v, cmp_long);
+    double sum = 0;
+    for (long i = 0; i < n; i++) sum += (double)v[i];
+    printf("%s: min %ld  median %ld  mean %.1f  max %ld\n", title, v[0], v[n / 2], sum / (double)n, v[n - 1]);
+    long i = 0;
+    while (i < n) {
+        long lo = v[i] / w * w, c = 0;
+        while (i < n && v[i] / w * w == lo) i++, c++;
+        int bar = (int)(50.0 * (double)c / (double)n + 0.5);
+        if (w == 1) printf("  %8ld      %8ld %5.1f%% ", lo, c, 100.0 * (double)c / (double)n);
+        else printf("  %6ld-%-6ld %8ld %5.1f%% ", lo, lo + w - 1, c, 100.0 * (double)c / (double)n);
+        for (int b = 0; b < bar; b++) putchar('#');
+        putchar('\n');
+    }
+}
+
+static void counts(const char *title, int col, const long *cnt, int lo, long total) {
+    printf("%s:\n", title);
+    for (int id = lo; id < pt_vocab_size(col); id++)
+        if (cnt[id]) printf("  %-20s %9ld %5.1f%%\n", pt_token_name(col, id), cnt[id], 100.0 * (double)cnt[id] / (double)total);
+}
+
+static int stats(const char *dir) {
+    PathList l = {0};
+    if (is_dir(dir)) scan(dir, 1, &l);
+    else pl_add(&l, dir);
+    if (l.n == 0) {
+        fprintf(stderr, "itracr dataset: no shards (*.safetensors) under %s\n", dir);
+        return EXIT_BAD_INPUT;
+    }
+    qsort(l.p, (size_t)l.n, sizeof *l.p, cmp_str);
+    long n = 0, cap = 0;
+    long *ops = NULL, *res = NULL, *wt = NULL, *layers = NULL;
+    Key2 *pk = NULL, *mk = NULL;
+    long op_cnt[64] = {0}, fn_cnt[512] = {0}, rows_total = 0;
+    int rc = EXIT_OK;
+    for (int i = 0; i < l.n; i++) {
+        Shard s;
+        char err[512];
+        if (shard_read_file(l.p[i], &s, err, sizeof err)) {
+            fprintf(stderr, "itracr dataset: %s\n", err);
+            rc = EXIT_BAD_INPUT;
+            break;
+        }
+        if (n + s.n > cap) {
+            cap = (n + s.n) * 2;
+            ops = realloc(ops, sizeof *ops * (size_t)cap);
+            res = realloc(res, sizeof *res * (size_t)cap);
+            wt = realloc(wt, sizeof *wt * (size_t)cap);
+            layers = realloc(layers, sizeof *layers * (size_t)cap);
+            pk = realloc(pk, sizeof *pk * (size_t)cap);
+            mk = realloc(mk, sizeof *mk * (size_t)cap);
+        }
+        for (int k = 0; k < s.n; k++) {
+            const int32_t *m = s.meta + (size_t)k * ACC_META_COLS;
+            ops[n] = m[ACC_META_OPS];
+            res[n] = m[ACC_META_RESIDUAL];
+            layers[n] = m[ACC_META_LAYERS];
+            wt[n] = (long)(s.offsets[k + 1] - s.offsets[k]);
+            const int16_t *t = s.prog + (size_t)k * PT_ROWS * PT_COLS;
+            uint64_t h[2];
+            acc_tokens_hash(t, h);
+            pk[n] = (Key2){h[0], h[1]};
+            mk[n] = (Key2){s.mhash[2 * k], s.mhash[2 * k + 1]};
+            n++;
+            for (int r = 1; r < PT_ROWS; r++) {
+                int op = t[r * PT_COLS + PT_COL_OP], fn = t[r * PT_COLS + PT_COL_FN];
+                if (op < PT_OP_MAP) break; /* END */
+                rows_total++;
+                if (op < 64) op_cnt[op]++;
+                if (fn < 512) fn_cnt[fn]++;
+            }
+        }
+        shard_free(&s);
+    }
+    if (rc == EXIT_OK) {
+        printf("%ld samples in %d shards under %s\n", n, l.n, dir);
+        printf("duplicate programs: %ld, duplicate compiled-model hashes: %ld (all shards together)\n\n",
+               count_dups(pk, n), count_dups(mk, n));
+        histogram("ops per program (SOps)", ops, n, 1);
+        histogram("\nlayers", layers, n, 1);
+        histogram("\nresidual width", res, n, 16);
+        histogram("\nweight tokens per sample", wt, n, 64);
+        printf("\n");
+        counts("op types (all rows)", PT_COL_OP, op_cnt, PT_OP_MAP, rows_total);
+        long fn_total = 0;
+        for (int id = PT_FN_PRED0; id < 512; id++) fn_total += fn_cnt[id];
+        counts("\nfunctions (predicates and lambda-library entries)", PT_COL_FN, fn_cnt, PT_FN_PRED0,
+               fn_total ? fn_total : 1);
+    }
+    for (int i = 0; i < l.n; i++) free(l.p[i]);
+    free(l.p);
+    free(ops);
+    free(res);
+    free(wt);
+    free(layers);
+    free(pk);
+    free(mk);
+    return rc;
+}
+
+int cmd_dataset(int argc, char **argv) {
+    if (argc < 2 || cli_is_help(argv[1])) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (strcmp(argv[1], "stats") != 0) return cli_usage_error("dataset", "unknown subcommand '%s'", argv[1]);
+    if (argc == 3 && cli_is_help(argv[2])) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (argc != 3) return cli_usage_error("dataset", "usage: itracr dataset stats DIR");
+    return stats(argv[2]);
+}

@@ -1,0 +1,177 @@
+/* itracr gen: random RASP programs + compiled weights -> dataset shards. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "data/gen_driver.h"
+
+static const char *usage =
+    "usage: itracr gen -n N -o DIR [options]\n"
+    "\n"
+    "Samples random typed RASP programs, compiles each one, keeps those whose compiled model\n"
+    "matches the interpreter and is not degenerate, drops duplicates (same canonical program,\n"
+    "same compiled model, or a classic program), and writes DIR/<split>/shard-*.safetensors\n"
+    "plus DIR/manifest.json (docs/dataset.md). Same seed, same bytes, for any --jobs.\n"
+    "  -n N                 accepted samples to write\n"
+    "  -o DIR               output directory (created; must not hold a dataset already)\n"
+    "  --seed S             base seed (default 1); sample i uses seed (S, i)\n"
+    "  --jobs J             worker threads (default 1)\n"
+    "  --split LIST         default train=0.96,val=0.02,test=0.02\n"
+    "  --shard-size K       samples per shard (default 10000)\n"
+    "  --ops MIN-MAX        SOps per program (default 1-8)\n"
+    "  --vocab 0,1,2,3,4    integer tokens\n"
+    "  --max-seq-len N      default 5\n"
+    "  --categorical-only   no numerical SOps\n"
+    "  --max-residual N     residual width cap (default 160)\n"
+    "  --max-layers N       layer cap (default 10)\n"
+    "  --max-mlp N          MLP hidden width cap (default 128)\n"
+    "  --test-inputs N      inputs compared with the interpreter (default 64; all when fewer)\n"
+    "  --keep-constant-ops  keep programs with an operation that never varies over the test\n"
+    "                       inputs (rejected by default)\n"
+    "  --wt-scheme S        weight tokens: chunks (default) or residual\n"
+    "  --wt-norm N          asinh (default) or none\n"
+    "  --exclude DIR        classic programs to exclude (default examples/, if present)\n"
+    "  --no-exclude         exclude nothing\n"
+    "  --quiet              no progress line or summary\n"
+    "A progress line (samples/s, acceptance rate, ETA) is shown when stderr is a terminal.\n";
+
+static int parse_vocab(const char *text, GenConfig *g) {
+    int n = 0;
+    const char *s = text;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || n == GEN_MAX_VOCAB || v < -1000000 || v > 1000000) return -1;
+        g->vocab[n++] = (int)v;
+        s = end;
+        if (*s == ',' || *s == ' ') s++;
+        else if (*s) return -1;
+    }
+    g->n_vocab = n;
+    return n ? 0 : -1;
+}
+
+int cmd_gen(int argc, char **argv) {
+    GdConfig c;
+    gd_config_default(&c);
+    long n = -1;
+    bool quiet = false, no_exclude = false;
+    const char *exclude = NULL;
+    char err[512];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long x;
+        if (cli_is_help(a)) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        }
+#define NEED()                                                                   \
+    do {                                                                         \
+        if (!v) return cli_usage_error("gen", "%s needs a value", a);            \
+        i++;                                                                     \
+    } while (0)
+        if (strcmp(a, "-n") == 0) {
+            NEED();
+            if (!cli_parse_int("gen", a, v, 0, 1000000000L, &n)) return EXIT_USAGE;
+        } else if (strcmp(a, "-o") == 0) {
+            NEED();
+            c.out_dir = v;
+        } else if (strcmp(a, "--seed") == 0) {
+            NEED();
+            char *end;
+            unsigned long long s = strtoull(v, &end, 10);
+            if (!*v || *end || v[0] == '-') return cli_usage_error("gen", "bad --seed '%s'", v);
+            c.seed = s;
+        } else if (strcmp(a, "--jobs") == 0) {
+            NEED();
+            if (!cli_parse_int("gen", a, v, 1, 256, &x)) return EXIT_USAGE;
+            c.jobs = (int)x;
+        } else if (strcmp(a, "--split") == 0) {
+            NEED();
+            if (gd_parse_splits(&c, v, err, sizeof err)) return cli_usage_error("gen", "%s", err);
+        } else if (strcmp(a, "--shard-size") == 0) {
+            NEED();
+            if (!cli_parse_int("gen", a, v, 1, 100000000L, &x)) return EXIT_USAGE;
+            c.shard_size = (int)x;
+        } else if (strcmp(a, "--ops") == 0) {
+            NEED();
+            int lo, hi, used = 0;
+            if (sscanf(v, "%d-%d%n", &lo, &hi, &used) == 2 && v[used] == 0) {
+                c.gen.min_ops = lo;
+                c.gen.max_ops = hi;
+            } else if (sscanf(v, "%d%n", &lo, &used) == 1 && v[used] == 0) {
+                c.gen.min_ops = c.gen.max_ops = lo;
+            } else {
+                return cli_usage_error("gen", "bad --ops '%s' (MIN-MAX)", v);
+            }
+        } else if (strcmp(a, "--vocab") == 0) {
+            NEED();
+            if (parse_vocab(v, &c.gen)) return cli_usage_error("gen", "bad --vocab '%s' (integers, e.g. 0,1,2)", v);
+        } else if (strcmp(a, "--max-seq-len") == 0) {
+            NEED();
+            if (!cli_parse_int("gen", a, v, 1, 64, &x)) return EXIT_USAGE;
+            c.gen.max_seq_len = (int)x;
+        } else if (strcmp(a, "--categorical-only") == 0) {
+            c.gen.categorical_only = true;
+        } else if (strcmp(a, "--max-residual") == 0) {
+            NEED();
+            if (!cli_parse_int("gen", a, v, 1, 100000, &x)) return EXIT_USAGE;
+            c.gen.max_residual = (int)x;
+        } else if (strcmp(a, "--max-layers") == 0) {
+            NEED();
+            if (!cli_parse_int("gen", a, v, 1, WT_LAYER_VOCAB - 1, &x)) return EXIT_USAGE;
+            c.gen.max_layers = (int)x;
+        } else if (strcmp(a, "--max-mlp") == 0) {
+            NEED();
+            if (!cli_parse_int("gen", a, v, 1, 100000, &x)) return EXIT_USAGE;
+            c.gen.max_mlp_width = (int)x;
+        } else if (strcmp(a, "--test-inputs") == 0) {
+            NEED();
+            if (!cli_parse_int("gen", a, v, 1, 100000, &x)) return EXIT_USAGE;
+            c.acc.n_test = (int)x;
+        } else if (strcmp(a, "--keep-constant-ops") == 0) {
+            c.acc.reject_const_ops = false;
+        } else if (strcmp(a, "--wt-scheme") == 0) {
+            NEED();
+            if (wt_scheme_parse(v, &c.acc.wt.scheme)) return cli_usage_error("gen", "unknown --wt-scheme '%s'", v);
+        } else if (strcmp(a, "--wt-norm") == 0) {
+            NEED();
+            if (wt_norm_parse(v, &c.acc.wt.norm)) return cli_usage_error("gen", "unknown --wt-norm '%s'", v);
+        } else if (strcmp(a, "--exclude") == 0) {
+            NEED();
+            exclude = v;
+        } else if (strcmp(a, "--no-exclude") == 0) {
+            no_exclude = true;
+        } else if (strcmp(a, "--quiet") == 0) {
+            quiet = true;
+        } else {
+            return cli_usage_error("gen", "unknown argument '%s'", a);
+        }
+#undef NEED
+    }
+    if (n < 0) return cli_usage_error("gen", "-n N is required");
+    if (!c.out_dir) return cli_usage_error("gen", "-o DIR is required");
+    if (gen_config_check(&c.gen, err, sizeof err)) return cli_usage_error("gen", "%s", err);
+    c.n = n;
+    char manifest[4096];
+    snprintf(manifest, sizeof manifest, "%s/manifest.json", c.out_dir);
+    if (access(manifest, F_OK) == 0) {
+        /* old shards would mix with the new ones (readers glob the split folders) */
+        fprintf(stderr, "itracr gen: %s already holds a dataset (manifest.json); use a new directory\n", c.out_dir);
+        return EXIT_BAD_INPUT;
+    }
+    if (!no_exclude) {
+        if (exclude) c.exclude_dir = exclude;
+        else if (access("examples", F_OK) == 0) c.exclude_dir = "examples";
+    }
+    c.progress = !quiet && isatty(2);
+    GdStats st;
+    if (gd_run(&c, &st, err, sizeof err)) {
+        fprintf(stderr, "itracr gen: %s\n", err);
+        return EXIT_BAD_INPUT;
+    }
+    if (!quiet) gd_print_summary(stderr, &c, &st);
+    return EXIT_OK;
+}

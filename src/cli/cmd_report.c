@@ -1,0 +1,66 @@
+/* itracr report: the training curves of a training log as a standalone SVG. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "eval/report.h"
+#include "io/atomic_file.h"
+
+static void help(FILE *f) {
+    fprintf(f,
+            "usage: itracr report --log train.jsonl -o curves.svg\n"
+            "\n"
+            "Draws the training curves (loss, validation token accuracy and exact match,\n"
+            "learning rate) of a training log as one standalone SVG file.\n"
+            "\n"
+            "  --log FILE   JSON lines: {\"step\":..,\"loss\":..,\"lr\":..,\"val_token_acc\":..,\n"
+            "               \"val_exact\":..}; fields other than step may be missing.\n"
+            "               Malformed lines are skipped with a warning.\n"
+            "  -o FILE      the SVG to write ('-': standard output)\n");
+}
+
+int cmd_report(int argc, char **argv) {
+    const char *log_path = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            help(stdout);
+            return EXIT_OK;
+        }
+        if (strcmp(argv[i], "--log") == 0 || strcmp(argv[i], "-o") == 0 ||
+            strcmp(argv[i], "--output") == 0) {
+            if (i + 1 >= argc) return cli_usage_error("report", "%s needs a value", argv[i]);
+            if (strcmp(argv[i], "--log") == 0) log_path = argv[++i];
+            else out = argv[++i];
+            continue;
+        }
+        return cli_usage_error("report", "unknown argument '%s'", argv[i]);
+    }
+    if (!log_path) return cli_usage_error("report", "--log is required");
+    if (!out) return cli_usage_error("report", "-o is required");
+    TrainLog log;
+    char err[1024];
+    if (train_log_load(log_path, &log, err, sizeof err)) {
+        fprintf(stderr, "itracr report: %s\n", err);
+        return EXIT_BAD_INPUT;
+    }
+    if (log.n_bad)
+        fprintf(stderr, "itracr report: warning: %s: skipped %ld malformed line%s (the first is line %ld)\n",
+                log_path, log.n_bad, log.n_bad == 1 ? "" : "s", log.first_bad_line);
+    StrBuf b;
+    sb_init(&b);
+    sb_append(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    report_curves_svg(&b, &log, 0, 0, true);
+    sb_append(&b, "\n");
+    int rc = EXIT_OK;
+    if (strcmp(out, "-") == 0) {
+        fwrite(b.s, 1, b.len, stdout);
+    } else if (atomic_write(out, b.s, b.len, err, sizeof err)) {
+        fprintf(stderr, "itracr report: %s\n", err);
+        rc = EXIT_BAD_INPUT;
+    } else {
+        fprintf(stderr, "itracr report: wrote %s (%d records)\n", out, log.n);
+    }
+    sb_free(&b);
+    train_log_free(&log);
+    return rc;
+}

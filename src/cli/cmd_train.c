@@ -1,0 +1,337 @@
+/* itracr train: train the meta-model on a generated dataset (meta/train.h). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "io/atomic_file.h"
+#include "meta/train.h"
+
+static const char *usage =
+    "usage: itracr train --data DIR -o META.safetensors [--config FILE.json] [--steps N] [--resume]\n"
+    "                    [--d-model C] [--layers L] [--heads H] [--batch B] [--lr LR] [--warmup W]\n"
+    "                    [--seed S] [--eval-every K] [--ckpt-every K] [--max-prefix P] [--log FILE]\n"
+    "\n"
+    "Trains the meta-model on DIR's train split (validation metrics on DIR's val split, when\n"
+    "present). -o is the checkpoint (parameters + AdamW state, written atomically every\n"
+    "--ckpt-every steps and at the end); its training config goes to META.safetensors.train.json\n"
+    "and the log (JSON lines: step, loss, lr, val_token_acc, val_exact) to --log (default\n"
+    "META.safetensors.log.jsonl). --config is a JSON object with any of the keys of that config\n"
+    "file; flags override it. --resume continues from -o with the saved config (only --steps may\n"
+    "change) and the same batches, so the loss curve equals an uninterrupted run's.\n"
+    "Progress (loss, tokens/s, ETA) is shown when stderr is a terminal.\n";
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static long rss_mb(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, res = 0;
+    if (!f) return -1;
+    if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = -1;
+    fclose(f);
+    return res < 0 ? -1 : res * sysconf(_SC_PAGESIZE) / (1024 * 1024);
+}
+
+static char *cat2(const char *a, const char *b) {
+    size_t n = strlen(a) + strlen(b) + 1;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s%s", a, b);
+    return s;
+}
+
+/* Keeps the log lines of steps <= step (what the checkpoint had seen), so a resumed log reads
+ * like an uninterrupted one. */
+static int truncate_log(const char *path, long step, char *err, size_t errcap) {
+    unsigned char *data = NULL;
+    size_t len = 0;
+    if (access(path, F_OK) != 0) return 0;
+    if (read_whole_file(path, &data, &len, err, errcap) != 0) return 1;
+    char *out = malloc(len + 1);
+    size_t n = 0;
+    if (!out) {
+        free(data);
+        snprintf(err, errcap, "out of memory");
+        return 1;
+    }
+    char *line = (char *)data;
+    while (line && *line) {
+        char *nl = strchr(line, '\n');
+        if (!nl) break; /* a torn last line (killed mid-write) is dropped */
+        *nl = 0;
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *s = o ? cJSON_GetObjectItemCaseSensitive(o, "step") : NULL;
+        if (cJSON_IsNumber(s) && s->valuedouble <= (double)step) {
+            size_t l = strlen(line);
+            memcpy(out + n, line, l);
+            out[n + l] = '\n';
+            n += l + 1;
+        }
+        cJSON_Delete(o);
+        line = nl + 1;
+    }
+    int rc = atomic_write(path, out, n, err, errcap);
+    free(out);
+    free(data);
+    return rc;
+}
+
+typedef struct Flags {
+    long d_model, layers, heads, batch, warmup, seed, eval_every, ckpt_every, max_prefix, steps;
+    double lr;
+} Flags;
+
+static void apply_flags(const Flags *f, TrainConfig *c) {
+    if (f->d_model >= 0) c->d_model = (int)f->d_model;
+    if (f->layers >= 0) c->n_layer = (int)f->layers;
+    if (f->heads >= 0) c->n_head = (int)f->heads;
+    if (f->batch >= 0) c->batch = (int)f->batch;
+    if (f->warmup >= 0) c->warmup = f->warmup;
+    if (f->seed >= 0) c->seed = (uint64_t)f->seed;
+    if (f->eval_every >= 0) c->eval_every = f->eval_every;
+    if (f->ckpt_every >= 0) c->ckpt_every = f->ckpt_every;
+    if (f->max_prefix >= 0) c->max_prefix = (int)f->max_prefix;
+    if (f->steps >= 0) c->steps = f->steps;
+    if (f->lr > 0) {
+        c->lr = f->lr;
+        if (c->lr_min > c->lr) c->lr_min = c->lr / 10;
+    }
+}
+
+static int load_config_file(const char *path, TrainConfig *c) {
+    unsigned char *data = NULL;
+    size_t len = 0;
+    char err[512];
+    if (read_whole_file(path, &data, &len, err, sizeof err) != 0 ||
+        train_config_from_json((const char *)data, c, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr train: %s: %s\n", path, err);
+        free(data);
+        return 1;
+    }
+    free(data);
+    return 0;
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *data_dir = NULL, *out = NULL, *cfg_path = NULL, *log_path = NULL;
+    int resume = 0;
+    Flags fl = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long *target = NULL;
+        long lo = 1, hi = 1L << 40;
+        if (cli_is_help(a)) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        } else if (strcmp(a, "--resume") == 0) {
+            resume = 1;
+            continue;
+        }
+        if (!v) return cli_usage_error("train", "'%s' needs a value (or is unknown)", a);
+        if (strcmp(a, "--data") == 0) data_dir = v;
+        else if (strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) out = v;
+        else if (strcmp(a, "--config") == 0) cfg_path = v;
+        else if (strcmp(a, "--log") == 0) log_path = v;
+        else if (strcmp(a, "--lr") == 0) {
+            char *end;
+            fl.lr = strtod(v, &end);
+            if (*end || !(fl.lr > 0) || fl.lr > 10) return cli_usage_error("train", "--lr expects a number in (0, 10], got '%s'", v);
+        } else if (strcmp(a, "--steps") == 0) target = &fl.steps;
+        else if (strcmp(a, "--d-model") == 0) target = &fl.d_model, hi = 4096;
+        else if (strcmp(a, "--layers") == 0) target = &fl.layers, hi = 64;
+        else if (strcmp(a, "--heads") == 0) target = &fl.heads, hi = 64;
+        else if (strcmp(a, "--batch") == 0) target = &fl.batch, hi = 4096;
+        else if (strcmp(a, "--warmup") == 0) target = &fl.warmup, lo = 0;
+        else if (strcmp(a, "--seed") == 0) target = &fl.seed, lo = 0;
+        else if (strcmp(a, "--eval-every") == 0) target = &fl.eval_every, lo = 0;
+        else if (strcmp(a, "--ckpt-every") == 0) target = &fl.ckpt_every, lo = 0;
+        else if (strcmp(a, "--max-prefix") == 0) target = &fl.max_prefix, hi = 16384;
+        else return cli_usage_error("train", "unknown option '%s'", a);
+        if (target && !cli_parse_int("train", a, v, lo, hi, target)) return EXIT_USAGE;
+        i++;
+    }
+    if (!data_dir) return cli_usage_error("train", "missing --data DIR");
+    if (!out) return cli_usage_error("train", "missing -o META.safetensors");
+
+    char err[1024];
+    char *side = cat2(out, ".train.json");
+    char *deflog = cat2(out, ".log.jsonl");
+    if (!log_path) log_path = deflog;
+    TrainConfig tc;
+    train_config_default(&tc);
+    int rc = EXIT_BAD_INPUT;
+    int resuming = resume && access(out, F_OK) == 0;
+    if (resume && !resuming) fprintf(stderr, "itracr train: no checkpoint at %s yet: starting fresh\n", out);
+    if (resuming) {
+        if (load_config_file(side, &tc) != 0) goto done0;
+        if (fl.steps >= 0) tc.steps = fl.steps;
+    } else {
+        if (cfg_path && load_config_file(cfg_path, &tc) != 0) goto done0;
+        apply_flags(&fl, &tc);
+    }
+    if (train_config_check(&tc, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr train: bad config: %s\n", err);
+        goto done0;
+    }
+
+    TrainData train, val;
+    train_data_init(&train);
+    train_data_init(&val);
+    double t0 = now_s();
+    if (train_data_load_split(&train, data_dir, "train", tc.max_prefix, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr train: %s\n", err);
+        goto done1;
+    }
+    if (train.n == 0) {
+        fprintf(stderr, "itracr train: %s: no usable training samples\n", data_dir);
+        goto done1;
+    }
+    int have_val = train_data_load_split(&val, data_dir, "val", tc.max_prefix, err, sizeof err) == 0 && val.n > 0;
+    if (!have_val) fprintf(stderr, "itracr train: no validation split (%s): validation metrics off\n", err);
+    if (train.have_wt) tc.wt = train.wt;
+    fprintf(stderr, "data: %d train samples (%ld dropped: more than %d weight tokens), %d val, %.1f M weight tokens, loaded in %.1f s\n",
+            train.n, train.skipped, tc.max_prefix, val.n, (double)train.total / 1e6, now_s() - t0);
+
+    Trainer t;
+    if (resuming) {
+        if (trainer_init_resume(&t, &tc, &train, out, err, sizeof err) != 0) {
+            fprintf(stderr, "itracr train: %s\n", err);
+            goto done1;
+        }
+        if (truncate_log(log_path, t.m.step, err, sizeof err) != 0) {
+            fprintf(stderr, "itracr train: %s\n", err);
+            trainer_free(&t);
+            goto done1;
+        }
+        fprintf(stderr, "resumed %s at step %ld\n", out, t.m.step);
+    } else {
+        if (trainer_init(&t, &tc, &train, err, sizeof err) != 0) {
+            fprintf(stderr, "itracr train: %s\n", err);
+            goto done1;
+        }
+        FILE *lf = fopen(log_path, "w");
+        if (lf) fclose(lf);
+    }
+    {
+        char *js = train_config_to_json(&tc);
+        size_t jl = strlen(js);
+        js = realloc(js, jl + 2);
+        js[jl] = '\n';
+        js[jl + 1] = 0;
+        if (atomic_write(side, js, jl + 1, err, sizeof err) != 0) {
+            fprintf(stderr, "itracr train: %s\n", err);
+            free(js);
+            trainer_free(&t);
+            goto done1;
+        }
+        free(js);
+    }
+    FILE *logf = fopen(log_path, "a");
+    if (!logf) {
+        fprintf(stderr, "itracr train: cannot open log %s\n", log_path);
+        trainer_free(&t);
+        goto done1;
+    }
+    size_t np = t.m.lay.n_params;
+    fprintf(stderr, "model: d_model %d, %d layers, %d heads, %zu parameters (%.1f MB with gradients and AdamW state)\n",
+            tc.d_model, tc.n_layer, tc.n_head, np, (double)np * 16 / 1e6);
+    fprintf(stderr, "training: batch %d, lr %g -> %g, warmup %ld, steps %ld, seed %llu; log %s\n", tc.batch,
+            tc.lr, tc.lr_min, tc.warmup, tc.steps, (unsigned long long)tc.seed, log_path);
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    int tty = isatty(2);
+    double start = now_s(), win_t = start;
+    long win_tok = 0, start_step = t.m.step;
+    rc = EXIT_OK;
+    while (t.m.step < tc.steps && !g_stop) {
+        float loss, lr;
+        double ts = now_s();
+        if (trainer_step(&t, &loss, &lr, err, sizeof err) != 0) {
+            fprintf(stderr, "itracr train: step %ld: %s\n", t.m.step, err);
+            rc = EXIT_BAD_INPUT;
+            break;
+        }
+        if (!isfinite(loss)) {
+            fprintf(stderr, "itracr train: step %ld: loss is not finite; stopping\n", t.m.step);
+            rc = EXIT_BAD_INPUT;
+            break;
+        }
+        win_tok += t.tok_count;
+        long step = t.m.step; /* steps done */
+        if (step == start_step + 1)
+            fprintf(stderr, "first step: %.0f ms (batch P=%d, T=%d), resident memory %ld MB\n", 1e3 * (now_s() - ts),
+                    t.P, t.T, rss_mb());
+        int do_eval = have_val && tc.eval_every > 0 && (step % tc.eval_every == 0 || step == tc.steps);
+        int do_log = step % tc.log_every == 0 || do_eval || step == tc.steps;
+        double now = now_s();
+        if (do_log) {
+            double tok_s = win_tok / (now - win_t + 1e-9);
+            fprintf(logf, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g,\"tok_s\":%.0f,\"elapsed_s\":%.1f", step, loss, lr, tok_s,
+                    now - start);
+            if (do_eval) {
+                double acc = 0, ex = 0, te = now_s();
+                if (trainer_eval(&t, &val, tc.eval_tf, tc.eval_decode, &acc, &ex, err, sizeof err) != 0) {
+                    fprintf(stderr, "itracr train: validation: %s\n", err);
+                    rc = EXIT_BAD_INPUT;
+                    break;
+                }
+                fprintf(logf, ",\"val_token_acc\":%.6f,\"val_exact\":%.6f,\"eval_s\":%.1f", acc, ex, now_s() - te);
+                if (tty) fprintf(stderr, "\n");
+                fprintf(stderr, "step %ld: val token acc %.4f, exact %.4f (%d / %d samples)\n", step, acc, ex,
+                        tc.eval_tf < val.n ? tc.eval_tf : val.n, tc.eval_decode < val.n ? tc.eval_decode : val.n);
+            }
+            fprintf(logf, "}\n");
+            fflush(logf);
+            if (tty) {
+                double per = (now - start) / (double)(step - start_step);
+                double eta = per * (double)(tc.steps - step);
+                fprintf(stderr, "\rstep %ld/%ld  loss %.4f  lr %.2e  %.0f tok/s  ETA %02d:%02d:%02d   ", step, tc.steps, loss,
+                        lr, tok_s, (int)(eta / 3600), (int)fmod(eta / 60, 60), (int)fmod(eta, 60));
+            }
+            win_tok = 0;
+            win_t = now_s();
+        }
+        if ((tc.ckpt_every > 0 && step % tc.ckpt_every == 0) || step == tc.steps) {
+            if (trainer_save(&t, out, err, sizeof err) != 0) {
+                fprintf(stderr, "itracr train: checkpoint: %s\n", err);
+                rc = EXIT_BAD_INPUT;
+                break;
+            }
+        }
+    }
+    if (g_stop && rc == EXIT_OK) {
+        if (trainer_save(&t, out, err, sizeof err) != 0) {
+            fprintf(stderr, "itracr train: checkpoint: %s\n", err);
+            rc = EXIT_BAD_INPUT;
+        } else fprintf(stderr, "\ninterrupted: checkpoint at step %ld in %s (continue with --resume)\n", t.m.step, out);
+    }
+    if (tty) fprintf(stderr, "\n");
+    if (rc == EXIT_OK && !g_stop)
+        fprintf(stderr, "done: %ld steps in %.1f s; model %s\n", t.m.step - start_step, now_s() - start, out);
+    fclose(logf);
+    trainer_free(&t);
+done1:
+    train_data_free(&train);
+    train_data_free(&val);
+done0:
+    free(side);
+    free(deflog);
+    return rc;
+}

@@ -1,0 +1,65 @@
+/* The dataset generator behind `itracr gen`: samples programs, accepts them (accept.h),
+ * de-duplicates, splits and writes shards.
+ *
+ * Determinism: sample i is made from gen_sample_seed(seed, i) alone. Worker threads
+ * (OpenMP, `jobs` of them) fill a round of consecutive indices; one writer then consumes
+ * the round in index order -- de-duplication, split assignment, shard writing and every
+ * counter happen there -- and stops at the index that completes n accepted samples. So the
+ * files are the same bytes for any number of jobs.
+ *
+ * De-duplication (exact, global over all splits): a sample is dropped when its canonical
+ * program tokens equal those of a classic program (exclude_dir/\*.rasp that have a token
+ * form), or of an earlier kept sample (128-bit hash of the table), or when its compiled
+ * model has the model_hash128 of an earlier kept sample. The fixed rule: the sample with
+ * the lowest index is kept. The split of a kept sample is a function of its program hash.
+ *
+ * Output: OUT/<split>/shard-NNNNNN.safetensors (shard.h) and OUT/manifest.json. */
+#ifndef ITRACR_DATA_GEN_DRIVER_H
+#define ITRACR_DATA_GEN_DRIVER_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "data/accept.h"
+#include "gen/sampler.h"
+
+#define GD_MAX_SPLITS 4
+
+typedef struct GdConfig {
+    GenConfig gen;
+    AccSettings acc;
+    long n;                 /* accepted samples to produce */
+    uint64_t seed;
+    int jobs;
+    int shard_size;         /* samples per shard (default 10000) */
+    int n_splits;
+    char split_name[GD_MAX_SPLITS][16];
+    double split_frac[GD_MAX_SPLITS]; /* sum 1 */
+    const char *out_dir;
+    const char *exclude_dir; /* classic programs to exclude; NULL for none */
+    bool progress;           /* progress line on stderr */
+    long max_seeds;          /* give up after this many indices (0: 1000 * n + 100000) */
+} GdConfig;
+
+void gd_config_default(GdConfig *c); /* train=0.96, val=0.02, test=0.02; jobs 1; seed 1 */
+/* Parses "train=0.96,val=0.02,test=0.02". Returns 0, or non-zero with a message. */
+int gd_parse_splits(GdConfig *c, const char *text, char *err, size_t errcap);
+
+typedef struct GdStats {
+    long accepted, seeds;
+    long rejected[ACC_R_COUNT];
+    long sampler_rejects[GEN_R_COUNT];
+    long dup_canonical, dup_model, classic;
+    long per_split[GD_MAX_SPLITS];
+    long shards;
+    long const_op;           /* accepted samples with an operation that never varies */
+    long wt_tokens;          /* weight tokens written */
+    int classic_total, classic_expressible;
+    double seconds;
+} GdStats;
+
+/* Runs the generator. Returns 0, or non-zero with a message. */
+int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap);
+void gd_print_summary(FILE *f, const GdConfig *c, const GdStats *st);
+
+#endif

@@ -1,0 +1,39 @@
+/* Constrained decoding to a program-token table (decode_table.h). */
+#include "meta/decode_table.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "data/weight_tokens.h"
+#include "meta/constrain.h"
+#include "meta/meta_decode.h"
+#include "meta/prog_codec.h"
+
+int meta_decode_table(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam,
+                      int16_t *table, char *err, size_t errcap) {
+    if (P > m->cfg.max_prefix) {
+        snprintf(err, errcap, "%d weight tokens, but the meta-model takes at most %d", P, m->cfg.max_prefix);
+        return 1;
+    }
+    if (m->cfg.payload_dim != WT_WIDTH || m->cfg.n_id_fields != WT_N_IDS || m->cfg.vocab != pc_vocab_size()) {
+        snprintf(err, errcap, "the meta-model's config does not match the token formats (payload %d, ids %d, vocab %d)",
+                 m->cfg.payload_dim, m->cfg.n_id_fields, m->cfg.vocab);
+        return 1;
+    }
+    int32_t *ids32 = malloc(sizeof(int32_t) * WT_N_IDS * (size_t)(P > 0 ? P : 1));
+    if (!ids32) {
+        snprintf(err, errcap, "out of memory");
+        return 1;
+    }
+    for (long i = 0; i < (long)P * WT_N_IDS; i++) ids32[i] = ids[i];
+    MetaPrefix pre = {P, payload, ids32};
+    int max_len = m->cfg.max_prog < PC_MAX_LEN ? m->cfg.max_prog : PC_MAX_LEN;
+    MetaDecodeOpts o = {PC_BOS, PC_EOS, max_len, pc_constraint_fn, NULL};
+    int32_t out[PC_MAX_LEN];
+    int n = 0, rc;
+    if (beam <= 1) rc = meta_decode_greedy(m, &pre, &o, out, &n, err, errcap);
+    else rc = meta_decode_beam(m, &pre, &o, beam, out, &n, NULL, err, errcap);
+    free(ids32);
+    if (rc != 0) return rc;
+    return pc_decode(out, n, table, err, errcap);
+}

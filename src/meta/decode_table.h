@@ -1,0 +1,17 @@
+/* Decoding one compiled model's weight tokens into a program-token table: the flat sequence
+ * (prog_codec.h) decoded greedily or by beam search under the validity constraint
+ * (constrain.h), then turned back into a table. */
+#ifndef ITRACR_META_DECODE_TABLE_H
+#define ITRACR_META_DECODE_TABLE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meta/meta_model.h"
+
+/* payload [P, WT_WIDTH], ids [P, WT_N_IDS] -> table [PT_ROWS * PT_COLS]. beam <= 1: greedy.
+ * Returns 0, or non-zero with a message (more weight tokens than the model takes, a decoding
+ * error, no EOS within the length limit). */
+int meta_decode_table(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam,
+                      int16_t *table, char *err, size_t errcap);
+
+#endif
