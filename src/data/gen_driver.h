@@ -12,6 +12,8 @@
  * form), or of an earlier kept sample (128-bit hash of the table), or when its compiled
  * model has the model_hash128 of an earlier kept sample. The fixed rule: the sample with
  * the lowest index is kept. The split of a kept sample is a function of its program hash.
+ * Workers skip compiling a program already kept before the current round (rounds of 512
+ * indices, whatever the jobs), which only changes the reason a duplicate is counted under.
  *
  * Output: OUT/<split>/shard-NNNNNN.safetensors (shard.h) and OUT/manifest.json. */
 #ifndef ITRACR_DATA_GEN_DRIVER_H
