@@ -62,8 +62,14 @@ int main(int argc, char **argv) {
     GdStats s1, s2;
     if (run(n, 1, &w1, &c1, &s1) || run(n, 2, &w2, &c2, &s2)) return 1;
     double r1 = (double)n / w1, r2 = (double)n / w2;
-    printf("samples=%ld seeds=%ld acceptance=%.1f%% online_cpus=%ld\n", n, s1.seeds,
-           100.0 * (double)n / (double)s1.seeds, sysconf(_SC_NPROCESSORS_ONLN));
+    double load[3] = {0, 0, 0};
+    FILE *la = fopen("/proc/loadavg", "r"); /* other processes share the cores: say how busy */
+    if (la) {
+        if (fscanf(la, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = load[1] = load[2] = 0;
+        fclose(la);
+    }
+    printf("samples=%ld seeds=%ld acceptance=%.1f%% online_cpus=%ld loadavg=%.2f,%.2f,%.2f\n", n, s1.seeds,
+           100.0 * (double)n / (double)s1.seeds, sysconf(_SC_NPROCESSORS_ONLN), load[0], load[1], load[2]);
     printf("baseline=jobs1 accepted_per_s=%.0f cpu_ms_per_accepted=%.3f\n", r1, 1e3 * c1 / (double)n);
     printf("jobs2 accepted_per_s=%.0f cpu_ms_per_accepted=%.3f\n", r2, 1e3 * c2 / (double)n);
     printf("ratio_vs_baseline=%.2f\n", r2 / r1);

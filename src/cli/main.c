@@ -23,6 +23,7 @@ static const Command commands[] = {
     {"dataset", cmd_dataset, "statistics of a generated dataset"},
     {"train", cmd_train, "train the meta-model on a generated dataset"},
     {"decompile", cmd_decompile, "decode a compiled model back into a RASP program"},
+    {"eval", cmd_eval, "evaluate the meta-model on held-out samples and classic programs (HTML report)"},
 };
 
 static void usage(FILE *f) {

@@ -51,8 +51,7 @@ int model_forward_f64(const CompiledModel *m, const int *token_ids, int B, int T
     if (check_ids(m, token_ids, B, T, err, errcap)) return 1;
     if (B == 0) return 0;
     FwdSparse *s = fwd_sparse_new(m);
-    if (s) fwd_sparse_run(m, s, token_ids, B, T, out);
-    else fwd64_run(m, m->token_embed, token_ids, B, T, out);
+    if (!s || fwd_sparse_run(m, s, token_ids, B, T, out)) fwd64_run(m, m->token_embed, token_ids, B, T, out);
     fwd_sparse_free(s);
     return 0;
 }
@@ -61,8 +60,7 @@ int model_forward_f64_sparse(const CompiledModel *m, FwdSparse *s, const int *to
                              double *out, char *err, size_t errcap) {
     if (check_ids(m, token_ids, B, T, err, errcap)) return 1;
     if (B == 0) return 0;
-    if (s) fwd_sparse_run(m, s, token_ids, B, T, out);
-    else fwd64_run(m, m->token_embed, token_ids, B, T, out);
+    if (!s || fwd_sparse_run(m, s, token_ids, B, T, out)) fwd64_run(m, m->token_embed, token_ids, B, T, out);
     return 0;
 }
 

@@ -64,11 +64,14 @@ typedef struct Build {
     bool ok;
 } Build;
 
-static void *grow(void *p, size_t *cap, size_t elem) {
-    *cap = *cap ? 2 * *cap : 1024;
-    p = realloc(p, *cap * elem);
-    if (!p) abort();
-    return p;
+/* Doubles *p's capacity; false (p untouched) on OOM. */
+static bool grow(void **p, size_t *cap, size_t elem) {
+    size_t c = *cap ? 2 * *cap : 1024;
+    void *q = realloc(*p, c * elem);
+    if (!q) return false;
+    *p = q;
+    *cap = c;
+    return true;
 }
 
 /* True when w[0..n) is all zero (+0 or -0): the plan scans every weight, so this runs over
@@ -109,19 +112,27 @@ static void sp_scan(Build *b, SpMat *s, SpPos *pos, const double *w, int rows, i
             if (cc < 0) continue;
             if (b->ne == b->cape) {
                 size_t cap = b->cape;
-                b->cb = grow(b->cb, &cap, sizeof(int));
-                b->vb = grow(b->vb, &b->cape, sizeof(double));
+                if (!grow((void **)&b->cb, &cap, sizeof(int)) || !grow((void **)&b->vb, &b->cape, sizeof(double))) {
+                    b->ok = false; /* OOM: the caller gets NULL and runs the dense pass */
+                    return;
+                }
             }
             b->cb[b->ne] = cc;
             b->vb[b->ne++] = r[c];
             k++;
         }
         if (k == k0) continue;
-        if (b->nr == b->capr) b->rb = grow(b->rb, &b->capr, sizeof(SpRow));
+        if (b->nr == b->capr && !grow((void **)&b->rb, &b->capr, sizeof(SpRow))) {
+            b->ok = false;
+            return;
+        }
         b->rb[b->nr++] = (SpRow){rd, k0};
         n++;
     }
-    if (b->nr == b->capr) b->rb = grow(b->rb, &b->capr, sizeof(SpRow));
+    if (b->nr == b->capr && !grow((void **)&b->rb, &b->capr, sizeof(SpRow))) {
+        b->ok = false;
+        return;
+    }
     b->rb[b->nr++] = (SpRow){-1, k};
     s->n = n;
 }
@@ -145,12 +156,21 @@ FwdSparse *fwd_sparse_new(const CompiledModel *m) {
     if (!moderate(m->token_embed, (size_t)m->vocab_size * D) || !moderate(m->pos_embed, (size_t)(m->max_seq_len + 1) * D))
         return NULL;
     FwdSparse *s = calloc(1, sizeof *s);
-    s->layers = calloc((size_t)(NL ? NL : 1), sizeof(SpLayer));
+    SpLayer *layers = calloc((size_t)(NL ? NL : 1), sizeof(SpLayer));
     SpPos *pos = malloc(sizeof(SpPos) * (size_t)(6 * NL + 1));
     int *hmap = malloc(sizeof(int) * (size_t)(HK + 1)), *mmap_ = malloc(sizeof(int) * (size_t)(M + 1));
+    if (!s || !layers || !pos || !hmap || !mmap_) {
+        free(s);
+        free(layers);
+        free(pos);
+        free(hmap);
+        free(mmap_);
+        return NULL;
+    }
+    s->layers = layers;
     Build b = {0};
     b.ok = true;
-    for (int l = 0; l < NL; l++) {
+    for (int l = 0; l < NL && b.ok; l++) {
         const ModelLayer *L = &m->layers[l];
         SpLayer *S = &s->layers[l];
         /* live heads: a non-zero in the head's value columns */
@@ -173,10 +193,17 @@ FwdSparse *fwd_sparse_new(const CompiledModel *m) {
         sp_scan(&b, &S->w1, &pos[6 * l + 4], L->w1, D, M, NULL, D, mmap_, ml);
         sp_scan(&b, &S->w2, &pos[6 * l + 5], L->w2, M, D, mmap_, ml, NULL, D);
     }
-    sp_scan(&b, &s->unembed, &pos[6 * NL], m->unembed, D, NO, NULL, D, NULL, NO);
+    if (b.ok) sp_scan(&b, &s->unembed, &pos[6 * NL], m->unembed, D, NO, NULL, D, NULL, NO);
     s->rbuf = b.rb;
     s->cbuf = b.cb;
     s->vbuf = b.vb;
+    if (!b.ok) { /* the positions may be unset: nothing below may read them */
+        free(pos);
+        free(hmap);
+        free(mmap_);
+        fwd_sparse_free(s);
+        return NULL;
+    }
     for (int l = 0; l < NL; l++) {
         SpLayer *S = &s->layers[l];
         sp_fix(&S->q, &pos[6 * l + 0], &b);
@@ -190,10 +217,6 @@ FwdSparse *fwd_sparse_new(const CompiledModel *m) {
     free(pos);
     free(hmap);
     free(mmap_);
-    if (!b.ok) {
-        fwd_sparse_free(s);
-        return NULL;
-    }
     return s;
 }
 
@@ -222,7 +245,7 @@ static void spmm(double *C, const double *X, const SpMat *A, int R, bool acc) {
     }
 }
 
-void fwd_sparse_run(const CompiledModel *m, FwdSparse *s, const int *ids, int B, int T, double *out) {
+int fwd_sparse_run(const CompiledModel *m, FwdSparse *s, const int *ids, int B, int T, double *out) {
     const int D = m->residual_dim, ks = m->key_size, BT = B * T;
     int HKmax = 1, Mmax = 1;
     for (int l = 0; l < m->num_layers; l++) {
@@ -233,8 +256,8 @@ void fwd_sparse_run(const CompiledModel *m, FwdSparse *s, const int *ids, int B,
     if (need > s->work_n) {
         free(s->work);
         s->work = malloc(sizeof(double) * need);
-        if (!s->work) abort();
-        s->work_n = need;
+        s->work_n = s->work ? need : 0;
+        if (!s->work) return -1;
     }
     double *x = s->work;                                  /* [BT, D] */
     double *q = x + (size_t)BT * D;                       /* q, k, v, z: [BT, HKc] each */
@@ -296,4 +319,5 @@ void fwd_sparse_run(const CompiledModel *m, FwdSparse *s, const int *ids, int B,
         }
     }
     spmm(out, x, &s->unembed, BT, false);
+    return 0;
 }

@@ -89,6 +89,18 @@ int model_forward_f64(const CompiledModel *m, const int *token_ids, int B, int T
                       char *err, size_t errcap);
 int model_forward_f32(const CompiledModel *m, const int *token_ids, int B, int T, float *out,
                       char *err, size_t errcap);
+/* A prepared float64 pass for many batches on one model (compiler/forward_sparse.c): the
+ * weights' non-zeros, so that x @ W costs what the one-hot activations touch. It equals
+ * model_forward_f64 up to the order of summation (the skipped terms are exact zeros).
+ * fwd_sparse_new returns NULL when a weight is not finite or is huge (skipping 0 * w could
+ * hide an inf/NaN), or on OOM: model_forward_f64_sparse then runs the dense pass. One plan
+ * serves one thread at a time (it keeps its activation buffers between batches). */
+typedef struct FwdSparse FwdSparse;
+FwdSparse *fwd_sparse_new(const CompiledModel *m);
+void fwd_sparse_free(FwdSparse *s);
+/* model_forward_f64 with plan s (NULL: the dense BLAS pass). */
+int model_forward_f64_sparse(const CompiledModel *m, FwdSparse *s, const int *token_ids, int B, int T,
+                             double *out, char *err, size_t errcap);
 /* Token id of a value (val_eq), or -1. */
 int model_token_id(const CompiledModel *m, Value v);
 /* ids[n+1] = BOS then the ids of xs; returns 0, or non-zero with a message for an unknown

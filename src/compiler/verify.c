@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/forward_sparse.h"
 #include "compiler/model.h"
 #include "rasp/rasp.h"
 

@@ -1,6 +1,6 @@
-/* Acceptance of generated samples (see accept.h). The verification is its own fast path:
- * one batched float64 forward pass per input length, one interpreter trace per input, and
- * the same trace feeds the degeneracy checks. */
+/* Acceptance of generated samples (see accept.h). One interpreter trace per test input feeds
+ * the degeneracy checks before compiling; then one batched sparse float64 forward pass per
+ * input length (model_forward_f64_sparse) is compared with the stored outputs. */
 #include "data/accept.h"
 
 #include <math.h>
@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/fast_forward.h"
 #include "data/model_hash.h"
 #include "io/checksum.h"
 #include "rasp/rasp.h"
@@ -80,74 +79,139 @@ static int fail(AccResult *r, int reason, const char *prefix, const char *text) 
     return reason;
 }
 
-int acc_check_model(const RaspProgram *p, const CompiledModel *m, const AccSettings *st,
-                    uint64_t seed, AccResult *r) {
-    r->reason = ACC_OK;
-    r->detail[0] = 0;
-    r->has_const_op = false;
-    int N = m->max_seq_len, nt = st->n_test > 0 ? st->n_test : 64;
-    int V = 0;
-    Value voc[GEN_MAX_VOCAB * 8];
-    int vid[GEN_MAX_VOCAB * 8];
-    for (int i = 0; i < m->vocab_size && V < (int)(sizeof voc / sizeof voc[0]); i++)
-        if (i != m->bos_id && i != m->pad_id) {
-            vid[V] = i;
-            voc[V++] = m->tokens[i];
-        }
+/* The test inputs and the interpreter's outputs on them: what the program alone decides.
+ * Inputs are grouped by length: those of length len are first[len] .. first[len + 1] - 1. */
+typedef struct Probe {
+    int N, V, n_in;
+    int first[66];      /* [N + 2], N <= 64 */
+    int *dig;           /* [n_in, N] vocabulary indices */
+    Value *want;        /* [n_in, N] the output SOp's values */
+    unsigned char *ok;  /* [n_in] the interpreter did not raise */
+} Probe;
+
+static void probe_free(Probe *pr) {
+    free(pr->dig);
+    free(pr->want);
+    free(pr->ok);
+}
+
+/* Phase 1 (before compiling): draws the test inputs over voc[V], runs the interpreter on
+ * each, and applies the checks that need no model (eval_error, constant, identity,
+ * mostly_none, const_op). Fills pr (free with probe_free, also on failure). */
+static int probe_program(const RaspProgram *p, const Value *voc, int V, int N, bool causal,
+                         const AccSettings *st, uint64_t seed, Probe *pr, AccResult *r) {
+    memset(pr, 0, sizeof *pr);
+    int nt = st->n_test > 0 ? st->n_test : 64;
     if (V == 0 || N <= 0) return fail(r, ACC_R_EVAL, "", "empty vocabulary or max_seq_len 0");
+    if (N > 64) return fail(r, ACC_R_EVAL, "", "max_seq_len above 64");
     double total = 0;
     for (int l = 1; l <= N; l++) total += pow((double)V, l);
     bool exhaustive = total <= (double)nt;
-
+    int n_in = exhaustive ? (int)llround(total) : nt;
+    pr->N = N;
+    pr->V = V;
+    pr->dig = malloc(sizeof(int) * (size_t)n_in * N + 1);
+    pr->want = malloc(sizeof(Value) * (size_t)n_in * N + 1);
+    pr->ok = malloc((size_t)n_in + 1);
     int ne = p->n_exprs;
-    OpVar *ops = calloc((size_t)ne, sizeof *ops);
-    int *ids = malloc(sizeof(int) * (size_t)nt * (N + 1));
-    int *dig = malloc(sizeof(int) * (size_t)nt * N);
-    double *y = malloc(sizeof(double) * (size_t)nt * (N + 1) * m->n_out);
+    OpVar *ops = calloc((size_t)ne + 1, sizeof *ops);
     Value *xs = malloc(sizeof(Value) * (size_t)N);
+    if (!pr->dig || !pr->want || !pr->ok || !ops || !xs) {
+        free(ops);
+        free(xs);
+        return fail(r, ACC_R_EVAL, "", "out of memory");
+    }
     OpVar outv = {0};
     long n_pos = 0, n_none = 0, n_ok_inputs = 0;
     bool identity = true;
     char err[256];
     uint64_t rs = seed ^ 0x7465737473ULL;
-    FfModel ff = {0};
-    if (!ops || !ids || !dig || !y || !xs || ff_build(m, &ff)) {
-        fail(r, ACC_R_EVAL, "", "out of memory");
-        goto done;
-    }
-    for (int len = 1; len <= N && r->reason == ACC_OK; len++) {
+    int k = 0;
+    for (int len = 1; len <= N; len++) {
+        pr->first[len] = k;
         long long count = exhaustive ? llround(pow((double)V, len)) : nt / N + (len <= nt % N);
-        if (count == 0) continue;
-        for (long long k = 0; k < count; k++) {
-            long long code = k;
-            ids[k * (len + 1)] = m->bos_id;
+        for (long long c = 0; c < count; c++, k++) {
+            long long code = c;
+            int *dg = pr->dig + (size_t)k * N;
             for (int t = 0; t < len; t++) {
-                int d;
                 if (exhaustive) {
-                    d = (int)(code % V);
+                    dg[t] = (int)(code % V);
                     code /= V;
                 } else {
-                    d = (int)(rng_next(&rs) % (uint64_t)V);
+                    dg[t] = (int)(rng_next(&rs) % (uint64_t)V);
                 }
-                dig[k * N + t] = d;
-                ids[k * (len + 1) + t + 1] = vid[d];
+                xs[t] = voc[dg[t]];
             }
-        }
-        if (ff_forward(&ff, ids, (int)count, len + 1, y, err, sizeof err)) {
-            fail(r, ACC_R_MISMATCH, "forward: ", err);
-            break;
-        }
-        for (long long k = 0; k < count && r->reason == ACC_OK; k++) {
-            for (int t = 0; t < len; t++) xs[t] = voc[dig[k * N + t]];
             RaspTrace tr;
-            if (rasp_eval_trace(p, xs, len, m->causal, &tr, err, sizeof err)) continue;
+            pr->ok[k] = 0;
+            if (rasp_eval_trace(p, xs, len, causal, &tr, err, sizeof err)) continue;
+            pr->ok[k] = 1;
             n_ok_inputs++;
             const Value *want = tr.sop + (size_t)p->output * len;
+            memcpy(pr->want + (size_t)k * N, want, sizeof(Value) * (size_t)len);
             for (int t = 0; t < len; t++) {
                 n_pos++;
                 if (want[t].kind == VAL_NONE) n_none++;
                 note(&outv, want[t]);
-                if (!val_eq(want[t], xs[t])) identity = false;
+                if (identity && !val_eq(want[t], xs[t])) identity = false;
+            }
+            for (int e = 0; e < ne; e++) {
+                ExprKind kd = p->exprs[e].kind;
+                if (!tr.done[e] || ops[e].varies || !rasp_is_sop(kd) || kd == EXPR_TOKENS || kd == EXPR_INDICES)
+                    continue;
+                for (int t = 0; t < len; t++) note(&ops[e], tr.sop[(size_t)e * len + t]);
+            }
+            rasp_trace_free(&tr);
+        }
+    }
+    pr->first[N + 1] = k;
+    pr->n_in = k;
+    if (n_ok_inputs == 0) fail(r, ACC_R_EVAL, "", "the interpreter raised on every test input");
+    else if (!outv.varies) fail(r, ACC_R_CONSTANT, "", "the output never varies");
+    else if (identity) fail(r, ACC_R_IDENTITY, "", "the output equals the input");
+    else if (2 * n_none > n_pos) fail(r, ACC_R_MOSTLY_NONE, "", "most output positions are None");
+    else
+        for (int e = 0; e < ne; e++)
+            if (ops[e].seen && !ops[e].varies) {
+                r->has_const_op = true;
+                if (st->reject_const_ops)
+                    fail(r, ACC_R_CONST_OP, p->exprs[e].label ? p->exprs[e].label : "?", " never varies");
+                break;
+            }
+    free(ops);
+    free(xs);
+    return r->reason;
+}
+
+/* Phase 2: the float64 forward pass of m on pr's inputs against the interpreter (mismatch).
+ * vid[d] is the model's token id of voc[d]. One batch per input length. */
+static int probe_model(const CompiledModel *m, const Probe *pr, const int *vid, AccResult *r) {
+    int N = pr->N;
+    if (N > m->max_seq_len) return fail(r, ACC_R_MISMATCH, "", "the model's max_seq_len is too small");
+    int most = 0;
+    for (int len = 1; len <= N; len++)
+        if (pr->first[len + 1] - pr->first[len] > most) most = pr->first[len + 1] - pr->first[len];
+    int *ids = malloc(sizeof(int) * (size_t)most * (N + 1) + 1);
+    double *y = malloc(sizeof(double) * (size_t)most * (N + 1) * m->n_out + 1);
+    FwdSparse *fs = fwd_sparse_new(m); /* NULL (non-finite weights, OOM): the dense pass */
+    char err[256];
+    if (!ids || !y) fail(r, ACC_R_MISMATCH, "", "out of memory");
+    for (int len = 1; len <= N && r->reason == ACC_OK; len++) {
+        int k0 = pr->first[len], count = pr->first[len + 1] - k0;
+        if (count == 0) continue;
+        for (int k = 0; k < count; k++) {
+            const int *dg = pr->dig + (size_t)(k0 + k) * N;
+            ids[k * (len + 1)] = m->bos_id;
+            for (int t = 0; t < len; t++) ids[k * (len + 1) + t + 1] = vid[dg[t]];
+        }
+        if (model_forward_f64_sparse(m, fs, ids, count, len + 1, y, err, sizeof err)) {
+            fail(r, ACC_R_MISMATCH, "forward: ", err);
+            break;
+        }
+        for (int k = 0; k < count && r->reason == ACC_OK; k++) {
+            if (!pr->ok[k0 + k]) continue;
+            const Value *want = pr->want + (size_t)(k0 + k) * N;
+            for (int t = 0; t < len; t++) {
                 if (want[t].kind == VAL_NONE) continue;
                 const double *row = y + ((size_t)k * (len + 1) + t + 1) * m->n_out;
                 double raw;
@@ -164,45 +228,37 @@ int acc_check_model(const RaspProgram *p, const CompiledModel *m, const AccSetti
                     break;
                 }
             }
-            for (int e = 0; e < ne; e++) {
-                ExprKind kd = p->exprs[e].kind;
-                if (!tr.done[e] || !rasp_is_sop(kd) || kd == EXPR_TOKENS || kd == EXPR_INDICES) continue;
-                for (int t = 0; t < len; t++) note(&ops[e], tr.sop[(size_t)e * len + t]);
-            }
-            rasp_trace_free(&tr);
         }
     }
-    if (r->reason != ACC_OK) goto done;
-    if (n_ok_inputs == 0) {
-        fail(r, ACC_R_EVAL, "", "the interpreter raised on every test input");
-        goto done;
-    }
-    if (!outv.varies) {
-        fail(r, ACC_R_CONSTANT, "", "the output never varies");
-        goto done;
-    }
-    if (identity) {
-        fail(r, ACC_R_IDENTITY, "", "the output equals the input");
-        goto done;
-    }
-    if (2 * n_none > n_pos) {
-        fail(r, ACC_R_MOSTLY_NONE, "", "most output positions are None");
-        goto done;
-    }
-    for (int e = 0; e < ne; e++)
-        if (ops[e].seen && !ops[e].varies) {
-            r->has_const_op = true;
-            if (st->reject_const_ops)
-                fail(r, ACC_R_CONST_OP, p->exprs[e].label ? p->exprs[e].label : "?", " never varies");
-            break;
-        }
-done:
-    if (ff.mats) ff_free(&ff);
-    free(ops);
+    fwd_sparse_free(fs);
     free(ids);
-    free(dig);
     free(y);
-    free(xs);
+    return r->reason;
+}
+
+/* vid[d] = the model's id of voc[d]; false when a value is not in the model's vocabulary. */
+static bool map_vocab(const CompiledModel *m, const Value *voc, int V, int *vid) {
+    for (int d = 0; d < V; d++)
+        if ((vid[d] = model_token_id(m, voc[d])) < 0) return false;
+    return true;
+}
+
+int acc_check_model(const RaspProgram *p, const CompiledModel *m, const AccSettings *st,
+                    uint64_t seed, AccResult *r) {
+    r->reason = ACC_OK;
+    r->detail[0] = 0;
+    r->has_const_op = false;
+    int V = 0;
+    Value voc[GEN_MAX_VOCAB * 8] = {0};
+    int vid[GEN_MAX_VOCAB * 8];
+    for (int i = 0; i < m->vocab_size && V < (int)(sizeof voc / sizeof voc[0]); i++)
+        if (i != m->bos_id && i != m->pad_id) voc[V++] = m->tokens[i];
+    Probe pr;
+    if (probe_program(p, voc, V, m->max_seq_len, m->causal, st, seed, &pr, r) == ACC_OK) {
+        if (!map_vocab(m, voc, V, vid)) fail(r, ACC_R_MISMATCH, "", "a test token is not in the model's vocabulary");
+        else probe_model(m, &pr, vid, r);
+    }
+    probe_free(&pr);
     return r->reason;
 }
 
@@ -238,10 +294,31 @@ int acc_finish(GenSampler *s, const AccSettings *st, uint64_t seed, AccResult *r
         rasp_program_free(&p);
         return fail(r, ACC_R_BUILD, "", err);
     }
+    /* The interpreter's checks first: they reject about a quarter of the programs (constant,
+     * mostly None, ...) without the cost of compiling them. The test tokens are the
+     * vocabulary in ascending order, the order of the compiled model's token table, so
+     * acc_check_model on the compiled model draws the same inputs. */
+    Value voc[GEN_MAX_VOCAB] = {0};
+    int V = 0;
+    for (int i = 0; i < c->n_vocab; i++) {
+        int j = V++;
+        while (j > 0 && voc[j - 1].u.i > c->vocab[i]) {
+            voc[j] = voc[j - 1];
+            j--;
+        }
+        voc[j] = val_int(c->vocab[i]);
+    }
+    Probe pr;
+    if (probe_program(&p, voc, V, c->max_seq_len, p.causal, st, seed, &pr, r) != ACC_OK) {
+        probe_free(&pr);
+        rasp_program_free(&p);
+        return r->reason;
+    }
     CompileOptions co;
     compile_options_default(&co);
     CompiledModel *m = NULL;
     if (compile_program(&p, &co, &m, err, sizeof err)) {
+        probe_free(&pr);
         rasp_program_free(&p);
         return fail(r, ACC_R_COMPILE, "", err);
     }
@@ -254,15 +331,19 @@ int acc_finish(GenSampler *s, const AccSettings *st, uint64_t seed, AccResult *r
     meta[ACC_META_ROWS] = gs->n_rows;
     meta[ACC_META_MLP] = m->mlp_hidden_size;
     meta[ACC_META_HEADS] = m->num_heads;
+    int vid[GEN_MAX_VOCAB];
     if (m->residual_dim > c->max_residual || m->num_layers > c->max_layers ||
         m->mlp_hidden_size > c->max_mlp_width) {
         snprintf(err, sizeof err, "residual %d, layers %d, mlp %d", m->residual_dim, m->num_layers,
                  m->mlp_hidden_size);
         fail(r, ACC_R_CAPS, "", err);
-    } else if (acc_check_model(&p, m, st, seed, r) == ACC_OK) {
+    } else if (m->causal != p.causal || !map_vocab(m, voc, V, vid)) {
+        fail(r, ACC_R_MISMATCH, "", "the model's vocabulary or causality differs from the program's");
+    } else if (probe_model(m, &pr, vid, r) == ACC_OK) {
         if (wt_encode(m, &st->wt, &r->wt, err, sizeof err)) fail(r, ACC_R_WTOKENS, "", err);
         else if (model_hash128(m, r->model_hash)) fail(r, ACC_R_WTOKENS, "", "out of memory");
     }
+    probe_free(&pr);
     compiled_model_free(m);
     rasp_program_free(&p);
     return r->reason;

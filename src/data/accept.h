@@ -5,17 +5,20 @@
  * Checks, in order (the first failure is the reason):
  *   sampler      gen_sample found no program for the seed
  *   build        the canonical rows do not make a program (a bug; reported, not aborted)
- *   compile      compile_program refused it
- *   caps         the model is wider or deeper than the size caps
  *   eval_error   the interpreter raised on every test input
- *   mismatch     the float64 forward pass disagrees with the interpreter on a test input
  *   constant     the output has one value (or only None) over all test inputs
  *   identity     the output equals the input tokens on every test input
  *   mostly_none  more than half of the output positions are None
  *   const_op     (when reject_const_ops, the default) some operation never varies
+ *   compile      compile_program refused it
+ *   caps         the model is wider or deeper than the size caps
+ *   mismatch     the float64 forward pass disagrees with the interpreter on a test input
  *   wtokens      the weight tokens exceed their caps
+ * The checks up to const_op need only the interpreter, so they run before compiling (a
+ * sample is accepted when every check passes; the order only decides the reason counted).
  * Test inputs: every input up to max_seq_len when there are at most n_test of them, else
- * n_test random ones (lengths spread evenly, drawn from the sample's seed). */
+ * n_test random ones (lengths spread evenly, drawn from the sample's seed), over the
+ * vocabulary in ascending order (the compiled model's token order). */
 #ifndef ITRACR_DATA_ACCEPT_H
 #define ITRACR_DATA_ACCEPT_H
 #include <stdbool.h>

@@ -289,6 +289,76 @@ static void progress(const GdConfig *c, const GdStats *st, double t0, bool final
 
 /* ---- the run ------------------------------------------------------------------------- */
 
+/* What the writer owns: only the thread that runs write_round touches it. */
+typedef struct RunState {
+    const GdConfig *c;
+    GdStats *st;
+    Writer *w;
+    HashSet *prog_set, *model_set;
+    const HashSet *classic_set;
+    char *err;
+    size_t errcap;
+} RunState;
+
+/* Consumes one round of results in index order (de-duplication, split, shard), stopping at
+ * the sample that completes n. Returns 0, or non-zero with a message. */
+static int write_round(RunState *rs, AccResult *res, int count, long base) {
+    const GdConfig *c = rs->c;
+    GdStats *st = rs->st;
+    for (int k = 0; k < count && st->accepted < c->n; k++) {
+        AccResult *r = &res[k];
+        st->seeds++;
+        for (int g = 0; g < GEN_R_COUNT; g++) st->sampler_rejects[g] += r->sampler_rejects[g];
+        if (r->reason != ACC_OK) {
+            st->rejected[r->reason]++;
+            continue;
+        }
+        if (hs_contains(rs->classic_set, r->prog_hash)) {
+            st->classic++;
+            continue;
+        }
+        int d = hs_insert(rs->prog_set, r->prog_hash);
+        if (d == 1) {
+            st->dup_canonical++;
+            continue;
+        }
+        if (r->skipped) { /* cannot happen: its hash was seen in an earlier round */
+            snprintf(rs->err, rs->errcap, "internal error: a skipped sample was not a duplicate");
+            return 1;
+        }
+        int dm = d < 0 ? -1 : hs_insert(rs->model_set, r->model_hash);
+        if (dm == 1) {
+            st->dup_model++;
+            continue;
+        }
+        if (dm < 0) {
+            snprintf(rs->err, rs->errcap, "out of memory");
+            return 1;
+        }
+        int s = pick_split(c, r->prog_hash);
+        if (shard_builder_add(&rs->w->sb[s], r, base + k)) {
+            snprintf(rs->err, rs->errcap, "out of memory");
+            return 1;
+        }
+        st->accepted++;
+        st->per_split[s]++;
+        st->wt_tokens += r->wt.n;
+        if (r->has_const_op) st->const_op++;
+        if (rs->w->sb[s].n >= c->shard_size && flush_shard(rs->w, s, st, rs->err, rs->errcap)) return 1;
+    }
+    return 0;
+}
+
+/* Adds the programs of a written round to the set the workers read (a program seen there is
+ * not compiled again). Returns 0, or -1 on OOM. */
+static int note_programs(HashSet *seen, const HashSet *classic, const AccResult *res, int count) {
+    for (int k = 0; k < count; k++)
+        if (res[k].reason == ACC_OK && !hs_contains(classic, res[k].prog_hash) &&
+            hs_insert(seen, res[k].prog_hash) < 0)
+            return -1;
+    return 0;
+}
+
 int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap) {
     memset(st, 0, sizeof *st);
     if (gen_config_check(&c->gen, err, errcap)) return 1;
@@ -306,8 +376,9 @@ int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap) {
     int jobs = c->jobs;
     GenSampler **samp = calloc((size_t)jobs, sizeof *samp);
     const int round = 512; /* fixed: see the parallel loop */
-    AccResult *res = malloc(sizeof *res * (size_t)round);
-    HashSet prog_set = {0}, model_set = {0}, classic_set = {0};
+    /* Two result buffers [2, round]: the workers fill one while the writer consumes the other. */
+    AccResult *res = malloc(sizeof *res * (size_t)round * 2);
+    HashSet prog_set = {0}, model_set = {0}, classic_set = {0}, seen = {0};
     Writer w;
     memset(&w, 0, sizeof w);
     w.c = c;
@@ -318,7 +389,7 @@ int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap) {
         free(res);
         return 1;
     }
-    for (int i = 0; i < round; i++) acc_result_init(&res[i]);
+    for (int i = 0; i < 2 * round; i++) acc_result_init(&res[i]);
     for (int j = 0; j < jobs && !rc; j++)
         if (!(samp[j] = gen_sampler_new(&c->gen, err, errcap))) rc = 1;
     w.gen_json = generator_json(c);
@@ -330,76 +401,69 @@ int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap) {
         sb_append(&w.files[s], "");
     }
     if (c->exclude_dir) load_classics(c->exclude_dir, &classic_set, st);
+    RunState rs = {c, st, &w, &prog_set, &model_set, &classic_set, err, errcap};
     long max_seeds = c->max_seeds > 0 ? c->max_seeds : 1000 * c->n + 100000;
     double t0 = now_s(), last = t0;
-    long base = 0;
+    long base = 0;     /* first index of the next round to compute */
+    long pending = -1; /* first index of the computed round the writer has not consumed */
+    AccResult *pres = NULL;
+    int cur = 0;       /* the buffer the next round goes to */
     while (!rc && st->accepted < c->n) {
+        /* The writer runs alongside the workers (a pipeline of depth one) unless the pending
+         * round might complete n -- it adds at most its ACC_OK samples -- or no round is left
+         * to compute: then it runs alone, so that no round is computed in vain. */
+        bool alone = false;
+        if (pending >= 0) {
+            long ok = 0;
+            for (int k = 0; k < round; k++) ok += pres[k].reason == ACC_OK;
+            alone = st->accepted + ok >= c->n || base >= max_seeds;
+        }
+        if (alone) {
+            rc = write_round(&rs, pres, round, pending);
+            if (!rc && note_programs(&seen, &classic_set, pres, round)) {
+                snprintf(err, errcap, "out of memory");
+                rc = 1;
+            }
+            pending = -1;
+            continue;
+        }
         if (base >= max_seeds) {
             snprintf(err, errcap, "gave up after %ld seeds with %ld of %ld samples accepted", base,
                      st->accepted, c->n);
             rc = 1;
             break;
         }
-        /* The sets are only read here and only written by the writer below, between
-         * rounds; the round size does not depend on jobs, so what a worker can see is
-         * the same for any number of jobs. */
-#pragma omp parallel for num_threads(jobs) schedule(dynamic, 4)
-        for (int k = 0; k < round; k++) {
-            int t = omp_get_thread_num();
-            uint64_t seed = gen_sample_seed(c->seed, (uint64_t)(base + k));
-            AccResult *r = &res[k];
-            r->skipped = false;
-            if (acc_sample(samp[t], seed, r) != ACC_OK) continue;
-            if (hs_contains(&classic_set, r->prog_hash) || hs_contains(&prog_set, r->prog_hash)) {
-                r->skipped = true; /* dropped below as a duplicate: no need to compile it */
-                continue;
+        AccResult *cres = res + (size_t)cur * round;
+        int wrc = 0;
+        /* The workers read `seen` and the classic set only; `seen` changes between regions
+         * and holds the programs of every round written so far, which is a function of the
+         * round structure alone (not of the jobs), so what a worker skips is too. */
+#pragma omp parallel num_threads(jobs)
+        {
+#pragma omp single nowait
+            if (pending >= 0) wrc = write_round(&rs, pres, round, pending);
+#pragma omp for schedule(dynamic, 4)
+            for (int k = 0; k < round; k++) {
+                int t = omp_get_thread_num();
+                uint64_t seed = gen_sample_seed(c->seed, (uint64_t)(base + k));
+                AccResult *r = &cres[k];
+                r->skipped = false;
+                if (acc_sample(samp[t], seed, r) != ACC_OK) continue;
+                if (hs_contains(&classic_set, r->prog_hash) || hs_contains(&seen, r->prog_hash)) {
+                    r->skipped = true; /* the writer drops it as a duplicate: no need to compile it */
+                    continue;
+                }
+                acc_finish(samp[t], &c->acc, seed, r);
             }
-            acc_finish(samp[t], &c->acc, seed, r);
         }
-        for (int k = 0; k < round && !rc && st->accepted < c->n; k++) {
-            AccResult *r = &res[k];
-            st->seeds++;
-            for (int g = 0; g < GEN_R_COUNT; g++) st->sampler_rejects[g] += r->sampler_rejects[g];
-            if (r->reason != ACC_OK) {
-                st->rejected[r->reason]++;
-                continue;
-            }
-            if (hs_contains(&classic_set, r->prog_hash)) {
-                st->classic++;
-                continue;
-            }
-            int d = hs_insert(&prog_set, r->prog_hash);
-            if (d == 1) {
-                st->dup_canonical++;
-                continue;
-            }
-            if (r->skipped) { /* cannot happen: its hash was in a set before this round */
-                snprintf(err, errcap, "internal error: a skipped sample was not a duplicate");
-                rc = 1;
-                break;
-            }
-            int dm = d < 0 ? -1 : hs_insert(&model_set, r->model_hash);
-            if (dm == 1) {
-                st->dup_model++;
-                continue;
-            }
-            if (dm < 0) {
-                snprintf(err, errcap, "out of memory");
-                rc = 1;
-                break;
-            }
-            int s = pick_split(c, r->prog_hash);
-            if (shard_builder_add(&w.sb[s], r, base + k)) {
-                snprintf(err, errcap, "out of memory");
-                rc = 1;
-                break;
-            }
-            st->accepted++;
-            st->per_split[s]++;
-            st->wt_tokens += r->wt.n;
-            if (r->has_const_op) st->const_op++;
-            if (w.sb[s].n >= c->shard_size && flush_shard(&w, s, st, err, errcap)) rc = 1;
+        rc = wrc;
+        if (!rc && pending >= 0 && note_programs(&seen, &classic_set, pres, round)) {
+            snprintf(err, errcap, "out of memory");
+            rc = 1;
         }
+        pending = base;
+        pres = cres;
+        cur ^= 1;
         base += round;
         if (c->progress && now_s() - last > 0.2) {
             last = now_s();
@@ -416,13 +480,14 @@ int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap) {
         sb_free(&w.files[s]);
     }
     free((char *)w.gen_json);
-    for (int i = 0; i < round; i++) acc_result_free(&res[i]);
+    for (int i = 0; i < 2 * round; i++) acc_result_free(&res[i]);
     free(res);
     for (int j = 0; j < jobs; j++) gen_sampler_free(samp[j]);
     free(samp);
     free(prog_set.k);
     free(model_set.k);
     free(classic_set.k);
+    free(seen.k);
     return rc;
 }
 

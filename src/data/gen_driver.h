@@ -2,18 +2,21 @@
  * de-duplicates, splits and writes shards.
  *
  * Determinism: sample i is made from gen_sample_seed(seed, i) alone. Worker threads
- * (OpenMP, `jobs` of them) fill a round of consecutive indices; one writer then consumes
- * the round in index order -- de-duplication, split assignment, shard writing and every
+ * (OpenMP, `jobs` of them) fill a round of consecutive indices; one writer consumes the
+ * rounds in index order -- de-duplication, split assignment, shard writing and every
  * counter happen there -- and stops at the index that completes n accepted samples. So the
- * files are the same bytes for any number of jobs.
+ * files are the same bytes for any number of jobs. The writer consumes round r while the
+ * workers compute round r + 1 (one of the threads writes first, then joins the loop), so
+ * shard writing does not stall the workers.
  *
  * De-duplication (exact, global over all splits): a sample is dropped when its canonical
  * program tokens equal those of a classic program (exclude_dir/\*.rasp that have a token
  * form), or of an earlier kept sample (128-bit hash of the table), or when its compiled
  * model has the model_hash128 of an earlier kept sample. The fixed rule: the sample with
  * the lowest index is kept. The split of a kept sample is a function of its program hash.
- * Workers skip compiling a program already kept before the current round (rounds of 512
- * indices, whatever the jobs), which only changes the reason a duplicate is counted under.
+ * Workers skip compiling a program the writer had seen before the previous round (rounds
+ * of 512 indices, whatever the jobs), which only changes the reason a duplicate is counted
+ * under.
  *
  * Output: OUT/<split>/shard-NNNNNN.safetensors (shard.h) and OUT/manifest.json. */
 #ifndef ITRACR_DATA_GEN_DRIVER_H

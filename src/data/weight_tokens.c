@@ -108,7 +108,8 @@ static float *enc_push(Enc *e, int kind, int layer, int pos, int sub) {
     return pl;
 }
 
-static float norm_value(WtNorm n, double w) { return (float)(n == WT_NORM_ASINH ? asinh(w) : w); }
+/* asinh(+-0) = +-0: zeros (most entries of a kept chunk) skip the libm call. */
+static float norm_value(WtNorm n, double w) { return (float)(n == WT_NORM_ASINH && w != 0.0 ? asinh(w) : w); }
 
 /* Pushes the vector x[i * stride], i < len, as chunks of WT_WIDTH (sub = chunk index),
  * dropping all-zero chunks. */

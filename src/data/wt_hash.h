@@ -19,6 +19,7 @@ static inline uint64_t wt_combine(uint64_t h, uint64_t x) {
 /* A weight rounded to 2^-16 (compiled weights are sums of a few exact constants, so two
  * compilations of the same model agree far below this; -0.0 and 0.0 are the same). */
 static inline int64_t wt_quantize(double w) {
+    if (w == 0.0) return 0; /* most weights: skip llround */
     if (!(fabs(w) < 1e12)) return w > 0 ? INT64_MAX : w < 0 ? INT64_MIN : 0x7ff8;
     return (int64_t)llround(w * 65536.0);
 }

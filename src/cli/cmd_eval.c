@@ -1,0 +1,502 @@
+/* itracr eval: a trained meta-model against a dataset's held-out split (eval/eval_run.h),
+ * the classic programs, the HTML report and the metrics JSON. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "eval/eval_run.h"
+#include "eval/report.h"
+#include "eval/train_log.h"
+#include "io/atomic_file.h"
+#include "io/json_util.h"
+#include "meta/meta_checkpoint.h"
+#include "meta/train.h"
+#include "rasp/rasp.h"
+
+static const char *usage =
+    "usage: itracr eval --data DIR --meta META.safetensors [--n N] [--beam K] [-o REPORT.html]\n"
+    "                   [--json METRICS.json] [--split test] [--seed S] [--log TRAIN.jsonl]\n"
+    "                   [--classics DIR | --no-classics] [--examples K] [--jobs J]\n"
+    "                   [--no-teacher] [--no-noise] [--no-func] [--quiet]\n"
+    "\n"
+    "Evaluates the meta-model on the first N samples (default: all) of DIR's split (default\n"
+    "test): token and row accuracy, exact match, functional equivalence, compile and decode\n"
+    "rates for the decoded predictions (greedy, or beam search of width K: the headline), the\n"
+    "teacher-forced predictions and a noise baseline (the same decoding with every weight\n"
+    "token's payload replaced by seeded Gaussian noise of the same norm; --seed S). The classic\n"
+    "programs (DIR/*.rasp of --classics, default examples/) are decompiled and marked exact,\n"
+    "equivalent, wrong or out of distribution. -o writes the HTML report (training curves from\n"
+    "--log, default META.safetensors.log.jsonl when it exists), --json the numbers.\n"
+    "Progress is shown when stderr is a terminal. Exit 0, 1 for bad input, 2 for usage.\n";
+
+#define K_MAX_CLASSICS 64
+
+static char *cat2(const char *a, const char *b) {
+    size_t n = strlen(a) + strlen(b) + 1;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s%s", a, b);
+    return s;
+}
+
+static bool is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The dataset's generator settings from DIR/manifest.json: vocab (integers), max_seq_len and
+ * the weight-token options. */
+typedef struct DataSettings {
+    Value vocab[64];
+    int n_vocab, max_seq_len;
+    char *generator_json; /* malloc'ed */
+} DataSettings;
+
+static int read_manifest(const char *dir, DataSettings *ds, char *err, size_t errcap) {
+    memset(ds, 0, sizeof *ds);
+    char *path = cat2(dir, "/manifest.json");
+    cJSON *root = NULL;
+    int rc = 1;
+    if (!path) {
+        snprintf(err, errcap, "out of memory");
+        return 1;
+    }
+    if (access(path, F_OK) != 0) {
+        snprintf(err, errcap, "%s: not a dataset made by `itracr gen` (no manifest.json)", dir);
+        goto done;
+    }
+    if (json_read_file(path, &root, err, errcap) != 0) goto done;
+    const cJSON *gen = NULL, *vocab = NULL;
+    int64_t msl = 0;
+    if (json_get_object(root, "generator", path, &gen, err, errcap) != 0) goto done;
+    if (json_get_array(gen, "vocab", path, &vocab, err, errcap) != 0) goto done;
+    if (json_get_int(gen, "max_seq_len", path, &msl, err, errcap) != 0) goto done;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, vocab) {
+        int64_t v;
+        if (json_as_int(it, "generator.vocab", &v, err, errcap) != 0) goto done;
+        if (ds->n_vocab >= 64) {
+            snprintf(err, errcap, "%s: vocab has more than 64 tokens", path);
+            goto done;
+        }
+        ds->vocab[ds->n_vocab++] = val_int(v);
+    }
+    if (ds->n_vocab < 1 || msl < 1 || msl > 1024) {
+        snprintf(err, errcap, "%s: bad generator vocab/max_seq_len", path);
+        goto done;
+    }
+    ds->max_seq_len = (int)msl;
+    ds->generator_json = cJSON_PrintUnformatted(gen);
+    rc = 0;
+done:
+    cJSON_Delete(root);
+    free(path);
+    return rc;
+}
+
+/* The training config written next to the checkpoint (META.train.json), if any. */
+static bool read_train_config(const char *meta, TrainConfig *tc, char **raw) {
+    char *p = cat2(meta, ".train.json");
+    unsigned char *data = NULL;
+    size_t len = 0;
+    char err[256];
+    bool ok = false;
+    train_config_default(tc);
+    *raw = NULL;
+    if (p && access(p, F_OK) == 0 && read_whole_file(p, &data, &len, err, sizeof err) == 0) {
+        if (train_config_from_json((const char *)data, tc, err, sizeof err) == 0) {
+            ok = true;
+            *raw = (char *)data;
+            data = NULL;
+        } else {
+            fprintf(stderr, "itracr eval: warning: %s: %s\n", p, err);
+        }
+    }
+    free(data);
+    free(p);
+    return ok;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* DIR/ *.rasp in name order (malloc'ed paths). */
+static int list_rasp(const char *dir, char **out, int cap) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < cap) {
+        size_t l = strlen(e->d_name);
+        if (l > 5 && strcmp(e->d_name + l - 5, ".rasp") == 0) {
+            size_t k = strlen(dir) + l + 2;
+            out[n] = malloc(k);
+            if (!out[n]) break;
+            snprintf(out[n], k, "%s/%s", dir, e->d_name);
+            n++;
+        }
+    }
+    closedir(d);
+    qsort(out, (size_t)n, sizeof *out, cmp_str);
+    return n;
+}
+
+static void json_num(StrBuf *b, double x) {
+    if (isnan(x) || isinf(x)) sb_append(b, "null");
+    else sb_printf(b, "%.6g", x);
+}
+
+static void json_str(StrBuf *b, const char *s) { json_write_string(b, s ? s : "", strlen(s ? s : "")); }
+
+static void headline_json(StrBuf *b, const EvalMetrics *m) {
+    sb_append(b, "{\"exact\": ");
+    json_num(b, eval_exact_rate(m));
+    sb_append(b, ", \"equivalent\": ");
+    json_num(b, eval_equiv_rate(m));
+    sb_append(b, ", \"token_acc\": ");
+    json_num(b, eval_token_acc(m));
+    sb_append(b, ", \"row_acc\": ");
+    json_num(b, eval_row_acc(m));
+    sb_append(b, ", \"compiles\": ");
+    json_num(b, eval_compile_rate(m));
+    sb_append(b, ", \"decodes\": ");
+    json_num(b, eval_decode_rate(m));
+    sb_append(b, "}");
+}
+
+static const char *classic_verdict(const EvalClassic *c) {
+    return c->ood ? "out of distribution" : report_verdict(c->exact, c->func);
+}
+
+static void pct_line(FILE *f, const char *label, const EvalMetrics *m) {
+    fprintf(f, "%-15s exact %6.2f%%  equivalent %6.2f%%  token acc %6.2f%%  row acc %6.2f%%  compiles %6.2f%%  decodes %6.2f%%\n",
+            label, 100 * eval_exact_rate(m), 100 * eval_equiv_rate(m), 100 * eval_token_acc(m), 100 * eval_row_acc(m),
+            100 * eval_compile_rate(m), 100 * eval_decode_rate(m));
+}
+
+/* A table decoded to .rasp text with the dataset's vocabulary (malloc'ed; NULL if it does
+ * not decode: the report then shows the error itself). */
+static char *table_rasp(const int16_t *t, const DataSettings *ds) {
+    RaspProgram p;
+    char err[256];
+    char *s = NULL;
+    if (pt_decode(t, ds->vocab, ds->n_vocab, ds->max_seq_len, &p, err, sizeof err) == 0) s = rasp_format(&p);
+    rasp_program_free(&p);
+    return s;
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *data_dir = NULL, *meta = NULL, *out_html = NULL, *out_json = NULL, *split = "test";
+    const char *log_path = NULL, *classics_dir = NULL;
+    long n = 0, beam = 1, seed = 1, n_examples = 12, jobs = 0;
+    bool quiet = false, no_classics = false;
+    EvalRunOptions ro;
+    eval_run_options_default(&ro);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        } else if (strcmp(a, "--quiet") == 0) quiet = true;
+        else if (strcmp(a, "--no-classics") == 0) no_classics = true;
+        else if (strcmp(a, "--no-teacher") == 0) ro.teacher = false;
+        else if (strcmp(a, "--no-noise") == 0) ro.noise = false;
+        else if (strcmp(a, "--no-func") == 0) ro.func = false;
+        else if (strcmp(a, "--data") == 0 || strcmp(a, "--meta") == 0 || strcmp(a, "--n") == 0 ||
+                 strcmp(a, "--beam") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--json") == 0 ||
+                 strcmp(a, "--split") == 0 || strcmp(a, "--seed") == 0 || strcmp(a, "--log") == 0 ||
+                 strcmp(a, "--classics") == 0 || strcmp(a, "--examples") == 0 || strcmp(a, "--jobs") == 0) {
+            if (i + 1 >= argc) return cli_usage_error("eval", "%s needs a value", a);
+            const char *v = argv[++i];
+            if (strcmp(a, "--data") == 0) data_dir = v;
+            else if (strcmp(a, "--meta") == 0) meta = v;
+            else if (strcmp(a, "-o") == 0) out_html = v;
+            else if (strcmp(a, "--json") == 0) out_json = v;
+            else if (strcmp(a, "--split") == 0) split = v;
+            else if (strcmp(a, "--log") == 0) log_path = v;
+            else if (strcmp(a, "--classics") == 0) classics_dir = v;
+            else if (strcmp(a, "--n") == 0) {
+                if (!cli_parse_int("eval", a, v, 1, 100000000, &n)) return EXIT_USAGE;
+            } else if (strcmp(a, "--beam") == 0) {
+                if (!cli_parse_int("eval", a, v, 1, 64, &beam)) return EXIT_USAGE;
+            } else if (strcmp(a, "--seed") == 0) {
+                if (!cli_parse_int("eval", a, v, 0, 2147483647L, &seed)) return EXIT_USAGE;
+            } else if (strcmp(a, "--examples") == 0) {
+                if (!cli_parse_int("eval", a, v, 0, 1000, &n_examples)) return EXIT_USAGE;
+            } else if (!cli_parse_int("eval", a, v, 1, 256, &jobs)) return EXIT_USAGE;
+        } else if (a[0] == '-' && a[1]) return cli_usage_error("eval", "unknown option '%s'", a);
+        else return cli_usage_error("eval", "unexpected argument '%s'", a);
+    }
+    if (!data_dir) return cli_usage_error("eval", "missing --data DIR");
+    if (!meta) return cli_usage_error("eval", "missing --meta META.safetensors");
+    if (classics_dir && no_classics) return cli_usage_error("eval", "--classics and --no-classics together");
+    if (strchr(split, '/') || !split[0]) return cli_usage_error("eval", "bad --split '%s'", split);
+    bool progress = !quiet && isatty(STDERR_FILENO);
+
+    char err[1024];
+    int rc = EXIT_BAD_INPUT;
+    MetaModel mm;
+    bool have_mm = false;
+    TrainData d;
+    train_data_init(&d);
+    DataSettings ds;
+    memset(&ds, 0, sizeof ds);
+    EvalRunResult rr;
+    memset(&rr, 0, sizeof rr);
+    TrainLog log;
+    memset(&log, 0, sizeof log);
+    bool have_log = false;
+    char *train_raw = NULL, *deflog = NULL, *mcfg_json = NULL;
+    char *cpaths[K_MAX_CLASSICS];
+    EvalClassic classics[K_MAX_CLASSICS];
+    int n_classics = 0, n_cpaths = 0;
+    ReportExample *ex = NULL;
+    char **ex_text = NULL;
+    int n_ex = 0;
+    StrBuf js;
+    sb_init(&js);
+
+    /* ---- inputs ---- */
+    if (!is_dir(data_dir)) {
+        fprintf(stderr, "itracr eval: %s: no such dataset directory\n", data_dir);
+        goto done;
+    }
+    if (access(meta, F_OK) != 0) {
+        fprintf(stderr, "itracr eval: %s: no such checkpoint\n", meta);
+        goto done;
+    }
+    if (meta_checkpoint_load(&mm, meta, (int)beam, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr eval: %s\n", err);
+        goto done;
+    }
+    have_mm = true;
+    TrainConfig tc;
+    bool have_tc = read_train_config(meta, &tc, &train_raw);
+    if (read_manifest(data_dir, &ds, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr eval: %s\n", err);
+        goto done;
+    }
+    if (train_data_load_split(&d, data_dir, split, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr eval: %s\n", err);
+        goto done;
+    }
+    WtOptions wt;
+    wt_options_default(&wt);
+    if (d.have_wt) wt = d.wt;
+    else if (have_tc) wt = tc.wt;
+    if (have_tc && d.have_wt && (tc.wt.scheme != d.wt.scheme || tc.wt.norm != d.wt.norm)) {
+        fprintf(stderr, "itracr eval: %s has weight tokens %s/%s but the meta-model was trained on %s/%s\n", data_dir,
+                wt_scheme_name(d.wt.scheme), wt_norm_name(d.wt.norm), wt_scheme_name(tc.wt.scheme),
+                wt_norm_name(tc.wt.norm));
+        goto done;
+    }
+    if (d.n < 1) {
+        fprintf(stderr, "itracr eval: %s: the %s split has no samples\n", data_dir, split);
+        goto done;
+    }
+
+    /* ---- the held-out samples ---- */
+    ro.beam = (int)beam;
+    ro.seed = (uint64_t)seed;
+    ro.vocab = ds.vocab;
+    ro.n_vocab = ds.n_vocab;
+    ro.max_seq_len = ds.max_seq_len;
+    ro.jobs = (int)jobs;
+    ro.progress = progress;
+    if (eval_run(&mm, &d, (int)n, &ro, &rr, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr eval: %s\n", err);
+        goto done;
+    }
+    if (rr.n == 0) {
+        fprintf(stderr, "itracr eval: no %s sample fits the meta-model (%ld have more than %d weight tokens)\n", split,
+                rr.skipped_prefix, mm.cfg.max_prefix);
+        goto done;
+    }
+
+    /* ---- classic programs ---- */
+    if (!no_classics) {
+        const char *cdir = classics_dir ? classics_dir : "examples";
+        if (!is_dir(cdir)) {
+            if (classics_dir) {
+                fprintf(stderr, "itracr eval: %s: no such directory\n", cdir);
+                goto done;
+            }
+            if (!quiet) fprintf(stderr, "itracr eval: note: no examples/ here; classic programs skipped\n");
+        } else {
+            n_cpaths = list_rasp(cdir, cpaths, K_MAX_CLASSICS);
+            for (int i = 0; i < n_cpaths; i++) {
+                if (progress) fprintf(stderr, "\rclassic programs: %d/%d   ", i + 1, n_cpaths);
+                if (eval_classic(&mm, cpaths[i], &wt, (int)beam, ds.vocab, ds.n_vocab, ds.max_seq_len, &ro.equiv,
+                                 &classics[n_classics], err, sizeof err) != 0) {
+                    fprintf(stderr, "itracr eval: %s: %s\n", cpaths[i], err);
+                    goto done;
+                }
+                n_classics++;
+            }
+            if (progress) fprintf(stderr, "\r%40s\r", "");
+        }
+    }
+
+    /* ---- summary on stdout ---- */
+    printf("evaluated %d %s samples of %s in %.1f s (%ld skipped: more than %d weight tokens; %ld decode errors)\n",
+           rr.n, split, data_dir, rr.seconds, rr.skipped_prefix, mm.cfg.max_prefix, rr.decode_errors);
+    pct_line(stdout, beam > 1 ? "decoded (beam)" : "decoded", &rr.decoded);
+    if (ro.teacher) pct_line(stdout, "teacher-forced", &rr.teacher);
+    if (ro.noise) pct_line(stdout, "noise baseline", &rr.noise);
+    for (int i = 0; i < n_classics; i++)
+        printf("classic %-20s %-20s %s\n", classics[i].name, classic_verdict(&classics[i]), classics[i].detail);
+
+    /* ---- report ---- */
+    if (!log_path) {
+        deflog = cat2(meta, ".log.jsonl");
+        if (deflog && access(deflog, F_OK) == 0) log_path = deflog;
+    }
+    if (log_path && out_html) {
+        if (train_log_load(log_path, &log, err, sizeof err) != 0) fprintf(stderr, "itracr eval: warning: %s\n", err);
+        else have_log = true;
+    }
+    mcfg_json = meta_config_to_json(&mm.cfg);
+    if (out_html) {
+        ex = calloc((size_t)(n_examples > 0 ? n_examples : 1), sizeof *ex);
+        ex_text = calloc((size_t)(n_examples > 0 ? n_examples : 1) * 3, sizeof *ex_text);
+        if (!ex || !ex_text) {
+            fprintf(stderr, "itracr eval: out of memory\n");
+            goto done;
+        }
+        /* half successes, half failures, the first of each in sample order */
+        int want_ok = (int)(n_examples + 1) / 2, want_bad = (int)n_examples - want_ok;
+        for (int pass = 0; pass < 2; pass++)
+            for (int k = 0; k < rr.n && n_ex < n_examples; k++) {
+                const EvalSampleResult *x = &rr.res[k];
+                const int16_t *truth = d.prog + (size_t)rr.sample[k] * PT_ROWS * PT_COLS;
+                EvalPair pr;
+                eval_compare(truth, x->dec, &pr);
+                bool ok = pr.exact || x->dec_func == EVAL_FN_EQUIVALENT;
+                if (pass == 0 && (!ok || want_ok == 0)) continue;
+                if (pass == 1 && (ok || want_bad == 0)) continue;
+                if (pass == 0) want_ok--;
+                else want_bad--;
+                char title[64];
+                snprintf(title, sizeof title, "%s sample %d", split, rr.sample[k]);
+                ex_text[3 * n_ex] = strdup(title);
+                ex_text[3 * n_ex + 1] = table_rasp(truth, &ds);
+                ex_text[3 * n_ex + 2] = table_rasp(x->dec, &ds);
+                ReportExample e = {ex_text[3 * n_ex], truth, x->dec, ex_text[3 * n_ex + 1], ex_text[3 * n_ex + 2],
+                                   x->dec_func, x->detail};
+                ex[n_ex++] = e;
+            }
+        ReportClassic rc_[K_MAX_CLASSICS];
+        for (int i = 0; i < n_classics; i++) {
+            ReportClassic c = {classics[i].name, classics[i].exact, classics[i].func, classics[i].detail,
+                               classics[i].pred_rasp};
+            rc_[i] = c;
+        }
+        char s_n[64], s_skip[64], s_beam[32], s_seed[32], s_time[64], s_params[64], s_equiv[160], s_step[32];
+        snprintf(s_n, sizeof s_n, "%d of %d", rr.n, d.n);
+        snprintf(s_skip, sizeof s_skip, "%ld (more than %d weight tokens)", rr.skipped_prefix, mm.cfg.max_prefix);
+        snprintf(s_beam, sizeof s_beam, beam > 1 ? "beam %ld" : "greedy", beam);
+        snprintf(s_seed, sizeof s_seed, "%ld", seed);
+        snprintf(s_time, sizeof s_time, "%.1f s", rr.seconds);
+        snprintf(s_params, sizeof s_params, "%zu", mm.lay.n_params);
+        snprintf(s_step, sizeof s_step, "%ld", mm.step);
+        snprintf(s_equiv, sizeof s_equiv, "exhaustive up to %ld inputs, else %d random (seed %llu); rtol %g, atol %g",
+                 ro.equiv.max_exhaustive, ro.equiv.n_random, (unsigned long long)ro.equiv.seed, ro.equiv.rtol,
+                 ro.equiv.atol);
+        ReportKV kv[] = {
+            {"meta-model checkpoint", meta},
+            {"meta-model config", mcfg_json ? mcfg_json : ""},
+            {"parameters", s_params},
+            {"training steps", s_step},
+            {"training config", train_raw ? train_raw : "(no .train.json next to the checkpoint)"},
+            {"dataset", data_dir},
+            {"split", split},
+            {"samples evaluated", s_n},
+            {"samples skipped", s_skip},
+            {"generator", ds.generator_json ? ds.generator_json : ""},
+            {"weight tokens", wt_scheme_name(wt.scheme)},
+            {"weight-token norm", wt_norm_name(wt.norm)},
+            {"decoding", s_beam},
+            {"noise baseline", "every weight token's payload replaced by Gaussian noise of the same L2 norm; ids kept"},
+            {"noise seed", s_seed},
+            {"functional check", s_equiv},
+            {"evaluation time", s_time},
+        };
+        ReportInput in = {NULL, &rr.decoded, ro.teacher ? &rr.teacher : NULL, ro.noise ? &rr.noise : NULL, ex, n_ex,
+                          have_log ? &log : NULL, kv, (int)(sizeof kv / sizeof kv[0]), rc_, n_classics};
+        if (report_write_html(out_html, &in, err, sizeof err) != 0) {
+            fprintf(stderr, "itracr eval: %s\n", err);
+            goto done;
+        }
+    }
+    if (out_json) {
+        sb_append(&js, "{\"headline\": ");
+        headline_json(&js, &rr.decoded);
+        sb_append(&js, ",\n \"teacher_forced_headline\": ");
+        if (ro.teacher) headline_json(&js, &rr.teacher);
+        else sb_append(&js, "null");
+        sb_append(&js, ",\n \"noise_headline\": ");
+        if (ro.noise) headline_json(&js, &rr.noise);
+        else sb_append(&js, "null");
+        sb_append(&js, ",\n \"decoded\": ");
+        eval_metrics_json(&rr.decoded, &js);
+        sb_append(&js, ",\n \"teacher_forced\": ");
+        if (ro.teacher) eval_metrics_json(&rr.teacher, &js);
+        else sb_append(&js, "null");
+        sb_append(&js, ",\n \"noise\": ");
+        if (ro.noise) eval_metrics_json(&rr.noise, &js);
+        else sb_append(&js, "null");
+        sb_printf(&js, ",\n \"noise_method\": \"gaussian payload, same per-token L2 norm, ids kept\", \"noise_seed\": %ld",
+                  seed);
+        sb_append(&js, ",\n \"classics\": [");
+        for (int i = 0; i < n_classics; i++) {
+            sb_append(&js, i ? ",\n  " : "\n  ");
+            sb_append(&js, "{\"name\": ");
+            json_str(&js, classics[i].name);
+            sb_append(&js, ", \"verdict\": ");
+            json_str(&js, classic_verdict(&classics[i]));
+            sb_append(&js, ", \"check\": ");
+            json_str(&js, eval_func_name(classics[i].func));
+            sb_printf(&js, ", \"weight_tokens\": %d, \"detail\": ", classics[i].n_wt);
+            json_str(&js, classics[i].detail);
+            sb_append(&js, ", \"decompiled\": ");
+            if (classics[i].pred_rasp) json_str(&js, classics[i].pred_rasp);
+            else sb_append(&js, "null");
+            sb_append(&js, "}");
+        }
+        sb_append(&js, "],\n \"data\": ");
+        json_str(&js, data_dir);
+        sb_append(&js, ", \"split\": ");
+        json_str(&js, split);
+        sb_append(&js, ", \"meta\": ");
+        json_str(&js, meta);
+        sb_printf(&js, ", \"samples\": %d, \"split_samples\": %d, \"skipped_over_prefix\": %ld, \"decode_errors\": %ld, "
+                       "\"beam\": %ld, \"seconds\": %.2f, \"meta_config\": %s, \"generator\": %s}\n",
+                  rr.n, d.n, rr.skipped_prefix, rr.decode_errors, beam, rr.seconds, mcfg_json ? mcfg_json : "null",
+                  ds.generator_json ? ds.generator_json : "null");
+        if (atomic_write(out_json, js.s, js.len, err, sizeof err) != 0) {
+            fprintf(stderr, "itracr eval: %s\n", err);
+            goto done;
+        }
+    }
+    rc = EXIT_OK;
+done:
+    sb_free(&js);
+    for (int i = 0; ex_text && i < n_ex * 3; i++) free(ex_text[i]);
+    free(ex_text);
+    free(ex);
+    for (int i = 0; i < n_classics; i++) eval_classic_free(&classics[i]);
+    for (int i = 0; i < n_cpaths; i++) free(cpaths[i]);
+    if (have_log) train_log_free(&log);
+    free(mcfg_json);
+    free(deflog);
+    free(train_raw);
+    free(ds.generator_json);
+    eval_run_result_free(&rr);
+    train_data_free(&d);
+    if (have_mm) meta_model_free(&mm);
+    return rc;
+}

@@ -1,0 +1,426 @@
+/* The evaluation loop (eval_run.h). */
+#include "eval/eval_run.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gen/lambda_lib.h"
+#include "gen/program_tokens.h"
+#include "meta/decode_table.h"
+#include "meta/meta_rng.h"
+#include "meta/prog_codec.h"
+#include "rasp/rasp.h"
+
+#define TABLE_CELLS (PT_ROWS * PT_COLS)
+
+void eval_run_options_default(EvalRunOptions *o) {
+    memset(o, 0, sizeof *o);
+    o->beam = 1;
+    o->seed = 1;
+    o->teacher = true;
+    o->noise = true;
+    o->func = true;
+    equiv_options_default(&o->equiv);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* START row, END row, PAD: what a failed decode is scored as (a zero-row program). */
+static void empty_table(int16_t *t) {
+    memset(t, 0, sizeof(int16_t) * TABLE_CELLS);
+    for (int c = 0; c < PT_COLS; c++) {
+        t[c] = PT_START;
+        t[PT_COLS + c] = PT_END;
+    }
+}
+
+void eval_noise_payload(const float *payload, int P, uint64_t seed, long sample, float *out) {
+    MetaRng rng;
+    /* one stream per (seed, sample), independent of the order samples are processed in */
+    meta_rng_seed(&rng, seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(sample + 1)));
+    for (int p = 0; p < P; p++) {
+        const float *x = payload + (size_t)p * WT_WIDTH;
+        float *y = out + (size_t)p * WT_WIDTH;
+        double nx = 0, ng = 0;
+        double g[WT_WIDTH];
+        for (int k = 0; k < WT_WIDTH; k++) {
+            nx += (double)x[k] * x[k];
+            g[k] = meta_rng_normal(&rng);
+            ng += g[k] * g[k];
+        }
+        double s = nx > 0 && ng > 0 ? sqrt(nx / ng) : 0;
+        for (int k = 0; k < WT_WIDTH; k++) y[k] = (float)(g[k] * s);
+    }
+}
+
+int eval_teacher_table(MetaModel *m, const int16_t *truth, const float *payload, const int16_t *ids, int P,
+                       int16_t *table, char *err, size_t errcap) {
+    int32_t seq[PC_MAX_LEN], tok[PC_MAX_LEN];
+    int len = 0;
+    if (pc_encode(truth, seq, &len, err, errcap) != 0) return 1;
+    if (len > m->cfg.max_prog) {
+        snprintf(err, errcap, "program of %d tokens, but the meta-model takes at most %d", len, m->cfg.max_prog);
+        return 1;
+    }
+    int32_t *ids32 = malloc(sizeof(int32_t) * WT_N_IDS * (size_t)(P > 0 ? P : 1));
+    if (!ids32) {
+        snprintf(err, errcap, "out of memory");
+        return 1;
+    }
+    for (long i = 0; i < (long)P * WT_N_IDS; i++) ids32[i] = ids[i];
+    tok[0] = PC_BOS;
+    for (int j = 1; j < len; j++) tok[j] = seq[j - 1];
+    int32_t plen = P;
+    MetaBatch b = {1, P, len, payload, ids32, &plen, tok, NULL};
+    int rc = meta_forward(m, &b, NULL, err, errcap);
+    free(ids32);
+    if (rc != 0) return rc;
+    int V = m->cfg.vocab;
+    memset(table, 0, sizeof(int16_t) * TABLE_CELLS);
+    for (int c = 0; c < PT_COLS; c++) table[c] = PT_START;
+    for (int j = 0; j < len; j++) {
+        const float *z = m->acts.logits + (size_t)j * V;
+        int best = 0;
+        for (int v = 1; v < V; v++)
+            if (z[v] > z[best]) best = v;
+        int r = 1 + j / PT_COLS, c = j % PT_COLS, col = -1, id = -1;
+        int16_t cell;
+        if (pc_unflat(best, &col, &id) == 0 && col == c) cell = (int16_t)id;
+        else if (best == PC_EOS) cell = PT_END;
+        else cell = (int16_t)pt_vocab_size(c); /* the out-of-range bucket */
+        if (j < len - 1) {
+            table[r * PT_COLS + c] = cell;
+        } else if (r < PT_ROWS) {
+            /* the position after the last row: EOS keeps the END row; anything else is a
+             * (wrong) extra row, the rest of which the pass never predicted: END there */
+            for (int k = 0; k < PT_COLS; k++) table[r * PT_COLS + k] = PT_END;
+            if (cell != PT_END) table[r * PT_COLS] = cell;
+        }
+    }
+    return 0;
+}
+
+/* The functional check of pred against the sample's truth. *tcm/tprog are compiled on the
+ * first prediction that is not identical to the truth (*tstate: 0 not yet, 1 ok, -1 failed). */
+typedef struct TruthCache {
+    int state;
+    CompiledModel *cm;
+    RaspProgram prog;
+} TruthCache;
+
+static EvalFunc check_one(TruthCache *tc, const int16_t *truth, const int16_t *pred, const EvalRunOptions *o,
+                          char *detail, size_t dcap) {
+    EvalPair pr;
+    eval_compare(truth, pred, &pr);
+    if (pr.exact) return EVAL_FN_EQUIVALENT; /* identical tables: nothing to run */
+    char err[512];
+    if (tc->state == 0) {
+        CompileOptions co;
+        compile_options_default(&co);
+        tc->state = -1;
+        if (pt_decode(truth, o->vocab, o->n_vocab, o->max_seq_len, &tc->prog, err, sizeof err) == 0 &&
+            compile_program(&tc->prog, &co, &tc->cm, err, sizeof err) == 0)
+            tc->state = 1;
+        else if (detail) snprintf(detail, dcap, "the true program does not compile: %.200s", err);
+    }
+    if (tc->state < 0) return EVAL_FN_TRUE_FAILED;
+    CompileOptions co;
+    compile_options_default(&co);
+    EquivResult r;
+    if (equiv_check_tokens(tc->cm, &tc->prog, truth, pred, &co, &o->equiv, &r, err, sizeof err) != 0) {
+        if (detail) snprintf(detail, dcap, "functional check failed: %.200s", err);
+        return EVAL_FN_UNCHECKED;
+    }
+    if (detail && r.detail[0]) snprintf(detail, dcap, "%.240s", r.detail);
+    return r.status;
+}
+
+/* One sample, all variants. */
+static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOptions *o, float *noise_buf,
+                       EvalSampleResult *res, int *hard_error, char *herr, size_t hcap) {
+    const int16_t *truth = d->prog + (size_t)s * TABLE_CELLS;
+    int P = (int)(d->off[s + 1] - d->off[s]);
+    const float *payload = d->payload + d->off[s] * WT_WIDTH;
+    const int16_t *ids = d->ids + d->off[s] * WT_N_IDS;
+    char err[512];
+    res->detail[0] = 0;
+    if (meta_decode_table(mm, payload, ids, P, o->beam, res->dec, err, sizeof err) != 0) {
+        empty_table(res->dec);
+        res->dec_failed = true;
+        snprintf(res->detail, sizeof res->detail, "decoding failed: %.200s", err);
+    }
+    if (o->teacher && eval_teacher_table(mm, truth, payload, ids, P, res->tf, err, sizeof err) != 0) {
+        *hard_error = 1;
+        snprintf(herr, hcap, "teacher-forced pass: %.400s", err);
+        empty_table(res->tf);
+    }
+    if (o->noise) {
+        eval_noise_payload(payload, P, o->seed, s, noise_buf);
+        if (meta_decode_table(mm, noise_buf, ids, P, o->beam, res->noise, err, sizeof err) != 0) empty_table(res->noise);
+    }
+    res->dec_func = res->tf_func = res->noise_func = EVAL_FN_UNCHECKED;
+    if (!o->func) return;
+    TruthCache tc;
+    tc.state = 0;
+    tc.cm = NULL;
+    rasp_program_init(&tc.prog);
+    if (res->dec_failed) res->dec_func = EVAL_FN_NO_DECODE;
+    else res->dec_func = check_one(&tc, truth, res->dec, o, res->detail, sizeof res->detail);
+    if (o->teacher) res->tf_func = check_one(&tc, truth, res->tf, o, NULL, 0);
+    if (o->noise) res->noise_func = check_one(&tc, truth, res->noise, o, NULL, 0);
+    if (tc.cm) compiled_model_free(tc.cm);
+    rasp_program_free(&tc.prog);
+}
+
+int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions *o, EvalRunResult *r, char *err,
+             size_t errcap) {
+    memset(r, 0, sizeof *r);
+    double t0 = now_s();
+    if (gen_lib_init(err, errcap) != 0) return 1;
+    if (m->cfg.payload_dim != WT_WIDTH || m->cfg.n_id_fields != WT_N_IDS || m->cfg.vocab != pc_vocab_size()) {
+        snprintf(err, errcap, "the meta-model's config does not match the token formats (payload %d, ids %d, vocab %d)",
+                 m->cfg.payload_dim, m->cfg.n_id_fields, m->cfg.vocab);
+        return 1;
+    }
+    if (eval_metrics_init(&r->decoded) || eval_metrics_init(&r->teacher) || eval_metrics_init(&r->noise)) {
+        snprintf(err, errcap, "cannot load the lambda library");
+        eval_run_result_free(r);
+        return 1;
+    }
+    int want = n > 0 && n < d->n ? n : d->n;
+    r->sample = malloc(sizeof(int) * (size_t)(want > 0 ? want : 1));
+    r->res = calloc((size_t)(want > 0 ? want : 1), sizeof *r->res);
+    if (!r->sample || !r->res) {
+        snprintf(err, errcap, "out of memory");
+        eval_run_result_free(r);
+        return 1;
+    }
+    for (int s = 0; s < d->n && r->n < want; s++) {
+        if (d->off[s + 1] - d->off[s] > m->cfg.max_prefix) r->skipped_prefix++;
+        else r->sample[r->n++] = s;
+    }
+    int nt = o->jobs > 0 ? o->jobs : omp_get_max_threads();
+    if (nt > r->n) nt = r->n > 0 ? r->n : 1;
+    int max_batch = o->beam > 1 ? o->beam : 1;
+    MetaModel *models = calloc((size_t)nt, sizeof *models);
+    float **noise_buf = calloc((size_t)nt, sizeof *noise_buf);
+    int ok = models && noise_buf;
+    int made = 0;
+    for (; ok && made < nt; made++) {
+        if (meta_model_init(&models[made], &m->cfg, m->seed, max_batch, err, errcap) != 0) {
+            ok = 0;
+            break;
+        }
+        memcpy(models[made].params, m->params, sizeof(float) * m->lay.n_params);
+        noise_buf[made] = malloc(sizeof(float) * WT_WIDTH * (size_t)(m->cfg.max_prefix > 0 ? m->cfg.max_prefix : 1));
+        if (!noise_buf[made]) {
+            made++;
+            ok = 0;
+            snprintf(err, errcap, "out of memory");
+        }
+    }
+    if (!models || !noise_buf) snprintf(err, errcap, "out of memory");
+    int hard_error = 0;
+    char herr[512] = "";
+    /* the meta kernels parallelise inside a forward pass when they are not already in a
+     * parallel region; with one outer thread keep them serial too (tiny per-step work and a
+     * barrier per call: on a busy machine that is far slower than one thread) */
+    int saved_threads = omp_get_max_threads();
+    if (nt == 1) omp_set_num_threads(1);
+    if (ok) {
+        long done = 0;
+        double last = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+        for (int k = 0; k < r->n; k++) {
+            int tid = omp_get_thread_num();
+            char e2[512] = "";
+            int h = 0;
+            run_sample(&models[tid], d, r->sample[k], o, noise_buf[tid], &r->res[k], &h, e2, sizeof e2);
+            long now_done;
+#pragma omp atomic capture
+            now_done = ++done;
+            if (h) {
+#pragma omp critical(eval_err)
+                {
+                    if (!hard_error) snprintf(herr, sizeof herr, "sample %d: %.450s", r->sample[k], e2);
+                    hard_error = 1;
+                }
+            }
+            if (o->progress && tid == 0) {
+                double t = now_s();
+                if (t - last > 0.25 || now_done == r->n) {
+                    last = t;
+                    double rate = (double)now_done / (t - t0 > 1e-9 ? t - t0 : 1e-9);
+                    fprintf(stderr, "\reval: %ld/%d samples  %.1f/s  ETA %.0f s   ", now_done, r->n, rate,
+                            (double)(r->n - now_done) / (rate > 0 ? rate : 1));
+                }
+            }
+        }
+        if (o->progress) fprintf(stderr, "\r%60s\r", "");
+    }
+    omp_set_num_threads(saved_threads);
+    for (int i = 0; i < made; i++) {
+        meta_model_free(&models[i]);
+        free(noise_buf[i]);
+    }
+    free(models);
+    free(noise_buf);
+    if (!ok) {
+        eval_run_result_free(r);
+        return 1;
+    }
+    if (hard_error) {
+        snprintf(err, errcap, "%s", herr);
+        eval_run_result_free(r);
+        return 1;
+    }
+    /* in sample order: the same sums for any thread count */
+    for (int k = 0; k < r->n; k++) {
+        const int16_t *truth = d->prog + (size_t)r->sample[k] * TABLE_CELLS;
+        EvalSampleResult *x = &r->res[k];
+        r->decode_errors += x->dec_failed;
+        eval_metrics_add(&r->decoded, truth, x->dec, x->dec_func);
+        if (o->teacher) eval_metrics_add(&r->teacher, truth, x->tf, x->tf_func);
+        if (o->noise) eval_metrics_add(&r->noise, truth, x->noise, x->noise_func);
+    }
+    r->seconds = now_s() - t0;
+    return 0;
+}
+
+void eval_run_result_free(EvalRunResult *r) {
+    eval_metrics_free(&r->decoded);
+    eval_metrics_free(&r->teacher);
+    eval_metrics_free(&r->noise);
+    free(r->sample);
+    free(r->res);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- classic programs ------------------------------------------------------------------ */
+
+static void one_line(char *s);
+
+static void base_name(const char *path, char *out, size_t cap) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t n = strlen(b);
+    if (n > 5 && strcmp(b + n - 5, ".rasp") == 0) n -= 5;
+    if (n >= cap) n = cap - 1;
+    memcpy(out, b, n);
+    out[n] = 0;
+}
+
+/* The model's input vocabulary (BOS and PAD left out): malloc'ed, count in *n. */
+static Value *model_vocab(const CompiledModel *cm, int *n) {
+    Value *v = malloc(sizeof(Value) * (size_t)(cm->vocab_size > 0 ? cm->vocab_size : 1));
+    *n = 0;
+    for (int i = 0; v && i < cm->vocab_size; i++)
+        if (i != cm->bos_id && i != cm->pad_id) v[(*n)++] = cm->tokens[i];
+    return v;
+}
+
+static bool same_vocab(const Value *a, int na, const Value *b, int nb) {
+    if (na != nb) return false;
+    for (int i = 0; i < na; i++) {
+        bool found = false;
+        for (int j = 0; j < nb && !found; j++) found = val_eq(a[i], b[j]);
+        if (!found) return false;
+    }
+    return true;
+}
+
+int eval_classic(MetaModel *m, const char *path, const WtOptions *wt, int beam, const Value *train_vocab,
+                 int train_n_vocab, int train_msl, const EquivOptions *eo, EvalClassic *c, char *err,
+                 size_t errcap) {
+    memset(c, 0, sizeof *c);
+    base_name(path, c->name, sizeof c->name);
+    c->func = EVAL_FN_UNCHECKED;
+    RaspProgram p;
+    rasp_program_init(&p);
+    CompiledModel *cm = NULL;
+    WtTokens toks;
+    wt_tokens_init(&toks);
+    Value *vocab = NULL;
+    int rc = 1;
+    char e2[512];
+    if (rasp_parse_file(path, &p, err, errcap) != 0) goto done;
+    CompileOptions co;
+    compile_options_default(&co);
+    if (compile_program(&p, &co, &cm, e2, sizeof e2) != 0) {
+        c->ood = true;
+        snprintf(c->detail, sizeof c->detail, "out of distribution: does not compile: %.400s", e2);
+        rc = 0;
+        goto done;
+    }
+    int nv = 0;
+    vocab = model_vocab(cm, &nv);
+    if (!vocab) {
+        snprintf(err, errcap, "out of memory");
+        goto done;
+    }
+    if (wt_encode(cm, wt, &toks, e2, sizeof e2) != 0) {
+        c->ood = true;
+        snprintf(c->detail, sizeof c->detail, "out of distribution: no weight tokens: %.400s", e2);
+        rc = 0;
+        goto done;
+    }
+    c->n_wt = toks.n;
+    if (toks.n > m->cfg.max_prefix) {
+        c->ood = true;
+        snprintf(c->detail, sizeof c->detail,
+                 "out of distribution: %d weight tokens, the meta-model takes at most %d (residual width %d, %d "
+                 "layers)",
+                 toks.n, m->cfg.max_prefix, cm->residual_dim, cm->num_layers);
+        rc = 0;
+        goto done;
+    }
+    char note[160] = "";
+    if (train_vocab && (!same_vocab(vocab, nv, train_vocab, train_n_vocab) || cm->max_seq_len != train_msl))
+        snprintf(note, sizeof note, " [vocab of %d tokens, max_seq_len %d: not the training setting (%d tokens, %d)]",
+                 nv, cm->max_seq_len, train_n_vocab, train_msl);
+    int16_t table[TABLE_CELLS];
+    if (meta_decode_table(m, toks.payload, toks.ids, toks.n, beam, table, e2, sizeof e2) != 0) {
+        c->func = EVAL_FN_NO_DECODE;
+        snprintf(c->detail, sizeof c->detail, "decoding failed: %.300s%s", e2, note);
+        rc = 0;
+        goto done;
+    }
+    RaspProgram pp;
+    if (pt_decode(table, vocab, nv, cm->max_seq_len, &pp, e2, sizeof e2) == 0) c->pred_rasp = rasp_format(&pp);
+    rasp_program_free(&pp);
+    EquivResult r;
+    if (equiv_check_program(&p, table, &co, eo, &r, e2, sizeof e2) != 0) {
+        snprintf(c->detail, sizeof c->detail, "functional check failed: %.300s%s", e2, note);
+    } else {
+        c->exact = r.exact;
+        c->func = r.status;
+        snprintf(c->detail, sizeof c->detail, "%.300s%s", r.detail, note);
+    }
+    rc = 0;
+done:
+    one_line(c->detail);
+    free(vocab);
+    wt_tokens_free(&toks);
+    if (cm) compiled_model_free(cm);
+    rasp_program_free(&p);
+    return rc;
+}
+
+/* Messages go on one line (compiler errors span several). */
+static void one_line(char *s) {
+    for (; *s; s++)
+        if (*s == '\n' || *s == '\r' || *s == '\t') *s = ' ';
+}
+
+void eval_classic_free(EvalClassic *c) {
+    free(c->pred_rasp);
+    c->pred_rasp = NULL;
+}

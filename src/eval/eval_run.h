@@ -1,0 +1,99 @@
+/* The evaluation loop behind `itracr eval` (docs/evaluation.md, "itracr eval"): a trained
+ * meta-model against held-out samples, three ways -- decoded (constrained greedy or beam: the
+ * headline), teacher-forced (argmax at each position given the true prefix, one forward pass
+ * per sample) and the noise baseline (decoded from noise weight tokens) -- each scored by
+ * eval_metrics_add with a functional check of the prediction (eval/equiv.h); and the classic
+ * programs decompiled and judged against their own source.
+ *
+ * Samples run in parallel (OpenMP, one meta-model copy per thread); every result is kept per
+ * sample and added in sample order, so the numbers do not depend on the thread count. */
+#ifndef ITRACR_EVAL_EVAL_RUN_H
+#define ITRACR_EVAL_EVAL_RUN_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compiler/model.h"
+#include "data/weight_tokens.h"
+#include "eval/equiv.h"
+#include "eval/metrics.h"
+#include "meta/meta_model.h"
+#include "meta/train_data.h"
+
+typedef struct EvalRunOptions {
+    int beam;               /* <= 1: greedy */
+    uint64_t seed;          /* noise baseline (and nothing else) */
+    bool teacher, noise;    /* run those two variants (default both) */
+    bool func;              /* functional checks (default on; off: token metrics only) */
+    const Value *vocab;     /* the dataset's token vocabulary and max_seq_len: the true */
+    int n_vocab;            /* programs and the predictions compile with them */
+    int max_seq_len;
+    EquivOptions equiv;
+    int jobs;               /* threads (0: OpenMP default) */
+    bool progress;          /* a progress line on stderr */
+} EvalRunOptions;
+
+void eval_run_options_default(EvalRunOptions *o);
+
+/* What happened to one sample (index into the evaluated set). */
+typedef struct EvalSampleResult {
+    int16_t dec[PT_ROWS * PT_COLS], tf[PT_ROWS * PT_COLS], noise[PT_ROWS * PT_COLS];
+    EvalFunc dec_func, tf_func, noise_func;
+    bool dec_failed;        /* decoding itself failed (no EOS within the limit, ...): dec is
+                               then an empty program (START, END) */
+    char detail[256];       /* decoded prediction: decode error or functional-check message */
+} EvalSampleResult;
+
+typedef struct EvalRunResult {
+    EvalMetrics decoded, teacher, noise;
+    int n;                  /* samples evaluated */
+    int *sample;            /* [n] index into the TrainData of each evaluated sample */
+    EvalSampleResult *res;  /* [n] */
+    long skipped_prefix;    /* samples with more weight tokens than the meta-model takes */
+    long decode_errors;     /* decoded predictions whose decoding failed */
+    double seconds;
+} EvalRunResult;
+
+/* Evaluates up to n samples of d (the first n whose weight tokens fit the meta-model; n <= 0:
+ * all). m is only read (each thread decodes with its own copy). Returns 0, or non-zero with
+ * a message (the lambda library, a model/data format mismatch, OOM). */
+int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions *o,
+             EvalRunResult *r, char *err, size_t errcap);
+void eval_run_result_free(EvalRunResult *r);
+
+/* The noise baseline's weight tokens: payload [P, WT_WIDTH] -> out [P, WT_WIDTH], each token
+ * replaced by Gaussian noise (seeded by seed and sample) scaled to the token's own L2 norm
+ * (all-zero tokens stay zero). ids are kept as they are. */
+void eval_noise_payload(const float *payload, int P, uint64_t seed, long sample, float *out);
+
+/* The teacher-forced prediction of one sample as a table: one forward pass with the true
+ * flat sequence as input; the argmax at each field position becomes that cell (an argmax
+ * outside the field's column: the out-of-range id pt_vocab_size(col); EOS: END), and the
+ * END row is kept when the argmax after the last row is EOS, else its op cell gets the
+ * prediction (so the length is wrong). m->max_batch >= 1. Returns 0, or non-zero with a
+ * message. */
+int eval_teacher_table(MetaModel *m, const int16_t *truth, const float *payload,
+                       const int16_t *ids, int P, int16_t *table, char *err, size_t errcap);
+
+/* A classic program and the decompiler's verdict on it. */
+typedef struct EvalClassic {
+    char name[64];
+    bool ood;               /* out of distribution: not decoded (reason in detail) */
+    bool exact;
+    EvalFunc func;
+    int n_wt;               /* weight tokens of its compiled model */
+    char detail[512];       /* the reason / the functional-check message / notes */
+    char *pred_rasp;        /* the decompiled program (malloc'ed; NULL if none) */
+} EvalClassic;
+
+/* Parses, compiles (with its own directives) and decompiles path; the verdict as
+ * equiv_check_program gives it. wt: the weight-token options the meta-model was trained with;
+ * train_vocab/train_msl describe its training setting (the detail notes a difference).
+ * Returns 0 (the verdict, or ood, in c), or non-zero with a message when the program cannot
+ * be read or compiled. */
+int eval_classic(MetaModel *m, const char *path, const WtOptions *wt, int beam,
+                 const Value *train_vocab, int train_n_vocab, int train_msl,
+                 const EquivOptions *eo, EvalClassic *c, char *err, size_t errcap);
+void eval_classic_free(EvalClassic *c);
+
+#endif

@@ -1,0 +1,147 @@
+/* Decompilation end to end on real samples: a tiny meta-model memorises a few generated
+ * programs; then each program's compiled model goes through a model file, weight tokens
+ * (identical to the dataset's), constrained greedy and beam decoding, pt_decode and the
+ * functional-equivalence check -- the path `itracr decompile --check` takes. An untrained
+ * model's decodes must still be valid programs. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/model.h"
+#include "data/accept.h"
+#include "eval/equiv.h"
+#include "meta/decode_table.h"
+#include "meta/train.h"
+#include "test.h"
+
+enum { NS = 5 };
+static const int k_vocab[5] = {0, 1, 2, 3, 4};
+
+static CompiledModel *compile_table(const int16_t *tab) {
+    Value voc[5];
+    for (int i = 0; i < 5; i++) voc[i] = val_int(k_vocab[i]);
+    RaspProgram p;
+    char err[512];
+    if (pt_decode(tab, voc, 5, 5, &p, err, sizeof err) != 0) return NULL;
+    CompileOptions co;
+    compile_options_default(&co);
+    CompiledModel *m = NULL;
+    int rc = compile_program(&p, &co, &m, err, sizeof err);
+    rasp_program_free(&p);
+    return rc == 0 ? m : NULL;
+}
+
+/* The compiled model after a save/load round trip through a model file's bytes. */
+static CompiledModel *via_file(CompiledModel *m) {
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    char err[256];
+    CompiledModel *back = NULL;
+    if (model_serialize(m, &buf, &len, err, sizeof err) == 0) model_load_buffer(buf, len, &back, err, sizeof err);
+    free(buf);
+    return back;
+}
+
+static void test_decompile_roundtrip(void) {
+    GenConfig gc;
+    gen_config_default(&gc);
+    char err[512];
+    GenSampler *s = gen_sampler_new(&gc, err, sizeof err);
+    AccSettings st;
+    acc_settings_default(&st);
+    AccResult r;
+    acc_result_init(&r);
+    TrainData d;
+    train_data_init(&d);
+    for (uint64_t i = 0; d.n < NS && i < 200; i++)
+        if (acc_run(s, &st, gen_sample_seed(77, i), &r) == ACC_OK && r.wt.n <= 256)
+            CHECK(train_data_add(&d, r.tokens, r.wt.payload, r.wt.ids, r.wt.n, 256) == 0);
+    CHECK(d.n == NS);
+    acc_result_free(&r);
+    gen_sampler_free(s);
+
+    TrainConfig c;
+    train_config_default(&c);
+    c.d_model = 48, c.n_layer = 2, c.n_head = 4, c.batch = NS, c.lr = 3e-3, c.lr_min = 3e-3, c.warmup = 10;
+    c.steps = 400, c.weight_decay = 0, c.max_prefix = 256, c.seed = 11;
+    Trainer t;
+    CHECK(trainer_init(&t, &c, &d, err, sizeof err) == 0);
+
+    /* untrained: decodes are arbitrary but always valid programs */
+    for (int k = 0; k < NS; k++) {
+        int16_t tab[PT_ROWS * PT_COLS];
+        int P = (int)(d.off[k + 1] - d.off[k]);
+        CHECK_MSG(meta_decode_table(&t.m, d.payload + d.off[k] * WT_WIDTH, d.ids + d.off[k] * WT_N_IDS, P, 1, tab, err,
+                                    sizeof err) == 0, "%s", err);
+        RaspProgram p;
+        CHECK_MSG(pt_decode(tab, NULL, 0, 0, &p, err, sizeof err) == 0, "untrained decode %d: %s", k, err);
+        rasp_program_free(&p);
+    }
+
+    float loss, lr;
+    double acc = 0, ex = 0;
+    for (long step = 0; step < c.steps; step++) {
+        CHECK(trainer_step(&t, &loss, &lr, err, sizeof err) == 0);
+        if (step % 25 == 24) {
+            CHECK(trainer_eval(&t, &d, NS, NS, &acc, &ex, err, sizeof err) == 0);
+            if (ex == 1.0) break;
+        }
+    }
+    CHECK_MSG(ex == 1.0, "memorised %.2f of the programs", ex);
+
+    for (int k = 0; k < NS; k++) {
+        const int16_t *truth = d.prog + (size_t)k * PT_ROWS * PT_COLS;
+        CompiledModel *m0 = compile_table(truth);
+        CHECK(m0 != NULL);
+        if (!m0) continue;
+        CompiledModel *m = via_file(m0);
+        CHECK(m != NULL);
+        if (!m) {
+            compiled_model_free(m0);
+            continue;
+        }
+        WtOptions wo;
+        wt_options_default(&wo);
+        WtTokens wt;
+        wt_tokens_init(&wt);
+        CHECK(wt_encode(m, &wo, &wt, err, sizeof err) == 0);
+        /* the model file gives the dataset's weight tokens exactly */
+        int P = (int)(d.off[k + 1] - d.off[k]);
+        CHECK(wt.n == P && memcmp(wt.payload, d.payload + d.off[k] * WT_WIDTH, sizeof(float) * WT_WIDTH * (size_t)P) == 0);
+        for (int beam = 1; beam <= 3; beam += 2) {
+            int16_t pred[PT_ROWS * PT_COLS];
+            CHECK(meta_decode_table(&t.m, wt.payload, wt.ids, wt.n, beam, pred, err, sizeof err) == 0);
+            CHECK_MSG(memcmp(pred, truth, sizeof pred) == 0, "sample %d beam %d: wrong program", k, beam);
+            EquivOptions eo;
+            equiv_options_default(&eo);
+            EquivResult er;
+            CHECK(equiv_check_tokens(m, NULL, NULL, pred, NULL, &eo, &er, err, sizeof err) == 0);
+            CHECK_MSG(er.status == EVAL_FN_EQUIVALENT, "sample %d: %s %s", k, eval_func_name(er.status), er.detail);
+        }
+        /* another sample's program is not equivalent to this model */
+        const int16_t *other = d.prog + (size_t)((k + 1) % NS) * PT_ROWS * PT_COLS;
+        EquivOptions eo;
+        equiv_options_default(&eo);
+        EquivResult er;
+        CHECK(equiv_check_tokens(m, NULL, NULL, other, NULL, &eo, &er, err, sizeof err) == 0);
+        CHECK(er.status != EVAL_FN_EQUIVALENT || memcmp(other, truth, sizeof(int16_t) * PT_ROWS * PT_COLS) == 0);
+        wt_tokens_free(&wt);
+        compiled_model_free(m);
+        compiled_model_free(m0);
+    }
+    /* more weight tokens than the meta-model takes: an error, not a crash */
+    int16_t tab[PT_ROWS * PT_COLS];
+    float *big = calloc((size_t)(c.max_prefix + 1) * WT_WIDTH, sizeof(float));
+    int16_t *bid = calloc((size_t)(c.max_prefix + 1) * WT_N_IDS, sizeof(int16_t));
+    CHECK(meta_decode_table(&t.m, big, bid, c.max_prefix + 1, 1, tab, err, sizeof err) != 0 && strstr(err, "at most"));
+    free(big);
+    free(bid);
+    trainer_free(&t);
+    train_data_free(&d);
+}
+
+int main(void) {
+    RUN(test_decompile_roundtrip);
+    TEST_END();
+}
