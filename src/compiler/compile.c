@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "compiler/compile_internal.h"
+#include "util/errmsg.h"
 #include "util/strbuf.h"
 
 void compile_options_default(CompileOptions *o) {
@@ -43,14 +44,6 @@ void compiled_model_free(CompiledModel *m) {
     free(m);
 }
 
-static int errf(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int errf(char *err, size_t cap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && cap) vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return 1;
-}
 
 static char *strcat3(Arena *a, const char *x, const char *y, const char *z) {
     size_t n1 = strlen(x), n2 = strlen(y), n3 = strlen(z);
@@ -93,7 +86,7 @@ static int build_block(CCtx *c, CNode *nd, char *err, size_t errcap) {
     case EXPR_INDICES:
         return 0;
     case EXPR_MAP: {
-        if (!x) return errf(err, errcap, "%s: Map without input", e->label);
+        if (!x) return err_printf(err, errcap, "%s: Map without input", e->label);
         BlkFn f = blk_fn_lambda(e->fn);
         nd->kind = ALLOC_MLP;
         if (x->e->enc == ENC_CATEGORICAL && e->enc == ENC_CATEGORICAL) {
@@ -110,9 +103,9 @@ static int build_block(CCtx *c, CNode *nd, char *err, size_t errcap) {
                                 e->enc == ENC_CATEGORICAL ? &nd->basis : NULL, nd->basis.d[0], &nd->mlp);
     }
     case EXPR_SEQMAP: {
-        if (!x || !y) return errf(err, errcap, "%s: SequenceMap without inputs", e->label);
+        if (!x || !y) return err_printf(err, errcap, "%s: SequenceMap without inputs", e->label);
         if (x->e->enc != ENC_CATEGORICAL || y->e->enc != ENC_CATEGORICAL || e->enc != ENC_CATEGORICAL)
-            return errf(err, errcap, "%s: (non-linear) SequenceMap only supports categorical inputs/outputs.",
+            return err_printf(err, errcap, "%s: (non-linear) SequenceMap only supports categorical inputs/outputs.",
                         e->label);
         nd->kind = ALLOC_MLP;
         if (x == y) { /* Tracr: equal input spaces -> a Map with g(v) = f(v, v) */
@@ -124,9 +117,9 @@ static int build_block(CCtx *c, CNode *nd, char *err, size_t errcap) {
                               &nd->mlp);
     }
     case EXPR_LINSEQMAP: {
-        if (!x || !y) return errf(err, errcap, "%s: LinearSequenceMap without inputs", e->label);
+        if (!x || !y) return err_printf(err, errcap, "%s: LinearSequenceMap without inputs", e->label);
         if (x->e->enc != ENC_NUMERICAL || y->e->enc != ENC_NUMERICAL || e->enc != ENC_NUMERICAL)
-            return errf(err, errcap, "%s: LinearSequenceMap only supports numerical inputs/outputs.", e->label);
+            return err_printf(err, errcap, "%s: LinearSequenceMap only supports numerical inputs/outputs.", e->label);
         nd->kind = ALLOC_MLP;
         nd->mk = MK_LIN;
         Dir dx = {x->e->label, val_none()}, dy = {y->e->label, val_none()};
@@ -137,20 +130,20 @@ static int build_block(CCtx *c, CNode *nd, char *err, size_t errcap) {
     case EXPR_SELWIDTH: {
         CNode *sel = x;
         if (!sel || sel->e->kind != EXPR_SELECT)
-            return errf(err, errcap, "%s: the selector must be a plain Select (got %s)", e->label,
+            return err_printf(err, errcap, "%s: the selector must be a plain Select (got %s)", e->label,
                         sel ? rasp_kind_name(sel->e->kind) : "nothing");
         CNode *keys = child_node(c, sel, 0), *queries = child_node(c, sel, 1);
-        if (!keys || !queries) return errf(err, errcap, "%s: Select without keys/queries", e->label);
+        if (!keys || !queries) return err_printf(err, errcap, "%s: Select without keys/queries", e->label);
         if (keys->e->enc != ENC_CATEGORICAL || queries->e->enc != ENC_CATEGORICAL)
-            return errf(err, errcap, "%s: Select only supports categorical keys and queries.", sel->e->label);
+            return err_printf(err, errcap, "%s: Select only supports categorical keys and queries.", sel->e->label);
         BlkPredState *ps = arena_alloc(c->a, sizeof *ps);
         ps->pred = sel->e->pred;
         ps->fn = sel->e->fn;
         BlkPred pred = blk_pred_make(ps);
         if (e->kind == EXPR_AGGREGATE) {
-            if (!y) return errf(err, errcap, "%s: Aggregate without input", e->label);
+            if (!y) return err_printf(err, errcap, "%s: Aggregate without input", e->label);
             if (y->e->enc != e->enc)
-                return errf(err, errcap, "%s: An aggregate's output encoding must match its input encoding.",
+                return err_printf(err, errcap, "%s: An aggregate's output encoding must match its input encoding.",
                             e->label);
             nd->kind = ALLOC_ATTN;
             return blk_attn_aggregate(&bc, &queries->basis, &keys->basis, pred, &y->basis, &nd->basis,
@@ -163,7 +156,7 @@ static int build_block(CCtx *c, CNode *nd, char *err, size_t errcap) {
                                   &nd->sw_attn_dir);
     }
     default:
-        return errf(err, errcap, "%s: %s is not supported by the compiler", e->label, rasp_kind_name(e->kind));
+        return err_printf(err, errcap, "%s: %s is not supported by the compiler", e->label, rasp_kind_name(e->kind));
     }
 }
 
@@ -214,18 +207,18 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
     else compile_options_default(&o);
     const Value *vocab = o.vocab ? o.vocab : p->vocab;
     int nv = o.vocab ? o.n_vocab : p->n_vocab;
-    if (!o.vocab && !p->has_vocab) return errf(err, errcap, "no vocabulary: add a `vocab {...}` line or pass one");
+    if (!o.vocab && !p->has_vocab) return err_printf(err, errcap, "no vocabulary: add a `vocab {...}` line or pass one");
     int N = o.max_seq_len > 0 ? o.max_seq_len : p->max_seq_len;
-    if (N <= 0) return errf(err, errcap, "no max_seq_len: add a `max_seq_len N` line or pass one");
+    if (N <= 0) return err_printf(err, errcap, "no max_seq_len: add a `max_seq_len N` line or pass one");
     bool causal = o.causal < 0 ? p->causal : o.causal != 0;
     int Li = o.mlp_exactness > 0 ? o.mlp_exactness : (p->mlp_exactness > 0 ? p->mlp_exactness : 100);
     const char *bos_s = o.compiler_bos ? o.compiler_bos : "compiler_bos";
     const char *pad_s = o.compiler_pad ? o.compiler_pad : "compiler_pad";
-    if (p->output < 0 || p->output >= p->n_exprs) return errf(err, errcap, "the program has no output");
+    if (p->output < 0 || p->output >= p->n_exprs) return err_printf(err, errcap, "the program has no output");
     Value bosv = val_str(bos_s), padv = val_str(pad_s);
     for (int i = 0; i < nv; i++)
         if (val_eq(vocab[i], bosv) || val_eq(vocab[i], padv))
-            return errf(err, errcap, "ValueError: Compiler BOS/PAD token '%s' is in the vocabulary",
+            return err_printf(err, errcap, "ValueError: Compiler BOS/PAD token '%s' is in the vocabulary",
                         val_eq(vocab[i], bosv) ? bos_s : pad_s);
 
     RaspReport rep;
@@ -239,7 +232,7 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
             sb_append(&sb, "\n  ");
             sb_append(&sb, rep.items[i].msg);
         }
-        errf(err, errcap, "%s", sb.s);
+        err_printf(err, errcap, "%s", sb.s);
         sb_free(&sb);
         rasp_report_free(&rep);
         return 1;
@@ -276,7 +269,7 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
         nd->attn_slot = nd->mlp_slot = -1;
         c.node_of[order[i]] = i;
         if (!c.nodes[i].e->label) {
-            errf(err, errcap, "expression %d has no label (rasp_assign_labels was not run)", order[i]);
+            err_printf(err, errcap, "expression %d has no label (rasp_assign_labels was not run)", order[i]);
             goto done;
         }
     }
@@ -302,7 +295,7 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
             if (c.nodes[i].e->kind == EXPR_TOKENS) has_tokens = true;
         }
     if (!has_tokens) {
-        errf(err, errcap, "ValueError: the program does not depend on tokens");
+        err_printf(err, errcap, "ValueError: the program does not depend on tokens");
         goto done;
     }
     for (int i = 0; i < c.n; i++)
@@ -334,7 +327,7 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
         r.attn_slot = buf + 3 * c.n;
         r.mlp_slot = buf + 4 * c.n;
         if (alloc_layers(&g, &r, buf + 5 * c.n)) {
-            errf(err, errcap, "ValueError: the program has no operation that needs a model block");
+            err_printf(err, errcap, "ValueError: the program has no operation that needs a model block");
             goto done;
         }
         for (int i = 0; i < c.n; i++) {
@@ -370,7 +363,7 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
         if (lm[l].hidden.n > M) M = lm[l].hidden.n;
     for (int i = 0; i < c.n; i++)
         if (c.nodes[i].attn_slot >= 0 && c.nodes[i].attn.o.n > ks) {
-            errf(err, errcap, "ValueError: %s: head output width %d exceeds key_size %d (Tracr fails to assemble this model)",
+            err_printf(err, errcap, "ValueError: %s: head output width %d exceeds key_size %d (Tracr fails to assemble this model)",
                  c.nodes[i].e->label, c.nodes[i].attn.o.n, ks);
             goto done;
         }
@@ -409,7 +402,7 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
         resid = space_make(&scratch, all, k);
     }
     if (tok_space.n != nv + 2) {
-        errf(err, errcap, "the vocabulary has duplicate tokens");
+        err_printf(err, errcap, "the vocabulary has duplicate tokens");
         goto done;
     }
     int D = resid.n;
@@ -438,7 +431,7 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
     m->output_numerical = sink->e->enc == ENC_NUMERICAL;
     m->n_out = sink->basis.n;
     if (m->n_out == 0) {
-        errf(err, errcap, "%s: the output has an empty value set", sink->e->label);
+        err_printf(err, errcap, "%s: the output has an empty value set", sink->e->label);
         goto done;
     }
     m->out_values = arena_alloc(ma, sizeof(Value) * (size_t)m->n_out);

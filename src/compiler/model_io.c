@@ -9,18 +9,11 @@
 #include <string.h>
 
 #include "compiler/model.h"
+#include "util/errmsg.h"
 #include "io/safetensors.h"
 
 #define MODEL_FORMAT "itracr-model/1"
 
-static int errf(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int errf(char *err, size_t cap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && cap) vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return 1;
-}
 
 /* ---- Value <-> JSON ------------------------------------------------------------------ */
 static cJSON *value_to_json(Value v) {
@@ -212,10 +205,10 @@ int model_serialize(const CompiledModel *m, unsigned char **buf, size_t *len, ch
 /* ---- loading ------------------------------------------------------------------------- */
 static int get_int(const cJSON *o, const char *key, int lo, int hi, int *out, char *err, size_t cap) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(j)) return errf(err, cap, "metadata config: \"%s\" is missing or not a number", key);
+    if (!cJSON_IsNumber(j)) return err_printf(err, cap, "metadata config: \"%s\" is missing or not a number", key);
     double d = j->valuedouble;
     if (d != floor(d) || d < lo || d > hi)
-        return errf(err, cap, "metadata config: \"%s\" = %g is not an integer in %d..%d", key, d, lo, hi);
+        return err_printf(err, cap, "metadata config: \"%s\" = %g is not an integer in %d..%d", key, d, lo, hi);
     *out = (int)d;
     return 0;
 }
@@ -223,25 +216,25 @@ static int get_int(const cJSON *o, const char *key, int lo, int hi, int *out, ch
 static const cJSON *meta_parse(const StFile *f, const char *key, cJSON **hold, char *err, size_t cap) {
     const char *s = st_meta_get(f, key);
     if (!s) {
-        errf(err, cap, "metadata \"%s\" is missing", key);
+        err_printf(err, cap, "metadata \"%s\" is missing", key);
         return NULL;
     }
     *hold = cJSON_Parse(s);
-    if (!*hold) errf(err, cap, "metadata \"%s\" is not valid JSON", key);
+    if (!*hold) err_printf(err, cap, "metadata \"%s\" is not valid JSON", key);
     return *hold;
 }
 
 static int load_tensor(const StFile *f, const char *name, int64_t r, int64_t c, int ndim, double *dst, char *err,
                        size_t cap) {
     const StTensor *t = st_find(f, name);
-    if (!t) return errf(err, cap, "tensor \"%s\" is missing", name);
+    if (!t) return err_printf(err, cap, "tensor \"%s\" is missing", name);
     if (t->dtype != ST_F32 && t->dtype != ST_F64)
-        return errf(err, cap, "tensor \"%s\" has dtype %s; expected F32 or F64", name, st_dtype_name(t->dtype));
+        return err_printf(err, cap, "tensor \"%s\" has dtype %s; expected F32 or F64", name, st_dtype_name(t->dtype));
     if (t->ndim != ndim || t->shape[0] != r || (ndim == 2 && t->shape[1] != c)) {
         if (ndim == 2)
-            return errf(err, cap, "tensor \"%s\" has the wrong shape; the config needs [%lld, %lld]", name,
+            return err_printf(err, cap, "tensor \"%s\" has the wrong shape; the config needs [%lld, %lld]", name,
                         (long long)r, (long long)c);
-        return errf(err, cap, "tensor \"%s\" has the wrong shape; the config needs [%lld]", name, (long long)r);
+        return err_printf(err, cap, "tensor \"%s\" has the wrong shape; the config needs [%lld]", name, (long long)r);
     }
     size_t n = (size_t)r * (size_t)(ndim == 2 ? c : 1);
     for (size_t i = 0; i < n; i++) {
@@ -253,16 +246,16 @@ static int load_tensor(const StFile *f, const char *name, int64_t r, int64_t c, 
         } else {
             memcpy(&v, (const unsigned char *)t->data + 8 * i, 8);
         }
-        if (!isfinite(v)) return errf(err, cap, "tensor \"%s\" holds a non-finite value", name);
+        if (!isfinite(v)) return err_printf(err, cap, "tensor \"%s\" holds a non-finite value", name);
         if (dst) dst[i] = v;
-        else if (v != 0) return errf(err, cap, "tensor \"%s\": non-zero biases are not supported", name);
+        else if (v != 0) return err_printf(err, cap, "tensor \"%s\": non-zero biases are not supported", name);
     }
     return 0;
 }
 
 static const char **load_str_array(Arena *a, const cJSON *arr, int *n_out, const char *what, char *err, size_t cap) {
     if (!cJSON_IsArray(arr)) {
-        errf(err, cap, "%s is not an array", what);
+        err_printf(err, cap, "%s is not an array", what);
         return NULL;
     }
     int n = cJSON_GetArraySize(arr), k = 0;
@@ -270,7 +263,7 @@ static const char **load_str_array(Arena *a, const cJSON *arr, int *n_out, const
     const cJSON *it;
     cJSON_ArrayForEach(it, arr) {
         if (!cJSON_IsString(it)) {
-            errf(err, cap, "%s[%d] is not a string", what, k);
+            err_printf(err, cap, "%s[%d] is not a string", what, k);
             return NULL;
         }
         s[k++] = arena_strdup(a, it->valuestring);
@@ -284,17 +277,17 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
     int rc = 1;
     const char *fmt = st_meta_get(f, "format");
     if (!fmt) {
-        errf(err, cap, "metadata \"format\" is missing (not an itracr model)");
+        err_printf(err, cap, "metadata \"format\" is missing (not an itracr model)");
         goto out;
     }
     if (strcmp(fmt, MODEL_FORMAT) != 0) {
-        errf(err, cap, "metadata \"format\" is \"%s\"; expected \"%s\"", fmt, MODEL_FORMAT);
+        err_printf(err, cap, "metadata \"format\" is \"%s\"; expected \"%s\"", fmt, MODEL_FORMAT);
         goto out;
     }
     const cJSON *c = meta_parse(f, "config", &cfg, err, cap);
     if (!c) goto out;
     if (!cJSON_IsObject(c)) {
-        errf(err, cap, "metadata \"config\" is not an object");
+        err_printf(err, cap, "metadata \"config\" is not an object");
         goto out;
     }
     const int BIG = 1 << 20;
@@ -308,20 +301,20 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
         goto out;
     const cJSON *cz = cJSON_GetObjectItemCaseSensitive(c, "causal");
     if (!cJSON_IsBool(cz)) {
-        errf(err, cap, "metadata config: \"causal\" is missing or not a boolean");
+        err_printf(err, cap, "metadata config: \"causal\" is missing or not a boolean");
         goto out;
     }
     m->causal = cJSON_IsTrue(cz);
     m->exact = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "exact"));
     if ((double)m->residual_dim * (m->num_heads * (double)m->key_size + m->mlp_hidden_size) * m->num_layers > 2e9) {
-        errf(err, cap, "metadata config describes a model too large to load");
+        err_printf(err, cap, "metadata config describes a model too large to load");
         goto out;
     }
 
     const cJSON *t = meta_parse(f, "token_ids", &tok, err, cap);
     if (!t) goto out;
     if (!cJSON_IsArray(t) || cJSON_GetArraySize(t) < 2) {
-        errf(err, cap, "metadata \"token_ids\" is not an array of at least 2 [token, id] pairs");
+        err_printf(err, cap, "metadata \"token_ids\" is not an array of at least 2 [token, id] pairs");
         goto out;
     }
     m->vocab_size = cJSON_GetArraySize(t);
@@ -332,12 +325,12 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
         const cJSON *tv = cJSON_GetArrayItem(pair, 0), *iv = cJSON_GetArrayItem(pair, 1);
         Value v;
         if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 || !cJSON_IsNumber(iv) || json_to_value(tv, &v, 0)) {
-            errf(err, cap, "metadata \"token_ids\": every entry must be [token, id]");
+            err_printf(err, cap, "metadata \"token_ids\": every entry must be [token, id]");
             goto out;
         }
         double d = iv->valuedouble;
         if (d != floor(d) || d < 0 || d >= m->vocab_size || seen[(int)d]) {
-            errf(err, cap, "metadata \"token_ids\": id %g is out of range or repeated", d);
+            err_printf(err, cap, "metadata \"token_ids\": id %g is out of range or repeated", d);
             goto out;
         }
         seen[(int)d] = true;
@@ -353,7 +346,7 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
     m->residual_labels = load_str_array(&m->arena, l, &nl, "metadata \"residual_labels\"", err, cap);
     if (!m->residual_labels) goto out;
     if (nl != m->residual_dim) {
-        errf(err, cap, "metadata \"residual_labels\" has %d labels; config residual_dim is %d", nl, m->residual_dim);
+        err_printf(err, cap, "metadata \"residual_labels\" has %d labels; config residual_dim is %d", nl, m->residual_dim);
         goto out;
     }
     for (int i = 0; i < m->vocab_size; i++) {
@@ -366,7 +359,7 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
     if (cJSON_IsNumber(bo) && bo->valuedouble >= 0 && bo->valuedouble < m->vocab_size) m->bos_id = (int)bo->valuedouble;
     if (cJSON_IsNumber(po) && po->valuedouble >= 0 && po->valuedouble < m->vocab_size) m->pad_id = (int)po->valuedouble;
     if (m->bos_id < 0) {
-        errf(err, cap, "metadata \"token_ids\" has no BOS token");
+        err_printf(err, cap, "metadata \"token_ids\" has no BOS token");
         goto out;
     }
 
@@ -376,14 +369,14 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
                 *ov = cJSON_GetObjectItemCaseSensitive(o, "values");
     if (!cJSON_IsString(on) || !cJSON_IsString(oe) || !cJSON_IsArray(ov) ||
         (strcmp(oe->valuestring, "categorical") != 0 && strcmp(oe->valuestring, "numerical") != 0)) {
-        errf(err, cap, "metadata \"output\" needs name, encoding (categorical|numerical) and values");
+        err_printf(err, cap, "metadata \"output\" needs name, encoding (categorical|numerical) and values");
         goto out;
     }
     m->output_name = arena_strdup(&m->arena, on->valuestring);
     m->output_numerical = strcmp(oe->valuestring, "numerical") == 0;
     m->n_out = m->output_numerical ? 1 : cJSON_GetArraySize(ov);
     if (m->n_out < 1) {
-        errf(err, cap, "metadata \"output\" has no values");
+        err_printf(err, cap, "metadata \"output\" has no values");
         goto out;
     }
     m->out_values = arena_alloc(&m->arena, sizeof(Value) * (size_t)m->n_out);
@@ -392,7 +385,7 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
         const cJSON *it;
         cJSON_ArrayForEach(it, ov) {
             if (json_to_value(it, &m->out_values[k++], 0)) {
-                errf(err, cap, "metadata \"output\": unreadable value");
+                err_printf(err, cap, "metadata \"output\": unreadable value");
                 goto out;
             }
         }
@@ -439,7 +432,7 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
             in->hidden_labels =
                 load_str_array(&m->arena, cJSON_GetObjectItemCaseSensitive(mm, "hidden_labels"), &n3, "layers", err, cap);
             if (!in->head_nodes || !in->mlp_nodes || !in->hidden_labels || n1 > m->num_heads || n3 > m->mlp_hidden_size) {
-                errf(err, cap, "metadata \"layers\" is malformed");
+                err_printf(err, cap, "metadata \"layers\" is malformed");
                 goto out;
             }
             in->n_heads = n1;
@@ -481,7 +474,7 @@ int model_load(const char *path, CompiledModel **out, char *err, size_t errcap) 
     *out = NULL;
     if (st_read_file(path, &f, err, errcap)) return 1;
     char sub[400];
-    if (load_common(&f, out, sub, sizeof sub)) return errf(err, errcap, "%s: %s", path, sub);
+    if (load_common(&f, out, sub, sizeof sub)) return err_printf(err, errcap, "%s: %s", path, sub);
     return 0;
 }
 

@@ -3,6 +3,7 @@
  * rename (else a crash could leave the new name pointing at unwritten blocks) and the
  * directory after it (else the rename itself could be lost). */
 #include "io/atomic_file.h"
+#include "util/errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,15 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void set_err(char *err, size_t errcap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errcap, const char *fmt, ...) {
-    if (!err || errcap == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-}
 
 /* Distinguishes concurrent writers of the same path inside one process. */
 static atomic_uint tmp_counter;
@@ -58,14 +50,14 @@ int atomic_file_open(AtomicFile *f, const char *path, char *err, size_t errcap) 
     f->fd = -1;
     f->path = f->tmp_path = NULL;
     if (!path || !*path) {
-        set_err(err, errcap, "atomic write: empty path");
+        err_printf(err, errcap, "atomic write: empty path");
         return -1;
     }
     size_t cap = strlen(path) + 64;
     f->path = dup_str(path);
     f->tmp_path = malloc(cap);
     if (!f->path || !f->tmp_path) {
-        set_err(err, errcap, "%s: out of memory", path);
+        err_printf(err, errcap, "%s: out of memory", path);
         free_names(f);
         return -1;
     }
@@ -78,7 +70,7 @@ int atomic_file_open(AtomicFile *f, const char *path, char *err, size_t errcap) 
         if (f->fd >= 0) return 0;
         if (errno != EEXIST) break;
     }
-    set_err(err, errcap, "%s: cannot create temporary file %s: %s", path, f->tmp_path,
+    err_printf(err, errcap, "%s: cannot create temporary file %s: %s", path, f->tmp_path,
             strerror(errno));
     free_names(f);
     return -1;
@@ -91,7 +83,7 @@ int atomic_file_write(AtomicFile *f, const void *data, size_t len, char *err, si
         ssize_t w = write(f->fd, p, chunk);
         if (w < 0) {
             if (errno == EINTR) continue;
-            set_err(err, errcap, "%s: write failed: %s", f->path, strerror(errno));
+            err_printf(err, errcap, "%s: write failed: %s", f->path, strerror(errno));
             return -1;
         }
         p += w;
@@ -103,19 +95,19 @@ int atomic_file_write(AtomicFile *f, const void *data, size_t len, char *err, si
 static int fsync_dir(const char *path, char *err, size_t errcap) {
     char *dir = dir_of(path);
     if (!dir) {
-        set_err(err, errcap, "%s: out of memory", path);
+        err_printf(err, errcap, "%s: out of memory", path);
         return -1;
     }
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int rc = 0;
     if (fd < 0) {
-        set_err(err, errcap, "%s: cannot open directory %s: %s", path, dir, strerror(errno));
+        err_printf(err, errcap, "%s: cannot open directory %s: %s", path, dir, strerror(errno));
         rc = -1;
     } else {
         /* Some file systems cannot fsync a directory (EINVAL); the rename has happened,
          * so that is not worth failing the write for. */
         if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP) {
-            set_err(err, errcap, "%s: fsync of directory %s failed: %s", path, dir,
+            err_printf(err, errcap, "%s: fsync of directory %s failed: %s", path, dir,
                     strerror(errno));
             rc = -1;
         }
@@ -127,19 +119,19 @@ static int fsync_dir(const char *path, char *err, size_t errcap) {
 
 int atomic_file_commit(AtomicFile *f, char *err, size_t errcap) {
     if (fsync(f->fd) != 0) {
-        set_err(err, errcap, "%s: fsync failed: %s", f->path, strerror(errno));
+        err_printf(err, errcap, "%s: fsync failed: %s", f->path, strerror(errno));
         atomic_file_abort(f);
         return -1;
     }
     int fd = f->fd;
     f->fd = -1;
     if (close(fd) != 0) {
-        set_err(err, errcap, "%s: close failed: %s", f->path, strerror(errno));
+        err_printf(err, errcap, "%s: close failed: %s", f->path, strerror(errno));
         atomic_file_abort(f);
         return -1;
     }
     if (rename(f->tmp_path, f->path) != 0) {
-        set_err(err, errcap, "%s: cannot rename %s over it: %s", f->path, f->tmp_path,
+        err_printf(err, errcap, "%s: cannot rename %s over it: %s", f->path, f->tmp_path,
                 strerror(errno));
         atomic_file_abort(f);
         return -1;
@@ -170,17 +162,17 @@ int read_whole_file(const char *path, unsigned char **data, size_t *len, char *e
     *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errcap, "%s: cannot open: %s", path, strerror(errno));
+        err_printf(err, errcap, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        set_err(err, errcap, "%s: cannot stat: %s", path, strerror(errno));
+        err_printf(err, errcap, "%s: cannot stat: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
     if (S_ISDIR(st.st_mode)) {
-        set_err(err, errcap, "%s: is a directory", path);
+        err_printf(err, errcap, "%s: is a directory", path);
         close(fd);
         return -1;
     }
@@ -190,7 +182,7 @@ int read_whole_file(const char *path, unsigned char **data, size_t *len, char *e
     size_t n = 0;
     unsigned char *buf = malloc(cap);
     if (!buf) {
-        set_err(err, errcap, "%s: out of memory (%zu bytes)", path, cap);
+        err_printf(err, errcap, "%s: out of memory (%zu bytes)", path, cap);
         close(fd);
         return -1;
     }
@@ -199,7 +191,7 @@ int read_whole_file(const char *path, unsigned char **data, size_t *len, char *e
             size_t ncap = cap * 2;
             unsigned char *nb = ncap > cap ? realloc(buf, ncap) : NULL;
             if (!nb) {
-                set_err(err, errcap, "%s: out of memory", path);
+                err_printf(err, errcap, "%s: out of memory", path);
                 free(buf);
                 close(fd);
                 return -1;
@@ -210,7 +202,7 @@ int read_whole_file(const char *path, unsigned char **data, size_t *len, char *e
         ssize_t r = read(fd, buf + n, cap - 1 - n);
         if (r < 0) {
             if (errno == EINTR) continue;
-            set_err(err, errcap, "%s: read failed: %s", path, strerror(errno));
+            err_printf(err, errcap, "%s: read failed: %s", path, strerror(errno));
             free(buf);
             close(fd);
             return -1;

@@ -1,4 +1,5 @@
 #include "io/json_util.h"
+#include "util/errmsg.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -8,29 +9,20 @@
 
 #include "io/atomic_file.h"
 
-static void set_err(char *err, size_t errcap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errcap, const char *fmt, ...) {
-    if (!err || errcap == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-}
 
 int json_parse(const char *label, const char *text, size_t len, cJSON **out, char *err,
                size_t errcap) {
     *out = NULL;
     const char *nul = memchr(text, '\0', len);
     if (nul) {
-        set_err(err, errcap, "%s: invalid JSON: NUL byte at offset %zu", label,
+        err_printf(err, errcap, "%s: invalid JSON: NUL byte at offset %zu", label,
                 (size_t)(nul - text));
         return -1;
     }
     /* cJSON wants a NUL-terminated string to detect trailing garbage. */
     char *copy = malloc(len + 1);
     if (!copy) {
-        set_err(err, errcap, "%s: out of memory", label);
+        err_printf(err, errcap, "%s: out of memory", label);
         return -1;
     }
     memcpy(copy, text, len);
@@ -56,10 +48,10 @@ int json_parse(const char *label, const char *text, size_t len, cJSON **out, cha
         }
         near[k] = '\0';
         if (pos >= len)
-            set_err(err, errcap, "%s:%zu:%zu: invalid JSON: unexpected end of input", label, line,
+            err_printf(err, errcap, "%s:%zu:%zu: invalid JSON: unexpected end of input", label, line,
                     col);
         else
-            set_err(err, errcap, "%s:%zu:%zu: invalid JSON near \"%s\"", label, line, col, near);
+            err_printf(err, errcap, "%s:%zu:%zu: invalid JSON near \"%s\"", label, line, col, near);
         free(copy);
         return -1;
     }
@@ -93,17 +85,17 @@ const char *json_type_name(const cJSON *item) {
 static const cJSON *field(const cJSON *obj, const char *key, const char *ctx, char *err,
                           size_t errcap) {
     if (!cJSON_IsObject(obj)) {
-        set_err(err, errcap, "%s: expected an object, got %s", ctx, json_type_name(obj));
+        err_printf(err, errcap, "%s: expected an object, got %s", ctx, json_type_name(obj));
         return NULL;
     }
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!it) set_err(err, errcap, "%s: field \"%s\" is missing", ctx, key);
+    if (!it) err_printf(err, errcap, "%s: field \"%s\" is missing", ctx, key);
     return it;
 }
 
 static int wrong_type(const cJSON *it, const char *key, const char *ctx, const char *want,
                       char *err, size_t errcap) {
-    set_err(err, errcap, "%s: field \"%s\" must be %s, got %s", ctx, key, want, json_type_name(it));
+    err_printf(err, errcap, "%s: field \"%s\" must be %s, got %s", ctx, key, want, json_type_name(it));
     return -1;
 }
 
@@ -174,10 +166,10 @@ int json_get_int(const cJSON *obj, const char *key, const char *ctx, int64_t *ou
 int json_as_int(const cJSON *item, const char *ctx, int64_t *out, char *err, size_t errcap) {
     if (!exact_int(item, out)) {
         if (cJSON_IsNumber(item))
-            set_err(err, errcap, "%s: %.17g is not an integer of magnitude at most 2^53-1", ctx,
+            err_printf(err, errcap, "%s: %.17g is not an integer of magnitude at most 2^53-1", ctx,
                     item->valuedouble);
         else
-            set_err(err, errcap, "%s: expected an integer, got %s", ctx, json_type_name(item));
+            err_printf(err, errcap, "%s: expected an integer, got %s", ctx, json_type_name(item));
         return -1;
     }
     return 0;

@@ -1,6 +1,7 @@
 /* safetensors reader and writer. The reader validates the whole header before any tensor
  * is handed out; the writer produces a canonical byte layout (see safetensors.h). */
 #include "io/safetensors.h"
+#include "util/errmsg.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,15 +50,6 @@ int64_t st_numel(const StTensor *t) {
     return n;
 }
 
-static void set_err(char *err, size_t errcap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errcap, const char *fmt, ...) {
-    if (!err || errcap == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-}
 
 static void *xrealloc(void *p, size_t n) {
     void *q = realloc(p, n ? n : 1);
@@ -160,11 +152,11 @@ static int cmp_meta(const void *a, const void *b) {
 
 static int check_text(const char *what, const char *s, char *err, size_t errcap) {
     if (!s) {
-        set_err(err, errcap, "safetensors writer: %s is NULL", what);
+        err_printf(err, errcap, "safetensors writer: %s is NULL", what);
         return -1;
     }
     if (!json_utf8_valid(s, strlen(s))) {
-        set_err(err, errcap, "safetensors writer: %s \"%s\" is not valid UTF-8", what, s);
+        err_printf(err, errcap, "safetensors writer: %s \"%s\" is not valid UTF-8", what, s);
         return -1;
     }
     return 0;
@@ -198,17 +190,17 @@ static int plan_build(const StWriter *w, Plan *p, char *err, size_t errcap) {
         const StTensor *t = &w->tensors[i];
         if (check_text("tensor name", t->name, err, errcap) != 0) goto done;
         if (strcmp(t->name, "__metadata__") == 0) {
-            set_err(err, errcap,
+            err_printf(err, errcap,
                     "safetensors writer: \"__metadata__\" is reserved, not a tensor name");
             goto done;
         }
         if (!dtype_ok(t->dtype)) {
-            set_err(err, errcap, "safetensors writer: tensor \"%s\": invalid dtype %d", t->name,
+            err_printf(err, errcap, "safetensors writer: tensor \"%s\": invalid dtype %d", t->name,
                     (int)t->dtype);
             goto done;
         }
         if (t->ndim < 0 || t->ndim > ST_MAX_DIMS) {
-            set_err(err, errcap,
+            err_printf(err, errcap,
                     "safetensors writer: tensor \"%s\": %d dimensions (0 to %d allowed)", t->name,
                     t->ndim, ST_MAX_DIMS);
             goto done;
@@ -219,7 +211,7 @@ static int plan_build(const StWriter *w, Plan *p, char *err, size_t errcap) {
     qsort(order, (size_t)w->n, sizeof *order, cmp_name);
     for (int i = 1; i < w->n; i++)
         if (strcmp(order[i - 1]->name, order[i]->name) == 0) {
-            set_err(err, errcap, "safetensors writer: duplicate tensor name \"%s\"",
+            err_printf(err, errcap, "safetensors writer: duplicate tensor name \"%s\"",
                     order[i]->name);
             goto done;
         }
@@ -232,7 +224,7 @@ static int plan_build(const StWriter *w, Plan *p, char *err, size_t errcap) {
     qsort(morder, (size_t)w->n_meta, sizeof *morder, cmp_meta);
     for (int i = 1; i < w->n_meta; i++)
         if (strcmp(morder[i - 1]->key, morder[i]->key) == 0) {
-            set_err(err, errcap, "safetensors writer: duplicate metadata key \"%s\"",
+            err_printf(err, errcap, "safetensors writer: duplicate metadata key \"%s\"",
                     morder[i]->key);
             goto done;
         }
@@ -254,18 +246,18 @@ static int plan_build(const StWriter *w, Plan *p, char *err, size_t errcap) {
         const StTensor *t = order[i];
         uint64_t nb;
         if (tensor_bytes(t->dtype, t->ndim, t->shape, &nb) != 0) {
-            set_err(err, errcap,
+            err_printf(err, errcap,
                     "safetensors writer: tensor \"%s\": shape has a negative dimension, one over "
                     "2^53-1, or too many bytes",
                     t->name);
             goto done;
         }
         if (nb > 0 && !t->data) {
-            set_err(err, errcap, "safetensors writer: tensor \"%s\": data is NULL", t->name);
+            err_printf(err, errcap, "safetensors writer: tensor \"%s\": data is NULL", t->name);
             goto done;
         }
         if (offset + nb < offset || offset + nb > (uint64_t)JSON_MAX_EXACT_INT) {
-            set_err(err, errcap, "safetensors writer: total data size overflows");
+            err_printf(err, errcap, "safetensors writer: total data size overflows");
             goto done;
         }
         sizes[i] = nb;
@@ -281,12 +273,12 @@ static int plan_build(const StWriter *w, Plan *p, char *err, size_t errcap) {
     sb_append(&h, "}");
     while (h.len % 8 != 0) sb_append(&h, " ");
     if (h.len > ST_MAX_HEADER) {
-        set_err(err, errcap, "safetensors writer: header of %zu bytes exceeds the %llu-byte limit",
+        err_printf(err, errcap, "safetensors writer: header of %zu bytes exceeds the %llu-byte limit",
                 h.len, (unsigned long long)ST_MAX_HEADER);
         goto done;
     }
     if (offset > (uint64_t)SIZE_MAX - 8 - h.len) {
-        set_err(err, errcap, "safetensors writer: file too large");
+        err_printf(err, errcap, "safetensors writer: file too large");
         goto done;
     }
     p->header = h;
@@ -316,7 +308,7 @@ int st_writer_serialize(const StWriter *w, unsigned char **out, size_t *out_len,
     size_t total = 8 + p.header.len + (size_t)p.data_len;
     unsigned char *buf = malloc(total);
     if (!buf) {
-        set_err(err, errcap, "safetensors writer: out of memory (%zu bytes)", total);
+        err_printf(err, errcap, "safetensors writer: out of memory (%zu bytes)", total);
         plan_free(&p);
         return -1;
     }
@@ -339,7 +331,7 @@ int st_writer_save(const StWriter *w, const char *path, char *err, size_t errcap
     Plan p;
     char sub[512];
     if (plan_build(w, &p, sub, sizeof sub) != 0) {
-        set_err(err, errcap, "%s: %s", path, sub);
+        err_printf(err, errcap, "%s: %s", path, sub);
         return -1;
     }
     AtomicFile f;
@@ -424,50 +416,50 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
     Span *spans = NULL;
     int rc = -1;
     if (len < 8) {
-        set_err(err, errcap, "%s: truncated: %zu bytes, too short for the 8-byte header length",
+        err_printf(err, errcap, "%s: truncated: %zu bytes, too short for the 8-byte header length",
                 label, len);
         goto fail;
     }
     uint64_t hl = 0;
     for (int i = 7; i >= 0; i--) hl = (hl << 8) | buf[i];
     if (hl > ST_MAX_HEADER) {
-        set_err(err, errcap, "%s: header length %llu exceeds the %llu-byte limit", label,
+        err_printf(err, errcap, "%s: header length %llu exceeds the %llu-byte limit", label,
                 (unsigned long long)hl, (unsigned long long)ST_MAX_HEADER);
         goto fail;
     }
     if (hl > len - 8) {
-        set_err(err, errcap, "%s: truncated: header says %llu bytes, file has %zu after the length",
+        err_printf(err, errcap, "%s: truncated: header says %llu bytes, file has %zu after the length",
                 label, (unsigned long long)hl, len - 8);
         goto fail;
     }
     const char *hdr = (const char *)buf + 8;
     size_t data_len = len - 8 - (size_t)hl;
     if (hl == 0) {
-        set_err(err, errcap, "%s: header is empty (length 0)", label);
+        err_printf(err, errcap, "%s: header is empty (length 0)", label);
         goto fail;
     }
     if (hdr[0] != '{') {
-        set_err(err, errcap, "%s: header does not start with '{'", label);
+        err_printf(err, errcap, "%s: header does not start with '{'", label);
         goto fail;
     }
     if (!json_utf8_valid(hdr, (size_t)hl)) {
-        set_err(err, errcap, "%s: header is not valid UTF-8", label);
+        err_printf(err, errcap, "%s: header is not valid UTF-8", label);
         goto fail;
     }
     if (has_escaped_nul(hdr, (size_t)hl)) {
-        set_err(err, errcap, "%s: header contains an escaped NUL character (\\u0000)", label);
+        err_printf(err, errcap, "%s: header contains an escaped NUL character (\\u0000)", label);
         goto fail;
     }
     char ctx[256];
     snprintf(ctx, sizeof ctx, "%s: header", label);
     if (json_parse(ctx, hdr, (size_t)hl, &root, err, errcap) != 0) goto fail;
     if (!cJSON_IsObject(root)) {
-        set_err(err, errcap, "%s: header is a JSON %s, not an object", label, json_type_name(root));
+        err_printf(err, errcap, "%s: header is a JSON %s, not an object", label, json_type_name(root));
         goto fail;
     }
     const char *dup = json_duplicate_key(root);
     if (dup) {
-        set_err(err, errcap, "%s: header: duplicate entry \"%s\"", label, dup);
+        err_printf(err, errcap, "%s: header: duplicate entry \"%s\"", label, dup);
         goto fail;
     }
 
@@ -476,7 +468,7 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
     f->tensors = calloc((size_t)n_entries + 1, sizeof *f->tensors);
     spans = calloc((size_t)n_entries + 1, sizeof *spans);
     if (!f->tensors || !spans) {
-        set_err(err, errcap, "%s: out of memory", label);
+        err_printf(err, errcap, "%s: out of memory", label);
         goto fail;
     }
 
@@ -485,25 +477,25 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
         if (strcmp(name, "__metadata__") == 0) {
             if (cJSON_IsNull(c)) continue; /* the reference accepts null as "no metadata" */
             if (!cJSON_IsObject(c)) {
-                set_err(err, errcap, "%s: __metadata__ must be an object of strings, got %s", label,
+                err_printf(err, errcap, "%s: __metadata__ must be an object of strings, got %s", label,
                         json_type_name(c));
                 goto fail;
             }
             const char *mdup = json_duplicate_key(c);
             if (mdup) {
-                set_err(err, errcap, "%s: __metadata__: duplicate key \"%s\"", label, mdup);
+                err_printf(err, errcap, "%s: __metadata__: duplicate key \"%s\"", label, mdup);
                 goto fail;
             }
             int nm = 0;
             for (const cJSON *m = c->child; m; m = m->next) nm++;
             f->meta = calloc((size_t)nm + 1, sizeof *f->meta);
             if (!f->meta) {
-                set_err(err, errcap, "%s: out of memory", label);
+                err_printf(err, errcap, "%s: out of memory", label);
                 goto fail;
             }
             for (const cJSON *m = c->child; m; m = m->next) {
                 if (!cJSON_IsString(m) || !m->valuestring) {
-                    set_err(err, errcap,
+                    err_printf(err, errcap,
                             "%s: __metadata__ value of \"%s\" must be a string, got %s", label,
                             m->string, json_type_name(m));
                     goto fail;
@@ -518,7 +510,7 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
         StTensor *t = &f->tensors[f->n];
         snprintf(ctx, sizeof ctx, "%s: tensor \"%s\"", label, name);
         if (!cJSON_IsObject(c)) {
-            set_err(err, errcap, "%s: entry must be an object, got %s", ctx, json_type_name(c));
+            err_printf(err, errcap, "%s: entry must be an object, got %s", ctx, json_type_name(c));
             goto fail;
         }
         t->name = xstrdup(name);
@@ -527,13 +519,13 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
         const cJSON *shape, *offs;
         if (json_get_string(c, "dtype", ctx, &dt, err, errcap) != 0) goto fail;
         if (st_dtype_parse(dt, &t->dtype) != 0) {
-            set_err(err, errcap, "%s: unknown dtype \"%s\"", ctx, dt);
+            err_printf(err, errcap, "%s: unknown dtype \"%s\"", ctx, dt);
             goto fail;
         }
         if (json_get_array(c, "shape", ctx, &shape, err, errcap) != 0) goto fail;
         int nd = cJSON_GetArraySize(shape);
         if (nd > ST_MAX_DIMS) {
-            set_err(err, errcap, "%s: shape has %d dimensions, at most %d are supported", ctx, nd,
+            err_printf(err, errcap, "%s: shape has %d dimensions, at most %d are supported", ctx, nd,
                     ST_MAX_DIMS);
             goto fail;
         }
@@ -541,7 +533,7 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
         int d = 0;
         for (const cJSON *e = shape->child; e; e = e->next, d++) {
             if (nonneg_int(e, &t->shape[d]) != 0) {
-                set_err(err, errcap, "%s: shape entry %d is not an integer in [0, 2^53-1]", ctx, d);
+                err_printf(err, errcap, "%s: shape entry %d is not an integer in [0, 2^53-1]", ctx, d);
                 goto fail;
             }
         }
@@ -549,12 +541,12 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
         int64_t b, e;
         if (cJSON_GetArraySize(offs) != 2 || nonneg_int(offs->child, &b) != 0 ||
             nonneg_int(offs->child->next, &e) != 0) {
-            set_err(err, errcap,
+            err_printf(err, errcap,
                     "%s: data_offsets must be two integers [begin, end] in [0, 2^53-1]", ctx);
             goto fail;
         }
         if (e < b) {
-            set_err(err, errcap, "%s: data_offsets [%lld, %lld] end before they begin", ctx,
+            err_printf(err, errcap, "%s: data_offsets [%lld, %lld] end before they begin", ctx,
                     (long long)b, (long long)e);
             goto fail;
         }
@@ -562,19 +554,19 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
         char st[160];
         shape_text(t, st, sizeof st);
         if (tensor_bytes(t->dtype, t->ndim, t->shape, &nb) != 0) {
-            set_err(err, errcap, "%s: shape %s times %zu-byte %s overflows", ctx, st,
+            err_printf(err, errcap, "%s: shape %s times %zu-byte %s overflows", ctx, st,
                     st_dtype_size(t->dtype), dt);
             goto fail;
         }
         if ((uint64_t)(e - b) != nb) {
-            set_err(err, errcap,
+            err_printf(err, errcap,
                     "%s: data_offsets [%lld, %lld] span %lld bytes, but shape %s of %s needs %llu",
                     ctx, (long long)b, (long long)e, (long long)(e - b), st, dt,
                     (unsigned long long)nb);
             goto fail;
         }
         if ((uint64_t)e > data_len) {
-            set_err(err, errcap,
+            err_printf(err, errcap,
                     "%s: data_offsets [%lld, %lld] go past the end of the %zu-byte data buffer",
                     ctx, (long long)b, (long long)e, data_len);
             goto fail;
@@ -591,7 +583,7 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
     for (int i = 0; i < f->n; i++) {
         const Span *s = &spans[i];
         if (s->begin > expect) {
-            set_err(err, errcap,
+            err_printf(err, errcap,
                     "%s: gap in the data buffer: bytes [%llu, %llu) belong to no tensor (next is "
                     "\"%s\")",
                     label, (unsigned long long)expect, (unsigned long long)s->begin,
@@ -599,14 +591,14 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
             goto fail;
         }
         if (s->begin < expect) {
-            set_err(err, errcap, "%s: tensor \"%s\" overlaps tensor \"%s\" in the data buffer",
+            err_printf(err, errcap, "%s: tensor \"%s\" overlaps tensor \"%s\" in the data buffer",
                     label, f->tensors[s->index].name, f->tensors[spans[i - 1].index].name);
             goto fail;
         }
         expect = s->end;
     }
     if (expect != data_len) {
-        set_err(err, errcap,
+        err_printf(err, errcap,
                 "%s: the tensors cover %llu bytes of the %zu-byte data buffer (trailing bytes)",
                 label, (unsigned long long)expect, data_len);
         goto fail;
@@ -615,7 +607,7 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
     /* Hand the tensors out in data order. */
     StTensor *sorted = calloc((size_t)f->n + 1, sizeof *sorted);
     if (!sorted) {
-        set_err(err, errcap, "%s: out of memory", label);
+        err_printf(err, errcap, "%s: out of memory", label);
         goto fail;
     }
     for (int i = 0; i < f->n; i++) sorted[i] = f->tensors[spans[i].index];
@@ -638,7 +630,7 @@ int st_read_buffer_named(const unsigned char *data, size_t len, const char *labe
     unsigned char *copy = malloc(len ? len : 1);
     if (!copy) {
         memset(f, 0, sizeof *f);
-        set_err(err, errcap, "%s: out of memory (%zu bytes)", label, len);
+        err_printf(err, errcap, "%s: out of memory (%zu bytes)", label, len);
         return -1;
     }
     if (len) memcpy(copy, data, len);

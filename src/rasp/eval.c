@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "rasp/rasp.h"
+#include "util/errmsg.h"
 
 void rasp_trace_free(RaspTrace *t) {
     free(t->sop);
@@ -18,15 +19,6 @@ void rasp_trace_free(RaspTrace *t) {
     memset(t, 0, sizeof *t);
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t cap, const char *fmt, ...) {
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return 1;
-}
 
 static const char *label_of(const RaspExpr *e) {
     return e->label ? e->label : e->name ? e->name : rasp_default_name(e->kind);
@@ -49,14 +41,14 @@ static void list_repr(const Value *v, int n, char *buf, size_t cap) {
 /* Predicate of a Select on (key, query), as Tracr's Comparison.__call__ or a lambda. */
 static int select_pred(const RaspExpr *e, Value key, Value query, bool *out, char *msg, size_t cap) {
     if (e->pred == PRED_LAMBDA) {
-        if (!e->fn) return fail(msg, cap, "internal error: Select has no predicate function");
+        if (!e->fn) return err_printf(msg, cap, "internal error: Select has no predicate function");
         Value args[2] = {key, query}, r;
         if (lambda_call(e->fn, args, &r, msg, cap)) return 1;
         *out = val_truthy(r);
         return 0;
     }
-    if (key.kind == VAL_NONE) return fail(msg, cap, "ValueError: key is None!");
-    if (query.kind == VAL_NONE) return fail(msg, cap, "ValueError: query is None!");
+    if (key.kind == VAL_NONE) return err_printf(msg, cap, "ValueError: key is None!");
+    if (query.kind == VAL_NONE) return err_printf(msg, cap, "ValueError: query is None!");
     PyCmpOp op;
     switch (e->pred) {
     case PRED_TRUE: *out = true; return 0;
@@ -67,7 +59,7 @@ static int select_pred(const RaspExpr *e, Value key, Value query, bool *out, cha
     case PRED_GT: op = PYC_GT; break;
     case PRED_GEQ: op = PYC_GE; break;
     case PRED_NEQ: op = PYC_NE; break;
-    default: return fail(msg, cap, "internal error: unknown predicate");
+    default: return err_printf(msg, cap, "internal error: unknown predicate");
     }
     return py_compare(op, key, query, out, msg, cap) ? 1 : 0;
 }
@@ -86,7 +78,7 @@ static int aggregate_row(const Value *sel_vals, int k, Value dflt, Value *out, c
         if (!val_is_number(sel_vals[i])) {
             char list[200];
             list_repr(sel_vals, k, list, sizeof list);
-            return fail(msg, cap,
+            return err_printf(msg, cap,
                         "ValueError: Only types int, bool, and float are supported for aggregation. "
                         "Received sequence: %s",
                         list);
@@ -105,12 +97,12 @@ static int eval_node(const RaspProgram *p, int x, const Value *xs, int n, bool c
     unsigned char *sel = t->sel + (size_t)x * (size_t)n * (size_t)n;
     for (int c = 0; c < 2; c++) {
         int ch = e->child[c];
-        if (ch >= p->n_exprs) return fail(msg, cap, "internal error: bad child index");
+        if (ch >= p->n_exprs) return err_printf(msg, cap, "internal error: bad child index");
         if (ch < 0) continue;
         bool want_sel = (e->kind == EXPR_AGGREGATE || e->kind == EXPR_SELWIDTH) ? c == 0
                         : (e->kind == EXPR_SEL_AND || e->kind == EXPR_SEL_OR || e->kind == EXPR_SEL_NOT);
         if (rasp_is_selector(p->exprs[ch].kind) != want_sel)
-            return fail(msg, cap, "TypeError: %s expects %s as argument %d", rasp_kind_name(e->kind),
+            return err_printf(msg, cap, "TypeError: %s expects %s as argument %d", rasp_kind_name(e->kind),
                         want_sel ? "a selector" : "an SOp", c + 1);
     }
     const Value *a = e->child[0] >= 0 ? t->sop + (size_t)e->child[0] * (size_t)n : NULL;
@@ -124,7 +116,7 @@ static int eval_node(const RaspProgram *p, int x, const Value *xs, int n, bool c
     case EXPR_SEL_AND: case EXPR_SEL_OR: needs[0] = needs[1] = true; break;
     default: break;
     }
-    if ((needs[0] && !a) || (needs[1] && !b)) return fail(msg, cap, "internal error: missing child");
+    if ((needs[0] && !a) || (needs[1] && !b)) return err_printf(msg, cap, "internal error: missing child");
 
     switch (e->kind) {
     case EXPR_TOKENS:
@@ -137,7 +129,7 @@ static int eval_node(const RaspProgram *p, int x, const Value *xs, int n, bool c
         for (int i = 0; i < n; i++) out[i] = e->full_value;
         break;
     case EXPR_MAP:
-        if (!e->fn) return fail(msg, cap, "internal error: Map has no function");
+        if (!e->fn) return err_printf(msg, cap, "internal error: Map has no function");
         for (int i = 0; i < n; i++) {
             if (a[i].kind == VAL_NONE) out[i] = val_none();
             else if (lambda_call(e->fn, &a[i], &out[i], msg, cap)) return 1;
@@ -159,7 +151,7 @@ static int eval_node(const RaspProgram *p, int x, const Value *xs, int n, bool c
                     py_binop(PYB_ADD, ax, by, &out[i], msg, cap))
                     return 1;
             } else {
-                if (!e->fn) return fail(msg, cap, "internal error: SequenceMap has no function");
+                if (!e->fn) return err_printf(msg, cap, "internal error: SequenceMap has no function");
                 if (lambda_call(e->fn, args, &out[i], msg, cap)) return 1;
             }
         }
@@ -190,7 +182,7 @@ static int eval_node(const RaspProgram *p, int x, const Value *xs, int n, bool c
         break;
     case EXPR_AGGREGATE: {
         Value *buf = malloc((size_t)(n ? n : 1) * sizeof *buf);
-        if (!buf) return fail(msg, cap, "MemoryError");
+        if (!buf) return err_printf(msg, cap, "MemoryError");
         for (int q = 0; q < n; q++) {
             int k = 0;
             for (int j = 0; j < n; j++)
@@ -214,8 +206,8 @@ int rasp_eval_trace(const RaspProgram *p, const Value *xs, int n, bool causal, R
                     char *err, size_t errcap) {
     memset(t, 0, sizeof *t);
     if (err && errcap) err[0] = 0;
-    if (p->output < 0 || p->output >= p->n_exprs) return fail(err, errcap, "program has no output");
-    if (n < 0) return fail(err, errcap, "negative input length");
+    if (p->output < 0 || p->output >= p->n_exprs) return err_printf(err, errcap, "program has no output");
+    if (n < 0) return err_printf(err, errcap, "negative input length");
     t->n = n;
     t->n_exprs = p->n_exprs;
     size_t ne = (size_t)p->n_exprs, nn = (size_t)(n ? n : 1);
@@ -226,7 +218,7 @@ int rasp_eval_trace(const RaspProgram *p, const Value *xs, int n, bool causal, R
     if (!t->sop || !t->sel || !t->done || !order) {
         free(order);
         rasp_trace_free(t);
-        return fail(err, errcap, "out of memory evaluating a program of %d expressions on %d tokens",
+        return err_printf(err, errcap, "out of memory evaluating a program of %d expressions on %d tokens",
                     p->n_exprs, n);
     }
     int cnt = rasp_post_order(p, p->output, order);
@@ -234,7 +226,7 @@ int rasp_eval_trace(const RaspProgram *p, const Value *xs, int n, bool causal, R
         char msg[400];
         msg[0] = 0;
         if (eval_node(p, order[i], xs, n, causal, t, msg, sizeof msg)) {
-            fail(err, errcap, "%s: %s", label_of(&p->exprs[order[i]]), msg);
+            err_printf(err, errcap, "%s: %s", label_of(&p->exprs[order[i]]), msg);
             free(order);
             rasp_trace_free(t);
             return 1;
@@ -244,7 +236,7 @@ int rasp_eval_trace(const RaspProgram *p, const Value *xs, int n, bool causal, R
     free(order);
     if (cnt < 0) {
         rasp_trace_free(t);
-        return fail(err, errcap, "out of memory");
+        return err_printf(err, errcap, "out of memory");
     }
     return 0;
 }
@@ -252,7 +244,7 @@ int rasp_eval_trace(const RaspProgram *p, const Value *xs, int n, bool causal, R
 int rasp_eval(const RaspProgram *p, const Value *xs, int n, bool causal, Value *out, char *err,
               size_t errcap) {
     if (p->output >= 0 && p->output < p->n_exprs && !rasp_is_sop(p->exprs[p->output].kind))
-        return fail(err, errcap, "%s: the output is a selector, not an SOp",
+        return err_printf(err, errcap, "%s: the output is a selector, not an SOp",
                     label_of(&p->exprs[p->output]));
     RaspTrace t;
     if (rasp_eval_trace(p, xs, n, causal, &t, err, errcap)) return 1;

@@ -12,16 +12,8 @@
 #include <string.h>
 
 #include "rasp/rasp.h"
+#include "util/errmsg.h"
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t cap, const char *fmt, ...) {
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return 1;
-}
 
 static const char *label_of(const RaspExpr *e) {
     return e->label ? e->label : e->name ? e->name : rasp_default_name(e->kind);
@@ -72,7 +64,7 @@ static int infer_node(const RaspProgram *p, int x, const Value *vocab, int n_voc
     case EXPR_FULL: valset_add(out, e->full_value); break;
     case EXPR_MAP: {
         if (!child_ok(p, e, 0) || !e->fn) {
-            rc = fail(msg, cap, "ValueError: Unsupported S-Op: malformed Map");
+            rc = err_printf(msg, cap, "ValueError: Unsupported S-Op: malformed Map");
             break;
         }
         const ValueSet *in = &sets[e->child[0]];
@@ -80,7 +72,7 @@ static int infer_node(const RaspProgram *p, int x, const Value *vocab, int n_voc
             Value r;
             PyErr pe = lambda_call(e->fn, &in->items[i], &r, em, sizeof em);
             if (pe == PYERR_ARITH) continue; /* Tracr: ignoring_arithmetic_errors */
-            if (pe) rc = fail(msg, cap, "%s", em);
+            if (pe) rc = err_printf(msg, cap, "%s", em);
             else if (r.kind != VAL_NONE) valset_add(out, r);
         }
         break;
@@ -89,7 +81,7 @@ static int infer_node(const RaspProgram *p, int x, const Value *vocab, int n_voc
     case EXPR_LINSEQMAP: {
         bool lin = e->kind == EXPR_LINSEQMAP && (e->lin_a.kind != VAL_NONE || !e->fn);
         if (!child_ok(p, e, 0) || !child_ok(p, e, 1) || (!lin && !e->fn)) {
-            rc = fail(msg, cap, "ValueError: Unsupported S-Op: malformed SequenceMap");
+            rc = err_printf(msg, cap, "ValueError: Unsupported S-Op: malformed SequenceMap");
             break;
         }
         /* full product, even when both children are the same node */
@@ -106,14 +98,14 @@ static int infer_node(const RaspProgram *p, int x, const Value *vocab, int n_voc
                     pe = lambda_call(e->fn, args, &r, em, sizeof em);
                 }
                 if (pe == PYERR_ARITH) continue;
-                if (pe) rc = fail(msg, cap, "%s", em);
+                if (pe) rc = err_printf(msg, cap, "%s", em);
                 else if (r.kind != VAL_NONE) valset_add(out, r);
             }
         break;
     }
     case EXPR_AGGREGATE: {
         if (!child_ok(p, e, 1)) {
-            rc = fail(msg, cap, "ValueError: Unsupported S-Op: malformed Aggregate");
+            rc = err_printf(msg, cap, "ValueError: Unsupported S-Op: malformed Aggregate");
             break;
         }
         const ValueSet *in = &sets[e->child[1]];
@@ -126,13 +118,13 @@ static int infer_node(const RaspProgram *p, int x, const Value *vocab, int n_voc
         bool binary = true;
         for (size_t i = 0; i < in->n && !rc; i++) {
             Value iv;
-            if (py_int(in->items[i], &iv, em, sizeof em)) rc = fail(msg, cap, "%s", em);
+            if (py_int(in->items[i], &iv, em, sizeof em)) rc = err_printf(msg, cap, "%s", em);
             else if (iv.u.i != 0 && iv.u.i != 1) binary = false;
         }
         if (!rc && !binary) {
             char sr[200];
             set_repr(in, sr, sizeof sr);
-            rc = fail(msg, cap,
+            rc = err_printf(msg, cap,
                       "NotImplementedError: Attention patterns can currently only average "
                       "binary variables. Not: %s",
                       sr);
@@ -141,7 +133,7 @@ static int infer_node(const RaspProgram *p, int x, const Value *vocab, int n_voc
             for (int len = 1; len <= N && !rc; len++) {
                 Value r;
                 if (py_binop(PYB_DIV, in->items[i], val_int(len), &r, em, sizeof em))
-                    rc = fail(msg, cap, "%s", em);
+                    rc = err_printf(msg, cap, "%s", em);
                 else
                     valset_add(out, r);
             }
@@ -156,7 +148,7 @@ int rasp_infer_value_sets(const RaspProgram *p, const Value *vocab, int n_vocab,
                           ValueSet *sets, char *err, size_t errcap) {
     for (int i = 0; i < p->n_exprs; i++) valset_init(&sets[i]);
     if (err && errcap) err[0] = 0;
-    if (p->output < 0 || p->output >= p->n_exprs) return fail(err, errcap, "program has no output");
+    if (p->output < 0 || p->output >= p->n_exprs) return err_printf(err, errcap, "program has no output");
     int *order = malloc((size_t)p->n_exprs * sizeof *order);
     if (!order) oom();
     int n = rasp_post_order(p, p->output, order);
@@ -164,7 +156,7 @@ int rasp_infer_value_sets(const RaspProgram *p, const Value *vocab, int n_vocab,
     for (int i = 0; i < n && !rc; i++) {
         char msg[400];
         if (infer_node(p, order[i], vocab, n_vocab, max_seq_len, sets, msg, sizeof msg))
-            rc = fail(err, errcap, "%s: %s", label_of(&p->exprs[order[i]]), msg);
+            rc = err_printf(err, errcap, "%s: %s", label_of(&p->exprs[order[i]]), msg);
     }
     free(order);
     return rc;
