@@ -1,5 +1,7 @@
 #include "meta/meta_decode.h"
 
+#include <omp.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +110,10 @@ static void dec_step(Dec *d, int n, const int32_t *tok, int t) {
             memcpy(kslot(d, d->kc, r, l, t), d->qkv + (size_t)r * 3 * C + C, sizeof(float) * C);
             memcpy(kslot(d, d->vc, r, l, t), d->qkv + (size_t)r * 3 * C + 2 * C, sizeof(float) * C);
         }
-#pragma omp parallel for schedule(static) if (n * H > 1)
+        /* One decode step is a few thousand multiply-adds per hypothesis: a parallel region
+         * costs more than it saves (and stalls badly on a loaded machine) unless the beam is
+         * wide and the prefix long. */
+#pragma omp parallel for schedule(static) if (!omp_in_parallel() && (long)n * H * (d->np + t + 1) * hs > (1L << 17))
         for (int rh = 0; rh < n * H; rh++) {
             int r = rh / H, h = rh % H;
             const float *q = d->qkv + (size_t)r * 3 * C + (size_t)h * hs;
