@@ -136,8 +136,10 @@ int cmd_decompile(int argc, char **argv) {
             rc = EXIT_BAD_INPUT;
         } else {
             int eq = r.status == EVAL_FN_EQUIVALENT;
-            fprintf(stderr, "check: %s on %ld %s inputs%s%s\n", eq ? "equivalent" : eval_func_name(r.status), r.n_inputs,
-                    r.exhaustive ? "(all)" : "random", r.detail[0] ? ": " : "", r.detail);
+            if (r.status == EVAL_FN_EQUIVALENT || r.status == EVAL_FN_DIFFERENT)
+                fprintf(stderr, "check: %s on %ld %s inputs%s%s\n", eq ? "equivalent" : "different", r.n_inputs,
+                        r.exhaustive ? "(all)" : "random", r.detail[0] ? ": " : "", r.detail);
+            else fprintf(stderr, "check: %s: %s\n", eval_func_name(r.status), r.detail);
             rc = eq ? EXIT_OK : EXIT_BAD_INPUT;
         }
     }
