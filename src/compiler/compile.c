@@ -440,6 +440,16 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
     /* ---- weights ---- */
     {
         size_t HK = (size_t)H * (size_t)ks;
+        double n_weights = (double)D * ((double)m->vocab_size + N + 1 + m->n_out) +
+                           (double)m->num_layers * (4.0 * D * (double)HK +
+                                                    2.0 * D * (double)m->mlp_hidden_size);
+        if (n_weights > COMPILE_MAX_WEIGHTS) {
+            err_printf(err, errcap,
+                       "the model would have %.3g weights (residual %d, MLP %d, %d layers), more "
+                       "than itracr's limit of %.3g",
+                       n_weights, D, m->mlp_hidden_size, m->num_layers, (double)COMPILE_MAX_WEIGHTS);
+            goto done;
+        }
         model_alloc_weights(m);
 
         Dir one = c.bc.one;

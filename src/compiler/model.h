@@ -73,6 +73,10 @@ typedef struct CompileOptions {
 
 void compile_options_default(CompileOptions *o);
 
+/* Most float64 weights a compiled model may have (1 GiB); larger programs are refused with a
+ * message rather than exhausting memory. */
+#define COMPILE_MAX_WEIGHTS (128.0 * 1024 * 1024)
+
 /* Compiles p. Returns 0 and *out (free with compiled_model_free), or non-zero with Tracr's
  * reason in err ("NAME: reason" lines for rejected programs). */
 int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledModel **out, char *err,

@@ -86,6 +86,15 @@ static int infer_node(const RaspProgram *p, int x, const Value *vocab, int n_voc
         }
         /* full product, even when both children are the same node */
         const ValueSet *s1 = &sets[e->child[0]], *s2 = &sets[e->child[1]];
+        if ((double)s1->n * (double)s2->n > RASP_MAX_PRODUCT) {
+            /* Tracr would try; its MLP would need |V1|*|V2| hidden units. A decoded or
+             * generated program can chain such products until nothing fits in memory. */
+            rc = err_printf(msg, cap,
+                            "ValueError: value set too large: %zu x %zu input values exceed "
+                            "itracr's limit of %d for one SequenceMap",
+                            s1->n, s2->n, RASP_MAX_PRODUCT);
+            break;
+        }
         for (size_t i = 0; i < s1->n && !rc; i++)
             for (size_t j = 0; j < s2->n && !rc; j++) {
                 Value args[2] = {s1->items[i], s2->items[j]}, r, ax, by;

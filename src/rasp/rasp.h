@@ -48,6 +48,9 @@ int rasp_eval(const RaspProgram *p, const Value *xs, int n, bool causal, Value *
  * output: sets[i] is initialised for every i < n_exprs (empty for selectors/unreached).
  * Returns non-zero with Tracr's reason when inference fails (numerical mean of non-0/1
  * values, unsupported SOp). */
+/* Largest |V_fst| * |V_snd| a SequenceMap may take (itracr's limit; Tracr has none and runs
+ * out of memory instead). */
+#define RASP_MAX_PRODUCT 65536
 int rasp_infer_value_sets(const RaspProgram *p, const Value *vocab, int n_vocab, int max_seq_len,
                           ValueSet *sets, char *err, size_t errcap);
 void rasp_free_value_sets(ValueSet *sets, int n);

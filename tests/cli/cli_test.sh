@@ -62,5 +62,9 @@ head -c 100 "$T/rev.safetensors" > "$T/trunc.safetensors"
 expect_err forward-truncated 1 "trunc.safetensors" -- "$I" forward "$T/trunc.safetensors" --input "a"
 expect_err compile-unsupported 1 "cannot compile" -- "$I" compile "$T/unsup.rasp" -o "$T/u.safetensors"
 if [ ! -e "$T/u.safetensors" ]; then ok; else bad "a failed compile left a file"; fi
+# a SequenceMap whose value-set product exceeds itracr's limit is refused, not an OOM
+{ printf 'vocab {%s}\nmax_seq_len 3\n' "$(seq -s, 0 299)"; echo 'p = SequenceMap(lambda x, y: x * 1000 + y, tokens, indices)'; echo 'q = SequenceMap(lambda x, y: x + y, p, tokens)'; } > "$T/huge.rasp"
+expect_err compile-too-large 1 "value set too large" -- "$I" compile "$T/huge.rasp" -o "$T/huge.safetensors"
+expect check-too-large 1 "value set too large" -- "$I" check "$T/huge.rasp"
 expect demo 0 "0 mismatches" -- "$I" demo -o "$T/demo.safetensors"
 echo "TESTSUM passed=$pass failed=$fail"
