@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "compiler/model.h"
+#include "io/json_util.h"
 #include "rasp/rasp.h"
 #include "test.h"
 
@@ -14,17 +15,9 @@ static const char *DIR_ = FIXTURE_DIR "/tracr";
 static int n_fixtures, n_order_diffs;
 
 static cJSON *read_json(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    cJSON *j = cJSON_Parse(s);
-    free(s);
+    cJSON *j = NULL;
+    char err[512];
+    if (json_read_file(path, &j, err, sizeof err) != 0) fprintf(stderr, "  %s\n", err);
     return j;
 }
 

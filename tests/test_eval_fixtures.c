@@ -5,6 +5,7 @@
  * depend on the parser. */
 #include <cjson/cJSON.h>
 
+#include "io/json_util.h"
 #include "rasp_build.h"
 #include "test.h"
 
@@ -16,17 +17,9 @@ static PyExpr *BIN(RaspProgram *p, PyBinOp op, PyExpr *a, PyExpr *b) { return py
 static cJSON *load_fixture(const char *name) {
     char path[256];
     snprintf(path, sizeof path, FIXTURE_DIR "/tracr/%s.json", name);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    buf[got] = 0;
-    fclose(f);
-    cJSON *j = cJSON_Parse(buf);
-    free(buf);
+    cJSON *j = NULL;
+    char err[512];
+    if (json_read_file(path, &j, err, sizeof err) != 0) fprintf(stderr, "  %s\n", err);
     return j;
 }
 
