@@ -12,20 +12,8 @@
 #include <string.h>
 
 #include "rasp/pyexpr.h"
+#include "util/bufout.h"
 
-typedef struct {
-    char *buf;
-    size_t cap, len;
-} Out;
-
-static void put_n(Out *o, const char *s, size_t n) {
-    if (o->cap && o->len + 1 < o->cap) {
-        size_t room = o->cap - 1 - o->len;
-        memcpy(o->buf + o->len, s, n < room ? n : room);
-    }
-    o->len += n;
-}
-static void put(Out *o, const char *s) { put_n(o, s, strlen(s)); }
 
 enum { P_IF = 1, P_OR = 2, P_AND = 3, P_NOT = 4, P_CMP = 5, P_ADD = 8, P_MUL = 9, P_UNARY = 10, P_POW = 11, P_ATOM = 12 };
 
@@ -58,72 +46,72 @@ static int prec_of(const PyExpr *e) {
     return P_ATOM;
 }
 
-static void put_str_literal(Out *o, const char *s) {
-    put(o, "\"");
+static void put_str_literal(BufOut *o, const char *s) {
+    bufout_s(o, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char esc[8];
-        if (*p == '\\') put(o, "\\\\");
-        else if (*p == '"') put(o, "\\\"");
-        else if (*p == '\n') put(o, "\\n");
-        else if (*p == '\r') put(o, "\\r");
-        else if (*p == '\t') put(o, "\\t");
+        if (*p == '\\') bufout_s(o, "\\\\");
+        else if (*p == '"') bufout_s(o, "\\\"");
+        else if (*p == '\n') bufout_s(o, "\\n");
+        else if (*p == '\r') bufout_s(o, "\\r");
+        else if (*p == '\t') bufout_s(o, "\\t");
         else if (*p < 0x20 || *p == 0x7f) {
             snprintf(esc, sizeof esc, "\\x%02x", *p);
-            put(o, esc);
-        } else put_n(o, (const char *)p, 1);
+            bufout_s(o, esc);
+        } else bufout_n(o, (const char *)p, 1);
     }
-    put(o, "\"");
+    bufout_s(o, "\"");
 }
 
-static void put_value(Out *o, Value v) {
+static void put_value(BufOut *o, Value v) {
     char tmp[64];
     switch (v.kind) {
-    case VAL_NONE: put(o, "None"); break;
-    case VAL_BOOL: put(o, v.u.b ? "True" : "False"); break;
+    case VAL_NONE: bufout_s(o, "None"); break;
+    case VAL_BOOL: bufout_s(o, v.u.b ? "True" : "False"); break;
     case VAL_INT:
         snprintf(tmp, sizeof tmp, "%lld", (long long)v.u.i);
-        put(o, tmp);
+        bufout_s(o, tmp);
         break;
     case VAL_FLOAT:
-        if (isinf(v.u.f)) put(o, v.u.f < 0 ? "-1e999" : "1e999");
-        else if (isnan(v.u.f)) put(o, "float(\"nan\")");
+        if (isinf(v.u.f)) bufout_s(o, v.u.f < 0 ? "-1e999" : "1e999");
+        else if (isnan(v.u.f)) bufout_s(o, "float(\"nan\")");
         else {
             val_float_repr(v.u.f, tmp, sizeof tmp);
-            put(o, tmp);
+            bufout_s(o, tmp);
         }
         break;
     case VAL_STR: put_str_literal(o, v.u.s); break;
     case VAL_TUPLE:
-        put(o, "(");
+        bufout_s(o, "(");
         for (size_t i = 0; i < v.u.t->n; i++) {
-            if (i) put(o, ", ");
+            if (i) bufout_s(o, ", ");
             put_value(o, v.u.t->items[i]);
         }
-        if (v.u.t->n == 1) put(o, ",");
-        put(o, ")");
+        if (v.u.t->n == 1) bufout_s(o, ",");
+        bufout_s(o, ")");
         break;
     }
 }
 
-static void fmt(Out *o, const PyExpr *e, const char *const *names, int min_prec);
+static void fmt(BufOut *o, const PyExpr *e, const char *const *names, int min_prec);
 
-static void fmt_child(Out *o, const PyExpr *e, const char *const *names, int min_prec) {
+static void fmt_child(BufOut *o, const PyExpr *e, const char *const *names, int min_prec) {
     fmt(o, e, names, min_prec);
 }
 
-static void fmt(Out *o, const PyExpr *e, const char *const *names, int min_prec) {
+static void fmt(BufOut *o, const PyExpr *e, const char *const *names, int min_prec) {
     int p = prec_of(e);
     bool paren = p < min_prec;
-    if (paren) put(o, "(");
+    if (paren) bufout_s(o, "(");
     switch (e->kind) {
     case PY_CONST: put_value(o, e->value); break;
     case PY_PARAM:
-        put(o, names && e->param >= 0 && e->param < 2 && names[e->param] ? names[e->param]
+        bufout_s(o, names && e->param >= 0 && e->param < 2 && names[e->param] ? names[e->param]
                                                                              : (e->param ? "y" : "x"));
         break;
     case PY_NEG:
     case PY_POS: {
-        put(o, e->kind == PY_NEG ? "-" : "+");
+        bufout_s(o, e->kind == PY_NEG ? "-" : "+");
         const PyExpr *x = e->args[0];
         /* keep -(1) apart from the constant -1 */
         bool force = x->kind == PY_CONST && val_is_number(x->value) && !const_is_negative(x->value);
@@ -131,28 +119,28 @@ static void fmt(Out *o, const PyExpr *e, const char *const *names, int min_prec)
         break;
     }
     case PY_NOT:
-        put(o, "not ");
+        bufout_s(o, "not ");
         fmt_child(o, e->args[0], names, P_NOT);
         break;
     case PY_BIN:
         if (e->binop == PYB_POW) {
             fmt_child(o, e->args[0], names, P_ATOM);
-            put(o, " ** ");
+            bufout_s(o, " ** ");
             fmt_child(o, e->args[1], names, P_UNARY);
         } else {
             fmt_child(o, e->args[0], names, p);
-            put(o, " ");
-            put(o, py_binop_token(e->binop));
-            put(o, " ");
+            bufout_s(o, " ");
+            bufout_s(o, py_binop_token(e->binop));
+            bufout_s(o, " ");
             fmt_child(o, e->args[1], names, p + 1);
         }
         break;
     case PY_CMP:
         for (int i = 0; i < e->n_args; i++) {
             if (i) {
-                put(o, " ");
-                put(o, py_cmpop_token(e->ops[i - 1]));
-                put(o, " ");
+                bufout_s(o, " ");
+                bufout_s(o, py_cmpop_token(e->ops[i - 1]));
+                bufout_s(o, " ");
             }
             fmt_child(o, e->args[i], names, P_CMP + 1);
         }
@@ -160,47 +148,47 @@ static void fmt(Out *o, const PyExpr *e, const char *const *names, int min_prec)
     case PY_AND:
     case PY_OR:
         fmt_child(o, e->args[0], names, p);
-        put(o, e->kind == PY_AND ? " and " : " or ");
+        bufout_s(o, e->kind == PY_AND ? " and " : " or ");
         fmt_child(o, e->args[1], names, p + 1);
         break;
     case PY_IF:
         fmt_child(o, e->args[0], names, P_IF + 1);
-        put(o, " if ");
+        bufout_s(o, " if ");
         fmt_child(o, e->args[1], names, P_IF + 1);
-        put(o, " else ");
+        bufout_s(o, " else ");
         fmt_child(o, e->args[2], names, P_IF);
         break;
     case PY_TUPLE:
-        put(o, "(");
+        bufout_s(o, "(");
         for (int i = 0; i < e->n_args; i++) {
-            if (i) put(o, ", ");
+            if (i) bufout_s(o, ", ");
             fmt_child(o, e->args[i], names, P_IF);
         }
-        if (e->n_args == 1) put(o, ",");
-        put(o, ")");
+        if (e->n_args == 1) bufout_s(o, ",");
+        bufout_s(o, ")");
         break;
     case PY_INDEX:
         fmt_child(o, e->args[0], names, P_ATOM);
-        put(o, "[");
+        bufout_s(o, "[");
         fmt_child(o, e->args[1], names, P_IF);
-        put(o, "]");
+        bufout_s(o, "]");
         break;
     case PY_CALL:
-        put(o, py_builtin_name(e->fn));
-        put(o, "(");
+        bufout_s(o, py_builtin_name(e->fn));
+        bufout_s(o, "(");
         for (int i = 0; i < e->n_args; i++) {
-            if (i) put(o, ", ");
+            if (i) bufout_s(o, ", ");
             fmt_child(o, e->args[i], names, P_IF);
         }
-        put(o, ")");
+        bufout_s(o, ")");
         break;
     }
-    if (paren) put(o, ")");
+    if (paren) bufout_s(o, ")");
 }
 
 size_t py_format(const PyExpr *e, const char *const *param_names, char *buf, size_t cap) {
-    Out o = {buf, cap, 0};
+    BufOut o = {buf, cap, 0};
     fmt(&o, e, param_names, P_IF);
-    if (cap) buf[o.len < cap ? o.len : cap - 1] = 0;
+    bufout_end(&o);
     return o.len;
 }

@@ -5,34 +5,16 @@
 #include <string.h>
 
 #include "rasp/value.h"
-
-/* Appends to a bounded buffer while counting the full length, like snprintf. */
-typedef struct {
-    char *buf;
-    size_t cap, len;
-} Out;
-
-static void out_n(Out *o, const char *s, size_t n) {
-    if (o->cap && o->len + 1 < o->cap) {
-        size_t room = o->cap - 1 - o->len;
-        memcpy(o->buf + o->len, s, n < room ? n : room);
-    }
-    o->len += n;
-}
-static void out_s(Out *o, const char *s) { out_n(o, s, strlen(s)); }
-static void out_end(Out *o) {
-    if (!o->cap) return;
-    o->buf[o->len < o->cap ? o->len : o->cap - 1] = 0;
-}
+#include "util/bufout.h"
 
 size_t val_float_repr(double f, char *buf, size_t cap) {
-    Out o = {buf, cap, 0};
+    BufOut o = {buf, cap, 0};
     if (isnan(f)) {
-        out_s(&o, "nan");
+        bufout_s(&o, "nan");
     } else if (isinf(f)) {
-        out_s(&o, f < 0 ? "-inf" : "inf");
+        bufout_s(&o, f < 0 ? "-inf" : "inf");
     } else if (f == 0.0) {
-        out_s(&o, signbit(f) ? "-0.0" : "0.0");
+        bufout_s(&o, signbit(f) ? "-0.0" : "0.0");
     } else {
         /* Shortest digit string that reads back to the same double. */
         char tmp[40];
@@ -78,81 +60,81 @@ size_t val_float_repr(double f, char *buf, size_t cap) {
             k += snprintf(res + k, sizeof res - (size_t)k, "e%c%02d", exp10 < 0 ? '-' : '+',
                           exp10 < 0 ? -exp10 : exp10);
         }
-        out_s(&o, res);
+        bufout_s(&o, res);
     }
-    out_end(&o);
+    bufout_end(&o);
     return o.len;
 }
 
-static void fmt_value(Out *o, Value v, bool repr);
+static void fmt_value(BufOut *o, Value v, bool repr);
 
-static void fmt_str_repr(Out *o, const char *s) {
+static void fmt_str_repr(BufOut *o, const char *s) {
     /* Python prefers single quotes unless the string has ' and no ". */
     bool has_sq = strchr(s, '\'') != NULL, has_dq = strchr(s, '"') != NULL;
     char q = (has_sq && !has_dq) ? '"' : '\'';
-    out_n(o, &q, 1);
+    bufout_n(o, &q, 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char esc[8];
-        if (*p == '\\') out_s(o, "\\\\");
+        if (*p == '\\') bufout_s(o, "\\\\");
         else if (*p == (unsigned char)q) {
             esc[0] = '\\';
             esc[1] = q;
-            out_n(o, esc, 2);
-        } else if (*p == '\n') out_s(o, "\\n");
-        else if (*p == '\r') out_s(o, "\\r");
-        else if (*p == '\t') out_s(o, "\\t");
+            bufout_n(o, esc, 2);
+        } else if (*p == '\n') bufout_s(o, "\\n");
+        else if (*p == '\r') bufout_s(o, "\\r");
+        else if (*p == '\t') bufout_s(o, "\\t");
         else if (*p < 0x20 || *p == 0x7f) {
             snprintf(esc, sizeof esc, "\\x%02x", *p);
-            out_s(o, esc);
-        } else out_n(o, (const char *)p, 1);
+            bufout_s(o, esc);
+        } else bufout_n(o, (const char *)p, 1);
     }
-    out_n(o, &q, 1);
+    bufout_n(o, &q, 1);
 }
 
-static void fmt_value(Out *o, Value v, bool repr) {
+static void fmt_value(BufOut *o, Value v, bool repr) {
     char tmp[64];
     switch (v.kind) {
-    case VAL_NONE: out_s(o, "None"); break;
-    case VAL_BOOL: out_s(o, v.u.b ? "True" : "False"); break;
+    case VAL_NONE: bufout_s(o, "None"); break;
+    case VAL_BOOL: bufout_s(o, v.u.b ? "True" : "False"); break;
     case VAL_INT: { /* by hand: labels of every direction pass here */
         uint64_t u = v.u.i < 0 ? 0 - (uint64_t)v.u.i : (uint64_t)v.u.i;
         char *e = tmp + sizeof tmp, *q = e;
         do *--q = (char)('0' + u % 10);
         while ((u /= 10) != 0);
         if (v.u.i < 0) *--q = '-';
-        out_n(o, q, (size_t)(e - q));
+        bufout_n(o, q, (size_t)(e - q));
         break;
     }
     case VAL_FLOAT:
         val_float_repr(v.u.f, tmp, sizeof tmp);
-        out_s(o, tmp);
+        bufout_s(o, tmp);
         break;
     case VAL_STR:
         if (repr) fmt_str_repr(o, v.u.s);
-        else out_s(o, v.u.s);
+        else bufout_s(o, v.u.s);
         break;
     case VAL_TUPLE:
-        out_s(o, "(");
+        bufout_s(o, "(");
         for (size_t i = 0; i < v.u.t->n; i++) {
-            if (i) out_s(o, ", ");
+            if (i) bufout_s(o, ", ");
             fmt_value(o, v.u.t->items[i], true); /* str(tuple) shows repr of items */
         }
-        if (v.u.t->n == 1) out_s(o, ",");
-        out_s(o, ")");
+        if (v.u.t->n == 1) bufout_s(o, ",");
+        bufout_s(o, ")");
         break;
     }
 }
 
 size_t val_str_fmt(Value v, char *buf, size_t cap) {
-    Out o = {buf, cap, 0};
+    BufOut o = {buf, cap, 0};
     fmt_value(&o, v, false);
-    out_end(&o);
+    bufout_end(&o);
     return o.len;
 }
 
 size_t val_repr_fmt(Value v, char *buf, size_t cap) {
-    Out o = {buf, cap, 0};
+    BufOut o = {buf, cap, 0};
     fmt_value(&o, v, true);
-    out_end(&o);
+    bufout_end(&o);
     return o.len;
 }
