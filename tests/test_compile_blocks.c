@@ -182,6 +182,26 @@ static void test_seqmap(void) {
     CHECK(blk_seqmap_cat(&c, &x1, &x1, "s", &out, (BlkFn){f_add, NULL}, "_hidden_s_", &m) != 0);
 }
 
+/* A block larger than the model-size limit is refused before its matrices are allocated
+ * (zero-filling them took seconds and gigabytes on decoded programs). */
+static void test_block_size_guard(void) {
+    BlkCtx c = ctx();
+    enum { NX = 700 };
+    Value *v = malloc(sizeof(Value) * NX);
+    for (int i = 0; i < NX; i++) v[i] = val_int(i);
+    Space x1 = space_from_values(&A, "a", v, NX), x2 = space_from_values(&A, "b", v, NX);
+    Space out = space_from_values(&A, "s", v, 10);
+    MlpBlock m;
+    CHECK(blk_seqmap_cat(&c, &x1, &x2, "s", &out, (BlkFn){f_add, NULL}, "_hidden_s_", &m) != 0);
+    CHECK(strstr(ERR, "limit") != NULL);
+    /* just under: 40 x 40 values build normally */
+    Space y1 = space_from_values(&A, "a", v, 40), y2 = space_from_values(&A, "b", v, 40);
+    Space o2 = space_from_values(&A, "s", v, 80);
+    CHECK(blk_seqmap_cat(&c, &y1, &y2, "s", &o2, (BlkFn){f_add, NULL}, "_hidden_s_", &m) == 0);
+    CHECK(m.hidden.n == 1600);
+    free(v);
+}
+
 static void test_linseqmap(void) {
     BlkCtx c = ctx();
     Dir x = {"opens", val_none()}, y = {"closes", val_none()}, o = {"bal", val_none()};
@@ -409,6 +429,7 @@ int main(void) {
     RUN(test_discretising_num_num);
     RUN(test_cat_to_num);
     RUN(test_seqmap);
+    RUN(test_block_size_guard);
     RUN(test_linseqmap);
     RUN(test_aggregate_head);
     RUN(test_alloc);

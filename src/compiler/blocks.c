@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/model.h"
 #include "rasp/program.h"
 
 /* ---- callback adapters --------------------------------------------------------------- */
@@ -61,6 +62,17 @@ static int fail(const BlkCtx *c, const char *fmt, const char *detail) {
     return 1;
 }
 
+/* Refuses a block whose dense matrices alone (cells) exceed the model-size limit, before they
+ * are allocated: every block is a sub-matrix of the assembled layer, so such a model would be
+ * refused anyway, and zero-filling gigabytes first took seconds (decoded programs with wide
+ * SequenceMaps). */
+static int size_guard(const BlkCtx *c, double cells) {
+    if (cells <= COMPILE_MAX_WEIGHTS) return 0;
+    snprintf(c->err, c->errcap, "%s: the model would have more than %.3g weights (this block alone), more than "
+             "itracr's limit of %.3g", c->where ? c->where : "block", cells, (double)COMPILE_MAX_WEIGHTS);
+    return 1;
+}
+
 static Space space1(Arena *a, Dir d) { return space_make(a, &d, 1); }
 static Space space2(Arena *a, Dir x, Dir y) {
     Dir d[2] = {x, y};
@@ -76,6 +88,7 @@ static int val_number(Value v, double *out) {
 /* ---- MLPs ---------------------------------------------------------------------------- */
 int blk_map_cat(const BlkCtx *c, const Space *in, const char *out_name, const Space *out, BlkFn f,
                 MlpBlock *m) {
+    if (size_guard(c, ((double)in->n + out->n) * out->n)) return 1;
     m->in = *in;
     m->hidden = *out; /* Tracr's hidden space is the output space itself */
     m->out = *out;
@@ -149,6 +162,8 @@ static char *cat2(Arena *a, const char *x, const char *y) {
 int blk_discretising(const BlkCtx *c, Dir x, const Value *in_values, size_t n_in, BlkFn f,
                      const char *hidden_name, const Space *out_space, Dir out_dir, MlpBlock *m) {
     Arena *a = c->arena;
+    /* hidden <= 2 n_in units; outputs <= n_in + 1 directions */
+    if (size_guard(c, 2.0 * (double)n_in * (2.0 + (out_space ? out_space->n : 1)))) return 1;
     NumPair *vs = arena_alloc(a, sizeof(NumPair) * (n_in ? n_in : 1));
     int n = 0;
     for (size_t i = 0; i < n_in; i++) {
@@ -238,6 +253,7 @@ int blk_seqmap_cat(const BlkCtx *c, const Space *x1, const Space *x2, const char
     Arena *a = c->arena;
     for (int i = 0; i < x1->n; i++)
         if (space_find(x2, &x1->d[i]) >= 0) return fail(c, "ValueError: SequenceMap input spaces are not disjoint%s", "");
+    if (size_guard(c, (double)x1->n * x2->n * ((double)x1->n + x2->n + 1 + out->n))) return 1;
     int nh = x1->n * x2->n;
     HRec *r = arena_alloc(a, sizeof(HRec) * (size_t)(nh ? nh : 1));
     for (int i = 0; i < x1->n; i++)
@@ -304,6 +320,7 @@ int blk_linseqmap(const BlkCtx *c, Dir x, Dir y, double fa, double fb, const cha
 static int attn_qk(const BlkCtx *c, const Space *q0, const Space *k0, BlkPred pred, bool always_bos,
                    AttnBlock *h) {
     Arena *a = c->arena;
+    if (size_guard(c, ((double)q0->n + 2) * ((double)k0->n + 1))) return 1;
     Space bo = space2(a, c->bos, c->one), b1 = space1(a, c->bos);
     h->q = space_join(a, q0, &bo);
     h->k = space_join(a, k0, &b1);
@@ -334,7 +351,7 @@ static int attn_qk(const BlkCtx *c, const Space *q0, const Space *k0, BlkPred pr
 
 int blk_attn_aggregate(const BlkCtx *c, const Space *q0, const Space *k0, BlkPred pred,
                        const Space *vs, const Space *o, AttnBlock *h) {
-    if (attn_qk(c, q0, k0, pred, false, h)) return 1;
+    if (size_guard(c, ((double)vs->n + 1) * o->n) || attn_qk(c, q0, k0, pred, false, h)) return 1;
     Space b1 = space1(c->arena, c->bos);
     h->v = space_join(c->arena, vs, &b1);
     h->o = *o;
