@@ -1,5 +1,6 @@
 #include "meta/meta_decode.h"
 
+#include <cblas.h>
 #include <omp.h>
 
 #include <math.h>
@@ -7,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "meta/meta_blas.h"
 #include "meta/meta_layers.h"
+#include "meta/meta_par.h"
 
 /* KV-cached incremental decoder for up to nb hypotheses advancing in lockstep. */
 typedef struct {
@@ -91,6 +94,37 @@ static float *kslot(const Dec *d, float *base, int r, int l, int t) {
     return base + (((size_t)r * d->nl + l) * d->maxT + t) * d->C;
 }
 
+/* out[j] = scale * <rows[j, :hs], q> for the n rows of a [n, ld] matrix: the attention scores
+ * of one head against cached keys. BLAS when enabled (the plain loop is a scalar reduction). */
+static void rows_dot(const float *rows, int n, int ld, const float *q, int hs, float scale, float *out) {
+    if (n <= 0) return;
+    if (meta_blas_enabled()) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, hs, scale, rows, ld, q, 1, 0.0f, out, 1);
+        return;
+    }
+    for (int j = 0; j < n; j++) {
+        const float *k = rows + (size_t)j * ld;
+        float a = 0;
+        for (int e = 0; e < hs; e++) a += q[e] * k[e];
+        out[j] = a * scale;
+    }
+}
+
+/* y[:hs] (= or +=, by acc) sum_j p[j] rows[j, :hs]: one head's attention output. */
+static void rows_combine(const float *rows, int n, int ld, const float *p, int hs, int acc, float *y) {
+    if (!acc)
+        for (int e = 0; e < hs; e++) y[e] = 0;
+    if (n <= 0) return;
+    if (meta_blas_enabled()) {
+        cblas_sgemv(CblasRowMajor, CblasTrans, n, hs, 1.0f, rows, ld, p, 1, 1.0f, y, 1);
+        return;
+    }
+    for (int j = 0; j < n; j++) {
+        const float *v = rows + (size_t)j * ld;
+        for (int e = 0; e < hs; e++) y[e] += p[j] * v[e];
+    }
+}
+
 /* Runs position t for rows 0..n-1 with input tokens tok[n]; logits land in d->logits [n,V]. */
 static void dec_step(Dec *d, int n, const int32_t *tok, int t) {
     const MetaModel *m = d->m;
@@ -113,35 +147,30 @@ static void dec_step(Dec *d, int n, const int32_t *tok, int t) {
         /* One decode step is a few thousand multiply-adds per hypothesis: a parallel region
          * costs more than it saves (and stalls badly on a loaded machine) unless the beam is
          * wide and the prefix long. */
-#pragma omp parallel for schedule(static) if (!omp_in_parallel() && (long)n * H * (d->np + t + 1) * hs > (1L << 17))
+        META_PAR((long)n * H * (d->np + t + 1) * hs > (1L << 17), "omp parallel for schedule(static)",
         for (int rh = 0; rh < n * H; rh++) {
             int r = rh / H, h = rh % H;
             const float *q = d->qkv + (size_t)r * 3 * C + (size_t)h * hs;
             float *s = d->sc + (size_t)rh * S;
             int ns = d->np + t + 1;
+            const float *kp = d->kpre + (size_t)l * d->np * C + (size_t)h * hs;
+            const float *vp = d->vpre + (size_t)l * d->np * C + (size_t)h * hs;
+            const float *kg = kslot(d, d->kc, r, l, 0) + (size_t)h * hs;
+            const float *vg = kslot(d, d->vc, r, l, 0) + (size_t)h * hs;
+            rows_dot(kp, d->np, C, q, hs, scale, s);
+            rows_dot(kg, t + 1, C, q, hs, scale, s + d->np);
             float mx = -INFINITY;
-            for (int j = 0; j < ns; j++) {
-                const float *k = j < d->np ? d->kpre + ((size_t)l * d->np + j) * C + (size_t)h * hs
-                                           : kslot(d, d->kc, r, l, j - d->np) + (size_t)h * hs;
-                float a = 0;
-                for (int e = 0; e < hs; e++) a += q[e] * k[e];
-                s[j] = a * scale;
-                mx = s[j] > mx ? s[j] : mx;
-            }
+            for (int j = 0; j < ns; j++) mx = s[j] > mx ? s[j] : mx;
             float sum = 0;
             for (int j = 0; j < ns; j++) {
                 s[j] = expf(s[j] - mx);
                 sum += s[j];
             }
+            for (int j = 0; j < ns; j++) s[j] /= sum;
             float *y = d->atty + (size_t)r * C + (size_t)h * hs;
-            for (int e = 0; e < hs; e++) y[e] = 0;
-            for (int j = 0; j < ns; j++) {
-                const float *v = j < d->np ? d->vpre + ((size_t)l * d->np + j) * C + (size_t)h * hs
-                                           : kslot(d, d->vc, r, l, j - d->np) + (size_t)h * hs;
-                float p = s[j] / sum;
-                for (int e = 0; e < hs; e++) y[e] += p * v[e];
-            }
-        }
+            rows_combine(vp, d->np, C, s, hs, 0, y);
+            rows_combine(vg, t + 1, C, s + d->np, hs, 1, y);
+        });
         meta_linear_forward(d->x, d->atty, pr + o->proj_w, pr + o->proj_b, n, C, C, 1);
         meta_layernorm_forward(d->ln, d->mean, d->rstd, d->x, pr + o->ln2_g, pr + o->ln2_b, n, C);
         meta_linear_forward(d->fch, d->ln, pr + o->fc_w, pr + o->fc_b, n, C, M, 0);

@@ -38,6 +38,7 @@ static inline float meta_fast_tanhf(float u) {
 #define REAL float
 #define FN(n) n
 #define GEMM_BLAS cblas_sgemm
+#define GEMV_BLAS cblas_sgemv
 #define EXP expf
 #define LOG logf
 #define SQRT sqrtf

@@ -4,6 +4,7 @@
 #define REAL double
 #define FN(n) n##_f64
 #define GEMM_BLAS cblas_dgemm
+#define GEMV_BLAS cblas_dgemv
 #define EXP exp
 #define LOG log
 #define SQRT sqrt

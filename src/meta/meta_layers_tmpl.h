@@ -1,5 +1,5 @@
 /* Layer kernels, written once over REAL and compiled twice (meta_layers_f32.c,
- * meta_layers_f64.c). The including file defines REAL, FN(name), GEMM_BLAS, EXP, LOG, SQRT,
+ * meta_layers_f64.c). The including file defines REAL, FN(name), GEMM_BLAS, GEMV_BLAS, EXP, LOG, SQRT,
  * TANH. Every parallel loop writes disjoint outputs and every reduction runs in a fixed order,
  * so results never depend on the thread count or scheduling. */
 #include <math.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "meta/meta_layers.h"
+#include "meta/meta_par.h"
 
 /* Below this many multiply-adds a parallel region costs more than it saves. */
 #define PAR_MIN_WORK (1L << 17)
@@ -22,13 +23,20 @@ void FN(meta_gemm)(int ta, int tb, int M, int N, int K, REAL alpha, const REAL *
          * slabs depend only on the sizes, never on the thread count, so neither does any
          * bit of the result. Inside a parallel region the loop simply runs serially. */
         CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+        if (M == 1 && !ta) {
+            /* One row (a decoding step): GEMM would pack all of B for a single product, which
+             * cost as much as the product itself. C[1,N] = A[1,K] op(B). */
+            GEMV_BLAS(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? N : K, tb ? K : N, alpha, Bm, ldb, A, 1,
+                      beta, Cm, 1);
+            return;
+        }
         int rows = M >= 2 * GEMM_SLAB, total = rows ? M : N;
         if ((long)M * N * K < 8 * PAR_MIN_WORK || total < 2 * GEMM_SLAB) {
             GEMM_BLAS(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, Bm, ldb, beta, Cm, ldc);
             return;
         }
         int ns = (total + GEMM_SLAB - 1) / GEMM_SLAB;
-#pragma omp parallel for schedule(static)
+        META_PAR(1, "omp parallel for schedule(static)",
         for (int sl = 0; sl < ns; sl++) {
             int lo = sl * GEMM_SLAB, n = total - lo < GEMM_SLAB ? total - lo : GEMM_SLAB;
             if (rows)
@@ -37,11 +45,11 @@ void FN(meta_gemm)(int ta, int tb, int M, int N, int K, REAL alpha, const REAL *
             else
                 GEMM_BLAS(CblasRowMajor, TA, TB, M, n, K, alpha, A, lda,
                           tb ? Bm + (size_t)lo * ldb : Bm + lo, ldb, beta, Cm + lo, ldc);
-        }
+        });
         return;
     }
     /* Plain loops: each row of C is owned by one thread and summed in k order. */
-#pragma omp parallel for schedule(static) if (!omp_in_parallel() && (long)M * N * K > PAR_MIN_WORK)
+    META_PAR((long)M * N * K > PAR_MIN_WORK, "omp parallel for schedule(static)",
     for (int i = 0; i < M; i++) {
         REAL *c = Cm + (size_t)i * ldc;
         if (beta == 0)
@@ -69,13 +77,13 @@ void FN(meta_gemm)(int ta, int tb, int M, int N, int K, REAL alpha, const REAL *
                 for (int j = 0; j < N; j++) c[j] += a * b[j];
             }
         }
-    }
+    });
 }
 
 /* sums[j] += sum over rows n of x[n, j], x [N,C] with row stride ld. Threads own column
  * ranges and add rows in order, so the result is independent of the thread count. */
 static void FN(colsum_acc)(REAL *sums, const REAL *x, int N, int C, int ld) {
-#pragma omp parallel if (!omp_in_parallel() && (long)N * C > PAR_MIN_WORK)
+    META_PAR((long)N * C > PAR_MIN_WORK, "omp parallel",
     {
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
         int j0 = (int)((long)C * id / nt), j1 = (int)((long)C * (id + 1) / nt);
@@ -83,7 +91,7 @@ static void FN(colsum_acc)(REAL *sums, const REAL *x, int N, int C, int ld) {
             const REAL *r = x + (size_t)n * ld;
             for (int j = j0; j < j1; j++) sums[j] += r[j];
         }
-    }
+    });
 }
 
 void FN(meta_linear_forward)(REAL *out, const REAL *inp, const REAL *w, const REAL *bias, int N,
@@ -92,14 +100,14 @@ void FN(meta_linear_forward)(REAL *out, const REAL *inp, const REAL *w, const RE
     REAL beta = accumulate ? 1 : 0;
     if (bias) {
         /* Seed the output with the bias so the product accumulates onto it: no second pass. */
-#pragma omp parallel for schedule(static) if ((long)N * OC > PAR_MIN_WORK)
+        META_PAR((long)N * OC > PAR_MIN_WORK, "omp parallel for schedule(static)",
         for (int n = 0; n < N; n++) {
             REAL *o = out + (size_t)n * OC;
             if (accumulate)
                 for (int j = 0; j < OC; j++) o[j] += bias[j];
             else
                 for (int j = 0; j < OC; j++) o[j] = bias[j];
-        }
+        });
         beta = 1;
     }
     FN(meta_gemm)(0, 1, N, OC, IC, 1, inp, IC, w, IC, beta, out, OC);
@@ -134,7 +142,7 @@ void FN(meta_embedding_backward)(REAL *dtable, const REAL *dout, const int32_t *
 void FN(meta_layernorm_forward)(REAL *out, REAL *mean, REAL *rstd, const REAL *inp, const REAL *g,
                                 const REAL *b, int N, int C) {
     const REAL eps = (REAL)1e-5;
-#pragma omp parallel for schedule(static) if ((long)N * C > PAR_MIN_WORK)
+    META_PAR((long)N * C > PAR_MIN_WORK, "omp parallel for schedule(static)",
     for (int n = 0; n < N; n++) {
         const REAL *x = inp + (size_t)n * C;
         REAL m = 0;
@@ -148,13 +156,13 @@ void FN(meta_layernorm_forward)(REAL *out, REAL *mean, REAL *rstd, const REAL *i
         for (int j = 0; j < C; j++) o[j] = (x[j] - m) * s * g[j] + b[j];
         mean[n] = m;
         rstd[n] = s;
-    }
+    });
 }
 
 void FN(meta_layernorm_backward)(REAL *dinp, REAL *dg, REAL *db, const REAL *dout,
                                  const REAL *inp, const REAL *g, const REAL *mean,
                                  const REAL *rstd, int N, int C) {
-#pragma omp parallel if ((long)N * C > PAR_MIN_WORK)
+    META_PAR((long)N * C > PAR_MIN_WORK, "omp parallel",
     {
         /* dg, db: threads own column ranges and walk the rows in order. */
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
@@ -167,8 +175,9 @@ void FN(meta_layernorm_backward)(REAL *dinp, REAL *dg, REAL *db, const REAL *dou
                 db[j] += d[j];
             }
         }
-#pragma omp for schedule(static)
-        for (int n = 0; n < N; n++) {
+        /* dinp: threads own row ranges (rows are independent) */
+        int n0 = (int)((long)N * id / nt), n1 = (int)((long)N * (id + 1) / nt);
+        for (int n = n0; n < n1; n++) {
             const REAL *x = inp + (size_t)n * C, *d = dout + (size_t)n * C;
             REAL m = mean[n], s = rstd[n];
             /* dxhat = d * g; dx = s * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) */
@@ -186,43 +195,43 @@ void FN(meta_layernorm_backward)(REAL *dinp, REAL *dg, REAL *db, const REAL *dou
                 dx[j] += s * (d[j] * g[j] - a - xh * bsum);
             }
         }
-    }
+    });
 }
 
 #define GELU_S ((REAL)0.7978845608028654) /* sqrt(2/pi) */
 #define GELU_A ((REAL)0.044715)
 
 void FN(meta_gelu_forward)(REAL *out, const REAL *inp, size_t n) {
-#pragma omp parallel for simd schedule(static) if ((long)n > PAR_MIN_WORK)
+    META_PAR_SIMD((long)n > PAR_MIN_WORK, "omp parallel for simd schedule(static)",
     for (size_t i = 0; i < n; i++) {
         REAL x = inp[i];
         REAL t = TANH(GELU_S * (x + GELU_A * x * x * x));
         out[i] = (REAL)0.5 * x * (1 + t);
-    }
+    });
 }
 
 void FN(meta_gelu_backward)(REAL *dinp, const REAL *inp, const REAL *dout, size_t n) {
-#pragma omp parallel for simd schedule(static) if ((long)n > PAR_MIN_WORK)
+    META_PAR_SIMD((long)n > PAR_MIN_WORK, "omp parallel for simd schedule(static)",
     for (size_t i = 0; i < n; i++) {
         REAL x = inp[i];
         REAL t = TANH(GELU_S * (x + GELU_A * x * x * x));
         REAL dt = GELU_S * (1 + 3 * GELU_A * x * x);
         REAL grad = (REAL)0.5 * (1 + t) + (REAL)0.5 * x * (1 - t * t) * dt;
         dinp[i] += grad * dout[i];
-    }
+    });
 }
 
 void FN(meta_residual_forward)(REAL *out, const REAL *a, const REAL *b, size_t n) {
-#pragma omp parallel for schedule(static) if ((long)n > PAR_MIN_WORK)
-    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+    META_PAR((long)n > PAR_MIN_WORK, "omp parallel for schedule(static)",
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];);
 }
 
 void FN(meta_residual_backward)(REAL *da, REAL *db, const REAL *dout, size_t n) {
-#pragma omp parallel for schedule(static) if ((long)n > PAR_MIN_WORK)
+    META_PAR((long)n > PAR_MIN_WORK, "omp parallel for schedule(static)",
     for (size_t i = 0; i < n; i++) {
         da[i] += dout[i];
         db[i] += dout[i];
-    }
+    });
 }
 
 /* Visible keys of query i: [0, npre) and, for program queries, [P, i]. */
@@ -235,7 +244,7 @@ void FN(meta_attention_forward)(REAL *out, REAL *att, const REAL *qkv, const int
                                 int P, int T, int C, int H) {
     int L = P + T, hs = C / H, C3 = 3 * C;
     REAL scale = 1 / SQRT((REAL)hs);
-#pragma omp parallel for schedule(dynamic, 1) if ((long)B * H * L * L * hs > PAR_MIN_WORK)
+    META_PAR((long)B * H * L * L * hs > PAR_MIN_WORK, "omp parallel for schedule(dynamic, 1)",
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
         const REAL *q = qkv + (size_t)b * L * C3 + (size_t)h * hs;
@@ -270,7 +279,7 @@ void FN(meta_attention_forward)(REAL *out, REAL *att, const REAL *qkv, const int
             for (int j = pe; j < L; j++) s[j] = 0;
         }
         FN(meta_gemm)(0, 0, L, hs, L, 1, S, L, v, C3, 0, y, C);
-    }
+    });
 }
 
 void FN(meta_attention_backward)(REAL *dqkv, REAL *datt, const REAL *dout, const REAL *qkv,
@@ -278,7 +287,7 @@ void FN(meta_attention_backward)(REAL *dqkv, REAL *datt, const REAL *dout, const
                                  int H) {
     int L = P + T, hs = C / H, C3 = 3 * C;
     REAL scale = 1 / SQRT((REAL)hs);
-#pragma omp parallel for schedule(dynamic, 1) if ((long)B * H * L * L * hs > PAR_MIN_WORK)
+    META_PAR((long)B * H * L * L * hs > PAR_MIN_WORK, "omp parallel for schedule(dynamic, 1)",
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
         size_t base = (size_t)b * L * C3 + (size_t)h * hs;
@@ -299,12 +308,12 @@ void FN(meta_attention_backward)(REAL *dqkv, REAL *datt, const REAL *dout, const
         }
         FN(meta_gemm)(0, 0, L, hs, L, 1, dS, L, k, C3, 1, dq, C3);
         FN(meta_gemm)(1, 0, L, hs, L, 1, dS, L, q, C3, 1, dk, C3);
-    }
+    });
 }
 
 double FN(meta_crossentropy_forward)(REAL *losses, REAL *probs, const REAL *logits,
                                      const int32_t *targets, int N, int V, int *count) {
-#pragma omp parallel for schedule(static) if ((long)N * V > PAR_MIN_WORK)
+    META_PAR((long)N * V > PAR_MIN_WORK, "omp parallel for schedule(static)",
     for (int n = 0; n < N; n++) {
         const REAL *z = logits + (size_t)n * V;
         REAL *p = probs + (size_t)n * V;
@@ -320,7 +329,7 @@ double FN(meta_crossentropy_forward)(REAL *losses, REAL *probs, const REAL *logi
         int t = targets[n];
         /* log-sum-exp form: exact even when the target's probability underflows. */
         losses[n] = t < 0 ? 0 : LOG(sum) - (z[t] - mx);
-    }
+    });
     double total = 0;
     int cnt = 0;
     for (int n = 0; n < N; n++)
@@ -334,7 +343,7 @@ double FN(meta_crossentropy_forward)(REAL *losses, REAL *probs, const REAL *logi
 
 void FN(meta_crossentropy_backward)(REAL *dlogits, const REAL *probs, const int32_t *targets,
                                     int N, int V, REAL scale) {
-#pragma omp parallel for schedule(static) if ((long)N * V > PAR_MIN_WORK)
+    META_PAR((long)N * V > PAR_MIN_WORK, "omp parallel for schedule(static)",
     for (int n = 0; n < N; n++) {
         int t = targets[n];
         if (t < 0) continue;
@@ -342,5 +351,5 @@ void FN(meta_crossentropy_backward)(REAL *dlogits, const REAL *probs, const int3
         REAL *d = dlogits + (size_t)n * V;
         for (int j = 0; j < V; j++) d[j] += scale * p[j];
         d[t] -= scale;
-    }
+    });
 }
