@@ -12,6 +12,7 @@
 #include "data/accept.h"
 #include "eval/equiv.h"
 #include "meta/decode_table.h"
+#include "meta/prog_codec.h"
 #include "meta/train.h"
 #include "test.h"
 
@@ -77,6 +78,26 @@ static void test_decompile_roundtrip(void) {
         RaspProgram p;
         CHECK_MSG(pt_decode(tab, NULL, 0, 0, &p, err, sizeof err) == 0, "untrained decode %d: %s", k, err);
         rasp_program_free(&p);
+        /* after a forward on the same prefix with other program tokens (the teacher-forced
+         * pass), decoding that reuses its keys and values gives the same program, greedy and beam */
+        int32_t ids32[256 * WT_N_IDS], toks[5] = {PC_BOS, 3, 4, 5, 6}, plen = P;
+        for (int i = 0; i < P * WT_N_IDS; i++) ids32[i] = d.ids[d.off[k] * WT_N_IDS + i];
+        MetaBatch b = {1, P, 5, d.payload + d.off[k] * WT_WIDTH, ids32, &plen, toks, NULL};
+        for (int beam = 1; beam <= 3; beam += 2) {
+            int16_t want[PT_ROWS * PT_COLS], got[PT_ROWS * PT_COLS];
+            CHECK(meta_decode_table(&t.m, d.payload + d.off[k] * WT_WIDTH, d.ids + d.off[k] * WT_N_IDS, P, beam, want,
+                                    err, sizeof err) == 0);
+            CHECK(meta_forward(&t.m, &b, NULL, err, sizeof err) == 0);
+            CHECK_MSG(meta_decode_table_reuse(&t.m, d.payload + d.off[k] * WT_WIDTH, d.ids + d.off[k] * WT_N_IDS, P,
+                                              beam, got, err, sizeof err) == 0, "%s", err);
+            CHECK(memcmp(want, got, sizeof want) == 0);
+        }
+        /* a last forward on another prefix length is refused */
+        MetaBatch b2 = {1, P - 1, 5, d.payload + d.off[k] * WT_WIDTH, ids32, &plen, toks, NULL};
+        plen = P - 1;
+        CHECK(meta_forward(&t.m, &b2, NULL, err, sizeof err) == 0);
+        CHECK(meta_decode_table_reuse(&t.m, d.payload + d.off[k] * WT_WIDTH, d.ids + d.off[k] * WT_N_IDS, P, 1, tab,
+                                      err, sizeof err) != 0 && strstr(err, "reuse_prefix"));
     }
 
     float loss, lr;

@@ -152,15 +152,23 @@ static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOp
     const int16_t *ids = d->ids + d->off[s] * WT_N_IDS;
     char err[512];
     res->detail[0] = 0;
-    if (meta_decode_table(mm, payload, ids, P, o->beam, res->dec, err, sizeof err) != 0) {
+    /* teacher-forced first: its forward pass encodes the prefix, which decoding then reuses */
+    int tf_ok = 0;
+    if (o->teacher) {
+        if (eval_teacher_table(mm, truth, payload, ids, P, res->tf, err, sizeof err) != 0) {
+            *hard_error = 1;
+            snprintf(herr, hcap, "teacher-forced pass: %.400s", err);
+            empty_table(res->tf);
+        } else {
+            tf_ok = 1;
+        }
+    }
+    int dec_rc = tf_ok ? meta_decode_table_reuse(mm, payload, ids, P, o->beam, res->dec, err, sizeof err)
+                       : meta_decode_table(mm, payload, ids, P, o->beam, res->dec, err, sizeof err);
+    if (dec_rc != 0) {
         empty_table(res->dec);
         res->dec_failed = true;
         snprintf(res->detail, sizeof res->detail, "decoding failed: %.200s", err);
-    }
-    if (o->teacher && eval_teacher_table(mm, truth, payload, ids, P, res->tf, err, sizeof err) != 0) {
-        *hard_error = 1;
-        snprintf(herr, hcap, "teacher-forced pass: %.400s", err);
-        empty_table(res->tf);
     }
     if (o->noise) {
         eval_noise_payload(payload, P, o->seed, s, noise_buf);

@@ -9,8 +9,8 @@
 #include "meta/meta_decode.h"
 #include "meta/prog_codec.h"
 
-int meta_decode_table(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam,
-                      int16_t *table, char *err, size_t errcap) {
+static int decode_table(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam, int reuse,
+                        int16_t *table, char *err, size_t errcap) {
     if (P > m->cfg.max_prefix) {
         snprintf(err, errcap, "%d weight tokens, but the meta-model takes at most %d", P, m->cfg.max_prefix);
         return 1;
@@ -28,7 +28,7 @@ int meta_decode_table(MetaModel *m, const float *payload, const int16_t *ids, in
     for (long i = 0; i < (long)P * WT_N_IDS; i++) ids32[i] = ids[i];
     MetaPrefix pre = {P, payload, ids32};
     int max_len = m->cfg.max_prog < PC_MAX_LEN ? m->cfg.max_prog : PC_MAX_LEN;
-    MetaDecodeOpts o = {PC_BOS, PC_EOS, max_len, pc_constraint_fn, NULL};
+    MetaDecodeOpts o = {PC_BOS, PC_EOS, max_len, pc_constraint_fn, NULL, reuse};
     int32_t out[PC_MAX_LEN];
     int n = 0, rc;
     if (beam <= 1) rc = meta_decode_greedy(m, &pre, &o, out, &n, err, errcap);
@@ -36,4 +36,14 @@ int meta_decode_table(MetaModel *m, const float *payload, const int16_t *ids, in
     free(ids32);
     if (rc != 0) return rc;
     return pc_decode(out, n, table, err, errcap);
+}
+
+int meta_decode_table(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam,
+                      int16_t *table, char *err, size_t errcap) {
+    return decode_table(m, payload, ids, P, beam, 0, table, err, errcap);
+}
+
+int meta_decode_table_reuse(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam,
+                            int16_t *table, char *err, size_t errcap) {
+    return decode_table(m, payload, ids, P, beam, 1, table, err, errcap);
 }

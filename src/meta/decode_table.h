@@ -13,5 +13,10 @@
  * error, no EOS within the length limit). */
 int meta_decode_table(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam,
                       int16_t *table, char *err, size_t errcap);
+/* The same, right after a meta_forward of m on this same prefix (batch of one, e.g. the
+ * teacher-forced pass): the prefix's keys and values come from that pass (reuse_prefix in
+ * meta_decode.h), which saves one encoding of the prefix. */
+int meta_decode_table_reuse(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam,
+                            int16_t *table, char *err, size_t errcap);
 
 #endif

@@ -75,11 +75,20 @@ static int dec_init(Dec *d, MetaModel *m, const MetaPrefix *pre, const MetaDecod
     }
     /* Encode the prefix with one full forward (one dummy program token, which the weight
      * tokens cannot see) and keep each layer's keys and values of the weight tokens. */
-    int32_t plen = pre->P, tok = o->bos;
-    MetaBatch b = {1, pre->P, 1, pre->payload, pre->ids, &plen, &tok, NULL};
-    if (meta_forward(m, &b, NULL, err, errcap)) {
-        dec_free(d);
-        return -1;
+    if (o->reuse_prefix) {
+        if (m->acts.B != 1 || m->acts.P != pre->P) {
+            dec_free(d);
+            snprintf(err, errcap, "meta decode: reuse_prefix, but the last forward was not on a prefix of %d tokens",
+                     pre->P);
+            return -1;
+        }
+    } else {
+        int32_t plen = pre->P, tok = o->bos;
+        MetaBatch b = {1, pre->P, 1, pre->payload, pre->ids, &plen, &tok, NULL};
+        if (meta_forward(m, &b, NULL, err, errcap)) {
+            dec_free(d);
+            return -1;
+        }
     }
     for (int l = 0; l < d->nl; l++)
         for (int p = 0; p < d->np; p++) {

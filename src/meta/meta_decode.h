@@ -26,6 +26,11 @@ typedef struct MetaDecodeOpts {
     int max_len;        /* tokens to generate at most, <= max_prog (the position table) */
     MetaConstraintFn allow; /* may be NULL: every token allowed */
     void *user;
+    /* Non-zero: the model's last meta_forward ran on this very prefix (a batch of one with
+     * P = pre->P and any program tokens, e.g. the teacher-forced pass), so its keys and values
+     * are taken from that pass instead of encoding the prefix again. Only B and P can be
+     * checked; the caller vouches for the payload and ids. */
+    int reuse_prefix;
 } MetaDecodeOpts;
 
 /* Greedy: at each step the allowed token with the largest logit (lowest id on ties).
