@@ -75,7 +75,7 @@ static void test_overfit(void) {
     int exact = 0;
     for (int s = 0; s < NS; s++) {
         MetaPrefix pre = prefix_of(s);
-        MetaDecodeOpts o = {BOS, EOS, T, NULL, NULL};
+        MetaDecodeOpts o = {BOS, EOS, T, NULL, NULL, 0};
         int32_t out[T];
         int n = 0;
         CHECK(meta_decode_greedy(&g_m, &pre, &o, out, &n, err, sizeof err) == 0);
@@ -95,7 +95,7 @@ static void test_kv_cache_matches_forward(void) {
     for (size_t i = 0; i < m.lay.n_params; i++) m.params[i] *= 20.0f; /* sharper logits */
     for (int s = 0; s < NS; s++) {
         MetaPrefix pre = prefix_of(s);
-        MetaDecodeOpts o = {BOS, -1, T, NULL, NULL};
+        MetaDecodeOpts o = {BOS, -1, T, NULL, NULL, 0};
         int32_t out[T], tok[T];
         int n = 0;
         CHECK(meta_decode_greedy(&m, &pre, &o, out, &n, err, sizeof err) == 0);
@@ -138,7 +138,7 @@ static void test_beam_and_constraints(void) {
     char err[256];
     for (int s = 0; s < NS; s++) {
         MetaPrefix pre = prefix_of(s);
-        MetaDecodeOpts o = {BOS, EOS, T, NULL, NULL};
+        MetaDecodeOpts o = {BOS, EOS, T, NULL, NULL, 0};
         int32_t out[T];
         int n = 0;
         float sc = 0;
@@ -148,7 +148,7 @@ static void test_beam_and_constraints(void) {
     }
     MetaPrefix pre = prefix_of(0);
     int calls = 0;
-    MetaDecodeOpts o = {BOS, EOS, T, forbid_3, &calls};
+    MetaDecodeOpts o = {BOS, EOS, T, forbid_3, &calls, 0};
     int32_t out[T];
     int n = 0;
     CHECK(meta_decode_greedy(&g_m, &pre, &o, out, &n, err, sizeof err) == 0);
