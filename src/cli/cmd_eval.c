@@ -172,10 +172,18 @@ static const char *classic_verdict(const EvalClassic *c) {
     return c->ood ? "out of distribution" : report_verdict(c->exact, c->func);
 }
 
+/* "  12.34%", or "     n/a" for a rate with nothing to count (e.g. equivalence under --no-func). */
+static const char *pct(char *buf, size_t cap, double x) {
+    if (isnan(x)) snprintf(buf, cap, "%7s", "n/a");
+    else snprintf(buf, cap, "%6.2f%%", 100 * x);
+    return buf;
+}
+
 static void pct_line(FILE *f, const char *label, const EvalMetrics *m) {
-    fprintf(f, "%-15s exact %6.2f%%  equivalent %6.2f%%  token acc %6.2f%%  row acc %6.2f%%  compiles %6.2f%%  decodes %6.2f%%\n",
-            label, 100 * eval_exact_rate(m), 100 * eval_equiv_rate(m), 100 * eval_token_acc(m), 100 * eval_row_acc(m),
-            100 * eval_compile_rate(m), 100 * eval_decode_rate(m));
+    char a[16], b[16], c[16], d[16], e[16], g[16];
+    fprintf(f, "%-15s exact %s  equivalent %s  token acc %s  row acc %s  compiles %s  decodes %s\n", label,
+            pct(a, sizeof a, eval_exact_rate(m)), pct(b, sizeof b, eval_equiv_rate(m)), pct(c, sizeof c, eval_token_acc(m)),
+            pct(d, sizeof d, eval_row_acc(m)), pct(e, sizeof e, eval_compile_rate(m)), pct(g, sizeof g, eval_decode_rate(m)));
 }
 
 /* A table decoded to .rasp text with the dataset's vocabulary (malloc'ed; NULL if it does
