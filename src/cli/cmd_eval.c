@@ -145,26 +145,11 @@ static int list_rasp(const char *dir, char **out, int cap) {
     return n;
 }
 
-static void json_num(StrBuf *b, double x) {
-    if (isnan(x) || isinf(x)) sb_append(b, "null");
-    else sb_printf(b, "%.6g", x);
-}
-
 static void json_str(StrBuf *b, const char *s) { json_write_string(b, s ? s : "", strlen(s ? s : "")); }
 
 static void headline_json(StrBuf *b, const EvalMetrics *m) {
-    sb_append(b, "{\"exact\": ");
-    json_num(b, eval_exact_rate(m));
-    sb_append(b, ", \"equivalent\": ");
-    json_num(b, eval_equiv_rate(m));
-    sb_append(b, ", \"token_acc\": ");
-    json_num(b, eval_token_acc(m));
-    sb_append(b, ", \"row_acc\": ");
-    json_num(b, eval_row_acc(m));
-    sb_append(b, ", \"compiles\": ");
-    json_num(b, eval_compile_rate(m));
-    sb_append(b, ", \"decodes\": ");
-    json_num(b, eval_decode_rate(m));
+    sb_append(b, "{");
+    eval_headline_json_fields(m, b);
     sb_append(b, "}");
 }
 

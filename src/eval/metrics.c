@@ -259,9 +259,8 @@ static const char *const k_col_names[PT_COLS] = {"op", "enc", "fn", "a1", "a2", 
 
 const char *eval_col_name(int col) { return col >= 0 && col < PT_COLS ? k_col_names[col] : "?"; }
 
-void eval_metrics_json(const EvalMetrics *m, StrBuf *b) {
-    char nb[32];
-    sb_printf(b, "{\"n\": %ld, \"exact\": ", m->n);
+void eval_headline_json_fields(const EvalMetrics *m, StrBuf *b) {
+    sb_append(b, "\"exact\": ");
     json_num(b, eval_exact_rate(m));
     sb_append(b, ", \"equivalent\": ");
     json_num(b, eval_equiv_rate(m));
@@ -273,6 +272,12 @@ void eval_metrics_json(const EvalMetrics *m, StrBuf *b) {
     json_num(b, eval_token_acc(m));
     sb_append(b, ", \"row_acc\": ");
     json_num(b, eval_row_acc(m));
+}
+
+void eval_metrics_json(const EvalMetrics *m, StrBuf *b) {
+    char nb[32];
+    sb_printf(b, "{\"n\": %ld, ", m->n);
+    eval_headline_json_fields(m, b);
     sb_printf(b, ", \"counts\": {\"exact\": %ld, \"decodes\": %ld, \"func_checked\": %ld, "
                  "\"compiles\": %ld, \"equivalent\": %ld, \"equivalent_not_exact\": %ld, "
                  "\"true_failed\": %ld}",

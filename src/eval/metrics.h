@@ -115,5 +115,8 @@ int eval_top_confusions(const EvalMetrics *m, int col, EvalConfusion *out, int k
 /* Appends the metrics as one JSON object (rates as numbers or null, breakdowns keyed by
  * token names). */
 void eval_metrics_json(const EvalMetrics *m, StrBuf *b);
+/* Appends the six headline rates as JSON members, without braces: "exact": x, "equivalent",
+ * "compiles", "decodes", "token_acc", "row_acc" (null where nothing was counted). */
+void eval_headline_json_fields(const EvalMetrics *m, StrBuf *b);
 
 #endif
