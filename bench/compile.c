@@ -9,7 +9,9 @@
  * model's weights (malloc + memset + free: what any dense compile must at least do), the
  * compile time over that floor, and verify64_us, the median compile_verify on 64 inputs (the
  * dataset generator's per-sample check; the model is compiled once outside the timing).
- * Usage: bench/compile [DIR] [min_ms]. */
+ * Usage: bench/compile [DIR] [min_ms] [NAME]: NAME runs that program alone (for callgrind:
+ * `valgrind --tool=callgrind --toggle-collect=compile_program bench/compile DIR 1 shift_by`
+ * counts the instructions of its compiles). */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +127,7 @@ static double median_run(const char *path, const char *text, const RaspProgram *
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/fixtures/tracr";
     double min_ms = argc > 2 ? atof(argv[2]) : 300;
+    const char *only = argc > 3 ? argv[3] : NULL;
     DIR *d = opendir(dir);
     if (!d) {
         fprintf(stderr, "bench/compile: cannot open %s\n", dir);
@@ -137,7 +140,8 @@ int main(int argc, char **argv) {
         size_t L = strlen(e->d_name);
         if (L > 5 && L < 128 && strcmp(e->d_name + L - 5, ".rasp") == 0) {
             memcpy(names[n], e->d_name, L - 5);
-            names[n++][L - 5] = 0;
+            names[n][L - 5] = 0;
+            if (!only || strcmp(names[n], only) == 0) n++;
         }
     }
     closedir(d);

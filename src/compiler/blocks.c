@@ -151,6 +151,27 @@ static int numpair_cmp(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* qsort with numpair_cmp, which glibc runs as a stable merge sort: without NaN the order is
+ * total, so a stable insertion sort gives the same array. With NaN (equal to everything
+ * under numpair_cmp) the result depends on the algorithm, so qsort itself runs. */
+static void sort_numpairs(NumPair *vs, int n) {
+    bool nan = false;
+    for (int i = 0; i < n && !nan; i++) nan = isnan(vs[i].x);
+    if (nan || n > 64) {
+        qsort(vs, (size_t)n, sizeof(NumPair), numpair_cmp);
+        return;
+    }
+    for (int i = 1; i < n; i++) {
+        NumPair v = vs[i];
+        int j = i - 1;
+        while (j >= 0 && vs[j].x > v.x) {
+            vs[j + 1] = vs[j];
+            j--;
+        }
+        vs[j + 1] = v;
+    }
+}
+
 static char *cat2(Arena *a, const char *x, const char *y) {
     size_t n = strlen(x), m = strlen(y);
     char *s = arena_alloc(a, n + m + 1);
@@ -177,16 +198,15 @@ int blk_discretising(const BlkCtx *c, Dir x, const Value *in_values, size_t n_in
         vs[n++] = (NumPair){val_as_double(in_values[i]), in_values[i], y};
     }
     if (n == 0) return fail(c, "the function is undefined on every input value%s", "");
-    qsort(vs, (size_t)n, sizeof(NumPair), numpair_cmp);
+    sort_numpairs(vs, n);
 
     const char *start = cat2(a, hidden_name, "start");
     int nh = 1 + 2 * (n - 1);
     Dir *hd = arena_alloc(a, sizeof(Dir) * (size_t)nh);
     hd[0] = (Dir){start, val_none()};
     for (int k = 1; k < n; k++) {
-        Value t0[2] = {val_int(k), val_int(0)}, t1[2] = {val_int(k), val_int(1)};
-        hd[2 * k - 1] = (Dir){hidden_name, val_tuple(t0, 2)};
-        hd[2 * k] = (Dir){hidden_name, val_tuple(t1, 2)};
+        hd[2 * k - 1] = (Dir){hidden_name, val_int_pair(k, 0)};
+        hd[2 * k] = (Dir){hidden_name, val_int_pair(k, 1)};
     }
     /* Sorted hidden order: every (k, i) (ascending k, then i), then start, because
      * hidden_name is a proper prefix of hidden_name+"start". */
@@ -256,12 +276,23 @@ int blk_seqmap_cat(const BlkCtx *c, const Space *x1, const Space *x2, const char
     if (size_guard(c, (double)x1->n * x2->n * ((double)x1->n + x2->n + 1 + out->n))) return 1;
     int nh = x1->n * x2->n;
     HRec *r = arena_alloc(a, sizeof(HRec) * (size_t)(nh ? nh : 1));
-    for (int i = 0; i < x1->n; i++)
+    Value *name2 = arena_alloc(a, sizeof(Value) * (size_t)(x2->n + 1)); /* interned once per name */
+    for (int j = 0; j < x2->n; j++)
+        name2[j] = j > 0 && x2->d[j].name == x2->d[j - 1].name ? name2[j - 1] : val_str(x2->d[j].name);
+    Value name1 = val_none();
+    for (int i = 0; i < x1->n; i++) {
+        if (i == 0 || x1->d[i].name != x1->d[i - 1].name) name1 = val_str(x1->d[i].name);
         for (int j = 0; j < x2->n; j++) {
-            Value t[4] = {val_str(x1->d[i].name), x1->d[i].value, val_str(x2->d[j].name), x2->d[j].value};
+            Value t[4] = {name1, x1->d[i].value, name2[j], x2->d[j].value};
             r[i * x2->n + j] = (HRec){{hidden_name, val_tuple(t, 4)}, i, j};
         }
-    qsort(r, (size_t)nh, sizeof(HRec), hrec_cmp); /* directions are distinct: order is total */
+    }
+    /* The (i, j) order is already sorted when both inputs' values are totally ordered (the
+     * tuples then compare as (value i, value j), and each space is sorted): qsort, a stable
+     * sort, would leave the array as it is. */
+    bool sorted = space_total_order(x1) && space_total_order(x2);
+    for (int h = 1; h < nh && sorted; h++) sorted = hrec_cmp(&r[h - 1], &r[h]) <= 0;
+    if (!sorted) qsort(r, (size_t)nh, sizeof(HRec), hrec_cmp); /* directions are distinct: order is total */
     Space s12 = space_join(a, x1, x2);
     Space ones = space1(a, c->one);
     m->in = space_join(a, &s12, &ones);
@@ -324,26 +355,28 @@ static int attn_qk(const BlkCtx *c, const Space *q0, const Space *k0, BlkPred pr
     Space bo = space2(a, c->bos, c->one), b1 = space1(a, c->bos);
     h->q = space_join(a, q0, &bo);
     h->k = space_join(a, k0, &b1);
-    h->wqk = zalloc(a, h->q.n, h->k.n);
+    int nk = h->k.n;
+    h->wqk = zalloc(a, h->q.n, nk); /* zero: the entries below that stay 0 are not written */
     const double coldness = 100;
+    /* 1: the key is BOS, 2: the key is "one" (neither is a real key value) */
+    unsigned char *kspecial = arena_alloc(a, (size_t)nk + 1);
+    for (int j = 0; j < nk; j++)
+        kspecial[j] = dir_eq(&h->k.d[j], &c->bos) ? 1 : dir_eq(&h->k.d[j], &c->one) ? 2 : 0;
     for (int i = 0; i < h->q.n; i++) {
         const Dir *qd = &h->q.d[i];
-        bool q_one = dir_eq(qd, &c->one), q_bos = dir_eq(qd, &c->bos);
-        for (int j = 0; j < h->k.n; j++) {
-            const Dir *kd = &h->k.d[j];
-            bool k_bos = dir_eq(kd, &c->bos);
-            double w = 0;
-            if (q_one && k_bos) {
-                w = always_bos ? coldness : 0.5 * coldness;
-            } else if (q_one || q_bos || k_bos || dir_eq(kd, &c->one)) {
-                w = 0;
-            } else {
-                bool sel;
-                char msg[160];
-                if (pred.call(pred.ctx, kd->value, qd->value, &sel, msg, sizeof msg)) return fail(c, "%s", msg);
-                w = sel ? coldness : 0;
-            }
-            h->wqk[(size_t)i * h->k.n + j] = w;
+        double *row = h->wqk + (size_t)i * nk;
+        if (dir_eq(qd, &c->one)) { /* one x BOS: the default attention to BOS */
+            for (int j = 0; j < nk; j++)
+                if (kspecial[j] == 1) row[j] = always_bos ? coldness : 0.5 * coldness;
+            continue;
+        }
+        if (dir_eq(qd, &c->bos)) continue;
+        for (int j = 0; j < nk; j++) {
+            if (kspecial[j]) continue;
+            bool sel;
+            char msg[160];
+            if (pred.call(pred.ctx, h->k.d[j].value, qd->value, &sel, msg, sizeof msg)) return fail(c, "%s", msg);
+            if (sel) row[j] = coldness;
         }
     }
     return 0;

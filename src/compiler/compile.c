@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "compiler/compile_internal.h"
+#include "rasp/validate_sets.h"
 #include "util/errmsg.h"
 #include "util/strbuf.h"
 
@@ -174,7 +175,7 @@ static double exact_L(CCtx *c, double L) {
             CNode *x = child_node(c, nd, 0);
             if (!x || x->e->enc != ENC_NUMERICAL) continue;
             size_t n = x->vals->n;
-            double *v = malloc(sizeof(double) * (n ? n : 1));
+            double *v = arena_alloc(c->a, sizeof(double) * (n ? n : 1));
             size_t m = 0;
             for (size_t k = 0; k < n; k++)
                 if (val_is_number(x->vals->items[k])) v[m++] = val_as_double(x->vals->items[k]);
@@ -186,7 +187,6 @@ static double exact_L(CCtx *c, double L) {
                 }
             for (size_t k = 1; k < m; k++)
                 if (v[k] > v[k - 1] && v[k] - v[k - 1] < min_gap) min_gap = v[k] - v[k - 1];
-            free(v);
         }
     }
     if (!isfinite(min_gap)) return L;
@@ -194,9 +194,60 @@ static double exact_L(CCtx *c, double L) {
     return need > L ? need : L;
 }
 
+static void cell_grow(Arena *a, CellList *l) { /* by doubling: at most twice the final size */
+    int cap = l->cap ? 2 * l->cap : 256;
+    int *r = arena_alloc(a, sizeof(int) * (size_t)cap), *c = arena_alloc(a, sizeof(int) * (size_t)cap);
+    double *v = arena_alloc(a, sizeof(double) * (size_t)cap);
+    if (l->n) {
+        memcpy(r, l->row, sizeof(int) * (size_t)l->n);
+        memcpy(c, l->col, sizeof(int) * (size_t)l->n);
+        memcpy(v, l->val, sizeof(double) * (size_t)l->n);
+    }
+    l->row = r, l->col = c, l->val = v, l->cap = cap;
+}
+
+static inline void cell_push(Arena *a, CellList *l, int row, int col, double val) {
+    if (l->n == l->cap) cell_grow(a, l);
+    l->row[l->n] = row;
+    l->col[l->n] = col;
+    l->val[l->n++] = val;
+}
+
+static bool increasing(const int *x, int n) {
+    for (int i = 1; i < n; i++)
+        if (x[i] <= x[i - 1]) return false;
+    return true;
+}
+
+/* Runs Tracr's validation in full; when it reports issues, writes them to err as the
+ * compile error and returns true. */
+static bool full_validation_fails(const RaspProgram *p, const Value *vocab, int nv, int N, char *err,
+                                  size_t errcap) {
+    RaspReport rep;
+    rasp_report_init(&rep);
+    rasp_validate_compilable(p, vocab, nv, N, &rep);
+    bool fails = rep.n > 0;
+    if (fails) {
+        StrBuf sb;
+        sb_init(&sb);
+        sb_append(&sb, "the program cannot be compiled:");
+        for (int i = 0; i < rep.n; i++) {
+            sb_append(&sb, "\n  ");
+            sb_append(&sb, rep.items[i].msg);
+        }
+        err_printf(err, errcap, "%s", sb.s);
+        sb_free(&sb);
+    }
+    rasp_report_free(&rep);
+    return fails;
+}
+
 typedef struct LayerMlp {
     Space hidden;
     int n_nodes;
+    int sum_hidden;  /* of the blocks' hidden spaces: more than hidden.n when they share units */
+    bool indexed;
+    SpaceIndex hix;  /* of hidden, once the layer's blocks are placed */
 } LayerMlp;
 
 int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledModel **out, char *err,
@@ -215,42 +266,43 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
     const char *bos_s = o.compiler_bos ? o.compiler_bos : "compiler_bos";
     const char *pad_s = o.compiler_pad ? o.compiler_pad : "compiler_pad";
     if (p->output < 0 || p->output >= p->n_exprs) return err_printf(err, errcap, "the program has no output");
-    Value bosv = val_str(bos_s), padv = val_str(pad_s);
+    static _Atomic(const char *) bos_slot, pad_slot; /* the default names, interned once */
+    Value bosv = o.compiler_bos ? val_str(bos_s) : val_str_once(bos_s, &bos_slot);
+    Value padv = o.compiler_pad ? val_str(pad_s) : val_str_once(pad_s, &pad_slot);
     for (int i = 0; i < nv; i++)
         if (val_eq(vocab[i], bosv) || val_eq(vocab[i], padv))
             return err_printf(err, errcap, "ValueError: Compiler BOS/PAD token '%s' is in the vocabulary",
                         val_eq(vocab[i], bosv) ? bos_s : pad_s);
 
+    int ne = p->n_exprs;
+    Arena scratch;
+    arena_init(&scratch);
+    ValueSet *sets = arena_alloc(&scratch, ((size_t)ne + 1) * sizeof(ValueSet));
     RaspReport rep;
     rasp_report_init(&rep);
-    rasp_validate_compilable(p, vocab, nv, N, &rep);
-    if (rep.n > 0) {
-        StrBuf sb;
-        sb_init(&sb);
-        sb_append(&sb, "the program cannot be compiled:");
-        for (int i = 0; i < rep.n; i++) {
-            sb_append(&sb, "\n  ");
-            sb_append(&sb, rep.items[i].msg);
-        }
-        err_printf(err, errcap, "%s", sb.s);
-        sb_free(&sb);
+    bool have_sets;
+    /* Validation infers the value sets; compilation uses them (the same sets: Tracr's
+     * inference depends only on the program, vocab and max_seq_len). Outside exact mode the
+     * checks that the blocks repeat (a lambda on the same values) are left to the blocks,
+     * and any failure below runs the full validation, whose report then wins as before. */
+    bool deferred = !o.exact;
+    rasp_validate_compilable_sets(p, vocab, nv, N, &rep, sets, &have_sets, deferred);
+    if (rep.n > 0 || !have_sets) {
         rasp_report_free(&rep);
+        rasp_free_value_sets(sets, ne);
+        arena_free(&scratch);
+        if (!full_validation_fails(p, vocab, nv, N, err, errcap)) /* not reached: deferring only skips */
+            err_printf(err, errcap, "the program cannot be compiled");
         return 1;
     }
     rasp_report_free(&rep);
 
-    int ne = p->n_exprs;
-    ValueSet *sets = calloc((size_t)ne, sizeof(ValueSet));
-    ValueSet *store = calloc((size_t)ne, sizeof(ValueSet));
+    ValueSet *store = arena_alloc(&scratch, ((size_t)ne + 1) * sizeof(ValueSet));
     for (int i = 0; i < ne; i++) valset_init(&store[i]);
-    Arena scratch;
-    arena_init(&scratch);
     CompiledModel *m = NULL;
     int rc = 1;
     CCtx c;
     memset(&c, 0, sizeof c);
-    if (rasp_infer_value_sets(p, vocab, nv, N, sets, err, errcap)) goto done;
-
     c.p = p;
     c.a = &scratch;
     c.N = N;
@@ -357,6 +409,7 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
             LayerMlp *l = &lm[nd->mlp_slot];
             l->hidden = l->n_nodes ? space_join(&scratch, &l->hidden, &nd->mlp.hidden) : nd->mlp.hidden;
             l->n_nodes++;
+            l->sum_hidden += nd->mlp.hidden.n;
         }
     }
     for (int l = 0; l < NL; l++)
@@ -381,25 +434,26 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
         Value *iv = arena_alloc(&scratch, sizeof(Value) * (size_t)N);
         for (int i = 0; i < N; i++) iv[i] = val_int(i);
         idx_space = space_from_values(&scratch, idx_name, iv, (size_t)N);
-        int total = tok_space.n + idx_space.n + sink->basis.n;
-        for (int i = 0; i < c.n; i++) {
-            CNode *nd = &c.nodes[i];
-            if (nd->mlp_slot >= 0) total += nd->mlp.in.n + nd->mlp.out.n;
-            if (nd->attn_slot >= 0) total += nd->attn.q.n + nd->attn.k.n + nd->attn.v.n + nd->attn.o.n;
-        }
-        Dir *all = arena_alloc(&scratch, sizeof(Dir) * (size_t)total);
+        /* Tracr's residual space: every space of every block, sorted and de-duplicated. */
+        Space *pieces = arena_alloc(&scratch, sizeof(Space) * (size_t)(3 + 6 * c.n));
         int k = 0;
-#define PUT(S) do { memcpy(all + k, (S).d, sizeof(Dir) * (size_t)(S).n); k += (S).n; } while (0)
-        PUT(tok_space);
-        PUT(idx_space);
-        PUT(sink->basis);
+        pieces[k++] = tok_space;
+        pieces[k++] = idx_space;
+        pieces[k++] = sink->basis;
         for (int i = 0; i < c.n; i++) {
             CNode *nd = &c.nodes[i];
-            if (nd->mlp_slot >= 0) { PUT(nd->mlp.in); PUT(nd->mlp.out); }
-            if (nd->attn_slot >= 0) { PUT(nd->attn.q); PUT(nd->attn.k); PUT(nd->attn.v); PUT(nd->attn.o); }
+            if (nd->mlp_slot >= 0) {
+                pieces[k++] = nd->mlp.in;
+                pieces[k++] = nd->mlp.out;
+            }
+            if (nd->attn_slot >= 0) {
+                pieces[k++] = nd->attn.q;
+                pieces[k++] = nd->attn.k;
+                pieces[k++] = nd->attn.v;
+                pieces[k++] = nd->attn.o;
+            }
         }
-#undef PUT
-        resid = space_make(&scratch, all, k);
+        resid = space_union(&scratch, pieces, k);
     }
     if (tok_space.n != nv + 2) {
         err_printf(err, errcap, "the vocabulary has duplicate tokens");
@@ -425,7 +479,7 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
         if (val_eq(m->tokens[i], padv)) m->pad_id = i;
     }
     m->residual_labels = arena_alloc(ma, sizeof(char *) * (size_t)D);
-    for (int i = 0; i < D; i++) m->residual_labels[i] = dir_str_arena(ma, &resid.d[i]);
+    dir_strs_arena(ma, resid.d, D, m->residual_labels);
     m->source = arena_strdup(ma, p->source ? p->source : "");
     m->output_name = arena_strdup(ma, sink->e->label);
     m->output_numerical = sink->e->enc == ENC_NUMERICAL;
@@ -452,16 +506,23 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
         }
         model_alloc_weights(m);
 
+        space_index_init(&c.rix, &scratch, &resid);
+        SpaceIndex *rix = &c.rix;
         Dir one = c.bc.one;
-        int r_one = space_find(&resid, &one);
+        int r_one = space_index_find(rix, &one);
         for (int t = 0; t < tok_space.n; t++) {
-            m->token_embed[(size_t)t * D + space_find(&resid, &tok_space.d[t])] = 1;
+            m->token_embed[(size_t)t * D + space_index_find(rix, &tok_space.d[t])] = 1;
             if (r_one >= 0) m->token_embed[(size_t)t * D + r_one] = 1;
         }
         for (int pidx = 1; pidx <= N; pidx++)
-            m->pos_embed[(size_t)pidx * D + space_find(&resid, &idx_space.d[pidx - 1])] = 1;
-        for (int j = 0; j < m->n_out; j++) m->unembed[(size_t)space_find(&resid, &sink->basis.d[j]) * m->n_out + j] = 1;
+            m->pos_embed[(size_t)pidx * D + space_index_find(rix, &idx_space.d[pidx - 1])] = 1;
+        for (int j = 0; j < m->n_out; j++) m->unembed[(size_t)space_index_find(rix, &sink->basis.d[j]) * m->n_out + j] = 1;
 
+        /* The non-zero writes of each layer, for the warnings' BOS pass (CellList). */
+        LayerCells *cells = arena_alloc(&scratch, sizeof(LayerCells) * (size_t)NL);
+        for (int l = 0; l < NL; l++) cells[l].repeats = lm[l].sum_hidden > lm[l].hidden.n;
+        bool cells_ok = true, record = compile_bos_uses_cells(D, (int)HK, M);
+#define CELL(L, R, C, V) do { if (record) cell_push(&scratch, &(L), R, C, V); } while (0)
         int *ri = arena_alloc(&scratch, sizeof(int) * (size_t)(D + 1));
         int *ro = arena_alloc(&scratch, sizeof(int) * (size_t)(D + 1));
         int *hcol = arena_alloc(&scratch, sizeof(int) * (size_t)(M + 1));
@@ -472,8 +533,7 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
             m->info[l].mlp_nodes = arena_alloc(ma, sizeof(char *) * (size_t)(lm[l].n_nodes + 1));
             m->info[l].mlp_hidden = lm[l].n_nodes ? lm[l].hidden.n : 0;
             m->info[l].hidden_labels = arena_alloc(ma, sizeof(char *) * (size_t)(lm[l].hidden.n + 1));
-            for (int h = 0; h < m->info[l].mlp_hidden; h++)
-                m->info[l].hidden_labels[h] = dir_str_arena(ma, &lm[l].hidden.d[h]);
+            dir_strs_arena(ma, lm[l].hidden.d, m->info[l].mlp_hidden, m->info[l].hidden_labels);
         }
         for (int i = 0; i < c.n; i++) {
             CNode *nd = &c.nodes[i];
@@ -484,37 +544,65 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
                 m->info[l].head_nodes[m->info[l].n_heads++] = arena_strdup(ma, nd->e->label);
                 size_t col = (size_t)h * ks;
                 for (int q = 0; q < a->q.n; q++) {
-                    int r = space_find(&resid, &a->q.d[q]);
+                    int r = space_index_find(rix, &a->q.d[q]);
                     for (int k = 0; k < a->k.n; k++) L->q[(size_t)r * HK + col + k] = a->wqk[(size_t)q * a->k.n + k];
                 }
-                for (int k = 0; k < a->k.n; k++) L->k[(size_t)space_find(&resid, &a->k.d[k]) * HK + col + k] = 1;
-                for (int v = 0; v < a->v.n; v++) {
-                    int r = space_find(&resid, &a->v.d[v]);
-                    for (int oo = 0; oo < a->o.n; oo++) L->v[(size_t)r * HK + col + oo] = a->wov[(size_t)v * a->o.n + oo];
+                for (int k = 0; k < a->k.n; k++) L->k[(size_t)space_index_find(rix, &a->k.d[k]) * HK + col + k] = 1;
+                for (int v = 0, prev = -1; v < a->v.n; v++) {
+                    int r = space_index_find(rix, &a->v.d[v]);
+                    if (r <= prev) cells_ok = false;
+                    prev = r;
+                    for (int oo = 0; oo < a->o.n; oo++) {
+                        double wv = a->wov[(size_t)v * a->o.n + oo];
+                        L->v[(size_t)r * HK + col + oo] = wv;
+                        if (wv != 0) CELL(cells[l].v, r, (int)col + oo, wv);
+                    }
                 }
-                for (int oo = 0; oo < a->o.n; oo++) L->o[(col + oo) * D + space_find(&resid, &a->o.d[oo])] = 1;
+                for (int oo = 0; oo < a->o.n; oo++) {
+                    int r = space_index_find(rix, &a->o.d[oo]);
+                    L->o[(col + oo) * D + r] = 1;
+                    CELL(cells[l].o, (int)col + oo, r, 1.0);
+                }
             }
             if (nd->mlp_slot >= 0) {
                 int l = nd->mlp_slot;
                 ModelLayer *L = &m->layers[l];
                 MlpBlock *b = &nd->mlp;
                 m->info[l].mlp_nodes[m->info[l].n_mlp_nodes++] = arena_strdup(ma, nd->e->label);
-                for (int k = 0; k < b->in.n; k++) ri[k] = space_find(&resid, &b->in.d[k]);
-                for (int k = 0; k < b->out.n; k++) ro[k] = space_find(&resid, &b->out.d[k]);
-                for (int h = 0; h < b->hidden.n; h++) hcol[h] = space_find(&lm[l].hidden, &b->hidden.d[h]);
+                for (int k = 0; k < b->in.n; k++) ri[k] = space_index_find(rix, &b->in.d[k]);
+                for (int k = 0; k < b->out.n; k++) ro[k] = space_index_find(rix, &b->out.d[k]);
+                if (lm[l].n_nodes == 1) { /* the layer's hidden space is this block's */
+                    for (int h = 0; h < b->hidden.n; h++) hcol[h] = h;
+                } else {
+                    if (!lm[l].indexed) {
+                        space_index_init(&lm[l].hix, &scratch, &lm[l].hidden);
+                        lm[l].indexed = true;
+                    }
+                    for (int h = 0; h < b->hidden.n; h++) hcol[h] = space_index_find(&lm[l].hix, &b->hidden.d[h]);
+                }
                 int nh = b->hidden.n;
+                if (!increasing(ri, b->in.n) || !increasing(ro, b->out.n) || !increasing(hcol, nh))
+                    cells[l].repeats = true;
                 for (int k = 0; k < b->in.n; k++)
                     for (int h = 0; h < nh; h++) {
                         double wv = b->w1[(size_t)k * nh + h];
-                        if (wv != 0) L->w1[(size_t)ri[k] * M + hcol[h]] += wv;
+                        if (wv != 0) {
+                            L->w1[(size_t)ri[k] * M + hcol[h]] += wv;
+                            CELL(cells[l].w1, ri[k], hcol[h], wv);
+                        }
                     }
                 for (int h = 0; h < nh; h++)
                     for (int k = 0; k < b->out.n; k++) {
                         double wv = b->w2[(size_t)h * b->out.n + k];
-                        if (wv != 0) L->w2[(size_t)hcol[h] * D + ro[k]] += wv;
+                        if (wv != 0) {
+                            L->w2[(size_t)hcol[h] * D + ro[k]] += wv;
+                            CELL(cells[l].w2, hcol[h], ro[k], wv);
+                        }
                     }
             }
         }
+#undef CELL
+        c.cells = cells_ok && record ? cells : NULL;
     }
 
     c.resid = resid;
@@ -528,6 +616,7 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
     c.warn = NULL;
     rc = 0;
 done:
+    if (rc && deferred) full_validation_fails(p, vocab, nv, N, err, errcap);
     if (rc) {
         compiled_model_free(m);
         m = NULL;
@@ -535,9 +624,7 @@ done:
         free(c.warn);
     }
     rasp_free_value_sets(sets, ne);
-    free(sets);
     for (int i = 0; i < ne; i++) valset_free(&store[i]);
-    free(store);
     arena_free(&scratch);
     *out = m;
     return rc;

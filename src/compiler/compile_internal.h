@@ -25,6 +25,21 @@ typedef struct CNode {
     int attn_slot, mlp_slot; /* transformer layers, -1 if none */
 } CNode;
 
+/* The non-zero writes of assembly into one weight matrix, in write order: cell (row, col)
+ * received val (V and O are assigned, W1 and W2 added into; a cell repeats when several
+ * blocks add into it). The BOS pass of the warnings works from these instead of scanning
+ * the dense matrices. */
+typedef struct CellList {
+    int *row, *col;          /* [n] */
+    double *val;             /* [n] */
+    int n, cap;
+} CellList;
+typedef struct LayerCells {
+    CellList v, o, w1, w2;   /* of ModelLayer's v, o, w1, w2 (rows, cols as there) */
+    bool repeats;            /* W1/W2 cells may repeat (MLPs share a hidden unit, or a block's
+                              * directions share a row) */
+} LayerCells;
+
 typedef struct CCtx {
     const RaspProgram *p;
     Arena *a;                /* scratch for this compilation */
@@ -37,6 +52,10 @@ typedef struct CCtx {
     double L;
     int key_size;
     Space resid;             /* the residual space (after assembly) */
+    SpaceIndex rix;          /* its index */
+    LayerCells *cells;       /* [num_layers]: written cells (after assembly); NULL when a head's
+                              * value directions share a row (V is assigned, not added: the
+                              * warnings then read the dense weights) */
     const CompiledModel *model; /* the assembled model (after assembly) */
     /* warnings */
     const char **warn;
@@ -49,5 +68,18 @@ void cvs_complete(CCtx *c, ValueSet *store);
 /* compile_warn.c: the compile-time warnings of §5.2 (after blocks, slots and key_size). */
 void compile_warnings(CCtx *c);
 void compile_warn_add(CCtx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* compile_bos.c: the residual stream at the BOS position after the whole model, computed on
+ * the input [BOS] alone (there the BOS query can only attend to itself, as it does in longer
+ * inputs unless its own query or key values are disturbed). x: [D]. After assembly. */
+void compile_bos_residual(CCtx *c, double *x);
+/* Whether the BOS pass of a model of these sizes reads LayerCells (else assembly need not
+ * record them). */
+bool compile_bos_uses_cells(int D, int HK, int M);
+/* Layers with at least this many V and W1 cells (D * (H*ks + M)) take the sparse BOS pass of
+ * the warnings, smaller ones the dense pass (the same result). Tests set it to 0 to run the
+ * sparse pass everywhere. */
+extern double compile_bos_sparse_min_cells;
+/* Test hook: when set, receives the BOS residual [D] of every compilation. */
+extern void (*compile_bos_observer)(const double *x, int D);
 
 #endif

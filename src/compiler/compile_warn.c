@@ -39,6 +39,14 @@ typedef struct DiscEval {
     int *col;
     double *val;
     double *in;            /* [in.n] generic-path input */
+    /* Units whose W2 row is zero add nothing and are left out (a threshold where f does
+     * not change). The threshold units share one x weight W, so x*W + u is monotone in u:
+     * once a unit is off (<= 0), every later one whose u is no larger is off too. chain:
+     * the units with wx == W, in order; dom[i]: no later chain unit has a larger u than
+     * chain[i]. other: the remaining units (start, clean BOS), in order. */
+    double W;
+    int *chain, n_chain, *other, n_other;
+    bool *dom;
 } DiscEval;
 
 static void disc_prepare(CCtx *c, const MlpBlock *b, Dir xdir, DiscEval *de) {
@@ -71,6 +79,28 @@ static void disc_prepare(CCtx *c, const MlpBlock *b, Dir xdir, DiscEval *de) {
         }
     }
     de->row[nh] = k;
+    de->W = nh ? de->wx[0] : 0;
+    de->chain = arena_alloc(c->a, sizeof(int) * (size_t)(nh + 1));
+    de->other = arena_alloc(c->a, sizeof(int) * (size_t)(nh + 1));
+    de->dom = arena_alloc(c->a, sizeof(bool) * (size_t)(nh + 1));
+    de->n_chain = de->n_other = 0;
+    for (int h = 0; h < nh; h++) {
+        if (de->row[h] == de->row[h + 1]) continue; /* W2 reads nothing from this unit */
+        if (de->wx[h] == de->W && !isnan(de->W)) de->chain[de->n_chain++] = h;
+        else de->other[de->n_other++] = h;
+    }
+    de->other[de->n_other] = nh; /* sentinel */
+    double later = -INFINITY; /* the largest u after chain[i] */
+    for (int i = de->n_chain - 1; i >= 0; i--) {
+        double u = de->wone[de->chain[i]];
+        de->dom[i] = later <= u; /* false when either is NaN */
+        if (!(later >= u)) later = isnan(u) || isnan(later) ? NAN : u;
+    }
+}
+
+static inline void disc_unit(const DiscEval *de, int h, double s, double *out) {
+    if (s <= 0) return;
+    for (int k = de->row[h]; k < de->row[h + 1]; k++) out[de->col[k]] += s * de->val[k];
 }
 
 /* Runs the node's discretising MLP on input value x (one = 1, bos = 0). out: [mlp.out.n]. */
@@ -80,11 +110,21 @@ static void disc_apply(const MlpBlock *b, const DiscEval *de, double x, double *
         return;
     }
     for (int o = 0; o < de->no; o++) out[o] = 0;
-    for (int h = 0; h < de->nh; h++) {
-        double s = x * de->wx[h] + de->wone[h];
-        if (s <= 0) continue;
+    /* Every unit that can be on, in unit order (the order of the sums). other[n_other] is a
+     * sentinel past every unit. */
+    double xw = x * de->W;
+    const int *other = de->other;
+    for (int i = 0; i < de->n_chain; i++) {
+        int h = de->chain[i];
+        for (; *other < h; other++) disc_unit(de, *other, x * de->wx[*other] + de->wone[*other], out);
+        double s = xw + de->wone[h];
+        if (s <= 0) {
+            if (de->dom[i]) break;
+            continue;
+        }
         for (int k = de->row[h]; k < de->row[h + 1]; k++) out[de->col[k]] += s * de->val[k];
     }
+    for (; *other < de->nh; other++) disc_unit(de, *other, x * de->wx[*other] + de->wone[*other], out);
 }
 
 /* Checks a discretising MLP on every value its input can really take. Returns the number of
@@ -99,7 +139,7 @@ static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_
         /* Fast path: every value is one the MLP was built from and neighbours are at least
          * 2/L apart, so each lies on a flat step (tracr-reference §2.4.3). */
         bool all_known = true;
-        double *v = malloc(sizeof(double) * (nx + 1));
+        double *v = arena_alloc(c->a, sizeof(double) * (nx + 1));
         size_t m = 0;
         for (size_t i = 0; i < nx; i++) {
             if (built_from && !valset_contains(built_from, xs[i])) all_known = false;
@@ -116,12 +156,11 @@ static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_
             for (size_t i = 1; i < m; i++)
                 if (v[i] - v[i - 1] < gap) gap = v[i] - v[i - 1];
         }
-        free(v);
         *n_checked = (int)m;
         if (all_known && gap * c->L >= 2 * (1 + 1e-9)) return 0;
         *n_checked = 0;
     }
-    double *out = malloc(sizeof(double) * (size_t)(b->out.n + 1));
+    double *out = arena_alloc(c->a, sizeof(double) * (size_t)(b->out.n + 1));
     bool cat = nd->e->enc == ENC_CATEGORICAL;
     DiscEval de;
     disc_prepare(c, b, xdir, &de);
@@ -137,17 +176,19 @@ static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_
         double x = val_as_double(xs[i]);
         disc_apply(b, &de, x, out);
         (*n_checked)++;
-        char xb[64] = "", yb[64] = "", gb[64];
-        bool unseen = built_from && !valset_contains(built_from, xs[i]);
+        /* Only the first bad value is described: the strings are made for it alone. */
+        char xb[64], yb[64], gb[64];
         if (!cat) {
             int o = o_num;
             double want = val_is_number(y) ? val_as_double(y) : NAN;
             if (!(fabs(out[o] - want) <= 1e-6 * (1 + fabs(want)))) {
-                val_str_fmt(xs[i], xb, sizeof xb);
-                val_str_fmt(y, yb, sizeof yb);
-                if (!bad++)
+                if (!bad++) {
+                    bool unseen = built_from && !valset_contains(built_from, xs[i]);
+                    val_str_fmt(xs[i], xb, sizeof xb);
+                    val_str_fmt(y, yb, sizeof yb);
                     snprintf(desc, cap, "input %s%s gives %.6g instead of %s", xb,
                              unseen ? " (missing from Tracr's value set)" : "", out[o], yb);
+                }
             }
             continue;
         }
@@ -161,11 +202,12 @@ static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_
             if (d > dev) dev = d;
         }
         if (wi < 0 || best != wi || dev > 1e-6) {
-            val_str_fmt(xs[i], xb, sizeof xb);
-            val_str_fmt(y, yb, sizeof yb);
-            if (best >= 0) val_str_fmt(b->out.d[best].value, gb, sizeof gb);
-            else snprintf(gb, sizeof gb, "nothing");
             if (!bad++) {
+                bool unseen = built_from && !valset_contains(built_from, xs[i]);
+                val_str_fmt(xs[i], xb, sizeof xb);
+                val_str_fmt(y, yb, sizeof yb);
+                if (best >= 0) val_str_fmt(b->out.d[best].value, gb, sizeof gb);
+                else snprintf(gb, sizeof gb, "nothing");
                 if (wi >= 0 && best == wi)
                     snprintf(desc, cap, "input %s%s gives a mixed vector (argmax still %s, but not one-hot)", xb,
                              unseen ? " (missing from Tracr's value set)" : "", yb);
@@ -175,52 +217,22 @@ static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_
             }
         }
     }
-    free(out);
     return bad;
-}
-
-/* The residual stream at the BOS position after the whole model, computed on the input
- * [BOS] alone (there the BOS query can only attend to itself, as it does in longer inputs
- * unless its own query or key values are disturbed). x: [D]. */
-static void bos_residual(const CompiledModel *m, double *x) {
-    int D = m->residual_dim, HK = m->num_heads * m->key_size, M = m->mlp_hidden_size;
-    double *z = calloc((size_t)HK + 1, sizeof(double)), *h = calloc((size_t)M + 1, sizeof(double));
-    for (int d = 0; d < D; d++) x[d] = m->token_embed[(size_t)m->bos_id * D + d] + m->pos_embed[d];
-    for (int l = 0; l < m->num_layers; l++) {
-        const ModelLayer *L = &m->layers[l];
-        for (int k = 0; k < HK; k++) z[k] = 0;
-        for (int d = 0; d < D; d++) /* x is sparse at BOS */
-            if (x[d] != 0)
-                for (int k = 0; k < HK; k++) z[k] += x[d] * L->v[(size_t)d * HK + k];
-        for (int k = 0; k < HK; k++)
-            if (z[k] != 0)
-                for (int d = 0; d < D; d++) x[d] += z[k] * L->o[(size_t)k * D + d];
-        for (int k = 0; k < M; k++) h[k] = 0;
-        for (int d = 0; d < D; d++)
-            if (x[d] != 0)
-                for (int k = 0; k < M; k++) h[k] += x[d] * L->w1[(size_t)d * M + k];
-        for (int k = 0; k < M; k++)
-            if (h[k] > 0)
-                for (int d = 0; d < D; d++) x[d] += h[k] * L->w2[(size_t)k * D + d];
-    }
-    free(z);
-    free(h);
 }
 
 void compile_warnings(CCtx *c) {
     const RaspProgram *p = c->p;
-    bool *bos_nz = calloc((size_t)c->n + 1, sizeof(bool));
-    double *xb = calloc((size_t)c->model->residual_dim + 1, sizeof(double));
-    bos_residual(c->model, xb);
+    bool *bos_nz = arena_alloc(c->a, sizeof(bool) * ((size_t)c->n + 1));
+    double *xb = arena_alloc(c->a, sizeof(double) * ((size_t)c->model->residual_dim + 1));
+    compile_bos_residual(c, xb);
     for (int i = 0; i < c->n; i++) {
         const Space *b = &c->nodes[i].basis;
         if (!c->nodes[i].sop || c->nodes[i].e->kind == EXPR_TOKENS) continue;
         for (int k = 0; k < b->n; k++) {
-            int r = space_find(&c->resid, &b->d[k]);
+            int r = space_index_find(&c->rix, &b->d[k]);
             if (r >= 0 && fabs(xb[r]) > 1e-6) bos_nz[i] = true;
         }
     }
-    free(xb);
     bool has_num_mean = false;
     char desc[400];
 
@@ -324,5 +336,4 @@ void compile_warnings(CCtx *c) {
                              "(as Tracr)",
                              leak, c->key_size);
     }
-    free(bos_nz);
 }

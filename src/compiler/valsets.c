@@ -32,7 +32,7 @@ void cvs_complete(CCtx *c, ValueSet *store) {
     const RaspProgram *p = c->p;
     /* Only nodes feeding a numerical-input MLP need completing, unless in exact mode (the
      * products of completed sets can be large). Parents come after children in index order. */
-    bool *need = calloc((size_t)p->n_exprs + 1, sizeof(bool));
+    bool *need = arena_alloc(c->a, (size_t)p->n_exprs + 1);
     for (int i = p->n_exprs - 1; i >= 0; i--) {
         if (c->node_of[i] < 0) continue;
         const RaspExpr *e = &p->exprs[i];
@@ -95,5 +95,4 @@ void cvs_complete(CCtx *c, ValueSet *store) {
             valset_clear(out);
         }
     }
-    free(need);
 }

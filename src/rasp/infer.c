@@ -158,16 +158,27 @@ int rasp_infer_value_sets(const RaspProgram *p, const Value *vocab, int n_vocab,
     for (int i = 0; i < p->n_exprs; i++) valset_init(&sets[i]);
     if (err && errcap) err[0] = 0;
     if (p->output < 0 || p->output >= p->n_exprs) return err_printf(err, errcap, "program has no output");
-    int *order = malloc((size_t)p->n_exprs * sizeof *order);
-    if (!order) oom();
-    int n = rasp_post_order(p, p->output, order);
+    enum { SMALL = 64 }; /* nearly every program: no heap for the traversal */
+    int buf0[2 * SMALL];
+    unsigned char state0[2 * SMALL];
+    int *order = buf0, *stack = buf0 + SMALL;
+    unsigned char *state = state0;
+    void *block = NULL;
+    if (p->n_exprs > SMALL) {
+        block = malloc((size_t)p->n_exprs * (2 * sizeof(int) + 2));
+        if (!block) oom();
+        order = block;
+        stack = order + p->n_exprs;
+        state = (unsigned char *)(stack + p->n_exprs);
+    }
+    int n = rasp_post_order_into(p, p->output, order, stack, state);
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
         char msg[400];
         if (infer_node(p, order[i], vocab, n_vocab, max_seq_len, sets, msg, sizeof msg))
             rc = err_printf(err, errcap, "%s: %s", label_of(&p->exprs[order[i]]), msg);
     }
-    free(order);
+    free(block);
     return rc;
 }
 

@@ -148,16 +148,11 @@ void rasp_assign_labels(RaspProgram *p) {
     free(order);
 }
 
-int rasp_post_order(const RaspProgram *p, int root, int *order) {
+int rasp_post_order_into(const RaspProgram *p, int root, int *order, int *stack, unsigned char *state) {
     if (root < 0 || root >= p->n_exprs) return -1;
+    unsigned char *next = state + p->n_exprs; /* next child to try; state: 1 once pushed */
+    memset(state, 0, 2 * (size_t)p->n_exprs);
     int n = 0, sp = 0;
-    unsigned char *state = calloc((size_t)p->n_exprs, 1); /* 1 once pushed */
-    unsigned char *next = calloc((size_t)p->n_exprs, 1);  /* next child to try */
-    int *stack = malloc((size_t)p->n_exprs * sizeof *stack);
-    if (!state || !next || !stack) {
-        fprintf(stderr, "itracr: out of memory\n");
-        abort();
-    }
     stack[sp++] = root;
     state[root] = 1;
     while (sp) {
@@ -173,8 +168,19 @@ int rasp_post_order(const RaspProgram *p, int root, int *order) {
         sp--;
         order[n++] = x;
     }
+    return n;
+}
+
+int rasp_post_order(const RaspProgram *p, int root, int *order) {
+    if (root < 0 || root >= p->n_exprs) return -1;
+    unsigned char *state = malloc(2 * (size_t)p->n_exprs);
+    int *stack = malloc((size_t)p->n_exprs * sizeof *stack);
+    if (!state || !stack) {
+        fprintf(stderr, "itracr: out of memory\n");
+        abort();
+    }
+    int n = rasp_post_order_into(p, root, order, stack, state);
     free(state);
-    free(next);
     free(stack);
     return n;
 }

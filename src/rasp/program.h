@@ -94,5 +94,7 @@ int rasp_bfs_order(const RaspProgram *p, int *order);
  * first child first), the order Tracr's recursive evaluator and basis_inference finish
  * nodes in. Returns the count written to order (size n_exprs), -1 when root is invalid. */
 int rasp_post_order(const RaspProgram *p, int root, int *order);
+/* The same in caller memory (no allocation): stack [n_exprs] ints, state [2 * n_exprs] bytes. */
+int rasp_post_order_into(const RaspProgram *p, int root, int *order, int *stack, unsigned char *state);
 
 #endif

@@ -591,10 +591,184 @@ static PyErr call_builtin(PyBuiltin fn, const Value *args, int n, Value *out, ch
 }
 
 /* ---- the evaluator ------------------------------------------------------------------------ */
+/* The fast paths below compute exactly what py_binop/py_compare compute for the operand kinds
+ * they accept (ints that do not overflow, floats, strs) and leave everything else, errors
+ * included, to those functions. */
+
+/* l op r for two ints where the result needs no error path (x + 1, x - y, x * 2, x % 2,
+ * x // 2 on small ints). */
+static inline bool int_binop_fast(PyBinOp op, int64_t a, int64_t b, Value *out) {
+    int64_t r;
+    switch (op) {
+    case PYB_ADD:
+        if (__builtin_add_overflow(a, b, &r)) return false;
+        break;
+    case PYB_SUB:
+        if (__builtin_sub_overflow(a, b, &r)) return false;
+        break;
+    case PYB_MUL:
+        if (__builtin_mul_overflow(a, b, &r)) return false;
+        break;
+    case PYB_FLOORDIV:
+    case PYB_MOD: {
+        if (b <= 0) return false;
+        int64_t q = a / b, m = a % b;
+        if (m < 0) {
+            q -= 1;
+            m += b;
+        }
+        r = op == PYB_MOD ? m : q;
+        break;
+    }
+    default: return false;
+    }
+    *out = (Value){.kind = VAL_INT, .u.i = r};
+    return true;
+}
+
+/* An int or float operand as the double Python's mixed arithmetic and comparisons use, when
+ * that double is exact (|int| <= 2^53, where int-float comparisons agree with double ones). */
+static inline bool exact_double(Value v, double *d) {
+    if (v.kind == VAL_FLOAT) {
+        *d = v.u.f;
+        return true;
+    }
+    if (v.kind == VAL_INT && v.u.i >= -(INT64_C(1) << 53) && v.u.i <= (INT64_C(1) << 53)) {
+        *d = (double)v.u.i;
+        return true;
+    }
+    return false;
+}
+
+static inline bool binop_fast(PyBinOp op, Value l, Value r, Value *out) {
+    if (l.kind == VAL_INT && r.kind == VAL_INT) return int_binop_fast(op, l.u.i, r.u.i, out);
+    double x, y;
+    if ((l.kind != VAL_FLOAT && r.kind != VAL_FLOAT) || !exact_double(l, &x) || !exact_double(r, &y)) return false;
+    switch (op) { /* py_binop's float branch */
+    case PYB_ADD: *out = val_float(x + y); return true;
+    case PYB_SUB: *out = val_float(x - y); return true;
+    case PYB_MUL: *out = val_float(x * y); return true;
+    case PYB_DIV:
+        if (y == 0.0) return false;
+        *out = val_float(x / y);
+        return true;
+    default: return false;
+    }
+}
+
+/* l op r for ints, strs and exact numbers. Returns false when py_compare is needed. */
+static inline bool cmp_fast(PyCmpOp op, Value l, Value r, bool *res) {
+    int c;
+    if (l.kind == VAL_INT && r.kind == VAL_INT) {
+        c = (l.u.i > r.u.i) - (l.u.i < r.u.i);
+    } else if (l.kind == VAL_STR && r.kind == VAL_STR) {
+        if (l.u.s == r.u.s) c = 0;
+        else if (op == PYC_EQ || op == PYC_NE) c = 1; /* interned: distinct pointers differ */
+        else {
+            c = strcmp(l.u.s, r.u.s);
+            c = (c > 0) - (c < 0);
+        }
+    } else {
+        double x, y;
+        if ((l.kind != VAL_FLOAT && r.kind != VAL_FLOAT) || !exact_double(l, &x) || !exact_double(r, &y))
+            return false;
+        /* C's comparisons are Python's here, NaN included (== false, != true, orderings
+         * false). */
+        switch (op) {
+        case PYC_EQ: *res = x == y; return true;
+        case PYC_NE: *res = x != y; return true;
+        case PYC_LT: *res = x < y; return true;
+        case PYC_LE: *res = x <= y; return true;
+        case PYC_GT: *res = x > y; return true;
+        case PYC_GE: *res = x >= y; return true;
+        default: return false;
+        }
+    }
+    switch (op) {
+    case PYC_EQ: *res = c == 0; break;
+    case PYC_NE: *res = c != 0; break;
+    case PYC_LT: *res = c < 0; break;
+    case PYC_LE: *res = c <= 0; break;
+    case PYC_GT: *res = c > 0; break;
+    case PYC_GE: *res = c >= 0; break;
+    default: return false;
+    }
+    return true;
+}
+
+static PyErr eval(const PyExpr *e, const Value *params, Value *out, char *msg, size_t cap);
+
+/* A constant or a (valid) parameter: read in place. */
+static inline bool atom(const PyExpr *e, const Value *params, Value *out) {
+    if (e->kind == PY_CONST) {
+        *out = e->value;
+        return true;
+    }
+    if (e->kind == PY_PARAM && (e->param == 0 || e->param == 1)) {
+        *out = params[e->param];
+        return true;
+    }
+    return false;
+}
+
+/* Constants, parameters and a binary operator on two of them (x + 1, k * 2) are evaluated
+ * in place rather than through a call: most lambda bodies are one or two such levels. */
+static inline PyErr eval_arg(const PyExpr *e, const Value *params, Value *out, char *msg, size_t cap) {
+    if (atom(e, params, out)) return PYERR_OK;
+    Value a, b;
+    if (e->kind == PY_BIN && atom(e->args[0], params, &a) && atom(e->args[1], params, &b)) {
+        if (binop_fast(e->binop, a, b, out)) return PYERR_OK;
+        return py_binop(e->binop, a, b, out, msg, cap);
+    }
+    return eval(e, params, out, msg, cap);
+}
+
+/* The rarer node kinds, out of line so that eval's frame stays small. */
+__attribute__((noinline)) static PyErr eval_tuple(const PyExpr *e, const Value *params, Value *out, char *msg,
+                                                  size_t cap) {
+    Value small[8] = {{0}};
+    PyErr err;
+    Value *items = e->n_args <= 8 ? small : malloc((size_t)e->n_args * sizeof *items);
+    if (!items) return fail(PYERR_VALUE, "MemoryError", msg, cap, "out of memory");
+    for (int i = 0; i < e->n_args; i++) {
+        if ((err = eval_arg(e->args[i], params, &items[i], msg, cap))) {
+            if (items != small) free(items);
+            return err;
+        }
+    }
+    *out = val_tuple(items, (size_t)e->n_args);
+    if (items != small) free(items);
+    return PYERR_OK;
+}
+
+__attribute__((noinline)) static PyErr eval_call(const PyExpr *e, const Value *params, Value *out, char *msg,
+                                                 size_t cap) {
+    Value args[8];
+    PyErr err;
+    if (e->n_args > 8) return fail(PYERR_TYPE, NULL, msg, cap, "too many arguments");
+    for (int i = 0; i < e->n_args; i++)
+        if ((err = eval_arg(e->args[i], params, &args[i], msg, cap))) return err;
+    err = call_builtin(e->fn, args, e->n_args, out, msg, cap);
+    if (err) *out = val_none();
+    return err;
+}
+
+__attribute__((noinline)) static PyErr eval_unary(const PyExpr *e, Value a, Value *out, char *msg, size_t cap) {
+    if (a.kind == VAL_FLOAT) *out = val_float(e->kind == PY_NEG ? -a.u.f : a.u.f);
+    else if (is_intlike(a)) {
+        int64_t v = as_i64(a);
+        if (e->kind == PY_NEG && v == INT64_MIN) return overflow(msg, cap);
+        *out = val_int(e->kind == PY_NEG ? -v : v);
+    } else
+        return fail(PYERR_TYPE, NULL, msg, cap, "bad operand type for unary %s: '%s'", e->kind == PY_NEG ? "-" : "+",
+                    type_name(a));
+    return PYERR_OK;
+}
+
+/* Intermediate results are only meaningful on PYERR_OK: py_eval clears *out on an error. */
 static PyErr eval(const PyExpr *e, const Value *params, Value *out, char *msg, size_t cap) {
     Value a, b;
     PyErr err;
-    *out = val_none();
     switch (e->kind) {
     case PY_CONST: *out = e->value; return PYERR_OK;
     case PY_PARAM:
@@ -603,30 +777,24 @@ static PyErr eval(const PyExpr *e, const Value *params, Value *out, char *msg, s
         return PYERR_OK;
     case PY_NEG:
     case PY_POS:
-        if ((err = eval(e->args[0], params, &a, msg, cap))) return err;
-        if (a.kind == VAL_FLOAT) *out = val_float(e->kind == PY_NEG ? -a.u.f : a.u.f);
-        else if (is_intlike(a)) {
-            int64_t v = as_i64(a);
-            if (e->kind == PY_NEG && v == INT64_MIN) return overflow(msg, cap);
-            *out = val_int(e->kind == PY_NEG ? -v : v);
-        } else
-            return fail(PYERR_TYPE, NULL, msg, cap, "bad operand type for unary %s: '%s'",
-                        e->kind == PY_NEG ? "-" : "+", type_name(a));
-        return PYERR_OK;
+        if ((err = eval_arg(e->args[0], params, &a, msg, cap))) return err;
+        return eval_unary(e, a, out, msg, cap);
     case PY_NOT:
-        if ((err = eval(e->args[0], params, &a, msg, cap))) return err;
+        if ((err = eval_arg(e->args[0], params, &a, msg, cap))) return err;
         *out = val_bool(!val_truthy(a));
         return PYERR_OK;
     case PY_BIN:
-        if ((err = eval(e->args[0], params, &a, msg, cap))) return err;
-        if ((err = eval(e->args[1], params, &b, msg, cap))) return err;
+        if ((err = eval_arg(e->args[0], params, &a, msg, cap))) return err;
+        if ((err = eval_arg(e->args[1], params, &b, msg, cap))) return err;
+        if (binop_fast(e->binop, a, b, out)) return PYERR_OK;
         return py_binop(e->binop, a, b, out, msg, cap);
     case PY_CMP: {
-        if ((err = eval(e->args[0], params, &a, msg, cap))) return err;
+        if ((err = eval_arg(e->args[0], params, &a, msg, cap))) return err;
         for (int i = 1; i < e->n_args; i++) {
             bool r;
-            if ((err = eval(e->args[i], params, &b, msg, cap))) return err;
-            if ((err = py_compare(e->ops[i - 1], a, b, &r, msg, cap))) return err;
+            if ((err = eval_arg(e->args[i], params, &b, msg, cap))) return err;
+            if (!cmp_fast(e->ops[i - 1], a, b, &r) && (err = py_compare(e->ops[i - 1], a, b, &r, msg, cap)))
+                return err;
             if (!r) {
                 *out = val_bool(false);
                 return PYERR_OK;
@@ -638,49 +806,28 @@ static PyErr eval(const PyExpr *e, const Value *params, Value *out, char *msg, s
     }
     case PY_AND:
     case PY_OR:
-        if ((err = eval(e->args[0], params, &a, msg, cap))) return err;
+        if ((err = eval_arg(e->args[0], params, &a, msg, cap))) return err;
         if (val_truthy(a) == (e->kind == PY_OR)) {
             *out = a;
             return PYERR_OK;
         }
-        return eval(e->args[1], params, out, msg, cap);
+        return eval_arg(e->args[1], params, out, msg, cap);
     case PY_IF:
-        if ((err = eval(e->args[1], params, &a, msg, cap))) return err;
-        return eval(e->args[val_truthy(a) ? 0 : 2], params, out, msg, cap);
-    case PY_TUPLE: {
-        Value small[8];
-        Value *items = e->n_args <= 8 ? small : malloc((size_t)e->n_args * sizeof *items);
-        if (!items) return fail(PYERR_VALUE, "MemoryError", msg, cap, "out of memory");
-        for (int i = 0; i < e->n_args; i++) {
-            if ((err = eval(e->args[i], params, &items[i], msg, cap))) {
-                if (items != small) free(items);
-                return err;
-            }
-        }
-        *out = val_tuple(items, (size_t)e->n_args);
-        if (items != small) free(items);
-        return PYERR_OK;
-    }
+        if ((err = eval_arg(e->args[1], params, &a, msg, cap))) return err;
+        return eval_arg(e->args[val_truthy(a) ? 0 : 2], params, out, msg, cap);
+    case PY_TUPLE: return eval_tuple(e, params, out, msg, cap);
     case PY_INDEX:
-        if ((err = eval(e->args[0], params, &a, msg, cap))) return err;
-        if ((err = eval(e->args[1], params, &b, msg, cap))) return err;
+        if ((err = eval_arg(e->args[0], params, &a, msg, cap))) return err;
+        if ((err = eval_arg(e->args[1], params, &b, msg, cap))) return err;
         return index_value(a, b, out, msg, cap);
-    case PY_CALL: {
-        Value args[8];
-        if (e->n_args > 8) return fail(PYERR_TYPE, NULL, msg, cap, "too many arguments");
-        for (int i = 0; i < e->n_args; i++)
-            if ((err = eval(e->args[i], params, &args[i], msg, cap))) return err;
-        err = call_builtin(e->fn, args, e->n_args, out, msg, cap);
-        if (err) *out = val_none();
-        return err;
-    }
+    case PY_CALL: return eval_call(e, params, out, msg, cap);
     }
     return fail(PYERR_VALUE, NULL, msg, cap, "bad expression node");
 }
 
 PyErr py_eval(const PyExpr *e, const Value *args, Value *out, char *msg, size_t msg_cap) {
     if (msg && msg_cap) msg[0] = 0;
-    PyErr err = eval(e, args, out, msg, msg_cap);
+    PyErr err = eval_arg(e, args, out, msg, msg_cap);
     if (err) *out = val_none();
     return err;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rasp/rasp.h"
+#include "rasp/validate_sets.h"
 
 #define BOS_TOKEN "compiler_bos"
 #define PAD_TOKEN "compiler_pad"
@@ -130,14 +131,28 @@ int rasp_validate_static(const RaspProgram *p, RaspReport *r) {
     if (p->output < 0 || p->output >= p->n_exprs) return 0;
     int before = r->n;
     int qcap = 2 * p->n_exprs + 2, head = 0, tail = 0;
-    int *queue = malloc((size_t)qcap * sizeof *queue);
-    unsigned char *checked = calloc((size_t)p->n_exprs, 1);
-    const char **visited = malloc((size_t)p->n_exprs * sizeof *visited);
-    int n_visited = 0;
-    if (!queue || !checked || !visited) {
-        fprintf(stderr, "itracr: out of memory\n");
-        abort();
+    /* Small programs (nearly all) need no heap: stack buffers, else one block. */
+    enum { SMALL = 64 };
+    int queue0[2 * SMALL + 2];
+    unsigned char checked0[SMALL];
+    const char *visited0[SMALL];
+    void *block = NULL;
+    int *queue = queue0;
+    unsigned char *checked = checked0;
+    const char **visited = visited0;
+    if (p->n_exprs > SMALL) {
+        block = malloc((size_t)p->n_exprs * (sizeof *visited + 1) + (size_t)qcap * sizeof *queue);
+        if (!block) {
+            fprintf(stderr, "itracr: out of memory\n");
+            abort();
+        }
+        visited = block;
+        queue = (int *)(visited + p->n_exprs);
+        checked = (unsigned char *)(queue + qcap);
     }
+    memset(checked, 0, (size_t)p->n_exprs);
+    int *queue_heap = NULL; /* the queue once it outgrows its first buffer */
+    int n_visited = 0;
     queue[tail++] = p->output;
     while (head < tail) {
         int x = queue[head++];
@@ -160,19 +175,19 @@ int rasp_validate_static(const RaspProgram *p, RaspReport *r) {
             if (seen) continue;
             if (tail == qcap) {
                 qcap *= 2;
-                int *q = realloc(queue, (size_t)qcap * sizeof *q);
+                int *q = realloc(queue_heap, (size_t)qcap * sizeof *q);
                 if (!q) {
                     fprintf(stderr, "itracr: out of memory\n");
                     abort();
                 }
-                queue = q;
+                if (!queue_heap) memcpy(q, queue, (size_t)tail * sizeof *q);
+                queue = queue_heap = q;
             }
             queue[tail++] = ch;
         }
     }
-    free(queue);
-    free(checked);
-    free(visited);
+    free(queue_heap);
+    free(block);
     return r->n - before;
 }
 
@@ -327,15 +342,49 @@ static void check_predicate(const RaspProgram *p, int x, const RaspExpr *sel, co
         }
 }
 
+static bool has_none(const ValueSet *s) {
+    for (size_t i = 0; i < s->n; i++)
+        if (s->items[i].kind == VAL_NONE) return true;
+    return false;
+}
+
+/* A categorical SequenceMap's check may be left to its block: the block calls f on every
+ * pair of input directions (or on (x, x) when both inputs are one node), which are all the
+ * pairs the check calls it on when no input value is None. Two distinct inputs with one
+ * label are checked on the diagonal only, which the block does not call. */
+static bool seqmap_deferrable(const RaspProgram *p, const RaspExpr *e, const ValueSet *sets) {
+    const RaspExpr *c1 = &p->exprs[e->child[0]], *c2 = &p->exprs[e->child[1]];
+    bool same_label = c1->label && c2->label && strcmp(c1->label, c2->label) == 0;
+    if (e->child[0] != e->child[1] && same_label) return false;
+    return !has_none(&sets[e->child[0]]) && !has_none(&sets[e->child[1]]);
+}
+
 static int basis_size(const RaspProgram *p, int i, const ValueSet *sets) {
     return p->exprs[i].enc == ENC_NUMERICAL ? 1 : (int)sets[i].n;
 }
 
 int rasp_validate_compilable(const RaspProgram *p, const Value *vocab, int n_vocab, int max_seq_len,
                              RaspReport *r) {
+    ValueSet *sets = malloc(((size_t)p->n_exprs + 1) * sizeof *sets);
+    if (!sets) {
+        fprintf(stderr, "itracr: out of memory\n");
+        abort();
+    }
+    bool have_sets;
+    int n = rasp_validate_compilable_sets(p, vocab, n_vocab, max_seq_len, r, sets, &have_sets, false);
+    rasp_free_value_sets(sets, p->n_exprs);
+    free(sets);
+    return n;
+}
+
+int rasp_validate_compilable_sets(const RaspProgram *p, const Value *vocab, int n_vocab, int max_seq_len,
+                                  RaspReport *r, ValueSet *sets, bool *have_sets_out, bool defer) {
     int before = r->n;
+    for (int i = 0; i < p->n_exprs; i++) valset_init(&sets[i]);
+    *have_sets_out = false;
     char buf[400];
-    Value bos = val_str(BOS_TOKEN), pad = val_str(PAD_TOKEN);
+    static _Atomic(const char *) bos_slot, pad_slot;
+    Value bos = val_str_once(BOS_TOKEN, &bos_slot), pad = val_str_once(PAD_TOKEN, &pad_slot);
     bool has_bos = false, has_pad = false;
     for (int i = 0; i < n_vocab; i++) {
         has_bos |= val_eq(vocab[i], bos);
@@ -366,9 +415,8 @@ int rasp_validate_compilable(const RaspProgram *p, const Value *vocab, int n_voc
     }
     rasp_validate_static(p, r);
 
-    ValueSet *sets = malloc((size_t)p->n_exprs * sizeof *sets);
     int *order = malloc((size_t)p->n_exprs * sizeof *order);
-    if (!sets || !order) {
+    if (!order) {
         fprintf(stderr, "itracr: out of memory\n");
         abort();
     }
@@ -393,8 +441,12 @@ int rasp_validate_compilable(const RaspProgram *p, const Value *vocab, int n_voc
         case EXPR_MAP:
             has_block = true;
             if (!have_sets || !e->fn || !valid_child(p, e->child[0])) break;
-            if (p->exprs[e->child[0]].enc == ENC_CATEGORICAL) check_categorical_fn(p, x, sets, r);
-            else check_numerical_fn(p, x, sets, r);
+            if (p->exprs[e->child[0]].enc == ENC_CATEGORICAL) {
+                /* the block calls f on the input's directions: the set without None */
+                if (!defer || has_none(&sets[e->child[0]])) check_categorical_fn(p, x, sets, r);
+            } else if (!defer) { /* the discretising MLP calls f on every input value */
+                check_numerical_fn(p, x, sets, r);
+            }
             break;
         case EXPR_SEQMAP:
             has_block = true;
@@ -406,7 +458,7 @@ int rasp_validate_compilable(const RaspProgram *p, const Value *vocab, int n_voc
                                 label_of(e));
                 break;
             }
-            if (have_sets && e->fn) check_categorical_fn(p, x, sets, r);
+            if (have_sets && e->fn && !(defer && seqmap_deferrable(p, e, sets))) check_categorical_fn(p, x, sets, r);
             break;
         case EXPR_LINSEQMAP:
             has_block = true;
@@ -468,7 +520,10 @@ int rasp_validate_compilable(const RaspProgram *p, const Value *vocab, int n_voc
                 }
             }
             if (!have_sets) break;
-            check_predicate(p, x, sel, sets, r);
+            /* attn_qk calls the predicate on every pair of key and query directions */
+            if (!defer || has_none(&sets[sel->child[0]]) || has_none(&sets[sel->child[1]]) ||
+                (sel->pred == PRED_LAMBDA && !sel->fn))
+                check_predicate(p, x, sel, sets, r);
             int q = basis_size(p, sel->child[1], sets) + 2, k = basis_size(p, sel->child[0], sets) + 1;
             if (q > key_size) key_size = q;
             if (k > key_size) key_size = k;
@@ -504,8 +559,7 @@ int rasp_validate_compilable(const RaspProgram *p, const Value *vocab, int n_voc
                         "because your RASP program does not include rasp.tokens. A program must "
                         "include rasp.tokens to be compiled.",
                         label_of(out));
-    rasp_free_value_sets(sets, p->n_exprs);
-    free(sets);
+    *have_sets_out = have_sets;
     free(order);
     return r->n - before;
 }

@@ -169,11 +169,15 @@ static const ValTuple *intern_tuple(const Value *items, size_t n) {
 }
 
 /* ---- constructors --------------------------------------------------------------------- */
-Value val_none(void) { return (Value){.kind = VAL_NONE}; }
-Value val_bool(bool b) { return (Value){.kind = VAL_BOOL, .u.b = b}; }
-Value val_int(int64_t i) { return (Value){.kind = VAL_INT, .u.i = i}; }
-Value val_float(double f) { return (Value){.kind = VAL_FLOAT, .u.f = f}; }
 Value val_str(const char *s) { return val_strn(s, strlen(s)); }
+Value val_str_once(const char *s, _Atomic(const char *) *slot) {
+    const char *p = atomic_load_explicit(slot, memory_order_acquire);
+    if (!p) {
+        p = val_str(s).u.s;
+        atomic_store_explicit(slot, p, memory_order_release);
+    }
+    return (Value){.kind = VAL_STR, .u.s = p};
+}
 Value val_strn(const char *s, size_t n) {
     return (Value){.kind = VAL_STR, .u.s = intern_str(s, n)};
 }
@@ -181,29 +185,21 @@ Value val_tuple(const Value *items, size_t n) {
     return (Value){.kind = VAL_TUPLE, .u.t = intern_tuple(items, n)};
 }
 
-bool val_is_number(Value v) {
-    return v.kind == VAL_BOOL || v.kind == VAL_INT || v.kind == VAL_FLOAT;
-}
+/* Interned tuples never move or die, so their addresses can be kept; threads that race on a
+ * slot store the same address. */
+enum { PAIR_CACHE_A = 1024 };
+static _Atomic(const ValTuple *) g_pairs[PAIR_CACHE_A][2];
 
-double val_as_double(Value v) {
-    switch (v.kind) {
-    case VAL_BOOL: return v.u.b ? 1.0 : 0.0;
-    case VAL_INT: return (double)v.u.i;
-    case VAL_FLOAT: return v.u.f;
-    default: return 0.0;
+Value val_int_pair(int64_t a, int64_t b) {
+    Value it[2] = {val_int(a), val_int(b)};
+    if (a < 0 || a >= PAIR_CACHE_A || (b != 0 && b != 1)) return val_tuple(it, 2);
+    _Atomic(const ValTuple *) *slot = &g_pairs[a][b];
+    const ValTuple *t = atomic_load_explicit(slot, memory_order_acquire);
+    if (!t) {
+        t = intern_tuple(it, 2);
+        atomic_store_explicit(slot, t, memory_order_release);
     }
-}
-
-bool val_truthy(Value v) {
-    switch (v.kind) {
-    case VAL_NONE: return false;
-    case VAL_BOOL: return v.u.b;
-    case VAL_INT: return v.u.i != 0;
-    case VAL_FLOAT: return v.u.f != 0.0;
-    case VAL_STR: return v.u.s[0] != 0;
-    case VAL_TUPLE: return v.u.t->n != 0;
-    }
-    return false;
+    return (Value){.kind = VAL_TUPLE, .u.t = t};
 }
 
 /* ---- numeric comparison ---------------------------------------------------------------- */
@@ -235,7 +231,7 @@ static int num_cmp(Value a, Value b) {
     return (x > y) - (x < y);
 }
 
-bool val_eq(Value a, Value b) {
+bool val_eq_slow(Value a, Value b) {
     if (a.kind == b.kind) { /* the common case: no cross-kind number comparison */
         switch (a.kind) {
         case VAL_NONE: return true;

@@ -7,6 +7,7 @@
  * OverflowError, which Python also classes as an ArithmeticError. */
 #ifndef ITRACR_RASP_VALUE_H
 #define ITRACR_RASP_VALUE_H
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,23 +32,71 @@ struct ValTuple {
     Value items[];
 };
 
-Value val_none(void);
-Value val_bool(bool b);
-Value val_int(int64_t i);
-Value val_float(double f);
+/* The scalar constructors and predicates are inline: lambda evaluation, value-set building
+ * and direction ordering call them in their innermost loops. */
+static inline Value val_none(void) { return (Value){.kind = VAL_NONE}; }
+static inline Value val_bool(bool b) { return (Value){.kind = VAL_BOOL, .u.b = b}; }
+static inline Value val_int(int64_t i) { return (Value){.kind = VAL_INT, .u.i = i}; }
+static inline Value val_float(double f) { return (Value){.kind = VAL_FLOAT, .u.f = f}; }
 Value val_str(const char *s);              /* interns s */
+/* val_str(s) for a string that does not change (a literal), interning it once: *slot keeps
+ * the interned pointer (start it NULL; interned strings are never freed, and threads that
+ * race store the same pointer). */
+Value val_str_once(const char *s, _Atomic(const char *) *slot);
 Value val_strn(const char *s, size_t n);   /* interns s[0..n) */
 Value val_tuple(const Value *items, size_t n); /* interns */
+/* val_tuple of the two ints (a, b); small pairs (the discretising MLPs' hidden units) are
+ * interned once per process. */
+Value val_int_pair(int64_t a, int64_t b);
 
-bool val_is_number(Value v); /* bool, int or float */
+/* bool, int or float */
+static inline bool val_is_number(Value v) {
+    return v.kind == VAL_BOOL || v.kind == VAL_INT || v.kind == VAL_FLOAT;
+}
 /* Numeric value as double (bool -> 0/1). Only for val_is_number values. */
-double val_as_double(Value v);
+static inline double val_as_double(Value v) {
+    switch (v.kind) {
+    case VAL_BOOL: return v.u.b ? 1.0 : 0.0;
+    case VAL_INT: return (double)v.u.i;
+    case VAL_FLOAT: return v.u.f;
+    default: return 0.0;
+    }
+}
 /* Python truthiness. */
-bool val_truthy(Value v);
+static inline bool val_truthy(Value v) {
+    switch (v.kind) {
+    case VAL_NONE: return false;
+    case VAL_BOOL: return v.u.b;
+    case VAL_INT: return v.u.i != 0;
+    case VAL_FLOAT: return v.u.f != 0.0;
+    case VAL_STR: return v.u.s[0] != 0;
+    case VAL_TUPLE: return v.u.t->n != 0;
+    }
+    return false;
+}
 
 /* Python ==: 1 == 1.0 == True, 0 == False, str by content, tuples elementwise;
  * different kinds otherwise unequal; None == None. */
-bool val_eq(Value a, Value b);
+bool val_eq_slow(Value a, Value b); /* val_eq in full (tuples, numbers of two kinds) */
+static inline bool val_eq(Value a, Value b) {
+    /* Same-kind scalars and identical interned objects need no call. */
+    if (a.kind == b.kind) {
+        switch (a.kind) {
+        case VAL_NONE: return true;
+        case VAL_BOOL: return a.u.b == b.u.b;
+        case VAL_INT: return a.u.i == b.u.i;
+        case VAL_FLOAT: return a.u.f == b.u.f;
+        case VAL_STR: /* interned: equal strings are one object */
+            return a.u.s == b.u.s;
+        case VAL_TUPLE:
+            if (a.u.t == b.u.t) return true;
+            break;
+        }
+    } else if (!val_is_number(a) || !val_is_number(b)) {
+        return false; /* different kinds are equal only as numbers */
+    }
+    return val_eq_slow(a, b);
+}
 /* Hash consistent with val_eq (equal numbers hash alike whatever their kind). */
 uint64_t val_hash(Value v);
 

@@ -16,10 +16,17 @@ size_t val_float_repr(double f, char *buf, size_t cap) {
     } else if (f == 0.0) {
         bufout_s(&o, signbit(f) ? "-0.0" : "0.0");
     } else {
-        /* Shortest digit string that reads back to the same double. */
+        /* Shortest digit string that reads back to the same double: the first precision
+         * whose correctly rounded form reads back. For a normal double whose shortest form
+         * has k <= 15 digits, the 15-digit form is that one padded with zeros (half an ulp
+         * is less than half a unit in the 15th digit, so both are the decimal nearest f),
+         * and trailing zeros are stripped below: trying 1, 2, 3, 15, 16 and 17 digits gives
+         * the string that trying every precision gives. Subnormals (fewer bits) try all. */
         char tmp[40];
-        int prec;
-        for (prec = 1; prec <= 17; prec++) {
+        static const int normal_prec[] = {1, 2, 3, 15, 16, 17};
+        bool normal = fabs(f) >= 2.2250738585072014e-308;
+        for (int t = 0; t < (normal ? 6 : 17); t++) {
+            int prec = normal ? normal_prec[t] : t + 1;
             snprintf(tmp, sizeof tmp, "%.*e", prec - 1, f);
             if (strtod(tmp, NULL) == f) break;
         }
