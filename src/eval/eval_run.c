@@ -70,12 +70,11 @@ int eval_teacher_table(MetaModel *m, const int16_t *truth, const float *payload,
         snprintf(err, errcap, "program of %d tokens, but the meta-model takes at most %d", len, m->cfg.max_prog);
         return 1;
     }
-    int32_t *ids32 = malloc(sizeof(int32_t) * WT_N_IDS * (size_t)(P > 0 ? P : 1));
+    int32_t *ids32 = meta_ids_widen(ids, P);
     if (!ids32) {
         snprintf(err, errcap, "out of memory");
         return 1;
     }
-    for (long i = 0; i < (long)P * WT_N_IDS; i++) ids32[i] = ids[i];
     tok[0] = PC_BOS;
     for (int j = 1; j < len; j++) tok[j] = seq[j - 1];
     int32_t plen = P;

@@ -9,6 +9,13 @@
 #include "meta/meta_decode.h"
 #include "meta/prog_codec.h"
 
+int32_t *meta_ids_widen(const int16_t *ids, int P) {
+    int32_t *w = malloc(sizeof(int32_t) * WT_N_IDS * (size_t)(P > 0 ? P : 1));
+    if (w)
+        for (long i = 0; i < (long)P * WT_N_IDS; i++) w[i] = ids[i];
+    return w;
+}
+
 static int decode_table(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam, int reuse,
                         int16_t *table, char *err, size_t errcap) {
     if (P > m->cfg.max_prefix) {
@@ -20,12 +27,11 @@ static int decode_table(MetaModel *m, const float *payload, const int16_t *ids, 
                  m->cfg.payload_dim, m->cfg.n_id_fields, m->cfg.vocab);
         return 1;
     }
-    int32_t *ids32 = malloc(sizeof(int32_t) * WT_N_IDS * (size_t)(P > 0 ? P : 1));
+    int32_t *ids32 = meta_ids_widen(ids, P);
     if (!ids32) {
         snprintf(err, errcap, "out of memory");
         return 1;
     }
-    for (long i = 0; i < (long)P * WT_N_IDS; i++) ids32[i] = ids[i];
     MetaPrefix pre = {P, payload, ids32};
     int max_len = m->cfg.max_prog < PC_MAX_LEN ? m->cfg.max_prog : PC_MAX_LEN;
     MetaDecodeOpts o = {PC_BOS, PC_EOS, max_len, pc_constraint_fn, NULL, reuse};

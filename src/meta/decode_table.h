@@ -8,6 +8,10 @@
 
 #include "meta/meta_model.h"
 
+/* The weight tokens' ids [P, WT_N_IDS] as the int32 the model's batches take (malloc'ed;
+ * NULL when out of memory). */
+int32_t *meta_ids_widen(const int16_t *ids, int P);
+
 /* payload [P, WT_WIDTH], ids [P, WT_N_IDS] -> table [PT_ROWS * PT_COLS]. beam <= 1: greedy.
  * Returns 0, or non-zero with a message (more weight tokens than the model takes, a decoding
  * error, no EOS within the length limit). */
