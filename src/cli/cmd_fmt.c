@@ -5,18 +5,24 @@
 #include "cli/cli.h"
 
 static const char *usage =
-    "usage: itracr fmt PROG.rasp\n"
+    "usage: itracr fmt PROG.rasp [--tracr]\n"
     "\n"
     "Prints PROG.rasp in canonical form: the settings, one explicit call per expression\n"
     "(operator sugar expanded, fused Maps shown as one lambda), then `output`. Parsing the\n"
-    "result gives the same program.\n";
+    "result gives the same program.\n"
+    "--tracr prints it instead as a Python script for Tracr's own rasp module, ending with\n"
+    "compile_rasp_to_model on the file's vocab and max_seq_len, so the program can be checked\n"
+    "in Tracr itself (`python3 prog.py a b c` compiles it and runs the model on a b c).\n";
 
 int cmd_fmt(int argc, char **argv) {
     const char *path = NULL;
+    bool tracr = false;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             fputs(usage, stdout);
             return EXIT_OK;
+        } else if (strcmp(argv[i], "--tracr") == 0) {
+            tracr = true;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage_error("fmt", "unknown option '%s'", argv[i]);
         } else if (!path) {
@@ -28,7 +34,7 @@ int cmd_fmt(int argc, char **argv) {
     if (!path) return cli_usage_error("fmt", "missing PROG.rasp");
     RaspProgram p;
     if (!cli_load_program(path, &p)) return EXIT_BAD_INPUT;
-    char *text = rasp_format(&p);
+    char *text = tracr ? rasp_format_tracr(&p) : rasp_format(&p);
     fputs(text, stdout);
     free(text);
     rasp_program_free(&p);

@@ -89,40 +89,46 @@ static void put_lambda(StrBuf *b, const Lambda *f, const char *d0, const char *d
     free(s);
 }
 
-static void put_ref(StrBuf *b, const RaspProgram *p, int i) {
+/* The two dialects: the .rasp text, and Python for Tracr's own `rasp` module (`fmt --tracr`),
+ * which differ only in prefixes (`rasp.`, `rasp.Comparison.`) and the `.named()` suffix. */
+typedef enum { DIALECT_RASP, DIALECT_TRACR } Dialect;
+
+static void put_ref(StrBuf *b, const RaspProgram *p, int i, Dialect d) {
     const RaspExpr *e = &p->exprs[i];
+    const char *pre = d == DIALECT_TRACR ? "rasp." : "";
     if (e->kind == EXPR_TOKENS || e->kind == EXPR_INDICES) {
         const char *n = rasp_default_name(e->kind);
-        if (e->enc == ENC_NUMERICAL) sb_printf(b, "numerical(%s)", n);
-        else sb_append(b, n);
+        if (e->enc == ENC_NUMERICAL) sb_printf(b, "%snumerical(%s%s)", pre, pre, n);
+        else sb_printf(b, "%s%s", pre, n);
         return;
     }
     if (e->label) sb_append(b, e->label);
     else sb_printf(b, "%s_%d", rasp_default_name(e->kind), i);
 }
 
-static void put_call(StrBuf *b, const RaspProgram *p, const RaspExpr *e) {
+static void put_call(StrBuf *b, const RaspProgram *p, const RaspExpr *e, Dialect d) {
     const char *kind = rasp_kind_name(e->kind);
+    if (d == DIALECT_TRACR) sb_append(b, "rasp.");
     sb_append(b, kind);
     sb_append(b, "(");
     switch (e->kind) {
     case EXPR_MAP:
         put_lambda(b, e->fn, "x", NULL);
         sb_append(b, ", ");
-        put_ref(b, p, e->child[0]);
+        put_ref(b, p, e->child[0], d);
         if (e->no_simplify || p->exprs[e->child[0]].kind == EXPR_MAP) sb_append(b, ", simplify=False");
         break;
     case EXPR_SEQMAP:
         put_lambda(b, e->fn, "x", "y");
         sb_append(b, ", ");
-        put_ref(b, p, e->child[0]);
+        put_ref(b, p, e->child[0], d);
         sb_append(b, ", ");
-        put_ref(b, p, e->child[1]);
+        put_ref(b, p, e->child[1], d);
         break;
     case EXPR_LINSEQMAP:
-        put_ref(b, p, e->child[0]);
+        put_ref(b, p, e->child[0], d);
         sb_append(b, ", ");
-        put_ref(b, p, e->child[1]);
+        put_ref(b, p, e->child[1], d);
         sb_append(b, ", ");
         put_value(b, e->lin_a);
         sb_append(b, ", ");
@@ -130,29 +136,29 @@ static void put_call(StrBuf *b, const RaspProgram *p, const RaspExpr *e) {
         break;
     case EXPR_FULL: put_value(b, e->full_value); break;
     case EXPR_SELECT:
-        put_ref(b, p, e->child[0]);
+        put_ref(b, p, e->child[0], d);
         sb_append(b, ", ");
-        put_ref(b, p, e->child[1]);
+        put_ref(b, p, e->child[1], d);
         sb_append(b, ", ");
         if (e->pred == PRED_LAMBDA) put_lambda(b, e->fn, "k", "q");
-        else sb_append(b, rasp_pred_name(e->pred));
+        else sb_printf(b, "%s%s", d == DIALECT_TRACR ? "rasp.Comparison." : "", rasp_pred_name(e->pred));
         break;
     case EXPR_AGGREGATE:
-        put_ref(b, p, e->child[0]);
+        put_ref(b, p, e->child[0], d);
         sb_append(b, ", ");
-        put_ref(b, p, e->child[1]);
+        put_ref(b, p, e->child[1], d);
         if (e->default_value.kind != VAL_NONE) {
             sb_append(b, ", default=");
             put_value(b, e->default_value);
         }
         break;
     case EXPR_SELWIDTH:
-    case EXPR_SEL_NOT: put_ref(b, p, e->child[0]); break;
+    case EXPR_SEL_NOT: put_ref(b, p, e->child[0], d); break;
     case EXPR_SEL_AND:
     case EXPR_SEL_OR:
-        put_ref(b, p, e->child[0]);
+        put_ref(b, p, e->child[0], d);
         sb_append(b, ", ");
-        put_ref(b, p, e->child[1]);
+        put_ref(b, p, e->child[1], d);
         break;
     case EXPR_TOKENS:
     case EXPR_INDICES: break;
@@ -160,33 +166,55 @@ static void put_call(StrBuf *b, const RaspProgram *p, const RaspExpr *e) {
     sb_append(b, ")");
 }
 
-char *rasp_format(const RaspProgram *p) {
+/* Tracr's settings as the arguments of compile_rasp_to_model. */
+static void put_tracr_compile(StrBuf *b, const RaspProgram *p) {
+    sb_append(b, "\nprogram = ");
+    put_ref(b, p, p->output, DIALECT_TRACR);
+    sb_append(b, "\n\nif __name__ == \"__main__\":\n    from tracr.compiler import compiling\n\n");
+    if (!p->has_vocab || p->max_seq_len <= 0) {
+        sb_append(b, "    # the .rasp file sets no vocab or max_seq_len: give them here\n");
+        sb_append(b, "    raise SystemExit(\"set vocab and max_seq_len\")\n");
+        return;
+    }
+    sb_append(b, "    vocab = {");
+    for (int i = 0; i < p->n_vocab; i++) {
+        if (i) sb_append(b, ", ");
+        put_value(b, p->vocab[i]);
+    }
+    sb_append(b, "}\n    model = compiling.compile_rasp_to_model(\n        program,\n        vocab=vocab,\n");
+    sb_printf(b, "        max_seq_len=%d,\n", p->max_seq_len);
+    if (p->causal) sb_append(b, "        causal=True,\n");
+    sb_printf(b, "        compiler_bos=\"compiler_bos\",\n        compiler_pad=\"compiler_pad\",\n"
+                 "        mlp_exactness=%d,\n    )\n", p->mlp_exactness > 0 ? p->mlp_exactness : 100);
+    sb_append(b, "    by_text = {str(v): v for v in vocab}  # command-line words to tokens\n"
+                 "    xs = [by_text[w] for w in sys.argv[1:]]\n"
+                 "    print(\"model:\", model.apply([\"compiler_bos\"] + xs).decoded[1:])\n"
+                 "    print(\"rasp: \", rasp.evaluate(program, xs))\n");
+}
+
+static void put_directives(StrBuf *b, const RaspProgram *p) {
+    if (p->has_vocab) {
+        sb_append(b, "vocab {");
+        for (int i = 0; i < p->n_vocab; i++) {
+            if (i) sb_append(b, ", ");
+            put_value(b, p->vocab[i]);
+        }
+        sb_append(b, "}\n");
+    }
+    if (p->max_seq_len > 0) sb_printf(b, "max_seq_len %d\n", p->max_seq_len);
+    if (p->causal) sb_append(b, "causal\n");
+    if (p->mlp_exactness > 0) sb_printf(b, "mlp_exactness %d\n", p->mlp_exactness);
+}
+
+static char *format_program(const RaspProgram *p, Dialect d) {
     StrBuf b;
     sb_init(&b);
-    bool any = false;
-    if (p->has_vocab) {
-        sb_append(&b, "vocab {");
-        for (int i = 0; i < p->n_vocab; i++) {
-            if (i) sb_append(&b, ", ");
-            put_value(&b, p->vocab[i]);
-        }
-        sb_append(&b, "}\n");
-        any = true;
-    }
-    if (p->max_seq_len > 0) {
-        sb_printf(&b, "max_seq_len %d\n", p->max_seq_len);
-        any = true;
-    }
-    if (p->causal) {
-        sb_append(&b, "causal\n");
-        any = true;
-    }
-    if (p->mlp_exactness > 0) {
-        sb_printf(&b, "mlp_exactness %d\n", p->mlp_exactness);
-        any = true;
-    }
+    if (d == DIALECT_TRACR)
+        sb_append(&b, "# Written by `itracr fmt --tracr`: the program in Tracr's Python RASP.\n"
+                      "import sys\n\nfrom tracr.rasp import rasp\n\n");
+    else put_directives(&b, p);
     if (p->output < 0 || p->output >= p->n_exprs) return sb_take(&b);
-    if (any) sb_append(&b, "\n");
+    if (d == DIALECT_RASP && b.len > 0) sb_append(&b, "\n");
 
     /* reachable from the output; children have smaller indices, so one backward sweep */
     unsigned char *reach = calloc((size_t)p->n_exprs, 1);
@@ -205,17 +233,30 @@ char *rasp_format(const RaspProgram *p) {
     for (int i = 0; i < p->n_exprs; i++) {
         const RaspExpr *e = &p->exprs[i];
         if (!reach[i] || e->kind == EXPR_TOKENS || e->kind == EXPR_INDICES) continue;
-        put_ref(&b, p, i);
+        put_ref(&b, p, i, d);
         sb_append(&b, " = ");
         bool num = e->enc == ENC_NUMERICAL && rasp_is_sop(e->kind);
-        if (num) sb_append(&b, "numerical(");
-        put_call(&b, p, e);
+        if (num) sb_append(&b, d == DIALECT_TRACR ? "rasp.numerical(" : "numerical(");
+        put_call(&b, p, e, d);
         if (num) sb_append(&b, ")");
+        if (d == DIALECT_TRACR) {
+            sb_append(&b, ".named(");
+            put_string(&b, e->label ? e->label : rasp_default_name(e->kind));
+            sb_append(&b, ")");
+        }
         sb_append(&b, "\n");
     }
     free(reach);
-    sb_append(&b, "output ");
-    put_ref(&b, p, p->output);
-    sb_append(&b, "\n");
+    if (d == DIALECT_TRACR) {
+        put_tracr_compile(&b, p);
+    } else {
+        sb_append(&b, "output ");
+        put_ref(&b, p, p->output, d);
+        sb_append(&b, "\n");
+    }
     return sb_take(&b);
 }
+
+char *rasp_format(const RaspProgram *p) { return format_program(p, DIALECT_RASP); }
+
+char *rasp_format_tracr(const RaspProgram *p) { return format_program(p, DIALECT_TRACR); }

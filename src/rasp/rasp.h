@@ -23,6 +23,10 @@ Value rasp_parse_token(const RaspProgram *p, const char *text);
  * in index order (tokens/indices are not assigned), then "output NAME". parse(format(p))
  * gives the same program (same labels, kinds, encodings, functions, settings). */
 char *rasp_format(const RaspProgram *p); /* malloc'ed, caller frees */
+/* The same program as a Python script for Tracr's own `rasp` module (one `.named()` call per
+ * expression, then compile_rasp_to_model with the file's settings), so a program can be
+ * checked in Tracr itself. malloc'ed, caller frees. */
+char *rasp_format_tracr(const RaspProgram *p);
 
 /* ---- evaluation (rasp/eval.c) -------------------------------------------------------- */
 /* Values of every expression reachable from the output on one input. */
