@@ -39,7 +39,7 @@ TEST_BIN:= $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 LIBA    := $(B)/libitracr.a
 
-.PHONY: all test test-san check clean install bench fuzz-parse fuzz-safetensors tests
+.PHONY: all test test-san check clean install man bench fuzz-parse fuzz-safetensors tests
 all: $(B)/itracr
 
 $(B)/%.o: %.c
@@ -91,9 +91,32 @@ fuzz-safetensors: build/fuzz/fuzz_safetensors
 	@mkdir -p build/fuzz/corpus_st
 	build/fuzz/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz/corpus_st tests/fuzz/corpus_safetensors
 
-install: $(B)/itracr
-	install -d $(DESTDIR)$(PREFIX)/bin
+# ---- install: the binary, the library with its headers and pkg-config file, the man page
+# (when help2man is there) and bash completion; tests/cli/install.sh checks it in a scratch
+# prefix by building a C program against the installed library.
+VERSION := $(shell sed -n 's/^\#define ITRACR_VERSION "\(.*\)"/\1/p' src/util/version.h)
+HEADERS := $(shell find src -name '*.h' ! -path 'src/cli/*' | sort)
+$(B)/itracr.pc: scripts/itracr.pc.in src/util/version.h
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+# every subcommand's --help goes into the page as its own subsection
+$(B)/itracr.1: $(B)/itracr
+	{ echo '[COMMANDS IN DETAIL]'; for c in $$($(B)/itracr --help | awk '/^commands:/{on=1;next} on&&NF{print $$1}'); do \
+	    echo ".SS $$c"; echo '.nf'; $(B)/itracr $$c --help | sed 's/^\./\\\&./; s/\\/\\e/g'; echo '.fi'; done; } > $(B)/itracr.h2m
+	help2man --no-info --name="Inverse Tracr: RASP compiler, datasets and a weights-to-program decompiler" \
+	    --version-string="itracr $(VERSION)" --include=$(B)/itracr.h2m -o $@ $(B)/itracr
+man: $(B)/itracr.1
+
+install: $(B)/itracr $(LIBA) $(B)/itracr.pc
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 755 $(B)/itracr $(DESTDIR)$(PREFIX)/bin/itracr
+	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/libitracr.a
+	install -m 644 $(B)/itracr.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/itracr.pc
+	for h in $(HEADERS); do install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/itracr/$${h#src/}; done
+	install -m 644 scripts/completion/itracr.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/itracr
+	if command -v help2man >/dev/null; then $(MAKE) --no-print-directory B=$(B) $(B)/itracr.1 && \
+	    install -D -m 644 $(B)/itracr.1 $(DESTDIR)$(PREFIX)/share/man/man1/itracr.1; fi
 
 clean:
 	rm -rf build

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/version.h"
 
 typedef struct {
     const char *name;
@@ -27,7 +28,11 @@ static const Command commands[] = {
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: itracr COMMAND [ARGS]   (itracr COMMAND --help for details)\n\ncommands:\n");
+    fprintf(f, "usage: itracr COMMAND [ARGS]   (itracr COMMAND --help for details)\n"
+               "       itracr --version\n\n"
+               "Inverse Tracr: compiles RASP programs to Tracr's transformer weights, generates datasets\n"
+               "of them, and trains and evaluates a meta-model that decompiles weights back to programs.\n"
+               "\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }
@@ -39,6 +44,10 @@ int main(int argc, char **argv) {
     }
     if (cli_is_help(argv[1])) {
         usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("itracr %s\n", ITRACR_VERSION);
         return EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
