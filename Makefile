@@ -96,9 +96,6 @@ fuzz-safetensors: build/fuzz/fuzz_safetensors
 # prefix by building a C program against the installed library.
 VERSION := $(shell sed -n 's/^\#define ITRACR_VERSION "\(.*\)"/\1/p' src/util/version.h)
 HEADERS := $(shell find src -name '*.h' ! -path 'src/cli/*' | sort)
-$(B)/itracr.pc: scripts/itracr.pc.in src/util/version.h
-	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 # every subcommand's --help goes into the page as its own subsection
 $(B)/itracr.1: $(B)/itracr
 	{ echo '[COMMANDS IN DETAIL]'; for c in $$($(B)/itracr --help | awk '/^commands:/{on=1;next} on&&NF{print $$1}'); do \
@@ -107,12 +104,13 @@ $(B)/itracr.1: $(B)/itracr
 	    --version-string="itracr $(VERSION)" --include=$(B)/itracr.h2m -o $@ $(B)/itracr
 man: $(B)/itracr.1
 
-install: $(B)/itracr $(LIBA) $(B)/itracr.pc
+install: $(B)/itracr $(LIBA)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 755 $(B)/itracr $(DESTDIR)$(PREFIX)/bin/itracr
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/libitracr.a
-	install -m 644 $(B)/itracr.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/itracr.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' scripts/itracr.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/itracr.pc
 	for h in $(HEADERS); do install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/itracr/$${h#src/}; done
 	install -m 644 scripts/completion/itracr.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/itracr
 	if command -v help2man >/dev/null; then $(MAKE) --no-print-directory B=$(B) $(B)/itracr.1 && \
