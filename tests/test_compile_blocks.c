@@ -1,4 +1,4 @@
-/* Craft blocks against hand-computed weights (tracr-reference §2.4, §8) and layer
+/* Craft blocks against hand-computed weights (docs/tracr.md §2.4, §8) and layer
  * allocation on hand graphs (§2.5). */
 #include <math.h>
 

@@ -1,6 +1,6 @@
-/* The reference evaluator: every primitive and Tracr's corner cases (tracr-reference §1),
+/* The reference evaluator: every primitive and Tracr's corner cases (docs/tracr.md §1),
  * labels and BFS order (§1.1, §2.1). Expected values are worked out by hand from Tracr's
- * rasp.py semantics, or are the outputs listed in tracr-reference §4. */
+ * rasp.py semantics, or are the outputs listed in docs/tracr.md §4. */
 #include "rasp_build.h"
 #include "test.h"
 

@@ -1,5 +1,5 @@
 /* model_forward_f64 (the sparse pass of compiler/forward_sparse.c) against a plain dense
- * forward written here from tracr-reference §2.7, on every classic program and random
+ * forward written here from docs/tracr.md §2.7, on every classic program and random
  * inputs of every length, and against the same reference when a weight is not finite (the
  * pass must then fall back to dense arithmetic, NaN included). */
 #include <math.h>

@@ -1,4 +1,4 @@
-/* Value-set inference (tracr-reference §2.2): Tracr's basis_inference_test cases (§5.3) and
+/* Value-set inference (docs/tracr.md §2.2): Tracr's basis_inference_test cases (§5.3) and
  * the value sets quoted in §4. Counts marked CPython were computed with /usr/bin/python3
  * using Tracr's formulas. */
 #include "rasp_build.h"

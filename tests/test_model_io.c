@@ -1,4 +1,4 @@
-/* Model files: save -> load gives the same model; the header follows design.md §6; damaged
+/* Model files: save -> load gives the same model; the header follows docs/compiler.md "Model file"; damaged
  * or inconsistent files are rejected with a message. */
 #include <cjson/cJSON.h>
 #include <unistd.h>
@@ -150,7 +150,7 @@ static void test_header(void) {
         CHECK(cfg && cJSON_GetObjectItemCaseSensitive(cfg, "mlp_exactness")->valueint == 100);
         cJSON_Delete(cfg);
         cJSON *ti = cJSON_Parse(cJSON_GetObjectItemCaseSensitive(md, "token_ids")->valuestring);
-        /* vocab {1,2,3}: ids 1->0, 2->1, 3->2, bos->3, pad->4 (tracr-reference §2.6) */
+        /* vocab {1,2,3}: ids 1->0, 2->1, 3->2, bos->3, pad->4 (docs/tracr.md §2.6) */
         CHECK(ti && cJSON_GetArraySize(ti) == 5);
         CHECK(ti && cJSON_GetArrayItem(cJSON_GetArrayItem(ti, 0), 0)->valueint == 1);
         CHECK(ti && strcmp(cJSON_GetArrayItem(cJSON_GetArrayItem(ti, 3), 0)->valuestring, "compiler_bos") == 0);

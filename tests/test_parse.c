@@ -1,5 +1,5 @@
 /* The .rasp parser: fixture programs (against Tracr's JSON), operator sugar, Map fusion,
- * annotated copies and selector simplification (tracr-reference §1.2–§1.3, §5.3). */
+ * annotated copies and selector simplification (docs/tracr.md §1.2–§1.3, §5.3). */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 

@@ -1,6 +1,6 @@
 /* Validation: every static reason of Tracr's validating.py (wording copied from its
  * exceptions), Tracr's UNSUPPORTED_TEST_CASES, the two dynamic failures of
- * validating_test.py, and each compile-time failure of tracr-reference §5.1. */
+ * validating_test.py, and each compile-time failure of docs/tracr.md §5.1. */
 #include "rasp_build.h"
 #include "test.h"
 

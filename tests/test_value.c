@@ -1,4 +1,4 @@
-/* Values: Python equality/hash merging, ordering (tracr-reference §2.3), str/repr.
+/* Values: Python equality/hash merging, ordering (docs/tracr.md §2.3), str/repr.
  * Expected strings come from CPython 3.11 (repr/str of the same values). */
 #include <pthread.h>
 
@@ -110,7 +110,7 @@ static void test_dir_order(void) {
     valset_add(&s, val_int(1));
     valset_add(&s, val_int(2));
     valset_sort(&s, "tokens");
-    /* tracr-reference §2.6: vocab {1,2,3} gives ids 1,2,3,bos,pad */
+    /* docs/tracr.md §2.6: vocab {1,2,3} gives ids 1,2,3,bos,pad */
     CHECK(s.n == 5 && val_eq(s.items[0], val_int(1)) && val_eq(s.items[2], val_int(3)));
     CHECK_STR(S(s.items[3]), "compiler_bos");
     CHECK_STR(S(s.items[4]), "compiler_pad");

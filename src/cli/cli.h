@@ -7,7 +7,7 @@
 
 #include "rasp/rasp.h"
 
-/* Exit status (design.md §7). */
+/* Exit status (README, "Exit status"). */
 enum { EXIT_OK = 0, EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };
 
 typedef int (*CliMain)(int argc, char **argv);

@@ -1,4 +1,4 @@
-/* Layer allocation (tracr-reference §2.5): longest-path depth counted in SOps, levels,
+/* Layer allocation (docs/tracr.md §2.5): longest-path depth counted in SOps, levels,
  * Tracr's condensing heuristic, craft layer indices and transformer slots.
  *
  * Works on an abstract graph so it can be tested on hand-made graphs: nodes in graph

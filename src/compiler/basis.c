@@ -1,4 +1,4 @@
-/* The order of directions (Tracr's, tracr-reference §2.3) and the spaces built on it:
+/* The order of directions (Tracr's, docs/tracr.md §2.3) and the spaces built on it:
  * sorting, joins, the union of many sorted spaces (the residual space), lookups. Labels are in
  * basis_labels.c, the hash index in basis_index.c. */
 #include "compiler/basis.h"

@@ -1,4 +1,4 @@
-/* Basis directions and vector spaces (tracr-reference §2.3).
+/* Basis directions and vector spaces (docs/tracr.md §2.3).
  *
  * A direction is (name, value); value VAL_NONE stands for Python's None. Spaces are sorted
  * arrays of distinct directions under Tracr's total order, so the position of a direction

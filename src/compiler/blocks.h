@@ -1,5 +1,5 @@
 /* Craft blocks: the MLPs and attention heads Tracr builds for each RASP operation
- * (tracr-reference §2.4), as dense matrices on labelled spaces.
+ * (docs/tracr.md §2.4), as dense matrices on labelled spaces.
  *
  * Builders take spaces, value sets and callbacks rather than program nodes, so each can be
  * unit-tested against hand-computed weights. Everything is allocated in the caller's arena.

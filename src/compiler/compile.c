@@ -1,4 +1,4 @@
-/* RASP program -> Tracr-identical transformer (tracr-reference §2): value sets, one craft
+/* RASP program -> Tracr-identical transformer (docs/tracr.md §2): value sets, one craft
  * block per SOp, layer allocation, residual assembly. */
 #include <math.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Compile-time warnings for Tracr's silent failures (tracr-reference §5.2). The model is
+/* Compile-time warnings for Tracr's silent failures (docs/tracr.md §5.2). The model is
  * still built exactly as Tracr builds it; each warning says what can go wrong and whether
  * exact mode (docs/compiler.md) fixes it. */
 #include <math.h>
@@ -137,7 +137,7 @@ static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_
     desc[0] = 0;
     {
         /* Fast path: every value is one the MLP was built from and neighbours are at least
-         * 2/L apart, so each lies on a flat step (tracr-reference §2.4.3). */
+         * 2/L apart, so each lies on a flat step (docs/tracr.md §2.4.3). */
         bool all_known = true;
         double *v = arena_alloc(c->a, sizeof(double) * (nx + 1));
         size_t m = 0;

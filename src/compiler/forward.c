@@ -1,5 +1,5 @@
 /* Forward pass of the assembled model, input encoding and output decoding
- * (tracr-reference §2.7 and §3). */
+ * (docs/tracr.md §2.7 and §3). */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Body of the compiled model's forward pass (tracr-reference §2.7), instantiated for double
+/* Body of the compiled model's forward pass (docs/tracr.md §2.7), instantiated for double
  * and float by forward.c with REAL, GEMM and FWD_NAME defined. */
 
 /* C[m,n] (+)= A[m,k] B[k,n], row-major. */

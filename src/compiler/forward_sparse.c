@@ -1,4 +1,4 @@
-/* Float64 forward pass (tracr-reference §2.7) on the weights' non-zeros; see forward_sparse.h.
+/* Float64 forward pass (docs/tracr.md §2.7) on the weights' non-zeros; see forward_sparse.h.
  *
  * Besides skipping zero weights, each layer works on compacted activations: only the heads
  * whose value map is non-zero (a head with zero values adds exactly 0 to the residual) and

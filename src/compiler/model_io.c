@@ -1,5 +1,5 @@
 /* Model files: safetensors with Tracr's Haiku parameter names, float32 tensors, and the
- * metadata of design.md §6 (format, config, token_ids, residual_labels, output, source, plus
+ * metadata of docs/compiler.md "Model file" (format, config, token_ids, residual_labels, output, source, plus
  * layers and warnings). Loading checks every field and every shape before building the model. */
 #include <cjson/cJSON.h>
 #include <math.h>

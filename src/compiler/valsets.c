@@ -1,4 +1,4 @@
-/* Completed value sets (tracr-reference §5.2 item 2). Tracr infers a numerical mean's values
+/* Completed value sets (docs/tracr.md §5.2 item 2). Tracr infers a numerical mean's values
  * as {v/l}, which misses k/l for k > 1, so a later numerical MLP discretises values it never
  * saw. Here every node downstream of such a mean gets the set of values it can really take;
  * exact mode compiles from these sets, default mode uses them to warn. */

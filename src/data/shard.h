@@ -1,4 +1,4 @@
-/* Dataset shards (design.md §6, docs/dataset.md): one safetensors file of N samples.
+/* Dataset shards (docs/dataset.md): one safetensors file of N samples.
  *
  * Tensors (N samples, T weight tokens in all, F = WT_WIDTH, K = WT_N_IDS):
  *   program_tokens  I16 [N, PT_ROWS, PT_COLS]  canonical program tokens

@@ -1,4 +1,4 @@
-/* Program tokens: the meta-model's target (design.md §5, docs/program-tokens.md).
+/* Program tokens: the meta-model's target (docs/program-tokens.md).
  *
  * A program is a table of int16 token ids [PT_ROWS][PT_COLS]: a START row, one row per
  * operation (op, enc, fn, a1, a2, out) in canonical order, an END row, then PAD rows. Each
@@ -59,7 +59,7 @@ const char *pt_token_name(int col, int id);
 int pt_token_id(int col, const char *name);
 
 /* ---- layers (layer_alloc.c) ---------------------------------------------------------- */
-/* Runs the compiler's layer allocation (compiler/alloc.h, tracr-reference §2.5) on ops[n]
+/* Runs the compiler's layer allocation (compiler/alloc.h, docs/tracr.md §2.5) on ops[n]
  * (n <= PT_MAX_INPUT_EXPRS). sub[i] = the craft sublayer the op writes: 2(l-1) for an
  * Aggregate (attention), 2(l-1)+1 for Map, SequenceMap, LinearSequenceMap and
  * SelectorWidth (MLP), -1 for a Select (no block). mlp_layer[i] (may be NULL) = the

@@ -1,4 +1,4 @@
-/* Tracr's basis_inference value sets (tracr-reference §2.2).
+/* Tracr's basis_inference value sets (docs/tracr.md §2.2).
  *
  * Nodes are visited in the DFS post-order from the output (children before parents, first
  * child first), as networkx's dfs_postorder_nodes on the reversed graph does, so the first

@@ -1,5 +1,5 @@
 /* .rasp parser: statements, directives and the calls that build the expression graph
- * (design.md §3). Lambda bodies are in parse_lambda.c, operator sugar and Tracr's
+ * (docs/rasp-language.md). Lambda bodies are in parse_lambda.c, operator sugar and Tracr's
  * construction-time simplifications in sugar.c. */
 #include <errno.h>
 #include <limits.h>

@@ -1,4 +1,4 @@
-/* Lambda bodies: the Python expression subset of design.md §3, parsed with Python's
+/* Lambda bodies: the Python expression subset of docs/rasp-language.md §6, parsed with Python's
  * precedence (or < and < not < comparisons < + - < * / // % < unary - + < ** < [] and
  * calls; ** is right-associative and binds tighter than a unary minus on its left). */
 #include <string.h>

@@ -48,7 +48,7 @@ int rasp_eval(const RaspProgram *p, const Value *xs, int n, bool causal, Value *
               size_t errcap);
 
 /* ---- value sets (rasp/infer.c) ------------------------------------------------------- */
-/* Tracr's basis_inference (tracr-reference §2.2) for every expression reachable from the
+/* Tracr's basis_inference (docs/tracr.md §2.2) for every expression reachable from the
  * output: sets[i] is initialised for every i < n_exprs (empty for selectors/unreached).
  * Returns non-zero with Tracr's reason when inference fails (numerical mean of non-0/1
  * values, unsupported SOp). */

@@ -1,6 +1,6 @@
 /* What Tracr does while a program is being built: operator sugar on SOps (rasp.SOp's dunder
  * methods), Map fusion (rasp.Map with simplify=True) and selector simplification
- * (selector_and / selector_or / selector_not). tracr-reference §1.2–§1.3. */
+ * (selector_and / selector_or / selector_not). docs/tracr.md §1.2–§1.3. */
 #include <string.h>
 
 #include "rasp/parse_internal.h"

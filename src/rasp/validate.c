@@ -1,5 +1,5 @@
 /* Validation: Tracr's static_validate and dynamic_validate (compiler/validating.py), plus
- * the failures Tracr only meets while compiling (tracr-reference §5.1). Reasons are worded
+ * the failures Tracr only meets while compiling (docs/tracr.md §5.1). Reasons are worded
  * as Tracr's exceptions; each issue reads "<label>: <reason>". */
 #include <stdarg.h>
 #include <stdio.h>

@@ -105,7 +105,7 @@ uint64_t val_hash(Value v);
  * raise TypeError; otherwise *ok=true and returns -1/0/1. */
 int val_pycmp(Value a, Value b, bool *ok);
 
-/* The total order of residual directions (tracr-reference §2.3) for two directions with
+/* The total order of residual directions (docs/tracr.md §2.3) for two directions with
  * equal names: native comparison when Python allows it, else the comparison of the
  * "name:value" strings. name is needed for that fallback. */
 int val_dir_cmp(const char *name, Value a, Value b);
