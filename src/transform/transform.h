@@ -1,0 +1,118 @@
+/* Function-preserving transforms and compression of compiled models (docs/transforms.md).
+ *
+ * A compiled model has no LayerNorm and no biases, so the residual stream enters every
+ * computation linearly: replacing the stream x [T, D] by x R for any invertible R, with every
+ * map that writes the stream multiplied by R on the right and every map that reads it by
+ * R^-1 on the left, computes the same function. For an orthogonal R, R^-1 = R^T. Heads of a
+ * layer are summed, so their order is free; MLP hidden units likewise. ReLU is positively
+ * homogeneous, so a hidden unit's W1 column may be scaled by s > 0 and its W2 row by 1/s;
+ * a head's Q column by s and K column by 1/s (the score q.k is unchanged), its V column by s
+ * and O row by 1/s.
+ *
+ * Everything in the file that names residual directions (residual_labels, the per-layer
+ * head/hidden-unit labels) describes the compiler's basis: tf_rotate and tf_compress replace
+ * the residual labels with "rot:i" / "cmp:i" (heads and hidden units stay where they were,
+ * so the per-layer labels stay), tf_permute drops the per-layer labels (the head and unit
+ * order no longer matches them), and every transform appends its name and seed to
+ * m->transform, which model files carry ("transform" metadata).
+ *
+ * Randomness comes from the seed alone (TfRng, below); the same seed gives the same bytes. */
+#ifndef ITRACR_TRANSFORM_TRANSFORM_H
+#define ITRACR_TRANSFORM_TRANSFORM_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compiler/model.h"
+
+/* xoshiro256** seeded through splitmix64. The transform layer sits below data/ (the dataset
+ * generator calls it), so it cannot use meta/'s generator; the algorithm is the same. */
+typedef struct TfRng {
+    uint64_t s[4];
+} TfRng;
+void tf_rng_seed(TfRng *r, uint64_t seed);
+uint64_t tf_rng_next(TfRng *r);
+double tf_rng_uniform(TfRng *r); /* [0, 1) */
+double tf_rng_normal(TfRng *r);  /* standard normal */
+
+/* A deep copy of m (weights, labels, info; float64, no rounding). */
+CompiledModel *tf_model_clone(const CompiledModel *m);
+
+/* q [n, n] row-major: a Haar-distributed random orthogonal matrix (QR of a Gaussian matrix by
+ * LAPACK's dgeqrf/dorgqr, columns multiplied by the sign of R's diagonal). Returns 0, or
+ * non-zero with a message. */
+int tf_haar_orthogonal(int n, TfRng *r, double *q, char *err, size_t errcap);
+
+/* Applies r [D, D] (any invertible matrix given with its inverse rinv; for an orthogonal r,
+ * rinv = r^T) to the residual stream of m in place: writers (embeddings, O, W2) become W r,
+ * readers (Q, K, V, W1, unembedding) become rinv W. */
+void tf_change_basis(CompiledModel *m, const double *r, const double *rinv);
+
+/* In place: a random orthogonal change of basis (seeded). */
+int tf_rotate(CompiledModel *m, uint64_t seed, char *err, size_t errcap);
+/* In place: a random permutation of the heads of each layer and of the MLP hidden units. */
+int tf_permute(CompiledModel *m, uint64_t seed, char *err, size_t errcap);
+/* In place: positive rescaling, log-uniform in [1/4, 4]: per hidden unit (W1 column * s,
+ * W2 row / s), per key column of a head (Q * s, K / s), per value column (V * s, O row / s). */
+int tf_scale(CompiledModel *m, uint64_t seed, char *err, size_t errcap);
+
+/* ---- behaviour comparison (transform/compare.c) ---------------------------------------- */
+typedef struct TfCompare {
+    long n_inputs;          /* inputs run (every input up to max_seq_len, or a sample) */
+    bool exhaustive;        /* n_inputs is every input */
+    long n_inputs_match;    /* inputs whose compared positions all match */
+    long n_positions;       /* positions compared */
+    long n_positions_match;
+    long n_skipped;         /* positions skipped: the reference has no clear output there */
+    double max_abs_diff;    /* largest |a - b| over all unembedded outputs (BOS excluded) */
+    double max_ref_abs;     /* largest |b| over the same entries */
+    char first_mismatch[256];
+} TfCompare;
+
+/* Runs a (the candidate) and ref (the reference; same vocabulary, output and max_seq_len) in
+ * float64 on every input of lengths 1..N when there are at most max_inputs of them, else on
+ * max_inputs random ones (seeded). A position is compared where ref's output is defined: for
+ * categorical outputs, when ref's top score beats its second by more than half the row's
+ * largest magnitude and by more than 1e-3 (Tracr's rows are one-hot, ~1: all-zero rows,
+ * up to float noise, where the program's value is None, and argmax's tie-break there is
+ * arbitrary); categorical positions
+ * match when the decoded values are equal; numerical ones when |a - b| <= atol + rtol |b|.
+ * Returns 0, or non-zero with a message (incompatible models). */
+int tf_compare(const CompiledModel *a, const CompiledModel *ref, long max_inputs, uint64_t seed, double rtol,
+               double atol, TfCompare *rep, char *err, size_t errcap);
+
+/* ---- compression (transform/compress.c) ------------------------------------------------ */
+typedef struct TfCompressOptions {
+    int dim;            /* D' (1..D) */
+    int steps;          /* Adam steps (default 2000) */
+    int batch;          /* sequences per step (default 32) */
+    double lr;          /* Adam learning rate (default 1e-2) */
+    uint64_t seed;
+    double out_weight;  /* weight of the unembedded-output term of the loss (default 1) */
+    bool verbose;       /* loss every 10% of the steps on stderr */
+} TfCompressOptions;
+void tf_compress_options_default(TfCompressOptions *o);
+
+typedef struct TfCompressReport {
+    double loss_first, loss_last; /* the training loss (relative, see compress.c) */
+    int steps;
+    double seconds;
+} TfCompressReport;
+
+/* Learns P [D', D] with m's weights frozen and returns, in *out, the model of width D' with
+ * P folded in: embeddings E P^T, readers P W, writers W P^T. Returns 0, or non-zero with a
+ * message. */
+int tf_compress(const CompiledModel *m, const TfCompressOptions *o, CompiledModel **out, TfCompressReport *rep,
+                char *err, size_t errcap);
+
+/* ---- the loss and its gradient, exposed for the finite-difference test ------------------ */
+typedef struct TfCompressLoss TfCompressLoss;
+/* A loss on m for a fixed batch ids [B, T] (BOS first; T <= N + 1). */
+TfCompressLoss *tf_closs_new(const CompiledModel *m, int dim, const int *ids, int B, int T, double out_weight);
+void tf_closs_free(TfCompressLoss *c);
+/* Replaces the batch: B sequences of lengths len[b] (BOS first), ids stacked [sum len]. */
+void tf_closs_set_batch(TfCompressLoss *c, const int *ids, const int *len, int B);
+/* The loss at p [dim, D]; grad [dim, D] (may be NULL) receives dL/dp. */
+double tf_closs_eval(TfCompressLoss *c, const double *p, double *grad);
+
+#endif
