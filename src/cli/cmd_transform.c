@@ -18,8 +18,12 @@ static const char *usage =
     "  --compress D     learn a projection of the residual stream to width D (weights frozen,\n"
     "                   Adam in float64) and fold it into the weights; approximate\n"
     "  --steps N        compression: Adam steps (default 2000)\n"
+    "  --restarts K     compression: K runs from different random starts, the best kept\n"
+    "                   (default 1)\n"
     "  --batch B        compression: sequences per step (default 32)\n"
     "  --lr X           compression: learning rate (default 0.01)\n"
+    "  --out-weight X   compression: weight of the output term against the per-layer terms\n"
+    "                   of the loss (default 10)\n"
     "  --seed S         seed of every random choice (default 1)\n"
     "  --check N        compare the written model with the input on every input up to\n"
     "                   max_seq_len, or on N random ones when there are more (default 20000);\n"
@@ -59,6 +63,10 @@ int cmd_transform(int argc, char **argv) {
             NEED();
             if (!cli_parse_int("transform", a, v, 0, 100000000L, &x)) return EXIT_USAGE;
             co.steps = (int)x;
+        } else if (strcmp(a, "--restarts") == 0) {
+            NEED();
+            if (!cli_parse_int("transform", a, v, 1, 1000, &x)) return EXIT_USAGE;
+            co.restarts = (int)x;
         } else if (strcmp(a, "--batch") == 0) {
             NEED();
             if (!cli_parse_int("transform", a, v, 1, 1 << 16, &x)) return EXIT_USAGE;
@@ -68,6 +76,12 @@ int cmd_transform(int argc, char **argv) {
             char *end;
             co.lr = strtod(v, &end);
             if (!*v || *end || !(co.lr > 0 && co.lr < 10)) return cli_usage_error("transform", "bad --lr '%s'", v);
+        } else if (strcmp(a, "--out-weight") == 0) {
+            NEED();
+            char *end;
+            co.out_weight = strtod(v, &end);
+            if (!*v || *end || !(co.out_weight >= 0 && co.out_weight <= 1e6))
+                return cli_usage_error("transform", "bad --out-weight '%s'", v);
         } else if (strcmp(a, "--seed") == 0) {
             NEED();
             char *end;

@@ -84,18 +84,20 @@ int tf_compare(const CompiledModel *a, const CompiledModel *ref, long max_inputs
 /* ---- compression (transform/compress.c) ------------------------------------------------ */
 typedef struct TfCompressOptions {
     int dim;            /* D' (1..D) */
-    int steps;          /* Adam steps (default 2000) */
+    int steps;          /* Adam steps per restart (default 2000) */
+    int restarts;       /* independent runs; the best on an evaluation batch is kept (default 1) */
     int batch;          /* sequences per step (default 32) */
     double lr;          /* Adam learning rate (default 1e-2) */
     uint64_t seed;
-    double out_weight;  /* weight of the unembedded-output term of the loss (default 1) */
+    double out_weight;  /* weight of the unembedded-output term of the loss (default 10) */
     bool verbose;       /* loss every 10% of the steps on stderr */
 } TfCompressOptions;
 void tf_compress_options_default(TfCompressOptions *o);
 
 typedef struct TfCompressReport {
-    double loss_first, loss_last; /* the training loss (relative, see compress.c) */
-    int steps;
+    double loss_first;  /* the first run's first training loss (compress_loss.c) */
+    double loss_last;   /* the kept run's loss on the evaluation batch (4 x batch sequences) */
+    int steps;          /* over all restarts */
     double seconds;
 } TfCompressReport;
 
