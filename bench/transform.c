@@ -1,14 +1,15 @@
 /* Transform benchmark: per model, the median time of tf_rotate, tf_permute and tf_scale and
- * one tf_compress run to half the residual width, against a baseline measured in the same
+ * one tf_compress run to half the residual width and one tf_distill run (a student of the same
+ * shape from a random start), against a baseline measured in the same
  * run: baseline=compile_us, the median time to compile the same program (parse excluded).
  * Models: the classic programs of DIR (default tests/fixtures/tracr) and G programs of the
  * dataset sampler (default settings, seeds 1, 2, ... that compile). For compression it also
  * prints the share of output positions that decode as the original's on every input (or
- * 3,000 random ones), through the written float32 file.
+ * 3,000 random ones), through the written float32 file; for distillation, the share of whole
+ * inputs (every input, or 20,000 random ones; accepted at >= 99%).
  *
- * Usage: bench/transform [DIR] [G] [compress_steps] [min_ms]
- * The last line is `rotate_ms=... compress_ms=... distill_ms=n/a`: medians over all models
- * (distillation is not built). */
+ * Usage: bench/transform [DIR] [G] [compress_steps] [min_ms] [distill_steps]
+ * The last line is `rotate_ms=... compress_ms=... distill_ms=...`: medians over all models. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,11 +78,11 @@ static double time_tf(const CompiledModel *m, int which, double min_ms) {
 
 typedef struct Row {
     char name[64];
-    double compile_us, rot_us, perm_us, scale_us, comp_ms, acc;
+    double compile_us, rot_us, perm_us, scale_us, comp_ms, acc, dist_ms, dist_acc;
     int D;
 } Row;
 
-static int bench_one(const char *name, const RaspProgram *p, int steps, double min_ms, Row *r) {
+static int bench_one(const char *name, const RaspProgram *p, int steps, int dsteps, double min_ms, Row *r) {
     CompiledModel *m = NULL;
     char err[512];
     if (compile_program(p, NULL, &m, err, sizeof err)) return 1;
@@ -110,6 +111,16 @@ static int bench_one(const char *name, const RaspProgram *p, int steps, double m
     free(buf);
     compiled_model_free(back);
     compiled_model_free(c);
+    TfDistillOptions dopt;
+    tf_distill_options_default(&dopt);
+    dopt.steps = dsteps;
+    TfDistillReport drep;
+    CompiledModel *st = NULL;
+    t0 = now_us();
+    rc = tf_distill(m, &dopt, &st, &drep, err, sizeof err);
+    r->dist_ms = (now_us() - t0) / 1000; /* includes its final check on every input */
+    r->dist_acc = rc ? -1 : 100 * drep.input_accuracy;
+    compiled_model_free(st);
     compiled_model_free(m);
     return 0;
 }
@@ -119,6 +130,7 @@ int main(int argc, char **argv) {
     int G = argc > 2 ? atoi(argv[2]) : 15;
     int steps = argc > 3 ? atoi(argv[3]) : 300;
     double min_ms = argc > 4 ? atof(argv[4]) : 100;
+    int dsteps = argc > 5 ? atoi(argv[5]) : 300;
     DIR *d = opendir(dir);
     if (!d) {
         fprintf(stderr, "bench/transform: cannot open %s\n", dir);
@@ -144,7 +156,7 @@ int main(int argc, char **argv) {
         RaspProgram p;
         snprintf(path, sizeof path, "%s/%s.rasp", dir, names[i]);
         if (rasp_parse_file(path, &p, err, sizeof err)) continue;
-        if (!bench_one(names[i], &p, steps, min_ms, &rows[nr])) nr++;
+        if (!bench_one(names[i], &p, steps, dsteps, min_ms, &rows[nr])) nr++;
         rasp_program_free(&p);
     }
     GenConfig gc;
@@ -160,7 +172,7 @@ int main(int argc, char **argv) {
         if (pt_build_program(gs.rows, gs.n_rows, vocab, gc.n_vocab, gc.max_seq_len, &p, err, sizeof err) == 0) {
             char name[64];
             snprintf(name, sizeof name, "gen_seed_%llu", (unsigned long long)seed);
-            if (!bench_one(name, &p, steps, min_ms, &rows[nr])) nr++, got++;
+            if (!bench_one(name, &p, steps, dsteps, min_ms, &rows[nr])) nr++, got++;
         }
         rasp_program_free(&p);
     }
@@ -170,19 +182,27 @@ int main(int argc, char **argv) {
     printf("compress: one run to ceil(D/2), %d Adam steps, batch 32; acc = output positions decoded as the "
            "original's\n",
            steps);
-    printf("%-20s %4s %10s %10s %10s %10s %9s %11s %8s\n", "model", "D", "compile_us", "rotate_us", "permute_us",
-           "scale_us", "rot/comp", "compress_ms", "acc_%");
+    printf("distill: one student, %d Adam steps, batch 32 (time includes the final check); dacc = whole inputs\n",
+           dsteps);
+    printf("%-20s %4s %10s %10s %10s %10s %9s %11s %8s %10s %8s\n", "model", "D", "compile_us", "rotate_us",
+           "permute_us", "scale_us", "rot/comp", "compress_ms", "acc_%", "distill_ms", "dacc_%");
     double *rot = malloc(sizeof(double) * (size_t)(nr + 1)), *cmp = malloc(sizeof(double) * (size_t)(nr + 1));
     double *ratio = malloc(sizeof(double) * (size_t)(nr + 1)), *acc = malloc(sizeof(double) * (size_t)(nr + 1));
+    double *dms = malloc(sizeof(double) * (size_t)(nr + 1)), *dacc = malloc(sizeof(double) * (size_t)(nr + 1));
+    int n_acc = 0;
     for (int i = 0; i < nr; i++) {
         Row *r = &rows[i];
-        printf("%-20s %4d %10.1f %10.1f %10.1f %10.1f %9.2f %11.1f %8.2f\n", r->name, r->D, r->compile_us, r->rot_us,
-               r->perm_us, r->scale_us, r->rot_us / r->compile_us, r->comp_ms, r->acc);
+        printf("%-20s %4d %10.1f %10.1f %10.1f %10.1f %9.2f %11.1f %8.2f %10.1f %8.2f\n", r->name, r->D, r->compile_us,
+               r->rot_us, r->perm_us, r->scale_us, r->rot_us / r->compile_us, r->comp_ms, r->acc, r->dist_ms,
+               r->dist_acc);
         rot[i] = r->rot_us / 1000, cmp[i] = r->comp_ms, ratio[i] = r->rot_us / r->compile_us, acc[i] = r->acc;
+        dms[i] = r->dist_ms, dacc[i] = r->dist_acc;
+        n_acc += r->dist_acc >= 99;
     }
-    printf("models=%d median rotate/compile=%.2f median compress accuracy=%.2f%%\n", nr, median(ratio, nr),
-           median(acc, nr));
-    printf("rotate_ms=%.4f compress_ms=%.1f distill_ms=n/a\n", median(rot, nr), median(cmp, nr));
-    free(rot), free(cmp), free(ratio), free(acc), free(rows);
+    printf("models=%d median rotate/compile=%.2f median compress accuracy=%.2f%% students accepted (>= 99%% of "
+           "inputs)=%d median student input accuracy=%.2f%%\n",
+           nr, median(ratio, nr), median(acc, nr), n_acc, median(dacc, nr));
+    printf("rotate_ms=%.4f compress_ms=%.1f distill_ms=%.1f\n", median(rot, nr), median(cmp, nr), median(dms, nr));
+    free(rot), free(cmp), free(ratio), free(acc), free(dms), free(dacc), free(rows);
     return 0;
 }

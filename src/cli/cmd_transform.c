@@ -17,11 +17,14 @@ static const char *usage =
     "                   of each head's query/key and value/output columns\n"
     "  --compress D     learn a projection of the residual stream to width D (weights frozen,\n"
     "                   Adam in float64) and fold it into the weights; approximate\n"
-    "  --steps N        compression: Adam steps (default 2000)\n"
+    "  --distill        train a student of the same shape from a random start on the model's\n"
+    "                   outputs (Adam, float64); approximate; accepted when >= 99% of whole\n"
+    "                   inputs decode as the input model's\n"
+    "  --steps N        compression / distillation: Adam steps (default 2000 / 3000)\n"
     "  --restarts K     compression: K runs from different random starts, the best kept\n"
     "                   (default 1)\n"
-    "  --batch B        compression: sequences per step (default 32)\n"
-    "  --lr X           compression: learning rate (default 0.01)\n"
+    "  --batch B        compression / distillation: sequences per step (default 32)\n"
+    "  --lr X           compression / distillation: learning rate (default 0.01 / 0.003)\n"
     "  --out-weight X   compression: weight of the output term against the per-layer terms\n"
     "                   of the loss (default 10)\n"
     "  --seed S         seed of every random choice (default 1)\n"
@@ -29,14 +32,17 @@ static const char *usage =
     "                   max_seq_len, or on N random ones when there are more (default 20000);\n"
     "                   0 skips the check\n"
     "  --quiet          no report\n"
-    "Transforms apply in the order compress, scale, permute, rotate. The report gives the share\n"
+    "Transforms apply in the order distill or compress (not both), scale, permute, rotate. The report gives the share\n"
     "of output positions (and of whole inputs) where the written model decodes the same value\n"
     "as the input model; numerical outputs match within 1e-4 + 1e-3 |y|. Exit status 1 when a\n"
-    "function-preserving transform (no --compress) changes an output.\n";
+    "function-preserving transform (no --compress or --distill) changes an output, or when a\n"
+    "distilled student is not accepted (the file is written all the same).\n";
 
 int cmd_transform(int argc, char **argv) {
     const char *path = NULL, *out = NULL;
-    bool rot = false, perm = false, scale = false, quiet = false;
+    bool rot = false, perm = false, scale = false, quiet = false, distill = false;
+    long steps = -1, batch = -1;
+    double lr = -1;
     long compress = 0, check = 20000, x;
     unsigned long long seed = 1;
     TfCompressOptions co;
@@ -56,26 +62,25 @@ int cmd_transform(int argc, char **argv) {
         else if (strcmp(a, "--permute") == 0) perm = true;
         else if (strcmp(a, "--scale") == 0) scale = true;
         else if (strcmp(a, "--quiet") == 0) quiet = true;
+        else if (strcmp(a, "--distill") == 0) distill = true;
         else if (strcmp(a, "--compress") == 0) {
             NEED();
             if (!cli_parse_int("transform", a, v, 1, 1 << 20, &compress)) return EXIT_USAGE;
         } else if (strcmp(a, "--steps") == 0) {
             NEED();
-            if (!cli_parse_int("transform", a, v, 0, 100000000L, &x)) return EXIT_USAGE;
-            co.steps = (int)x;
+            if (!cli_parse_int("transform", a, v, 0, 100000000L, &steps)) return EXIT_USAGE;
         } else if (strcmp(a, "--restarts") == 0) {
             NEED();
             if (!cli_parse_int("transform", a, v, 1, 1000, &x)) return EXIT_USAGE;
             co.restarts = (int)x;
         } else if (strcmp(a, "--batch") == 0) {
             NEED();
-            if (!cli_parse_int("transform", a, v, 1, 1 << 16, &x)) return EXIT_USAGE;
-            co.batch = (int)x;
+            if (!cli_parse_int("transform", a, v, 1, 1 << 16, &batch)) return EXIT_USAGE;
         } else if (strcmp(a, "--lr") == 0) {
             NEED();
             char *end;
-            co.lr = strtod(v, &end);
-            if (!*v || *end || !(co.lr > 0 && co.lr < 10)) return cli_usage_error("transform", "bad --lr '%s'", v);
+            lr = strtod(v, &end);
+            if (!*v || *end || !(lr > 0 && lr < 10)) return cli_usage_error("transform", "bad --lr '%s'", v);
         } else if (strcmp(a, "--out-weight") == 0) {
             NEED();
             char *end;
@@ -104,8 +109,18 @@ int cmd_transform(int argc, char **argv) {
     }
     if (!path) return cli_usage_error("transform", "missing MODEL.safetensors");
     if (!out) return cli_usage_error("transform", "-o OUT is required");
-    if (!rot && !perm && !scale && !compress)
-        return cli_usage_error("transform", "name at least one of --rotate, --permute, --scale, --compress");
+    if (!rot && !perm && !scale && !compress && !distill)
+        return cli_usage_error("transform", "name at least one of --rotate, --permute, --scale, --compress, --distill");
+    if (compress && distill) return cli_usage_error("transform", "--compress and --distill exclude each other");
+    if (steps >= 0) co.steps = (int)steps;
+    if (batch > 0) co.batch = (int)batch;
+    if (lr > 0) co.lr = lr;
+    TfDistillOptions dopt;
+    tf_distill_options_default(&dopt);
+    if (steps >= 0) dopt.steps = (int)steps;
+    if (batch > 0) dopt.batch = (int)batch;
+    if (lr > 0) dopt.lr = lr;
+    bool rejected = false;
 
     char err[1024];
     CompiledModel *m = NULL, *t = NULL, *back = NULL;
@@ -128,6 +143,18 @@ int cmd_transform(int argc, char **argv) {
         if (!quiet)
             fprintf(stderr, "compress: width %d -> %d, %d steps, loss %.4g -> %.4g, %.2f s\n", m->residual_dim,
                     co.dim, cr.steps, cr.loss_first, cr.loss_last, cr.seconds);
+    } else if (distill) {
+        dopt.seed = seed;
+        dopt.verbose = !quiet;
+        dopt.check_inputs = check > 0 ? check : 20000;
+        TfDistillReport dr;
+        if (tf_distill(m, &dopt, &t, &dr, err, sizeof err)) goto fail;
+        rejected = !dr.accepted;
+        if (!quiet)
+            fprintf(stderr,
+                    "distill: %d steps, loss %.4g -> %.4g, %.2f s; %.2f%% of inputs and %.2f%% of positions match: %s\n",
+                    dr.steps, dr.loss_first, dr.loss_last, dr.seconds, 100 * dr.input_accuracy,
+                    100 * dr.position_accuracy, dr.accepted ? "accepted" : "NOT accepted (< 99% of inputs)");
     } else {
         t = tf_model_clone(m);
     }
@@ -153,11 +180,12 @@ int cmd_transform(int argc, char **argv) {
                    cmp.n_skipped, cmp.max_abs_diff, cmp.max_ref_abs);
             if (cmp.first_mismatch[0]) printf("first mismatch: %s\n", cmp.first_mismatch);
         }
-        if (!compress && cmp.n_positions_match != cmp.n_positions) {
+        if (!compress && !distill && cmp.n_positions_match != cmp.n_positions) {
             fprintf(stderr, "itracr transform: the transformed model's outputs differ from the input's\n");
             rc = EXIT_BAD_INPUT;
         }
     }
+    if (rejected) rc = EXIT_BAD_INPUT;
     goto done;
 fail:
     fprintf(stderr, "itracr transform: %s\n", err);

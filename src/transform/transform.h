@@ -117,4 +117,39 @@ void tf_closs_set_batch(TfCompressLoss *c, const int *ids, const int *len, int B
 /* The loss at p [dim, D]; grad [dim, D] (may be NULL) receives dL/dp. */
 double tf_closs_eval(TfCompressLoss *c, const double *p, double *grad);
 
+/* ---- distillation (transform/distill.c) ------------------------------------------------ */
+typedef struct TfDistillOptions {
+    int steps;            /* Adam steps (default 3000) */
+    int batch;            /* sequences per step (default 32) */
+    double lr;            /* default 3e-3, cosine decay to a tenth */
+    uint64_t seed;
+    double min_accuracy;  /* accepted when this share of whole inputs match (default 0.99) */
+    long check_inputs;    /* inputs of the final check (tf_compare; default 20000) */
+    bool verbose;
+} TfDistillOptions;
+void tf_distill_options_default(TfDistillOptions *o);
+
+typedef struct TfDistillReport {
+    double loss_first, loss_last;
+    int steps;
+    double input_accuracy, position_accuracy; /* against the teacher, tf_compare's rules */
+    bool accepted;
+    double seconds;
+} TfDistillReport;
+
+/* Trains a student of m's shape from a random start on m's outputs and returns it in *out
+ * (also when it is not accepted: rep->accepted says). Returns 0, or non-zero with a
+ * message. */
+int tf_distill(const CompiledModel *m, const TfDistillOptions *o, CompiledModel **out, TfDistillReport *rep,
+               char *err, size_t errcap);
+
+/* The distillation loss on a fixed batch of B sequences ids [sum len] (BOS first), exposed
+ * for the finite-difference test: tf_dloss_eval(w) is the loss of the student whose weights
+ * are w (the layout of model_alloc_weights for teacher's shape); grad (may be NULL) gets
+ * dL/dw. */
+typedef struct TfDistillLoss TfDistillLoss;
+TfDistillLoss *tf_dloss_new(const CompiledModel *teacher, const int *ids, const int *len, int B);
+void tf_dloss_free(TfDistillLoss *c);
+double tf_dloss_eval(TfDistillLoss *c, const double *w, double *grad);
+
 #endif
