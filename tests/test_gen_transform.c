@@ -1,7 +1,8 @@
 /* itracr gen --transform: rotated datasets hold the same programs (and stock model hashes)
  * as the stock dataset of the same seed, with different, denser weight tokens, the same
  * bytes for any number of jobs, and the transform's counters in the stats and the manifest;
- * compressed samples are accepted only when the compressed model still matches. */
+ * compressed samples are accepted only when the compressed model still matches, distilled
+ * ones when the student matches on >= 99% of the inputs. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <stdlib.h>
@@ -136,8 +137,42 @@ static void test_compress(void) {
     gen_sampler_free(smp);
 }
 
+/* Distillation through the same hook: an accepted student is dense (its token embedding has
+ * no zero), keeps the stock model hash, and was checked on every input. */
+static void test_distill(void) {
+    GenConfig g;
+    gen_config_default(&g);
+    g.max_residual = 24;
+    char err[256];
+    GenSampler *smp = gen_sampler_new(&g, err, sizeof err);
+    CHECK(smp != NULL);
+    if (!smp) return;
+    AccSettings stock, dist;
+    acc_settings_default(&stock);
+    acc_settings_default(&dist);
+    dist.transform = ACC_TF_DISTILL;
+    dist.compress_steps = 400;
+    AccResult r0, r1;
+    acc_result_init(&r0), acc_result_init(&r1);
+    int accepted = 0, tried = 0;
+    for (uint64_t seed = 1; seed < 400 && accepted < 1 && tried < 8; seed++) {
+        if (acc_run(smp, &stock, seed, &r0) != ACC_OK) continue;
+        tried++;
+        int why = acc_run(smp, &dist, seed, &r1);
+        CHECK(r1.tf_attempted && (why == ACC_OK || why == ACC_R_TRANSFORM));
+        if (why != ACC_OK) continue;
+        accepted++;
+        CHECK(memcmp(r0.model_hash, r1.model_hash, sizeof r0.model_hash) == 0);
+        CHECK(r1.wt.n >= r0.wt.n);
+    }
+    CHECK_MSG(accepted == 1, "no student accepted in %d samples", tried);
+    acc_result_free(&r0), acc_result_free(&r1);
+    gen_sampler_free(smp);
+}
+
 int main(void) {
     RUN(test_rotate);
     RUN(test_compress);
+    RUN(test_distill);
     TEST_END();
 }

@@ -1,7 +1,8 @@
 /* Distillation (src/transform/distill.c): the gradient of the student's loss with respect to
  * every weight matrix against central finite differences (categorical and numerical
- * teachers, causal and not), and a student of `length`'s shape trained from a random start
- * reproducing the compiled model on every input within a test-sized budget. */
+ * teachers, causal and not, same width and narrower), and students of `length`'s shape (and
+ * of residual width 6 instead of 15) trained from a random start reproducing the compiled
+ * model on every input within a test-sized budget. */
 #include <math.h>
 
 #include "compiler/model.h"
@@ -33,10 +34,15 @@ static CompiledModel *compile_path(const char *path) {
 }
 
 /* Three entries of each weight matrix (and the largest gradient) against central differences. */
-static void grad_check(const CompiledModel *m, const char *what) {
+static void grad_check(const CompiledModel *m, int width, const char *what) {
     CompiledModel *view = tf_model_clone(m); /* only for the offsets of the matrices */
-    size_t nw = (size_t)(view->unembed - view->token_embed) + (size_t)m->residual_dim * m->n_out;
-    int D = m->residual_dim, HK = m->num_heads * m->key_size, M = m->mlp_hidden_size;
+    if (width > 0) {
+        view->residual_dim = width;
+        model_alloc_weights(view);
+    }
+    int D = view->residual_dim;
+    size_t nw = (size_t)(view->unembed - view->token_embed) + (size_t)D * m->n_out;
+    int HK = m->num_heads * m->key_size, M = m->mlp_hidden_size;
     TfRng g;
     tf_rng_seed(&g, 17);
     double *w = malloc(sizeof(double) * nw), *gr = malloc(sizeof(double) * nw);
@@ -52,7 +58,7 @@ static void grad_check(const CompiledModel *m, const char *what) {
             ids[r++] = id;
         }
     }
-    TfDistillLoss *c = tf_dloss_new(m, ids, len, B);
+    TfDistillLoss *c = tf_dloss_new(m, width, ids, len, B);
     double l0 = tf_dloss_eval(c, w, gr);
     CHECK(isfinite(l0) && l0 > 0);
     /* regions: token, pos, per layer q k v o w1 w2, unembed */
@@ -100,7 +106,8 @@ static void test_gradients(void) {
         CompiledModel *m = compile_path(paths[i]);
         CHECK(m != NULL);
         if (!m) continue;
-        grad_check(m, paths[i]);
+        grad_check(m, 0, paths[i]);
+        if (i == 0) grad_check(m, 9, "reverse, student width 9");
         compiled_model_free(m);
     }
     CompiledModel *m = compile_text("vocab {0, 1, 2}\nmax_seq_len 4\ncausal\n"
@@ -108,7 +115,7 @@ static void test_gradients(void) {
                                     "a = numerical(Aggregate(s, numerical(Map(lambda x: 1 if x == 1 else 0, tokens)), "
                                     "default=0))\n");
     CHECK(m != NULL && m->causal);
-    if (m) grad_check(m, "causal numerical");
+    if (m) grad_check(m, 0, "causal numerical");
     compiled_model_free(m);
 }
 
@@ -141,6 +148,12 @@ static void test_distill_length(void) {
     CHECK(nz == n);
     free(buf);
     compiled_model_free(back);
+    compiled_model_free(s);
+    /* a narrower student (width 6 of 15) still learns length exactly */
+    o.width = 6;
+    CHECK(tf_distill(m, &o, &s, &rep, err, sizeof err) == 0);
+    CHECK(s && s->residual_dim == 6);
+    CHECK_MSG(rep.accepted, "width 6: accuracy %.4f", rep.input_accuracy);
     compiled_model_free(s);
     compiled_model_free(m);
 }

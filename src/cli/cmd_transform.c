@@ -20,6 +20,8 @@ static const char *usage =
     "  --distill        train a student of the same shape from a random start on the model's\n"
     "                   outputs (Adam, float64); approximate; accepted when >= 99% of whole\n"
     "                   inputs decode as the input model's\n"
+    "  --width W        distillation: the student's residual width (default the model's;\n"
+    "                   smaller forces superposition)\n"
     "  --steps N        compression / distillation: Adam steps (default 2000 / 3000)\n"
     "  --restarts K     compression: K runs from different random starts, the best kept\n"
     "                   (default 1)\n"
@@ -41,7 +43,7 @@ static const char *usage =
 int cmd_transform(int argc, char **argv) {
     const char *path = NULL, *out = NULL;
     bool rot = false, perm = false, scale = false, quiet = false, distill = false;
-    long steps = -1, batch = -1;
+    long steps = -1, batch = -1, width = 0;
     double lr = -1;
     long compress = 0, check = 20000, x;
     unsigned long long seed = 1;
@@ -69,6 +71,9 @@ int cmd_transform(int argc, char **argv) {
         } else if (strcmp(a, "--steps") == 0) {
             NEED();
             if (!cli_parse_int("transform", a, v, 0, 100000000L, &steps)) return EXIT_USAGE;
+        } else if (strcmp(a, "--width") == 0) {
+            NEED();
+            if (!cli_parse_int("transform", a, v, 1, 1 << 20, &width)) return EXIT_USAGE;
         } else if (strcmp(a, "--restarts") == 0) {
             NEED();
             if (!cli_parse_int("transform", a, v, 1, 1000, &x)) return EXIT_USAGE;
@@ -120,6 +125,8 @@ int cmd_transform(int argc, char **argv) {
     if (steps >= 0) dopt.steps = (int)steps;
     if (batch > 0) dopt.batch = (int)batch;
     if (lr > 0) dopt.lr = lr;
+    dopt.width = (int)width;
+    if (width && !distill) return cli_usage_error("transform", "--width applies to --distill");
     bool rejected = false;
 
     char err[1024];

@@ -17,7 +17,7 @@
 static const char *const REASONS[ACC_R_COUNT] = {
     "ok", "sampler", "build", "compile", "caps", "eval_error", "mismatch", "constant",
     "identity", "mostly_none", "const_op", "wtokens", "transform"};
-static const char *const TRANSFORMS[ACC_TF_COUNT] = {"none", "rotate", "compress"};
+static const char *const TRANSFORMS[ACC_TF_COUNT] = {"none", "rotate", "compress", "distill"};
 
 const char *acc_transform_name(int t) { return t >= 0 && t < ACC_TF_COUNT ? TRANSFORMS[t] : "?"; }
 
@@ -276,6 +276,20 @@ static CompiledModel *transform_model(const CompiledModel *m, const Probe *pr, c
         o.steps = st->compress_steps;
         o.seed = seed;
         rc = tf_compress(m, &o, &t, &rep, err, sizeof err);
+    } else if (st->transform == ACC_TF_DISTILL) {
+        TfDistillOptions o;
+        TfDistillReport rep;
+        tf_distill_options_default(&o);
+        o.steps = st->compress_steps;
+        o.seed = seed;
+        rc = tf_distill(m, &o, &t, &rep, err, sizeof err);
+        if (!rc && !rep.accepted) {
+            snprintf(r->detail, sizeof r->detail, "distilled: %.1f%% of inputs match", 100 * rep.input_accuracy);
+            r->reason = ACC_R_TRANSFORM;
+            r->tf_seconds = mono_s() - t0;
+            compiled_model_free(t);
+            return NULL;
+        }
     } else {
         t = tf_model_clone(m);
         rc = !t || tf_permute(t, seed, err, sizeof err) || tf_rotate(t, seed, err, sizeof err);
@@ -283,7 +297,7 @@ static CompiledModel *transform_model(const CompiledModel *m, const Probe *pr, c
     }
     if (rc) {
         fail(r, ACC_R_TRANSFORM, "", err);
-    } else if (probe_model(t, pr, vid, r) != ACC_OK) {
+    } else if (st->transform != ACC_TF_DISTILL && probe_model(t, pr, vid, r) != ACC_OK) {
         char why[sizeof r->detail];
         snprintf(why, sizeof why, "%s", r->detail);
         r->reason = ACC_OK;

@@ -14,7 +14,8 @@
  *   caps         the model is wider or deeper than the size caps
  *   mismatch     the float64 forward pass disagrees with the interpreter on a test input
  *   transform    (with a transform, AccSettings.transform) the transformed model no longer
- *                matches the interpreter on the test inputs, or the transform failed
+ *                matches the interpreter on the test inputs (distill: the student matches
+ *                the compiled model on fewer than 99% of the inputs), or the transform failed
  *   wtokens      the weight tokens exceed their caps
  * The checks up to const_op need only the interpreter, so they run before compiling (a
  * sample is accepted when every check passes; the order only decides the reason counted).
@@ -51,9 +52,11 @@ typedef enum {
     ACC_TF_NONE,
     ACC_TF_ROTATE,   /* heads and hidden units permuted, then a Haar rotation of the residual */
     ACC_TF_COMPRESS, /* a learned projection to ceil(D/2) (tf_compress) */
+    ACC_TF_DISTILL,  /* a student of the same shape trained on the outputs (tf_distill); kept
+                      * when it matches on >= 99% of the inputs up to max_seq_len */
     ACC_TF_COUNT
 } AccTransform;
-const char *acc_transform_name(int t);               /* "none", "rotate", "compress" */
+const char *acc_transform_name(int t);               /* "none", "rotate", "compress", "distill" */
 int acc_transform_parse(const char *s, int *out);    /* 0, or -1 for an unknown name */
 
 typedef struct AccSettings {
@@ -61,7 +64,7 @@ typedef struct AccSettings {
     bool reject_const_ops; /* reject samples with an operation that never varies (default) */
     WtOptions wt;
     int transform;         /* AccTransform (ACC_TF_NONE) */
-    int compress_steps;    /* Adam steps of ACC_TF_COMPRESS (300) */
+    int compress_steps;    /* Adam steps of ACC_TF_COMPRESS (300) and ACC_TF_DISTILL */
 } AccSettings;
 
 void acc_settings_default(AccSettings *s);

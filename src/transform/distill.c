@@ -29,8 +29,11 @@ static double *dalloc(size_t n) {
     return p;
 }
 
+/* Weights of a model of m's shape (the block of model_alloc_weights). */
 static size_t n_weights(const CompiledModel *m) {
-    return (size_t)(m->unembed - m->token_embed) + (size_t)m->residual_dim * m->n_out;
+    size_t D = (size_t)m->residual_dim, HK = (size_t)m->num_heads * m->key_size, M = (size_t)m->mlp_hidden_size;
+    return (size_t)m->vocab_size * D + (size_t)(m->max_seq_len + 1) * D + (size_t)m->num_layers * (4 * D * HK + 2 * D * M) +
+           D * (size_t)m->n_out;
 }
 
 struct TfDistillLoss {
@@ -71,16 +74,17 @@ static void bind(CompiledModel *s, double *w) {
     s->unembed = w;
 }
 
-TfDistillLoss *tf_dloss_new(const CompiledModel *teacher, const int *ids, const int *len, int B) {
+TfDistillLoss *tf_dloss_new(const CompiledModel *teacher, int width, const int *ids, const int *len, int B) {
     TfDistillLoss *c = calloc(1, sizeof *c);
     if (!c) abort();
     const CompiledModel *m = teacher;
     c->s = malloc(sizeof *c->s);
     if (!c->s) abort();
     *c->s = *m; /* config, tokens, output decoding; never freed through this view */
+    if (width > 0) c->s->residual_dim = width;
     c->s->layers = malloc(sizeof(ModelLayer) * (size_t)(m->num_layers ? m->num_layers : 1));
     if (!c->s->layers) abort();
-    c->D = m->residual_dim, c->HK = m->num_heads * m->key_size, c->M = m->mlp_hidden_size, c->NO = m->n_out;
+    c->D = c->s->residual_dim, c->HK = m->num_heads * m->key_size, c->M = m->mlp_hidden_size, c->NO = m->n_out;
     c->L = m->num_layers, c->H = m->num_heads, c->ks = m->key_size;
     int R = 0, A = 0, T = 1;
     for (int b = 0; b < B; b++) {
@@ -371,8 +375,13 @@ int tf_distill(const CompiledModel *m, const TfDistillOptions *o, CompiledModel 
     if (o->batch < 1 || o->steps < 0) return err_printf(err, errcap, "bad batch or step count");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (o->width < 0 || o->width > 1 << 20) return err_printf(err, errcap, "bad student width %d", o->width);
     CompiledModel *s = tf_model_clone(m);
     if (!s) return err_printf(err, errcap, "out of memory");
+    if (o->width > 0 && o->width != m->residual_dim) { /* a narrower (or wider) student */
+        s->residual_dim = o->width;
+        model_alloc_weights(s); /* a new block of the new shapes (the old one stays in the arena) */
+    }
     TfRng g;
     tf_rng_seed(&g, o->seed ^ 0x64697374696c6cULL); /* "distill" */
     init_student(s, &g);
@@ -395,7 +404,7 @@ int tf_distill(const CompiledModel *m, const TfDistillOptions *o, CompiledModel 
             ids[r++] = m->bos_id;
             for (int t = 0; t < n; t++) ids[r++] = tok[tf_rng_next(&g) % (uint64_t)V];
         }
-        TfDistillLoss *c = tf_dloss_new(m, ids, len, B);
+        TfDistillLoss *c = tf_dloss_new(m, o->width, ids, len, B);
         double loss = tf_dloss_eval(c, w, gr);
         tf_dloss_free(c);
         if (!isfinite(loss)) {

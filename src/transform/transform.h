@@ -125,6 +125,8 @@ typedef struct TfDistillOptions {
     uint64_t seed;
     double min_accuracy;  /* accepted when this share of whole inputs match (default 0.99) */
     long check_inputs;    /* inputs of the final check (tf_compare; default 20000) */
+    int width;            /* the student's residual width (0: the teacher's); smaller forces
+                           * superposition */
     bool verbose;
 } TfDistillOptions;
 void tf_distill_options_default(TfDistillOptions *o);
@@ -145,10 +147,10 @@ int tf_distill(const CompiledModel *m, const TfDistillOptions *o, CompiledModel 
 
 /* The distillation loss on a fixed batch of B sequences ids [sum len] (BOS first), exposed
  * for the finite-difference test: tf_dloss_eval(w) is the loss of the student whose weights
- * are w (the layout of model_alloc_weights for teacher's shape); grad (may be NULL) gets
- * dL/dw. */
+ * are w (the layout of model_alloc_weights for the teacher's shape with residual width
+ * `width`, 0: the teacher's); grad (may be NULL) gets dL/dw. */
 typedef struct TfDistillLoss TfDistillLoss;
-TfDistillLoss *tf_dloss_new(const CompiledModel *teacher, const int *ids, const int *len, int B);
+TfDistillLoss *tf_dloss_new(const CompiledModel *teacher, int width, const int *ids, const int *len, int B);
 void tf_dloss_free(TfDistillLoss *c);
 double tf_dloss_eval(TfDistillLoss *c, const double *w, double *grad);
 
