@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # itracr transform end to end: a rotated + permuted + rescaled model file loads and gives the
 # same outputs as the compiled one (forward, every test input); compression writes a
-# narrower model file; bad arguments are usage errors.
+# narrower model file; distillation writes an accepted student; bad arguments are usage
+# errors.
 set -u
 I=${ITRACR:?path to itracr}
 T=$(mktemp -d)
@@ -38,6 +39,14 @@ PY
 "$I" info "$T/len_c.st" | grep -Eq "residual_dim +8" && ok || bad "compressed width"
 grep -q "output positions match" "$T/out" && ok || bad "compress report"
 "$I" forward "$T/len_c.st" --input "a b" >/dev/null && ok || bad "forward on the compressed model"
+# distillation: a student of length's shape, accepted (exit 0), dense, labelled
+"$I" transform "$T/len.st" --distill --steps 1000 -o "$T/len_d.st" >"$T/out" 2>"$T/err" && grep -q "accepted" "$T/err" && ok || bad "distill: $(cat "$T/err" | tail -2)"
+"$I" info "$T/len_d.st" | grep -q "distill(seed=1)" && ok || bad "distilled info"
+a=$("$I" forward "$T/len.st" --input "a b c"); b=$("$I" forward "$T/len_d.st" --input "a b c")
+[ "$a" == "$b" ] && ok || bad "distilled forward: '$a' vs '$b'"
+"$I" transform "$T/len.st" --distill --steps 1 -o "$T/len_d1.st" >/dev/null 2>"$T/err"; [ $? -eq 1 ] && grep -q "NOT accepted" "$T/err" && [ -e "$T/len_d1.st" ] && ok || bad "an unaccepted student: exit 1, file written"
+"$I" transform "$T/len.st" --rotate --width 4 -o "$T/x.st" 2>/dev/null; [ $? -eq 2 ] && ok || bad "--width without --distill"
+"$I" transform "$T/len.st" --distill --compress 4 -o "$T/x.st" 2>/dev/null; [ $? -eq 2 ] && ok || bad "--distill with --compress"
 # errors
 "$I" transform "$T/su.st" -o "$T/x.st" 2>/dev/null; [ $? -eq 2 ] && ok || bad "no transform named"
 "$I" transform "$T/su.st" --rotate 2>/dev/null; [ $? -eq 2 ] && ok || bad "no -o"
