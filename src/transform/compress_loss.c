@@ -34,7 +34,7 @@ struct TfCompressLoss {
     int dim, D, HK, M, NO, nb; /* nb = 1 + 2 * num_layers blocks */
     double out_weight;
     /* batch */
-    int B, R, cap_rows, cap_att;
+    int B, R, cap_b, cap_rows, cap_att; /* the cap_ fields: what the buffers hold */
     int *len, *off;   /* [B] sequence lengths and first rows */
     int *ids;         /* [R] */
     /* teacher */
@@ -186,7 +186,7 @@ void tf_closs_set_batch(TfCompressLoss *c, const int *ids, const int *len, int B
         A += len[b] * len[b];
         if (len[b] > Tmax) Tmax = len[b];
     }
-    if (R > c->cap_rows || A > c->cap_att || !c->len || B > c->B) {
+    if (R > c->cap_rows || A > c->cap_att || B > c->cap_b || !c->len) {
         free_batch(c);
         int L = m->num_layers, H = m->num_heads, nb = c->nb;
         size_t RD = (size_t)R * c->D, RH = (size_t)R * c->HK, RM = (size_t)R * c->M;
@@ -201,7 +201,7 @@ void tf_closs_set_batch(TfCompressLoss *c, const int *ids, const int *len, int B
         c->y = dalloc(RD), c->gy = dalloc(RD), c->o = dalloc((size_t)R * c->NO), c->ga = dalloc(RD);
         c->gq = dalloc(RH), c->gk = dalloc(RH), c->gv = dalloc(RH), c->gz = dalloc(RH), c->gh = dalloc(RM);
         c->ga_att = dalloc((size_t)Tmax * Tmax > (size_t)A ? (size_t)Tmax * Tmax : (size_t)A);
-        c->cap_rows = R, c->cap_att = A;
+        c->cap_b = B, c->cap_rows = R, c->cap_att = A;
     }
     c->B = B, c->R = R;
     for (int b = 0, r = 0; b < B; b++) {
@@ -310,7 +310,7 @@ double tf_closs_eval(TfCompressLoss *c, const double *p, double *grad) {
     memset(c->gpi, 0, sizeof(double) * (size_t)D * D);
     for (int b = c->nb - 1; b >= 0; b--) {
         const double *ab = c->a + (size_t)b * RD, *wb = c->w + (size_t)b * RD, *tb = c->tgt + (size_t)b * RD;
-        /* gw = gy + dL/dw_b (kept in ga's buffer, then ga = gw Pi) */
+        /* gw = gy + dL/dw_b, in the ga buffer; ga = gw Pi then goes into w_b's buffer */
         double *gw = c->ga;
         for (size_t i = 0; i < RD; i++) gw[i] = c->gy[i] + 2 * (wb[i] - tb[i]) / c->z_blocks;
         mm(c->gpi, ab, gw, D, R, D, true, false, 1); /* gPi += a^T gw */

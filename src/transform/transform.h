@@ -1,4 +1,5 @@
-/* Function-preserving transforms and compression of compiled models (docs/transforms.md).
+/* Function-preserving transforms, compression and distillation of compiled models
+ * (docs/transforms.md).
  *
  * A compiled model has no LayerNorm and no biases, so the residual stream enters every
  * computation linearly: replacing the stream x [T, D] by x R for any invertible R, with every
@@ -13,8 +14,9 @@
  * head/hidden-unit labels) describes the compiler's basis: tf_rotate and tf_compress replace
  * the residual labels with "rot:i" / "cmp:i" (heads and hidden units stay where they were,
  * so the per-layer labels stay), tf_permute drops the per-layer labels (the head and unit
- * order no longer matches them), and every transform appends its name and seed to
- * m->transform, which model files carry ("transform" metadata).
+ * order no longer matches them), a distilled student has labels "dst:i" and no per-layer
+ * labels, and every transform appends its name and seed to m->transform, which model files
+ * carry ("transform" metadata).
  *
  * Randomness comes from the seed alone (TfRng, below); the same seed gives the same bytes. */
 #ifndef ITRACR_TRANSFORM_TRANSFORM_H
