@@ -18,6 +18,7 @@ int cmd_fmt(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_transform(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_gen(int argc, char **argv);

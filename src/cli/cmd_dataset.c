@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "data/shard.h"
+#include "io/json_util.h"
 
 static const char *usage =
     "usage: itracr dataset stats DIR\n"
@@ -14,7 +15,26 @@ static const char *usage =
     "file), checking each one (format, checksum, offsets), and prints the distribution of op\n"
     "counts, op types, lambda-library entries and predicates, layers, residual widths and\n"
     "weight-token counts, and counts duplicate programs and compiled models across all the\n"
-    "shards. Exit 1 when a shard is damaged.\n";
+    "shards. When DIR/manifest.json records a transform (itracr gen --transform), also its\n"
+    "acceptance rate and cost per sample. Exit 1 when a shard is damaged.\n";
+
+/* The transform section of DIR/manifest.json (itracr gen --transform), if any. */
+static void print_transform(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    cJSON *j = NULL;
+    char err[256];
+    if (json_read_file(path, &j, err, sizeof err)) return; /* no manifest: shards only */
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "transform");
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(t, "kind"), *a = cJSON_GetObjectItemCaseSensitive(t, "attempted");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(t, "rejected"), *s = cJSON_GetObjectItemCaseSensitive(t, "seconds");
+    if (cJSON_IsString(k) && cJSON_IsNumber(a) && cJSON_IsNumber(r) && cJSON_IsNumber(s) && a->valuedouble > 0)
+        printf("transform %s: %.0f samples transformed, %.0f rejected (%.1f%% accepted), %.2f ms per sample "
+               "(manifest.json)\n",
+               k->valuestring, a->valuedouble, r->valuedouble, 100.0 * (a->valuedouble - r->valuedouble) / a->valuedouble,
+               1000.0 * s->valuedouble / a->valuedouble);
+    cJSON_Delete(j);
+}
 
 typedef struct PathList {
     char **p;
@@ -159,6 +179,7 @@ static int stats(const char *dir) {
         printf("%ld samples in %d shards under %s\n", n, l.n, dir);
         printf("duplicate programs: %ld, duplicate compiled-model hashes: %ld (all shards together)\n\n",
                count_dups(pk, n), count_dups(mk, n));
+        if (is_dir(dir)) print_transform(dir);
         histogram("ops per program (SOps)", ops, n, 1);
         histogram("\nlayers", layers, n, 1);
         histogram("\nresidual width", res, n, 16);

@@ -31,6 +31,15 @@ static const char *usage =
     "                       inputs (rejected by default)\n"
     "  --wt-scheme S        weight tokens: chunks (default) or residual\n"
     "  --wt-norm N          asinh (default) or none\n"
+    "  --transform T        none (default), rotate (heads and hidden units permuted, then a\n"
+    "                       random rotation of the residual stream), compress (a learned\n"
+    "                       projection to half the residual width) or distill (a student of\n"
+    "                       the same shape trained on the model's outputs): the weight tokens\n"
+    "                       are the transformed model's; a transformed model that no longer\n"
+    "                       matches the interpreter (distill: the compiled model on >= 99%\n"
+    "                       of the inputs) is rejected (reason transform); seeded by the\n"
+    "                       sample's seed (docs/transforms.md)\n"
+    "  --compress-steps N   Adam steps of --transform compress and distill (default 300)\n"
     "  --exclude DIR        classic programs to exclude (default examples/, if present)\n"
     "  --no-exclude         exclude nothing\n"
     "  --quiet              no progress line or summary\n"
@@ -139,6 +148,13 @@ int cmd_gen(int argc, char **argv) {
         } else if (strcmp(a, "--wt-norm") == 0) {
             NEED();
             if (wt_norm_parse(v, &c.acc.wt.norm)) return cli_usage_error("gen", "unknown --wt-norm '%s'", v);
+        } else if (strcmp(a, "--transform") == 0) {
+            NEED();
+            if (acc_transform_parse(v, &c.acc.transform)) return cli_usage_error("gen", "unknown --transform '%s'", v);
+        } else if (strcmp(a, "--compress-steps") == 0) {
+            NEED();
+            if (!cli_parse_int("gen", a, v, 1, 1000000, &x)) return EXIT_USAGE;
+            c.acc.compress_steps = (int)x;
         } else if (strcmp(a, "--exclude") == 0) {
             NEED();
             exclude = v;

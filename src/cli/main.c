@@ -19,6 +19,7 @@ static const Command commands[] = {
     {"compile", cmd_compile, "compile a program to transformer weights (safetensors)"},
     {"forward", cmd_forward, "run a compiled model on an input"},
     {"info", cmd_info, "describe a compiled model"},
+    {"transform", cmd_transform, "rotate, permute, rescale or compress a model without changing its function"},
     {"report", cmd_report, "draw the training curves of a training log as SVG"},
     {"gen", cmd_gen, "generate a dataset of random programs and their compiled weights"},
     {"dataset", cmd_dataset, "statistics of a generated dataset"},

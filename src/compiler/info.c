@@ -18,6 +18,7 @@ static void print_json(FILE *f, const CompiledModel *m) {
     cJSON_AddNumberToObject(c, "vocab_size", m->vocab_size);
     cJSON_AddBoolToObject(c, "exact", m->exact);
     cJSON_AddItemToObject(r, "config", c);
+    if (m->transform && m->transform[0]) cJSON_AddStringToObject(r, "transform", m->transform);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", m->output_name);
     cJSON_AddStringToObject(o, "encoding", m->output_numerical ? "numerical" : "categorical");
@@ -63,6 +64,7 @@ void model_print_info(FILE *f, const CompiledModel *m, bool json) {
             m->residual_dim, m->max_seq_len, m->vocab_size);
     fprintf(f, "causal          %s\nmlp_exactness   %d%s\n", m->causal ? "yes" : "no", m->mlp_exactness,
             m->exact ? " (exact mode)" : "");
+    if (m->transform && m->transform[0]) fprintf(f, "transform       %s\n", m->transform);
     fprintf(f, "\nlayer  heads  mlp_hidden  nodes\n");
     for (int l = 0; l < m->num_layers; l++) {
         const ModelLayerInfo *in = m->info ? &m->info[l] : NULL;

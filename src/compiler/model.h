@@ -55,6 +55,8 @@ typedef struct CompiledModel {
 
     ModelLayerInfo *info;   /* [num_layers] */
     const char *source;     /* program text ("" when unknown) */
+    const char *transform;  /* transforms applied after compiling (src/transform), "" or NULL
+                             * for none, e.g. "rotate(seed=1) permute(seed=1)" */
     const char **warnings;  /* [n_warnings] compile-time warnings (Tracr's silent failures) */
     int n_warnings;
 

@@ -158,6 +158,7 @@ static void build_writer(const CompiledModel *m, StWriter *w, SaveBufs *sb) {
     cJSON_AddItemToObject(o, "values", vals);
     meta_json(w, "output", o);
     st_writer_meta(w, "source", m->source ? m->source : "");
+    if (m->transform && m->transform[0]) st_writer_meta(w, "transform", m->transform);
     cJSON *layers = cJSON_CreateArray();
     for (int l = 0; m->info && l < m->num_layers; l++) {
         const ModelLayerInfo *in = &m->info[l];
@@ -339,6 +340,8 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
     m->bos_id = m->pad_id = -1;
     const char *src = st_meta_get(f, "source");
     m->source = arena_strdup(&m->arena, src ? src : "");
+    const char *tfm = st_meta_get(f, "transform"); /* optional: only transformed models have it */
+    m->transform = arena_strdup(&m->arena, tfm ? tfm : "");
 
     const cJSON *l = meta_parse(f, "residual_labels", &lab, err, cap);
     if (!l) goto out;

@@ -7,14 +7,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "data/model_hash.h"
 #include "io/checksum.h"
 #include "rasp/rasp.h"
+#include "transform/transform.h"
 
 static const char *const REASONS[ACC_R_COUNT] = {
     "ok", "sampler", "build", "compile", "caps", "eval_error", "mismatch", "constant",
-    "identity", "mostly_none", "const_op", "wtokens"};
+    "identity", "mostly_none", "const_op", "wtokens", "transform"};
+static const char *const TRANSFORMS[ACC_TF_COUNT] = {"none", "rotate", "compress", "distill"};
+
+const char *acc_transform_name(int t) { return t >= 0 && t < ACC_TF_COUNT ? TRANSFORMS[t] : "?"; }
+
+int acc_transform_parse(const char *s, int *out) {
+    for (int i = 0; i < ACC_TF_COUNT; i++)
+        if (strcmp(s, TRANSFORMS[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    return -1;
+}
 
 const char *const acc_meta_names[ACC_META_COLS] = {
     "vocab_size", "max_seq_len", "residual_dim", "num_layers", "n_ops", "n_rows",
@@ -26,6 +40,8 @@ void acc_settings_default(AccSettings *s) {
     s->n_test = 64;
     s->reject_const_ops = true;
     wt_options_default(&s->wt);
+    s->transform = ACC_TF_NONE;
+    s->compress_steps = 300;
 }
 
 void acc_result_init(AccResult *r) {
@@ -236,6 +252,65 @@ static int probe_model(const CompiledModel *m, const Probe *pr, const int *vid, 
     return r->reason;
 }
 
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The transformed copy of m (AccSettings.transform, seeded by the sample's seed), checked
+ * like m against the interpreter on the test inputs; NULL with r's reason set when the
+ * transform fails or the copy mismatches. */
+static CompiledModel *transform_model(const CompiledModel *m, const Probe *pr, const int *vid,
+                                      const AccSettings *st, uint64_t seed, AccResult *r) {
+    double t0 = mono_s();
+    char err[256];
+    CompiledModel *t = NULL;
+    int rc = 0;
+    r->tf_attempted = true;
+    if (st->transform == ACC_TF_COMPRESS) {
+        TfCompressOptions o;
+        TfCompressReport rep;
+        tf_compress_options_default(&o);
+        o.dim = (m->residual_dim + 1) / 2;
+        o.steps = st->compress_steps;
+        o.seed = seed;
+        rc = tf_compress(m, &o, &t, &rep, err, sizeof err);
+    } else if (st->transform == ACC_TF_DISTILL) {
+        TfDistillOptions o;
+        TfDistillReport rep;
+        tf_distill_options_default(&o);
+        o.steps = st->compress_steps;
+        o.seed = seed;
+        rc = tf_distill(m, &o, &t, &rep, err, sizeof err);
+        if (!rc && !rep.accepted) {
+            snprintf(r->detail, sizeof r->detail, "distilled: %.1f%% of inputs match", 100 * rep.input_accuracy);
+            r->reason = ACC_R_TRANSFORM;
+            r->tf_seconds = mono_s() - t0;
+            compiled_model_free(t);
+            return NULL;
+        }
+    } else {
+        t = tf_model_clone(m);
+        rc = !t || tf_permute(t, seed, err, sizeof err) || tf_rotate(t, seed, err, sizeof err);
+        if (!t) snprintf(err, sizeof err, "out of memory");
+    }
+    if (rc) {
+        fail(r, ACC_R_TRANSFORM, "", err);
+    } else if (st->transform != ACC_TF_DISTILL && probe_model(t, pr, vid, r) != ACC_OK) {
+        char why[sizeof r->detail];
+        snprintf(why, sizeof why, "%s", r->detail);
+        r->reason = ACC_OK;
+        fail(r, ACC_R_TRANSFORM, "transformed: ", why);
+    }
+    r->tf_seconds = mono_s() - t0;
+    if (r->reason != ACC_OK) {
+        compiled_model_free(t);
+        return NULL;
+    }
+    return t;
+}
+
 /* vid[d] = the model's id of voc[d]; false when a value is not in the model's vocabulary. */
 static bool map_vocab(const CompiledModel *m, const Value *voc, int V, int *vid) {
     for (int d = 0; d < V; d++)
@@ -272,6 +347,8 @@ int acc_sample(GenSampler *s, uint64_t seed, AccResult *r) {
     r->detail[0] = 0;
     r->has_const_op = false;
     r->reason = ACC_OK;
+    r->tf_attempted = false;
+    r->tf_seconds = 0;
     if (rc) return fail(r, ACC_R_SAMPLER, "", "no program found for the seed");
     memcpy(r->tokens, r->sample.tokens, sizeof r->tokens);
     acc_tokens_hash(r->tokens, r->prog_hash);
@@ -340,8 +417,11 @@ int acc_finish(GenSampler *s, const AccSettings *st, uint64_t seed, AccResult *r
     } else if (m->causal != p.causal || !map_vocab(m, voc, V, vid)) {
         fail(r, ACC_R_MISMATCH, "", "the model's vocabulary or causality differs from the program's");
     } else if (probe_model(m, &pr, vid, r) == ACC_OK) {
-        if (wt_encode(m, &st->wt, &r->wt, err, sizeof err)) fail(r, ACC_R_WTOKENS, "", err);
+        CompiledModel *enc = st->transform == ACC_TF_NONE ? m : transform_model(m, &pr, vid, st, seed, r);
+        if (!enc) { /* r has the reason */
+        } else if (wt_encode(enc, &st->wt, &r->wt, err, sizeof err)) fail(r, ACC_R_WTOKENS, "", err);
         else if (model_hash128(m, r->model_hash)) fail(r, ACC_R_WTOKENS, "", "out of memory");
+        if (enc != m) compiled_model_free(enc);
     }
     probe_free(&pr);
     compiled_model_free(m);

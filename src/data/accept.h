@@ -13,6 +13,9 @@
  *   compile      compile_program refused it
  *   caps         the model is wider or deeper than the size caps
  *   mismatch     the float64 forward pass disagrees with the interpreter on a test input
+ *   transform    (with a transform, AccSettings.transform) the transformed model no longer
+ *                matches the interpreter on the test inputs (distill: the student matches
+ *                the compiled model on fewer than 99% of the inputs), or the transform failed
  *   wtokens      the weight tokens exceed their caps
  * The checks up to const_op need only the interpreter, so they run before compiling (a
  * sample is accepted when every check passes; the order only decides the reason counted).
@@ -31,7 +34,7 @@
 enum {
     ACC_OK, ACC_R_SAMPLER, ACC_R_BUILD, ACC_R_COMPILE, ACC_R_CAPS, ACC_R_EVAL, ACC_R_MISMATCH,
     ACC_R_CONSTANT, ACC_R_IDENTITY, ACC_R_MOSTLY_NONE, ACC_R_CONST_OP, ACC_R_WTOKENS,
-    ACC_R_COUNT
+    ACC_R_TRANSFORM, ACC_R_COUNT
 };
 const char *acc_reason_name(int r); /* "sampler", "compile", ... ("ok" for ACC_OK) */
 
@@ -42,10 +45,26 @@ enum {
 };
 extern const char *const acc_meta_names[ACC_META_COLS];
 
+/* Transforms of the compiled model before its weight tokens are made (src/transform,
+ * docs/transforms.md), seeded by the sample's seed. The model hash stays the stock model's,
+ * so duplicates are still found by program and compiled model. */
+typedef enum {
+    ACC_TF_NONE,
+    ACC_TF_ROTATE,   /* heads and hidden units permuted, then a Haar rotation of the residual */
+    ACC_TF_COMPRESS, /* a learned projection to ceil(D/2) (tf_compress) */
+    ACC_TF_DISTILL,  /* a student of the same shape trained on the outputs (tf_distill); kept
+                      * when it matches on >= 99% of the inputs up to max_seq_len */
+    ACC_TF_COUNT
+} AccTransform;
+const char *acc_transform_name(int t);               /* "none", "rotate", "compress", "distill" */
+int acc_transform_parse(const char *s, int *out);    /* 0, or -1 for an unknown name */
+
 typedef struct AccSettings {
     int n_test;            /* test inputs (64) */
     bool reject_const_ops; /* reject samples with an operation that never varies (default) */
     WtOptions wt;
+    int transform;         /* AccTransform (ACC_TF_NONE) */
+    int compress_steps;    /* Adam steps of ACC_TF_COMPRESS (300) and ACC_TF_DISTILL */
 } AccSettings;
 
 void acc_settings_default(AccSettings *s);
@@ -62,6 +81,8 @@ typedef struct AccResult {
     WtTokens wt;                    /* valid when reason == ACC_OK */
     GenSample sample;               /* acc_sample's program */
     bool skipped;                   /* the driver skipped acc_finish (a known duplicate) */
+    bool tf_attempted;              /* a transform ran on this sample */
+    double tf_seconds;              /* its wall time (transform + its check) */
 } AccResult;
 
 void acc_result_init(AccResult *r);

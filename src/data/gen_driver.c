@@ -200,7 +200,11 @@ static char *generator_json(const GdConfig *c) {
               wt_norm_name(c->acc.wt.norm));
     for (int i = 0; i < c->n_splits; i++)
         sb_printf(&b, "%s\"%s\":%.17g", i ? "," : "", c->split_name[i], c->split_frac[i]);
-    sb_append(&b, "}}");
+    sb_append(&b, "}");
+    if (c->acc.transform != ACC_TF_NONE) /* absent by default: stock datasets keep their bytes */
+        sb_printf(&b, ",\"transform\":\"%s\",\"compress_steps\":%d", acc_transform_name(c->acc.transform),
+                  c->acc.compress_steps);
+    sb_append(&b, "}");
     return sb_take(&b);
 }
 
@@ -257,6 +261,12 @@ static int write_manifest(Writer *w, const GdStats *st, char *err, size_t errcap
               st->dup_canonical, st->dup_model, st->classic);
     sb_printf(&b, "  \"classic_programs\": {\"total\": %d, \"expressible\": %d},\n", st->classic_total,
               st->classic_expressible);
+    if (c->acc.transform != ACC_TF_NONE)
+        sb_printf(&b,
+                  "  \"transform\": {\"kind\": \"%s\", \"attempted\": %ld, \"rejected\": %ld, "
+                  "\"seconds\": %.3f},\n",
+                  acc_transform_name(c->acc.transform), st->tf_attempted, st->rejected[ACC_R_TRANSFORM],
+                  st->tf_seconds);
     sb_printf(&b, "  \"accepted_with_constant_op\": %ld,\n  \"weight_tokens\": %ld\n}\n", st->const_op,
               st->wt_tokens);
     char path[4096];
@@ -308,6 +318,10 @@ static int write_round(RunState *rs, AccResult *res, int count, long base) {
     for (int k = 0; k < count && st->accepted < c->n; k++) {
         AccResult *r = &res[k];
         st->seeds++;
+        if (r->tf_attempted) {
+            st->tf_attempted++;
+            st->tf_seconds += r->tf_seconds;
+        }
         for (int g = 0; g < GEN_R_COUNT; g++) st->sampler_rejects[g] += r->sampler_rejects[g];
         if (r->reason != ACC_OK) {
             st->rejected[r->reason]++;
@@ -508,6 +522,11 @@ void gd_print_summary(FILE *f, const GdConfig *c, const GdStats *st) {
     static const char *const gr[GEN_R_COUNT] = {"stuck", "layers", "mlp", "residual", "no_tokens", "head"};
     fprintf(f, "sampler restarts:");
     for (int g = 0; g < GEN_R_COUNT; g++) fprintf(f, " %s %ld", g < 6 ? gr[g] : "?", st->sampler_rejects[g]);
+    if (st->tf_attempted)
+        fprintf(f, "\ntransform %s: %ld samples transformed, %ld rejected (%.1f%% accepted), %.2f ms per sample",
+                acc_transform_name(c->acc.transform), st->tf_attempted, st->rejected[ACC_R_TRANSFORM],
+                100.0 * (double)(st->tf_attempted - st->rejected[ACC_R_TRANSFORM]) / (double)st->tf_attempted,
+                1000.0 * st->tf_seconds / (double)st->tf_attempted);
     fprintf(f, "\nshards written: %ld, weight tokens: %ld (%.1f per sample)\n", st->shards, st->wt_tokens,
             st->accepted ? (double)st->wt_tokens / (double)st->accepted : 0.0);
 }

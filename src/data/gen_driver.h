@@ -59,6 +59,8 @@ typedef struct GdStats {
     long shards;
     long const_op;           /* accepted samples with an operation that never varies */
     long wt_tokens;          /* weight tokens written */
+    long tf_attempted;       /* samples the transform ran on (AccSettings.transform) */
+    double tf_seconds;       /* their transform time, summed over the worker threads */
     int classic_total, classic_expressible;
     double seconds;
 } GdStats;
