@@ -11,7 +11,7 @@ PREFIX  ?= /usr/local
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 INC     := -Isrc
-LIBS    := -lcjson -lopenblas -lm -lpthread
+LIBS    := -lcjson -lopenblas -lzip -lm -lpthread
 OMP     := -fopenmp
 
 MODE    ?= release
