@@ -1,0 +1,160 @@
+/* lift_model: scan, name, print, then the proof by recompilation (see lift.h). */
+#include "lift/lift.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/model_hash.h"
+#include "gen/lambda_lib.h"
+#include "lift/lift_internal.h"
+#include "rasp/rasp.h"
+#include "util/errmsg.h"
+
+void lift_options_default(LiftOptions *o) {
+    memset(o, 0, sizeof *o);
+    o->name_functions = true;
+    o->verify = true;
+    o->max_inputs = LIFT_MAX_INPUTS;
+}
+
+void lift_result_free(LiftResult *r) {
+    free(r->program);
+    memset(r, 0, sizeof *r);
+}
+
+/* splitmix64: the seeded choice of inputs when there are too many to try them all */
+static uint64_t mix(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Outputs of a and b on every input up to max_seq_len (or max_inputs seeded ones). */
+static int compare_outputs(const CompiledModel *a, const CompiledModel *b, const Value *vocab, int nv, int max_inputs,
+                           LiftResult *r, char *err, size_t errcap) {
+    int N = a->max_seq_len;
+    double total = 0, p = 1;
+    for (int n = 1; n <= N; n++) total += (p *= nv);
+    bool exhaustive = total <= max_inputs;
+    Value *xs = calloc((size_t)N + 1, sizeof(Value)), *da = calloc((size_t)N + 1, sizeof(Value)),
+          *db = calloc((size_t)N + 1, sizeof(Value));
+    double *ra = calloc((size_t)N + 1, sizeof(double)), *rb = calloc((size_t)N + 1, sizeof(double));
+    int *dig = calloc((size_t)N + 1, sizeof(int));
+    uint64_t seed = 0x11f7;
+    int rc = 0, count = 0;
+    for (int n = 1, done = 0; n <= N && !done && !rc; n++) {
+        memset(dig, 0, sizeof(int) * (size_t)(N + 1));
+        for (;;) {
+            if (!exhaustive) {
+                n = 1 + (int)(mix(&seed) % (uint64_t)N);
+                for (int i = 0; i < n; i++) dig[i] = (int)(mix(&seed) % (uint64_t)nv);
+            }
+            for (int i = 0; i < n; i++) xs[i] = vocab[dig[i]];
+            if (model_run(a, xs, n, true, da, ra, err, errcap) || model_run(b, xs, n, true, db, rb, err, errcap)) {
+                rc = 1;
+                break;
+            }
+            count++;
+            for (int i = 0; i < n; i++) {
+                bool same = a->output_numerical ? fabs(ra[i] - rb[i]) <= 1e-4 * (1 + fabs(ra[i])) : val_eq(da[i], db[i]);
+                if (!same) r->n_output_diffs++;
+            }
+            if (!exhaustive) {
+                if (count >= max_inputs) {
+                    done = 1;
+                    break;
+                }
+                continue;
+            }
+            int k = 0;
+            while (k < n && ++dig[k] == nv) dig[k++] = 0;
+            if (k == n) break;
+        }
+    }
+    r->n_inputs = count;
+    r->exhaustive = exhaustive;
+    free(xs), free(da), free(db), free(ra), free(rb), free(dig);
+    return rc;
+}
+
+static int verify(const CompiledModel *m, const Lift *x, LiftResult *r, const LiftOptions *opt, char *err, size_t errcap) {
+    RaspProgram p;
+    char sub[1024];
+    if (rasp_parse("<lifted>", r->program, &p, sub, sizeof sub))
+        return err_printf(err, errcap, "the lifted program does not parse: %s", sub);
+    const LSop *T = &x->s[0];
+    CompileOptions co;
+    compile_options_default(&co);
+    co.vocab = T->vals;
+    co.n_vocab = T->n;
+    co.max_seq_len = m->max_seq_len;
+    co.causal = m->causal;
+    co.mlp_exactness = m->mlp_exactness;
+    char bos[256] = "compiler_bos", pad[256] = "compiler_pad";
+    if (m->tokens[m->bos_id].kind == VAL_STR) snprintf(bos, sizeof bos, "%s", m->tokens[m->bos_id].u.s);
+    if (m->pad_id >= 0 && m->tokens[m->pad_id].kind == VAL_STR) snprintf(pad, sizeof pad, "%s", m->tokens[m->pad_id].u.s);
+    co.compiler_bos = bos;
+    co.compiler_pad = pad;
+    co.exact = m->exact;
+    CompiledModel *re = NULL;
+    int rc = 0;
+    if (compile_program(&p, &co, &re, sub, sizeof sub)) {
+        snprintf(r->verdict, sizeof r->verdict, "NOT VERIFIED: the lifted program does not compile: %.400s", sub);
+        goto out;
+    }
+    uint64_t h1[2], h2[2];
+    if (model_hash128(m, h1) || model_hash128(re, h2)) {
+        rc = err_printf(err, errcap, "out of memory");
+        goto out;
+    }
+    r->hash_equal = h1[0] == h2[0] && h1[1] == h2[1];
+    if (compare_outputs(m, re, T->vals, T->n, opt->max_inputs > 0 ? opt->max_inputs : LIFT_MAX_INPUTS, r, sub, sizeof sub)) {
+        snprintf(r->verdict, sizeof r->verdict, "NOT VERIFIED: forward pass failed: %.400s", sub);
+        goto out;
+    }
+    r->verified = r->hash_equal && r->n_output_diffs == 0;
+    snprintf(r->verdict, sizeof r->verdict, "%s: recompiled weights %s; outputs %s on %s%d inputs%s",
+             r->verified ? "VERIFIED" : "NOT VERIFIED", r->hash_equal ? "identical (canonical model hash)" : "DIFFER",
+             r->n_output_diffs ? "differ" : "equal", r->exhaustive ? "all " : "", r->n_inputs,
+             r->exhaustive ? " up to max_seq_len" : " (seeded sample)");
+out:
+    compiled_model_free(re);
+    rasp_program_free(&p);
+    return rc;
+}
+
+int lift_model(const CompiledModel *m, const LiftOptions *opt_in, LiftResult *r, char *err, size_t errcap) {
+    LiftOptions opt;
+    if (opt_in) opt = *opt_in;
+    else lift_options_default(&opt);
+    memset(r, 0, sizeof *r);
+    char lerr[512];
+    if (opt.name_functions && gen_lib_init(lerr, sizeof lerr)) return err_printf(err, errcap, "lambda library: %s", lerr);
+    Lift x;
+    memset(&x, 0, sizeof x);
+    arena_init(&x.a);
+    x.m = m;
+    x.err = err;
+    x.errcap = errcap;
+    x.output = -1;
+    int rc = 1;
+    if (m->bos_id < 0 || m->bos_id >= m->vocab_size) {
+        err_printf(err, errcap, "the model has no BOS token");
+        goto out;
+    }
+    if (lift_scan(&x)) goto out;
+    r->program = lift_emit(&x, opt.name_functions, &r->n_functions, &r->n_named);
+    r->n_sops = x.n - 2;
+    if (opt.verify && verify(m, &x, r, &opt, err, errcap)) {
+        lift_result_free(r);
+        goto out;
+    }
+    if (!opt.verify) snprintf(r->verdict, sizeof r->verdict, "not verified (--no-verify)");
+    rc = 0;
+out:
+    arena_free(&x.a);
+    return rc;
+}
