@@ -80,7 +80,7 @@ static int compare_outputs(const CompiledModel *a, const CompiledModel *b, const
     return rc;
 }
 
-static int verify(const CompiledModel *m, const Lift *x, LiftResult *r, const LiftOptions *opt, char *err, size_t errcap) {
+static int verify(const CompiledModel *m, Lift *x, LiftResult *r, const LiftOptions *opt, char *err, size_t errcap) {
     RaspProgram p;
     char sub[1024];
     if (rasp_parse("<lifted>", r->program, &p, sub, sizeof sub))
@@ -111,13 +111,17 @@ static int verify(const CompiledModel *m, const Lift *x, LiftResult *r, const Li
         goto out;
     }
     r->hash_equal = h1[0] == h2[0] && h1[1] == h2[1];
+    char why[400] = "";
+    r->weights_equal = lift_same_weights(x, re, why, sizeof why);
     if (compare_outputs(m, re, T->vals, T->n, opt->max_inputs > 0 ? opt->max_inputs : LIFT_MAX_INPUTS, r, sub, sizeof sub)) {
         snprintf(r->verdict, sizeof r->verdict, "NOT VERIFIED: forward pass failed: %.400s", sub);
         goto out;
     }
-    r->verified = r->hash_equal && r->n_output_diffs == 0;
-    snprintf(r->verdict, sizeof r->verdict, "%s: recompiled weights %s; outputs %s on %s%d inputs%s",
-             r->verified ? "VERIFIED" : "NOT VERIFIED", r->hash_equal ? "identical (canonical model hash)" : "DIFFER",
+    r->verified = r->weights_equal && r->n_output_diffs == 0;
+    snprintf(r->verdict, sizeof r->verdict, "%s: recompiled weights %s%s%s; outputs %s on %s%d inputs%s",
+             r->verified ? "VERIFIED" : "NOT VERIFIED",
+             r->weights_equal ? "identical up to residual, head and unit permutation" : "DIFFER: ", r->weights_equal ? "" : why,
+             r->hash_equal ? " (model hash equal)" : " (model hash differs)",
              r->n_output_diffs ? "differ" : "equal", r->exhaustive ? "all " : "", r->n_inputs,
              r->exhaustive ? " up to max_seq_len" : " (seeded sample)");
 out:

@@ -37,7 +37,8 @@ typedef struct LiftResult {
     int n_functions;       /* Map/SequenceMap functions and Select predicates */
     int n_named;           /* of those, printed by name rather than as a table */
     bool verified;         /* recompiled hash equal and all compared outputs equal */
-    bool hash_equal;
+    bool weights_equal;    /* every weight equal under the lifted residual correspondence */
+    bool hash_equal;       /* canonical model hash equal (ties in its order can make it differ) */
     int n_inputs;          /* inputs compared by the forward pass */
     bool exhaustive;       /* every input up to max_seq_len was compared */
     int n_output_diffs;

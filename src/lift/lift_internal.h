@@ -38,6 +38,7 @@ typedef struct LSop {
     Value *vals;           /* [n] */
     bool known;            /* vals identified (vocab, indices, widths, outputs) */
     int layer;             /* transformer layer it was read from (-1: embedding) */
+    int sw_dim;            /* selector width: the direction its head writes BOS weight to */
     /* naming (lift_emit.c): the lambda body that agrees with the table, or NULL */
     const PyExpr *named;
     int pred;              /* Select: a Pred when a comparison agrees, else -1 */
@@ -70,5 +71,9 @@ int lift_scan(Lift *x);
 int lift_assign_values(Lift *x);
 /* Writes the program text; counts functions and named ones. */
 char *lift_emit(Lift *x, bool name_functions, int *n_functions, int *n_named);
+/* Compares the recompiled model re with x->m under the residual correspondence given by the
+ * lifted SOps (re's labels -> x->m's directions), heads and hidden units as multisets.
+ * Returns 1 when every weight matches, 0 with the first difference in why. */
+int lift_same_weights(const Lift *x, const CompiledModel *re, char *why, size_t cap);
 
 #endif

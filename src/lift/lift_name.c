@@ -62,18 +62,20 @@ int lift_map_candidates(Arena *a, const Value *dom, int n, PyExpr **out, int cap
 
 int lift_seqmap_candidates(Arena *a, int max_seq_len, PyExpr **out, int cap) {
     int k = 0;
+    PyExpr *x = P(a, 0), *y = P(a, 1);
+    /* logic first: on booleans `x and y` is what Tracr's & builds, and x * y would turn
+     * the values into integers */
+    add(out, &k, cap, py_boolop(a, PY_AND, x, y));
+    add(out, &k, cap, py_boolop(a, PY_OR, x, y));
     for (int i = 0; i < gen_lib_count(); i++) {
         const GenFn *g = gen_lib_get(i);
         if (g && g->kind == GEN_FN_SEQMAP && g->fn) add(out, &k, cap, g->fn->body);
     }
-    PyExpr *x = P(a, 0), *y = P(a, 1);
     static const PyBinOp bops[] = {PYB_ADD, PYB_SUB, PYB_MUL};
     for (size_t o = 0; o < 3; o++) {
         add(out, &k, cap, B(a, bops[o], x, y));
         add(out, &k, cap, B(a, bops[o], y, x));
     }
-    add(out, &k, cap, py_boolop(a, PY_AND, x, y));
-    add(out, &k, cap, py_boolop(a, PY_OR, x, y));
     static const PyCmpOp ops[] = {PYC_EQ, PYC_NE, PYC_LT, PYC_LE, PYC_GT, PYC_GE};
     for (size_t o = 0; o < 6; o++) add(out, &k, cap, CMP(a, ops[o], x, y));
     PyExpr *tup[2] = {x, y};
@@ -131,7 +133,7 @@ bool lift_fit(const PyExpr *body, int arity, const Value *args, int n_args, cons
     }
     if (!discover) {
         for (int i = 0; i < n_args; i++)
-            if (tab[i] >= 0 && !val_eq(got[i], outvals[tab[i]])) return false;
+            if (tab[i] >= 0 && (got[i].kind != outvals[tab[i]].kind || !val_eq(got[i], outvals[tab[i]]))) return false;
         return true;
     }
     Value set[1024];

@@ -431,6 +431,7 @@ static int finish_discretising(Lift *x, const Unit *U, int j, int e, int in_sop,
     S->n_vs = nvs;
     S->vs = (double *)vs;
     if (sel) S->sel = *sel;
+    S->sw_dim = sw_dim;
     int rc = claim(x, si, od, no, where);
     if (!rc && kind == LS_SW) {
         if (categorical) {
