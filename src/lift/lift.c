@@ -32,51 +32,61 @@ static uint64_t mix(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
-/* Outputs of a and b on every input up to max_seq_len (or max_inputs seeded ones). */
+/* Outputs of a and b on every input up to max_seq_len (or max_inputs seeded ones), run in
+ * batches of one length through the sparse float64 forward pass. */
 static int compare_outputs(const CompiledModel *a, const CompiledModel *b, const Value *vocab, int nv, int max_inputs,
                            LiftResult *r, char *err, size_t errcap) {
     int N = a->max_seq_len;
     double total = 0, p = 1;
     for (int n = 1; n <= N; n++) total += (p *= nv);
     bool exhaustive = total <= max_inputs;
-    Value *xs = calloc((size_t)N + 1, sizeof(Value)), *da = calloc((size_t)N + 1, sizeof(Value)),
-          *db = calloc((size_t)N + 1, sizeof(Value));
-    double *ra = calloc((size_t)N + 1, sizeof(double)), *rb = calloc((size_t)N + 1, sizeof(double));
+    int *vid = malloc(sizeof(int) * (size_t)nv);
+    for (int i = 0; i < nv; i++) vid[i] = model_token_id(a, vocab[i]);
+    int per_len = exhaustive ? 0 : (max_inputs + N - 1) / N;
+    int cap = exhaustive ? (int)(p > 1 ? p : 1) : per_len;
+    int *ids = malloc(sizeof(int) * (size_t)cap * (size_t)(N + 1));
+    double *oa = malloc(sizeof(double) * (size_t)cap * (size_t)(N + 1) * (size_t)a->n_out);
+    double *ob = malloc(sizeof(double) * (size_t)cap * (size_t)(N + 1) * (size_t)b->n_out);
     int *dig = calloc((size_t)N + 1, sizeof(int));
+    FwdSparse *sa = fwd_sparse_new(a), *sb = fwd_sparse_new(b);
     uint64_t seed = 0x11f7;
     int rc = 0, count = 0;
-    for (int n = 1, done = 0; n <= N && !done && !rc; n++) {
+    for (int n = 1; n <= N && !rc; n++) {
+        int B = 0;
+        double cnt = 1;
+        for (int i = 0; i < n; i++) cnt *= nv;
+        int want = exhaustive ? (int)cnt : per_len;
         memset(dig, 0, sizeof(int) * (size_t)(N + 1));
-        for (;;) {
-            if (!exhaustive) {
-                n = 1 + (int)(mix(&seed) % (uint64_t)N);
-                for (int i = 0; i < n; i++) dig[i] = (int)(mix(&seed) % (uint64_t)nv);
+        for (int k = 0; k < want; k++) {
+            int *row = ids + (size_t)B * (n + 1);
+            row[0] = a->bos_id;
+            for (int i = 0; i < n; i++) row[i + 1] = vid[exhaustive ? dig[i] : (int)(mix(&seed) % (uint64_t)nv)];
+            B++;
+            if (exhaustive) {
+                int t = 0;
+                while (t < n && ++dig[t] == nv) dig[t++] = 0;
             }
-            for (int i = 0; i < n; i++) xs[i] = vocab[dig[i]];
-            if (model_run(a, xs, n, true, da, ra, err, errcap) || model_run(b, xs, n, true, db, rb, err, errcap)) {
-                rc = 1;
-                break;
-            }
-            count++;
-            for (int i = 0; i < n; i++) {
-                bool same = a->output_numerical ? fabs(ra[i] - rb[i]) <= 1e-4 * (1 + fabs(ra[i])) : val_eq(da[i], db[i]);
+        }
+        if (model_forward_f64_sparse(a, sa, ids, B, n + 1, oa, err, errcap) ||
+            model_forward_f64_sparse(b, sb, ids, B, n + 1, ob, err, errcap)) {
+            rc = 1;
+            break;
+        }
+        for (int k = 0; k < B; k++)
+            for (int i = 1; i <= n; i++) {
+                const double *ra = oa + ((size_t)k * (n + 1) + i) * a->n_out, *rb = ob + ((size_t)k * (n + 1) + i) * b->n_out;
+                double xa, xb;
+                Value va = model_decode_row(a, ra, &xa), vb = model_decode_row(b, rb, &xb);
+                bool same = a->output_numerical ? fabs(xa - xb) <= 1e-4 * (1 + fabs(xa)) : val_eq(va, vb);
                 if (!same) r->n_output_diffs++;
             }
-            if (!exhaustive) {
-                if (count >= max_inputs) {
-                    done = 1;
-                    break;
-                }
-                continue;
-            }
-            int k = 0;
-            while (k < n && ++dig[k] == nv) dig[k++] = 0;
-            if (k == n) break;
-        }
+        count += B;
     }
     r->n_inputs = count;
     r->exhaustive = exhaustive;
-    free(xs), free(da), free(db), free(ra), free(rb), free(dig);
+    fwd_sparse_free(sa);
+    fwd_sparse_free(sb);
+    free(vid), free(ids), free(oa), free(ob), free(dig);
     return rc;
 }
 
