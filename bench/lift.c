@@ -56,6 +56,13 @@ static void one(Tally *t, const RaspProgram *p, const char *name, bool print) {
         t->verified += r.verified;
         t->named_all += r.n_named == r.n_functions;
     }
+    /* the first few generated failures, with their reason */
+    static int shown;
+    if (!print && (rc || !r.verified) && shown < 8) {
+        shown++;
+        if (getenv("LIFT_BENCH_SAVE") && shown == 1) model_save(m, getenv("LIFT_BENCH_SAVE"), err, sizeof err);
+        printf("generated #%d: %s\n", t->total - 1, rc ? err : r.verdict);
+    }
     if (print)
         printf("%-18s %s %s named %d/%d  lift %.3f ms  compile %.3f ms\n", name, rc ? "REFUSED" : "lifted",
                rc ? err : r.verified ? "verified" : "NOT verified", rc ? 0 : r.n_named, rc ? 0 : r.n_functions, t3 - t2, t1 - t0);

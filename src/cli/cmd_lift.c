@@ -26,7 +26,7 @@ static const char *usage =
     "  --json       print the verdict and counts as JSON (with the program text)\n"
     "  --tables     print every function as a table (no naming)\n"
     "  --no-verify  skip the recompilation proof\n"
-    "  --inputs N   forward-pass comparison budget (default 2000)\n"
+    "  --inputs N   forward-pass comparison budget (default 256; every input when there are no more)\n"
     "\n"
     "Exit status: 0 lifted and verified, 1 refused, not verified or bad input, 2 usage.\n";
 

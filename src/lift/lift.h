@@ -21,7 +21,7 @@
 
 #include "compiler/model.h"
 
-#define LIFT_MAX_INPUTS 2000
+#define LIFT_MAX_INPUTS 256
 
 typedef struct LiftOptions {
     bool name_functions;   /* replace tables by named lambdas where one agrees (default on) */
@@ -41,7 +41,8 @@ typedef struct LiftResult {
     bool hash_equal;       /* canonical model hash equal (ties in its order can make it differ) */
     int n_inputs;          /* inputs compared by the forward pass */
     bool exhaustive;       /* every input up to max_seq_len was compared */
-    int n_output_diffs;
+    int n_output_diffs;    /* output positions that differ */
+    char first_diff[200];  /* the first of them, "" if none */
     char verdict[512];     /* one line for people */
 } LiftResult;
 
