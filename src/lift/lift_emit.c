@@ -96,6 +96,11 @@ static void name_sop(Lift *x, int si, bool naming, int *n_fn, int *n_named) {
                     args[2 * (i * Bs->n + j) + 1] = Bs->vals[j];
                 }
             tab = s->tab;
+            if (s->tabfree) { /* free entries: any value, no rank */
+                int *t2 = arena_alloc(&x->a, sizeof(int) * (size_t)nargs);
+                for (int i = 0; i < nargs; i++) t2[i] = s->tabfree[i] ? -2 : s->tab[i];
+                tab = t2;
+            }
             if (naming) nc = lift_seqmap_candidates(&x->a, x->N, cand, MAX_CAND);
         } else if (!A->numerical) {
             nargs = A->n;

@@ -23,6 +23,7 @@ typedef struct LSop {
     LSel sel;              /* Aggregate, SelectorWidth */
     /* Map with categorical input: out index per input value (-1: None), or the number. */
     int *tab;              /* cat->cat [n_a]; SequenceMap [n_a * n_b] (fst-major) */
+    unsigned char *tabfree; /* SequenceMap(f, x, x): [n_a * n_a] entries the weights leave free */
     double *ftab;          /* cat->num [n_a] */
     /* Map with numerical input (discretising MLP): regions of the input value set vs. */
     int n_vs;
@@ -39,6 +40,7 @@ typedef struct LSop {
     bool known;            /* vals identified (vocab, indices, widths, outputs) */
     int layer;             /* transformer layer it was read from (-1: embedding) */
     int sw_dim;            /* selector width: the direction its head writes BOS weight to */
+    bool used;             /* read by a later block */
     /* naming (lift_emit.c): the lambda body that agrees with the table, or NULL */
     const PyExpr *named;
     int pred;              /* Select: a Pred when a comparison agrees, else -1 */

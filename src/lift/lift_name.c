@@ -39,12 +39,12 @@ int lift_map_candidates(Arena *a, const Value *dom, int n, PyExpr **out, int cap
     int k = 0;
     Value c[64];
     int nc = consts(dom, n, c, 64);
+    add(out, &k, cap, P(a, 0));
+    add(out, &k, cap, py_unary(a, PY_NOT, P(a, 0)));
     for (int i = 0; i < gen_lib_count(); i++) {
         const GenFn *g = gen_lib_get(i);
         if (g && g->kind == GEN_FN_MAP && g->fn) add(out, &k, cap, g->fn->body);
     }
-    add(out, &k, cap, P(a, 0));
-    add(out, &k, cap, py_unary(a, PY_NOT, P(a, 0)));
     add(out, &k, cap, py_unary(a, PY_NEG, P(a, 0)));
     static const PyCmpOp ops[] = {PYC_EQ, PYC_NE, PYC_LT, PYC_LE, PYC_GT, PYC_GE};
     for (int i = 0; i < nc; i++) {
@@ -126,20 +126,26 @@ bool lift_fit(const PyExpr *body, int arity, const Value *args, int n_args, cons
     for (int i = 0; i < n_args; i++) {
         Value r;
         if (py_eval(body, args + (size_t)i * arity, &r, NULL, 0) != PYERR_OK) return false;
-        if (tab[i] < 0) {
+        if (tab[i] == -1) {
             if (r.kind != VAL_NONE) return false;
         } else if (r.kind == VAL_NONE) return false;
         got[i] = r;
     }
     if (!discover) {
-        for (int i = 0; i < n_args; i++)
+        for (int i = 0; i < n_args; i++) {
             if (tab[i] >= 0 && (got[i].kind != outvals[tab[i]].kind || !val_eq(got[i], outvals[tab[i]]))) return false;
+            if (tab[i] == -2) { /* free: any of the values */
+                bool in = false;
+                for (int j = 0; j < n_out && !in; j++) in = got[i].kind == outvals[j].kind && val_eq(got[i], outvals[j]);
+                if (!in) return false;
+            }
+        }
         return true;
     }
     Value set[1024];
     int ns = 0;
     for (int i = 0; i < n_args; i++) {
-        if (tab[i] < 0) continue;
+        if (tab[i] == -1) continue;
         bool dup = false;
         for (int j = 0; j < ns && !dup; j++) dup = val_eq(set[j], got[i]);
         if (!dup) {

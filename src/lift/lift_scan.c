@@ -49,6 +49,40 @@ static int claim(Lift *x, int si, const int *dims, int n, const char *where) {
     return 0;
 }
 
+static int uniq(Lift *x, double *v, int n, double **out);
+
+/* A categorical Map read back from 0/1 table units can also be several numerical Maps side
+ * by side (numerical(tokens == "(") and numerical(tokens == ")") in one layer write the same
+ * units). When a block reads one of its directions as a number, and nothing has read it as
+ * a categorical SOp yet, it is split into one numerical indicator Map per direction.
+ * Returns the SOp that now owns dim, or -1. */
+static int split_numerical(Lift *x, int dim) {
+    int si = x->dim_sop[dim];
+    if (si < 0) return -1;
+    LSop *S = &x->s[si];
+    if (S->numerical) return si;
+    if (S->kind != LS_MAP || !S->tab || S->used || x->s[S->a].numerical) return -1;
+    int n = S->n, na = x->s[S->a].n, a = S->a, layer = S->layer;
+    int *tab = S->tab, *dims = S->dims;
+    for (int t = 0; t < n; t++) {
+        int ti = t == 0 ? si : lift_new_sop(x, LS_MAP, true, 1, layer);
+        LSop *T = &x->s[ti];
+        T->numerical = true;
+        T->n = 1;
+        T->a = a;
+        T->tab = NULL;
+        T->dims = arena_alloc(&x->a, sizeof(int));
+        T->dims[0] = dims[t];
+        x->dim_sop[dims[t]] = ti;
+        T->ftab = arena_alloc(&x->a, sizeof(double) * (size_t)na);
+        double *v = malloc(sizeof(double) * (size_t)na);
+        for (int i = 0; i < na; i++) v[i] = T->ftab[i] = tab[i] == t;
+        T->n_num = uniq(x, v, na, &T->num);
+        free(v);
+    }
+    return x->dim_sop[dim];
+}
+
 static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 static int cmp_dbl(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -209,6 +243,7 @@ static int scan_head(Lift *x, int l, int h) {
      * (docs/lift.md, identifiability). */
     int qs_sop = nq0 ? owner(x, qr, nq0, &mixed) : ks_sop;
     if (qs_sop < 0 || x->s[qs_sop].numerical) return fail(x, "%s: %s", where, "its query space is not one categorical SOp");
+    x->s[ks_sop].used = x->s[qs_sop].used = true;
     const LSop *K = &x->s[ks_sop], *Q = &x->s[qs_sop];
     if (x->one < 0) return fail(x, "%s: %s", where, "there is no `one` direction for the BOS logit");
     double bos_logit = 0;
@@ -276,7 +311,9 @@ static int scan_head(Lift *x, int l, int h) {
         return 0;
     }
     int vs_sop = owner(x, vr, nv, &mixed);
+    if (vs_sop >= 0 && nv == 1 && no == 1 && !x->s[vs_sop].numerical && x->s[vs_sop].n > 1) vs_sop = split_numerical(x, vr[0]);
     if (vs_sop < 0) return fail(x, "%s: %s", where, "its value space is not one SOp");
+    x->s[vs_sop].used = true;
     const LSop *S = &x->s[vs_sop];
     if (S->n != nv || no != nv) return fail(x, "%s: %s", where, "the value and output spaces differ in size");
     qsort(oc, (size_t)no, sizeof(int), cmp_int);
@@ -495,7 +532,14 @@ static int scan_mlp(Lift *x, int l) {
             j++;
             continue;
         }
-        if (!u->nin) return fail(x, "%s: %s", where, "writes without reading anything");
+        /* A unit that writes an output value but reads nothing is a value no input
+         * reaches: Tracr's Map path for SequenceMap(f, x, x) keeps a hidden unit for every
+         * f(a, b) though only f(a, a) is ever computed. Read on from the next unit that reads. */
+        int probe = j;
+        while (probe < M && !U[probe].nin && U[probe].nout == 1 && near(U[probe].wout[0], 1)) probe++;
+        if (probe == M || (!u->nin && (x->one >= 0 && win(&U[probe], x->one) != 0)))
+            return fail(x, "%s: %s", where, "writes without reading anything");
+        u = &U[probe];
         int nr = n_real_in(x, u);
         int d0 = nr ? real_in(x, u, 0) : -1;
         if (nr == 1 && d0 == x->bos) { /* the shared clean-BOS unit of selector widths */
@@ -522,8 +566,19 @@ static int scan_mlp(Lift *x, int l) {
         }
         int xs = x->dim_sop[d0];
         if (xs < 0) return fail(x, "%s: %s", where, "reads a direction no earlier block writes");
-        const LSop *X = &x->s[xs];
         double w_one = x->one >= 0 ? win(u, x->one) : 0;
+        /* a number read from one direction of a categorical table: a discretising unit
+         * (slope L) or a linear sequence map unit (weight -1 first) */
+        if (nr == 1 && !x->s[xs].numerical && (near(win(u, d0), x->L) || (w_one == 0 && near(win(u, d0), -1)))) {
+            int t = split_numerical(x, d0);
+            if (t >= 0) xs = t;
+        }
+        if (x->s[xs].numerical && nr == 1 && w_one == 0 && near(win(u, d0), -1) && j + 2 < M && n_real_in(x, &U[j + 2]) == 1) {
+            int dy = real_in(x, &U[j + 2], 0);
+            if (dy >= 0 && x->dim_sop[dy] >= 0 && !x->s[x->dim_sop[dy]].numerical) split_numerical(x, dy);
+        }
+        const LSop *X = &x->s[xs];
+        x->s[xs].used = true;
         if (X->numerical) {
             /* LinearSequenceMap: four units (x,-1), (x,+1), (y,-1), (y,+1) */
             if (w_one == 0 && nr == 1 && near(fabs(u->win[0]), 1) && !near(x->L, 1) && j + 3 < M) {
@@ -543,6 +598,7 @@ static int scan_mlp(Lift *x, int l) {
                 LSop *S = &x->s[si];
                 S->a = xs;
                 S->b = x->dim_sop[dy];
+                x->s[S->b].used = true;
                 S->ca = snap(wa);
                 S->cb = snap(wb);
                 if (claim(x, si, &od, 1, where)) return 1;
@@ -570,6 +626,8 @@ static int scan_mlp(Lift *x, int l) {
             /* SequenceMap: |A||B| units h_ab = ReLU(a + b - 1), fst-major */
             int da = real_in(x, u, 0), db = real_in(x, u, 1);
             int sa = x->dim_sop[da], sb = x->dim_sop[db];
+            if (sa >= 0) x->s[sa].used = true;
+            if (sb >= 0) x->s[sb].used = true;
             if (sa < 0 || sb < 0 || sa == sb || x->s[sa].numerical || x->s[sb].numerical)
                 return fail(x, "%s: %s", where, "a sequence-map unit does not read two categorical SOps");
             const LSop *A = &x->s[sa], *B = &x->s[sb];
@@ -626,11 +684,17 @@ static int scan_mlp(Lift *x, int l) {
         /* categorical Map: consecutive units with disjoint 0/1 preimages covering X */
         {
             unsigned char *cov = calloc((size_t)X->n, 1);
-            int k = j, covered = 0, last_out = -1;
+            int k = j, covered = 0, last_out = -1, n_free = 0;
             bool complete = false;
             while (k < M && !complete) {
                 const Unit *w = &U[k];
-                bool ok = w->nin > 0 && w->nout == 1 && near(w->wout[0], 1) && w->out[0] > last_out;
+                bool ok = w->nout == 1 && near(w->wout[0], 1) && w->out[0] > last_out;
+                if (ok && !w->nin) { /* an unreached value (see above) */
+                    n_free++;
+                    last_out = w->out[0];
+                    k++;
+                    continue;
+                }
                 for (int i = 0; i < w->nin && ok; i++) {
                     int d = w->in[i], vi = -1;
                     if (x->dim_sop[d] != xs || !near(w->win[i], 1)) ok = false;
@@ -647,6 +711,43 @@ static int scan_mlp(Lift *x, int l) {
                 complete = covered == X->n;
             }
             free(cov);
+            /* unreached values sorting after the last reached one */
+            while (complete && n_free >= 0 && k < M && !U[k].nin && U[k].nout == 1 && near(U[k].wout[0], 1) &&
+                   U[k].out[0] > last_out)
+                last_out = U[k++].out[0], n_free++;
+            if (complete && n_free) {
+                /* SequenceMap(f, X, X): the diagonal from the units, every other pair to the
+                 * unreached values in order (then to the first value): any such f compiles to
+                 * these weights (docs/lift.md, identifiability) */
+                int cnt = k - j, na = X->n;
+                int si = lift_new_sop(x, LS_SEQMAP, false, cnt, l);
+                LSop *S = &x->s[si];
+                X = &x->s[xs];
+                S->a = S->b = xs;
+                S->tab = arena_alloc(&x->a, sizeof(int) * (size_t)na * (size_t)na);
+                S->tabfree = arena_alloc(&x->a, (size_t)na * (size_t)na);
+                int *od = malloc(sizeof(int) * (size_t)cnt), *unreached = malloc(sizeof(int) * (size_t)cnt), nu = 0;
+                for (int t = 0; t < cnt; t++) {
+                    od[t] = U[j + t].out[0];
+                    if (!U[j + t].nin) unreached[nu++] = t;
+                    for (int i = 0; i < U[j + t].nin; i++)
+                        for (int v = 0; v < na; v++)
+                            if (X->dims[v] == U[j + t].in[i]) S->tab[v * na + v] = t;
+                }
+                int next = 0;
+                for (int a2 = 0; a2 < na; a2++)
+                    for (int b2 = 0; b2 < na; b2++)
+                        if (a2 != b2) {
+                            S->tab[a2 * na + b2] = next < nu ? unreached[next++] : 0;
+                            S->tabfree[a2 * na + b2] = 1;
+                        }
+                int rc = next < nu ? fail(x, "%s: %s", where, "more unreached values than value pairs") : claim(x, si, od, cnt, where);
+                free(od);
+                free(unreached);
+                if (rc) return 1;
+                j = k;
+                continue;
+            }
             if (complete) {
                 int cnt = k - j;
                 int si = lift_new_sop(x, LS_MAP, false, cnt, l);
@@ -720,6 +821,7 @@ int lift_scan(Lift *x) {
         }
     }
     bool mixed;
+    if (m->output_numerical && no == 1 && od[0] >= 0) split_numerical(x, od[0]);
     int o = no > 0 && od[0] >= 0 ? owner(x, od, no, &mixed) : -1;
     bool ok = o >= 0 && x->s[o].n == no;
     for (int j = 0; ok && j < no; j++) ok = x->s[o].dims[j] == od[j];
