@@ -259,11 +259,12 @@ static int scan_head(Lift *x, int l, int h) {
             qk[ki * Q->n + qi] = s;
             if (nz(s) && cold == 0) cold = s;
         }
-    bool sw = false;
-    if (near(bos_logit, cold) && cold != 0) sw = true;          /* always_attend_to_bos */
-    else if (cold != 0 && near(bos_logit, cold / 2)) sw = false; /* BOS at half the coldness */
-    else if (cold == 0 && nz(bos_logit)) cold = 2 * bos_logit;   /* a predicate that is never true */
-    else return fail(x, "%s: %s", where, "the BOS logit is not Tracr's (half the selection logit, or equal to it)");
+    /* a selector width copies BOS alone and gives it the full selection logit
+     * (always_attend_to_bos); an aggregate gives BOS half of it */
+    bool sw = nv == 1 && vr[0] == x->bos;
+    if (cold == 0 && nz(bos_logit)) cold = sw ? bos_logit : 2 * bos_logit; /* a predicate never true */
+    if (cold == 0 || !near(bos_logit, sw ? cold : cold / 2))
+        return fail(x, "%s: %s", where, "the BOS logit is not Tracr's (half the selection logit, or equal to it)");
     if (cold <= 0) return fail(x, "%s: %s", where, "the selection logit is not positive");
     for (int ki = 0; ki < K->n; ki++)
         for (int qi = 0; qi < Q->n; qi++) {
