@@ -141,11 +141,12 @@ static int verify(const CompiledModel *m, Lift *x, LiftResult *r, const LiftOpti
     char why[400] = "";
     r->weights_equal = lift_same_weights(x, re, why, sizeof why);
     if (compare_outputs(m, re, T->vals, T->n, opt->max_inputs > 0 ? opt->max_inputs : LIFT_MAX_INPUTS, r, sub, sizeof sub)) {
-        snprintf(r->verdict, sizeof r->verdict, "NOT VERIFIED: forward pass failed: %.400s", sub);
+        snprintf(r->verdict, sizeof r->verdict, "NOT VERIFIED: forward pass failed: %.300s", sub);
         goto out;
     }
     r->verified = r->weights_equal && r->n_output_diffs == 0;
-    snprintf(r->verdict, sizeof r->verdict, "%s: recompiled weights %s%s%s; outputs %s on %s%d inputs%s (unembedded rows within 1e-6)",
+    /* the parts are bounded (why %.200s) so the line fits the 512-byte verdict */
+    snprintf(r->verdict, sizeof r->verdict, "%s: recompiled weights %s%.200s%s; outputs %s on %s%d inputs%s (unembedded rows within 1e-6)",
              r->verified ? "VERIFIED" : "NOT VERIFIED",
              r->weights_equal ? "identical up to residual, head and unit permutation" : "DIFFER: ", r->weights_equal ? "" : why,
              r->hash_equal ? " (model hash equal)" : " (model hash differs)",
@@ -153,7 +154,7 @@ static int verify(const CompiledModel *m, Lift *x, LiftResult *r, const LiftOpti
              r->exhaustive ? " up to max_seq_len" : " (seeded sample)");
     if (r->n_output_diffs) {
         size_t L = strlen(r->verdict);
-        snprintf(r->verdict + L, sizeof r->verdict - L, "; first: %s", r->first_diff);
+        if (L < sizeof r->verdict) snprintf(r->verdict + L, sizeof r->verdict - L, "; first: %.200s", r->first_diff);
     }
 out:
     compiled_model_free(re);
