@@ -46,6 +46,18 @@ int lift_map_candidates(Arena *a, const Value *dom, int n, PyExpr **out, int cap
         if (g && g->kind == GEN_FN_MAP && g->fn) add(out, &k, cap, g->fn->body);
     }
     add(out, &k, cap, py_unary(a, PY_NEG, P(a, 0)));
+    /* tuples (make_nary_sequencemap packs arguments): x[0] op x[1] (op x[2]) */
+    if (n > 0 && dom[0].kind == VAL_TUPLE && (dom[0].u.t->n == 2 || dom[0].u.t->n == 3)) {
+        int L = (int)dom[0].u.t->n;
+        static const PyBinOp bo[] = {PYB_ADD, PYB_SUB, PYB_MUL, PYB_DIV};
+        PyExpr *e0 = py_index(a, P(a, 0), C(a, val_int(0))), *e1 = py_index(a, P(a, 0), C(a, val_int(1)));
+        for (int o1 = 0; o1 < 4; o1++) {
+            PyExpr *two = B(a, bo[o1], e0, e1);
+            if (L == 2) add(out, &k, cap, two);
+            else
+                for (int o2 = 0; o2 < 4; o2++) add(out, &k, cap, B(a, bo[o2], two, py_index(a, P(a, 0), C(a, val_int(2)))));
+        }
+    }
     static const PyCmpOp ops[] = {PYC_EQ, PYC_NE, PYC_LT, PYC_LE, PYC_GT, PYC_GE};
     for (int i = 0; i < nc; i++) {
         for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) add(out, &k, cap, CMP(a, ops[o], P(a, 0), C(a, c[i])));
@@ -78,6 +90,10 @@ int lift_seqmap_candidates(Arena *a, int max_seq_len, PyExpr **out, int cap) {
     }
     static const PyCmpOp ops[] = {PYC_EQ, PYC_NE, PYC_LT, PYC_LE, PYC_GT, PYC_GE};
     for (size_t o = 0; o < 6; o++) add(out, &k, cap, CMP(a, ops[o], x, y));
+    /* a pair extended by one more argument, (x[0], x[1], y), before plain pairs (x, y):
+     * on non-tuples indexing fails and the candidate drops out */
+    PyExpr *tup3[3] = {py_index(a, x, C(a, val_int(0))), py_index(a, x, C(a, val_int(1))), y};
+    add(out, &k, cap, py_tuple(a, tup3, 3));
     PyExpr *tup[2] = {x, y};
     add(out, &k, cap, py_tuple(a, tup, 2));
     /* x + c * y / n: Tracr's make_sort keys (min_key * i / max_seq_len) */
