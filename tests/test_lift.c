@@ -314,6 +314,56 @@ static void test_other_program_weights(void) {
     compiled_model_free(m);
 }
 
+/* Single weights set to random values anywhere in two models: lift must never crash, and
+ * whatever it lifts and calls verified must really have equal weights. */
+static void test_random_perturbations(void) {
+    const char *names[2] = {"reverse", "shuffle_dyck2"};
+    int refused = 0, verified = 0, total = 0;
+    for (int f = 0; f < 2; f++) {
+        char path[256], err[1024];
+        snprintf(path, sizeof path, "%s/%s.rasp", DIR_, names[f]);
+        RaspProgram p;
+        CHECK(rasp_parse_file(path, &p, err, sizeof err) == 0);
+        CompileOptions o;
+        compile_options_default(&o);
+        CompiledModel *m = NULL;
+        CHECK(compile_program(&p, &o, &m, err, sizeof err) == 0);
+        if (!m) continue;
+        int D = m->residual_dim, HK = m->num_heads * m->key_size, M = m->mlp_hidden_size;
+        for (int it = 0; it < 60; it++) {
+            int l = (int)(urand() * m->num_layers), which = (int)(urand() * 8);
+            ModelLayer *L = &m->layers[l];
+            double *w;
+            size_t n;
+            switch (which) {
+            case 0: w = L->q, n = (size_t)D * HK; break;
+            case 1: w = L->k, n = (size_t)D * HK; break;
+            case 2: w = L->v, n = (size_t)D * HK; break;
+            case 3: w = L->o, n = (size_t)HK * D; break;
+            case 4: w = L->w1, n = (size_t)D * M; break;
+            case 5: w = L->w2, n = (size_t)M * D; break;
+            case 6: w = m->token_embed, n = (size_t)m->vocab_size * D; break;
+            default: w = m->unembed, n = (size_t)D * m->n_out; break;
+            }
+            size_t i = (size_t)(urand() * (double)n);
+            double old = w[i];
+            w[i] = urand() < 0.5 ? 0 : (urand() - 0.5) * 200;
+            LiftResult r;
+            total++;
+            if (lift_model(m, NULL, &r, err, sizeof err)) refused++;
+            else {
+                verified += r.verified;
+                CHECK(!r.verified || r.weights_equal);
+                lift_result_free(&r);
+            }
+            w[i] = old;
+        }
+        compiled_model_free(m);
+        rasp_program_free(&p);
+    }
+    printf("random single-weight perturbations: %d, refused %d, verified %d\n", total, refused, verified);
+}
+
 int main(void) {
     list_fixtures();
     RUN(test_table_lambda_text);
@@ -322,5 +372,6 @@ int main(void) {
     RUN(test_classics_tracr_weights);
     RUN(test_refusals);
     RUN(test_other_program_weights);
+    RUN(test_random_perturbations);
     TEST_END();
 }

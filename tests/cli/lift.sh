@@ -30,4 +30,19 @@ printf 'PK\003\004garbage' > "$T/bad.npz"; echo '{}' > "$T/bad.json"
 [ $rc = 1 ] && grep -q "bad.npz" "$T/err" && ok || bad "import of a corrupt npz: rc $rc $(cat "$T/err")"
 [ ! -e "$T/x.safetensors" ] && ok || bad "a failed import left a file"
 "$I" import --help | grep -q "usage: itracr import" && ok || bad "import --help"
+# import of Haiku-named parameters in safetensors (an itracr model file has exactly those
+# tensors) with a hand-written encoding JSON; forward, lift and decompile accept the result
+"$I" compile $F/reverse.rasp -o "$T/rv.safetensors" >/dev/null 2>&1
+cat > "$T/rv.json" <<'JSON'
+{"token_ids": [["a", 0], ["b", 1], ["c", 2], ["compiler_bos", 3], ["compiler_pad", 4], ["d", 5]],
+ "bos": "compiler_bos", "pad": "compiler_pad", "max_seq_len": 5, "causal": false, "num_heads": 1,
+ "output": {"name": "reverse", "encoding": "categorical", "values": ["a", "b", "c", "d"]}}
+JSON
+"$I" import "$T/rv.safetensors" --meta "$T/rv.json" -o "$T/imp.safetensors" >/dev/null 2>&1 && ok || bad "import safetensors"
+[ "$("$I" forward "$T/imp.safetensors" --input "a b c d")" = "d c b a" ] && ok || bad "forward of the imported model"
+"$I" lift "$T/imp.safetensors" -o "$T/imp.rasp" 2>/dev/null | grep -q VERIFIED && ok || bad "lift of the imported model"
+"$I" info "$T/imp.safetensors" | grep -q "r0, r1" && ok || bad "imported residual labels are neutral"
+sed 's/"num_heads": 1/"num_heads": 5/' "$T/rv.json" > "$T/bad2.json"
+"$I" import "$T/rv.safetensors" --meta "$T/bad2.json" -o "$T/x.safetensors" >/dev/null 2>"$T/err"
+[ $? = 1 ] && grep -q num_heads "$T/err" && ok || bad "import with a wrong head count: $(cat "$T/err")"
 echo "TESTSUM passed=$pass failed=$fail"
