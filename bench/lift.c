@@ -66,6 +66,9 @@ static void one(Tally *t, const RaspProgram *p, const char *name, bool print) {
     t2 = 0, t3 = ts[reps / 2];
     t->compile_ms[t->n] = t1 - t0;
     t->lift_ms[t->n++] = t3 - t2;
+    static int shown_tables;
+    if (!rc && !print && r.n_named < r.n_functions && getenv("LIFT_BENCH_SHOW_TABLES") && shown_tables++ < 6)
+        printf("--- generated #%d with tables:\n%s", t->total - 1, r.program);
     if (!rc) {
         t->lifted++;
         t->verified += r.verified;
