@@ -98,9 +98,9 @@ int cmd_lift(int argc, char **argv) {
         }
     }
     if (json) {
-        printf("{\"lifted\": true, \"verified\": %s, \"hash_equal\": %s, \"inputs\": %d, \"exhaustive\": %s, "
+        printf("{\"lifted\": true, \"verified\": %s, \"weights_equal\": %s, \"hash_equal\": %s, \"inputs\": %d, \"exhaustive\": %s, "
                "\"output_diffs\": %d, \"sops\": %d, \"functions\": %d, \"named\": %d, \"verdict\": ",
-               r.verified ? "true" : "false", r.hash_equal ? "true" : "false", r.n_inputs, r.exhaustive ? "true" : "false",
+               r.verified ? "true" : "false", r.weights_equal ? "true" : "false", r.hash_equal ? "true" : "false", r.n_inputs, r.exhaustive ? "true" : "false",
                r.n_output_diffs, r.n_sops, r.n_functions, r.n_named);
         json_str(stdout, r.verdict);
         printf(", \"program\": ");
