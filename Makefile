@@ -3,7 +3,7 @@
 #   make test       release build + full test suite
 #   make test-san   the suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make check      both (the README's test command runs this)
-#   make fuzz-parse / fuzz-safetensors   bounded libFuzzer runs (FUZZ_SECONDS, default 60)
+#   make fuzz-parse / fuzz-safetensors / fuzz-npz   bounded libFuzzer runs (FUZZ_SECONDS, default 60)
 #   make install    PREFIX=/usr/local
 
 CC      ?= gcc
@@ -11,7 +11,7 @@ PREFIX  ?= /usr/local
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 INC     := -Isrc
-LIBS    := -lcjson -lopenblas -lm -lpthread
+LIBS    := -lcjson -lopenblas -lzip -lm -lpthread
 OMP     := -fopenmp
 
 MODE    ?= release
@@ -39,7 +39,7 @@ TEST_BIN:= $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 LIBA    := $(B)/libitracr.a
 
-.PHONY: all test test-san check clean install man bench fuzz-parse fuzz-safetensors tests
+.PHONY: all test test-san check clean install man bench fuzz-parse fuzz-safetensors fuzz-npz tests
 all: $(B)/itracr
 
 $(B)/%.o: %.c
@@ -82,11 +82,14 @@ FUZZ_CFLAGS := $(CSTD) $(INC) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sa
 FUZZ_LIB_SRC := $(filter src/util/% src/rasp/% src/io/%,$(LIB_SRC))
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $^ -lcjson -lopenblas -lm -lpthread
+	clang $(FUZZ_CFLAGS) -o $@ $^ -lcjson -lopenblas -lzip -lm -lpthread
 fuzz-parse: build/fuzz/fuzz_parse
 	@mkdir -p build/fuzz/corpus_parse
 	cp -n tests/fixtures/tracr/*.rasp build/fuzz/corpus_parse/ 2>/dev/null || true
 	build/fuzz/fuzz_parse -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus_parse tests/fuzz/corpus_parse
+fuzz-npz: build/fuzz/fuzz_npz
+	@mkdir -p build/fuzz/corpus_npz
+	build/fuzz/fuzz_npz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz/corpus_npz tests/fuzz/corpus_npz
 fuzz-safetensors: build/fuzz/fuzz_safetensors
 	@mkdir -p build/fuzz/corpus_st
 	build/fuzz/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz/corpus_st tests/fuzz/corpus_safetensors

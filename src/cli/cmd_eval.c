@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "eval/eval_lift.h"
 #include "eval/eval_run.h"
 #include "eval/report.h"
 #include "eval/train_log.h"
@@ -342,6 +343,16 @@ int cmd_eval(int argc, char **argv) {
     if (ro.noise) pct_line(stdout, "noise baseline", &rr.noise);
     for (int i = 0; i < n_classics; i++)
         printf("classic %-20s %-20s %s\n", classics[i].name, classic_verdict(&classics[i]), classics[i].detail);
+    /* the ceiling: the exact decompiler on the same models (docs/lift.md) */
+    EvalLiftStats ls;
+    if (eval_lift_ceiling(&d, rr.sample, rr.n, ds.vocab, ds.n_vocab, ds.max_seq_len, cpaths, n_cpaths, &ls, err, sizeof err)) {
+        fprintf(stderr, "itracr eval: lift: %s\n", err);
+        goto done;
+    }
+    printf("lift (exact decompiler, ceiling): samples verified %d/%d (%.1f%%), %d with every function named; "
+           "classics verified %d/%d; median %.2f ms\n",
+           ls.verified, ls.n, ls.n ? 100.0 * ls.verified / ls.n : 0.0, ls.named_all, ls.classics_verified, ls.classics,
+           ls.median_ms);
 
     /* ---- report ---- */
     if (!log_path) {
@@ -444,6 +455,9 @@ int cmd_eval(int argc, char **argv) {
         else sb_append(&js, "null");
         sb_printf(&js, ",\n \"noise_method\": \"gaussian payload, same per-token L2 norm, ids kept\", \"noise_seed\": %ld",
                   seed);
+        sb_printf(&js, ",\n \"lift_ceiling\": {\"samples\": %d, \"lifted\": %d, \"verified\": %d, \"named_all\": %d, "
+                  "\"classics\": %d, \"classics_verified\": %d, \"median_ms\": %.3f}",
+                  ls.n, ls.lifted, ls.verified, ls.named_all, ls.classics, ls.classics_verified, ls.median_ms);
         sb_append(&js, ",\n \"classics\": [");
         for (int i = 0; i < n_classics; i++) {
             sb_append(&js, i ? ",\n  " : "\n  ");

@@ -26,6 +26,8 @@ static const Command commands[] = {
     {"train", cmd_train, "train the meta-model on a generated dataset"},
     {"decompile", cmd_decompile, "decode a compiled model back into a RASP program"},
     {"eval", cmd_eval, "evaluate the meta-model on held-out samples and classic programs (HTML report)"},
+    {"lift", cmd_lift, "decompile a Tracr-compiled model exactly from its weights, with a proof"},
+    {"import", cmd_import, "import a model compiled by Tracr (.npz or safetensors + encoding JSON)"},
 };
 
 static void usage(FILE *f) {

@@ -1,6 +1,7 @@
 /* Lambda bodies: the Python expression subset of docs/rasp-language.md §6, parsed with Python's
  * precedence (or < and < not < comparisons < + - < * / // % < unary - + < ** < [] and
  * calls; ** is right-associative and binds tighter than a unary minus on its left). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "rasp/parse_internal.h"
@@ -121,6 +122,42 @@ static PyExpr *p_atom(Parser *P, LambdaCtx *C) {
         pexpect(P, TK_RPAREN, "',' or ')'");
         PyExpr *e = node(P, PY_TUPLE, &t, n);
         memcpy(e->args, tmp, sizeof(PyExpr *) * (size_t)n);
+        return e;
+    }
+    case TK_LBRACE: {
+        /* a table: a dict display that is subscripted at once, {k: v, ...}[x]. The pairs
+         * live in the arena (a parse error unwinds with longjmp, so nothing is malloc'ed). */
+        padvance(P);
+        int n = 0, cap = 16;
+        PyExpr **kv = arena_alloc(P->a, sizeof(PyExpr *) * (size_t)cap * 2);
+        while (P->cur.kind != TK_RBRACE) {
+            if (n > 0) {
+                if (P->cur.kind != TK_COMMA) perr_expected(P, "',' or '}' in the table");
+                padvance(P);
+                if (P->cur.kind == TK_RBRACE) break;
+            }
+            if (n == 1 << 20) perr_expected(P, "'}' (tables have at most 2^20 entries)");
+            if (n == cap) {
+                PyExpr **g = arena_alloc(P->a, sizeof(PyExpr *) * (size_t)cap * 4);
+                memcpy(g, kv, sizeof(PyExpr *) * (size_t)cap * 2);
+                kv = g;
+                cap *= 2;
+            }
+            kv[2 * n] = p_ternary(P, C);
+            if (P->cur.kind != TK_COLON) perr_expected(P, "':' after a table key");
+            padvance(P);
+            kv[2 * n + 1] = p_ternary(P, C);
+            n++;
+        }
+        padvance(P); /* } */
+        if (P->cur.kind != TK_LBRACKET)
+            perr_expected(P, "'[' after the table (a dict is only supported subscripted: {k: v, ...}[x])");
+        padvance(P);
+        PyExpr *ix = p_ternary(P, C);
+        pexpect(P, TK_RBRACKET, "']' closing the table subscript");
+        PyExpr *e = node(P, PY_LOOKUP, &t, 1 + 2 * n);
+        e->args[0] = ix;
+        memcpy(e->args + 1, kv, sizeof(PyExpr *) * (size_t)n * 2);
         return e;
     }
     case TK_NAME: {

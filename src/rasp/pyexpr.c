@@ -86,6 +86,16 @@ PyExpr *py_index(Arena *a, PyExpr *base, PyExpr *index) {
     return e;
 }
 
+PyExpr *py_lookup(Arena *a, PyExpr *index, PyExpr *const *keys, PyExpr *const *vals, int n) {
+    PyExpr *e = node(a, PY_LOOKUP, 1 + 2 * n);
+    e->args[0] = index;
+    for (int i = 0; i < n; i++) {
+        e->args[1 + 2 * i] = keys[i];
+        e->args[2 + 2 * i] = vals[i];
+    }
+    return e;
+}
+
 PyExpr *py_substitute(Arena *a, const PyExpr *e, PyExpr *const *subst) {
     if (e->kind == PY_PARAM) return subst[e->param];
     if (e->kind == PY_CONST) return (PyExpr *)e; /* immutable leaves can be shared */

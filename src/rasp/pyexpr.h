@@ -22,6 +22,8 @@ typedef enum {
     PY_TUPLE,   /* (args...) */
     PY_INDEX,   /* args[0][args[1]] */
     PY_CALL,    /* builtin(args...) */
+    PY_LOOKUP,  /* a table: {args[1]: args[2], args[3]: args[4], ...}[args[0]] (a dict display
+                 * subscripted at once; Python's KeyError when no key equals the index) */
 } PyKind;
 
 typedef enum { PYB_ADD, PYB_SUB, PYB_MUL, PYB_DIV, PYB_FLOORDIV, PYB_MOD, PYB_POW } PyBinOp;
@@ -84,6 +86,8 @@ PyExpr *py_call(Arena *a, PyBuiltin fn, PyExpr *const *args, int n);
 PyExpr *py_ifexp(Arena *a, PyExpr *then_, PyExpr *cond, PyExpr *else_); /* then_ if cond else else_ */
 PyExpr *py_tuple(Arena *a, PyExpr *const *items, int n);
 PyExpr *py_index(Arena *a, PyExpr *base, PyExpr *index);
+/* {keys[i]: vals[i]}[index] (n pairs; keys and vals shared, not copied). */
+PyExpr *py_lookup(Arena *a, PyExpr *index, PyExpr *const *keys, PyExpr *const *vals, int n);
 /* args[0] ops[0] args[1] ... ; n_args >= 2, ops has n_args-1 entries (copied). */
 PyExpr *py_cmp_chain(Arena *a, const PyCmpOp *ops, PyExpr *const *args, int n_args);
 

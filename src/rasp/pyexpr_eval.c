@@ -821,6 +821,18 @@ static PyErr eval(const PyExpr *e, const Value *params, Value *out, char *msg, s
         if ((err = eval_arg(e->args[1], params, &b, msg, cap))) return err;
         return index_value(a, b, out, msg, cap);
     case PY_CALL: return eval_call(e, params, out, msg, cap);
+    case PY_LOOKUP:
+        if ((err = eval_arg(e->args[0], params, &a, msg, cap))) return err;
+        /* the last equal key wins, as in a Python dict display */
+        for (int i = e->n_args - 2; i >= 1; i -= 2) {
+            if ((err = eval_arg(e->args[i], params, &b, msg, cap))) return err;
+            if (val_eq(a, b)) return eval_arg(e->args[i + 1], params, out, msg, cap);
+        }
+        {
+            char r[64];
+            val_repr_fmt(a, r, sizeof r);
+            return fail(PYERR_INDEX, NULL, msg, cap, "KeyError: %s", r);
+        }
     }
     return fail(PYERR_VALUE, NULL, msg, cap, "bad expression node");
 }

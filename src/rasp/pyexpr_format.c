@@ -41,6 +41,7 @@ static int prec_of(const PyExpr *e) {
     case PY_IF: return P_IF;
     case PY_TUPLE:
     case PY_INDEX:
+    case PY_LOOKUP:
     case PY_CALL: return P_ATOM;
     }
     return P_ATOM;
@@ -171,6 +172,18 @@ static void fmt(BufOut *o, const PyExpr *e, const char *const *names, int min_pr
         fmt_child(o, e->args[0], names, P_ATOM);
         bufout_s(o, "[");
         fmt_child(o, e->args[1], names, P_IF);
+        bufout_s(o, "]");
+        break;
+    case PY_LOOKUP:
+        bufout_s(o, "{");
+        for (int i = 1; i + 1 < e->n_args; i += 2) {
+            if (i > 1) bufout_s(o, ", ");
+            fmt_child(o, e->args[i], names, P_IF);
+            bufout_s(o, ": ");
+            fmt_child(o, e->args[i + 1], names, P_IF);
+        }
+        bufout_s(o, "}[");
+        fmt_child(o, e->args[0], names, P_IF);
         bufout_s(o, "]");
         break;
     case PY_CALL:

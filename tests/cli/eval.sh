@@ -40,6 +40,9 @@ if "$I" eval --data "$T/d" --meta "$T/m.safetensors" --n $N -o "$T/r.html" --jso
 grep -q '^decoded ' "$T/eval.out" && grep -q '^noise baseline ' "$T/eval.out" && grep -q '^teacher-forced ' "$T/eval.out" \
     && ok || bad "summary lines missing: $(head -c 400 "$T/eval.out")"
 [ -s "$T/eval.err" ] && bad "eval wrote to stderr in a pipe: $(head -c 300 "$T/eval.err")" || ok
+# the ceiling row: the exact decompiler verifies every sample it is given
+grep -q "^lift (exact decompiler, ceiling): samples verified $N/$N " "$T/eval.out" && ok \
+    || bad "lift ceiling row: $(grep '^lift' "$T/eval.out")"
 
 # The JSON: headline fields in [0,1], the three variants, counts consistent with --n, the
 # noise baseline, every classic program listed with a known verdict.

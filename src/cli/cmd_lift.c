@@ -1,0 +1,118 @@
+/* itracr lift: exact decompilation of a Tracr-compiled model from its weights alone. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "compiler/model.h"
+#include "io/atomic_file.h"
+#include "lift/lift.h"
+
+static const char *usage =
+    "usage: itracr lift MODEL.safetensors [-o PROGRAM.rasp] [--json] [--tables] [--no-verify]\n"
+    "           [--inputs N]\n"
+    "\n"
+    "Reads the RASP program back from a Tracr-shaped model's weights alone (no residual labels,\n"
+    "no meta-model): the SOps and their layers, every MLP as a table over its input values\n"
+    "(numerical MLPs as their regions), every head's Select predicate as a table over (key,\n"
+    "query) values, aggregates and selector widths. Functions print by name when a library\n"
+    "lambda or a small grammar of arithmetic/comparison expressions agrees on the whole domain,\n"
+    "else as a table lambda {value: result, ...}[x]. Intermediate values that the weights do\n"
+    "not identify are canonical (docs/lift.md). The program is then recompiled and checked:\n"
+    "same canonical model hash and the same outputs on every input up to max_seq_len (or N\n"
+    "seeded inputs when there are more). A model that is not Tracr-shaped (trained, rotated,\n"
+    "noisy) is refused with the first block that does not fit.\n"
+    "\n"
+    "  -o FILE      write the program there (default: stdout)\n"
+    "  --json       print the verdict and counts as JSON (with the program text)\n"
+    "  --tables     print every function as a table (no naming)\n"
+    "  --no-verify  skip the recompilation proof\n"
+    "  --inputs N   forward-pass comparison budget (default 256; every input when there are no more)\n"
+    "\n"
+    "Exit status: 0 lifted and verified, 1 refused, not verified or bad input, 2 usage.\n";
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+        else if (*s == '\n') fputs("\\n", f);
+        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
+        else fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+int cmd_lift(int argc, char **argv) {
+    const char *path = NULL, *out = NULL;
+    bool json = false;
+    LiftOptions o;
+    lift_options_default(&o);
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        } else if (strcmp(argv[i], "-o") == 0) {
+            if (++i == argc) return cli_usage_error("lift", "-o needs a file");
+            out = argv[i];
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (strcmp(argv[i], "--tables") == 0) {
+            o.name_functions = false;
+        } else if (strcmp(argv[i], "--no-verify") == 0) {
+            o.verify = false;
+        } else if (strcmp(argv[i], "--inputs") == 0) {
+            long v;
+            if (++i == argc) return cli_usage_error("lift", "--inputs needs a number");
+            if (!cli_parse_int("lift", "--inputs", argv[i], 1, 10000000, &v)) return EXIT_USAGE;
+            o.max_inputs = (int)v;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage_error("lift", "unknown option '%s'", argv[i]);
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            return cli_usage_error("lift", "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!path) return cli_usage_error("lift", "missing MODEL.safetensors");
+    char err[1024];
+    CompiledModel *m = NULL;
+    if (model_load(path, &m, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr lift: %s\n", err);
+        return EXIT_BAD_INPUT;
+    }
+    LiftResult r;
+    int rc = EXIT_OK;
+    if (lift_model(m, &o, &r, err, sizeof err) != 0) {
+        if (json) {
+            printf("{\"lifted\": false, \"refusal\": ");
+            json_str(stdout, err);
+            printf("}\n");
+        }
+        fprintf(stderr, "itracr lift: refused: %s\n", err);
+        compiled_model_free(m);
+        return EXIT_BAD_INPUT;
+    }
+    if (out) {
+        if (atomic_write(out, r.program, strlen(r.program), err, sizeof err) != 0) {
+            fprintf(stderr, "itracr lift: %s\n", err);
+            rc = EXIT_BAD_INPUT;
+        }
+    }
+    if (json) {
+        printf("{\"lifted\": true, \"verified\": %s, \"weights_equal\": %s, \"hash_equal\": %s, \"inputs\": %d, \"exhaustive\": %s, "
+               "\"output_diffs\": %d, \"sops\": %d, \"functions\": %d, \"named\": %d, \"verdict\": ",
+               r.verified ? "true" : "false", r.weights_equal ? "true" : "false", r.hash_equal ? "true" : "false", r.n_inputs, r.exhaustive ? "true" : "false",
+               r.n_output_diffs, r.n_sops, r.n_functions, r.n_named);
+        json_str(stdout, r.verdict);
+        printf(", \"program\": ");
+        json_str(stdout, r.program);
+        printf("}\n");
+    } else {
+        if (!out) fputs(r.program, stdout);
+        fprintf(out ? stdout : stderr, "lift: %d SOps, %d/%d functions named; %s\n", r.n_sops, r.n_named, r.n_functions,
+                r.verdict);
+    }
+    if (o.verify && !r.verified) rc = EXIT_BAD_INPUT;
+    lift_result_free(&r);
+    compiled_model_free(m);
+    return rc;
+}

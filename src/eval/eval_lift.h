@@ -1,0 +1,27 @@
+/* The exact decompiler as the evaluation's ceiling row (docs/lift.md): every evaluated sample's
+ * compiled model, and every classic program, lifted from its weights and verified. What the
+ * learned decompiler is measured against. */
+#ifndef ITRACR_EVAL_EVAL_LIFT_H
+#define ITRACR_EVAL_EVAL_LIFT_H
+#include <stddef.h>
+
+#include "meta/train_data.h"
+#include "rasp/value.h"
+
+typedef struct EvalLiftStats {
+    int n;            /* samples tried */
+    int lifted;       /* of those, not refused */
+    int verified;     /* recompiled weights equal and outputs equal */
+    int named_all;    /* verified with every function named */
+    int classics, classics_verified; /* classic programs that compile, and verified */
+    double median_ms; /* lift time per model (verification included) */
+} EvalLiftStats;
+
+/* Lifts the compiled model of each sample[i] of d (its program tokens compiled with vocab /
+ * max_seq_len) and of each classic program path (its own directives). Returns 0, or
+ * non-zero with a message when a program cannot be rebuilt or compiled. */
+int eval_lift_ceiling(const TrainData *d, const int *sample, int n, const Value *vocab, int n_vocab,
+                      int max_seq_len, char *const *classic_paths, int n_classics, EvalLiftStats *st,
+                      char *err, size_t errcap);
+
+#endif
