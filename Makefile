@@ -112,7 +112,7 @@ install: $(B)/itracr $(LIBA)
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 755 $(B)/itracr $(DESTDIR)$(PREFIX)/bin/itracr
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/libitracr.a
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' scripts/itracr.pc.in \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS@|$(LIBS)|' scripts/itracr.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/itracr.pc
 	for h in $(HEADERS); do install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/itracr/$${h#src/}; done
 	install -m 644 scripts/completion/itracr.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/itracr
