@@ -18,7 +18,7 @@ static const char *usage =
     "                    [--resume] [--init CKPT [--init-adam]] [--d-model C] [--layers L] [--heads H]\n"
     "                    [--batch B] [--lr LR] [--lr-min LR] [--warmup W] [--seed S] [--eval-every K]\n"
     "                    [--ckpt-every K] [--max-prefix P] [--log FILE] [--val-seed S]\n"
-    "                    [--exclude DIR | --no-exclude] [--weight CLASS=W]...\n"
+    "                    [--exclude DIR | --no-exclude] [--weight CLASS=W]... [--dedup-pool M]\n"
     "\n"
     "Trains the meta-model on DIR's train split (validation metrics on DIR's val split, when\n"
     "present), or with --stream on fresh samples generated for every batch (default generator\n"
@@ -29,6 +29,9 @@ static const char *usage =
     "batch while a step runs. Validation then uses the val split of the stream of --val-seed.\n"
     "--weight CLASS=W (CLASS linseqmap, one_row or num_map; W >= 1) makes programs of the\n"
     "class W times as likely relative to the others (by thinning the others).\n"
+    "--dedup-pool M makes the stream follow the distribution of a de-duplicated dataset of about\n"
+    "M seeds: a program drawn c > 1 times in a pool of M draws is kept with probability 1/c\n"
+    "(`itracr gen -n 60000` tries ~144,000 seeds; 0, the default, is the raw sampler).\n"
     "--init CKPT starts from CKPT's parameters (its model config and weight-token options come\n"
     "from CKPT.train.json when present); --init-adam keeps its AdamW state as well. The\n"
     "schedule, data positions and step counts start at 0 either way.\n"
@@ -106,7 +109,7 @@ static int truncate_log(const char *path, long step, char *err, size_t errcap) {
 }
 
 typedef struct Flags {
-    long d_model, layers, heads, batch, warmup, seed, eval_every, ckpt_every, max_prefix, steps, val_seed;
+    long d_model, layers, heads, batch, warmup, seed, eval_every, ckpt_every, max_prefix, steps, val_seed, dedup_pool;
     double lr, lr_min;
     int stream, no_exclude;
     const char *exclude;
@@ -130,6 +133,7 @@ static void apply_flags(const Flags *f, TrainConfig *c) {
     }
     if (f->lr_min >= 0) c->lr_min = f->lr_min;
     if (f->val_seed >= 0) c->val_seed = (uint64_t)f->val_seed;
+    if (f->dedup_pool >= 0) c->dedup_pool = f->dedup_pool;
     if (f->stream) c->stream = 1;
     if (f->no_exclude) c->exclude[0] = 0;
     if (f->exclude) snprintf(c->exclude, sizeof c->exclude, "%s", f->exclude);
@@ -166,7 +170,8 @@ static int open_stream(TrainStream *s, const TrainConfig *tc, uint64_t seed, con
     if (train_stream_init(s, NULL, &tc->wt, seed, split, ex, tc->max_prefix, err, sizeof err) != 0 ||
         train_stream_set_weight(s, TS_CLASS_LINSEQMAP, tc->w_linseqmap, err, sizeof err) != 0 ||
         train_stream_set_weight(s, TS_CLASS_ONE_ROW, tc->w_one_row, err, sizeof err) != 0 ||
-        train_stream_set_weight(s, TS_CLASS_NUM_MAP, tc->w_num_map, err, sizeof err) != 0) {
+        train_stream_set_weight(s, TS_CLASS_NUM_MAP, tc->w_num_map, err, sizeof err) != 0 ||
+        train_stream_set_pool(s, tc->dedup_pool, err, sizeof err) != 0) {
         fprintf(stderr, "itracr train: %s\n", err);
         train_stream_free(s);
         return 1;
@@ -191,7 +196,7 @@ static int load_config_file(const char *path, TrainConfig *c) {
 int cmd_train(int argc, char **argv) {
     const char *data_dir = NULL, *out = NULL, *cfg_path = NULL, *log_path = NULL, *init = NULL;
     int resume = 0, init_adam = 0;
-    Flags fl = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, 0, 0, NULL, {0}};
+    Flags fl = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, 0, 0, NULL, {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -240,6 +245,7 @@ int cmd_train(int argc, char **argv) {
         else if (strcmp(a, "--warmup") == 0) target = &fl.warmup, lo = 0;
         else if (strcmp(a, "--seed") == 0) target = &fl.seed, lo = 0;
         else if (strcmp(a, "--val-seed") == 0) target = &fl.val_seed, lo = 0;
+        else if (strcmp(a, "--dedup-pool") == 0) target = &fl.dedup_pool, lo = 0, hi = 100000000L;
         else if (strcmp(a, "--eval-every") == 0) target = &fl.eval_every, lo = 0;
         else if (strcmp(a, "--ckpt-every") == 0) target = &fl.ckpt_every, lo = 0;
         else if (strcmp(a, "--max-prefix") == 0) target = &fl.max_prefix, hi = 16384;
@@ -454,8 +460,9 @@ int cmd_train(int argc, char **argv) {
     if (rc == EXIT_OK && !g_stop)
         fprintf(stderr, "done: %ld steps in %.1f s; model %s\n", trainer_run_step(&t) - start_step, now_s() - start, out);
     if (tc.stream)
-        fprintf(stderr, "stream: %ld candidates tried: %ld rejected by the generator, %ld in another split, %ld classic, %ld over %d weight tokens, %ld thinned by class weights\n",
-                stream.tried, stream.failed, stream.wrong_split, stream.classic_hits, stream.too_long, tc.max_prefix, stream.thinned);
+        fprintf(stderr, "stream: %ld candidates tried: %ld rejected by the generator, %ld in another split, %ld classic, %ld over %d weight tokens, %ld thinned by frequency, %ld by class weights\n",
+                stream.tried, stream.failed, stream.wrong_split, stream.classic_hits, stream.too_long, tc.max_prefix,
+                stream.freq_thinned, stream.thinned);
     fclose(logf);
     trainer_free(&t);
 done1:

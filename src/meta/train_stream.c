@@ -56,7 +56,51 @@ int train_stream_init(TrainStream *s, const GenConfig *gen, const WtOptions *wt,
     return 0;
 }
 
+static size_t pool_slot(const TrainStream *s, const uint64_t h[2]) {
+    size_t j = (size_t)(h[0] ^ (h[1] >> 7)) & (s->pool_cap - 1);
+    while ((s->pool_key[2 * j] || s->pool_key[2 * j + 1]) &&
+           !(s->pool_key[2 * j] == h[0] && s->pool_key[2 * j + 1] == h[1]))
+        j = (j + 1) & (s->pool_cap - 1);
+    return j;
+}
+
+uint32_t train_stream_pool_count(const TrainStream *s, const uint64_t h[2]) {
+    return s->pool_cap ? s->pool_cnt[pool_slot(s, h)] : 0;
+}
+
+int train_stream_set_pool(TrainStream *s, long m, char *err, size_t errcap) {
+    free(s->pool_key);
+    free(s->pool_cnt);
+    s->pool_key = NULL;
+    s->pool_cnt = NULL;
+    s->pool_cap = 0;
+    s->pool_m = 0;
+    if (m <= 0) return 0;
+    size_t cap = 1024;
+    while (cap < (size_t)m * 2) cap *= 2; /* at most m distinct programs: load <= 1/2 */
+    s->pool_key = calloc(cap * 2, sizeof *s->pool_key);
+    s->pool_cnt = calloc(cap, sizeof *s->pool_cnt);
+    if (!s->pool_key || !s->pool_cnt) {
+        snprintf(err, errcap, "out of memory (frequency pool of %ld)", m);
+        return 1;
+    }
+    s->pool_cap = cap;
+    s->pool_m = m;
+    for (long i = 0; i < m; i++) {
+        if (acc_sample(s->samp, gen_sample_seed(s->seed ^ TS_POOL_SALT, (uint64_t)i), &s->res) != ACC_OK) continue;
+        uint64_t h[2] = {s->res.prog_hash[0], s->res.prog_hash[1]};
+        if (!h[0] && !h[1]) h[1] = 1; /* {0,0} marks empty slots */
+        size_t j = pool_slot(s, h);
+        s->pool_key[2 * j] = h[0];
+        s->pool_key[2 * j + 1] = h[1];
+        s->pool_cnt[j]++;
+    }
+    return 0;
+}
+
 void train_stream_free(TrainStream *s) {
+    free(s->pool_key);
+    free(s->pool_cnt);
     if (s->samp) {
         gen_sampler_free(s->samp);
         acc_result_free(&s->res);
@@ -118,6 +162,16 @@ int train_stream_fill(TrainStream *s, long g0, int n, TrainData *d, char *err, s
             if (gd_pick_split(&s->gd, r->prog_hash) != s->split) {
                 s->wrong_split++;
                 continue;
+            }
+            if (s->pool_cap) {
+                uint64_t h[2] = {r->prog_hash[0], r->prog_hash[1]};
+                if (!h[0] && !h[1]) h[1] = 1;
+                uint32_t c = train_stream_pool_count(s, h);
+                uint64_t st = seed ^ 0x6672657131ULL; /* "freq1" */
+                if (c > 1 && (double)(gen_splitmix64(&st) >> 11) * 0x1p-53 * c >= 1.0) {
+                    s->freq_thinned++;
+                    continue;
+                }
             }
             if (!keep_by_class(s, seed, r->tokens)) {
                 s->thinned++;

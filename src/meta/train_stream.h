@@ -12,6 +12,14 @@
  * held-out test programs of ANY generated dataset (same split rule) are never trained on,
  * and a resumed run regenerates exactly the batches an uninterrupted one would have seen.
  *
+ * Frequency thinning (optional, train_stream_set_pool): `itracr gen` de-duplicates, so in a
+ * dataset drawn from N seeds a program the sampler draws with probability p appears about
+ * min(1, pN) times, while a raw stream repeats it pN times (a third of raw draws repeat a
+ * frequent small program). To train on the datasets' distribution, the stream draws a pool
+ * of M programs (acc_sample only, seeds from (seed, TS_POOL_SALT)) and keeps a candidate
+ * whose program occurs c > 1 times in the pool with probability 1 / c, which is min(1,
+ * 1/(pN)) for N = M. The pool is a function of (seed, M), so determinism is kept.
+ *
  * Class weights (optional, default all 1): a candidate whose program belongs to a class
  * (TS_CLASS_*) passes only with probability w / w_max, w the largest weight of its classes
  * (1 when none) and w_max the largest weight given, the coin drawn from the candidate's
@@ -26,6 +34,7 @@
 #include "meta/train_data.h"
 
 #define TS_SEED_SALT 0x73747265616d31ULL /* "stream1": stream seeds never equal gen's */
+#define TS_POOL_SALT 0x706f6f6c31ULL   /* "pool1" */
 #define TS_MAX_CLASSICS 256
 
 /* Program classes that can be up-weighted. */
@@ -45,10 +54,14 @@ typedef struct TrainStream {
     double class_w[TS_CLASS_COUNT]; /* >= 1; 1 = no up-weighting */
     uint64_t classic[TS_MAX_CLASSICS][2];
     int n_classic;
+    uint64_t *pool_key;       /* [pool_cap, 2] program hashes of the pool ({0,0} empty) */
+    uint32_t *pool_cnt;       /* [pool_cap] their counts */
+    size_t pool_cap;
+    long pool_m;              /* pool draws (0: no frequency thinning) */
     GenSampler *samp;         /* one per stream: a stream is used by one thread at a time */
     AccResult res;
     /* counters since init (candidates tried, and why they were passed over) */
-    long tried, failed, wrong_split, classic_hits, too_long, thinned;
+    long tried, failed, wrong_split, classic_hits, too_long, thinned, freq_thinned;
 } TrainStream;
 
 /* gen: the generator settings (NULL: gen_config_default); wt: the weight-token options;
@@ -59,6 +72,11 @@ int train_stream_init(TrainStream *s, const GenConfig *gen, const WtOptions *wt,
 void train_stream_free(TrainStream *s);
 /* Sets the weight of class c (>= 1). */
 int train_stream_set_weight(TrainStream *s, int c, double w, char *err, size_t errcap);
+/* Draws the frequency pool of m programs (m = 0: thinning off). Returns 0, or non-zero with
+ * a message (out of memory). */
+int train_stream_set_pool(TrainStream *s, long m, char *err, size_t errcap);
+/* How often the pool holds the program of hash h (0 when not in the pool). */
+uint32_t train_stream_pool_count(const TrainStream *s, const uint64_t h[2]);
 /* Appends the samples at positions g0 .. g0 + n - 1 to d (in order). Returns 0, or non-zero
  * with a message (no candidate passed in 1,000,000 tries, out of memory). */
 int train_stream_fill(TrainStream *s, long g0, int n, TrainData *d, char *err, size_t errcap);
