@@ -19,6 +19,7 @@ static const char *usage =
     "                    [--batch B] [--lr LR] [--lr-min LR] [--warmup W] [--seed S] [--eval-every K]\n"
     "                    [--ckpt-every K] [--max-prefix P] [--log FILE] [--val-seed S]\n"
     "                    [--exclude DIR | --no-exclude] [--weight CLASS=W]... [--dedup-pool M]\n"
+    "                    [--stop-at N]\n"
     "\n"
     "Trains the meta-model on DIR's train split (validation metrics on DIR's val split, when\n"
     "present), or with --stream on fresh samples generated for every batch (default generator\n"
@@ -35,6 +36,8 @@ static const char *usage =
     "--init CKPT starts from CKPT's parameters (its model config and weight-token options come\n"
     "from CKPT.train.json when present); --init-adam keeps its AdamW state as well. The\n"
     "schedule, data positions and step counts start at 0 either way.\n"
+    "--stop-at N checkpoints and exits at step N without changing the schedule (whose length\n"
+    "stays --steps), so a long schedule can be run in pieces.\n"
     "\n"
     "Files: -o is the checkpoint (parameters + AdamW state, written atomically every\n"
     "--ckpt-every steps and at the end); its training config goes to META.safetensors.train.json\n"
@@ -196,6 +199,7 @@ static int load_config_file(const char *path, TrainConfig *c) {
 int cmd_train(int argc, char **argv) {
     const char *data_dir = NULL, *out = NULL, *cfg_path = NULL, *log_path = NULL, *init = NULL;
     int resume = 0, init_adam = 0;
+    long stop_at = -1;
     Flags fl = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, 0, 0, NULL, {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -224,6 +228,7 @@ int cmd_train(int argc, char **argv) {
         else if (strcmp(a, "--config") == 0) cfg_path = v;
         else if (strcmp(a, "--log") == 0) log_path = v;
         else if (strcmp(a, "--init") == 0) init = v;
+        else if (strcmp(a, "--stop-at") == 0) target = &stop_at, lo = 0;
         else if (strcmp(a, "--exclude") == 0) fl.exclude = v;
         else if (strcmp(a, "--weight") == 0) {
             if (!parse_weight(v, &fl))
@@ -232,8 +237,7 @@ int cmd_train(int argc, char **argv) {
             char *end;
             fl.lr_min = strtod(v, &end);
             if (*end || !(fl.lr_min >= 0) || fl.lr_min > 10) return cli_usage_error("train", "--lr-min expects a number in [0, 10], got '%s'", v);
-        }
-        else if (strcmp(a, "--lr") == 0) {
+        } else if (strcmp(a, "--lr") == 0) {
             char *end;
             fl.lr = strtod(v, &end);
             if (*end || !(fl.lr > 0) || fl.lr > 10) return cli_usage_error("train", "--lr expects a number in (0, 10], got '%s'", v);
@@ -394,7 +398,8 @@ int cmd_train(int argc, char **argv) {
     double start = now_s(), win_t = start;
     long win_tok = 0, start_step = trainer_run_step(&t);
     rc = EXIT_OK;
-    while (trainer_run_step(&t) < tc.steps && !g_stop) {
+    long end = stop_at >= 0 && stop_at < tc.steps ? stop_at : tc.steps;
+    while (trainer_run_step(&t) < end && !g_stop) {
         float loss, lr;
         double ts = now_s();
         if (trainer_step(&t, &loss, &lr, err, sizeof err) != 0) {
@@ -442,7 +447,7 @@ int cmd_train(int argc, char **argv) {
             win_tok = 0;
             win_t = now_s();
         }
-        if ((tc.ckpt_every > 0 && step % tc.ckpt_every == 0) || step == tc.steps) {
+        if ((tc.ckpt_every > 0 && step % tc.ckpt_every == 0) || step == tc.steps || step == end) {
             if (trainer_save(&t, out, err, sizeof err) != 0) {
                 fprintf(stderr, "itracr train: checkpoint: %s\n", err);
                 rc = EXIT_BAD_INPUT;
