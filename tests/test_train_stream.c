@@ -186,6 +186,30 @@ static void test_pool_and_weights(void) {
     train_stream_free(&s);
 }
 
+/* ts_classes on hand-made tables: one Map row by add2 (injective) or mod2 (not), and a
+ * two-row program with a LinearSequenceMap. */
+static void test_classes(void) {
+    int16_t t[CELLS];
+    memset(t, 0, sizeof t);
+    for (int c = 0; c < PT_COLS; c++) t[c] = PT_START, t[2 * PT_COLS + c] = PT_END;
+    int16_t *r = t + PT_COLS;
+    r[PT_COL_OP] = PT_OP_MAP, r[PT_COL_ENC] = PT_ENC_CAT, r[PT_COL_FN] = (int16_t)pt_token_id(PT_COL_FN, "add2");
+    r[PT_COL_A1] = PT_ARG_TOKENS, r[PT_COL_A2] = PT_ARG_NONE, r[PT_COL_OUT] = PT_OUT_V1;
+    CHECK(r[PT_COL_FN] >= PT_FN_LIB0);
+    CHECK(ts_classes(t) == (1u << TS_CLASS_ONE_ROW | 1u << TS_CLASS_MONO_MAP));
+    r[PT_COL_FN] = (int16_t)pt_token_id(PT_COL_FN, "mod2");
+    CHECK(ts_classes(t) == 1u << TS_CLASS_ONE_ROW);
+    r[PT_COL_ENC] = PT_ENC_NUM;
+    CHECK(ts_classes(t) == (1u << TS_CLASS_ONE_ROW | 1u << TS_CLASS_NUM_MAP));
+    int16_t *r2 = t + 2 * PT_COLS;
+    r2[PT_COL_OP] = PT_OP_LINSEQMAP, r2[PT_COL_ENC] = PT_ENC_NUM, r2[PT_COL_FN] = PT_FN_LIB0;
+    r2[PT_COL_A1] = PT_ARG_TOKENS, r2[PT_COL_A2] = PT_ARG_V1, r2[PT_COL_OUT] = PT_OUT_V1 + 1;
+    for (int c = 0; c < PT_COLS; c++) t[3 * PT_COLS + c] = PT_END;
+    CHECK(ts_classes(t) == (1u << TS_CLASS_LINSEQMAP | 1u << TS_CLASS_NUM_MAP));
+    CHECK_STR(ts_class_name(TS_CLASS_MONO_MAP), "mono_map");
+    CHECK(ts_class_name(TS_CLASS_COUNT) == NULL);
+}
+
 static TrainConfig tiny(void) {
     TrainConfig c;
     train_config_default(&c);
@@ -321,6 +345,7 @@ int main(void) {
     RUN(test_deterministic_by_position);
     RUN(test_split_rule);
     RUN(test_classics_excluded);
+    RUN(test_classes);
     RUN(test_pool_and_weights);
     RUN(test_stream_training_resumes);
     RUN(test_init_from_checkpoint);

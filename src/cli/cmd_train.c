@@ -28,8 +28,9 @@ static const char *usage =
     "rule are kept (so no test program of any generated dataset is trained on), the classic\n"
     "programs in --exclude (default examples/) are dropped, and a thread generates the next\n"
     "batch while a step runs. Validation then uses the val split of the stream of --val-seed.\n"
-    "--weight CLASS=W (CLASS linseqmap, one_row or num_map; W >= 1) makes programs of the\n"
-    "class W times as likely relative to the others (by thinning the others).\n"
+    "--weight CLASS=W (CLASS linseqmap, one_row, num_map or mono_map: a Map by add1, add2,\n"
+    "sub1, sub2, mul2, neg, rsub4 or sq; W >= 1) makes programs of the class W times as likely\n"
+    "relative to the others (by thinning the others).\n"
     "--dedup-pool M makes the stream follow the distribution of a de-duplicated dataset of about\n"
     "M seeds: a program drawn c > 1 times in a pool of M draws is kept with probability 1/c\n"
     "(`itracr gen -n 60000` tries ~144,000 seeds; 0, the default, is the raw sampler).\n"
@@ -143,6 +144,7 @@ static void apply_flags(const Flags *f, TrainConfig *c) {
     if (f->w[TS_CLASS_LINSEQMAP] > 0) c->w_linseqmap = f->w[TS_CLASS_LINSEQMAP];
     if (f->w[TS_CLASS_ONE_ROW] > 0) c->w_one_row = f->w[TS_CLASS_ONE_ROW];
     if (f->w[TS_CLASS_NUM_MAP] > 0) c->w_num_map = f->w[TS_CLASS_NUM_MAP];
+    if (f->w[TS_CLASS_MONO_MAP] > 0) c->w_mono_map = f->w[TS_CLASS_MONO_MAP];
 }
 
 /* Parses CLASS=W for --weight. */
@@ -174,6 +176,7 @@ static int open_stream(TrainStream *s, const TrainConfig *tc, uint64_t seed, con
         train_stream_set_weight(s, TS_CLASS_LINSEQMAP, tc->w_linseqmap, err, sizeof err) != 0 ||
         train_stream_set_weight(s, TS_CLASS_ONE_ROW, tc->w_one_row, err, sizeof err) != 0 ||
         train_stream_set_weight(s, TS_CLASS_NUM_MAP, tc->w_num_map, err, sizeof err) != 0 ||
+        train_stream_set_weight(s, TS_CLASS_MONO_MAP, tc->w_mono_map, err, sizeof err) != 0 ||
         train_stream_set_pool(s, tc->dedup_pool, err, sizeof err) != 0) {
         fprintf(stderr, "itracr train: %s\n", err);
         train_stream_free(s);
@@ -232,7 +235,7 @@ int cmd_train(int argc, char **argv) {
         else if (strcmp(a, "--exclude") == 0) fl.exclude = v;
         else if (strcmp(a, "--weight") == 0) {
             if (!parse_weight(v, &fl))
-                return cli_usage_error("train", "--weight expects CLASS=W (linseqmap, one_row or num_map; W in [1, 1000]), got '%s'", v);
+                return cli_usage_error("train", "--weight expects CLASS=W (linseqmap, one_row, num_map or mono_map; W in [1, 1000]), got '%s'", v);
         } else if (strcmp(a, "--lr-min") == 0) {
             char *end;
             fl.lr_min = strtod(v, &end);

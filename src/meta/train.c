@@ -36,7 +36,7 @@ void train_config_default(TrainConfig *c) {
     c->eval_decode = 64;
     wt_options_default(&c->wt);
     c->val_seed = 2;
-    c->w_linseqmap = c->w_one_row = c->w_num_map = 1;
+    c->w_linseqmap = c->w_one_row = c->w_num_map = c->w_mono_map = 1;
     snprintf(c->exclude, sizeof c->exclude, "examples");
 }
 
@@ -68,7 +68,7 @@ static const Field k_fields[] = {
     F_(lr, 2), F_(lr_min, 2), F_(warmup, 1), F_(steps, 1), F_(weight_decay, 2), F_(clip, 2),
     F_(seed, 3), F_(eval_every, 1), F_(ckpt_every, 1), F_(log_every, 1), F_(eval_tf, 0),
     F_(eval_decode, 0), F_(stream, 0), F_(val_seed, 3), F_(w_linseqmap, 2), F_(w_one_row, 2),
-    F_(w_num_map, 2), F_(exclude, 4), F_(init, 4), F_(init_step, 1), F_(dedup_pool, 1),
+    F_(w_num_map, 2), F_(w_mono_map, 2), F_(exclude, 4), F_(init, 4), F_(init_step, 1), F_(dedup_pool, 1),
 };
 #undef F_
 #define N_FIELDS (int)(sizeof k_fields / sizeof k_fields[0])
@@ -181,7 +181,7 @@ int train_config_check(const TrainConfig *c, char *err, size_t errcap) {
     if (c->max_prefix < 1 || c->max_prefix > WT_MAX_TOKENS) return snprintf(err, errcap, "max_prefix out of range"), 1;
     if (c->stream != 0 && c->stream != 1) return snprintf(err, errcap, "stream must be 0 or 1"), 1;
     if (!(c->w_linseqmap >= 1 && c->w_linseqmap <= 1000) || !(c->w_one_row >= 1 && c->w_one_row <= 1000) ||
-        !(c->w_num_map >= 1 && c->w_num_map <= 1000))
+        !(c->w_num_map >= 1 && c->w_num_map <= 1000) || !(c->w_mono_map >= 1 && c->w_mono_map <= 1000))
         return snprintf(err, errcap, "class weights must be in [1, 1000]"), 1;
     if (c->dedup_pool < 0 || c->dedup_pool > 100000000L) return snprintf(err, errcap, "dedup_pool must be in 0..1e8"), 1;
     if (c->init_step < 0) return snprintf(err, errcap, "init_step must be >= 0"), 1;

@@ -42,7 +42,7 @@ typedef struct TrainConfig {
     /* streaming (train_stream.h) */
     int stream;              /* 1: fresh samples every step instead of a dataset */
     uint64_t val_seed;       /* validation samples: the stream of the val split of this seed */
-    double w_linseqmap, w_one_row, w_num_map; /* class weights of the stream (>= 1) */
+    double w_linseqmap, w_one_row, w_num_map, w_mono_map; /* class weights of the stream (>= 1) */
     long dedup_pool;         /* frequency-thinning pool of the stream (0: off) */
     char exclude[256];       /* classic programs never trained on ("" none) */
     /* starting point */

@@ -9,7 +9,15 @@
 
 #define TS_MAX_TRIES 1000000L /* candidates per position before giving up */
 
-static const char *const k_class_names[TS_CLASS_COUNT] = {"linseqmap", "one_row", "num_map"};
+static const char *const k_class_names[TS_CLASS_COUNT] = {"linseqmap", "one_row", "num_map", "mono_map"};
+
+static int is_mono_fn(int fn) {
+    static const char *const names[] = {"add1", "add2", "sub1", "sub2", "mul2", "neg", "rsub4", "sq"};
+    const char *n = pt_token_name(PT_COL_FN, fn);
+    for (size_t i = 0; n && i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(n, names[i]) == 0) return 1;
+    return 0;
+}
 
 const char *ts_class_name(int c) { return c >= 0 && c < TS_CLASS_COUNT ? k_class_names[c] : NULL; }
 
@@ -22,6 +30,7 @@ unsigned ts_classes(const int16_t *table) {
         rows++;
         if (row[PT_COL_OP] == PT_OP_LINSEQMAP) m |= 1u << TS_CLASS_LINSEQMAP;
         if (row[PT_COL_OP] == PT_OP_MAP && row[PT_COL_ENC] == PT_ENC_NUM) m |= 1u << TS_CLASS_NUM_MAP;
+        if (row[PT_COL_OP] == PT_OP_MAP && is_mono_fn(row[PT_COL_FN])) m |= 1u << TS_CLASS_MONO_MAP;
     }
     if (rows == 1) m |= 1u << TS_CLASS_ONE_ROW;
     return m;
