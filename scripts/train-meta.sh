@@ -11,13 +11,15 @@
 #      8000: each --resume with a longer --steps restarts the cosine warm);
 #   B. a continuation on freshly generated samples (itracr train --stream, train split only,
 #      classics excluded, frequency pool 300,000), starting from A's parameters and AdamW
-#      state: batch 32, lr 5e-4 -> 5e-5 over a 40,000-step cosine, stopped at CONT_STEPS;
+#      state: batch 32, lr 5e-4 -> 5e-5 over a 40,000-step cosine, stopped at CONT_STEPS
+#      (900: the shipped model; the same run continued further: raise CONT_STEPS, delete
+#      $D/b.done and rerun);
 #   C. itracr eval on 1,000 test samples of data/heldout777 (itracr gen -n 60000 --seed 777),
 #      a dataset whose seed no training step used (and whose test programs the stream never
 #      draws, whatever the seed: the split is a function of the program).
-# Budget: about 2 hours on the 2 idle cores of the project VM (A ~55 min at ~41 samples/s,
-# B ~35 samples/s, i.e. ~45 min for 3,000 steps, generation ~5 min, evaluation ~2 min); the
-# recipe must stay under 4 hours, so keep CONT_STEPS <= ~12,000 there.
+# Budget: about 1.5 hours on the 2 idle cores of the project VM (A ~55 min at ~41 samples/s,
+# B at an estimated ~35 samples/s ~15 min for 900 steps, generation ~5 min, evaluation ~2
+# min); the recipe must stay under 4 hours, so keep CONT_STEPS <= ~10,000 there.
 # Each piece checkpoints every 100 steps; a killed run loses at most 100 steps.
 # Bit-identical output needs the same OMP_NUM_THREADS (2) as the shipped run; the shipped
 # phase A was trained by older builds, so its file is not claimed to match byte for byte.
@@ -26,7 +28,7 @@ cd "$(dirname "$0")/.."
 
 I=${ITRACR:-build/release/itracr}
 D=${RECIPE_DIR:-data/recipe}
-CONT_STEPS=${CONT_STEPS:-3000}
+CONT_STEPS=${CONT_STEPS:-900}
 # SMOKE=1: the same steps at toy sizes (tiny model, 1/100 of the steps, small datasets under
 # $D), to check the recipe itself in a minute.
 SMOKE=${SMOKE:-0}
@@ -41,7 +43,7 @@ INSTALL=0
 for a in "$@"; do
     case "$a" in
     --install) INSTALL=1 ;;
-    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "train-meta.sh: unknown argument '$a' (see --help)" >&2; exit 2 ;;
     esac
 done
