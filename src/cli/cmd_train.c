@@ -14,12 +14,33 @@
 #include "meta/train.h"
 
 static const char *usage =
-    "usage: itracr train --data DIR -o META.safetensors [--config FILE.json] [--steps N] [--resume]\n"
-    "                    [--d-model C] [--layers L] [--heads H] [--batch B] [--lr LR] [--warmup W]\n"
-    "                    [--seed S] [--eval-every K] [--ckpt-every K] [--max-prefix P] [--log FILE]\n"
+    "usage: itracr train (--data DIR | --stream) -o META.safetensors [--config FILE.json] [--steps N]\n"
+    "                    [--resume] [--init CKPT [--init-adam]] [--d-model C] [--layers L] [--heads H]\n"
+    "                    [--batch B] [--lr LR] [--lr-min LR] [--warmup W] [--seed S] [--eval-every K]\n"
+    "                    [--ckpt-every K] [--max-prefix P] [--log FILE] [--val-seed S]\n"
+    "                    [--exclude DIR | --no-exclude] [--weight CLASS=W]... [--dedup-pool M]\n"
+    "                    [--stop-at N]\n"
     "\n"
     "Trains the meta-model on DIR's train split (validation metrics on DIR's val split, when\n"
-    "present). -o is the checkpoint (parameters + AdamW state, written atomically every\n"
+    "present), or with --stream on fresh samples generated for every batch (default generator\n"
+    "settings, the weight-token options of the config): the sample at position step*batch+b is\n"
+    "a function of (--seed, position), only programs of the train split of `itracr gen`'s split\n"
+    "rule are kept (so no test program of any generated dataset is trained on), the classic\n"
+    "programs in --exclude (default examples/) are dropped, and a thread generates the next\n"
+    "batch while a step runs. Validation then uses the val split of the stream of --val-seed.\n"
+    "--weight CLASS=W (CLASS linseqmap, one_row, num_map or mono_map: a Map by add1, add2,\n"
+    "sub1, sub2, mul2, neg, rsub4 or sq; W >= 1) makes programs of the class W times as likely\n"
+    "relative to the others (by thinning the others).\n"
+    "--dedup-pool M makes the stream follow the distribution of a de-duplicated dataset of about\n"
+    "M seeds: a program drawn c > 1 times in a pool of M draws is kept with probability 1/c\n"
+    "(`itracr gen -n 60000` tries ~144,000 seeds; 0, the default, is the raw sampler).\n"
+    "--init CKPT starts from CKPT's parameters (its model config and weight-token options come\n"
+    "from CKPT.train.json when present); --init-adam keeps its AdamW state as well. The\n"
+    "schedule, data positions and step counts start at 0 either way.\n"
+    "--stop-at N checkpoints and exits at step N without changing the schedule (whose length\n"
+    "stays --steps), so a long schedule can be run in pieces.\n"
+    "\n"
+    "Files: -o is the checkpoint (parameters + AdamW state, written atomically every\n"
     "--ckpt-every steps and at the end); its training config goes to META.safetensors.train.json\n"
     "and the log (JSON lines: step, loss, lr, val_token_acc, val_exact) to --log (default\n"
     "META.safetensors.log.jsonl). --config is a JSON object with any of the keys of that config\n"
@@ -92,8 +113,11 @@ static int truncate_log(const char *path, long step, char *err, size_t errcap) {
 }
 
 typedef struct Flags {
-    long d_model, layers, heads, batch, warmup, seed, eval_every, ckpt_every, max_prefix, steps;
-    double lr;
+    long d_model, layers, heads, batch, warmup, seed, eval_every, ckpt_every, max_prefix, steps, val_seed, dedup_pool;
+    double lr, lr_min;
+    int stream, no_exclude;
+    const char *exclude;
+    double w[TS_CLASS_COUNT]; /* 0: not given */
 } Flags;
 
 static void apply_flags(const Flags *f, TrainConfig *c) {
@@ -111,6 +135,54 @@ static void apply_flags(const Flags *f, TrainConfig *c) {
         c->lr = f->lr;
         if (c->lr_min > c->lr) c->lr_min = c->lr / 10;
     }
+    if (f->lr_min >= 0) c->lr_min = f->lr_min;
+    if (f->val_seed >= 0) c->val_seed = (uint64_t)f->val_seed;
+    if (f->dedup_pool >= 0) c->dedup_pool = f->dedup_pool;
+    if (f->stream) c->stream = 1;
+    if (f->no_exclude) c->exclude[0] = 0;
+    if (f->exclude) snprintf(c->exclude, sizeof c->exclude, "%s", f->exclude);
+    if (f->w[TS_CLASS_LINSEQMAP] > 0) c->w_linseqmap = f->w[TS_CLASS_LINSEQMAP];
+    if (f->w[TS_CLASS_ONE_ROW] > 0) c->w_one_row = f->w[TS_CLASS_ONE_ROW];
+    if (f->w[TS_CLASS_NUM_MAP] > 0) c->w_num_map = f->w[TS_CLASS_NUM_MAP];
+    if (f->w[TS_CLASS_MONO_MAP] > 0) c->w_mono_map = f->w[TS_CLASS_MONO_MAP];
+}
+
+/* Parses CLASS=W for --weight. */
+static int parse_weight(const char *v, Flags *f) {
+    const char *eq = strchr(v, '=');
+    if (!eq) return 0;
+    for (int c = 0; c < TS_CLASS_COUNT; c++) {
+        const char *name = ts_class_name(c);
+        if (strlen(name) == (size_t)(eq - v) && strncmp(v, name, (size_t)(eq - v)) == 0) {
+            char *end;
+            double w = strtod(eq + 1, &end);
+            if (*end || !(w >= 1) || w > 1000) return 0;
+            f->w[c] = w;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The stream of tc (train or val split), classic programs from tc->exclude. */
+static int open_stream(TrainStream *s, const TrainConfig *tc, uint64_t seed, const char *split) {
+    char err[512];
+    const char *ex = tc->exclude[0] ? tc->exclude : NULL;
+    if (ex && access(ex, R_OK) != 0) {
+        fprintf(stderr, "itracr train: --stream: the classic programs folder %s is missing (--exclude DIR or --no-exclude)\n", ex);
+        return 1;
+    }
+    if (train_stream_init(s, NULL, &tc->wt, seed, split, ex, tc->max_prefix, err, sizeof err) != 0 ||
+        train_stream_set_weight(s, TS_CLASS_LINSEQMAP, tc->w_linseqmap, err, sizeof err) != 0 ||
+        train_stream_set_weight(s, TS_CLASS_ONE_ROW, tc->w_one_row, err, sizeof err) != 0 ||
+        train_stream_set_weight(s, TS_CLASS_NUM_MAP, tc->w_num_map, err, sizeof err) != 0 ||
+        train_stream_set_weight(s, TS_CLASS_MONO_MAP, tc->w_mono_map, err, sizeof err) != 0 ||
+        train_stream_set_pool(s, tc->dedup_pool, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr train: %s\n", err);
+        train_stream_free(s);
+        return 1;
+    }
+    return 0;
 }
 
 static int load_config_file(const char *path, TrainConfig *c) {
@@ -128,9 +200,10 @@ static int load_config_file(const char *path, TrainConfig *c) {
 }
 
 int cmd_train(int argc, char **argv) {
-    const char *data_dir = NULL, *out = NULL, *cfg_path = NULL, *log_path = NULL;
-    int resume = 0;
-    Flags fl = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0};
+    const char *data_dir = NULL, *out = NULL, *cfg_path = NULL, *log_path = NULL, *init = NULL;
+    int resume = 0, init_adam = 0;
+    long stop_at = -1;
+    Flags fl = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, 0, 0, NULL, {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -142,13 +215,32 @@ int cmd_train(int argc, char **argv) {
         } else if (strcmp(a, "--resume") == 0) {
             resume = 1;
             continue;
+        } else if (strcmp(a, "--stream") == 0) {
+            fl.stream = 1;
+            continue;
+        } else if (strcmp(a, "--init-adam") == 0) {
+            init_adam = 1;
+            continue;
+        } else if (strcmp(a, "--no-exclude") == 0) {
+            fl.no_exclude = 1;
+            continue;
         }
         if (!v) return cli_usage_error("train", "'%s' needs a value (or is unknown)", a);
         if (strcmp(a, "--data") == 0) data_dir = v;
         else if (strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) out = v;
         else if (strcmp(a, "--config") == 0) cfg_path = v;
         else if (strcmp(a, "--log") == 0) log_path = v;
-        else if (strcmp(a, "--lr") == 0) {
+        else if (strcmp(a, "--init") == 0) init = v;
+        else if (strcmp(a, "--stop-at") == 0) target = &stop_at, lo = 0;
+        else if (strcmp(a, "--exclude") == 0) fl.exclude = v;
+        else if (strcmp(a, "--weight") == 0) {
+            if (!parse_weight(v, &fl))
+                return cli_usage_error("train", "--weight expects CLASS=W (linseqmap, one_row, num_map or mono_map; W in [1, 1000]), got '%s'", v);
+        } else if (strcmp(a, "--lr-min") == 0) {
+            char *end;
+            fl.lr_min = strtod(v, &end);
+            if (*end || !(fl.lr_min >= 0) || fl.lr_min > 10) return cli_usage_error("train", "--lr-min expects a number in [0, 10], got '%s'", v);
+        } else if (strcmp(a, "--lr") == 0) {
             char *end;
             fl.lr = strtod(v, &end);
             if (*end || !(fl.lr > 0) || fl.lr > 10) return cli_usage_error("train", "--lr expects a number in (0, 10], got '%s'", v);
@@ -159,6 +251,8 @@ int cmd_train(int argc, char **argv) {
         else if (strcmp(a, "--batch") == 0) target = &fl.batch, hi = 4096;
         else if (strcmp(a, "--warmup") == 0) target = &fl.warmup, lo = 0;
         else if (strcmp(a, "--seed") == 0) target = &fl.seed, lo = 0;
+        else if (strcmp(a, "--val-seed") == 0) target = &fl.val_seed, lo = 0;
+        else if (strcmp(a, "--dedup-pool") == 0) target = &fl.dedup_pool, lo = 0, hi = 100000000L;
         else if (strcmp(a, "--eval-every") == 0) target = &fl.eval_every, lo = 0;
         else if (strcmp(a, "--ckpt-every") == 0) target = &fl.ckpt_every, lo = 0;
         else if (strcmp(a, "--max-prefix") == 0) target = &fl.max_prefix, hi = 16384;
@@ -166,7 +260,10 @@ int cmd_train(int argc, char **argv) {
         if (target && !cli_parse_int("train", a, v, lo, hi, target)) return EXIT_USAGE;
         i++;
     }
-    if (!data_dir) return cli_usage_error("train", "missing --data DIR");
+    if (!data_dir && !fl.stream && !resume) return cli_usage_error("train", "missing --data DIR (or --stream)");
+    if (data_dir && fl.stream) return cli_usage_error("train", "--data and --stream exclude each other");
+    if (init_adam && !init) return cli_usage_error("train", "--init-adam needs --init CKPT");
+    if (init && resume) return cli_usage_error("train", "--init starts a run; --resume continues one (give one)");
     if (!out) return cli_usage_error("train", "missing -o META.safetensors");
 
     char err[1024];
@@ -182,8 +279,25 @@ int cmd_train(int argc, char **argv) {
         if (load_config_file(side, &tc) != 0) goto done0;
         if (fl.steps >= 0) tc.steps = fl.steps;
     } else {
+        if (init) { /* the starting checkpoint's config is the base: model shape, weight tokens */
+            char *ij = cat2(init, ".train.json");
+            int have = ij && access(ij, F_OK) == 0;
+            int bad = have && load_config_file(ij, &tc) != 0;
+            free(ij);
+            if (bad) goto done0;
+            tc.stream = 0;
+            tc.init_step = 0;
+        }
         if (cfg_path && load_config_file(cfg_path, &tc) != 0) goto done0;
         apply_flags(&fl, &tc);
+    }
+    if (!tc.stream && !data_dir) {
+        fprintf(stderr, "itracr train: %s trains on a dataset: give --data DIR\n", out);
+        goto done0;
+    }
+    if (tc.stream && data_dir) {
+        fprintf(stderr, "itracr train: %s trains on a stream: --data is not used\n", out);
+        goto done0;
     }
     if (train_config_check(&tc, err, sizeof err) != 0) {
         fprintf(stderr, "itracr train: bad config: %s\n", err);
@@ -191,43 +305,70 @@ int cmd_train(int argc, char **argv) {
     }
 
     TrainData train, val;
+    TrainStream stream, vstream;
+    memset(&stream, 0, sizeof stream);
+    memset(&vstream, 0, sizeof vstream);
     train_data_init(&train);
     train_data_init(&val);
     double t0 = now_s();
-    if (train_data_load_split(&train, data_dir, "train", tc.max_prefix, err, sizeof err) != 0) {
-        fprintf(stderr, "itracr train: %s\n", err);
-        goto done1;
-    }
-    if (train.n == 0) {
-        fprintf(stderr, "itracr train: %s: no usable training samples\n", data_dir);
-        goto done1;
-    }
-    int have_val = train_data_load_split(&val, data_dir, "val", tc.max_prefix, err, sizeof err) == 0 && val.n > 0;
-    if (!have_val) fprintf(stderr, "itracr train: no validation split (%s): validation metrics off\n", err);
-    if (train.have_wt) tc.wt = train.wt;
-    fprintf(stderr, "data: %d train samples (%ld dropped: more than %d weight tokens), %d val, %.1f M weight tokens, loaded in %.1f s\n",
-            train.n, train.skipped, tc.max_prefix, val.n, (double)train.total / 1e6, now_s() - t0);
-
-    Trainer t;
-    if (resuming) {
-        if (trainer_init_resume(&t, &tc, &train, out, err, sizeof err) != 0) {
+    int have_val = 0;
+    if (tc.stream) {
+        if (open_stream(&stream, &tc, tc.seed, "train") != 0) goto done1;
+        int nv = tc.eval_tf > tc.eval_decode ? tc.eval_tf : tc.eval_decode;
+        if (nv > 0 && tc.eval_every > 0) {
+            if (open_stream(&vstream, &tc, tc.val_seed, "val") != 0) goto done1;
+            if (train_stream_fill(&vstream, 0, nv, &val, err, sizeof err) != 0) {
+                fprintf(stderr, "itracr train: validation samples: %s\n", err);
+                goto done1;
+            }
+            have_val = 1;
+        }
+        fprintf(stderr, "data: streamed (seed %llu, train split, %d classic programs excluded); %d val samples of the val split of seed %llu made in %.1f s\n",
+                (unsigned long long)tc.seed, stream.n_classic, val.n, (unsigned long long)tc.val_seed, now_s() - t0);
+    } else {
+        if (train_data_load_split(&train, data_dir, "train", tc.max_prefix, err, sizeof err) != 0) {
             fprintf(stderr, "itracr train: %s\n", err);
             goto done1;
         }
-        if (truncate_log(log_path, t.m.step, err, sizeof err) != 0) {
+        if (train.n == 0) {
+            fprintf(stderr, "itracr train: %s: no usable training samples\n", data_dir);
+            goto done1;
+        }
+        have_val = train_data_load_split(&val, data_dir, "val", tc.max_prefix, err, sizeof err) == 0 && val.n > 0;
+        if (!have_val) fprintf(stderr, "itracr train: no validation split (%s): validation metrics off\n", err);
+        if (train.have_wt) tc.wt = train.wt;
+        fprintf(stderr, "data: %d train samples (%ld dropped: more than %d weight tokens), %d val, %.1f M weight tokens, loaded in %.1f s\n",
+                train.n, train.skipped, tc.max_prefix, val.n, (double)train.total / 1e6, now_s() - t0);
+    }
+
+    Trainer t;
+    const TrainData *tdata = tc.stream ? NULL : &train;
+    if (resuming) {
+        if (trainer_init_resume(&t, &tc, tdata, out, err, sizeof err) != 0) {
+            fprintf(stderr, "itracr train: %s\n", err);
+            goto done1;
+        }
+        if (truncate_log(log_path, trainer_run_step(&t), err, sizeof err) != 0) {
             fprintf(stderr, "itracr train: %s\n", err);
             trainer_free(&t);
             goto done1;
         }
-        fprintf(stderr, "resumed %s at step %ld\n", out, t.m.step);
+        fprintf(stderr, "resumed %s at step %ld\n", out, trainer_run_step(&t));
     } else {
-        if (trainer_init(&t, &tc, &train, err, sizeof err) != 0) {
+        int irc = init ? trainer_init_from(&t, &tc, tdata, init, init_adam, err, sizeof err)
+                       : trainer_init(&t, &tc, tdata, err, sizeof err);
+        if (irc != 0) {
             fprintf(stderr, "itracr train: %s\n", err);
             goto done1;
         }
+        tc = t.tc; /* init and init_step */
+        if (init)
+            fprintf(stderr, "initialised from %s (%s; its AdamW step count %ld kept for bias correction)\n", init,
+                    init_adam ? "parameters and AdamW state" : "parameters only", tc.init_step);
         FILE *lf = fopen(log_path, "w");
         if (lf) fclose(lf);
     }
+    if (tc.stream) trainer_set_stream(&t, &stream);
     {
         char *js = train_config_to_json(&tc);
         size_t jl = strlen(js);
@@ -258,23 +399,24 @@ int cmd_train(int argc, char **argv) {
     signal(SIGTERM, on_signal);
     int tty = isatty(2);
     double start = now_s(), win_t = start;
-    long win_tok = 0, start_step = t.m.step;
+    long win_tok = 0, start_step = trainer_run_step(&t);
     rc = EXIT_OK;
-    while (t.m.step < tc.steps && !g_stop) {
+    long end = stop_at >= 0 && stop_at < tc.steps ? stop_at : tc.steps;
+    while (trainer_run_step(&t) < end && !g_stop) {
         float loss, lr;
         double ts = now_s();
         if (trainer_step(&t, &loss, &lr, err, sizeof err) != 0) {
-            fprintf(stderr, "itracr train: step %ld: %s\n", t.m.step, err);
+            fprintf(stderr, "itracr train: step %ld: %s\n", trainer_run_step(&t), err);
             rc = EXIT_BAD_INPUT;
             break;
         }
         if (!isfinite(loss)) {
-            fprintf(stderr, "itracr train: step %ld: loss is not finite; stopping\n", t.m.step);
+            fprintf(stderr, "itracr train: step %ld: loss is not finite; stopping\n", trainer_run_step(&t));
             rc = EXIT_BAD_INPUT;
             break;
         }
         win_tok += t.tok_count;
-        long step = t.m.step; /* steps done */
+        long step = trainer_run_step(&t); /* steps done */
         if (step == start_step + 1)
             fprintf(stderr, "first step: %.0f ms (batch P=%d, T=%d), resident memory %ld MB\n", 1e3 * (now_s() - ts),
                     t.P, t.T, rss_mb());
@@ -308,7 +450,7 @@ int cmd_train(int argc, char **argv) {
             win_tok = 0;
             win_t = now_s();
         }
-        if ((tc.ckpt_every > 0 && step % tc.ckpt_every == 0) || step == tc.steps) {
+        if ((tc.ckpt_every > 0 && step % tc.ckpt_every == 0) || step == tc.steps || step == end) {
             if (trainer_save(&t, out, err, sizeof err) != 0) {
                 fprintf(stderr, "itracr train: checkpoint: %s\n", err);
                 rc = EXIT_BAD_INPUT;
@@ -320,14 +462,20 @@ int cmd_train(int argc, char **argv) {
         if (trainer_save(&t, out, err, sizeof err) != 0) {
             fprintf(stderr, "itracr train: checkpoint: %s\n", err);
             rc = EXIT_BAD_INPUT;
-        } else fprintf(stderr, "\ninterrupted: checkpoint at step %ld in %s (continue with --resume)\n", t.m.step, out);
+        } else fprintf(stderr, "\ninterrupted: checkpoint at step %ld in %s (continue with --resume)\n", trainer_run_step(&t), out);
     }
     if (tty) fprintf(stderr, "\n");
     if (rc == EXIT_OK && !g_stop)
-        fprintf(stderr, "done: %ld steps in %.1f s; model %s\n", t.m.step - start_step, now_s() - start, out);
+        fprintf(stderr, "done: %ld steps in %.1f s; model %s\n", trainer_run_step(&t) - start_step, now_s() - start, out);
+    if (tc.stream)
+        fprintf(stderr, "stream: %ld candidates tried: %ld rejected by the generator, %ld in another split, %ld classic, %ld over %d weight tokens, %ld thinned by frequency, %ld by class weights\n",
+                stream.tried, stream.failed, stream.wrong_split, stream.classic_hits, stream.too_long, tc.max_prefix,
+                stream.freq_thinned, stream.thinned);
     fclose(logf);
     trainer_free(&t);
 done1:
+    train_stream_free(&stream);
+    train_stream_free(&vstream);
     train_data_free(&train);
     train_data_free(&val);
 done0:

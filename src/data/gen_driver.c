@@ -143,12 +143,12 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Adds the canonical tokens of every .rasp program in dir that has a token form. */
-static void load_classics(const char *dir, HashSet *set, GdStats *st) {
+int gd_classic_hashes(const char *dir, uint64_t (*out)[2], int cap, int *total) {
+    *total = 0;
     DIR *d = opendir(dir);
-    if (!d) return;
+    if (!d) return -1;
     char *names[256];
-    int n = 0;
+    int n = 0, kept = 0;
     struct dirent *e;
     while ((e = readdir(d)) && n < 256) {
         size_t l = strlen(e->d_name);
@@ -163,19 +163,27 @@ static void load_classics(const char *dir, HashSet *set, GdStats *st) {
         sb_printf(&path, "%s/%s", dir, names[i]);
         RaspProgram p;
         char err[512];
-        st->classic_total++;
+        (*total)++;
         if (rasp_parse_file(path.s, &p, err, sizeof err) == 0) {
             int16_t tok[PT_ROWS * PT_COLS];
-            if (pt_encode(&p, tok, err, sizeof err) == 0) {
-                uint64_t h[2];
-                acc_tokens_hash(tok, h);
-                hs_insert(set, h);
-                st->classic_expressible++;
-            }
+            if (pt_encode(&p, tok, err, sizeof err) == 0 && kept < cap) acc_tokens_hash(tok, out[kept++]);
         }
         rasp_program_free(&p);
         sb_free(&path);
         free(names[i]);
+    }
+    return kept;
+}
+
+/* Adds the canonical tokens of every .rasp program in dir that has a token form. */
+static void load_classics(const char *dir, HashSet *set, GdStats *st) {
+    uint64_t h[256][2];
+    int total = 0;
+    int n = gd_classic_hashes(dir, h, 256, &total);
+    st->classic_total += total;
+    for (int i = 0; i < n; i++) {
+        hs_insert(set, h[i]);
+        st->classic_expressible++;
     }
 }
 
@@ -208,8 +216,7 @@ static char *generator_json(const GdConfig *c) {
     return sb_take(&b);
 }
 
-/* Split of a kept sample: a function of its program hash only. */
-static int pick_split(const GdConfig *c, const uint64_t h[2]) {
+int gd_pick_split(const GdConfig *c, const uint64_t h[2]) {
     double u = (double)(h[1] >> 11) * 0x1p-53, acc = 0;
     for (int i = 0; i < c->n_splits; i++) {
         acc += c->split_frac[i];
@@ -349,7 +356,7 @@ static int write_round(RunState *rs, AccResult *res, int count, long base) {
             snprintf(rs->err, rs->errcap, "out of memory");
             return 1;
         }
-        int s = pick_split(c, r->prog_hash);
+        int s = gd_pick_split(c, r->prog_hash);
         if (shard_builder_add(&rs->w->sb[s], r, base + k)) {
             snprintf(rs->err, rs->errcap, "out of memory");
             return 1;

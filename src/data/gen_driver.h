@@ -65,6 +65,15 @@ typedef struct GdStats {
     double seconds;
 } GdStats;
 
+/* The split of a kept sample: a function of its program hash only (the high 53 bits of
+ * h[1] as a uniform number against the cumulative fractions), so a program falls in the
+ * same split whatever the seed that drew it. Returns an index into c->split_name. */
+int gd_pick_split(const GdConfig *c, const uint64_t h[2]);
+/* acc_tokens_hash of every classic program dir/\*.rasp that has a token form, in name order:
+ * at most cap into out; *total counts the .rasp files read. Returns how many were stored, or
+ * -1 when dir cannot be opened. */
+int gd_classic_hashes(const char *dir, uint64_t (*out)[2], int cap, int *total);
+
 /* Runs the generator. Returns 0, or non-zero with a message. */
 int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap);
 void gd_print_summary(FILE *f, const GdConfig *c, const GdStats *st);

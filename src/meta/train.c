@@ -35,6 +35,9 @@ void train_config_default(TrainConfig *c) {
     c->eval_tf = 256;
     c->eval_decode = 64;
     wt_options_default(&c->wt);
+    c->val_seed = 2;
+    c->w_linseqmap = c->w_one_row = c->w_num_map = c->w_mono_map = 1;
+    snprintf(c->exclude, sizeof c->exclude, "examples");
 }
 
 MetaConfig train_meta_config(const TrainConfig *c) {
@@ -56,7 +59,7 @@ MetaConfig train_meta_config(const TrainConfig *c) {
 /* The integer and real fields, by JSON name. */
 typedef struct Field {
     const char *name;
-    int kind; /* 0 int, 1 long, 2 double, 3 uint64 */
+    int kind; /* 0 int, 1 long, 2 double, 3 uint64, 4 char[256] */
     size_t off;
 } Field;
 #define F_(n, k) {#n, k, offsetof(TrainConfig, n)}
@@ -64,13 +67,14 @@ static const Field k_fields[] = {
     F_(d_model, 0), F_(n_layer, 0), F_(n_head, 0), F_(mlp_ratio, 0), F_(max_prefix, 0), F_(batch, 0),
     F_(lr, 2), F_(lr_min, 2), F_(warmup, 1), F_(steps, 1), F_(weight_decay, 2), F_(clip, 2),
     F_(seed, 3), F_(eval_every, 1), F_(ckpt_every, 1), F_(log_every, 1), F_(eval_tf, 0),
-    F_(eval_decode, 0),
+    F_(eval_decode, 0), F_(stream, 0), F_(val_seed, 3), F_(w_linseqmap, 2), F_(w_one_row, 2),
+    F_(w_num_map, 2), F_(w_mono_map, 2), F_(exclude, 4), F_(init, 4), F_(init_step, 1), F_(dedup_pool, 1),
 };
 #undef F_
 #define N_FIELDS (int)(sizeof k_fields / sizeof k_fields[0])
 
 char *train_config_to_json(const TrainConfig *c) {
-    char buf[2048];
+    char buf[4096];
     size_t n = 0;
     n += (size_t)snprintf(buf + n, sizeof buf - n, "{");
     for (int i = 0; i < N_FIELDS; i++) {
@@ -80,6 +84,10 @@ char *train_config_to_json(const TrainConfig *c) {
         case 0: n += (size_t)snprintf(buf + n, sizeof buf - n, "%d", *(const int *)p); break;
         case 1: n += (size_t)snprintf(buf + n, sizeof buf - n, "%ld", *(const long *)p); break;
         case 2: n += (size_t)snprintf(buf + n, sizeof buf - n, "%.17g", *(const double *)p); break;
+        case 4: { /* from_json refuses '"' and '\\', so the text needs no escaping */
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "\"%s\"", (const char *)p);
+            break;
+        }
         default: n += (size_t)snprintf(buf + n, sizeof buf - n, "%llu", (unsigned long long)*(const uint64_t *)p); break;
         }
         n += (size_t)snprintf(buf + n, sizeof buf - n, ",");
@@ -114,6 +122,18 @@ int train_config_from_json(const char *json, TrainConfig *c, char *err, size_t e
             snprintf(err, errcap, "config: unknown key \"%s\"", it->string);
             rc = 1;
             break;
+        }
+        if (k_fields[i].kind == 4) {
+            const char *v = cJSON_IsString(it) ? it->valuestring : NULL;
+            int bad = !v || strlen(v) >= 256;
+            for (const char *q = v; !bad && *q; q++) bad = *q == '"' || *q == '\\' || (unsigned char)*q < 0x20;
+            if (bad) {
+                snprintf(err, errcap, "config key \"%s\" must be a string of at most 255 characters without quotes or backslashes", it->string);
+                rc = 1;
+                break;
+            }
+            snprintf((char *)c + k_fields[i].off, 256, "%s", v);
+            continue;
         }
         if (!cJSON_IsNumber(it)) {
             snprintf(err, errcap, "config key \"%s\" must be a number", it->string);
@@ -159,6 +179,12 @@ int train_config_check(const TrainConfig *c, char *err, size_t errcap) {
         return snprintf(err, errcap, "eval_every/ckpt_every must be >= 0, log_every >= 1"), 1;
     if (c->eval_tf < 0 || c->eval_decode < 0) return snprintf(err, errcap, "eval sample counts must be >= 0"), 1;
     if (c->max_prefix < 1 || c->max_prefix > WT_MAX_TOKENS) return snprintf(err, errcap, "max_prefix out of range"), 1;
+    if (c->stream != 0 && c->stream != 1) return snprintf(err, errcap, "stream must be 0 or 1"), 1;
+    if (!(c->w_linseqmap >= 1 && c->w_linseqmap <= 1000) || !(c->w_one_row >= 1 && c->w_one_row <= 1000) ||
+        !(c->w_num_map >= 1 && c->w_num_map <= 1000) || !(c->w_mono_map >= 1 && c->w_mono_map <= 1000))
+        return snprintf(err, errcap, "class weights must be in [1, 1000]"), 1;
+    if (c->dedup_pool < 0 || c->dedup_pool > 100000000L) return snprintf(err, errcap, "dedup_pool must be in 0..1e8"), 1;
+    if (c->init_step < 0) return snprintf(err, errcap, "init_step must be >= 0"), 1;
     MetaConfig m = train_meta_config(c);
     return meta_config_validate(&m, err, errcap);
 }
@@ -174,6 +200,9 @@ static int alloc_buffers(Trainer *t, char *err, size_t errcap) {
     t->targets = malloc(sizeof(int32_t) * B * PC_MAX_LEN);
     t->perm = malloc(sizeof(int) * (size_t)(t->data && t->data->n ? t->data->n : 1));
     t->perm_epoch = -1;
+    train_data_init(&t->sbuf[0]);
+    train_data_init(&t->sbuf[1]);
+    t->sstep[0] = t->sstep[1] = -1;
     if (!t->payload || !t->ids || !t->plen || !t->tokens || !t->targets || !t->perm) {
         snprintf(err, errcap, "out of memory");
         return 1;
@@ -181,7 +210,12 @@ static int alloc_buffers(Trainer *t, char *err, size_t errcap) {
     return 0;
 }
 
+static void stream_join(Trainer *t);
+
 static void free_buffers(Trainer *t) {
+    stream_join(t);
+    train_data_free(&t->sbuf[0]);
+    train_data_free(&t->sbuf[1]);
     free(t->payload);
     free(t->ids);
     free(t->plen);
@@ -228,6 +262,26 @@ int trainer_init_resume(Trainer *t, const TrainConfig *tc, const TrainData *data
     }
     return 0;
 }
+
+int trainer_init_from(Trainer *t, const TrainConfig *tc, const TrainData *data, const char *ckpt,
+                      int keep_adam, char *err, size_t errcap) {
+    if (trainer_init_resume(t, tc, data, ckpt, err, errcap) != 0) return 1;
+    if (keep_adam) {
+        t->tc.init_step = t->m.step;
+    } else {
+        size_t np = t->m.lay.n_params;
+        memset(t->m.adam_m, 0, sizeof(float) * np);
+        memset(t->m.adam_v, 0, sizeof(float) * np);
+        t->m.step = 0;
+        t->tc.init_step = 0;
+    }
+    snprintf(t->tc.init, sizeof t->tc.init, "%s", ckpt);
+    return 0;
+}
+
+void trainer_set_stream(Trainer *t, TrainStream *s) { t->stream = s; }
+
+long trainer_run_step(const Trainer *t) { return t->m.step - t->tc.init_step; }
 
 void trainer_free(Trainer *t) {
     meta_model_free(&t->m);
@@ -298,16 +352,75 @@ static int build_batch(Trainer *t, const TrainData *d, const int *idx, int B, Me
     return 0;
 }
 
+/* ---- streamed batches ----------------------------------------------------------------- */
+
+static void *stream_main(void *arg) {
+    Trainer *t = arg;
+    TrainData *d = &t->sbuf[t->th_slot];
+    train_data_clear(d);
+    t->th_rc = train_stream_fill(t->stream, t->th_step * t->tc.batch, t->tc.batch, d, t->th_err, sizeof t->th_err);
+    if (t->th_rc == 0) t->sstep[t->th_slot] = t->th_step;
+    return NULL;
+}
+
+static void stream_join(Trainer *t) {
+    if (!t->th_on) return;
+    pthread_join(t->th, NULL);
+    t->th_on = 0;
+}
+
+/* Starts filling slot with the batch of run step (on a thread; synchronously when async is 0
+ * or the thread cannot start). Returns 0, or non-zero with a message (synchronous only). */
+static int stream_start(Trainer *t, int slot, long step, int async, char *err, size_t errcap) {
+    t->th_slot = slot;
+    t->th_step = step;
+    t->th_rc = 0;
+    t->sstep[slot] = -1;
+    if (async && pthread_create(&t->th, NULL, stream_main, t) == 0) {
+        t->th_on = 1;
+        return 0;
+    }
+    stream_main(t);
+    if (t->th_rc) snprintf(err, errcap, "%s", t->th_err);
+    return t->th_rc;
+}
+
+/* The samples of run step `step` (generated now unless prefetched), then the prefetch of the
+ * next step started. Returns the slot, or -1 with a message. */
+static int stream_batch(Trainer *t, long step, char *err, size_t errcap) {
+    stream_join(t);
+    if (t->th_rc) {
+        snprintf(err, errcap, "%s", t->th_err);
+        return -1;
+    }
+    int slot = t->sstep[0] == step ? 0 : t->sstep[1] == step ? 1 : -1;
+    if (slot < 0) {
+        slot = 0;
+        if (stream_start(t, slot, step, 0, err, errcap) != 0) return -1;
+    }
+    if (step + 1 < t->tc.steps) stream_start(t, slot ^ 1, step + 1, 1, err, errcap);
+    return slot;
+}
+
 int trainer_step(Trainer *t, float *loss, float *lr, char *err, size_t errcap) {
     int B = t->tc.batch;
     int idx[4096];
-    if (t->data->n < 1) {
-        snprintf(err, errcap, "no training samples");
-        return 1;
+    long step = trainer_run_step(t);
+    const TrainData *d = t->data;
+    if (t->stream) {
+        int slot = stream_batch(t, step, err, errcap);
+        if (slot < 0) return 1;
+        d = &t->sbuf[slot];
+        for (int i = 0; i < B; i++) idx[i] = i;
+    } else {
+        if (!d || d->n < 1) {
+            snprintf(err, errcap, "no training samples");
+            return 1;
+        }
+        for (int i = 0; i < B; i++) idx[i] = trainer_sample_at(t, step * (long)B + i);
     }
-    for (int i = 0; i < B; i++) idx[i] = trainer_sample_at(t, t->m.step * (long)B + i);
     MetaBatch b;
-    if (build_batch(t, t->data, idx, B, &b, err, errcap) != 0) return 1;
+    if (build_batch(t, d, idx, B, &b, err, errcap) != 0) return 1;
     meta_zero_grad(&t->m);
     if (meta_forward(&t->m, &b, loss, err, errcap) != 0) return 1;
     meta_backward(&t->m, &b);
@@ -315,7 +428,7 @@ int trainer_step(Trainer *t, float *loss, float *lr, char *err, size_t errcap) {
     MetaAdamW hp = meta_adamw_defaults();
     hp.weight_decay = (float)t->tc.weight_decay;
     MetaSchedule sch = {(float)t->tc.lr, (float)t->tc.lr_min, t->tc.warmup, t->tc.steps};
-    *lr = meta_lr_schedule(&sch, t->m.step);
+    *lr = meta_lr_schedule(&sch, step);
     meta_adamw_step(&t->m, &hp, *lr);
     return 0;
 }

@@ -23,6 +23,14 @@ void train_data_free(TrainData *d) {
     train_data_init(d);
 }
 
+void train_data_clear(TrainData *d) {
+    d->n = 0;
+    d->total = 0;
+    d->max_p = 0;
+    d->skipped = 0;
+    if (d->off) d->off[0] = 0;
+}
+
 int train_data_add(TrainData *d, const int16_t *table, const float *payload, const int16_t *ids,
                    int P, int max_p) {
     if (P <= 0 || (max_p > 0 && P > max_p)) {

@@ -26,6 +26,8 @@ typedef struct TrainData {
 
 void train_data_init(TrainData *d);
 void train_data_free(TrainData *d);
+/* Empties d and keeps its buffers (for reuse). */
+void train_data_clear(TrainData *d);
 /* Appends one sample (table [PT_ROWS*PT_COLS], P weight tokens payload [P,WT_WIDTH], ids
  * [P,WT_N_IDS]). Samples with P > max_p (when max_p > 0) or P == 0 are counted in skipped and
  * not added. Returns 0, or -1 on OOM. */

@@ -58,6 +58,51 @@ else bad "resume after the crash failed: $(tail -3 "$T/after.err")"; fi
 grep -q "resumed .* at step $STEPS" "$T/after.err" && ok || bad "did not resume from step $STEPS: $(head -5 "$T/after.err")"
 tail -n1 "$T/m.safetensors.log.jsonl" | grep -q "\"step\":$((STEPS + 10))," && ok || bad "did not reach step $((STEPS + 10))"
 
+# --stream: the same kill -9 / --resume check on freshly generated batches (no dataset), then
+# --init from that checkpoint with and without its AdamW state
+STREAM=(--stream --dedup-pool 2000 --d-model 16 --layers 1 --heads 2 --batch 4 --ckpt-every 5 --eval-every 20 --seed 3)
+echo '{"eval_tf":8,"eval_decode":2}' > "$T/small_eval.json"
+if "$I" train "${STREAM[@]}" --config "$T/small_eval.json" -o "$T/sref.safetensors" --steps 60 2>"$T/sref.err"; then ok
+else bad "streamed reference run failed: $(tail -3 "$T/sref.err")"; fi
+grep -q '^stream: .* candidates tried' "$T/sref.err" && ok || bad "no stream summary: $(tail -3 "$T/sref.err")"
+grep -q '"stream":1,.*"dedup_pool":2000' "$T/sref.safetensors.train.json" && ok || bad "stream settings not in the train config"
+"$I" train "${STREAM[@]}" --config "$T/small_eval.json" -o "$T/s.safetensors" --steps 60 2>"$T/s.err" &
+PID=$!
+for _ in $(seq 1 600); do
+    last=$(tail -n1 "$T/s.safetensors.log.jsonl" 2>/dev/null | sed -nE 's/^\{"step":([0-9]+),.*/\1/p')
+    [ -n "$last" ] && [ "$last" -ge 20 ] && break
+    sleep 0.02
+done
+kill -9 "$PID" 2>/dev/null
+wait "$PID" 2>/dev/null
+rc=$?
+PID=
+[ "$rc" -eq 137 ] && ok || bad "the streamed run was not killed mid-run (exit $rc)"
+if "$I" train -o "$T/s.safetensors" --resume 2>"$T/sres.err"; then ok
+else bad "streamed --resume failed: $(tail -3 "$T/sres.err")"; fi
+grep -q "resumed .* at step" "$T/sres.err" && ok || bad "streamed resume did not load the checkpoint"
+if [ "$(curve "$T/sref.safetensors.log.jsonl")" == "$(curve "$T/s.safetensors.log.jsonl")" ]; then ok
+else bad "resumed streamed loss curve differs"; diff <(curve "$T/sref.safetensors.log.jsonl") <(curve "$T/s.safetensors.log.jsonl") | head -5 >&2; fi
+cmp -s "$T/sref.safetensors" "$T/s.safetensors" && ok || bad "resumed streamed checkpoint differs from the uninterrupted one"
+# --stop-at: the same schedule run in two pieces
+"$I" train "${STREAM[@]}" --config "$T/small_eval.json" -o "$T/st.safetensors" --steps 60 --stop-at 25 2>"$T/st.err" &&
+    grep -q "^done: 25 steps" "$T/st.err" && ok || bad "--stop-at 25 did not stop at 25: $(tail -2 "$T/st.err")"
+"$I" train -o "$T/st.safetensors" --resume 2>"$T/st2.err" && grep -q "resumed .* at step 25" "$T/st2.err" && cmp -s "$T/sref.safetensors" "$T/st.safetensors" &&
+    [ "$(curve "$T/sref.safetensors.log.jsonl")" == "$(curve "$T/st.safetensors.log.jsonl")" ] && ok ||
+    bad "a run stopped with --stop-at and resumed differs from the straight one"
+"$I" train --stream --init "$T/sref.safetensors" --init-adam -o "$T/si.safetensors" --steps 10 --warmup 5 --lr 1e-3 \
+    --config "$T/small_eval.json" 2>"$T/si.err" && ok || bad "--init --init-adam failed: $(tail -3 "$T/si.err")"
+grep -q "initialised from .* AdamW step count 60 kept" "$T/si.err" && ok || bad "--init-adam did not keep the step count: $(head -3 "$T/si.err")"
+grep -q '"d_model":16,.*"init_step":60' "$T/si.safetensors.train.json" && ok || bad "--init did not take the model config / record init_step"
+head -n1 "$T/si.safetensors.log.jsonl" | grep -q '^{"step":10,' && ok || bad "the --init run does not count steps from 0"
+"$I" train --stream --init "$T/sref.safetensors" -o "$T/sp.safetensors" --steps 5 --config "$T/small_eval.json" 2>"$T/sp.err" &&
+    grep -q "parameters only" "$T/sp.err" && ok || bad "--init (parameters only) failed: $(tail -3 "$T/sp.err")"
+"$I" train --stream --init "$T/sref.safetensors" -o "$T/sx.safetensors" --d-model 32 --steps 5 2>/dev/null
+[ $? -eq 1 ] && ok || bad "--init with another model shape: want exit 1"
+"$I" train --stream --data "$T/d" -o "$T/x.safetensors" 2>/dev/null; [ $? -eq 2 ] && ok || bad "--stream with --data: want exit 2"
+"$I" train --stream --exclude "$T/nowhere" -o "$T/x.safetensors" 2>/dev/null; [ $? -eq 1 ] && ok || bad "missing --exclude folder: want exit 1"
+"$I" train --stream --weight bogus=2 -o "$T/x.safetensors" 2>/dev/null; [ $? -eq 2 ] && ok || bad "bad --weight: want exit 2"
+
 # bad usage is reported, not crashed on
 "$I" train -o "$T/x.safetensors" 2>/dev/null; [ $? -eq 2 ] && ok || bad "missing --data: want exit 2"
 "$I" train --data "$T/nowhere" -o "$T/x.safetensors" 2>/dev/null; [ $? -eq 1 ] && ok || bad "missing dataset: want exit 1"

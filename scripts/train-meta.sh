@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Regenerates the shipped meta-model (models/meta-small.safetensors) from an empty data/:
+# datasets, training, evaluation. One command; rerun it after a kill and it resumes.
+#
+#   scripts/train-meta.sh            # everything; the result is data/recipe/meta-small.safetensors
+#   scripts/train-meta.sh --install  # ... then copy it (+ .train.json, .log.jsonl) to models/
+#
+# The shipped model's lineage (docs/experiments.md, "Streamed continuation"):
+#   A. data/meta1 (itracr gen -n 120000, seed 1), 8,000 steps x 16 samples on its train split,
+#      in the five pieces the original runs used (schedule lengths 1500, 900, 1800, 4000,
+#      8000: each --resume with a longer --steps restarts the cosine warm);
+#   B. a continuation on freshly generated samples (itracr train --stream, train split only,
+#      classics excluded, frequency pool 300,000), starting from A's parameters and AdamW
+#      state: batch 32, lr 5e-4 -> 5e-5 over a 40,000-step cosine, stopped at CONT_STEPS
+#      (900: the shipped model; the same run continued further: raise CONT_STEPS, delete
+#      $D/b.done and rerun);
+#   C. itracr eval on 1,000 test samples of data/heldout777 (itracr gen -n 60000 --seed 777),
+#      a dataset whose seed no training step used (and whose test programs the stream never
+#      draws, whatever the seed: the split is a function of the program).
+# Budget: about 1.5 hours on the 2 idle cores of the project VM (A ~55 min at ~41 samples/s,
+# B at an estimated ~35 samples/s ~15 min for 900 steps, generation ~5 min, evaluation ~2
+# min); the recipe must stay under 4 hours, so keep CONT_STEPS <= ~10,000 there.
+# Each piece checkpoints every 100 steps; a killed run loses at most 100 steps.
+# Bit-identical output needs the same OMP_NUM_THREADS (2) as the shipped run; the shipped
+# phase A was trained by older builds, so its file is not claimed to match byte for byte.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+I=${ITRACR:-build/release/itracr}
+D=${RECIPE_DIR:-data/recipe}
+CONT_STEPS=${CONT_STEPS:-900}
+# SMOKE=1: the same steps at toy sizes (tiny model, 1/100 of the steps, small datasets under
+# $D), to check the recipe itself in a minute.
+SMOKE=${SMOKE:-0}
+if [ "$SMOKE" = 1 ]; then
+    DATA1=$D/meta1 HELD=$D/heldout777 N1=600 NH=600 DIV=100 POOL=2000 NEVAL=50 CKB=5
+    MODEL='"d_model":16,"n_layer":1,"n_head":2,'
+else
+    DATA1=data/meta1 HELD=data/heldout777 N1=120000 NH=60000 DIV=1 POOL=300000 NEVAL=1000 CKB=100
+    MODEL='"d_model":128,"n_layer":4,"n_head":4,'
+fi
+INSTALL=0
+for a in "$@"; do
+    case "$a" in
+    --install) INSTALL=1 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    *) echo "train-meta.sh: unknown argument '$a' (see --help)" >&2; exit 2 ;;
+    esac
+done
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+say() { echo "[train-meta $(date -u +%H:%M:%S)] $*" >&2; }
+
+[ -x "$I" ] || make -j2
+mkdir -p "$D"
+
+# ---- datasets -------------------------------------------------------------------------
+gen() { # DIR SEED N
+    if [ -f "$1/manifest.json" ]; then return; fi
+    rm -rf "$1" # a generation killed half-way: start it again (gen refuses mixed shards)
+    say "generating $1 (seed $2, $3 samples)"
+    "$I" gen -n "$3" --seed "$2" -o "$1" --jobs 2 --quiet
+}
+gen "$DATA1" 1 "$N1"
+gen "$HELD" 777 "$NH"
+
+# ---- A: the dataset phase -------------------------------------------------------------
+A=$D/meta-a.safetensors
+sed "s/MODEL/$MODEL/" >"$D/meta1.json" <<'EOF'
+{MODEL"batch":16,"lr":0.002,"lr_min":0.0002,"warmup":100,
+ "steps":1500,"max_prefix":320,"eval_every":250,"ckpt_every":100,"log_every":10,
+ "eval_tf":128,"eval_decode":32,"seed":1}
+EOF
+# One piece of a schedule: NAME LOG -- train arguments. Done when train printed "done:" (an
+# interrupted train checkpoints and exits 0 too, so the exit status alone does not tell).
+piece() {
+    local name=$1 log=$2
+    shift 2
+    [ -f "$D/$name.done" ] && return
+    say "$name: itracr train $*"
+    "$I" train "$@" 2>&1 | tee "$log" || true
+    grep -q '^done:' "$log" || { say "$name did not finish (see $log); rerun to resume"; exit 1; }
+    touch "$D/$name.done"
+}
+pieceA() { # NAME STEPS STOP
+    local steps=$(($2 / DIV)) stop=$(($3 / DIV))
+    if [ -f "$A" ]; then
+        piece "$1" "$D/$1.err" --data "$DATA1" -o "$A" --resume --steps "$steps" --stop-at "$stop"
+    else
+        piece "$1" "$D/$1.err" --data "$DATA1" -o "$A" --config "$D/meta1.json" --steps "$steps" --stop-at "$stop"
+    fi
+}
+pieceA a1 1500 111
+pieceA a2 900 900
+pieceA a3 1800 1800
+pieceA a4 4000 4000
+pieceA a5 8000 8000
+
+# ---- B: the streamed continuation -----------------------------------------------------
+M=$D/meta-small.safetensors
+echo '{"eval_tf":256,"eval_decode":64}' >"$D/overrides.json"
+if [ -f "$M" ]; then
+    piece b "$D/b.err" -o "$M" --resume --stop-at "$((CONT_STEPS / DIV))"
+else
+    piece b "$D/b.err" --stream --dedup-pool "$POOL" --init "$A" --init-adam --config "$D/overrides.json" \
+        -o "$M" --seed 11 --batch 32 --lr 5e-4 --lr-min 5e-5 --warmup $((100 / DIV)) --steps $((40000 / DIV)) \
+        --ckpt-every "$CKB" --eval-every 500 --stop-at "$((CONT_STEPS / DIV))"
+fi
+
+# ---- C: evaluation --------------------------------------------------------------------
+say "evaluating $M on $NEVAL held-out test samples"
+"$I" eval --data "$HELD" --meta "$M" --n "$NEVAL" --json "$D/eval.json" -o "$D/report.html" --quiet
+if [ "$INSTALL" = 1 ] && [ "$SMOKE" != 1 ]; then
+    cp "$M" models/meta-small.safetensors
+    cp "$M.train.json" models/meta-small.safetensors.train.json
+    cp "$M.log.jsonl" models/meta-small.safetensors.log.jsonl
+    say "installed models/meta-small.safetensors"
+fi
+say "done: $M (metrics $D/eval.json, report $D/report.html)"
