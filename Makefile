@@ -11,7 +11,7 @@ PREFIX  ?= /usr/local
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 INC     := -Isrc
-LIBS    := -lcjson -lopenblas -lm -lpthread
+LIBS    := -lcjson -lopenblas -lxxhash -lm -lpthread
 OMP     := -fopenmp
 
 MODE    ?= release
@@ -82,7 +82,7 @@ FUZZ_CFLAGS := $(CSTD) $(INC) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sa
 FUZZ_LIB_SRC := $(filter src/util/% src/rasp/% src/io/%,$(LIB_SRC))
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $^ -lcjson -lopenblas -lm -lpthread
+	clang $(FUZZ_CFLAGS) -o $@ $^ -lcjson -lopenblas -lxxhash -lm -lpthread
 fuzz-parse: build/fuzz/fuzz_parse
 	@mkdir -p build/fuzz/corpus_parse
 	cp -n tests/fixtures/tracr/*.rasp build/fuzz/corpus_parse/ 2>/dev/null || true

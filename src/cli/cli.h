@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "io/out_path.h"
 #include "rasp/rasp.h"
 
 /* Exit status (design.md §7). */
@@ -32,6 +33,11 @@ bool cli_is_help(const char *arg);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parses a positive int option value; returns false (after printing) if malformed. */
 bool cli_parse_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out);
+
+/* Runs the output guard (io/out_path.h) on path. Returns false after printing "itracr CMD:
+ * why"; else *target is the path to write (symlinks followed; valid until exit), or NULL
+ * for standard output ('-', when spec allows it). */
+bool cli_output(const char *cmd, const char *path, const OutPathSpec *spec, const char **target);
 
 /* Parses PATH into p; on failure prints the parser's file:line:col message and returns
  * false (p is then empty but initialised). */

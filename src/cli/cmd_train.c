@@ -24,7 +24,9 @@ static const char *usage =
     "and the log (JSON lines: step, loss, lr, val_token_acc, val_exact) to --log (default\n"
     "META.safetensors.log.jsonl). --config is a JSON object with any of the keys of that config\n"
     "file; flags override it. --resume continues from -o with the saved config (only --steps may\n"
-    "change) and the same batches, so the loss curve equals an uninterrupted run's.\n"
+    "change; other settings, and a --data other than the one recorded, are refused) and the\n"
+    "same batches, so the loss curve equals an uninterrupted run's. An existing checkpoint at\n"
+    "-o is replaced only with --force (a fresh run) or continued with --resume.\n"
     "Progress (loss, tokens/s, ETA) is shown when stderr is a terminal.\n";
 
 static volatile sig_atomic_t g_stop;
@@ -129,7 +131,7 @@ static int load_config_file(const char *path, TrainConfig *c) {
 
 int cmd_train(int argc, char **argv) {
     const char *data_dir = NULL, *out = NULL, *cfg_path = NULL, *log_path = NULL;
-    int resume = 0;
+    int resume = 0, force = 0;
     Flags fl = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -141,6 +143,9 @@ int cmd_train(int argc, char **argv) {
             return EXIT_OK;
         } else if (strcmp(a, "--resume") == 0) {
             resume = 1;
+            continue;
+        } else if (strcmp(a, "--force") == 0) {
+            force = 1;
             continue;
         }
         if (!v) return cli_usage_error("train", "'%s' needs a value (or is unknown)", a);
@@ -173,13 +178,32 @@ int cmd_train(int argc, char **argv) {
     char *side = cat2(out, ".train.json");
     char *deflog = cat2(out, ".log.jsonl");
     if (!log_path) log_path = deflog;
+    const char *side_w = side; /* where the config is read and written (a symlink's target) */
+    {   /* the output guard: never a dataset shard, an input, a device; an existing
+         * checkpoint only with --resume or --force */
+        const char *inputs[] = {data_dir, cfg_path ? cfg_path : data_dir, NULL};
+        OutPathSpec ck = {.what = "checkpoint", .inputs = inputs, .st_format = "itracr-meta/1",
+                          .replace = resume || force};
+        OutPathSpec js = {.what = "training config", .inputs = inputs, .text_prefix = "{"};
+        OutPathSpec lg = {.what = "training log", .inputs = inputs, .text_prefix = "{\"step\""};
+        const char *t_out, *t_side, *t_log;
+        if (!cli_output("train", out, &ck, &t_out) || !cli_output("train", side, &js, &t_side) ||
+            !cli_output("train", log_path, &lg, &t_log)) {
+            free(side);
+            free(deflog);
+            return EXIT_BAD_INPUT;
+        }
+        out = t_out;
+        log_path = t_log;
+        side_w = t_side;
+    }
     TrainConfig tc;
     train_config_default(&tc);
     int rc = EXIT_BAD_INPUT;
     int resuming = resume && access(out, F_OK) == 0;
     if (resume && !resuming) fprintf(stderr, "itracr train: no checkpoint at %s yet: starting fresh\n", out);
     if (resuming) {
-        if (load_config_file(side, &tc) != 0) goto done0;
+        if (load_config_file(side_w, &tc) != 0) goto done0;
         if (fl.steps >= 0) tc.steps = fl.steps;
     } else {
         if (cfg_path && load_config_file(cfg_path, &tc) != 0) goto done0;
@@ -234,7 +258,7 @@ int cmd_train(int argc, char **argv) {
         js = realloc(js, jl + 2);
         js[jl] = '\n';
         js[jl + 1] = 0;
-        if (atomic_write(side, js, jl + 1, err, sizeof err) != 0) {
+        if (atomic_write(side_w, js, jl + 1, err, sizeof err) != 0) {
             fprintf(stderr, "itracr train: %s\n", err);
             free(js);
             trainer_free(&t);
