@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "compiler/model.h"
+#include "data/shard.h"
 #include "io/safetensors.h"
 #include "io/st_digest.h"
 #include "meta/meta_checkpoint.h"
@@ -213,7 +214,44 @@ static void test_nan_forward_defined(void) {
     meta_model_free(&m);
 }
 
+/* A shard whose payload holds a NaN, written with a valid checksum: every reader (dataset
+ * stats, train, eval all go through shard_read_*) refuses it and names the token. */
+static void test_shard_nan_payload(void) {
+    for (int bad = 0; bad < 3; bad++) {
+        ShardBuilder b;
+        shard_builder_init(&b);
+        AccResult r;
+        acc_result_init(&r);
+        r.wt.cap = 3;
+        r.wt.payload = calloc((size_t)WT_WIDTH * 3, sizeof(float));
+        r.wt.ids = calloc((size_t)WT_N_IDS * 3, sizeof(int16_t));
+        r.wt.n = 3;
+        for (int s = 0; s < 2; s++) {
+            if (bad && s == 1) r.wt.payload[WT_WIDTH + 2] = bad == 1 ? NAN : INFINITY;
+            CHECK(shard_builder_add(&b, &r, s) == 0);
+        }
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        char err[512] = "";
+        CHECK(shard_serialize(&b, NULL, 0, &buf, &len, err, sizeof err) == 0);
+        Shard sh;
+        int rc = shard_read_buffer(buf, len, "d/train/shard-000000.safetensors", &sh, err, sizeof err);
+        if (!bad) {
+            CHECK_MSG(rc == 0, "%s", err);
+            shard_free(&sh);
+        } else {
+            CHECK(rc != 0);
+            CHECK_MSG(strstr(err, "shard-000000") && strstr(err, "non-finite") && strstr(err, "weight token 4 (sample 1)"),
+                      "%s", err);
+        }
+        free(buf);
+        acc_result_free(&r);
+        shard_builder_free(&b);
+    }
+}
+
 int main(void) {
+    RUN(test_shard_nan_payload);
     RUN(test_model_checksum_and_config);
     RUN(test_shipped_files_load);
     RUN(test_checkpoint_nan_and_checksum);

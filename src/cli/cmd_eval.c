@@ -18,6 +18,7 @@
 #include "io/out_path.h"
 #include "meta/meta_checkpoint.h"
 #include "meta/train.h"
+#include "meta/train_sidecar.h"
 #include "rasp/rasp.h"
 
 static const char *usage =
@@ -100,27 +101,15 @@ done:
     return rc;
 }
 
-/* The training config written next to the checkpoint (META.train.json), if any. */
-static bool read_train_config(const char *meta, TrainConfig *tc, char **raw) {
-    char *p = cat2(meta, ".train.json");
-    unsigned char *data = NULL;
-    size_t len = 0;
-    char err[256];
-    bool ok = false;
-    train_config_default(tc);
-    *raw = NULL;
-    if (p && access(p, F_OK) == 0 && read_whole_file(p, &data, &len, err, sizeof err) == 0) {
-        if (train_config_from_json((const char *)data, tc, err, sizeof err) == 0) {
-            ok = true;
-            *raw = (char *)data;
-            data = NULL;
-        } else {
-            fprintf(stderr, "itracr eval: warning: %s: %s\n", p, err);
-        }
-    }
-    free(data);
+/* The training config written next to the checkpoint (META.train.json), if any; *bad is set
+ * (after printing why) when the file exists but is not a training config. */
+static bool read_train_config(const char *meta, TrainConfig *tc, char **raw, bool *bad) {
+    char *p = train_sidecar_path(meta), err[1024];
+    bool found = false;
+    *bad = !p || train_sidecar_read(p, tc, &found, NULL, raw, err, sizeof err) != 0;
+    if (*bad) fprintf(stderr, "itracr eval: %s\n", p ? err : "out of memory");
     free(p);
-    return ok;
+    return found && !*bad;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -277,7 +266,8 @@ int cmd_eval(int argc, char **argv) {
     }
     have_mm = true;
     TrainConfig tc;
-    bool have_tc = read_train_config(meta, &tc, &train_raw);
+    bool bad_tc = false, have_tc = read_train_config(meta, &tc, &train_raw, &bad_tc);
+    if (bad_tc) goto done;
     if (read_manifest(data_dir, &ds, err, sizeof err) != 0) {
         fprintf(stderr, "itracr eval: %s\n", err);
         goto done;

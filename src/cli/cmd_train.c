@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "io/atomic_file.h"
 #include "meta/train.h"
+#include "meta/train_sidecar.h"
 
 static const char *usage =
     "usage: itracr train --data DIR -o META.safetensors [--config FILE.json] [--steps N] [--resume]\n"
@@ -202,8 +203,36 @@ int cmd_train(int argc, char **argv) {
     int rc = EXIT_BAD_INPUT;
     int resuming = resume && access(out, F_OK) == 0;
     if (resume && !resuming) fprintf(stderr, "itracr train: no checkpoint at %s yet: starting fresh\n", out);
+    char *data_abs = realpath(data_dir, NULL); /* recorded in the sidecar; NULL: missing */
     if (resuming) {
-        if (load_config_file(side_w, &tc) != 0) goto done0;
+        /* the saved config rules a resumed run: a flag that would change it is refused rather
+         * than silently ignored */
+        const char *conflict = cfg_path ? "--config" : fl.lr > 0 ? "--lr" : fl.d_model >= 0 ? "--d-model"
+                             : fl.layers >= 0 ? "--layers" : fl.heads >= 0 ? "--heads" : fl.batch >= 0 ? "--batch"
+                             : fl.warmup >= 0 ? "--warmup" : fl.seed >= 0 ? "--seed"
+                             : fl.eval_every >= 0 ? "--eval-every" : fl.ckpt_every >= 0 ? "--ckpt-every"
+                             : fl.max_prefix >= 0 ? "--max-prefix" : NULL;
+        if (conflict) {
+            fprintf(stderr, "itracr train: --resume continues with the config saved in %s; %s cannot change it "
+                    "(only --steps can; start a new run with --force to change it)\n", side_w, conflict);
+            goto done0;
+        }
+        bool found = false;
+        char *rec_data = NULL;
+        if (train_sidecar_read(side_w, &tc, &found, &rec_data, NULL, err, sizeof err) != 0 || !found) {
+            fprintf(stderr, "itracr train: %s\n", found ? err : "no training config next to the checkpoint");
+            goto done0;
+        }
+        char *rec_abs = rec_data ? realpath(rec_data, NULL) : NULL;
+        if (rec_data && (!data_abs || !rec_abs || strcmp(rec_abs, data_abs) != 0)) {
+            fprintf(stderr, "itracr train: %s was trained on --data %s; resuming it on %s would mix datasets\n",
+                    out, rec_data, data_dir);
+            free(rec_data);
+            free(rec_abs);
+            goto done0;
+        }
+        free(rec_data);
+        free(rec_abs);
         if (fl.steps >= 0) tc.steps = fl.steps;
     } else {
         if (cfg_path && load_config_file(cfg_path, &tc) != 0) goto done0;
@@ -253,12 +282,10 @@ int cmd_train(int argc, char **argv) {
         if (lf) fclose(lf);
     }
     {
-        char *js = train_config_to_json(&tc);
-        size_t jl = strlen(js);
-        js = realloc(js, jl + 2);
-        js[jl] = '\n';
-        js[jl + 1] = 0;
-        if (atomic_write(side_w, js, jl + 1, err, sizeof err) != 0) {
+        char *js = train_sidecar_json(&tc, data_abs);
+        size_t jl = js ? strlen(js) : 0;
+        if (!js) snprintf(err, sizeof err, "out of memory");
+        if (!js || atomic_write(side_w, js, jl, err, sizeof err) != 0) {
             fprintf(stderr, "itracr train: %s\n", err);
             free(js);
             trainer_free(&t);
@@ -355,6 +382,7 @@ done1:
     train_data_free(&train);
     train_data_free(&val);
 done0:
+    free(data_abs);
     free(side);
     free(deflog);
     return rc;

@@ -74,5 +74,14 @@ refused train-existing "$T/meta.safetensors" "pass --force" -- "$I" train --data
 "$I" train --data "$T/d" -o "$T/meta.safetensors" "${TINY[@]}" --force 2>/dev/null && ok || bad "train --force"
 "$I" train --data "$T/d" -o "$T/meta.safetensors" --resume --steps 4 2>/dev/null && ok || bad "train --resume"
 refused train-log-over-source "$T/p.rasp" "not a training log" -- "$I" train --data "$T/d" -o "$T/meta2.safetensors" "${TINY[@]}" --log "$T/p.rasp"
+
+# issue 14 item 9: a resumed run cannot silently ignore a changed setting or dataset
+refused resume-lr "$T/meta.safetensors" "--lr cannot change" -- "$I" train --data "$T/d" -o "$T/meta.safetensors" --resume --lr 0.1 --steps 6
+"$I" gen -n 20 -o "$T/d2" --quiet --split train=1 --seed 9 || bad "gen d2 failed"
+refused resume-other-data "$T/meta.safetensors" "would mix datasets" -- "$I" train --data "$T/d2" -o "$T/meta.safetensors" --resume --steps 6
+# issue 14 item 5: a garbage training config is an error wherever it is read
+printf 'garbage\n' > "$T/meta.safetensors.train.json"
+refused decompile-garbage-config "$T/meta.safetensors" "not a training config" -- "$I" decompile "$T/m.safetensors" --meta "$T/meta.safetensors"
+refused resume-garbage-config "$T/meta.safetensors" "not a training config" -- "$I" train --data "$T/d" -o "$T/meta.safetensors" --resume --steps 6
 echo "TESTSUM passed=$pass failed=$fail"
 [ "$fail" -eq 0 ]
