@@ -17,7 +17,7 @@ static const char *usage =
     "                      (the source, a dataset shard, a device) is never replaced\n"
     "  --force             replace an existing model file at -o\n"
     "  --vocab \"a,b,c\"     vocabulary (overrides the program's `vocab`)\n"
-    "  --max-seq-len N     longest input (overrides `max_seq_len`)\n"
+    "  --max-seq-len N     longest input (overrides `max_seq_len`; 1 to 4096)\n"
     "  --causal            causal attention mask (Tracr's causal=True)\n"
     "  --mlp-exactness L   discretising MLP sharpness (Tracr's default 100)\n"
     "  --exact             fix what Tracr gets silently wrong (docs/compiler.md)\n"
@@ -46,7 +46,7 @@ int cmd_compile(int argc, char **argv) {
             vocab_text = argv[++i];
         } else if (strcmp(a, "--max-seq-len") == 0) {
             if (!has_val) return cli_usage_error("compile", "--max-seq-len needs a value");
-            if (!cli_parse_int("compile", a, argv[++i], 1, 4096, &max_seq_len)) return EXIT_USAGE;
+            if (!cli_parse_int("compile", a, argv[++i], 1, RASP_MAX_SEQ_LEN, &max_seq_len)) return EXIT_USAGE;
         } else if (strcmp(a, "--mlp-exactness") == 0) {
             if (!has_val) return cli_usage_error("compile", "--mlp-exactness needs a value");
             if (!cli_parse_int("compile", a, argv[++i], 1, 1000000, &exactness)) return EXIT_USAGE;

@@ -21,7 +21,7 @@ static const char *usage =
     "  --shard-size K       samples per shard (default 10000)\n"
     "  --ops MIN-MAX        SOps per program (default 1-8)\n"
     "  --vocab 0,1,2,3,4    integer tokens\n"
-    "  --max-seq-len N      default 5\n"
+    "  --max-seq-len N      1 to 63, default 5\n"
     "  --categorical-only   no numerical SOps\n"
     "  --max-residual N     residual width cap (default 160)\n"
     "  --max-layers N       layer cap (default 10)\n"
@@ -111,7 +111,7 @@ int cmd_gen(int argc, char **argv) {
             if (parse_vocab(v, &c.gen)) return cli_usage_error("gen", "bad --vocab '%s' (integers, e.g. 0,1,2)", v);
         } else if (strcmp(a, "--max-seq-len") == 0) {
             NEED();
-            if (!cli_parse_int("gen", a, v, 1, 64, &x)) return EXIT_USAGE;
+            if (!cli_parse_int("gen", a, v, 1, GEN_MAX_VALS - 1, &x)) return EXIT_USAGE;
             c.gen.max_seq_len = (int)x;
         } else if (strcmp(a, "--categorical-only") == 0) {
             c.gen.categorical_only = true;

@@ -27,5 +27,29 @@ for cmd in run forward; do
     expect_err $cmd-too-long 1 "max_seq_len" -- "$I" $cmd "$src" --input "a b c d a b c d a b c d"
 done
 expect_err run-huge-int 1 "read as 1e+23" -- "$I" run $E/sort.rasp --input "1 99999999999999999999999"
+
+# item 7: one cap on max_seq_len, for the directive and the flags
+printf 'vocab {1, 2}\nmax_seq_len 1000000000\nx = Map(lambda v: v + 1, tokens)\n' > "$T/huge.rasp"
+for cmd in check compile run demo; do
+    case $cmd in
+        compile) args=(-o "$T/huge.safetensors") ;;
+        run) args=(--input "1 2") ;;
+        *) args=() ;;
+    esac
+    if [ $cmd = demo ]; then set -- --program; else set --; fi
+    expect_err $cmd-huge-max-seq-len 1 "huge.rasp:2:13: error" -- timeout 60 "$I" $cmd "$@" "$T/huge.rasp" "${args[@]}"
+done
+grep -qF "at most 4096" "$T/err" && ok || bad "the cap is not stated: $(cat "$T/err")"
+printf 'vocab {1, 2}\nmax_seq_len 4\nw = SelectorWidth(Select(tokens, tokens, EQ))\n' > "$T/sw.rasp"
+expect_err check-flag-cap 2 "[1, 4096]" -- timeout 60 "$I" check "$T/sw.rasp" --max-seq-len 2147483647
+expect_err compile-flag-cap 2 "[1, 4096]" -- timeout 60 "$I" compile "$T/sw.rasp" --max-seq-len 4097 -o "$T/sw.safetensors"
+expect_err gen-flag-range 2 "[1, 63]" -- "$I" gen -n 1 -o "$T/g" --max-seq-len 64
+# the parse is linear: a 200,000-entry vocabulary and 400,000 statements (minutes each when
+# the duplicate check and the symbol lookup were linear scans; well under a second now)
+{ printf 'vocab {'; seq -s, 1 200000; printf '}\nmax_seq_len 4\nx = Map(lambda v: v + 1, tokens)\noutput x\n'; } > "$T/bigvocab.rasp"
+{ printf 'vocab {1, 2}\nmax_seq_len 4\ns0 = Map(lambda v: v + 1, tokens)\n'; seq 1 400000 | awk '{printf "s%d = Map(lambda v: v, s%d)\n", $1, $1-1}'; printf 'output s0\n'; } > "$T/bigstmts.rasp"
+for f in bigvocab bigstmts; do
+    if timeout 60 "$I" check "$T/$f.rasp" >/dev/null 2>"$T/err"; then ok; else bad "check $f.rasp: exit $? (timeout 60 s): $(head -c 200 "$T/err")"; fi
+done
 echo "TESTSUM passed=$pass failed=$fail"
 [ "$fail" -eq 0 ]

@@ -34,6 +34,9 @@ refused compile-existing "$T/m.safetensors" "pass --force" -- "$I" compile $E/so
 if "$I" compile $E/sort.rasp -o "$T/m.safetensors" --force >/dev/null 2>&1 &&
    [ "$("$I" forward "$T/m.safetensors" --input "3 1 2")" = "1 2 3" ]; then ok; else bad "compile --force did not replace the model"; fi
 
+refused demo-over-source "$T/p.rasp" "is also an input" -- "$I" demo --program "$T/p.rasp" -o "$T/p.rasp" --force
+refused demo-existing "$T/m.safetensors" "pass --force" -- "$I" demo -o "$T/m.safetensors"
+
 # '-' is standard output, and what it writes is the same model
 if "$I" compile "$T/p.rasp" -o - > "$T/stdout.safetensors" 2>"$T/err" && [ ! -e ./- ] &&
    [ "$("$I" forward "$T/stdout.safetensors" --input "a b c")" = "c b a" ]; then ok; else bad "compile -o - did not write the model to stdout"; fi
