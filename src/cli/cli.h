@@ -39,6 +39,11 @@ bool cli_parse_int(const char *cmd, const char *opt, const char *text, long lo, 
  * for standard output ('-', when spec allows it). */
 bool cli_output(const char *cmd, const char *path, const OutPathSpec *spec, const char **target);
 
+/* A command's exit status, made EXIT_BAD_INPUT (after saying so) when what it printed on
+ * standard output could not all be written (a full disk, a closed pipe): no command exits
+ * 0 with its output lost. */
+int cli_finish(int rc);
+
 /* Parses PATH into p; on failure prints the parser's file:line:col message and returns
  * false (p is then empty but initialised). */
 bool cli_load_program(const char *path, RaspProgram *p);

@@ -1,5 +1,7 @@
 /* The output guard (io/out_path.h) as the subcommands call it: one line per output. */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "io/out_path.h"
@@ -21,4 +23,13 @@ bool cli_output(const char *cmd, const char *path, const OutPathSpec *spec, cons
     if (t) g_targets[g_n++] = t;
     *target = t;
     return true;
+}
+
+int cli_finish(int rc) {
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "itracr: standard output: write failed: %s\n", errno ? strerror(errno) : "I/O error");
+        return rc == EXIT_OK ? EXIT_BAD_INPUT : rc;
+    }
+    return rc;
 }

@@ -1,5 +1,6 @@
 /* itracr train: train the meta-model on a generated dataset (meta/train.h). */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -278,8 +279,12 @@ int cmd_train(int argc, char **argv) {
             fprintf(stderr, "itracr train: %s\n", err);
             goto done1;
         }
-        FILE *lf = fopen(log_path, "w");
-        if (lf) fclose(lf);
+        FILE *lf = fopen(log_path, "w"); /* a fresh run starts an empty log */
+        if (!lf || fclose(lf) != 0) {
+            fprintf(stderr, "itracr train: cannot create log %s: %s\n", log_path, strerror(errno));
+            trainer_free(&t);
+            goto done1;
+        }
     }
     {
         char *js = train_sidecar_json(&tc, data_abs);
@@ -349,7 +354,11 @@ int cmd_train(int argc, char **argv) {
                         tc.eval_tf < val.n ? tc.eval_tf : val.n, tc.eval_decode < val.n ? tc.eval_decode : val.n);
             }
             fprintf(logf, "}\n");
-            fflush(logf);
+            if (fflush(logf) != 0 || ferror(logf)) { /* a full disk must not pass silently */
+                fprintf(stderr, "itracr train: log %s: write failed: %s\n", log_path, strerror(errno));
+                rc = EXIT_BAD_INPUT;
+                break;
+            }
             if (tty) {
                 double per = (now - start) / (double)(step - start_step);
                 double eta = per * (double)(tc.steps - step);
@@ -376,7 +385,10 @@ int cmd_train(int argc, char **argv) {
     if (tty) fprintf(stderr, "\n");
     if (rc == EXIT_OK && !g_stop)
         fprintf(stderr, "done: %ld steps in %.1f s; model %s\n", t.m.step - start_step, now_s() - start, out);
-    fclose(logf);
+    if (fclose(logf) != 0 && rc == EXIT_OK) {
+        fprintf(stderr, "itracr train: log %s: close failed: %s\n", log_path, strerror(errno));
+        rc = EXIT_BAD_INPUT;
+    }
     trainer_free(&t);
 done1:
     train_data_free(&train);
