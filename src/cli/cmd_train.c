@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "io/atomic_file.h"
+#include "io/path_lock.h"
 #include "meta/train.h"
 #include "meta/train_sidecar.h"
 
@@ -198,6 +199,18 @@ int cmd_train(int argc, char **argv) {
         out = t_out;
         log_path = t_log;
         side_w = t_side;
+        /* one run per checkpoint: a second train on the same -o fails here, before it has
+         * touched the log or the config (the lock ends with the process) */
+        char *lock_path = cat2(out, ".lock");
+        if (!lock_path) snprintf(err, sizeof err, "out of memory");
+        int lk = lock_path ? path_lock(lock_path, "a train run", err, sizeof err) : -1;
+        free(lock_path);
+        if (lk < 0) {
+            fprintf(stderr, "itracr train: %s\n", err);
+            free(side);
+            free(deflog);
+            return EXIT_BAD_INPUT;
+        }
     }
     TrainConfig tc;
     train_config_default(&tc);

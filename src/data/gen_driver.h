@@ -63,6 +63,10 @@ typedef struct GdStats {
     double seconds;
 } GdStats;
 
+/* What makes a run's output: seed, n, shard size and the generator settings, as one line of
+ * JSON (malloc'ed). `gen --resume` finishes a killed run only when this is unchanged. */
+char *gd_run_identity(const GdConfig *c);
+
 /* Runs the generator. Returns 0, or non-zero with a message. */
 int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap);
 void gd_print_summary(FILE *f, const GdConfig *c, const GdStats *st);

@@ -4,7 +4,7 @@
 # with SIGXFSZ ignored so writes fail with EFBIG) stands in for the full disk. Standard
 # output is checked with /dev/full.
 set -u
-I=${ITRACR:?path to itracr}
+I=$(realpath "${ITRACR:?path to itracr}")
 T=$(mktemp -d)
 MNT=
 cleanup() { [ -n "$MNT" ] && umount "$MNT" 2>/dev/null; rm -rf "$T"; }
@@ -17,7 +17,9 @@ export OMP_NUM_THREADS=1
 if [ -w /dev/full ]; then
     "$I" run examples/reverse.rasp --input "a b c" > /dev/full 2>"$T/err"; rc=$?
     if [ $rc = 1 ] && grep -q "standard output: write failed" "$T/err"; then ok; else bad "run > /dev/full: exit $rc: $(cat "$T/err")"; fi
-    "$I" compile examples/reverse.rasp -o - > /dev/full 2>"$T/err"; rc=$?
+    cp examples/reverse.rasp "$T/r.rasp"
+    (cd "$T" && "$I" compile r.rasp -o - > /dev/full 2>err); rc=$?  # in $T: a binary that
+    rm -f -- "$T/-"                                                  # writes a file '-' leaves it there
     [ $rc = 1 ] && ok || bad "compile -o - > /dev/full: exit $rc"
 fi
 

@@ -3,7 +3,7 @@
 # shards, foreign files, devices and FIFOs are refused; an existing model needs --force (train:
 # or --resume); a symlink is written through to its target; '-' is standard output.
 set -u
-I=${ITRACR:?path to itracr}
+I=$(realpath "${ITRACR:?path to itracr}")
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 pass=0; fail=0
@@ -38,7 +38,7 @@ refused demo-over-source "$T/p.rasp" "is also an input" -- "$I" demo --program "
 refused demo-existing "$T/m.safetensors" "pass --force" -- "$I" demo -o "$T/m.safetensors"
 
 # '-' is standard output, and what it writes is the same model
-if "$I" compile "$T/p.rasp" -o - > "$T/stdout.safetensors" 2>"$T/err" && [ ! -e ./- ] &&
+if (cd "$T" && "$I" compile p.rasp -o - > stdout.safetensors 2>err) && [ ! -e "$T/-" ] &&
    [ "$("$I" forward "$T/stdout.safetensors" --input "a b c")" = "c b a" ]; then ok; else bad "compile -o - did not write the model to stdout"; fi
 
 # symlinks: the target gets the content, the link stays a link
