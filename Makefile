@@ -87,9 +87,15 @@ fuzz-parse: build/fuzz/fuzz_parse
 	@mkdir -p build/fuzz/corpus_parse
 	cp -n tests/fixtures/tracr/*.rasp build/fuzz/corpus_parse/ 2>/dev/null || true
 	build/fuzz/fuzz_parse -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus_parse tests/fuzz/corpus_parse
-fuzz-safetensors: build/fuzz/fuzz_safetensors
-	@mkdir -p build/fuzz/corpus_st
-	build/fuzz/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz/corpus_st tests/fuzz/corpus_safetensors
+# the safetensors seeds are written by the library's own writer (not tracked: they are
+# binary), so a fresh clone generates them first
+build/fuzz/gen_safetensors_seeds: tests/fuzz/gen_safetensors_seeds.c $(FUZZ_LIB_SRC)
+	@mkdir -p build/fuzz
+	clang $(CSTD) $(INC) -O1 -o $@ $^ -lcjson -lopenblas -lxxhash -lm -lpthread
+fuzz-safetensors: build/fuzz/fuzz_safetensors build/fuzz/gen_safetensors_seeds
+	@mkdir -p build/fuzz/corpus_st build/fuzz/seeds_st
+	build/fuzz/gen_safetensors_seeds build/fuzz/seeds_st
+	build/fuzz/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz/corpus_st build/fuzz/seeds_st
 
 install: $(B)/itracr
 	install -d $(DESTDIR)$(PREFIX)/bin
