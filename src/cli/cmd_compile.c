@@ -126,9 +126,16 @@ int cmd_compile(int argc, char **argv) {
             fprintf(stderr, "%s: verify failed: %s\n", path, err);
             rc = EXIT_BAD_INPUT;
         } else {
-            fprintf(info, "verify: %d input%s%s, %d mismatch%s, %d skipped (interpreter error)\n",
+            fprintf(info, "verify: %d input%s%s, %d mismatch%s, %d skipped (interpreter error), %d None position%s\n",
                    rep.n_inputs, rep.n_inputs == 1 ? "" : "s", rep.exhaustive ? " (all)" : "",
-                   rep.n_mismatch, rep.n_mismatch == 1 ? "" : "es", rep.n_skipped);
+                   rep.n_mismatch, rep.n_mismatch == 1 ? "" : "es", rep.n_skipped, rep.n_none,
+                   rep.n_none == 1 ? "" : "s");
+            if (rep.n_none > 0) /* Tracr's models have no None: say where the output is meaningless */
+                fprintf(stderr,
+                        "%s: warning: verify: RASP gives None at %d position%s (in %d input%s), where the model "
+                        "outputs a value instead; e.g. %s\n",
+                        path, rep.n_none, rep.n_none == 1 ? "" : "s", rep.n_none_inputs,
+                        rep.n_none_inputs == 1 ? "" : "s", rep.first_none);
             if (v > 0) {
                 fprintf(info, "first mismatch: %s\n", rep.first_mismatch);
                 rc = EXIT_BAD_INPUT;

@@ -51,5 +51,14 @@ expect_err gen-flag-range 2 "[1, 63]" -- "$I" gen -n 1 -o "$T/g" --max-seq-len 6
 for f in bigvocab bigstmts; do
     if timeout 60 "$I" check "$T/$f.rasp" >/dev/null 2>"$T/err"; then ok; else bad "check $f.rasp: exit $? (timeout 60 s): $(head -c 200 "$T/err")"; fi
 done
+
+# item 9: verify reports the positions where RASP gives None (Tracr issue #25's program:
+# the model gives 2 3 0 0 where RASP gives 2 3 None None). No key matches query q when
+# q + 2 >= length: 1 position of each of the 4 inputs of length 1, 2 of each longer input:
+# 4 + 2 * (16 + 64 + 256) = 676.
+printf 'vocab {0, 1, 2, 3}\nmax_seq_len 4\nshifted = Aggregate(Select(indices, indices, lambda k, q: k == q + 2), tokens)\n' > "$T/t25.rasp"
+out=$("$I" compile "$T/t25.rasp" --verify 1000 2>"$T/err")
+if [[ "$out" == *"(all), 0 mismatches"*", 676 None positions"* ]]; then ok; else bad "verify line: $out"; fi
+grep -qF "RASP gives None at 676 positions (in 340 inputs), where the model outputs a value" "$T/err" && ok || bad "no None warning: $(cat "$T/err")"
 echo "TESTSUM passed=$pass failed=$fail"
 [ "$fail" -eq 0 ]
