@@ -44,6 +44,14 @@ printf 'vocab {1, 2}\nmax_seq_len 4\nw = SelectorWidth(Select(tokens, tokens, EQ
 expect_err check-flag-cap 2 "[1, 4096]" -- timeout 60 "$I" check "$T/sw.rasp" --max-seq-len 2147483647
 expect_err compile-flag-cap 2 "[1, 4096]" -- timeout 60 "$I" compile "$T/sw.rasp" --max-seq-len 4097 -o "$T/sw.safetensors"
 expect_err gen-flag-range 2 "[1, 63]" -- "$I" gen -n 1 -o "$T/g" --max-seq-len 64
+# the size is estimated from the value sets before any block is built (building them first
+# took 0.5-1 GB and seconds for these 4-line programs)
+printf 'vocab {1, 2, 3}\nmax_seq_len 4096\nw = SelectorWidth(Select(tokens, tokens, EQ))\n' > "$T/sw4096.rasp"
+printf 'vocab {1, 2, 3}\nmax_seq_len 4096\nt = Map(lambda v: v, tokens)\nx = Map(lambda v: v + 1, indices)\ny = SequenceMap(lambda a, b: a + b, x, t)\n' > "$T/seqmap4096.rasp"
+for f in sw4096 seqmap4096; do
+    expect_err compile-$f 1 "would have at least" -- timeout 60 "$I" compile "$T/$f.rasp" -o "$T/$f.safetensors"
+    expect_err demo-$f 1 "would have at least" -- timeout 60 "$I" demo --program "$T/$f.rasp"
+done
 # the parse is linear: a 200,000-entry vocabulary and 400,000 statements (minutes each when
 # the duplicate check and the symbol lookup were linear scans; well under a second now)
 { printf 'vocab {'; seq -s, 1 200000; printf '}\nmax_seq_len 4\nx = Map(lambda v: v + 1, tokens)\noutput x\n'; } > "$T/bigvocab.rasp"
