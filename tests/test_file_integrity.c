@@ -100,6 +100,21 @@ static void test_model_checksum_and_config(void) {
     expect_load(c, len, false, "a bit flip in the tensors", "checksum");
     free(c);
 
+    /* a changed output value in the metadata, the checksum kept: refused */
+    {
+        StFile f;
+        CHECK(st_read_buffer(buf, len, &f, err, sizeof err) == 0);
+        char *outv = strdup(st_meta_get(&f, "output"));
+        st_file_free(&f);
+        char *digit = strpbrk(outv, "0123456789");
+        CHECK(digit != NULL);
+        if (digit) *digit = *digit == '9' ? '8' : (char)(*digit + 1);
+        CHECK(rewrite(buf, len, "output", outv, true, &b2, &l2) == 0);
+        expect_load(b2, l2, false, "a changed output value", "checksum");
+        free(b2);
+        free(outv);
+    }
+
     /* without the checksum (older files): loads */
     CHECK(rewrite(buf, len, NULL, NULL, false, &b2, &l2) == 0);
     expect_load(b2, l2, true, "a model without a checksum", NULL);

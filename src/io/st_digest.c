@@ -13,7 +13,12 @@ static int cmp_name(const void *a, const void *b) {
     return strcmp(x->name, y->name);
 }
 
-static void digest(const StTensor *ts, int n, char out[ST_DIGEST_HEX]) {
+static int cmp_key(const void *a, const void *b) {
+    const StMeta *x = *(const StMeta *const *)a, *y = *(const StMeta *const *)b;
+    return strcmp(x->key, y->key);
+}
+
+static void digest(const StTensor *ts, int n, const StMeta *meta, int n_meta, char out[ST_DIGEST_HEX]) {
     const StTensor **order = malloc(sizeof *order * (size_t)(n ? n : 1)); /* [n] */
     if (!order) abort();
     for (int i = 0; i < n; i++) order[i] = &ts[i];
@@ -29,6 +34,19 @@ static void digest(const StTensor *ts, int n, char out[ST_DIGEST_HEX]) {
         XXH3_128bits_update(s, dims, sizeof dims);
         if (t->nbytes) XXH3_128bits_update(s, t->data, t->nbytes);
     }
+    /* the metadata too (a flipped token id or output value would change answers as surely
+     * as a weight), in key order, without the digest itself */
+    const StMeta **mo = malloc(sizeof *mo * (size_t)(n_meta ? n_meta : 1)); /* [n_meta] */
+    if (!mo) abort();
+    int k = 0;
+    for (int i = 0; i < n_meta; i++)
+        if (strcmp(meta[i].key, ST_DIGEST_KEY) != 0) mo[k++] = &meta[i];
+    qsort(mo, (size_t)k, sizeof *mo, cmp_key);
+    for (int i = 0; i < k; i++) {
+        XXH3_128bits_update(s, mo[i]->key, strlen(mo[i]->key) + 1);
+        XXH3_128bits_update(s, mo[i]->value, strlen(mo[i]->value) + 1);
+    }
+    free(mo);
     XXH128_hash_t h = XXH3_128bits_digest(s);
     XXH3_freeState(s);
     free(order);
@@ -47,7 +65,7 @@ void st_digest_add(StWriter *w) {
         ts[i].nbytes = nb;
     }
     char hex[ST_DIGEST_HEX];
-    digest(ts, w->n, hex);
+    digest(ts, w->n, w->meta, w->n_meta, hex);
     free(ts);
     st_writer_meta(w, ST_DIGEST_KEY, hex);
 }
@@ -56,9 +74,9 @@ int st_digest_check(const StFile *f, const char *label, char *err, size_t errcap
     const char *want = st_meta_get(f, ST_DIGEST_KEY);
     if (!want) return 0;
     char got[ST_DIGEST_HEX];
-    digest(f->tensors, f->n, got);
+    digest(f->tensors, f->n, f->meta, f->n_meta, got);
     if (strcmp(want, got) != 0)
-        return err_printf(err, errcap, "%s: the tensors do not match their checksum (%s %s, "
+        return err_printf(err, errcap, "%s: the content does not match its checksum (%s %s, "
                           "computed %s): the file is corrupt", label, ST_DIGEST_KEY, want, got);
     return 0;
 }
