@@ -32,12 +32,19 @@ static int check_input(const RaspProgram *p, const char *text, const Value *xs, 
     for (int i = 0; i < n; i++) {
         s += strspn(s, " \t");
         int len = (int)strcspn(s, " \t");
-        bool known = !p->has_vocab;
-        for (int k = 0; !known && k < p->n_vocab; k++) known = val_eq(p->vocab[k], xs[i]);
-        if (!known || (len == 3 && strncmp(s, "BOS", 3) == 0 && !p->has_vocab)) {
-            char shown[64];
-            val_str_fmt(xs[i], shown, sizeof shown);
-            bool reread = strlen(shown) != (size_t)len || strncmp(shown, s, (size_t)len) != 0;
+        int match = -1;
+        for (int k = 0; match < 0 && k < p->n_vocab; k++)
+            if (val_eq(p->vocab[k], xs[i])) match = k;
+        char shown[64];
+        val_str_fmt(match >= 0 ? p->vocab[match] : xs[i], shown, sizeof shown);
+        bool reread = strlen(shown) != (size_t)len || strncmp(shown, s, (size_t)len) != 0;
+        if (p->has_vocab && match >= 0 && reread) {
+            /* forward matches a token by its printed form, so it refuses "01" for 1: so does run,
+             * rather than read it as another spelling */
+            fprintf(stderr, "itracr run: token '%.*s' is not spelled as in the vocabulary (%s)\n", len, s, shown);
+            return 1;
+        }
+        if ((p->has_vocab && match < 0) || (len == 3 && strncmp(s, "BOS", 3) == 0 && !p->has_vocab)) {
             fprintf(stderr, "itracr run: token '%.*s'%s%s%s is not in the program's vocabulary\n", len, s,
                     reread ? " (read as " : "", reread ? shown : "", reread ? ")" : "");
             return 1;

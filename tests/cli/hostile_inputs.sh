@@ -26,6 +26,9 @@ for cmd in run forward; do
     expect_err $cmd-bos 1 "not in the" -- "$I" $cmd "$src" --input "a BOS"
     expect_err $cmd-too-long 1 "max_seq_len" -- "$I" $cmd "$src" --input "a b c d a b c d a b c d"
 done
+"$I" compile $E/sort.rasp -o "$T/sort.safetensors" >/dev/null 2>&1 || bad "compile sort"
+expect_err forward-spelling 1 "not in the model's vocabulary" -- "$I" forward "$T/sort.safetensors" --input "01 2"
+expect_err run-spelling 1 "not spelled as in the vocabulary" -- "$I" run $E/sort.rasp --input "01 2"
 expect_err run-huge-int 1 "read as 1e+23" -- "$I" run $E/sort.rasp --input "1 99999999999999999999999"
 
 # item 7: one cap on max_seq_len, for the directive and the flags
