@@ -44,6 +44,13 @@ bool cli_output(const char *cmd, const char *path, const OutPathSpec *spec, cons
  * 0 with its output lost. */
 int cli_finish(int rc);
 
+/* forward --trace / --trace-html (cli/forward_trace.c): writes the trace of m on xs[n] as JSON
+ * to json_target and/or as an HTML page to html_target (NULL target: standard output).
+ * Returns an exit status. */
+struct CompiledModel;
+int cli_forward_trace(const struct CompiledModel *m, const Value *xs, int n, const char *json_target,
+                      const char *html_target, bool json_out, bool html_out);
+
 /* Parses PATH into p; on failure prints the parser's file:line:col message and returns
  * false (p is then empty but initialised). */
 bool cli_load_program(const char *path, RaspProgram *p);
