@@ -11,7 +11,7 @@ PREFIX  ?= /usr/local
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 INC     := -Isrc
-LIBS    := -lcjson -lopenblas -lzip -lm -lpthread
+LIBS    := -lcjson -lopenblas -lzip -lxxhash -lm -lpthread
 OMP     := -fopenmp
 
 MODE    ?= release
@@ -82,7 +82,7 @@ FUZZ_CFLAGS := $(CSTD) $(INC) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sa
 FUZZ_LIB_SRC := $(filter src/util/% src/rasp/% src/io/%,$(LIB_SRC))
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $^ -lcjson -lopenblas -lzip -lm -lpthread
+	clang $(FUZZ_CFLAGS) -o $@ $^ -lcjson -lopenblas -lzip -lxxhash -lm -lpthread
 fuzz-parse: build/fuzz/fuzz_parse
 	@mkdir -p build/fuzz/corpus_parse
 	cp -n tests/fixtures/tracr/*.rasp build/fuzz/corpus_parse/ 2>/dev/null || true
@@ -90,9 +90,15 @@ fuzz-parse: build/fuzz/fuzz_parse
 fuzz-npz: build/fuzz/fuzz_npz
 	@mkdir -p build/fuzz/corpus_npz
 	build/fuzz/fuzz_npz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz/corpus_npz tests/fuzz/corpus_npz
-fuzz-safetensors: build/fuzz/fuzz_safetensors
-	@mkdir -p build/fuzz/corpus_st
-	build/fuzz/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz/corpus_st tests/fuzz/corpus_safetensors
+# the safetensors seeds are written by the library's own writer (not tracked: they are
+# binary), so a fresh clone generates them first
+build/fuzz/gen_safetensors_seeds: tests/fuzz/gen_safetensors_seeds.c $(FUZZ_LIB_SRC)
+	@mkdir -p build/fuzz
+	clang $(CSTD) $(INC) -O1 -o $@ $^ -lcjson -lopenblas -lxxhash -lm -lpthread
+fuzz-safetensors: build/fuzz/fuzz_safetensors build/fuzz/gen_safetensors_seeds
+	@mkdir -p build/fuzz/corpus_st build/fuzz/seeds_st
+	build/fuzz/gen_safetensors_seeds build/fuzz/seeds_st
+	build/fuzz/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz/corpus_st build/fuzz/seeds_st
 
 # ---- install: the binary, the library with its headers and pkg-config file, the man page
 # (when help2man is there) and bash completion; tests/cli/install.sh checks it in a scratch

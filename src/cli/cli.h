@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "io/out_path.h"
 #include "rasp/rasp.h"
 
 /* Exit status (README, "Exit status"). */
@@ -35,6 +36,23 @@ bool cli_is_help(const char *arg);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parses a positive int option value; returns false (after printing) if malformed. */
 bool cli_parse_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out);
+
+/* Runs the output guard (io/out_path.h) on path. Returns false after printing "itracr CMD:
+ * why"; else *target is the path to write (symlinks followed; valid until exit), or NULL
+ * for standard output ('-', when spec allows it). */
+bool cli_output(const char *cmd, const char *path, const OutPathSpec *spec, const char **target);
+
+/* A command's exit status, made EXIT_BAD_INPUT (after saying so) when what it printed on
+ * standard output could not all be written (a full disk, a closed pipe): no command exits
+ * 0 with its output lost. */
+int cli_finish(int rc);
+
+/* forward --trace / --trace-html (cli/forward_trace.c): writes the trace of m on xs[n] as JSON
+ * to json_target and/or as an HTML page to html_target (NULL target: standard output).
+ * Returns an exit status. */
+struct CompiledModel;
+int cli_forward_trace(const struct CompiledModel *m, const Value *xs, int n, const char *json_target,
+                      const char *html_target, bool json_out, bool html_out);
 
 /* Parses PATH into p; on failure prints the parser's file:line:col message and returns
  * false (p is then empty but initialised). */

@@ -26,7 +26,7 @@ int cmd_check(int argc, char **argv) {
             vocab_text = argv[i];
         } else if (strcmp(argv[i], "--max-seq-len") == 0) {
             if (++i == argc) return cli_usage_error("check", "--max-seq-len needs a value");
-            if (!cli_parse_int("check", "--max-seq-len", argv[i], 1, 1 << 16, &max_seq_len))
+            if (!cli_parse_int("check", "--max-seq-len", argv[i], 1, RASP_MAX_SEQ_LEN, &max_seq_len))
                 return EXIT_USAGE;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage_error("check", "unknown option '%s'", argv[i]);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "data/ds_manifest.h"
 #include "data/shard.h"
 #include "io/json_util.h"
 
@@ -124,13 +125,26 @@ static void counts(const char *title, int col, const long *cnt, int lo, long tot
 
 static int stats(const char *dir) {
     PathList l = {0};
-    if (is_dir(dir)) scan(dir, 1, &l);
-    else pl_add(&l, dir);
+    DsShardList ml = {0}; /* a dataset with a manifest: the shards it lists, checksums checked */
+    char merr[1024];
+    int have_m = is_dir(dir) ? ds_manifest_shards(dir, NULL, &ml, merr, sizeof merr) : 0;
+    if (have_m < 0) {
+        fprintf(stderr, "itracr dataset: %s\n", merr);
+        return EXIT_BAD_INPUT;
+    }
+    if (have_m) {
+        l.p = ml.paths, l.n = l.cap = ml.n;
+        ml.paths = NULL;
+    } else if (is_dir(dir)) {
+        scan(dir, 1, &l);
+    } else {
+        pl_add(&l, dir);
+    }
     if (l.n == 0) {
         fprintf(stderr, "itracr dataset: no shards (*.safetensors) under %s\n", dir);
         return EXIT_BAD_INPUT;
     }
-    qsort(l.p, (size_t)l.n, sizeof *l.p, cmp_str);
+    if (!have_m) qsort(l.p, (size_t)l.n, sizeof *l.p, cmp_str);
     long n = 0, cap = 0;
     long *ops = NULL, *res = NULL, *wt = NULL, *layers = NULL;
     Key2 *pk = NULL, *mk = NULL;
@@ -141,6 +155,12 @@ static int stats(const char *dir) {
         char err[512];
         if (shard_read_file(l.p[i], &s, err, sizeof err)) {
             fprintf(stderr, "itracr dataset: %s\n", err);
+            rc = EXIT_BAD_INPUT;
+            break;
+        }
+        if (have_m && ds_manifest_check(&s, l.p[i], ml.sums[i], err, sizeof err)) {
+            fprintf(stderr, "itracr dataset: %s\n", err);
+            shard_free(&s);
             rc = EXIT_BAD_INPUT;
             break;
         }
@@ -193,6 +213,9 @@ static int stats(const char *dir) {
     }
     for (int i = 0; i < l.n; i++) free(l.p[i]);
     free(l.p);
+    ml.n = have_m ? l.n : 0; /* the paths went to l */
+    for (int i = 0; i < ml.n; i++) free(ml.sums[i]);
+    free(ml.sums);
     free(ops);
     free(res);
     free(wt);

@@ -15,6 +15,7 @@
 #include "meta/decode_table.h"
 #include "meta/meta_checkpoint.h"
 #include "meta/train.h"
+#include "meta/train_sidecar.h"
 #include "rasp/rasp.h"
 
 static const char *usage =
@@ -28,22 +29,17 @@ static const char *usage =
     "random ones when there are more than 100,000): exit 0 when equivalent, 1 otherwise.\n"
     "The weight-token options default to those recorded in META.safetensors.train.json.\n";
 
-/* The weight-token options the meta-model was trained with (its .train.json), if any. */
-static void read_train_wt(const char *meta, WtOptions *wt) {
-    size_t n = strlen(meta) + 16;
-    char *p = malloc(n);
-    if (!p) return;
-    snprintf(p, n, "%s.train.json", meta);
-    unsigned char *data = NULL;
-    size_t len = 0;
-    char err[256];
-    if (access(p, F_OK) == 0 && read_whole_file(p, &data, &len, err, sizeof err) == 0) {
-        TrainConfig tc;
-        train_config_default(&tc);
-        if (train_config_from_json((const char *)data, &tc, err, sizeof err) == 0) *wt = tc.wt;
-    }
-    free(data);
+/* The weight-token options the meta-model was trained with (its .train.json), if any.
+ * Returns non-zero (after printing why) when the file exists but is not a training config. */
+static int read_train_wt(const char *meta, WtOptions *wt) {
+    char *p = train_sidecar_path(meta), err[1024];
+    TrainConfig tc;
+    bool found = false;
+    int rc = p ? train_sidecar_read(p, &tc, &found, NULL, NULL, err, sizeof err) : -1;
+    if (rc) fprintf(stderr, "itracr decompile: %s\n", p ? err : "out of memory");
+    else if (found) *wt = tc.wt;
     free(p);
+    return rc;
 }
 
 int cmd_decompile(int argc, char **argv) {
@@ -73,7 +69,7 @@ int cmd_decompile(int argc, char **argv) {
     if (!meta) return cli_usage_error("decompile", "missing --meta META.safetensors");
     WtOptions wt;
     wt_options_default(&wt);
-    read_train_wt(meta, &wt);
+    if (read_train_wt(meta, &wt) != 0) return EXIT_BAD_INPUT;
     if (scheme && wt_scheme_parse(scheme, &wt.scheme) != 0) return cli_usage_error("decompile", "unknown --scheme '%s'", scheme);
     if (norm && wt_norm_parse(norm, &wt.norm) != 0) return cli_usage_error("decompile", "unknown --norm '%s'", norm);
 

@@ -8,11 +8,12 @@
 #include "compiler/model.h"
 
 static const char *usage =
-    "usage: itracr demo [-o MODEL.safetensors] [--program PROG.rasp]\n"
+    "usage: itracr demo [-o MODEL.safetensors [--force]] [--program PROG.rasp]\n"
     "\n"
     "Compiles an embedded copy of Tracr's make_reverse (or PROG.rasp), checks the compiled\n"
     "transformer against the interpreter on every input up to max_seq_len, prints a few runs\n"
-    "side by side and, with -o, writes the model.\n";
+    "side by side and, with -o, writes the model (an existing model is replaced only with\n"
+    "--force; any other file is never replaced).\n";
 
 static const char *demo_source =
     "# reverse: the input, reversed (Tracr's lib.make_reverse(rasp.tokens))\n"
@@ -41,6 +42,7 @@ static void print_seq(const Value *v, int n) {
 
 int cmd_demo(int argc, char **argv) {
     const char *out_path = NULL, *prog_path = NULL;
+    bool force = false;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             fputs(usage, stdout);
@@ -49,9 +51,16 @@ int cmd_demo(int argc, char **argv) {
             out_path = argv[++i];
         } else if (strcmp(argv[i], "--program") == 0 && i + 1 < argc) {
             prog_path = argv[++i];
+        } else if (strcmp(argv[i], "--force") == 0) {
+            force = true;
         } else {
             return cli_usage_error("demo", "unexpected argument '%s'", argv[i]);
         }
+    }
+    if (out_path) { /* the output guard (io/out_path.h); stdout carries the demo's text */
+        const char *inputs[] = {prog_path, NULL};
+        OutPathSpec os = {.what = "model", .inputs = inputs, .st_format = "itracr-model/1", .replace = force};
+        if (!cli_output("demo", out_path, &os, &out_path)) return EXIT_BAD_INPUT;
     }
     RaspProgram p;
     char err[4096];

@@ -16,8 +16,10 @@
 #include "eval/train_log.h"
 #include "io/atomic_file.h"
 #include "io/json_util.h"
+#include "io/out_path.h"
 #include "meta/meta_checkpoint.h"
 #include "meta/train.h"
+#include "meta/train_sidecar.h"
 #include "rasp/rasp.h"
 
 static const char *usage =
@@ -100,27 +102,15 @@ done:
     return rc;
 }
 
-/* The training config written next to the checkpoint (META.train.json), if any. */
-static bool read_train_config(const char *meta, TrainConfig *tc, char **raw) {
-    char *p = cat2(meta, ".train.json");
-    unsigned char *data = NULL;
-    size_t len = 0;
-    char err[256];
-    bool ok = false;
-    train_config_default(tc);
-    *raw = NULL;
-    if (p && access(p, F_OK) == 0 && read_whole_file(p, &data, &len, err, sizeof err) == 0) {
-        if (train_config_from_json((const char *)data, tc, err, sizeof err) == 0) {
-            ok = true;
-            *raw = (char *)data;
-            data = NULL;
-        } else {
-            fprintf(stderr, "itracr eval: warning: %s: %s\n", p, err);
-        }
-    }
-    free(data);
+/* The training config written next to the checkpoint (META.train.json), if any; *bad is set
+ * (after printing why) when the file exists but is not a training config. */
+static bool read_train_config(const char *meta, TrainConfig *tc, char **raw, bool *bad) {
+    char *p = train_sidecar_path(meta), err[1024];
+    bool found = false;
+    *bad = !p || train_sidecar_read(p, tc, &found, NULL, raw, err, sizeof err) != 0;
+    if (*bad) fprintf(stderr, "itracr eval: %s\n", p ? err : "out of memory");
     free(p);
-    return ok;
+    return found && !*bad;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -230,6 +220,14 @@ int cmd_eval(int argc, char **argv) {
     if (classics_dir && no_classics) return cli_usage_error("eval", "--classics and --no-classics together");
     if (strchr(split, '/') || !split[0]) return cli_usage_error("eval", "bad --split '%s'", split);
     bool progress = !quiet && isatty(STDERR_FILENO);
+    const char *eval_inputs[] = {meta, data_dir, log_path ? log_path : meta, NULL};
+    OutPathSpec html_os = {.what = "HTML report", .inputs = eval_inputs, .text_prefix = "<!DOCTYPE html>",
+                           .allow_stdout = true},
+                json_os = {.what = "JSON report", .inputs = eval_inputs, .text_prefix = "{", .allow_stdout = true};
+    const char *html_target = NULL, *json_target = NULL; /* NULL: standard output */
+    if ((out_html && !cli_output("eval", out_html, &html_os, &html_target)) ||
+        (out_json && !cli_output("eval", out_json, &json_os, &json_target)))
+        return EXIT_BAD_INPUT;
 
     char err[1024];
     int rc = EXIT_BAD_INPUT;
@@ -269,7 +267,8 @@ int cmd_eval(int argc, char **argv) {
     }
     have_mm = true;
     TrainConfig tc;
-    bool have_tc = read_train_config(meta, &tc, &train_raw);
+    bool bad_tc = false, have_tc = read_train_config(meta, &tc, &train_raw, &bad_tc);
+    if (bad_tc) goto done;
     if (read_manifest(data_dir, &ds, err, sizeof err) != 0) {
         fprintf(stderr, "itracr eval: %s\n", err);
         goto done;
@@ -431,7 +430,12 @@ int cmd_eval(int argc, char **argv) {
         };
         ReportInput in = {NULL, &rr.decoded, ro.teacher ? &rr.teacher : NULL, ro.noise ? &rr.noise : NULL, ex, n_ex,
                           have_log ? &log : NULL, kv, (int)(sizeof kv / sizeof kv[0]), rc_, n_classics};
-        if (report_write_html(out_html, &in, err, sizeof err) != 0) {
+        StrBuf hb;
+        sb_init(&hb);
+        report_html(&hb, &in);
+        int wrc = out_write(html_target, hb.s, hb.len, err, sizeof err);
+        sb_free(&hb);
+        if (wrc != 0) {
             fprintf(stderr, "itracr eval: %s\n", err);
             goto done;
         }
@@ -484,7 +488,7 @@ int cmd_eval(int argc, char **argv) {
                        "\"beam\": %ld, \"seconds\": %.2f, \"meta_config\": %s, \"generator\": %s}\n",
                   rr.n, d.n, rr.skipped_prefix, rr.decode_errors, beam, rr.seconds, mcfg_json ? mcfg_json : "null",
                   ds.generator_json ? ds.generator_json : "null");
-        if (atomic_write(out_json, js.s, js.len, err, sizeof err) != 0) {
+        if (out_write(json_target, js.s, js.len, err, sizeof err) != 0) {
             fprintf(stderr, "itracr eval: %s\n", err);
             goto done;
         }

@@ -11,7 +11,12 @@ static const char *usage =
     "Runs the compiled transformer (float32 like Tracr/JAX; --f64 in double precision) on the\n"
     "input (BOS is added) and prints the decoded output at each real position: the value of\n"
     "the argmax column for categorical outputs, the raw float for numerical ones.\n"
-    "Tokens are matched against the model's vocabulary by their printed form.\n";
+    "Tokens are matched against the model's vocabulary by their printed form.\n"
+    "  --trace FILE.json       also write the residual stream after the embeddings and after\n"
+    "                          every attention and MLP sublayer (labelled by the residual\n"
+    "                          directions), each head's attention pattern and the logits\n"
+    "  --trace-html FILE.html  the same as one self-contained HTML page of heat maps\n"
+    "                          ('-' for either: standard output, instead of the decoded line)\n";
 
 /* Token id whose printed form is text, or -1. */
 static int find_token(const CompiledModel *m, const char *text) {
@@ -25,7 +30,7 @@ static int find_token(const CompiledModel *m, const char *text) {
 }
 
 int cmd_forward(int argc, char **argv) {
-    const char *path = NULL, *input = NULL;
+    const char *path = NULL, *input = NULL, *trace_json = NULL, *trace_html = NULL;
     bool json = false, f64 = false;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
@@ -38,6 +43,10 @@ int cmd_forward(int argc, char **argv) {
             json = true;
         } else if (strcmp(argv[i], "--f64") == 0) {
             f64 = true;
+        } else if (strcmp(argv[i], "--trace") == 0 || strcmp(argv[i], "--trace-html") == 0) {
+            if (i + 1 == argc) return cli_usage_error("forward", "%s needs a file", argv[i]);
+            if (argv[i][7]) trace_html = argv[++i];
+            else trace_json = argv[++i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage_error("forward", "unknown option '%s'", argv[i]);
         } else if (!path) {
@@ -50,6 +59,13 @@ int cmd_forward(int argc, char **argv) {
     if (!input) return cli_usage_error("forward", "missing --input");
 
     char err[1024];
+    const char *inputs[] = {path, NULL}, *tj = NULL, *th = NULL; /* trace targets; NULL: stdout */
+    OutPathSpec js = {.what = "trace", .inputs = inputs, .text_prefix = "{", .allow_stdout = true},
+                hs = {.what = "trace page", .inputs = inputs, .text_prefix = "<!DOCTYPE html>", .allow_stdout = true};
+    if ((trace_json && !cli_output("forward", trace_json, &js, &tj)) ||
+        (trace_html && !cli_output("forward", trace_html, &hs, &th)))
+        return EXIT_BAD_INPUT;
+    bool trace_to_stdout = (trace_json && !tj) || (trace_html && !th);
     CompiledModel *m = NULL;
     if (model_load(path, &m, err, sizeof err) != 0) {
         fprintf(stderr, "itracr forward: %s\n", err);
@@ -82,7 +98,9 @@ int cmd_forward(int argc, char **argv) {
         fprintf(stderr, "itracr forward: %s\n", err);
         rc = EXIT_BAD_INPUT;
     }
-    if (rc == EXIT_OK) {
+    if (rc == EXIT_OK && (trace_json || trace_html))
+        rc = cli_forward_trace(m, xs, n, tj, th, trace_json != NULL, trace_html != NULL);
+    if (rc == EXIT_OK && !trace_to_stdout) {
         if (json) putchar('[');
         for (int i = 0; i < n; i++) {
             if (i) fputs(json ? ", " : " ", stdout);

@@ -4,6 +4,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "data/gen_dir.h"
 #include "data/gen_driver.h"
 
 static const char *usage =
@@ -14,14 +18,17 @@ static const char *usage =
     "same compiled model, or a classic program), and writes DIR/<split>/shard-*.safetensors\n"
     "plus DIR/manifest.json (docs/dataset.md). Same seed, same bytes, for any --jobs.\n"
     "  -n N                 accepted samples to write\n"
-    "  -o DIR               output directory (created; must not hold a dataset already)\n"
-    "  --seed S             base seed (default 1); sample i uses seed (S, i)\n"
+    "  -o DIR               output directory (created; must be missing or empty; locked while\n"
+    "                       the run lasts)\n"
+    "  --resume             finish a run into DIR that was killed (same settings; the result\n"
+    "                       is the same bytes as an uninterrupted run)\n"
+    "  --seed S             base seed, 0 to 2^64-1 (default 1); sample i uses seed (S, i)\n"
     "  --jobs J             worker threads (default 1)\n"
     "  --split LIST         default train=0.96,val=0.02,test=0.02\n"
     "  --shard-size K       samples per shard (default 10000)\n"
     "  --ops MIN-MAX        SOps per program (default 1-8)\n"
     "  --vocab 0,1,2,3,4    integer tokens\n"
-    "  --max-seq-len N      default 5\n"
+    "  --max-seq-len N      1 to 63, default 5\n"
     "  --categorical-only   no numerical SOps\n"
     "  --max-residual N     residual width cap (default 160)\n"
     "  --max-layers N       layer cap (default 10)\n"
@@ -65,7 +72,7 @@ int cmd_gen(int argc, char **argv) {
     GdConfig c;
     gd_config_default(&c);
     long n = -1;
-    bool quiet = false, no_exclude = false;
+    bool quiet = false, no_exclude = false, resume = false;
     const char *exclude = NULL;
     char err[512];
     for (int i = 1; i < argc; i++) {
@@ -90,8 +97,10 @@ int cmd_gen(int argc, char **argv) {
         } else if (strcmp(a, "--seed") == 0) {
             NEED();
             char *end;
+            errno = 0;
             unsigned long long s = strtoull(v, &end, 10);
-            if (!*v || *end || v[0] == '-') return cli_usage_error("gen", "bad --seed '%s'", v);
+            if (!*v || *end || v[0] == '-' || errno == ERANGE)
+                return cli_usage_error("gen", "bad --seed '%s' (an integer from 0 to 18446744073709551615)", v);
             c.seed = s;
         } else if (strcmp(a, "--jobs") == 0) {
             NEED();
@@ -120,7 +129,7 @@ int cmd_gen(int argc, char **argv) {
             if (parse_vocab(v, &c.gen)) return cli_usage_error("gen", "bad --vocab '%s' (integers, e.g. 0,1,2)", v);
         } else if (strcmp(a, "--max-seq-len") == 0) {
             NEED();
-            if (!cli_parse_int("gen", a, v, 1, 64, &x)) return EXIT_USAGE;
+            if (!cli_parse_int("gen", a, v, 1, GEN_MAX_VALS - 1, &x)) return EXIT_USAGE;
             c.gen.max_seq_len = (int)x;
         } else if (strcmp(a, "--categorical-only") == 0) {
             c.gen.categorical_only = true;
@@ -162,6 +171,8 @@ int cmd_gen(int argc, char **argv) {
             no_exclude = true;
         } else if (strcmp(a, "--quiet") == 0) {
             quiet = true;
+        } else if (strcmp(a, "--resume") == 0) {
+            resume = true;
         } else {
             return cli_usage_error("gen", "unknown argument '%s'", a);
         }
@@ -171,23 +182,27 @@ int cmd_gen(int argc, char **argv) {
     if (!c.out_dir) return cli_usage_error("gen", "-o DIR is required");
     if (gen_config_check(&c.gen, err, sizeof err)) return cli_usage_error("gen", "%s", err);
     c.n = n;
-    char manifest[4096];
-    snprintf(manifest, sizeof manifest, "%s/manifest.json", c.out_dir);
-    if (access(manifest, F_OK) == 0) {
-        /* old shards would mix with the new ones (readers glob the split folders) */
-        fprintf(stderr, "itracr gen: %s already holds a dataset (manifest.json); use a new directory\n", c.out_dir);
-        return EXIT_BAD_INPUT;
-    }
     if (!no_exclude) {
+        struct stat xs;
+        if (exclude && (stat(exclude, &xs) != 0 || !S_ISDIR(xs.st_mode))) {
+            fprintf(stderr, "itracr gen: --exclude %s: not a directory of .rasp programs\n", exclude);
+            return EXIT_BAD_INPUT;
+        }
         if (exclude) c.exclude_dir = exclude;
         else if (access("examples", F_OK) == 0) c.exclude_dir = "examples";
+    }
+    int lock_fd = gen_dir_prepare(&c, resume, err, sizeof err);
+    if (lock_fd < 0) {
+        fprintf(stderr, "itracr gen: %s\n", err);
+        return EXIT_BAD_INPUT;
     }
     c.progress = !quiet && isatty(2);
     GdStats st;
     if (gd_run(&c, &st, err, sizeof err)) {
         fprintf(stderr, "itracr gen: %s\n", err);
-        return EXIT_BAD_INPUT;
+        return EXIT_BAD_INPUT; /* the marker stays: --resume finishes the run */
     }
+    gen_dir_finish(&c, lock_fd);
     if (!quiet) gd_print_summary(stderr, &c, &st);
     return EXIT_OK;
 }

@@ -1,10 +1,12 @@
 /* itracr report: the training curves of a training log as a standalone SVG. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "eval/report.h"
 #include "io/atomic_file.h"
+#include "io/out_path.h"
 
 static void help(FILE *f) {
     fprintf(f,
@@ -37,10 +39,18 @@ int cmd_report(int argc, char **argv) {
     }
     if (!log_path) return cli_usage_error("report", "--log is required");
     if (!out) return cli_usage_error("report", "-o is required");
-    TrainLog log;
     char err[1024];
+    char *target = NULL; /* NULL: standard output */
+    const char *inputs[] = {log_path, NULL};
+    OutPathSpec os = {.what = "SVG", .inputs = inputs, .text_prefix = "<?xml", .allow_stdout = true};
+    if (out_path_prepare(out, &os, &target, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr report: %s\n", err);
+        return EXIT_BAD_INPUT;
+    }
+    TrainLog log;
     if (train_log_load(log_path, &log, err, sizeof err)) {
         fprintf(stderr, "itracr report: %s\n", err);
+        free(target);
         return EXIT_BAD_INPUT;
     }
     if (log.n_bad)
@@ -52,14 +62,13 @@ int cmd_report(int argc, char **argv) {
     report_curves_svg(&b, &log, 0, 0, true);
     sb_append(&b, "\n");
     int rc = EXIT_OK;
-    if (strcmp(out, "-") == 0) {
-        fwrite(b.s, 1, b.len, stdout);
-    } else if (atomic_write(out, b.s, b.len, err, sizeof err)) {
+    if (out_write(target, b.s, b.len, err, sizeof err)) {
         fprintf(stderr, "itracr report: %s\n", err);
         rc = EXIT_BAD_INPUT;
-    } else {
+    } else if (target) {
         fprintf(stderr, "itracr report: wrote %s (%d records)\n", out, log.n);
     }
+    free(target);
     sb_free(&b);
     train_log_free(&log);
     return rc;

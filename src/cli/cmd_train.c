@@ -1,5 +1,6 @@
 /* itracr train: train the meta-model on a generated dataset (meta/train.h). */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,7 +12,9 @@
 
 #include "cli/cli.h"
 #include "io/atomic_file.h"
+#include "io/path_lock.h"
 #include "meta/train.h"
+#include "meta/train_sidecar.h"
 
 static const char *usage =
     "usage: itracr train (--data DIR | --stream) -o META.safetensors [--config FILE.json] [--steps N]\n"
@@ -45,7 +48,9 @@ static const char *usage =
     "and the log (JSON lines: step, loss, lr, val_token_acc, val_exact) to --log (default\n"
     "META.safetensors.log.jsonl). --config is a JSON object with any of the keys of that config\n"
     "file; flags override it. --resume continues from -o with the saved config (only --steps may\n"
-    "change) and the same batches, so the loss curve equals an uninterrupted run's.\n"
+    "change; other settings, and a --data other than the one recorded, are refused) and the\n"
+    "same batches, so the loss curve equals an uninterrupted run's. An existing checkpoint at\n"
+    "-o is replaced only with --force (a fresh run) or continued with --resume.\n"
     "Progress (loss, tokens/s, ETA) is shown when stderr is a terminal.\n";
 
 static volatile sig_atomic_t g_stop;
@@ -201,7 +206,7 @@ static int load_config_file(const char *path, TrainConfig *c) {
 
 int cmd_train(int argc, char **argv) {
     const char *data_dir = NULL, *out = NULL, *cfg_path = NULL, *log_path = NULL, *init = NULL;
-    int resume = 0, init_adam = 0;
+    int resume = 0, init_adam = 0, force = 0;
     long stop_at = -1;
     Flags fl = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, 0, 0, NULL, {0}};
     for (int i = 1; i < argc; i++) {
@@ -223,6 +228,9 @@ int cmd_train(int argc, char **argv) {
             continue;
         } else if (strcmp(a, "--no-exclude") == 0) {
             fl.no_exclude = 1;
+            continue;
+        } else if (strcmp(a, "--force") == 0) {
+            force = 1;
             continue;
         }
         if (!v) return cli_usage_error("train", "'%s' needs a value (or is unknown)", a);
@@ -270,13 +278,77 @@ int cmd_train(int argc, char **argv) {
     char *side = cat2(out, ".train.json");
     char *deflog = cat2(out, ".log.jsonl");
     if (!log_path) log_path = deflog;
+    const char *side_w = side; /* where the config is read and written (a symlink's target) */
+    {   /* the output guard: never a dataset shard, an input, a device; an existing
+         * checkpoint only with --resume or --force */
+        const char *inputs[] = {data_dir, cfg_path ? cfg_path : data_dir, NULL};
+        OutPathSpec ck = {.what = "checkpoint", .inputs = inputs, .st_format = "itracr-meta/1",
+                          .replace = resume || force};
+        OutPathSpec js = {.what = "training config", .inputs = inputs, .text_prefix = "{"};
+        OutPathSpec lg = {.what = "training log", .inputs = inputs, .text_prefix = "{\"step\""};
+        const char *t_out, *t_side, *t_log;
+        if (!cli_output("train", out, &ck, &t_out) || !cli_output("train", side, &js, &t_side) ||
+            !cli_output("train", log_path, &lg, &t_log)) {
+            free(side);
+            free(deflog);
+            return EXIT_BAD_INPUT;
+        }
+        out = t_out;
+        log_path = t_log;
+        side_w = t_side;
+        /* one run per checkpoint: a second train on the same -o fails here, before it has
+         * touched the log or the config (the lock ends with the process) */
+        char *lock_path = cat2(out, ".lock");
+        if (!lock_path) snprintf(err, sizeof err, "out of memory");
+        int lk = lock_path ? path_lock(lock_path, "a train run", err, sizeof err) : -1;
+        free(lock_path);
+        if (lk < 0) {
+            fprintf(stderr, "itracr train: %s\n", err);
+            free(side);
+            free(deflog);
+            return EXIT_BAD_INPUT;
+        }
+    }
     TrainConfig tc;
     train_config_default(&tc);
     int rc = EXIT_BAD_INPUT;
     int resuming = resume && access(out, F_OK) == 0;
     if (resume && !resuming) fprintf(stderr, "itracr train: no checkpoint at %s yet: starting fresh\n", out);
+    char *data_abs = data_dir ? realpath(data_dir, NULL) : NULL; /* recorded in the sidecar; NULL: missing */
     if (resuming) {
-        if (load_config_file(side, &tc) != 0) goto done0;
+        /* the saved config rules a resumed run: a flag that would change it is refused rather
+         * than silently ignored */
+        const char *conflict = cfg_path ? "--config" : fl.lr > 0 ? "--lr" : fl.d_model >= 0 ? "--d-model"
+                             : fl.layers >= 0 ? "--layers" : fl.heads >= 0 ? "--heads" : fl.batch >= 0 ? "--batch"
+                             : fl.warmup >= 0 ? "--warmup" : fl.seed >= 0 ? "--seed"
+                             : fl.eval_every >= 0 ? "--eval-every" : fl.ckpt_every >= 0 ? "--ckpt-every"
+                             : fl.max_prefix >= 0 ? "--max-prefix" : fl.lr_min >= 0 ? "--lr-min"
+                             : fl.stream ? "--stream" : fl.val_seed >= 0 ? "--val-seed"
+                             : fl.dedup_pool >= 0 ? "--dedup-pool" : fl.exclude ? "--exclude"
+                             : fl.no_exclude ? "--no-exclude" : init_adam ? "--init-adam" : NULL;
+        for (int k = 0; !conflict && k < TS_CLASS_COUNT; k++)
+            if (fl.w[k] > 0) conflict = "--weight";
+        if (conflict) {
+            fprintf(stderr, "itracr train: --resume continues with the config saved in %s; %s cannot change it "
+                    "(only --steps can; start a new run with --force to change it)\n", side_w, conflict);
+            goto done0;
+        }
+        bool found = false;
+        char *rec_data = NULL;
+        if (train_sidecar_read(side_w, &tc, &found, &rec_data, NULL, err, sizeof err) != 0 || !found) {
+            fprintf(stderr, "itracr train: %s\n", found ? err : "no training config next to the checkpoint");
+            goto done0;
+        }
+        char *rec_abs = rec_data ? realpath(rec_data, NULL) : NULL;
+        if (rec_data && (!data_abs || !rec_abs || strcmp(rec_abs, data_abs) != 0)) {
+            fprintf(stderr, "itracr train: %s was trained on --data %s; resuming it on %s would mix datasets\n",
+                    out, rec_data, data_dir);
+            free(rec_data);
+            free(rec_abs);
+            goto done0;
+        }
+        free(rec_data);
+        free(rec_abs);
         if (fl.steps >= 0) tc.steps = fl.steps;
     } else {
         if (init) { /* the starting checkpoint's config is the base: model shape, weight tokens */
@@ -365,17 +437,19 @@ int cmd_train(int argc, char **argv) {
         if (init)
             fprintf(stderr, "initialised from %s (%s; its AdamW step count %ld kept for bias correction)\n", init,
                     init_adam ? "parameters and AdamW state" : "parameters only", tc.init_step);
-        FILE *lf = fopen(log_path, "w");
-        if (lf) fclose(lf);
+        FILE *lf = fopen(log_path, "w"); /* a fresh run starts an empty log */
+        if (!lf || fclose(lf) != 0) {
+            fprintf(stderr, "itracr train: cannot create log %s: %s\n", log_path, strerror(errno));
+            trainer_free(&t);
+            goto done1;
+        }
     }
     if (tc.stream) trainer_set_stream(&t, &stream);
     {
-        char *js = train_config_to_json(&tc);
-        size_t jl = strlen(js);
-        js = realloc(js, jl + 2);
-        js[jl] = '\n';
-        js[jl + 1] = 0;
-        if (atomic_write(side, js, jl + 1, err, sizeof err) != 0) {
+        char *js = train_sidecar_json(&tc, data_abs);
+        size_t jl = js ? strlen(js) : 0;
+        if (!js) snprintf(err, sizeof err, "out of memory");
+        if (!js || atomic_write(side_w, js, jl, err, sizeof err) != 0) {
             fprintf(stderr, "itracr train: %s\n", err);
             free(js);
             trainer_free(&t);
@@ -440,7 +514,11 @@ int cmd_train(int argc, char **argv) {
                         tc.eval_tf < val.n ? tc.eval_tf : val.n, tc.eval_decode < val.n ? tc.eval_decode : val.n);
             }
             fprintf(logf, "}\n");
-            fflush(logf);
+            if (fflush(logf) != 0 || ferror(logf)) { /* a full disk must not pass silently */
+                fprintf(stderr, "itracr train: log %s: write failed: %s\n", log_path, strerror(errno));
+                rc = EXIT_BAD_INPUT;
+                break;
+            }
             if (tty) {
                 double per = (now - start) / (double)(step - start_step);
                 double eta = per * (double)(tc.steps - step);
@@ -471,7 +549,10 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "stream: %ld candidates tried: %ld rejected by the generator, %ld in another split, %ld classic, %ld over %d weight tokens, %ld thinned by frequency, %ld by class weights\n",
                 stream.tried, stream.failed, stream.wrong_split, stream.classic_hits, stream.too_long, tc.max_prefix,
                 stream.freq_thinned, stream.thinned);
-    fclose(logf);
+    if (fclose(logf) != 0 && rc == EXIT_OK) {
+        fprintf(stderr, "itracr train: log %s: close failed: %s\n", log_path, strerror(errno));
+        rc = EXIT_BAD_INPUT;
+    }
     trainer_free(&t);
 done1:
     train_stream_free(&stream);
@@ -479,6 +560,7 @@ done1:
     train_data_free(&train);
     train_data_free(&val);
 done0:
+    free(data_abs);
     free(side);
     free(deflog);
     return rc;

@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
         return EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) return cli_finish(commands[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "itracr: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return EXIT_USAGE;

@@ -350,6 +350,40 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
         err_printf(err, errcap, "ValueError: the program does not depend on tokens");
         goto done;
     }
+    {   /* A lower bound of the weight count from the value sets alone, before any block is
+         * built (a large max_seq_len makes dense blocks of gigabytes first): every SOp's
+         * space is in the residual, the embeddings span it for every token and position, and
+         * an MLP's hidden layer is at least its output space (a SequenceMap's at least the
+         * product of its inputs' value sets, a SelectorWidth's 2 * max_seq_len). The exact
+         * count is checked again below. */
+        double d_lb = 1, hidden_lb = 0;
+        bool has_indices = false;
+        for (int i = 0; i < c.n; i++) has_indices = has_indices || c.nodes[i].e->kind == EXPR_INDICES;
+        if (!has_indices) d_lb += N; /* the indices space is in the residual even when unused */
+        for (int i = 0; i < c.n; i++) {
+            const CNode *nd = &c.nodes[i];
+            if (!nd->sop) continue;
+            d_lb += nd->basis.n;
+            double h = 0;
+            if (nd->e->kind == EXPR_MAP && nd->e->enc == ENC_CATEGORICAL) h = nd->basis.n;
+            if (nd->e->kind == EXPR_SEQMAP && nd->e->enc == ENC_CATEGORICAL) {
+                int a = nd->e->child[0] >= 0 ? c.node_of[nd->e->child[0]] : -1;
+                int b = nd->e->child[1] >= 0 ? c.node_of[nd->e->child[1]] : -1;
+                if (a >= 0 && b >= 0) h = (double)c.nodes[a].vals->n * (double)c.nodes[b].vals->n;
+            }
+            /* SelectorWidth discretises its N + 1 attention levels: two hidden units per step */
+            if (nd->e->kind == EXPR_SELWIDTH) h = 2.0 * N;
+            if (h > hidden_lb) hidden_lb = h;
+        }
+        double lb = d_lb * ((double)nv + N + 1) + 2 * d_lb * hidden_lb;
+        if (lb > COMPILE_MAX_WEIGHTS) {
+            err_printf(err, errcap,
+                       "the model would have at least %.3g weights (residual at least %.0f, MLP at least %.0f), "
+                       "more than itracr's limit of %.3g",
+                       lb, d_lb, hidden_lb, (double)COMPILE_MAX_WEIGHTS);
+            goto done;
+        }
+    }
     for (int i = 0; i < c.n; i++)
         if (c.nodes[i].sop && build_block(&c, &c.nodes[i], err, errcap)) goto done;
 

@@ -134,6 +134,10 @@ typedef struct VerifyReport {
     int n_mismatch;      /* inputs where a compared position differs */
     int n_skipped;       /* inputs where the interpreter raised */
     int n_positions;     /* positions compared (positions where RASP gives None are skipped) */
+    int n_none;          /* positions where RASP gives None: the model outputs a value there
+                          * anyway (Tracr has no None), which the caller must report */
+    int n_none_inputs;   /* inputs with at least one such position */
+    char first_none[512]; /* the first of them, "" if none */
     bool exhaustive;     /* every input up to max_seq_len was checked */
     char first_mismatch[512]; /* a description of the first mismatch, "" if none */
 } VerifyReport;

@@ -11,6 +11,7 @@
 #include "compiler/model.h"
 #include "util/errmsg.h"
 #include "io/safetensors.h"
+#include "io/st_digest.h"
 
 #define MODEL_FORMAT "itracr-model/1"
 
@@ -174,6 +175,7 @@ static void build_writer(const CompiledModel *m, StWriter *w, SaveBufs *sb) {
     }
     meta_json(w, "layers", layers);
     meta_json(w, "warnings", str_array(m->warnings, m->n_warnings));
+    st_digest_add(w);
 }
 
 static void free_bufs(SaveBufs *sb) {
@@ -358,9 +360,34 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
         if (m->tokens[i].kind == VAL_STR && strcmp(m->tokens[i].u.s, "compiler_bos") == 0) m->bos_id = i;
         if (m->tokens[i].kind == VAL_STR && strcmp(m->tokens[i].u.s, "compiler_pad") == 0) m->pad_id = i;
     }
-    const cJSON *bo = cJSON_GetObjectItemCaseSensitive(c, "bos_id"), *po = cJSON_GetObjectItemCaseSensitive(c, "pad_id");
-    if (cJSON_IsNumber(bo) && bo->valuedouble >= 0 && bo->valuedouble < m->vocab_size) m->bos_id = (int)bo->valuedouble;
-    if (cJSON_IsNumber(po) && po->valuedouble >= 0 && po->valuedouble < m->vocab_size) m->pad_id = (int)po->valuedouble;
+    /* The config's vocab_size, bos_id and pad_id are optional (older files), but when given
+     * they must agree with token_ids: a model whose metadata contradicts itself is refused
+     * rather than run with one of the two readings. */
+    if (cJSON_GetObjectItemCaseSensitive(c, "vocab_size")) {
+        int vs;
+        if (get_int(c, "vocab_size", 2, 1 << 30, &vs, err, cap)) goto out;
+        if (vs != m->vocab_size) {
+            err_printf(err, cap, "metadata config: vocab_size %d, but token_ids has %d tokens", vs, m->vocab_size);
+            goto out;
+        }
+    }
+    const char *special[2] = {"bos_id", "pad_id"};
+    int *special_id[2] = {&m->bos_id, &m->pad_id};
+    for (int k = 0; k < 2; k++) {
+        if (!cJSON_GetObjectItemCaseSensitive(c, special[k])) continue;
+        int id;
+        if (get_int(c, special[k], 0, m->vocab_size - 1, &id, err, cap)) goto out;
+        if (*special_id[k] >= 0 && *special_id[k] != id) {
+            err_printf(err, cap, "metadata config: %s %d, but token_ids gives the %s token id %d", special[k], id,
+                       k ? "compiler_pad" : "compiler_bos", *special_id[k]);
+            goto out;
+        }
+        *special_id[k] = id;
+    }
+    if (m->pad_id >= 0 && m->pad_id == m->bos_id) {
+        err_printf(err, cap, "metadata config: bos_id and pad_id are both %d", m->bos_id);
+        goto out;
+    }
     if (m->bos_id < 0) {
         err_printf(err, cap, "metadata \"token_ids\" has no BOS token");
         goto out;
@@ -421,6 +448,24 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
         if (load_tensor(f, name, D, 0, 1, NULL, err, cap)) goto out;
     }
 
+    /* Every tensor must be one the config accounts for: a file holding more layers than
+     * num_layers says would otherwise run as a shallower model. */
+    int expected = 3 + 12 * m->num_layers;
+    if (f->n != expected) {
+        const char *extra = NULL;
+        for (int i = 0; i < f->n && !extra; i++) {
+            int li = -1;
+            if (sscanf(f->tensors[i].name, "transformer/layer_%d/", &li) == 1 && (li < 0 || li >= m->num_layers))
+                extra = f->tensors[i].name;
+        }
+        if (extra)
+            err_printf(err, cap, "tensor \"%s\" is beyond config num_layers %d", extra, m->num_layers);
+        else
+            err_printf(err, cap, "the file holds %d tensors; config num_layers %d needs %d", f->n, m->num_layers,
+                       expected);
+        goto out;
+    }
+
     /* Optional: per-layer usage and warnings. */
     m->info = arena_alloc(&m->arena, sizeof(ModelLayerInfo) * (size_t)m->num_layers);
     const char *ls = st_meta_get(f, "layers");
@@ -463,6 +508,7 @@ static int load_common(StFile *f, CompiledModel **out, char *err, size_t errcap)
     CompiledModel *m = calloc(1, sizeof *m);
     arena_init(&m->arena);
     int rc = load_from_file(f, m, err, errcap);
+    if (rc == 0) rc = st_digest_check(f, "model", err, errcap);
     st_file_free(f);
     if (rc) {
         compiled_model_free(m);

@@ -85,12 +85,31 @@ int compile_verify(const CompiledModel *m, const RaspProgram *p, int n, unsigned
                     rep->n_skipped++;
                     continue;
                 }
-                bool bad = false;
+                bool bad = false, none = false;
                 for (int t = 0; t < len; t++) {
-                    if (want[t].kind == VAL_NONE) continue;
-                    rep->n_positions++;
                     double raw;
                     Value got = model_decode_row(m, y + ((size_t)k * (len + 1) + t + 1) * m->n_out, &raw);
+                    if (want[t].kind == VAL_NONE) {
+                        /* nothing to compare with, but not a match either: the model's value
+                         * here is meaningless, and a user reading the model cannot tell */
+                        rep->n_none++;
+                        if (!none && !rep->first_none[0]) {
+                            char in[200] = "", gb[64];
+                            size_t used = 0;
+                            for (int u = 0; u < len && used < sizeof in - 40; u++) {
+                                char vb[32];
+                                val_repr_fmt(xs[u], vb, sizeof vb);
+                                used += (size_t)snprintf(in + used, sizeof in - used, "%s%s", u ? " " : "", vb);
+                            }
+                            if (m->output_numerical) snprintf(gb, sizeof gb, "%.9g", raw);
+                            else val_repr_fmt(got, gb, sizeof gb);
+                            snprintf(rep->first_none, sizeof rep->first_none,
+                                     "input [%s] position %d: model %s, RASP None", in, t, gb);
+                        }
+                        none = true;
+                        continue;
+                    }
+                    rep->n_positions++;
                     if (!outputs_match(m, got, raw, want[t])) {
                         if (!bad && !rep->first_mismatch[0]) {
                             char in[200] = "", gb[64], wb[64];
@@ -109,6 +128,7 @@ int compile_verify(const CompiledModel *m, const RaspProgram *p, int n, unsigned
                         bad = true;
                     }
                 }
+                if (none) rep->n_none_inputs++;
                 if (bad) {
                     rep->n_mismatch++;
                     rc = 1;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "data/ds_manifest.h"
 #include "data/shard.h"
 #include "io/atomic_file.h"
 #include "io/json_util.h"
@@ -216,6 +217,17 @@ static char *generator_json(const GdConfig *c) {
     return sb_take(&b);
 }
 
+char *gd_run_identity(const GdConfig *c) {
+    char *g = generator_json(c);
+    StrBuf b;
+    sb_init(&b);
+    sb_printf(&b, "{\"format\":\"itracr-gen-run/1\",\"seed\":%llu,\"n\":%ld,\"shard_size\":%d,\"exclude\":%s,"
+                  "\"generator\":%s}\n",
+              (unsigned long long)c->seed, c->n, c->shard_size, c->exclude_dir ? "true" : "false", g);
+    free(g);
+    return sb_take(&b);
+}
+
 int gd_pick_split(const GdConfig *c, const uint64_t h[2]) {
     double u = (double)(h[1] >> 11) * 0x1p-53, acc = 0;
     for (int i = 0; i < c->n_splits; i++) {
@@ -232,6 +244,7 @@ typedef struct Writer {
     ShardBuilder sb[GD_MAX_SPLITS];
     int shard_no[GD_MAX_SPLITS];
     StrBuf files[GD_MAX_SPLITS]; /* JSON list of shard file names per split */
+    StrBuf sums[GD_MAX_SPLITS];  /* JSON list of their checksums */
 } Writer;
 
 static int flush_shard(Writer *w, int s, GdStats *st, char *err, size_t errcap) {
@@ -244,7 +257,10 @@ static int flush_shard(Writer *w, int s, GdStats *st, char *err, size_t errcap) 
     const char *extra[] = {"generator", w->gen_json, "seed", w->seed_text, "split", c->split_name[s],
                            "shard", shard_text};
     if (shard_write(&w->sb[s], path, extra, 4, err, errcap)) return 1;
+    char sum[17];
+    if (ds_shard_file_checksum(path, sum, err, errcap)) return 1;
     sb_printf(&w->files[s], "%s\"%s/%s\"", w->shard_no[s] ? "," : "", c->split_name[s], name);
+    sb_printf(&w->sums[s], "%s\"%s\"", w->shard_no[s] ? "," : "", sum);
     w->shard_no[s]++;
     st->shards++;
     shard_builder_clear(&w->sb[s]);
@@ -259,8 +275,9 @@ static int write_manifest(Writer *w, const GdStats *st, char *err, size_t errcap
               c->n);
     sb_printf(&b, "  \"generator\": %s,\n  \"splits\": {", w->gen_json);
     for (int s = 0; s < c->n_splits; s++)
-        sb_printf(&b, "%s\n    \"%s\": {\"samples\": %ld, \"shards\": [%s]}", s ? "," : "", c->split_name[s],
-                  st->per_split[s], w->files[s].s ? w->files[s].s : "");
+        sb_printf(&b, "%s\n    \"%s\": {\"samples\": %ld, \"shards\": [%s], \"checksums\": [%s]}", s ? "," : "",
+                  c->split_name[s], st->per_split[s], w->files[s].s ? w->files[s].s : "",
+                  w->sums[s].s ? w->sums[s].s : "");
     sb_printf(&b, "\n  },\n  \"seeds_tried\": %ld,\n  \"rejected\": {", st->seeds);
     for (int r = 1; r < ACC_R_COUNT; r++)
         sb_printf(&b, "%s\"%s\": %ld", r > 1 ? ", " : "", acc_reason_name(r), st->rejected[r]);
@@ -420,6 +437,8 @@ int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap) {
         w.sb[s].wt = c->acc.wt;
         sb_init(&w.files[s]);
         sb_append(&w.files[s], "");
+        sb_init(&w.sums[s]);
+        sb_append(&w.sums[s], "");
     }
     if (c->exclude_dir) load_classics(c->exclude_dir, &classic_set, st);
     RunState rs = {c, st, &w, &prog_set, &model_set, &classic_set, err, errcap};
@@ -499,6 +518,7 @@ int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap) {
     for (int s = 0; s < c->n_splits; s++) {
         shard_builder_free(&w.sb[s]);
         sb_free(&w.files[s]);
+        sb_free(&w.sums[s]);
     }
     free((char *)w.gen_json);
     for (int i = 0; i < 2 * round; i++) acc_result_free(&res[i]);

@@ -73,6 +73,9 @@ int gd_pick_split(const GdConfig *c, const uint64_t h[2]);
  * at most cap into out; *total counts the .rasp files read. Returns how many were stored, or
  * -1 when dir cannot be opened. */
 int gd_classic_hashes(const char *dir, uint64_t (*out)[2], int cap, int *total);
+/* What makes a run's output: seed, n, shard size and the generator settings, as one line of
+ * JSON (malloc'ed). `gen --resume` finishes a killed run only when this is unchanged. */
+char *gd_run_identity(const GdConfig *c);
 
 /* Runs the generator. Returns 0, or non-zero with a message. */
 int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap);

@@ -2,6 +2,7 @@
 #include "data/shard.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -316,6 +317,18 @@ static int validate(Shard *s, const char *label, char *err, size_t errcap) {
         if (pt[i] < 0 || pt[i] >= pt_vocab_size((int)(i % PT_COLS))) {
             snprintf(err, errcap, "%s: damaged shard: program token %d out of range in sample %lld", label,
                      pt[i], (long long)(i / (PT_ROWS * PT_COLS)));
+            return 1;
+        }
+    /* The checksum only proves the bytes are the writer's; a NaN or inf payload (a bad writer,
+     * or a file rewritten with a fresh checksum) would reach training as a non-finite loss
+     * and evaluation as a garbage decode. */
+    const float *pay = b->data;
+    for (int64_t i = 0; i < T * WT_WIDTH; i++)
+        if (!isfinite(pay[i])) {
+            int64_t tk = i / WT_WIDTH, smp = 0;
+            while (smp < N && off[smp + 1] <= tk) smp++;
+            snprintf(err, errcap, "%s: damaged shard: weight token %lld (sample %lld) holds a non-finite payload value",
+                     label, (long long)tk, (long long)smp);
             return 1;
         }
     if (N > 0x7fffffff) {

@@ -2,11 +2,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/safetensors.h"
+#include "io/st_digest.h"
 
 #define FORMAT "itracr-meta/1"
 
@@ -44,6 +46,7 @@ int meta_checkpoint_save(const MetaModel *m, const char *path, char *err, size_t
     snprintf(buf, sizeof buf, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, m->rng.s[0], m->rng.s[1],
              m->rng.s[2], m->rng.s[3]);
     st_writer_meta(&w, "rng", buf);
+    st_digest_add(&w);
     rc = st_writer_save(&w, path, err, errcap);
 done:
     st_writer_free(&w);
@@ -121,8 +124,15 @@ int meta_checkpoint_load(MetaModel *m, const char *path, int max_batch, char *er
                          t->ndim > 1 ? t->shape[1] : 0, t->ndim);
                 goto fail;
             }
-            memcpy(slot(m, k) + t->offset, st->data, sizeof(float) * t->numel); /* memcpy: any alignment */
+            float *dst = slot(m, k) + t->offset;
+            memcpy(dst, st->data, sizeof(float) * t->numel); /* memcpy: any alignment */
+            for (size_t j = 0; j < t->numel; j++)
+                if (!isfinite(dst[j])) { /* would decode to garbage, or train on NaN */
+                    snprintf(err, errcap, "%s: tensor %s holds a non-finite value at element %zu", path, nm, j);
+                    goto fail;
+                }
         }
+    if (st_digest_check(&f, path, err, errcap)) goto fail;
     m->step = (long)step;
     for (int i = 0; i < 4; i++) m->rng.s[i] = rng[i];
     st_file_free(&f);

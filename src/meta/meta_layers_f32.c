@@ -12,7 +12,9 @@
  * so that GCC vectorises the loops that inline it (libm's expm1f/tanhf are scalar calls and
  * were 15% of a training step in GELU). */
 static inline float meta_fast_expf(float x) {
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    /* written so that NaN clamps too (every comparison with NaN is false): a NaN reaching the
+     * int conversion below would be undefined behaviour */
+    x = x > 88.0f ? 88.0f : (x >= -87.0f ? x : -87.0f);
     /* round to nearest via the 1.5 * 2^23 trick: no libm call in the loop */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
@@ -23,7 +25,7 @@ static inline float meta_fast_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "data/ds_manifest.h"
 #include "data/shard.h"
 
 void train_data_init(TrainData *d) {
@@ -89,9 +90,14 @@ static void read_wt_meta(TrainData *d, const Shard *s) {
     cJSON_Delete(o);
 }
 
-int train_data_load_shard(TrainData *d, const char *path, int max_p, char *err, size_t errcap) {
+/* train_data_load_shard with the checksum the dataset's manifest lists (NULL: none). */
+static int load_shard_checked(TrainData *d, const char *path, const char *want, int max_p, char *err, size_t errcap) {
     Shard s;
     if (shard_read_file(path, &s, err, errcap) != 0) return 1;
+    if (ds_manifest_check(&s, path, want, err, errcap) != 0) {
+        shard_free(&s);
+        return 1;
+    }
     read_wt_meta(d, &s);
     for (int i = 0; i < s.n; i++) {
         int64_t a = s.offsets[i], b = s.offsets[i + 1];
@@ -104,6 +110,10 @@ int train_data_load_shard(TrainData *d, const char *path, int max_p, char *err, 
     }
     shard_free(&s);
     return 0;
+}
+
+int train_data_load_shard(TrainData *d, const char *path, int max_p, char *err, size_t errcap) {
+    return load_shard_checked(d, path, NULL, max_p, err, errcap);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -148,6 +158,17 @@ int train_data_load_split(TrainData *d, const char *dir, const char *split, int 
     snprintf(sub, sizeof sub, "%s/%s", dir, split);
     char **paths = NULL;
     int n = 0;
+    /* a dataset with a manifest: exactly the shards it lists, with their checksums */
+    DsShardList ml;
+    int have = ds_manifest_shards(dir, split, &ml, err, errcap);
+    if (have < 0) return 1;
+    if (have > 0) {
+        int rc = 0;
+        if (ml.n == 0) rc = 1, snprintf(err, errcap, "%s: manifest.json lists no %s shards", dir, split);
+        for (int i = 0; i < ml.n && !rc; i++) rc = load_shard_checked(d, ml.paths[i], ml.sums[i], max_p, err, errcap);
+        ds_shard_list_free(&ml);
+        return rc;
+    }
     struct stat sb;
     if (stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode)) list_shards(sub, "", &paths, &n);
     if (n == 0) list_shards(dir, split, &paths, &n);

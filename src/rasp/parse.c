@@ -93,23 +93,44 @@ static bool is_reserved(const Token *t) {
 static unsigned sym_hash(const char *s, size_t n) {
     unsigned h = 2166136261u;
     for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h & 255u;
+    return h;
 }
 
 static Sym *sym_find(Parser *P, const Token *t) {
-    for (Sym *s = P->syms[sym_hash(t->start, t->len)]; s; s = s->next)
-        if (strlen(s->name) == t->len && memcmp(s->name, t->start, t->len) == 0) return s;
+    if (!P->syms) return NULL;
+    unsigned h = sym_hash(t->start, t->len);
+    for (Sym *s = P->syms[h & P->sym_mask]; s; s = s->next)
+        if (s->hash == h && s->len == t->len && memcmp(s->name, t->start, t->len) == 0) return s;
     return NULL;
 }
 
+/* Doubles the table when it is half full (names are never reassigned, so the order within
+ * a chain does not matter). The old table stays in the arena: at most as much again. */
+static void sym_grow(Parser *P) {
+    unsigned cap = P->syms ? 2 * (P->sym_mask + 1) : 256;
+    Sym **t = arena_alloc(P->a, sizeof *t * cap);
+    memset(t, 0, sizeof *t * cap);
+    for (unsigned b = 0; P->syms && b <= P->sym_mask; b++)
+        for (Sym *s = P->syms[b], *nx; s; s = nx) {
+            nx = s->next;
+            s->next = t[s->hash & (cap - 1)];
+            t[s->hash & (cap - 1)] = s;
+        }
+    P->syms = t;
+    P->sym_mask = cap - 1;
+}
+
 static Sym *sym_add(Parser *P, const Token *t, int idx) {
+    if (!P->syms || (unsigned)P->n_syms >= (P->sym_mask + 1) / 2) sym_grow(P);
     Sym *s = arena_alloc(P->a, sizeof *s);
     s->name = arena_strndup(P->a, t->start, t->len);
+    s->len = t->len;
+    s->hash = sym_hash(t->start, t->len);
     s->idx = idx;
     s->line = t->line;
-    unsigned h = sym_hash(t->start, t->len);
-    s->next = P->syms[h];
-    P->syms[h] = s;
+    s->next = P->syms[s->hash & P->sym_mask];
+    P->syms[s->hash & P->sym_mask] = s;
+    P->n_syms++;
     return s;
 }
 
@@ -543,6 +564,7 @@ static void parse_vocab(Parser *P) {
     RaspProgram *p = P->p;
     pexpect(P, TK_LBRACE, "'{' starting the vocabulary");
     Value *items = NULL;
+    int *table = NULL;
     int n = 0, cap = 0;
     while (P->cur.kind != TK_RBRACE) {
         if (n > 0) {
@@ -553,15 +575,31 @@ static void parse_vocab(Parser *P) {
         if (t.kind != TERM_CONST || t.v.kind == VAL_NONE || t.v.kind == VAL_TUPLE)
             perr_at(P, t.line, t.col, "found %s in the vocabulary; expected an int, float, string or bool",
                     term_desc(&t));
+        /* the duplicate check through a hash table of item indices [2 * cap] (-1: empty),
+         * so a large vocabulary parses in linear time */
+        size_t mask = cap ? 2 * (size_t)cap - 1 : 0, j = 0;
         bool dup = false;
-        for (int i = 0; i < n && !dup; i++) dup = val_eq(items[i], t.v);
+        if (cap)
+            for (j = val_hash(t.v) & mask; table[j] >= 0 && !dup; j = dup ? j : (j + 1) & mask)
+                dup = val_eq(items[table[j]], t.v);
         if (dup) continue; /* Python set semantics: the first representative stays */
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
             Value *x = arena_alloc(P->a, sizeof(Value) * (size_t)cap);
             if (n) memcpy(x, items, sizeof(Value) * (size_t)n);
             items = x;
+            mask = 2 * (size_t)cap - 1;
+            table = arena_alloc(P->a, sizeof(int) * (mask + 1));
+            memset(table, 0xff, sizeof(int) * (mask + 1));
+            for (int i = 0; i < n; i++) {
+                size_t k = val_hash(items[i]) & mask;
+                while (table[k] >= 0) k = (k + 1) & mask;
+                table[k] = i;
+            }
+            for (j = val_hash(t.v) & mask; table[j] >= 0; j = (j + 1) & mask) {
+            }
         }
+        table[j] = n;
         items[n++] = t.v;
     }
     if (n == 0) perr_expected(P, "at least one vocabulary value");
@@ -607,6 +645,8 @@ static void parse_statement(Parser *P, Directives *D, Sym **last) {
         parse_vocab(P);
     } else if (tok_is_name(&t, "max_seq_len")) {
         check_dup(P, &t, &D->seq_line);
+        if (P->cur.kind == TK_INT && P->cur.ival > RASP_MAX_SEQ_LEN)
+            perr_expected(P, "a max_seq_len of at most %d", RASP_MAX_SEQ_LEN);
         P->p->max_seq_len = positive_int(P, "max_seq_len");
     } else if (tok_is_name(&t, "mlp_exactness")) {
         check_dup(P, &t, &D->exact_line);

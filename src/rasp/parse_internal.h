@@ -19,6 +19,8 @@
 
 typedef struct Sym {
     const char *name;
+    size_t len;   /* strlen(name) */
+    unsigned hash;
     int idx;      /* expression index */
     int line;     /* where it was assigned */
     struct Sym *next;
@@ -43,7 +45,10 @@ typedef struct Parser {
     char *err;
     size_t errcap;
     jmp_buf jb;
-    Sym *syms[256];
+    Sym **syms;      /* hash table [sym_mask + 1], chained; grows with the names so a lookup
+                      * stays O(1) for files of any size */
+    unsigned sym_mask;
+    int n_syms;
     int depth;
     int tokens_idx, indices_idx; /* -1 until first used */
 } Parser;

@@ -8,6 +8,12 @@
 #include "rasp/program.h"
 #include "rasp/value.h"
 
+/* The longest input any program may declare (`max_seq_len`) or be given (--max-seq-len of
+ * check and compile): one cap for the directive and the flags, so that a small file cannot
+ * ask for unbounded work (a compiled model grows with max_seq_len, and value sets with
+ * SelectorWidth grow with its square). docs/rasp.md states it. */
+#define RASP_MAX_SEQ_LEN 4096
+
 /* ---- parsing (rasp/parse.c) ---------------------------------------------------------- */
 /* Parses .rasp text. On error returns non-zero and writes
  * "FILE:LINE:COL: error: <what was found>; expected <what>" into err; *out is left empty

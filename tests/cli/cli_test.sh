@@ -33,7 +33,7 @@ expect run-json 0 '["d", "c", "b", "a"]' -- "$I" run $E/reverse.rasp --input "a 
 expect run-frac-json 0 '[false, 0.0, 0.3333333333333333, 0.5, 0.4]' -- "$I" run $E/frac_prevs.rasp --input "h e l l o" --json
 expect run-shift-none 0 "None a b c" -- "$I" run $E/shift_by.rasp --input "a b c d"
 expect run-sort-int 0 "1 2 2 4" -- "$I" run $E/sort.rasp --input "2 4 1 2"
-expect run-causal 0 "1 2 3 4" -- "$I" run $E/length.rasp --input "a b c d" --causal
+expect run-causal 0 "1 2 3" -- "$I" run $E/length.rasp --input "a b c" --causal
 expect run-missing-input 2 "" -- "$I" run $E/reverse.rasp
 expect run-bad-opt 2 "" -- "$I" run $E/reverse.rasp --input a --bogus
 expect_err run-missing-file 1 "nonexistent.rasp" -- "$I" run "$T/nonexistent.rasp" --input a

@@ -1,7 +1,6 @@
-/* Writes the fuzzing seeds in tests/fuzz/corpus_safetensors with the library's writer.
- *   gcc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Isrc \
- *       tests/fuzz/gen_safetensors_seeds.c src/io/[a-z]*.c src/util/strbuf.c -lcjson -lm \
- *       -o /tmp/gen && /tmp/gen tests/fuzz/corpus_safetensors
+/* Writes the fuzzing seeds (into the folder given; `make fuzz-safetensors` uses
+ * build/fuzz/seeds_st) with the library's writer.
+ *   make build/fuzz/gen_safetensors_seeds && build/fuzz/gen_safetensors_seeds DIR
  * Kept tiny: the fuzzer mutates their headers, and small inputs run fastest. */
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +19,7 @@ static int save(StWriter *w, const char *dir, const char *name) {
 }
 
 int main(int argc, char **argv) {
-    const char *dir = argc > 1 ? argv[1] : "tests/fuzz/corpus_safetensors";
+    const char *dir = argc > 1 ? argv[1] : "build/fuzz/seeds_st";
     StWriter w;
     int rc = 0;
     float f[6] = {1, -2, 0.5f, 3, 4, 5};

@@ -1,0 +1,33 @@
+/* What a dataset folder holds, according to its manifest.json (written last by `gen`): the
+ * shards of each split, in order, each with the checksum stored in the shard itself (the
+ * XXH64 of its tensors that shard_read_* verifies). Readers take the shards from here, not
+ * from a listing of the folder, so a shard left by another run is never mixed in: a shard
+ * file the manifest does not list is an error, and so is a listed shard whose checksum is
+ * not the manifest's (issue 14 item 3). A folder without manifest.json (shards put together
+ * by hand) is read as before, by listing it. Manifests older than the checksums list the
+ * shards only; those are checked for presence and strays. */
+#ifndef ITRACR_DATA_DS_MANIFEST_H
+#define ITRACR_DATA_DS_MANIFEST_H
+#include <stddef.h>
+
+#include "data/shard.h"
+
+typedef struct DsShardList {
+    char **paths; /* [n] "DIR/split/shard-NNNNNN.safetensors" */
+    char **sums;  /* [n] 16 hex digits, or NULL entries (older manifests) */
+    int n;
+} DsShardList;
+
+/* The shards of split ("" or NULL: every split) listed by DIR/manifest.json. Returns 1 and
+ * fills l; 0 when there is no manifest.json (l empty); -1 with a message when the manifest
+ * is unreadable, a listed shard is missing or a split folder holds an unlisted shard. */
+int ds_manifest_shards(const char *dir, const char *split, DsShardList *l, char *err, size_t errcap);
+void ds_shard_list_free(DsShardList *l);
+/* Checks a shard read from path against the manifest's checksum want (NULL: nothing to
+ * check). Returns 0, or non-zero with a message naming path. */
+int ds_manifest_check(const Shard *s, const char *path, const char *want, char *err, size_t errcap);
+
+/* The "checksum" metadata of the shard file at path (header only), for the manifest. */
+int ds_shard_file_checksum(const char *path, char out[17], char *err, size_t errcap);
+
+#endif
