@@ -213,7 +213,8 @@ int cmd_decompile(int argc, char **argv) {
     rc = EXIT_OK;
     if (searching && !json) {
         char line[128];
-        fprintf(stderr, "%s (candidate %d of %d tried, %.0f ms)\n", verdict_line(&sr, line, sizeof line), sr.winner,
+        fprintf(stderr, "%s (candidate %d of %d tried, 1 is the greedy decode; %.0f ms)\n",
+                verdict_line(&sr, line, sizeof line), sr.winner + 1,
                 sr.tried, sr.ms);
     }
     if (check) {

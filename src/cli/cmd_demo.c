@@ -1,5 +1,6 @@
 /* itracr demo: the main job on an embedded default — parse, compile, verify and run a
- * classic program, so a newcomer sees the whole compile path in one command. */
+ * classic program, then decompile an in-distribution program's weights with the shipped
+ * meta-model (demo_inverse.c), so a newcomer sees both directions in one command. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -8,11 +9,16 @@
 #include "compiler/model.h"
 
 static const char *usage =
-    "usage: itracr demo [-o MODEL.safetensors] [--program PROG.rasp]\n"
+    "usage: itracr demo [-o MODEL.safetensors] [--program PROG.rasp] [--meta META.safetensors]\n"
+    "                   [--no-inverse]\n"
     "\n"
     "Compiles an embedded copy of Tracr's make_reverse (or PROG.rasp), checks the compiled\n"
     "transformer against the interpreter on every input up to max_seq_len, prints a few runs\n"
-    "side by side and, with -o, writes the model.\n";
+    "side by side and, with -o, writes the model. Then the inverse direction: an embedded\n"
+    "program from the shipped meta-model's training distribution is compiled and its weights\n"
+    "decompiled with models/meta-small.safetensors (found in the current directory or next\n"
+    "to the binary; --meta names another), greedy and with the verified search, printing\n"
+    "true vs predicted and the verdict. Without the meta-model that part says so and is skipped.\n";
 
 static const char *demo_source =
     "# reverse: the input, reversed (Tracr's lib.make_reverse(rasp.tokens))\n"
@@ -40,7 +46,8 @@ static void print_seq(const Value *v, int n) {
 }
 
 int cmd_demo(int argc, char **argv) {
-    const char *out_path = NULL, *prog_path = NULL;
+    const char *out_path = NULL, *prog_path = NULL, *meta = NULL;
+    bool inverse = true;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             fputs(usage, stdout);
@@ -49,6 +56,10 @@ int cmd_demo(int argc, char **argv) {
             out_path = argv[++i];
         } else if (strcmp(argv[i], "--program") == 0 && i + 1 < argc) {
             prog_path = argv[++i];
+        } else if (strcmp(argv[i], "--meta") == 0 && i + 1 < argc) {
+            meta = argv[++i];
+        } else if (strcmp(argv[i], "--no-inverse") == 0) {
+            inverse = false;
         } else {
             return cli_usage_error("demo", "unexpected argument '%s'", argv[i]);
         }
@@ -136,5 +147,6 @@ int cmd_demo(int argc, char **argv) {
     }
     compiled_model_free(m);
     rasp_program_free(&p);
+    if (rc == EXIT_OK && inverse) rc = demo_inverse(meta);
     return rc;
 }

@@ -2,6 +2,7 @@
 #include "eval/search.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,10 @@ int search_decompile(MetaModel *mm, const CompiledModel *given, const float *pay
     double t0 = now_ms();
     memset(r, 0, sizeof *r);
     r->winner = -1;
+    /* one decode step is far too small to share between threads (eval_run.c does the same
+     * for its single-thread case): outside a parallel region, run the search on one thread */
+    int saved_threads = omp_get_max_threads();
+    if (!omp_in_parallel()) omp_set_num_threads(1);
     int K = o->max_candidates > 0 ? o->max_candidates : 1;
     SearchGiven g;
     if (search_given_init(&g, given, err, errcap)) return -1;
@@ -284,6 +289,7 @@ done:
     meta_cands_free(mc);
     free(cs);
     search_given_free(&g);
+    if (!omp_in_parallel()) omp_set_num_threads(saved_threads);
     r->ms = now_ms() - t0;
     return rc;
 }
