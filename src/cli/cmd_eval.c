@@ -495,8 +495,20 @@ int cmd_eval(int argc, char **argv) {
             {"functional check", s_equiv},
             {"evaluation time", s_time},
         };
+        char s_vlab[48], s_vnote[512];
+        snprintf(s_vlab, sizeof s_vlab, "verified@%ld", search_k);
+        snprintf(s_vnote, sizeof s_vnote,
+                 "verified@%ld: up to %ld candidates per sample (order %s, top-%ld alternatives per position%s), "
+                 "the first that compiles to the given weights (weights) or matches their forward pass on every "
+                 "input (function); %.2f%% of samples verified (weights %.2f%%, function %.2f%%). Wall time per "
+                 "sample: top-1 median %.1f ms, p95 %.1f ms; search median %.1f ms, p95 %.1f ms.",
+                 search_k, search_k, meta_cand_mode_name(ro.search_opt.cands.mode), alt,
+                 budget ? ", time budget per sample" : "", 100 * ss.share_verified, 100 * ss.share_weights,
+                 100 * ss.share_function, ss.top1_median, ss.top1_p95, ss.median, ss.p95);
         ReportInput in = {NULL, &rr.decoded, ro.teacher ? &rr.teacher : NULL, ro.noise ? &rr.noise : NULL, ex, n_ex,
-                          have_log ? &log : NULL, kv, (int)(sizeof kv / sizeof kv[0]), rc_, n_classics};
+                          have_log ? &log : NULL, kv, (int)(sizeof kv / sizeof kv[0]), rc_, n_classics,
+                          ro.search ? &rr.verified : NULL, ro.search && ro.noise ? &rr.noise_verified : NULL, s_vlab,
+                          ro.search ? s_vnote : NULL};
         if (report_write_html(out_html, &in, err, sizeof err) != 0) {
             fprintf(stderr, "itracr eval: %s\n", err);
             goto done;
