@@ -16,9 +16,10 @@
 #include "meta/decode_table.h"
 #include "meta/meta_checkpoint.h"
 
-/* Sample 29 of `itracr gen -n 1000 --seed 777 --split test=1` (the bench/decompile set; the
- * shipped model was trained on --seed 1), printed by `itracr fmt`. The greedy decode gets one
- * cell wrong; the search finds the program among its first candidates. */
+/* Sample 29 of `itracr gen -n 1000 --seed 777 --split test=1` (the shipped model was trained
+ * on --seed 1; this program is not in its training split), printed by `itracr fmt`. With the
+ * model shipped when this was written (step 8,000) the greedy decode gets one lambda wrong and
+ * the search finds the program at its 4th candidate; the demo prints whatever happens. */
 static const char *inverse_source =
     "# sample 29 of `itracr gen -n 1000 --seed 777 --split test=1`: held out from training\n"
     "vocab {0, 1, 2, 3, 4}\n"

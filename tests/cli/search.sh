@@ -14,9 +14,9 @@ F=tests/fixtures/search/sample29.rasp
 if [ ! -f "$META" ]; then echo "TESTSUM passed=0 failed=1"; echo "no $META" >&2; exit 1; fi
 "$I" compile "$F" -o "$T/m.safetensors" >/dev/null 2>&1 && ok || bad "compile $F"
 
-# greedy alone is wrong here: the old path prints a program that is not the fixture's
-"$I" decompile "$T/m.safetensors" --meta "$META" >"$T/greedy.rasp" 2>/dev/null && ok || bad "greedy decompile"
-grep -q "abs(x - 2)" "$T/greedy.rasp" && ok || bad "greedy decode changed: $(cat "$T/greedy.rasp")"
+# the old path (greedy, no verdict line) still works
+"$I" decompile "$T/m.safetensors" --meta "$META" >"$T/greedy.rasp" 2>"$T/greedy.err" && ok || bad "greedy decompile"
+! grep -q "verified:" "$T/greedy.err" && "$I" fmt "$T/greedy.rasp" >/dev/null 2>&1 && ok || bad "greedy output changed"
 
 # the search finds it and says how it was verified
 "$I" decompile "$T/m.safetensors" --meta "$META" --search 64 >"$T/s.rasp" 2>"$T/s.err" && ok || bad "search decompile: $(cat "$T/s.err")"
@@ -29,16 +29,24 @@ grep -q "max(x, 2)" "$T/s.rasp" && ok || bad "search program: $(cat "$T/s.rasp")
 for k in 1 2; do
     "$I" decompile "$T/m.safetensors" --meta "$META" --search 64 --seed 3 --json >"$T/j$k.json" 2>/dev/null || bad "json run $k"
 done
-for key in '"verified":"weights"' '"verified_line":"verified: weights"' '"winner":3' '"tried":4' '"ms":' \
+for key in '"verified":"weights"' '"verified_line":"verified: weights"' '"winner":' '"tried":' '"ms":' \
            '"max_candidates":64' '"order":"redecode"' '"seed":3' '"program":"' '"rows":"'; do
     grep -qF "$key" "$T/j1.json" && ok || bad "json lacks $key: $(head -c 400 "$T/j1.json")"
 done
 strip() { sed -E 's/"ms":[0-9.e+-]+//' "$1"; }
 [ "$(strip "$T/j1.json")" = "$(strip "$T/j2.json")" ] && ok || bad "two --json runs with one seed differ"
-# K = 1: the greedy decode alone, checked: the verdict says it disagrees
+# the winner is one of the candidates tried
+w=$(sed -E 's/.*"winner":([0-9]+).*/\1/' "$T/j1.json"); n=$(sed -E 's/.*"tried":([0-9]+).*/\1/' "$T/j1.json")
+[ "$w" -lt "$n" ] && ok || bad "winner $w of $n tried"
+# K = 1: the greedy decode alone, checked. With the shipped model it is wrong here (one lambda),
+# and the verdict counts the inputs it disagrees on; a model that gets it right verifies it.
 "$I" decompile "$T/m.safetensors" --meta "$META" --json >"$T/g.json" 2>/dev/null
-grep -qE '"verified":"none".*"verified_line":"verified: none \(disagrees on [1-9][0-9]* of 3905 inputs\)"' "$T/g.json" && ok ||
-    bad "greedy --json verdict: $(head -c 400 "$T/g.json")"
+if grep -qF "$(sed -E 's/.*"program":"([^"]*)".*/\1/' "$T/j1.json")" "$T/g.json"; then
+    grep -qF '"verified":"weights"' "$T/g.json" && ok || bad "greedy = truth but not verified: $(head -c 400 "$T/g.json")"
+else
+    grep -qE '"verified":"none".*"verified_line":"verified: none \(disagrees on [1-9][0-9]* of 3905 inputs\)"' "$T/g.json" && ok ||
+        bad "greedy --json verdict: $(head -c 400 "$T/g.json")"
+fi
 # every order works and is deterministic
 for o in keep sample; do
     a=$("$I" decompile "$T/m.safetensors" --meta "$META" --search 16 --order $o --json 2>/dev/null | sed -E 's/"ms":[0-9.e+-]+//')
