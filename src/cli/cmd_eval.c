@@ -388,7 +388,10 @@ int cmd_eval(int argc, char **argv) {
             n_cpaths = list_rasp(cdir, cpaths, K_MAX_CLASSICS);
             for (int i = 0; i < n_cpaths; i++) {
                 if (progress) fprintf(stderr, "\rclassic programs: %d/%d   ", i + 1, n_cpaths);
-                if (eval_classic(&mm, cpaths[i], &wt, (int)beam, ds.vocab, ds.n_vocab, ds.max_seq_len, &ro.equiv,
+                SearchOptions cso = ro.search_opt;
+                cso.max_candidates = ro.search;
+                if (eval_classic_search(&mm, cpaths[i], &wt, (int)beam, ro.search ? &cso : NULL, ds.vocab, ds.n_vocab,
+                                 ds.max_seq_len, &ro.equiv,
                                  &classics[n_classics], err, sizeof err) != 0) {
                     fprintf(stderr, "itracr eval: %s: %s\n", cpaths[i], err);
                     goto done;
@@ -556,7 +559,10 @@ int cmd_eval(int argc, char **argv) {
             json_str(&js, classic_verdict(&classics[i]));
             sb_append(&js, ", \"check\": ");
             json_str(&js, eval_func_name(classics[i].func));
-            sb_printf(&js, ", \"weight_tokens\": %d, \"detail\": ", classics[i].n_wt);
+            sb_printf(&js, ", \"weight_tokens\": %d, \"verified\": ", classics[i].n_wt);
+            if (classics[i].searched) json_str(&js, search_verdict_name(classics[i].verdict));
+            else sb_append(&js, "null");
+            sb_append(&js, ", \"detail\": ");
             json_str(&js, classics[i].detail);
             sb_append(&js, ", \"decompiled\": ");
             if (classics[i].pred_rasp) json_str(&js, classics[i].pred_rasp);

@@ -452,6 +452,12 @@ static bool same_vocab(const Value *a, int na, const Value *b, int nb) {
 int eval_classic(MetaModel *m, const char *path, const WtOptions *wt, int beam, const Value *train_vocab,
                  int train_n_vocab, int train_msl, const EquivOptions *eo, EvalClassic *c, char *err,
                  size_t errcap) {
+    return eval_classic_search(m, path, wt, beam, NULL, train_vocab, train_n_vocab, train_msl, eo, c, err, errcap);
+}
+
+int eval_classic_search(MetaModel *m, const char *path, const WtOptions *wt, int beam, const SearchOptions *so,
+                        const Value *train_vocab, int train_n_vocab, int train_msl, const EquivOptions *eo,
+                        EvalClassic *c, char *err, size_t errcap) {
     memset(c, 0, sizeof *c);
     base_name(path, c->name, sizeof c->name);
     c->func = EVAL_FN_UNCHECKED;
@@ -494,12 +500,26 @@ int eval_classic(MetaModel *m, const char *path, const WtOptions *wt, int beam, 
         rc = 0;
         goto done;
     }
-    char note[160] = "";
+    char note[256] = "";
     if (train_vocab && (!same_vocab(vocab, nv, train_vocab, train_n_vocab) || cm->max_seq_len != train_msl))
         snprintf(note, sizeof note, " [vocab of %d tokens, max_seq_len %d: not the training setting (%d tokens, %d)]",
                  nv, cm->max_seq_len, train_n_vocab, train_msl);
     int16_t table[TABLE_CELLS];
-    if (meta_decode_table(m, toks.payload, toks.ids, toks.n, beam, table, e2, sizeof e2) != 0) {
+    if (so) {
+        SearchResult sr;
+        if (search_decompile(m, cm, toks.payload, toks.ids, toks.n, so, &sr, e2, sizeof e2) != 0) {
+            c->func = EVAL_FN_NO_DECODE;
+            snprintf(c->detail, sizeof c->detail, "search failed: %.300s%s", e2, note);
+            rc = 0;
+            goto done;
+        }
+        c->searched = true;
+        c->verdict = sr.verdict;
+        memcpy(table, sr.table, sizeof table);
+        size_t k = strlen(note);
+        snprintf(note + k, sizeof note - k, " [search: verified %s, candidate %d of %d]", search_verdict_name(sr.verdict),
+                 sr.winner + 1, sr.tried);
+    } else if (meta_decode_table(m, toks.payload, toks.ids, toks.n, beam, table, e2, sizeof e2) != 0) {
         c->func = EVAL_FN_NO_DECODE;
         snprintf(c->detail, sizeof c->detail, "decoding failed: %.300s%s", e2, note);
         rc = 0;

@@ -108,6 +108,8 @@ typedef struct EvalClassic {
     int n_wt;               /* weight tokens of its compiled model */
     char detail[512];       /* the reason / the functional-check message / notes */
     char *pred_rasp;        /* the decompiled program (malloc'ed; NULL if none) */
+    bool searched;          /* the prediction came from the verified search */
+    SearchVerdict verdict;  /* its verdict (searched only) */
 } EvalClassic;
 
 /* Parses, compiles (with its own directives) and decompiles path; the verdict as
@@ -118,6 +120,11 @@ typedef struct EvalClassic {
 int eval_classic(MetaModel *m, const char *path, const WtOptions *wt, int beam,
                  const Value *train_vocab, int train_n_vocab, int train_msl,
                  const EquivOptions *eo, EvalClassic *c, char *err, size_t errcap);
+/* The same with the verified search (so: its options, max_candidates = K) instead of the
+ * greedy/beam decode when so is not NULL: the compiled classic is the given model. */
+int eval_classic_search(MetaModel *m, const char *path, const WtOptions *wt, int beam, const SearchOptions *so,
+                        const Value *train_vocab, int train_n_vocab, int train_msl, const EquivOptions *eo,
+                        EvalClassic *c, char *err, size_t errcap);
 void eval_classic_free(EvalClassic *c);
 
 #endif
