@@ -509,7 +509,7 @@ int eval_classic_search(MetaModel *m, const char *path, const WtOptions *wt, int
         SearchResult sr;
         if (search_decompile(m, cm, toks.payload, toks.ids, toks.n, so, &sr, e2, sizeof e2) != 0) {
             c->func = EVAL_FN_NO_DECODE;
-            snprintf(c->detail, sizeof c->detail, "search failed: %.300s%s", e2, note);
+            snprintf(c->detail, sizeof c->detail, "search failed: %.250s%.200s", e2, note);
             rc = 0;
             goto done;
         }
@@ -521,7 +521,7 @@ int eval_classic_search(MetaModel *m, const char *path, const WtOptions *wt, int
                  sr.winner + 1, sr.tried);
     } else if (meta_decode_table(m, toks.payload, toks.ids, toks.n, beam, table, e2, sizeof e2) != 0) {
         c->func = EVAL_FN_NO_DECODE;
-        snprintf(c->detail, sizeof c->detail, "decoding failed: %.300s%s", e2, note);
+        snprintf(c->detail, sizeof c->detail, "decoding failed: %.250s%.200s", e2, note);
         rc = 0;
         goto done;
     }
@@ -530,11 +530,11 @@ int eval_classic_search(MetaModel *m, const char *path, const WtOptions *wt, int
     rasp_program_free(&pp);
     EquivResult r;
     if (equiv_check_program(&p, table, &co, eo, &r, e2, sizeof e2) != 0) {
-        snprintf(c->detail, sizeof c->detail, "functional check failed: %.300s%s", e2, note);
+        snprintf(c->detail, sizeof c->detail, "functional check failed: %.250s%.200s", e2, note);
     } else {
         c->exact = r.exact;
         c->func = r.status;
-        snprintf(c->detail, sizeof c->detail, "%.300s%s", r.detail, note);
+        snprintf(c->detail, sizeof c->detail, "%.300s%.200s", r.detail, note);
     }
     rc = 0;
 done:
