@@ -174,9 +174,11 @@ int search_decompile(MetaModel *mm, const CompiledModel *given, const float *pay
         goto done;
     }
     char why[512] = "";
-    /* phase 1: draw, compile, compare weights */
+    /* phase 1: draw, compile, compare weights; with a budget it keeps a quarter of it for
+     * the function checks of phase 2 */
+    double budget1 = o->function_check ? 0.75 * o->budget_ms : o->budget_ms;
     while (r->tried < K) {
-        if (r->tried > 0 && o->budget_ms > 0 && now_ms() - t0 > o->budget_ms) {
+        if (r->tried > 0 && o->budget_ms > 0 && now_ms() - t0 > budget1) {
             r->out_of_budget = true;
             break;
         }

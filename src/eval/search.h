@@ -19,7 +19,8 @@
  * Every compile is guarded: a candidate whose inferred value sets would make it much larger
  * than the given model (residual width, SequenceMap products) is not compiled, and the
  * compiler's own caps apply. Deterministic for a given seed as long as the time budget is
- * not what stops it (the budget is wall clock). */
+ * not what stops it (the budget is wall clock; phase 1 stops at 3/4 of it so that phase 2 has
+ * the rest). */
 #ifndef ITRACR_EVAL_SEARCH_H
 #define ITRACR_EVAL_SEARCH_H
 #include <stdbool.h>
