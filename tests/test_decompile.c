@@ -10,7 +10,9 @@
 
 #include "compiler/model.h"
 #include "data/accept.h"
+#include "eval/eval_run.h"
 #include "eval/equiv.h"
+#include "eval/search.h"
 #include "meta/decode_table.h"
 #include "meta/prog_codec.h"
 #include "meta/train.h"
@@ -42,6 +44,63 @@ static CompiledModel *via_file(CompiledModel *m) {
     if (model_serialize(m, &buf, &len, err, sizeof err) == 0) model_load_buffer(buf, len, &back, err, sizeof err);
     free(buf);
     return back;
+}
+
+/* The search on a memorised sample: the greedy decode is the truth, so the first candidate
+ * verifies by weights; on the same weights with one residual direction's sign flipped in
+ * every matrix (an orthogonal change: same function, weights no longer Tracr's), it verifies
+ * by function; results repeat exactly under a seed, in every order. */
+static void check_search(MetaModel *mm, CompiledModel *m, const WtTokens *wt, const int16_t *truth) {
+    char err[512];
+    SearchOptions so;
+    search_options_default(&so);
+    search_options_seed(&so, 9);
+    so.max_candidates = 8;
+    SearchResult r;
+    CHECK_MSG(search_decompile(mm, m, wt->payload, wt->ids, wt->n, &so, &r, err, sizeof err) == 0, "%s", err);
+    CHECK(r.verdict == SEARCH_WEIGHTS && r.winner == 0 && r.tried == 1);
+    CHECK(memcmp(r.table, truth, sizeof r.table) == 0);
+
+    CompiledModel *f = via_file(m);
+    CHECK(f != NULL);
+    if (!f) return;
+    /* flip direction 0: column 0 of what writes the stream, row 0 of what reads it */
+    int D = f->residual_dim, HK = f->num_heads * f->key_size, M = f->mlp_hidden_size;
+    for (int i = 0; i < f->vocab_size; i++) f->token_embed[(size_t)i * D] *= -1;
+    for (int i = 0; i <= f->max_seq_len; i++) f->pos_embed[(size_t)i * D] *= -1;
+    for (int l = 0; l < f->num_layers; l++) {
+        ModelLayer *L = &f->layers[l];
+        for (int j = 0; j < HK; j++) L->q[j] *= -1, L->k[j] *= -1, L->v[j] *= -1, L->o[(size_t)j * D] *= -1;
+        for (int j = 0; j < M; j++) L->w1[j] *= -1, L->w2[(size_t)j * D] *= -1;
+    }
+    for (int j = 0; j < f->n_out; j++) f->unembed[j] *= -1;
+    SearchResult rf;
+    CHECK(search_decompile(mm, f, wt->payload, wt->ids, wt->n, &so, &rf, err, sizeof err) == 0);
+    CHECK_MSG(rf.verdict == SEARCH_FUNCTION, "verdict %s (%s)", search_verdict_name(rf.verdict), rf.detail);
+    CHECK(!rf.out_of_budget && rf.winner >= 0 && rf.winner < rf.tried);
+    CHECK(rf.func_checked >= 1 && memcmp(rf.table, truth, sizeof rf.table) == 0);
+    compiled_model_free(f);
+
+    /* determinism: two runs, each order, identical results */
+    for (int mode = MC_REDECODE; mode <= MC_SAMPLE; mode++) {
+        SearchOptions o2 = so;
+        o2.cands.mode = (MetaCandMode)mode;
+        o2.max_candidates = 6;
+        o2.function_check = false;
+        /* a model none of the candidates can match: every one of them is drawn */
+        CompiledModel *n = eval_noise_model(m, 1, 0);
+        CHECK(n != NULL);
+        if (!n) continue;
+        SearchResult a, b;
+        CHECK(search_decompile(mm, n, wt->payload, wt->ids, wt->n, &o2, &a, err, sizeof err) == 0);
+        CHECK(search_decompile(mm, n, wt->payload, wt->ids, wt->n, &o2, &b, err, sizeof err) == 0);
+        CHECK(a.verdict == SEARCH_NONE && b.verdict == SEARCH_NONE);
+        CHECK_MSG(a.tried == b.tried && a.winner == b.winner && a.model_steps == b.model_steps &&
+                      memcmp(a.table, b.table, sizeof a.table) == 0,
+                  "order %s: two runs differ", meta_cand_mode_name((MetaCandMode)mode));
+        CHECK(a.tried >= 2);
+        compiled_model_free(n);
+    }
 }
 
 static void test_decompile_roundtrip(void) {
@@ -140,6 +199,7 @@ static void test_decompile_roundtrip(void) {
             CHECK(equiv_check_tokens(m, NULL, NULL, pred, NULL, &eo, &er, err, sizeof err) == 0);
             CHECK_MSG(er.status == EVAL_FN_EQUIVALENT, "sample %d: %s %s", k, eval_func_name(er.status), er.detail);
         }
+        check_search(&t.m, m, &wt, truth);
         /* another sample's program is not equivalent to this model */
         const int16_t *other = d.prog + (size_t)((k + 1) % NS) * PT_ROWS * PT_COLS;
         EquivOptions eo;

@@ -246,6 +246,29 @@ static void test_html_report(void) {
     /* classic verdicts */
     CHECK(strstr(h, "<p>1 exact, 1 equivalent, 2 wrong of 4</p>") != NULL);
     CHECK(count_of(h, "<span class=\"badge b-wrong\">wrong</span>") >= 2);
+    CHECK(strstr(h, "verified-table") == NULL); /* no search, no verified table */
+    sb_free(&b);
+
+    /* with a search: top-1 and verified@K side by side, noise beside them */
+    s.in.verified = &s.tf;
+    s.in.noise_verified = &s.noise;
+    s.in.verified_label = "verified@8";
+    s.in.verified_note = "note <8>";
+    sb_init(&b);
+    report_html(&b, &s.in);
+    h = b.s;
+    CHECK(html_balance(h, why, sizeof why) == 0);
+    const char *t = strstr(h, "<table id=\"verified-table\">");
+    CHECK(t != NULL && strstr(h, "<h3 id=\"verified\">Top-1 and verified@8</h3>") != NULL);
+    CHECK(strstr(h, "note &lt;8&gt;") != NULL);
+    if (t) {
+        /* the exact row: top-1, verified, noise top-1, noise verified, in that order */
+        char row[256];
+        snprintf(row, sizeof row, "<tr><th>exact program match</th><td class=\"num\">%.1f%%</td><td class=\"num\">%.1f%%</td>"
+                 "<td class=\"num\">%.1f%%</td><td class=\"num\">%.1f%%</td></tr>", 100 * eval_exact_rate(&s.dec),
+                 100 * eval_exact_rate(&s.tf), 100 * eval_exact_rate(&s.noise), 100 * eval_exact_rate(&s.noise));
+        CHECK_MSG(strstr(t, row) != NULL, "%s", row);
+    }
     sb_free(&b);
     free_syn(&s);
 }

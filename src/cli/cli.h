@@ -69,4 +69,7 @@ void cli_print_json_value(FILE *f, Value v);
 /* Writes one value as Python's str would (None, True, 1.0, text). */
 void cli_print_value(FILE *f, Value v);
 
+/* demo_inverse.c: the inverse half of `itracr demo` (meta: NULL finds the shipped model). */
+int demo_inverse(const char *meta);
+
 #endif

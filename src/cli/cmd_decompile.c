@@ -10,6 +10,7 @@
 #include "compiler/model.h"
 #include "data/weight_tokens.h"
 #include "eval/equiv.h"
+#include "eval/search.h"
 #include "gen/program_tokens.h"
 #include "io/atomic_file.h"
 #include "meta/decode_table.h"
@@ -20,13 +21,26 @@
 
 static const char *usage =
     "usage: itracr decompile MODEL.safetensors --meta META.safetensors [--beam K] [--rows] [--check]\n"
-    "                        [--scheme chunks|residual] [--norm asinh|none]\n"
+    "                        [--search K] [--budget-ms T] [--seed S] [--order redecode|keep|sample]\n"
+    "                        [--alt N] [--json] [--scheme chunks|residual] [--norm asinh|none]\n"
     "\n"
     "Turns the compiled model into weight tokens, decodes a program with the meta-model (greedy,\n"
     "or beam search of width K; every output is a valid program) and prints it as .rasp text\n"
     "with the model's vocab and max_seq_len. --rows prints the program-token table instead.\n"
     "--check recompiles the prediction and compares it with MODEL on every input (10,000 seeded\n"
     "random ones when there are more than 100,000): exit 0 when equivalent, 1 otherwise.\n"
+    "\n"
+    "--search K draws up to K candidate programs from the meta-model (the greedy decode, then\n"
+    "one-token changes to the model's top --alt N tokens (default 3) with the rest re-decoded,\n"
+    "best first by the model's score; --order picks another order) and checks each against\n"
+    "MODEL: 'weights' when it compiles to the same model up to a permutation of residual\n"
+    "directions, else 'function' when its compiled model gives MODEL's output on every input\n"
+    "(10,000 seeded random ones when there are more than 100,000). The first verified one is\n"
+    "printed, else the best-scoring one, and stderr gets the line\n"
+    "  verified: weights | function | none (disagrees on N of M inputs)\n"
+    "--budget-ms T bounds the search's wall-clock time; --seed S (default 1) seeds sampling and\n"
+    "the input sample. --json prints one JSON object instead (program, rows, verdict, candidates\n"
+    "tried, winner index, time). The search sees only MODEL (its weights and forward pass).\n"
     "The weight-token options default to those recorded in META.safetensors.train.json.\n";
 
 /* The weight-token options the meta-model was trained with (its .train.json), if any.
@@ -42,10 +56,51 @@ static int read_train_wt(const char *meta, WtOptions *wt) {
     return rc;
 }
 
+/* "verified: weights" / "verified: function" / "verified: none (disagrees on N of M inputs)" */
+static const char *verdict_line(const SearchResult *r, char *buf, size_t cap) {
+    if (r->verdict != SEARCH_NONE) snprintf(buf, cap, "verified: %s", search_verdict_name(r->verdict));
+    else if (r->n_inputs > 0)
+        snprintf(buf, cap, "verified: none (disagrees on %ld of %ld inputs)", r->n_disagree, r->n_inputs);
+    else snprintf(buf, cap, "verified: none (does not compile)");
+    return buf;
+}
+
+static void print_json(const RaspProgram *prog, const int16_t *table, const SearchResult *r, const SearchOptions *o) {
+    cJSON *j = cJSON_CreateObject();
+    char *txt = rasp_format(prog), *rows = pt_format_table(table), line[128];
+    cJSON_AddStringToObject(j, "program", txt ? txt : "");
+    cJSON_AddStringToObject(j, "rows", rows ? rows : "");
+    cJSON_AddStringToObject(j, "verified", search_verdict_name(r->verdict));
+    cJSON_AddStringToObject(j, "verified_line", verdict_line(r, line, sizeof line));
+    cJSON_AddNumberToObject(j, "disagree", (double)r->n_disagree);
+    cJSON_AddNumberToObject(j, "inputs", (double)r->n_inputs);
+    cJSON_AddBoolToObject(j, "exhaustive", r->exhaustive);
+    cJSON_AddNumberToObject(j, "winner", r->winner);
+    cJSON_AddNumberToObject(j, "tried", r->tried);
+    cJSON_AddNumberToObject(j, "compiled", r->compiled);
+    cJSON_AddNumberToObject(j, "function_checks", r->func_checked);
+    cJSON_AddNumberToObject(j, "score", r->score);
+    cJSON_AddNumberToObject(j, "ms", r->ms);
+    cJSON_AddBoolToObject(j, "out_of_budget", r->out_of_budget);
+    cJSON_AddNumberToObject(j, "max_candidates", o->max_candidates);
+    cJSON_AddNumberToObject(j, "budget_ms", o->budget_ms);
+    cJSON_AddStringToObject(j, "order", meta_cand_mode_name(o->cands.mode));
+    cJSON_AddNumberToObject(j, "seed", (double)o->cands.seed);
+    if (r->detail[0]) cJSON_AddStringToObject(j, "detail", r->detail);
+    char *out = cJSON_PrintUnformatted(j);
+    if (out) printf("%s\n", out);
+    free(out);
+    free(txt);
+    free(rows);
+    cJSON_Delete(j);
+}
+
 int cmd_decompile(int argc, char **argv) {
     const char *model_path = NULL, *meta = NULL, *scheme = NULL, *norm = NULL;
-    long beam = 1;
-    bool rows = false, check = false;
+    long beam = 1, search_k = 0, budget = 0, alt = 3;
+    unsigned long long seed = 1;
+    const char *order = NULL;
+    bool rows = false, check = false, json = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {
@@ -53,20 +108,44 @@ int cmd_decompile(int argc, char **argv) {
             return EXIT_OK;
         } else if (strcmp(a, "--rows") == 0) rows = true;
         else if (strcmp(a, "--check") == 0) check = true;
+        else if (strcmp(a, "--json") == 0) json = true;
         else if (strcmp(a, "--meta") == 0 || strcmp(a, "--beam") == 0 || strcmp(a, "--scheme") == 0 ||
-                 strcmp(a, "--norm") == 0) {
+                 strcmp(a, "--norm") == 0 || strcmp(a, "--search") == 0 || strcmp(a, "--budget-ms") == 0 ||
+                 strcmp(a, "--seed") == 0 || strcmp(a, "--order") == 0 || strcmp(a, "--alt") == 0) {
             if (i + 1 >= argc) return cli_usage_error("decompile", "%s needs a value", a);
             const char *v = argv[++i];
             if (strcmp(a, "--meta") == 0) meta = v;
             else if (strcmp(a, "--scheme") == 0) scheme = v;
             else if (strcmp(a, "--norm") == 0) norm = v;
-            else if (!cli_parse_int("decompile", a, v, 1, 64, &beam)) return EXIT_USAGE;
+            else if (strcmp(a, "--order") == 0) order = v;
+            else if (strcmp(a, "--search") == 0) {
+                if (!cli_parse_int("decompile", a, v, 1, 100000, &search_k)) return EXIT_USAGE;
+            } else if (strcmp(a, "--budget-ms") == 0) {
+                if (!cli_parse_int("decompile", a, v, 1, 3600000, &budget)) return EXIT_USAGE;
+            } else if (strcmp(a, "--alt") == 0) {
+                if (!cli_parse_int("decompile", a, v, 0, 16, &alt)) return EXIT_USAGE;
+            } else if (strcmp(a, "--seed") == 0) {
+                char *end = NULL;
+                seed = strtoull(v, &end, 10);
+                if (!*v || *end || v[0] == '-') return cli_usage_error("decompile", "bad --seed '%s'", v);
+            } else if (!cli_parse_int("decompile", a, v, 1, 64, &beam)) return EXIT_USAGE;
         } else if (a[0] == '-' && a[1]) return cli_usage_error("decompile", "unknown option '%s'", a);
         else if (!model_path) model_path = a;
         else return cli_usage_error("decompile", "unexpected argument '%s'", a);
     }
     if (!model_path) return cli_usage_error("decompile", "missing MODEL.safetensors");
     if (!meta) return cli_usage_error("decompile", "missing --meta META.safetensors");
+    SearchOptions so;
+    search_options_default(&so);
+    search_options_seed(&so, seed);
+    so.cands.n_alt = (int)alt;
+    if (order && meta_cand_mode_parse(order, &so.cands.mode) != 0)
+        return cli_usage_error("decompile", "unknown --order '%s' (redecode, keep or sample)", order);
+    if (search_k && beam > 1) return cli_usage_error("decompile", "--search and --beam exclude each other");
+    /* --json or a search option without --search: verify the greedy decode alone */
+    bool searching = search_k > 0 || json || budget > 0 || order;
+    so.max_candidates = search_k > 0 ? (int)search_k : 1;
+    so.budget_ms = (double)budget;
     WtOptions wt;
     wt_options_default(&wt);
     if (read_train_wt(meta, &wt) != 0) return EXIT_BAD_INPUT;
@@ -97,7 +176,14 @@ int cmd_decompile(int argc, char **argv) {
     }
     have_mm = 1;
     int16_t table[PT_ROWS * PT_COLS];
-    if (meta_decode_table(&mm, toks.payload, toks.ids, toks.n, (int)beam, table, err, sizeof err) != 0) {
+    SearchResult sr;
+    if (searching) {
+        if (search_decompile(&mm, cm, toks.payload, toks.ids, toks.n, &so, &sr, err, sizeof err) != 0) {
+            fprintf(stderr, "itracr decompile: %s: %s\n", model_path, err);
+            goto done;
+        }
+        memcpy(table, sr.table, sizeof table);
+    } else if (meta_decode_table(&mm, toks.payload, toks.ids, toks.n, (int)beam, table, err, sizeof err) != 0) {
         fprintf(stderr, "itracr decompile: %s: %s\n", model_path, err);
         goto done;
     }
@@ -109,7 +195,9 @@ int cmd_decompile(int argc, char **argv) {
         fprintf(stderr, "itracr decompile: the decoded table is not a program: %s\n", err);
         goto done;
     }
-    if (rows) {
+    if (json) {
+        print_json(&prog, table, &sr, &so);
+    } else if (rows) {
         char *s = pt_format_table(table);
         if (s) fputs(s, stdout);
         free(s);
@@ -119,6 +207,12 @@ int cmd_decompile(int argc, char **argv) {
         free(s);
     }
     rc = EXIT_OK;
+    if (searching && !json) {
+        char line[128];
+        fprintf(stderr, "%s (candidate %d of %d tried, 1 is the greedy decode; %.0f ms)\n",
+                verdict_line(&sr, line, sizeof line), sr.winner + 1,
+                sr.tried, sr.ms);
+    }
     if (check) {
         CompileOptions co;
         compile_options_default(&co);

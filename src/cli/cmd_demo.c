@@ -1,5 +1,6 @@
 /* itracr demo: the main job on an embedded default — parse, compile, verify and run a
- * classic program, so a newcomer sees the whole compile path in one command. */
+ * classic program, then decompile an in-distribution program's weights with the shipped
+ * meta-model (demo_inverse.c), so a newcomer sees both directions in one command. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -8,12 +9,17 @@
 #include "compiler/model.h"
 
 static const char *usage =
-    "usage: itracr demo [-o MODEL.safetensors [--force]] [--program PROG.rasp]\n"
+    "usage: itracr demo [-o MODEL.safetensors [--force]] [--program PROG.rasp] [--meta META.safetensors]\n"
+    "                   [--no-inverse]\n"
     "\n"
     "Compiles an embedded copy of Tracr's make_reverse (or PROG.rasp), checks the compiled\n"
     "transformer against the interpreter on every input up to max_seq_len, prints a few runs\n"
     "side by side and, with -o, writes the model (an existing model is replaced only with\n"
-    "--force; any other file is never replaced).\n";
+    "--force; any other file is never replaced). Then the inverse direction: an embedded\n"
+    "program from the shipped meta-model's training distribution is compiled and its weights\n"
+    "decompiled with models/meta-small.safetensors (found in the current directory or next\n"
+    "to the binary; --meta names another), greedy and with the verified search, printing\n"
+    "true vs predicted and the verdict. Without the meta-model that part says so and is skipped.\n";
 
 static const char *demo_source =
     "# reverse: the input, reversed (Tracr's lib.make_reverse(rasp.tokens))\n"
@@ -41,7 +47,8 @@ static void print_seq(const Value *v, int n) {
 }
 
 int cmd_demo(int argc, char **argv) {
-    const char *out_path = NULL, *prog_path = NULL;
+    const char *out_path = NULL, *prog_path = NULL, *meta = NULL;
+    bool inverse = true;
     bool force = false;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
@@ -53,6 +60,10 @@ int cmd_demo(int argc, char **argv) {
             prog_path = argv[++i];
         } else if (strcmp(argv[i], "--force") == 0) {
             force = true;
+        } else if (strcmp(argv[i], "--meta") == 0 && i + 1 < argc) {
+            meta = argv[++i];
+        } else if (strcmp(argv[i], "--no-inverse") == 0) {
+            inverse = false;
         } else {
             return cli_usage_error("demo", "unexpected argument '%s'", argv[i]);
         }
@@ -145,5 +156,6 @@ int cmd_demo(int argc, char **argv) {
     }
     compiled_model_free(m);
     rasp_program_free(&p);
+    if (rc == EXIT_OK && inverse) rc = demo_inverse(meta);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,6 +28,7 @@ static const char *usage =
     "                   [--json METRICS.json] [--split test] [--seed S] [--log TRAIN.jsonl]\n"
     "                   [--classics DIR | --no-classics] [--examples K] [--jobs J]\n"
     "                   [--no-teacher] [--no-noise] [--no-func] [--quiet]\n"
+    "                   [--search K [--budget-ms T] [--order redecode|keep|sample] [--alt N]]\n"
     "\n"
     "Evaluates the meta-model on the first N samples (default: all) of DIR's split (default\n"
     "test): token and row accuracy, exact match, functional equivalence, compile and decode\n"
@@ -36,6 +38,10 @@ static const char *usage =
     "programs (DIR/*.rasp of --classics, default examples/) are decompiled and marked exact,\n"
     "equivalent, wrong or out of distribution. -o writes the HTML report (training curves from\n"
     "--log, default META.safetensors.log.jsonl when it exists), --json the numbers.\n"
+    "--search K also runs the verified search of `itracr decompile --search K` on every sample\n"
+    "(and on the noise baseline, with the noise model as the weights) and reports top-1 and\n"
+    "verified@K side by side: exact, equivalent, the share verified by weights or function,\n"
+    "and the median and 95th-percentile wall time per sample of each (--budget-ms T per sample).\n"
     "Progress is shown when stderr is a terminal. Exit 0, 1 for bad input, 2 for usage.\n";
 
 #define K_MAX_CLASSICS 64
@@ -144,6 +150,47 @@ static void headline_json(StrBuf *b, const EvalMetrics *m) {
     sb_append(b, "}");
 }
 
+/* The search's per-sample numbers: shares verified and wall-time percentiles. */
+typedef struct SearchSummary {
+    double share_verified, share_weights, share_function;
+    double median, p95, top1_median, top1_p95; /* ms */
+    double cpu_s;                              /* process CPU time so far */
+} SearchSummary;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile of v[n] (nearest rank; sorts v). */
+static double quantile(double *v, int n, double q) {
+    if (n <= 0) return NAN;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int k = (int)ceil(q * n) - 1;
+    return v[k < 0 ? 0 : k >= n ? n - 1 : k];
+}
+
+static void search_summary(const EvalRunResult *rr, SearchSummary *s) {
+    memset(s, 0, sizeof *s);
+    s->cpu_s = (double)clock() / CLOCKS_PER_SEC;
+    int n = rr->n;
+    double *v = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+    if (!v || n == 0) {
+        free(v);
+        return;
+    }
+    s->share_weights = (double)rr->n_weights / n;
+    s->share_function = (double)rr->n_function / n;
+    s->share_verified = s->share_weights + s->share_function;
+    for (int k = 0; k < n; k++) v[k] = rr->res[k].ver_ms;
+    s->median = quantile(v, n, 0.5);
+    s->p95 = quantile(v, n, 0.95);
+    for (int k = 0; k < n; k++) v[k] = rr->res[k].top1_ms;
+    s->top1_median = quantile(v, n, 0.5);
+    s->top1_p95 = quantile(v, n, 0.95);
+    free(v);
+}
+
 static const char *classic_verdict(const EvalClassic *c) {
     return c->ood ? "out of distribution" : report_verdict(c->exact, c->func);
 }
@@ -176,7 +223,8 @@ static char *table_rasp(const int16_t *t, const DataSettings *ds) {
 int cmd_eval(int argc, char **argv) {
     const char *data_dir = NULL, *meta = NULL, *out_html = NULL, *out_json = NULL, *split = "test";
     const char *log_path = NULL, *classics_dir = NULL;
-    long n = 0, beam = 1, seed = 1, n_examples = 12, jobs = 0;
+    long n = 0, beam = 1, seed = 1, n_examples = 12, jobs = 0, search_k = 0, budget = 0, alt = 3;
+    const char *order = NULL;
     bool quiet = false, no_classics = false;
     EvalRunOptions ro;
     eval_run_options_default(&ro);
@@ -193,7 +241,9 @@ int cmd_eval(int argc, char **argv) {
         else if (strcmp(a, "--data") == 0 || strcmp(a, "--meta") == 0 || strcmp(a, "--n") == 0 ||
                  strcmp(a, "--beam") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--json") == 0 ||
                  strcmp(a, "--split") == 0 || strcmp(a, "--seed") == 0 || strcmp(a, "--log") == 0 ||
-                 strcmp(a, "--classics") == 0 || strcmp(a, "--examples") == 0 || strcmp(a, "--jobs") == 0) {
+                 strcmp(a, "--classics") == 0 || strcmp(a, "--examples") == 0 || strcmp(a, "--jobs") == 0 ||
+                 strcmp(a, "--search") == 0 || strcmp(a, "--budget-ms") == 0 || strcmp(a, "--order") == 0 ||
+                 strcmp(a, "--alt") == 0) {
             if (i + 1 >= argc) return cli_usage_error("eval", "%s needs a value", a);
             const char *v = argv[++i];
             if (strcmp(a, "--data") == 0) data_dir = v;
@@ -203,7 +253,14 @@ int cmd_eval(int argc, char **argv) {
             else if (strcmp(a, "--split") == 0) split = v;
             else if (strcmp(a, "--log") == 0) log_path = v;
             else if (strcmp(a, "--classics") == 0) classics_dir = v;
-            else if (strcmp(a, "--n") == 0) {
+            else if (strcmp(a, "--order") == 0) order = v;
+            else if (strcmp(a, "--search") == 0) {
+                if (!cli_parse_int("eval", a, v, 1, 100000, &search_k)) return EXIT_USAGE;
+            } else if (strcmp(a, "--budget-ms") == 0) {
+                if (!cli_parse_int("eval", a, v, 1, 3600000, &budget)) return EXIT_USAGE;
+            } else if (strcmp(a, "--alt") == 0) {
+                if (!cli_parse_int("eval", a, v, 0, 16, &alt)) return EXIT_USAGE;
+            } else if (strcmp(a, "--n") == 0) {
                 if (!cli_parse_int("eval", a, v, 1, 100000000, &n)) return EXIT_USAGE;
             } else if (strcmp(a, "--beam") == 0) {
                 if (!cli_parse_int("eval", a, v, 1, 64, &beam)) return EXIT_USAGE;
@@ -219,6 +276,14 @@ int cmd_eval(int argc, char **argv) {
     if (!meta) return cli_usage_error("eval", "missing --meta META.safetensors");
     if (classics_dir && no_classics) return cli_usage_error("eval", "--classics and --no-classics together");
     if (strchr(split, '/') || !split[0]) return cli_usage_error("eval", "bad --split '%s'", split);
+    if (order && meta_cand_mode_parse(order, &ro.search_opt.cands.mode) != 0)
+        return cli_usage_error("eval", "unknown --order '%s' (redecode, keep or sample)", order);
+    if ((budget || order) && !search_k) return cli_usage_error("eval", "--budget-ms and --order need --search K");
+    if (search_k && beam > 1) return cli_usage_error("eval", "--search and --beam exclude each other");
+    ro.search = (int)search_k;
+    ro.search_opt.budget_ms = (double)budget;
+    ro.search_opt.cands.n_alt = (int)alt;
+    search_options_seed(&ro.search_opt, (uint64_t)seed);
     bool progress = !quiet && isatty(STDERR_FILENO);
     const char *eval_inputs[] = {meta, data_dir, log_path ? log_path : meta, NULL};
     OutPathSpec html_os = {.what = "HTML report", .inputs = eval_inputs, .text_prefix = "<!DOCTYPE html>",
@@ -323,7 +388,10 @@ int cmd_eval(int argc, char **argv) {
             n_cpaths = list_rasp(cdir, cpaths, K_MAX_CLASSICS);
             for (int i = 0; i < n_cpaths; i++) {
                 if (progress) fprintf(stderr, "\rclassic programs: %d/%d   ", i + 1, n_cpaths);
-                if (eval_classic(&mm, cpaths[i], &wt, (int)beam, ds.vocab, ds.n_vocab, ds.max_seq_len, &ro.equiv,
+                SearchOptions cso = ro.search_opt;
+                cso.max_candidates = ro.search;
+                if (eval_classic_search(&mm, cpaths[i], &wt, (int)beam, ro.search ? &cso : NULL, ds.vocab, ds.n_vocab,
+                                 ds.max_seq_len, &ro.equiv,
                                  &classics[n_classics], err, sizeof err) != 0) {
                     fprintf(stderr, "itracr eval: %s: %s\n", cpaths[i], err);
                     goto done;
@@ -340,6 +408,18 @@ int cmd_eval(int argc, char **argv) {
     pct_line(stdout, beam > 1 ? "decoded (beam)" : "decoded", &rr.decoded);
     if (ro.teacher) pct_line(stdout, "teacher-forced", &rr.teacher);
     if (ro.noise) pct_line(stdout, "noise baseline", &rr.noise);
+    SearchSummary ss;
+    search_summary(&rr, &ss);
+    if (ro.search) {
+        char lab[32];
+        snprintf(lab, sizeof lab, "verified@%ld", search_k);
+        pct_line(stdout, lab, &rr.verified);
+        if (ro.noise) pct_line(stdout, "noise verified", &rr.noise_verified);
+        printf("verified@%ld: %.2f%% of samples verified (weights %.2f%%, function %.2f%%); per sample: top-1 median "
+               "%.1f ms, p95 %.1f ms; search median %.1f ms, p95 %.1f ms (wall); CPU %.1f s in all\n",
+               search_k, 100 * ss.share_verified, 100 * ss.share_weights, 100 * ss.share_function, ss.top1_median,
+               ss.top1_p95, ss.median, ss.p95, ss.cpu_s);
+    }
     for (int i = 0; i < n_classics; i++)
         printf("classic %-20s %-20s %s\n", classics[i].name, classic_verdict(&classics[i]), classics[i].detail);
     /* the ceiling: the exact decompiler on the same models (docs/lift.md) */
@@ -428,8 +508,20 @@ int cmd_eval(int argc, char **argv) {
             {"functional check", s_equiv},
             {"evaluation time", s_time},
         };
+        char s_vlab[48], s_vnote[512];
+        snprintf(s_vlab, sizeof s_vlab, "verified@%ld", search_k);
+        snprintf(s_vnote, sizeof s_vnote,
+                 "verified@%ld: up to %ld candidates per sample (order %s, top-%ld alternatives per position%s), "
+                 "the first that compiles to the given weights (weights) or matches their forward pass on every "
+                 "input (function); %.2f%% of samples verified (weights %.2f%%, function %.2f%%). Wall time per "
+                 "sample: top-1 median %.1f ms, p95 %.1f ms; search median %.1f ms, p95 %.1f ms.",
+                 search_k, search_k, meta_cand_mode_name(ro.search_opt.cands.mode), alt,
+                 budget ? ", time budget per sample" : "", 100 * ss.share_verified, 100 * ss.share_weights,
+                 100 * ss.share_function, ss.top1_median, ss.top1_p95, ss.median, ss.p95);
         ReportInput in = {NULL, &rr.decoded, ro.teacher ? &rr.teacher : NULL, ro.noise ? &rr.noise : NULL, ex, n_ex,
-                          have_log ? &log : NULL, kv, (int)(sizeof kv / sizeof kv[0]), rc_, n_classics};
+                          have_log ? &log : NULL, kv, (int)(sizeof kv / sizeof kv[0]), rc_, n_classics,
+                          ro.search ? &rr.verified : NULL, ro.search && ro.noise ? &rr.noise_verified : NULL, s_vlab,
+                          ro.search ? s_vnote : NULL};
         StrBuf hb;
         sb_init(&hb);
         report_html(&hb, &in);
@@ -443,6 +535,20 @@ int cmd_eval(int argc, char **argv) {
     if (out_json) {
         sb_append(&js, "{\"headline\": ");
         headline_json(&js, &rr.decoded);
+        sb_append(&js, ",\n \"verified\": ");
+        if (ro.search) {
+            sb_append(&js, "{");
+            eval_headline_json_fields(&rr.verified, &js);
+            sb_printf(&js, ", \"K\": %ld, \"budget_ms\": %ld, \"order\": \"%s\", \"alt\": %ld, \"share_verified\": %.6f, "
+                           "\"share_weights\": %.6f, \"share_function\": %.6f, \"median_ms\": %.3f, \"p95_ms\": %.3f, "
+                           "\"top1_median_ms\": %.3f, \"top1_p95_ms\": %.3f, \"search_errors\": %ld, \"noise\": ",
+                      search_k, budget, meta_cand_mode_name(ro.search_opt.cands.mode), alt, ss.share_verified,
+                      ss.share_weights, ss.share_function, ss.median, ss.p95, ss.top1_median, ss.top1_p95,
+                      rr.search_errors);
+            if (ro.noise) headline_json(&js, &rr.noise_verified);
+            else sb_append(&js, "null");
+            sb_append(&js, "}");
+        } else sb_append(&js, "null");
         sb_append(&js, ",\n \"teacher_forced_headline\": ");
         if (ro.teacher) headline_json(&js, &rr.teacher);
         else sb_append(&js, "null");
@@ -471,7 +577,10 @@ int cmd_eval(int argc, char **argv) {
             json_str(&js, classic_verdict(&classics[i]));
             sb_append(&js, ", \"check\": ");
             json_str(&js, eval_func_name(classics[i].func));
-            sb_printf(&js, ", \"weight_tokens\": %d, \"detail\": ", classics[i].n_wt);
+            sb_printf(&js, ", \"weight_tokens\": %d, \"verified\": ", classics[i].n_wt);
+            if (classics[i].searched) json_str(&js, search_verdict_name(classics[i].verdict));
+            else sb_append(&js, "null");
+            sb_append(&js, ", \"detail\": ");
             json_str(&js, classics[i].detail);
             sb_append(&js, ", \"decompiled\": ");
             if (classics[i].pred_rasp) json_str(&js, classics[i].pred_rasp);

@@ -17,6 +17,7 @@ void equiv_options_default(EquivOptions *o) {
     o->seed = 1;
     o->rtol = 0.005;
     o->atol = 1e-5;
+    o->count_all = false;
 }
 
 long equiv_input_count(int v, int n, long limit) {
@@ -98,8 +99,10 @@ static int run_batch(Runner *R, int B, int l, EquivResult *r, char *err, size_t 
                     continue;
                 }
             }
+            if (!r->n_different) describe(R, R->seq + s * R->N, l, i - 1, ta, pb, r->detail, sizeof r->detail);
+            r->n_different++;
+            if (R->o->count_all) break; /* the next input */
             r->n_inputs += s + 1;
-            describe(R, R->seq + s * R->N, l, i - 1, ta, pb, r->detail, sizeof r->detail);
             return 1;
         }
     }
@@ -157,6 +160,7 @@ int equiv_models(const CompiledModel *a, const RaspProgram *truth_prog, const Co
     }
     r->n_inputs = 0;
     r->n_undefined = 0;
+    r->n_different = 0;
     r->exhaustive = false;
     r->detail[0] = 0;
     if (a->max_seq_len != b->max_seq_len) {
@@ -212,7 +216,7 @@ int equiv_models(const CompiledModel *a, const RaspProgram *truth_prog, const Co
     }
     if (!rc) {
         rc = run_all(&R, r, err, errcap);
-        if (rc >= 0) r->status = rc ? EVAL_FN_DIFFERENT : EVAL_FN_EQUIVALENT;
+        if (rc >= 0) r->status = rc || r->n_different ? EVAL_FN_DIFFERENT : EVAL_FN_EQUIVALENT;
         if (rc > 0) rc = 0;
     }
     free(R.xs);

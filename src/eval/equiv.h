@@ -27,6 +27,8 @@ typedef struct EquivOptions {
     int n_random;          /* 10000 */
     uint64_t seed;         /* 1 */
     double rtol, atol;     /* 0.005, 1e-5 */
+    bool count_all;        /* false: stop at the first differing input; true: run every
+                              input and count the differing ones (n_different) */
 } EquivOptions;
 
 void equiv_options_default(EquivOptions *o);
@@ -36,6 +38,7 @@ typedef struct EquivResult {
     bool exact;            /* the two tables are identical (then no input is run) */
     long n_inputs;         /* inputs run (up to and including the first difference) */
     long n_undefined;      /* positions not compared: the truth is None there */
+    long n_different;      /* inputs with a differing position (count_all; else 0 or 1) */
     bool exhaustive;       /* the inputs were every input up to max_seq_len */
     char detail[512];      /* the decode/compile error, or the first differing input */
 } EquivResult;

@@ -25,6 +25,7 @@ void eval_run_options_default(EvalRunOptions *o) {
     o->noise = true;
     o->func = true;
     equiv_options_default(&o->equiv);
+    search_options_default(&o->search_opt);
 }
 
 static double now_s(void) {
@@ -59,6 +60,46 @@ void eval_noise_payload(const float *payload, int P, uint64_t seed, long sample,
         double s = nx > 0 && ng > 0 ? sqrt(nx / ng) : 0;
         for (int k = 0; k < WT_WIDTH; k++) y[k] = (float)(g[k] * s);
     }
+}
+
+/* Fills n doubles with Gaussian noise scaled to the L2 norm the block had. */
+static void noise_block(double *w, size_t n, MetaRng *rng) {
+    double nw = 0, ng = 0;
+    for (size_t i = 0; i < n; i++) nw += w[i] * w[i];
+    for (size_t i = 0; i < n; i++) {
+        double g = meta_rng_normal(rng);
+        ng += g * g;
+        w[i] = g;
+    }
+    double sc = nw > 0 && ng > 0 ? sqrt(nw / ng) : 0;
+    for (size_t i = 0; i < n; i++) w[i] *= sc;
+}
+
+CompiledModel *eval_noise_model(const CompiledModel *m, uint64_t seed, long sample) {
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    char err[256];
+    CompiledModel *c = NULL;
+    if (model_serialize(m, &buf, &len, err, sizeof err) != 0) return NULL;
+    int rc = model_load_buffer(buf, len, &c, err, sizeof err);
+    free(buf);
+    if (rc != 0) return NULL;
+    MetaRng rng;
+    meta_rng_seed(&rng, seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(sample + 1)));
+    size_t D = (size_t)c->residual_dim, HK = (size_t)c->num_heads * c->key_size, M = (size_t)c->mlp_hidden_size;
+    noise_block(c->token_embed, (size_t)c->vocab_size * D, &rng);
+    noise_block(c->pos_embed, (size_t)(c->max_seq_len + 1) * D, &rng);
+    for (int l = 0; l < c->num_layers; l++) {
+        ModelLayer *L = &c->layers[l];
+        noise_block(L->q, D * HK, &rng);
+        noise_block(L->k, D * HK, &rng);
+        noise_block(L->v, D * HK, &rng);
+        noise_block(L->o, HK * D, &rng);
+        noise_block(L->w1, D * M, &rng);
+        noise_block(L->w2, M * D, &rng);
+    }
+    noise_block(c->unembed, D * (size_t)c->n_out, &rng);
+    return c;
 }
 
 int eval_teacher_table(MetaModel *m, const int16_t *truth, const float *payload, const int16_t *ids, int P,
@@ -115,21 +156,26 @@ typedef struct TruthCache {
     RaspProgram prog;
 } TruthCache;
 
+/* The truth's compiled model and program into tc (state 1), once. */
+static void truth_compile(TruthCache *tc, const int16_t *truth, const EvalRunOptions *o, char *detail, size_t dcap) {
+    if (tc->state != 0) return;
+    char err[512];
+    CompileOptions co;
+    compile_options_default(&co);
+    tc->state = -1;
+    if (pt_decode(truth, o->vocab, o->n_vocab, o->max_seq_len, &tc->prog, err, sizeof err) == 0 &&
+        compile_program(&tc->prog, &co, &tc->cm, err, sizeof err) == 0)
+        tc->state = 1;
+    else if (detail) snprintf(detail, dcap, "the true program does not compile: %.200s", err);
+}
+
 static EvalFunc check_one(TruthCache *tc, const int16_t *truth, const int16_t *pred, const EvalRunOptions *o,
                           char *detail, size_t dcap) {
     EvalPair pr;
     eval_compare(truth, pred, &pr);
     if (pr.exact) return EVAL_FN_EQUIVALENT; /* identical tables: nothing to run */
     char err[512];
-    if (tc->state == 0) {
-        CompileOptions co;
-        compile_options_default(&co);
-        tc->state = -1;
-        if (pt_decode(truth, o->vocab, o->n_vocab, o->max_seq_len, &tc->prog, err, sizeof err) == 0 &&
-            compile_program(&tc->prog, &co, &tc->cm, err, sizeof err) == 0)
-            tc->state = 1;
-        else if (detail) snprintf(detail, dcap, "the true program does not compile: %.200s", err);
-    }
+    truth_compile(tc, truth, o, detail, dcap);
     if (tc->state < 0) return EVAL_FN_TRUE_FAILED;
     CompileOptions co;
     compile_options_default(&co);
@@ -143,6 +189,40 @@ static EvalFunc check_one(TruthCache *tc, const int16_t *truth, const int16_t *p
 }
 
 /* One sample, all variants. */
+/* The search on the sample's model and on its noise model (eval_run.h). */
+static void run_search(MetaModel *mm, TruthCache *tc, const int16_t *truth, const float *payload, const int16_t *ids,
+                       int P, const float *noise_tokens, int s, const EvalRunOptions *o, EvalSampleResult *res) {
+    char err[512];
+    SearchOptions so = o->search_opt;
+    so.max_candidates = o->search;
+    memcpy(res->ver, res->dec, sizeof res->ver);
+    memcpy(res->noise_ver, res->noise, sizeof res->noise_ver);
+    res->ver_func = res->noise_ver_func = EVAL_FN_UNCHECKED;
+    truth_compile(tc, truth, o, NULL, 0);
+    if (tc->state < 0) {
+        res->ver_func = res->noise_ver_func = EVAL_FN_TRUE_FAILED;
+        return;
+    }
+    SearchResult sr;
+    if (search_decompile(mm, tc->cm, payload, ids, P, &so, &sr, err, sizeof err) != 0) {
+        res->ver_failed = true;
+    } else {
+        memcpy(res->ver, sr.table, sizeof res->ver);
+        res->verdict = sr.verdict;
+        res->ver_winner = sr.winner;
+        res->ver_tried = sr.tried;
+    }
+    res->ver_ms = sr.ms;
+    if (o->noise) {
+        CompiledModel *nm = eval_noise_model(tc->cm, o->seed, s);
+        if (nm && search_decompile(mm, nm, noise_tokens, ids, P, &so, &sr, err, sizeof err) == 0) {
+            memcpy(res->noise_ver, sr.table, sizeof res->noise_ver);
+            res->noise_verdict = sr.verdict;
+        }
+        if (nm) compiled_model_free(nm);
+    }
+}
+
 static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOptions *o, float *noise_buf,
                        EvalSampleResult *res, int *hard_error, char *herr, size_t hcap) {
     const int16_t *truth = d->prog + (size_t)s * TABLE_CELLS;
@@ -162,8 +242,10 @@ static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOp
             tf_ok = 1;
         }
     }
+    double t1 = now_s();
     int dec_rc = tf_ok ? meta_decode_table_reuse(mm, payload, ids, P, o->beam, res->dec, err, sizeof err)
                        : meta_decode_table(mm, payload, ids, P, o->beam, res->dec, err, sizeof err);
+    res->top1_ms = 1e3 * (now_s() - t1);
     if (dec_rc != 0) {
         empty_table(res->dec);
         res->dec_failed = true;
@@ -174,15 +256,24 @@ static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOp
         if (meta_decode_table(mm, noise_buf, ids, P, o->beam, res->noise, err, sizeof err) != 0) empty_table(res->noise);
     }
     res->dec_func = res->tf_func = res->noise_func = EVAL_FN_UNCHECKED;
-    if (!o->func) return;
     TruthCache tc;
     tc.state = 0;
     tc.cm = NULL;
     rasp_program_init(&tc.prog);
+    if (o->search > 0) run_search(mm, &tc, truth, payload, ids, P, noise_buf, s, o, res);
+    if (!o->func) {
+        if (tc.cm) compiled_model_free(tc.cm);
+        rasp_program_free(&tc.prog);
+        return;
+    }
     if (res->dec_failed) res->dec_func = EVAL_FN_NO_DECODE;
     else res->dec_func = check_one(&tc, truth, res->dec, o, res->detail, sizeof res->detail);
     if (o->teacher) res->tf_func = check_one(&tc, truth, res->tf, o, NULL, 0);
     if (o->noise) res->noise_func = check_one(&tc, truth, res->noise, o, NULL, 0);
+    if (o->search > 0) {
+        res->ver_func = check_one(&tc, truth, res->ver, o, NULL, 0);
+        if (o->noise) res->noise_ver_func = check_one(&tc, truth, res->noise_ver, o, NULL, 0);
+    }
     if (tc.cm) compiled_model_free(tc.cm);
     rasp_program_free(&tc.prog);
 }
@@ -197,7 +288,8 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
                  m->cfg.payload_dim, m->cfg.n_id_fields, m->cfg.vocab);
         return 1;
     }
-    if (eval_metrics_init(&r->decoded) || eval_metrics_init(&r->teacher) || eval_metrics_init(&r->noise)) {
+    if (eval_metrics_init(&r->decoded) || eval_metrics_init(&r->teacher) || eval_metrics_init(&r->noise) ||
+        eval_metrics_init(&r->verified) || eval_metrics_init(&r->noise_verified)) {
         snprintf(err, errcap, "cannot load the lambda library");
         eval_run_result_free(r);
         return 1;
@@ -297,6 +389,17 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
         eval_metrics_add(&r->decoded, truth, x->dec, x->dec_func);
         if (o->teacher) eval_metrics_add(&r->teacher, truth, x->tf, x->tf_func);
         if (o->noise) eval_metrics_add(&r->noise, truth, x->noise, x->noise_func);
+        if (o->search > 0) {
+            eval_metrics_add(&r->verified, truth, x->ver, x->ver_func);
+            r->n_weights += x->verdict == SEARCH_WEIGHTS;
+            r->n_function += x->verdict == SEARCH_FUNCTION;
+            r->search_errors += x->ver_failed;
+            if (o->noise) {
+                eval_metrics_add(&r->noise_verified, truth, x->noise_ver, x->noise_ver_func);
+                r->noise_n_weights += x->noise_verdict == SEARCH_WEIGHTS;
+                r->noise_n_function += x->noise_verdict == SEARCH_FUNCTION;
+            }
+        }
     }
     r->seconds = now_s() - t0;
     return 0;
@@ -306,6 +409,8 @@ void eval_run_result_free(EvalRunResult *r) {
     eval_metrics_free(&r->decoded);
     eval_metrics_free(&r->teacher);
     eval_metrics_free(&r->noise);
+    eval_metrics_free(&r->verified);
+    eval_metrics_free(&r->noise_verified);
     free(r->sample);
     free(r->res);
     memset(r, 0, sizeof *r);
@@ -347,6 +452,12 @@ static bool same_vocab(const Value *a, int na, const Value *b, int nb) {
 int eval_classic(MetaModel *m, const char *path, const WtOptions *wt, int beam, const Value *train_vocab,
                  int train_n_vocab, int train_msl, const EquivOptions *eo, EvalClassic *c, char *err,
                  size_t errcap) {
+    return eval_classic_search(m, path, wt, beam, NULL, train_vocab, train_n_vocab, train_msl, eo, c, err, errcap);
+}
+
+int eval_classic_search(MetaModel *m, const char *path, const WtOptions *wt, int beam, const SearchOptions *so,
+                        const Value *train_vocab, int train_n_vocab, int train_msl, const EquivOptions *eo,
+                        EvalClassic *c, char *err, size_t errcap) {
     memset(c, 0, sizeof *c);
     base_name(path, c->name, sizeof c->name);
     c->func = EVAL_FN_UNCHECKED;
@@ -389,14 +500,28 @@ int eval_classic(MetaModel *m, const char *path, const WtOptions *wt, int beam, 
         rc = 0;
         goto done;
     }
-    char note[160] = "";
+    char note[256] = "";
     if (train_vocab && (!same_vocab(vocab, nv, train_vocab, train_n_vocab) || cm->max_seq_len != train_msl))
         snprintf(note, sizeof note, " [vocab of %d tokens, max_seq_len %d: not the training setting (%d tokens, %d)]",
                  nv, cm->max_seq_len, train_n_vocab, train_msl);
     int16_t table[TABLE_CELLS];
-    if (meta_decode_table(m, toks.payload, toks.ids, toks.n, beam, table, e2, sizeof e2) != 0) {
+    if (so) {
+        SearchResult sr;
+        if (search_decompile(m, cm, toks.payload, toks.ids, toks.n, so, &sr, e2, sizeof e2) != 0) {
+            c->func = EVAL_FN_NO_DECODE;
+            snprintf(c->detail, sizeof c->detail, "search failed: %.250s%.200s", e2, note);
+            rc = 0;
+            goto done;
+        }
+        c->searched = true;
+        c->verdict = sr.verdict;
+        memcpy(table, sr.table, sizeof table);
+        size_t k = strlen(note);
+        snprintf(note + k, sizeof note - k, " [search: verified %s, candidate %d of %d]", search_verdict_name(sr.verdict),
+                 sr.winner + 1, sr.tried);
+    } else if (meta_decode_table(m, toks.payload, toks.ids, toks.n, beam, table, e2, sizeof e2) != 0) {
         c->func = EVAL_FN_NO_DECODE;
-        snprintf(c->detail, sizeof c->detail, "decoding failed: %.300s%s", e2, note);
+        snprintf(c->detail, sizeof c->detail, "decoding failed: %.250s%.200s", e2, note);
         rc = 0;
         goto done;
     }
@@ -405,11 +530,11 @@ int eval_classic(MetaModel *m, const char *path, const WtOptions *wt, int beam, 
     rasp_program_free(&pp);
     EquivResult r;
     if (equiv_check_program(&p, table, &co, eo, &r, e2, sizeof e2) != 0) {
-        snprintf(c->detail, sizeof c->detail, "functional check failed: %.300s%s", e2, note);
+        snprintf(c->detail, sizeof c->detail, "functional check failed: %.250s%.200s", e2, note);
     } else {
         c->exact = r.exact;
         c->func = r.status;
-        snprintf(c->detail, sizeof c->detail, "%.300s%s", r.detail, note);
+        snprintf(c->detail, sizeof c->detail, "%.300s%.200s", r.detail, note);
     }
     rc = 0;
 done:

@@ -17,6 +17,7 @@
 #include "data/weight_tokens.h"
 #include "eval/equiv.h"
 #include "eval/metrics.h"
+#include "eval/search.h"
 #include "meta/meta_model.h"
 #include "meta/train_data.h"
 
@@ -30,6 +31,13 @@ typedef struct EvalRunOptions {
     int max_seq_len;
     EquivOptions equiv;
     int jobs;               /* threads (0: OpenMP default) */
+    /* verified@K (eval/search.h): search > 0 runs the search with K = search on each sample's
+     * model (rebuilt by compiling its program: the dataset holds weight tokens, not model
+     * files; the search sees that model and its weight tokens only) and on the noise
+     * baseline's model (the same model with every weight matrix replaced by seeded noise of
+     * the same norm, decoded from the same noise tokens as the top-1 baseline). */
+    int search;
+    SearchOptions search_opt;
     bool progress;          /* a progress line on stderr */
 } EvalRunOptions;
 
@@ -42,10 +50,21 @@ typedef struct EvalSampleResult {
     bool dec_failed;        /* decoding itself failed (no EOS within the limit, ...): dec is
                                then an empty program (START, END) */
     char detail[256];       /* decoded prediction: decode error or functional-check message */
+    /* the search (when run): its answer and verdict, on the sample and on the noise model */
+    int16_t ver[PT_ROWS * PT_COLS], noise_ver[PT_ROWS * PT_COLS];
+    EvalFunc ver_func, noise_ver_func;
+    SearchVerdict verdict, noise_verdict;
+    bool ver_failed;        /* the search itself failed (ver is then the top-1 decode) */
+    int ver_winner, ver_tried;
+    double top1_ms, ver_ms; /* wall time of the top-1 decode and of the search */
 } EvalSampleResult;
 
 typedef struct EvalRunResult {
     EvalMetrics decoded, teacher, noise;
+    EvalMetrics verified, noise_verified; /* the search's answers (when run) */
+    long n_weights, n_function;           /* search verdicts over the samples */
+    long noise_n_weights, noise_n_function;
+    long search_errors;
     int n;                  /* samples evaluated */
     int *sample;            /* [n] index into the TrainData of each evaluated sample */
     EvalSampleResult *res;  /* [n] */
@@ -66,6 +85,11 @@ void eval_run_result_free(EvalRunResult *r);
  * (all-zero tokens stay zero). ids are kept as they are. */
 void eval_noise_payload(const float *payload, int P, uint64_t seed, long sample, float *out);
 
+/* The noise baseline's model for the search: a copy of m with every weight matrix replaced by
+ * Gaussian noise (seeded by seed and sample) scaled to that matrix's L2 norm; the config and
+ * encoders are kept. NULL on OOM. */
+CompiledModel *eval_noise_model(const CompiledModel *m, uint64_t seed, long sample);
+
 /* The teacher-forced prediction of one sample as a table: one forward pass with the true
  * flat sequence as input; the argmax at each field position becomes that cell (an argmax
  * outside the field's column: the out-of-range id pt_vocab_size(col); EOS: END), and the
@@ -84,6 +108,8 @@ typedef struct EvalClassic {
     int n_wt;               /* weight tokens of its compiled model */
     char detail[512];       /* the reason / the functional-check message / notes */
     char *pred_rasp;        /* the decompiled program (malloc'ed; NULL if none) */
+    bool searched;          /* the prediction came from the verified search */
+    SearchVerdict verdict;  /* its verdict (searched only) */
 } EvalClassic;
 
 /* Parses, compiles (with its own directives) and decompiles path; the verdict as
@@ -94,6 +120,11 @@ typedef struct EvalClassic {
 int eval_classic(MetaModel *m, const char *path, const WtOptions *wt, int beam,
                  const Value *train_vocab, int train_n_vocab, int train_msl,
                  const EquivOptions *eo, EvalClassic *c, char *err, size_t errcap);
+/* The same with the verified search (so: its options, max_candidates = K) instead of the
+ * greedy/beam decode when so is not NULL: the compiled classic is the given model. */
+int eval_classic_search(MetaModel *m, const char *path, const WtOptions *wt, int beam, const SearchOptions *so,
+                        const Value *train_vocab, int train_n_vocab, int train_msl, const EquivOptions *eo,
+                        EvalClassic *c, char *err, size_t errcap);
 void eval_classic_free(EvalClassic *c);
 
 #endif

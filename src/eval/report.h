@@ -46,6 +46,10 @@ typedef struct ReportInput {
     int n_settings;
     const ReportClassic *classics;
     int n_classics;
+    /* verified@K (eval --search): the search's answers beside top-1; NULL when not run */
+    const EvalMetrics *verified, *noise_verified;
+    const char *verified_label;        /* e.g. "verified@64" */
+    const char *verified_note;         /* shares verified, K, budget, timings (one line) */
 } ReportInput;
 
 /* "exact", "equivalent" or "wrong". */

@@ -108,6 +108,39 @@ static void count_row(StrBuf *b, const ReportInput *in, const char *name, size_t
     sb_append(b, "</tr>");
 }
 
+/* Top-1 and verified@K side by side (and the noise baseline through the same search). */
+static void verified_table(StrBuf *b, const ReportInput *in) {
+    const char *lab = in->verified_label ? in->verified_label : "verified";
+    sb_append(b, "<h3 id=\"verified\">Top-1 and ");
+    esc(b, lab);
+    sb_append(b, "</h3><table id=\"verified-table\"><thead><tr><th>metric</th><th>top-1</th><th>");
+    esc(b, lab);
+    sb_append(b, "</th><th>noise top-1</th><th>noise ");
+    esc(b, lab);
+    sb_append(b, "</th></tr></thead><tbody>");
+    const char *names[] = {"exact program match", "functional equivalence", "token accuracy"};
+    MetricFn fns[] = {eval_exact_rate, eval_equiv_rate, eval_token_acc};
+    const EvalMetrics *ms[4] = {in->decoded, in->verified, in->noise, in->noise_verified};
+    for (int r = 0; r < 3; r++) {
+        sb_append(b, "<tr><th>");
+        esc(b, names[r]);
+        sb_append(b, "</th>");
+        for (int i = 0; i < 4; i++) {
+            sb_append(b, "<td class=\"num\">");
+            if (ms[i]) pct(b, fns[r](ms[i]));
+            else sb_append(b, "&ndash;");
+            sb_append(b, "</td>");
+        }
+        sb_append(b, "</tr>");
+    }
+    sb_append(b, "</tbody></table>");
+    if (in->verified_note) {
+        sb_append(b, "<p class=\"muted\">");
+        esc(b, in->verified_note);
+        sb_append(b, "</p>");
+    }
+}
+
 static void headline(StrBuf *b, const ReportInput *in) {
     sb_append(b, "<section id=\"headline\"><h2>Headline (fully decoded)</h2><div class=\"cards\">");
     card(b, in, "exact program match", eval_exact_rate, true);
@@ -130,7 +163,9 @@ static void headline(StrBuf *b, const ReportInput *in) {
     count_row(b, in, "true program failed to compile", offsetof(EvalMetrics, true_failed));
     sb_append(b, "</tbody></table><p class=\"muted\">Functional equivalence and compile rate are "
                  "over the functionally checked programs; token and row accuracy count missing "
-                 "and extra rows as wrong (docs/evaluation.md).</p></section>");
+                 "and extra rows as wrong (docs/evaluation.md).</p>");
+    if (in->verified) verified_table(b, in);
+    sb_append(b, "</section>");
 }
 
 /* ---- breakdown charts ------------------------------------------------------------------ */

@@ -355,3 +355,156 @@ done:
     dec_free(&d);
     return rc;
 }
+
+/* ---- sessions ---------------------------------------------------------------------------- */
+
+struct MetaDecSession {
+    Dec d;
+    MetaDecodeOpts o;
+    int32_t *in;          /* [maxT+1] the input token of each position (in[0] = BOS) */
+    float *lg;            /* [maxT, V] the logits each cached position gave */
+    int n_valid;          /* positions 0..n_valid-1 hold keys/values/logits of in[0..] */
+    unsigned char *allowed; /* [V] */
+    double *lp;           /* [V] */
+    long n_steps;
+};
+
+MetaDecSession *meta_dec_session_new(MetaModel *m, const MetaPrefix *pre, const MetaDecodeOpts *o, char *err,
+                                     size_t errcap) {
+    MetaDecSession *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errcap, "meta decode: out of memory");
+        return NULL;
+    }
+    if (dec_init(&s->d, m, pre, o, 1, err, errcap)) {
+        free(s);
+        return NULL;
+    }
+    s->o = *o;
+    s->o.reuse_prefix = 0;
+    int V = s->d.V;
+    s->in = malloc(sizeof(int32_t) * (size_t)(o->max_len + 1));
+    s->lg = malloc(sizeof(float) * (size_t)o->max_len * V);
+    s->allowed = malloc((size_t)V);
+    s->lp = malloc(sizeof(double) * (size_t)V);
+    if (!s->in || !s->lg || !s->allowed || !s->lp) {
+        meta_dec_session_free(s);
+        snprintf(err, errcap, "meta decode: out of memory");
+        return NULL;
+    }
+    s->in[0] = o->bos;
+    return s;
+}
+
+void meta_dec_session_free(MetaDecSession *s) {
+    if (!s) return;
+    dec_free(&s->d);
+    free(s->in);
+    free(s->lg);
+    free(s->allowed);
+    free(s->lp);
+    free(s);
+}
+
+long meta_dec_session_steps(const MetaDecSession *s) { return s->n_steps; }
+
+/* The logits of position t with input tok (in[0..t-1] already set and valid). */
+static const float *session_step(MetaDecSession *s, int t, int32_t tok) {
+    int V = s->d.V;
+    if (t < s->n_valid && s->in[t] == tok) return s->lg + (size_t)t * V;
+    s->in[t] = tok;
+    dec_step(&s->d, 1, &tok, t);
+    s->n_steps++;
+    memcpy(s->lg + (size_t)t * V, s->d.logits, sizeof(float) * (size_t)V);
+    s->n_valid = t + 1; /* later positions were computed after another input */
+    return s->lg + (size_t)t * V;
+}
+
+int meta_dec_session_run(MetaDecSession *s, const int32_t *force, int nf, MetaRng *rng, float temp, int n_alt,
+                         MetaDecStep *steps, int32_t *alt_tok, float *alt_lp, int *out_len, char *err,
+                         size_t errcap) {
+    const MetaDecodeOpts *o = &s->o;
+    int V = s->d.V, T = o->max_len;
+    *out_len = 0;
+    if (nf < 0 || nf > T) {
+        snprintf(err, errcap, "meta decode: %d forced tokens, at most %d", nf, T);
+        return -1;
+    }
+    /* seq[0] = BOS, seq[t+1] = the token generated at position t */
+    int32_t *seq = malloc(sizeof(int32_t) * (size_t)(T + 1));
+    if (!seq) {
+        snprintf(err, errcap, "meta decode: out of memory");
+        return -1;
+    }
+    seq[0] = o->bos;
+    int rc = 0;
+    for (int t = 0; t < T; t++) {
+        /* a forced position still runs (its keys and values serve the later ones), from the
+         * cache when the previous run had the same start */
+        if (t < nf) {
+            (void)session_step(s, t, seq[t]);
+            seq[t + 1] = force[t];
+            steps[t].tok = force[t];
+            (*out_len)++;
+            if (force[t] == o->eos) break;
+            continue;
+        }
+        const float *z = session_step(s, t, seq[t]);
+        if (ask(o, seq, t + 1, s->allowed, V, err, errcap)) {
+            rc = -1;
+            break;
+        }
+        double mx = z[0], sum = 0;
+        for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
+        for (int v = 0; v < V; v++) sum += exp((double)z[v] - mx);
+        double lse = mx + log(sum);
+        for (int v = 0; v < V; v++) s->lp[v] = (double)z[v] - lse;
+        int best = -1;
+        if (rng) {
+            double tt = temp > 0 ? (double)temp : 1.0, tot = 0, amx = -INFINITY;
+            for (int v = 0; v < V; v++)
+                if (s->allowed[v] && s->lp[v] > amx) amx = s->lp[v];
+            for (int v = 0; v < V; v++)
+                if (s->allowed[v]) tot += exp((s->lp[v] - amx) / tt);
+            double u = meta_rng_uniform(rng) * tot;
+            for (int v = 0; v < V; v++) {
+                if (!s->allowed[v]) continue;
+                best = v;
+                u -= exp((s->lp[v] - amx) / tt);
+                if (u < 0) break;
+            }
+        } else {
+            for (int v = 0; v < V; v++)
+                if (s->allowed[v] && (best < 0 || z[v] > z[best])) best = v;
+        }
+        if (best < 0) {
+            snprintf(err, errcap, "meta decode: no token allowed at position %d", t + 1);
+            rc = -1;
+            break;
+        }
+        /* the n_alt best other allowed tokens, by insertion (n_alt is small) */
+        int na = 0;
+        int32_t *at = alt_tok + (size_t)t * (n_alt > 0 ? n_alt : 0);
+        float *al = alt_lp + (size_t)t * (n_alt > 0 ? n_alt : 0);
+        for (int v = 0; v < V && n_alt > 0; v++) {
+            if (!s->allowed[v] || v == best) continue;
+            if (na == n_alt && !(s->lp[v] > al[na - 1])) continue;
+            int i = na < n_alt ? na++ : n_alt - 1;
+            while (i > 0 && s->lp[v] > al[i - 1]) {
+                at[i] = at[i - 1];
+                al[i] = al[i - 1];
+                i--;
+            }
+            at[i] = v;
+            al[i] = (float)s->lp[v];
+        }
+        steps[t].tok = best;
+        steps[t].lp = (float)s->lp[best];
+        steps[t].n_alt = na;
+        seq[t + 1] = best;
+        (*out_len)++;
+        if (best == o->eos) break;
+    }
+    free(seq);
+    return rc;
+}

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "meta/meta_model.h"
+#include "meta/meta_rng.h"
 
 /* One sample's weight tokens: P valid tokens (no padding). */
 typedef struct MetaPrefix {
@@ -48,5 +49,38 @@ int meta_decode_greedy(MetaModel *m, const MetaPrefix *pre, const MetaDecodeOpts
  * Width 1 gives the greedy result. */
 int meta_decode_beam(MetaModel *m, const MetaPrefix *pre, const MetaDecodeOpts *o, int beam_width,
                      int32_t *out, int *out_len, float *score, char *err, size_t errcap);
+
+
+/* ---- decoding sessions: many sequences on one prefix --------------------------------- */
+/* A session encodes the prefix once; each meta_dec_session_run then decodes one sequence
+ * that starts with forced tokens, reusing the keys, values and logits of the longest start it
+ * shares with the previous run (so the children of a search node cost only their new
+ * suffix). One session serves one thread. */
+typedef struct MetaDecSession MetaDecSession;
+
+/* NULL with a message on a bad prefix/options or OOM. m must stay alive and unchanged. */
+MetaDecSession *meta_dec_session_new(MetaModel *m, const MetaPrefix *pre, const MetaDecodeOpts *o,
+                                     char *err, size_t errcap);
+void meta_dec_session_free(MetaDecSession *s);
+
+/* What one run returns, per generated position t (0-based, BOS not counted). */
+typedef struct MetaDecStep {
+    int32_t tok;        /* the token taken */
+    float lp;           /* its log-probability under the model's full softmax */
+    int n_alt;          /* alternatives below, best first (allowed tokens other than tok) */
+} MetaDecStep;
+
+/* Decodes force[0..nf) (taken as given, not checked against the constraint) and then, until
+ * EOS or max_len, the allowed token with the largest logit -- or, with rng non-NULL, one
+ * drawn from the allowed tokens' softmax at temperature temp. For every position t >= nf,
+ * steps[t] is filled and alt_tok/alt_lp [max_len, n_alt] (row t) receive up to n_alt
+ * alternatives with their log-probabilities, best first (ties: lower id). Positions t < nf
+ * get steps[t].tok only. *out_len: the tokens of the sequence (EOS included). Returns 0, or
+ * non-zero with a message (constraint error, no token allowed, nf > max_len). */
+int meta_dec_session_run(MetaDecSession *s, const int32_t *force, int nf, MetaRng *rng, float temp, int n_alt,
+                         MetaDecStep *steps, int32_t *alt_tok, float *alt_lp, int *out_len, char *err,
+                         size_t errcap);
+/* Model runs (one position each) done by the session so far: the cost measure. */
+long meta_dec_session_steps(const MetaDecSession *s);
 
 #endif
