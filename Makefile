@@ -82,7 +82,7 @@ FUZZ_CFLAGS := $(CSTD) $(INC) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sa
 FUZZ_LIB_SRC := $(filter src/util/% src/rasp/% src/io/%,$(LIB_SRC))
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $^ -lcjson -lopenblas -lzip -lxxhash -lm -lpthread
+	clang $(FUZZ_CFLAGS) -o $@ $^ $(LIBS)
 fuzz-parse: build/fuzz/fuzz_parse
 	@mkdir -p build/fuzz/corpus_parse
 	cp -n tests/fixtures/tracr/*.rasp build/fuzz/corpus_parse/ 2>/dev/null || true
@@ -94,7 +94,7 @@ fuzz-npz: build/fuzz/fuzz_npz
 # binary), so a fresh clone generates them first
 build/fuzz/gen_safetensors_seeds: tests/fuzz/gen_safetensors_seeds.c $(FUZZ_LIB_SRC)
 	@mkdir -p build/fuzz
-	clang $(CSTD) $(INC) -O1 -o $@ $^ -lcjson -lopenblas -lxxhash -lm -lpthread
+	clang $(CSTD) $(INC) -O1 -o $@ $^ $(LIBS)
 fuzz-safetensors: build/fuzz/fuzz_safetensors build/fuzz/gen_safetensors_seeds
 	@mkdir -p build/fuzz/corpus_st build/fuzz/seeds_st
 	build/fuzz/gen_safetensors_seeds build/fuzz/seeds_st
