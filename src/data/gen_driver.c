@@ -200,7 +200,18 @@ static char *generator_json(const GdConfig *c) {
               wt_norm_name(c->acc.wt.norm));
     for (int i = 0; i < c->n_splits; i++)
         sb_printf(&b, "%s\"%s\":%.17g", i ? "," : "", c->split_name[i], c->split_frac[i]);
-    sb_append(&b, "}}");
+    sb_append(&b, "}");
+    if (gen_config_varies(g)) {
+        /* only for drawn settings, so that a fixed-setting dataset keeps its old bytes */
+        sb_printf(&b, ",\"setting\":{\"vocab_size\":[%d,%d],\"vocab_kinds\":[", g->vocab_min, g->vocab_max);
+        for (int k = 0, first = 1; k < GEN_VOCAB_KINDS; k++)
+            if (g->vocab_kinds & (1u << k)) {
+                sb_printf(&b, "%s\"%s\"", first ? "" : ",", gen_vocab_kind_name(1 << k));
+                first = 0;
+            }
+        sb_printf(&b, "],\"max_seq_len\":[%d,%d],\"p_causal\":%.17g}", g->len_min, g->len_max, g->p_causal);
+    }
+    sb_append(&b, "}");
     return sb_take(&b);
 }
 
@@ -336,8 +347,9 @@ static int write_round(RunState *rs, AccResult *res, int count, long base) {
             return 1;
         }
         int s = pick_split(c, r->prog_hash);
-        if (shard_builder_add(&rs->w->sb[s], r, base + k)) {
-            snprintf(rs->err, rs->errcap, "out of memory");
+        int added = shard_builder_add(&rs->w->sb[s], r, base + k);
+        if (added) {
+            snprintf(rs->err, rs->errcap, added == -2 ? "a sample's setting has no integer form" : "out of memory");
             return 1;
         }
         st->accepted++;
@@ -397,6 +409,7 @@ int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap) {
     for (int s = 0; s < c->n_splits; s++) {
         shard_builder_init(&w.sb[s]);
         w.sb[s].wt = c->acc.wt;
+        w.sb[s].settings = gen_config_varies(&c->gen);
         sb_init(&w.files[s]);
         sb_append(&w.files[s], "");
     }

@@ -24,9 +24,12 @@ void shard_builder_free(ShardBuilder *b) {
     free(b->offsets);
     free(b->payload);
     free(b->ids);
+    free(b->setting);
     WtOptions wt = b->wt;
+    bool settings = b->settings;
     shard_builder_init(b);
     b->wt = wt;
+    b->settings = settings;
 }
 
 void shard_builder_clear(ShardBuilder *b) {
@@ -48,7 +51,8 @@ int shard_builder_add(ShardBuilder *b, const AccResult *r, int64_t index) {
             grow((void **)&b->meta, sizeof(int32_t) * ACC_META_COLS, cap) ||
             grow((void **)&b->index, sizeof(int64_t), cap) ||
             grow((void **)&b->mhash, sizeof(uint64_t) * 2, cap) ||
-            grow((void **)&b->offsets, sizeof(int64_t), cap + 1))
+            grow((void **)&b->offsets, sizeof(int64_t), cap + 1) ||
+            grow((void **)&b->setting, sizeof(int32_t) * GEN_SETTING_COLS, cap))
             return -1;
         b->cap = cap;
     }
@@ -64,6 +68,10 @@ int shard_builder_add(ShardBuilder *b, const AccResult *r, int64_t index) {
     memcpy(b->prog + (size_t)i * PT_CELLS, r->tokens, sizeof(int16_t) * PT_CELLS);
     memcpy(b->meta + (size_t)i * ACC_META_COLS, r->meta, sizeof(int32_t) * ACC_META_COLS);
     b->index[i] = index;
+    if (gen_setting_to_row(&r->sample.setting, b->setting + (size_t)i * GEN_SETTING_COLS) && b->settings) {
+        b->n--;
+        return -2;
+    }
     b->mhash[2 * i] = r->model_hash[0];
     b->mhash[2 * i + 1] = r->model_hash[1];
     b->offsets[0] = 0;
@@ -141,6 +149,16 @@ static char *meta_cols_json(void) {
     return sb_take(&b);
 }
 
+/* The strings a negative token code names (sampler.h, "settings as integers"). */
+static char *symbols_json(void) {
+    StrBuf b;
+    sb_init(&b);
+    sb_append(&b, "[");
+    for (int k = 0; k < GEN_N_SYMBOLS; k++) sb_printf(&b, "%s\"%s\"", k ? "," : "", gen_symbol(k));
+    sb_append(&b, "]");
+    return sb_take(&b);
+}
+
 /* Fills w (tensors borrowed from b) and the metadata; strings to free go to owned[4]. */
 static void fill_writer(StWriter *w, const ShardBuilder *b, const char *const *extra, int n_extra,
                         char **owned) {
@@ -160,6 +178,8 @@ static void fill_writer(StWriter *w, const ShardBuilder *b, const char *const *e
     st_writer_add(w, "sample_index", ST_I64, 1, sx, b->index);
     int64_t sh[2] = {N, 2};
     st_writer_add(w, "model_hash", ST_U64, 2, sh, b->mhash);
+    int64_t ss[2] = {N, GEN_SETTING_COLS};
+    if (b->settings) st_writer_add(w, "sample_setting", ST_I32, 2, ss, b->setting);
 
     const StTensor *ptrs[16];
     for (int i = 0; i < w->n; i++) ptrs[i] = &w->tensors[i];
@@ -176,6 +196,10 @@ static void fill_writer(StWriter *w, const ShardBuilder *b, const char *const *e
     st_writer_meta(w, "program_vocab", owned[0] ? owned[0] : "{}");
     st_writer_meta(w, "weight_tokens", owned[1] ? owned[1] : "{}");
     st_writer_meta(w, "meta_columns", owned[2] ? owned[2] : "[]");
+    if (b->settings) {
+        owned[3] = symbols_json();
+        st_writer_meta(w, "vocab_symbols", owned[3] ? owned[3] : "[]");
+    }
     for (int i = 0; i < n_extra; i++) st_writer_meta(w, extra[2 * i], extra[2 * i + 1]);
 }
 
@@ -183,11 +207,11 @@ int shard_serialize(const ShardBuilder *b, const char *const *extra, int n_extra
                     size_t *out_len, char *err, size_t errcap) {
     StWriter w;
     st_writer_init(&w);
-    char *owned[3] = {0};
+    char *owned[4] = {0};
     fill_writer(&w, b, extra, n_extra, owned);
     int rc = st_writer_serialize(&w, out, out_len, err, errcap);
     st_writer_free(&w);
-    for (int i = 0; i < 3; i++) free(owned[i]);
+    for (int i = 0; i < 4; i++) free(owned[i]);
     return rc;
 }
 
@@ -195,11 +219,11 @@ int shard_write(const ShardBuilder *b, const char *path, const char *const *extr
                 char *err, size_t errcap) {
     StWriter w;
     st_writer_init(&w);
-    char *owned[3] = {0};
+    char *owned[4] = {0};
     fill_writer(&w, b, extra, n_extra, owned);
     int rc = st_writer_save(&w, path, err, errcap);
     st_writer_free(&w);
-    for (int i = 0; i < 3; i++) free(owned[i]);
+    for (int i = 0; i < 4; i++) free(owned[i]);
     return rc;
 }
 
@@ -318,6 +342,20 @@ static int validate(Shard *s, const char *label, char *err, size_t errcap) {
                      pt[i], (long long)(i / (PT_ROWS * PT_COLS)));
             return 1;
         }
+    const StTensor *ts = st_find(f, "sample_setting");
+    if (ts) {
+        int64_t sset[2] = {N, GEN_SETTING_COLS};
+        if (!need(f, "sample_setting", ST_I32, 2, sset, label, err, errcap)) return 1;
+        for (int64_t i = 0; i < N; i++) {
+            GenSetting gs;
+            if (gen_setting_from_row((const int32_t *)ts->data + i * GEN_SETTING_COLS, &gs)) {
+                snprintf(err, errcap, "%s: damaged shard: sample_setting of sample %lld is not a setting",
+                         label, (long long)i);
+                return 1;
+            }
+        }
+        s->setting = ts->data;
+    }
     if (N > 0x7fffffff) {
         snprintf(err, errcap, "%s: too many samples", label);
         return 1;

@@ -33,7 +33,11 @@ struct GenSampler {
     int maps[3][64], n_maps[3]; /* Map entries accepting INT, BOOL, FRAC */
     int seqs[64], n_seqs;
     int lins[64], n_lins;
+    GenSetting set;              /* the current sample's setting */
+    Value letters[GEN_MAX_LETTERS], words[GEN_MAX_WORDS]; /* interned string tokens */
 };
+
+
 
 /* ---- random numbers ------------------------------------------------------------------ */
 
@@ -90,6 +94,55 @@ void gen_config_default(GenConfig *c) {
     c->max_layers = 10;
     c->max_mlp_width = 128;
     c->max_tries = 200;
+    c->vary = false;
+    c->vocab_min = 2;
+    c->vocab_max = 10;
+    c->vocab_kinds = GEN_VOCAB_INT | GEN_VOCAB_LETTERS | GEN_VOCAB_WORDS | GEN_VOCAB_MIXED;
+    c->len_min = 2;
+    c->len_max = 10;
+    c->p_causal = 0.25;
+}
+
+void gen_config_general(GenConfig *c) {
+    gen_config_default(c);
+    c->vary = true;
+}
+
+bool gen_config_varies(const GenConfig *c) {
+    return c->vary && (c->vocab_min != c->vocab_max || c->vocab_kinds != GEN_VOCAB_INT ||
+                       c->len_min != c->len_max || c->p_causal > 0);
+}
+
+void gen_config_normalize(GenConfig *c) {
+    if (!c->vary || gen_config_varies(c) || c->vocab_min < 1 || c->vocab_min > GEN_MAX_VOCAB) return;
+    c->vary = false;
+    c->n_vocab = c->vocab_min;
+    for (int i = 0; i < c->n_vocab; i++) c->vocab[i] = i;
+    c->max_seq_len = c->len_min;
+}
+
+static const char *const k_kind_names[GEN_VOCAB_KINDS] = {"int", "letters", "words", "mixed"};
+
+const char *gen_vocab_kind_name(int kind) {
+    for (int i = 0; i < GEN_VOCAB_KINDS; i++)
+        if (kind == 1 << i) return k_kind_names[i];
+    return NULL;
+}
+
+int gen_parse_vocab_kinds(const char *text, unsigned *mask) {
+    *mask = 0;
+    const char *p = text;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        int found = -1;
+        for (int i = 0; i < GEN_VOCAB_KINDS; i++)
+            if (strlen(k_kind_names[i]) == n && strncmp(p, k_kind_names[i], n) == 0) found = i;
+        if (found < 0) return -1;
+        *mask |= 1u << found;
+        p += n;
+        if (*p == ',') p++;
+    }
+    return *mask ? 0 : -1;
 }
 
 int gen_config_check(const GenConfig *c, char *err, size_t errcap) {
@@ -140,6 +193,33 @@ int gen_config_check(const GenConfig *c, char *err, size_t errcap) {
         snprintf(err, errcap, "probabilities must be in [0, 1]");
         return 1;
     }
+    if (c->vary) {
+        if (c->vocab_min < 1 || c->vocab_max < c->vocab_min || c->vocab_max > GEN_MAX_VOCAB) {
+            snprintf(err, errcap, "vocabulary sizes must satisfy 1 <= min <= max <= %d (got %d..%d)",
+                     GEN_MAX_VOCAB, c->vocab_min, c->vocab_max);
+            return 1;
+        }
+        if (!c->vocab_kinds || c->vocab_kinds >= 1u << GEN_VOCAB_KINDS) {
+            snprintf(err, errcap, "no vocabulary kind (int, letters, words, mixed) chosen");
+            return 1;
+        }
+        if ((c->vocab_kinds & GEN_VOCAB_LETTERS) && c->vocab_max > GEN_MAX_LETTERS) {
+            snprintf(err, errcap, "letter vocabularies hold at most %d tokens", GEN_MAX_LETTERS);
+            return 1;
+        }
+        if ((c->vocab_kinds & GEN_VOCAB_MIXED) && c->vocab_min < 2) {
+            snprintf(err, errcap, "a mixed vocabulary needs at least 2 tokens");
+            return 1;
+        }
+        if (c->len_min < 1 || c->len_max < c->len_min || c->len_max > GEN_MAX_VALS - 1) {
+            snprintf(err, errcap, "max_seq_len range must satisfy 1 <= min <= max <= %d", GEN_MAX_VALS - 1);
+            return 1;
+        }
+        if (!(c->p_causal >= 0 && c->p_causal <= 1)) {
+            snprintf(err, errcap, "the causal probability must be in [0, 1]");
+            return 1;
+        }
+    }
     if (c->max_values < 2 || c->max_values > GEN_MAX_VALS || c->max_residual < 1 ||
         c->max_layers < 1 || c->max_mlp_width < 1 || c->max_tries < 1) {
         snprintf(err, errcap, "caps must be positive (max_values 2..%d)", GEN_MAX_VALS);
@@ -171,17 +251,99 @@ GenSampler *gen_sampler_new(const GenConfig *c, char *err, size_t errcap) {
             s->lins[s->n_lins++] = i;
         }
     }
-    Var *t = &s->base[0], *x = &s->base[1];
+    for (int i = 0; i < GEN_MAX_LETTERS; i++) s->letters[i] = val_str(gen_symbol(i));
+    for (int i = 0; i < GEN_MAX_WORDS; i++) s->words[i] = val_str(gen_symbol(GEN_MAX_LETTERS + i));
+    return s;
+}
+
+/* ---- the setting --------------------------------------------------------------------- */
+
+static int below(GenSampler *s, int n);
+static double unit(GenSampler *s);
+
+/* k distinct values of pool[n] (in pool order, which is ascending). */
+static void pick_subset(GenSampler *s, const Value *pool, int n, int k, Value *out) {
+    int idx[GEN_MAX_WORDS];
+    for (int i = 0; i < n; i++) idx[i] = i;
+    for (int i = 0; i < k; i++) {
+        int j = i + below(s, n - i);
+        int t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+    /* ascending pool order */
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && idx[j - 1] > idx[j]; j--) {
+            int t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    for (int i = 0; i < k; i++) out[i] = pool[idx[i]];
+}
+
+static int cmp_tokens(const void *a, const void *b) {
+    return val_dir_cmp("tokens", *(const Value *)a, *(const Value *)b);
+}
+
+/* Draws the sample's setting (nothing is drawn for a fixed setting or a one-point range)
+ * and sets up tokens and indices. */
+static void draw_setting(GenSampler *s) {
+    const GenConfig *c = &s->cfg;
+    GenSetting *g = &s->set;
+    memset(g, 0, sizeof *g);
+    Var *t = &s->base[0];
+    if (!c->vary) {
+        g->kind = GEN_VOCAB_INT;
+        g->n_vocab = c->n_vocab;
+        for (int i = 0; i < c->n_vocab; i++) g->vocab[i] = val_int(c->vocab[i]);
+        g->max_seq_len = c->max_seq_len;
+        t->vt = GEN_VT_INT;
+    } else {
+        int kinds[GEN_VOCAB_KINDS], nk = 0;
+        for (int i = 0; i < GEN_VOCAB_KINDS; i++)
+            if (c->vocab_kinds & (1u << i)) kinds[nk++] = 1 << i;
+        g->kind = kinds[below(s, nk)];
+        int lo = c->vocab_min;
+        if (g->kind == GEN_VOCAB_MIXED && lo < 2) lo = 2;
+        int hi = c->vocab_max;
+        if (g->kind == GEN_VOCAB_LETTERS && hi > GEN_MAX_LETTERS) hi = GEN_MAX_LETTERS;
+        int n = lo + below(s, hi - lo + 1);
+        g->n_vocab = n;
+        g->max_seq_len = c->len_min + below(s, c->len_max - c->len_min + 1);
+        g->causal = c->p_causal > 0 && unit(s) < c->p_causal;
+        switch (g->kind) {
+        case GEN_VOCAB_INT:
+            for (int i = 0; i < n; i++) g->vocab[i] = val_int(i);
+            t->vt = GEN_VT_INT;
+            break;
+        case GEN_VOCAB_LETTERS:
+            pick_subset(s, s->letters, GEN_MAX_LETTERS, n, g->vocab);
+            t->vt = GEN_VT_STR;
+            break;
+        case GEN_VOCAB_WORDS:
+            pick_subset(s, s->words, GEN_MAX_WORDS, n, g->vocab);
+            t->vt = GEN_VT_STR;
+            break;
+        default: { /* mixed: integers 0..k-1 and k' letters, both present */
+            int ni = 1 + below(s, n - 1);
+            for (int i = 0; i < ni; i++) g->vocab[i] = val_int(i);
+            pick_subset(s, s->letters, GEN_MAX_LETTERS, n - ni, g->vocab + ni);
+            t->vt = GEN_VT_MIXED;
+            break;
+        }
+        }
+        qsort(g->vocab, (size_t)n, sizeof(Value), cmp_tokens);
+    }
+    Var *x = &s->base[1];
     t->op.op = x->op.op = PT_OP_MAP; /* any SOp kind: only "not a Select" matters */
     t->op.enc = x->op.enc = PT_ENC_CAT;
-    t->vt = x->vt = GEN_VT_INT;
+    x->vt = GEN_VT_INT;
     t->exact = x->exact = true;
     t->tok = true;
-    t->nvals = c->n_vocab;
-    for (int i = 0; i < c->n_vocab; i++) t->vals[i] = val_int(c->vocab[i]);
-    x->nvals = c->max_seq_len;
-    for (int i = 0; i < c->max_seq_len; i++) x->vals[i] = val_int(i);
-    return s;
+    t->nvals = g->n_vocab;
+    for (int i = 0; i < g->n_vocab; i++) t->vals[i] = g->vocab[i];
+    x->nvals = g->max_seq_len;
+    for (int i = 0; i < g->max_seq_len; i++) x->vals[i] = val_int(i);
 }
 
 void gen_sampler_free(GenSampler *s) { free(s); }
@@ -220,6 +382,14 @@ static bool vals_meet(const Var *a, const Var *b) {
         for (int j = 0; j < b->nvals; j++)
             if (val_eq(a->vals[i], b->vals[j])) return true;
     return false;
+}
+
+/* Python can order every pair of values of these two types (numbers with numbers, strings
+ * with strings). */
+static bool orderable(unsigned a, unsigned b) {
+    const unsigned num = GEN_VT_INT | GEN_VT_BOOL | GEN_VT_FRAC | GEN_VT_REAL;
+    if ((a | b) & GEN_VT_MIXED) return false;
+    return (!(a & ~num) && !(b & ~num)) || (a == GEN_VT_STR && b == GEN_VT_STR);
 }
 
 /* ---- picking arguments --------------------------------------------------------------- */
@@ -336,7 +506,7 @@ static int choose_select(GenSampler *s, int mode, int sop, PtOp *sel, int *need)
         Var *q = var(s, queries);
         for (int i = 0; i < q->nvals && !hit; i++)
             hit = val_is_number(q->vals[i]) && val_as_double(q->vals[i]) >= 0 &&
-                  val_as_double(q->vals[i]) < s->cfg.max_seq_len;
+                  val_as_double(q->vals[i]) < s->set.max_seq_len;
         if (!hit) return -2;
     } else if (mode == 3) {
         keys = sop;
@@ -350,6 +520,11 @@ static int choose_select(GenSampler *s, int mode, int sop, PtOp *sel, int *need)
         keys = pick(s, &w, need);
         queries = pick(s, &w, need);
         if (keys == NO_PICK || queries == NO_PICK) return -2;
+        /* An order predicate between a string and a number raises TypeError in Python (and
+         * in Tracr's compiler, which calls it on every key-query pair). */
+        if (pred != PRED_EQ && pred != PRED_NEQ && pred != PRED_TRUE &&
+            !orderable(var(s, keys)->vt, var(s, queries)->vt))
+            return -2;
     }
     sel->op = PT_OP_SELECT;
     sel->enc = PT_ENC_NONE;
@@ -524,7 +699,7 @@ static bool try_op(GenSampler *s, int k, int need) {
             cand.may_none = false;
             cand.nvals = 0;
             for (int i = 0; i < x->nvals; i++)
-                for (int l = 1; l <= c->max_seq_len; l++)
+                for (int l = 1; l <= s->set.max_seq_len; l++)
                     if (vals_add(cand.vals, &cand.nvals, GEN_MAX_VALS,
                                  val_float(val_as_double(x->vals[i]) / l)) != 0)
                         return false;
@@ -549,9 +724,9 @@ static bool try_op(GenSampler *s, int k, int need) {
         cand.vt = GEN_VT_INT;
         cand.exact = true;
         cand.may_none = false;
-        cand.hidden = 2 * c->max_seq_len + 1;
-        cand.nvals = c->max_seq_len + 1;
-        for (int i = 0; i <= c->max_seq_len; i++) cand.vals[i] = val_int(i);
+        cand.hidden = 2 * s->set.max_seq_len + 1;
+        cand.nvals = s->set.max_seq_len + 1;
+        for (int i = 0; i <= s->set.max_seq_len; i++) cand.vals[i] = val_int(i);
         break;
     }
     default: return false;
@@ -619,7 +794,7 @@ static int finish(GenSampler *s, GenSample *out, int n_sops) {
     }
     int width[PT_MAX_VARS + 1] = {0}, has_sw[PT_MAX_VARS + 1] = {0}, mlp = 0;
     bool one = false;
-    int resid = c->n_vocab + 2 + c->max_seq_len;
+    int resid = s->set.n_vocab + 2 + s->set.max_seq_len;
     for (int i = 0; i < n; i++) {
         const Var *v = &s->vars[i];
         if (v->op.op == PT_OP_SELECT) continue;
@@ -676,12 +851,14 @@ static int finish(GenSampler *s, GenSample *out, int n_sops) {
     out->layers = layers;
     out->mlp_width = mlp;
     out->key_size = key_size;
+    out->setting = s->set;
     return 0;
 }
 
 int gen_sample(GenSampler *s, uint64_t seed, GenSample *out) {
     const GenConfig *c = &s->cfg;
     s->rng = seed;
+    draw_setting(s);
     int n_sops = c->min_ops + below(s, c->max_ops - c->min_ops + 1);
     double w[GEN_K_COUNT];
     memcpy(w, c->op_weight, sizeof w);
