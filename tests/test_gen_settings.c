@@ -136,6 +136,7 @@ static void test_point_ranges_are_fixed(void) {
     point.vocab_kinds = GEN_VOCAB_INT;
     point.len_min = point.len_max = 5;
     point.p_causal = 0;
+    point.p_table = 0;
     CHECK(!gen_config_varies(&point) && gen_config_varies(&(GenConfig){.vary = true, .vocab_min = 2, .vocab_max = 3, .vocab_kinds = 1}));
     GenSampler *a = new_sampler(&fixed), *b = new_sampler(&point);
     if (!a || !b) return;

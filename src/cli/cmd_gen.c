@@ -24,12 +24,15 @@ static const char *usage =
     "  --vocab 0,1,2,3,4    its integer tokens\n"
     "  --max-seq-len N      its max_seq_len (default 5); with A-B, drawn per program\n"
     "Drawn per program (any of these selects it; the others keep these defaults):\n"
-    "  --setting S          fixed (default) or general (every default below)\n"
+    "  --setting S          fixed (default) or general (every default below, --p-table 0.1)\n"
     "  --vocab-size A-B     vocabulary size (default 2-10)\n"
     "  --vocab-kind LIST    int,letters,words,mixed (default all four): {0..n-1}, n of the\n"
     "                       letters a-z, n of 32 short words, or integers and letters\n"
     "  --max-seq-len A-B    max_seq_len (default 2-10)\n"
     "  --causal P           chance that a program is compiled causal (default 0.25)\n"
+    "  --p-table P          chance that a Map of a categorical number or bool is a random\n"
+    "                       table (program tokens \"table\"; default 0, general 0.1); Maps of\n"
+    "                       string tokens are always tables\n"
     "  (--vocab-size 5 --max-seq-len 5 --vocab-kind int --causal 0 is the fixed default,\n"
     "  byte for byte)\n"
     "  --categorical-only   no numerical SOps\n"
@@ -142,7 +145,10 @@ int cmd_gen(int argc, char **argv) {
             if (lo != hi) c.gen.vary = true;
         } else if (strcmp(a, "--setting") == 0) {
             NEED();
-            if (strcmp(v, "general") == 0) c.gen.vary = true;
+            if (strcmp(v, "general") == 0) {
+                c.gen.vary = true;
+                c.gen.p_table = 0.1;
+            }
             else if (strcmp(v, "fixed") != 0) return cli_usage_error("gen", "unknown --setting '%s' (fixed or general)", v);
         } else if (strcmp(a, "--vocab-size") == 0) {
             NEED();
@@ -154,6 +160,12 @@ int cmd_gen(int argc, char **argv) {
             if (gen_parse_vocab_kinds(v, &c.gen.vocab_kinds))
                 return cli_usage_error("gen", "bad --vocab-kind '%s' (a list of int, letters, words, mixed)", v);
             c.gen.vary = true;
+        } else if (strcmp(a, "--p-table") == 0) {
+            NEED();
+            char *end;
+            double p = strtod(v, &end);
+            if (!*v || *end || !(p >= 0 && p <= 1)) return cli_usage_error("gen", "bad --p-table '%s' (a probability)", v);
+            c.gen.p_table = p;
         } else if (strcmp(a, "--causal") == 0) {
             NEED();
             char *end;

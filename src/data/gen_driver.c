@@ -211,6 +211,7 @@ static char *generator_json(const GdConfig *c) {
             }
         sb_printf(&b, "],\"max_seq_len\":[%d,%d],\"p_causal\":%.17g}", g->len_min, g->len_max, g->p_causal);
     }
+    if (g->p_table > 0) sb_printf(&b, ",\"p_table\":%.17g", g->p_table);
     sb_append(&b, "}");
     return sb_take(&b);
 }
@@ -410,6 +411,7 @@ int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap) {
         shard_builder_init(&w.sb[s]);
         w.sb[s].wt = c->acc.wt;
         w.sb[s].settings = gen_config_varies(&c->gen);
+        w.sb[s].tables = w.sb[s].settings || c->gen.p_table > 0;
         sb_init(&w.files[s]);
         sb_append(&w.files[s], "");
     }
@@ -518,9 +520,9 @@ void gd_print_summary(FILE *f, const GdConfig *c, const GdStats *st) {
     fprintf(f, "samples with an op that never varies: %ld rejected (%.2f%% of the samples passing every other check), %ld kept\n",
             st->rejected[ACC_R_CONST_OP], cand ? 100.0 * (double)st->rejected[ACC_R_CONST_OP] / (double)cand : 0.0,
             st->const_op);
-    static const char *const gr[GEN_R_COUNT] = {"stuck", "layers", "mlp", "residual", "no_tokens", "head"};
+    static const char *const gr[GEN_R_COUNT] = {"stuck", "layers", "mlp", "residual", "no_tokens", "head", "tables"};
     fprintf(f, "sampler restarts:");
-    for (int g = 0; g < GEN_R_COUNT; g++) fprintf(f, " %s %ld", g < 6 ? gr[g] : "?", st->sampler_rejects[g]);
+    for (int g = 0; g < GEN_R_COUNT; g++) fprintf(f, " %s %ld", gr[g], st->sampler_rejects[g]);
     fprintf(f, "\nshards written: %ld, weight tokens: %ld (%.1f per sample)\n", st->shards, st->wt_tokens,
             st->accepted ? (double)st->wt_tokens / (double)st->accepted : 0.0);
 }

@@ -26,10 +26,11 @@ void shard_builder_free(ShardBuilder *b) {
     free(b->ids);
     free(b->setting);
     WtOptions wt = b->wt;
-    bool settings = b->settings;
+    bool settings = b->settings, tables = b->tables;
     shard_builder_init(b);
     b->wt = wt;
     b->settings = settings;
+    b->tables = tables;
 }
 
 void shard_builder_clear(ShardBuilder *b) {
@@ -106,25 +107,39 @@ uint64_t shard_checksum(const StTensor *const *tensors, int n) {
     return checksum64_final(&c);
 }
 
-static char *program_vocab_json(void) {
+/* tables: the vocabulary with the "table" function and the value tokens; otherwise the
+ * vocabulary as it was before tables (a dataset without tables keeps its bytes). */
+static char *program_vocab_json(bool tables) {
     StrBuf b;
     sb_init(&b);
     static const char *const cols[PT_COLS] = {"op", "enc", "fn", "a1", "a2", "out"};
     sb_append(&b, "{\"columns\":[");
     for (int c = 0; c < PT_COLS; c++) sb_printf(&b, "%s\"%s\"", c ? "," : "", cols[c]);
     sb_append(&b, "],\"sizes\":[");
-    for (int c = 0; c < PT_COLS; c++) sb_printf(&b, "%s%d", c ? "," : "", pt_vocab_size(c));
+    int size[PT_COLS];
+    for (int c = 0; c < PT_COLS; c++) size[c] = c == PT_COL_FN && !tables ? PT_FN_TABLE : pt_vocab_size(c);
+    for (int c = 0; c < PT_COLS; c++) sb_printf(&b, "%s%d", c ? "," : "", size[c]);
     sb_append(&b, "],\"names\":[");
     for (int c = 0; c < PT_COLS; c++) {
         sb_append(&b, c ? ",[" : "[");
-        for (int id = 0; id < pt_vocab_size(c); id++) {
+        for (int id = 0; id < size[c]; id++) {
             const char *nm = pt_token_name(c, id);
             if (id) sb_append(&b, ",");
             json_write_string(&b, nm ? nm : "?", strlen(nm ? nm : "?"));
         }
         sb_append(&b, "]");
     }
-    sb_append(&b, "]}");
+    sb_append(&b, "]");
+    if (tables) {
+        sb_append(&b, ",\"values\":[");
+        for (int id = 0; id < PT_VAL_VOCAB; id++) {
+            const char *nm = pt_value_name(id);
+            if (id) sb_append(&b, ",");
+            json_write_string(&b, nm ? nm : "?", strlen(nm ? nm : "?"));
+        }
+        sb_append(&b, "]");
+    }
+    sb_append(&b, "}");
     return sb_take(&b);
 }
 
@@ -190,7 +205,7 @@ static void fill_writer(StWriter *w, const ShardBuilder *b, const char *const *e
     char nb[32];
     snprintf(nb, sizeof nb, "%d", b->n);
     st_writer_meta(w, "n_samples", nb);
-    owned[0] = program_vocab_json();
+    owned[0] = program_vocab_json(b->tables);
     owned[1] = wt_json(&b->wt);
     owned[2] = meta_cols_json();
     st_writer_meta(w, "program_vocab", owned[0] ? owned[0] : "{}");
@@ -336,12 +351,14 @@ static int validate(Shard *s, const char *label, char *err, size_t errcap) {
             return 1;
         }
     const int16_t *pt = a->data;
-    for (int64_t i = 0; i < N * PT_ROWS * PT_COLS; i++)
-        if (pt[i] < 0 || pt[i] >= pt_vocab_size((int)(i % PT_COLS))) {
+    for (int64_t i = 0; i < N; i++) {
+        int bad = pt_first_bad_cell(pt + i * PT_ROWS * PT_COLS);
+        if (bad >= 0) {
             snprintf(err, errcap, "%s: damaged shard: program token %d out of range in sample %lld", label,
-                     pt[i], (long long)(i / (PT_ROWS * PT_COLS)));
+                     pt[i * PT_ROWS * PT_COLS + bad], (long long)i);
             return 1;
         }
+    }
     const StTensor *ts = st_find(f, "sample_setting");
     if (ts) {
         int64_t sset[2] = {N, GEN_SETTING_COLS};

@@ -46,6 +46,8 @@ typedef struct ShardBuilder {
     int32_t *setting;  /* [cap, GEN_SETTING_COLS] */
     WtOptions wt;      /* recorded in the metadata (default: wt_options_default) */
     bool settings;     /* write sample_setting (otherwise a shard is what it was before) */
+    bool tables;       /* the program vocabulary in the metadata lists "table" and the
+                        * value tokens (samples may hold tables) */
 } ShardBuilder;
 
 void shard_builder_init(ShardBuilder *b);

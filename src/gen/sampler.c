@@ -34,6 +34,7 @@ struct GenSampler {
     int seqs[64], n_seqs;
     int lins[64], n_lins;
     GenSetting set;              /* the current sample's setting */
+    Value svocab[GEN_MAX_VOCAB]; /* its vocabulary in the compiler's order (value tokens tK) */
     Value letters[GEN_MAX_LETTERS], words[GEN_MAX_WORDS]; /* interned string tokens */
 };
 
@@ -106,6 +107,7 @@ void gen_config_default(GenConfig *c) {
 void gen_config_general(GenConfig *c) {
     gen_config_default(c);
     c->vary = true;
+    c->p_table = 0.1;
 }
 
 bool gen_config_varies(const GenConfig *c) {
@@ -215,8 +217,8 @@ int gen_config_check(const GenConfig *c, char *err, size_t errcap) {
             snprintf(err, errcap, "max_seq_len range must satisfy 1 <= min <= max <= %d", GEN_MAX_VALS - 1);
             return 1;
         }
-        if (!(c->p_causal >= 0 && c->p_causal <= 1)) {
-            snprintf(err, errcap, "the causal probability must be in [0, 1]");
+        if (!(c->p_causal >= 0 && c->p_causal <= 1) || !(c->p_table >= 0 && c->p_table <= 1)) {
+            snprintf(err, errcap, "the causal and table probabilities must be in [0, 1]");
             return 1;
         }
     }
@@ -344,6 +346,8 @@ static void draw_setting(GenSampler *s) {
     for (int i = 0; i < g->n_vocab; i++) t->vals[i] = g->vocab[i];
     x->nvals = g->max_seq_len;
     for (int i = 0; i < g->max_seq_len; i++) x->vals[i] = val_int(i);
+    memcpy(s->svocab, g->vocab, sizeof(Value) * (size_t)g->n_vocab);
+    qsort(s->svocab, (size_t)g->n_vocab, sizeof(Value), cmp_tokens);
 }
 
 void gen_sampler_free(GenSampler *s) { free(s); }
@@ -534,14 +538,76 @@ static int choose_select(GenSampler *s, int mode, int sop, PtOp *sel, int *need)
     return find_op(s, sel);
 }
 
-/* Fills the candidate SOp v (v->op set by the caller) or returns false. */
-static bool build_map(GenSampler *s, Var *v, int x, int fn) {
+/* A random table for a Map of the categorical variable x into op (fn, ntab, tab): one value
+ * per element of x's value set, all ints 0..k-1, all bools, or all string tokens of the
+ * vocabulary; *vt is their type. Refused (false) when it is constant or when a library entry
+ * gives the same values on x's value set: program tokens spell that function by its
+ * library name (pt_encode), and a sample must be in canonical form. */
+static bool draw_table(GenSampler *s, PtOp *op, int x, unsigned *vt) {
+    const Var *in = var(s, x);
+    if (in->op.enc != PT_ENC_CAT || in->nvals < 2 || in->nvals > PT_MAX_TABLE) return false;
+    int strs[GEN_MAX_VOCAB], nstr = 0;
+    for (int i = 0; i < s->set.n_vocab; i++)
+        if (s->svocab[i].kind == VAL_STR) strs[nstr++] = PT_VAL_TOK0 + i;
+    int kind = below(s, nstr >= 2 ? 3 : 2);
+    int k = kind == 0 ? 2 + below(s, in->nvals < 4 ? in->nvals - 1 : 3) : kind == 1 ? 2 : nstr;
+    op->fn = PT_FN_TABLE;
+    op->ntab = (int16_t)in->nvals;
+    int first = -1;
+    bool varies = false;
+    for (int i = 0; i < in->nvals; i++) {
+        int r = below(s, k);
+        int t = kind == 0 ? PT_VAL_INT0 + (r - PT_VAL_INT_MIN) : kind == 1 ? (r ? PT_VAL_TRUE : PT_VAL_FALSE) : strs[r];
+        op->tab[i] = (int16_t)t;
+        if (first < 0) first = t;
+        varies |= t != first;
+    }
+    if (!varies) return false;
+    *vt = kind == 0 ? GEN_VT_INT : kind == 1 ? GEN_VT_BOOL : GEN_VT_STR;
+    /* sorted domain: the table's keys */
+    Value dom[GEN_MAX_VALS];
+    int nd = 0;
+    for (int i = 0; i < in->nvals; i++) {
+        int j = nd++;
+        while (j > 0 && val_dir_cmp("x", dom[j - 1], in->vals[i]) > 0) {
+            dom[j] = dom[j - 1];
+            j--;
+        }
+        dom[j] = in->vals[i];
+    }
+    for (int l = 0; l < gen_lib_count(); l++) {
+        if (gen_lib_get(l)->kind != GEN_FN_MAP) continue;
+        bool same = true;
+        for (int i = 0; i < nd && same; i++) {
+            Value r, want;
+            pt_token_value(op->tab[i], s->svocab, s->set.n_vocab, &want);
+            same = gen_lib_call(l, &dom[i], &r) == PYERR_OK && r.kind == want.kind && val_eq(r, want);
+        }
+        if (same) return false;
+    }
+    return true;
+}
+
+/* The Map op (a library entry or a table) applied to x, a value of its input variable in.
+ * A table lists its values in the compiler's order of in's value set, so x's position is
+ * the number of values before it in that order. */
+static PyErr map_call(GenSampler *s, const PtOp *op, const Var *in, Value x, Value *r) {
+    if (op->fn != PT_FN_TABLE) return gen_lib_call(pt_fn_lib(op->fn), &x, r);
+    int at = 0;
+    for (int i = 0; i < in->nvals; i++) at += val_dir_cmp("x", in->vals[i], x) < 0;
+    if (at >= op->ntab || pt_token_value(op->tab[at], s->svocab, s->set.n_vocab, r)) return PYERR_VALUE;
+    return PYERR_OK;
+}
+
+/* Fills the candidate SOp v (v->op set by the caller: a library entry, or a table with
+ * range `table_vt`) or returns false. */
+static bool build_map(GenSampler *s, Var *v, int x, unsigned table_vt) {
     const GenConfig *c = &s->cfg;
     Var *in = var(s, x);
     bool in_num = in->op.enc == PT_ENC_NUM, out_num = v->op.enc == PT_ENC_NUM;
-    const GenFn *f = gen_lib_get(fn);
+    const GenFn *f = v->op.fn == PT_FN_TABLE ? NULL : gen_lib_get(pt_fn_lib(v->op.fn));
     unsigned mode = in_num ? (out_num ? GEN_MODE_NN : GEN_MODE_NC) : (out_num ? GEN_MODE_CN : GEN_MODE_CC);
-    if (!(f->modes & mode)) return false;
+    if (!((f ? f->modes : (unsigned)(GEN_MODE_CC | GEN_MODE_CN)) & mode)) return false;
     if (out_num && !in_num && in->may_none) return false;
     /* The map of a map must not undo it (not(not x), x+1-1). */
     const Var *inner = x >= 0 && in->op.op == PT_OP_MAP ? var(s, in->op.arg[0]) : NULL;
@@ -550,7 +616,7 @@ static bool build_map(GenSampler *s, Var *v, int x, int fn) {
     v->nvals = 0;
     for (int i = 0; i < in->nvals; i++) {
         Value r;
-        PyErr e = gen_lib_call(fn, &in->vals[i], &r);
+        PyErr e = map_call(s, &v->op, in, in->vals[i], &r);
         if (e == PYERR_ARITH && in_num) continue;
         if (e != PYERR_OK) return false; /* a categorical MLP would crash on it */
         if (r.kind == VAL_NONE) continue;
@@ -565,14 +631,14 @@ static bool build_map(GenSampler *s, Var *v, int x, int fn) {
         bool undone = true;
         for (int i = 0; i < inner->nvals && undone; i++) {
             Value g, r;
-            if (gen_lib_call(in->op.fn - PT_FN_LIB0, &inner->vals[i], &g) != PYERR_OK || g.kind == VAL_NONE)
+            if (map_call(s, &in->op, inner, inner->vals[i], &g) != PYERR_OK || g.kind == VAL_NONE)
                 continue;
-            if (gen_lib_call(fn, &g, &r) != PYERR_OK || !val_eq(r, inner->vals[i])) undone = false;
+            if (map_call(s, &v->op, in, g, &r) != PYERR_OK || !val_eq(r, inner->vals[i])) undone = false;
         }
         if (undone) return false;
     }
     v->hidden = mode == GEN_MODE_CC ? v->nvals : mode == GEN_MODE_CN ? 1 : 1 + 2 * (defined - 1);
-    v->vt = f->range;
+    v->vt = f ? f->range : table_vt;
     v->exact = true;
     v->may_none = in->may_none;
     return v->hidden <= c->max_mlp_width;
@@ -628,18 +694,29 @@ static bool try_op(GenSampler *s, int k, int need) {
     bool want_num = !c->categorical_only && unit(s) < c->p_numerical;
     switch (k) {
     case GEN_K_MAP: {
-        Want w = {0, GEN_VT_INT | GEN_VT_BOOL | GEN_VT_FRAC, false, false, NO_PICK};
+        /* (no variable has a string type in an integer setting, so the candidates, and the
+         * random numbers drawn, are those of the library-only sampler there) */
+        Want w = {0, GEN_VT_INT | GEN_VT_BOOL | GEN_VT_FRAC | GEN_VT_STR | GEN_VT_MIXED, false, false, NO_PICK};
         int x = pick(s, &w, &left);
         if (x == NO_PICK) return false;
         unsigned vt = var(s, x)->vt;
+        cand.op.op = PT_OP_MAP;
+        cand.op.enc = want_num ? PT_ENC_NUM : PT_ENC_CAT;
+        cand.op.arg[0] = (int16_t)x;
+        bool table = vt == GEN_VT_STR || vt == GEN_VT_MIXED ||
+                     (c->p_table > 0 && var(s, x)->op.enc == PT_ENC_CAT && unit(s) < c->p_table);
+        if (table) {
+            unsigned tvt;
+            if (!draw_table(s, &cand.op, x, &tvt) || !build_map(s, &cand, x, tvt)) return false;
+            args[nargs++] = x;
+            sel_row = -3;
+            break;
+        }
         int t = vt == GEN_VT_INT ? 0 : vt == GEN_VT_BOOL ? 1 : 2;
         if (s->n_maps[t] == 0) return false;
         int fn = s->maps[t][below(s, s->n_maps[t])];
-        cand.op.op = PT_OP_MAP;
-        cand.op.enc = want_num ? PT_ENC_NUM : PT_ENC_CAT;
-        cand.op.fn = (int16_t)(PT_FN_LIB0 + fn);
-        cand.op.arg[0] = (int16_t)x;
-        if (!build_map(s, &cand, x, fn)) return false;
+        cand.op.fn = (int16_t)pt_fn_of_lib(fn);
+        if (!build_map(s, &cand, x, 0)) return false;
         args[nargs++] = x;
         sel_row = -3;
         break;
@@ -657,7 +734,7 @@ static bool try_op(GenSampler *s, int k, int need) {
         if (y == NO_PICK) return false;
         cand.op.op = lin ? PT_OP_LINSEQMAP : PT_OP_SEQMAP;
         cand.op.enc = lin ? PT_ENC_NUM : PT_ENC_CAT;
-        cand.op.fn = (int16_t)(PT_FN_LIB0 + fn);
+        cand.op.fn = (int16_t)pt_fn_of_lib(fn);
         cand.op.arg[0] = (int16_t)x;
         cand.op.arg[1] = (int16_t)y;
         if (!build_pair(s, &cand, x, y, fn, lin)) return false;
@@ -845,6 +922,10 @@ static int finish(GenSampler *s, GenSample *out, int n_sops) {
     }
     char err[200];
     if (pt_canonicalize(ops, n, n - 1, out->rows, &out->n_rows, err, sizeof err) != 0) return 1;
+    if (!pt_tables_fit(out->rows, out->n_rows)) {
+        s->rej[GEN_R_TABLES]++;
+        return 1;
+    }
     pt_ops_to_tokens(out->rows, out->n_rows, out->tokens);
     out->n_sops = n_sops;
     out->residual = resid;

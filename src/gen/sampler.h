@@ -55,6 +55,10 @@ typedef struct GenConfig {
     unsigned vocab_kinds;       /* default int | letters | words | mixed */
     int len_min, len_max;       /* default 2..10 */
     double p_causal;            /* default 0.25 */
+    /* Chance that a Map of a categorical number or bool is a random table instead of a
+     * library entry (default 0; gen_config_general 0.1). Maps of strings are always tables:
+     * no library entry takes a string. */
+    double p_table;
     double op_weight[GEN_K_COUNT]; /* relative chance of each SOp kind */
     double pred_weight[8];      /* Select predicates in Pred order (EQ..FALSE) */
     double p_numerical;         /* chance that an op which may be numerical is made numerical */
@@ -92,6 +96,7 @@ enum {
     GEN_R_RESIDUAL,   /* residual too wide */
     GEN_R_NO_TOKENS,  /* the output does not depend on tokens (Tracr refuses it) */
     GEN_R_HEAD,       /* a categorical Aggregate wider than key_size (Tracr's assembly fails) */
+    GEN_R_TABLES,     /* the tables' values do not fit in the program-token table */
     GEN_R_COUNT
 };
 
