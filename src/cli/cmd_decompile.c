@@ -100,19 +100,22 @@ int cmd_decompile(int argc, char **argv) {
         goto done;
     }
     have_mm = 1;
-    int16_t table[PT_ROWS * PT_COLS];
-    if (meta_decode_table(&mm, toks.payload, toks.ids, toks.n, (int)beam, table, err, sizeof err) != 0) {
-        fprintf(stderr, "itracr decompile: %s: %s\n", model_path, err);
-        goto done;
-    }
     vocab = malloc(sizeof(Value) * (size_t)(cm->vocab_size > 0 ? cm->vocab_size : 1));
     int nv = 0;
     for (int i = 0; vocab && i < cm->vocab_size; i++)
         if (i != cm->bos_id && i != cm->pad_id) vocab[nv++] = cm->tokens[i];
+    /* decoding constrained to programs that validate on this model's vocabulary */
+    PcContext on_model = {vocab, nv, cm->max_seq_len, 0};
+    int16_t table[PT_ROWS * PT_COLS];
+    if (meta_decode_table_for(&mm, toks.payload, toks.ids, toks.n, (int)beam, &on_model, table, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr decompile: %s: %s\n", model_path, err);
+        goto done;
+    }
     if (pt_decode(table, vocab, nv, cm->max_seq_len, &prog, err, sizeof err) != 0) {
         fprintf(stderr, "itracr decompile: the decoded table is not a program: %s\n", err);
         goto done;
     }
+    prog.causal = cm->causal;
     if (rows) {
         char *s = pt_format_table(table);
         if (s) fputs(s, stdout);
