@@ -2,6 +2,7 @@
  * describes, and encoding a program. */
 #include "gen/program_tokens.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,19 +93,23 @@ int pt_token_value(int id, const Value *vocab, int n_vocab, Value *out) {
     return 0;
 }
 
+static char g_value_names[PT_VAL_VOCAB][8];
+static pthread_once_t g_value_names_once = PTHREAD_ONCE_INIT;
+
+static void value_names_init(void) {
+    for (int id = 3; id < PT_VAL_VOCAB; id++) {
+        if (id < PT_VAL_FALSE) snprintf(g_value_names[id], sizeof g_value_names[id], "%d", PT_VAL_INT_MIN + (id - PT_VAL_INT0));
+        else if (id == PT_VAL_FALSE) snprintf(g_value_names[id], sizeof g_value_names[id], "False");
+        else if (id == PT_VAL_TRUE) snprintf(g_value_names[id], sizeof g_value_names[id], "True");
+        else snprintf(g_value_names[id], sizeof g_value_names[id], "t%d", id - PT_VAL_TOK0);
+    }
+}
+
 const char *pt_value_name(int id) {
-    static const char *names[PT_VAL_VOCAB];
-    static char text[PT_VAL_VOCAB][8];
     if (id < 0 || id >= PT_VAL_VOCAB || id == PT_START) return NULL;
     if (id < 3) return k_special[id];
-    if (!names[id]) { /* a benign race: every thread writes the same bytes */
-        if (id < PT_VAL_FALSE) snprintf(text[id], sizeof text[id], "%d", PT_VAL_INT_MIN + (id - PT_VAL_INT0));
-        else if (id == PT_VAL_FALSE) snprintf(text[id], sizeof text[id], "False");
-        else if (id == PT_VAL_TRUE) snprintf(text[id], sizeof text[id], "True");
-        else snprintf(text[id], sizeof text[id], "t%d", id - PT_VAL_TOK0);
-        names[id] = text[id];
-    }
-    return names[id];
+    pthread_once(&g_value_names_once, value_names_init);
+    return g_value_names[id];
 }
 
 /* ---- writing ------------------------------------------------------------------------- */
