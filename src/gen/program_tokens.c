@@ -93,7 +93,7 @@ int pt_token_value(int id, const Value *vocab, int n_vocab, Value *out) {
     return 0;
 }
 
-static char g_value_names[PT_VAL_VOCAB][8];
+static char g_value_names[PT_VAL_VOCAB][16];
 static pthread_once_t g_value_names_once = PTHREAD_ONCE_INIT;
 
 static void value_names_init(void) {
