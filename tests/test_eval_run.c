@@ -55,7 +55,8 @@ static void make_table(int16_t *t, int rows, MetaRng *r) {
     }
     for (int i = 1; i <= rows; i++)
         for (int c = 0; c < PT_COLS; c++)
-            t[i * PT_COLS + c] = (int16_t)(3 + meta_rng_below(r, (uint64_t)(pt_vocab_size(c) - 3)));
+            /* (fn below "table": a table row would need its values after the END row) */
+            t[i * PT_COLS + c] = (int16_t)(3 + meta_rng_below(r, (uint64_t)((c == PT_COL_FN ? PT_FN_TABLE : pt_vocab_size(c)) - 3)));
 }
 
 static int argmax_last(MetaModel *m, const float *payload, const int32_t *ids, int P, const int32_t *tok, int T) {
@@ -117,8 +118,11 @@ static void teacher_table_matches_prefix_passes(void) {
                 CHECK(meta_forward(&m, &b, NULL, err, sizeof err) == 0);
                 const float *z = m.acts.logits + (size_t)j * cfg.vocab;
                 int best = -1, col, id;
+                /* (not fn:table: a table row needs its values, which this truth has not) */
                 for (int v = 0; v < cfg.vocab; v++)
-                    if (pc_unflat(v, &col, &id) == 0 && col == j % PT_COLS && (best < 0 || z[v] > z[best])) best = v;
+                    if (pc_unflat(v, &col, &id) == 0 && col == j % PT_COLS && !(col == PT_COL_FN && id == PT_FN_TABLE) &&
+                        (best < 0 || z[v] > z[best]))
+                        best = v;
                 pc_unflat(best, &col, &id);
                 truth[(1 + j / PT_COLS) * PT_COLS + j % PT_COLS] = (int16_t)id;
             }

@@ -14,7 +14,13 @@
 static int fn_id(const char *name) { return pt_token_id(PT_COL_FN, name); }
 
 static PtOp row(int op, int enc, int fn, int a1, int a2) {
-    PtOp o = {(int16_t)op, (int16_t)enc, (int16_t)fn, {(int16_t)a1, (int16_t)a2}};
+    PtOp o;
+    memset(&o, 0, sizeof o);
+    o.op = (int16_t)op;
+    o.enc = (int16_t)enc;
+    o.fn = (int16_t)fn;
+    o.arg[0] = (int16_t)a1;
+    o.arg[1] = (int16_t)a2;
     return o;
 }
 
@@ -37,7 +43,12 @@ static void test_vocab(void) {
     CHECK_STR(pt_token_name(PT_COL_FN, PT_FN_LIB0), gen_lib_get(0)->name);
     CHECK_STR(pt_token_name(PT_COL_A1, PT_ARG_V1 + 6), "v7");
     CHECK_STR(pt_token_name(PT_COL_OUT, PT_OUT_V1 + PT_MAX_VARS - 1), "v30");
-    CHECK(pt_vocab_size(PT_COL_FN) == PT_FN_LIB0 + gen_lib_count());
+    /* the library as it was when "table" was added, then "table" */
+    CHECK(gen_lib_count() == PT_LIB_V1);
+    CHECK(pt_vocab_size(PT_COL_FN) == PT_FN_LIB0 + gen_lib_count() + 1);
+    CHECK_STR(pt_token_name(PT_COL_FN, PT_FN_TABLE), "table");
+    for (int i = 0; i < gen_lib_count(); i++) CHECK(pt_fn_lib(pt_fn_of_lib(i)) == i);
+    CHECK(pt_fn_lib(PT_FN_TABLE) == -1 && pt_fn_lib(PT_FN_NONE) == -1);
 }
 
 /* frac_prevs with a library function, written in a non-canonical order: the Select first.

@@ -43,11 +43,15 @@ static void test_codec_roundtrip(void) {
     make_samples(&d, 40, 7);
     int V = pc_vocab_size();
     CHECK(V > 3);
-    /* every flat id names one (column, id) pair and back */
+    /* every flat id names one (column, id) pair, or one value token, and back */
     for (int f = PC_FIRST; f < V; f++) {
         int c, id;
-        CHECK(pc_unflat(f, &c, &id) == 0 && pc_flat(c, id) == f);
+        CHECK(pc_unflat(f, &c, &id) == 0 && (c == PC_COL_VAL ? pc_flat_value(id) : pc_flat(c, id)) == f);
     }
+    /* the ids from before tables keep their meaning: the shipped meta-model's vocabulary is
+     * the first PC_BASE_VOCAB, and its last token is out:v30 */
+    CHECK(pc_col_offset(PT_COLS) == PC_BASE_VOCAB && pc_flat(PT_COL_OUT, PT_OUT_V1 + PT_MAX_VARS - 1) == PC_BASE_VOCAB - 1);
+    CHECK(pc_flat(PT_COL_FN, PT_FN_TABLE) == PC_BASE_VOCAB && pc_flat_value(PT_END) == V - 1);
     int c, id;
     CHECK(pc_unflat(V, &c, &id) != 0 && pc_unflat(PC_EOS, &c, &id) != 0);
     char err[256];

@@ -13,8 +13,9 @@ static const char *usage =
     "usage: itracr dataset stats DIR\n"
     "\n"
     "Reads every shard under DIR (DIR/*.safetensors and DIR/*/*.safetensors, or one shard\n"
-    "file), checking each one (format, checksum, offsets), and prints the distribution of op\n"
-    "counts, op types, lambda-library entries and predicates, layers, residual widths and\n"
+    "file), checking each one (format, checksum, offsets), and prints the distribution of the\n"
+    "settings (vocabulary size and kind, max_seq_len, causal), op counts, op types and their\n"
+    "encodings, lambda-library entries and predicates, layers, residual widths and\n"
     "weight-token counts, and counts duplicate programs and compiled models across all the\n"
     "shards. When DIR/manifest.json records a transform (itracr gen --transform), also its\n"
     "acceptance rate and cost per sample. Exit 1 when a shard is damaged.\n";
@@ -146,7 +147,10 @@ static int stats(const char *dir) {
     }
     if (!have_m) qsort(l.p, (size_t)l.n, sizeof *l.p, cmp_str);
     long n = 0, cap = 0;
-    long *ops = NULL, *res = NULL, *wt = NULL, *layers = NULL;
+    long *ops = NULL, *res = NULL, *wt = NULL, *layers = NULL, *vsize = NULL, *slen = NULL;
+    long kind_cnt[GEN_VOCAB_KINDS + 1] = {0}, causal = 0;
+    /* rows by op and encoding; numerical Maps by input encoding (num->num, cat->num) */
+    long enc_cnt[64][2] = {{0}}, num_map_from_num = 0;
     Key2 *pk = NULL, *mk = NULL;
     long op_cnt[64] = {0}, fn_cnt[512] = {0}, rows_total = 0;
     int rc = EXIT_OK;
@@ -170,6 +174,8 @@ static int stats(const char *dir) {
             res = realloc(res, sizeof *res * (size_t)cap);
             wt = realloc(wt, sizeof *wt * (size_t)cap);
             layers = realloc(layers, sizeof *layers * (size_t)cap);
+            vsize = realloc(vsize, sizeof *vsize * (size_t)cap);
+            slen = realloc(slen, sizeof *slen * (size_t)cap);
             pk = realloc(pk, sizeof *pk * (size_t)cap);
             mk = realloc(mk, sizeof *mk * (size_t)cap);
         }
@@ -178,6 +184,20 @@ static int stats(const char *dir) {
             ops[n] = m[ACC_META_OPS];
             res[n] = m[ACC_META_RESIDUAL];
             layers[n] = m[ACC_META_LAYERS];
+            if (s.setting) {
+                const int32_t *g = s.setting + (size_t)k * GEN_SETTING_COLS;
+                vsize[n] = g[GEN_SET_N_VOCAB];
+                slen[n] = g[GEN_SET_MAX_SEQ_LEN];
+                int kk = 0;
+                while (kk < GEN_VOCAB_KINDS && g[GEN_SET_KIND] != 1 << kk) kk++;
+                kind_cnt[kk]++;
+                causal += g[GEN_SET_CAUSAL] != 0;
+            } else {
+                /* a fixed-setting shard: the compiled vocabulary holds BOS and PAD too */
+                vsize[n] = m[ACC_META_VOCAB] - 2;
+                slen[n] = m[ACC_META_MAX_SEQ_LEN];
+                kind_cnt[GEN_VOCAB_KINDS]++;
+            }
             wt[n] = (long)(s.offsets[k + 1] - s.offsets[k]);
             const int16_t *t = s.prog + (size_t)k * PT_ROWS * PT_COLS;
             uint64_t h[2];
@@ -190,6 +210,12 @@ static int stats(const char *dir) {
                 if (op < PT_OP_MAP) break; /* END */
                 rows_total++;
                 if (op < 64) op_cnt[op]++;
+                int enc = t[r * PT_COLS + PT_COL_ENC];
+                if (op < 64 && (enc == PT_ENC_CAT || enc == PT_ENC_NUM)) enc_cnt[op][enc == PT_ENC_NUM]++;
+                int a1 = t[r * PT_COLS + PT_COL_A1];
+                if (op == PT_OP_MAP && enc == PT_ENC_NUM && a1 >= PT_ARG_V1 &&
+                    t[(a1 - PT_ARG_V1 + 1) * PT_COLS + PT_COL_ENC] == PT_ENC_NUM)
+                    num_map_from_num++;
                 if (fn < 512) fn_cnt[fn]++;
             }
         }
@@ -199,6 +225,14 @@ static int stats(const char *dir) {
         printf("%ld samples in %d shards under %s\n", n, l.n, dir);
         printf("duplicate programs: %ld, duplicate compiled-model hashes: %ld (all shards together)\n\n",
                count_dups(pk, n), count_dups(mk, n));
+        histogram("vocabulary size", vsize, n, 1);
+        histogram("\nmax_seq_len", slen, n, 1);
+        printf("\nvocabulary kind:\n");
+        for (int k = 0; k <= GEN_VOCAB_KINDS; k++)
+            if (kind_cnt[k])
+                printf("  %-20s %9ld %5.1f%%\n", k < GEN_VOCAB_KINDS ? gen_vocab_kind_name(1 << k) : "fixed (int)",
+                       kind_cnt[k], 100.0 * (double)kind_cnt[k] / (double)n);
+        printf("causal: %ld (%.1f%%)\n\n", causal, 100.0 * (double)causal / (double)(n ? n : 1));
         if (is_dir(dir)) print_transform(dir);
         histogram("ops per program (SOps)", ops, n, 1);
         histogram("\nlayers", layers, n, 1);
@@ -206,6 +240,11 @@ static int stats(const char *dir) {
         histogram("\nweight tokens per sample", wt, n, 64);
         printf("\n");
         counts("op types (all rows)", PT_COL_OP, op_cnt, PT_OP_MAP, rows_total);
+        printf("\nencodings (categorical / numerical rows):\n");
+        for (int op = PT_OP_MAP; op < PT_OP_VOCAB; op++)
+            if (op != PT_OP_SELECT && (enc_cnt[op][0] || enc_cnt[op][1]))
+                printf("  %-20s %9ld %9ld\n", pt_token_name(PT_COL_OP, op), enc_cnt[op][0], enc_cnt[op][1]);
+        printf("  numerical Maps of a numerical SOp: %ld\n", num_map_from_num);
         long fn_total = 0;
         for (int id = PT_FN_PRED0; id < 512; id++) fn_total += fn_cnt[id];
         counts("\nfunctions (predicates and lambda-library entries)", PT_COL_FN, fn_cnt, PT_FN_PRED0,
@@ -220,6 +259,8 @@ static int stats(const char *dir) {
     free(res);
     free(wt);
     free(layers);
+    free(vsize);
+    free(slen);
     free(pk);
     free(mk);
     return rc;

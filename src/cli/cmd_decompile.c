@@ -175,6 +175,12 @@ int cmd_decompile(int argc, char **argv) {
         goto done;
     }
     have_mm = 1;
+    vocab = malloc(sizeof(Value) * (size_t)(cm->vocab_size > 0 ? cm->vocab_size : 1));
+    int nv = 0;
+    for (int i = 0; vocab && i < cm->vocab_size; i++)
+        if (i != cm->bos_id && i != cm->pad_id) vocab[nv++] = cm->tokens[i];
+    /* decoding constrained to programs that validate on this model's vocabulary */
+    PcContext on_model = {vocab, nv, cm->max_seq_len, 0};
     int16_t table[PT_ROWS * PT_COLS];
     SearchResult sr;
     if (searching) {
@@ -183,18 +189,16 @@ int cmd_decompile(int argc, char **argv) {
             goto done;
         }
         memcpy(table, sr.table, sizeof table);
-    } else if (meta_decode_table(&mm, toks.payload, toks.ids, toks.n, (int)beam, table, err, sizeof err) != 0) {
+    } else if (meta_decode_table_for(&mm, toks.payload, toks.ids, toks.n, (int)beam, &on_model, table, err,
+                                     sizeof err) != 0) {
         fprintf(stderr, "itracr decompile: %s: %s\n", model_path, err);
         goto done;
     }
-    vocab = malloc(sizeof(Value) * (size_t)(cm->vocab_size > 0 ? cm->vocab_size : 1));
-    int nv = 0;
-    for (int i = 0; vocab && i < cm->vocab_size; i++)
-        if (i != cm->bos_id && i != cm->pad_id) vocab[nv++] = cm->tokens[i];
     if (pt_decode(table, vocab, nv, cm->max_seq_len, &prog, err, sizeof err) != 0) {
         fprintf(stderr, "itracr decompile: the decoded table is not a program: %s\n", err);
         goto done;
     }
+    prog.causal = cm->causal;
     if (json) {
         print_json(&prog, table, &sr, &so);
     } else if (rows) {

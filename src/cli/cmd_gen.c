@@ -27,8 +27,21 @@ static const char *usage =
     "  --split LIST         default train=0.96,val=0.02,test=0.02\n"
     "  --shard-size K       samples per shard (default 10000)\n"
     "  --ops MIN-MAX        SOps per program (default 1-8)\n"
-    "  --vocab 0,1,2,3,4    integer tokens\n"
-    "  --max-seq-len N      1 to 63, default 5\n"
+    "Setting of each program (docs/dataset.md, \"Settings\"). The default is the fixed setting:\n"
+    "  --vocab 0,1,2,3,4    its integer tokens\n"
+    "  --max-seq-len N      its max_seq_len (default 5); with A-B, drawn per program\n"
+    "Drawn per program (any of these selects it; the others keep these defaults):\n"
+    "  --setting S          fixed (default) or general (every default below, --p-table 0.1)\n"
+    "  --vocab-size A-B     vocabulary size (default 2-10)\n"
+    "  --vocab-kind LIST    int,letters,words,mixed (default all four): {0..n-1}, n of the\n"
+    "                       letters a-z, n of 32 short words, or integers and letters\n"
+    "  --max-seq-len A-B    max_seq_len (default 2-10)\n"
+    "  --causal P           chance that a program is compiled causal (default 0.25)\n"
+    "  --p-table P          chance that a Map of a categorical number or bool is a random\n"
+    "                       table (program tokens \"table\"; default 0, general 0.1); Maps of\n"
+    "                       string tokens are always tables\n"
+    "  (--vocab-size 5 --max-seq-len 5 --vocab-kind int --causal 0 is the fixed default,\n"
+    "  byte for byte)\n"
     "  --categorical-only   no numerical SOps\n"
     "  --max-residual N     residual width cap (default 160)\n"
     "  --max-layers N       layer cap (default 10)\n"
@@ -52,6 +65,17 @@ static const char *usage =
     "  --quiet              no progress line or summary\n"
     "A progress line (samples/s, acceptance rate, ETA) is shown when stderr is a terminal.\n";
 
+/* "A-B" or "A" into lo..hi. */
+static int parse_range(const char *v, int *lo, int *hi) {
+    int used = 0;
+    if (sscanf(v, "%d-%d%n", lo, hi, &used) == 2 && v[used] == 0) return 0;
+    if (sscanf(v, "%d%n", lo, &used) == 1 && v[used] == 0) {
+        *hi = *lo;
+        return 0;
+    }
+    return -1;
+}
+
 static int parse_vocab(const char *text, GenConfig *g) {
     int n = 0;
     const char *s = text;
@@ -72,7 +96,7 @@ int cmd_gen(int argc, char **argv) {
     GdConfig c;
     gd_config_default(&c);
     long n = -1;
-    bool quiet = false, no_exclude = false, resume = false;
+    bool quiet = false, no_exclude = false, resume = false, vocab_list = false;
     const char *exclude = NULL;
     char err[512];
     for (int i = 1; i < argc; i++) {
@@ -127,10 +151,46 @@ int cmd_gen(int argc, char **argv) {
         } else if (strcmp(a, "--vocab") == 0) {
             NEED();
             if (parse_vocab(v, &c.gen)) return cli_usage_error("gen", "bad --vocab '%s' (integers, e.g. 0,1,2)", v);
+            vocab_list = true;
         } else if (strcmp(a, "--max-seq-len") == 0) {
             NEED();
-            if (!cli_parse_int("gen", a, v, 1, GEN_MAX_VALS - 1, &x)) return EXIT_USAGE;
-            c.gen.max_seq_len = (int)x;
+            int lo, hi;
+            if (parse_range(v, &lo, &hi) || lo < 1 || hi < lo || hi > 63)
+                return cli_usage_error("gen", "bad --max-seq-len '%s' (N or A-B within 1..63)", v);
+            c.gen.max_seq_len = hi;
+            c.gen.len_min = lo;
+            c.gen.len_max = hi;
+            if (lo != hi) c.gen.vary = true;
+        } else if (strcmp(a, "--setting") == 0) {
+            NEED();
+            if (strcmp(v, "general") == 0) {
+                c.gen.vary = true;
+                c.gen.p_table = 0.1;
+            }
+            else if (strcmp(v, "fixed") != 0) return cli_usage_error("gen", "unknown --setting '%s' (fixed or general)", v);
+        } else if (strcmp(a, "--vocab-size") == 0) {
+            NEED();
+            if (parse_range(v, &c.gen.vocab_min, &c.gen.vocab_max))
+                return cli_usage_error("gen", "bad --vocab-size '%s' (A-B)", v);
+            c.gen.vary = true;
+        } else if (strcmp(a, "--vocab-kind") == 0) {
+            NEED();
+            if (gen_parse_vocab_kinds(v, &c.gen.vocab_kinds))
+                return cli_usage_error("gen", "bad --vocab-kind '%s' (a list of int, letters, words, mixed)", v);
+            c.gen.vary = true;
+        } else if (strcmp(a, "--p-table") == 0) {
+            NEED();
+            char *end;
+            double p = strtod(v, &end);
+            if (!*v || *end || !(p >= 0 && p <= 1)) return cli_usage_error("gen", "bad --p-table '%s' (a probability)", v);
+            c.gen.p_table = p;
+        } else if (strcmp(a, "--causal") == 0) {
+            NEED();
+            char *end;
+            double p = strtod(v, &end);
+            if (!*v || *end || !(p >= 0 && p <= 1)) return cli_usage_error("gen", "bad --causal '%s' (a probability)", v);
+            c.gen.p_causal = p;
+            c.gen.vary = true;
         } else if (strcmp(a, "--categorical-only") == 0) {
             c.gen.categorical_only = true;
         } else if (strcmp(a, "--max-residual") == 0) {
@@ -180,6 +240,9 @@ int cmd_gen(int argc, char **argv) {
     }
     if (n < 0) return cli_usage_error("gen", "-n N is required");
     if (!c.out_dir) return cli_usage_error("gen", "-o DIR is required");
+    if (vocab_list && c.gen.vary)
+        return cli_usage_error("gen", "--vocab fixes the vocabulary; it cannot be combined with a drawn setting");
+    gen_config_normalize(&c.gen);
     if (gen_config_check(&c.gen, err, sizeof err)) return cli_usage_error("gen", "%s", err);
     c.n = n;
     if (!no_exclude) {

@@ -363,11 +363,10 @@ int acc_run(GenSampler *s, const AccSettings *st, uint64_t seed, AccResult *r) {
 int acc_finish(GenSampler *s, const AccSettings *st, uint64_t seed, AccResult *r) {
     const GenConfig *c = gen_sampler_config(s);
     const GenSample *gs = &r->sample;
-    Value vocab[GEN_MAX_VOCAB];
-    for (int i = 0; i < c->n_vocab; i++) vocab[i] = val_int(c->vocab[i]);
+    const GenSetting *g = &gs->setting;
     RaspProgram p;
     char err[256];
-    if (pt_build_program(gs->rows, gs->n_rows, vocab, c->n_vocab, c->max_seq_len, &p, err, sizeof err)) {
+    if (pt_build_program(gs->rows, gs->n_rows, g->vocab, g->n_vocab, g->max_seq_len, &p, err, sizeof err)) {
         rasp_program_free(&p);
         return fail(r, ACC_R_BUILD, "", err);
     }
@@ -375,18 +374,19 @@ int acc_finish(GenSampler *s, const AccSettings *st, uint64_t seed, AccResult *r
      * mostly None, ...) without the cost of compiling them. The test tokens are the
      * vocabulary in ascending order, the order of the compiled model's token table, so
      * acc_check_model on the compiled model draws the same inputs. */
+    p.causal = g->causal;
     Value voc[GEN_MAX_VOCAB] = {0};
     int V = 0;
-    for (int i = 0; i < c->n_vocab; i++) {
+    for (int i = 0; i < g->n_vocab; i++) {
         int j = V++;
-        while (j > 0 && voc[j - 1].u.i > c->vocab[i]) {
+        while (j > 0 && val_dir_cmp("tokens", voc[j - 1], g->vocab[i]) > 0) {
             voc[j] = voc[j - 1];
             j--;
         }
-        voc[j] = val_int(c->vocab[i]);
+        voc[j] = g->vocab[i];
     }
     Probe pr;
-    if (probe_program(&p, voc, V, c->max_seq_len, p.causal, st, seed, &pr, r) != ACC_OK) {
+    if (probe_program(&p, voc, V, g->max_seq_len, p.causal, st, seed, &pr, r) != ACC_OK) {
         probe_free(&pr);
         rasp_program_free(&p);
         return r->reason;

@@ -213,6 +213,17 @@ static char *generator_json(const GdConfig *c) {
     if (c->acc.transform != ACC_TF_NONE) /* absent by default: stock datasets keep their bytes */
         sb_printf(&b, ",\"transform\":\"%s\",\"compress_steps\":%d", acc_transform_name(c->acc.transform),
                   c->acc.compress_steps);
+    if (gen_config_varies(g)) {
+        /* only for drawn settings, so that a fixed-setting dataset keeps its old bytes */
+        sb_printf(&b, ",\"setting\":{\"vocab_size\":[%d,%d],\"vocab_kinds\":[", g->vocab_min, g->vocab_max);
+        for (int k = 0, first = 1; k < GEN_VOCAB_KINDS; k++)
+            if (g->vocab_kinds & (1u << k)) {
+                sb_printf(&b, "%s\"%s\"", first ? "" : ",", gen_vocab_kind_name(1 << k));
+                first = 0;
+            }
+        sb_printf(&b, "],\"max_seq_len\":[%d,%d],\"p_causal\":%.17g}", g->len_min, g->len_max, g->p_causal);
+    }
+    if (g->p_table > 0) sb_printf(&b, ",\"p_table\":%.17g", g->p_table);
     sb_append(&b, "}");
     return sb_take(&b);
 }
@@ -374,8 +385,9 @@ static int write_round(RunState *rs, AccResult *res, int count, long base) {
             return 1;
         }
         int s = gd_pick_split(c, r->prog_hash);
-        if (shard_builder_add(&rs->w->sb[s], r, base + k)) {
-            snprintf(rs->err, rs->errcap, "out of memory");
+        int added = shard_builder_add(&rs->w->sb[s], r, base + k);
+        if (added) {
+            snprintf(rs->err, rs->errcap, added == -2 ? "a sample's setting has no integer form" : "out of memory");
             return 1;
         }
         st->accepted++;
@@ -435,6 +447,8 @@ int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap) {
     for (int s = 0; s < c->n_splits; s++) {
         shard_builder_init(&w.sb[s]);
         w.sb[s].wt = c->acc.wt;
+        w.sb[s].settings = gen_config_varies(&c->gen);
+        w.sb[s].tables = w.sb[s].settings || c->gen.p_table > 0;
         sb_init(&w.files[s]);
         sb_append(&w.files[s], "");
         sb_init(&w.sums[s]);
@@ -546,9 +560,9 @@ void gd_print_summary(FILE *f, const GdConfig *c, const GdStats *st) {
     fprintf(f, "samples with an op that never varies: %ld rejected (%.2f%% of the samples passing every other check), %ld kept\n",
             st->rejected[ACC_R_CONST_OP], cand ? 100.0 * (double)st->rejected[ACC_R_CONST_OP] / (double)cand : 0.0,
             st->const_op);
-    static const char *const gr[GEN_R_COUNT] = {"stuck", "layers", "mlp", "residual", "no_tokens", "head"};
+    static const char *const gr[GEN_R_COUNT] = {"stuck", "layers", "mlp", "residual", "no_tokens", "head", "tables"};
     fprintf(f, "sampler restarts:");
-    for (int g = 0; g < GEN_R_COUNT; g++) fprintf(f, " %s %ld", g < 6 ? gr[g] : "?", st->sampler_rejects[g]);
+    for (int g = 0; g < GEN_R_COUNT; g++) fprintf(f, " %s %ld", gr[g], st->sampler_rejects[g]);
     if (st->tf_attempted)
         fprintf(f, "\ntransform %s: %ld samples transformed, %ld rejected (%.1f%% accepted), %.2f ms per sample",
                 acc_transform_name(c->acc.transform), st->tf_attempted, st->rejected[ACC_R_TRANSFORM],

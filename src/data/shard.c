@@ -25,9 +25,13 @@ void shard_builder_free(ShardBuilder *b) {
     free(b->offsets);
     free(b->payload);
     free(b->ids);
+    free(b->setting);
     WtOptions wt = b->wt;
+    bool settings = b->settings, tables = b->tables;
     shard_builder_init(b);
     b->wt = wt;
+    b->settings = settings;
+    b->tables = tables;
 }
 
 void shard_builder_clear(ShardBuilder *b) {
@@ -49,7 +53,8 @@ int shard_builder_add(ShardBuilder *b, const AccResult *r, int64_t index) {
             grow((void **)&b->meta, sizeof(int32_t) * ACC_META_COLS, cap) ||
             grow((void **)&b->index, sizeof(int64_t), cap) ||
             grow((void **)&b->mhash, sizeof(uint64_t) * 2, cap) ||
-            grow((void **)&b->offsets, sizeof(int64_t), cap + 1))
+            grow((void **)&b->offsets, sizeof(int64_t), cap + 1) ||
+            grow((void **)&b->setting, sizeof(int32_t) * GEN_SETTING_COLS, cap))
             return -1;
         b->cap = cap;
     }
@@ -65,6 +70,10 @@ int shard_builder_add(ShardBuilder *b, const AccResult *r, int64_t index) {
     memcpy(b->prog + (size_t)i * PT_CELLS, r->tokens, sizeof(int16_t) * PT_CELLS);
     memcpy(b->meta + (size_t)i * ACC_META_COLS, r->meta, sizeof(int32_t) * ACC_META_COLS);
     b->index[i] = index;
+    if (gen_setting_to_row(&r->sample.setting, b->setting + (size_t)i * GEN_SETTING_COLS) && b->settings) {
+        b->n--;
+        return -2;
+    }
     b->mhash[2 * i] = r->model_hash[0];
     b->mhash[2 * i + 1] = r->model_hash[1];
     b->offsets[0] = 0;
@@ -99,25 +108,39 @@ uint64_t shard_checksum(const StTensor *const *tensors, int n) {
     return checksum64_final(&c);
 }
 
-static char *program_vocab_json(void) {
+/* tables: the vocabulary with the "table" function and the value tokens; otherwise the
+ * vocabulary as it was before tables (a dataset without tables keeps its bytes). */
+static char *program_vocab_json(bool tables) {
     StrBuf b;
     sb_init(&b);
     static const char *const cols[PT_COLS] = {"op", "enc", "fn", "a1", "a2", "out"};
     sb_append(&b, "{\"columns\":[");
     for (int c = 0; c < PT_COLS; c++) sb_printf(&b, "%s\"%s\"", c ? "," : "", cols[c]);
     sb_append(&b, "],\"sizes\":[");
-    for (int c = 0; c < PT_COLS; c++) sb_printf(&b, "%s%d", c ? "," : "", pt_vocab_size(c));
+    int size[PT_COLS];
+    for (int c = 0; c < PT_COLS; c++) size[c] = c == PT_COL_FN && !tables ? PT_FN_TABLE : pt_vocab_size(c);
+    for (int c = 0; c < PT_COLS; c++) sb_printf(&b, "%s%d", c ? "," : "", size[c]);
     sb_append(&b, "],\"names\":[");
     for (int c = 0; c < PT_COLS; c++) {
         sb_append(&b, c ? ",[" : "[");
-        for (int id = 0; id < pt_vocab_size(c); id++) {
+        for (int id = 0; id < size[c]; id++) {
             const char *nm = pt_token_name(c, id);
             if (id) sb_append(&b, ",");
             json_write_string(&b, nm ? nm : "?", strlen(nm ? nm : "?"));
         }
         sb_append(&b, "]");
     }
-    sb_append(&b, "]}");
+    sb_append(&b, "]");
+    if (tables) {
+        sb_append(&b, ",\"values\":[");
+        for (int id = 0; id < PT_VAL_VOCAB; id++) {
+            const char *nm = pt_value_name(id);
+            if (id) sb_append(&b, ",");
+            json_write_string(&b, nm ? nm : "?", strlen(nm ? nm : "?"));
+        }
+        sb_append(&b, "]");
+    }
+    sb_append(&b, "}");
     return sb_take(&b);
 }
 
@@ -142,6 +165,16 @@ static char *meta_cols_json(void) {
     return sb_take(&b);
 }
 
+/* The strings a negative token code names (sampler.h, "settings as integers"). */
+static char *symbols_json(void) {
+    StrBuf b;
+    sb_init(&b);
+    sb_append(&b, "[");
+    for (int k = 0; k < GEN_N_SYMBOLS; k++) sb_printf(&b, "%s\"%s\"", k ? "," : "", gen_symbol(k));
+    sb_append(&b, "]");
+    return sb_take(&b);
+}
+
 /* Fills w (tensors borrowed from b) and the metadata; strings to free go to owned[4]. */
 static void fill_writer(StWriter *w, const ShardBuilder *b, const char *const *extra, int n_extra,
                         char **owned) {
@@ -161,6 +194,8 @@ static void fill_writer(StWriter *w, const ShardBuilder *b, const char *const *e
     st_writer_add(w, "sample_index", ST_I64, 1, sx, b->index);
     int64_t sh[2] = {N, 2};
     st_writer_add(w, "model_hash", ST_U64, 2, sh, b->mhash);
+    int64_t ss[2] = {N, GEN_SETTING_COLS};
+    if (b->settings) st_writer_add(w, "sample_setting", ST_I32, 2, ss, b->setting);
 
     const StTensor *ptrs[16];
     for (int i = 0; i < w->n; i++) ptrs[i] = &w->tensors[i];
@@ -171,12 +206,16 @@ static void fill_writer(StWriter *w, const ShardBuilder *b, const char *const *e
     char nb[32];
     snprintf(nb, sizeof nb, "%d", b->n);
     st_writer_meta(w, "n_samples", nb);
-    owned[0] = program_vocab_json();
+    owned[0] = program_vocab_json(b->tables);
     owned[1] = wt_json(&b->wt);
     owned[2] = meta_cols_json();
     st_writer_meta(w, "program_vocab", owned[0] ? owned[0] : "{}");
     st_writer_meta(w, "weight_tokens", owned[1] ? owned[1] : "{}");
     st_writer_meta(w, "meta_columns", owned[2] ? owned[2] : "[]");
+    if (b->settings) {
+        owned[3] = symbols_json();
+        st_writer_meta(w, "vocab_symbols", owned[3] ? owned[3] : "[]");
+    }
     for (int i = 0; i < n_extra; i++) st_writer_meta(w, extra[2 * i], extra[2 * i + 1]);
 }
 
@@ -184,11 +223,11 @@ int shard_serialize(const ShardBuilder *b, const char *const *extra, int n_extra
                     size_t *out_len, char *err, size_t errcap) {
     StWriter w;
     st_writer_init(&w);
-    char *owned[3] = {0};
+    char *owned[4] = {0};
     fill_writer(&w, b, extra, n_extra, owned);
     int rc = st_writer_serialize(&w, out, out_len, err, errcap);
     st_writer_free(&w);
-    for (int i = 0; i < 3; i++) free(owned[i]);
+    for (int i = 0; i < 4; i++) free(owned[i]);
     return rc;
 }
 
@@ -196,11 +235,11 @@ int shard_write(const ShardBuilder *b, const char *path, const char *const *extr
                 char *err, size_t errcap) {
     StWriter w;
     st_writer_init(&w);
-    char *owned[3] = {0};
+    char *owned[4] = {0};
     fill_writer(&w, b, extra, n_extra, owned);
     int rc = st_writer_save(&w, path, err, errcap);
     st_writer_free(&w);
-    for (int i = 0; i < 3; i++) free(owned[i]);
+    for (int i = 0; i < 4; i++) free(owned[i]);
     return rc;
 }
 
@@ -313,12 +352,14 @@ static int validate(Shard *s, const char *label, char *err, size_t errcap) {
             return 1;
         }
     const int16_t *pt = a->data;
-    for (int64_t i = 0; i < N * PT_ROWS * PT_COLS; i++)
-        if (pt[i] < 0 || pt[i] >= pt_vocab_size((int)(i % PT_COLS))) {
+    for (int64_t i = 0; i < N; i++) {
+        int bad = pt_first_bad_cell(pt + i * PT_ROWS * PT_COLS);
+        if (bad >= 0) {
             snprintf(err, errcap, "%s: damaged shard: program token %d out of range in sample %lld", label,
-                     pt[i], (long long)(i / (PT_ROWS * PT_COLS)));
+                     pt[i * PT_ROWS * PT_COLS + bad], (long long)i);
             return 1;
         }
+    }
     /* The checksum only proves the bytes are the writer's; a NaN or inf payload (a bad writer,
      * or a file rewritten with a fresh checksum) would reach training as a non-finite loss
      * and evaluation as a garbage decode. */
@@ -331,6 +372,20 @@ static int validate(Shard *s, const char *label, char *err, size_t errcap) {
                      label, (long long)tk, (long long)smp);
             return 1;
         }
+    const StTensor *ts = st_find(f, "sample_setting");
+    if (ts) {
+        int64_t sset[2] = {N, GEN_SETTING_COLS};
+        if (!need(f, "sample_setting", ST_I32, 2, sset, label, err, errcap)) return 1;
+        for (int64_t i = 0; i < N; i++) {
+            GenSetting gs;
+            if (gen_setting_from_row((const int32_t *)ts->data + i * GEN_SETTING_COLS, &gs)) {
+                snprintf(err, errcap, "%s: damaged shard: sample_setting of sample %lld is not a setting",
+                         label, (long long)i);
+                return 1;
+            }
+        }
+        s->setting = ts->data;
+    }
     if (N > 0x7fffffff) {
         snprintf(err, errcap, "%s: too many samples", label);
         return 1;

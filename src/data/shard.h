@@ -10,6 +10,10 @@
  *   sample_index    I64 [N]                    the generator's sample index (its seed is
  *                                              gen_sample_seed(seed, index))
  *   model_hash      U64 [N, 2]                 model_hash128 of the compiled model
+ *   sample_setting  I32 [N, GEN_SETTING_COLS]  only when the settings vary (ShardBuilder
+ *                                              .settings): each sample's vocabulary,
+ *                                              max_seq_len and causality (sampler.h), with
+ *                                              "vocab_symbols" (JSON) in the metadata
  * __metadata__: "format" (SHARD_FORMAT), "n_samples", "program_vocab" (JSON: sizes and token
  * names per column), "weight_tokens" (JSON: scheme, norm, width, id names and vocab sizes,
  * kind names), "meta_columns" (JSON list), "checksum" (XXH64, seed 0, of the tensors' data
@@ -39,13 +43,18 @@ typedef struct ShardBuilder {
     float *payload;    /* [tcap, WT_WIDTH] */
     int16_t *ids;      /* [tcap, WT_N_IDS] */
     int64_t total, tcap;
+    int32_t *setting;  /* [cap, GEN_SETTING_COLS] */
     WtOptions wt;      /* recorded in the metadata (default: wt_options_default) */
+    bool settings;     /* write sample_setting (otherwise a shard is what it was before) */
+    bool tables;       /* the program vocabulary in the metadata lists "table" and the
+                        * value tokens (samples may hold tables) */
 } ShardBuilder;
 
 void shard_builder_init(ShardBuilder *b);
 void shard_builder_free(ShardBuilder *b);
 void shard_builder_clear(ShardBuilder *b); /* keeps the buffers */
-/* Appends an accepted sample (r->reason == ACC_OK). Returns 0, or -1 on OOM. */
+/* Appends an accepted sample (r->reason == ACC_OK). Returns 0, -1 on OOM, or -2 when b->settings
+ * is set and the sample's setting has no integer form (gen_setting_to_row). */
 int shard_builder_add(ShardBuilder *b, const AccResult *r, int64_t index);
 
 /* Writes b atomically to path with the extra metadata keys extra[2*i] = extra[2*i+1]
@@ -68,6 +77,8 @@ typedef struct Shard {
     const int32_t *meta;     /* [n, ACC_META_COLS] */
     const int64_t *index;    /* [n] */
     const uint64_t *mhash;   /* [n, 2] */
+    const int32_t *setting;  /* [n, GEN_SETTING_COLS], NULL when the shard has none (then
+                              * every sample has the generator's fixed setting) */
 } Shard;
 
 int shard_read_file(const char *path, Shard *s, char *err, size_t errcap);

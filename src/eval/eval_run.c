@@ -283,7 +283,7 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
     memset(r, 0, sizeof *r);
     double t0 = now_s();
     if (gen_lib_init(err, errcap) != 0) return 1;
-    if (m->cfg.payload_dim != WT_WIDTH || m->cfg.n_id_fields != WT_N_IDS || m->cfg.vocab != pc_vocab_size()) {
+    if (m->cfg.payload_dim != WT_WIDTH || m->cfg.n_id_fields != WT_N_IDS || !meta_vocab_known(m->cfg.vocab)) {
         snprintf(err, errcap, "the meta-model's config does not match the token formats (payload %d, ids %d, vocab %d)",
                  m->cfg.payload_dim, m->cfg.n_id_fields, m->cfg.vocab);
         return 1;

@@ -5,9 +5,18 @@
 
 #include "gen/program_tokens.h"
 
+/* Tables: shorter first, then by their value tokens (only fn == PT_FN_TABLE has one). */
+static int cmp_tables(const PtOp *a, const PtOp *b) {
+    if (a->fn != PT_FN_TABLE || b->fn != PT_FN_TABLE) return 0;
+    if (a->ntab != b->ntab) return a->ntab < b->ntab ? -1 : 1;
+    for (int i = 0; i < a->ntab; i++)
+        if (a->tab[i] != b->tab[i]) return a->tab[i] < b->tab[i] ? -1 : 1;
+    return 0;
+}
+
 static int same_op(const PtOp *a, const PtOp *b) {
     return a->op == b->op && a->enc == b->enc && a->fn == b->fn && a->arg[0] == b->arg[0] &&
-           a->arg[1] == b->arg[1];
+           a->arg[1] == b->arg[1] && cmp_tables(a, b) == 0;
 }
 
 /* Row tokens of op i with variables named by newname (row index, -1 = not yet named). */
@@ -101,7 +110,8 @@ int pt_canonicalize(const PtOp *ops, int n, int output, PtOp *out, int *n_out, c
             int oi = order[a];
             memcpy(t, tok[a], sizeof t);
             int p = a;
-            while (p > g && cmp_rows(tok[p - 1], t) > 0) {
+            int c;
+            while (p > g && ((c = cmp_rows(tok[p - 1], t)) > 0 || (c == 0 && cmp_tables(&m[order[p - 1]], &m[oi]) > 0))) {
                 memcpy(tok[p], tok[p - 1], sizeof t);
                 order[p] = order[p - 1];
                 p--;

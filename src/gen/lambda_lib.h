@@ -19,7 +19,10 @@
 
 typedef enum { GEN_FN_MAP, GEN_FN_SEQMAP, GEN_FN_LINEAR } GenFnKind;
 
-enum { GEN_VT_INT = 1, GEN_VT_BOOL = 2, GEN_VT_FRAC = 4, GEN_VT_REAL = 8 };
+/* STR: strings only (a string vocabulary); MIXED: strings and numbers together (a mixed
+ * vocabulary: only EQ/NEQ/TRUE Selects compare them without Python's TypeError). No library
+ * entry accepts either. */
+enum { GEN_VT_INT = 1, GEN_VT_BOOL = 2, GEN_VT_FRAC = 4, GEN_VT_REAL = 8, GEN_VT_STR = 16, GEN_VT_MIXED = 32 };
 
 /* Encoding modes (input encoding -> output encoding). A Map may be compiled in every mode
  * listed; cat->num also needs non-negative results (Tracr's ReLU clips negatives), which

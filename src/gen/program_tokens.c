@@ -2,6 +2,7 @@
  * describes, and encoding a program. */
 #include "gen/program_tokens.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@ int pt_vocab_size(int col) {
     switch (col) {
     case PT_COL_OP: return PT_OP_VOCAB;
     case PT_COL_ENC: return PT_ENC_VOCAB;
-    case PT_COL_FN: return PT_FN_LIB0 + gen_lib_count();
+    case PT_COL_FN: return PT_FN_TABLE + 1 + (gen_lib_count() > PT_LIB_V1 ? gen_lib_count() - PT_LIB_V1 : 0);
     case PT_COL_A1:
     case PT_COL_A2: return PT_ARG_VOCAB;
     case PT_COL_OUT: return PT_OUT_VOCAB;
@@ -42,7 +43,8 @@ const char *pt_token_name(int col, int id) {
     case PT_COL_FN:
         if (id == PT_FN_NONE) return "-";
         if (id < PT_FN_LIB0) return k_pred[id - PT_FN_PRED0];
-        return gen_lib_get(id - PT_FN_LIB0) ? gen_lib_get(id - PT_FN_LIB0)->name : NULL;
+        if (id == PT_FN_TABLE) return "table";
+        return gen_lib_get(pt_fn_lib(id)) ? gen_lib_get(pt_fn_lib(id))->name : NULL;
     case PT_COL_A1:
     case PT_COL_A2:
         if (id == PT_ARG_NONE) return "-";
@@ -63,7 +65,61 @@ int pt_token_id(int col, const char *name) {
     return -1;
 }
 
+int pt_fn_lib(int fn) {
+    if (fn < PT_FN_LIB0 || fn == PT_FN_TABLE) return -1;
+    int i = fn < PT_FN_TABLE ? fn - PT_FN_LIB0 : fn - PT_FN_LIB0 - 1;
+    return i < gen_lib_count() ? i : -1;
+}
+
+int pt_fn_of_lib(int i) { return i < PT_LIB_V1 ? PT_FN_LIB0 + i : PT_FN_LIB0 + i + 1; }
+
+/* ---- value tokens -------------------------------------------------------------------- */
+
+int pt_value_token(Value v, const Value *vocab, int n_vocab) {
+    if (v.kind == VAL_BOOL) return v.u.b ? PT_VAL_TRUE : PT_VAL_FALSE;
+    if (v.kind == VAL_INT && v.u.i >= PT_VAL_INT_MIN && v.u.i <= PT_VAL_INT_MAX)
+        return PT_VAL_INT0 + (int)(v.u.i - PT_VAL_INT_MIN);
+    for (int k = 0; vocab && k < n_vocab && k < PT_VAL_VOCAB - PT_VAL_TOK0; k++)
+        if (vocab[k].kind == v.kind && val_eq(vocab[k], v)) return PT_VAL_TOK0 + k;
+    return -1;
+}
+
+int pt_token_value(int id, const Value *vocab, int n_vocab, Value *out) {
+    *out = val_none();
+    if (id >= PT_VAL_INT0 && id < PT_VAL_FALSE) *out = val_int(PT_VAL_INT_MIN + (id - PT_VAL_INT0));
+    else if (id == PT_VAL_FALSE || id == PT_VAL_TRUE) *out = val_bool(id == PT_VAL_TRUE);
+    else if (id >= PT_VAL_TOK0 && id < PT_VAL_VOCAB && vocab && id - PT_VAL_TOK0 < n_vocab) *out = vocab[id - PT_VAL_TOK0];
+    else return -1;
+    return 0;
+}
+
+static char g_value_names[PT_VAL_VOCAB][16];
+static pthread_once_t g_value_names_once = PTHREAD_ONCE_INIT;
+
+static void value_names_init(void) {
+    for (int id = 3; id < PT_VAL_VOCAB; id++) {
+        if (id < PT_VAL_FALSE) snprintf(g_value_names[id], sizeof g_value_names[id], "%d", PT_VAL_INT_MIN + (id - PT_VAL_INT0));
+        else if (id == PT_VAL_FALSE) snprintf(g_value_names[id], sizeof g_value_names[id], "False");
+        else if (id == PT_VAL_TRUE) snprintf(g_value_names[id], sizeof g_value_names[id], "True");
+        else snprintf(g_value_names[id], sizeof g_value_names[id], "t%d", id - PT_VAL_TOK0);
+    }
+}
+
+const char *pt_value_name(int id) {
+    if (id < 0 || id >= PT_VAL_VOCAB || id == PT_START) return NULL;
+    if (id < 3) return k_special[id];
+    pthread_once(&g_value_names_once, value_names_init);
+    return g_value_names[id];
+}
+
 /* ---- writing ------------------------------------------------------------------------- */
+
+int pt_tables_fit(const PtOp *rows, int n) {
+    int need = 0;
+    for (int k = 0; k < n; k++)
+        if (rows[k].fn == PT_FN_TABLE) need += rows[k].ntab + 1;
+    return n <= PT_MAX_VARS && need <= (PT_ROWS - n - 2) * PT_COLS;
+}
 
 static int16_t arg_token(int a) {
     if (a == PT_SRC_NONE) return PT_ARG_NONE;
@@ -86,6 +142,13 @@ void pt_ops_to_tokens(const PtOp *rows, int n, int16_t *tokens) {
         t[PT_COL_OUT] = (int16_t)(PT_OUT_V1 + k);
     }
     for (int c = 0; c < PT_COLS; c++) tokens[(n + 1) * PT_COLS + c] = PT_END;
+    int at = (n + 2) * PT_COLS, cap = PT_ROWS * PT_COLS;
+    for (int k = 0; k < n; k++) {
+        if (rows[k].fn != PT_FN_TABLE) continue;
+        if (at + rows[k].ntab + 1 > cap) break;
+        for (int i = 0; i < rows[k].ntab; i++) tokens[at++] = rows[k].tab[i];
+        tokens[at++] = PT_END;
+    }
 }
 
 /* ---- reading ------------------------------------------------------------------------- */
@@ -148,7 +211,8 @@ static int want_none(Reader *r, int j, const char *opname) {
 
 static int want_fn(Reader *r, GenFnKind kind, const char *opname, const char *what) {
     int fn = r->rows[r->k].fn;
-    const GenFn *e = fn >= PT_FN_LIB0 ? gen_lib_get(fn - PT_FN_LIB0) : NULL;
+    if (fn == PT_FN_TABLE && kind != GEN_FN_LINEAR) return 0;
+    const GenFn *e = gen_lib_get(pt_fn_lib(fn));
     if (!e || e->kind != kind)
         return fail(r, "%s needs %s in column fn", opname, what);
     return 0;
@@ -163,7 +227,9 @@ static int check_row(Reader *r) {
     switch (o->op) {
     case PT_OP_MAP:
         if (want_fn(r, GEN_FN_MAP, name, "a Map function")) return 1;
-        return want_sop(r, 0, 0, "the Map input") || want_none(r, 1, name);
+        return want_sop(r, 0, o->fn == PT_FN_TABLE ? PT_ENC_CAT : 0,
+                        o->fn == PT_FN_TABLE ? "the input of a table" : "the Map input") ||
+               want_none(r, 1, name);
     case PT_OP_SEQMAP:
         if (o->enc != PT_ENC_CAT)
             return fail(r, "SequenceMap must be categorical (Tracr compiles only categorical ones)%s", "", "");
@@ -253,14 +319,52 @@ int pt_tokens_to_ops(const int16_t *tokens, PtOp *rows, int *n, char *err, size_
         *n = 0;
         return 1;
     }
-    for (int row = end + 1; row < PT_ROWS; row++)
-        for (int c = 0; c < PT_COLS; c++)
-            if (tokens[row * PT_COLS + c] != PT_PAD) {
-                snprintf(err, errcap, "row %d: expected padding after the END row, found %s in column %s",
-                         row, pt_token_name(c, tokens[row * PT_COLS + c]) ? pt_token_name(c, tokens[row * PT_COLS + c]) : "an unknown id", k_col[c]);
+    /* the tables' values, in row order, each closed by END */
+    int at = (end + 1) * PT_COLS;
+    const int cap = PT_ROWS * PT_COLS;
+    for (int k = 0; k < *n; k++) {
+        PtOp *o = &rows[k];
+        o->ntab = 0;
+        if (o->fn != PT_FN_TABLE) continue;
+        for (;;) {
+            if (at >= cap) {
+                snprintf(err, errcap, "row %d: the table of v%d is not closed by END", k + 1, k + 1);
                 *n = 0;
                 return 1;
             }
+            int v = tokens[at++];
+            if (v == PT_END) break;
+            if (v < 3 || v >= PT_VAL_VOCAB) {
+                snprintf(err, errcap, "row %d: the table of v%d holds %s, not a value token", k + 1, k + 1,
+                         v == PT_PAD ? "PAD" : "an unknown id");
+                *n = 0;
+                return 1;
+            }
+            if (o->ntab == PT_MAX_TABLE) {
+                snprintf(err, errcap, "row %d: the table of v%d has more than %d values", k + 1, k + 1, PT_MAX_TABLE);
+                *n = 0;
+                return 1;
+            }
+            o->tab[o->ntab++] = (int16_t)v;
+        }
+        if (o->ntab == 0) {
+            snprintf(err, errcap, "row %d: the table of v%d is empty", k + 1, k + 1);
+            *n = 0;
+            return 1;
+        }
+    }
+    for (int i = at; i < cap; i++)
+        if (tokens[i] != PT_PAD) {
+            int row = i / PT_COLS, c = i % PT_COLS;
+            const char *name = pt_token_name(c, tokens[i]);
+            if (at == (end + 1) * PT_COLS) /* no tables */
+                snprintf(err, errcap, "row %d: expected padding after the END row, found %s in column %s", row,
+                         name ? name : "an unknown id", k_col[c]);
+            else
+                snprintf(err, errcap, "row %d: expected padding after the tables, found id %d", row, tokens[i]);
+            *n = 0;
+            return 1;
+        }
     int cnt = *n;
     *n = 0;
     if (cnt == 0) {
@@ -285,6 +389,103 @@ int pt_tokens_to_ops(const int16_t *tokens, PtOp *rows, int *n, char *err, size_
 }
 
 /* ---- building the program ------------------------------------------------------------ */
+
+static int cmp_vocab(const void *a, const void *b) {
+    return val_dir_cmp("tokens", *(const Value *)a, *(const Value *)b);
+}
+
+/* vocab[n] in the compiler's order (the order value tokens tK index), into out[32]. */
+static int sorted_vocab(const Value *vocab, int n, Value *out) {
+    if (n > PT_VAL_VOCAB - PT_VAL_TOK0) n = PT_VAL_VOCAB - PT_VAL_TOK0;
+    if (n > 0) memcpy(out, vocab, sizeof(Value) * (size_t)n);
+    if (n > 1) qsort(out, (size_t)n, sizeof(Value), cmp_vocab);
+    return n;
+}
+
+/* The value set of expression e of p (reachable or not) in the compiler's order, copied
+ * into *dom. Returns 0, or non-zero with a message. */
+static int domain_of(RaspProgram *p, int e, const Value *vocab, int n_vocab, int max_seq_len, ValueSet *dom,
+                     char *err, size_t errcap) {
+    int saved = p->output;
+    p->output = e;
+    ValueSet *sets = malloc(sizeof(ValueSet) * (size_t)p->n_exprs);
+    if (!sets) {
+        p->output = saved;
+        snprintf(err, errcap, "out of memory");
+        return 1;
+    }
+    int rc = rasp_infer_value_sets(p, vocab, n_vocab, max_seq_len, sets, err, errcap);
+    p->output = saved;
+    if (rc == 0) {
+        valset_copy(dom, &sets[e]);
+        valset_sort(dom, p->exprs[e].label ? p->exprs[e].label : "x");
+    }
+    rasp_free_value_sets(sets, p->n_exprs);
+    free(sets);
+    return rc;
+}
+
+/* `v0 if x == k0 else v1 if x == k1 else ... v(n-1)` over the parameter param: the table
+ * {k: v}[x] on its keys (the keys are the input's whole value set, so the last test can be
+ * dropped). TODO(after the lift branch, which adds the dict display to the parser): build
+ * py_lookup so the text reads {k: v, ...}[x] as lift prints it. */
+static PyExpr *table_chain(Arena *a, int param, const Value *keys, PyExpr *const *vals, int n) {
+    PyExpr *e = vals[n - 1];
+    for (int i = n - 2; i >= 0; i--)
+        e = py_ifexp(a, vals[i], py_cmp2(a, PYC_EQ, py_param(a, param), py_const(a, keys[i])), e);
+    return e;
+}
+
+/* The lambda of a table row o whose input expressions are child[0..1] of out. */
+static Lambda *table_lambda(RaspProgram *out, const PtOp *o, const int *child, const Value *vocab, int n_vocab,
+                            int max_seq_len, int k, char *err, size_t errcap) {
+    Value sv[32];
+    int ns = sorted_vocab(vocab, n_vocab, sv);
+    int nin = o->op == PT_OP_SEQMAP ? 2 : 1;
+    ValueSet dom[2];
+    valset_init(&dom[0]);
+    valset_init(&dom[1]);
+    Lambda *f = NULL;
+    char why[300];
+    for (int j = 0; j < nin; j++)
+        if (domain_of(out, child[j], vocab, n_vocab, max_seq_len, &dom[j], why, sizeof why)) {
+            snprintf(err, errcap, "row %d: the value set of the table's input: %s", k + 1, why);
+            goto done;
+        }
+    size_t want = nin == 1 ? dom[0].n : dom[0].n * dom[1].n;
+    if (want != (size_t)o->ntab) {
+        snprintf(err, errcap, "row %d: the table has %d values, but its input has %zu %s", k + 1, o->ntab, want,
+                 nin == 1 ? "values" : "value pairs");
+        goto done;
+    }
+    PyExpr *vals[PT_MAX_TABLE];
+    for (int i = 0; i < o->ntab; i++) {
+        Value v;
+        if (pt_token_value(o->tab[i], sv, ns, &v)) {
+            snprintf(err, errcap, "row %d: table value %s is not a value of this vocabulary", k + 1,
+                     pt_value_name(o->tab[i]) ? pt_value_name(o->tab[i]) : "?");
+            goto done;
+        }
+        vals[i] = py_const(&out->arena, v);
+    }
+    f = arena_alloc(&out->arena, sizeof *f);
+    memset(f, 0, sizeof *f);
+    f->n_params = nin;
+    f->params[0] = "x";
+    f->params[1] = nin == 2 ? "y" : NULL;
+    if (nin == 1) {
+        f->body = table_chain(&out->arena, 0, dom[0].items, vals, o->ntab);
+    } else {
+        int nb = (int)dom[1].n;
+        PyExpr *rowsx[PT_MAX_TABLE];
+        for (size_t i = 0; i < dom[0].n; i++) rowsx[i] = table_chain(&out->arena, 1, dom[1].items, vals + i * (size_t)nb, nb);
+        f->body = table_chain(&out->arena, 0, dom[0].items, rowsx, (int)dom[0].n);
+    }
+done:
+    valset_free(&dom[0]);
+    valset_free(&dom[1]);
+    return f;
+}
 
 static int add_primitive(RaspProgram *p, ExprKind kind) {
     RaspExpr e;
@@ -342,7 +543,7 @@ int pt_build_program(const PtOp *rows, int n, const Value *vocab, int n_vocab, i
         e.default_value = val_none();
         e.full_value = val_none();
         e.lin_a = e.lin_b = val_none();
-        const GenFn *f = o->fn >= PT_FN_LIB0 ? gen_lib_get(o->fn - PT_FN_LIB0) : NULL;
+        const GenFn *f = gen_lib_get(pt_fn_lib(o->fn));
         switch (o->op) {
         case PT_OP_MAP: e.kind = EXPR_MAP; break;
         case PT_OP_SEQMAP: e.kind = EXPR_SEQMAP; break;
@@ -351,7 +552,21 @@ int pt_build_program(const PtOp *rows, int n, const Value *vocab, int n_vocab, i
         case PT_OP_AGGREGATE: e.kind = EXPR_AGGREGATE; break;
         default: e.kind = EXPR_SELWIDTH; break;
         }
-        if (e.kind == EXPR_MAP || e.kind == EXPR_SEQMAP || e.kind == EXPR_LINSEQMAP) {
+        if ((e.kind == EXPR_MAP || e.kind == EXPR_SEQMAP) && o->fn == PT_FN_TABLE) {
+            if (!vocab || n_vocab <= 0) {
+                snprintf(err, errcap, "row %d: a table needs the vocabulary", k + 1);
+                rasp_program_free(out);
+                rasp_program_init(out);
+                return 1;
+            }
+            e.fn = table_lambda(out, o, child, vocab, n_vocab, max_seq_len, k, err, errcap);
+            if (!e.fn) {
+                rasp_program_free(out);
+                rasp_program_init(out);
+                return 1;
+            }
+            if (e.kind == EXPR_MAP && o->arg[0] >= 0 && rows[o->arg[0]].op == PT_OP_MAP) e.no_simplify = true;
+        } else if (e.kind == EXPR_MAP || e.kind == EXPR_SEQMAP || e.kind == EXPR_LINSEQMAP) {
             if (!f) {
                 snprintf(err, errcap, "row %d: no library function", k + 1);
                 rasp_program_free(out);
@@ -401,6 +616,106 @@ static int enc_fail(char *err, size_t cap, const RaspExpr *e, const char *what) 
     return 1;
 }
 
+/* Strictly the same value: same kind (1, 1.0 and True compile to different outputs). */
+static bool same_value(Value a, Value b) { return a.kind == b.kind && val_eq(a, b); }
+
+/* A lambda outside the library by body: the library entry of its kind with the same values
+ * on the input's value set, else its table (o->fn, o->ntab, o->tab). sets: the program's
+ * value sets (inferred on first use into *sets). Returns 0, or non-zero with a message. */
+static int encode_by_values(const RaspProgram *p, const RaspExpr *e, ValueSet **sets, PtOp *o, char *err,
+                            size_t errcap) {
+    if (!p->has_vocab || p->n_vocab <= 0) {
+        char body[200] = "", what[300];
+        py_format(e->fn->body, e->fn->params, body, sizeof body);
+        snprintf(what, sizeof what,
+                 "function `%s` is not in the lambda library (and, without the program's vocabulary, has no table)", body);
+        return enc_fail(err, errcap, e, what);
+    }
+    if (!*sets) {
+        *sets = malloc(sizeof(ValueSet) * (size_t)p->n_exprs);
+        if (!*sets) return enc_fail(err, errcap, e, "out of memory");
+        char why[300];
+        if (rasp_infer_value_sets(p, p->vocab, p->n_vocab, p->max_seq_len, *sets, why, sizeof why)) {
+            rasp_free_value_sets(*sets, p->n_exprs);
+            free(*sets);
+            *sets = NULL;
+            return enc_fail(err, errcap, e, why);
+        }
+    }
+    int nin = e->kind == EXPR_SEQMAP ? 2 : 1;
+    ValueSet dom[2];
+    valset_init(&dom[0]);
+    valset_init(&dom[1]);
+    int rc = 1;
+    Value args[2], outs[PT_MAX_TABLE];
+    int n = 0;
+    for (int j = 0; j < nin; j++) {
+        const RaspExpr *c = &p->exprs[e->child[j]];
+        if (c->enc != ENC_CATEGORICAL) {
+            enc_fail(err, errcap, e, "a function outside the library on a numerical input has no token form");
+            goto done;
+        }
+        valset_copy(&dom[j], &(*sets)[e->child[j]]);
+        valset_sort(&dom[j], c->label ? c->label : "x");
+    }
+    size_t total = nin == 1 ? dom[0].n : dom[0].n * dom[1].n;
+    if (total == 0 || total > PT_MAX_TABLE) {
+        char what[120];
+        snprintf(what, sizeof what, "a table over %zu inputs has no token form (1 to %d)", total, PT_MAX_TABLE);
+        enc_fail(err, errcap, e, what);
+        goto done;
+    }
+    for (size_t i = 0; i < total; i++) {
+        args[0] = dom[0].items[nin == 1 ? i : i / dom[1].n];
+        if (nin == 2) args[1] = dom[1].items[i % dom[1].n];
+        char msg[200];
+        if (lambda_call(e->fn, args, &outs[n++], msg, sizeof msg) != PYERR_OK) {
+            char what[300];
+            snprintf(what, sizeof what, "the function raises on its value set (%s)", msg);
+            enc_fail(err, errcap, e, what);
+            goto done;
+        }
+    }
+    /* the compact spelling: the first library entry with the same values */
+    GenFnKind kind = nin == 1 ? GEN_FN_MAP : GEN_FN_SEQMAP;
+    for (int l = 0; l < gen_lib_count(); l++) {
+        if (gen_lib_get(l)->kind != kind) continue;
+        bool same = true;
+        for (size_t i = 0; i < total && same; i++) {
+            args[0] = dom[0].items[nin == 1 ? i : i / dom[1].n];
+            if (nin == 2) args[1] = dom[1].items[i % dom[1].n];
+            Value r;
+            same = gen_lib_call(l, args, &r) == PYERR_OK && same_value(r, outs[i]);
+        }
+        if (same) {
+            o->fn = (int16_t)pt_fn_of_lib(l);
+            rc = 0;
+            goto done;
+        }
+    }
+    Value sv[32];
+    int ns = sorted_vocab(p->vocab, p->n_vocab, sv);
+    o->fn = PT_FN_TABLE;
+    o->ntab = (int16_t)total;
+    for (size_t i = 0; i < total; i++) {
+        int t = pt_value_token(outs[i], sv, ns);
+        if (t < 0) {
+            char v[64], what[200];
+            val_repr_fmt(outs[i], v, sizeof v);
+            snprintf(what, sizeof what, "table value %s has no value token (ints %d..%d, bools, the vocabulary)", v,
+                     PT_VAL_INT_MIN, PT_VAL_INT_MAX);
+            enc_fail(err, errcap, e, what);
+            goto done;
+        }
+        o->tab[i] = (int16_t)t;
+    }
+    rc = 0;
+done:
+    valset_free(&dom[0]);
+    valset_free(&dom[1]);
+    return rc;
+}
+
 int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap) {
     if (gen_lib_init(err, errcap) != 0) return 1;
     if (!p || p->output < 0 || p->output >= p->n_exprs) {
@@ -408,6 +723,7 @@ int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap) {
         return 1;
     }
     int n = p->n_exprs;
+    ValueSet *sets = NULL; /* value sets, for functions outside the library */
     unsigned char *reach = calloc((size_t)n, 1);
     int *src = malloc(sizeof(int) * (size_t)n);
     PtOp *ops = malloc(sizeof(PtOp) * (size_t)(n < PT_MAX_INPUT_EXPRS ? n : PT_MAX_INPUT_EXPRS));
@@ -442,8 +758,11 @@ int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap) {
             snprintf(err, errcap, "program has more than %d operations", PT_MAX_INPUT_EXPRS);
             goto done;
         }
-        PtOp o = {0, e->enc == ENC_NUMERICAL ? PT_ENC_NUM : PT_ENC_CAT, PT_FN_NONE,
-                  {PT_SRC_NONE, PT_SRC_NONE}};
+        PtOp o;
+        memset(&o, 0, sizeof o);
+        o.enc = e->enc == ENC_NUMERICAL ? PT_ENC_NUM : PT_ENC_CAT;
+        o.fn = PT_FN_NONE;
+        o.arg[0] = o.arg[1] = PT_SRC_NONE;
         int lib = -1, nargs = 2;
         switch (e->kind) {
         case EXPR_MAP:
@@ -490,7 +809,10 @@ int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap) {
         }
         }
         if ((e->kind == EXPR_MAP || e->kind == EXPR_SEQMAP || e->kind == EXPR_LINSEQMAP)) {
-            if (lib < 0) {
+            if (lib < 0 && e->kind != EXPR_LINSEQMAP && e->fn && e->child[0] >= 0 &&
+                (e->kind == EXPR_MAP || e->child[1] >= 0)) {
+                if (encode_by_values(p, e, &sets, &o, err, errcap)) goto done;
+            } else if (lib < 0) {
                 char body[200] = "";
                 if (e->fn) py_format(e->fn->body, e->fn->params, body, sizeof body);
                 char what[300];
@@ -499,7 +821,7 @@ int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap) {
                 enc_fail(err, errcap, e, what);
                 goto done;
             }
-            o.fn = (int16_t)(PT_FN_LIB0 + lib);
+            if (lib >= 0) o.fn = (int16_t)pt_fn_of_lib(lib);
         }
         if ((e->kind == EXPR_AGGREGATE || e->kind == EXPR_SELWIDTH) &&
             (e->child[0] < 0 || p->exprs[e->child[0]].kind != EXPR_SELECT)) {
@@ -525,6 +847,10 @@ int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap) {
     PtOp rows[PT_MAX_VARS];
     int nrows;
     if (pt_canonicalize(ops, nops, src[p->output], rows, &nrows, err, errcap) != 0) goto done;
+    if (!pt_tables_fit(rows, nrows)) {
+        snprintf(err, errcap, "the tables' values do not fit after the END row (%d rows)", nrows);
+        goto done;
+    }
     pt_ops_to_tokens(rows, nrows, tokens);
     /* The table must decode: report Tracr typing problems (e.g. a Select on a numerical SOp)
      * here, in the decoder's words. */
@@ -537,10 +863,23 @@ int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap) {
     }
     rc = 0;
 done:
+    if (sets) rasp_free_value_sets(sets, n);
+    free(sets);
     free(reach);
     free(src);
     free(ops);
     return rc;
+}
+
+int pt_first_bad_cell(const int16_t *tokens) {
+    int end = PT_ROWS;
+    for (int row = 1; row < PT_ROWS && end == PT_ROWS; row++)
+        if (tokens[row * PT_COLS + PT_COL_OP] == PT_END) end = row;
+    for (int i = 0; i < PT_ROWS * PT_COLS; i++) {
+        int lim = i / PT_COLS > end ? PT_VAL_VOCAB : pt_vocab_size(i % PT_COLS);
+        if (tokens[i] < 0 || tokens[i] >= lim) return i;
+    }
+    return -1;
 }
 
 char *pt_format_table(const int16_t *tokens) {

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "rasp/program.h"
+#include "rasp/value.h"
 
 #define PT_COLS 6
 #define PT_MAX_VARS 30                  /* operation rows (SOps and Selects) */
@@ -33,9 +34,44 @@ enum {
 };
 /* enc column */
 enum { PT_ENC_CAT = 3, PT_ENC_NUM, PT_ENC_NONE, PT_ENC_VOCAB };
-/* fn column: "-", the predicates in Pred order (EQ..FALSE), then the lambda library in table
- * order (gen_lib_get(id - PT_FN_LIB0)). */
+/* fn column: "-", the predicates in Pred order (EQ..FALSE), the first PT_LIB_V1 entries of
+ * the lambda library in table order, then "table" (the function is written as its table,
+ * below). Library entries beyond PT_LIB_V1 would take the ids after "table", so every id
+ * keeps its meaning: use pt_fn_lib / pt_fn_of_lib, not id arithmetic. */
 enum { PT_FN_NONE = 3, PT_FN_PRED0 = 4, PT_FN_LIB0 = PT_FN_PRED0 + 8 };
+#define PT_LIB_V1 43 /* library entries when the table token was added */
+#define PT_FN_TABLE (PT_FN_LIB0 + PT_LIB_V1)
+/* Library index of fn id (-1: not a library entry) and the fn id of library entry i. */
+int pt_fn_lib(int fn);
+int pt_fn_of_lib(int i);
+
+/* ---- table functions --------------------------------------------------------------------
+ * A Map or SequenceMap with fn "table" lists its function's value for each element of its
+ * input's value set, as Tracr infers it, in the compiler's order of that set (a SequenceMap:
+ * every (x, y) pair, x-major), exactly the dict `{k: v, ...}[x]` of a table lambda with the
+ * keys left implicit. The values are value tokens (their own small vocabulary):
+ *   0 PAD, 2 END (closes a table), 3 + (v - PT_VAL_INT_MIN) the int v for
+ *   PT_VAL_INT_MIN <= v <= PT_VAL_INT_MAX, then False, True, then t0..t31: the k-th token of
+ *   the model's vocabulary in the compiler's order (strings, and ints beyond the range).
+ * In the table [PT_ROWS, PT_COLS] the values of all tables follow the END row, row-major, in
+ * row order, each table closed by END; the rest is PAD. */
+#define PT_VAL_INT_MIN (-16)
+#define PT_VAL_INT_MAX 31
+enum {
+    PT_VAL_INT0 = 3,
+    PT_VAL_FALSE = PT_VAL_INT0 + (PT_VAL_INT_MAX - PT_VAL_INT_MIN + 1),
+    PT_VAL_TRUE,
+    PT_VAL_TOK0,
+    PT_VAL_VOCAB = PT_VAL_TOK0 + 32
+};
+#define PT_MAX_TABLE 100 /* values of one table */
+/* Value token of v (vocab[n_vocab] in the compiler's order, may be NULL); -1 if none. Ints
+ * and bools take their own tokens first. */
+int pt_value_token(Value v, const Value *vocab, int n_vocab);
+/* The value of token id; returns 0, or -1 for an unknown id or a tK beyond the vocabulary. */
+int pt_token_value(int id, const Value *vocab, int n_vocab, Value *out);
+/* "3", "-16", "True", "t2", "END", "PAD"; NULL if unknown. */
+const char *pt_value_name(int id);
 /* a1/a2 columns: "-", tokens, indices, v1..vPT_MAX_VARS */
 enum { PT_ARG_NONE = 3, PT_ARG_TOKENS, PT_ARG_INDICES, PT_ARG_V1 };
 #define PT_ARG_VOCAB (PT_ARG_V1 + PT_MAX_VARS)
@@ -49,6 +85,8 @@ enum { PT_SRC_NONE = -1, PT_SRC_TOKENS = -2, PT_SRC_INDICES = -3 };
 typedef struct PtOp {
     int16_t op, enc, fn;
     int16_t arg[2];
+    int16_t ntab;              /* fn == PT_FN_TABLE: the table's values tab[ntab] */
+    int16_t tab[PT_MAX_TABLE]; /* value tokens */
 } PtOp;
 
 /* ---- vocabularies -------------------------------------------------------------------- */
@@ -80,8 +118,11 @@ int pt_canonicalize(const PtOp *ops, int n, int output, PtOp *out, int *n_out, c
 
 /* ---- tables (program_tokens.c) ------------------------------------------------------- */
 /* Writes rows[n] (n <= PT_MAX_VARS, args referring to earlier rows) as a framed, padded
- * table tokens[PT_ROWS * PT_COLS]. */
+ * table tokens[PT_ROWS * PT_COLS], table values after the END row (values that do not fit
+ * are dropped: check pt_tables_fit first). */
 void pt_ops_to_tokens(const PtOp *rows, int n, int16_t *tokens);
+/* True when the tables of rows[n] fit after the END row. */
+int pt_tables_fit(const PtOp *rows, int n);
 /* Reads and checks a table: framing, known ids, the columns each op needs, variables
  * defined before use, arguments of the right kind and encoding, every row but the last
  * used, the last row an SOp. rows needs room for PT_MAX_VARS. Returns 0 or non-zero with
@@ -90,19 +131,29 @@ int pt_tokens_to_ops(const int16_t *tokens, PtOp *rows, int *n, char *err, size_
 
 /* Builds the RaspProgram of rows[n] (assumed checked): tokens/indices as used, then one
  * expression per row labelled v1..vN with the library's lambdas (shared, not copied),
- * output = the last row. vocab may be NULL (then the program has no vocab directive). */
+ * output = the last row. vocab may be NULL (then the program has no vocab directive).
+ * A table row becomes a lambda over its input's value set (inferred with vocab, which a
+ * table needs); it fails when the table's length is not the size of that set, the input is
+ * numerical, or a value token is not a value here. */
 int pt_build_program(const PtOp *rows, int n, const Value *vocab, int n_vocab, int max_seq_len,
                      RaspProgram *out, char *err, size_t errcap);
 
-/* program -> canonical table tokens[PT_ROWS * PT_COLS]. Fails with the offending label
- * when an expression has no token form (a lambda outside the library, a lambda predicate,
- * Full, composite selectors, an Aggregate default other than None/0) or the program is too
- * big. */
+/* program -> canonical table tokens[PT_ROWS * PT_COLS]. A Map/SequenceMap lambda is written
+ * as the library entry with the same body; otherwise (with the program's vocab) as the
+ * library entry of its kind that gives the same values (same types) on the whole input
+ * value set, else as its table. Fails with the offending label when an expression has no
+ * token form (a table value without a value token, a table on a numerical input or over
+ * more than PT_MAX_TABLE inputs, a lambda predicate, Full, composite selectors, an
+ * Aggregate default other than None/0) or the program is too big. */
 int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap);
 /* table -> program (see pt_tokens_to_ops and pt_build_program). On error *out is left
- * initialised and empty. */
+ * initialised and empty. vocab: the model's tokens (any order). */
 int pt_decode(const int16_t *tokens, const Value *vocab, int n_vocab, int max_seq_len,
               RaspProgram *out, char *err, size_t errcap);
+
+/* Every id in range: rows up to the first END row (all of them if none) by their column's
+ * vocabulary, the cells after it by the value tokens'. Returns -1, or the first bad cell. */
+int pt_first_bad_cell(const int16_t *tokens);
 
 /* Human-readable table, one "op enc fn a1 a2 out" line per row including START/END, unknown
  * ids as "#<id>". malloc'ed. */

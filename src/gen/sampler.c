@@ -33,7 +33,12 @@ struct GenSampler {
     int maps[3][64], n_maps[3]; /* Map entries accepting INT, BOOL, FRAC */
     int seqs[64], n_seqs;
     int lins[64], n_lins;
+    GenSetting set;              /* the current sample's setting */
+    Value svocab[GEN_MAX_VOCAB]; /* its vocabulary in the compiler's order (value tokens tK) */
+    Value letters[GEN_MAX_LETTERS], words[GEN_MAX_WORDS]; /* interned string tokens */
 };
+
+
 
 /* ---- random numbers ------------------------------------------------------------------ */
 
@@ -90,6 +95,56 @@ void gen_config_default(GenConfig *c) {
     c->max_layers = 10;
     c->max_mlp_width = 128;
     c->max_tries = 200;
+    c->vary = false;
+    c->vocab_min = 2;
+    c->vocab_max = 10;
+    c->vocab_kinds = GEN_VOCAB_INT | GEN_VOCAB_LETTERS | GEN_VOCAB_WORDS | GEN_VOCAB_MIXED;
+    c->len_min = 2;
+    c->len_max = 10;
+    c->p_causal = 0.25;
+}
+
+void gen_config_general(GenConfig *c) {
+    gen_config_default(c);
+    c->vary = true;
+    c->p_table = 0.1;
+}
+
+bool gen_config_varies(const GenConfig *c) {
+    return c->vary && (c->vocab_min != c->vocab_max || c->vocab_kinds != GEN_VOCAB_INT ||
+                       c->len_min != c->len_max || c->p_causal > 0);
+}
+
+void gen_config_normalize(GenConfig *c) {
+    if (!c->vary || gen_config_varies(c) || c->vocab_min < 1 || c->vocab_min > GEN_MAX_VOCAB) return;
+    c->vary = false;
+    c->n_vocab = c->vocab_min;
+    for (int i = 0; i < c->n_vocab; i++) c->vocab[i] = i;
+    c->max_seq_len = c->len_min;
+}
+
+static const char *const k_kind_names[GEN_VOCAB_KINDS] = {"int", "letters", "words", "mixed"};
+
+const char *gen_vocab_kind_name(int kind) {
+    for (int i = 0; i < GEN_VOCAB_KINDS; i++)
+        if (kind == 1 << i) return k_kind_names[i];
+    return NULL;
+}
+
+int gen_parse_vocab_kinds(const char *text, unsigned *mask) {
+    *mask = 0;
+    const char *p = text;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        int found = -1;
+        for (int i = 0; i < GEN_VOCAB_KINDS; i++)
+            if (strlen(k_kind_names[i]) == n && strncmp(p, k_kind_names[i], n) == 0) found = i;
+        if (found < 0) return -1;
+        *mask |= 1u << found;
+        p += n;
+        if (*p == ',') p++;
+    }
+    return *mask ? 0 : -1;
 }
 
 int gen_config_check(const GenConfig *c, char *err, size_t errcap) {
@@ -140,6 +195,33 @@ int gen_config_check(const GenConfig *c, char *err, size_t errcap) {
         snprintf(err, errcap, "probabilities must be in [0, 1]");
         return 1;
     }
+    if (c->vary) {
+        if (c->vocab_min < 1 || c->vocab_max < c->vocab_min || c->vocab_max > GEN_MAX_VOCAB) {
+            snprintf(err, errcap, "vocabulary sizes must satisfy 1 <= min <= max <= %d (got %d..%d)",
+                     GEN_MAX_VOCAB, c->vocab_min, c->vocab_max);
+            return 1;
+        }
+        if (!c->vocab_kinds || c->vocab_kinds >= 1u << GEN_VOCAB_KINDS) {
+            snprintf(err, errcap, "no vocabulary kind (int, letters, words, mixed) chosen");
+            return 1;
+        }
+        if ((c->vocab_kinds & GEN_VOCAB_LETTERS) && c->vocab_max > GEN_MAX_LETTERS) {
+            snprintf(err, errcap, "letter vocabularies hold at most %d tokens", GEN_MAX_LETTERS);
+            return 1;
+        }
+        if ((c->vocab_kinds & GEN_VOCAB_MIXED) && c->vocab_min < 2) {
+            snprintf(err, errcap, "a mixed vocabulary needs at least 2 tokens");
+            return 1;
+        }
+        if (c->len_min < 1 || c->len_max < c->len_min || c->len_max > GEN_MAX_VALS - 1) {
+            snprintf(err, errcap, "max_seq_len range must satisfy 1 <= min <= max <= %d", GEN_MAX_VALS - 1);
+            return 1;
+        }
+        if (!(c->p_causal >= 0 && c->p_causal <= 1) || !(c->p_table >= 0 && c->p_table <= 1)) {
+            snprintf(err, errcap, "the causal and table probabilities must be in [0, 1]");
+            return 1;
+        }
+    }
     if (c->max_values < 2 || c->max_values > GEN_MAX_VALS || c->max_residual < 1 ||
         c->max_layers < 1 || c->max_mlp_width < 1 || c->max_tries < 1) {
         snprintf(err, errcap, "caps must be positive (max_values 2..%d)", GEN_MAX_VALS);
@@ -171,17 +253,101 @@ GenSampler *gen_sampler_new(const GenConfig *c, char *err, size_t errcap) {
             s->lins[s->n_lins++] = i;
         }
     }
-    Var *t = &s->base[0], *x = &s->base[1];
+    for (int i = 0; i < GEN_MAX_LETTERS; i++) s->letters[i] = val_str(gen_symbol(i));
+    for (int i = 0; i < GEN_MAX_WORDS; i++) s->words[i] = val_str(gen_symbol(GEN_MAX_LETTERS + i));
+    return s;
+}
+
+/* ---- the setting --------------------------------------------------------------------- */
+
+static int below(GenSampler *s, int n);
+static double unit(GenSampler *s);
+
+/* k distinct values of pool[n] (in pool order, which is ascending). */
+static void pick_subset(GenSampler *s, const Value *pool, int n, int k, Value *out) {
+    int idx[GEN_MAX_WORDS];
+    for (int i = 0; i < n; i++) idx[i] = i;
+    for (int i = 0; i < k; i++) {
+        int j = i + below(s, n - i);
+        int t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+    /* ascending pool order */
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && idx[j - 1] > idx[j]; j--) {
+            int t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    for (int i = 0; i < k; i++) out[i] = pool[idx[i]];
+}
+
+static int cmp_tokens(const void *a, const void *b) {
+    return val_dir_cmp("tokens", *(const Value *)a, *(const Value *)b);
+}
+
+/* Draws the sample's setting (nothing is drawn for a fixed setting or a one-point range)
+ * and sets up tokens and indices. */
+static void draw_setting(GenSampler *s) {
+    const GenConfig *c = &s->cfg;
+    GenSetting *g = &s->set;
+    memset(g, 0, sizeof *g);
+    Var *t = &s->base[0];
+    if (!c->vary) {
+        g->kind = GEN_VOCAB_INT;
+        g->n_vocab = c->n_vocab;
+        for (int i = 0; i < c->n_vocab; i++) g->vocab[i] = val_int(c->vocab[i]);
+        g->max_seq_len = c->max_seq_len;
+        t->vt = GEN_VT_INT;
+    } else {
+        int kinds[GEN_VOCAB_KINDS], nk = 0;
+        for (int i = 0; i < GEN_VOCAB_KINDS; i++)
+            if (c->vocab_kinds & (1u << i)) kinds[nk++] = 1 << i;
+        g->kind = kinds[below(s, nk)];
+        int lo = c->vocab_min;
+        if (g->kind == GEN_VOCAB_MIXED && lo < 2) lo = 2;
+        int hi = c->vocab_max;
+        if (g->kind == GEN_VOCAB_LETTERS && hi > GEN_MAX_LETTERS) hi = GEN_MAX_LETTERS;
+        int n = lo + below(s, hi - lo + 1);
+        g->n_vocab = n;
+        g->max_seq_len = c->len_min + below(s, c->len_max - c->len_min + 1);
+        g->causal = c->p_causal > 0 && unit(s) < c->p_causal;
+        switch (g->kind) {
+        case GEN_VOCAB_INT:
+            for (int i = 0; i < n; i++) g->vocab[i] = val_int(i);
+            t->vt = GEN_VT_INT;
+            break;
+        case GEN_VOCAB_LETTERS:
+            pick_subset(s, s->letters, GEN_MAX_LETTERS, n, g->vocab);
+            t->vt = GEN_VT_STR;
+            break;
+        case GEN_VOCAB_WORDS:
+            pick_subset(s, s->words, GEN_MAX_WORDS, n, g->vocab);
+            t->vt = GEN_VT_STR;
+            break;
+        default: { /* mixed: integers 0..k-1 and k' letters, both present */
+            int ni = 1 + below(s, n - 1);
+            for (int i = 0; i < ni; i++) g->vocab[i] = val_int(i);
+            pick_subset(s, s->letters, GEN_MAX_LETTERS, n - ni, g->vocab + ni);
+            t->vt = GEN_VT_MIXED;
+            break;
+        }
+        }
+        qsort(g->vocab, (size_t)n, sizeof(Value), cmp_tokens);
+    }
+    Var *x = &s->base[1];
     t->op.op = x->op.op = PT_OP_MAP; /* any SOp kind: only "not a Select" matters */
     t->op.enc = x->op.enc = PT_ENC_CAT;
-    t->vt = x->vt = GEN_VT_INT;
+    x->vt = GEN_VT_INT;
     t->exact = x->exact = true;
     t->tok = true;
-    t->nvals = c->n_vocab;
-    for (int i = 0; i < c->n_vocab; i++) t->vals[i] = val_int(c->vocab[i]);
-    x->nvals = c->max_seq_len;
-    for (int i = 0; i < c->max_seq_len; i++) x->vals[i] = val_int(i);
-    return s;
+    t->nvals = g->n_vocab;
+    for (int i = 0; i < g->n_vocab; i++) t->vals[i] = g->vocab[i];
+    x->nvals = g->max_seq_len;
+    for (int i = 0; i < g->max_seq_len; i++) x->vals[i] = val_int(i);
+    memcpy(s->svocab, g->vocab, sizeof(Value) * (size_t)g->n_vocab);
+    qsort(s->svocab, (size_t)g->n_vocab, sizeof(Value), cmp_tokens);
 }
 
 void gen_sampler_free(GenSampler *s) { free(s); }
@@ -220,6 +386,14 @@ static bool vals_meet(const Var *a, const Var *b) {
         for (int j = 0; j < b->nvals; j++)
             if (val_eq(a->vals[i], b->vals[j])) return true;
     return false;
+}
+
+/* Python can order every pair of values of these two types (numbers with numbers, strings
+ * with strings). */
+static bool orderable(unsigned a, unsigned b) {
+    const unsigned num = GEN_VT_INT | GEN_VT_BOOL | GEN_VT_FRAC | GEN_VT_REAL;
+    if ((a | b) & GEN_VT_MIXED) return false;
+    return (!(a & ~num) && !(b & ~num)) || (a == GEN_VT_STR && b == GEN_VT_STR);
 }
 
 /* ---- picking arguments --------------------------------------------------------------- */
@@ -336,7 +510,7 @@ static int choose_select(GenSampler *s, int mode, int sop, PtOp *sel, int *need)
         Var *q = var(s, queries);
         for (int i = 0; i < q->nvals && !hit; i++)
             hit = val_is_number(q->vals[i]) && val_as_double(q->vals[i]) >= 0 &&
-                  val_as_double(q->vals[i]) < s->cfg.max_seq_len;
+                  val_as_double(q->vals[i]) < s->set.max_seq_len;
         if (!hit) return -2;
     } else if (mode == 3) {
         keys = sop;
@@ -350,6 +524,11 @@ static int choose_select(GenSampler *s, int mode, int sop, PtOp *sel, int *need)
         keys = pick(s, &w, need);
         queries = pick(s, &w, need);
         if (keys == NO_PICK || queries == NO_PICK) return -2;
+        /* An order predicate between a string and a number raises TypeError in Python (and
+         * in Tracr's compiler, which calls it on every key-query pair). */
+        if (pred != PRED_EQ && pred != PRED_NEQ && pred != PRED_TRUE &&
+            !orderable(var(s, keys)->vt, var(s, queries)->vt))
+            return -2;
     }
     sel->op = PT_OP_SELECT;
     sel->enc = PT_ENC_NONE;
@@ -359,14 +538,76 @@ static int choose_select(GenSampler *s, int mode, int sop, PtOp *sel, int *need)
     return find_op(s, sel);
 }
 
-/* Fills the candidate SOp v (v->op set by the caller) or returns false. */
-static bool build_map(GenSampler *s, Var *v, int x, int fn) {
+/* A random table for a Map of the categorical variable x into op (fn, ntab, tab): one value
+ * per element of x's value set, all ints 0..k-1, all bools, or all string tokens of the
+ * vocabulary; *vt is their type. Refused (false) when it is constant or when a library entry
+ * gives the same values on x's value set: program tokens spell that function by its
+ * library name (pt_encode), and a sample must be in canonical form. */
+static bool draw_table(GenSampler *s, PtOp *op, int x, unsigned *vt) {
+    const Var *in = var(s, x);
+    if (in->op.enc != PT_ENC_CAT || in->nvals < 2 || in->nvals > PT_MAX_TABLE) return false;
+    int strs[GEN_MAX_VOCAB], nstr = 0;
+    for (int i = 0; i < s->set.n_vocab; i++)
+        if (s->svocab[i].kind == VAL_STR) strs[nstr++] = PT_VAL_TOK0 + i;
+    int kind = below(s, nstr >= 2 ? 3 : 2);
+    int k = kind == 0 ? 2 + below(s, in->nvals < 4 ? in->nvals - 1 : 3) : kind == 1 ? 2 : nstr;
+    op->fn = PT_FN_TABLE;
+    op->ntab = (int16_t)in->nvals;
+    int first = -1;
+    bool varies = false;
+    for (int i = 0; i < in->nvals; i++) {
+        int r = below(s, k);
+        int t = kind == 0 ? PT_VAL_INT0 + (r - PT_VAL_INT_MIN) : kind == 1 ? (r ? PT_VAL_TRUE : PT_VAL_FALSE) : strs[r];
+        op->tab[i] = (int16_t)t;
+        if (first < 0) first = t;
+        varies |= t != first;
+    }
+    if (!varies) return false;
+    *vt = kind == 0 ? GEN_VT_INT : kind == 1 ? GEN_VT_BOOL : GEN_VT_STR;
+    /* sorted domain: the table's keys */
+    Value dom[GEN_MAX_VALS];
+    int nd = 0;
+    for (int i = 0; i < in->nvals; i++) {
+        int j = nd++;
+        while (j > 0 && val_dir_cmp("x", dom[j - 1], in->vals[i]) > 0) {
+            dom[j] = dom[j - 1];
+            j--;
+        }
+        dom[j] = in->vals[i];
+    }
+    for (int l = 0; l < gen_lib_count(); l++) {
+        if (gen_lib_get(l)->kind != GEN_FN_MAP) continue;
+        bool same = true;
+        for (int i = 0; i < nd && same; i++) {
+            Value r, want;
+            pt_token_value(op->tab[i], s->svocab, s->set.n_vocab, &want);
+            same = gen_lib_call(l, &dom[i], &r) == PYERR_OK && r.kind == want.kind && val_eq(r, want);
+        }
+        if (same) return false;
+    }
+    return true;
+}
+
+/* The Map op (a library entry or a table) applied to x, a value of its input variable in.
+ * A table lists its values in the compiler's order of in's value set, so x's position is
+ * the number of values before it in that order. */
+static PyErr map_call(GenSampler *s, const PtOp *op, const Var *in, Value x, Value *r) {
+    if (op->fn != PT_FN_TABLE) return gen_lib_call(pt_fn_lib(op->fn), &x, r);
+    int at = 0;
+    for (int i = 0; i < in->nvals; i++) at += val_dir_cmp("x", in->vals[i], x) < 0;
+    if (at >= op->ntab || pt_token_value(op->tab[at], s->svocab, s->set.n_vocab, r)) return PYERR_VALUE;
+    return PYERR_OK;
+}
+
+/* Fills the candidate SOp v (v->op set by the caller: a library entry, or a table with
+ * range `table_vt`) or returns false. */
+static bool build_map(GenSampler *s, Var *v, int x, unsigned table_vt) {
     const GenConfig *c = &s->cfg;
     Var *in = var(s, x);
     bool in_num = in->op.enc == PT_ENC_NUM, out_num = v->op.enc == PT_ENC_NUM;
-    const GenFn *f = gen_lib_get(fn);
+    const GenFn *f = v->op.fn == PT_FN_TABLE ? NULL : gen_lib_get(pt_fn_lib(v->op.fn));
     unsigned mode = in_num ? (out_num ? GEN_MODE_NN : GEN_MODE_NC) : (out_num ? GEN_MODE_CN : GEN_MODE_CC);
-    if (!(f->modes & mode)) return false;
+    if (!((f ? f->modes : (unsigned)(GEN_MODE_CC | GEN_MODE_CN)) & mode)) return false;
     if (out_num && !in_num && in->may_none) return false;
     /* The map of a map must not undo it (not(not x), x+1-1). */
     const Var *inner = x >= 0 && in->op.op == PT_OP_MAP ? var(s, in->op.arg[0]) : NULL;
@@ -375,7 +616,7 @@ static bool build_map(GenSampler *s, Var *v, int x, int fn) {
     v->nvals = 0;
     for (int i = 0; i < in->nvals; i++) {
         Value r;
-        PyErr e = gen_lib_call(fn, &in->vals[i], &r);
+        PyErr e = map_call(s, &v->op, in, in->vals[i], &r);
         if (e == PYERR_ARITH && in_num) continue;
         if (e != PYERR_OK) return false; /* a categorical MLP would crash on it */
         if (r.kind == VAL_NONE) continue;
@@ -390,14 +631,14 @@ static bool build_map(GenSampler *s, Var *v, int x, int fn) {
         bool undone = true;
         for (int i = 0; i < inner->nvals && undone; i++) {
             Value g, r;
-            if (gen_lib_call(in->op.fn - PT_FN_LIB0, &inner->vals[i], &g) != PYERR_OK || g.kind == VAL_NONE)
+            if (map_call(s, &in->op, inner, inner->vals[i], &g) != PYERR_OK || g.kind == VAL_NONE)
                 continue;
-            if (gen_lib_call(fn, &g, &r) != PYERR_OK || !val_eq(r, inner->vals[i])) undone = false;
+            if (map_call(s, &v->op, in, g, &r) != PYERR_OK || !val_eq(r, inner->vals[i])) undone = false;
         }
         if (undone) return false;
     }
     v->hidden = mode == GEN_MODE_CC ? v->nvals : mode == GEN_MODE_CN ? 1 : 1 + 2 * (defined - 1);
-    v->vt = f->range;
+    v->vt = f ? f->range : table_vt;
     v->exact = true;
     v->may_none = in->may_none;
     return v->hidden <= c->max_mlp_width;
@@ -453,18 +694,29 @@ static bool try_op(GenSampler *s, int k, int need) {
     bool want_num = !c->categorical_only && unit(s) < c->p_numerical;
     switch (k) {
     case GEN_K_MAP: {
-        Want w = {0, GEN_VT_INT | GEN_VT_BOOL | GEN_VT_FRAC, false, false, NO_PICK};
+        /* (no variable has a string type in an integer setting, so the candidates, and the
+         * random numbers drawn, are those of the library-only sampler there) */
+        Want w = {0, GEN_VT_INT | GEN_VT_BOOL | GEN_VT_FRAC | GEN_VT_STR | GEN_VT_MIXED, false, false, NO_PICK};
         int x = pick(s, &w, &left);
         if (x == NO_PICK) return false;
         unsigned vt = var(s, x)->vt;
+        cand.op.op = PT_OP_MAP;
+        cand.op.enc = want_num ? PT_ENC_NUM : PT_ENC_CAT;
+        cand.op.arg[0] = (int16_t)x;
+        bool table = vt == GEN_VT_STR || vt == GEN_VT_MIXED ||
+                     (c->p_table > 0 && var(s, x)->op.enc == PT_ENC_CAT && unit(s) < c->p_table);
+        if (table) {
+            unsigned tvt;
+            if (!draw_table(s, &cand.op, x, &tvt) || !build_map(s, &cand, x, tvt)) return false;
+            args[nargs++] = x;
+            sel_row = -3;
+            break;
+        }
         int t = vt == GEN_VT_INT ? 0 : vt == GEN_VT_BOOL ? 1 : 2;
         if (s->n_maps[t] == 0) return false;
         int fn = s->maps[t][below(s, s->n_maps[t])];
-        cand.op.op = PT_OP_MAP;
-        cand.op.enc = want_num ? PT_ENC_NUM : PT_ENC_CAT;
-        cand.op.fn = (int16_t)(PT_FN_LIB0 + fn);
-        cand.op.arg[0] = (int16_t)x;
-        if (!build_map(s, &cand, x, fn)) return false;
+        cand.op.fn = (int16_t)pt_fn_of_lib(fn);
+        if (!build_map(s, &cand, x, 0)) return false;
         args[nargs++] = x;
         sel_row = -3;
         break;
@@ -482,7 +734,7 @@ static bool try_op(GenSampler *s, int k, int need) {
         if (y == NO_PICK) return false;
         cand.op.op = lin ? PT_OP_LINSEQMAP : PT_OP_SEQMAP;
         cand.op.enc = lin ? PT_ENC_NUM : PT_ENC_CAT;
-        cand.op.fn = (int16_t)(PT_FN_LIB0 + fn);
+        cand.op.fn = (int16_t)pt_fn_of_lib(fn);
         cand.op.arg[0] = (int16_t)x;
         cand.op.arg[1] = (int16_t)y;
         if (!build_pair(s, &cand, x, y, fn, lin)) return false;
@@ -524,7 +776,7 @@ static bool try_op(GenSampler *s, int k, int need) {
             cand.may_none = false;
             cand.nvals = 0;
             for (int i = 0; i < x->nvals; i++)
-                for (int l = 1; l <= c->max_seq_len; l++)
+                for (int l = 1; l <= s->set.max_seq_len; l++)
                     if (vals_add(cand.vals, &cand.nvals, GEN_MAX_VALS,
                                  val_float(val_as_double(x->vals[i]) / l)) != 0)
                         return false;
@@ -549,9 +801,9 @@ static bool try_op(GenSampler *s, int k, int need) {
         cand.vt = GEN_VT_INT;
         cand.exact = true;
         cand.may_none = false;
-        cand.hidden = 2 * c->max_seq_len + 1;
-        cand.nvals = c->max_seq_len + 1;
-        for (int i = 0; i <= c->max_seq_len; i++) cand.vals[i] = val_int(i);
+        cand.hidden = 2 * s->set.max_seq_len + 1;
+        cand.nvals = s->set.max_seq_len + 1;
+        for (int i = 0; i <= s->set.max_seq_len; i++) cand.vals[i] = val_int(i);
         break;
     }
     default: return false;
@@ -619,7 +871,7 @@ static int finish(GenSampler *s, GenSample *out, int n_sops) {
     }
     int width[PT_MAX_VARS + 1] = {0}, has_sw[PT_MAX_VARS + 1] = {0}, mlp = 0;
     bool one = false;
-    int resid = c->n_vocab + 2 + c->max_seq_len;
+    int resid = s->set.n_vocab + 2 + s->set.max_seq_len;
     for (int i = 0; i < n; i++) {
         const Var *v = &s->vars[i];
         if (v->op.op == PT_OP_SELECT) continue;
@@ -670,18 +922,24 @@ static int finish(GenSampler *s, GenSample *out, int n_sops) {
     }
     char err[200];
     if (pt_canonicalize(ops, n, n - 1, out->rows, &out->n_rows, err, sizeof err) != 0) return 1;
+    if (!pt_tables_fit(out->rows, out->n_rows)) {
+        s->rej[GEN_R_TABLES]++;
+        return 1;
+    }
     pt_ops_to_tokens(out->rows, out->n_rows, out->tokens);
     out->n_sops = n_sops;
     out->residual = resid;
     out->layers = layers;
     out->mlp_width = mlp;
     out->key_size = key_size;
+    out->setting = s->set;
     return 0;
 }
 
 int gen_sample(GenSampler *s, uint64_t seed, GenSample *out) {
     const GenConfig *c = &s->cfg;
     s->rng = seed;
+    draw_setting(s);
     int n_sops = c->min_ops + below(s, c->max_ops - c->min_ops + 1);
     double w[GEN_K_COUNT];
     memcpy(w, c->op_weight, sizeof w);

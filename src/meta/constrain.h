@@ -16,13 +16,33 @@
 #define ITRACR_META_CONSTRAIN_H
 #include <stdint.h>
 
+#include "rasp/value.h"
+
+/* The model a decoding is for: with its vocabulary (n_vocab > 0), the constraint also
+ * applies rasp_validate_compilable's rules on it (a library function must not raise on its
+ * input's value set, order predicates must compare the values, a numerical mean needs 0/1,
+ * a categorical Aggregate must fit its head, the finished program must validate) and allows
+ * tables (their length is the input's value-set size, their values those of the
+ * vocabulary). model_vocab: the meta-model's output size (0: pc_vocab_size()); a
+ * meta-model of PC_BASE_VOCAB outputs never gets a table token. */
+typedef struct PcContext {
+    const Value *vocab; /* the model's tokens, any order */
+    int n_vocab;
+    int max_seq_len;
+    int model_vocab;
+} PcContext;
+
+/* As pc_allowed, for ctx (NULL: the rules without a vocabulary, and no tables). */
+int pc_allowed_ctx(const PcContext *ctx, const int32_t *seq, int n, unsigned char *allowed);
+
 /* seq[n]: the flat tokens so far, without BOS. allowed[pc_vocab_size()] is overwritten: 1
  * for the tokens that may come next. Returns the number allowed (0 after EOS or for a
  * sequence that already broke the rules), or -1 if seq has an unknown token. */
 int pc_allowed(const int32_t *seq, int n, unsigned char *allowed);
 
-/* MetaConstraintFn adapter (meta_decode.h): prog[0] is BOS. Clears the disallowed entries;
- * returns non-zero when nothing is allowed (a sequence that is not a valid prefix). */
+/* MetaConstraintFn adapter (meta_decode.h): prog[0] is BOS, user a PcContext (or NULL).
+ * Clears the disallowed entries of allowed[model_vocab]; returns non-zero when nothing is
+ * allowed (a sequence that is not a valid prefix). */
 int pc_constraint_fn(void *user, const int32_t *prog, int n, unsigned char *allowed);
 
 #endif

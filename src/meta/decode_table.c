@@ -17,12 +17,12 @@ int32_t *meta_ids_widen(const int16_t *ids, int P) {
 }
 
 static int decode_table(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam, int reuse,
-                        int16_t *table, char *err, size_t errcap) {
+                        const PcContext *model, int16_t *table, char *err, size_t errcap) {
     if (P > m->cfg.max_prefix) {
         snprintf(err, errcap, "%d weight tokens, but the meta-model takes at most %d", P, m->cfg.max_prefix);
         return 1;
     }
-    if (m->cfg.payload_dim != WT_WIDTH || m->cfg.n_id_fields != WT_N_IDS || m->cfg.vocab != pc_vocab_size()) {
+    if (m->cfg.payload_dim != WT_WIDTH || m->cfg.n_id_fields != WT_N_IDS || !meta_vocab_known(m->cfg.vocab)) {
         snprintf(err, errcap, "the meta-model's config does not match the token formats (payload %d, ids %d, vocab %d)",
                  m->cfg.payload_dim, m->cfg.n_id_fields, m->cfg.vocab);
         return 1;
@@ -34,7 +34,14 @@ static int decode_table(MetaModel *m, const float *payload, const int16_t *ids, 
     }
     MetaPrefix pre = {P, payload, ids32};
     int max_len = m->cfg.max_prog < PC_MAX_LEN ? m->cfg.max_prog : PC_MAX_LEN;
-    MetaDecodeOpts o = {PC_BOS, PC_EOS, max_len, pc_constraint_fn, NULL, reuse};
+    /* the constraint clears only the model's outputs (a meta-model from before tables has
+     * PC_BASE_VOCAB of them and never gets a table) */
+    PcContext ctx = {NULL, 0, 0, m->cfg.vocab};
+    if (model) {
+        ctx = *model;
+        ctx.model_vocab = m->cfg.vocab;
+    }
+    MetaDecodeOpts o = {PC_BOS, PC_EOS, max_len, pc_constraint_fn, &ctx, reuse};
     int32_t out[PC_MAX_LEN];
     int n = 0, rc;
     if (beam <= 1) rc = meta_decode_greedy(m, &pre, &o, out, &n, err, errcap);
@@ -44,12 +51,19 @@ static int decode_table(MetaModel *m, const float *payload, const int16_t *ids, 
     return pc_decode(out, n, table, err, errcap);
 }
 
+int meta_vocab_known(int vocab) { return vocab == pc_vocab_size() || vocab == PC_BASE_VOCAB; }
+
 int meta_decode_table(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam,
                       int16_t *table, char *err, size_t errcap) {
-    return decode_table(m, payload, ids, P, beam, 0, table, err, errcap);
+    return decode_table(m, payload, ids, P, beam, 0, NULL, table, err, errcap);
 }
 
 int meta_decode_table_reuse(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam,
                             int16_t *table, char *err, size_t errcap) {
-    return decode_table(m, payload, ids, P, beam, 1, table, err, errcap);
+    return decode_table(m, payload, ids, P, beam, 1, NULL, table, err, errcap);
+}
+
+int meta_decode_table_for(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam,
+                          const PcContext *model, int16_t *table, char *err, size_t errcap) {
+    return decode_table(m, payload, ids, P, beam, 0, model, table, err, errcap);
 }

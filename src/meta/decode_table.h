@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "meta/constrain.h"
 #include "meta/meta_model.h"
 
 /* The weight tokens' ids [P, WT_N_IDS] as the int32 the model's batches take (malloc'ed;
@@ -22,5 +23,12 @@ int meta_decode_table(MetaModel *m, const float *payload, const int16_t *ids, in
  * meta_decode.h), which saves one encoding of the prefix. */
 int meta_decode_table_reuse(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam,
                             int16_t *table, char *err, size_t errcap);
+/* meta_decode_table for the compiled model whose vocabulary and max_seq_len `model` gives
+ * (constrain.h, PcContext): the decoded program validates on them, and may hold tables. */
+int meta_decode_table_for(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam,
+                          const PcContext *model, int16_t *table, char *err, size_t errcap);
+/* A meta-model output size this build decodes: pc_vocab_size(), or PC_BASE_VOCAB (a model
+ * trained before tables). */
+int meta_vocab_known(int vocab);
 
 #endif

@@ -9,9 +9,16 @@
  *   0 PAD (input padding, never a target)   1 BOS   2 EOS
  *   pc_col_offset(c) + (id - 3)              column c's token id (id >= 3)
  *
- * A sequence of n rows has 6n + 1 tokens (EOS included); the position of a token fixes its
- * column (t mod 6), so the same name in two columns ("-" in a1 and a2, v3 in a1 and out) are
- * different flat tokens and a column constraint is a range test. */
+ * A row whose fn is "table" is followed by its table (gen/program_tokens.h): its value tokens,
+ * then the value token END. So a sequence of n rows without tables has 6n + 1 tokens (EOS
+ * included) and its column is t mod 6; the same name in two columns ("-" in a1 and a2, v3 in
+ * a1 and out) are different flat tokens and a column constraint is a range test.
+ *
+ * The vocabulary only grows at its end, so a meta-model keeps its meaning: ids below
+ * PC_BASE_VOCAB are the flat tokens from before tables (the fn column then ended with the
+ * library's PT_LIB_V1 entries); then "fn:table", the value tokens PC_VAL0.. (value id 3..)
+ * and "val:END" (PC_VAL_END), then fn ids beyond "table" (library entries added later). A
+ * meta-model trained with PC_BASE_VOCAB outputs still decodes (without tables). */
 #ifndef ITRACR_META_PROG_CODEC_H
 #define ITRACR_META_PROG_CODEC_H
 #include <stddef.h>
@@ -20,7 +27,10 @@
 #include "gen/program_tokens.h"
 
 enum { PC_PAD = 0, PC_BOS = 1, PC_EOS = 2, PC_FIRST = 3 };
-/* Tokens after BOS at most: 30 rows of 6 fields and EOS. */
+#define PC_BASE_VOCAB 160
+enum { PC_FN_TABLE = PC_BASE_VOCAB, PC_VAL0, PC_VAL_END = PC_VAL0 + (PT_VAL_VOCAB - 3) };
+#define PC_COL_VAL PT_COLS /* the "column" pc_unflat gives value tokens */
+/* Tokens after BOS at most: 30 rows of 6 fields and EOS (tables use the cells rows leave). */
 #define PC_MAX_LEN (PT_MAX_VARS * PT_COLS + 1)
 
 /* Flat vocabulary size (needs the lambda library: 0 when gen_lib_init fails). */
@@ -29,12 +39,16 @@ int pc_vocab_size(void);
 int pc_col_offset(int col);
 /* Flat id of (col, id) for id in [3, pt_vocab_size(col)), else -1. */
 int pc_flat(int col, int id);
-/* Column and table id of a flat id >= PC_FIRST; returns 0, or -1 for a framing/unknown id. */
+/* Flat id of value token id (3..PT_VAL_VOCAB-1, or PT_END for val:END), else -1. */
+int pc_flat_value(int id);
+/* Column (PC_COL_VAL for a value token) and id of a flat id >= PC_FIRST; returns 0, or -1
+ * for a framing/unknown id. */
 int pc_unflat(int flat, int *col, int *id);
 /* "BOS", "EOS", "PAD", or "<col>:<name>" (e.g. "op:Map", "a1:v2"); "#<id>" if unknown. */
 const char *pc_token_name(int flat, char *buf, size_t cap);
 
-/* table [PT_ROWS * PT_COLS] -> seq [PC_MAX_LEN] (operation rows then EOS, no BOS), *len.
+/* table [PT_ROWS * PT_COLS] -> seq [PC_MAX_LEN] (operation rows, each table after its row,
+ * then EOS, no BOS), *len.
  * Checks the framing and that every field is a known non-framing id of its column (not the
  * deeper program rules: pt_decode does that). Returns 0, or non-zero with a message. */
 int pc_encode(const int16_t *table, int32_t *seq, int *len, char *err, size_t errcap);

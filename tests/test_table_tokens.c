@@ -1,0 +1,239 @@
+/* Table functions in program tokens: a lambda outside the library is written as its table
+ * over the input's value set (or as the library entry with the same values there), and
+ * tokens -> program -> tokens is the identity with the same compiled model, for hand-written
+ * programs on string vocabularies and for the sampler's table samples. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/model.h"
+#include "data/model_hash.h"
+#include "gen/program_tokens.h"
+#include "gen/sampler.h"
+#include "rasp/rasp.h"
+#include "test.h"
+
+/* The compiled model of p as its name-independent hash (the residual labels of a decoded
+ * program are v1..vN, the original's are its own): hash[0..1], hash[2] = 1 when compiled. */
+static void model_of(const RaspProgram *p, uint64_t *hash) {
+    CompileOptions o;
+    compile_options_default(&o);
+    CompiledModel *m = NULL;
+    char err[512];
+    hash[0] = hash[1] = hash[2] = 0;
+    if (compile_program(p, &o, &m, err, sizeof err) != 0) {
+        CHECK_MSG(0, "compile: %s", err);
+        return;
+    }
+    hash[2] = model_hash128(m, hash) == 0;
+    compiled_model_free(m);
+}
+
+/* tokens t decode (in vocab) to a program whose encoding is t again and whose compiled
+ * model is `want` (when given; else: compiles). */
+static void round_trip(const int16_t *t, const Value *vocab, int nv, int len, bool causal, const uint64_t *want) {
+    RaspProgram q;
+    char err[512];
+    if (pt_decode(t, vocab, nv, len, &q, err, sizeof err) != 0) {
+        char *s = pt_format_table(t);
+        CHECK_MSG(0, "decode: %s\n%s", err, s);
+        free(s);
+        return;
+    }
+    q.causal = causal;
+    int16_t t2[PT_ROWS * PT_COLS];
+    if (pt_encode(&q, t2, err, sizeof err) != 0) CHECK_MSG(0, "re-encode: %s", err);
+    else CHECK(memcmp(t, t2, sizeof t2) == 0);
+    uint64_t h[3];
+    model_of(&q, h);
+    CHECK(h[2] == 1);
+    if (want) CHECK(want[2] == 1 && h[0] == want[0] && h[1] == want[1]);
+    rasp_program_free(&q);
+}
+
+static int parse(const char *text, RaspProgram *p) {
+    char err[512];
+    if (rasp_parse("<test>", text, p, err, sizeof err) != 0) {
+        CHECK_MSG(0, "parse: %s", err);
+        return 1;
+    }
+    return 0;
+}
+
+static int count_fn(const int16_t *t, int fn) {
+    int c = 0;
+    for (int r = 1; r < PT_ROWS && t[r * PT_COLS] != PT_END; r++) c += t[r * PT_COLS + PT_COL_FN] == fn;
+    return c;
+}
+
+/* The table's values, read back from the cells after the END row. */
+static int table_values(const int16_t *t, int16_t *vals) {
+    int r = 1;
+    while (t[r * PT_COLS] != PT_END) r++;
+    int n = 0;
+    for (int i = (r + 1) * PT_COLS; t[i] != PT_END; i++) vals[n++] = t[i];
+    return n;
+}
+
+static void test_string_table(void) {
+    /* frac_prevs of a function no library entry has (and that raises on nothing here) */
+    const char *src = "vocab {\"c\", \"a\", \"b\"}\nmax_seq_len 4\n"
+                      "is_ab = numerical(Map(lambda x: 1 if x == \"a\" else 1 if x == \"b\" else 0, tokens))\n"
+                      "prevs = Select(indices, indices, LEQ)\n"
+                      "out = numerical(Aggregate(prevs, is_ab, default=0))\n";
+    RaspProgram p;
+    if (parse(src, &p)) return;
+    int16_t t[PT_ROWS * PT_COLS];
+    char err[512];
+    if (pt_encode(&p, t, err, sizeof err) != 0) {
+        CHECK_MSG(0, "%s", err);
+        rasp_program_free(&p);
+        return;
+    }
+    CHECK(count_fn(t, PT_FN_TABLE) == 1);
+    int16_t vals[PT_MAX_TABLE];
+    int n = table_values(t, vals);
+    /* keys a, b, c (the compiler's order, not the vocab directive's): 1 1 0 */
+    CHECK(n == 3);
+    if (n == 3) CHECK(vals[0] == PT_VAL_INT0 + 1 - PT_VAL_INT_MIN && vals[1] == vals[0] && vals[2] == PT_VAL_INT0 - PT_VAL_INT_MIN);
+    uint64_t h[3];
+    model_of(&p, h);
+    round_trip(t, p.vocab, p.n_vocab, p.max_seq_len, false, h);
+    rasp_program_free(&p);
+}
+
+static void test_string_values_and_pairs(void) {
+    /* a Map into string tokens (tK) and a SequenceMap table over pairs */
+    const char *src = "vocab {\"x\", \"y\", \"z\"}\nmax_seq_len 3\n"
+                      "shift = Map(lambda x: \"y\" if x == \"x\" else \"z\" if x == \"y\" else \"x\", tokens)\n"
+                      "same = SequenceMap(lambda a, b: 1 if a == b else 2 if a < b else 0, shift, tokens)\n"
+                      "sel = Select(indices, same, EQ)\n"
+                      "out = Aggregate(sel, shift)\n";
+    RaspProgram p;
+    if (parse(src, &p)) return;
+    int16_t t[PT_ROWS * PT_COLS];
+    char err[512];
+    if (pt_encode(&p, t, err, sizeof err) != 0) {
+        CHECK_MSG(0, "%s", err);
+        rasp_program_free(&p);
+        return;
+    }
+    CHECK(count_fn(t, PT_FN_TABLE) == 2);
+    int16_t vals[2 * PT_MAX_TABLE];
+    int n = table_values(t, vals);
+    /* the Map's 3 values (t1 t2 t0: y z x), END, the SequenceMap's 9 */
+    CHECK(n >= 3 && vals[0] == PT_VAL_TOK0 + 1 && vals[1] == PT_VAL_TOK0 + 2 && vals[2] == PT_VAL_TOK0);
+    uint64_t h[3];
+    model_of(&p, h);
+    round_trip(t, p.vocab, p.n_vocab, p.max_seq_len, false, h);
+    /* the decoder needs the vocabulary for a table, and the right one */
+    RaspProgram q;
+    CHECK(pt_decode(t, NULL, 0, 3, &q, err, sizeof err) != 0 && strstr(err, "needs the vocabulary"));
+    Value two[2] = {val_str("x"), val_str("y")};
+    CHECK(pt_decode(t, two, 2, 3, &q, err, sizeof err) != 0 && strstr(err, "the table has 3 values, but its input has 2"));
+    rasp_program_free(&p);
+}
+
+static void test_compact_spelling_and_refusals(void) {
+    /* x + 1 written as a table on {0..4}: the library's add1 */
+    const char *src = "vocab {0, 1, 2, 3, 4}\nmax_seq_len 5\n"
+                      "m = Map(lambda x: 1 if x == 0 else 2 if x == 1 else 3 if x == 2 else 4 if x == 3 else 5, tokens)\n";
+    RaspProgram p;
+    if (parse(src, &p)) return;
+    int16_t t[PT_ROWS * PT_COLS];
+    char err[512];
+    CHECK_MSG(pt_encode(&p, t, err, sizeof err) == 0, "%s", err);
+    CHECK(t[PT_COLS + PT_COL_FN] == pt_token_id(PT_COL_FN, "add1"));
+    rasp_program_free(&p);
+    /* a float value has no value token; a numerical input has no table */
+    const char *bad[] = {
+        "vocab {\"a\", \"b\"}\nmax_seq_len 3\nm = Map(lambda x: 0.5 if x == \"a\" else 1, tokens)\n",
+        "vocab {0, 1, 2}\nmax_seq_len 3\nz = numerical(Map(lambda x: 1 if x == 0 else 0, tokens))\n"
+        "n = numerical(Aggregate(Select(indices, indices, LEQ), z, default=0))\nm = Map(lambda x: 7 if x == 0 else 3, n)\n",
+        "vocab {0, 1, 2}\nmax_seq_len 3\nm = Map(lambda x: 99 if x == 0 else 3, tokens)\n",
+    };
+    const char *want[] = {"table value 0.5 has no value token", "on a numerical input has no token form",
+                          "table value 99 has no value token"};
+    for (int i = 0; i < 3; i++) {
+        if (parse(bad[i], &p)) continue;
+        err[0] = 0;
+        CHECK_MSG(pt_encode(&p, t, err, sizeof err) != 0, "case %d encoded", i);
+        CHECK_MSG(strstr(err, want[i]) != NULL, "%s", err);
+        rasp_program_free(&p);
+    }
+    /* value tokens */
+    Value voc[2] = {val_str("p"), val_str("q")};
+    CHECK(pt_value_token(val_bool(true), voc, 2) == PT_VAL_TRUE && pt_value_token(val_int(-16), voc, 2) == PT_VAL_INT0);
+    CHECK(pt_value_token(val_int(32), voc, 2) == -1 && pt_value_token(val_str("q"), voc, 2) == PT_VAL_TOK0 + 1);
+    Value v;
+    CHECK(pt_token_value(PT_VAL_TOK0 + 2, voc, 2, &v) != 0 && pt_token_value(PT_VAL_INT0 + 20, voc, 2, &v) == 0 &&
+          v.kind == VAL_INT && v.u.i == 4);
+    CHECK_STR(pt_value_name(PT_VAL_TOK0 + 3), "t3");
+    CHECK_STR(pt_value_name(PT_VAL_FALSE), "False");
+}
+
+static void test_damaged_tables(void) {
+    const char *src = "vocab {\"a\", \"b\"}\nmax_seq_len 3\nm = Map(lambda x: 1 if x == \"a\" else 0, tokens)\n";
+    RaspProgram p;
+    if (parse(src, &p)) return;
+    int16_t t[PT_ROWS * PT_COLS], d[PT_ROWS * PT_COLS];
+    char err[512];
+    CHECK_MSG(pt_encode(&p, t, err, sizeof err) == 0, "%s", err);
+    PtOp rows[PT_MAX_VARS];
+    int n;
+    const int at = 3 * PT_COLS; /* START, the Map, END, then the table */
+    CHECK(t[at + 2] == PT_END && t[at + 3] == PT_PAD);
+    memcpy(d, t, sizeof d);
+    d[at + 2] = PT_PAD; /* never closed */
+    CHECK(pt_tokens_to_ops(d, rows, &n, err, sizeof err) != 0 && strstr(err, "not a value token"));
+    memcpy(d, t, sizeof d);
+    d[at] = PT_END; /* empty */
+    CHECK(pt_tokens_to_ops(d, rows, &n, err, sizeof err) != 0 && strstr(err, "is empty"));
+    memcpy(d, t, sizeof d);
+    d[at + 4] = PT_VAL_TRUE; /* after the last table */
+    CHECK(pt_tokens_to_ops(d, rows, &n, err, sizeof err) != 0 && strstr(err, "expected padding after the tables"));
+    memcpy(d, t, sizeof d);
+    d[at] = PT_VAL_VOCAB; /* unknown value id */
+    CHECK(pt_first_bad_cell(d) == at && pt_first_bad_cell(t) == -1);
+    rasp_program_free(&p);
+}
+
+/* The sampler's tables: every sample with one round-trips to the same model. */
+static void test_sampler_tables(void) {
+    GenConfig c;
+    gen_config_general(&c);
+    c.p_table = 0.3;
+    char err[256];
+    GenSampler *s = gen_sampler_new(&c, err, sizeof err);
+    CHECK_MSG(s != NULL, "%s", err);
+    if (!s) return;
+    int with_table = 0, str_in = 0, int_in = 0, num_out = 0;
+    for (int i = 0; i < 400 && with_table < 60; i++) {
+        GenSample g;
+        if (gen_sample(s, gen_sample_seed(21, (uint64_t)i), &g) != 0) continue;
+        bool has = false;
+        for (int k = 0; k < g.n_rows; k++) {
+            const PtOp *o = &g.rows[k];
+            if (o->fn != PT_FN_TABLE) continue;
+            has = true;
+            num_out += o->enc == PT_ENC_NUM;
+            if (o->arg[0] == PT_SRC_TOKENS && g.setting.kind != GEN_VOCAB_INT) str_in++;
+            else int_in++;
+        }
+        if (!has) continue;
+        with_table++;
+        const GenSetting *st = &g.setting;
+        round_trip(g.tokens, st->vocab, st->n_vocab, st->max_seq_len, st->causal, NULL);
+    }
+    CHECK(with_table == 60 && str_in > 10 && int_in > 5 && num_out > 3);
+    gen_sampler_free(s);
+}
+
+int main(void) {
+    RUN(test_string_table);
+    RUN(test_string_values_and_pairs);
+    RUN(test_compact_spelling_and_refusals);
+    RUN(test_damaged_tables);
+    RUN(test_sampler_tables);
+    TEST_END();
+}
