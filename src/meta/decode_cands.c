@@ -40,6 +40,9 @@ struct MetaCands {
     uint64_t *seen;     /* open-addressing set of sequence hashes (0: empty) */
     size_t cap_seen, n_seen;
     int produced, dup_run;
+    /* the constraint's view of the meta-model: its output size bounds the allowed[] it fills
+     * (a model trained before tables has fewer outputs than this build's flat vocabulary) */
+    PcContext ctx;
     /* scratch for one run: [T] steps, [T, A] alternatives, [T] forced tokens */
     MetaDecStep *st;
     int32_t *at, *force;
@@ -185,7 +188,7 @@ MetaCands *meta_cands_new(MetaModel *m, const float *payload, const int16_t *ids
         snprintf(err, errcap, "%d weight tokens, but the meta-model takes at most %d", P, m->cfg.max_prefix);
         return NULL;
     }
-    if (m->cfg.payload_dim != WT_WIDTH || m->cfg.n_id_fields != WT_N_IDS || m->cfg.vocab != pc_vocab_size()) {
+    if (m->cfg.payload_dim != WT_WIDTH || m->cfg.n_id_fields != WT_N_IDS || !meta_vocab_known(m->cfg.vocab)) {
         snprintf(err, errcap, "the meta-model's config does not match the token formats (payload %d, ids %d, vocab %d)",
                  m->cfg.payload_dim, m->cfg.n_id_fields, m->cfg.vocab);
         return NULL;
@@ -202,7 +205,8 @@ MetaCands *meta_cands_new(MetaModel *m, const float *payload, const int16_t *ids
     c->T = m->cfg.max_prog < PC_MAX_LEN ? m->cfg.max_prog : PC_MAX_LEN;
     meta_rng_seed(&c->rng, o->seed);
     MetaPrefix pre = {P, payload, ids32};
-    MetaDecodeOpts dop = {PC_BOS, PC_EOS, c->T, pc_constraint_fn, NULL, 0};
+    c->ctx = (PcContext){NULL, 0, 0, m->cfg.vocab};
+    MetaDecodeOpts dop = {PC_BOS, PC_EOS, c->T, pc_constraint_fn, &c->ctx, 0};
     c->ses = meta_dec_session_new(m, &pre, &dop, err, errcap);
     free(ids32); /* the session keeps the prefix's keys and values, not the ids */
     size_t A = (size_t)(c->A ? c->A : 1);
