@@ -12,7 +12,7 @@
 
 #include "meta/meta_blas.h"
 #include "meta/meta_model.h"
-#include "meta/meta_rng.h"
+#include "util/rng.h"
 
 /* Keep in sync with bench/train_torch.py. */
 enum { D = 256, HEADS = 8, LAYERS = 4, RATIO = 4, F = 64, V = 128, P = 128, T = 64, B = 16 };
@@ -59,17 +59,17 @@ int main(int argc, char **argv) {
     }
     static float pay[B * P * F];
     static int32_t ids[B * P * 3], plen[B], tok[B * T], tgt[B * T];
-    MetaRng r;
-    meta_rng_seed(&r, 7);
-    for (int i = 0; i < B * P * F; i++) pay[i] = (float)meta_rng_normal(&r);
+    Rng r;
+    rng_seed(&r, 7);
+    for (int i = 0; i < B * P * F; i++) pay[i] = (float)rng_normal(&r);
     for (int b = 0; b < B; b++) {
         plen[b] = P - (b * 7) % 32; /* variable prefix lengths, as in real batches */
         for (int p = 0; p < P; p++) {
-            ids[(b * P + p) * 3 + 0] = (int32_t)meta_rng_below(&r, 16);
-            ids[(b * P + p) * 3 + 1] = (int32_t)meta_rng_below(&r, 16);
+            ids[(b * P + p) * 3 + 0] = (int32_t)rng_below(&r, 16);
+            ids[(b * P + p) * 3 + 1] = (int32_t)rng_below(&r, 16);
             ids[(b * P + p) * 3 + 2] = p;
         }
-        for (int t = 0; t < T; t++) tok[b * T + t] = (int32_t)meta_rng_below(&r, V);
+        for (int t = 0; t < T; t++) tok[b * T + t] = (int32_t)rng_below(&r, V);
         for (int t = 0; t < T; t++) tgt[b * T + t] = t + 1 < T ? tok[b * T + t + 1] : -1;
     }
     MetaBatch batch = {B, P, T, pay, ids, plen, tok, tgt};

@@ -7,7 +7,7 @@
 #include "data/weight_tokens.h"
 #include "eval/eval_run.h"
 #include "gen/lambda_lib.h"
-#include "meta/meta_rng.h"
+#include "util/rng.h"
 #include "meta/prog_codec.h"
 #include "meta/train.h"
 #include "test.h"
@@ -15,9 +15,9 @@
 static void noise_keeps_norms_and_ids(void) {
     enum { P = 6 };
     float x[P * WT_WIDTH], y[P * WT_WIDTH], y2[P * WT_WIDTH], z[P * WT_WIDTH], w[P * WT_WIDTH];
-    MetaRng r;
-    meta_rng_seed(&r, 42);
-    for (int i = 0; i < P * WT_WIDTH; i++) x[i] = (float)(3 * meta_rng_normal(&r));
+    Rng r;
+    rng_seed(&r, 42);
+    for (int i = 0; i < P * WT_WIDTH; i++) x[i] = (float)(3 * rng_normal(&r));
     for (int k = 0; k < WT_WIDTH; k++) x[2 * WT_WIDTH + k] = 0; /* an all-zero token */
     for (int k = 0; k < WT_WIDTH; k++) x[4 * WT_WIDTH + k] = k == 7 ? 5.0f : 0.0f; /* one-hot */
     eval_noise_payload(x, P, 7, 3, y);
@@ -47,7 +47,7 @@ static void noise_keeps_norms_and_ids(void) {
 }
 
 /* A table whose fields are valid ids of their columns (pc_encode's rules), rows rows long. */
-static void make_table(int16_t *t, int rows, MetaRng *r) {
+static void make_table(int16_t *t, int rows, Rng *r) {
     memset(t, 0, sizeof(int16_t) * PT_ROWS * PT_COLS);
     for (int c = 0; c < PT_COLS; c++) {
         t[c] = PT_START;
@@ -56,7 +56,7 @@ static void make_table(int16_t *t, int rows, MetaRng *r) {
     for (int i = 1; i <= rows; i++)
         for (int c = 0; c < PT_COLS; c++)
             /* (fn below "table": a table row would need its values after the END row) */
-            t[i * PT_COLS + c] = (int16_t)(3 + meta_rng_below(r, (uint64_t)((c == PT_COL_FN ? PT_FN_TABLE : pt_vocab_size(c)) - 3)));
+            t[i * PT_COLS + c] = (int16_t)(3 + rng_below(r, (uint64_t)((c == PT_COL_FN ? PT_FN_TABLE : pt_vocab_size(c)) - 3)));
 }
 
 static int argmax_last(MetaModel *m, const float *payload, const int32_t *ids, int P, const int32_t *tok, int T) {
@@ -89,18 +89,18 @@ static void teacher_table_matches_prefix_passes(void) {
     }
     /* sharper logits than the initialisation's, so the argmax varies with the input */
     for (size_t i = 0; i < m.lay.n_params; i++) m.params[i] *= 8;
-    MetaRng r;
-    meta_rng_seed(&r, 5);
+    Rng r;
+    rng_seed(&r, 5);
     enum { P = 7 };
     float payload[P * WT_WIDTH];
     int16_t ids[P * WT_N_IDS];
     int32_t ids32[P * WT_N_IDS];
     int idv[WT_N_IDS];
     wt_id_vocab(idv);
-    for (int i = 0; i < P * WT_WIDTH; i++) payload[i] = (float)meta_rng_normal(&r);
+    for (int i = 0; i < P * WT_WIDTH; i++) payload[i] = (float)rng_normal(&r);
     for (int p = 0; p < P; p++)
         for (int k = 0; k < WT_N_IDS; k++) ids32[p * WT_N_IDS + k] = ids[p * WT_N_IDS + k] =
-                (int16_t)(1 + meta_rng_below(&r, (uint64_t)(idv[k] < 9 ? idv[k] - 1 : 8)));
+                (int16_t)(1 + rng_below(&r, (uint64_t)(idv[k] < 9 ? idv[k] - 1 : 8)));
     long right = 0, positions = 0, cells_right = 0;
     for (int trial = 0; trial < 6; trial++) {
         int rows = 1 + trial % 4;

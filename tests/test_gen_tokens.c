@@ -111,7 +111,7 @@ static void shuffle_rows(const PtOp *rows, int n, uint64_t *rng, PtOp *shuffled)
             if (r == n - 1 && i != n - 1) ok = false;
             if (ok) ready[nr++] = r;
         }
-        int r = ready[gen_splitmix64(rng) % (uint64_t)nr];
+        int r = ready[rng_splitmix64(rng) % (uint64_t)nr];
         placed[r] = 1;
         pos[r] = i;
         shuffled[i] = rows[r];
@@ -269,17 +269,17 @@ static void test_fuzz_tables(void) {
         int mode = it % 3;
         if (mode == 0) {
             for (int k = 0; k < PT_ROWS * PT_COLS; k++)
-                t[k] = (int16_t)((int)(gen_splitmix64(&rng) % 80) - 5);
+                t[k] = (int16_t)((int)(rng_splitmix64(&rng) % 80) - 5);
         } else {
             if (gen_sample(s, gen_sample_seed(3, (uint64_t)it), &g) != 0) continue;
             memcpy(t, g.tokens, sizeof t);
-            int muts = 1 + (int)(gen_splitmix64(&rng) % 3);
+            int muts = 1 + (int)(rng_splitmix64(&rng) % 3);
             for (int m = 0; m < muts; m++) {
                 int nr = g.n_rows + 3 < PT_ROWS ? g.n_rows + 3 : PT_ROWS;
-                int cell = (int)(gen_splitmix64(&rng) % (uint64_t)(nr * PT_COLS));
+                int cell = (int)(rng_splitmix64(&rng) % (uint64_t)(nr * PT_COLS));
                 int col = cell % PT_COLS;
-                int v = mode == 1 ? (int)(gen_splitmix64(&rng) % (uint64_t)pt_vocab_size(col))
-                                  : (int)(gen_splitmix64(&rng) % 70000) - 35000;
+                int v = mode == 1 ? (int)(rng_splitmix64(&rng) % (uint64_t)pt_vocab_size(col))
+                                  : (int)(rng_splitmix64(&rng) % 70000) - 35000;
                 t[cell] = (int16_t)v;
             }
         }

@@ -8,7 +8,7 @@
 #include "io/safetensors.h"
 #include "meta/meta_checkpoint.h"
 #include "meta/meta_model.h"
-#include "meta/meta_rng.h"
+#include "util/rng.h"
 #include "test.h"
 
 enum { B = 3, P = 6, T = 5 };
@@ -119,11 +119,11 @@ static void test_damaged(void) {
 }
 
 int main(void) {
-    MetaRng g;
-    meta_rng_seed(&g, 9);
-    for (size_t i = 0; i < sizeof pay / sizeof *pay; i++) pay[i] = (float)meta_rng_normal(&g);
-    for (int i = 0; i < B * P * 2; i++) ids[i] = (int32_t)meta_rng_below(&g, i % 2 ? P : 3);
-    for (int i = 0; i < B * T; i++) tok[i] = (int32_t)meta_rng_below(&g, 9), tgt[i] = (int32_t)meta_rng_below(&g, 9);
+    Rng g;
+    rng_seed(&g, 9);
+    for (size_t i = 0; i < sizeof pay / sizeof *pay; i++) pay[i] = (float)rng_normal(&g);
+    for (int i = 0; i < B * P * 2; i++) ids[i] = (int32_t)rng_below(&g, i % 2 ? P : 3);
+    for (int i = 0; i < B * T; i++) tok[i] = (int32_t)rng_below(&g, 9), tgt[i] = (int32_t)rng_below(&g, 9);
     tgt[4] = -1;
     snprintf(dir, sizeof dir, "/tmp/itracr_meta_ckpt.XXXXXX");
     if (!mkdtemp(dir)) return 1;

@@ -14,19 +14,19 @@
 #include "meta/meta_layers.h"
 #include "meta/meta_model.h"
 #include "meta/meta_net.h"
-#include "meta/meta_rng.h"
+#include "util/rng.h"
 #include "test.h"
 
 #define H_STEP 1e-5
 #define REL_TOL 1e-4
 
-static MetaRng g_rng;
+static Rng g_rng;
 
 static void fill(double *x, size_t n, double scale) {
-    for (size_t i = 0; i < n; i++) x[i] = scale * (2.0 * meta_rng_uniform(&g_rng) - 1.0);
+    for (size_t i = 0; i < n; i++) x[i] = scale * (2.0 * rng_uniform(&g_rng) - 1.0);
 }
 static void fillf(float *x, size_t n, double scale) {
-    for (size_t i = 0; i < n; i++) x[i] = (float)(scale * (2.0 * meta_rng_uniform(&g_rng) - 1.0));
+    for (size_t i = 0; i < n; i++) x[i] = (float)(scale * (2.0 * rng_uniform(&g_rng) - 1.0));
 }
 static double *dalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
 static double dot(const double *a, const double *b, size_t n) {
@@ -267,7 +267,7 @@ typedef struct {
 } TinyBatch;
 static void tiny_batch(TinyBatch *t) {
     fillf(t->payload, 24, 1);
-    for (int i = 0; i < 16; i++) t->ids[i] = (int32_t)meta_rng_below(&g_rng, i % 2 ? 4 : 3);
+    for (int i = 0; i < 16; i++) t->ids[i] = (int32_t)rng_below(&g_rng, i % 2 ? 4 : 3);
     t->plen[0] = 4, t->plen[1] = 2; /* sample 1 has two padding weight tokens */
     int32_t tok[6] = {0, 3, 1, 0, 2, 4}, tgt[6] = {3, 1, -1, 2, 4, 1};
     memcpy(t->tokens, tok, sizeof tok);
@@ -302,7 +302,7 @@ static void test_model_grad(void) {
     size_t n = c.lay.n_params;
     c.params = dalloc(n);
     /* the init's biases are 0 and gains 1; randomise everything so each path is exercised */
-    for (size_t i = 0; i < n; i++) c.params[i] = m.params[i] + 0.3 * (2 * meta_rng_uniform(&g_rng) - 1);
+    for (size_t i = 0; i < n; i++) c.params[i] = m.params[i] + 0.3 * (2 * rng_uniform(&g_rng) - 1);
     c.b = &tb.b;
     double *g = dalloc(n);
     double loss = net_loss(&c);
@@ -385,13 +385,13 @@ static MetaConfig big_setup(MetaBatch *b) {
     cfg.d_model = 64, cfg.n_head = 4, cfg.n_layer = 2, cfg.mlp_ratio = 4, cfg.payload_dim = 24;
     cfg.n_id_fields = 3, cfg.id_vocab[0] = 5, cfg.id_vocab[1] = 6, cfg.id_vocab[2] = 40;
     cfg.vocab = 37, cfg.max_prefix = 40, cfg.max_prog = 24;
-    MetaRng r;
-    meta_rng_seed(&r, 77);
-    for (size_t i = 0; i < sizeof b_pay / sizeof *b_pay; i++) b_pay[i] = (float)(2 * meta_rng_uniform(&r) - 1);
-    for (int i = 0; i < BB * BP * 3; i++) b_ids[i] = (int32_t)meta_rng_below(&r, (uint64_t)cfg.id_vocab[i % 3]);
+    Rng r;
+    rng_seed(&r, 77);
+    for (size_t i = 0; i < sizeof b_pay / sizeof *b_pay; i++) b_pay[i] = (float)(2 * rng_uniform(&r) - 1);
+    for (int i = 0; i < BB * BP * 3; i++) b_ids[i] = (int32_t)rng_below(&r, (uint64_t)cfg.id_vocab[i % 3]);
     for (int i = 0; i < BB * BT; i++) {
-        b_tok[i] = (int32_t)meta_rng_below(&r, 37);
-        b_tgt[i] = i % 7 == 3 ? -1 : (int32_t)meta_rng_below(&r, 37);
+        b_tok[i] = (int32_t)rng_below(&r, 37);
+        b_tgt[i] = i % 7 == 3 ? -1 : (int32_t)rng_below(&r, 37);
     }
     MetaBatch bb = {BB, BP, BT, b_pay, b_ids, b_plen, b_tok, b_tgt};
     *b = bb;
@@ -512,7 +512,7 @@ static void test_bad_config(void) {
 }
 
 int main(void) {
-    meta_rng_seed(&g_rng, 12345);
+    rng_seed(&g_rng, 12345);
     RUN(test_linear);
     RUN(test_embedding);
     RUN(test_layernorm);

@@ -8,7 +8,7 @@
 
 #include "meta/meta_decode.h"
 #include "meta/meta_model.h"
-#include "meta/meta_rng.h"
+#include "util/rng.h"
 #include "test.h"
 
 enum { NS = 6, P = 8, T = 10, F = 12, K = 2, V = 16, BOS = 0, EOS = 1 };
@@ -27,17 +27,17 @@ static MetaConfig cfg(void) {
 }
 
 static void make_data(void) {
-    MetaRng r;
-    meta_rng_seed(&r, 2024);
+    Rng r;
+    rng_seed(&r, 2024);
     for (int s = 0; s < NS; s++) {
         g_plen[s] = 5 + s % 4; /* 5..8 weight tokens: the batch carries padding */
         for (int p = 0; p < P; p++) {
-            for (int f = 0; f < F; f++) g_pay[(s * P + p) * F + f] = (float)(2 * meta_rng_uniform(&r) - 1);
-            g_ids[(s * P + p) * K + 0] = (int32_t)meta_rng_below(&r, 4);
+            for (int f = 0; f < F; f++) g_pay[(s * P + p) * F + f] = (float)(2 * rng_uniform(&r) - 1);
+            g_ids[(s * P + p) * K + 0] = (int32_t)rng_below(&r, 4);
             g_ids[(s * P + p) * K + 1] = p;
         }
         g_len[s] = 5 + (s * 3) % 5; /* program tokens before EOS: 5..9 */
-        for (int t = 0; t < g_len[s]; t++) g_prog[s][t] = 2 + (int32_t)meta_rng_below(&r, V - 2);
+        for (int t = 0; t < g_len[s]; t++) g_prog[s][t] = 2 + (int32_t)rng_below(&r, V - 2);
         g_prog[s][g_len[s]] = EOS;
         /* input: BOS y1 .. yn (then padding); target: y1 .. yn EOS (then ignored) */
         for (int t = 0; t < T; t++) {

@@ -89,10 +89,10 @@ static int count_of(const char *s, const char *needle) {
 static void mutate(const int16_t *t, int16_t *p, uint64_t *st) {
     memcpy(p, t, sizeof(int16_t) * T_SIZE);
     int len = eval_table_len(t);
-    int row = 1 + (int)(gen_splitmix64(st) % (uint64_t)len);
-    int col = (int)(gen_splitmix64(st) % PT_COLS);
+    int row = 1 + (int)(rng_splitmix64(st) % (uint64_t)len);
+    int col = (int)(rng_splitmix64(st) % PT_COLS);
     int v = pt_vocab_size(col);
-    int16_t id = (int16_t)(3 + gen_splitmix64(st) % (uint64_t)(v - 4));
+    int16_t id = (int16_t)(3 + rng_splitmix64(st) % (uint64_t)(v - 4));
     p[row * PT_COLS + col] = id >= t[row * PT_COLS + col] ? (int16_t)(id + 1) : id;
 }
 

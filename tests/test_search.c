@@ -14,7 +14,7 @@
 #include "compiler/model.h"
 #include "eval/eval_run.h"
 #include "eval/search.h"
-#include "meta/meta_rng.h"
+#include "util/rng.h"
 #include "rasp/rasp.h"
 #include "test.h"
 
@@ -215,9 +215,9 @@ static void rot_cols(double *w, int rows, const double *Q, int D) {
 
 /* A random orthogonal D x D matrix: Gram-Schmidt on seeded Gaussian columns. */
 static void random_orthogonal(double *Q, int D, uint64_t seed) {
-    MetaRng rng;
-    meta_rng_seed(&rng, seed);
-    for (int i = 0; i < D * D; i++) Q[i] = meta_rng_normal(&rng);
+    Rng rng;
+    rng_seed(&rng, seed);
+    for (int i = 0; i < D * D; i++) Q[i] = rng_normal(&rng);
     for (int j = 0; j < D; j++) {
         for (int k = 0; k < j; k++) {
             double d = 0;

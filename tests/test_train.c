@@ -11,7 +11,7 @@
 #include "meta/constrain.h"
 #include "meta/decode_table.h"
 #include "meta/meta_checkpoint.h"
-#include "meta/meta_rng.h"
+#include "util/rng.h"
 #include "meta/prog_codec.h"
 #include "meta/train.h"
 #include "test.h"
@@ -91,8 +91,8 @@ static void test_codec_roundtrip(void) {
 static void test_constraint_walks(void) {
     int V = pc_vocab_size();
     unsigned char *allowed = malloc((size_t)V);
-    MetaRng r;
-    meta_rng_seed(&r, 99);
+    Rng r;
+    rng_seed(&r, 99);
     int max_rows = 0, fails = 0, walks = 3000;
     for (int w = 0; w < walks; w++) {
         int32_t seq[PC_MAX_LEN + 1];
@@ -102,12 +102,12 @@ static void test_constraint_walks(void) {
             int cnt = pc_allowed(seq, n, allowed);
             if (cnt <= 0 || n >= PC_MAX_LEN) break;
             int pick = -1;
-            if (allowed[PC_EOS] && meta_rng_uniform(&r) < p_eos) pick = PC_EOS;
+            if (allowed[PC_EOS] && rng_uniform(&r) < p_eos) pick = PC_EOS;
             else {
-                int k = (int)meta_rng_below(&r, (uint64_t)cnt), seen = 0;
+                int k = (int)rng_below(&r, (uint64_t)cnt), seen = 0;
                 for (int v = 0; v < V && pick < 0; v++)
                     if (allowed[v] && seen++ == k) pick = v;
-                if (pick == PC_EOS && cnt > 1 && meta_rng_uniform(&r) >= p_eos) continue;
+                if (pick == PC_EOS && cnt > 1 && rng_uniform(&r) >= p_eos) continue;
             }
             seq[n++] = pick;
             if (pick == PC_EOS) break;

@@ -124,8 +124,8 @@ static void test_random_programs(void) {
 }
 
 static void test_haar(void) {
-    TfRng g;
-    tf_rng_seed(&g, 3);
+    Rng g;
+    rng_seed(&g, 3);
     const int n = 37;
     double q[37 * 37], mean_diag = 0;
     char err[128];
@@ -148,8 +148,8 @@ static void test_haar(void) {
     CHECK_MSG(fabs(mean_diag) < 0.05, "mean diagonal %g", mean_diag);
     /* determinism */
     double a[16], b[16];
-    TfRng g1, g2;
-    tf_rng_seed(&g1, 9), tf_rng_seed(&g2, 9);
+    Rng g1, g2;
+    rng_seed(&g1, 9), rng_seed(&g2, 9);
     tf_haar_orthogonal(4, &g1, a, err, sizeof err);
     tf_haar_orthogonal(4, &g2, b, err, sizeof err);
     CHECK(memcmp(a, b, sizeof a) == 0);

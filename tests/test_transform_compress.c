@@ -25,14 +25,14 @@ static CompiledModel *compile_path(const char *path) {
 /* Checks 40 random entries of dL/dP (and the largest ones) against central differences. */
 static void grad_check(const CompiledModel *m, const char *what) {
     int D = m->residual_dim, dim = D / 2 + 1, B = 3, T = m->max_seq_len + 1 < 5 ? m->max_seq_len + 1 : 5;
-    TfRng g;
-    tf_rng_seed(&g, 42);
+    Rng g;
+    rng_seed(&g, 42);
     int *ids = malloc(sizeof(int) * (size_t)B * T);
     for (int b = 0; b < B; b++) {
         ids[b * T] = m->bos_id;
         for (int t = 1; t < T; t++) {
             int id;
-            do id = (int)(tf_rng_next(&g) % (uint64_t)m->vocab_size);
+            do id = (int)(rng_next(&g) % (uint64_t)m->vocab_size);
             while (id == m->bos_id || id == m->pad_id);
             ids[b * T + t] = id;
         }
@@ -42,7 +42,7 @@ static void grad_check(const CompiledModel *m, const char *what) {
     double *gr = malloc(sizeof(double) * (size_t)dim * D);
     char err[128];
     CHECK(tf_haar_orthogonal(D, &g, q, err, sizeof err) == 0);
-    for (size_t i = 0; i < (size_t)dim * D; i++) p[i] = q[i] + 0.05 * tf_rng_normal(&g);
+    for (size_t i = 0; i < (size_t)dim * D; i++) p[i] = q[i] + 0.05 * rng_normal(&g);
     TfCompressLoss *c = tf_closs_new(m, dim, ids, B, T, 0.7);
     double l0 = tf_closs_eval(c, p, gr);
     CHECK(isfinite(l0) && l0 > 0);
@@ -53,7 +53,7 @@ static void grad_check(const CompiledModel *m, const char *what) {
     CHECK_MSG(gmax > 0, "%s: zero gradient", what);
     double worst = 0;
     for (int s = 0; s < 41; s++) {
-        size_t i = s == 0 ? imax : (size_t)(tf_rng_next(&g) % ((uint64_t)dim * D));
+        size_t i = s == 0 ? imax : (size_t)(rng_next(&g) % ((uint64_t)dim * D));
         double h = 1e-5, keep = p[i];
         p[i] = keep + h;
         double lp = tf_closs_eval(c, p, NULL);

@@ -43,17 +43,17 @@ static void grad_check(const CompiledModel *m, int width, const char *what) {
     int D = view->residual_dim;
     size_t nw = (size_t)(view->unembed - view->token_embed) + (size_t)D * m->n_out;
     int HK = m->num_heads * m->key_size, M = m->mlp_hidden_size;
-    TfRng g;
-    tf_rng_seed(&g, 17);
+    Rng g;
+    rng_seed(&g, 17);
     double *w = malloc(sizeof(double) * nw), *gr = malloc(sizeof(double) * nw);
-    for (size_t i = 0; i < nw; i++) w[i] = 0.5 * tf_rng_normal(&g);
+    for (size_t i = 0; i < nw; i++) w[i] = 0.5 * rng_normal(&g);
     int B = 3, len[3], ids[64], r = 0;
     for (int b = 0; b < B; b++) {
         len[b] = 1 + (m->max_seq_len < 4 ? m->max_seq_len : 4) - b % 2;
         ids[r++] = m->bos_id;
         for (int t = 1; t < len[b]; t++) {
             int id;
-            do id = (int)(tf_rng_next(&g) % (uint64_t)m->vocab_size);
+            do id = (int)(rng_next(&g) % (uint64_t)m->vocab_size);
             while (id == m->bos_id || id == m->pad_id);
             ids[r++] = id;
         }
@@ -80,7 +80,7 @@ static void grad_check(const CompiledModel *m, int width, const char *what) {
     double worst = 0;
     int nonzero = 0;
     for (int k = -1; k < 3 * nreg; k++) {
-        size_t i = k < 0 ? imax : start[k / 3] + (size_t)(tf_rng_next(&g) % (uint64_t)size[k / 3]);
+        size_t i = k < 0 ? imax : start[k / 3] + (size_t)(rng_next(&g) % (uint64_t)size[k / 3]);
         double h = 1e-5, keep = w[i];
         w[i] = keep + h;
         double lp = tf_dloss_eval(c, w, NULL);

@@ -29,7 +29,7 @@ static const char *usage =
     "  --ops MIN-MAX        SOps per program (default 1-8)\n"
     "Setting of each program (docs/dataset.md, \"Settings\"). The default is the fixed setting:\n"
     "  --vocab 0,1,2,3,4    its integer tokens\n"
-    "  --max-seq-len N      its max_seq_len (default 5); with A-B, drawn per program\n"
+    "  --max-seq-len N      its max_seq_len, 1 to 63 (default 5); with A-B, drawn per program\n"
     "Drawn per program (any of these selects it; the others keep these defaults):\n"
     "  --setting S          fixed (default) or general (every default below, --p-table 0.1)\n"
     "  --vocab-size A-B     vocabulary size (default 2-10)\n"
@@ -156,7 +156,7 @@ int cmd_gen(int argc, char **argv) {
             NEED();
             int lo, hi;
             if (parse_range(v, &lo, &hi) || lo < 1 || hi < lo || hi > 63)
-                return cli_usage_error("gen", "bad --max-seq-len '%s' (N or A-B within 1..63)", v);
+                return cli_usage_error("gen", "bad --max-seq-len '%s' (N or A-B within [1, 63])", v);
             c.gen.max_seq_len = hi;
             c.gen.len_min = lo;
             c.gen.len_max = hi;

@@ -13,6 +13,7 @@
 #include "io/checksum.h"
 #include "rasp/rasp.h"
 #include "transform/transform.h"
+#include "util/rng.h"
 
 static const char *const REASONS[ACC_R_COUNT] = {
     "ok", "sampler", "build", "compile", "caps", "eval_error", "mismatch", "constant",
@@ -55,13 +56,6 @@ void acc_tokens_hash(const int16_t *tokens, uint64_t out[2]) {
     size_t len = sizeof(int16_t) * PT_ROWS * PT_COLS;
     out[0] = checksum64(tokens, len, 0x70726f6731ULL);
     out[1] = checksum64(tokens, len, 0x70726f6732ULL);
-}
-
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
 }
 
 static bool numerical_match(double got, Value want) {
@@ -154,7 +148,7 @@ static int probe_program(const RaspProgram *p, const Value *voc, int V, int N, b
                     dg[t] = (int)(code % V);
                     code /= V;
                 } else {
-                    dg[t] = (int)(rng_next(&rs) % (uint64_t)V);
+                    dg[t] = (int)(rng_splitmix64(&rs) % (uint64_t)V);
                 }
                 xs[t] = voc[dg[t]];
             }

@@ -8,6 +8,7 @@
 
 #include "gen/sampler.h"
 #include "rasp/rasp.h"
+#include "util/rng.h"
 
 #define EQUIV_BATCH 256
 
@@ -135,14 +136,14 @@ static int run_all(Runner *R, EquivResult *r, char *err, size_t errcap) {
     /* random inputs: lengths drawn first so that each length runs as full batches */
     uint64_t st = R->o->seed ^ 0x9e3779b97f4a7c15ULL;
     long per_len[65] = {0};
-    for (int k = 0; k < R->o->n_random; k++) per_len[1 + gen_splitmix64(&st) % (uint64_t)R->N]++;
+    for (int k = 0; k < R->o->n_random; k++) per_len[1 + rng_splitmix64(&st) % (uint64_t)R->N]++;
     for (int l = 1; l <= R->N; l++) {
         long left = per_len[l];
         while (left > 0) {
             int B = left < EQUIV_BATCH ? (int)left : EQUIV_BATCH;
             for (int s = 0; s < B; s++)
                 for (int i = 0; i < l; i++)
-                    R->seq[s * R->N + i] = (int)(gen_splitmix64(&st) % (uint64_t)R->nv);
+                    R->seq[s * R->N + i] = (int)(rng_splitmix64(&st) % (uint64_t)R->nv);
             int rc = run_batch(R, B, l, r, err, errcap);
             if (rc) return rc;
             left -= B;

@@ -11,7 +11,7 @@
 #include "gen/lambda_lib.h"
 #include "gen/program_tokens.h"
 #include "meta/decode_table.h"
-#include "meta/meta_rng.h"
+#include "util/rng.h"
 #include "meta/prog_codec.h"
 #include "rasp/rasp.h"
 
@@ -44,9 +44,9 @@ static void empty_table(int16_t *t) {
 }
 
 void eval_noise_payload(const float *payload, int P, uint64_t seed, long sample, float *out) {
-    MetaRng rng;
+    Rng rng;
     /* one stream per (seed, sample), independent of the order samples are processed in */
-    meta_rng_seed(&rng, seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(sample + 1)));
+    rng_seed(&rng, seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(sample + 1)));
     for (int p = 0; p < P; p++) {
         const float *x = payload + (size_t)p * WT_WIDTH;
         float *y = out + (size_t)p * WT_WIDTH;
@@ -54,7 +54,7 @@ void eval_noise_payload(const float *payload, int P, uint64_t seed, long sample,
         double g[WT_WIDTH];
         for (int k = 0; k < WT_WIDTH; k++) {
             nx += (double)x[k] * x[k];
-            g[k] = meta_rng_normal(&rng);
+            g[k] = rng_normal(&rng);
             ng += g[k] * g[k];
         }
         double s = nx > 0 && ng > 0 ? sqrt(nx / ng) : 0;
@@ -63,11 +63,11 @@ void eval_noise_payload(const float *payload, int P, uint64_t seed, long sample,
 }
 
 /* Fills n doubles with Gaussian noise scaled to the L2 norm the block had. */
-static void noise_block(double *w, size_t n, MetaRng *rng) {
+static void noise_block(double *w, size_t n, Rng *rng) {
     double nw = 0, ng = 0;
     for (size_t i = 0; i < n; i++) nw += w[i] * w[i];
     for (size_t i = 0; i < n; i++) {
-        double g = meta_rng_normal(rng);
+        double g = rng_normal(rng);
         ng += g * g;
         w[i] = g;
     }
@@ -84,8 +84,8 @@ CompiledModel *eval_noise_model(const CompiledModel *m, uint64_t seed, long samp
     int rc = model_load_buffer(buf, len, &c, err, sizeof err);
     free(buf);
     if (rc != 0) return NULL;
-    MetaRng rng;
-    meta_rng_seed(&rng, seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(sample + 1)));
+    Rng rng;
+    rng_seed(&rng, seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(sample + 1)));
     size_t D = (size_t)c->residual_dim, HK = (size_t)c->num_heads * c->key_size, M = (size_t)c->mlp_hidden_size;
     noise_block(c->token_embed, (size_t)c->vocab_size * D, &rng);
     noise_block(c->pos_embed, (size_t)(c->max_seq_len + 1) * D, &rng);

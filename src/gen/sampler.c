@@ -42,21 +42,14 @@ struct GenSampler {
 
 /* ---- random numbers ------------------------------------------------------------------ */
 
-uint64_t gen_splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 uint64_t gen_sample_seed(uint64_t base, uint64_t i) {
     uint64_t s = base ^ (i * 0xd1b54a32d192ed03ULL);
-    return gen_splitmix64(&s);
+    return rng_splitmix64(&s);
 }
 
-static double unit(GenSampler *s) { return (double)(gen_splitmix64(&s->rng) >> 11) * 0x1p-53; }
+static double unit(GenSampler *s) { return (double)(rng_splitmix64(&s->rng) >> 11) * 0x1p-53; }
 static int below(GenSampler *s, int n) {
-    return n <= 1 ? 0 : (int)((gen_splitmix64(&s->rng) >> 33) % (uint64_t)n);
+    return n <= 1 ? 0 : (int)((rng_splitmix64(&s->rng) >> 33) % (uint64_t)n);
 }
 static int weighted(GenSampler *s, const double *w, int n) {
     double total = 0;

@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util/rng.h"
+
 #include "gen/program_tokens.h"
 #include "rasp/value.h"
 
@@ -138,8 +140,7 @@ int gen_setting_from_row(const int32_t *row, GenSetting *g);
  * "letters 4 [a c d q] len 7 causal" into buf. */
 void gen_setting_describe(const GenSetting *g, char *buf, size_t cap);
 
-/* splitmix64: the generator, and the seed of sample i of a run with seed `base`. */
-uint64_t gen_splitmix64(uint64_t *state);
+/* The seed of sample i of a run with seed `base` (util/rng.h's splitmix64). */
 uint64_t gen_sample_seed(uint64_t base, uint64_t i);
 
 #endif

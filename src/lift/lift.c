@@ -11,6 +11,7 @@
 #include "lift/lift_internal.h"
 #include "rasp/rasp.h"
 #include "util/errmsg.h"
+#include "util/rng.h"
 
 void lift_options_default(LiftOptions *o) {
     memset(o, 0, sizeof *o);
@@ -22,14 +23,6 @@ void lift_options_default(LiftOptions *o) {
 void lift_result_free(LiftResult *r) {
     free(r->program);
     memset(r, 0, sizeof *r);
-}
-
-/* splitmix64: the seeded choice of inputs when there are too many to try them all */
-static uint64_t mix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
 }
 
 /* Outputs of a and b on every input up to max_seq_len (or max_inputs seeded ones), run in
@@ -60,7 +53,7 @@ static int compare_outputs(const CompiledModel *a, const CompiledModel *b, const
         for (int k = 0; k < want; k++) {
             int *row = ids + (size_t)B * (n + 1);
             row[0] = a->bos_id;
-            for (int i = 0; i < n; i++) row[i + 1] = vid[exhaustive ? dig[i] : (int)(mix(&seed) % (uint64_t)nv)];
+            for (int i = 0; i < n; i++) row[i + 1] = vid[exhaustive ? dig[i] : (int)(rng_splitmix64(&seed) % (uint64_t)nv)];
             B++;
             if (exhaustive) {
                 int t = 0;

@@ -31,7 +31,7 @@ typedef struct Entry {
 struct MetaCands {
     MetaCandOptions o;
     MetaDecSession *ses;
-    MetaRng rng;
+    Rng rng;
     int A, T;           /* alternatives per position, max sequence length */
     Node *nodes;
     int n_nodes, cap_nodes;
@@ -203,7 +203,7 @@ MetaCands *meta_cands_new(MetaModel *m, const float *payload, const int16_t *ids
     c->o = *o;
     c->A = o->n_alt < 0 ? 0 : o->n_alt > 16 ? 16 : o->n_alt;
     c->T = m->cfg.max_prog < PC_MAX_LEN ? m->cfg.max_prog : PC_MAX_LEN;
-    meta_rng_seed(&c->rng, o->seed);
+    rng_seed(&c->rng, o->seed);
     MetaPrefix pre = {P, payload, ids32};
     c->ctx = (PcContext){NULL, 0, 0, m->cfg.vocab};
     MetaDecodeOpts dop = {PC_BOS, PC_EOS, c->T, pc_constraint_fn, &c->ctx, 0};
@@ -234,7 +234,7 @@ void meta_cands_free(MetaCands *c) {
 long meta_cands_model_steps(const MetaCands *c) { return meta_dec_session_steps(c->ses); }
 
 /* Runs the session with force[0..nf) into the scratch; *len. */
-static int run(MetaCands *c, int nf, MetaRng *rng, int *len, char *err, size_t errcap) {
+static int run(MetaCands *c, int nf, Rng *rng, int *len, char *err, size_t errcap) {
     return meta_dec_session_run(c->ses, c->force, nf, rng, c->o.temp, c->A, c->st, c->at, c->al, len, err, errcap);
 }
 

@@ -420,7 +420,7 @@ static const float *session_step(MetaDecSession *s, int t, int32_t tok) {
     return s->lg + (size_t)t * V;
 }
 
-int meta_dec_session_run(MetaDecSession *s, const int32_t *force, int nf, MetaRng *rng, float temp, int n_alt,
+int meta_dec_session_run(MetaDecSession *s, const int32_t *force, int nf, Rng *rng, float temp, int n_alt,
                          MetaDecStep *steps, int32_t *alt_tok, float *alt_lp, int *out_len, char *err,
                          size_t errcap) {
     const MetaDecodeOpts *o = &s->o;
@@ -466,7 +466,7 @@ int meta_dec_session_run(MetaDecSession *s, const int32_t *force, int nf, MetaRn
                 if (s->allowed[v] && s->lp[v] > amx) amx = s->lp[v];
             for (int v = 0; v < V; v++)
                 if (s->allowed[v]) tot += exp((s->lp[v] - amx) / tt);
-            double u = meta_rng_uniform(rng) * tot;
+            double u = rng_uniform(rng) * tot;
             for (int v = 0; v < V; v++) {
                 if (!s->allowed[v]) continue;
                 best = v;

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "meta/meta_model.h"
-#include "meta/meta_rng.h"
+#include "util/rng.h"
 
 /* One sample's weight tokens: P valid tokens (no padding). */
 typedef struct MetaPrefix {
@@ -77,7 +77,7 @@ typedef struct MetaDecStep {
  * alternatives with their log-probabilities, best first (ties: lower id). Positions t < nf
  * get steps[t].tok only. *out_len: the tokens of the sequence (EOS included). Returns 0, or
  * non-zero with a message (constraint error, no token allowed, nf > max_len). */
-int meta_dec_session_run(MetaDecSession *s, const int32_t *force, int nf, MetaRng *rng, float temp, int n_alt,
+int meta_dec_session_run(MetaDecSession *s, const int32_t *force, int nf, Rng *rng, float temp, int n_alt,
                          MetaDecStep *steps, int32_t *alt_tok, float *alt_lp, int *out_len, char *err,
                          size_t errcap);
 /* Model runs (one position each) done by the session so far: the cost measure. */

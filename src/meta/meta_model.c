@@ -32,7 +32,7 @@ int meta_model_init(MetaModel *m, const MetaConfig *cfg, uint64_t seed, int max_
     if (!m->params || !m->grads || !m->adam_m || !m->adam_v) goto oom;
     if (meta_acts_alloc(&m->acts, cfg, max_batch)) goto oom;
 
-    meta_rng_seed(&m->rng, seed);
+    rng_seed(&m->rng, seed);
     double resid_std = 0.02 / sqrt(2.0 * (cfg->n_layer > 0 ? cfg->n_layer : 1));
     for (int i = 0; i < m->lay.n_tensors; i++) {
         const MetaTensorInfo *t = &m->lay.tensors[i];
@@ -43,7 +43,7 @@ int meta_model_init(MetaModel *m, const MetaConfig *cfg, uint64_t seed, int max_
             /* calloc left zeros */
         } else {
             double sd = ends_with(t->name, "proj.w") ? resid_std : 0.02;
-            for (size_t j = 0; j < t->numel; j++) p[j] = (float)(sd * meta_rng_normal(&m->rng));
+            for (size_t j = 0; j < t->numel; j++) p[j] = (float)(sd * rng_normal(&m->rng));
         }
     }
     return 0;

@@ -12,7 +12,7 @@
 
 #include "meta/meta_config.h"
 #include "meta/meta_net.h"
-#include "meta/meta_rng.h"
+#include "util/rng.h"
 
 typedef struct MetaModel {
     MetaConfig cfg;
@@ -20,7 +20,7 @@ typedef struct MetaModel {
     float *params, *grads; /* [n_params] */
     float *adam_m, *adam_v; /* [n_params] AdamW first and second moments */
     long step;              /* AdamW steps taken */
-    MetaRng rng;            /* the stream after initialisation (saved in checkpoints) */
+    Rng rng;            /* the stream after initialisation (saved in checkpoints) */
     uint64_t seed;
     MetaActs acts;
     int max_batch;

@@ -11,7 +11,7 @@
 
 #include "meta/decode_table.h"
 #include "meta/meta_checkpoint.h"
-#include "meta/meta_rng.h"
+#include "util/rng.h"
 #include "meta/prog_codec.h"
 
 void train_config_default(TrainConfig *c) {
@@ -293,12 +293,12 @@ int trainer_sample_at(Trainer *t, long g) {
     int n = t->data->n;
     long e = g / n;
     if (e != t->perm_epoch) {
-        MetaRng r;
+        Rng r;
         /* one stream per (seed, epoch), independent of the model's initialisation stream */
-        meta_rng_seed(&r, t->tc.seed * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(e + 1) * 0xD1B54A32D192ED03ULL);
+        rng_seed(&r, t->tc.seed * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(e + 1) * 0xD1B54A32D192ED03ULL);
         for (int i = 0; i < n; i++) t->perm[i] = i;
         for (int i = n - 1; i > 0; i--) {
-            int j = (int)meta_rng_below(&r, (uint64_t)i + 1);
+            int j = (int)rng_below(&r, (uint64_t)i + 1);
             int tmp = t->perm[i];
             t->perm[i] = t->perm[j];
             t->perm[j] = tmp;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gen/program_tokens.h"
+#include "util/rng.h"
 
 #define TS_MAX_TRIES 1000000L /* candidates per position before giving up */
 
@@ -143,7 +144,7 @@ static int keep_by_class(TrainStream *s, uint64_t cand_seed, const int16_t *tabl
     for (int c = 0; c < TS_CLASS_COUNT; c++)
         if ((m >> c & 1) && s->class_w[c] > w) w = s->class_w[c];
     uint64_t st = cand_seed ^ 0x636c617373ULL; /* "class": independent of the sampler's draws */
-    double u = (double)(gen_splitmix64(&st) >> 11) * 0x1p-53;
+    double u = (double)(rng_splitmix64(&st) >> 11) * 0x1p-53;
     return u < w / wmax;
 }
 
@@ -177,7 +178,7 @@ int train_stream_fill(TrainStream *s, long g0, int n, TrainData *d, char *err, s
                 if (!h[0] && !h[1]) h[1] = 1;
                 uint32_t c = train_stream_pool_count(s, h);
                 uint64_t st = seed ^ 0x6672657131ULL; /* "freq1" */
-                if (c > 1 && (double)(gen_splitmix64(&st) >> 11) * 0x1p-53 * c >= 1.0) {
+                if (c > 1 && (double)(rng_splitmix64(&st) >> 11) * 0x1p-53 * c >= 1.0) {
                     s->freq_thinned++;
                     continue;
                 }

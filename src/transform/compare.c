@@ -86,8 +86,8 @@ int tf_compare(const CompiledModel *a, const CompiledModel *ref, long max_inputs
     double total = 0;
     for (int n = 1; n <= N; n++) total += pow((double)V, n);
     rep->exhaustive = total <= (double)max_inputs;
-    TfRng g;
-    tf_rng_seed(&g, seed);
+    Rng g;
+    rng_seed(&g, seed);
     for (int n = 1; n <= N && !rc; n++) {
         int T = n + 1;
         long count = rep->exhaustive ? (long)pow((double)V, n) : (long)((double)max_inputs / N + (n <= max_inputs % N));
@@ -102,7 +102,7 @@ int tf_compare(const CompiledModel *a, const CompiledModel *ref, long max_inputs
                         row[t] = tok[code % V];
                         code /= V;
                     } else {
-                        row[t] = tok[tf_rng_next(&g) % (uint64_t)V];
+                        row[t] = tok[rng_next(&g) % (uint64_t)V];
                     }
                 }
             }

@@ -46,13 +46,13 @@ static CompiledModel *fold(const CompiledModel *m, const double *p, int dim) {
 }
 
 /* Draws B sequences (lengths 1..N, uniform tokens) into ids/len. */
-static void draw_batch(const CompiledModel *m, TfRng *g, const int *tok, int V, int B, int *ids, int *len) {
+static void draw_batch(const CompiledModel *m, Rng *g, const int *tok, int V, int B, int *ids, int *len) {
     int r = 0;
     for (int b = 0; b < B; b++) {
-        int n = 1 + (int)(tf_rng_next(g) % (uint64_t)m->max_seq_len);
+        int n = 1 + (int)(rng_next(g) % (uint64_t)m->max_seq_len);
         len[b] = n + 1;
         ids[r++] = m->bos_id;
-        for (int t = 0; t < n; t++) ids[r++] = tok[tf_rng_next(g) % (uint64_t)V];
+        for (int t = 0; t < n; t++) ids[r++] = tok[rng_next(g) % (uint64_t)V];
     }
 }
 
@@ -61,8 +61,8 @@ static void draw_batch(const CompiledModel *m, TfRng *g, const int *tok, int V, 
 static int train_one(const CompiledModel *m, const TfCompressOptions *o, uint64_t seed, const int *tok, int V,
                      int *ids, int *len, double *p, TfCompressReport *rep, char *err, size_t errcap) {
     int D = m->residual_dim, dim = o->dim, B = o->batch;
-    TfRng g;
-    tf_rng_seed(&g, seed);
+    Rng g;
+    rng_seed(&g, seed);
     size_t PD = (size_t)dim * D;
     double *q = malloc(sizeof(double) * (size_t)D * D); /* [D, D] Haar: its first dim rows start P */
     double *gr = calloc(PD, sizeof(double)), *m1 = calloc(PD, sizeof(double)), *m2 = calloc(PD, sizeof(double));
@@ -119,8 +119,8 @@ int tf_compress(const CompiledModel *m, const TfCompressOptions *o, CompiledMode
     if (V == 0) rc = err_printf(err, errcap, "the model has no input tokens");
     /* Restarts end in different local minima; the one with the lowest loss on a fixed
      * evaluation batch is kept. */
-    TfRng ge;
-    tf_rng_seed(&ge, o->seed ^ 0x6576616cULL); /* "eval" */
+    Rng ge;
+    rng_seed(&ge, o->seed ^ 0x6576616cULL); /* "eval" */
     TfCompressLoss *ev = NULL;
     if (!rc) {
         draw_batch(m, &ge, tok, V, EB, ids, len);

@@ -346,26 +346,26 @@ void tf_distill_options_default(TfDistillOptions *o) {
 }
 
 /* Random initialisation: normal with standard deviation 1/sqrt(fan-in) (embeddings: 1). */
-static void init_student(CompiledModel *s, TfRng *g) {
+static void init_student(CompiledModel *s, Rng *g) {
     int D = s->residual_dim, HK = s->num_heads * s->key_size, M = s->mlp_hidden_size;
     size_t nt = (size_t)s->vocab_size * D, np = (size_t)(s->max_seq_len + 1) * D;
-    for (size_t i = 0; i < nt; i++) s->token_embed[i] = tf_rng_normal(g);
-    for (size_t i = 0; i < np; i++) s->pos_embed[i] = tf_rng_normal(g);
+    for (size_t i = 0; i < nt; i++) s->token_embed[i] = rng_normal(g);
+    for (size_t i = 0; i < np; i++) s->pos_embed[i] = rng_normal(g);
     double sd = 1 / sqrt((double)D), so = 1 / sqrt((double)HK), s2 = 1 / sqrt((double)M);
     for (int l = 0; l < s->num_layers; l++) {
         ModelLayer *L = &s->layers[l];
         for (size_t i = 0; i < (size_t)D * HK; i++) {
-            L->q[i] = sd * tf_rng_normal(g);
-            L->k[i] = sd * tf_rng_normal(g);
-            L->v[i] = sd * tf_rng_normal(g);
-            L->o[i] = so * tf_rng_normal(g);
+            L->q[i] = sd * rng_normal(g);
+            L->k[i] = sd * rng_normal(g);
+            L->v[i] = sd * rng_normal(g);
+            L->o[i] = so * rng_normal(g);
         }
         for (size_t i = 0; i < (size_t)D * M; i++) {
-            L->w1[i] = sd * tf_rng_normal(g);
-            L->w2[i] = s2 * tf_rng_normal(g);
+            L->w1[i] = sd * rng_normal(g);
+            L->w2[i] = s2 * rng_normal(g);
         }
     }
-    for (size_t i = 0; i < (size_t)D * s->n_out; i++) s->unembed[i] = sd * tf_rng_normal(g);
+    for (size_t i = 0; i < (size_t)D * s->n_out; i++) s->unembed[i] = sd * rng_normal(g);
 }
 
 int tf_distill(const CompiledModel *m, const TfDistillOptions *o, CompiledModel **out, TfDistillReport *rep,
@@ -382,8 +382,8 @@ int tf_distill(const CompiledModel *m, const TfDistillOptions *o, CompiledModel 
         s->residual_dim = o->width;
         model_alloc_weights(s); /* a new block of the new shapes (the old one stays in the arena) */
     }
-    TfRng g;
-    tf_rng_seed(&g, o->seed ^ 0x64697374696c6cULL); /* "distill" */
+    Rng g;
+    rng_seed(&g, o->seed ^ 0x64697374696c6cULL); /* "distill" */
     init_student(s, &g);
     size_t nw = n_weights(s);
     double *w = s->token_embed; /* the student's own block */
@@ -399,10 +399,10 @@ int tf_distill(const CompiledModel *m, const TfDistillOptions *o, CompiledModel 
     for (int step = 0; !rc && step < o->steps; step++) {
         int r = 0;
         for (int b = 0; b < B; b++) {
-            int n = 1 + (int)(tf_rng_next(&g) % (uint64_t)N);
+            int n = 1 + (int)(rng_next(&g) % (uint64_t)N);
             len[b] = n + 1;
             ids[r++] = m->bos_id;
-            for (int t = 0; t < n; t++) ids[r++] = tok[tf_rng_next(&g) % (uint64_t)V];
+            for (int t = 0; t < n; t++) ids[r++] = tok[rng_next(&g) % (uint64_t)V];
         }
         TfDistillLoss *c = tf_dloss_new(m, o->width, ids, len, B);
         double loss = tf_dloss_eval(c, w, gr);

@@ -6,10 +6,10 @@
 #include "transform/tf_internal.h"
 #include "util/errmsg.h"
 
-static void shuffle(int *p, int n, TfRng *g) {
+static void shuffle(int *p, int n, Rng *g) {
     for (int i = 0; i < n; i++) p[i] = i;
     for (int i = n - 1; i > 0; i--) {
-        int j = (int)(tf_rng_next(g) % (uint64_t)(i + 1));
+        int j = (int)(rng_next(g) % (uint64_t)(i + 1));
         int t = p[i];
         p[i] = p[j];
         p[j] = t;
@@ -40,8 +40,8 @@ int tf_permute(CompiledModel *m, uint64_t seed, char *err, size_t errcap) {
         free(perm), free(tmp);
         return err_printf(err, errcap, "out of memory");
     }
-    TfRng g;
-    tf_rng_seed(&g, seed ^ 0x7065726d757465ULL); /* "permute" */
+    Rng g;
+    rng_seed(&g, seed ^ 0x7065726d757465ULL); /* "permute" */
     for (int l = 0; l < m->num_layers; l++) {
         ModelLayer *L = &m->layers[l];
         shuffle(perm, H, &g);
@@ -60,13 +60,13 @@ int tf_permute(CompiledModel *m, uint64_t seed, char *err, size_t errcap) {
 }
 
 /* log-uniform in [1/4, 4] */
-static double draw_scale(TfRng *g) { return exp((2.0 * tf_rng_uniform(g) - 1.0) * log(4.0)); }
+static double draw_scale(Rng *g) { return exp((2.0 * rng_uniform(g) - 1.0) * log(4.0)); }
 
 int tf_scale(CompiledModel *m, uint64_t seed, char *err, size_t errcap) {
     (void)err, (void)errcap;
     int D = m->residual_dim, HK = m->num_heads * m->key_size, M = m->mlp_hidden_size;
-    TfRng g;
-    tf_rng_seed(&g, seed ^ 0x7363616c65ULL); /* "scale" */
+    Rng g;
+    rng_seed(&g, seed ^ 0x7363616c65ULL); /* "scale" */
     for (int l = 0; l < m->num_layers; l++) {
         ModelLayer *L = &m->layers[l];
         for (int c = 0; c < HK; c++) {

@@ -15,7 +15,7 @@ extern void dgeqrf_(const int *m, const int *n, double *a, const int *lda, doubl
 extern void dorgqr_(const int *m, const int *n, const int *k, double *a, const int *lda, const double *tau,
                     double *work, const int *lwork, int *info);
 
-int tf_haar_orthogonal(int n, TfRng *r, double *q, char *err, size_t errcap) {
+int tf_haar_orthogonal(int n, Rng *r, double *q, char *err, size_t errcap) {
     if (n < 1) return err_printf(err, errcap, "orthogonal matrix of size %d", n);
     size_t nn = (size_t)n * (size_t)n;
     double *a = malloc(sizeof(double) * nn);   /* [n, n] column-major */
@@ -27,7 +27,7 @@ int tf_haar_orthogonal(int n, TfRng *r, double *q, char *err, size_t errcap) {
         free(a), free(tau), free(sgn), free(work);
         return err_printf(err, errcap, "out of memory");
     }
-    for (size_t i = 0; i < nn; i++) a[i] = tf_rng_normal(r);
+    for (size_t i = 0; i < nn; i++) a[i] = rng_normal(r);
     dgeqrf_(&n, &n, a, &n, tau, work, &lwork, &info);
     if (info == 0) {
         /* Q diag(sign(R_jj)) is Haar-distributed; Q alone is not (Mezzadri 2007). */
@@ -87,8 +87,8 @@ int tf_rotate(CompiledModel *m, uint64_t seed, char *err, size_t errcap) {
         free(r), free(rt);
         return err_printf(err, errcap, "out of memory");
     }
-    TfRng g;
-    tf_rng_seed(&g, seed ^ 0x726f74617465ULL); /* "rotate": other transforms of the same seed differ */
+    Rng g;
+    rng_seed(&g, seed ^ 0x726f74617465ULL); /* "rotate": other transforms of the same seed differ */
     int rc = tf_haar_orthogonal(D, &g, r, err, errcap);
     if (!rc) {
         for (int i = 0; i < D; i++)

@@ -1,4 +1,4 @@
-/* The transforms' generator and a deep copy of a compiled model. */
+/* A deep copy of a compiled model. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -6,37 +6,6 @@
 #include <string.h>
 
 #include "transform/tf_internal.h"
-
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-void tf_rng_seed(TfRng *r, uint64_t seed) {
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t tf_rng_next(TfRng *r) {
-    uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
-
-double tf_rng_uniform(TfRng *r) { return (double)(tf_rng_next(r) >> 11) * 0x1.0p-53; }
-
-double tf_rng_normal(TfRng *r) {
-    double u = 1.0 - tf_rng_uniform(r), v = tf_rng_uniform(r); /* u in (0, 1]: log(u) finite */
-    return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
-}
 
 static const char **dup_strs(Arena *a, const char *const *s, int n) {
     const char **d = arena_alloc(a, sizeof(char *) * (size_t)(n + 1));

@@ -18,7 +18,7 @@
  * labels, and every transform appends its name and seed to m->transform, which model files
  * carry ("transform" metadata).
  *
- * Randomness comes from the seed alone (TfRng, below); the same seed gives the same bytes. */
+ * Randomness comes from the seed alone (Rng, below); the same seed gives the same bytes. */
 #ifndef ITRACR_TRANSFORM_TRANSFORM_H
 #define ITRACR_TRANSFORM_TRANSFORM_H
 #include <stdbool.h>
@@ -26,16 +26,8 @@
 #include <stdint.h>
 
 #include "compiler/model.h"
+#include "util/rng.h"
 
-/* xoshiro256** seeded through splitmix64. The transform layer sits below data/ (the dataset
- * generator calls it), so it cannot use meta/'s generator; the algorithm is the same. */
-typedef struct TfRng {
-    uint64_t s[4];
-} TfRng;
-void tf_rng_seed(TfRng *r, uint64_t seed);
-uint64_t tf_rng_next(TfRng *r);
-double tf_rng_uniform(TfRng *r); /* [0, 1) */
-double tf_rng_normal(TfRng *r);  /* standard normal */
 
 /* A deep copy of m (weights, labels, info; float64, no rounding). */
 CompiledModel *tf_model_clone(const CompiledModel *m);
@@ -43,7 +35,7 @@ CompiledModel *tf_model_clone(const CompiledModel *m);
 /* q [n, n] row-major: a Haar-distributed random orthogonal matrix (QR of a Gaussian matrix by
  * LAPACK's dgeqrf/dorgqr, columns multiplied by the sign of R's diagonal). Returns 0, or
  * non-zero with a message. */
-int tf_haar_orthogonal(int n, TfRng *r, double *q, char *err, size_t errcap);
+int tf_haar_orthogonal(int n, Rng *r, double *q, char *err, size_t errcap);
 
 /* Applies r [D, D] (any invertible matrix given with its inverse rinv; for an orthogonal r,
  * rinv = r^T) to the residual stream of m in place: writers (embeddings, O, W2) become W r,
