@@ -58,12 +58,6 @@ struct TfCompressLoss {
     double *ga_att;   /* [T, T] */
 };
 
-static int att_offset(const TfCompressLoss *c, int s) {
-    int o = 0;
-    for (int i = 0; i < s; i++) o += c->len[i] * c->len[i];
-    return o;
-}
-
 /* Attention of layer l on the current stream y: fills q, k, v, att, zz of the layer, then
  * the block output a = zz Wo. */
 static void attn_forward(TfCompressLoss *c, int l, const double *y, double *a) {
@@ -75,39 +69,8 @@ static void attn_forward(TfCompressLoss *c, int l, const double *y, double *a) {
     mm(q, y, L->q, R, D, HK, false, false, 0);
     mm(k, y, L->k, R, D, HK, false, false, 0);
     mm(v, y, L->v, R, D, HK, false, false, 0);
-    memset(z, 0, sizeof(double) * (size_t)R * HK);
-    const double scale = 1.0 / sqrt((double)ks);
-    for (int s = 0; s < c->B; s++) {
-        int T = c->len[s], r0 = c->off[s], ao = att_offset(c, s);
-        for (int hd = 0; hd < H; hd++) {
-            double *A = att + (size_t)hd * c->cap_att + ao; /* [T, T] */
-            for (int i = 0; i < T; i++) {
-                const double *qi = q + (size_t)(r0 + i) * HK + hd * ks;
-                double mx = -INFINITY, sum = 0;
-                for (int j = 0; j < T; j++) {
-                    double sc;
-                    if (m->causal && j > i) {
-                        sc = -1e30;
-                    } else {
-                        const double *kj = k + (size_t)(r0 + j) * HK + hd * ks;
-                        sc = 0;
-                        for (int u = 0; u < ks; u++) sc += qi[u] * kj[u];
-                        sc *= scale;
-                    }
-                    A[i * T + j] = sc;
-                    if (sc > mx) mx = sc;
-                }
-                for (int j = 0; j < T; j++) sum += (A[i * T + j] = exp(A[i * T + j] - mx));
-                double *zi = z + (size_t)(r0 + i) * HK + hd * ks;
-                for (int j = 0; j < T; j++) {
-                    double p = (A[i * T + j] /= sum);
-                    if (p == 0) continue;
-                    const double *vj = v + (size_t)(r0 + j) * HK + hd * ks;
-                    for (int u = 0; u < ks; u++) zi[u] += p * vj[u];
-                }
-            }
-        }
-    }
+    TfBatch bt = {c->B, R, c->len, c->off};
+    tf_attn_forward(&bt, H, ks, m->causal, q, k, v, att, (size_t)c->cap_att, z);
     mm(a, z, L->o, R, HK, D, false, false, 0);
 }
 
@@ -230,45 +193,8 @@ static void attn_backward(TfCompressLoss *c, int l, const double *ga) {
     const double *q = c->q + (size_t)l * R * HK, *k = c->k + (size_t)l * R * HK, *v = c->v + (size_t)l * R * HK;
     const double *att = c->att + (size_t)l * H * c->cap_att;
     mm(c->gz, ga, L->o, R, D, HK, false, true, 0); /* gz = ga Wo^T */
-    memset(c->gq, 0, sizeof(double) * (size_t)R * HK);
-    memset(c->gk, 0, sizeof(double) * (size_t)R * HK);
-    memset(c->gv, 0, sizeof(double) * (size_t)R * HK);
-    const double scale = 1.0 / sqrt((double)ks);
-    double *gA = c->ga_att;
-    for (int s = 0; s < c->B; s++) {
-        int T = c->len[s], r0 = c->off[s], ao = att_offset(c, s);
-        for (int hd = 0; hd < H; hd++) {
-            const double *A = att + (size_t)hd * c->cap_att + ao;
-            for (int i = 0; i < T; i++) {
-                const double *gzi = c->gz + (size_t)(r0 + i) * HK + hd * ks;
-                double dot = 0;
-                for (int j = 0; j < T; j++) {
-                    const double *vj = v + (size_t)(r0 + j) * HK + hd * ks;
-                    double *gvj = c->gv + (size_t)(r0 + j) * HK + hd * ks;
-                    double g = 0, p = A[i * T + j];
-                    for (int u = 0; u < ks; u++) {
-                        g += gzi[u] * vj[u];
-                        gvj[u] += p * gzi[u];
-                    }
-                    gA[j] = g;
-                    dot += g * p;
-                }
-                /* softmax: d score_ij = A_ij (gA_ij - sum_j' A_ij' gA_ij'); masked entries have A = 0 */
-                double *gqi = c->gq + (size_t)(r0 + i) * HK + hd * ks;
-                const double *qi = q + (size_t)(r0 + i) * HK + hd * ks;
-                for (int j = 0; j < T; j++) {
-                    double gs = A[i * T + j] * (gA[j] - dot) * scale;
-                    if (gs == 0) continue;
-                    const double *kj = k + (size_t)(r0 + j) * HK + hd * ks;
-                    double *gkj = c->gk + (size_t)(r0 + j) * HK + hd * ks;
-                    for (int u = 0; u < ks; u++) {
-                        gqi[u] += gs * kj[u];
-                        gkj[u] += gs * qi[u];
-                    }
-                }
-            }
-        }
-    }
+    TfBatch bt = {c->B, R, c->len, c->off};
+    tf_attn_backward(&bt, H, ks, q, k, v, att, (size_t)c->cap_att, c->gz, c->gq, c->gk, c->gv, c->ga_att);
     mm(c->gy, c->gq, L->q, R, HK, D, false, true, 1);
     mm(c->gy, c->gk, L->k, R, HK, D, false, true, 1);
     mm(c->gy, c->gv, L->v, R, HK, D, false, true, 1);

@@ -152,12 +152,6 @@ void tf_dloss_free(TfDistillLoss *c) {
     free(c);
 }
 
-static int att_off(const TfDistillLoss *c, int s) {
-    int o = 0;
-    for (int i = 0; i < s; i++) o += c->len[i] * c->len[i];
-    return o;
-}
-
 static void forward(TfDistillLoss *c) {
     const CompiledModel *s = c->s;
     int R = c->R, D = c->D, HK = c->HK, M = c->M, ks = c->ks;
@@ -169,7 +163,6 @@ static void forward(TfDistillLoss *c) {
             const double *te = s->token_embed + (size_t)c->ids[r] * D, *pe = s->pos_embed + (size_t)t * D;
             for (int d = 0; d < D; d++) x[(size_t)r * D + d] = te[d] + pe[d];
         }
-    const double scale = 1.0 / sqrt((double)ks);
     for (int l = 0; l < c->L; l++) {
         const ModelLayer *L = &s->layers[l];
         double *xin = c->xs + (size_t)(2 * l) * RD, *xmid = xin + RD, *xout = xmid + RD;
@@ -178,35 +171,8 @@ static void forward(TfDistillLoss *c) {
         mm(q, xin, L->q, R, D, HK, false, false, 0);
         mm(k, xin, L->k, R, D, HK, false, false, 0);
         mm(v, xin, L->v, R, D, HK, false, false, 0);
-        memset(z, 0, sizeof(double) * (size_t)R * HK);
-        for (int b = 0; b < c->B; b++) {
-            int T = c->len[b], r0 = c->off[b], ao = att_off(c, b);
-            for (int hd = 0; hd < c->H; hd++) {
-                double *Am = att + (size_t)hd * c->A + ao;
-                for (int i = 0; i < T; i++) {
-                    const double *qi = q + (size_t)(r0 + i) * HK + hd * ks;
-                    double mx = -INFINITY, sum = 0;
-                    for (int j = 0; j < T; j++) {
-                        double sc = -1e30;
-                        if (!(s->causal && j > i)) {
-                            const double *kj = k + (size_t)(r0 + j) * HK + hd * ks;
-                            sc = 0;
-                            for (int u = 0; u < ks; u++) sc += qi[u] * kj[u];
-                            sc *= scale;
-                        }
-                        Am[i * T + j] = sc;
-                        if (sc > mx) mx = sc;
-                    }
-                    for (int j = 0; j < T; j++) sum += (Am[i * T + j] = exp(Am[i * T + j] - mx));
-                    double *zi = z + (size_t)(r0 + i) * HK + hd * ks;
-                    for (int j = 0; j < T; j++) {
-                        double p = (Am[i * T + j] /= sum);
-                        const double *vj = v + (size_t)(r0 + j) * HK + hd * ks;
-                        for (int u = 0; u < ks; u++) zi[u] += p * vj[u];
-                    }
-                }
-            }
-        }
+        TfBatch bt = {c->B, R, c->len, c->off};
+        tf_attn_forward(&bt, c->H, ks, s->causal, q, k, v, att, (size_t)c->A, z);
         memcpy(xmid, xin, sizeof(double) * RD);
         mm(xmid, z, L->o, R, HK, D, false, false, 1);
         double *h = c->h + (size_t)l * R * M;
@@ -257,7 +223,6 @@ double tf_dloss_eval(TfDistillLoss *c, const double *w, double *grad) {
     const double *xfin = c->xs + (size_t)(2 * c->L) * RD;
     mm(gview.unembed, xfin, gout, D, R, NO, true, false, 0); /* dU = x^T gout */
     mm(c->gy, gout, s->unembed, R, NO, D, false, true, 0);   /* gy = gout U^T */
-    const double scale = 1.0 / sqrt((double)ks);
     for (int l = c->L - 1; l >= 0; l--) {
         const ModelLayer *L = &s->layers[l];
         ModelLayer *G = &gl[l];
@@ -277,43 +242,8 @@ double tf_dloss_eval(TfDistillLoss *c, const double *w, double *grad) {
         const double *z = c->z + (size_t)l * R * HK, *att = c->att + (size_t)l * c->H * c->A;
         mm(G->o, z, c->gy, HK, R, D, true, false, 0);      /* dWo = z^T gy */
         mm(c->gz, c->gy, L->o, R, D, HK, false, true, 0);  /* gz = gy Wo^T */
-        memset(c->gq, 0, sizeof(double) * (size_t)R * HK);
-        memset(c->gk, 0, sizeof(double) * (size_t)R * HK);
-        memset(c->gv, 0, sizeof(double) * (size_t)R * HK);
-        double *gA = c->gA;
-        for (int b = 0; b < c->B; b++) {
-            int T = c->len[b], r0 = c->off[b], ao = att_off(c, b);
-            for (int hd = 0; hd < c->H; hd++) {
-                const double *Am = att + (size_t)hd * c->A + ao;
-                for (int i = 0; i < T; i++) {
-                    const double *gzi = c->gz + (size_t)(r0 + i) * HK + hd * ks;
-                    double dot = 0;
-                    for (int j = 0; j < T; j++) {
-                        const double *vj = v + (size_t)(r0 + j) * HK + hd * ks;
-                        double *gvj = c->gv + (size_t)(r0 + j) * HK + hd * ks;
-                        double g = 0, p = Am[i * T + j];
-                        for (int u = 0; u < ks; u++) {
-                            g += gzi[u] * vj[u];
-                            gvj[u] += p * gzi[u];
-                        }
-                        gA[j] = g;
-                        dot += g * p;
-                    }
-                    const double *qi = q + (size_t)(r0 + i) * HK + hd * ks;
-                    double *gqi = c->gq + (size_t)(r0 + i) * HK + hd * ks;
-                    for (int j = 0; j < T; j++) {
-                        double gs = Am[i * T + j] * (gA[j] - dot) * scale;
-                        if (gs == 0) continue;
-                        const double *kj = k + (size_t)(r0 + j) * HK + hd * ks;
-                        double *gkj = c->gk + (size_t)(r0 + j) * HK + hd * ks;
-                        for (int u = 0; u < ks; u++) {
-                            gqi[u] += gs * kj[u];
-                            gkj[u] += gs * qi[u];
-                        }
-                    }
-                }
-            }
-        }
+        TfBatch bt = {c->B, R, c->len, c->off};
+        tf_attn_backward(&bt, c->H, ks, q, k, v, att, (size_t)c->A, c->gz, c->gq, c->gk, c->gv, c->gA);
         mm(G->q, xin, c->gq, D, R, HK, true, false, 0);
         mm(G->k, xin, c->gk, D, R, HK, true, false, 0);
         mm(G->v, xin, c->gv, D, R, HK, true, false, 0);
