@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "data/gen_driver.h"
+#include "dataset/gen_driver.h"
 
 static void rm_tree(const char *dir) {
     const char *subs[] = {"train", "val", "test", ""};

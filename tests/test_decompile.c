@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "compiler/model.h"
-#include "data/accept.h"
+#include "dataset/accept.h"
 #include "eval/eval_run.h"
 #include "eval/equiv.h"
 #include "eval/search.h"

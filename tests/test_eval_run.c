@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "data/weight_tokens.h"
+#include "dataset/weight_tokens.h"
 #include "eval/eval_run.h"
 #include "gen/lambda_lib.h"
 #include "util/rng.h"

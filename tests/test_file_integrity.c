@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "compiler/model.h"
-#include "data/shard.h"
+#include "dataset/shard.h"
 #include "io/safetensors.h"
 #include "io/st_digest.h"
 #include "meta/meta_checkpoint.h"

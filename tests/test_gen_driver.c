@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include "compiler/model.h"
-#include "data/gen_driver.h"
-#include "data/model_hash.h"
-#include "data/shard.h"
+#include "dataset/gen_driver.h"
+#include "dataset/model_hash.h"
+#include "dataset/shard.h"
 #include "io/atomic_file.h"
 #include "rasp/rasp.h"
 #include "test.h"
@@ -143,7 +143,7 @@ static int constant_ops(const RaspProgram *p) {
             for (int t = 0; t < len; t++, c /= 5) xs[t] = val_int(c % 5);
             RaspTrace tr;
             char err[256];
-            if (rasp_eval_trace(p, xs, len, false, &tr, err, sizeof err)) continue;
+            if (rasp_interp_trace(p, xs, len, false, &tr, err, sizeof err)) continue;
             for (int e = 0; e < ne; e++) {
                 ExprKind k = p->exprs[e].kind;
                 if (!tr.done[e] || !rasp_is_sop(k) || k == EXPR_TOKENS || k == EXPR_INDICES) continue;

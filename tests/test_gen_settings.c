@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "compiler/model.h"
-#include "data/accept.h"
-#include "data/shard.h"
+#include "dataset/accept.h"
+#include "dataset/shard.h"
 #include "gen/program_tokens.h"
 #include "gen/sampler.h"
 #include "rasp/rasp.h"

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "data/gen_driver.h"
-#include "data/shard.h"
+#include "dataset/gen_driver.h"
+#include "dataset/shard.h"
 #include "test.h"
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {

@@ -195,7 +195,7 @@ static void test_table_lambda_text(void) {
     CHECK(lambda_call(p.exprs[ia].fn, &four, &r, msg, sizeof msg) == PYERR_INDEX && strstr(msg, "KeyError"));
     CHECK(strstr(text, "{(1, 0): True, (2, 1): 2.5}[(x, y)]") != NULL);
     p.output = ia;
-    CHECK(rasp_eval(&p, xs, 2, false, out, err, sizeof err) == 0 && out[1].kind == VAL_TUPLE);
+    CHECK(rasp_interp(&p, xs, 2, false, out, err, sizeof err) == 0 && out[1].kind == VAL_TUPLE);
     free(text), free(text2);
     rasp_program_free(&p);
     rasp_program_free(&q);

@@ -400,7 +400,7 @@ static bool widths(const char *prog, const Value *xs, int n, int *w) {
     RaspProgram p;
     if (!parse(prog, &p)) return false;
     Value out[8];
-    bool ok = rasp_eval(&p, xs, n, false, out, g_err, sizeof g_err) == 0;
+    bool ok = rasp_interp(&p, xs, n, false, out, g_err, sizeof g_err) == 0;
     for (int i = 0; ok && i < n; i++) {
         ok = out[i].kind == VAL_INT;
         w[i] = (int)out[i].u.i;

@@ -2,7 +2,7 @@
  * docs/dataset.md run against a real shard. */
 #include <unistd.h>
 
-#include "data/shard.h"
+#include "dataset/shard.h"
 #include "test.h"
 
 static uint64_t rng = 12345;

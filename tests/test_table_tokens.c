@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "compiler/model.h"
-#include "data/model_hash.h"
+#include "dataset/model_hash.h"
 #include "gen/program_tokens.h"
 #include "gen/sampler.h"
 #include "rasp/rasp.h"

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "data/accept.h"
+#include "dataset/accept.h"
 #include "meta/constrain.h"
 #include "meta/decode_table.h"
 #include "meta/meta_checkpoint.h"

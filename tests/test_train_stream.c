@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "data/accept.h"
-#include "data/gen_driver.h"
+#include "dataset/accept.h"
+#include "dataset/gen_driver.h"
 #include "meta/meta_checkpoint.h"
 #include "meta/train.h"
 #include "meta/train_stream.h"

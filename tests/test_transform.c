@@ -6,8 +6,8 @@
 #include <math.h>
 
 #include "compiler/model.h"
-#include "data/model_hash.h"
-#include "data/weight_tokens.h"
+#include "dataset/model_hash.h"
+#include "dataset/weight_tokens.h"
 #include "gen/program_tokens.h"
 #include "gen/sampler.h"
 #include "rasp/rasp.h"

@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
-#include "data/ds_manifest.h"
-#include "data/shard.h"
+#include "dataset/ds_manifest.h"
+#include "dataset/shard.h"
 #include "io/json_util.h"
 
 static const char *usage =

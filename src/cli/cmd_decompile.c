@@ -8,7 +8,7 @@
 
 #include "cli/cli.h"
 #include "compiler/model.h"
-#include "data/weight_tokens.h"
+#include "dataset/weight_tokens.h"
 #include "eval/equiv.h"
 #include "eval/search.h"
 #include "gen/program_tokens.h"

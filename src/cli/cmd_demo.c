@@ -125,7 +125,7 @@ int cmd_demo(int argc, char **argv) {
         if (id != m->bos_id && id != m->pad_id) toks[k++] = m->tokens[id];
     for (int len = 1; len <= N && rc == EXIT_OK; len += (N > 3 ? 2 : 1)) {
         for (int i = 0; i < len; i++) xs[i] = toks[(i * 3 + len) % nv];
-        if (rasp_eval(&p, xs, len, m->causal, ev, err, sizeof err) != 0 ||
+        if (rasp_interp(&p, xs, len, m->causal, ev, err, sizeof err) != 0 ||
             model_run(m, xs, len, false, md, raw, err, sizeof err) != 0) {
             printf("input of length %d: %s\n", len, err);
             continue;

@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <sys/stat.h>
 
-#include "data/gen_dir.h"
-#include "data/gen_driver.h"
+#include "dataset/gen_dir.h"
+#include "dataset/gen_driver.h"
 
 static const char *usage =
     "usage: itracr gen -n N -o DIR [options]\n"

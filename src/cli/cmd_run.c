@@ -93,7 +93,7 @@ int cmd_run(int argc, char **argv) {
         rc = EXIT_BAD_INPUT;
     } else if (check_input(&p, input, xs, n) != 0) {
         rc = EXIT_BAD_INPUT;
-    } else if (rasp_eval(&p, xs, n, causal, out, err, sizeof err) != 0) {
+    } else if (rasp_interp(&p, xs, n, causal, out, err, sizeof err) != 0) {
         fprintf(stderr, "%s: evaluation failed: %s\n", path, err);
         rc = EXIT_BAD_INPUT;
     } else {

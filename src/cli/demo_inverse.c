@@ -9,7 +9,7 @@
 
 #include "cli/cli.h"
 #include "compiler/model.h"
-#include "data/weight_tokens.h"
+#include "dataset/weight_tokens.h"
 #include "eval/search.h"
 #include "gen/lambda_lib.h"
 #include "gen/program_tokens.h"

@@ -81,7 +81,7 @@ int compile_verify(const CompiledModel *m, const RaspProgram *p, int n, unsigned
                 for (int t = 0; t < len; t++) xs[t] = voc[digits[k * N + t]];
                 char e2[256];
                 rep->n_inputs++;
-                if (rasp_eval(p, xs, len, m->causal, want, e2, sizeof e2)) {
+                if (rasp_interp(p, xs, len, m->causal, want, e2, sizeof e2)) {
                     rep->n_skipped++;
                     continue;
                 }

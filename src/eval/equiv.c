@@ -93,7 +93,7 @@ static int run_batch(Runner *R, int B, int l, EquivResult *r, char *err, size_t 
                 if (!ref_state) {
                     char e2[256];
                     for (int k = 0; k < l; k++) R->xs[k] = R->vocab[R->seq[s * R->N + k]];
-                    ref_state = rasp_eval(R->prog, R->xs, l, R->a->causal, R->ref, e2, sizeof e2) ? 2 : 1;
+                    ref_state = rasp_interp(R->prog, R->xs, l, R->a->causal, R->ref, e2, sizeof e2) ? 2 : 1;
                 }
                 if (ref_state == 2 || R->ref[i - 1].kind == VAL_NONE) {
                     r->n_undefined++;

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "compiler/model.h"
-#include "data/weight_tokens.h"
+#include "dataset/weight_tokens.h"
 #include "eval/equiv.h"
 #include "eval/metrics.h"
 #include "eval/search.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "data/model_hash.h"
+#include "dataset/model_hash.h"
 #include "rasp/rasp.h"
 
 #define CELLS (PT_ROWS * PT_COLS)

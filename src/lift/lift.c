@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/model_hash.h"
+#include "dataset/model_hash.h"
 #include "gen/lambda_lib.h"
 #include "lift/lift_internal.h"
 #include "rasp/rasp.h"

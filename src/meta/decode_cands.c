@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/weight_tokens.h"
+#include "dataset/weight_tokens.h"
 #include "meta/constrain.h"
 #include "meta/decode_table.h"
 #include "meta/meta_decode.h"

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "data/weight_tokens.h"
+#include "dataset/weight_tokens.h"
 #include "meta/constrain.h"
 #include "meta/meta_decode.h"
 #include "meta/prog_codec.h"

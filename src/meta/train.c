@@ -249,6 +249,9 @@ int trainer_init_resume(Trainer *t, const TrainConfig *tc, const TrainData *data
     if (meta_checkpoint_load(&t->m, ckpt, t->max_batch, err, errcap) != 0) return 1;
     MetaConfig want = train_meta_config(tc);
     const MetaConfig *got = &t->m.cfg;
+    /* A model trained before the vocabulary grew (tables) keeps its output size; a target it
+     * cannot emit is refused by meta_forward's index check rather than silently dropped. */
+    if (got->vocab != want.vocab && meta_vocab_known(got->vocab)) want.vocab = got->vocab;
     if (got->d_model != want.d_model || got->n_layer != want.n_layer || got->n_head != want.n_head ||
         got->mlp_ratio != want.mlp_ratio || got->max_prefix != want.max_prefix || got->vocab != want.vocab ||
         got->max_prog != want.max_prog || got->payload_dim != want.payload_dim) {

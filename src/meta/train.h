@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "data/weight_tokens.h"
+#include "dataset/weight_tokens.h"
 #include "meta/meta_model.h"
 #include <pthread.h>
 

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "data/ds_manifest.h"
-#include "data/shard.h"
+#include "dataset/ds_manifest.h"
+#include "dataset/shard.h"
 
 void train_data_init(TrainData *d) {
     memset(d, 0, sizeof *d);

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "data/weight_tokens.h"
+#include "dataset/weight_tokens.h"
 #include "gen/program_tokens.h"
 
 typedef struct TrainData {

@@ -29,8 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "data/accept.h"
-#include "data/gen_driver.h"
+#include "dataset/accept.h"
+#include "dataset/gen_driver.h"
 #include "meta/train_data.h"
 
 #define TS_SEED_SALT 0x73747265616d31ULL /* "stream1": stream seeds never equal gen's */

@@ -34,7 +34,7 @@ char *rasp_format(const RaspProgram *p); /* malloc'ed, caller frees */
  * checked in Tracr itself. malloc'ed, caller frees. */
 char *rasp_format_tracr(const RaspProgram *p);
 
-/* ---- evaluation (rasp/eval.c) -------------------------------------------------------- */
+/* ---- evaluation (rasp/interp.c) -------------------------------------------------------- */
 /* Values of every expression reachable from the output on one input. */
 typedef struct RaspTrace {
     int n;          /* input length */
@@ -47,10 +47,10 @@ typedef struct RaspTrace {
 void rasp_trace_free(RaspTrace *t);
 /* Tracr's evaluator (causal=true: causal_eval). Returns 0, or non-zero with the Python-style
  * error (e.g. "aggregate: ValueError: cannot average non-numeric values") in err. */
-int rasp_eval_trace(const RaspProgram *p, const Value *xs, int n, bool causal, RaspTrace *t,
+int rasp_interp_trace(const RaspProgram *p, const Value *xs, int n, bool causal, RaspTrace *t,
                     char *err, size_t errcap);
 /* Output SOp values only: out[n]. */
-int rasp_eval(const RaspProgram *p, const Value *xs, int n, bool causal, Value *out, char *err,
+int rasp_interp(const RaspProgram *p, const Value *xs, int n, bool causal, Value *out, char *err,
               size_t errcap);
 
 /* ---- value sets (rasp/infer.c) ------------------------------------------------------- */

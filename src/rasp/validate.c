@@ -196,7 +196,7 @@ int rasp_validate_dynamic(const RaspProgram *p, const Value *xs, int n, RaspRepo
     int before = r->n;
     RaspTrace t;
     char err[400];
-    if (rasp_eval_trace(p, xs, n, false, &t, err, sizeof err)) {
+    if (rasp_interp_trace(p, xs, n, false, &t, err, sizeof err)) {
         rasp_report_add(r, -1, "%s", err);
         return r->n - before;
     }

@@ -22,7 +22,7 @@ static Value *strs(const char *s) {
 
 static int eval_ok(RaspProgram *p, const Value *xs, int n, bool causal, Value *out) {
     char err[300];
-    int rc = rasp_eval(p, xs, n, causal, out, err, sizeof err);
+    int rc = rasp_interp(p, xs, n, causal, out, err, sizeof err);
     if (rc) fprintf(stderr, "  eval error: %s\n", err);
     return rc == 0;
 }
@@ -40,7 +40,7 @@ static void test_primitives(void) {
     CHECK(val_eq(out[0], val_int(2)) && val_eq(out[1], val_int(4)) && val_eq(out[2], val_int(6)));
     RaspTrace tr;
     char err[200];
-    CHECK(rasp_eval_trace(&p, ints((int[]){1, 2, 3}, 3), 3, false, &tr, err, sizeof err) == 0);
+    CHECK(rasp_interp_trace(&p, ints((int[]){1, 2, 3}, 3), 3, false, &tr, err, sizeof err) == 0);
     CHECK(tr.done[t] && tr.done[i] && tr.done[m] && tr.done[sm]);
     CHECK(val_eq(tr.sop[(size_t)i * 3 + 2], val_int(2)));
     CHECK(val_eq(tr.sop[(size_t)t * 3 + 1], val_int(2)));
@@ -92,7 +92,7 @@ static void test_select_comparisons(void) {
         rb_finish(&p, w);
         RaspTrace tr;
         char err[200];
-        CHECK(rasp_eval_trace(&p, ints((int[]){0, 1}, 2), 2, false, &tr, err, sizeof err) == 0);
+        CHECK(rasp_interp_trace(&p, ints((int[]){0, 1}, 2), 2, false, &tr, err, sizeof err) == 0);
         CHECK_MSG(memcmp(tr.sel + (size_t)s * 4, cases[c].m, 4) == 0, "pred %s", rasp_pred_name(cases[c].pred));
         rasp_trace_free(&tr);
         rasp_program_free(&p);
@@ -149,14 +149,14 @@ static void test_aggregate_rules(void) {
     a = rb_aggregate(&p, s, t, val_none(), ENC_CATEGORICAL, NULL);
     rb_finish(&p, a);
     char err[300];
-    CHECK(rasp_eval(&p, strs("aa"), 2, false, out, err, sizeof err) != 0);
+    CHECK(rasp_interp(&p, strs("aa"), 2, false, out, err, sizeof err) != 0);
     CHECK_STR(err, "aggregate_1: ValueError: Only types int, bool, and float are supported for "
                    "aggregation. Received sequence: ['a', 'a']");
     /* ... but one element is fine */
     CHECK(eval_ok(&p, strs("a"), 1, false, out));
     CHECK_STR(out[0].u.s, "a");
     /* causal: position 0 sees only itself, position 1 averages -> error */
-    CHECK(rasp_eval(&p, strs("ab"), 2, true, out, err, sizeof err) != 0);
+    CHECK(rasp_interp(&p, strs("ab"), 2, true, out, err, sizeof err) != 0);
     rasp_program_free(&p);
 }
 
@@ -216,7 +216,7 @@ static void test_selector_combinators(void) {
     rb_finish(&p, w);
     RaspTrace tr;
     char err[200];
-    CHECK(rasp_eval_trace(&p, ints((int[]){5, 5, 5}, 3), 3, false, &tr, err, sizeof err) == 0);
+    CHECK(rasp_interp_trace(&p, ints((int[]){5, 5, 5}, 3), 3, false, &tr, err, sizeof err) == 0);
     for (int q = 0; q < 3; q++)
         for (int k = 0; k < 3; k++) {
             CHECK(tr.sel[(size_t)a * 9 + q * 3 + k] == (k < q));
@@ -226,7 +226,7 @@ static void test_selector_combinators(void) {
     CHECK(val_eq(tr.sop[(size_t)w * 3 + 0], val_int(2)) && val_eq(tr.sop[(size_t)w * 3 + 2], val_int(0)));
     rasp_trace_free(&tr);
     /* causal masks every selector, so NOT(key <= query) becomes empty */
-    CHECK(rasp_eval_trace(&p, ints((int[]){5, 5, 5}, 3), 3, true, &tr, err, sizeof err) == 0);
+    CHECK(rasp_interp_trace(&p, ints((int[]){5, 5, 5}, 3), 3, true, &tr, err, sizeof err) == 0);
     for (int q = 0; q < 3; q++) CHECK(val_eq(tr.sop[(size_t)w * 3 + q], val_int(0)));
     rasp_trace_free(&tr);
     rasp_program_free(&p);
@@ -261,7 +261,7 @@ static void test_none_handling(void) {
     int w = rb_selwidth(&p, s2, ENC_CATEGORICAL, "w");
     rb_finish(&p, w);
     char err[200];
-    CHECK(rasp_eval(&p, ints((int[]){1, 2}, 2), 2, false, out, err, sizeof err) != 0);
+    CHECK(rasp_interp(&p, ints((int[]){1, 2}, 2), 2, false, out, err, sizeof err) != 0);
     CHECK_STR(err, "sel2: ValueError: query is None!");
     rasp_program_free(&p);
 
@@ -271,7 +271,7 @@ static void test_none_handling(void) {
     w = rb_selwidth(&p, s, ENC_CATEGORICAL, "w");
     rb_finish(&p, w);
     Value xs[2] = {val_int(1), val_none()};
-    CHECK(rasp_eval(&p, xs, 2, false, out, err, sizeof err) != 0);
+    CHECK(rasp_interp(&p, xs, 2, false, out, err, sizeof err) != 0);
     CHECK_STR(err, "sel: ValueError: key is None!");
     rasp_program_free(&p);
 }
@@ -286,7 +286,7 @@ static void test_function_errors(void) {
     char err[200];
     CHECK(eval_ok(&p, ints((int[]){1, 2}, 2), 2, false, out));
     CHECK(out[1].kind == VAL_FLOAT && out[1].u.f == 0.5);
-    CHECK(rasp_eval(&p, ints((int[]){1, 0}, 2), 2, false, out, err, sizeof err) != 0);
+    CHECK(rasp_interp(&p, ints((int[]){1, 0}, 2), 2, false, out, err, sizeof err) != 0);
     CHECK_STR(err, "map_1: ZeroDivisionError: division by zero");
     rasp_program_free(&p);
 
@@ -295,7 +295,7 @@ static void test_function_errors(void) {
     t = rb_tokens(&p);
     int s = rb_select(&p, t, t, PRED_TRUE, "s");
     rb_finish(&p, s);
-    CHECK(rasp_eval(&p, ints((int[]){1}, 1), 1, false, out, err, sizeof err) != 0);
+    CHECK(rasp_interp(&p, ints((int[]){1}, 1), 1, false, out, err, sizeof err) != 0);
     CHECK_STR(err, "s: the output is a selector, not an SOp");
     rasp_program_free(&p);
 
@@ -305,7 +305,7 @@ static void test_function_errors(void) {
     s = rb_select(&p, t, t, PRED_TRUE, "s");
     m = rb_map(&p, X(&p), s, ENC_CATEGORICAL, "bad");
     rb_finish(&p, m);
-    CHECK(rasp_eval(&p, ints((int[]){1}, 1), 1, false, out, err, sizeof err) != 0);
+    CHECK(rasp_interp(&p, ints((int[]){1}, 1), 1, false, out, err, sizeof err) != 0);
     CHECK_STR(err, "bad: TypeError: Map expects an SOp as argument 1");
     rasp_program_free(&p);
 }

@@ -1,5 +1,5 @@
 /* Dataset manifests as the readers use them (see ds_manifest.h). */
-#include "data/ds_manifest.h"
+#include "dataset/ds_manifest.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "data/accept.h"
+#include "dataset/accept.h"
 #include "io/safetensors.h"
 
 #define SHARD_FORMAT "itracr-shard/1"

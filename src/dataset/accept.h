@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "compiler/model.h"
-#include "data/weight_tokens.h"
+#include "dataset/weight_tokens.h"
 #include "gen/sampler.h"
 
 enum {

@@ -1,5 +1,5 @@
 /* gen's output folder: lock, run marker, resume (see gen_dir.h). */
-#include "data/gen_dir.h"
+#include "dataset/gen_dir.h"
 
 #include <dirent.h>
 #include <errno.h>

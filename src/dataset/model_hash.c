@@ -1,11 +1,11 @@
 /* Name-independent hash of a compiled model (see model_hash.h). */
-#include "data/model_hash.h"
+#include "dataset/model_hash.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/weight_tokens.h"
-#include "data/wt_hash.h"
+#include "dataset/weight_tokens.h"
+#include "dataset/wt_hash.h"
 
 /* Hash of one (row, col, value) entry of a [D, D] form, in canonical coordinates. */
 static uint64_t entry(uint64_t seed, int a, int b, int64_t q) {

@@ -1,12 +1,12 @@
 /* Weight tokens of a compiled model (see weight_tokens.h and docs/dataset.md). */
-#include "data/weight_tokens.h"
+#include "dataset/weight_tokens.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/wt_hash.h"
+#include "dataset/wt_hash.h"
 
 void wt_options_default(WtOptions *o) {
     o->scheme = WT_SCHEME_CHUNKS;

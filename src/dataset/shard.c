@@ -1,5 +1,5 @@
 /* Dataset shard writer and validating reader (see shard.h). */
-#include "data/shard.h"
+#include "dataset/shard.h"
 
 #include <stdio.h>
 #include <math.h>

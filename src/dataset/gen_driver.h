@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "data/accept.h"
+#include "dataset/accept.h"
 #include "gen/sampler.h"
 
 #define GD_MAX_SPLITS 4

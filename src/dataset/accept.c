@@ -1,7 +1,7 @@
 /* Acceptance of generated samples (see accept.h). One interpreter trace per test input feeds
  * the degeneracy checks before compiling; then one batched sparse float64 forward pass per
  * input length (model_forward_f64_sparse) is compared with the stored outputs. */
-#include "data/accept.h"
+#include "dataset/accept.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "data/model_hash.h"
+#include "dataset/model_hash.h"
 #include "io/checksum.h"
 #include "rasp/rasp.h"
 #include "transform/transform.h"
@@ -154,7 +154,7 @@ static int probe_program(const RaspProgram *p, const Value *voc, int V, int N, b
             }
             RaspTrace tr;
             pr->ok[k] = 0;
-            if (rasp_eval_trace(p, xs, len, causal, &tr, err, sizeof err)) continue;
+            if (rasp_interp_trace(p, xs, len, causal, &tr, err, sizeof err)) continue;
             pr->ok[k] = 1;
             n_ok_inputs++;
             const Value *want = tr.sop + (size_t)p->output * len;

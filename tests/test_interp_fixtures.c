@@ -59,7 +59,7 @@ static int check_fixture(RaspProgram *p, const char *name) {
         Value xs[64], out[64];
         for (int i = 0; i < n; i++) xs[i] = json_value(cJSON_GetArrayItem(in, i));
         char err[300];
-        int rc = rasp_eval(p, xs, n, causal, out, err, sizeof err);
+        int rc = rasp_interp(p, xs, n, causal, out, err, sizeof err);
         bool want_err = cJSON_GetObjectItem(c, "eval_error") != NULL;
         n_cases++;
         if (want_err || rc) {

@@ -202,7 +202,7 @@ static int eval_node(const RaspProgram *p, int x, const Value *xs, int n, bool c
     return 0;
 }
 
-int rasp_eval_trace(const RaspProgram *p, const Value *xs, int n, bool causal, RaspTrace *t,
+int rasp_interp_trace(const RaspProgram *p, const Value *xs, int n, bool causal, RaspTrace *t,
                     char *err, size_t errcap) {
     memset(t, 0, sizeof *t);
     if (err && errcap) err[0] = 0;
@@ -241,13 +241,13 @@ int rasp_eval_trace(const RaspProgram *p, const Value *xs, int n, bool causal, R
     return 0;
 }
 
-int rasp_eval(const RaspProgram *p, const Value *xs, int n, bool causal, Value *out, char *err,
+int rasp_interp(const RaspProgram *p, const Value *xs, int n, bool causal, Value *out, char *err,
               size_t errcap) {
     if (p->output >= 0 && p->output < p->n_exprs && !rasp_is_sop(p->exprs[p->output].kind))
         return err_printf(err, errcap, "%s: the output is a selector, not an SOp",
                     label_of(&p->exprs[p->output]));
     RaspTrace t;
-    if (rasp_eval_trace(p, xs, n, causal, &t, err, errcap)) return 1;
+    if (rasp_interp_trace(p, xs, n, causal, &t, err, errcap)) return 1;
     memcpy(out, t.sop + (size_t)p->output * (size_t)n, (size_t)n * sizeof *out);
     rasp_trace_free(&t);
     return 0;

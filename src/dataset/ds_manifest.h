@@ -10,7 +10,7 @@
 #define ITRACR_DATA_DS_MANIFEST_H
 #include <stddef.h>
 
-#include "data/shard.h"
+#include "dataset/shard.h"
 
 typedef struct DsShardList {
     char **paths; /* [n] "DIR/split/shard-NNNNNN.safetensors" */

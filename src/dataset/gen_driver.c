@@ -1,5 +1,5 @@
 /* The dataset generator (see gen_driver.h). */
-#include "data/gen_driver.h"
+#include "dataset/gen_driver.h"
 
 #include <cblas.h>
 #include <dirent.h>
@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "data/ds_manifest.h"
-#include "data/shard.h"
+#include "dataset/ds_manifest.h"
+#include "dataset/shard.h"
 #include "io/atomic_file.h"
 #include "io/json_util.h"
 #include "rasp/rasp.h"

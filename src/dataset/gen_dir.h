@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "data/gen_driver.h"
+#include "dataset/gen_driver.h"
 
 #define GEN_DIR_MARKER ".itracr-gen-run"
 
