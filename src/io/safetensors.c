@@ -408,6 +408,136 @@ static void shape_text(const StTensor *t, char *out, size_t cap) {
     if (k < cap) snprintf(out + k, cap - k, "]");
 }
 
+/* The 8-byte header length and the JSON header itself: checks, then *root (an object without
+ * duplicate entries). */
+static int parse_header(const unsigned char *buf, size_t len, const char *label, cJSON **root,
+                        uint64_t *hl_out, char *err, size_t errcap) {
+    if (len < 8)
+        return err_printf(err, errcap, "%s: truncated: %zu bytes, too short for the 8-byte header length",
+                          label, len);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = (hl << 8) | buf[i];
+    if (hl > ST_MAX_HEADER)
+        return err_printf(err, errcap, "%s: header length %llu exceeds the %llu-byte limit", label,
+                          (unsigned long long)hl, (unsigned long long)ST_MAX_HEADER);
+    if (hl > len - 8)
+        return err_printf(err, errcap, "%s: truncated: header says %llu bytes, file has %zu after the length",
+                          label, (unsigned long long)hl, len - 8);
+    const char *hdr = (const char *)buf + 8;
+    if (hl == 0) return err_printf(err, errcap, "%s: header is empty (length 0)", label);
+    if (hdr[0] != '{') return err_printf(err, errcap, "%s: header does not start with '{'", label);
+    if (!json_utf8_valid(hdr, (size_t)hl)) return err_printf(err, errcap, "%s: header is not valid UTF-8", label);
+    if (has_escaped_nul(hdr, (size_t)hl))
+        return err_printf(err, errcap, "%s: header contains an escaped NUL character (\\u0000)", label);
+    char ctx[256];
+    snprintf(ctx, sizeof ctx, "%s: header", label);
+    if (json_parse(ctx, hdr, (size_t)hl, root, err, errcap) != 0) return 1;
+    if (!cJSON_IsObject(*root))
+        return err_printf(err, errcap, "%s: header is a JSON %s, not an object", label, json_type_name(*root));
+    const char *dup = json_duplicate_key(*root);
+    if (dup) return err_printf(err, errcap, "%s: header: duplicate entry \"%s\"", label, dup);
+    *hl_out = hl;
+    return 0;
+}
+
+/* The header's __metadata__ object (not null) into f->meta. */
+static int parse_metadata(const cJSON *c, const char *label, StFile *f, char *err, size_t errcap) {
+    if (!cJSON_IsObject(c))
+        return err_printf(err, errcap, "%s: __metadata__ must be an object of strings, got %s", label,
+                          json_type_name(c));
+    const char *mdup = json_duplicate_key(c);
+    if (mdup) return err_printf(err, errcap, "%s: __metadata__: duplicate key \"%s\"", label, mdup);
+    int nm = 0;
+    for (const cJSON *m = c->child; m; m = m->next) nm++;
+    f->meta = calloc((size_t)nm + 1, sizeof *f->meta);
+    if (!f->meta) return err_printf(err, errcap, "%s: out of memory", label);
+    for (const cJSON *m = c->child; m; m = m->next) {
+        if (!cJSON_IsString(m) || !m->valuestring)
+            return err_printf(err, errcap, "%s: __metadata__ value of \"%s\" must be a string, got %s", label,
+                              m->string, json_type_name(m));
+        StMeta *sm = &f->meta[f->n_meta++];
+        sm->key = xstrdup(m->string);
+        sm->value = xstrdup(m->valuestring);
+    }
+    return 0;
+}
+
+/* One tensor entry of the header: appends f->tensors[f->n] (its data inside data, a buffer of
+ * data_len bytes) and its byte span. */
+static int parse_tensor(const cJSON *c, const char *label, const unsigned char *data, size_t data_len,
+                        StFile *f, Span *span, char *err, size_t errcap) {
+    const char *name = c->string;
+    StTensor *t = &f->tensors[f->n];
+    char ctx[256];
+    snprintf(ctx, sizeof ctx, "%s: tensor \"%s\"", label, name);
+    if (!cJSON_IsObject(c)) return err_printf(err, errcap, "%s: entry must be an object, got %s", ctx, json_type_name(c));
+    t->name = xstrdup(name);
+    f->n++; /* from here on st_file_free owns the name */
+    const char *dt;
+    const cJSON *shape, *offs;
+    if (json_get_string(c, "dtype", ctx, &dt, err, errcap) != 0) return 1;
+    if (st_dtype_parse(dt, &t->dtype) != 0) return err_printf(err, errcap, "%s: unknown dtype \"%s\"", ctx, dt);
+    if (json_get_array(c, "shape", ctx, &shape, err, errcap) != 0) return 1;
+    int nd = cJSON_GetArraySize(shape);
+    if (nd > ST_MAX_DIMS)
+        return err_printf(err, errcap, "%s: shape has %d dimensions, at most %d are supported", ctx, nd,
+                          ST_MAX_DIMS);
+    t->ndim = nd;
+    int d = 0;
+    for (const cJSON *e = shape->child; e; e = e->next, d++)
+        if (nonneg_int(e, &t->shape[d]) != 0)
+            return err_printf(err, errcap, "%s: shape entry %d is not an integer in [0, 2^53-1]", ctx, d);
+    if (json_get_array(c, "data_offsets", ctx, &offs, err, errcap) != 0) return 1;
+    int64_t b, e;
+    if (cJSON_GetArraySize(offs) != 2 || nonneg_int(offs->child, &b) != 0 ||
+        nonneg_int(offs->child->next, &e) != 0)
+        return err_printf(err, errcap, "%s: data_offsets must be two integers [begin, end] in [0, 2^53-1]", ctx);
+    if (e < b)
+        return err_printf(err, errcap, "%s: data_offsets [%lld, %lld] end before they begin", ctx, (long long)b,
+                          (long long)e);
+    uint64_t nb;
+    char st[160];
+    shape_text(t, st, sizeof st);
+    if (tensor_bytes(t->dtype, t->ndim, t->shape, &nb) != 0)
+        return err_printf(err, errcap, "%s: shape %s times %zu-byte %s overflows", ctx, st,
+                          st_dtype_size(t->dtype), dt);
+    if ((uint64_t)(e - b) != nb)
+        return err_printf(err, errcap, "%s: data_offsets [%lld, %lld] span %lld bytes, but shape %s of %s needs %llu",
+                          ctx, (long long)b, (long long)e, (long long)(e - b), st, dt, (unsigned long long)nb);
+    if ((uint64_t)e > data_len)
+        return err_printf(err, errcap, "%s: data_offsets [%lld, %lld] go past the end of the %zu-byte data buffer",
+                          ctx, (long long)b, (long long)e, data_len);
+    t->nbytes = (size_t)nb;
+    t->data = data + (size_t)b;
+    *span = (Span){(uint64_t)b, (uint64_t)e, f->n - 1};
+    return 0;
+}
+
+/* The tensors must tile the data buffer: sorted by offset, each starts where the previous
+ * ended, and the last ends at the end of the file. Sorts spans. */
+static int check_tiling(const StFile *f, Span *spans, size_t data_len, const char *label, char *err,
+                        size_t errcap) {
+    qsort(spans, (size_t)f->n, sizeof *spans, cmp_span);
+    uint64_t expect = 0;
+    for (int i = 0; i < f->n; i++) {
+        const Span *s = &spans[i];
+        if (s->begin > expect)
+            return err_printf(err, errcap,
+                              "%s: gap in the data buffer: bytes [%llu, %llu) belong to no tensor (next is "
+                              "\"%s\")",
+                              label, (unsigned long long)expect, (unsigned long long)s->begin,
+                              f->tensors[s->index].name);
+        if (s->begin < expect)
+            return err_printf(err, errcap, "%s: tensor \"%s\" overlaps tensor \"%s\" in the data buffer", label,
+                              f->tensors[s->index].name, f->tensors[spans[i - 1].index].name);
+        expect = s->end;
+    }
+    if (expect != data_len)
+        return err_printf(err, errcap, "%s: the tensors cover %llu bytes of the %zu-byte data buffer (trailing bytes)",
+                          label, (unsigned long long)expect, data_len);
+    return 0;
+}
+
 /* Takes ownership of buf (freed on error). */
 static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile *f, char *err,
                        size_t errcap) {
@@ -415,53 +545,9 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
     cJSON *root = NULL;
     Span *spans = NULL;
     int rc = -1;
-    if (len < 8) {
-        err_printf(err, errcap, "%s: truncated: %zu bytes, too short for the 8-byte header length",
-                label, len);
-        goto fail;
-    }
     uint64_t hl = 0;
-    for (int i = 7; i >= 0; i--) hl = (hl << 8) | buf[i];
-    if (hl > ST_MAX_HEADER) {
-        err_printf(err, errcap, "%s: header length %llu exceeds the %llu-byte limit", label,
-                (unsigned long long)hl, (unsigned long long)ST_MAX_HEADER);
-        goto fail;
-    }
-    if (hl > len - 8) {
-        err_printf(err, errcap, "%s: truncated: header says %llu bytes, file has %zu after the length",
-                label, (unsigned long long)hl, len - 8);
-        goto fail;
-    }
-    const char *hdr = (const char *)buf + 8;
+    if (parse_header(buf, len, label, &root, &hl, err, errcap)) goto fail;
     size_t data_len = len - 8 - (size_t)hl;
-    if (hl == 0) {
-        err_printf(err, errcap, "%s: header is empty (length 0)", label);
-        goto fail;
-    }
-    if (hdr[0] != '{') {
-        err_printf(err, errcap, "%s: header does not start with '{'", label);
-        goto fail;
-    }
-    if (!json_utf8_valid(hdr, (size_t)hl)) {
-        err_printf(err, errcap, "%s: header is not valid UTF-8", label);
-        goto fail;
-    }
-    if (has_escaped_nul(hdr, (size_t)hl)) {
-        err_printf(err, errcap, "%s: header contains an escaped NUL character (\\u0000)", label);
-        goto fail;
-    }
-    char ctx[256];
-    snprintf(ctx, sizeof ctx, "%s: header", label);
-    if (json_parse(ctx, hdr, (size_t)hl, &root, err, errcap) != 0) goto fail;
-    if (!cJSON_IsObject(root)) {
-        err_printf(err, errcap, "%s: header is a JSON %s, not an object", label, json_type_name(root));
-        goto fail;
-    }
-    const char *dup = json_duplicate_key(root);
-    if (dup) {
-        err_printf(err, errcap, "%s: header: duplicate entry \"%s\"", label, dup);
-        goto fail;
-    }
 
     int n_entries = 0;
     for (const cJSON *c = root->child; c; c = c->next) n_entries++;
@@ -471,138 +557,15 @@ static int parse_owned(unsigned char *buf, size_t len, const char *label, StFile
         err_printf(err, errcap, "%s: out of memory", label);
         goto fail;
     }
-
     for (const cJSON *c = root->child; c; c = c->next) {
-        const char *name = c->string;
-        if (strcmp(name, "__metadata__") == 0) {
+        if (strcmp(c->string, "__metadata__") == 0) {
             if (cJSON_IsNull(c)) continue; /* the reference accepts null as "no metadata" */
-            if (!cJSON_IsObject(c)) {
-                err_printf(err, errcap, "%s: __metadata__ must be an object of strings, got %s", label,
-                        json_type_name(c));
-                goto fail;
-            }
-            const char *mdup = json_duplicate_key(c);
-            if (mdup) {
-                err_printf(err, errcap, "%s: __metadata__: duplicate key \"%s\"", label, mdup);
-                goto fail;
-            }
-            int nm = 0;
-            for (const cJSON *m = c->child; m; m = m->next) nm++;
-            f->meta = calloc((size_t)nm + 1, sizeof *f->meta);
-            if (!f->meta) {
-                err_printf(err, errcap, "%s: out of memory", label);
-                goto fail;
-            }
-            for (const cJSON *m = c->child; m; m = m->next) {
-                if (!cJSON_IsString(m) || !m->valuestring) {
-                    err_printf(err, errcap,
-                            "%s: __metadata__ value of \"%s\" must be a string, got %s", label,
-                            m->string, json_type_name(m));
-                    goto fail;
-                }
-                StMeta *sm = &f->meta[f->n_meta++];
-                sm->key = xstrdup(m->string);
-                sm->value = xstrdup(m->valuestring);
-            }
+            if (parse_metadata(c, label, f, err, errcap)) goto fail;
             continue;
         }
-
-        StTensor *t = &f->tensors[f->n];
-        snprintf(ctx, sizeof ctx, "%s: tensor \"%s\"", label, name);
-        if (!cJSON_IsObject(c)) {
-            err_printf(err, errcap, "%s: entry must be an object, got %s", ctx, json_type_name(c));
-            goto fail;
-        }
-        t->name = xstrdup(name);
-        f->n++; /* from here on st_file_free owns the name */
-        const char *dt;
-        const cJSON *shape, *offs;
-        if (json_get_string(c, "dtype", ctx, &dt, err, errcap) != 0) goto fail;
-        if (st_dtype_parse(dt, &t->dtype) != 0) {
-            err_printf(err, errcap, "%s: unknown dtype \"%s\"", ctx, dt);
-            goto fail;
-        }
-        if (json_get_array(c, "shape", ctx, &shape, err, errcap) != 0) goto fail;
-        int nd = cJSON_GetArraySize(shape);
-        if (nd > ST_MAX_DIMS) {
-            err_printf(err, errcap, "%s: shape has %d dimensions, at most %d are supported", ctx, nd,
-                    ST_MAX_DIMS);
-            goto fail;
-        }
-        t->ndim = nd;
-        int d = 0;
-        for (const cJSON *e = shape->child; e; e = e->next, d++) {
-            if (nonneg_int(e, &t->shape[d]) != 0) {
-                err_printf(err, errcap, "%s: shape entry %d is not an integer in [0, 2^53-1]", ctx, d);
-                goto fail;
-            }
-        }
-        if (json_get_array(c, "data_offsets", ctx, &offs, err, errcap) != 0) goto fail;
-        int64_t b, e;
-        if (cJSON_GetArraySize(offs) != 2 || nonneg_int(offs->child, &b) != 0 ||
-            nonneg_int(offs->child->next, &e) != 0) {
-            err_printf(err, errcap,
-                    "%s: data_offsets must be two integers [begin, end] in [0, 2^53-1]", ctx);
-            goto fail;
-        }
-        if (e < b) {
-            err_printf(err, errcap, "%s: data_offsets [%lld, %lld] end before they begin", ctx,
-                    (long long)b, (long long)e);
-            goto fail;
-        }
-        uint64_t nb;
-        char st[160];
-        shape_text(t, st, sizeof st);
-        if (tensor_bytes(t->dtype, t->ndim, t->shape, &nb) != 0) {
-            err_printf(err, errcap, "%s: shape %s times %zu-byte %s overflows", ctx, st,
-                    st_dtype_size(t->dtype), dt);
-            goto fail;
-        }
-        if ((uint64_t)(e - b) != nb) {
-            err_printf(err, errcap,
-                    "%s: data_offsets [%lld, %lld] span %lld bytes, but shape %s of %s needs %llu",
-                    ctx, (long long)b, (long long)e, (long long)(e - b), st, dt,
-                    (unsigned long long)nb);
-            goto fail;
-        }
-        if ((uint64_t)e > data_len) {
-            err_printf(err, errcap,
-                    "%s: data_offsets [%lld, %lld] go past the end of the %zu-byte data buffer",
-                    ctx, (long long)b, (long long)e, data_len);
-            goto fail;
-        }
-        t->nbytes = (size_t)nb;
-        t->data = buf + 8 + hl + (size_t)b;
-        spans[f->n - 1] = (Span){(uint64_t)b, (uint64_t)e, f->n - 1};
+        if (parse_tensor(c, label, buf + 8 + hl, data_len, f, &spans[f->n], err, errcap)) goto fail;
     }
-
-    /* The tensors must tile the data buffer: sorted by offset, each starts where the previous
-     * ended, and the last ends at the end of the file. */
-    qsort(spans, (size_t)f->n, sizeof *spans, cmp_span);
-    uint64_t expect = 0;
-    for (int i = 0; i < f->n; i++) {
-        const Span *s = &spans[i];
-        if (s->begin > expect) {
-            err_printf(err, errcap,
-                    "%s: gap in the data buffer: bytes [%llu, %llu) belong to no tensor (next is "
-                    "\"%s\")",
-                    label, (unsigned long long)expect, (unsigned long long)s->begin,
-                    f->tensors[s->index].name);
-            goto fail;
-        }
-        if (s->begin < expect) {
-            err_printf(err, errcap, "%s: tensor \"%s\" overlaps tensor \"%s\" in the data buffer",
-                    label, f->tensors[s->index].name, f->tensors[spans[i - 1].index].name);
-            goto fail;
-        }
-        expect = s->end;
-    }
-    if (expect != data_len) {
-        err_printf(err, errcap,
-                "%s: the tensors cover %llu bytes of the %zu-byte data buffer (trailing bytes)",
-                label, (unsigned long long)expect, data_len);
-        goto fail;
-    }
+    if (check_tiling(f, spans, data_len, label, err, errcap)) goto fail;
 
     /* Hand the tensors out in data order. */
     StTensor *sorted = calloc((size_t)f->n + 1, sizeof *sorted);
