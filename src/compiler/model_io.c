@@ -275,24 +275,16 @@ static const char **load_str_array(Arena *a, const cJSON *arr, int *n_out, const
     return s;
 }
 
-static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t cap) {
-    cJSON *cfg = NULL, *tok = NULL, *lab = NULL, *outj = NULL, *lay = NULL, *wr = NULL;
-    int rc = 1;
+/* The format tag and the "config" object: the model's sizes. *cfg holds the parsed config
+ * (the caller deletes it; check_special_ids reads it again). */
+static int load_config(const StFile *f, CompiledModel *m, cJSON **cfg, char *err, size_t cap) {
     const char *fmt = st_meta_get(f, "format");
-    if (!fmt) {
-        err_printf(err, cap, "metadata \"format\" is missing (not an itracr model)");
-        goto out;
-    }
-    if (strcmp(fmt, MODEL_FORMAT) != 0) {
-        err_printf(err, cap, "metadata \"format\" is \"%s\"; expected \"%s\"", fmt, MODEL_FORMAT);
-        goto out;
-    }
-    const cJSON *c = meta_parse(f, "config", &cfg, err, cap);
-    if (!c) goto out;
-    if (!cJSON_IsObject(c)) {
-        err_printf(err, cap, "metadata \"config\" is not an object");
-        goto out;
-    }
+    if (!fmt) return err_printf(err, cap, "metadata \"format\" is missing (not an itracr model)");
+    if (strcmp(fmt, MODEL_FORMAT) != 0)
+        return err_printf(err, cap, "metadata \"format\" is \"%s\"; expected \"%s\"", fmt, MODEL_FORMAT);
+    const cJSON *c = meta_parse(f, "config", cfg, err, cap);
+    if (!c) return 1;
+    if (!cJSON_IsObject(c)) return err_printf(err, cap, "metadata \"config\" is not an object");
     const int BIG = 1 << 20;
     if (get_int(c, "num_layers", 1, 4096, &m->num_layers, err, cap) ||
         get_int(c, "num_heads", 1, 4096, &m->num_heads, err, cap) ||
@@ -301,19 +293,20 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
         get_int(c, "residual_dim", 1, BIG, &m->residual_dim, err, cap) ||
         get_int(c, "max_seq_len", 1, BIG, &m->max_seq_len, err, cap) ||
         get_int(c, "mlp_exactness", 1, 1 << 30, &m->mlp_exactness, err, cap))
-        goto out;
+        return 1;
     const cJSON *cz = cJSON_GetObjectItemCaseSensitive(c, "causal");
-    if (!cJSON_IsBool(cz)) {
-        err_printf(err, cap, "metadata config: \"causal\" is missing or not a boolean");
-        goto out;
-    }
+    if (!cJSON_IsBool(cz)) return err_printf(err, cap, "metadata config: \"causal\" is missing or not a boolean");
     m->causal = cJSON_IsTrue(cz);
     m->exact = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "exact"));
-    if ((double)m->residual_dim * (m->num_heads * (double)m->key_size + m->mlp_hidden_size) * m->num_layers > 2e9) {
-        err_printf(err, cap, "metadata config describes a model too large to load");
-        goto out;
-    }
+    if ((double)m->residual_dim * (m->num_heads * (double)m->key_size + m->mlp_hidden_size) * m->num_layers > 2e9)
+        return err_printf(err, cap, "metadata config describes a model too large to load");
+    return 0;
+}
 
+/* "token_ids" (the vocabulary by id), then the optional "source" and "transform". */
+static int load_tokens(const StFile *f, CompiledModel *m, char *err, size_t cap) {
+    cJSON *tok = NULL;
+    int rc = 1;
     const cJSON *t = meta_parse(f, "token_ids", &tok, err, cap);
     if (!t) goto out;
     if (!cJSON_IsArray(t) || cJSON_GetArraySize(t) < 2) {
@@ -344,7 +337,16 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
     m->source = arena_strdup(&m->arena, src ? src : "");
     const char *tfm = st_meta_get(f, "transform"); /* optional: only transformed models have it */
     m->transform = arena_strdup(&m->arena, tfm ? tfm : "");
+    rc = 0;
+out:
+    cJSON_Delete(tok);
+    return rc;
+}
 
+/* "residual_labels", one per residual direction. */
+static int load_residual_labels(const StFile *f, CompiledModel *m, char *err, size_t cap) {
+    cJSON *lab = NULL;
+    int rc = 1;
     const cJSON *l = meta_parse(f, "residual_labels", &lab, err, cap);
     if (!l) goto out;
     int nl = 0;
@@ -354,45 +356,48 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
         err_printf(err, cap, "metadata \"residual_labels\" has %d labels; config residual_dim is %d", nl, m->residual_dim);
         goto out;
     }
+    rc = 0;
+out:
+    cJSON_Delete(lab);
+    return rc;
+}
+
+/* BOS and PAD: the token directions that no vocabulary entry fills, recognised by the
+ * standard names. The config's vocab_size, bos_id and pad_id are optional (older files), but
+ * when given they must agree with token_ids: a model whose metadata contradicts itself is
+ * refused rather than run with one of the two readings. */
+static int check_special_ids(const cJSON *c, CompiledModel *m, char *err, size_t cap) {
     for (int i = 0; i < m->vocab_size; i++) {
-        /* BOS and PAD: the token directions that no vocabulary entry fills, recognised by the
-         * standard names. */
         if (m->tokens[i].kind == VAL_STR && strcmp(m->tokens[i].u.s, "compiler_bos") == 0) m->bos_id = i;
         if (m->tokens[i].kind == VAL_STR && strcmp(m->tokens[i].u.s, "compiler_pad") == 0) m->pad_id = i;
     }
-    /* The config's vocab_size, bos_id and pad_id are optional (older files), but when given
-     * they must agree with token_ids: a model whose metadata contradicts itself is refused
-     * rather than run with one of the two readings. */
     if (cJSON_GetObjectItemCaseSensitive(c, "vocab_size")) {
         int vs;
-        if (get_int(c, "vocab_size", 2, 1 << 30, &vs, err, cap)) goto out;
-        if (vs != m->vocab_size) {
-            err_printf(err, cap, "metadata config: vocab_size %d, but token_ids has %d tokens", vs, m->vocab_size);
-            goto out;
-        }
+        if (get_int(c, "vocab_size", 2, 1 << 30, &vs, err, cap)) return 1;
+        if (vs != m->vocab_size)
+            return err_printf(err, cap, "metadata config: vocab_size %d, but token_ids has %d tokens", vs, m->vocab_size);
     }
     const char *special[2] = {"bos_id", "pad_id"};
     int *special_id[2] = {&m->bos_id, &m->pad_id};
     for (int k = 0; k < 2; k++) {
         if (!cJSON_GetObjectItemCaseSensitive(c, special[k])) continue;
         int id;
-        if (get_int(c, special[k], 0, m->vocab_size - 1, &id, err, cap)) goto out;
-        if (*special_id[k] >= 0 && *special_id[k] != id) {
-            err_printf(err, cap, "metadata config: %s %d, but token_ids gives the %s token id %d", special[k], id,
-                       k ? "compiler_pad" : "compiler_bos", *special_id[k]);
-            goto out;
-        }
+        if (get_int(c, special[k], 0, m->vocab_size - 1, &id, err, cap)) return 1;
+        if (*special_id[k] >= 0 && *special_id[k] != id)
+            return err_printf(err, cap, "metadata config: %s %d, but token_ids gives the %s token id %d", special[k], id,
+                              k ? "compiler_pad" : "compiler_bos", *special_id[k]);
         *special_id[k] = id;
     }
-    if (m->pad_id >= 0 && m->pad_id == m->bos_id) {
-        err_printf(err, cap, "metadata config: bos_id and pad_id are both %d", m->bos_id);
-        goto out;
-    }
-    if (m->bos_id < 0) {
-        err_printf(err, cap, "metadata \"token_ids\" has no BOS token");
-        goto out;
-    }
+    if (m->pad_id >= 0 && m->pad_id == m->bos_id)
+        return err_printf(err, cap, "metadata config: bos_id and pad_id are both %d", m->bos_id);
+    if (m->bos_id < 0) return err_printf(err, cap, "metadata \"token_ids\" has no BOS token");
+    return 0;
+}
 
+/* "output": the output SOp's name, encoding and (categorical) values. */
+static int load_output(const StFile *f, CompiledModel *m, char *err, size_t cap) {
+    cJSON *outj = NULL;
+    int rc = 1;
     const cJSON *o = meta_parse(f, "output", &outj, err, cap);
     if (!o) goto out;
     const cJSON *on = cJSON_GetObjectItemCaseSensitive(o, "name"), *oe = cJSON_GetObjectItemCaseSensitive(o, "encoding"),
@@ -420,32 +425,39 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
             }
         }
     }
+    rc = 0;
+out:
+    cJSON_Delete(outj);
+    return rc;
+}
 
+/* Every tensor, shaped as the config says (biases must be zero), and no other. */
+static int load_weights(const StFile *f, CompiledModel *m, char *err, size_t cap) {
     model_alloc_weights(m);
     int D = m->residual_dim, HK = m->num_heads * m->key_size, M = m->mlp_hidden_size;
     char name[128];
     if (load_tensor(f, "token_embed/embeddings", m->vocab_size, D, 2, m->token_embed, err, cap) ||
         load_tensor(f, "pos_embed/embeddings", m->max_seq_len + 1, D, 2, m->pos_embed, err, cap) ||
         load_tensor(f, "unembed/w", D, m->n_out, 2, m->unembed, err, cap))
-        goto out;
+        return 1;
     for (int li = 0; li < m->num_layers; li++) {
         ModelLayer *L = &m->layers[li];
         const char *nm[4] = {"query", "key", "value", "linear"};
         double *ws[4] = {L->q, L->k, L->v, L->o};
         for (int k = 0; k < 4; k++) {
             snprintf(name, sizeof name, "transformer/layer_%d/attn/%s/w", li, nm[k]);
-            if (load_tensor(f, name, k < 3 ? D : HK, k < 3 ? HK : D, 2, ws[k], err, cap)) goto out;
+            if (load_tensor(f, name, k < 3 ? D : HK, k < 3 ? HK : D, 2, ws[k], err, cap)) return 1;
             snprintf(name, sizeof name, "transformer/layer_%d/attn/%s/b", li, nm[k]);
-            if (load_tensor(f, name, k < 3 ? HK : D, 0, 1, NULL, err, cap)) goto out;
+            if (load_tensor(f, name, k < 3 ? HK : D, 0, 1, NULL, err, cap)) return 1;
         }
         snprintf(name, sizeof name, "transformer/layer_%d/mlp/linear_1/w", li);
-        if (load_tensor(f, name, D, M, 2, L->w1, err, cap)) goto out;
+        if (load_tensor(f, name, D, M, 2, L->w1, err, cap)) return 1;
         snprintf(name, sizeof name, "transformer/layer_%d/mlp/linear_1/b", li);
-        if (load_tensor(f, name, M, 0, 1, NULL, err, cap)) goto out;
+        if (load_tensor(f, name, M, 0, 1, NULL, err, cap)) return 1;
         snprintf(name, sizeof name, "transformer/layer_%d/mlp/linear_2/w", li);
-        if (load_tensor(f, name, M, D, 2, L->w2, err, cap)) goto out;
+        if (load_tensor(f, name, M, D, 2, L->w2, err, cap)) return 1;
         snprintf(name, sizeof name, "transformer/layer_%d/mlp/linear_2/b", li);
-        if (load_tensor(f, name, D, 0, 1, NULL, err, cap)) goto out;
+        if (load_tensor(f, name, D, 0, 1, NULL, err, cap)) return 1;
     }
 
     /* Every tensor must be one the config accounts for: a file holding more layers than
@@ -458,15 +470,17 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
             if (sscanf(f->tensors[i].name, "transformer/layer_%d/", &li) == 1 && (li < 0 || li >= m->num_layers))
                 extra = f->tensors[i].name;
         }
-        if (extra)
-            err_printf(err, cap, "tensor \"%s\" is beyond config num_layers %d", extra, m->num_layers);
-        else
-            err_printf(err, cap, "the file holds %d tensors; config num_layers %d needs %d", f->n, m->num_layers,
-                       expected);
-        goto out;
+        if (extra) return err_printf(err, cap, "tensor \"%s\" is beyond config num_layers %d", extra, m->num_layers);
+        return err_printf(err, cap, "the file holds %d tensors; config num_layers %d needs %d", f->n, m->num_layers,
+                          expected);
     }
+    return 0;
+}
 
-    /* Optional: per-layer usage and warnings. */
+/* Optional: per-layer usage ("layers") and "warnings". */
+static int load_layer_info(const StFile *f, CompiledModel *m, char *err, size_t cap) {
+    cJSON *lay = NULL, *wr = NULL;
+    int rc = 1;
     m->info = arena_alloc(&m->arena, sizeof(ModelLayerInfo) * (size_t)m->num_layers);
     const char *ls = st_meta_get(f, "layers");
     if (ls && (lay = cJSON_Parse(ls)) && cJSON_IsArray(lay) && cJSON_GetArraySize(lay) == m->num_layers) {
@@ -495,12 +509,17 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
     }
     rc = 0;
 out:
-    cJSON_Delete(cfg);
-    cJSON_Delete(tok);
-    cJSON_Delete(lab);
-    cJSON_Delete(outj);
     cJSON_Delete(lay);
     cJSON_Delete(wr);
+    return rc;
+}
+
+static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t cap) {
+    cJSON *cfg = NULL;
+    int rc = load_config(f, m, &cfg, err, cap) || load_tokens(f, m, err, cap) ||
+             load_residual_labels(f, m, err, cap) || check_special_ids(cfg, m, err, cap) ||
+             load_output(f, m, err, cap) || load_weights(f, m, err, cap) || load_layer_info(f, m, err, cap);
+    cJSON_Delete(cfg);
     return rc;
 }
 
