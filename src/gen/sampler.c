@@ -669,183 +669,212 @@ static bool build_pair(GenSampler *s, Var *v, int x, int y, int fn, bool linear)
     return true;
 }
 
-/* Tries one operation of kind k that consumes at least need unused variables; on success
- * appends it (and its new Select, if any). */
-static bool try_op(GenSampler *s, int k, int need) {
-    const GenConfig *c = &s->cfg;
-    if (s->n + 2 > PT_MAX_VARS) return false;
+/* One operation being drawn by try_op: the candidate SOp, the variables it consumes and its
+ * Select. */
+typedef struct Draft {
     Var cand;
-    memset(&cand.op, 0, sizeof cand.op);
-    cand.op.arg[0] = cand.op.arg[1] = PT_SRC_NONE;
-    cand.op.fn = PT_FN_NONE;
-    cand.uses = 0;
-    cand.hidden = 0;
-    int args[4], nargs = 0;
-    int left = need;
-    PtOp sel;
-    int sel_row = -1; /* existing Select row, or -1 for a new one, -3 for none */
-    bool want_num = !c->categorical_only && unit(s) < c->p_numerical;
-    switch (k) {
-    case GEN_K_MAP: {
-        /* (no variable has a string type in an integer setting, so the candidates, and the
-         * random numbers drawn, are those of the library-only sampler there) */
-        Want w = {0, GEN_VT_INT | GEN_VT_BOOL | GEN_VT_FRAC | GEN_VT_STR | GEN_VT_MIXED, false, false, NO_PICK};
-        int x = pick(s, &w, &left);
-        if (x == NO_PICK) return false;
-        unsigned vt = var(s, x)->vt;
-        cand.op.op = PT_OP_MAP;
-        cand.op.enc = want_num ? PT_ENC_NUM : PT_ENC_CAT;
-        cand.op.arg[0] = (int16_t)x;
-        bool table = vt == GEN_VT_STR || vt == GEN_VT_MIXED ||
-                     (c->p_table > 0 && var(s, x)->op.enc == PT_ENC_CAT && unit(s) < c->p_table);
-        if (table) {
-            unsigned tvt;
-            if (!draw_table(s, &cand.op, x, &tvt) || !build_map(s, &cand, x, tvt)) return false;
-            args[nargs++] = x;
-            sel_row = -3;
-            break;
-        }
-        int t = vt == GEN_VT_INT ? 0 : vt == GEN_VT_BOOL ? 1 : 2;
-        if (s->n_maps[t] == 0) return false;
-        int fn = s->maps[t][below(s, s->n_maps[t])];
-        cand.op.fn = (int16_t)pt_fn_of_lib(fn);
-        if (!build_map(s, &cand, x, 0)) return false;
-        args[nargs++] = x;
-        sel_row = -3;
-        break;
+    int args[4], nargs;
+    int left;       /* unused variables still to consume (pick counts them down) */
+    PtOp sel;       /* the Select of an Aggregate or SelectorWidth */
+    int sel_row;    /* existing Select row, or -1 for a new one, -3 for none */
+    bool want_num;  /* drawn once per try: a numerical output */
+} Draft;
+
+static bool draft_map(GenSampler *s, Draft *d) {
+    const GenConfig *c = &s->cfg;
+    Var *cand = &d->cand;
+    /* (no variable has a string type in an integer setting, so the candidates, and the
+     * random numbers drawn, are those of the library-only sampler there) */
+    Want w = {0, GEN_VT_INT | GEN_VT_BOOL | GEN_VT_FRAC | GEN_VT_STR | GEN_VT_MIXED, false, false, NO_PICK};
+    int x = pick(s, &w, &d->left);
+    if (x == NO_PICK) return false;
+    unsigned vt = var(s, x)->vt;
+    cand->op.op = PT_OP_MAP;
+    cand->op.enc = d->want_num ? PT_ENC_NUM : PT_ENC_CAT;
+    cand->op.arg[0] = (int16_t)x;
+    bool table = vt == GEN_VT_STR || vt == GEN_VT_MIXED ||
+                 (c->p_table > 0 && var(s, x)->op.enc == PT_ENC_CAT && unit(s) < c->p_table);
+    if (table) {
+        unsigned tvt;
+        if (!draw_table(s, &cand->op, x, &tvt) || !build_map(s, cand, x, tvt)) return false;
+        d->args[d->nargs++] = x;
+        d->sel_row = -3;
+        return true;
     }
-    case GEN_K_SEQMAP:
-    case GEN_K_LINSEQMAP: {
-        bool lin = k == GEN_K_LINSEQMAP;
-        if (lin && c->categorical_only) return false;
-        int fn = lin ? s->lins[below(s, s->n_lins)] : s->seqs[below(s, s->n_seqs)];
-        Want w = {lin ? PT_ENC_NUM : PT_ENC_CAT, lin ? 0 : gen_lib_get(fn)->dom, false, false, NO_PICK};
-        int x = pick(s, &w, &left);
-        if (x == NO_PICK) return false;
-        w.exclude = x;
-        int y = pick(s, &w, &left);
-        if (y == NO_PICK) return false;
-        cand.op.op = lin ? PT_OP_LINSEQMAP : PT_OP_SEQMAP;
-        cand.op.enc = lin ? PT_ENC_NUM : PT_ENC_CAT;
-        cand.op.fn = (int16_t)pt_fn_of_lib(fn);
-        cand.op.arg[0] = (int16_t)x;
-        cand.op.arg[1] = (int16_t)y;
-        if (!build_pair(s, &cand, x, y, fn, lin)) return false;
-        args[nargs++] = x;
-        args[nargs++] = y;
-        sel_row = -3;
-        break;
+    int t = vt == GEN_VT_INT ? 0 : vt == GEN_VT_BOOL ? 1 : 2;
+    if (s->n_maps[t] == 0) return false;
+    int fn = s->maps[t][below(s, s->n_maps[t])];
+    cand->op.fn = (int16_t)pt_fn_of_lib(fn);
+    if (!build_map(s, cand, x, 0)) return false;
+    d->args[d->nargs++] = x;
+    d->sel_row = -3;
+    return true;
+}
+
+static bool draft_pair(GenSampler *s, Draft *d, bool lin) {
+    const GenConfig *c = &s->cfg;
+    Var *cand = &d->cand;
+    if (lin && c->categorical_only) return false;
+    int fn = lin ? s->lins[below(s, s->n_lins)] : s->seqs[below(s, s->n_seqs)];
+    Want w = {lin ? PT_ENC_NUM : PT_ENC_CAT, lin ? 0 : gen_lib_get(fn)->dom, false, false, NO_PICK};
+    int x = pick(s, &w, &d->left);
+    if (x == NO_PICK) return false;
+    w.exclude = x;
+    int y = pick(s, &w, &d->left);
+    if (y == NO_PICK) return false;
+    cand->op.op = lin ? PT_OP_LINSEQMAP : PT_OP_SEQMAP;
+    cand->op.enc = lin ? PT_ENC_NUM : PT_ENC_CAT;
+    cand->op.fn = (int16_t)pt_fn_of_lib(fn);
+    cand->op.arg[0] = (int16_t)x;
+    cand->op.arg[1] = (int16_t)y;
+    if (!build_pair(s, cand, x, y, fn, lin)) return false;
+    d->args[d->nargs++] = x;
+    d->args[d->nargs++] = y;
+    d->sel_row = -3;
+    return true;
+}
+
+static bool draft_aggregate(GenSampler *s, Draft *d, int need) {
+    Var *cand = &d->cand;
+    int sop = NO_PICK;
+    if (d->want_num) {
+        Want w = {PT_ENC_NUM, 0, true, true, NO_PICK};
+        sop = pick(s, &w, &d->left);
     }
-    case GEN_K_AGGREGATE: {
-        int sop = NO_PICK;
-        if (want_num) {
-            Want w = {PT_ENC_NUM, 0, true, true, NO_PICK};
-            sop = pick(s, &w, &left);
-        }
-        if (sop != NO_PICK) {
-            sel_row = choose_select(s, 0, sop, &sel, &left);
-        } else {
-            Want w = {PT_ENC_CAT, 0, false, false, NO_PICK};
-            left = need;
-            sop = pick(s, &w, &left);
-            if (sop == NO_PICK) return false;
-            double r = unit(s);
-            int mode = r < 0.5 || var(s, sop)->may_none ? 2 : r < 0.8 ? 3 : 0;
-            sel_row = choose_select(s, mode, sop, &sel, &left);
-        }
-        if (sel_row == -2) return false;
-        Var *x = var(s, sop);
-        /* Aggregating with Select(indices, indices, EQ) or Select(x, x, EQ) over x copies x. */
-        if (sel.fn == PT_FN_PRED0 + PRED_EQ && sel.arg[0] == sel.arg[1] &&
-            (sel.arg[0] == PT_SRC_INDICES || sel.arg[0] == sop))
-            return false;
-        cand.op.op = PT_OP_AGGREGATE;
-        cand.op.enc = x->op.enc;
-        cand.op.arg[1] = (int16_t)sop;
-        args[nargs++] = sop;
-        if (x->op.enc == PT_ENC_NUM) {
-            cand.vt = GEN_VT_FRAC;
-            cand.exact = false;
-            cand.may_none = false;
-            cand.nvals = 0;
-            for (int i = 0; i < x->nvals; i++)
-                for (int l = 1; l <= s->set.max_seq_len; l++)
-                    if (vals_add(cand.vals, &cand.nvals, GEN_MAX_VALS,
-                                 val_float(val_as_double(x->vals[i]) / l)) != 0)
-                        return false;
-        } else {
-            cand.vt = x->vt;
-            cand.exact = x->exact;
-            cand.may_none = true;
-            cand.nvals = x->nvals;
-            memcpy(cand.vals, x->vals, sizeof(Value) * (size_t)x->nvals);
-        }
-        break;
+    if (sop != NO_PICK) {
+        d->sel_row = choose_select(s, 0, sop, &d->sel, &d->left);
+    } else {
+        Want w = {PT_ENC_CAT, 0, false, false, NO_PICK};
+        d->left = need;
+        sop = pick(s, &w, &d->left);
+        if (sop == NO_PICK) return false;
+        double r = unit(s);
+        int mode = r < 0.5 || var(s, sop)->may_none ? 2 : r < 0.8 ? 3 : 0;
+        d->sel_row = choose_select(s, mode, sop, &d->sel, &d->left);
     }
-    case GEN_K_SELWIDTH: {
-        sel_row = choose_select(s, 1, NO_PICK, &sel, &left);
-        if (sel_row == -2) return false;
-        /* Select(indices, indices, EQ) always has width 1. */
-        if (sel.fn == PT_FN_PRED0 + PRED_EQ && sel.arg[0] == PT_SRC_INDICES &&
-            sel.arg[1] == PT_SRC_INDICES)
-            return false;
-        cand.op.op = PT_OP_SELWIDTH;
-        cand.op.enc = want_num ? PT_ENC_NUM : PT_ENC_CAT;
-        cand.vt = GEN_VT_INT;
-        cand.exact = true;
-        cand.may_none = false;
-        cand.hidden = 2 * s->set.max_seq_len + 1;
-        cand.nvals = s->set.max_seq_len + 1;
-        for (int i = 0; i <= s->set.max_seq_len; i++) cand.vals[i] = val_int(i);
-        break;
+    if (d->sel_row == -2) return false;
+    Var *x = var(s, sop);
+    /* Aggregating with Select(indices, indices, EQ) or Select(x, x, EQ) over x copies x. */
+    if (d->sel.fn == PT_FN_PRED0 + PRED_EQ && d->sel.arg[0] == d->sel.arg[1] &&
+        (d->sel.arg[0] == PT_SRC_INDICES || d->sel.arg[0] == sop))
+        return false;
+    cand->op.op = PT_OP_AGGREGATE;
+    cand->op.enc = x->op.enc;
+    cand->op.arg[1] = (int16_t)sop;
+    d->args[d->nargs++] = sop;
+    if (x->op.enc == PT_ENC_NUM) {
+        cand->vt = GEN_VT_FRAC;
+        cand->exact = false;
+        cand->may_none = false;
+        cand->nvals = 0;
+        for (int i = 0; i < x->nvals; i++)
+            for (int l = 1; l <= s->set.max_seq_len; l++)
+                if (vals_add(cand->vals, &cand->nvals, GEN_MAX_VALS, val_float(val_as_double(x->vals[i]) / l)) != 0)
+                    return false;
+    } else {
+        cand->vt = x->vt;
+        cand->exact = x->exact;
+        cand->may_none = true;
+        cand->nvals = x->nvals;
+        memcpy(cand->vals, x->vals, sizeof(Value) * (size_t)x->nvals);
     }
-    default: return false;
-    }
-    bool new_sel = sel_row == -1;
+    return true;
+}
+
+static bool draft_selwidth(GenSampler *s, Draft *d) {
+    Var *cand = &d->cand;
+    d->sel_row = choose_select(s, 1, NO_PICK, &d->sel, &d->left);
+    if (d->sel_row == -2) return false;
+    /* Select(indices, indices, EQ) always has width 1. */
+    if (d->sel.fn == PT_FN_PRED0 + PRED_EQ && d->sel.arg[0] == PT_SRC_INDICES && d->sel.arg[1] == PT_SRC_INDICES)
+        return false;
+    cand->op.op = PT_OP_SELWIDTH;
+    cand->op.enc = d->want_num ? PT_ENC_NUM : PT_ENC_CAT;
+    cand->vt = GEN_VT_INT;
+    cand->exact = true;
+    cand->may_none = false;
+    cand->hidden = 2 * s->set.max_seq_len + 1;
+    cand->nvals = s->set.max_seq_len + 1;
+    for (int i = 0; i <= s->set.max_seq_len; i++) cand->vals[i] = val_int(i);
+    return true;
+}
+
+/* Appends a drafted operation (and its new Select, if any) unless it consumes fewer than need
+ * unused variables or repeats an existing row. */
+static bool commit_draft(GenSampler *s, Draft *d, int need) {
+    Var *cand = &d->cand;
+    bool new_sel = d->sel_row == -1;
     if (new_sel) {
-        args[nargs++] = sel.arg[0];
-        args[nargs++] = sel.arg[1];
+        d->args[d->nargs++] = d->sel.arg[0];
+        d->args[d->nargs++] = d->sel.arg[1];
     }
-    if (consumed(s, args, nargs) < need) return false;
+    if (consumed(s, d->args, d->nargs) < need) return false;
     /* Commit: the new Select first, then the SOp. */
-    if (sel_row != -3) {
+    if (d->sel_row != -3) {
+        int sel_row = d->sel_row;
         if (new_sel) {
             Var *sv = &s->vars[s->n];
             memset(sv, 0, sizeof *sv);
-            sv->op = sel;
+            sv->op = d->sel;
             sv->uses = 0;
             sel_row = s->n++;
         }
-        cand.op.arg[0] = (int16_t)sel_row;
-        if (find_op(s, &cand.op) >= 0) {
+        cand->op.arg[0] = (int16_t)sel_row;
+        if (find_op(s, &cand->op) >= 0) {
             if (new_sel) s->n--;
             return false;
         }
         s->vars[sel_row].uses++;
         if (new_sel)
             for (int j = 0; j < 2; j++) {
-                Var *kv = var(s, sel.arg[j]);
-                if (j == 0 || sel.arg[1] != sel.arg[0]) kv->uses++;
+                Var *kv = var(s, d->sel.arg[j]);
+                if (j == 0 || d->sel.arg[1] != d->sel.arg[0]) kv->uses++;
             }
-        if (cand.op.arg[1] != PT_SRC_NONE) var(s, cand.op.arg[1])->uses++;
+        if (cand->op.arg[1] != PT_SRC_NONE) var(s, cand->op.arg[1])->uses++;
     } else {
-        if (find_op(s, &cand.op) >= 0) return false;
-        var(s, cand.op.arg[0])->uses++;
-        if (cand.op.arg[1] != PT_SRC_NONE && cand.op.arg[1] != cand.op.arg[0])
-            var(s, cand.op.arg[1])->uses++;
+        if (find_op(s, &cand->op) >= 0) return false;
+        var(s, cand->op.arg[0])->uses++;
+        if (cand->op.arg[1] != PT_SRC_NONE && cand->op.arg[1] != cand->op.arg[0]) var(s, cand->op.arg[1])->uses++;
     }
-    cand.tok = false;
+    cand->tok = false;
     for (int j = 0; j < 2; j++) {
-        int a = cand.op.arg[j];
+        int a = cand->op.arg[j];
         if (a == PT_SRC_NONE) continue;
         Var *av = var(s, a);
         if (av->op.op == PT_OP_SELECT)
-            cand.tok |= var(s, av->op.arg[0])->tok || var(s, av->op.arg[1])->tok;
+            cand->tok |= var(s, av->op.arg[0])->tok || var(s, av->op.arg[1])->tok;
         else
-            cand.tok |= av->tok;
+            cand->tok |= av->tok;
     }
-    s->vars[s->n++] = cand;
+    s->vars[s->n++] = *cand;
     return true;
+}
+
+/* Tries one operation of kind k that consumes at least need unused variables; on success
+ * appends it (and its new Select, if any). */
+static bool try_op(GenSampler *s, int k, int need) {
+    const GenConfig *c = &s->cfg;
+    if (s->n + 2 > PT_MAX_VARS) return false;
+    Draft d;
+    memset(&d.cand.op, 0, sizeof d.cand.op);
+    d.cand.op.arg[0] = d.cand.op.arg[1] = PT_SRC_NONE;
+    d.cand.op.fn = PT_FN_NONE;
+    d.cand.uses = 0;
+    d.cand.hidden = 0;
+    d.nargs = 0;
+    d.left = need;
+    d.sel_row = -1;
+    d.want_num = !c->categorical_only && unit(s) < c->p_numerical;
+    bool ok;
+    switch (k) {
+    case GEN_K_MAP: ok = draft_map(s, &d); break;
+    case GEN_K_SEQMAP:
+    case GEN_K_LINSEQMAP: ok = draft_pair(s, &d, k == GEN_K_LINSEQMAP); break;
+    case GEN_K_AGGREGATE: ok = draft_aggregate(s, &d, need); break;
+    case GEN_K_SELWIDTH: ok = draft_selwidth(s, &d); break;
+    default: ok = false;
+    }
+    return ok && commit_draft(s, &d, need);
 }
 
 /* ---- sizes and the finished sample --------------------------------------------------- */
