@@ -377,11 +377,8 @@ int rasp_validate_compilable(const RaspProgram *p, const Value *vocab, int n_voc
     return n;
 }
 
-int rasp_validate_compilable_sets(const RaspProgram *p, const Value *vocab, int n_vocab, int max_seq_len,
-                                  RaspReport *r, ValueSet *sets, bool *have_sets_out, bool defer) {
-    int before = r->n;
-    for (int i = 0; i < p->n_exprs; i++) valset_init(&sets[i]);
-    *have_sets_out = false;
+/* The compiler's BOS and PAD tokens must not be in the vocabulary. */
+static void check_special_tokens(const Value *vocab, int n_vocab, RaspReport *r) {
     char buf[400];
     static _Atomic(const char *) bos_slot, pad_slot;
     Value bos = val_str_once(BOS_TOKEN, &bos_slot), pad = val_str_once(PAD_TOKEN, &pad_slot);
@@ -390,19 +387,152 @@ int rasp_validate_compilable_sets(const RaspProgram *p, const Value *vocab, int 
         has_bos |= val_eq(vocab[i], bos);
         has_pad |= val_eq(vocab[i], pad);
     }
-    if (has_bos || has_pad) {
-        set_repr(vocab, (size_t)n_vocab, buf, sizeof buf);
-        if (has_bos)
-            rasp_report_add(r, -1,
-                            "vocab: ValueError: Compiler BOS token must not be present in the vocab. "
-                            "Found '" BOS_TOKEN "' in %s",
-                            buf);
-        if (has_pad)
-            rasp_report_add(r, -1,
-                            "vocab: ValueError: Compiler PAD token must not be present in the vocab. "
-                            "Found '" PAD_TOKEN "' in %s",
-                            buf);
+    if (!has_bos && !has_pad) return;
+    set_repr(vocab, (size_t)n_vocab, buf, sizeof buf);
+    if (has_bos)
+        rasp_report_add(r, -1,
+                        "vocab: ValueError: Compiler BOS token must not be present in the vocab. "
+                        "Found '" BOS_TOKEN "' in %s",
+                        buf);
+    if (has_pad)
+        rasp_report_add(r, -1,
+                        "vocab: ValueError: Compiler PAD token must not be present in the vocab. "
+                        "Found '" PAD_TOKEN "' in %s",
+                        buf);
+}
+
+/* An Aggregate's output encoding and default value. */
+static void check_aggregate_output(const RaspProgram *p, int x, RaspReport *r) {
+    const RaspExpr *e = &p->exprs[x];
+    const RaspExpr *so = &p->exprs[e->child[1]];
+    if (so->enc != e->enc)
+        rasp_report_add(r, x,
+                        "%s: NotImplementedError: An Aggregate's output encoding must match "
+                        "the input encoding. Input: %s, Output: %s",
+                        label_of(e), enc_repr(so->enc), enc_repr(e->enc));
+    else if (e->enc == ENC_CATEGORICAL && e->default_value.kind != VAL_NONE) {
+        char dv[100];
+        val_str_fmt(e->default_value, dv, sizeof dv);
+        rasp_report_add(r, x,
+                        "%s: NotImplementedError: Default for a categorical aggregate must "
+                        "be None. Got %s",
+                        label_of(e), dv);
+    } else if (e->enc == ENC_NUMERICAL && !val_eq(e->default_value, val_int(0))) {
+        char dv[100];
+        val_str_fmt(e->default_value, dv, sizeof dv);
+        rasp_report_add(r, x,
+                        "%s: NotImplementedError: Default for a numerical aggregate must be "
+                        "0. Got %s",
+                        label_of(e), dv);
     }
+}
+
+/* An Aggregate or SelectorWidth: its selector, and the key_size its head needs. */
+static void check_head(const RaspProgram *p, int x, const ValueSet *sets, bool have_sets, bool defer,
+                       RaspReport *r, int *key_size) {
+    const RaspExpr *e = &p->exprs[x];
+    int s = e->child[0];
+    if (!valid_child(p, s)) return;
+    const RaspExpr *sel = &p->exprs[s];
+    if (sel->kind != EXPR_SELECT) {
+        if (e->kind == EXPR_AGGREGATE)
+            rasp_report_add(r, x,
+                            "%s: TypeError: Compiling composite Selectors is not supported. "
+                            "Got a %s (%s).",
+                            label_of(e), rasp_kind_name(sel->kind), label_of(sel));
+        else
+            rasp_report_add(r, x, "%s: AttributeError: '%s' object has no attribute 'keys'", label_of(e),
+                            rasp_kind_name(sel->kind));
+        return;
+    }
+    if (!valid_child(p, sel->child[0]) || !valid_child(p, sel->child[1])) return;
+    if (!is_cat(p, sel->child[0]) || !is_cat(p, sel->child[1])) {
+        /* the block builder re-checks what static_validate may have skipped by name */
+        if (!has_issue(r, s) && !has_issue(r, x))
+            rasp_report_add(r, x,
+                            "%s: NotImplementedError: Selector keys and queries must be "
+                            "categorical.",
+                            label_of(e));
+        return;
+    }
+    if (e->kind == EXPR_AGGREGATE && !has_issue(r, x) && valid_child(p, e->child[1])) check_aggregate_output(p, x, r);
+    if (!have_sets) return;
+    /* attn_qk calls the predicate on every pair of key and query directions */
+    if (!defer || has_none(&sets[sel->child[0]]) || has_none(&sets[sel->child[1]]) ||
+        (sel->pred == PRED_LAMBDA && !sel->fn))
+        check_predicate(p, x, sel, sets, r);
+    int q = basis_size(p, sel->child[1], sets) + 2, k = basis_size(p, sel->child[0], sets) + 1;
+    if (q > *key_size) *key_size = q;
+    if (k > *key_size) *key_size = k;
+}
+
+/* One node of the craft graph: what its block builder would refuse. */
+static void check_node(const RaspProgram *p, int x, const ValueSet *sets, bool have_sets, bool defer,
+                       RaspReport *r, int *key_size) {
+    const RaspExpr *e = &p->exprs[x];
+    switch (e->kind) {
+    case EXPR_FULL:
+        rasp_report_add(r, x,
+                        "%s: NotImplementedError: Expression %s (a Full) cannot be translated to a "
+                        "model component.",
+                        label_of(e), label_of(e));
+        break;
+    case EXPR_MAP:
+        if (!have_sets || !e->fn || !valid_child(p, e->child[0])) break;
+        if (p->exprs[e->child[0]].enc == ENC_CATEGORICAL) {
+            /* the block calls f on the input's directions: the set without None */
+            if (!defer || has_none(&sets[e->child[0]])) check_categorical_fn(p, x, sets, r);
+        } else if (!defer) { /* the discretising MLP calls f on every input value */
+            check_numerical_fn(p, x, sets, r);
+        }
+        break;
+    case EXPR_SEQMAP:
+        if (has_issue(r, x)) break;
+        if (!is_cat(p, e->child[0]) || !is_cat(p, e->child[1]) || e->enc != ENC_CATEGORICAL) {
+            rasp_report_add(r, x,
+                            "%s: NotImplementedError: (Non-linear) SequenceMap only supports "
+                            "categorical inputs/outputs.",
+                            label_of(e));
+            break;
+        }
+        if (have_sets && e->fn && !(defer && seqmap_deferrable(p, e, sets))) check_categorical_fn(p, x, sets, r);
+        break;
+    case EXPR_LINSEQMAP:
+        if (!has_issue(r, x) && (!is_num(p, e->child[0]) || !is_num(p, e->child[1]) || e->enc != ENC_NUMERICAL))
+            rasp_report_add(r, x,
+                            "%s: NotImplementedError: Linear SequenceMap only supports numerical "
+                            "inputs/outputs.",
+                            label_of(e));
+        break;
+    case EXPR_AGGREGATE:
+    case EXPR_SELWIDTH: check_head(p, x, sets, have_sets, defer, r, key_size); break;
+    default: break;
+    }
+}
+
+/* A head's value/output columns are padded to key_size; a wider head cannot be copied. */
+static void check_head_widths(const RaspProgram *p, const int *order, int n, const ValueSet *sets, int key_size,
+                              RaspReport *r) {
+    for (int i = 0; i < n; i++) {
+        int x = order[i];
+        const RaspExpr *e = &p->exprs[x];
+        if (e->kind != EXPR_AGGREGATE || !valid_child(p, e->child[0]) || p->exprs[e->child[0]].kind != EXPR_SELECT)
+            continue;
+        int width = e->enc == ENC_NUMERICAL ? 1 : (int)sets[x].n;
+        if (width > key_size)
+            rasp_report_add(r, x,
+                            "%s: ValueError: the head's output width %d exceeds key_size %d, so "
+                            "Tracr's assembly fails to broadcast its value matrix",
+                            label_of(e), width, key_size);
+    }
+}
+
+int rasp_validate_compilable_sets(const RaspProgram *p, const Value *vocab, int n_vocab, int max_seq_len,
+                                  RaspReport *r, ValueSet *sets, bool *have_sets_out, bool defer) {
+    int before = r->n;
+    for (int i = 0; i < p->n_exprs; i++) valset_init(&sets[i]);
+    *have_sets_out = false;
+    check_special_tokens(vocab, n_vocab, r);
     if (p->output < 0 || p->output >= p->n_exprs) {
         rasp_report_add(r, -1, "program: ValueError: the program has no output");
         return r->n - before;
@@ -420,6 +550,7 @@ int rasp_validate_compilable_sets(const RaspProgram *p, const Value *vocab, int 
         fprintf(stderr, "itracr: out of memory\n");
         abort();
     }
+    char buf[400];
     bool have_sets = rasp_infer_value_sets(p, vocab, n_vocab, max_seq_len, sets, buf, sizeof buf) == 0;
     if (!have_sets) rasp_report_add(r, -1, "%s", buf);
 
@@ -428,126 +559,14 @@ int rasp_validate_compilable_sets(const RaspProgram *p, const Value *vocab, int 
     bool has_tokens = false, has_block = false;
     int key_size = 1;
     for (int i = 0; i < n; i++) {
-        int x = order[i];
-        const RaspExpr *e = &p->exprs[x];
-        switch (e->kind) {
-        case EXPR_TOKENS: has_tokens = true; break;
-        case EXPR_FULL:
-            rasp_report_add(r, x,
-                            "%s: NotImplementedError: Expression %s (a Full) cannot be translated to a "
-                            "model component.",
-                            label_of(e), label_of(e));
-            break;
-        case EXPR_MAP:
+        ExprKind kind = p->exprs[order[i]].kind;
+        if (kind == EXPR_TOKENS) has_tokens = true;
+        if (kind == EXPR_MAP || kind == EXPR_SEQMAP || kind == EXPR_LINSEQMAP || kind == EXPR_AGGREGATE ||
+            kind == EXPR_SELWIDTH)
             has_block = true;
-            if (!have_sets || !e->fn || !valid_child(p, e->child[0])) break;
-            if (p->exprs[e->child[0]].enc == ENC_CATEGORICAL) {
-                /* the block calls f on the input's directions: the set without None */
-                if (!defer || has_none(&sets[e->child[0]])) check_categorical_fn(p, x, sets, r);
-            } else if (!defer) { /* the discretising MLP calls f on every input value */
-                check_numerical_fn(p, x, sets, r);
-            }
-            break;
-        case EXPR_SEQMAP:
-            has_block = true;
-            if (has_issue(r, x)) break;
-            if (!is_cat(p, e->child[0]) || !is_cat(p, e->child[1]) || e->enc != ENC_CATEGORICAL) {
-                rasp_report_add(r, x,
-                                "%s: NotImplementedError: (Non-linear) SequenceMap only supports "
-                                "categorical inputs/outputs.",
-                                label_of(e));
-                break;
-            }
-            if (have_sets && e->fn && !(defer && seqmap_deferrable(p, e, sets))) check_categorical_fn(p, x, sets, r);
-            break;
-        case EXPR_LINSEQMAP:
-            has_block = true;
-            if (!has_issue(r, x) &&
-                (!is_num(p, e->child[0]) || !is_num(p, e->child[1]) || e->enc != ENC_NUMERICAL))
-                rasp_report_add(r, x,
-                                "%s: NotImplementedError: Linear SequenceMap only supports numerical "
-                                "inputs/outputs.",
-                                label_of(e));
-            break;
-        case EXPR_AGGREGATE:
-        case EXPR_SELWIDTH: {
-            has_block = true;
-            int s = e->child[0];
-            if (!valid_child(p, s)) break;
-            const RaspExpr *sel = &p->exprs[s];
-            if (sel->kind != EXPR_SELECT) {
-                if (e->kind == EXPR_AGGREGATE)
-                    rasp_report_add(r, x,
-                                    "%s: TypeError: Compiling composite Selectors is not supported. "
-                                    "Got a %s (%s).",
-                                    label_of(e), rasp_kind_name(sel->kind), label_of(sel));
-                else
-                    rasp_report_add(r, x, "%s: AttributeError: '%s' object has no attribute 'keys'",
-                                    label_of(e), rasp_kind_name(sel->kind));
-                break;
-            }
-            if (!valid_child(p, sel->child[0]) || !valid_child(p, sel->child[1])) break;
-            if (!is_cat(p, sel->child[0]) || !is_cat(p, sel->child[1])) {
-                /* the block builder re-checks what static_validate may have skipped by name */
-                if (!has_issue(r, s) && !has_issue(r, x))
-                    rasp_report_add(r, x,
-                                    "%s: NotImplementedError: Selector keys and queries must be "
-                                    "categorical.",
-                                    label_of(e));
-                break;
-            }
-            if (e->kind == EXPR_AGGREGATE && !has_issue(r, x) && valid_child(p, e->child[1])) {
-                const RaspExpr *so = &p->exprs[e->child[1]];
-                if (so->enc != e->enc)
-                    rasp_report_add(r, x,
-                                    "%s: NotImplementedError: An Aggregate's output encoding must match "
-                                    "the input encoding. Input: %s, Output: %s",
-                                    label_of(e), enc_repr(so->enc), enc_repr(e->enc));
-                else if (e->enc == ENC_CATEGORICAL && e->default_value.kind != VAL_NONE) {
-                    char dv[100];
-                    val_str_fmt(e->default_value, dv, sizeof dv);
-                    rasp_report_add(r, x,
-                                    "%s: NotImplementedError: Default for a categorical aggregate must "
-                                    "be None. Got %s",
-                                    label_of(e), dv);
-                } else if (e->enc == ENC_NUMERICAL && !val_eq(e->default_value, val_int(0))) {
-                    char dv[100];
-                    val_str_fmt(e->default_value, dv, sizeof dv);
-                    rasp_report_add(r, x,
-                                    "%s: NotImplementedError: Default for a numerical aggregate must be "
-                                    "0. Got %s",
-                                    label_of(e), dv);
-                }
-            }
-            if (!have_sets) break;
-            /* attn_qk calls the predicate on every pair of key and query directions */
-            if (!defer || has_none(&sets[sel->child[0]]) || has_none(&sets[sel->child[1]]) ||
-                (sel->pred == PRED_LAMBDA && !sel->fn))
-                check_predicate(p, x, sel, sets, r);
-            int q = basis_size(p, sel->child[1], sets) + 2, k = basis_size(p, sel->child[0], sets) + 1;
-            if (q > key_size) key_size = q;
-            if (k > key_size) key_size = k;
-            break;
-        }
-        default: break;
-        }
+        check_node(p, order[i], sets, have_sets, defer, r, &key_size);
     }
-    /* a head's value/output columns are padded to key_size; a wider head cannot be copied */
-    if (have_sets) {
-        for (int i = 0; i < n; i++) {
-            int x = order[i];
-            const RaspExpr *e = &p->exprs[x];
-            if (e->kind != EXPR_AGGREGATE || !valid_child(p, e->child[0]) ||
-                p->exprs[e->child[0]].kind != EXPR_SELECT)
-                continue;
-            int width = e->enc == ENC_NUMERICAL ? 1 : (int)sets[x].n;
-            if (width > key_size)
-                rasp_report_add(r, x,
-                                "%s: ValueError: the head's output width %d exceeds key_size %d, so "
-                                "Tracr's assembly fails to broadcast its value matrix",
-                                label_of(e), width, key_size);
-        }
-    }
+    if (have_sets) check_head_widths(p, order, n, sets, key_size, r);
     if (!has_block)
         rasp_report_add(r, p->output,
                         "%s: ValueError: min() arg is an empty sequence (the program has no MLP or "
