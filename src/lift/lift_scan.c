@@ -501,12 +501,12 @@ static int finish_discretising(Lift *x, const Unit *U, int j, int e, int in_sop,
     return rc;
 }
 
-static int scan_mlp(Lift *x, int l) {
-    const CompiledModel *m = x->m;
-    const ModelLayer *L = &m->layers[l];
-    int D = x->D, M = m->mlp_hidden_size;
+/* The hidden units of layer l's MLP with their non-zero reads and writes; *any: whether one
+ * unit reads or writes anything. */
+static Unit *read_units(Lift *x, const ModelLayer *L, int M, bool *any) {
+    int D = x->D;
     Unit *U = arena_alloc(&x->a, sizeof(Unit) * (size_t)M);
-    bool any = false;
+    *any = false;
     for (int j = 0; j < M; j++) {
         Unit *u = &U[j];
         int ni = 0, no = 0;
@@ -520,10 +520,266 @@ static int scan_mlp(Lift *x, int l) {
             if (nz(a)) u->in[u->nin] = d, u->win[u->nin++] = a;
             if (nz(b)) u->out[u->nout] = d, u->wout[u->nout++] = b;
         }
-        any |= ni || no;
+        *any |= ni || no;
     }
+    return U;
+}
+
+/* A selector width's discretising MLP on its BOS weight (direction d0), from unit j. */
+static int scan_selector_width(Lift *x, const Unit *U, int M, int j, int d0, double *thr, int l,
+                               const char *where, int *next) {
+    int p = x->dim_sw[d0], nt, e;
+    if (scan_discretising(x, U, M, j, d0, thr, &nt, &e, where)) return 1;
+    double *v = malloc(sizeof(double) * (size_t)(x->N + 1)), *vs;
+    for (int w = 0; w <= x->N; w++) v[w] = 1.0 / (w + 1);
+    int nvs = uniq(x, v, x->N + 1, &vs);
+    free(v);
+    if (nvs != nt + 1) return fail(x, "%s: %s", where, "the selector-width MLP has the wrong number of thresholds");
+    for (int k = 0; k < nt; k++)
+        if (fabs((vs[k] + vs[k + 1]) / 2 - thr[k]) > 1e-4)
+            return fail(x, "%s: %s", where, "the selector-width MLP's thresholds are not Tracr's");
+    if (finish_discretising(x, U, j, e, -1, vs, nvs, l, LS_SW, &x->pending[p], d0, where)) return 1;
+    x->dim_sw[d0] = -2 - x->n; /* consumed */
+    *next = e;
+    return 0;
+}
+
+/* LinearSequenceMap: four units (x,-1), (x,+1), (y,-1), (y,+1) from unit j, x the SOp xs. */
+static int scan_linseqmap(Lift *x, const Unit *U, int j, int xs, int l, const char *where) {
+    const Unit *q = &U[j];
+    int dx = real_in(x, &q[0], 0), dy = n_real_in(x, &q[2]) == 1 ? real_in(x, &q[2], 0) : -1;
+    bool ok = dy >= 0 && x->dim_sop[dy] >= 0 && x->s[x->dim_sop[dy]].numerical;
+    int od = q[0].nout ? q[0].out[0] : q[2].nout ? q[2].out[0] : -1;
+    for (int t = 0; t < 4 && ok; t++) {
+        int dd = t < 2 ? dx : dy;
+        ok = n_real_in(x, &q[t]) == 1 && (x->one < 0 || win(&q[t], x->one) == 0) &&
+             near(win(&q[t], dd), t % 2 ? 1 : -1) && q[t].nout <= 1 && (q[t].nout == 0 || q[t].out[0] == od);
+    }
+    double wa = q[1].nout ? q[1].wout[0] : 0, wb = q[3].nout ? q[3].wout[0] : 0;
+    ok = ok && od >= 0 && near(q[0].nout ? q[0].wout[0] : 0, -wa) && near(q[2].nout ? q[2].wout[0] : 0, -wb);
+    if (!ok) return fail(x, "%s: %s", where, "a numerical MLP is neither discretising nor a linear sequence map");
+    int si = lift_new_sop(x, LS_LINSEQ, true, 1, l);
+    LSop *S = &x->s[si];
+    S->a = xs;
+    S->b = x->dim_sop[dy];
+    x->s[S->b].used = true;
+    S->ca = snap(wa);
+    S->cb = snap(wb);
+    if (claim(x, si, &od, 1, where)) return 1;
+    const LSop *A = &x->s[S->a], *B = &x->s[S->b];
+    double *v = malloc(sizeof(double) * (size_t)(A->n_num * B->n_num + 1));
+    int k = 0;
+    for (int a = 0; a < A->n_num; a++)
+        for (int b = 0; b < B->n_num; b++) v[k++] = S->ca * A->num[a] + S->cb * B->num[b];
+    S->n_num = uniq(x, v, k, &S->num);
+    free(v);
+    return 0;
+}
+
+/* SequenceMap of two categorical SOps: |A||B| units h_ab = ReLU(a + b - 1), fst-major, from
+ * unit j (u, reading the directions da and db). */
+static int scan_seqmap(Lift *x, const Unit *U, int M, int j, const Unit *u, int l, const char *where, int *next) {
+    int da = real_in(x, u, 0), db = real_in(x, u, 1);
+    int sa = x->dim_sop[da], sb = x->dim_sop[db];
+    if (sa >= 0) x->s[sa].used = true;
+    if (sb >= 0) x->s[sb].used = true;
+    if (sa < 0 || sb < 0 || sa == sb || x->s[sa].numerical || x->s[sb].numerical)
+        return fail(x, "%s: %s", where, "a sequence-map unit does not read two categorical SOps");
+    const LSop *A = &x->s[sa], *B = &x->s[sb];
+    int cnt = A->n * B->n;
+    if (j + cnt > M) return fail(x, "%s: %s", where, "a sequence-map block is cut short");
+    int fst = -1;
+    for (int try = 0; try < 2 && fst < 0; try++) {
+        const LSop *F = try ? B : A, *S2 = try ? A : B;
+        bool ok = true;
+        for (int t = 0; t < cnt && ok; t++) {
+            const Unit *w = &U[j + t];
+            int fd = F->dims[t / S2->n], sd = S2->dims[t % S2->n];
+            ok = n_real_in(x, w) == 2 && near(win(w, x->one), -1) && near(win(w, fd), 1) && near(win(w, sd), 1);
+        }
+        if (ok) fst = try ? sb : sa;
+    }
+    if (fst < 0) return fail(x, "%s: %s", where, "the sequence-map units do not cover every value pair in order");
+    int snd = fst == sa ? sb : sa;
+    int *od = malloc(sizeof(int) * (size_t)(cnt + 1)), no = 0;
+    for (int t = 0; t < cnt; t++) {
+        const Unit *w = &U[j + t];
+        if (w->nout > 1 || (w->nout == 1 && !near(w->wout[0], 1))) {
+            free(od);
+            return fail(x, "%s: %s", where, "a sequence-map unit does not write one output value");
+        }
+        if (w->nout) {
+            int seen = 0;
+            for (int k = 0; k < no; k++) seen |= od[k] == w->out[0];
+            if (!seen) od[no++] = w->out[0];
+        }
+    }
+    qsort(od, (size_t)no, sizeof(int), cmp_int);
+    int si = lift_new_sop(x, LS_SEQMAP, false, no, l);
+    LSop *S = &x->s[si];
+    S->a = fst;
+    S->b = snd;
+    S->tab = arena_alloc(&x->a, sizeof(int) * (size_t)cnt);
+    for (int t = 0; t < cnt; t++) {
+        S->tab[t] = -1;
+        for (int k = 0; k < no && U[j + t].nout; k++)
+            if (od[k] == U[j + t].out[0]) S->tab[t] = k;
+    }
+    int rc = claim(x, si, od, no, where);
+    free(od);
+    if (rc) return 1;
+    *next = j + cnt;
+    return 0;
+}
+
+/* SequenceMap(f, X, X) as units j..k-1 (nu of them unreached): the diagonal from the units,
+ * every other pair to the unreached values in order (then to the first value): any such f
+ * compiles to these weights (docs/lift.md, identifiability). */
+static int diagonal_seqmap(Lift *x, const Unit *U, int j, int k, int xs, int l, const char *where) {
+    int cnt = k - j, na = x->s[xs].n;
+    int si = lift_new_sop(x, LS_SEQMAP, false, cnt, l);
+    LSop *S = &x->s[si];
+    const LSop *X = &x->s[xs];
+    S->a = S->b = xs;
+    S->tab = arena_alloc(&x->a, sizeof(int) * (size_t)na * (size_t)na);
+    S->tabfree = arena_alloc(&x->a, (size_t)na * (size_t)na);
+    int *od = malloc(sizeof(int) * (size_t)cnt), *unreached = malloc(sizeof(int) * (size_t)cnt), nu = 0;
+    for (int t = 0; t < cnt; t++) {
+        od[t] = U[j + t].out[0];
+        if (!U[j + t].nin) unreached[nu++] = t;
+        for (int i = 0; i < U[j + t].nin; i++)
+            for (int v = 0; v < na; v++)
+                if (X->dims[v] == U[j + t].in[i]) S->tab[v * na + v] = t;
+    }
+    int next = 0;
+    for (int a2 = 0; a2 < na; a2++)
+        for (int b2 = 0; b2 < na; b2++)
+            if (a2 != b2) {
+                S->tab[a2 * na + b2] = next < nu ? unreached[next++] : 0;
+                S->tabfree[a2 * na + b2] = 1;
+            }
+    int rc = next < nu ? fail(x, "%s: %s", where, "more unreached values than value pairs") : claim(x, si, od, cnt, where);
+    free(od);
+    free(unreached);
+    return rc ? 1 : 0;
+}
+
+/* A categorical Map as units j..k-1: each reads a disjoint set of X's values (a table row). */
+static int table_map(Lift *x, const Unit *U, int j, int k, int xs, int l, const char *where) {
+    int cnt = k - j;
+    int si = lift_new_sop(x, LS_MAP, false, cnt, l);
+    LSop *S = &x->s[si];
+    const LSop *X = &x->s[xs];
+    S->a = xs;
+    S->tab = arena_alloc(&x->a, sizeof(int) * (size_t)X->n);
+    int *od = malloc(sizeof(int) * (size_t)cnt);
+    for (int t = 0; t < cnt; t++) {
+        od[t] = U[j + t].out[0];
+        for (int i = 0; i < U[j + t].nin; i++)
+            for (int v = 0; v < X->n; v++)
+                if (X->dims[v] == U[j + t].in[i]) S->tab[v] = t;
+    }
+    int rc = claim(x, si, od, cnt, where);
+    free(od);
+    return rc ? 1 : 0;
+}
+
+/* Categorical Map from unit j: consecutive units with disjoint 0/1 preimages covering the
+ * SOp xs. -1 when the units do not cover it (then it is not such a map). */
+static int scan_categorical_map(Lift *x, const Unit *U, int M, int j, int xs, int l, const char *where, int *next) {
+    const LSop *X = &x->s[xs];
+    unsigned char *cov = calloc((size_t)X->n, 1);
+    int k = j, covered = 0, last_out = -1, n_free = 0;
+    bool complete = false;
+    while (k < M && !complete) {
+        const Unit *w = &U[k];
+        bool ok = w->nout == 1 && near(w->wout[0], 1) && w->out[0] > last_out;
+        if (ok && !w->nin) { /* an unreached value (see scan_mlp) */
+            n_free++;
+            last_out = w->out[0];
+            k++;
+            continue;
+        }
+        for (int i = 0; i < w->nin && ok; i++) {
+            int d = w->in[i], vi = -1;
+            if (x->dim_sop[d] != xs || !near(w->win[i], 1)) ok = false;
+            for (int t = 0; t < X->n && ok; t++)
+                if (X->dims[t] == d) vi = t;
+            if (vi < 0 || cov[vi]) ok = false;
+        }
+        if (!ok) break;
+        for (int i = 0; i < w->nin; i++)
+            for (int t = 0; t < X->n; t++)
+                if (X->dims[t] == w->in[i]) cov[t] = 1, covered++;
+        last_out = w->out[0];
+        k++;
+        complete = covered == X->n;
+    }
+    free(cov);
+    /* unreached values sorting after the last reached one */
+    while (complete && n_free >= 0 && k < M && !U[k].nin && U[k].nout == 1 && near(U[k].wout[0], 1) &&
+           U[k].out[0] > last_out)
+        last_out = U[k++].out[0], n_free++;
+    if (!complete) return -1;
+    if ((n_free ? diagonal_seqmap(x, U, j, k, xs, l, where) : table_map(x, U, j, k, xs, l, where)) != 0) return 1;
+    *next = k;
+    return 0;
+}
+
+/* Categorical -> numerical Map: one unit, W1 = f(value), W2 = 1. */
+static int scan_numerical_map(Lift *x, const Unit *u, int xs, int l, const char *where) {
+    if (u->nout != 1 || !near(u->wout[0], 1))
+        return fail(x, "%s: %s", where, "a categorical MLP unit is neither a table row nor a numerical map");
+    int si = lift_new_sop(x, LS_MAP, true, 1, l);
+    LSop *S = &x->s[si];
+    const LSop *X = &x->s[xs];
+    S->a = xs;
+    S->ftab = arena_alloc(&x->a, sizeof(double) * (size_t)X->n);
+    double *v = malloc(sizeof(double) * (size_t)X->n);
+    for (int t = 0; t < X->n; t++) v[t] = S->ftab[t] = snap(win(u, X->dims[t]));
+    S->n_num = uniq(x, v, X->n, &S->num);
+    free(v);
+    return claim(x, si, &u->out[0], 1, where) ? 1 : 0;
+}
+
+/* A block whose input is the SOp xs (read through direction d0 by unit u = U[j], nr real
+ * inputs, weight w_one on `one`): a numerical MLP (linear sequence map or discretising) or a
+ * categorical one (sequence map, table, numerical map). */
+static int scan_block(Lift *x, const Unit *U, int M, int j, const Unit *u, int xs, int nr, int d0, double w_one,
+                      double *thr, int l, const char *where, int *next) {
+    const LSop *X = &x->s[xs];
+    if (X->numerical) {
+        if (w_one == 0 && nr == 1 && near(fabs(u->win[0]), 1) && !near(x->L, 1) && j + 3 < M) {
+            if (scan_linseqmap(x, U, j, xs, l, where)) return 1;
+            *next = j + 4;
+            return 0;
+        }
+        int nt, e;
+        double *vs = NULL;
+        if (nr != 1 || scan_discretising(x, U, M, j, d0, thr, &nt, &e, where) || match_values(x, X, thr, nt, &vs, where))
+            return nr != 1 ? fail(x, "%s: %s", where, "a numerical MLP unit reads several directions") : 1;
+        if (finish_discretising(x, U, j, e, xs, vs, nt + 1, l, LS_MAP, NULL, -1, where)) return 1;
+        *next = e;
+        return 0;
+    }
+    /* categorical input */
+    if (near(w_one, -1) && nr == 2) return scan_seqmap(x, U, M, j, u, l, where, next);
+    if (w_one != 0) return fail(x, "%s: %s", where, "a categorical MLP unit reads `one`");
+    for (int i = 0; i < u->nin; i++)
+        if (x->dim_sop[u->in[i]] != xs) return fail(x, "%s: %s", where, "a map unit reads several SOps");
+    int rc = scan_categorical_map(x, U, M, j, xs, l, where, next);
+    if (rc >= 0) return rc;
+    if (scan_numerical_map(x, u, xs, l, where)) return 1;
+    *next = j + 1;
+    return 0;
+}
+
+static int scan_mlp(Lift *x, int l) {
+    const CompiledModel *m = x->m;
+    int M = m->mlp_hidden_size;
+    bool any;
+    Unit *U = read_units(x, &m->layers[l], M, &any);
     if (!any) return 0;
-    int n_sw_here = 0;
     double *thr = arena_alloc(&x->a, sizeof(double) * (size_t)(M + 1));
     for (int j = 0; j < M;) {
         const Unit *u = &U[j];
@@ -544,25 +800,12 @@ static int scan_mlp(Lift *x, int l) {
         int nr = n_real_in(x, u);
         int d0 = nr ? real_in(x, u, 0) : -1;
         if (nr == 1 && d0 == x->bos) { /* the shared clean-BOS unit of selector widths */
-            n_sw_here++;
             j++;
             continue;
         }
         if (nr == 0) return fail(x, "%s: %s", where, "reads only `one` outside a discretising MLP");
-        if (nr == 1 && x->dim_sw[d0] >= 0) { /* selector width: discretising MLP on its BOS weight */
-            int p = x->dim_sw[d0], nt, e;
-            if (scan_discretising(x, U, M, j, d0, thr, &nt, &e, where)) return 1;
-            double *v = malloc(sizeof(double) * (size_t)(x->N + 1)), *vs;
-            for (int w = 0; w <= x->N; w++) v[w] = 1.0 / (w + 1);
-            int nvs = uniq(x, v, x->N + 1, &vs);
-            free(v);
-            if (nvs != nt + 1) return fail(x, "%s: %s", where, "the selector-width MLP has the wrong number of thresholds");
-            for (int k = 0; k < nt; k++)
-                if (fabs((vs[k] + vs[k + 1]) / 2 - thr[k]) > 1e-4)
-                    return fail(x, "%s: %s", where, "the selector-width MLP's thresholds are not Tracr's");
-            if (finish_discretising(x, U, j, e, -1, vs, nvs, l, LS_SW, &x->pending[p], d0, where)) return 1;
-            x->dim_sw[d0] = -2 - x->n; /* consumed */
-            j = e;
+        if (nr == 1 && x->dim_sw[d0] >= 0) {
+            if (scan_selector_width(x, U, M, j, d0, thr, l, where, &j)) return 1;
             continue;
         }
         int xs = x->dim_sop[d0];
@@ -578,212 +821,9 @@ static int scan_mlp(Lift *x, int l) {
             int dy = real_in(x, &U[j + 2], 0);
             if (dy >= 0 && x->dim_sop[dy] >= 0 && !x->s[x->dim_sop[dy]].numerical) split_numerical(x, dy);
         }
-        const LSop *X = &x->s[xs];
         x->s[xs].used = true;
-        if (X->numerical) {
-            /* LinearSequenceMap: four units (x,-1), (x,+1), (y,-1), (y,+1) */
-            if (w_one == 0 && nr == 1 && near(fabs(u->win[0]), 1) && !near(x->L, 1) && j + 3 < M) {
-                const Unit *q = &U[j];
-                int dx = real_in(x, &q[0], 0), dy = n_real_in(x, &q[2]) == 1 ? real_in(x, &q[2], 0) : -1;
-                bool ok = dy >= 0 && x->dim_sop[dy] >= 0 && x->s[x->dim_sop[dy]].numerical;
-                int od = q[0].nout ? q[0].out[0] : q[2].nout ? q[2].out[0] : -1;
-                for (int t = 0; t < 4 && ok; t++) {
-                    int dd = t < 2 ? dx : dy;
-                    ok = n_real_in(x, &q[t]) == 1 && (x->one < 0 || win(&q[t], x->one) == 0) &&
-                         near(win(&q[t], dd), t % 2 ? 1 : -1) && q[t].nout <= 1 && (q[t].nout == 0 || q[t].out[0] == od);
-                }
-                double wa = q[1].nout ? q[1].wout[0] : 0, wb = q[3].nout ? q[3].wout[0] : 0;
-                ok = ok && od >= 0 && near(q[0].nout ? q[0].wout[0] : 0, -wa) && near(q[2].nout ? q[2].wout[0] : 0, -wb);
-                if (!ok) return fail(x, "%s: %s", where, "a numerical MLP is neither discretising nor a linear sequence map");
-                int si = lift_new_sop(x, LS_LINSEQ, true, 1, l);
-                LSop *S = &x->s[si];
-                S->a = xs;
-                S->b = x->dim_sop[dy];
-                x->s[S->b].used = true;
-                S->ca = snap(wa);
-                S->cb = snap(wb);
-                if (claim(x, si, &od, 1, where)) return 1;
-                const LSop *A = &x->s[S->a], *B = &x->s[S->b];
-                double *v = malloc(sizeof(double) * (size_t)(A->n_num * B->n_num + 1));
-                int k = 0;
-                for (int a = 0; a < A->n_num; a++)
-                    for (int b = 0; b < B->n_num; b++) v[k++] = S->ca * A->num[a] + S->cb * B->num[b];
-                S->n_num = uniq(x, v, k, &S->num);
-                free(v);
-                j += 4;
-                continue;
-            }
-            int nt, e;
-            double *vs = NULL;
-            if (nr != 1 || scan_discretising(x, U, M, j, d0, thr, &nt, &e, where) ||
-                match_values(x, X, thr, nt, &vs, where))
-                return nr != 1 ? fail(x, "%s: %s", where, "a numerical MLP unit reads several directions") : 1;
-            if (finish_discretising(x, U, j, e, xs, vs, nt + 1, l, LS_MAP, NULL, -1, where)) return 1;
-            j = e;
-            continue;
-        }
-        /* categorical input */
-        if (near(w_one, -1) && nr == 2) {
-            /* SequenceMap: |A||B| units h_ab = ReLU(a + b - 1), fst-major */
-            int da = real_in(x, u, 0), db = real_in(x, u, 1);
-            int sa = x->dim_sop[da], sb = x->dim_sop[db];
-            if (sa >= 0) x->s[sa].used = true;
-            if (sb >= 0) x->s[sb].used = true;
-            if (sa < 0 || sb < 0 || sa == sb || x->s[sa].numerical || x->s[sb].numerical)
-                return fail(x, "%s: %s", where, "a sequence-map unit does not read two categorical SOps");
-            const LSop *A = &x->s[sa], *B = &x->s[sb];
-            int cnt = A->n * B->n;
-            if (j + cnt > M) return fail(x, "%s: %s", where, "a sequence-map block is cut short");
-            int fst = -1;
-            for (int try = 0; try < 2 && fst < 0; try++) {
-                const LSop *F = try ? B : A, *S2 = try ? A : B;
-                bool ok = true;
-                for (int t = 0; t < cnt && ok; t++) {
-                    const Unit *w = &U[j + t];
-                    int fd = F->dims[t / S2->n], sd = S2->dims[t % S2->n];
-                    ok = n_real_in(x, w) == 2 && near(win(w, x->one), -1) && near(win(w, fd), 1) && near(win(w, sd), 1);
-                }
-                if (ok) fst = try ? sb : sa;
-            }
-            if (fst < 0) return fail(x, "%s: %s", where, "the sequence-map units do not cover every value pair in order");
-            int snd = fst == sa ? sb : sa;
-            const LSop *F = &x->s[fst], *S2 = &x->s[snd];
-            int *od = malloc(sizeof(int) * (size_t)(cnt + 1)), no = 0;
-            for (int t = 0; t < cnt; t++) {
-                const Unit *w = &U[j + t];
-                if (w->nout > 1 || (w->nout == 1 && !near(w->wout[0], 1))) {
-                    free(od);
-                    return fail(x, "%s: %s", where, "a sequence-map unit does not write one output value");
-                }
-                if (w->nout) {
-                    int seen = 0;
-                    for (int k = 0; k < no; k++) seen |= od[k] == w->out[0];
-                    if (!seen) od[no++] = w->out[0];
-                }
-            }
-            qsort(od, (size_t)no, sizeof(int), cmp_int);
-            int si = lift_new_sop(x, LS_SEQMAP, false, no, l);
-            LSop *S = &x->s[si];
-            S->a = fst;
-            S->b = snd;
-            S->tab = arena_alloc(&x->a, sizeof(int) * (size_t)cnt);
-            for (int t = 0; t < cnt; t++) {
-                S->tab[t] = -1;
-                for (int k = 0; k < no && U[j + t].nout; k++)
-                    if (od[k] == U[j + t].out[0]) S->tab[t] = k;
-            }
-            int rc = claim(x, si, od, no, where);
-            free(od);
-            if (rc) return 1;
-            (void)F, (void)S2;
-            j += cnt;
-            continue;
-        }
-        if (w_one != 0) return fail(x, "%s: %s", where, "a categorical MLP unit reads `one`");
-        for (int i = 0; i < u->nin; i++)
-            if (x->dim_sop[u->in[i]] != xs) return fail(x, "%s: %s", where, "a map unit reads several SOps");
-        /* categorical Map: consecutive units with disjoint 0/1 preimages covering X */
-        {
-            unsigned char *cov = calloc((size_t)X->n, 1);
-            int k = j, covered = 0, last_out = -1, n_free = 0;
-            bool complete = false;
-            while (k < M && !complete) {
-                const Unit *w = &U[k];
-                bool ok = w->nout == 1 && near(w->wout[0], 1) && w->out[0] > last_out;
-                if (ok && !w->nin) { /* an unreached value (see above) */
-                    n_free++;
-                    last_out = w->out[0];
-                    k++;
-                    continue;
-                }
-                for (int i = 0; i < w->nin && ok; i++) {
-                    int d = w->in[i], vi = -1;
-                    if (x->dim_sop[d] != xs || !near(w->win[i], 1)) ok = false;
-                    for (int t = 0; t < X->n && ok; t++)
-                        if (X->dims[t] == d) vi = t;
-                    if (vi < 0 || cov[vi]) ok = false;
-                }
-                if (!ok) break;
-                for (int i = 0; i < w->nin; i++)
-                    for (int t = 0; t < X->n; t++)
-                        if (X->dims[t] == w->in[i]) cov[t] = 1, covered++;
-                last_out = w->out[0];
-                k++;
-                complete = covered == X->n;
-            }
-            free(cov);
-            /* unreached values sorting after the last reached one */
-            while (complete && n_free >= 0 && k < M && !U[k].nin && U[k].nout == 1 && near(U[k].wout[0], 1) &&
-                   U[k].out[0] > last_out)
-                last_out = U[k++].out[0], n_free++;
-            if (complete && n_free) {
-                /* SequenceMap(f, X, X): the diagonal from the units, every other pair to the
-                 * unreached values in order (then to the first value): any such f compiles to
-                 * these weights (docs/lift.md, identifiability) */
-                int cnt = k - j, na = X->n;
-                int si = lift_new_sop(x, LS_SEQMAP, false, cnt, l);
-                LSop *S = &x->s[si];
-                X = &x->s[xs];
-                S->a = S->b = xs;
-                S->tab = arena_alloc(&x->a, sizeof(int) * (size_t)na * (size_t)na);
-                S->tabfree = arena_alloc(&x->a, (size_t)na * (size_t)na);
-                int *od = malloc(sizeof(int) * (size_t)cnt), *unreached = malloc(sizeof(int) * (size_t)cnt), nu = 0;
-                for (int t = 0; t < cnt; t++) {
-                    od[t] = U[j + t].out[0];
-                    if (!U[j + t].nin) unreached[nu++] = t;
-                    for (int i = 0; i < U[j + t].nin; i++)
-                        for (int v = 0; v < na; v++)
-                            if (X->dims[v] == U[j + t].in[i]) S->tab[v * na + v] = t;
-                }
-                int next = 0;
-                for (int a2 = 0; a2 < na; a2++)
-                    for (int b2 = 0; b2 < na; b2++)
-                        if (a2 != b2) {
-                            S->tab[a2 * na + b2] = next < nu ? unreached[next++] : 0;
-                            S->tabfree[a2 * na + b2] = 1;
-                        }
-                int rc = next < nu ? fail(x, "%s: %s", where, "more unreached values than value pairs") : claim(x, si, od, cnt, where);
-                free(od);
-                free(unreached);
-                if (rc) return 1;
-                j = k;
-                continue;
-            }
-            if (complete) {
-                int cnt = k - j;
-                int si = lift_new_sop(x, LS_MAP, false, cnt, l);
-                LSop *S = &x->s[si];
-                S->a = xs;
-                S->tab = arena_alloc(&x->a, sizeof(int) * (size_t)X->n);
-                int *od = malloc(sizeof(int) * (size_t)cnt);
-                for (int t = 0; t < cnt; t++) {
-                    od[t] = U[j + t].out[0];
-                    for (int i = 0; i < U[j + t].nin; i++)
-                        for (int v = 0; v < X->n; v++)
-                            if (X->dims[v] == U[j + t].in[i]) S->tab[v] = t;
-                }
-                int rc = claim(x, si, od, cnt, where);
-                free(od);
-                if (rc) return 1;
-                j = k;
-                continue;
-            }
-        }
-        /* categorical -> numerical Map: one unit, W1 = f(value), W2 = 1 */
-        if (u->nout != 1 || !near(u->wout[0], 1))
-            return fail(x, "%s: %s", where, "a categorical MLP unit is neither a table row nor a numerical map");
-        int si = lift_new_sop(x, LS_MAP, true, 1, l);
-        LSop *S = &x->s[si];
-        S->a = xs;
-        S->ftab = arena_alloc(&x->a, sizeof(double) * (size_t)X->n);
-        double *v = malloc(sizeof(double) * (size_t)X->n);
-        for (int t = 0; t < X->n; t++) v[t] = S->ftab[t] = snap(win(u, X->dims[t]));
-        S->n_num = uniq(x, v, X->n, &S->num);
-        free(v);
-        if (claim(x, si, &u->out[0], 1, where)) return 1;
-        j++;
+        if (scan_block(x, U, M, j, u, xs, nr, d0, w_one, thr, l, where, &j)) return 1;
     }
-    (void)n_sw_here;
     for (int p = 0; p < x->n_pending; p++)
         if (x->dim_sw[x->pending_dim[p]] >= 0)
             return err_printf(x->err, x->errcap, "layer %d: a selector-width head has no MLP in its layer", l);
