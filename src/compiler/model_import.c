@@ -79,7 +79,10 @@ static int opt_int(const cJSON *o, const char *key, int64_t dflt, int64_t lo, in
     return 0;
 }
 
-static int build(const ImportTensor *t, int n, const cJSON *meta, CompiledModel *m, char *err, size_t cap) {
+/* The sizes: from the parameters' shapes (residual, vocabulary, layers, attention columns, MLP
+ * width) and the JSON (max_seq_len, heads, key_size, exactness, causal), checked against each
+ * other. */
+static int import_config(const ImportTensor *t, int n, const cJSON *meta, CompiledModel *m, char *err, size_t cap) {
     if (!cJSON_IsObject(meta)) return err_printf(err, cap, "import JSON: not an object");
     const char *dup = json_duplicate_key(meta);
     if (dup) return err_printf(err, cap, "import JSON: field \"%s\" appears twice", dup);
@@ -138,8 +141,12 @@ static int build(const ImportTensor *t, int n, const cJSON *meta, CompiledModel 
     m->causal = causal_i;
     m->mlp_exactness = (int)ex;
     m->vocab_size = (int)V;
+    return 0;
+}
 
-    /* encoders */
+/* The token encoder ("token_ids") and the BOS and PAD tokens. */
+static int import_tokens(const cJSON *meta, CompiledModel *m, char *err, size_t cap) {
+    int64_t V = m->vocab_size;
     const cJSON *tid;
     if (json_get_array(meta, "token_ids", "import JSON", &tid, err, cap)) return 1;
     if (cJSON_GetArraySize(tid) != V)
@@ -169,7 +176,12 @@ static int build(const ImportTensor *t, int n, const cJSON *meta, CompiledModel 
     if (m->bos_id < 0 || m->pad_id < 0 || m->bos_id == m->pad_id)
         return err_printf(err, cap, "import JSON: the %s token \"%s\" is not in \"token_ids\"", m->bos_id < 0 ? "BOS" : "PAD",
                           m->bos_id < 0 ? bos : pad);
+    return 0;
+}
 
+/* The output decoder ("output": name, encoding, values), one value per unembedding column. */
+static int import_output(const ImportTensor *t, int n, const cJSON *meta, CompiledModel *m, char *err, size_t cap) {
+    const ImportTensor *ue = find(t, n, "unembed/w");
     const cJSON *o;
     const char *oname, *oenc;
     if (json_get_object(meta, "output", "import JSON", &o, err, cap) ||
@@ -181,33 +193,41 @@ static int build(const ImportTensor *t, int n, const cJSON *meta, CompiledModel 
     m->output_name = arena_strdup(&m->arena, oname);
     m->output_numerical = strcmp(oenc, "numerical") == 0;
     int64_t ncols = ue->shape[1];
-    if (ue->shape[0] != D) return err_printf(err, cap, "unembed/w has %lld rows; expected %lld", (long long)ue->shape[0], (long long)D);
+    if (ue->shape[0] != m->residual_dim)
+        return err_printf(err, cap, "unembed/w has %lld rows; expected %lld", (long long)ue->shape[0],
+                          (long long)m->residual_dim);
     m->n_out = (int)ncols;
     if (m->output_numerical && ncols != 1)
         return err_printf(err, cap, "unembed/w has %lld columns; a numerical output has 1", (long long)ncols);
     m->out_values = arena_alloc(&m->arena, sizeof(Value) * (size_t)(ncols ? ncols : 1));
-    if (!m->output_numerical) {
-        const cJSON *vals;
-        if (json_get_array(o, "values", "import JSON: output", &vals, err, cap)) return 1;
-        if (cJSON_GetArraySize(vals) != ncols)
-            return err_printf(err, cap, "import JSON: output has %d values; unembed/w has %lld columns",
-                              cJSON_GetArraySize(vals), (long long)ncols);
-        int k = 0;
-        const cJSON *it;
-        cJSON_ArrayForEach(it, vals) {
-            if (json_value(it, &m->out_values[k], 0))
-                return err_printf(err, cap, "import JSON: output value %d is not a JSON scalar or list", k);
-            if (m->out_values[k].kind == VAL_STR) m->out_values[k] = val_str(arena_strdup(&m->arena, m->out_values[k].u.s));
-            k++;
-        }
+    if (m->output_numerical) return 0;
+    const cJSON *vals;
+    if (json_get_array(o, "values", "import JSON: output", &vals, err, cap)) return 1;
+    if (cJSON_GetArraySize(vals) != ncols)
+        return err_printf(err, cap, "import JSON: output has %d values; unembed/w has %lld columns",
+                          cJSON_GetArraySize(vals), (long long)ncols);
+    int k = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, vals) {
+        if (json_value(it, &m->out_values[k], 0))
+            return err_printf(err, cap, "import JSON: output value %d is not a JSON scalar or list", k);
+        if (m->out_values[k].kind == VAL_STR) m->out_values[k] = val_str(arena_strdup(&m->arena, m->out_values[k].u.s));
+        k++;
     }
+    return 0;
+}
 
+/* Every weight matrix, with zero biases. */
+static int import_weights(const ImportTensor *t, int n, CompiledModel *m, char *err, size_t cap) {
+    int64_t D = m->residual_dim, V = m->vocab_size, N = m->max_seq_len, ncols = m->n_out;
+    int64_t HK = (int64_t)m->num_heads * m->key_size, M = m->mlp_hidden_size;
+    char name[160];
     model_alloc_weights(m);
     if (take2(t, n, "token_embed/embeddings", V, D, m->token_embed, err, cap) ||
         take2(t, n, "pos_embed/embeddings", N + 1, D, m->pos_embed, err, cap) ||
         take2(t, n, "unembed/w", D, ncols, m->unembed, err, cap))
         return 1;
-    for (int l = 0; l < L; l++) {
+    for (int l = 0; l < m->num_layers; l++) {
         ModelLayer *ly = &m->layers[l];
         const char *nm[4] = {"query", "key", "value", "linear"};
         double *ws[4] = {ly->q, ly->k, ly->v, ly->o};
@@ -226,9 +246,12 @@ static int build(const ImportTensor *t, int n, const cJSON *meta, CompiledModel 
         snprintf(name, sizeof name, "transformer/layer_%d/mlp/linear_2/b", l);
         if (check_bias(t, n, name, D, err, cap)) return 1;
     }
-    if (check_bias(t, n, "unembed/b", ncols, err, cap)) return 1;
-    /* Every parameter must have been used: a stray name means a different architecture
-     * (layer norm, a missing layer in the numbering). */
+    return check_bias(t, n, "unembed/b", ncols, err, cap);
+}
+
+/* Every parameter must have been used: a stray name means a different architecture (layer
+ * norm, a missing layer in the numbering). */
+static int check_param_names(const ImportTensor *t, int n, int L, char *err, size_t cap) {
     for (int i = 0; i < n; i++) {
         const char *s = t[i].name;
         int li;
@@ -247,13 +270,22 @@ static int build(const ImportTensor *t, int n, const cJSON *meta, CompiledModel 
         }
         return err_printf(err, cap, "parameter \"%s\" is not part of Tracr's model (layer norm is not supported)", s);
     }
+    return 0;
+}
 
+static int build(const ImportTensor *t, int n, const cJSON *meta, CompiledModel *m, char *err, size_t cap) {
+    if (import_config(t, n, meta, m, err, cap) || import_tokens(meta, m, err, cap) ||
+        import_output(t, n, meta, m, err, cap) || import_weights(t, n, m, err, cap) ||
+        check_param_names(t, n, m->num_layers, err, cap))
+        return 1;
+    int64_t D = m->residual_dim;
+    char name[160];
     m->residual_labels = arena_alloc(&m->arena, sizeof(char *) * (size_t)D);
     for (int64_t i = 0; i < D; i++) {
         snprintf(name, sizeof name, "r%lld", (long long)i);
         m->residual_labels[i] = arena_strdup(&m->arena, name);
     }
-    m->info = arena_alloc(&m->arena, sizeof(ModelLayerInfo) * (size_t)L);
+    m->info = arena_alloc(&m->arena, sizeof(ModelLayerInfo) * (size_t)m->num_layers);
     m->source = "";
     return 0;
 }
