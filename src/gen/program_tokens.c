@@ -716,6 +716,117 @@ done:
     return rc;
 }
 
+/* reach[i] = 1 for every expression the output depends on. */
+static int mark_reachable(const RaspProgram *p, unsigned char *reach, char *err, size_t errcap) {
+    reach[p->output] = 1;
+    for (int i = p->n_exprs - 1; i >= 0; i--)
+        if (reach[i])
+            for (int j = 0; j < 2; j++) {
+                int c = p->exprs[i].child[j];
+                if (c >= 0 && c < i) reach[c] = 1;
+                else if (c >= i) {
+                    snprintf(err, errcap, "%s: child %d is not defined before it", p->exprs[i].label, c);
+                    return 1;
+                }
+            }
+    return 0;
+}
+
+/* The row of expression i (not tokens or indices); src maps earlier expressions to their
+ * sources; *sets: value sets, computed once for functions outside the library. */
+static int encode_op(const RaspProgram *p, int i, const int *src, ValueSet **sets, PtOp *out, char *err,
+                     size_t errcap) {
+    const RaspExpr *e = &p->exprs[i];
+    PtOp o;
+    memset(&o, 0, sizeof o);
+    o.enc = e->enc == ENC_NUMERICAL ? PT_ENC_NUM : PT_ENC_CAT;
+    o.fn = PT_FN_NONE;
+    o.arg[0] = o.arg[1] = PT_SRC_NONE;
+    int lib = -1, nargs = 2;
+    switch (e->kind) {
+    case EXPR_MAP:
+        o.op = PT_OP_MAP;
+        nargs = 1;
+        lib = gen_lib_lookup_lambda(GEN_FN_MAP, e->fn);
+        break;
+    case EXPR_SEQMAP:
+        o.op = PT_OP_SEQMAP;
+        lib = gen_lib_lookup_lambda(GEN_FN_SEQMAP, e->fn);
+        break;
+    case EXPR_LINSEQMAP:
+        o.op = PT_OP_LINSEQMAP;
+        lib = gen_lib_lookup_linear(e->lin_a, e->lin_b);
+        break;
+    case EXPR_SELECT:
+        o.op = PT_OP_SELECT;
+        o.enc = PT_ENC_NONE;
+        if (e->pred == PRED_LAMBDA) return enc_fail(err, errcap, e, "a lambda predicate has no program-token form");
+        o.fn = (int16_t)(PT_FN_PRED0 + (int)e->pred);
+        break;
+    case EXPR_AGGREGATE:
+        o.op = PT_OP_AGGREGATE;
+        if (e->enc == ENC_CATEGORICAL ? e->default_value.kind != VAL_NONE
+                                      : !(val_is_number(e->default_value) && val_eq(e->default_value, val_int(0))))
+            return enc_fail(err, errcap, e, "only default=None (categorical) or default=0 (numerical) have a token form");
+        break;
+    case EXPR_SELWIDTH:
+        o.op = PT_OP_SELWIDTH;
+        nargs = 1;
+        break;
+    default: {
+        char what[120];
+        snprintf(what, sizeof what, "%s has no program-token form", rasp_kind_name(e->kind));
+        return enc_fail(err, errcap, e, what);
+    }
+    }
+    if ((e->kind == EXPR_MAP || e->kind == EXPR_SEQMAP || e->kind == EXPR_LINSEQMAP)) {
+        if (lib < 0 && e->kind != EXPR_LINSEQMAP && e->fn && e->child[0] >= 0 &&
+            (e->kind == EXPR_MAP || e->child[1] >= 0)) {
+            if (encode_by_values(p, e, sets, &o, err, errcap)) return 1;
+        } else if (lib < 0) {
+            char body[200] = "";
+            if (e->fn) py_format(e->fn->body, e->fn->params, body, sizeof body);
+            char what[300];
+            if (e->kind == EXPR_LINSEQMAP) snprintf(what, sizeof what, "coefficient pair not in the lambda library");
+            else snprintf(what, sizeof what, "function `%s` is not in the lambda library", body);
+            return enc_fail(err, errcap, e, what);
+        }
+        if (lib >= 0) o.fn = (int16_t)pt_fn_of_lib(lib);
+    }
+    if ((e->kind == EXPR_AGGREGATE || e->kind == EXPR_SELWIDTH) &&
+        (e->child[0] < 0 || p->exprs[e->child[0]].kind != EXPR_SELECT))
+        return enc_fail(err, errcap, e, "the selector must be a plain Select to have a token form");
+    for (int j = 0; j < nargs; j++) {
+        int c = e->child[j];
+        if (c < 0) return enc_fail(err, errcap, e, "missing argument");
+        o.arg[j] = (int16_t)src[c];
+    }
+    *out = o;
+    return 0;
+}
+
+/* The canonical rows of the operations, as tokens; they must decode again. */
+static int rows_to_tokens(const PtOp *ops, int nops, int out, int16_t *tokens, char *err, size_t errcap) {
+    PtOp rows[PT_MAX_VARS];
+    int nrows;
+    if (pt_canonicalize(ops, nops, out, rows, &nrows, err, errcap) != 0) return 1;
+    if (!pt_tables_fit(rows, nrows)) {
+        snprintf(err, errcap, "the tables' values do not fit after the END row (%d rows)", nrows);
+        return 1;
+    }
+    pt_ops_to_tokens(rows, nrows, tokens);
+    /* The table must decode: report Tracr typing problems (e.g. a Select on a numerical SOp)
+     * here, in the decoder's words. */
+    PtOp check[PT_MAX_VARS];
+    int nc;
+    char why[300];
+    if (pt_tokens_to_ops(tokens, check, &nc, why, sizeof why) != 0) {
+        snprintf(err, errcap, "canonical %s", why);
+        return 1;
+    }
+    return 0;
+}
+
 int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap) {
     if (gen_lib_init(err, errcap) != 0) return 1;
     if (!p || p->output < 0 || p->output >= p->n_exprs) {
@@ -732,17 +843,7 @@ int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap) {
         snprintf(err, errcap, "out of memory");
         goto done;
     }
-    reach[p->output] = 1;
-    for (int i = n - 1; i >= 0; i--)
-        if (reach[i])
-            for (int j = 0; j < 2; j++) {
-                int c = p->exprs[i].child[j];
-                if (c >= 0 && c < i) reach[c] = 1;
-                else if (c >= i) {
-                    snprintf(err, errcap, "%s: child %d is not defined before it", p->exprs[i].label, c);
-                    goto done;
-                }
-            }
+    if (mark_reachable(p, reach, err, errcap)) goto done;
     for (int i = 0; i < n; i++) {
         if (!reach[i]) continue;
         const RaspExpr *e = &p->exprs[i];
@@ -758,109 +859,15 @@ int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap) {
             snprintf(err, errcap, "program has more than %d operations", PT_MAX_INPUT_EXPRS);
             goto done;
         }
-        PtOp o;
-        memset(&o, 0, sizeof o);
-        o.enc = e->enc == ENC_NUMERICAL ? PT_ENC_NUM : PT_ENC_CAT;
-        o.fn = PT_FN_NONE;
-        o.arg[0] = o.arg[1] = PT_SRC_NONE;
-        int lib = -1, nargs = 2;
-        switch (e->kind) {
-        case EXPR_MAP:
-            o.op = PT_OP_MAP;
-            nargs = 1;
-            lib = gen_lib_lookup_lambda(GEN_FN_MAP, e->fn);
-            break;
-        case EXPR_SEQMAP:
-            o.op = PT_OP_SEQMAP;
-            lib = gen_lib_lookup_lambda(GEN_FN_SEQMAP, e->fn);
-            break;
-        case EXPR_LINSEQMAP:
-            o.op = PT_OP_LINSEQMAP;
-            lib = gen_lib_lookup_linear(e->lin_a, e->lin_b);
-            break;
-        case EXPR_SELECT:
-            o.op = PT_OP_SELECT;
-            o.enc = PT_ENC_NONE;
-            if (e->pred == PRED_LAMBDA) {
-                enc_fail(err, errcap, e, "a lambda predicate has no program-token form");
-                goto done;
-            }
-            o.fn = (int16_t)(PT_FN_PRED0 + (int)e->pred);
-            break;
-        case EXPR_AGGREGATE:
-            o.op = PT_OP_AGGREGATE;
-            if (e->enc == ENC_CATEGORICAL ? e->default_value.kind != VAL_NONE
-                                          : !(val_is_number(e->default_value) &&
-                                              val_eq(e->default_value, val_int(0)))) {
-                enc_fail(err, errcap, e,
-                         "only default=None (categorical) or default=0 (numerical) have a token form");
-                goto done;
-            }
-            break;
-        case EXPR_SELWIDTH:
-            o.op = PT_OP_SELWIDTH;
-            nargs = 1;
-            break;
-        default: {
-            char what[120];
-            snprintf(what, sizeof what, "%s has no program-token form", rasp_kind_name(e->kind));
-            enc_fail(err, errcap, e, what);
-            goto done;
-        }
-        }
-        if ((e->kind == EXPR_MAP || e->kind == EXPR_SEQMAP || e->kind == EXPR_LINSEQMAP)) {
-            if (lib < 0 && e->kind != EXPR_LINSEQMAP && e->fn && e->child[0] >= 0 &&
-                (e->kind == EXPR_MAP || e->child[1] >= 0)) {
-                if (encode_by_values(p, e, &sets, &o, err, errcap)) goto done;
-            } else if (lib < 0) {
-                char body[200] = "";
-                if (e->fn) py_format(e->fn->body, e->fn->params, body, sizeof body);
-                char what[300];
-                if (e->kind == EXPR_LINSEQMAP) snprintf(what, sizeof what, "coefficient pair not in the lambda library");
-                else snprintf(what, sizeof what, "function `%s` is not in the lambda library", body);
-                enc_fail(err, errcap, e, what);
-                goto done;
-            }
-            if (lib >= 0) o.fn = (int16_t)pt_fn_of_lib(lib);
-        }
-        if ((e->kind == EXPR_AGGREGATE || e->kind == EXPR_SELWIDTH) &&
-            (e->child[0] < 0 || p->exprs[e->child[0]].kind != EXPR_SELECT)) {
-            enc_fail(err, errcap, e, "the selector must be a plain Select to have a token form");
-            goto done;
-        }
-        for (int j = 0; j < nargs; j++) {
-            int c = e->child[j];
-            if (c < 0) {
-                enc_fail(err, errcap, e, "missing argument");
-                goto done;
-            }
-            o.arg[j] = (int16_t)src[c];
-        }
-        src[i] = nops;
-        ops[nops++] = o;
+        if (encode_op(p, i, src, &sets, &ops[nops], err, errcap)) goto done;
+        src[i] = nops++;
     }
     if (src[p->output] < 0) {
         snprintf(err, errcap, "the output is %s itself; a program needs at least one operation",
                  p->exprs[p->output].label);
         goto done;
     }
-    PtOp rows[PT_MAX_VARS];
-    int nrows;
-    if (pt_canonicalize(ops, nops, src[p->output], rows, &nrows, err, errcap) != 0) goto done;
-    if (!pt_tables_fit(rows, nrows)) {
-        snprintf(err, errcap, "the tables' values do not fit after the END row (%d rows)", nrows);
-        goto done;
-    }
-    pt_ops_to_tokens(rows, nrows, tokens);
-    /* The table must decode: report Tracr typing problems (e.g. a Select on a numerical SOp)
-     * here, in the decoder's words. */
-    PtOp check[PT_MAX_VARS];
-    int nc;
-    char why[300];
-    if (pt_tokens_to_ops(tokens, check, &nc, why, sizeof why) != 0) {
-        snprintf(err, errcap, "canonical %s", why);
-        goto done;
-    }
+    if (rows_to_tokens(ops, nops, src[p->output], tokens, err, errcap)) goto done;
     rc = 0;
 done:
     if (sets) rasp_free_value_sets(sets, n);
