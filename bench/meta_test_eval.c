@@ -19,9 +19,7 @@
 #include <unistd.h>
 
 #include "eval/equiv.h"
-#include "meta/decode_table.h"
-#include "meta/meta_checkpoint.h"
-#include "meta/train_data.h"
+#include "meta/meta.h"
 
 int main(int argc, char **argv) {
     if (argc < 3) {

@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "meta/meta_blas.h"
-#include "meta/meta_model.h"
+#include "meta/meta.h"
 #include "util/rng.h"
 
 /* Keep in sync with bench/train_torch.py. */
@@ -46,7 +45,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: train [steps >= 1] [threads >= 1]\n");
         return 2;
     }
-    omp_set_num_threads(threads); /* the meta kernels run OpenBLAS single-threaded (meta_blas.h) */
+    omp_set_num_threads(threads); /* the meta kernels run OpenBLAS single-threaded (meta.h) */
     MetaConfig cfg = {0};
     cfg.d_model = D, cfg.n_head = HEADS, cfg.n_layer = LAYERS, cfg.mlp_ratio = RATIO;
     cfg.payload_dim = F, cfg.n_id_fields = 3, cfg.id_vocab[0] = 16, cfg.id_vocab[1] = 16, cfg.id_vocab[2] = P;

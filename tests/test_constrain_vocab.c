@@ -10,8 +10,7 @@
 #include "compiler/model.h"
 #include "gen/program_tokens.h"
 #include "gen/sampler.h"
-#include "meta/constrain.h"
-#include "meta/prog_codec.h"
+#include "meta/meta.h"
 #include "rasp/rasp.h"
 #include "test.h"
 

@@ -13,9 +13,7 @@
 #include "eval/eval_run.h"
 #include "eval/equiv.h"
 #include "eval/search.h"
-#include "meta/decode_table.h"
-#include "meta/prog_codec.h"
-#include "meta/train.h"
+#include "meta/meta.h"
 #include "test.h"
 
 enum { NS = 5 };

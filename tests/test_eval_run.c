@@ -8,8 +8,7 @@
 #include "eval/eval_run.h"
 #include "gen/lambda_lib.h"
 #include "util/rng.h"
-#include "meta/prog_codec.h"
-#include "meta/train.h"
+#include "meta/meta.h"
 #include "test.h"
 
 static void noise_keeps_norms_and_ids(void) {

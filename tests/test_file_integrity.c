@@ -11,8 +11,7 @@
 #include "dataset/shard.h"
 #include "io/safetensors.h"
 #include "io/st_digest.h"
-#include "meta/meta_checkpoint.h"
-#include "meta/meta_model.h"
+#include "meta/meta.h"
 #include "rasp/rasp.h"
 #include "test.h"
 

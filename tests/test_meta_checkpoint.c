@@ -6,8 +6,7 @@
 #include <unistd.h>
 
 #include "io/safetensors.h"
-#include "meta/meta_checkpoint.h"
-#include "meta/meta_model.h"
+#include "meta/meta.h"
 #include "util/rng.h"
 #include "test.h"
 

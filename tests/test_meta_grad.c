@@ -11,9 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "meta/meta_layers.h"
-#include "meta/meta_model.h"
-#include "meta/meta_net.h"
+#include "meta/meta.h"
 #include "util/rng.h"
 #include "test.h"
 

@@ -6,8 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "meta/meta_decode.h"
-#include "meta/meta_model.h"
+#include "meta/meta.h"
 #include "util/rng.h"
 #include "test.h"
 

@@ -8,12 +8,8 @@
 #include <unistd.h>
 
 #include "dataset/accept.h"
-#include "meta/constrain.h"
-#include "meta/decode_table.h"
-#include "meta/meta_checkpoint.h"
+#include "meta/meta.h"
 #include "util/rng.h"
-#include "meta/prog_codec.h"
-#include "meta/train.h"
 #include "test.h"
 
 /* Real samples: generated programs, compiled and turned into weight tokens. */

@@ -1,4 +1,4 @@
-/* Streamed training data (meta/train_stream.h) and starting from a checkpoint: samples are a
+/* Streamed training data (meta/meta.h) and starting from a checkpoint: samples are a
  * function of (seed, position); only train-split, non-classic programs come out; the
  * frequency pool and class weights move the mix the way they claim; a streamed run resumes
  * bit-identically; --init copies parameters (and AdamW state when asked) and restarts the
@@ -12,9 +12,7 @@
 
 #include "dataset/accept.h"
 #include "dataset/gen_driver.h"
-#include "meta/meta_checkpoint.h"
-#include "meta/train.h"
-#include "meta/train_stream.h"
+#include "meta/meta.h"
 #include "rasp/rasp.h"
 #include "test.h"
 

@@ -13,10 +13,7 @@
 #include "eval/search.h"
 #include "gen/program_tokens.h"
 #include "io/atomic_file.h"
-#include "meta/decode_table.h"
-#include "meta/meta_checkpoint.h"
-#include "meta/train.h"
-#include "meta/train_sidecar.h"
+#include "meta/meta.h"
 #include "rasp/rasp.h"
 
 static const char *usage =

@@ -18,9 +18,7 @@
 #include "io/atomic_file.h"
 #include "io/json_util.h"
 #include "io/out_path.h"
-#include "meta/meta_checkpoint.h"
-#include "meta/train.h"
-#include "meta/train_sidecar.h"
+#include "meta/meta.h"
 #include "rasp/rasp.h"
 
 static const char *usage =

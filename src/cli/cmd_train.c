@@ -13,8 +13,7 @@
 #include "cli/cli.h"
 #include "io/atomic_file.h"
 #include "io/path_lock.h"
-#include "meta/train.h"
-#include "meta/train_sidecar.h"
+#include "meta/meta.h"
 
 static const char *usage =
     "usage: itracr train (--data DIR | --stream) -o META.safetensors [--config FILE.json] [--steps N]\n"

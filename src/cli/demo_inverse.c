@@ -13,8 +13,7 @@
 #include "eval/search.h"
 #include "gen/lambda_lib.h"
 #include "gen/program_tokens.h"
-#include "meta/decode_table.h"
-#include "meta/meta_checkpoint.h"
+#include "meta/meta.h"
 
 /* Sample 29 of `itracr gen -n 1000 --seed 777 --split test=1` (the shipped model was trained
  * on --seed 1; this program is not in its training split), printed by `itracr fmt`. With the

@@ -5,7 +5,7 @@
 #define ITRACR_EVAL_EVAL_LIFT_H
 #include <stddef.h>
 
-#include "meta/train_data.h"
+#include "meta/meta.h"
 #include "rasp/value.h"
 
 typedef struct EvalLiftStats {

@@ -10,9 +10,8 @@
 
 #include "gen/lambda_lib.h"
 #include "gen/program_tokens.h"
-#include "meta/decode_table.h"
+#include "meta/meta.h"
 #include "util/rng.h"
-#include "meta/prog_codec.h"
 #include "rasp/rasp.h"
 
 #define TABLE_CELLS (PT_ROWS * PT_COLS)

@@ -18,8 +18,7 @@
 #include "eval/equiv.h"
 #include "eval/metrics.h"
 #include "eval/search.h"
-#include "meta/meta_model.h"
-#include "meta/train_data.h"
+#include "meta/meta.h"
 
 typedef struct EvalRunOptions {
     int beam;               /* <= 1: greedy */

@@ -2,7 +2,7 @@
  *
  * Given a compiled model -- the only thing the search sees, with its weight tokens and its
  * forward pass -- and a meta-model, draw up to K candidate programs from the meta-model
- * (meta/decode_cands.h, best first by its own score) and check each:
+ * (meta/meta.h, best first by its own score) and check each:
  *   weights   the candidate compiles (the given model's vocabulary, max_seq_len, causal flag,
  *             exact mode and MLP exactness) to the same model up to a permutation of residual
  *             directions: the same config and the same model_hash128 (data/model_hash.h).
@@ -29,8 +29,7 @@
 #include "compiler/model.h"
 #include "eval/equiv.h"
 #include "gen/program_tokens.h"
-#include "meta/decode_cands.h"
-#include "meta/meta_model.h"
+#include "meta/meta.h"
 
 typedef enum { SEARCH_NONE = 0, SEARCH_FUNCTION, SEARCH_WEIGHTS } SearchVerdict;
 const char *search_verdict_name(SearchVerdict v); /* "none", "function", "weights" */

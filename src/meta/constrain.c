@@ -1,8 +1,8 @@
-/* Decoding constraint (constrain.h). The row rules mirror pt_tokens_to_ops/check_row in
+/* Decoding constraint (meta.h). The row rules mirror pt_tokens_to_ops/check_row in
  * gen/program_tokens.c and, with a context, the checks of rasp_validate_compilable on the
  * model's own vocabulary; tests/test_train.c and tests/test_constrain_vocab.c check with
  * random walks that every sequence the constraint lets through decodes (and compiles). */
-#include "meta/constrain.h"
+#include "meta/meta.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,6 @@
 #include "compiler/model.h"
 #include "gen/lambda_lib.h"
 #include "gen/program_tokens.h"
-#include "meta/prog_codec.h"
 #include "rasp/rasp.h"
 
 /* What the decoder knows about the rows written so far. */

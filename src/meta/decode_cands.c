@@ -1,5 +1,5 @@
-/* Candidate programs best first (decode_cands.h). */
-#include "meta/decode_cands.h"
+/* Candidate programs best first (meta.h). */
+#include "meta/meta.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -7,10 +7,6 @@
 #include <string.h>
 
 #include "dataset/weight_tokens.h"
-#include "meta/constrain.h"
-#include "meta/decode_table.h"
-#include "meta/meta_decode.h"
-#include "meta/prog_codec.h"
 
 /* One decoded candidate sequence. */
 typedef struct Node {

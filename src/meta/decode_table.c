@@ -1,13 +1,10 @@
-/* Constrained decoding to a program-token table (decode_table.h). */
-#include "meta/decode_table.h"
+/* Constrained decoding to a program-token table (meta.h). */
+#include "meta/meta.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "dataset/weight_tokens.h"
-#include "meta/constrain.h"
-#include "meta/meta_decode.h"
-#include "meta/prog_codec.h"
 
 int32_t *meta_ids_widen(const int16_t *ids, int P) {
     int32_t *w = malloc(sizeof(int32_t) * WT_N_IDS * (size_t)(P > 0 ? P : 1));

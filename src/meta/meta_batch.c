@@ -1,6 +1,6 @@
 #include <stdio.h>
 
-#include "meta/meta_net.h"
+#include "meta/meta.h"
 
 int meta_batch_validate(const MetaConfig *c, const MetaBatch *b, int max_batch, char *err,
                         size_t errcap) {

@@ -1,4 +1,4 @@
-#include "meta/meta_blas.h"
+#include "meta/meta.h"
 
 #include <cblas.h>
 #include <stdlib.h>

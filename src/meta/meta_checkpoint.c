@@ -1,4 +1,4 @@
-#include "meta/meta_checkpoint.h"
+#include "meta/meta.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,4 +1,4 @@
-#include "meta/meta_config.h"
+#include "meta/meta.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "meta/meta_decode.h"
+#include "meta/meta.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "meta/meta_blas.h"
-#include "meta/meta_layers.h"
 #include "meta/meta_par.h"
 
 /* KV-cached incremental decoder for up to nb hypotheses advancing in lockstep. */

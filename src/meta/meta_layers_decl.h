@@ -1,4 +1,4 @@
-/* Included twice by meta_layers.h (float, then double with suffix _f64); no include guard. */
+/* Included twice by meta/meta.h (float, then double with suffix _f64); no include guard. */
 
 /* C[M,N] = alpha * op(A)[M,K] @ op(B)[K,N] + beta * C, row-major; op(X) = X^T when the trans
  * flag is set (then A is stored [K,M], B is stored [N,K]). beta == 0 ignores C's contents. */

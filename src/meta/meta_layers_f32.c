@@ -37,12 +37,14 @@ static inline float meta_fast_tanhf(float u) {
     return 1.0f - 2.0f / (meta_fast_expf(2.0f * u) + 1.0f);
 }
 
-#define REAL float
-#define FN(n) n
-#define GEMM_BLAS cblas_sgemm
-#define GEMV_BLAS cblas_sgemv
-#define EXP expf
-#define LOG logf
-#define SQRT sqrtf
-#define TANH meta_fast_tanhf
+#include "meta/meta.h" /* first: it expands the declarations with META_REAL of its own */
+
+#define META_REAL float
+#define META_FN(n) n
+#define META_GEMM_BLAS cblas_sgemm
+#define META_GEMV_BLAS cblas_sgemv
+#define META_EXP expf
+#define META_LOG logf
+#define META_SQRT sqrtf
+#define META_TANH meta_fast_tanhf
 #include "meta/meta_layers_tmpl.h"

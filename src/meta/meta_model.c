@@ -1,4 +1,4 @@
-#include "meta/meta_model.h"
+#include "meta/meta.h"
 
 #include <math.h>
 #include <stdio.h>

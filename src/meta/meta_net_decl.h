@@ -1,4 +1,4 @@
-/* Included twice by meta_net.h (float, then double with suffix _f64); no include guard. */
+/* Included twice by meta/meta.h (float, then double with suffix _f64); no include guard. */
 
 /* Activations and backward scratch for batches up to max_batch samples of up to
  * (max_prefix + max_prog) positions. N = B*L rows, BT = B*T program rows, M = mlp width.

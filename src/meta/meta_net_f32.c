@@ -1,4 +1,6 @@
 /* Float build of the whole-model forward/backward (the model's). */
-#define REAL float
-#define FN(n) n
+#include "meta/meta.h" /* first: it expands the declarations with META_REAL of its own */
+
+#define META_REAL float
+#define META_FN(n) n
 #include "meta/meta_net_tmpl.h"

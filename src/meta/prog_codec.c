@@ -1,5 +1,5 @@
-/* Flat program tokens (prog_codec.h). */
-#include "meta/prog_codec.h"
+/* Flat program tokens (meta.h). */
+#include "meta/meta.h"
 
 #include <stdio.h>
 #include <string.h>

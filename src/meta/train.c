@@ -1,6 +1,6 @@
-/* The training loop's pieces (train.h): config, deterministic batches, steps, validation,
+/* The training loop's pieces (meta.h): config, deterministic batches, steps, validation,
  * atomic checkpoints. The command line around them is cli/cmd_train.c. */
-#include "meta/train.h"
+#include "meta/meta.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -9,10 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "meta/decode_table.h"
-#include "meta/meta_checkpoint.h"
 #include "util/rng.h"
-#include "meta/prog_codec.h"
 
 void train_config_default(TrainConfig *c) {
     memset(c, 0, sizeof *c);

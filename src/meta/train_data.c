@@ -1,5 +1,5 @@
-/* In-memory training data (train_data.h). */
-#include "meta/train_data.h"
+/* In-memory training data (meta.h). */
+#include "meta/meta.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>

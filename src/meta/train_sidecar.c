@@ -1,5 +1,5 @@
-/* The training config sidecar (see train_sidecar.h). */
-#include "meta/train_sidecar.h"
+/* The training config sidecar (see meta.h). */
+#include "meta/meta.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

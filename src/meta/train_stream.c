@@ -1,5 +1,5 @@
-/* Training samples generated on the fly (train_stream.h). */
-#include "meta/train_stream.h"
+/* Training samples generated on the fly (meta.h). */
+#include "meta/meta.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,7 +133,7 @@ static int is_classic(const TrainStream *s, const uint64_t h[2]) {
     return 0;
 }
 
-/* The thinning coin of a candidate (train_stream.h): 1 to keep it. */
+/* The thinning coin of a candidate (meta.h): 1 to keep it. */
 static int keep_by_class(TrainStream *s, uint64_t cand_seed, const int16_t *table) {
     double wmax = 1;
     for (int c = 0; c < TS_CLASS_COUNT; c++)
