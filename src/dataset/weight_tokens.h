@@ -1,4 +1,5 @@
-/* Weight tokens: the meta-model's input, made from a compiled model alone.
+/* Weight tokens: the meta-model's input, made from a compiled model alone (the three token
+ * formats and which module owns each: docs/tokens.md).
  *
  * wt_encode reads only what a model file holds -- the weights, the config, the token table
  * (the value of each embedding row) and the output decoding (the value of each unembedding

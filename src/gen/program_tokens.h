@@ -1,4 +1,5 @@
-/* Program tokens: the meta-model's target (docs/program-tokens.md).
+/* Program tokens: the meta-model's target (docs/program-tokens.md; the three token formats
+ * and which module owns each: docs/tokens.md).
  *
  * A program is a table of int16 token ids [PT_ROWS][PT_COLS]: a START row, one row per
  * operation (op, enc, fn, a1, a2, out) in canonical order, an END row, then PAD rows. Each
