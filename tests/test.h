@@ -3,10 +3,13 @@
  * ends with "TESTSUM passed=P failed=F", which tests/run.sh adds up. */
 #ifndef ITRACR_TEST_H
 #define ITRACR_TEST_H
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int t_failed_checks, t_tests_passed, t_tests_failed, t_cur_failed;
 
@@ -69,6 +72,34 @@ static int t_failed_checks, t_tests_passed, t_tests_failed, t_cur_failed;
         printf("TESTSUM passed=%d failed=%d\n", t_tests_passed, t_tests_failed);         \
         return t_tests_failed ? 1 : 0;                                                   \
     } while (0)
+
+/* A fresh scratch directory "/tmp/itracr_<tag>_XXXXXX" (mkdtemp) in dir[cap]. Returns 0, or
+ * -1 with the reason on stderr. */
+static inline int test_tmpdir(char *dir, size_t cap, const char *tag) {
+    if (snprintf(dir, cap, "/tmp/itracr_%s_XXXXXX", tag) >= (int)cap || !mkdtemp(dir)) {
+        fprintf(stderr, "test_tmpdir(%s): cannot create a scratch directory\n", tag);
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes dir and everything below it (links are removed, never followed). */
+static inline void test_rm_tree(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            char p[4096];
+            struct stat st;
+            if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p) continue;
+            if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) test_rm_tree(p);
+            else unlink(p);
+        }
+        closedir(d);
+    }
+    if (rmdir(dir) != 0 && d) fprintf(stderr, "test_rm_tree: could not remove %s\n", dir);
+}
 
 /* Directory with test fixtures, relative to the repository root (tests run from there). */
 #define FIXTURE_DIR "tests/fixtures"

@@ -200,11 +200,7 @@ static void test_stale_name_collision(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/itracr_af_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (test_tmpdir(tmpdir, sizeof tmpdir, "af") != 0) return 1;
     RUN(test_write_and_overwrite);
     RUN(test_large);
     RUN(test_errors);
@@ -212,8 +208,6 @@ int main(void) {
     RUN(test_abort_removes_temp);
     RUN(test_crash_before_rename);
     RUN(test_stale_name_collision);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    test_rm_tree(tmpdir);
     TEST_END();
 }

@@ -166,8 +166,8 @@ static MetaConfig tiny_cfg(void) {
 }
 
 static void test_checkpoint_nan_and_checksum(void) {
-    char dir[] = "/tmp/itracr_integrity_XXXXXX", path[128], bad[128], err[1024];
-    CHECK(mkdtemp(dir) != NULL);
+    char dir[64], path[128], bad[128], err[1024];
+    CHECK(test_tmpdir(dir, sizeof dir, "integrity") == 0);
     snprintf(path, sizeof path, "%s/ok.safetensors", dir);
     snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
     MetaConfig c = tiny_cfg();

@@ -275,30 +275,11 @@ static void test_dataset_content(void) {
     free(mh);
 }
 
-static void rm_tree(const char *dir) {
-    static char names[64][300];
-    int n = list_files(dir, names, 64);
-    for (int i = 0; i < n; i++) {
-        char p[1024];
-        join(p, sizeof p, dir, names[i]);
-        unlink(p);
-    }
-    const char *subs[] = {"train", "val", "test"};
-    for (int s = 0; s < 3; s++) {
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", dir, subs[s]);
-        rmdir(p);
-    }
-    rmdir(dir);
-}
-
 int main(void) {
-    snprintf(dir1, sizeof dir1, "/tmp/itracr_gen1_XXXXXX");
-    snprintf(dir2, sizeof dir2, "/tmp/itracr_gen2_XXXXXX");
-    if (!mkdtemp(dir1) || !mkdtemp(dir2)) return 1;
+    if (test_tmpdir(dir1, sizeof dir1, "gen1") != 0 || test_tmpdir(dir2, sizeof dir2, "gen2") != 0) return 1;
     RUN(test_jobs_same_bytes);
     RUN(test_dataset_content);
-    rm_tree(dir1);
-    rm_tree(dir2);
+    test_rm_tree(dir1);
+    test_rm_tree(dir2);
     TEST_END();
 }

@@ -3,8 +3,6 @@
  * bytes for any number of jobs, and the transform's counters in the stats and the manifest;
  * compressed samples are accepted only when the compressed model still matches, distilled
  * ones when the student matches on >= 99% of the inputs. */
-#define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -12,11 +10,6 @@
 #include "dataset/shard.h"
 #include "test.h"
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-    (void)sb, (void)flag, (void)f;
-    return remove(p);
-}
-static void rm_tree(const char *d) { nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
 static int run(const char *dir, int transform, long n, int jobs, int steps, GdStats *st) {
     GdConfig c;
@@ -47,8 +40,9 @@ static unsigned char *slurp(const char *path, size_t *len) {
 }
 
 static void test_rotate(void) {
-    char a[64] = "/tmp/itracr_gtf_a_XXXXXX", b[64] = "/tmp/itracr_gtf_b_XXXXXX", c[64] = "/tmp/itracr_gtf_c_XXXXXX";
-    CHECK(mkdtemp(a) && mkdtemp(b) && mkdtemp(c));
+    char a[64], b[64], c[64];
+    CHECK(test_tmpdir(a, sizeof a, "gtf_a") == 0 && test_tmpdir(b, sizeof b, "gtf_b") == 0 &&
+          test_tmpdir(c, sizeof c, "gtf_c") == 0);
     GdStats sa, sb, sc;
     CHECK(run(a, ACC_TF_NONE, 40, 1, 0, &sa) == 0);
     CHECK(run(b, ACC_TF_ROTATE, 40, 1, 0, &sb) == 0);
@@ -86,7 +80,7 @@ static void test_rotate(void) {
     unsigned char *mb = slurp(mp, &lm);
     CHECK(mb && strstr((char *)mb, "\"transform\": {\"kind\": \"rotate\""));
     free(mb);
-    rm_tree(a), rm_tree(b), rm_tree(c);
+    test_rm_tree(a), test_rm_tree(b), test_rm_tree(c);
 }
 
 /* The acceptance hook alone (gd_run computes rounds of 512 samples, too many to compress in

@@ -246,8 +246,7 @@ static void test_bad_files(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/itracr_import_XXXXXX");
-    if (!mkdtemp(tmpdir)) return 1;
+    if (test_tmpdir(tmpdir, sizeof tmpdir, "import") != 0) return 1;
     RUN(test_npy_header_validation);
     RUN(test_all_fixtures_import);
     RUN(test_bad_files);

@@ -92,8 +92,8 @@ static void test_classics_compiled(void) {
 
 /* Tracr's own weights (the fixtures' JSON) through itracr import, then lift. */
 static void test_classics_tracr_weights(void) {
-    char tmp[] = "/tmp/itracr_lift_XXXXXX";
-    if (!mkdtemp(tmp)) return;
+    char tmp[64];
+    if (test_tmpdir(tmp, sizeof tmp, "lift") != 0) return;
     int verified = 0;
     for (int i = 0; i < n_stems; i++) {
         char path[4096], w[256], meta[256], err[1024];

@@ -124,12 +124,9 @@ int main(void) {
     for (int i = 0; i < B * P * 2; i++) ids[i] = (int32_t)rng_below(&g, i % 2 ? P : 3);
     for (int i = 0; i < B * T; i++) tok[i] = (int32_t)rng_below(&g, 9), tgt[i] = (int32_t)rng_below(&g, 9);
     tgt[4] = -1;
-    snprintf(dir, sizeof dir, "/tmp/itracr_meta_ckpt.XXXXXX");
-    if (!mkdtemp(dir)) return 1;
+    if (test_tmpdir(dir, sizeof dir, "meta_ckpt") != 0) return 1;
     RUN(test_resume_bit_identical);
     RUN(test_damaged);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    test_rm_tree(dir);
     TEST_END();
 }

@@ -63,8 +63,8 @@ static void test_roundtrip(void) {
     RaspProgram p;
     CompiledModel *m = build(&p);
     if (!m) return;
-    char dir[] = "/tmp/itracr_mio_XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
+    char dir[64];
+    CHECK(test_tmpdir(dir, sizeof dir, "mio") == 0);
     char path[128], err[512];
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
     CHECK_MSG(model_save(m, path, err, sizeof err) == 0, "%s", err);

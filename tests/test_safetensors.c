@@ -533,11 +533,7 @@ static void test_edge_inputs(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/itracr_st_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (test_tmpdir(tmpdir, sizeof tmpdir, "st") != 0) return 1;
     RUN(test_dtypes);
     RUN(test_round_trip);
     RUN(test_exact_bytes);
@@ -550,8 +546,6 @@ int main(void) {
     RUN(test_accepted_variants);
     RUN(test_writer_errors);
     RUN(test_edge_inputs);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    test_rm_tree(tmpdir);
     TEST_END();
 }

@@ -160,8 +160,8 @@ static void test_python_reader(void) {
     FILE *doc = fopen("docs/dataset.md", "r");
     CHECK(doc != NULL);
     if (!doc) return;
-    char dir[] = "/tmp/itracr_shard_XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
+    char dir[64];
+    CHECK(test_tmpdir(dir, sizeof dir, "shard") == 0);
     char py[256], shard[256], outp[256];
     snprintf(py, sizeof py, "%s/read.py", dir);
     snprintf(shard, sizeof shard, "%s/s.safetensors", dir);

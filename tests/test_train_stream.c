@@ -105,8 +105,8 @@ static void test_classics_excluded(void) {
     CHECK_MSG(pt_decode(a.prog, vocab, 5, 5, &p, err, sizeof err) == 0, "%s", err);
     char *text = rasp_format(&p);
     rasp_program_free(&p);
-    char dir[] = "/tmp/itracr_test_stream_XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
+    char dir[64];
+    CHECK(test_tmpdir(dir, sizeof dir, "test_stream") == 0);
     char path[256];
     snprintf(path, sizeof path, "%s/classic.rasp", dir);
     FILE *f = fopen(path, "w");
