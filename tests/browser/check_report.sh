@@ -6,14 +6,8 @@
 # Needs $ITRACR (the itracr binary); the synthetic report comes from the test binary next to it
 # ($(dirname $ITRACR)/tests/test_report --emit-html). Chromium is installed with apt-get when
 # missing. ITRACR_SKIP_BROWSER=1 skips the browser part (reported on stderr, not counted).
-set -u
-I=${ITRACR:?path to itracr}
+. "$(dirname "$0")/../cli/lib.sh"
 B=$(dirname "$I")
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "  FAIL: $*" >&2; }
 check() { # NAME CONDITION-COMMAND...
     local name=$1; shift
     if "$@"; then ok; else bad "$name"; fi
@@ -110,5 +104,4 @@ else
     fi
     [ -n "${REPORT_SHOT:-}" ] && cp "$T/shot.png" "$REPORT_SHOT" && cp "$T/report.html" "${REPORT_SHOT%.png}.html"
 fi
-echo "TESTSUM passed=$pass failed=$fail"
-[ "$fail" = 0 ]
+finish

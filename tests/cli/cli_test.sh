@@ -1,12 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end tests of the itracr command line (exit codes, outputs, files).
-set -u
-I=${ITRACR:?path to itracr}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "  FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh"
 # expect NAME WANT_RC WANT_STDOUT_SUBSTRING -- CMD...
 expect() {
     local name=$1 want_rc=$2 want=$3; shift 4
@@ -14,13 +8,6 @@ expect() {
     out=$("$@" 2>"$T/err"); rc=$?
     if [ "$rc" != "$want_rc" ]; then bad "$name: exit $rc, want $want_rc; stderr: $(head -c 300 "$T/err")"; return; fi
     if [ -n "$want" ] && [[ "$out" != *"$want"* ]]; then bad "$name: stdout '$out' lacks '$want'"; return; fi
-    ok
-}
-expect_err() { # NAME WANT_RC STDERR_SUBSTRING -- CMD...
-    local name=$1 want_rc=$2 want=$3; shift 4
-    "$@" >/dev/null 2>"$T/err"; local rc=$?
-    if [ "$rc" != "$want_rc" ]; then bad "$name: exit $rc, want $want_rc"; return; fi
-    if ! grep -qF -- "$want" "$T/err"; then bad "$name: stderr '$(head -c 300 "$T/err")' lacks '$want'"; return; fi
     ok
 }
 E=examples
@@ -67,4 +54,4 @@ if [ ! -e "$T/u.safetensors" ]; then ok; else bad "a failed compile left a file"
 expect_err compile-too-large 1 "value set too large" -- "$I" compile "$T/huge.rasp" -o "$T/huge.safetensors"
 expect check-too-large 1 "value set too large" -- "$I" check "$T/huge.rasp"
 expect demo 0 "0 mismatches" -- "$I" demo -o "$T/demo.safetensors"
-echo "TESTSUM passed=$pass failed=$fail"
+finish

@@ -4,21 +4,9 @@
 # uninterrupted one (and removes its orphan temporary files); two gen runs, or two train
 # runs, on one output cannot both proceed; readers (train, dataset stats) take exactly the
 # shards the manifest lists and check their checksums.
-set -u
-I=$(realpath "${ITRACR:?path to itracr}")
-T=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "  FAIL: $*" >&2; }
-expect_err() { # NAME WANT_RC STDERR_SUBSTRING -- CMD...
-    local name=$1 want_rc=$2 want=$3; shift 4
-    "$@" >"$T/out" 2>"$T/err"; local rc=$?
-    if [ "$rc" != "$want_rc" ]; then bad "$name: exit $rc, want $want_rc; stderr: $(head -c 300 "$T/err")"; return; fi
-    if ! grep -qF -- "$want" "$T/err"; then bad "$name: stderr '$(head -c 300 "$T/err")' lacks '$want'"; return; fi
-    ok
-}
 wait_for() { # FILE: up to 60 s
     for _ in $(seq 1 600); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1
 }
@@ -75,5 +63,4 @@ kill -9 "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null
 # item 9: --exclude of a missing folder, a seed past 2^64
 expect_err gen-exclude-missing 1 "not a directory" -- "$I" gen -n 1 -o "$T/x1" --exclude "$T/nonexistent"
 expect_err gen-seed-2-64 2 "bad --seed" -- "$I" gen -n 1 -o "$T/x2" --seed 18446744073709551616
-echo "TESTSUM passed=$pass failed=$fail"
-[ "$fail" -eq 0 ]
+finish

@@ -3,15 +3,10 @@
 # fills a tiny tmpfs when one can be mounted (root); otherwise a file-size limit (ulimit -f,
 # with SIGXFSZ ignored so writes fail with EFBIG) stands in for the full disk. Standard
 # output is checked with /dev/full.
-set -u
-I=$(realpath "${ITRACR:?path to itracr}")
-T=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 MNT=
 cleanup() { [ -n "$MNT" ] && umount "$MNT" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "  FAIL: $*" >&2; }
 export OMP_NUM_THREADS=1
 
 if [ -w /dev/full ]; then
@@ -33,5 +28,4 @@ else
     ( trap '' XFSZ; ulimit -f 4; exec "$I" train --data "$T/d" -o "$T/meta.safetensors" "${TINY[@]}" --log "$T/small/log.jsonl" ) 2>"$T/err"; rc=$?
 fi
 if [ $rc = 1 ] && grep -q "log .*write failed" "$T/err"; then ok; else bad "train with a full log disk: exit $rc: $(tail -3 "$T/err")"; fi
-echo "TESTSUM passed=$pass failed=$fail"
-[ "$fail" -eq 0 ]
+finish

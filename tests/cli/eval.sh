@@ -2,24 +2,11 @@
 # End-to-end test of `itracr eval`: a tiny dataset (itracr gen), a tiny meta-model trained for
 # a few steps (itracr train), then eval with the HTML report and the metrics JSON; the
 # numbers' ranges and consistency, determinism across thread counts, and the error exits.
-set -u
-I=${ITRACR:?path to itracr}
+. "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "  FAIL: $*" >&2; }
 check() { # NAME CMD...: passes when CMD exits 0
     local name=$1; shift
     if "$@" >"$T/out" 2>&1; then ok; else bad "$name: $(head -c 600 "$T/out")"; fi
-}
-expect_err() { # NAME WANT_RC STDERR_SUBSTRING -- CMD...
-    local name=$1 want_rc=$2 want=$3; shift 4
-    "$@" >/dev/null 2>"$T/err"; local rc=$?
-    if [ "$rc" != "$want_rc" ]; then bad "$name: exit $rc, want $want_rc; stderr: $(head -c 300 "$T/err")"; return; fi
-    if ! grep -qF -- "$want" "$T/err"; then bad "$name: stderr '$(head -c 300 "$T/err")' lacks '$want'"; return; fi
-    ok
 }
 
 # ---- a tiny dataset and model ------------------------------------------------------------
@@ -144,5 +131,4 @@ expect_err usage-bad-beam 2 "--beam" -- "$I" eval --data "$T/d" --meta "$T/m.saf
 expect_err usage-unknown 2 "unknown option" -- "$I" eval --data "$T/d" --meta "$T/m.safetensors" --frob
 "$I" eval --help | grep -q "usage: itracr eval" && ok || bad "eval --help"
 
-echo "TESTSUM passed=$pass failed=$fail"
-[ "$fail" -eq 0 ]
+finish

@@ -3,13 +3,7 @@
 # every attention and MLP sublayer) labelled by the residual directions, one pattern per head
 # whose rows sum to 1, and decodes to what forward prints; the page embeds it; both go
 # through the output guard.
-set -u
-I=$(realpath "${ITRACR:?path to itracr}")
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "  FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh"
 for n in sort reverse frac_prevs; do
     "$I" compile examples/$n.rasp -o "$T/$n.safetensors" >/dev/null 2>&1 || { bad "compile $n"; continue; }
     case $n in sort) in="3 1 2" ;; reverse) in="a b c" ;; frac_prevs) in="h e l" ;; esac
@@ -36,5 +30,4 @@ done
 [ $? = 1 ] && grep -q "is also an input" "$T/err" && ok || bad "--trace over the model: $(cat "$T/err")"
 out=$("$I" forward "$T/sort.safetensors" --input "3 1 2" --trace - 2>/dev/null | head -c 1)
 [ "$out" = "{" ] && ok || bad "--trace - did not write JSON to stdout"
-echo "TESTSUM passed=$pass failed=$fail"
-[ "$fail" -eq 0 ]
+finish

@@ -2,13 +2,7 @@
 # itracr gen with per-program settings: the fixed default and its spelling as one-point
 # ranges write the same bytes; drawn settings are stored and `dataset stats` shows them;
 # same seed, same bytes; bad setting flags are usage errors.
-set -u
-I=${ITRACR:?path to itracr}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "  FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh"
 same_dirs() { # A B: every file of A equal in B
     local f
     for f in $(cd "$1" && find . -type f | sort); do cmp -s "$1/$f" "$2/$f" || return 1; done
@@ -44,4 +38,4 @@ for args in "--vocab-size 0-3" "--vocab-size 5-2" "--vocab-kind floats" "--causa
     "$I" gen -n 5 -o "$T/bad" --quiet $args 2>/dev/null; rc=$?
     if [ "$rc" = 2 ]; then ok; else bad "gen $args: exit $rc, want 2"; fi
 done
-echo "TESTSUM passed=$pass failed=$fail"
+finish

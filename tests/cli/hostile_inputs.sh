@@ -1,20 +1,7 @@
 #!/usr/bin/env bash
 # Issue 14 items 7-9: what a careless or hostile user types gets a clear error, never a
 # silently different answer or unbounded work.
-set -u
-I=${ITRACR:?path to itracr}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "  FAIL: $*" >&2; }
-expect_err() { # NAME WANT_RC STDERR_SUBSTRING -- CMD...
-    local name=$1 want_rc=$2 want=$3; shift 4
-    "$@" >"$T/out" 2>"$T/err"; local rc=$?
-    if [ "$rc" != "$want_rc" ]; then bad "$name: exit $rc, want $want_rc; stderr: $(head -c 300 "$T/err")"; return; fi
-    if ! grep -qF -- "$want" "$T/err"; then bad "$name: stderr '$(head -c 300 "$T/err")' lacks '$want'"; return; fi
-    ok
-}
+. "$(dirname "$0")/lib.sh"
 E=examples
 export OMP_NUM_THREADS=1
 
@@ -71,5 +58,4 @@ printf 'vocab {0, 1, 2, 3}\nmax_seq_len 4\nshifted = Aggregate(Select(indices, i
 out=$("$I" compile "$T/t25.rasp" --verify 1000 2>"$T/err")
 if [[ "$out" == *"(all), 0 mismatches"*", 676 None positions"* ]]; then ok; else bad "verify line: $out"; fi
 grep -qF "RASP gives None at 676 positions (in 340 inputs), where the model outputs a value" "$T/err" && ok || bad "no None warning: $(cat "$T/err")"
-echo "TESTSUM passed=$pass failed=$fail"
-[ "$fail" -eq 0 ]
+finish

@@ -2,14 +2,8 @@
 # `make install` into a scratch prefix: the binary runs, --version agrees with the pkg-config
 # file, the headers and static library build a C program (through pkg-config) that parses,
 # compiles and runs a RASP program, and the man page and bash completion are in place.
-set -u
-I=${ITRACR:?path to itracr}
-B=$(dirname "$I")
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "  FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh"
+B=$(dirname "$ITRACR") # as given: make install B= takes the build folder relative to the root
 
 # The build's own sanitizer flags must reach the test program too.
 EXTRA=""
@@ -61,4 +55,4 @@ if [ -x "$T/embed" ]; then
     got=$("$T/embed" 2>&1)
     [ "$got" = "4 2 3 " ] && ok || bad "embedded compile+run printed '$got', want '4 2 3 '"
 fi
-echo "TESTSUM passed=$pass failed=$fail"
+finish

@@ -1,13 +1,7 @@
 #!/usr/bin/env bash
 # itracr lift and itracr import from the command line: exit codes, the program file, the
 # verdict, JSON output, refusals and import errors.
-set -u
-I=${ITRACR:?path to itracr}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "  FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh"
 F=tests/fixtures/tracr
 "$I" compile $F/sort_freq.rasp -o "$T/sf.safetensors" >/dev/null 2>&1 || bad "compile sort_freq"
 out=$("$I" lift "$T/sf.safetensors" -o "$T/sf.rasp" 2>&1); rc=$?
@@ -45,4 +39,4 @@ JSON
 sed 's/"num_heads": 1/"num_heads": 5/' "$T/rv.json" > "$T/bad2.json"
 "$I" import "$T/rv.safetensors" --meta "$T/bad2.json" -o "$T/x.safetensors" >/dev/null 2>"$T/err"
 [ $? = 1 ] && grep -q num_heads "$T/err" && ok || bad "import with a wrong head count: $(cat "$T/err")"
-echo "TESTSUM passed=$pass failed=$fail"
+finish

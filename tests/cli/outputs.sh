@@ -2,13 +2,7 @@
 # Issue 14 items 1-2: no command destroys a file it was not asked to replace. Inputs, dataset
 # shards, foreign files, devices and FIFOs are refused; an existing model needs --force (train:
 # or --resume); a symlink is written through to its target; '-' is standard output.
-set -u
-I=$(realpath "${ITRACR:?path to itracr}")
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "  FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh"
 # refused NAME FILE STDERR_SUBSTRING -- CMD...: exit 1, the message, FILE unchanged
 refused() {
     local name=$1 file=$2 want=$3; shift 4
@@ -86,5 +80,4 @@ refused resume-other-data "$T/meta.safetensors" "would mix datasets" -- "$I" tra
 printf 'garbage\n' > "$T/meta.safetensors.train.json"
 refused decompile-garbage-config "$T/meta.safetensors" "not a training config" -- "$I" decompile "$T/m.safetensors" --meta "$T/meta.safetensors"
 refused resume-garbage-config "$T/meta.safetensors" "not a training config" -- "$I" train --data "$T/d" -o "$T/meta.safetensors" --resume --steps 6
-echo "TESTSUM passed=$pass failed=$fail"
-[ "$fail" -eq 0 ]
+finish

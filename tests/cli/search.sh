@@ -2,13 +2,7 @@
 # itracr decompile --search / --json, eval --search and the demo's inverse half, with the
 # shipped meta-model (models/meta-small.safetensors) on a held-out program it decodes wrong
 # greedily (tests/fixtures/search/sample29.rasp).
-set -u
-I=${ITRACR:?path to itracr}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "  FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh"
 META=models/meta-small.safetensors
 F=tests/fixtures/search/sample29.rasp
 if [ ! -f "$META" ]; then echo "TESTSUM passed=0 failed=1"; echo "no $META" >&2; exit 1; fi
@@ -72,5 +66,4 @@ grep -q "^verified@4 " "$T/e.txt" && grep -q "^noise verified " "$T/e.txt" && ok
 grep -qE '"verified": \{"exact": [0-9.]+, "equivalent": [0-9.]+' "$T/e.json" && grep -q '"share_verified"' "$T/e.json" &&
     grep -q '"median_ms"' "$T/e.json" && ok || bad "eval json: $(head -c 600 "$T/e.json")"
 "$I" eval --data "$T/d" --meta "$META" --budget-ms 5 2>/dev/null; [ $? -eq 2 ] && ok || bad "--budget-ms without --search: want exit 2"
-echo "TESTSUM passed=$pass failed=$fail"
-[ "$fail" -eq 0 ]
+finish

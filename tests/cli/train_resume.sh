@@ -3,14 +3,9 @@
 # run; a crash while a checkpoint is being written (ITRACR_TEST_CRASH_IN_CHECKPOINT=1: exit
 # after the temporary file is written, before the rename) leaves the previous checkpoint
 # intact and loadable.
-set -u
-I=${ITRACR:?path to itracr}
-T=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 PID=
 trap '[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "  FAIL: $*" >&2; }
 export OMP_NUM_THREADS=1
 TINY=(--d-model 16 --layers 1 --heads 2 --batch 4 --ckpt-every 5 --eval-every 50 --seed 3)
 STEPS=200
@@ -122,4 +117,4 @@ rc=$?
 "$I" decompile "$T/nothing.safetensors" --meta "$T/m.safetensors" 2>/dev/null; [ $? -eq 1 ] && ok || bad "missing model: want exit 1"
 "$I" decompile "$T/len.safetensors" --meta "$T/len.safetensors" 2>/dev/null; [ $? -eq 1 ] && ok || bad "not a meta-model: want exit 1"
 
-echo "TESTSUM passed=$pass failed=$fail"
+finish

@@ -3,13 +3,7 @@
 # same outputs as the compiled one (forward, every test input); compression writes a
 # narrower model file; distillation writes an accepted student; bad arguments are usage
 # errors.
-set -u
-I=${ITRACR:?path to itracr}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "  FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh"
 E=tests/fixtures/tracr
 
 "$I" compile $E/sort_unique.rasp -o "$T/su.st" >/dev/null 2>&1 || bad "compile sort_unique"
@@ -54,4 +48,4 @@ a=$("$I" forward "$T/len.st" --input "a b c"); b=$("$I" forward "$T/len_d.st" --
 "$I" transform "$T/nope.st" --rotate -o "$T/x.st" 2>/dev/null; [ $? -eq 1 ] && ok || bad "missing file"
 [ ! -e "$T/x.st" ] && ok || bad "a failed transform left a file"
 "$I" transform --help | grep -q "usage: itracr transform" && ok || bad "help"
-echo "TESTSUM passed=$pass failed=$fail"
+finish
