@@ -18,19 +18,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "compiler/model.h"
 #include "rasp/rasp.h"
-
-static double now_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
-
-static int dcmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static const struct {
     const char *name;
@@ -64,64 +54,55 @@ static size_t weight_bytes(const CompiledModel *m) {
     return n * sizeof(double);
 }
 
-/* Median time of malloc + memset + free of `bytes`, with the same run rule as median_run. */
-static double median_floor(size_t bytes, double min_ms) {
-    static double t[200000];
-    int n = 0;
-    double start = now_us();
-    volatile unsigned char sink = 0;
-    while (n < 200000 && (n < 21 || now_us() - start < min_ms * 1000)) {
-        double t0 = now_us();
-        unsigned char *w = malloc(bytes);
-        memset(w, 0, bytes);
-        sink ^= w[bytes / 2];
-        free(w);
-        t[n++] = now_us() - t0;
-    }
-    (void)sink;
-    qsort(t, (size_t)n, sizeof(double), dcmp);
-    return t[n / 2];
+/* malloc + memset + free of the model's weight bytes: the floor of any dense compile. */
+static double run_floor(void *ctx, int i) {
+    size_t bytes = *(const size_t *)ctx;
+    static volatile unsigned char sink;
+    double t0 = bench_now_us();
+    unsigned char *w = malloc(bytes);
+    memset(w, 0, bytes);
+    sink ^= w[bytes / 2];
+    free(w);
+    return bench_now_us() - t0;
 }
 
-/* Median time of compile_verify(m, p, 64 inputs). */
-static double median_verify(const CompiledModel *m, const RaspProgram *p, double min_ms) {
-    static double t[200000];
-    int n = 0;
-    double start = now_us();
+typedef struct VerifyRun {
+    const CompiledModel *m;
+    const RaspProgram *p;
+} VerifyRun;
+
+/* compile_verify(m, p, 64 inputs), seed i + 1. */
+static double run_verify(void *ctx, int i) {
+    const VerifyRun *v = ctx;
     char err[1024];
-    while (n < 200000 && (n < 21 || now_us() - start < min_ms * 1000)) {
-        double t0 = now_us();
-        VerifyReport rep;
-        if (compile_verify(m, p, 64, (unsigned long long)n + 1, &rep, err, sizeof err) < 0) return -1;
-        t[n++] = now_us() - t0;
-    }
-    qsort(t, (size_t)n, sizeof(double), dcmp);
-    return t[n / 2];
+    VerifyReport rep;
+    double t0 = bench_now_us();
+    if (compile_verify(v->m, v->p, 64, (unsigned long long)i + 1, &rep, err, sizeof err) < 0) return -1;
+    return bench_now_us() - t0;
 }
 
-/* Median of repeated runs, until min_ms of total time and at least 21 runs. */
-static double median_run(const char *path, const char *text, const RaspProgram *parsed, bool with_parse, double min_ms) {
-    static double t[200000];
-    int n = 0;
-    double start = now_us();
+typedef struct CompileRun {
+    const char *path, *text;
+    const RaspProgram *parsed;
+    bool with_parse;
+} CompileRun;
+
+/* compile_program of the parsed program, or of the text parsed again (with_parse). */
+static double run_compile(void *ctx, int i) {
+    const CompileRun *c = ctx;
     char err[1024];
-    while (n < 200000 && (n < 21 || now_us() - start < min_ms * 1000)) {
-        double t0 = now_us();
-        RaspProgram p;
-        const RaspProgram *use = parsed;
-        if (with_parse) {
-            if (rasp_parse(path, text, &p, err, sizeof err)) return -1;
-            use = &p;
-        }
-        CompiledModel *m = NULL;
-        int rc = compile_program(use, NULL, &m, err, sizeof err);
-        compiled_model_free(m);
-        if (with_parse) rasp_program_free(&p);
-        if (rc) return -1;
-        t[n++] = now_us() - t0;
+    double t0 = bench_now_us();
+    RaspProgram p;
+    const RaspProgram *use = c->parsed;
+    if (c->with_parse) {
+        if (rasp_parse(c->path, c->text, &p, err, sizeof err)) return -1;
+        use = &p;
     }
-    qsort(t, (size_t)n, sizeof(double), dcmp);
-    return t[n / 2];
+    CompiledModel *m = NULL;
+    int rc = compile_program(use, NULL, &m, err, sizeof err);
+    compiled_model_free(m);
+    if (c->with_parse) rasp_program_free(&p);
+    return rc ? -1 : bench_now_us() - t0;
 }
 
 int main(int argc, char **argv) {
@@ -165,9 +146,11 @@ int main(int argc, char **argv) {
         if (compile_program(&p, NULL, &m, err, sizeof err)) {
             printf("%-18s compile failed: %s\n", names[i], err);
         } else {
-            double a = median_run(path, text, &p, false, min_ms), b = median_run(path, text, &p, true, min_ms);
+            CompileRun ca = {path, text, &p, false}, cb = {path, text, &p, true};
+            double a = bench_median_us(run_compile, &ca, 21, min_ms), b = bench_median_us(run_compile, &cb, 21, min_ms);
             size_t wb = weight_bytes(m);
-            double fl = median_floor(wb, min_ms / 3), ve = median_verify(m, &p, min_ms / 3);
+            VerifyRun vr = {m, &p};
+            double fl = bench_median_us(run_floor, &wb, 21, min_ms / 3), ve = bench_median_us(run_verify, &vr, 21, min_ms / 3);
             us[i] = a;
             double base = baseline_ms(names[i]);
             char ratio[32] = "n/a", bs[32] = "n/a";

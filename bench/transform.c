@@ -16,64 +16,46 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "compiler/model.h"
 #include "gen/program_tokens.h"
 #include "gen/sampler.h"
 #include "rasp/rasp.h"
 #include "transform/transform.h"
 
-static double now_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
-
-static int dcmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof(double), dcmp);
-    return n ? t[n / 2] : 0;
-}
-
-enum { MAX_RUNS = 20000 };
-
-/* Median time of compile_program(p), at least 11 runs and min_ms. */
-static double time_compile(const RaspProgram *p, double min_ms) {
-    static double t[MAX_RUNS];
-    int n = 0;
-    double start = now_us();
+/* compile_program(p). */
+static double run_compile(void *ctx, int i) {
     char err[512];
-    while (n < MAX_RUNS && (n < 11 || now_us() - start < min_ms * 1000)) {
-        double t0 = now_us();
-        CompiledModel *m = NULL;
-        int rc = compile_program(p, NULL, &m, err, sizeof err);
-        t[n++] = now_us() - t0;
-        compiled_model_free(m);
-        if (rc) return -1;
-    }
-    return median(t, n);
+    double t0 = bench_now_us();
+    CompiledModel *m = NULL;
+    int rc = compile_program(ctx, NULL, &m, err, sizeof err);
+    double us = bench_now_us() - t0;
+    compiled_model_free(m);
+    return rc ? -1 : us;
 }
 
-/* Median time of one transform on a fresh clone (the clone is not timed). */
-static double time_tf(const CompiledModel *m, int which, double min_ms) {
-    static double t[MAX_RUNS];
-    int n = 0;
-    double start = now_us();
+typedef struct TfRun {
+    const CompiledModel *m;
+    int which; /* 0 rotate, 1 permute, 2 scale */
+} TfRun;
+
+/* One transform (seed i + 1) on a fresh clone (the clone is not timed). */
+static double run_tf(void *ctx, int i) {
+    const TfRun *r = ctx;
     char err[256];
-    while (n < MAX_RUNS && (n < 11 || now_us() - start < min_ms * 1000)) {
-        CompiledModel *c = tf_model_clone(m);
-        double t0 = now_us();
-        int rc = which == 0 ? tf_rotate(c, (uint64_t)n + 1, err, sizeof err)
-                 : which == 1 ? tf_permute(c, (uint64_t)n + 1, err, sizeof err)
-                              : tf_scale(c, (uint64_t)n + 1, err, sizeof err);
-        t[n++] = now_us() - t0;
-        compiled_model_free(c);
-        if (rc) return -1;
-    }
-    return median(t, n);
+    CompiledModel *c = tf_model_clone(r->m);
+    double t0 = bench_now_us();
+    int rc = r->which == 0 ? tf_rotate(c, (uint64_t)i + 1, err, sizeof err)
+             : r->which == 1 ? tf_permute(c, (uint64_t)i + 1, err, sizeof err)
+                             : tf_scale(c, (uint64_t)i + 1, err, sizeof err);
+    double us = bench_now_us() - t0;
+    compiled_model_free(c);
+    return rc ? -1 : us;
+}
+
+static double time_tf(const CompiledModel *m, int which, double min_ms) {
+    TfRun r = {m, which};
+    return bench_median_us(run_tf, &r, 11, min_ms);
 }
 
 typedef struct Row {
@@ -88,7 +70,7 @@ static int bench_one(const char *name, const RaspProgram *p, int steps, int dste
     if (compile_program(p, NULL, &m, err, sizeof err)) return 1;
     snprintf(r->name, sizeof r->name, "%s", name);
     r->D = m->residual_dim;
-    r->compile_us = time_compile(p, min_ms);
+    r->compile_us = bench_median_us(run_compile, (void *)p, 11, min_ms);
     r->rot_us = time_tf(m, 0, min_ms);
     r->perm_us = time_tf(m, 1, min_ms);
     r->scale_us = time_tf(m, 2, min_ms);
@@ -98,9 +80,9 @@ static int bench_one(const char *name, const RaspProgram *p, int steps, int dste
     o.steps = steps;
     CompiledModel *c = NULL, *back = NULL;
     TfCompressReport rep;
-    double t0 = now_us();
+    double t0 = bench_now_us();
     int rc = tf_compress(m, &o, &c, &rep, err, sizeof err);
-    r->comp_ms = (now_us() - t0) / 1000;
+    r->comp_ms = (bench_now_us() - t0) / 1000;
     r->acc = -1;
     unsigned char *buf = NULL;
     size_t len = 0;
@@ -116,9 +98,9 @@ static int bench_one(const char *name, const RaspProgram *p, int steps, int dste
     dopt.steps = dsteps;
     TfDistillReport drep;
     CompiledModel *st = NULL;
-    t0 = now_us();
+    t0 = bench_now_us();
     rc = tf_distill(m, &dopt, &st, &drep, err, sizeof err);
-    r->dist_ms = (now_us() - t0) / 1000; /* includes its final check on every input */
+    r->dist_ms = (bench_now_us() - t0) / 1000; /* includes its final check on every input */
     r->dist_acc = rc ? -1 : 100 * drep.input_accuracy;
     compiled_model_free(st);
     compiled_model_free(m);
@@ -201,8 +183,8 @@ int main(int argc, char **argv) {
     }
     printf("models=%d median rotate/compile=%.2f median compress accuracy=%.2f%% students accepted (>= 99%% of "
            "inputs)=%d median student input accuracy=%.2f%%\n",
-           nr, median(ratio, nr), median(acc, nr), n_acc, median(dacc, nr));
-    printf("rotate_ms=%.4f compress_ms=%.1f distill_ms=%.1f\n", median(rot, nr), median(cmp, nr), median(dms, nr));
+           nr, bench_median(ratio, nr), bench_median(acc, nr), n_acc, bench_median(dacc, nr));
+    printf("rotate_ms=%.4f compress_ms=%.1f distill_ms=%.1f\n", bench_median(rot, nr), bench_median(cmp, nr), bench_median(dms, nr));
     free(rot), free(cmp), free(ratio), free(acc), free(dms), free(dacc), free(rows);
     return 0;
 }
