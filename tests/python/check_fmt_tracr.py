@@ -17,18 +17,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "mock_tracr"))
 from tracr.compiler import compiling  # noqa: E402
 from tracr.rasp import rasp  # noqa: E402
+from checks import check, summary  # noqa: E402
 
 itracr = sys.argv[1]
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
 
 
 def same(a, b):
@@ -75,4 +66,4 @@ for fx in fixtures:
           and kw.get("causal", False) == d["causal"], f"{name}: compile call {kw}")
     check(out.getvalue().startswith("model:"), f"{name}: main block printed {out.getvalue()[:200]!r}")
 
-print(f"TESTSUM passed={passed} failed={failed}")
+summary()

@@ -15,18 +15,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 import itracr_model  # noqa: E402
+from checks import check, summary  # noqa: E402
 
 itracr, work = sys.argv[1], sys.argv[2]
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
 
 
 def same(got, want, numerical):
@@ -83,4 +74,4 @@ for fx in fixtures:
     except itracr_model.FormatError:
         check(True, "")
 
-print(f"TESTSUM passed={passed} failed={failed}")
+summary()
