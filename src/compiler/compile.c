@@ -16,17 +16,13 @@ void compile_options_default(CompileOptions *o) {
     o->causal = -1;
 }
 
-void model_alloc_weights(CompiledModel *m) {
+void model_bind_weights(CompiledModel *m, double *w) {
     size_t D = (size_t)m->residual_dim, HK = (size_t)m->num_heads * (size_t)m->key_size;
     size_t M = (size_t)m->mlp_hidden_size, NL = (size_t)m->num_layers;
-    size_t per_layer = 3 * D * HK + HK * D + 2 * D * M;
-    size_t total = (size_t)m->vocab_size * D + (size_t)(m->max_seq_len + 1) * D + per_layer * NL + D * (size_t)m->n_out;
-    double *w = arena_alloc(&m->arena, sizeof(double) * total);
     m->token_embed = w;
     w += (size_t)m->vocab_size * D;
     m->pos_embed = w;
     w += (size_t)(m->max_seq_len + 1) * D;
-    m->layers = arena_alloc(&m->arena, sizeof(ModelLayer) * (NL ? NL : 1));
     for (size_t l = 0; l < NL; l++) {
         ModelLayer *L = &m->layers[l];
         L->q = w, w += D * HK;
@@ -37,6 +33,16 @@ void model_alloc_weights(CompiledModel *m) {
         L->w2 = w, w += M * D;
     }
     m->unembed = w;
+}
+
+void model_alloc_weights(CompiledModel *m) {
+    size_t D = (size_t)m->residual_dim, HK = (size_t)m->num_heads * (size_t)m->key_size;
+    size_t M = (size_t)m->mlp_hidden_size, NL = (size_t)m->num_layers;
+    size_t per_layer = 3 * D * HK + HK * D + 2 * D * M;
+    size_t total = (size_t)m->vocab_size * D + (size_t)(m->max_seq_len + 1) * D + per_layer * NL + D * (size_t)m->n_out;
+    double *w = arena_alloc(&m->arena, sizeof(double) * total);
+    m->layers = arena_alloc(&m->arena, sizeof(ModelLayer) * (NL ? NL : 1));
+    model_bind_weights(m, w);
 }
 
 void compiled_model_free(CompiledModel *m) {

@@ -87,6 +87,9 @@ void compiled_model_free(CompiledModel *m);
 /* Allocates every weight as one zeroed contiguous block in m->arena (token_embed first, the
  * order of the fields above), from the config fields, vocab_size and n_out. */
 void model_alloc_weights(CompiledModel *m);
+/* Points the weight fields at w, a block laid out as model_alloc_weights lays it out (a
+ * gradient or a student shares the layout); m->layers must hold num_layers entries. */
+void model_bind_weights(CompiledModel *m, double *w);
 
 /* ---- forward pass (compiler/forward.c) ----------------------------------------------- */
 /* token_ids: [B, T] with BOS first, T <= N+1. out: [B, T, n_out] unembedded outputs. Float32

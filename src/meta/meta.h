@@ -98,7 +98,7 @@ const char *meta_blas_corename(void);
 /* The meta-model's layers, llm.c style: outputs first, then inputs, then sizes; every
  * backward ACCUMULATES (+=) into its gradient outputs. Each function exists in float (the
  * model) and, with the suffix _f64, in double (gradient checks against finite differences).
- * Matrix products go through OpenBLAS or the plain loops (meta_blas.h); results do not
+ * Matrix products go through OpenBLAS or the plain loops (the BLAS section); results do not
  * depend on the number of threads. */
 #define META_REAL float
 #define META_FN(n) n
@@ -114,13 +114,13 @@ const char *meta_blas_corename(void);
 
 /* ---- whole-model forward and backward (meta/meta_batch.c, meta_net_f32.c, meta_net_f64.c) ---- */
 /* The whole meta-model's forward and backward over a flat parameter array (layout from
- * meta_config.h), written once over REAL: float for the model, _f64 for gradient checks.
+ * the layout section), written once over META_REAL: float for the model, _f64 for gradient checks.
  *
  * Sequence of sample b: L = P + T positions. Weight tokens p < P: embedding =
  * payload[b,p] @ payload_w^T + payload_b + sum_k id_emb_k[ids[b,p,k]] for p < prefix_len[b];
  * padding weight tokens (p >= prefix_len[b]) are zero vectors that no position ever attends
  * to. Program tokens t < T: token_emb[tokens[b,t]] + pos_emb[t]. Then n_layer pre-LayerNorm
- * blocks (x += attn(ln1(x)); x += mlp(ln2(x))) with the prefix-LM mask (meta_layers.h), a
+ * blocks (x += attn(ln1(x)); x += mlp(ln2(x))) with the prefix-LM mask (the layers section), a
  * final LayerNorm and the head, applied to program positions only: logits [B,T,V]. */
 typedef struct MetaBatch {
     int B, P, T;               /* P may be 0 (no weight tokens); T >= 1 */
@@ -151,7 +151,7 @@ int meta_batch_validate(const MetaConfig *c, const MetaBatch *b, int max_batch, 
 
 /* ---- the model and its optimiser (meta/meta_model.c) ------------------------------------- */
 /* The meta-model (float): parameters, gradients and AdamW state in flat arrays addressed by
- * the named tensor table (meta_config.h), activations for batches up to max_batch.
+ * the named tensor table (the layout section), activations for batches up to max_batch.
  *
  *   MetaModel m; meta_model_init(&m, &cfg, seed, max_batch, err, sizeof err);
  *   loop: meta_zero_grad(&m); meta_forward(&m, &batch, &loss, ...); meta_backward(&m, &batch);
@@ -352,8 +352,8 @@ int pc_encode(const int16_t *table, int32_t *seq, int *len, char *err, size_t er
 int pc_decode(const int32_t *seq, int len, int16_t *table, char *err, size_t errcap);
 
 /* ---- the decoding constraint (meta/constrain.c) ------------------------------------------ */
-/* The decoding constraint: which flat program token (prog_codec.h) may come next so that
- * every finished sequence decodes (pt_decode) to a valid program.
+/* The decoding constraint: which flat program token may come next so that every finished
+ * sequence decodes (pt_decode) to a valid program.
  *
  * Rules, per field of the row being written:
  *   - a field takes only tokens of its column (t mod 6), out only the row's own variable;
@@ -388,15 +388,15 @@ int pc_allowed_ctx(const PcContext *ctx, const int32_t *seq, int n, unsigned cha
  * sequence that already broke the rules), or -1 if seq has an unknown token. */
 int pc_allowed(const int32_t *seq, int n, unsigned char *allowed);
 
-/* MetaConstraintFn adapter (meta_decode.h): prog[0] is BOS, user a PcContext (or NULL).
+/* MetaConstraintFn adapter (the decoding section): prog[0] is BOS, user a PcContext (or NULL).
  * Clears the disallowed entries of allowed[model_vocab]; returns non-zero when nothing is
  * allowed (a sequence that is not a valid prefix). */
 int pc_constraint_fn(void *user, const int32_t *prog, int n, unsigned char *allowed);
 
 /* ---- decoding to a program-token table (meta/decode_table.c) ----------------------------- */
 /* Decoding one compiled model's weight tokens into a program-token table: the flat sequence
- * (prog_codec.h) decoded greedily or by beam search under the validity constraint
- * (constrain.h), then turned back into a table. */
+ * (the flat-tokens section) decoded greedily or by beam search under the validity constraint
+ * (the constraint section), then turned back into a table. */
 /* The weight tokens' ids [P, WT_N_IDS] as the int32 the model's batches take (malloc'ed;
  * NULL when out of memory). */
 int32_t *meta_ids_widen(const int16_t *ids, int P);
@@ -408,11 +408,11 @@ int meta_decode_table(MetaModel *m, const float *payload, const int16_t *ids, in
                       int16_t *table, char *err, size_t errcap);
 /* The same, right after a meta_forward of m on this same prefix (batch of one, e.g. the
  * teacher-forced pass): the prefix's keys and values come from that pass (reuse_prefix in
- * meta_decode.h), which saves one encoding of the prefix. */
+ * the decoding section), which saves one encoding of the prefix. */
 int meta_decode_table_reuse(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam,
                             int16_t *table, char *err, size_t errcap);
 /* meta_decode_table for the compiled model whose vocabulary and max_seq_len `model` gives
- * (constrain.h, PcContext): the decoded program validates on them, and may hold tables. */
+ * (PcContext): the decoded program validates on them, and may hold tables. */
 int meta_decode_table_for(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam,
                           const PcContext *model, int16_t *table, char *err, size_t errcap);
 /* A meta-model output size this build decodes: pc_vocab_size(), or PC_BASE_VOCAB (a model
@@ -422,7 +422,7 @@ int meta_vocab_known(int vocab);
 /* ---- candidate programs (meta/decode_cands.c) -------------------------------------------- */
 /* Candidate programs for one compiled model, best first by the meta-model's own score: the
  * greedy decode, then alternatives that change one token of an earlier candidate to one of
- * the model's top-k tokens at that position (under the decoding constraint, constrain.h).
+ * the model's top-k tokens at that position (under the decoding constraint).
  *
  * Orders (docs/meta-model.md, "Search"):
  *   MC_REDECODE  best-first over "change position t of candidate c to its j-th alternative,
@@ -471,7 +471,7 @@ long meta_cands_model_steps(const MetaCands *c);
 
 /* ---- training data in memory (meta/train_data.c) ----------------------------------------- */
 /* The training set as the trainer sees it: program-token tables and weight tokens of N
- * samples, in memory. Filled from dataset shards (data/shard.h) or sample by sample (tests,
+ * samples, in memory. Filled from dataset shards (dataset/shard.h) or sample by sample (tests,
  * generated on the fly). */
 typedef struct TrainData {
     int n;              /* samples */
@@ -586,14 +586,14 @@ int train_stream_fill(TrainStream *s, long g0, int n, TrainData *d, char *err, s
 unsigned ts_classes(const int16_t *table);
 
 /* ---- training (meta/train.c) ------------------------------------------------------------- */
-/* Training the meta-model on weight tokens -> flat program tokens (prog_codec.h).
+/* Training the meta-model on weight tokens -> flat program tokens (the flat-tokens section).
  *
  * Data order is a function of (seed, step) only. From a dataset in memory the sample at
  * global position g = step * B + b is perm_e[g mod n] with e = g / n and perm_e a
- * Fisher-Yates permutation drawn from seed and e; from a stream (train_stream.h) it is the
+ * Fisher-Yates permutation drawn from seed and e; from a stream (the stream section) it is the
  * stream's sample g, generated by a prefetch thread while the previous step runs. So a run
  * resumed from a checkpoint at step s sees exactly the batches of an uninterrupted run, and
- * with the bit-identical optimizer state of the checkpoint (meta_checkpoint.h) its loss curve
+ * with the bit-identical optimizer state of the checkpoint (the checkpoints section) its loss curve
  * is identical.
  *
  * Steps: the "run step" is the AdamW step count minus init_step. A run that starts from
@@ -615,7 +615,7 @@ typedef struct TrainConfig {
     int eval_tf;             /* validation samples for teacher-forced token accuracy */
     int eval_decode;         /* validation samples for decoded exact match (greedy) */
     WtOptions wt;            /* the weight-token options of the data (for decompile) */
-    /* streaming (train_stream.h) */
+    /* streaming (the stream section) */
     int stream;              /* 1: fresh samples every step instead of a dataset */
     uint64_t val_seed;       /* validation samples: the stream of the val split of this seed */
     double w_linseqmap, w_one_row, w_num_map, w_mono_map; /* class weights of the stream (>= 1) */
@@ -628,7 +628,7 @@ typedef struct TrainConfig {
 
 void train_config_default(TrainConfig *c);
 /* The meta-model config for the data: payload/id sizes from weight_tokens.h, vocabulary and
- * max_prog from prog_codec.h. */
+ * max_prog from the flat-tokens section. */
 MetaConfig train_meta_config(const TrainConfig *c);
 /* One-line JSON of every field (malloc'ed). */
 char *train_config_to_json(const TrainConfig *c);

@@ -55,25 +55,6 @@ struct TfDistillLoss {
     double *gA;              /* [Tmax] */
 };
 
-/* Points the student's weight pointers at w (the layout of model_alloc_weights). */
-static void bind(CompiledModel *s, double *w) {
-    size_t D = (size_t)s->residual_dim, HK = (size_t)s->num_heads * s->key_size, M = (size_t)s->mlp_hidden_size;
-    s->token_embed = w;
-    w += (size_t)s->vocab_size * D;
-    s->pos_embed = w;
-    w += (size_t)(s->max_seq_len + 1) * D;
-    for (int l = 0; l < s->num_layers; l++) {
-        ModelLayer *L = &s->layers[l];
-        L->q = w, w += D * HK;
-        L->k = w, w += D * HK;
-        L->v = w, w += D * HK;
-        L->o = w, w += HK * D;
-        L->w1 = w, w += D * M;
-        L->w2 = w, w += M * D;
-    }
-    s->unembed = w;
-}
-
 TfDistillLoss *tf_dloss_new(const CompiledModel *teacher, int width, const int *ids, const int *len, int B) {
     TfDistillLoss *c = calloc(1, sizeof *c);
     if (!c) abort();
@@ -186,7 +167,7 @@ static void forward(TfDistillLoss *c) {
 
 double tf_dloss_eval(TfDistillLoss *c, const double *w, double *grad) {
     CompiledModel *s = c->s;
-    bind(s, (double *)w);
+    model_bind_weights(s, (double *)w);
     forward(c);
     int R = c->R, D = c->D, HK = c->HK, M = c->M, NO = c->NO, ks = c->ks;
     size_t RD = (size_t)R * D;
@@ -218,7 +199,7 @@ double tf_dloss_eval(TfDistillLoss *c, const double *w, double *grad) {
     ModelLayer *gl = malloc(sizeof(ModelLayer) * (size_t)(c->L ? c->L : 1));
     if (!gl) abort();
     gview.layers = gl;
-    bind(&gview, grad);
+    model_bind_weights(&gview, grad);
     memset(grad, 0, sizeof(double) * n_weights(s));
     const double *xfin = c->xs + (size_t)(2 * c->L) * RD;
     mm(gview.unembed, xfin, gout, D, R, NO, true, false, 0); /* dU = x^T gout */
