@@ -23,24 +23,12 @@ typedef struct {
 
 static Arena A;
 
-static const char *tname(Value v) {
-    switch (v.kind) {
-    case VAL_NONE: return "NoneType";
-    case VAL_BOOL: return "bool";
-    case VAL_INT: return "int";
-    case VAL_FLOAT: return "float";
-    case VAL_STR: return "str";
-    case VAL_TUPLE: return "tuple";
-    }
-    return "?";
-}
-
 /* "type:repr" or "!ARITH"/"!TYPE"/"!VALUE"/"!INDEX", the format of the tables */
 static const char *outcome(PyErr e, Value v) {
     static char buf[256];
     switch (e) {
     case PYERR_OK: {
-        int k = snprintf(buf, sizeof buf, "%s:", tname(v));
+        int k = snprintf(buf, sizeof buf, "%s:", val_type_name(v));
         val_repr_fmt(v, buf + k, sizeof buf - (size_t)k);
         return buf;
     }

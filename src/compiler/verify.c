@@ -24,6 +24,23 @@ static bool outputs_match(const CompiledModel *m, Value got, double raw, Value w
     return val_eq(got, want);
 }
 
+/* "input [xs] position t: model GOT, RASP WANT" (WANT None when want is NULL), for the
+ * report's first mismatch or first undefined position. */
+static void describe_position(const CompiledModel *m, const Value *xs, int len, int t, Value got, double raw,
+                              const Value *want, char *out, size_t cap) {
+    char in[200] = "", gb[64], wb[64] = "None";
+    size_t used = 0;
+    for (int u = 0; u < len && used < sizeof in - 40; u++) {
+        char vb[32];
+        val_repr_fmt(xs[u], vb, sizeof vb);
+        used += (size_t)snprintf(in + used, sizeof in - used, "%s%s", u ? " " : "", vb);
+    }
+    if (m->output_numerical) snprintf(gb, sizeof gb, "%.9g", raw);
+    else val_repr_fmt(got, gb, sizeof gb);
+    if (want) val_repr_fmt(*want, wb, sizeof wb);
+    snprintf(out, cap, "input [%s] position %d: model %s, RASP %s", in, t, gb, wb);
+}
+
 int compile_verify(const CompiledModel *m, const RaspProgram *p, int n, unsigned long long seed, VerifyReport *rep,
                    char *err, size_t errcap) {
     memset(rep, 0, sizeof *rep);
@@ -93,38 +110,17 @@ int compile_verify(const CompiledModel *m, const RaspProgram *p, int n, unsigned
                         /* nothing to compare with, but not a match either: the model's value
                          * here is meaningless, and a user reading the model cannot tell */
                         rep->n_none++;
-                        if (!none && !rep->first_none[0]) {
-                            char in[200] = "", gb[64];
-                            size_t used = 0;
-                            for (int u = 0; u < len && used < sizeof in - 40; u++) {
-                                char vb[32];
-                                val_repr_fmt(xs[u], vb, sizeof vb);
-                                used += (size_t)snprintf(in + used, sizeof in - used, "%s%s", u ? " " : "", vb);
-                            }
-                            if (m->output_numerical) snprintf(gb, sizeof gb, "%.9g", raw);
-                            else val_repr_fmt(got, gb, sizeof gb);
-                            snprintf(rep->first_none, sizeof rep->first_none,
-                                     "input [%s] position %d: model %s, RASP None", in, t, gb);
-                        }
+                        if (!none && !rep->first_none[0])
+                            describe_position(m, xs, len, t, got, raw, NULL, rep->first_none,
+                                              sizeof rep->first_none);
                         none = true;
                         continue;
                     }
                     rep->n_positions++;
                     if (!outputs_match(m, got, raw, want[t])) {
-                        if (!bad && !rep->first_mismatch[0]) {
-                            char in[200] = "", gb[64], wb[64];
-                            size_t used = 0;
-                            for (int u = 0; u < len && used < sizeof in - 40; u++) {
-                                char vb[32];
-                                val_repr_fmt(xs[u], vb, sizeof vb);
-                                used += (size_t)snprintf(in + used, sizeof in - used, "%s%s", u ? " " : "", vb);
-                            }
-                            if (m->output_numerical) snprintf(gb, sizeof gb, "%.9g", raw);
-                            else val_repr_fmt(got, gb, sizeof gb);
-                            val_repr_fmt(want[t], wb, sizeof wb);
-                            snprintf(rep->first_mismatch, sizeof rep->first_mismatch,
-                                     "input [%s] position %d: model %s, RASP %s", in, t, gb, wb);
-                        }
+                        if (!bad && !rep->first_mismatch[0])
+                            describe_position(m, xs, len, t, got, raw, &want[t], rep->first_mismatch,
+                                              sizeof rep->first_mismatch);
                         bad = true;
                     }
                 }

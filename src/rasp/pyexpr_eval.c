@@ -14,18 +14,6 @@
 /* Strings or tuples longer than this are refused (MemoryError) instead of built. */
 #define PY_MAX_SEQ (1u << 20)
 
-static const char *type_name(Value v) {
-    switch (v.kind) {
-    case VAL_NONE: return "NoneType";
-    case VAL_BOOL: return "bool";
-    case VAL_INT: return "int";
-    case VAL_FLOAT: return "float";
-    case VAL_STR: return "str";
-    case VAL_TUPLE: return "tuple";
-    }
-    return "?";
-}
-
 static const char *err_class(PyErr e) {
     switch (e) {
     case PYERR_TYPE: return "TypeError";
@@ -169,7 +157,7 @@ PyErr py_binop(PyBinOp op, Value l, Value r, Value *out, char *msg, size_t cap) 
             return seq_concat(l, r, out, msg, cap);
         if (op == PYB_ADD && (l.kind == VAL_STR || l.kind == VAL_TUPLE))
             return fail(PYERR_TYPE, NULL, msg, cap, "can only concatenate %s (not \"%s\") to %s",
-                        type_name(l), type_name(r), type_name(l));
+                        val_type_name(l), val_type_name(r), val_type_name(l));
         if (op == PYB_MUL && (l.kind == VAL_STR || l.kind == VAL_TUPLE) && is_intlike(r))
             return seq_repeat(l, as_i64(r), out, msg, cap);
         if (op == PYB_MUL && (r.kind == VAL_STR || r.kind == VAL_TUPLE) && is_intlike(l))
@@ -178,11 +166,11 @@ PyErr py_binop(PyBinOp op, Value l, Value r, Value *out, char *msg, size_t cap) 
                               r.kind == VAL_TUPLE) &&
             (l.kind == VAL_FLOAT || r.kind == VAL_FLOAT || l.kind == r.kind))
             return fail(PYERR_TYPE, NULL, msg, cap, "can't multiply sequence by non-int of type '%s'",
-                        type_name(l.kind == VAL_STR || l.kind == VAL_TUPLE ? r : l));
+                        val_type_name(l.kind == VAL_STR || l.kind == VAL_TUPLE ? r : l));
         if (op == PYB_MOD && l.kind == VAL_STR)
             return fail(PYERR_TYPE, NULL, msg, cap, "string formatting with %% is not supported");
         return fail(PYERR_TYPE, NULL, msg, cap, "unsupported operand type(s) for %s: '%s' and '%s'",
-                    op == PYB_POW ? "** or pow()" : py_binop_token(op), type_name(l), type_name(r));
+                    op == PYB_POW ? "** or pow()" : py_binop_token(op), val_type_name(l), val_type_name(r));
     }
     bool flt = l.kind == VAL_FLOAT || r.kind == VAL_FLOAT;
     if (flt) {
@@ -274,7 +262,7 @@ PyErr py_compare(PyCmpOp op, Value l, Value r, bool *out, char *msg, size_t cap)
     int c = val_pycmp(l, r, &ok);
     if (!ok)
         return fail(PYERR_TYPE, NULL, msg, cap, "'%s' not supported between instances of '%s' and '%s'",
-                    py_cmpop_token(op), type_name(l), type_name(r));
+                    py_cmpop_token(op), val_type_name(l), val_type_name(r));
     switch (op) {
     case PYC_LT: *out = c < 0; break;
     case PYC_LE: *out = c <= 0; break;
@@ -309,10 +297,10 @@ static Value utf8_at(const char *s, size_t k) {
 
 static PyErr index_value(Value base, Value idx, Value *out, char *msg, size_t cap) {
     if (base.kind != VAL_TUPLE && base.kind != VAL_STR)
-        return fail(PYERR_TYPE, NULL, msg, cap, "'%s' object is not subscriptable", type_name(base));
+        return fail(PYERR_TYPE, NULL, msg, cap, "'%s' object is not subscriptable", val_type_name(base));
     if (!is_intlike(idx))
         return fail(PYERR_TYPE, NULL, msg, cap, "%s indices must be integers or slices, not %s",
-                    type_name(base), type_name(idx));
+                    val_type_name(base), val_type_name(idx));
     int64_t n = base.kind == VAL_TUPLE ? (int64_t)base.u.t->n : (int64_t)utf8_count(base.u.s);
     int64_t i = as_i64(idx);
     if (i < 0) i += n;
@@ -417,7 +405,7 @@ PyErr py_int(Value v, Value *out, char *msg, size_t cap) {
     default:
         return fail(PYERR_TYPE, NULL, msg, cap,
                     "int() argument must be a string, a bytes-like object or a real number, not '%s'",
-                    type_name(v));
+                    val_type_name(v));
     }
 }
 
@@ -472,9 +460,9 @@ static PyErr builtin_round(const Value *args, int n, Value *out, char *msg, size
     bool has_nd = n == 2 && args[1].kind != VAL_NONE;
     if (has_nd && !is_intlike(args[1]))
         return fail(PYERR_TYPE, NULL, msg, cap, "'%s' object cannot be interpreted as an integer",
-                    type_name(args[1]));
+                    val_type_name(args[1]));
     if (!val_is_number(x))
-        return fail(PYERR_TYPE, NULL, msg, cap, "type %s doesn't define __round__ method", type_name(x));
+        return fail(PYERR_TYPE, NULL, msg, cap, "type %s doesn't define __round__ method", val_type_name(x));
     if (!has_nd) {
         if (is_intlike(x)) {
             *out = val_int(as_i64(x));
@@ -527,7 +515,7 @@ static PyErr builtin_minmax(bool is_max, const Value *args, int n, Value *out, c
             for (size_t i = 0; i < count; i++) buf[i] = utf8_at(it.u.s, i);
             items = buf;
         } else {
-            return fail(PYERR_TYPE, NULL, msg, cap, "'%s' object is not iterable", type_name(it));
+            return fail(PYERR_TYPE, NULL, msg, cap, "'%s' object is not iterable", val_type_name(it));
         }
         if (count == 0) return fail(PYERR_VALUE, NULL, msg, cap, "%s() arg is an empty sequence", name);
     }
@@ -556,7 +544,7 @@ static PyErr call_builtin(PyBuiltin fn, const Value *args, int n, Value *out, ch
             if (v == INT64_MIN) return overflow(msg, cap);
             *out = val_int(v < 0 ? -v : v);
         } else
-            return fail(PYERR_TYPE, NULL, msg, cap, "bad operand type for abs(): '%s'", type_name(x));
+            return fail(PYERR_TYPE, NULL, msg, cap, "bad operand type for abs(): '%s'", val_type_name(x));
         return PYERR_OK;
     }
     case PYF_MIN: return builtin_minmax(false, args, n, out, msg, cap);
@@ -580,7 +568,7 @@ static PyErr call_builtin(PyBuiltin fn, const Value *args, int n, Value *out, ch
         }
         if (args[0].kind == VAL_STR) return float_from_str(args[0].u.s, out, msg, cap);
         return fail(PYERR_TYPE, NULL, msg, cap, "float() argument must be a string or a real number, not '%s'",
-                    type_name(args[0]));
+                    val_type_name(args[0]));
     case PYF_ROUND: return builtin_round(args, n, out, msg, cap);
     case PYF_BOOL:
         if (n > 1) return fail(PYERR_TYPE, NULL, msg, cap, "bool expected at most 1 argument, got %d", n);
@@ -761,7 +749,7 @@ __attribute__((noinline)) static PyErr eval_unary(const PyExpr *e, Value a, Valu
         *out = val_int(e->kind == PY_NEG ? -v : v);
     } else
         return fail(PYERR_TYPE, NULL, msg, cap, "bad operand type for unary %s: '%s'", e->kind == PY_NEG ? "-" : "+",
-                    type_name(a));
+                    val_type_name(a));
     return PYERR_OK;
 }
 

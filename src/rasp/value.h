@@ -49,6 +49,20 @@ Value val_tuple(const Value *items, size_t n); /* interns */
  * interned once per process. */
 Value val_int_pair(int64_t a, int64_t b);
 
+/* Python's type name: "NoneType", "bool", "int", "float", "str" or "tuple" (the words of
+ * the TypeErrors the interpreter raises). */
+static inline const char *val_type_name(Value v) {
+    switch (v.kind) {
+    case VAL_NONE: return "NoneType";
+    case VAL_BOOL: return "bool";
+    case VAL_INT: return "int";
+    case VAL_FLOAT: return "float";
+    case VAL_STR: return "str";
+    case VAL_TUPLE: return "tuple";
+    }
+    return "?";
+}
+
 /* bool, int or float */
 static inline bool val_is_number(Value v) {
     return v.kind == VAL_BOOL || v.kind == VAL_INT || v.kind == VAL_FLOAT;
