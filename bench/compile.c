@@ -20,6 +20,7 @@
 
 #include "bench.h"
 #include "compiler/model.h"
+#include "io/atomic_file.h"
 #include "rasp/rasp.h"
 
 static const struct {
@@ -34,16 +35,10 @@ static double baseline_ms(const char *name) {
 }
 
 static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    return s;
+    unsigned char *b = NULL;
+    size_t len;
+    char err[256];
+    return read_whole_file(path, &b, &len, err, sizeof err) ? NULL : (char *)b;
 }
 
 static size_t weight_bytes(const CompiledModel *m) {

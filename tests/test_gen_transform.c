@@ -8,6 +8,7 @@
 
 #include "dataset/gen_driver.h"
 #include "dataset/shard.h"
+#include "io/atomic_file.h"
 #include "test.h"
 
 
@@ -28,15 +29,9 @@ static int run(const char *dir, int transform, long n, int jobs, int steps, GdSt
 }
 
 static unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    return b;
+    unsigned char *b = NULL;
+    char err[256];
+    return read_whole_file(path, &b, len, err, sizeof err) ? NULL : b;
 }
 
 static void test_rotate(void) {

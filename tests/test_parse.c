@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 
+#include "io/atomic_file.h"
 #include "rasp/rasp.h"
 #include "test.h"
 
@@ -44,16 +45,10 @@ static bool same(Value a, Value b) { return a.kind == b.kind && val_eq(a, b); }
 /* ---- fixtures ------------------------------------------------------------------------ */
 
 static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
-    s[n] = 0;
-    fclose(f);
-    return s;
+    unsigned char *b = NULL;
+    size_t len;
+    char err[256];
+    return read_whole_file(path, &b, &len, err, sizeof err) ? NULL : (char *)b;
 }
 
 static Value json_value(const cJSON *j) {
