@@ -3,7 +3,10 @@
  * and a run that another job delays is an outlier, not a sample of the code). */
 #ifndef ITRACR_BENCH_H
 #define ITRACR_BENCH_H
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define BENCH_MAX_RUNS 200000
@@ -41,6 +44,31 @@ static inline double bench_median_us(BenchRun run, void *ctx, int min_runs, doub
         t[n++] = us;
     }
     return bench_median(t, n);
+}
+
+/* The programs of a benchmark: the stems of DIR's *.rasp files (names[k] without ".rasp"),
+ * sorted, at most cap; only the stem `only` when it is not NULL. Returns their number, or -1
+ * (with a message naming the benchmark) when DIR cannot be opened. */
+static inline int bench_list_rasp(const char *bench, const char *dir, const char *only, char names[][128],
+                                  int cap) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "bench/%s: cannot open %s\n", bench, dir);
+        return -1;
+    }
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < cap) {
+        size_t L = strlen(e->d_name);
+        if (L > 5 && L < 120 && strcmp(e->d_name + L - 5, ".rasp") == 0) {
+            memcpy(names[n], e->d_name, L - 5);
+            names[n][L - 5] = 0;
+            if (!only || strcmp(names[n], only) == 0) n++;
+        }
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    return n;
 }
 
 #endif

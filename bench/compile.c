@@ -104,24 +104,9 @@ int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/fixtures/tracr";
     double min_ms = argc > 2 ? atof(argv[2]) : 300;
     const char *only = argc > 3 ? argv[3] : NULL;
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "bench/compile: cannot open %s\n", dir);
-        return 1;
-    }
     char names[128][128];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 128) {
-        size_t L = strlen(e->d_name);
-        if (L > 5 && L < 128 && strcmp(e->d_name + L - 5, ".rasp") == 0) {
-            memcpy(names[n], e->d_name, L - 5);
-            names[n][L - 5] = 0;
-            if (!only || strcmp(names[n], only) == 0) n++;
-        }
-    }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    int n = bench_list_rasp("compile", dir, only, names, 128);
+    if (n < 0) return 1;
     double us[128];
     printf("baseline=tracr_intermediate_ms (Tracr 1.0.0 times quoted in the compiler issue)\n");
     printf("%-18s %4s %6s %8s %11s %16s %8s %9s %9s %10s %11s\n", "program", "D", "layers", "weight_KB",

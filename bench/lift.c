@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "compiler/model.h"
 #include "gen/program_tokens.h"
 #include "gen/sampler.h"
@@ -100,23 +101,9 @@ int main(int argc, char **argv) {
     Tally c = {0}, g = {0};
     c.lift_ms = calloc(64, sizeof(double)), c.compile_ms = calloc(64, sizeof(double));
     g.lift_ms = calloc((size_t)ngen + 1, sizeof(double)), g.compile_ms = calloc((size_t)ngen + 1, sizeof(double));
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "bench/lift: cannot open %s\n", dir);
-        return 1;
-    }
     char names[64][128];
-    int nn = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && nn < 64) {
-        size_t L = strlen(e->d_name);
-        if (L > 5 && strcmp(e->d_name + L - 5, ".rasp") == 0 && L < 120) {
-            memcpy(names[nn], e->d_name, L - 5);
-            names[nn++][L - 5] = 0;
-        }
-    }
-    closedir(d);
-    qsort(names, (size_t)nn, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    int nn = bench_list_rasp("lift", dir, NULL, names, 64);
+    if (nn < 0) return 1;
     char err[1024], path[8400];
     for (int i = 0; i < nn; i++) {
         RaspProgram p;

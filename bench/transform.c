@@ -113,24 +113,9 @@ int main(int argc, char **argv) {
     int steps = argc > 3 ? atoi(argv[3]) : 300;
     double min_ms = argc > 4 ? atof(argv[4]) : 100;
     int dsteps = argc > 5 ? atoi(argv[5]) : 300;
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "bench/transform: cannot open %s\n", dir);
-        return 1;
-    }
     char names[128][128];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 128) {
-        size_t L = strlen(e->d_name);
-        if (L > 5 && L < 120 && strcmp(e->d_name + L - 5, ".rasp") == 0) {
-            memcpy(names[n], e->d_name, L - 5);
-            names[n][L - 5] = 0;
-            n++;
-        }
-    }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    int n = bench_list_rasp("transform", dir, NULL, names, 128);
+    if (n < 0) return 1;
     Row *rows = calloc((size_t)(n + G), sizeof(Row));
     int nr = 0;
     char err[512], path[20000];
