@@ -12,25 +12,11 @@
 #include "io/json_util.h"
 #include "lift/lift.h"
 #include "rasp/rasp.h"
+#include "compile_helpers.h"
 #include "test.h"
 #include "tracr_export.h"
 
 static const char *DIR_ = FIXTURE_DIR "/tracr";
-
-static CompiledModel *compile_text(const char *text) {
-    RaspProgram p;
-    char err[1024];
-    if (rasp_parse("<test>", text, &p, err, sizeof err)) {
-        fprintf(stderr, "  parse: %s\n", err);
-        return NULL;
-    }
-    CompileOptions o;
-    compile_options_default(&o);
-    CompiledModel *m = NULL;
-    if (compile_program(&p, &o, &m, err, sizeof err)) fprintf(stderr, "  compile: %s\n", err);
-    rasp_program_free(&p);
-    return m;
-}
 
 /* Lifts m; returns 1 when verified. *prog (optional) receives the program text. */
 static int lift_ok(const CompiledModel *m, bool naming, char **prog, int *named_all, const char *what) {
@@ -158,7 +144,7 @@ static void test_block_kinds(void) {
         {"table function", "vocab {1, 2, 3, 4}\nmax_seq_len 3\ny = Map(lambda x: {1: 7, 2: 3, 3: 9, 4: 3}[x], tokens)\n", "}[x]"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        CompiledModel *m = compile_text(cases[i].src);
+        CompiledModel *m = tc_compile_text(cases[i].src);
         CHECK_MSG(m != NULL, "%s does not compile", cases[i].what);
         if (!m) continue;
         char *prog = NULL;
@@ -298,7 +284,7 @@ static void test_refusals(void) {
 
 /* Tracr-shaped weights of another program lift to that program, verified. */
 static void test_other_program_weights(void) {
-    CompiledModel *m = compile_text("vocab {\"a\", \"b\", \"c\"}\nmax_seq_len 4\ny = numerical(Map(lambda x: x == \"a\", tokens))\n");
+    CompiledModel *m = tc_compile_text("vocab {\"a\", \"b\", \"c\"}\nmax_seq_len 4\ny = numerical(Map(lambda x: x == \"a\", tokens))\n");
     CHECK(m != NULL);
     if (!m) return;
     /* the cat->num MLP's weight for "a" is 1: make it 0.75 */

@@ -16,23 +16,8 @@
 #include "eval/search.h"
 #include "util/rng.h"
 #include "rasp/rasp.h"
+#include "compile_helpers.h"
 #include "test.h"
-
-static CompiledModel *compile_src(const char *src) {
-    RaspProgram p;
-    char err[512];
-    if (rasp_parse("t.rasp", src, &p, err, sizeof err) != 0) {
-        fprintf(stderr, "parse: %s\n", err);
-        rasp_program_free(&p);
-        return NULL;
-    }
-    CompileOptions co;
-    compile_options_default(&co);
-    CompiledModel *m = NULL;
-    if (compile_program(&p, &co, &m, err, sizeof err) != 0) fprintf(stderr, "compile: %s\n", err);
-    rasp_program_free(&p);
-    return m;
-}
 
 static CompiledModel *copy_model(const CompiledModel *m) {
     unsigned char *buf = NULL;
@@ -98,7 +83,7 @@ static const char *k_other =
 
 static void test_weights_check(void) {
     char err[512], why[512];
-    CompiledModel *m = compile_src(k_truth);
+    CompiledModel *m = tc_compile_text(k_truth);
     CHECK(m != NULL);
     if (!m) return;
     SearchGiven g;
@@ -134,7 +119,7 @@ static void test_weights_check(void) {
 
     /* a different program: compiles, not the same weights, and the function check finds the
      * very inputs brute force finds */
-    CompiledModel *c2 = compile_src(k_other);
+    CompiledModel *c2 = tc_compile_text(k_other);
     CHECK(c2 && !search_same_weights(&g, c2));
     EquivOptions eo;
     equiv_options_default(&eo);
@@ -166,12 +151,12 @@ static void test_one_input(void) {
     const char *a = "vocab {0, 1, 2, 3, 4}\nmax_seq_len 1\ny = Map(lambda x: x + 1, tokens)\n";
     const char *b = "vocab {0, 1, 2, 3, 4}\nmax_seq_len 1\ny = Map(lambda x: x + 1 if x < 4 else 1, tokens)\n";
     char err[512];
-    CompiledModel *m = compile_src(a);
+    CompiledModel *m = tc_compile_text(a);
     CHECK(m != NULL);
     if (!m) return;
     SearchGiven g;
     CHECK(search_given_init(&g, m, err, sizeof err) == 0);
-    CompiledModel *c = compile_src(b);
+    CompiledModel *c = tc_compile_text(b);
     CHECK(c && !search_same_weights(&g, c));
     EquivOptions eo;
     equiv_options_default(&eo);
@@ -257,7 +242,7 @@ static CompiledModel *rotated(const CompiledModel *m, uint64_t seed) {
 
 static void test_not_tracr(void) {
     char err[512], why[512];
-    CompiledModel *m = compile_src(k_truth);
+    CompiledModel *m = tc_compile_text(k_truth);
     CHECK(m != NULL);
     if (!m) return;
     CompiledModel *rm = rotated(m, 5);
@@ -279,7 +264,7 @@ static void test_not_tracr(void) {
     CHECK(search_same_function(&g, c, &eo, &r, err, sizeof err) == 0);
     CHECK_MSG(r.status == EVAL_FN_EQUIVALENT && r.exhaustive, "%s", r.detail);
     /* and the rotated model still tells a wrong program apart */
-    CompiledModel *c2 = compile_src(k_other);
+    CompiledModel *c2 = tc_compile_text(k_other);
     CHECK(c2 != NULL);
     CHECK(search_same_function(&g, c2, &eo, &r, err, sizeof err) == 0);
     CHECK(r.status == EVAL_FN_DIFFERENT);
@@ -315,7 +300,7 @@ static void test_guard(void) {
                       "b = SequenceMap(lambda x, y: x * y, a, a)\n"
                       "c = SequenceMap(lambda x, y: x * y, b, b)\n";
     char err[512], why[512];
-    CompiledModel *m = compile_src(small);
+    CompiledModel *m = tc_compile_text(small);
     CHECK(m != NULL);
     if (!m) return;
     SearchGiven g;

@@ -11,24 +11,12 @@
 #include "gen/program_tokens.h"
 #include "gen/sampler.h"
 #include "rasp/rasp.h"
+#include "compile_helpers.h"
 #include "test.h"
 #include "transform/transform.h"
 
 static const char *FIXTURES[] = {"reverse", "sort", "hist", "frac_prevs", "length", "shuffle_dyck", "count",
                                  "nary_sequencemap", "shift_by", "sort_unique"};
-
-static CompiledModel *compile_path(const char *path) {
-    RaspProgram p;
-    char err[1024];
-    CompiledModel *m = NULL;
-    if (rasp_parse_file(path, &p, err, sizeof err)) {
-        fprintf(stderr, "  %s\n", err);
-        return NULL;
-    }
-    if (compile_program(&p, NULL, &m, err, sizeof err)) fprintf(stderr, "  %s: %s\n", path, err);
-    rasp_program_free(&p);
-    return m;
-}
 
 /* The token embedding (every row non-zero) becomes dense under a rotation. */
 static bool nonzero_frac_above(const CompiledModel *m, double frac) {
@@ -86,7 +74,7 @@ static void test_fixtures(void) {
     char path[256];
     for (size_t i = 0; i < sizeof FIXTURES / sizeof *FIXTURES; i++) {
         snprintf(path, sizeof path, "tests/fixtures/tracr/%s.rasp", FIXTURES[i]);
-        CompiledModel *m = compile_path(path);
+        CompiledModel *m = tc_compile_file(path);
         CHECK_MSG(m != NULL, "%s", path);
         if (!m) continue;
         transform_all(m, FIXTURES[i], 11 + i);
@@ -158,7 +146,7 @@ static void test_haar(void) {
 /* A broken transform must be caught: flipping one W2 entry of the rotated model changes
  * outputs (the comparison is not vacuous). */
 static void test_compare_detects_change(void) {
-    CompiledModel *m = compile_path("tests/fixtures/tracr/reverse.rasp");
+    CompiledModel *m = tc_compile_file("tests/fixtures/tracr/reverse.rasp");
     CHECK(m != NULL);
     if (!m) return;
     CompiledModel *t = tf_model_clone(m);
@@ -175,7 +163,7 @@ static void test_compare_detects_change(void) {
 /* Weight tokens and the hash on a dense rotated model: no crash; either tokens within the
  * caps or a clear error; the hash of a rotated model differs from the stock one. */
 static void test_tokens_and_hash(void) {
-    CompiledModel *m = compile_path("tests/fixtures/tracr/sort.rasp");
+    CompiledModel *m = tc_compile_file("tests/fixtures/tracr/sort.rasp");
     CHECK(m != NULL);
     if (!m) return;
     CompiledModel *t = tf_model_clone(m);

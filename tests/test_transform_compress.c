@@ -6,21 +6,9 @@
 
 #include "compiler/model.h"
 #include "rasp/rasp.h"
+#include "compile_helpers.h"
 #include "test.h"
 #include "transform/transform.h"
-
-static CompiledModel *compile_path(const char *path) {
-    RaspProgram p;
-    char err[1024];
-    CompiledModel *m = NULL;
-    if (rasp_parse_file(path, &p, err, sizeof err)) {
-        fprintf(stderr, "  %s\n", err);
-        return NULL;
-    }
-    if (compile_program(&p, NULL, &m, err, sizeof err)) fprintf(stderr, "  %s: %s\n", path, err);
-    rasp_program_free(&p);
-    return m;
-}
 
 /* Checks 40 random entries of dL/dP (and the largest ones) against central differences. */
 static void grad_check(const CompiledModel *m, const char *what) {
@@ -75,7 +63,7 @@ static void test_gradients(void) {
     const char *progs[] = {"tests/fixtures/tracr/reverse.rasp", "tests/fixtures/tracr/frac_prevs.rasp",
                            "tests/fixtures/tracr/hist.rasp"};
     for (int i = 0; i < 3; i++) {
-        CompiledModel *m = compile_path(progs[i]);
+        CompiledModel *m = tc_compile_file(progs[i]);
         CHECK(m != NULL);
         if (!m) continue;
         grad_check(m, progs[i]);
@@ -91,7 +79,7 @@ static void test_gradients(void) {
 
 /* Width D: training starts at an orthogonal P, so with no steps the fold is a rotation. */
 static void test_full_width_fold(void) {
-    CompiledModel *m = compile_path("tests/fixtures/tracr/hist.rasp");
+    CompiledModel *m = tc_compile_file("tests/fixtures/tracr/hist.rasp");
     CHECK(m != NULL);
     if (!m) return;
     TfCompressOptions o;
@@ -118,7 +106,7 @@ static void test_full_width_fold(void) {
  * positions decode as in the original (measured: 98.3%; a random projection without
  * training reaches 28-63% over seeds 1-3). */
 static void test_compress_half(void) {
-    CompiledModel *m = compile_path("tests/fixtures/tracr/length.rasp");
+    CompiledModel *m = tc_compile_file("tests/fixtures/tracr/length.rasp");
     CHECK(m != NULL);
     if (!m) return;
     TfCompressOptions o;

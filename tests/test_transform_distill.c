@@ -7,31 +7,9 @@
 
 #include "compiler/model.h"
 #include "rasp/rasp.h"
+#include "compile_helpers.h"
 #include "test.h"
 #include "transform/transform.h"
-
-static CompiledModel *compile_text(const char *text) {
-    RaspProgram p;
-    char err[1024];
-    CompiledModel *m = NULL;
-    if (rasp_parse("t.rasp", text, &p, err, sizeof err)) {
-        fprintf(stderr, "  %s\n", err);
-        return NULL;
-    }
-    if (compile_program(&p, NULL, &m, err, sizeof err)) fprintf(stderr, "  %s\n", err);
-    rasp_program_free(&p);
-    return m;
-}
-
-static CompiledModel *compile_path(const char *path) {
-    RaspProgram p;
-    char err[1024];
-    CompiledModel *m = NULL;
-    if (rasp_parse_file(path, &p, err, sizeof err)) return NULL;
-    if (compile_program(&p, NULL, &m, err, sizeof err)) fprintf(stderr, "  %s: %s\n", path, err);
-    rasp_program_free(&p);
-    return m;
-}
 
 /* Three entries of each weight matrix (and the largest gradient) against central differences. */
 static void grad_check(const CompiledModel *m, int width, const char *what) {
@@ -103,14 +81,14 @@ static void test_gradients(void) {
     const char *paths[] = {"tests/fixtures/tracr/reverse.rasp", "tests/fixtures/tracr/frac_prevs.rasp",
                            "tests/fixtures/tracr/detect_pattern.rasp"};
     for (int i = 0; i < 3; i++) {
-        CompiledModel *m = compile_path(paths[i]);
+        CompiledModel *m = tc_compile_file(paths[i]);
         CHECK(m != NULL);
         if (!m) continue;
         grad_check(m, 0, paths[i]);
         if (i == 0) grad_check(m, 9, "reverse, student width 9");
         compiled_model_free(m);
     }
-    CompiledModel *m = compile_text("vocab {0, 1, 2}\nmax_seq_len 4\ncausal\n"
+    CompiledModel *m = tc_compile_text("vocab {0, 1, 2}\nmax_seq_len 4\ncausal\n"
                                     "s = Select(indices, indices, LEQ)\n"
                                     "a = numerical(Aggregate(s, numerical(Map(lambda x: 1 if x == 1 else 0, tokens)), "
                                     "default=0))\n");
@@ -120,7 +98,7 @@ static void test_gradients(void) {
 }
 
 static void test_distill_length(void) {
-    CompiledModel *m = compile_path("tests/fixtures/tracr/length.rasp");
+    CompiledModel *m = tc_compile_file("tests/fixtures/tracr/length.rasp");
     CHECK(m != NULL);
     if (!m) return;
     TfDistillOptions o;

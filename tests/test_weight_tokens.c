@@ -6,22 +6,8 @@
 #include "dataset/model_hash.h"
 #include "dataset/weight_tokens.h"
 #include "rasp/rasp.h"
+#include "compile_helpers.h"
 #include "test.h"
-
-static CompiledModel *compile_text(const char *text) {
-    RaspProgram p;
-    char err[512];
-    if (rasp_parse("t.rasp", text, &p, err, sizeof err)) {
-        fprintf(stderr, "parse: %s\n", err);
-        return NULL;
-    }
-    CompileOptions o;
-    compile_options_default(&o);
-    CompiledModel *m = NULL;
-    if (compile_program(&p, &o, &m, err, sizeof err)) fprintf(stderr, "compile: %s\n", err);
-    rasp_program_free(&p);
-    return m;
-}
 
 static const char *PROG_ADD1 = "vocab {0, 1, 2, 3}\nmax_seq_len 4\n"
                                "a = Map(lambda x: x + 1, tokens)\n"
@@ -54,7 +40,7 @@ static int mat_close(const double *a, const double *b, size_t n) {
 }
 
 static void test_chunks_rebuild(void) {
-    CompiledModel *m = compile_text(PROG_ADD1);
+    CompiledModel *m = tc_compile_text(PROG_ADD1);
     CHECK(m != NULL);
     if (!m) return;
     WtTokens t;
@@ -122,7 +108,7 @@ static void test_chunks_rebuild(void) {
 /* x + 1 then + 1 and x + 1 then + 2 compile to the same matrices; only the output values
  * tell them apart. */
 static void test_values_distinguish(void) {
-    CompiledModel *a = compile_text(PROG_ADD2), *b = compile_text(PROG_ADD3);
+    CompiledModel *a = tc_compile_text(PROG_ADD2), *b = tc_compile_text(PROG_ADD3);
     CHECK(a && b);
     if (!a || !b) return;
     CHECK(a->residual_dim == b->residual_dim && a->n_out == b->n_out);
@@ -214,7 +200,7 @@ static void swap_hidden(CompiledModel *m, int l, int j1, int j2) {
 }
 
 static void test_hash_invariance(void) {
-    CompiledModel *m = compile_text(PROG_ADD1);
+    CompiledModel *m = tc_compile_text(PROG_ADD1);
     CHECK(m != NULL);
     if (!m) return;
     uint64_t h0[2], h1[2];
@@ -262,7 +248,7 @@ static void test_hash_invariance(void) {
 
 /* The residual scheme: each token is one direction's row/column of one matrix. */
 static void test_residual_scheme(void) {
-    CompiledModel *m = compile_text(PROG_ADD1);
+    CompiledModel *m = tc_compile_text(PROG_ADD1);
     CHECK(m != NULL);
     if (!m) return;
     WtOptions o = {.scheme = WT_SCHEME_RESIDUAL, .norm = WT_NORM_NONE};
