@@ -47,23 +47,6 @@ static int prec_of(const PyExpr *e) {
     return P_ATOM;
 }
 
-static void put_str_literal(BufOut *o, const char *s) {
-    bufout_s(o, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[8];
-        if (*p == '\\') bufout_s(o, "\\\\");
-        else if (*p == '"') bufout_s(o, "\\\"");
-        else if (*p == '\n') bufout_s(o, "\\n");
-        else if (*p == '\r') bufout_s(o, "\\r");
-        else if (*p == '\t') bufout_s(o, "\\t");
-        else if (*p < 0x20 || *p == 0x7f) {
-            snprintf(esc, sizeof esc, "\\x%02x", *p);
-            bufout_s(o, esc);
-        } else bufout_n(o, (const char *)p, 1);
-    }
-    bufout_s(o, "\"");
-}
-
 static void put_value(BufOut *o, Value v) {
     char tmp[64];
     switch (v.kind) {
@@ -81,7 +64,7 @@ static void put_value(BufOut *o, Value v) {
             bufout_s(o, tmp);
         }
         break;
-    case VAL_STR: put_str_literal(o, v.u.s); break;
+    case VAL_STR: val_quoted_fmt(o, v.u.s, '"'); break;
     case VAL_TUPLE:
         bufout_s(o, "(");
         for (size_t i = 0; i < v.u.t->n; i++) {

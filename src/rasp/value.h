@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/bufout.h"
+
 typedef enum { VAL_NONE, VAL_BOOL, VAL_INT, VAL_FLOAT, VAL_STR, VAL_TUPLE } ValKind;
 
 typedef struct ValTuple ValTuple;
@@ -128,6 +130,8 @@ int val_dir_cmp(const char *name, Value a, Value b);
  * buf (always NUL-terminated, truncated to cap). Return the full length like snprintf. */
 size_t val_str_fmt(Value v, char *buf, size_t cap);
 size_t val_repr_fmt(Value v, char *buf, size_t cap);
+/* Appends s to o as a Python string literal in quote q (' or "), with Python's escapes. */
+void val_quoted_fmt(BufOut *o, const char *s, char q);
 /* Python repr of a double: shortest round-trip digits, "1.0", "1e-05", "inf", "nan". */
 size_t val_float_repr(double f, char *buf, size_t cap);
 

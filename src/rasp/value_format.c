@@ -75,10 +75,7 @@ size_t val_float_repr(double f, char *buf, size_t cap) {
 
 static void fmt_value(BufOut *o, Value v, bool repr);
 
-static void fmt_str_repr(BufOut *o, const char *s) {
-    /* Python prefers single quotes unless the string has ' and no ". */
-    bool has_sq = strchr(s, '\'') != NULL, has_dq = strchr(s, '"') != NULL;
-    char q = (has_sq && !has_dq) ? '"' : '\'';
+void val_quoted_fmt(BufOut *o, const char *s, char q) {
     bufout_n(o, &q, 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char esc[8];
@@ -96,6 +93,12 @@ static void fmt_str_repr(BufOut *o, const char *s) {
         } else bufout_n(o, (const char *)p, 1);
     }
     bufout_n(o, &q, 1);
+}
+
+static void fmt_str_repr(BufOut *o, const char *s) {
+    /* Python prefers single quotes unless the string has ' and no ". */
+    bool has_sq = strchr(s, '\'') != NULL, has_dq = strchr(s, '"') != NULL;
+    val_quoted_fmt(o, s, (has_sq && !has_dq) ? '"' : '\'');
 }
 
 static void fmt_value(BufOut *o, Value v, bool repr) {
