@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "io/atomic_file.h"
+#include "util/utf8.h"
 
 
 int json_parse(const char *label, const char *text, size_t len, cJSON **out, char *err,
@@ -195,39 +196,11 @@ const char *json_duplicate_key(const cJSON *obj) {
     return dup;
 }
 
-/* Length of the well-formed UTF-8 sequence at s[0..n), or 0 if it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-    if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-    return len;
-}
-
 int json_utf8_valid(const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
-        size_t l = utf8_seq(p + i, n - i);
+        size_t l = utf8_seq_len(p + i, n - i);
         if (l == 0) return 0;
         i += l;
     }
@@ -250,7 +223,7 @@ int json_write_string(StrBuf *b, const char *s, size_t n) {
             continue;
         }
         if (c >= 0x80) {
-            size_t l = utf8_seq(p + i, n - i);
+            size_t l = utf8_seq_len(p + i, n - i);
             if (l == 0) {
                 sb_append(b, "\xEF\xBF\xBD"); /* U+FFFD */
                 rc = -1;
