@@ -185,12 +185,7 @@ static double exact_L(CCtx *c, double L) {
             size_t m = 0;
             for (size_t k = 0; k < n; k++)
                 if (val_is_number(x->vals->items[k])) v[m++] = val_as_double(x->vals->items[k]);
-            for (size_t a = 1; a < m; a++) /* insertion sort: value sets are small */
-                for (size_t b = a; b > 0 && v[b - 1] > v[b]; b--) {
-                    double t = v[b];
-                    v[b] = v[b - 1];
-                    v[b - 1] = t;
-                }
+            compile_sort_doubles(v, m);
             for (size_t k = 1; k < m; k++)
                 if (v[k] > v[k - 1] && v[k] - v[k - 1] < min_gap) min_gap = v[k] - v[k - 1];
         }

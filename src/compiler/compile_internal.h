@@ -82,4 +82,14 @@ extern double compile_bos_sparse_min_cells;
 /* Test hook: when set, receives the BOS residual [D] of every compilation. */
 extern void (*compile_bos_observer)(const double *x, int D);
 
+/* Sorts v[n] ascending by insertion (value sets are small; stable, no allocation). */
+static inline void compile_sort_doubles(double *v, size_t n) {
+    for (size_t a = 1; a < n; a++)
+        for (size_t b = a; b > 0 && v[b - 1] > v[b]; b--) {
+            double t = v[b];
+            v[b] = v[b - 1];
+            v[b - 1] = t;
+        }
+}
+
 #endif

@@ -147,12 +147,7 @@ static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_
         }
         double gap = INFINITY;
         if (all_known) {
-            for (size_t i = 1; i < m; i++) /* insertion sort: value sets are small */
-                for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
-                    double t = v[j];
-                    v[j] = v[j - 1];
-                    v[j - 1] = t;
-                }
+            compile_sort_doubles(v, m);
             for (size_t i = 1; i < m; i++)
                 if (v[i] - v[i - 1] < gap) gap = v[i] - v[i - 1];
         }
