@@ -2,7 +2,7 @@
 # Installs the Debian packages itracr needs to build and test, only those missing.
 # Usage: scripts/deps.sh [extra-package ...]
 set -euo pipefail
-pkgs=(gcc make clang libclang-rt-14-dev libcjson-dev libopenblas-dev libzip-dev libxxhash-dev python3-numpy python3-torch pkg-config help2man "$@")
+pkgs=(gcc make clang clang-format libclang-rt-14-dev libcjson-dev libopenblas-dev libzip-dev libxxhash-dev python3-numpy python3-torch pkg-config help2man "$@")
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
