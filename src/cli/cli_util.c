@@ -18,19 +18,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
     return EXIT_USAGE;
 }
 
-bool cli_parse_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi) {
-        fprintf(stderr, "itracr %s: %s expects an integer in [%ld, %ld], got '%s'\n", cmd, opt, lo,
-                hi, text);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 static int split_tokens(const RaspProgram *p, const char *text, const char *seps, Value *out,
                         int cap) {
     int n = 0;

@@ -15,25 +15,23 @@ static const char *usage =
 #define MAX_VOCAB 4096
 
 int cmd_check(int argc, char **argv) {
-    const char *path = NULL, *vocab_text = NULL;
+    const char *path = NULL, *vocab_text = NULL, *v;
     long max_seq_len = 0;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else if (strcmp(argv[i], "--vocab") == 0) {
-            if (++i == argc) return cli_usage_error("check", "--vocab needs a value");
-            vocab_text = argv[i];
-        } else if (strcmp(argv[i], "--max-seq-len") == 0) {
-            if (++i == argc) return cli_usage_error("check", "--max-seq-len needs a value");
-            if (!cli_parse_int("check", "--max-seq-len", argv[i], 1, RASP_MAX_SEQ_LEN, &max_seq_len))
-                return EXIT_USAGE;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage_error("check", "unknown option '%s'", argv[i]);
-        } else if (!path) {
-            path = argv[i];
-        } else {
-            return cli_usage_error("check", "unexpected argument '%s'", argv[i]);
+    enum { O_VOCAB = 1, O_MSL };
+    static const CliOpt opts[] = {{"vocab", 0, true, O_VOCAB}, {"max-seq-len", 0, true, O_MSL}};
+    CliOpts ps;
+    cli_opts_init(&ps, "check", argc, argv, opts, CLI_NOPTS(opts));
+    for (int id; (id = cli_opts_next(&ps, &v)) != CLI_END;) {
+        switch (id) {
+        case CLI_HELP: fputs(usage, stdout); return EXIT_OK;
+        case CLI_ERR: return EXIT_USAGE;
+        case O_VOCAB: vocab_text = v; break;
+        case O_MSL:
+            if (!cli_parse_int("check", "--max-seq-len", v, 1, RASP_MAX_SEQ_LEN, &max_seq_len)) return EXIT_USAGE;
+            break;
+        default:
+            if (path) return cli_usage_error("check", "unexpected argument '%s'", v);
+            path = v;
         }
     }
     if (!path) return cli_usage_error("check", "missing PROG.rasp");

@@ -32,43 +32,34 @@ int cmd_compile(int argc, char **argv) {
     const char *path = NULL, *out_path = NULL, *vocab_text = NULL;
     long max_seq_len = 0, exactness = 0, verify = -1, seed = 1;
     bool causal = false, exact = false, force = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_val = i + 1 < argc;
-        if (cli_is_help(a)) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else if (strcmp(a, "-o") == 0) {
-            if (!has_val) return cli_usage_error("compile", "-o needs a path");
-            out_path = argv[++i];
-        } else if (strcmp(a, "--vocab") == 0) {
-            if (!has_val) return cli_usage_error("compile", "--vocab needs a value");
-            vocab_text = argv[++i];
-        } else if (strcmp(a, "--max-seq-len") == 0) {
-            if (!has_val) return cli_usage_error("compile", "--max-seq-len needs a value");
-            if (!cli_parse_int("compile", a, argv[++i], 1, RASP_MAX_SEQ_LEN, &max_seq_len)) return EXIT_USAGE;
-        } else if (strcmp(a, "--mlp-exactness") == 0) {
-            if (!has_val) return cli_usage_error("compile", "--mlp-exactness needs a value");
-            if (!cli_parse_int("compile", a, argv[++i], 1, 1000000, &exactness)) return EXIT_USAGE;
-        } else if (strcmp(a, "--verify") == 0) {
-            if (!has_val) return cli_usage_error("compile", "--verify needs a count");
-            if (!cli_parse_int("compile", a, argv[++i], 0, 100000000, &verify)) return EXIT_USAGE;
-        } else if (strcmp(a, "--seed") == 0) {
-            if (!has_val) return cli_usage_error("compile", "--seed needs a value");
-            if (!cli_parse_int("compile", a, argv[++i], 0, 0x7fffffffL, &seed)) return EXIT_USAGE;
-        } else if (strcmp(a, "--causal") == 0) {
-            causal = true;
-        } else if (strcmp(a, "--exact") == 0) {
-            exact = true;
-        } else if (strcmp(a, "--force") == 0) {
-            force = true;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage_error("compile", "unknown option '%s'", a);
-        } else if (!path) {
-            path = a;
-        } else {
-            return cli_usage_error("compile", "unexpected argument '%s'", a);
+    enum { O_OUT = 1, O_VOCAB, O_MSL, O_EXACTNESS, O_VERIFY, O_SEED, O_CAUSAL, O_EXACT, O_FORCE };
+    static const CliOpt opts[] = {{NULL, 'o', true, O_OUT},           {"vocab", 0, true, O_VOCAB},
+                                  {"max-seq-len", 0, true, O_MSL},     {"mlp-exactness", 0, true, O_EXACTNESS},
+                                  {"verify", 0, true, O_VERIFY},       {"seed", 0, true, O_SEED},
+                                  {"causal", 0, false, O_CAUSAL},      {"exact", 0, false, O_EXACT},
+                                  {"force", 0, false, O_FORCE}};
+    CliOpts ps;
+    const char *arg;
+    cli_opts_init(&ps, "compile", argc, argv, opts, CLI_NOPTS(opts));
+    for (int id; (id = cli_opts_next(&ps, &arg)) != CLI_END;) {
+        bool ok = true;
+        switch (id) {
+        case CLI_HELP: fputs(usage, stdout); return EXIT_OK;
+        case CLI_ERR: return EXIT_USAGE;
+        case O_OUT: out_path = arg; break;
+        case O_VOCAB: vocab_text = arg; break;
+        case O_MSL: ok = cli_parse_int("compile", "--max-seq-len", arg, 1, RASP_MAX_SEQ_LEN, &max_seq_len); break;
+        case O_EXACTNESS: ok = cli_parse_int("compile", "--mlp-exactness", arg, 1, 1000000, &exactness); break;
+        case O_VERIFY: ok = cli_parse_int("compile", "--verify", arg, 0, 100000000, &verify); break;
+        case O_SEED: ok = cli_parse_int("compile", "--seed", arg, 0, 0x7fffffffL, &seed); break;
+        case O_CAUSAL: causal = true; break;
+        case O_EXACT: exact = true; break;
+        case O_FORCE: force = true; break;
+        default:
+            if (path) return cli_usage_error("compile", "unexpected argument '%s'", arg);
+            path = arg;
         }
+        if (!ok) return EXIT_USAGE;
     }
     if (!path) return cli_usage_error("compile", "missing PROG.rasp");
     if (!out_path && verify < 0) return cli_usage_error("compile", "missing -o MODEL.safetensors");

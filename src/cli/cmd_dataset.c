@@ -22,20 +22,12 @@ static const char *usage =
 
 /* The transform section of DIR/manifest.json (itracr gen --transform), if any. */
 static void print_transform(const char *dir) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/manifest.json", dir);
-    cJSON *j = NULL;
-    char err[256];
-    if (json_read_file(path, &j, err, sizeof err)) return; /* no manifest: shards only */
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "transform");
-    const cJSON *k = cJSON_GetObjectItemCaseSensitive(t, "kind"), *a = cJSON_GetObjectItemCaseSensitive(t, "attempted");
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(t, "rejected"), *s = cJSON_GetObjectItemCaseSensitive(t, "seconds");
-    if (cJSON_IsString(k) && cJSON_IsNumber(a) && cJSON_IsNumber(r) && cJSON_IsNumber(s) && a->valuedouble > 0)
-        printf("transform %s: %.0f samples transformed, %.0f rejected (%.1f%% accepted), %.2f ms per sample "
-               "(manifest.json)\n",
-               k->valuestring, a->valuedouble, r->valuedouble, 100.0 * (a->valuedouble - r->valuedouble) / a->valuedouble,
-               1000.0 * s->valuedouble / a->valuedouble);
-    cJSON_Delete(j);
+    DsTransformStats t;
+    if (!ds_manifest_transform(dir, &t)) return;
+    printf("transform %s: %.0f samples transformed, %.0f rejected (%.1f%% accepted), %.2f ms per sample "
+           "(manifest.json)\n",
+           t.kind, t.attempted, t.rejected, 100.0 * (t.attempted - t.rejected) / t.attempted,
+           1000.0 * t.seconds / t.attempted);
 }
 
 typedef struct PathList {
@@ -272,10 +264,18 @@ int cmd_dataset(int argc, char **argv) {
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
     if (strcmp(argv[1], "stats") != 0) return cli_usage_error("dataset", "unknown subcommand '%s'", argv[1]);
-    if (argc == 3 && cli_is_help(argv[2])) {
-        fputs(usage, stdout);
-        return EXIT_OK;
+    CliOpts ps;
+    const char *v, *dir = NULL;
+    cli_opts_init(&ps, "dataset stats", argc - 1, argv + 1, NULL, 0);
+    for (int id; (id = cli_opts_next(&ps, &v)) != CLI_END;) {
+        if (id == CLI_HELP) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        }
+        if (id == CLI_ERR) return EXIT_USAGE;
+        if (dir) return cli_usage_error("dataset stats", "unexpected argument '%s'", v);
+        dir = v;
     }
-    if (argc != 3) return cli_usage_error("dataset", "usage: itracr dataset stats DIR");
-    return stats(argv[2]);
+    if (!dir) return cli_usage_error("dataset stats", "missing DIR");
+    return stats(dir);
 }
