@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "io/json_util.h"
 
 bool cli_is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0; }
 
@@ -59,15 +60,14 @@ void cli_print_json_value(FILE *f, Value v) {
         fputs(buf, f);
         return;
     }
-    case VAL_STR:
-        fputc('"', f);
-        for (const unsigned char *c = (const unsigned char *)v.u.s; *c; c++) {
-            if (*c == '"' || *c == '\\') fprintf(f, "\\%c", *c);
-            else if (*c < 0x20) fprintf(f, "\\u%04x", *c);
-            else fputc(*c, f);
-        }
-        fputc('"', f);
+    case VAL_STR: { /* the project's one JSON string escaper (io/json_util.h) */
+        StrBuf b;
+        sb_init(&b);
+        json_write_string(&b, v.u.s, strlen(v.u.s));
+        fputs(b.s, f);
+        sb_free(&b);
         return;
+    }
     case VAL_TUPLE:
         fputc('[', f);
         for (size_t i = 0; i < v.u.t->n; i++) {

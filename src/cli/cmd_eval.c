@@ -512,17 +512,27 @@ done:
     return rc;
 }
 
+/* ', "key": number' (json_number_text: the shortest text that reads back). */
+static void json_kv_num(StrBuf *b, const char *key, double v) {
+    sb_printf(b, ", \"%s\": ", key);
+    json_write_number(b, v);
+}
+
 /* The "verified" object of --json: the search's metrics and per-sample times. */
 static void json_verified(StrBuf *js, const EvalArgs *a, const EvalState *s) {
     const SearchSummary *ss = &s->ss;
     sb_append(js, "{");
     eval_headline_json_fields(&s->rr.verified, js);
-    sb_printf(js, ", \"K\": %ld, \"budget_ms\": %ld, \"order\": \"%s\", \"alt\": %ld, \"share_verified\": %.6f, "
-                  "\"share_weights\": %.6f, \"share_function\": %.6f, \"median_ms\": %.3f, \"p95_ms\": %.3f, "
-                  "\"top1_median_ms\": %.3f, \"top1_p95_ms\": %.3f, \"search_errors\": %ld, \"noise\": ",
-              a->search_k, a->budget, meta_cand_mode_name(a->ro.search_opt.cands.mode), a->alt, ss->share_verified,
-              ss->share_weights, ss->share_function, ss->median, ss->p95, ss->top1_median, ss->top1_p95,
-              s->rr.search_errors);
+    sb_printf(js, ", \"K\": %ld, \"budget_ms\": %ld, \"order\": \"%s\", \"alt\": %ld", a->search_k, a->budget,
+              meta_cand_mode_name(a->ro.search_opt.cands.mode), a->alt);
+    json_kv_num(js, "share_verified", ss->share_verified);
+    json_kv_num(js, "share_weights", ss->share_weights);
+    json_kv_num(js, "share_function", ss->share_function);
+    json_kv_num(js, "median_ms", ss->median);
+    json_kv_num(js, "p95_ms", ss->p95);
+    json_kv_num(js, "top1_median_ms", ss->top1_median);
+    json_kv_num(js, "top1_p95_ms", ss->top1_p95);
+    sb_printf(js, ", \"search_errors\": %ld, \"noise\": ", s->rr.search_errors);
     if (a->ro.noise) headline_json(js, &s->rr.noise_verified);
     else sb_append(js, "null");
     sb_append(js, "}");
@@ -574,8 +584,10 @@ static int eval_json(const EvalArgs *a, const EvalState *s) {
     sb_printf(&js, ",\n \"noise_method\": \"gaussian payload, same per-token L2 norm, ids kept\", \"noise_seed\": %ld",
               a->seed);
     sb_printf(&js, ",\n \"lift_ceiling\": {\"samples\": %d, \"lifted\": %d, \"verified\": %d, \"named_all\": %d, "
-              "\"classics\": %d, \"classics_verified\": %d, \"median_ms\": %.3f}",
-              ls->n, ls->lifted, ls->verified, ls->named_all, ls->classics, ls->classics_verified, ls->median_ms);
+              "\"classics\": %d, \"classics_verified\": %d",
+              ls->n, ls->lifted, ls->verified, ls->named_all, ls->classics, ls->classics_verified);
+    json_kv_num(&js, "median_ms", ls->median_ms);
+    sb_append(&js, "}");
     sb_append(&js, ",\n \"classics\": [");
     for (int i = 0; i < s->n_classics; i++) {
         sb_append(&js, i ? ",\n  " : "\n  ");
@@ -588,9 +600,11 @@ static int eval_json(const EvalArgs *a, const EvalState *s) {
     sb_append(&js, ", \"meta\": ");
     json_str(&js, a->meta);
     sb_printf(&js, ", \"samples\": %d, \"split_samples\": %d, \"skipped_over_prefix\": %ld, \"decode_errors\": %ld, "
-                   "\"beam\": %ld, \"seconds\": %.2f, \"meta_config\": %s, \"generator\": %s}\n",
-              rr->n, s->d.n, rr->skipped_prefix, rr->decode_errors, a->beam, rr->seconds,
-              s->mcfg_json ? s->mcfg_json : "null", s->ds.json ? s->ds.json : "null");
+                   "\"beam\": %ld",
+              rr->n, s->d.n, rr->skipped_prefix, rr->decode_errors, a->beam);
+    json_kv_num(&js, "seconds", rr->seconds);
+    sb_printf(&js, ", \"meta_config\": %s, \"generator\": %s}\n", s->mcfg_json ? s->mcfg_json : "null",
+              s->ds.json ? s->ds.json : "null");
     char err[1024];
     int rc = out_write(a->json_target, js.s, js.len, err, sizeof err) != 0;
     if (rc) fprintf(stderr, "itracr eval: %s\n", err);
