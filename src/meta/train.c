@@ -90,8 +90,12 @@ char *train_config_to_json(const TrainConfig *c) {
             n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", num);
             break;
         }
-        case 4: { /* from_json refuses '"' and '\\', so the text needs no escaping */
-            n += (size_t)snprintf(buf + n, sizeof buf - n, "\"%s\"", (const char *)p);
+        case 4: { /* a path (--exclude, --init): escaped, so that the file stays JSON whatever it holds */
+            StrBuf q;
+            sb_init(&q);
+            json_write_string(&q, (const char *)p, strlen((const char *)p));
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", q.s);
+            sb_free(&q);
             break;
         }
         default: n += (size_t)snprintf(buf + n, sizeof buf - n, "%llu", (unsigned long long)*(const uint64_t *)p); break;

@@ -109,5 +109,8 @@ py "assert '%d %d' % (d['samples'], d['shards']) == '$n' and d['transform'] is N
 "$I" gen -n 20 -o "$T/d" --seed 3 --quiet --no-exclude --split train=0.8,val=0.2 || bad "gen for train"
 "$I" train --data "$T/d" -o "$T/m.st" --steps=2 --d-model=16 --layers 1 --heads 2 --batch 2 --lr=0.0002 --lr-min 0.00002 2>"$T/train.err" || bad "train: $(tail -3 "$T/train.err")"
 grep -q '"lr":0.0002,"lr_min":2e-05,.*"weight_decay":0.1,' "$T/m.st.train.json" && ok || bad "sidecar floats: $(cat "$T/m.st.train.json")"
+# a path with a quote and a backslash stays a JSON string in the sidecar (it was written raw)
+"$I" train --data "$T/d" -o "$T/q.st" --steps 1 --d-model 16 --layers 1 --heads 2 --batch 2 --exclude 'a"b\c' 2>/dev/null
+py 'assert d["exclude"] == "a\"b\\c"' "$T/q.st.train.json" && ok || bad "sidecar with a quoted path: $(cat "$T/q.st.train.json")"
 echo "TESTSUM passed=$pass failed=$fail"
 [ "$fail" -eq 0 ]
