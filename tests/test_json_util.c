@@ -1,6 +1,7 @@
 /* json_util: parse errors with positions, typed getters and their messages, UTF-8
  * validation against hand-picked byte sequences, and string escaping checked both against
  * hand-written expected text and by parsing the output back with cJSON. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,11 +163,65 @@ static void test_write_string(void) {
     sb_free(&b);
 }
 
+/* json_number_text against an independent reference: the text reads back as the same
+ * double, and no shorter %.*g text does (brute force over every precision below). */
+static void check_shortest(double v) {
+    char buf[JSON_NUMBER_CAP], tmp[400];
+    json_number_text(v, buf);
+    CHECK(strtod(buf, NULL) == v);
+    int digits = 0; /* significant digits in buf: leading zeros and an integer's trailing zeros excluded */
+    for (const char *p = buf; *p && *p != 'e'; p++) digits += *p >= '0' && *p <= '9';
+    for (const char *p = buf; *p == '-' || *p == '0' || *p == '.'; p++) digits -= *p == '0';
+    if (!strpbrk(buf, ".e"))
+        for (const char *p = buf + strlen(buf) - 1; p > buf && *p == '0'; p--) digits--;
+    for (int prec = 1; prec < digits; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        CHECK(strtod(tmp, NULL) != v);
+    }
+}
+
+static void test_number(void) {
+    char buf[JSON_NUMBER_CAP];
+    const struct { double v; const char *want; } cases[] = {
+        {0.0002, "0.0002"}, {0.1, "0.1"}, {0.1 + 0.2, "0.30000000000000004"}, {1.0 / 3, "0.3333333333333333"},
+        {3, "3"}, {100, "100"}, {-2.5, "-2.5"}, {1e-7, "1e-07"}, {0, "0"}, {1e21, "1e+21"}, {123456789, "123456789"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_number_text(cases[i].v, buf);
+        CHECK_STR(buf, cases[i].want);
+    }
+    json_number_text(NAN, buf);
+    CHECK_STR(buf, "null");
+    json_number_text(-INFINITY, buf);
+    CHECK_STR(buf, "null");
+    /* random doubles of every magnitude (bits from a fixed LCG), and short decimals */
+    uint64_t x = 12345;
+    for (int i = 0; i < 20000; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint64_t bits = x;
+        double v;
+        memcpy(&v, &bits, sizeof v);
+        if (isfinite(v)) check_shortest(v);
+        check_shortest((double)(int64_t)(x >> 40) / 1000.0);
+    }
+    /* cJSON prints the raw item as is, and it parses back */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "lr", json_number(0.0002));
+    char *t = cJSON_PrintUnformatted(o);
+    CHECK_STR(t, "{\"lr\":0.0002}");
+    cJSON *back = cJSON_Parse(t);
+    CHECK(back && cJSON_GetObjectItem(back, "lr")->valuedouble == 0.0002);
+    cJSON_Delete(back);
+    free(t);
+    cJSON_Delete(o);
+}
+
 int main(void) {
     RUN(test_parse);
     RUN(test_read_file);
     RUN(test_getters);
     RUN(test_utf8);
     RUN(test_write_string);
+    RUN(test_number);
     TEST_END();
 }

@@ -3,6 +3,7 @@
 #ifndef ITRACR_CLI_CLI_H
 #define ITRACR_CLI_CLI_H
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "io/out_path.h"
@@ -32,10 +33,55 @@ int cmd_lift(int argc, char **argv);
 
 /* True when argv[i] is -h or --help. */
 bool cli_is_help(const char *arg);
-/* Prints "itracr CMD: msg" to stderr and returns EXIT_USAGE. */
+/* Prints "itracr CMD: msg (see itracr CMD --help)" to stderr and returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Parses a positive int option value; returns false (after printing) if malformed. */
+
+/* ---- Options (cli_opts.c) ---------------------------------------------------------------
+ * Every subcommand declares its options as a table and reads them with cli_opts_next, one
+ * getopt_long loop for all of them: "--name value" and "--name=value" (short: "-o value",
+ * "-ovalue"), operands returned in place wherever they stand, "--" ends the options, -h and
+ * --help added to every table. An unknown option (abbreviations included), a missing value
+ * or a value given to a flag prints one message naming the command and the option. */
+typedef struct CliOpt {
+    const char *name; /* long name without "--" (NULL: short only) */
+    char short_name;  /* 'o' for -o, or 0 */
+    bool has_arg;     /* takes a value */
+    int id;           /* what cli_opts_next returns for it; > 0 */
+} CliOpt;
+
+/* cli_opts_next's other results. */
+enum { CLI_END = 0, CLI_POS = -1, CLI_ERR = -2, CLI_HELP = -3 };
+#define CLI_MAX_OPTS 64
+
+#include <getopt.h>
+typedef struct CliOpts {
+    const char *cmd;
+    int argc, n;
+    char **argv;
+    const CliOpt *opts;
+    struct option longs[CLI_MAX_OPTS + 2];
+    char shorts[3 * CLI_MAX_OPTS + 4];
+    bool done; /* "--" seen or getopt finished: the rest are operands */
+} CliOpts;
+
+/* argv[0] is the subcommand's name (as main passes it); opts[n] its table. */
+void cli_opts_init(CliOpts *p, const char *cmd, int argc, char **argv, const CliOpt *opts, int n);
+/* The next option's id with *val its value (NULL for a flag); CLI_POS with *val an operand;
+ * CLI_HELP for -h/--help; CLI_ERR after printing the usage error (exit EXIT_USAGE); CLI_END. */
+int cli_opts_next(CliOpts *p, const char **val);
+#define CLI_NOPTS(t) ((int)(sizeof(t) / sizeof((t)[0])))
+
+/* Checked numbers for option values: garbage, trailing text, overflow and values out of
+ * range print "itracr CMD: bad OPT 'TEXT': expects ..." and return false (exit EXIT_USAGE). */
 bool cli_parse_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out);
+/* 0 to 2^64-1 (seeds); no sign, 2^64 and above are errors. */
+bool cli_parse_u64(const char *cmd, const char *opt, const char *text, uint64_t *out);
+/* A finite number in [lo, hi]; CLI_OPEN_LO / CLI_OPEN_HI exclude an end. */
+enum { CLI_OPEN_LO = 1, CLI_OPEN_HI = 2 };
+bool cli_parse_real(const char *cmd, const char *opt, const char *text, double lo, double hi, unsigned open,
+                    double *out);
+/* "N" (a = b = N) or "A-B" with lo <= A <= B <= hi. */
+bool cli_parse_range(const char *cmd, const char *opt, const char *text, long lo, long hi, long *a, long *b);
 
 /* Runs the output guard (io/out_path.h) on path. Returns false after printing "itracr CMD:
  * why"; else *target is the path to write (symlinks followed; valid until exit), or NULL

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "io/json_util.h"
 
 bool cli_is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0; }
 
@@ -16,19 +17,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
     fprintf(stderr, " (see itracr %s --help)\n", cmd);
     va_end(ap);
     return EXIT_USAGE;
-}
-
-bool cli_parse_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi) {
-        fprintf(stderr, "itracr %s: %s expects an integer in [%ld, %ld], got '%s'\n", cmd, opt, lo,
-                hi, text);
-        return false;
-    }
-    *out = v;
-    return true;
 }
 
 static int split_tokens(const RaspProgram *p, const char *text, const char *seps, Value *out,
@@ -72,15 +60,14 @@ void cli_print_json_value(FILE *f, Value v) {
         fputs(buf, f);
         return;
     }
-    case VAL_STR:
-        fputc('"', f);
-        for (const unsigned char *c = (const unsigned char *)v.u.s; *c; c++) {
-            if (*c == '"' || *c == '\\') fprintf(f, "\\%c", *c);
-            else if (*c < 0x20) fprintf(f, "\\u%04x", *c);
-            else fputc(*c, f);
-        }
-        fputc('"', f);
+    case VAL_STR: { /* the project's one JSON string escaper (io/json_util.h) */
+        StrBuf b;
+        sb_init(&b);
+        json_write_string(&b, v.u.s, strlen(v.u.s));
+        fputs(b.s, f);
+        sb_free(&b);
         return;
+    }
     case VAL_TUPLE:
         fputc('[', f);
         for (size_t i = 0; i < v.u.t->n; i++) {

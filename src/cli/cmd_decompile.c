@@ -95,40 +95,40 @@ static void print_json(const RaspProgram *prog, const int16_t *table, const Sear
 int cmd_decompile(int argc, char **argv) {
     const char *model_path = NULL, *meta = NULL, *scheme = NULL, *norm = NULL;
     long beam = 1, search_k = 0, budget = 0, alt = 3;
-    unsigned long long seed = 1;
+    uint64_t seed = 1;
     const char *order = NULL;
     bool rows = false, check = false, json = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else if (strcmp(a, "--rows") == 0) rows = true;
-        else if (strcmp(a, "--check") == 0) check = true;
-        else if (strcmp(a, "--json") == 0) json = true;
-        else if (strcmp(a, "--meta") == 0 || strcmp(a, "--beam") == 0 || strcmp(a, "--scheme") == 0 ||
-                 strcmp(a, "--norm") == 0 || strcmp(a, "--search") == 0 || strcmp(a, "--budget-ms") == 0 ||
-                 strcmp(a, "--seed") == 0 || strcmp(a, "--order") == 0 || strcmp(a, "--alt") == 0) {
-            if (i + 1 >= argc) return cli_usage_error("decompile", "%s needs a value", a);
-            const char *v = argv[++i];
-            if (strcmp(a, "--meta") == 0) meta = v;
-            else if (strcmp(a, "--scheme") == 0) scheme = v;
-            else if (strcmp(a, "--norm") == 0) norm = v;
-            else if (strcmp(a, "--order") == 0) order = v;
-            else if (strcmp(a, "--search") == 0) {
-                if (!cli_parse_int("decompile", a, v, 1, 100000, &search_k)) return EXIT_USAGE;
-            } else if (strcmp(a, "--budget-ms") == 0) {
-                if (!cli_parse_int("decompile", a, v, 1, 3600000, &budget)) return EXIT_USAGE;
-            } else if (strcmp(a, "--alt") == 0) {
-                if (!cli_parse_int("decompile", a, v, 0, 16, &alt)) return EXIT_USAGE;
-            } else if (strcmp(a, "--seed") == 0) {
-                char *end = NULL;
-                seed = strtoull(v, &end, 10);
-                if (!*v || *end || v[0] == '-') return cli_usage_error("decompile", "bad --seed '%s'", v);
-            } else if (!cli_parse_int("decompile", a, v, 1, 64, &beam)) return EXIT_USAGE;
-        } else if (a[0] == '-' && a[1]) return cli_usage_error("decompile", "unknown option '%s'", a);
-        else if (!model_path) model_path = a;
-        else return cli_usage_error("decompile", "unexpected argument '%s'", a);
+    enum { O_ROWS = 1, O_CHECK, O_JSON, O_META, O_BEAM, O_SCHEME, O_NORM, O_SEARCH, O_BUDGET, O_SEED, O_ORDER, O_ALT };
+    static const CliOpt opts[] = {
+        {"rows", 0, false, O_ROWS},    {"check", 0, false, O_CHECK},      {"json", 0, false, O_JSON},
+        {"meta", 0, true, O_META},     {"beam", 0, true, O_BEAM},         {"scheme", 0, true, O_SCHEME},
+        {"norm", 0, true, O_NORM},     {"search", 0, true, O_SEARCH},     {"budget-ms", 0, true, O_BUDGET},
+        {"seed", 0, true, O_SEED},     {"order", 0, true, O_ORDER},       {"alt", 0, true, O_ALT}};
+    CliOpts ps;
+    const char *v;
+    cli_opts_init(&ps, "decompile", argc, argv, opts, CLI_NOPTS(opts));
+    for (int id; (id = cli_opts_next(&ps, &v)) != CLI_END;) {
+        bool ok = true;
+        switch (id) {
+        case CLI_HELP: fputs(usage, stdout); return EXIT_OK;
+        case CLI_ERR: return EXIT_USAGE;
+        case O_ROWS: rows = true; break;
+        case O_CHECK: check = true; break;
+        case O_JSON: json = true; break;
+        case O_META: meta = v; break;
+        case O_SCHEME: scheme = v; break;
+        case O_NORM: norm = v; break;
+        case O_ORDER: order = v; break;
+        case O_SEARCH: ok = cli_parse_int("decompile", "--search", v, 1, 100000, &search_k); break;
+        case O_BUDGET: ok = cli_parse_int("decompile", "--budget-ms", v, 1, 3600000, &budget); break;
+        case O_ALT: ok = cli_parse_int("decompile", "--alt", v, 0, 16, &alt); break;
+        case O_SEED: ok = cli_parse_u64("decompile", "--seed", v, &seed); break;
+        case O_BEAM: ok = cli_parse_int("decompile", "--beam", v, 1, 64, &beam); break;
+        default:
+            if (model_path) return cli_usage_error("decompile", "unexpected argument '%s'", v);
+            model_path = v;
+        }
+        if (!ok) return EXIT_USAGE;
     }
     if (!model_path) return cli_usage_error("decompile", "missing MODEL.safetensors");
     if (!meta) return cli_usage_error("decompile", "missing --meta META.safetensors");

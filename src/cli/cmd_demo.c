@@ -50,22 +50,23 @@ int cmd_demo(int argc, char **argv) {
     const char *out_path = NULL, *prog_path = NULL, *meta = NULL;
     bool inverse = true;
     bool force = false;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
-            out_path = argv[++i];
-        } else if (strcmp(argv[i], "--program") == 0 && i + 1 < argc) {
-            prog_path = argv[++i];
-        } else if (strcmp(argv[i], "--force") == 0) {
-            force = true;
-        } else if (strcmp(argv[i], "--meta") == 0 && i + 1 < argc) {
-            meta = argv[++i];
-        } else if (strcmp(argv[i], "--no-inverse") == 0) {
-            inverse = false;
-        } else {
-            return cli_usage_error("demo", "unexpected argument '%s'", argv[i]);
+    enum { O_OUT = 1, O_PROGRAM, O_FORCE, O_META, O_NO_INVERSE };
+    static const CliOpt opts[] = {{NULL, 'o', true, O_OUT},       {"program", 0, true, O_PROGRAM},
+                                  {"force", 0, false, O_FORCE},   {"meta", 0, true, O_META},
+                                  {"no-inverse", 0, false, O_NO_INVERSE}};
+    CliOpts ps;
+    const char *arg;
+    cli_opts_init(&ps, "demo", argc, argv, opts, CLI_NOPTS(opts));
+    for (int id; (id = cli_opts_next(&ps, &arg)) != CLI_END;) {
+        switch (id) {
+        case CLI_HELP: fputs(usage, stdout); return EXIT_OK;
+        case CLI_ERR: return EXIT_USAGE;
+        case O_OUT: out_path = arg; break;
+        case O_PROGRAM: prog_path = arg; break;
+        case O_FORCE: force = true; break;
+        case O_META: meta = arg; break;
+        case O_NO_INVERSE: inverse = false; break;
+        default: return cli_usage_error("demo", "unexpected argument '%s'", arg);
         }
     }
     if (out_path) { /* the output guard (io/out_path.h); stdout carries the demo's text */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "dataset/ds_manifest.h"
 #include "eval/eval_lift.h"
 #include "eval/eval_run.h"
 #include "eval/report.h"
@@ -44,77 +45,9 @@ static const char *usage =
 
 #define K_MAX_CLASSICS 64
 
-static char *cat2(const char *a, const char *b) {
-    size_t n = strlen(a) + strlen(b) + 1;
-    char *s = malloc(n);
-    if (s) snprintf(s, n, "%s%s", a, b);
-    return s;
-}
-
 static bool is_dir(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* The dataset's generator settings from DIR/manifest.json: vocab (integers), max_seq_len and
- * the weight-token options. */
-typedef struct DataSettings {
-    Value vocab[64];
-    int n_vocab, max_seq_len;
-    char *generator_json; /* malloc'ed */
-} DataSettings;
-
-static int read_manifest(const char *dir, DataSettings *ds, char *err, size_t errcap) {
-    memset(ds, 0, sizeof *ds);
-    char *path = cat2(dir, "/manifest.json");
-    cJSON *root = NULL;
-    int rc = 1;
-    if (!path) {
-        snprintf(err, errcap, "out of memory");
-        return 1;
-    }
-    if (access(path, F_OK) != 0) {
-        snprintf(err, errcap, "%s: not a dataset made by `itracr gen` (no manifest.json)", dir);
-        goto done;
-    }
-    if (json_read_file(path, &root, err, errcap) != 0) goto done;
-    const cJSON *gen = NULL, *vocab = NULL;
-    int64_t msl = 0;
-    if (json_get_object(root, "generator", path, &gen, err, errcap) != 0) goto done;
-    if (json_get_array(gen, "vocab", path, &vocab, err, errcap) != 0) goto done;
-    if (json_get_int(gen, "max_seq_len", path, &msl, err, errcap) != 0) goto done;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, vocab) {
-        int64_t v;
-        if (json_as_int(it, "generator.vocab", &v, err, errcap) != 0) goto done;
-        if (ds->n_vocab >= 64) {
-            snprintf(err, errcap, "%s: vocab has more than 64 tokens", path);
-            goto done;
-        }
-        ds->vocab[ds->n_vocab++] = val_int(v);
-    }
-    if (ds->n_vocab < 1 || msl < 1 || msl > 1024) {
-        snprintf(err, errcap, "%s: bad generator vocab/max_seq_len", path);
-        goto done;
-    }
-    ds->max_seq_len = (int)msl;
-    ds->generator_json = cJSON_PrintUnformatted(gen);
-    rc = 0;
-done:
-    cJSON_Delete(root);
-    free(path);
-    return rc;
-}
-
-/* The training config written next to the checkpoint (META.train.json), if any; *bad is set
- * (after printing why) when the file exists but is not a training config. */
-static bool read_train_config(const char *meta, TrainConfig *tc, char **raw, bool *bad) {
-    char *p = train_sidecar_path(meta), err[1024];
-    bool found = false;
-    *bad = !p || train_sidecar_read(p, tc, &found, NULL, raw, err, sizeof err) != 0;
-    if (*bad) fprintf(stderr, "itracr eval: %s\n", p ? err : "out of memory");
-    free(p);
-    return found && !*bad;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -209,7 +142,7 @@ static void pct_line(FILE *f, const char *label, const EvalMetrics *m) {
 
 /* A table decoded to .rasp text with the dataset's vocabulary (malloc'ed; NULL if it does
  * not decode: the report then shows the error itself). */
-static char *table_rasp(const int16_t *t, const DataSettings *ds) {
+static char *table_rasp(const int16_t *t, const DsGenerator *ds) {
     RaspProgram p;
     char err[256];
     char *s = NULL;
@@ -218,403 +151,504 @@ static char *table_rasp(const int16_t *t, const DataSettings *ds) {
     return s;
 }
 
-int cmd_eval(int argc, char **argv) {
-    const char *data_dir = NULL, *meta = NULL, *out_html = NULL, *out_json = NULL, *split = "test";
-    const char *log_path = NULL, *classics_dir = NULL;
-    long n = 0, beam = 1, seed = 1, n_examples = 12, jobs = 0, search_k = 0, budget = 0, alt = 3;
-    const char *order = NULL;
-    bool quiet = false, no_classics = false;
+/* What the command line asks for. */
+typedef struct EvalArgs {
+    const char *data_dir, *meta, *out_html, *out_json, *split, *log_path, *classics_dir, *order;
+    long n, beam, seed, n_examples, jobs, search_k, budget, alt;
+    bool quiet, no_classics, progress;
     EvalRunOptions ro;
-    eval_run_options_default(&ro);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else if (strcmp(a, "--quiet") == 0) quiet = true;
-        else if (strcmp(a, "--no-classics") == 0) no_classics = true;
-        else if (strcmp(a, "--no-teacher") == 0) ro.teacher = false;
-        else if (strcmp(a, "--no-noise") == 0) ro.noise = false;
-        else if (strcmp(a, "--no-func") == 0) ro.func = false;
-        else if (strcmp(a, "--data") == 0 || strcmp(a, "--meta") == 0 || strcmp(a, "--n") == 0 ||
-                 strcmp(a, "--beam") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--json") == 0 ||
-                 strcmp(a, "--split") == 0 || strcmp(a, "--seed") == 0 || strcmp(a, "--log") == 0 ||
-                 strcmp(a, "--classics") == 0 || strcmp(a, "--examples") == 0 || strcmp(a, "--jobs") == 0 ||
-                 strcmp(a, "--search") == 0 || strcmp(a, "--budget-ms") == 0 || strcmp(a, "--order") == 0 ||
-                 strcmp(a, "--alt") == 0) {
-            if (i + 1 >= argc) return cli_usage_error("eval", "%s needs a value", a);
-            const char *v = argv[++i];
-            if (strcmp(a, "--data") == 0) data_dir = v;
-            else if (strcmp(a, "--meta") == 0) meta = v;
-            else if (strcmp(a, "-o") == 0) out_html = v;
-            else if (strcmp(a, "--json") == 0) out_json = v;
-            else if (strcmp(a, "--split") == 0) split = v;
-            else if (strcmp(a, "--log") == 0) log_path = v;
-            else if (strcmp(a, "--classics") == 0) classics_dir = v;
-            else if (strcmp(a, "--order") == 0) order = v;
-            else if (strcmp(a, "--search") == 0) {
-                if (!cli_parse_int("eval", a, v, 1, 100000, &search_k)) return EXIT_USAGE;
-            } else if (strcmp(a, "--budget-ms") == 0) {
-                if (!cli_parse_int("eval", a, v, 1, 3600000, &budget)) return EXIT_USAGE;
-            } else if (strcmp(a, "--alt") == 0) {
-                if (!cli_parse_int("eval", a, v, 0, 16, &alt)) return EXIT_USAGE;
-            } else if (strcmp(a, "--n") == 0) {
-                if (!cli_parse_int("eval", a, v, 1, 100000000, &n)) return EXIT_USAGE;
-            } else if (strcmp(a, "--beam") == 0) {
-                if (!cli_parse_int("eval", a, v, 1, 64, &beam)) return EXIT_USAGE;
-            } else if (strcmp(a, "--seed") == 0) {
-                if (!cli_parse_int("eval", a, v, 0, 2147483647L, &seed)) return EXIT_USAGE;
-            } else if (strcmp(a, "--examples") == 0) {
-                if (!cli_parse_int("eval", a, v, 0, 1000, &n_examples)) return EXIT_USAGE;
-            } else if (!cli_parse_int("eval", a, v, 1, 256, &jobs)) return EXIT_USAGE;
-        } else if (a[0] == '-' && a[1]) return cli_usage_error("eval", "unknown option '%s'", a);
-        else return cli_usage_error("eval", "unexpected argument '%s'", a);
-    }
-    if (!data_dir) return cli_usage_error("eval", "missing --data DIR");
-    if (!meta) return cli_usage_error("eval", "missing --meta META.safetensors");
-    if (classics_dir && no_classics) return cli_usage_error("eval", "--classics and --no-classics together");
-    if (strchr(split, '/') || !split[0]) return cli_usage_error("eval", "bad --split '%s'", split);
-    if (order && meta_cand_mode_parse(order, &ro.search_opt.cands.mode) != 0)
-        return cli_usage_error("eval", "unknown --order '%s' (redecode, keep or sample)", order);
-    if ((budget || order) && !search_k) return cli_usage_error("eval", "--budget-ms and --order need --search K");
-    if (search_k && beam > 1) return cli_usage_error("eval", "--search and --beam exclude each other");
-    ro.search = (int)search_k;
-    ro.search_opt.budget_ms = (double)budget;
-    ro.search_opt.cands.n_alt = (int)alt;
-    search_options_seed(&ro.search_opt, (uint64_t)seed);
-    bool progress = !quiet && isatty(STDERR_FILENO);
-    const char *eval_inputs[] = {meta, data_dir, log_path ? log_path : meta, NULL};
-    OutPathSpec html_os = {.what = "HTML report", .inputs = eval_inputs, .text_prefix = "<!DOCTYPE html>",
-                           .allow_stdout = true},
-                json_os = {.what = "JSON report", .inputs = eval_inputs, .text_prefix = "{", .allow_stdout = true};
-    const char *html_target = NULL, *json_target = NULL; /* NULL: standard output */
-    if ((out_html && !cli_output("eval", out_html, &html_os, &html_target)) ||
-        (out_json && !cli_output("eval", out_json, &json_os, &json_target)))
-        return EXIT_BAD_INPUT;
+    const char *html_target, *json_target; /* after the output guard; NULL: standard output */
+} EvalArgs;
 
-    char err[1024];
-    int rc = EXIT_BAD_INPUT;
+/* What is loaded and measured, freed by eval_state_free. */
+typedef struct EvalState {
     MetaModel mm;
-    bool have_mm = false;
+    bool have_mm, have_tc, have_log;
+    TrainConfig tc;
+    char *train_raw, *mcfg_json; /* META.train.json's text; the meta-model config as JSON */
     TrainData d;
-    train_data_init(&d);
-    DataSettings ds;
-    memset(&ds, 0, sizeof ds);
+    DsGenerator ds;
+    WtOptions wt;
     EvalRunResult rr;
-    memset(&rr, 0, sizeof rr);
+    SearchSummary ss;
+    EvalLiftStats ls;
     TrainLog log;
-    memset(&log, 0, sizeof log);
-    bool have_log = false;
-    char *train_raw = NULL, *deflog = NULL, *mcfg_json = NULL;
     char *cpaths[K_MAX_CLASSICS];
     EvalClassic classics[K_MAX_CLASSICS];
-    int n_classics = 0, n_cpaths = 0;
-    ReportExample *ex = NULL;
-    char **ex_text = NULL;
-    int n_ex = 0;
-    StrBuf js;
-    sb_init(&js);
+    int n_classics, n_cpaths;
+} EvalState;
 
-    /* ---- inputs ---- */
-    if (!is_dir(data_dir)) {
-        fprintf(stderr, "itracr eval: %s: no such dataset directory\n", data_dir);
-        goto done;
-    }
-    if (access(meta, F_OK) != 0) {
-        fprintf(stderr, "itracr eval: %s: no such checkpoint\n", meta);
-        goto done;
-    }
-    if (meta_checkpoint_load(&mm, meta, (int)beam, err, sizeof err) != 0) {
-        fprintf(stderr, "itracr eval: %s\n", err);
-        goto done;
-    }
-    have_mm = true;
-    TrainConfig tc;
-    bool bad_tc = false, have_tc = read_train_config(meta, &tc, &train_raw, &bad_tc);
-    if (bad_tc) goto done;
-    if (read_manifest(data_dir, &ds, err, sizeof err) != 0) {
-        fprintf(stderr, "itracr eval: %s\n", err);
-        goto done;
-    }
-    if (train_data_load_split(&d, data_dir, split, 0, err, sizeof err) != 0) {
-        fprintf(stderr, "itracr eval: %s\n", err);
-        goto done;
-    }
-    WtOptions wt;
-    wt_options_default(&wt);
-    if (d.have_wt) wt = d.wt;
-    else if (have_tc) wt = tc.wt;
-    if (have_tc && d.have_wt && (tc.wt.scheme != d.wt.scheme || tc.wt.norm != d.wt.norm)) {
-        fprintf(stderr, "itracr eval: %s has weight tokens %s/%s but the meta-model was trained on %s/%s\n", data_dir,
-                wt_scheme_name(d.wt.scheme), wt_norm_name(d.wt.norm), wt_scheme_name(tc.wt.scheme),
-                wt_norm_name(tc.wt.norm));
-        goto done;
-    }
-    if (d.n < 1) {
-        fprintf(stderr, "itracr eval: %s: the %s split has no samples\n", data_dir, split);
-        goto done;
-    }
+enum {
+    O_QUIET = 1, O_NO_CLASSICS, O_NO_TEACHER, O_NO_NOISE, O_NO_FUNC, O_DATA, O_META, O_N, O_BEAM, O_OUT, O_JSON,
+    O_SPLIT, O_SEED, O_LOG, O_CLASSICS, O_EXAMPLES, O_JOBS, O_SEARCH, O_BUDGET, O_ORDER, O_ALT
+};
+static const CliOpt eval_opts[] = {
+    {"quiet", 0, false, O_QUIET},     {"no-classics", 0, false, O_NO_CLASSICS}, {"no-teacher", 0, false, O_NO_TEACHER},
+    {"no-noise", 0, false, O_NO_NOISE}, {"no-func", 0, false, O_NO_FUNC},      {"data", 0, true, O_DATA},
+    {"meta", 0, true, O_META},        {"n", 0, true, O_N},                      {"beam", 0, true, O_BEAM},
+    {NULL, 'o', true, O_OUT},         {"json", 0, true, O_JSON},                {"split", 0, true, O_SPLIT},
+    {"seed", 0, true, O_SEED},        {"log", 0, true, O_LOG},                  {"classics", 0, true, O_CLASSICS},
+    {"examples", 0, true, O_EXAMPLES}, {"jobs", 0, true, O_JOBS},               {"search", 0, true, O_SEARCH},
+    {"budget-ms", 0, true, O_BUDGET}, {"order", 0, true, O_ORDER},             {"alt", 0, true, O_ALT},
+};
 
-    /* ---- the held-out samples ---- */
-    ro.beam = (int)beam;
-    ro.seed = (uint64_t)seed;
-    ro.vocab = ds.vocab;
-    ro.n_vocab = ds.n_vocab;
-    ro.max_seq_len = ds.max_seq_len;
-    ro.jobs = (int)jobs;
-    ro.progress = progress;
-    if (eval_run(&mm, &d, (int)n, &ro, &rr, err, sizeof err) != 0) {
-        fprintf(stderr, "itracr eval: %s\n", err);
-        goto done;
+/* Applies one option of eval_opts. Returns false after a usage error. */
+static bool eval_option(int id, const char *v, EvalArgs *a) {
+    switch (id) {
+    case O_QUIET: a->quiet = true; return true;
+    case O_NO_CLASSICS: a->no_classics = true; return true;
+    case O_NO_TEACHER: a->ro.teacher = false; return true;
+    case O_NO_NOISE: a->ro.noise = false; return true;
+    case O_NO_FUNC: a->ro.func = false; return true;
+    case O_DATA: a->data_dir = v; return true;
+    case O_META: a->meta = v; return true;
+    case O_OUT: a->out_html = v; return true;
+    case O_JSON: a->out_json = v; return true;
+    case O_SPLIT: a->split = v; return true;
+    case O_LOG: a->log_path = v; return true;
+    case O_CLASSICS: a->classics_dir = v; return true;
+    case O_ORDER: a->order = v; return true;
+    case O_SEARCH: return cli_parse_int("eval", "--search", v, 1, 100000, &a->search_k);
+    case O_BUDGET: return cli_parse_int("eval", "--budget-ms", v, 1, 3600000, &a->budget);
+    case O_ALT: return cli_parse_int("eval", "--alt", v, 0, 16, &a->alt);
+    case O_N: return cli_parse_int("eval", "--n", v, 1, 100000000, &a->n);
+    case O_BEAM: return cli_parse_int("eval", "--beam", v, 1, 64, &a->beam);
+    case O_SEED: return cli_parse_int("eval", "--seed", v, 0, 2147483647L, &a->seed);
+    case O_EXAMPLES: return cli_parse_int("eval", "--examples", v, 0, 1000, &a->n_examples);
+    case O_JOBS: return cli_parse_int("eval", "--jobs", v, 1, 256, &a->jobs);
+    default: cli_usage_error("eval", "unexpected argument '%s'", v); return false;
     }
-    if (rr.n == 0) {
-        fprintf(stderr, "itracr eval: no %s sample fits the meta-model (%ld have more than %d weight tokens)\n", split,
-                rr.skipped_prefix, mm.cfg.max_prefix);
-        goto done;
-    }
+}
 
-    /* ---- classic programs ---- */
-    if (!no_classics) {
-        const char *cdir = classics_dir ? classics_dir : "examples";
-        if (!is_dir(cdir)) {
-            if (classics_dir) {
-                fprintf(stderr, "itracr eval: %s: no such directory\n", cdir);
-                goto done;
-            }
-            if (!quiet) fprintf(stderr, "itracr eval: note: no examples/ here; classic programs skipped\n");
-        } else {
-            n_cpaths = list_rasp(cdir, cpaths, K_MAX_CLASSICS);
-            for (int i = 0; i < n_cpaths; i++) {
-                if (progress) fprintf(stderr, "\rclassic programs: %d/%d   ", i + 1, n_cpaths);
-                SearchOptions cso = ro.search_opt;
-                cso.max_candidates = ro.search;
-                if (eval_classic_search(&mm, cpaths[i], &wt, (int)beam, ro.search ? &cso : NULL, ds.vocab, ds.n_vocab,
-                                 ds.max_seq_len, &ro.equiv,
-                                 &classics[n_classics], err, sizeof err) != 0) {
-                    fprintf(stderr, "itracr eval: %s: %s\n", cpaths[i], err);
-                    goto done;
-                }
-                n_classics++;
-            }
-            if (progress) fprintf(stderr, "\r%40s\r", "");
+/* The command line into a, the outputs through the guard. Returns -1 to go on, else the
+ * exit status. */
+static int eval_args(int argc, char **argv, EvalArgs *a) {
+    *a = (EvalArgs){.split = "test", .beam = 1, .seed = 1, .n_examples = 12, .alt = 3};
+    eval_run_options_default(&a->ro);
+    CliOpts ps;
+    const char *v;
+    cli_opts_init(&ps, "eval", argc, argv, eval_opts, CLI_NOPTS(eval_opts));
+    for (int id; (id = cli_opts_next(&ps, &v)) != CLI_END;) {
+        if (id == CLI_HELP) {
+            fputs(usage, stdout);
+            return EXIT_OK;
         }
+        if (id == CLI_ERR || !eval_option(id, v, a)) return EXIT_USAGE;
     }
+    if (!a->data_dir) return cli_usage_error("eval", "missing --data DIR");
+    if (!a->meta) return cli_usage_error("eval", "missing --meta META.safetensors");
+    if (a->classics_dir && a->no_classics) return cli_usage_error("eval", "--classics and --no-classics together");
+    if (strchr(a->split, '/') || !a->split[0]) return cli_usage_error("eval", "bad --split '%s'", a->split);
+    if (a->order && meta_cand_mode_parse(a->order, &a->ro.search_opt.cands.mode) != 0)
+        return cli_usage_error("eval", "unknown --order '%s' (redecode, keep or sample)", a->order);
+    if ((a->budget || a->order) && !a->search_k) return cli_usage_error("eval", "--budget-ms and --order need --search K");
+    if (a->search_k && a->beam > 1) return cli_usage_error("eval", "--search and --beam exclude each other");
+    a->ro.search = (int)a->search_k;
+    a->ro.search_opt.budget_ms = (double)a->budget;
+    a->ro.search_opt.cands.n_alt = (int)a->alt;
+    search_options_seed(&a->ro.search_opt, (uint64_t)a->seed);
+    a->progress = !a->quiet && isatty(STDERR_FILENO);
+    const char *inputs[] = {a->meta, a->data_dir, a->log_path ? a->log_path : a->meta, NULL};
+    OutPathSpec html_os = {.what = "HTML report", .inputs = inputs, .text_prefix = "<!DOCTYPE html>",
+                           .allow_stdout = true},
+                json_os = {.what = "JSON report", .inputs = inputs, .text_prefix = "{", .allow_stdout = true};
+    if ((a->out_html && !cli_output("eval", a->out_html, &html_os, &a->html_target)) ||
+        (a->out_json && !cli_output("eval", a->out_json, &json_os, &a->json_target)))
+        return EXIT_BAD_INPUT;
+    return -1;
+}
 
-    /* ---- summary on stdout ---- */
+/* The checkpoint, its training config, the dataset's settings and split. Returns 0, or 1
+ * after printing why. */
+static int eval_load(const EvalArgs *a, EvalState *s) {
+    char err[1024];
+    if (!is_dir(a->data_dir)) {
+        fprintf(stderr, "itracr eval: %s: no such dataset directory\n", a->data_dir);
+        return 1;
+    }
+    if (access(a->meta, F_OK) != 0) {
+        fprintf(stderr, "itracr eval: %s: no such checkpoint\n", a->meta);
+        return 1;
+    }
+    if (meta_checkpoint_load(&s->mm, a->meta, (int)a->beam, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr eval: %s\n", err);
+        return 1;
+    }
+    s->have_mm = true;
+    char *side = train_sidecar_path(a->meta);
+    bool found = false;
+    int bad = train_sidecar_read(side, &s->tc, &found, NULL, &s->train_raw, err, sizeof err);
+    free(side);
+    if (bad) {
+        fprintf(stderr, "itracr eval: %s\n", err);
+        return 1;
+    }
+    s->have_tc = found;
+    if (ds_manifest_generator(a->data_dir, &s->ds, err, sizeof err) != 0 ||
+        train_data_load_split(&s->d, a->data_dir, a->split, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr eval: %s\n", err);
+        return 1;
+    }
+    wt_options_default(&s->wt);
+    if (s->d.have_wt) s->wt = s->d.wt;
+    else if (s->have_tc) s->wt = s->tc.wt;
+    const WtOptions *dw = &s->d.wt, *tw = &s->tc.wt;
+    if (s->have_tc && s->d.have_wt && (tw->scheme != dw->scheme || tw->norm != dw->norm)) {
+        fprintf(stderr, "itracr eval: %s has weight tokens %s/%s but the meta-model was trained on %s/%s\n", a->data_dir,
+                wt_scheme_name(dw->scheme), wt_norm_name(dw->norm), wt_scheme_name(tw->scheme), wt_norm_name(tw->norm));
+        return 1;
+    }
+    if (s->d.n < 1) {
+        fprintf(stderr, "itracr eval: %s: the %s split has no samples\n", a->data_dir, a->split);
+        return 1;
+    }
+    return 0;
+}
+
+/* The held-out samples. Returns 0, or 1 after printing why. */
+static int eval_samples(EvalArgs *a, EvalState *s) {
+    char err[1024];
+    EvalRunOptions *ro = &a->ro;
+    ro->beam = (int)a->beam;
+    ro->seed = (uint64_t)a->seed;
+    ro->vocab = s->ds.vocab;
+    ro->n_vocab = s->ds.n_vocab;
+    ro->max_seq_len = s->ds.max_seq_len;
+    ro->jobs = (int)a->jobs;
+    ro->progress = a->progress;
+    if (eval_run(&s->mm, &s->d, (int)a->n, ro, &s->rr, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr eval: %s\n", err);
+        return 1;
+    }
+    if (s->rr.n == 0) {
+        fprintf(stderr, "itracr eval: no %s sample fits the meta-model (%ld have more than %d weight tokens)\n", a->split,
+                s->rr.skipped_prefix, s->mm.cfg.max_prefix);
+        return 1;
+    }
+    return 0;
+}
+
+/* The classic programs of --classics (default examples/, skipped when missing). Returns 0,
+ * or 1 after printing why. */
+static int eval_classics(const EvalArgs *a, EvalState *s) {
+    if (a->no_classics) return 0;
+    const char *cdir = a->classics_dir ? a->classics_dir : "examples";
+    if (!is_dir(cdir)) {
+        if (a->classics_dir) {
+            fprintf(stderr, "itracr eval: %s: no such directory\n", cdir);
+            return 1;
+        }
+        if (!a->quiet) fprintf(stderr, "itracr eval: note: no examples/ here; classic programs skipped\n");
+        return 0;
+    }
+    char err[1024];
+    s->n_cpaths = list_rasp(cdir, s->cpaths, K_MAX_CLASSICS);
+    for (int i = 0; i < s->n_cpaths; i++) {
+        if (a->progress) fprintf(stderr, "\rclassic programs: %d/%d   ", i + 1, s->n_cpaths);
+        SearchOptions cso = a->ro.search_opt;
+        cso.max_candidates = a->ro.search;
+        if (eval_classic_search(&s->mm, s->cpaths[i], &s->wt, (int)a->beam, a->ro.search ? &cso : NULL, s->ds.vocab,
+                                s->ds.n_vocab, s->ds.max_seq_len, &a->ro.equiv, &s->classics[s->n_classics], err,
+                                sizeof err) != 0) {
+            fprintf(stderr, "itracr eval: %s: %s\n", s->cpaths[i], err);
+            return 1;
+        }
+        s->n_classics++;
+    }
+    if (a->progress) fprintf(stderr, "\r%40s\r", "");
+    return 0;
+}
+
+/* The summary on standard output, then the lift ceiling (the exact decompiler on the same
+ * models, docs/lift.md). Returns 0, or 1 after printing why. */
+static int eval_summary(const EvalArgs *a, EvalState *s) {
+    const EvalRunResult *rr = &s->rr;
+    const SearchSummary *ss = &s->ss;
+    search_summary(rr, &s->ss); /* its CPU time counts the classics too */
     printf("evaluated %d %s samples of %s in %.1f s (%ld skipped: more than %d weight tokens; %ld decode errors)\n",
-           rr.n, split, data_dir, rr.seconds, rr.skipped_prefix, mm.cfg.max_prefix, rr.decode_errors);
-    pct_line(stdout, beam > 1 ? "decoded (beam)" : "decoded", &rr.decoded);
-    if (ro.teacher) pct_line(stdout, "teacher-forced", &rr.teacher);
-    if (ro.noise) pct_line(stdout, "noise baseline", &rr.noise);
-    SearchSummary ss;
-    search_summary(&rr, &ss);
-    if (ro.search) {
+           rr->n, a->split, a->data_dir, rr->seconds, rr->skipped_prefix, s->mm.cfg.max_prefix, rr->decode_errors);
+    pct_line(stdout, a->beam > 1 ? "decoded (beam)" : "decoded", &rr->decoded);
+    if (a->ro.teacher) pct_line(stdout, "teacher-forced", &rr->teacher);
+    if (a->ro.noise) pct_line(stdout, "noise baseline", &rr->noise);
+    if (a->ro.search) {
         char lab[32];
-        snprintf(lab, sizeof lab, "verified@%ld", search_k);
-        pct_line(stdout, lab, &rr.verified);
-        if (ro.noise) pct_line(stdout, "noise verified", &rr.noise_verified);
+        snprintf(lab, sizeof lab, "verified@%ld", a->search_k);
+        pct_line(stdout, lab, &rr->verified);
+        if (a->ro.noise) pct_line(stdout, "noise verified", &rr->noise_verified);
         printf("verified@%ld: %.2f%% of samples verified (weights %.2f%%, function %.2f%%); per sample: top-1 median "
                "%.1f ms, p95 %.1f ms; search median %.1f ms, p95 %.1f ms (wall); CPU %.1f s in all\n",
-               search_k, 100 * ss.share_verified, 100 * ss.share_weights, 100 * ss.share_function, ss.top1_median,
-               ss.top1_p95, ss.median, ss.p95, ss.cpu_s);
+               a->search_k, 100 * ss->share_verified, 100 * ss->share_weights, 100 * ss->share_function,
+               ss->top1_median, ss->top1_p95, ss->median, ss->p95, ss->cpu_s);
     }
-    for (int i = 0; i < n_classics; i++)
-        printf("classic %-20s %-20s %s\n", classics[i].name, classic_verdict(&classics[i]), classics[i].detail);
-    /* the ceiling: the exact decompiler on the same models (docs/lift.md) */
-    EvalLiftStats ls;
-    if (eval_lift_ceiling(&d, rr.sample, rr.n, ds.vocab, ds.n_vocab, ds.max_seq_len, cpaths, n_cpaths, &ls, err, sizeof err)) {
+    for (int i = 0; i < s->n_classics; i++)
+        printf("classic %-20s %-20s %s\n", s->classics[i].name, classic_verdict(&s->classics[i]), s->classics[i].detail);
+    char err[1024];
+    EvalLiftStats *ls = &s->ls;
+    if (eval_lift_ceiling(&s->d, rr->sample, rr->n, s->ds.vocab, s->ds.n_vocab, s->ds.max_seq_len, s->cpaths,
+                          s->n_cpaths, ls, err, sizeof err)) {
         fprintf(stderr, "itracr eval: lift: %s\n", err);
-        goto done;
+        return 1;
     }
     printf("lift (exact decompiler, ceiling): samples verified %d/%d (%.1f%%), %d with every function named; "
            "classics verified %d/%d; median %.2f ms\n",
-           ls.verified, ls.n, ls.n ? 100.0 * ls.verified / ls.n : 0.0, ls.named_all, ls.classics_verified, ls.classics,
-           ls.median_ms);
+           ls->verified, ls->n, ls->n ? 100.0 * ls->verified / ls->n : 0.0, ls->named_all, ls->classics_verified,
+           ls->classics, ls->median_ms);
+    return 0;
+}
 
-    /* ---- report ---- */
-    if (!log_path) {
-        deflog = cat2(meta, ".log.jsonl");
-        if (deflog && access(deflog, F_OK) == 0) log_path = deflog;
+/* The report's examples: half successes, half failures, the first of each in sample order.
+ * ex_text[3 k .. 3 k + 2] hold example k's title and texts. Returns the count. */
+static int pick_examples(const EvalArgs *a, const EvalState *s, ReportExample *ex, char **ex_text) {
+    int n_ex = 0, want_ok = (int)(a->n_examples + 1) / 2, want_bad = (int)a->n_examples - want_ok;
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < s->rr.n && n_ex < a->n_examples; k++) {
+            const EvalSampleResult *x = &s->rr.res[k];
+            const int16_t *truth = s->d.prog + (size_t)s->rr.sample[k] * PT_ROWS * PT_COLS;
+            EvalPair pr;
+            eval_compare(truth, x->dec, &pr);
+            bool ok = pr.exact || x->dec_func == EVAL_FN_EQUIVALENT;
+            if (pass == 0 && (!ok || want_ok == 0)) continue;
+            if (pass == 1 && (ok || want_bad == 0)) continue;
+            if (pass == 0) want_ok--;
+            else want_bad--;
+            char title[64];
+            snprintf(title, sizeof title, "%s sample %d", a->split, s->rr.sample[k]);
+            ex_text[3 * n_ex] = strdup(title);
+            ex_text[3 * n_ex + 1] = table_rasp(truth, &s->ds);
+            ex_text[3 * n_ex + 2] = table_rasp(x->dec, &s->ds);
+            ReportExample e = {ex_text[3 * n_ex], truth, x->dec, ex_text[3 * n_ex + 1], ex_text[3 * n_ex + 2],
+                               x->dec_func, x->detail};
+            ex[n_ex++] = e;
+        }
+    return n_ex;
+}
+
+/* The report's settings table (kv[17]; the strings live in txt). */
+typedef struct SettingsText {
+    char n[64], skip[64], beam[32], seed[32], time[64], params[64], equiv[160], step[32];
+} SettingsText;
+
+static int settings_kv(const EvalArgs *a, const EvalState *s, SettingsText *t, ReportKV *kv) {
+    const EquivOptions *eq = &a->ro.equiv;
+    snprintf(t->n, sizeof t->n, "%d of %d", s->rr.n, s->d.n);
+    snprintf(t->skip, sizeof t->skip, "%ld (more than %d weight tokens)", s->rr.skipped_prefix, s->mm.cfg.max_prefix);
+    snprintf(t->beam, sizeof t->beam, a->beam > 1 ? "beam %ld" : "greedy", a->beam);
+    snprintf(t->seed, sizeof t->seed, "%ld", a->seed);
+    snprintf(t->time, sizeof t->time, "%.1f s", s->rr.seconds);
+    snprintf(t->params, sizeof t->params, "%zu", s->mm.lay.n_params);
+    snprintf(t->step, sizeof t->step, "%ld", s->mm.step);
+    snprintf(t->equiv, sizeof t->equiv, "exhaustive up to %ld inputs, else %d random (seed %llu); rtol %g, atol %g",
+             eq->max_exhaustive, eq->n_random, (unsigned long long)eq->seed, eq->rtol, eq->atol);
+    ReportKV all[] = {
+        {"meta-model checkpoint", a->meta},
+        {"meta-model config", s->mcfg_json ? s->mcfg_json : ""},
+        {"parameters", t->params},
+        {"training steps", t->step},
+        {"training config", s->train_raw ? s->train_raw : "(no .train.json next to the checkpoint)"},
+        {"dataset", a->data_dir},
+        {"split", a->split},
+        {"samples evaluated", t->n},
+        {"samples skipped", t->skip},
+        {"generator", s->ds.json ? s->ds.json : ""},
+        {"weight tokens", wt_scheme_name(s->wt.scheme)},
+        {"weight-token norm", wt_norm_name(s->wt.norm)},
+        {"decoding", t->beam},
+        {"noise baseline", "every weight token's payload replaced by Gaussian noise of the same L2 norm; ids kept"},
+        {"noise seed", t->seed},
+        {"functional check", t->equiv},
+        {"evaluation time", t->time},
+    };
+    memcpy(kv, all, sizeof all);
+    return (int)(sizeof all / sizeof all[0]);
+}
+
+/* -o: the HTML report. Returns 0, or 1 after printing why. */
+static int eval_html(const EvalArgs *a, EvalState *s) {
+    int cap = (int)(a->n_examples > 0 ? a->n_examples : 1), rc = 1;
+    ReportExample *ex = calloc((size_t)cap, sizeof *ex);
+    char **ex_text = calloc((size_t)cap * 3, sizeof *ex_text), err[1024];
+    if (!ex || !ex_text) {
+        fprintf(stderr, "itracr eval: out of memory\n");
+        goto done;
     }
-    if (log_path && out_html) {
-        if (train_log_load(log_path, &log, err, sizeof err) != 0) fprintf(stderr, "itracr eval: warning: %s\n", err);
-        else have_log = true;
+    int n_ex = pick_examples(a, s, ex, ex_text);
+    ReportClassic rc_[K_MAX_CLASSICS];
+    for (int i = 0; i < s->n_classics; i++) {
+        const EvalClassic *c = &s->classics[i];
+        rc_[i] = (ReportClassic){c->name, c->exact, c->func, c->detail, c->pred_rasp};
     }
-    mcfg_json = meta_config_to_json(&mm.cfg);
-    if (out_html) {
-        ex = calloc((size_t)(n_examples > 0 ? n_examples : 1), sizeof *ex);
-        ex_text = calloc((size_t)(n_examples > 0 ? n_examples : 1) * 3, sizeof *ex_text);
-        if (!ex || !ex_text) {
-            fprintf(stderr, "itracr eval: out of memory\n");
-            goto done;
-        }
-        /* half successes, half failures, the first of each in sample order */
-        int want_ok = (int)(n_examples + 1) / 2, want_bad = (int)n_examples - want_ok;
-        for (int pass = 0; pass < 2; pass++)
-            for (int k = 0; k < rr.n && n_ex < n_examples; k++) {
-                const EvalSampleResult *x = &rr.res[k];
-                const int16_t *truth = d.prog + (size_t)rr.sample[k] * PT_ROWS * PT_COLS;
-                EvalPair pr;
-                eval_compare(truth, x->dec, &pr);
-                bool ok = pr.exact || x->dec_func == EVAL_FN_EQUIVALENT;
-                if (pass == 0 && (!ok || want_ok == 0)) continue;
-                if (pass == 1 && (ok || want_bad == 0)) continue;
-                if (pass == 0) want_ok--;
-                else want_bad--;
-                char title[64];
-                snprintf(title, sizeof title, "%s sample %d", split, rr.sample[k]);
-                ex_text[3 * n_ex] = strdup(title);
-                ex_text[3 * n_ex + 1] = table_rasp(truth, &ds);
-                ex_text[3 * n_ex + 2] = table_rasp(x->dec, &ds);
-                ReportExample e = {ex_text[3 * n_ex], truth, x->dec, ex_text[3 * n_ex + 1], ex_text[3 * n_ex + 2],
-                                   x->dec_func, x->detail};
-                ex[n_ex++] = e;
-            }
-        ReportClassic rc_[K_MAX_CLASSICS];
-        for (int i = 0; i < n_classics; i++) {
-            ReportClassic c = {classics[i].name, classics[i].exact, classics[i].func, classics[i].detail,
-                               classics[i].pred_rasp};
-            rc_[i] = c;
-        }
-        char s_n[64], s_skip[64], s_beam[32], s_seed[32], s_time[64], s_params[64], s_equiv[160], s_step[32];
-        snprintf(s_n, sizeof s_n, "%d of %d", rr.n, d.n);
-        snprintf(s_skip, sizeof s_skip, "%ld (more than %d weight tokens)", rr.skipped_prefix, mm.cfg.max_prefix);
-        snprintf(s_beam, sizeof s_beam, beam > 1 ? "beam %ld" : "greedy", beam);
-        snprintf(s_seed, sizeof s_seed, "%ld", seed);
-        snprintf(s_time, sizeof s_time, "%.1f s", rr.seconds);
-        snprintf(s_params, sizeof s_params, "%zu", mm.lay.n_params);
-        snprintf(s_step, sizeof s_step, "%ld", mm.step);
-        snprintf(s_equiv, sizeof s_equiv, "exhaustive up to %ld inputs, else %d random (seed %llu); rtol %g, atol %g",
-                 ro.equiv.max_exhaustive, ro.equiv.n_random, (unsigned long long)ro.equiv.seed, ro.equiv.rtol,
-                 ro.equiv.atol);
-        ReportKV kv[] = {
-            {"meta-model checkpoint", meta},
-            {"meta-model config", mcfg_json ? mcfg_json : ""},
-            {"parameters", s_params},
-            {"training steps", s_step},
-            {"training config", train_raw ? train_raw : "(no .train.json next to the checkpoint)"},
-            {"dataset", data_dir},
-            {"split", split},
-            {"samples evaluated", s_n},
-            {"samples skipped", s_skip},
-            {"generator", ds.generator_json ? ds.generator_json : ""},
-            {"weight tokens", wt_scheme_name(wt.scheme)},
-            {"weight-token norm", wt_norm_name(wt.norm)},
-            {"decoding", s_beam},
-            {"noise baseline", "every weight token's payload replaced by Gaussian noise of the same L2 norm; ids kept"},
-            {"noise seed", s_seed},
-            {"functional check", s_equiv},
-            {"evaluation time", s_time},
-        };
-        char s_vlab[48], s_vnote[512];
-        snprintf(s_vlab, sizeof s_vlab, "verified@%ld", search_k);
-        snprintf(s_vnote, sizeof s_vnote,
-                 "verified@%ld: up to %ld candidates per sample (order %s, top-%ld alternatives per position%s), "
-                 "the first that compiles to the given weights (weights) or matches their forward pass on every "
-                 "input (function); %.2f%% of samples verified (weights %.2f%%, function %.2f%%). Wall time per "
-                 "sample: top-1 median %.1f ms, p95 %.1f ms; search median %.1f ms, p95 %.1f ms.",
-                 search_k, search_k, meta_cand_mode_name(ro.search_opt.cands.mode), alt,
-                 budget ? ", time budget per sample" : "", 100 * ss.share_verified, 100 * ss.share_weights,
-                 100 * ss.share_function, ss.top1_median, ss.top1_p95, ss.median, ss.p95);
-        ReportInput in = {NULL, &rr.decoded, ro.teacher ? &rr.teacher : NULL, ro.noise ? &rr.noise : NULL, ex, n_ex,
-                          have_log ? &log : NULL, kv, (int)(sizeof kv / sizeof kv[0]), rc_, n_classics,
-                          ro.search ? &rr.verified : NULL, ro.search && ro.noise ? &rr.noise_verified : NULL, s_vlab,
-                          ro.search ? s_vnote : NULL};
-        StrBuf hb;
-        sb_init(&hb);
-        report_html(&hb, &in);
-        int wrc = out_write(html_target, hb.s, hb.len, err, sizeof err);
-        sb_free(&hb);
-        if (wrc != 0) {
-            fprintf(stderr, "itracr eval: %s\n", err);
-            goto done;
-        }
-    }
-    if (out_json) {
-        sb_append(&js, "{\"headline\": ");
-        headline_json(&js, &rr.decoded);
-        sb_append(&js, ",\n \"verified\": ");
-        if (ro.search) {
-            sb_append(&js, "{");
-            eval_headline_json_fields(&rr.verified, &js);
-            sb_printf(&js, ", \"K\": %ld, \"budget_ms\": %ld, \"order\": \"%s\", \"alt\": %ld, \"share_verified\": %.6f, "
-                           "\"share_weights\": %.6f, \"share_function\": %.6f, \"median_ms\": %.3f, \"p95_ms\": %.3f, "
-                           "\"top1_median_ms\": %.3f, \"top1_p95_ms\": %.3f, \"search_errors\": %ld, \"noise\": ",
-                      search_k, budget, meta_cand_mode_name(ro.search_opt.cands.mode), alt, ss.share_verified,
-                      ss.share_weights, ss.share_function, ss.median, ss.p95, ss.top1_median, ss.top1_p95,
-                      rr.search_errors);
-            if (ro.noise) headline_json(&js, &rr.noise_verified);
-            else sb_append(&js, "null");
-            sb_append(&js, "}");
-        } else sb_append(&js, "null");
-        sb_append(&js, ",\n \"teacher_forced_headline\": ");
-        if (ro.teacher) headline_json(&js, &rr.teacher);
-        else sb_append(&js, "null");
-        sb_append(&js, ",\n \"noise_headline\": ");
-        if (ro.noise) headline_json(&js, &rr.noise);
-        else sb_append(&js, "null");
-        sb_append(&js, ",\n \"decoded\": ");
-        eval_metrics_json(&rr.decoded, &js);
-        sb_append(&js, ",\n \"teacher_forced\": ");
-        if (ro.teacher) eval_metrics_json(&rr.teacher, &js);
-        else sb_append(&js, "null");
-        sb_append(&js, ",\n \"noise\": ");
-        if (ro.noise) eval_metrics_json(&rr.noise, &js);
-        else sb_append(&js, "null");
-        sb_printf(&js, ",\n \"noise_method\": \"gaussian payload, same per-token L2 norm, ids kept\", \"noise_seed\": %ld",
-                  seed);
-        sb_printf(&js, ",\n \"lift_ceiling\": {\"samples\": %d, \"lifted\": %d, \"verified\": %d, \"named_all\": %d, "
-                  "\"classics\": %d, \"classics_verified\": %d, \"median_ms\": %.3f}",
-                  ls.n, ls.lifted, ls.verified, ls.named_all, ls.classics, ls.classics_verified, ls.median_ms);
-        sb_append(&js, ",\n \"classics\": [");
-        for (int i = 0; i < n_classics; i++) {
-            sb_append(&js, i ? ",\n  " : "\n  ");
-            sb_append(&js, "{\"name\": ");
-            json_str(&js, classics[i].name);
-            sb_append(&js, ", \"verdict\": ");
-            json_str(&js, classic_verdict(&classics[i]));
-            sb_append(&js, ", \"check\": ");
-            json_str(&js, eval_func_name(classics[i].func));
-            sb_printf(&js, ", \"weight_tokens\": %d, \"verified\": ", classics[i].n_wt);
-            if (classics[i].searched) json_str(&js, search_verdict_name(classics[i].verdict));
-            else sb_append(&js, "null");
-            sb_append(&js, ", \"detail\": ");
-            json_str(&js, classics[i].detail);
-            sb_append(&js, ", \"decompiled\": ");
-            if (classics[i].pred_rasp) json_str(&js, classics[i].pred_rasp);
-            else sb_append(&js, "null");
-            sb_append(&js, "}");
-        }
-        sb_append(&js, "],\n \"data\": ");
-        json_str(&js, data_dir);
-        sb_append(&js, ", \"split\": ");
-        json_str(&js, split);
-        sb_append(&js, ", \"meta\": ");
-        json_str(&js, meta);
-        sb_printf(&js, ", \"samples\": %d, \"split_samples\": %d, \"skipped_over_prefix\": %ld, \"decode_errors\": %ld, "
-                       "\"beam\": %ld, \"seconds\": %.2f, \"meta_config\": %s, \"generator\": %s}\n",
-                  rr.n, d.n, rr.skipped_prefix, rr.decode_errors, beam, rr.seconds, mcfg_json ? mcfg_json : "null",
-                  ds.generator_json ? ds.generator_json : "null");
-        if (out_write(json_target, js.s, js.len, err, sizeof err) != 0) {
-            fprintf(stderr, "itracr eval: %s\n", err);
-            goto done;
-        }
-    }
-    rc = EXIT_OK;
+    SettingsText st;
+    ReportKV kv[24];
+    int n_kv = settings_kv(a, s, &st, kv);
+    const SearchSummary *ss = &s->ss;
+    char s_vlab[48], s_vnote[512];
+    snprintf(s_vlab, sizeof s_vlab, "verified@%ld", a->search_k);
+    snprintf(s_vnote, sizeof s_vnote,
+             "verified@%ld: up to %ld candidates per sample (order %s, top-%ld alternatives per position%s), "
+             "the first that compiles to the given weights (weights) or matches their forward pass on every "
+             "input (function); %.2f%% of samples verified (weights %.2f%%, function %.2f%%). Wall time per "
+             "sample: top-1 median %.1f ms, p95 %.1f ms; search median %.1f ms, p95 %.1f ms.",
+             a->search_k, a->search_k, meta_cand_mode_name(a->ro.search_opt.cands.mode), a->alt,
+             a->budget ? ", time budget per sample" : "", 100 * ss->share_verified, 100 * ss->share_weights,
+             100 * ss->share_function, ss->top1_median, ss->top1_p95, ss->median, ss->p95);
+    const EvalRunResult *rr = &s->rr;
+    const EvalRunOptions *ro = &a->ro;
+    ReportInput in = {NULL, &rr->decoded, ro->teacher ? &rr->teacher : NULL, ro->noise ? &rr->noise : NULL, ex, n_ex,
+                      s->have_log ? &s->log : NULL, kv, n_kv, rc_, s->n_classics,
+                      ro->search ? &rr->verified : NULL, ro->search && ro->noise ? &rr->noise_verified : NULL, s_vlab,
+                      ro->search ? s_vnote : NULL};
+    StrBuf hb;
+    sb_init(&hb);
+    report_html(&hb, &in);
+    rc = out_write(a->html_target, hb.s, hb.len, err, sizeof err) != 0;
+    if (rc) fprintf(stderr, "itracr eval: %s\n", err);
+    sb_free(&hb);
+    for (int i = 0; i < n_ex * 3; i++) free(ex_text[i]);
 done:
-    sb_free(&js);
-    for (int i = 0; ex_text && i < n_ex * 3; i++) free(ex_text[i]);
     free(ex_text);
     free(ex);
-    for (int i = 0; i < n_classics; i++) eval_classic_free(&classics[i]);
-    for (int i = 0; i < n_cpaths; i++) free(cpaths[i]);
-    if (have_log) train_log_free(&log);
-    free(mcfg_json);
+    return rc;
+}
+
+/* ', "key": number' (json_number_text: the shortest text that reads back). */
+static void json_kv_num(StrBuf *b, const char *key, double v) {
+    sb_printf(b, ", \"%s\": ", key);
+    json_write_number(b, v);
+}
+
+/* The "verified" object of --json: the search's metrics and per-sample times. */
+static void json_verified(StrBuf *js, const EvalArgs *a, const EvalState *s) {
+    const SearchSummary *ss = &s->ss;
+    sb_append(js, "{");
+    eval_headline_json_fields(&s->rr.verified, js);
+    sb_printf(js, ", \"K\": %ld, \"budget_ms\": %ld, \"order\": \"%s\", \"alt\": %ld", a->search_k, a->budget,
+              meta_cand_mode_name(a->ro.search_opt.cands.mode), a->alt);
+    json_kv_num(js, "share_verified", ss->share_verified);
+    json_kv_num(js, "share_weights", ss->share_weights);
+    json_kv_num(js, "share_function", ss->share_function);
+    json_kv_num(js, "median_ms", ss->median);
+    json_kv_num(js, "p95_ms", ss->p95);
+    json_kv_num(js, "top1_median_ms", ss->top1_median);
+    json_kv_num(js, "top1_p95_ms", ss->top1_p95);
+    sb_printf(js, ", \"search_errors\": %ld, \"noise\": ", s->rr.search_errors);
+    if (a->ro.noise) headline_json(js, &s->rr.noise_verified);
+    else sb_append(js, "null");
+    sb_append(js, "}");
+}
+
+/* One classic program in --json. */
+static void json_classic(StrBuf *js, const EvalClassic *c) {
+    sb_append(js, "{\"name\": ");
+    json_str(js, c->name);
+    sb_append(js, ", \"verdict\": ");
+    json_str(js, classic_verdict(c));
+    sb_append(js, ", \"check\": ");
+    json_str(js, eval_func_name(c->func));
+    sb_printf(js, ", \"weight_tokens\": %d, \"verified\": ", c->n_wt);
+    if (c->searched) json_str(js, search_verdict_name(c->verdict));
+    else sb_append(js, "null");
+    sb_append(js, ", \"detail\": ");
+    json_str(js, c->detail);
+    sb_append(js, ", \"decompiled\": ");
+    if (c->pred_rasp) json_str(js, c->pred_rasp);
+    else sb_append(js, "null");
+    sb_append(js, "}");
+}
+
+/* A metrics object, or null when that evaluation was off. */
+static void json_metrics_or_null(StrBuf *js, const char *key, const EvalMetrics *m, bool on, bool headline) {
+    sb_printf(js, ",\n \"%s\": ", key);
+    if (!on) sb_append(js, "null");
+    else if (headline) headline_json(js, m);
+    else eval_metrics_json(m, js);
+}
+
+/* --json: the numbers. Returns 0, or 1 after printing why. */
+static int eval_json(const EvalArgs *a, const EvalState *s) {
+    const EvalRunResult *rr = &s->rr;
+    const EvalLiftStats *ls = &s->ls;
+    StrBuf js;
+    sb_init(&js);
+    sb_append(&js, "{\"headline\": ");
+    headline_json(&js, &rr->decoded);
+    sb_append(&js, ",\n \"verified\": ");
+    if (a->ro.search) json_verified(&js, a, s);
+    else sb_append(&js, "null");
+    json_metrics_or_null(&js, "teacher_forced_headline", &rr->teacher, a->ro.teacher, true);
+    json_metrics_or_null(&js, "noise_headline", &rr->noise, a->ro.noise, true);
+    json_metrics_or_null(&js, "decoded", &rr->decoded, true, false);
+    json_metrics_or_null(&js, "teacher_forced", &rr->teacher, a->ro.teacher, false);
+    json_metrics_or_null(&js, "noise", &rr->noise, a->ro.noise, false);
+    sb_printf(&js, ",\n \"noise_method\": \"gaussian payload, same per-token L2 norm, ids kept\", \"noise_seed\": %ld",
+              a->seed);
+    sb_printf(&js, ",\n \"lift_ceiling\": {\"samples\": %d, \"lifted\": %d, \"verified\": %d, \"named_all\": %d, "
+              "\"classics\": %d, \"classics_verified\": %d",
+              ls->n, ls->lifted, ls->verified, ls->named_all, ls->classics, ls->classics_verified);
+    json_kv_num(&js, "median_ms", ls->median_ms);
+    sb_append(&js, "}");
+    sb_append(&js, ",\n \"classics\": [");
+    for (int i = 0; i < s->n_classics; i++) {
+        sb_append(&js, i ? ",\n  " : "\n  ");
+        json_classic(&js, &s->classics[i]);
+    }
+    sb_append(&js, "],\n \"data\": ");
+    json_str(&js, a->data_dir);
+    sb_append(&js, ", \"split\": ");
+    json_str(&js, a->split);
+    sb_append(&js, ", \"meta\": ");
+    json_str(&js, a->meta);
+    sb_printf(&js, ", \"samples\": %d, \"split_samples\": %d, \"skipped_over_prefix\": %ld, \"decode_errors\": %ld, "
+                   "\"beam\": %ld",
+              rr->n, s->d.n, rr->skipped_prefix, rr->decode_errors, a->beam);
+    json_kv_num(&js, "seconds", rr->seconds);
+    sb_printf(&js, ", \"meta_config\": %s, \"generator\": %s}\n", s->mcfg_json ? s->mcfg_json : "null",
+              s->ds.json ? s->ds.json : "null");
+    char err[1024];
+    int rc = out_write(a->json_target, js.s, js.len, err, sizeof err) != 0;
+    if (rc) fprintf(stderr, "itracr eval: %s\n", err);
+    sb_free(&js);
+    return rc;
+}
+
+/* The training curves for the report: --log, else META.log.jsonl when it exists. */
+static void eval_load_log(const EvalArgs *a, EvalState *s) {
+    char *deflog = a->log_path ? NULL : train_log_path(a->meta), err[1024];
+    const char *path = a->log_path ? a->log_path : access(deflog, F_OK) == 0 ? deflog : NULL;
+    if (path && a->out_html) {
+        if (train_log_load(path, &s->log, err, sizeof err) != 0) fprintf(stderr, "itracr eval: warning: %s\n", err);
+        else s->have_log = true;
+    }
     free(deflog);
-    free(train_raw);
-    free(ds.generator_json);
-    eval_run_result_free(&rr);
-    train_data_free(&d);
-    if (have_mm) meta_model_free(&mm);
+}
+
+static void eval_state_free(EvalState *s) {
+    for (int i = 0; i < s->n_classics; i++) eval_classic_free(&s->classics[i]);
+    for (int i = 0; i < s->n_cpaths; i++) free(s->cpaths[i]);
+    if (s->have_log) train_log_free(&s->log);
+    free(s->mcfg_json);
+    free(s->train_raw);
+    ds_generator_free(&s->ds);
+    eval_run_result_free(&s->rr);
+    train_data_free(&s->d);
+    if (s->have_mm) meta_model_free(&s->mm);
+}
+
+int cmd_eval(int argc, char **argv) {
+    EvalArgs a;
+    int rc = eval_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    EvalState *s = calloc(1, sizeof *s);
+    if (!s) abort();
+    train_data_init(&s->d);
+    rc = EXIT_BAD_INPUT;
+    if (eval_load(&a, s) || eval_samples(&a, s) || eval_classics(&a, s) || eval_summary(&a, s)) goto done;
+    eval_load_log(&a, s);
+    s->mcfg_json = meta_config_to_json(&s->mm.cfg);
+    if (a.out_html && eval_html(&a, s)) goto done;
+    if (a.out_json && eval_json(&a, s)) goto done;
+    rc = EXIT_OK;
+done:
+    eval_state_free(s);
+    free(s);
     return rc;
 }

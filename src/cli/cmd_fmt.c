@@ -17,18 +17,22 @@ static const char *usage =
 int cmd_fmt(int argc, char **argv) {
     const char *path = NULL;
     bool tracr = false;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
+    static const CliOpt opts[] = {{"tracr", 0, false, 1}};
+    CliOpts ps;
+    const char *v;
+    cli_opts_init(&ps, "fmt", argc, argv, opts, CLI_NOPTS(opts));
+    for (int id; (id = cli_opts_next(&ps, &v)) != CLI_END;) {
+        if (id == CLI_HELP) {
             fputs(usage, stdout);
             return EXIT_OK;
-        } else if (strcmp(argv[i], "--tracr") == 0) {
+        } else if (id == CLI_ERR) {
+            return EXIT_USAGE;
+        } else if (id == 1) {
             tracr = true;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage_error("fmt", "unknown option '%s'", argv[i]);
         } else if (!path) {
-            path = argv[i];
+            path = v;
         } else {
-            return cli_usage_error("fmt", "unexpected argument '%s'", argv[i]);
+            return cli_usage_error("fmt", "unexpected argument '%s'", v);
         }
     }
     if (!path) return cli_usage_error("fmt", "missing PROG.rasp");

@@ -32,27 +32,24 @@ static int find_token(const CompiledModel *m, const char *text) {
 int cmd_forward(int argc, char **argv) {
     const char *path = NULL, *input = NULL, *trace_json = NULL, *trace_html = NULL;
     bool json = false, f64 = false;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else if (strcmp(argv[i], "--input") == 0) {
-            if (++i == argc) return cli_usage_error("forward", "--input needs a value");
-            input = argv[i];
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (strcmp(argv[i], "--f64") == 0) {
-            f64 = true;
-        } else if (strcmp(argv[i], "--trace") == 0 || strcmp(argv[i], "--trace-html") == 0) {
-            if (i + 1 == argc) return cli_usage_error("forward", "%s needs a file", argv[i]);
-            if (argv[i][7]) trace_html = argv[++i];
-            else trace_json = argv[++i];
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage_error("forward", "unknown option '%s'", argv[i]);
-        } else if (!path) {
-            path = argv[i];
-        } else {
-            return cli_usage_error("forward", "unexpected argument '%s'", argv[i]);
+    enum { O_INPUT = 1, O_JSON, O_F64, O_TRACE, O_TRACE_HTML };
+    static const CliOpt opts[] = {{"input", 0, true, O_INPUT}, {"json", 0, false, O_JSON}, {"f64", 0, false, O_F64},
+                                  {"trace", 0, true, O_TRACE}, {"trace-html", 0, true, O_TRACE_HTML}};
+    CliOpts ps;
+    const char *arg;
+    cli_opts_init(&ps, "forward", argc, argv, opts, CLI_NOPTS(opts));
+    for (int id; (id = cli_opts_next(&ps, &arg)) != CLI_END;) {
+        switch (id) {
+        case CLI_HELP: fputs(usage, stdout); return EXIT_OK;
+        case CLI_ERR: return EXIT_USAGE;
+        case O_INPUT: input = arg; break;
+        case O_JSON: json = true; break;
+        case O_F64: f64 = true; break;
+        case O_TRACE: trace_json = arg; break;
+        case O_TRACE_HTML: trace_html = arg; break;
+        default:
+            if (path) return cli_usage_error("forward", "unexpected argument '%s'", arg);
+            path = arg;
         }
     }
     if (!path) return cli_usage_error("forward", "missing MODEL.safetensors");

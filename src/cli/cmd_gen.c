@@ -65,17 +65,6 @@ static const char *usage =
     "  --quiet              no progress line or summary\n"
     "A progress line (samples/s, acceptance rate, ETA) is shown when stderr is a terminal.\n";
 
-/* "A-B" or "A" into lo..hi. */
-static int parse_range(const char *v, int *lo, int *hi) {
-    int used = 0;
-    if (sscanf(v, "%d-%d%n", lo, hi, &used) == 2 && v[used] == 0) return 0;
-    if (sscanf(v, "%d%n", lo, &used) == 1 && v[used] == 0) {
-        *hi = *lo;
-        return 0;
-    }
-    return -1;
-}
-
 static int parse_vocab(const char *text, GenConfig *g) {
     int n = 0;
     const char *s = text;
@@ -92,152 +81,142 @@ static int parse_vocab(const char *text, GenConfig *g) {
     return n ? 0 : -1;
 }
 
+enum {
+    O_N = 1, O_OUT, O_SEED, O_JOBS, O_SPLIT, O_SHARD_SIZE, O_OPS, O_VOCAB, O_MSL, O_SETTING, O_VOCAB_SIZE,
+    O_VOCAB_KIND, O_P_TABLE, O_CAUSAL, O_CAT_ONLY, O_MAX_RESIDUAL, O_MAX_LAYERS, O_MAX_MLP, O_TEST_INPUTS,
+    O_KEEP_CONST, O_WT_SCHEME, O_WT_NORM, O_TRANSFORM, O_COMPRESS_STEPS, O_EXCLUDE, O_NO_EXCLUDE, O_QUIET, O_RESUME
+};
+static const CliOpt gen_opts[] = {
+    {NULL, 'n', true, O_N},
+    {NULL, 'o', true, O_OUT},
+    {"seed", 0, true, O_SEED},
+    {"jobs", 0, true, O_JOBS},
+    {"split", 0, true, O_SPLIT},
+    {"shard-size", 0, true, O_SHARD_SIZE},
+    {"ops", 0, true, O_OPS},
+    {"vocab", 0, true, O_VOCAB},
+    {"max-seq-len", 0, true, O_MSL},
+    {"setting", 0, true, O_SETTING},
+    {"vocab-size", 0, true, O_VOCAB_SIZE},
+    {"vocab-kind", 0, true, O_VOCAB_KIND},
+    {"p-table", 0, true, O_P_TABLE},
+    {"causal", 0, true, O_CAUSAL},
+    {"categorical-only", 0, false, O_CAT_ONLY},
+    {"max-residual", 0, true, O_MAX_RESIDUAL},
+    {"max-layers", 0, true, O_MAX_LAYERS},
+    {"max-mlp", 0, true, O_MAX_MLP},
+    {"test-inputs", 0, true, O_TEST_INPUTS},
+    {"keep-constant-ops", 0, false, O_KEEP_CONST},
+    {"wt-scheme", 0, true, O_WT_SCHEME},
+    {"wt-norm", 0, true, O_WT_NORM},
+    {"transform", 0, true, O_TRANSFORM},
+    {"compress-steps", 0, true, O_COMPRESS_STEPS},
+    {"exclude", 0, true, O_EXCLUDE},
+    {"no-exclude", 0, false, O_NO_EXCLUDE},
+    {"quiet", 0, false, O_QUIET},
+    {"resume", 0, false, O_RESUME},
+};
+
+/* What gen's flags set beyond the GdConfig. */
+typedef struct GenFlags {
+    long n;
+    bool quiet, no_exclude, resume, vocab_list;
+    const char *exclude;
+} GenFlags;
+
+/* Applies one option of gen_opts with value v. Returns false after a usage error. */
+static bool gen_option(int id, const char *v, GdConfig *c, GenFlags *f) {
+    long x = 0, lo, hi;
+    bool ok = true;
+    char err[512];
+    switch (id) {
+    case O_N: return cli_parse_int("gen", "-n", v, 0, 1000000000L, &f->n);
+    case O_OUT: c->out_dir = v; return true;
+    case O_SEED: return cli_parse_u64("gen", "--seed", v, &c->seed);
+    case O_JOBS: ok = cli_parse_int("gen", "--jobs", v, 1, 256, &x), c->jobs = (int)x; return ok;
+    case O_SPLIT:
+        if (gd_parse_splits(c, v, err, sizeof err) == 0) return true;
+        cli_usage_error("gen", "%s", err);
+        return false;
+    case O_SHARD_SIZE: ok = cli_parse_int("gen", "--shard-size", v, 1, 100000000L, &x), c->shard_size = (int)x; return ok;
+    case O_OPS:
+        if (!cli_parse_range("gen", "--ops", v, 0, 1000000, &lo, &hi)) return false;
+        c->gen.min_ops = (int)lo, c->gen.max_ops = (int)hi;
+        return true;
+    case O_VOCAB:
+        f->vocab_list = true;
+        if (parse_vocab(v, &c->gen) == 0) return true;
+        cli_usage_error("gen", "bad --vocab '%s' (integers, e.g. 0,1,2)", v);
+        return false;
+    case O_MSL:
+        if (!cli_parse_range("gen", "--max-seq-len", v, 1, 63, &lo, &hi)) return false;
+        c->gen.max_seq_len = (int)hi, c->gen.len_min = (int)lo, c->gen.len_max = (int)hi;
+        if (lo != hi) c->gen.vary = true;
+        return true;
+    case O_SETTING:
+        if (strcmp(v, "general") == 0) c->gen.vary = true, c->gen.p_table = 0.1;
+        else if (strcmp(v, "fixed") != 0) ok = false, cli_usage_error("gen", "unknown --setting '%s' (fixed or general)", v);
+        return ok;
+    case O_VOCAB_SIZE:
+        if (!cli_parse_range("gen", "--vocab-size", v, 0, 1000000, &lo, &hi)) return false;
+        c->gen.vocab_min = (int)lo, c->gen.vocab_max = (int)hi, c->gen.vary = true;
+        return true;
+    case O_VOCAB_KIND:
+        c->gen.vary = true;
+        if (gen_parse_vocab_kinds(v, &c->gen.vocab_kinds) == 0) return true;
+        cli_usage_error("gen", "bad --vocab-kind '%s' (a list of int, letters, words, mixed)", v);
+        return false;
+    case O_P_TABLE: return cli_parse_real("gen", "--p-table", v, 0, 1, 0, &c->gen.p_table);
+    case O_CAUSAL: return c->gen.vary = true, cli_parse_real("gen", "--causal", v, 0, 1, 0, &c->gen.p_causal);
+    case O_CAT_ONLY: c->gen.categorical_only = true; return true;
+    case O_MAX_RESIDUAL: ok = cli_parse_int("gen", "--max-residual", v, 1, 100000, &x), c->gen.max_residual = (int)x; return ok;
+    case O_MAX_LAYERS:
+        ok = cli_parse_int("gen", "--max-layers", v, 1, WT_LAYER_VOCAB - 1, &x), c->gen.max_layers = (int)x;
+        return ok;
+    case O_MAX_MLP: ok = cli_parse_int("gen", "--max-mlp", v, 1, 100000, &x), c->gen.max_mlp_width = (int)x; return ok;
+    case O_TEST_INPUTS: ok = cli_parse_int("gen", "--test-inputs", v, 1, 100000, &x), c->acc.n_test = (int)x; return ok;
+    case O_KEEP_CONST: c->acc.reject_const_ops = false; return true;
+    case O_WT_SCHEME:
+        if (wt_scheme_parse(v, &c->acc.wt.scheme) == 0) return true;
+        cli_usage_error("gen", "unknown --wt-scheme '%s'", v);
+        return false;
+    case O_WT_NORM:
+        if (wt_norm_parse(v, &c->acc.wt.norm) == 0) return true;
+        cli_usage_error("gen", "unknown --wt-norm '%s'", v);
+        return false;
+    case O_TRANSFORM:
+        if (acc_transform_parse(v, &c->acc.transform) == 0) return true;
+        cli_usage_error("gen", "unknown --transform '%s'", v);
+        return false;
+    case O_COMPRESS_STEPS:
+        ok = cli_parse_int("gen", "--compress-steps", v, 1, 1000000, &x), c->acc.compress_steps = (int)x;
+        return ok;
+    case O_EXCLUDE: f->exclude = v; return true;
+    case O_NO_EXCLUDE: f->no_exclude = true; return true;
+    case O_QUIET: f->quiet = true; return true;
+    case O_RESUME: f->resume = true; return true;
+    default: cli_usage_error("gen", "unexpected argument '%s'", v); return false;
+    }
+}
+
 int cmd_gen(int argc, char **argv) {
     GdConfig c;
     gd_config_default(&c);
-    long n = -1;
-    bool quiet = false, no_exclude = false, resume = false, vocab_list = false;
-    const char *exclude = NULL;
+    GenFlags fl = {.n = -1};
     char err[512];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long x;
-        if (cli_is_help(a)) {
+    CliOpts ps;
+    const char *v;
+    cli_opts_init(&ps, "gen", argc, argv, gen_opts, CLI_NOPTS(gen_opts));
+    for (int id; (id = cli_opts_next(&ps, &v)) != CLI_END;) {
+        if (id == CLI_HELP) {
             fputs(usage, stdout);
             return EXIT_OK;
         }
-#define NEED()                                                                   \
-    do {                                                                         \
-        if (!v) return cli_usage_error("gen", "%s needs a value", a);            \
-        i++;                                                                     \
-    } while (0)
-        if (strcmp(a, "-n") == 0) {
-            NEED();
-            if (!cli_parse_int("gen", a, v, 0, 1000000000L, &n)) return EXIT_USAGE;
-        } else if (strcmp(a, "-o") == 0) {
-            NEED();
-            c.out_dir = v;
-        } else if (strcmp(a, "--seed") == 0) {
-            NEED();
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(v, &end, 10);
-            if (!*v || *end || v[0] == '-' || errno == ERANGE)
-                return cli_usage_error("gen", "bad --seed '%s' (an integer from 0 to 18446744073709551615)", v);
-            c.seed = s;
-        } else if (strcmp(a, "--jobs") == 0) {
-            NEED();
-            if (!cli_parse_int("gen", a, v, 1, 256, &x)) return EXIT_USAGE;
-            c.jobs = (int)x;
-        } else if (strcmp(a, "--split") == 0) {
-            NEED();
-            if (gd_parse_splits(&c, v, err, sizeof err)) return cli_usage_error("gen", "%s", err);
-        } else if (strcmp(a, "--shard-size") == 0) {
-            NEED();
-            if (!cli_parse_int("gen", a, v, 1, 100000000L, &x)) return EXIT_USAGE;
-            c.shard_size = (int)x;
-        } else if (strcmp(a, "--ops") == 0) {
-            NEED();
-            int lo, hi, used = 0;
-            if (sscanf(v, "%d-%d%n", &lo, &hi, &used) == 2 && v[used] == 0) {
-                c.gen.min_ops = lo;
-                c.gen.max_ops = hi;
-            } else if (sscanf(v, "%d%n", &lo, &used) == 1 && v[used] == 0) {
-                c.gen.min_ops = c.gen.max_ops = lo;
-            } else {
-                return cli_usage_error("gen", "bad --ops '%s' (MIN-MAX)", v);
-            }
-        } else if (strcmp(a, "--vocab") == 0) {
-            NEED();
-            if (parse_vocab(v, &c.gen)) return cli_usage_error("gen", "bad --vocab '%s' (integers, e.g. 0,1,2)", v);
-            vocab_list = true;
-        } else if (strcmp(a, "--max-seq-len") == 0) {
-            NEED();
-            int lo, hi;
-            if (parse_range(v, &lo, &hi) || lo < 1 || hi < lo || hi > 63)
-                return cli_usage_error("gen", "bad --max-seq-len '%s' (N or A-B within [1, 63])", v);
-            c.gen.max_seq_len = hi;
-            c.gen.len_min = lo;
-            c.gen.len_max = hi;
-            if (lo != hi) c.gen.vary = true;
-        } else if (strcmp(a, "--setting") == 0) {
-            NEED();
-            if (strcmp(v, "general") == 0) {
-                c.gen.vary = true;
-                c.gen.p_table = 0.1;
-            }
-            else if (strcmp(v, "fixed") != 0) return cli_usage_error("gen", "unknown --setting '%s' (fixed or general)", v);
-        } else if (strcmp(a, "--vocab-size") == 0) {
-            NEED();
-            if (parse_range(v, &c.gen.vocab_min, &c.gen.vocab_max))
-                return cli_usage_error("gen", "bad --vocab-size '%s' (A-B)", v);
-            c.gen.vary = true;
-        } else if (strcmp(a, "--vocab-kind") == 0) {
-            NEED();
-            if (gen_parse_vocab_kinds(v, &c.gen.vocab_kinds))
-                return cli_usage_error("gen", "bad --vocab-kind '%s' (a list of int, letters, words, mixed)", v);
-            c.gen.vary = true;
-        } else if (strcmp(a, "--p-table") == 0) {
-            NEED();
-            char *end;
-            double p = strtod(v, &end);
-            if (!*v || *end || !(p >= 0 && p <= 1)) return cli_usage_error("gen", "bad --p-table '%s' (a probability)", v);
-            c.gen.p_table = p;
-        } else if (strcmp(a, "--causal") == 0) {
-            NEED();
-            char *end;
-            double p = strtod(v, &end);
-            if (!*v || *end || !(p >= 0 && p <= 1)) return cli_usage_error("gen", "bad --causal '%s' (a probability)", v);
-            c.gen.p_causal = p;
-            c.gen.vary = true;
-        } else if (strcmp(a, "--categorical-only") == 0) {
-            c.gen.categorical_only = true;
-        } else if (strcmp(a, "--max-residual") == 0) {
-            NEED();
-            if (!cli_parse_int("gen", a, v, 1, 100000, &x)) return EXIT_USAGE;
-            c.gen.max_residual = (int)x;
-        } else if (strcmp(a, "--max-layers") == 0) {
-            NEED();
-            if (!cli_parse_int("gen", a, v, 1, WT_LAYER_VOCAB - 1, &x)) return EXIT_USAGE;
-            c.gen.max_layers = (int)x;
-        } else if (strcmp(a, "--max-mlp") == 0) {
-            NEED();
-            if (!cli_parse_int("gen", a, v, 1, 100000, &x)) return EXIT_USAGE;
-            c.gen.max_mlp_width = (int)x;
-        } else if (strcmp(a, "--test-inputs") == 0) {
-            NEED();
-            if (!cli_parse_int("gen", a, v, 1, 100000, &x)) return EXIT_USAGE;
-            c.acc.n_test = (int)x;
-        } else if (strcmp(a, "--keep-constant-ops") == 0) {
-            c.acc.reject_const_ops = false;
-        } else if (strcmp(a, "--wt-scheme") == 0) {
-            NEED();
-            if (wt_scheme_parse(v, &c.acc.wt.scheme)) return cli_usage_error("gen", "unknown --wt-scheme '%s'", v);
-        } else if (strcmp(a, "--wt-norm") == 0) {
-            NEED();
-            if (wt_norm_parse(v, &c.acc.wt.norm)) return cli_usage_error("gen", "unknown --wt-norm '%s'", v);
-        } else if (strcmp(a, "--transform") == 0) {
-            NEED();
-            if (acc_transform_parse(v, &c.acc.transform)) return cli_usage_error("gen", "unknown --transform '%s'", v);
-        } else if (strcmp(a, "--compress-steps") == 0) {
-            NEED();
-            if (!cli_parse_int("gen", a, v, 1, 1000000, &x)) return EXIT_USAGE;
-            c.acc.compress_steps = (int)x;
-        } else if (strcmp(a, "--exclude") == 0) {
-            NEED();
-            exclude = v;
-        } else if (strcmp(a, "--no-exclude") == 0) {
-            no_exclude = true;
-        } else if (strcmp(a, "--quiet") == 0) {
-            quiet = true;
-        } else if (strcmp(a, "--resume") == 0) {
-            resume = true;
-        } else {
-            return cli_usage_error("gen", "unknown argument '%s'", a);
-        }
-#undef NEED
+        if (id == CLI_ERR || !gen_option(id, v, &c, &fl)) return EXIT_USAGE;
     }
+    long n = fl.n;
+    bool quiet = fl.quiet, no_exclude = fl.no_exclude, resume = fl.resume, vocab_list = fl.vocab_list;
+    const char *exclude = fl.exclude;
     if (n < 0) return cli_usage_error("gen", "-n N is required");
     if (!c.out_dir) return cli_usage_error("gen", "-o DIR is required");
     if (vocab_list && c.gen.vary)

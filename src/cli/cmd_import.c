@@ -21,22 +21,25 @@ static const char *usage =
 
 int cmd_import(int argc, char **argv) {
     const char *wpath = NULL, *meta = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
+    enum { O_META = 1, O_OUT };
+    static const CliOpt opts[] = {{"meta", 0, true, O_META}, {NULL, 'o', true, O_OUT}};
+    CliOpts ps;
+    const char *v;
+    cli_opts_init(&ps, "import", argc, argv, opts, CLI_NOPTS(opts));
+    for (int id; (id = cli_opts_next(&ps, &v)) != CLI_END;) {
+        if (id == CLI_HELP) {
             fputs(usage, stdout);
             return EXIT_OK;
-        } else if (strcmp(argv[i], "--meta") == 0) {
-            if (++i == argc) return cli_usage_error("import", "--meta needs a file");
-            meta = argv[i];
-        } else if (strcmp(argv[i], "-o") == 0) {
-            if (++i == argc) return cli_usage_error("import", "-o needs a file");
-            out = argv[i];
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage_error("import", "unknown option '%s'", argv[i]);
+        } else if (id == CLI_ERR) {
+            return EXIT_USAGE;
+        } else if (id == O_META) {
+            meta = v;
+        } else if (id == O_OUT) {
+            out = v;
         } else if (!wpath) {
-            wpath = argv[i];
+            wpath = v;
         } else {
-            return cli_usage_error("import", "unexpected argument '%s'", argv[i]);
+            return cli_usage_error("import", "unexpected argument '%s'", v);
         }
     }
     if (!wpath) return cli_usage_error("import", "missing WEIGHTS file");

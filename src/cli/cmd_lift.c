@@ -46,30 +46,29 @@ int cmd_lift(int argc, char **argv) {
     bool json = false;
     LiftOptions o;
     lift_options_default(&o);
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else if (strcmp(argv[i], "-o") == 0) {
-            if (++i == argc) return cli_usage_error("lift", "-o needs a file");
-            out = argv[i];
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (strcmp(argv[i], "--tables") == 0) {
-            o.name_functions = false;
-        } else if (strcmp(argv[i], "--no-verify") == 0) {
-            o.verify = false;
-        } else if (strcmp(argv[i], "--inputs") == 0) {
-            long v;
-            if (++i == argc) return cli_usage_error("lift", "--inputs needs a number");
-            if (!cli_parse_int("lift", "--inputs", argv[i], 1, 10000000, &v)) return EXIT_USAGE;
-            o.max_inputs = (int)v;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage_error("lift", "unknown option '%s'", argv[i]);
-        } else if (!path) {
-            path = argv[i];
-        } else {
-            return cli_usage_error("lift", "unexpected argument '%s'", argv[i]);
+    enum { O_OUT = 1, O_JSON, O_TABLES, O_NO_VERIFY, O_INPUTS };
+    static const CliOpt opts[] = {{NULL, 'o', true, O_OUT},           {"json", 0, false, O_JSON},
+                                  {"tables", 0, false, O_TABLES},     {"no-verify", 0, false, O_NO_VERIFY},
+                                  {"inputs", 0, true, O_INPUTS}};
+    CliOpts ps;
+    const char *v;
+    long inputs;
+    cli_opts_init(&ps, "lift", argc, argv, opts, CLI_NOPTS(opts));
+    for (int id; (id = cli_opts_next(&ps, &v)) != CLI_END;) {
+        switch (id) {
+        case CLI_HELP: fputs(usage, stdout); return EXIT_OK;
+        case CLI_ERR: return EXIT_USAGE;
+        case O_OUT: out = v; break;
+        case O_JSON: json = true; break;
+        case O_TABLES: o.name_functions = false; break;
+        case O_NO_VERIFY: o.verify = false; break;
+        case O_INPUTS:
+            if (!cli_parse_int("lift", "--inputs", v, 1, 10000000, &inputs)) return EXIT_USAGE;
+            o.max_inputs = (int)inputs;
+            break;
+        default:
+            if (path) return cli_usage_error("lift", "unexpected argument '%s'", v);
+            path = v;
         }
     }
     if (!path) return cli_usage_error("lift", "missing MODEL.safetensors");

@@ -23,19 +23,24 @@ static void help(FILE *f) {
 
 int cmd_report(int argc, char **argv) {
     const char *log_path = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
+    enum { O_LOG = 1, O_OUT };
+    static const CliOpt opts[] = {{"log", 0, true, O_LOG}, {"output", 'o', true, O_OUT}};
+    CliOpts ps;
+    const char *v;
+    cli_opts_init(&ps, "report", argc, argv, opts, CLI_NOPTS(opts));
+    for (int id; (id = cli_opts_next(&ps, &v)) != CLI_END;) {
+        if (id == CLI_HELP) {
             help(stdout);
             return EXIT_OK;
+        } else if (id == CLI_ERR) {
+            return EXIT_USAGE;
+        } else if (id == O_LOG) {
+            log_path = v;
+        } else if (id == O_OUT) {
+            out = v;
+        } else {
+            return cli_usage_error("report", "unexpected argument '%s'", v);
         }
-        if (strcmp(argv[i], "--log") == 0 || strcmp(argv[i], "-o") == 0 ||
-            strcmp(argv[i], "--output") == 0) {
-            if (i + 1 >= argc) return cli_usage_error("report", "%s needs a value", argv[i]);
-            if (strcmp(argv[i], "--log") == 0) log_path = argv[++i];
-            else out = argv[++i];
-            continue;
-        }
-        return cli_usage_error("report", "unknown argument '%s'", argv[i]);
     }
     if (!log_path) return cli_usage_error("report", "--log is required");
     if (!out) return cli_usage_error("report", "-o is required");

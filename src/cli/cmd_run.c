@@ -57,23 +57,21 @@ static int check_input(const RaspProgram *p, const char *text, const Value *xs, 
 int cmd_run(int argc, char **argv) {
     const char *path = NULL, *input = NULL;
     bool causal = false, json = false;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else if (strcmp(argv[i], "--input") == 0) {
-            if (++i == argc) return cli_usage_error("run", "--input needs a value");
-            input = argv[i];
-        } else if (strcmp(argv[i], "--causal") == 0) {
-            causal = true;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage_error("run", "unknown option '%s'", argv[i]);
-        } else if (!path) {
-            path = argv[i];
-        } else {
-            return cli_usage_error("run", "unexpected argument '%s'", argv[i]);
+    enum { O_INPUT = 1, O_CAUSAL, O_JSON };
+    static const CliOpt opts[] = {{"input", 0, true, O_INPUT}, {"causal", 0, false, O_CAUSAL}, {"json", 0, false, O_JSON}};
+    CliOpts ps;
+    const char *v;
+    cli_opts_init(&ps, "run", argc, argv, opts, CLI_NOPTS(opts));
+    for (int id; (id = cli_opts_next(&ps, &v)) != CLI_END;) {
+        switch (id) {
+        case CLI_HELP: fputs(usage, stdout); return EXIT_OK;
+        case CLI_ERR: return EXIT_USAGE;
+        case O_INPUT: input = v; break;
+        case O_CAUSAL: causal = true; break;
+        case O_JSON: json = true; break;
+        default:
+            if (path) return cli_usage_error("run", "unexpected argument '%s'", v);
+            path = v;
         }
     }
     if (!path) return cli_usage_error("run", "missing PROG.rasp");

@@ -14,6 +14,7 @@
 #include "io/atomic_file.h"
 #include "io/path_lock.h"
 #include "meta/meta.h"
+#include "util/strbuf.h"
 
 static const char *usage =
     "usage: itracr train (--data DIR | --stream) -o META.safetensors [--config FILE.json] [--steps N]\n"
@@ -71,13 +72,6 @@ static long rss_mb(void) {
     if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = -1;
     fclose(f);
     return res < 0 ? -1 : res * sysconf(_SC_PAGESIZE) / (1024 * 1024);
-}
-
-static char *cat2(const char *a, const char *b) {
-    size_t n = strlen(a) + strlen(b) + 1;
-    char *s = malloc(n);
-    if (s) snprintf(s, n, "%s%s", a, b);
-    return s;
 }
 
 /* Keeps the log lines of steps <= step (what the checkpoint had seen), so a resumed log reads
@@ -189,378 +183,470 @@ static int open_stream(TrainStream *s, const TrainConfig *tc, uint64_t seed, con
     return 0;
 }
 
-static int load_config_file(const char *path, TrainConfig *c) {
-    unsigned char *data = NULL;
-    size_t len = 0;
-    char err[512];
-    if (read_whole_file(path, &data, &len, err, sizeof err) != 0 ||
-        train_config_from_json((const char *)data, c, err, sizeof err) != 0) {
-        fprintf(stderr, "itracr train: %s: %s\n", path, err);
-        free(data);
+/* Everything a run holds, freed by run_free. */
+typedef struct TrainRun {
+    /* the command line */
+    const char *data_dir, *out, *cfg_path, *log_path, *init;
+    int resume, init_adam, force;
+    long stop_at;
+    Flags fl;
+    /* files: the config sidecar and the default log (owned), the config's target */
+    char *side, *deflog, *data_abs;
+    const char *side_w;
+    int resuming;
+    TrainConfig tc;
+    TrainData train, val;
+    TrainStream stream, vstream;
+    int have_val, have_trainer;
+    Trainer t;
+    FILE *logf;
+} TrainRun;
+
+enum {
+    O_RESUME = 1, O_STREAM, O_INIT_ADAM, O_NO_EXCLUDE, O_FORCE, O_DATA, O_OUT, O_CONFIG, O_LOG, O_INIT, O_STOP_AT,
+    O_EXCLUDE, O_WEIGHT, O_LR_MIN, O_LR, O_STEPS, O_D_MODEL, O_LAYERS, O_HEADS, O_BATCH, O_WARMUP, O_SEED,
+    O_VAL_SEED, O_DEDUP_POOL, O_EVAL_EVERY, O_CKPT_EVERY, O_MAX_PREFIX
+};
+static const CliOpt train_opts[] = {
+    {"resume", 0, false, O_RESUME},         {"stream", 0, false, O_STREAM},        {"init-adam", 0, false, O_INIT_ADAM},
+    {"no-exclude", 0, false, O_NO_EXCLUDE}, {"force", 0, false, O_FORCE},          {"data", 0, true, O_DATA},
+    {"out", 'o', true, O_OUT},              {"config", 0, true, O_CONFIG},         {"log", 0, true, O_LOG},
+    {"init", 0, true, O_INIT},              {"stop-at", 0, true, O_STOP_AT},       {"exclude", 0, true, O_EXCLUDE},
+    {"weight", 0, true, O_WEIGHT},          {"lr-min", 0, true, O_LR_MIN},         {"lr", 0, true, O_LR},
+    {"steps", 0, true, O_STEPS},            {"d-model", 0, true, O_D_MODEL},       {"layers", 0, true, O_LAYERS},
+    {"heads", 0, true, O_HEADS},            {"batch", 0, true, O_BATCH},           {"warmup", 0, true, O_WARMUP},
+    {"seed", 0, true, O_SEED},              {"val-seed", 0, true, O_VAL_SEED},     {"dedup-pool", 0, true, O_DEDUP_POOL},
+    {"eval-every", 0, true, O_EVAL_EVERY},  {"ckpt-every", 0, true, O_CKPT_EVERY}, {"max-prefix", 0, true, O_MAX_PREFIX},
+};
+
+/* The integer options: where each goes and its range. */
+static long *int_option(int id, TrainRun *r, long *lo, long *hi) {
+    Flags *f = &r->fl;
+    *lo = 1, *hi = 1L << 40;
+    switch (id) {
+    case O_STOP_AT: *lo = 0; return &r->stop_at;
+    case O_STEPS: return &f->steps;
+    case O_D_MODEL: *hi = 4096; return &f->d_model;
+    case O_LAYERS: *hi = 64; return &f->layers;
+    case O_HEADS: *hi = 64; return &f->heads;
+    case O_BATCH: *hi = 4096; return &f->batch;
+    case O_WARMUP: *lo = 0; return &f->warmup;
+    case O_SEED: *lo = 0; return &f->seed;
+    case O_VAL_SEED: *lo = 0; return &f->val_seed;
+    case O_DEDUP_POOL: *lo = 0, *hi = 100000000L; return &f->dedup_pool;
+    case O_EVAL_EVERY: *lo = 0; return &f->eval_every;
+    case O_CKPT_EVERY: *lo = 0; return &f->ckpt_every;
+    case O_MAX_PREFIX: *hi = 16384; return &f->max_prefix;
+    default: return NULL;
+    }
+}
+
+/* Applies one option of train_opts. Returns false after a usage error. */
+static bool train_option(int id, const char *v, TrainRun *r) {
+    long lo, hi, *target = int_option(id, r, &lo, &hi);
+    if (target) {
+        char name[32];
+        for (int k = 0; k < CLI_NOPTS(train_opts); k++)
+            if (train_opts[k].id == id) snprintf(name, sizeof name, "--%s", train_opts[k].name);
+        return cli_parse_int("train", name, v, lo, hi, target);
+    }
+    switch (id) {
+    case O_RESUME: r->resume = 1; return true;
+    case O_STREAM: r->fl.stream = 1; return true;
+    case O_INIT_ADAM: r->init_adam = 1; return true;
+    case O_NO_EXCLUDE: r->fl.no_exclude = 1; return true;
+    case O_FORCE: r->force = 1; return true;
+    case O_DATA: r->data_dir = v; return true;
+    case O_OUT: r->out = v; return true;
+    case O_CONFIG: r->cfg_path = v; return true;
+    case O_LOG: r->log_path = v; return true;
+    case O_INIT: r->init = v; return true;
+    case O_EXCLUDE: r->fl.exclude = v; return true;
+    case O_WEIGHT:
+        if (parse_weight(v, &r->fl)) return true;
+        cli_usage_error("train", "--weight expects CLASS=W (linseqmap, one_row, num_map or mono_map; W in [1, 1000]), "
+                        "got '%s'", v);
+        return false;
+    case O_LR_MIN: return cli_parse_real("train", "--lr-min", v, 0, 10, 0, &r->fl.lr_min);
+    case O_LR: return cli_parse_real("train", "--lr", v, 0, 10, CLI_OPEN_LO, &r->fl.lr);
+    default: cli_usage_error("train", "unexpected argument '%s'", v); return false;
+    }
+}
+
+/* The command line into r. Returns -1 to go on, else the exit status. */
+static int train_args(int argc, char **argv, TrainRun *r) {
+    CliOpts ps;
+    const char *v;
+    cli_opts_init(&ps, "train", argc, argv, train_opts, CLI_NOPTS(train_opts));
+    for (int id; (id = cli_opts_next(&ps, &v)) != CLI_END;) {
+        if (id == CLI_HELP) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        }
+        if (id == CLI_ERR || !train_option(id, v, r)) return EXIT_USAGE;
+    }
+    if (!r->data_dir && !r->fl.stream && !r->resume) return cli_usage_error("train", "missing --data DIR (or --stream)");
+    if (r->data_dir && r->fl.stream) return cli_usage_error("train", "--data and --stream exclude each other");
+    if (r->init_adam && !r->init) return cli_usage_error("train", "--init-adam needs --init CKPT");
+    if (r->init && r->resume) return cli_usage_error("train", "--init starts a run; --resume continues one (give one)");
+    if (!r->out) return cli_usage_error("train", "missing -o META.safetensors");
+    return -1;
+}
+
+/* The output guard on the checkpoint, its config and its log (never a dataset shard, an
+ * input, a device; an existing checkpoint only with --resume or --force), then the lock:
+ * a second train on the same -o fails here, before it has touched the log or the config
+ * (the lock ends with the process). Returns 0, or 1 after printing why. */
+static int train_outputs(TrainRun *r) {
+    char err[1024];
+    r->side = train_sidecar_path(r->out);
+    r->deflog = train_log_path(r->out);
+    if (!r->log_path) r->log_path = r->deflog;
+    const char *inputs[] = {r->data_dir, r->cfg_path ? r->cfg_path : r->data_dir, NULL};
+    OutPathSpec ck = {.what = "checkpoint", .inputs = inputs, .st_format = "itracr-meta/1",
+                      .replace = r->resume || r->force};
+    OutPathSpec js = {.what = "training config", .inputs = inputs, .text_prefix = "{"};
+    OutPathSpec lg = {.what = "training log", .inputs = inputs, .text_prefix = "{\"step\""};
+    if (!cli_output("train", r->out, &ck, &r->out) || !cli_output("train", r->side, &js, &r->side_w) ||
+        !cli_output("train", r->log_path, &lg, &r->log_path))
+        return 1;
+    char *lock_path = sb_concat(r->out, ".lock");
+    int lk = path_lock(lock_path, "a train run", err, sizeof err);
+    free(lock_path);
+    if (lk < 0) {
+        fprintf(stderr, "itracr train: %s\n", err);
         return 1;
     }
-    free(data);
     return 0;
 }
 
-int cmd_train(int argc, char **argv) {
-    const char *data_dir = NULL, *out = NULL, *cfg_path = NULL, *log_path = NULL, *init = NULL;
-    int resume = 0, init_adam = 0, force = 0;
-    long stop_at = -1;
-    Flags fl = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, 0, 0, NULL, {0}};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long *target = NULL;
-        long lo = 1, hi = 1L << 40;
-        if (cli_is_help(a)) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else if (strcmp(a, "--resume") == 0) {
-            resume = 1;
-            continue;
-        } else if (strcmp(a, "--stream") == 0) {
-            fl.stream = 1;
-            continue;
-        } else if (strcmp(a, "--init-adam") == 0) {
-            init_adam = 1;
-            continue;
-        } else if (strcmp(a, "--no-exclude") == 0) {
-            fl.no_exclude = 1;
-            continue;
-        } else if (strcmp(a, "--force") == 0) {
-            force = 1;
-            continue;
-        }
-        if (!v) return cli_usage_error("train", "'%s' needs a value (or is unknown)", a);
-        if (strcmp(a, "--data") == 0) data_dir = v;
-        else if (strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) out = v;
-        else if (strcmp(a, "--config") == 0) cfg_path = v;
-        else if (strcmp(a, "--log") == 0) log_path = v;
-        else if (strcmp(a, "--init") == 0) init = v;
-        else if (strcmp(a, "--stop-at") == 0) target = &stop_at, lo = 0;
-        else if (strcmp(a, "--exclude") == 0) fl.exclude = v;
-        else if (strcmp(a, "--weight") == 0) {
-            if (!parse_weight(v, &fl))
-                return cli_usage_error("train", "--weight expects CLASS=W (linseqmap, one_row, num_map or mono_map; W in [1, 1000]), got '%s'", v);
-        } else if (strcmp(a, "--lr-min") == 0) {
-            char *end;
-            fl.lr_min = strtod(v, &end);
-            if (*end || !(fl.lr_min >= 0) || fl.lr_min > 10) return cli_usage_error("train", "--lr-min expects a number in [0, 10], got '%s'", v);
-        } else if (strcmp(a, "--lr") == 0) {
-            char *end;
-            fl.lr = strtod(v, &end);
-            if (*end || !(fl.lr > 0) || fl.lr > 10) return cli_usage_error("train", "--lr expects a number in (0, 10], got '%s'", v);
-        } else if (strcmp(a, "--steps") == 0) target = &fl.steps;
-        else if (strcmp(a, "--d-model") == 0) target = &fl.d_model, hi = 4096;
-        else if (strcmp(a, "--layers") == 0) target = &fl.layers, hi = 64;
-        else if (strcmp(a, "--heads") == 0) target = &fl.heads, hi = 64;
-        else if (strcmp(a, "--batch") == 0) target = &fl.batch, hi = 4096;
-        else if (strcmp(a, "--warmup") == 0) target = &fl.warmup, lo = 0;
-        else if (strcmp(a, "--seed") == 0) target = &fl.seed, lo = 0;
-        else if (strcmp(a, "--val-seed") == 0) target = &fl.val_seed, lo = 0;
-        else if (strcmp(a, "--dedup-pool") == 0) target = &fl.dedup_pool, lo = 0, hi = 100000000L;
-        else if (strcmp(a, "--eval-every") == 0) target = &fl.eval_every, lo = 0;
-        else if (strcmp(a, "--ckpt-every") == 0) target = &fl.ckpt_every, lo = 0;
-        else if (strcmp(a, "--max-prefix") == 0) target = &fl.max_prefix, hi = 16384;
-        else return cli_usage_error("train", "unknown option '%s'", a);
-        if (target && !cli_parse_int("train", a, v, lo, hi, target)) return EXIT_USAGE;
-        i++;
-    }
-    if (!data_dir && !fl.stream && !resume) return cli_usage_error("train", "missing --data DIR (or --stream)");
-    if (data_dir && fl.stream) return cli_usage_error("train", "--data and --stream exclude each other");
-    if (init_adam && !init) return cli_usage_error("train", "--init-adam needs --init CKPT");
-    if (init && resume) return cli_usage_error("train", "--init starts a run; --resume continues one (give one)");
-    if (!out) return cli_usage_error("train", "missing -o META.safetensors");
+/* The first flag that would change a resumed run's saved config, or NULL. */
+static const char *resume_conflict(const TrainRun *r) {
+    const Flags *f = &r->fl;
+    const char *c = r->cfg_path ? "--config" : f->lr > 0 ? "--lr" : f->d_model >= 0 ? "--d-model"
+                  : f->layers >= 0 ? "--layers" : f->heads >= 0 ? "--heads" : f->batch >= 0 ? "--batch"
+                  : f->warmup >= 0 ? "--warmup" : f->seed >= 0 ? "--seed"
+                  : f->eval_every >= 0 ? "--eval-every" : f->ckpt_every >= 0 ? "--ckpt-every"
+                  : f->max_prefix >= 0 ? "--max-prefix" : f->lr_min >= 0 ? "--lr-min"
+                  : f->stream ? "--stream" : f->val_seed >= 0 ? "--val-seed"
+                  : f->dedup_pool >= 0 ? "--dedup-pool" : f->exclude ? "--exclude"
+                  : f->no_exclude ? "--no-exclude" : r->init_adam ? "--init-adam" : NULL;
+    for (int k = 0; !c && k < TS_CLASS_COUNT; k++)
+        if (f->w[k] > 0) c = "--weight";
+    return c;
+}
 
+/* A resumed run: the saved config rules, and a flag that would change it is refused rather
+ * than silently ignored; so is another dataset. Returns 0, or 1 after printing why. */
+static int config_resume(TrainRun *r) {
     char err[1024];
-    char *side = cat2(out, ".train.json");
-    char *deflog = cat2(out, ".log.jsonl");
-    if (!log_path) log_path = deflog;
-    const char *side_w = side; /* where the config is read and written (a symlink's target) */
-    {   /* the output guard: never a dataset shard, an input, a device; an existing
-         * checkpoint only with --resume or --force */
-        const char *inputs[] = {data_dir, cfg_path ? cfg_path : data_dir, NULL};
-        OutPathSpec ck = {.what = "checkpoint", .inputs = inputs, .st_format = "itracr-meta/1",
-                          .replace = resume || force};
-        OutPathSpec js = {.what = "training config", .inputs = inputs, .text_prefix = "{"};
-        OutPathSpec lg = {.what = "training log", .inputs = inputs, .text_prefix = "{\"step\""};
-        const char *t_out, *t_side, *t_log;
-        if (!cli_output("train", out, &ck, &t_out) || !cli_output("train", side, &js, &t_side) ||
-            !cli_output("train", log_path, &lg, &t_log)) {
-            free(side);
-            free(deflog);
-            return EXIT_BAD_INPUT;
-        }
-        out = t_out;
-        log_path = t_log;
-        side_w = t_side;
-        /* one run per checkpoint: a second train on the same -o fails here, before it has
-         * touched the log or the config (the lock ends with the process) */
-        char *lock_path = cat2(out, ".lock");
-        if (!lock_path) snprintf(err, sizeof err, "out of memory");
-        int lk = lock_path ? path_lock(lock_path, "a train run", err, sizeof err) : -1;
-        free(lock_path);
-        if (lk < 0) {
-            fprintf(stderr, "itracr train: %s\n", err);
-            free(side);
-            free(deflog);
-            return EXIT_BAD_INPUT;
-        }
+    const char *conflict = resume_conflict(r);
+    if (conflict) {
+        fprintf(stderr, "itracr train: --resume continues with the config saved in %s; %s cannot change it "
+                "(only --steps can; start a new run with --force to change it)\n", r->side_w, conflict);
+        return 1;
     }
-    TrainConfig tc;
-    train_config_default(&tc);
-    int rc = EXIT_BAD_INPUT;
-    int resuming = resume && access(out, F_OK) == 0;
-    if (resume && !resuming) fprintf(stderr, "itracr train: no checkpoint at %s yet: starting fresh\n", out);
-    char *data_abs = data_dir ? realpath(data_dir, NULL) : NULL; /* recorded in the sidecar; NULL: missing */
-    if (resuming) {
-        /* the saved config rules a resumed run: a flag that would change it is refused rather
-         * than silently ignored */
-        const char *conflict = cfg_path ? "--config" : fl.lr > 0 ? "--lr" : fl.d_model >= 0 ? "--d-model"
-                             : fl.layers >= 0 ? "--layers" : fl.heads >= 0 ? "--heads" : fl.batch >= 0 ? "--batch"
-                             : fl.warmup >= 0 ? "--warmup" : fl.seed >= 0 ? "--seed"
-                             : fl.eval_every >= 0 ? "--eval-every" : fl.ckpt_every >= 0 ? "--ckpt-every"
-                             : fl.max_prefix >= 0 ? "--max-prefix" : fl.lr_min >= 0 ? "--lr-min"
-                             : fl.stream ? "--stream" : fl.val_seed >= 0 ? "--val-seed"
-                             : fl.dedup_pool >= 0 ? "--dedup-pool" : fl.exclude ? "--exclude"
-                             : fl.no_exclude ? "--no-exclude" : init_adam ? "--init-adam" : NULL;
-        for (int k = 0; !conflict && k < TS_CLASS_COUNT; k++)
-            if (fl.w[k] > 0) conflict = "--weight";
-        if (conflict) {
-            fprintf(stderr, "itracr train: --resume continues with the config saved in %s; %s cannot change it "
-                    "(only --steps can; start a new run with --force to change it)\n", side_w, conflict);
-            goto done0;
-        }
+    bool found = false;
+    char *rec_data = NULL;
+    if (train_sidecar_read(r->side_w, &r->tc, &found, &rec_data, NULL, err, sizeof err) != 0 || !found) {
+        fprintf(stderr, "itracr train: %s\n", found ? err : "no training config next to the checkpoint");
+        return 1;
+    }
+    char *rec_abs = rec_data ? realpath(rec_data, NULL) : NULL;
+    int bad = rec_data && (!r->data_abs || !rec_abs || strcmp(rec_abs, r->data_abs) != 0);
+    if (bad)
+        fprintf(stderr, "itracr train: %s was trained on --data %s; resuming it on %s would mix datasets\n", r->out,
+                rec_data, r->data_dir);
+    free(rec_data);
+    free(rec_abs);
+    if (r->fl.steps >= 0) r->tc.steps = r->fl.steps;
+    return bad;
+}
+
+/* A fresh run: defaults, then --init's saved config (model shape, weight tokens), then
+ * --config, then the flags. Returns 0, or 1 after printing why. */
+static int config_fresh(TrainRun *r) {
+    char err[1024];
+    if (r->init) {
+        char *ij = train_sidecar_path(r->init);
         bool found = false;
-        char *rec_data = NULL;
-        if (train_sidecar_read(side_w, &tc, &found, &rec_data, NULL, err, sizeof err) != 0 || !found) {
-            fprintf(stderr, "itracr train: %s\n", found ? err : "no training config next to the checkpoint");
-            goto done0;
+        int bad = train_sidecar_read(ij, &r->tc, &found, NULL, NULL, err, sizeof err);
+        free(ij);
+        if (bad) {
+            fprintf(stderr, "itracr train: %s\n", err);
+            return 1;
         }
-        char *rec_abs = rec_data ? realpath(rec_data, NULL) : NULL;
-        if (rec_data && (!data_abs || !rec_abs || strcmp(rec_abs, data_abs) != 0)) {
-            fprintf(stderr, "itracr train: %s was trained on --data %s; resuming it on %s would mix datasets\n",
-                    out, rec_data, data_dir);
-            free(rec_data);
-            free(rec_abs);
-            goto done0;
+        r->tc.stream = 0;
+        r->tc.init_step = 0;
+    }
+    if (r->cfg_path) {
+        unsigned char *data = NULL;
+        size_t len = 0;
+        int bad = read_whole_file(r->cfg_path, &data, &len, err, sizeof err) != 0 ||
+                  train_config_from_json((const char *)data, &r->tc, err, sizeof err) != 0;
+        free(data);
+        if (bad) {
+            fprintf(stderr, "itracr train: %s: %s\n", r->cfg_path, err);
+            return 1;
         }
-        free(rec_data);
-        free(rec_abs);
-        if (fl.steps >= 0) tc.steps = fl.steps;
-    } else {
-        if (init) { /* the starting checkpoint's config is the base: model shape, weight tokens */
-            char *ij = cat2(init, ".train.json");
-            int have = ij && access(ij, F_OK) == 0;
-            int bad = have && load_config_file(ij, &tc) != 0;
-            free(ij);
-            if (bad) goto done0;
-            tc.stream = 0;
-            tc.init_step = 0;
-        }
-        if (cfg_path && load_config_file(cfg_path, &tc) != 0) goto done0;
-        apply_flags(&fl, &tc);
     }
-    if (!tc.stream && !data_dir) {
-        fprintf(stderr, "itracr train: %s trains on a dataset: give --data DIR\n", out);
-        goto done0;
+    apply_flags(&r->fl, &r->tc);
+    return 0;
+}
+
+/* The config of this run, checked. Returns 0, or 1 after printing why. */
+static int train_configure(TrainRun *r) {
+    char err[1024];
+    train_config_default(&r->tc);
+    r->resuming = r->resume && access(r->out, F_OK) == 0;
+    if (r->resume && !r->resuming) fprintf(stderr, "itracr train: no checkpoint at %s yet: starting fresh\n", r->out);
+    r->data_abs = r->data_dir ? realpath(r->data_dir, NULL) : NULL; /* recorded in the sidecar; NULL: missing */
+    if (r->resuming ? config_resume(r) : config_fresh(r)) return 1;
+    if (!r->tc.stream && !r->data_dir) {
+        fprintf(stderr, "itracr train: %s trains on a dataset: give --data DIR\n", r->out);
+        return 1;
     }
-    if (tc.stream && data_dir) {
-        fprintf(stderr, "itracr train: %s trains on a stream: --data is not used\n", out);
-        goto done0;
+    if (r->tc.stream && r->data_dir) {
+        fprintf(stderr, "itracr train: %s trains on a stream: --data is not used\n", r->out);
+        return 1;
     }
-    if (train_config_check(&tc, err, sizeof err) != 0) {
+    if (train_config_check(&r->tc, err, sizeof err) != 0) {
         fprintf(stderr, "itracr train: bad config: %s\n", err);
-        goto done0;
+        return 1;
     }
+    return 0;
+}
 
-    TrainData train, val;
-    TrainStream stream, vstream;
-    memset(&stream, 0, sizeof stream);
-    memset(&vstream, 0, sizeof vstream);
-    train_data_init(&train);
-    train_data_init(&val);
+/* The training samples (stream or dataset) and the validation samples. Returns 0, or 1
+ * after printing why. */
+static int train_load_data(TrainRun *r) {
+    char err[1024];
+    TrainConfig *tc = &r->tc;
     double t0 = now_s();
-    int have_val = 0;
-    if (tc.stream) {
-        if (open_stream(&stream, &tc, tc.seed, "train") != 0) goto done1;
-        int nv = tc.eval_tf > tc.eval_decode ? tc.eval_tf : tc.eval_decode;
-        if (nv > 0 && tc.eval_every > 0) {
-            if (open_stream(&vstream, &tc, tc.val_seed, "val") != 0) goto done1;
-            if (train_stream_fill(&vstream, 0, nv, &val, err, sizeof err) != 0) {
+    if (tc->stream) {
+        if (open_stream(&r->stream, tc, tc->seed, "train") != 0) return 1;
+        int nv = tc->eval_tf > tc->eval_decode ? tc->eval_tf : tc->eval_decode;
+        if (nv > 0 && tc->eval_every > 0) {
+            if (open_stream(&r->vstream, tc, tc->val_seed, "val") != 0) return 1;
+            if (train_stream_fill(&r->vstream, 0, nv, &r->val, err, sizeof err) != 0) {
                 fprintf(stderr, "itracr train: validation samples: %s\n", err);
-                goto done1;
+                return 1;
             }
-            have_val = 1;
+            r->have_val = 1;
         }
-        fprintf(stderr, "data: streamed (seed %llu, train split, %d classic programs excluded); %d val samples of the val split of seed %llu made in %.1f s\n",
-                (unsigned long long)tc.seed, stream.n_classic, val.n, (unsigned long long)tc.val_seed, now_s() - t0);
-    } else {
-        if (train_data_load_split(&train, data_dir, "train", tc.max_prefix, err, sizeof err) != 0) {
-            fprintf(stderr, "itracr train: %s\n", err);
-            goto done1;
-        }
-        if (train.n == 0) {
-            fprintf(stderr, "itracr train: %s: no usable training samples\n", data_dir);
-            goto done1;
-        }
-        have_val = train_data_load_split(&val, data_dir, "val", tc.max_prefix, err, sizeof err) == 0 && val.n > 0;
-        if (!have_val) fprintf(stderr, "itracr train: no validation split (%s): validation metrics off\n", err);
-        if (train.have_wt) tc.wt = train.wt;
-        fprintf(stderr, "data: %d train samples (%ld dropped: more than %d weight tokens), %d val, %.1f M weight tokens, loaded in %.1f s\n",
-                train.n, train.skipped, tc.max_prefix, val.n, (double)train.total / 1e6, now_s() - t0);
+        fprintf(stderr, "data: streamed (seed %llu, train split, %d classic programs excluded); %d val samples of the "
+                "val split of seed %llu made in %.1f s\n", (unsigned long long)tc->seed, r->stream.n_classic, r->val.n,
+                (unsigned long long)tc->val_seed, now_s() - t0);
+        return 0;
     }
+    if (train_data_load_split(&r->train, r->data_dir, "train", tc->max_prefix, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr train: %s\n", err);
+        return 1;
+    }
+    if (r->train.n == 0) {
+        fprintf(stderr, "itracr train: %s: no usable training samples\n", r->data_dir);
+        return 1;
+    }
+    r->have_val = train_data_load_split(&r->val, r->data_dir, "val", tc->max_prefix, err, sizeof err) == 0 && r->val.n > 0;
+    if (!r->have_val) fprintf(stderr, "itracr train: no validation split (%s): validation metrics off\n", err);
+    if (r->train.have_wt) tc->wt = r->train.wt;
+    fprintf(stderr, "data: %d train samples (%ld dropped: more than %d weight tokens), %d val, %.1f M weight tokens, "
+            "loaded in %.1f s\n", r->train.n, r->train.skipped, tc->max_prefix, r->val.n, (double)r->train.total / 1e6,
+            now_s() - t0);
+    return 0;
+}
 
-    Trainer t;
-    const TrainData *tdata = tc.stream ? NULL : &train;
-    if (resuming) {
-        if (trainer_init_resume(&t, &tc, tdata, out, err, sizeof err) != 0) {
+/* The trainer (resumed, from --init or new), its log (a resumed log cut to the checkpoint's
+ * step; a fresh run's emptied) and the config sidecar. Returns 0, or 1 after printing why. */
+static int train_start(TrainRun *r) {
+    char err[1024];
+    Trainer *t = &r->t;
+    const TrainData *tdata = r->tc.stream ? NULL : &r->train;
+    int irc = r->resuming ? trainer_init_resume(t, &r->tc, tdata, r->out, err, sizeof err)
+            : r->init     ? trainer_init_from(t, &r->tc, tdata, r->init, r->init_adam, err, sizeof err)
+                          : trainer_init(t, &r->tc, tdata, err, sizeof err);
+    if (irc != 0) {
+        fprintf(stderr, "itracr train: %s\n", err);
+        return 1;
+    }
+    r->have_trainer = 1;
+    if (r->resuming) {
+        if (truncate_log(r->log_path, trainer_run_step(t), err, sizeof err) != 0) {
             fprintf(stderr, "itracr train: %s\n", err);
-            goto done1;
+            return 1;
         }
-        if (truncate_log(log_path, trainer_run_step(&t), err, sizeof err) != 0) {
-            fprintf(stderr, "itracr train: %s\n", err);
-            trainer_free(&t);
-            goto done1;
-        }
-        fprintf(stderr, "resumed %s at step %ld\n", out, trainer_run_step(&t));
+        fprintf(stderr, "resumed %s at step %ld\n", r->out, trainer_run_step(t));
     } else {
-        int irc = init ? trainer_init_from(&t, &tc, tdata, init, init_adam, err, sizeof err)
-                       : trainer_init(&t, &tc, tdata, err, sizeof err);
-        if (irc != 0) {
-            fprintf(stderr, "itracr train: %s\n", err);
-            goto done1;
-        }
-        tc = t.tc; /* init and init_step */
-        if (init)
-            fprintf(stderr, "initialised from %s (%s; its AdamW step count %ld kept for bias correction)\n", init,
-                    init_adam ? "parameters and AdamW state" : "parameters only", tc.init_step);
-        FILE *lf = fopen(log_path, "w"); /* a fresh run starts an empty log */
+        r->tc = t->tc; /* init and init_step */
+        if (r->init)
+            fprintf(stderr, "initialised from %s (%s; its AdamW step count %ld kept for bias correction)\n", r->init,
+                    r->init_adam ? "parameters and AdamW state" : "parameters only", r->tc.init_step);
+        FILE *lf = fopen(r->log_path, "w"); /* a fresh run starts an empty log */
         if (!lf || fclose(lf) != 0) {
-            fprintf(stderr, "itracr train: cannot create log %s: %s\n", log_path, strerror(errno));
-            trainer_free(&t);
-            goto done1;
+            fprintf(stderr, "itracr train: cannot create log %s: %s\n", r->log_path, strerror(errno));
+            return 1;
         }
     }
-    if (tc.stream) trainer_set_stream(&t, &stream);
-    {
-        char *js = train_sidecar_json(&tc, data_abs);
-        size_t jl = js ? strlen(js) : 0;
-        if (!js) snprintf(err, sizeof err, "out of memory");
-        if (!js || atomic_write(side_w, js, jl, err, sizeof err) != 0) {
-            fprintf(stderr, "itracr train: %s\n", err);
-            free(js);
-            trainer_free(&t);
-            goto done1;
-        }
-        free(js);
+    if (r->tc.stream) trainer_set_stream(t, &r->stream);
+    char *js = train_sidecar_json(&r->tc, r->data_abs);
+    if (!js) snprintf(err, sizeof err, "out of memory");
+    int bad = !js || atomic_write(r->side_w, js, strlen(js), err, sizeof err) != 0;
+    free(js);
+    if (bad) {
+        fprintf(stderr, "itracr train: %s\n", err);
+        return 1;
     }
-    FILE *logf = fopen(log_path, "a");
-    if (!logf) {
-        fprintf(stderr, "itracr train: cannot open log %s\n", log_path);
-        trainer_free(&t);
-        goto done1;
+    r->logf = fopen(r->log_path, "a");
+    if (!r->logf) {
+        fprintf(stderr, "itracr train: cannot open log %s\n", r->log_path);
+        return 1;
     }
-    size_t np = t.m.lay.n_params;
+    size_t np = t->m.lay.n_params;
+    const TrainConfig *tc = &r->tc;
     fprintf(stderr, "model: d_model %d, %d layers, %d heads, %zu parameters (%.1f MB with gradients and AdamW state)\n",
-            tc.d_model, tc.n_layer, tc.n_head, np, (double)np * 16 / 1e6);
-    fprintf(stderr, "training: batch %d, lr %g -> %g, warmup %ld, steps %ld, seed %llu; log %s\n", tc.batch,
-            tc.lr, tc.lr_min, tc.warmup, tc.steps, (unsigned long long)tc.seed, log_path);
+            tc->d_model, tc->n_layer, tc->n_head, np, (double)np * 16 / 1e6);
+    fprintf(stderr, "training: batch %d, lr %g -> %g, warmup %ld, steps %ld, seed %llu; log %s\n", tc->batch, tc->lr,
+            tc->lr_min, tc->warmup, tc->steps, (unsigned long long)tc->seed, r->log_path);
+    return 0;
+}
 
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    int tty = isatty(2);
-    double start = now_s(), win_t = start;
-    long win_tok = 0, start_step = trainer_run_step(&t);
-    rc = EXIT_OK;
-    long end = stop_at >= 0 && stop_at < tc.steps ? stop_at : tc.steps;
-    while (trainer_run_step(&t) < end && !g_stop) {
+/* Timing of the loop, for the log and the progress line. */
+typedef struct Pace {
+    double start, win_t;
+    long win_tok, start_step;
+    int tty;
+} Pace;
+
+/* The log line of a step (with validation when due) and the progress line. Returns 0, or 1
+ * after printing why. */
+static int log_step(TrainRun *r, Pace *pc, long step, float loss, float lr) {
+    const TrainConfig *tc = &r->tc;
+    char err[1024];
+    int do_eval = r->have_val && tc->eval_every > 0 && (step % tc->eval_every == 0 || step == tc->steps);
+    if (!(step % tc->log_every == 0 || do_eval || step == tc->steps)) return 0;
+    double now = now_s(), tok_s = pc->win_tok / (now - pc->win_t + 1e-9);
+    fprintf(r->logf, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g,\"tok_s\":%.0f,\"elapsed_s\":%.1f", step, loss, lr,
+            tok_s, now - pc->start);
+    if (do_eval) {
+        double acc = 0, ex = 0, te = now_s();
+        if (trainer_eval(&r->t, &r->val, tc->eval_tf, tc->eval_decode, &acc, &ex, err, sizeof err) != 0) {
+            fprintf(stderr, "itracr train: validation: %s\n", err);
+            return 1;
+        }
+        fprintf(r->logf, ",\"val_token_acc\":%.6f,\"val_exact\":%.6f,\"eval_s\":%.1f", acc, ex, now_s() - te);
+        if (pc->tty) fprintf(stderr, "\n");
+        fprintf(stderr, "step %ld: val token acc %.4f, exact %.4f (%d / %d samples)\n", step, acc, ex,
+                tc->eval_tf < r->val.n ? tc->eval_tf : r->val.n, tc->eval_decode < r->val.n ? tc->eval_decode : r->val.n);
+    }
+    fprintf(r->logf, "}\n");
+    if (fflush(r->logf) != 0 || ferror(r->logf)) { /* a full disk must not pass silently */
+        fprintf(stderr, "itracr train: log %s: write failed: %s\n", r->log_path, strerror(errno));
+        return 1;
+    }
+    if (pc->tty) {
+        double per = (now - pc->start) / (double)(step - pc->start_step), eta = per * (double)(tc->steps - step);
+        fprintf(stderr, "\rstep %ld/%ld  loss %.4f  lr %.2e  %.0f tok/s  ETA %02d:%02d:%02d   ", step, tc->steps, loss,
+                lr, tok_s, (int)(eta / 3600), (int)fmod(eta / 60, 60), (int)fmod(eta, 60));
+    }
+    pc->win_tok = 0;
+    pc->win_t = now_s();
+    return 0;
+}
+
+/* Steps until --steps, --stop-at or a signal; checkpoints every --ckpt-every steps and at
+ * the end. Returns the exit status. */
+static int train_loop(TrainRun *r, Pace *pc) {
+    char err[1024];
+    Trainer *t = &r->t;
+    const TrainConfig *tc = &r->tc;
+    long end = r->stop_at >= 0 && r->stop_at < tc->steps ? r->stop_at : tc->steps;
+    while (trainer_run_step(t) < end && !g_stop) {
         float loss, lr;
         double ts = now_s();
-        if (trainer_step(&t, &loss, &lr, err, sizeof err) != 0) {
-            fprintf(stderr, "itracr train: step %ld: %s\n", trainer_run_step(&t), err);
-            rc = EXIT_BAD_INPUT;
-            break;
+        if (trainer_step(t, &loss, &lr, err, sizeof err) != 0) {
+            fprintf(stderr, "itracr train: step %ld: %s\n", trainer_run_step(t), err);
+            return EXIT_BAD_INPUT;
         }
         if (!isfinite(loss)) {
-            fprintf(stderr, "itracr train: step %ld: loss is not finite; stopping\n", trainer_run_step(&t));
-            rc = EXIT_BAD_INPUT;
-            break;
+            fprintf(stderr, "itracr train: step %ld: loss is not finite; stopping\n", trainer_run_step(t));
+            return EXIT_BAD_INPUT;
         }
-        win_tok += t.tok_count;
-        long step = trainer_run_step(&t); /* steps done */
-        if (step == start_step + 1)
+        pc->win_tok += t->tok_count;
+        long step = trainer_run_step(t); /* steps done */
+        if (step == pc->start_step + 1)
             fprintf(stderr, "first step: %.0f ms (batch P=%d, T=%d), resident memory %ld MB\n", 1e3 * (now_s() - ts),
-                    t.P, t.T, rss_mb());
-        int do_eval = have_val && tc.eval_every > 0 && (step % tc.eval_every == 0 || step == tc.steps);
-        int do_log = step % tc.log_every == 0 || do_eval || step == tc.steps;
-        double now = now_s();
-        if (do_log) {
-            double tok_s = win_tok / (now - win_t + 1e-9);
-            fprintf(logf, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g,\"tok_s\":%.0f,\"elapsed_s\":%.1f", step, loss, lr, tok_s,
-                    now - start);
-            if (do_eval) {
-                double acc = 0, ex = 0, te = now_s();
-                if (trainer_eval(&t, &val, tc.eval_tf, tc.eval_decode, &acc, &ex, err, sizeof err) != 0) {
-                    fprintf(stderr, "itracr train: validation: %s\n", err);
-                    rc = EXIT_BAD_INPUT;
-                    break;
-                }
-                fprintf(logf, ",\"val_token_acc\":%.6f,\"val_exact\":%.6f,\"eval_s\":%.1f", acc, ex, now_s() - te);
-                if (tty) fprintf(stderr, "\n");
-                fprintf(stderr, "step %ld: val token acc %.4f, exact %.4f (%d / %d samples)\n", step, acc, ex,
-                        tc.eval_tf < val.n ? tc.eval_tf : val.n, tc.eval_decode < val.n ? tc.eval_decode : val.n);
-            }
-            fprintf(logf, "}\n");
-            if (fflush(logf) != 0 || ferror(logf)) { /* a full disk must not pass silently */
-                fprintf(stderr, "itracr train: log %s: write failed: %s\n", log_path, strerror(errno));
-                rc = EXIT_BAD_INPUT;
-                break;
-            }
-            if (tty) {
-                double per = (now - start) / (double)(step - start_step);
-                double eta = per * (double)(tc.steps - step);
-                fprintf(stderr, "\rstep %ld/%ld  loss %.4f  lr %.2e  %.0f tok/s  ETA %02d:%02d:%02d   ", step, tc.steps, loss,
-                        lr, tok_s, (int)(eta / 3600), (int)fmod(eta / 60, 60), (int)fmod(eta, 60));
-            }
-            win_tok = 0;
-            win_t = now_s();
-        }
-        if ((tc.ckpt_every > 0 && step % tc.ckpt_every == 0) || step == tc.steps || step == end) {
-            if (trainer_save(&t, out, err, sizeof err) != 0) {
+                    t->P, t->T, rss_mb());
+        if (log_step(r, pc, step, loss, lr)) return EXIT_BAD_INPUT;
+        if ((tc->ckpt_every > 0 && step % tc->ckpt_every == 0) || step == tc->steps || step == end) {
+            if (trainer_save(t, r->out, err, sizeof err) != 0) {
                 fprintf(stderr, "itracr train: checkpoint: %s\n", err);
-                rc = EXIT_BAD_INPUT;
-                break;
+                return EXIT_BAD_INPUT;
             }
         }
     }
+    return EXIT_OK;
+}
+
+/* After the loop: the checkpoint of an interrupted run, the closing lines, the log's close.
+ * Returns the exit status. */
+static int train_finish(TrainRun *r, const Pace *pc, int rc) {
+    char err[1024];
+    Trainer *t = &r->t;
     if (g_stop && rc == EXIT_OK) {
-        if (trainer_save(&t, out, err, sizeof err) != 0) {
+        if (trainer_save(t, r->out, err, sizeof err) != 0) {
             fprintf(stderr, "itracr train: checkpoint: %s\n", err);
             rc = EXIT_BAD_INPUT;
-        } else fprintf(stderr, "\ninterrupted: checkpoint at step %ld in %s (continue with --resume)\n", trainer_run_step(&t), out);
+        } else fprintf(stderr, "\ninterrupted: checkpoint at step %ld in %s (continue with --resume)\n", trainer_run_step(t), r->out);
     }
-    if (tty) fprintf(stderr, "\n");
+    if (pc->tty) fprintf(stderr, "\n");
     if (rc == EXIT_OK && !g_stop)
-        fprintf(stderr, "done: %ld steps in %.1f s; model %s\n", trainer_run_step(&t) - start_step, now_s() - start, out);
-    if (tc.stream)
-        fprintf(stderr, "stream: %ld candidates tried: %ld rejected by the generator, %ld in another split, %ld classic, %ld over %d weight tokens, %ld thinned by frequency, %ld by class weights\n",
-                stream.tried, stream.failed, stream.wrong_split, stream.classic_hits, stream.too_long, tc.max_prefix,
-                stream.freq_thinned, stream.thinned);
-    if (fclose(logf) != 0 && rc == EXIT_OK) {
-        fprintf(stderr, "itracr train: log %s: close failed: %s\n", log_path, strerror(errno));
+        fprintf(stderr, "done: %ld steps in %.1f s; model %s\n", trainer_run_step(t) - pc->start_step, now_s() - pc->start,
+                r->out);
+    const TrainStream *s = &r->stream;
+    if (r->tc.stream)
+        fprintf(stderr, "stream: %ld candidates tried: %ld rejected by the generator, %ld in another split, %ld classic, "
+                "%ld over %d weight tokens, %ld thinned by frequency, %ld by class weights\n", s->tried, s->failed,
+                s->wrong_split, s->classic_hits, s->too_long, r->tc.max_prefix, s->freq_thinned, s->thinned);
+    int bad_close = fclose(r->logf) != 0;
+    r->logf = NULL;
+    if (bad_close && rc == EXIT_OK) {
+        fprintf(stderr, "itracr train: log %s: close failed: %s\n", r->log_path, strerror(errno));
         rc = EXIT_BAD_INPUT;
     }
-    trainer_free(&t);
-done1:
-    train_stream_free(&stream);
-    train_stream_free(&vstream);
-    train_data_free(&train);
-    train_data_free(&val);
-done0:
-    free(data_abs);
-    free(side);
-    free(deflog);
+    return rc;
+}
+
+static void run_free(TrainRun *r) {
+    if (r->logf) fclose(r->logf);
+    if (r->have_trainer) trainer_free(&r->t);
+    train_stream_free(&r->stream);
+    train_stream_free(&r->vstream);
+    train_data_free(&r->train);
+    train_data_free(&r->val);
+    free(r->data_abs);
+    free(r->side);
+    free(r->deflog);
+}
+
+int cmd_train(int argc, char **argv) {
+    TrainRun *r = calloc(1, sizeof *r);
+    if (!r) abort();
+    r->stop_at = -1;
+    r->fl = (Flags){-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, 0, 0, NULL, {0}};
+    train_data_init(&r->train);
+    train_data_init(&r->val);
+    int rc = train_args(argc, argv, r);
+    if (rc < 0) {
+        rc = EXIT_BAD_INPUT;
+        if (train_outputs(r) == 0 && train_configure(r) == 0 && train_load_data(r) == 0 && train_start(r) == 0) {
+            signal(SIGINT, on_signal);
+            signal(SIGTERM, on_signal);
+            Pace pc = {.start = now_s(), .tty = isatty(2), .start_step = trainer_run_step(&r->t)};
+            pc.win_t = pc.start;
+            rc = train_finish(r, &pc, train_loop(r, &pc));
+        }
+    }
+    run_free(r);
+    free(r);
     return rc;
 }

@@ -46,71 +46,48 @@ int cmd_transform(int argc, char **argv) {
     long steps = -1, batch = -1, width = 0;
     double lr = -1;
     long compress = 0, check = 20000, x;
-    unsigned long long seed = 1;
+    uint64_t seed = 1;
     TfCompressOptions co;
     tf_compress_options_default(&co);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (cli_is_help(a)) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        }
-#define NEED()                                                                            \
-    do {                                                                                  \
-        if (!v) return cli_usage_error("transform", "%s needs a value", a);               \
-        i++;                                                                              \
-    } while (0)
-        if (strcmp(a, "--rotate") == 0) rot = true;
-        else if (strcmp(a, "--permute") == 0) perm = true;
-        else if (strcmp(a, "--scale") == 0) scale = true;
-        else if (strcmp(a, "--quiet") == 0) quiet = true;
-        else if (strcmp(a, "--distill") == 0) distill = true;
-        else if (strcmp(a, "--compress") == 0) {
-            NEED();
-            if (!cli_parse_int("transform", a, v, 1, 1 << 20, &compress)) return EXIT_USAGE;
-        } else if (strcmp(a, "--steps") == 0) {
-            NEED();
-            if (!cli_parse_int("transform", a, v, 0, 100000000L, &steps)) return EXIT_USAGE;
-        } else if (strcmp(a, "--width") == 0) {
-            NEED();
-            if (!cli_parse_int("transform", a, v, 1, 1 << 20, &width)) return EXIT_USAGE;
-        } else if (strcmp(a, "--restarts") == 0) {
-            NEED();
-            if (!cli_parse_int("transform", a, v, 1, 1000, &x)) return EXIT_USAGE;
+    enum { O_ROTATE = 1, O_PERMUTE, O_SCALE, O_QUIET, O_DISTILL, O_COMPRESS, O_STEPS, O_WIDTH, O_RESTARTS, O_BATCH,
+           O_LR, O_OUT_WEIGHT, O_SEED, O_CHECK, O_OUT };
+    static const CliOpt opts[] = {
+        {"rotate", 0, false, O_ROTATE},    {"permute", 0, false, O_PERMUTE},     {"scale", 0, false, O_SCALE},
+        {"quiet", 0, false, O_QUIET},      {"distill", 0, false, O_DISTILL},     {"compress", 0, true, O_COMPRESS},
+        {"steps", 0, true, O_STEPS},       {"width", 0, true, O_WIDTH},          {"restarts", 0, true, O_RESTARTS},
+        {"batch", 0, true, O_BATCH},       {"lr", 0, true, O_LR},                {"out-weight", 0, true, O_OUT_WEIGHT},
+        {"seed", 0, true, O_SEED},         {"check", 0, true, O_CHECK},          {NULL, 'o', true, O_OUT}};
+    CliOpts ps;
+    const char *v;
+    cli_opts_init(&ps, "transform", argc, argv, opts, CLI_NOPTS(opts));
+    for (int id; (id = cli_opts_next(&ps, &v)) != CLI_END;) {
+        bool ok = true;
+        switch (id) {
+        case CLI_HELP: fputs(usage, stdout); return EXIT_OK;
+        case CLI_ERR: return EXIT_USAGE;
+        case O_ROTATE: rot = true; break;
+        case O_PERMUTE: perm = true; break;
+        case O_SCALE: scale = true; break;
+        case O_QUIET: quiet = true; break;
+        case O_DISTILL: distill = true; break;
+        case O_COMPRESS: ok = cli_parse_int("transform", "--compress", v, 1, 1 << 20, &compress); break;
+        case O_STEPS: ok = cli_parse_int("transform", "--steps", v, 0, 100000000L, &steps); break;
+        case O_WIDTH: ok = cli_parse_int("transform", "--width", v, 1, 1 << 20, &width); break;
+        case O_RESTARTS:
+            ok = cli_parse_int("transform", "--restarts", v, 1, 1000, &x);
             co.restarts = (int)x;
-        } else if (strcmp(a, "--batch") == 0) {
-            NEED();
-            if (!cli_parse_int("transform", a, v, 1, 1 << 16, &batch)) return EXIT_USAGE;
-        } else if (strcmp(a, "--lr") == 0) {
-            NEED();
-            char *end;
-            lr = strtod(v, &end);
-            if (!*v || *end || !(lr > 0 && lr < 10)) return cli_usage_error("transform", "bad --lr '%s'", v);
-        } else if (strcmp(a, "--out-weight") == 0) {
-            NEED();
-            char *end;
-            co.out_weight = strtod(v, &end);
-            if (!*v || *end || !(co.out_weight >= 0 && co.out_weight <= 1e6))
-                return cli_usage_error("transform", "bad --out-weight '%s'", v);
-        } else if (strcmp(a, "--seed") == 0) {
-            NEED();
-            char *end;
-            seed = strtoull(v, &end, 10);
-            if (!*v || *end || v[0] == '-') return cli_usage_error("transform", "bad --seed '%s'", v);
-        } else if (strcmp(a, "--check") == 0) {
-            NEED();
-            if (!cli_parse_int("transform", a, v, 0, 100000000L, &check)) return EXIT_USAGE;
-        } else if (strcmp(a, "-o") == 0) {
-            NEED();
-            out = v;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage_error("transform", "unknown option '%s'", a);
-        } else if (!path) {
-            path = a;
-        } else {
-            return cli_usage_error("transform", "unexpected argument '%s'", a);
+            break;
+        case O_BATCH: ok = cli_parse_int("transform", "--batch", v, 1, 1 << 16, &batch); break;
+        case O_LR: ok = cli_parse_real("transform", "--lr", v, 0, 10, CLI_OPEN_LO | CLI_OPEN_HI, &lr); break;
+        case O_OUT_WEIGHT: ok = cli_parse_real("transform", "--out-weight", v, 0, 1e6, 0, &co.out_weight); break;
+        case O_SEED: ok = cli_parse_u64("transform", "--seed", v, &seed); break;
+        case O_CHECK: ok = cli_parse_int("transform", "--check", v, 0, 100000000L, &check); break;
+        case O_OUT: out = v; break;
+        default:
+            if (path) return cli_usage_error("transform", "unexpected argument '%s'", v);
+            path = v;
         }
-#undef NEED
+        if (!ok) return EXIT_USAGE;
     }
     if (!path) return cli_usage_error("transform", "missing MODEL.safetensors");
     if (!out) return cli_usage_error("transform", "-o OUT is required");

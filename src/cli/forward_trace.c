@@ -6,11 +6,16 @@
 
 #include "cli/cli.h"
 #include "compiler/trace.h"
+#include "io/json_util.h"
 #include "util/strbuf.h"
 
 static cJSON *matrix(const double *a, int rows, int cols) {
     cJSON *m = cJSON_CreateArray();
-    for (int r = 0; r < rows; r++) cJSON_AddItemToArray(m, cJSON_CreateDoubleArray(a + (size_t)r * cols, cols));
+    for (int r = 0; r < rows; r++) {
+        cJSON *row = cJSON_CreateArray();
+        for (int c = 0; c < cols; c++) cJSON_AddItemToArray(row, json_number(a[(size_t)r * cols + c]));
+        cJSON_AddItemToArray(m, row);
+    }
     return m;
 }
 
@@ -55,7 +60,7 @@ static char *trace_json(const CompiledModel *m, const ModelTrace *tr) {
     for (int t = 1; t < tr->T; t++) {
         double raw;
         Value v = model_decode_row(m, tr->out + (size_t)t * m->n_out, &raw);
-        cJSON_AddItemToArray(dec, m->output_numerical ? cJSON_CreateNumber(raw) : value_json(v));
+        cJSON_AddItemToArray(dec, m->output_numerical ? json_number(raw) : value_json(v));
     }
     cJSON_AddItemToObject(out, "logits", matrix(tr->out, tr->T, m->n_out));
     char *s = cJSON_Print(o);

@@ -6,17 +6,7 @@
 #include "compiler/model.h"
 
 static void print_json(FILE *f, const CompiledModel *m) {
-    cJSON *r = cJSON_CreateObject(), *c = cJSON_CreateObject();
-    cJSON_AddNumberToObject(c, "num_layers", m->num_layers);
-    cJSON_AddNumberToObject(c, "num_heads", m->num_heads);
-    cJSON_AddNumberToObject(c, "key_size", m->key_size);
-    cJSON_AddNumberToObject(c, "mlp_hidden_size", m->mlp_hidden_size);
-    cJSON_AddNumberToObject(c, "residual_dim", m->residual_dim);
-    cJSON_AddNumberToObject(c, "max_seq_len", m->max_seq_len);
-    cJSON_AddBoolToObject(c, "causal", m->causal);
-    cJSON_AddNumberToObject(c, "mlp_exactness", m->mlp_exactness);
-    cJSON_AddNumberToObject(c, "vocab_size", m->vocab_size);
-    cJSON_AddBoolToObject(c, "exact", m->exact);
+    cJSON *r = cJSON_CreateObject(), *c = model_config_json(m);
     cJSON_AddItemToObject(r, "config", c);
     if (m->transform && m->transform[0]) cJSON_AddStringToObject(r, "transform", m->transform);
     cJSON *o = cJSON_CreateObject();

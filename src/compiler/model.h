@@ -152,6 +152,10 @@ int compile_verify(const CompiledModel *m, const RaspProgram *p, int n, unsigned
                    VerifyReport *rep, char *err, size_t errcap);
 
 /* ---- info (compiler/info.c) ---------------------------------------------------------- */
+/* The "config" object of a model file (docs/compiler.md, "Model file"), in file order:
+ * one table of keys (compiler/model_config.c) for the writer and for `itracr info --json`. */
+struct cJSON;
+struct cJSON *model_config_json(const CompiledModel *m);
 void model_print_info(FILE *f, const CompiledModel *m, bool json);
 
 #endif

@@ -83,23 +83,6 @@ static void add_tensor(StWriter *w, SaveBufs *sb, const char *name, const double
     st_writer_add(w, name, ST_F32, ndim, shape, f);
 }
 
-static cJSON *config_json(const CompiledModel *m) {
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddNumberToObject(c, "num_layers", m->num_layers);
-    cJSON_AddNumberToObject(c, "num_heads", m->num_heads);
-    cJSON_AddNumberToObject(c, "key_size", m->key_size);
-    cJSON_AddNumberToObject(c, "mlp_hidden_size", m->mlp_hidden_size);
-    cJSON_AddNumberToObject(c, "residual_dim", m->residual_dim);
-    cJSON_AddNumberToObject(c, "max_seq_len", m->max_seq_len);
-    cJSON_AddBoolToObject(c, "causal", m->causal);
-    cJSON_AddNumberToObject(c, "mlp_exactness", m->mlp_exactness);
-    cJSON_AddNumberToObject(c, "vocab_size", m->vocab_size);
-    cJSON_AddBoolToObject(c, "exact", m->exact);
-    cJSON_AddNumberToObject(c, "bos_id", m->bos_id);
-    cJSON_AddNumberToObject(c, "pad_id", m->pad_id);
-    return c;
-}
-
 static cJSON *str_array(const char *const *s, int n) {
     cJSON *a = cJSON_CreateArray();
     for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(s[i]));
@@ -140,7 +123,7 @@ static void build_writer(const CompiledModel *m, StWriter *w, SaveBufs *sb) {
     add_tensor(w, sb, "unembed/w", m->unembed, D, m->n_out, 2);
 
     st_writer_meta(w, "format", MODEL_FORMAT);
-    meta_json(w, "config", config_json(m));
+    meta_json(w, "config", model_config_json(m));
     cJSON *t = cJSON_CreateArray();
     for (int i = 0; i < m->vocab_size; i++) {
         cJSON *pair = cJSON_CreateArray();

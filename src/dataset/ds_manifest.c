@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "io/atomic_file.h"
+#include "io/json_util.h"
 #include "util/errmsg.h"
 
 void ds_shard_list_free(DsShardList *l) {
@@ -164,4 +165,67 @@ out:
     free(h);
     if (rc) err_printf(err, errcap, "%s: cannot read the checksum back from the shard just written", path);
     return rc;
+}
+
+int ds_manifest_generator(const char *dir, DsGenerator *g, char *err, size_t errcap) {
+    memset(g, 0, sizeof *g);
+    char *path = join(dir, "manifest.json");
+    cJSON *root = NULL;
+    int rc = 1;
+    if (!path) return err_printf(err, errcap, "out of memory");
+    if (access(path, F_OK) != 0) {
+        err_printf(err, errcap, "%s: not a dataset made by `itracr gen` (no manifest.json)", dir);
+        goto done;
+    }
+    if (json_read_file(path, &root, err, errcap) != 0) goto done;
+    const cJSON *gen = NULL, *vocab = NULL, *it;
+    int64_t msl = 0;
+    if (json_get_object(root, "generator", path, &gen, err, errcap) != 0 ||
+        json_get_array(gen, "vocab", path, &vocab, err, errcap) != 0 ||
+        json_get_int(gen, "max_seq_len", path, &msl, err, errcap) != 0)
+        goto done;
+    cJSON_ArrayForEach(it, vocab) {
+        int64_t v;
+        if (json_as_int(it, "generator.vocab", &v, err, errcap) != 0) goto done;
+        if (g->n_vocab >= DS_MAX_VOCAB) {
+            err_printf(err, errcap, "%s: vocab has more than %d tokens", path, DS_MAX_VOCAB);
+            goto done;
+        }
+        g->vocab[g->n_vocab++] = val_int(v);
+    }
+    if (g->n_vocab < 1 || msl < 1 || msl > 1024) {
+        err_printf(err, errcap, "%s: bad generator vocab/max_seq_len", path);
+        goto done;
+    }
+    g->max_seq_len = (int)msl;
+    g->json = cJSON_PrintUnformatted(gen);
+    rc = 0;
+done:
+    cJSON_Delete(root);
+    free(path);
+    return rc;
+}
+
+void ds_generator_free(DsGenerator *g) {
+    free(g->json);
+    g->json = NULL;
+}
+
+int ds_manifest_transform(const char *dir, DsTransformStats *t) {
+    char *path = join(dir, "manifest.json"), err[256];
+    cJSON *j = NULL;
+    int found = 0;
+    if (path && json_read_file(path, &j, err, sizeof err) == 0) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, "transform");
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(x, "kind"), *a = cJSON_GetObjectItemCaseSensitive(x, "attempted");
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(x, "rejected"), *s = cJSON_GetObjectItemCaseSensitive(x, "seconds");
+        if (cJSON_IsString(k) && cJSON_IsNumber(a) && cJSON_IsNumber(r) && cJSON_IsNumber(s) && a->valuedouble > 0) {
+            snprintf(t->kind, sizeof t->kind, "%s", k->valuestring);
+            t->attempted = a->valuedouble, t->rejected = r->valuedouble, t->seconds = s->valuedouble;
+            found = 1;
+        }
+    }
+    cJSON_Delete(j);
+    free(path);
+    return found;
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "dataset/shard.h"
+#include "rasp/rasp.h"
 
 typedef struct DsShardList {
     char **paths; /* [n] "DIR/split/shard-NNNNNN.safetensors" */
@@ -26,6 +27,28 @@ void ds_shard_list_free(DsShardList *l);
 /* Checks a shard read from path against the manifest's checksum want (NULL: nothing to
  * check). Returns 0, or non-zero with a message naming path. */
 int ds_manifest_check(const Shard *s, const char *path, const char *want, char *err, size_t errcap);
+
+/* The generator settings a manifest records (its "generator" object): the fixed setting's
+ * integer vocabulary and max_seq_len, which decode the dataset's program tokens. */
+#define DS_MAX_VOCAB 64
+typedef struct DsGenerator {
+    Value vocab[DS_MAX_VOCAB];
+    int n_vocab, max_seq_len;
+    char *json; /* the "generator" object as compact JSON (malloc'ed; ds_generator_free) */
+} DsGenerator;
+/* Reads DIR/manifest.json's generator settings. Returns 0, or non-zero with a message (no
+ * manifest: "not a dataset made by `itracr gen`"). */
+int ds_manifest_generator(const char *dir, DsGenerator *g, char *err, size_t errcap);
+void ds_generator_free(DsGenerator *g);
+
+/* The "transform" section of a manifest (itracr gen --transform). */
+typedef struct DsTransformStats {
+    char kind[32];
+    double attempted, rejected, seconds;
+} DsTransformStats;
+/* 1 and *t filled when DIR/manifest.json records a transform with attempted > 0; else 0
+ * (no manifest, no transform, or a section that does not read). */
+int ds_manifest_transform(const char *dir, DsTransformStats *t);
 
 /* The "checksum" metadata of the shard file at path (header only), for the manifest. */
 int ds_shard_file_checksum(const char *path, char out[17], char *err, size_t errcap);

@@ -228,10 +228,7 @@ int eval_top_confusions(const EvalMetrics *m, int col, EvalConfusion *out, int k
 
 /* ---- JSON ------------------------------------------------------------------------------ */
 
-static void json_num(StrBuf *b, double x) {
-    if (isnan(x) || isinf(x)) sb_append(b, "null");
-    else sb_printf(b, "%.6g", x);
-}
+static void json_num(StrBuf *b, double x) { json_write_number(b, x); }
 
 static void json_key(StrBuf *b, const char *k) {
     json_write_string(b, k, strlen(k));

@@ -249,3 +249,27 @@ int json_write_string(StrBuf *b, const char *s, size_t n) {
     sb_append(b, "\"");
     return rc;
 }
+
+size_t json_number_text(double v, char buf[JSON_NUMBER_CAP]) {
+    if (!isfinite(v)) return (size_t)snprintf(buf, JSON_NUMBER_CAP, "null");
+    if (v == trunc(v) && fabs(v) < 1e16) return (size_t)snprintf(buf, JSON_NUMBER_CAP, "%.0f", v); /* 100, not 1e+02 */
+    /* the first precision whose correctly rounded form reads back; 17 always does */
+    int n = 0;
+    for (int prec = 1; prec <= 17; prec++) {
+        n = snprintf(buf, JSON_NUMBER_CAP, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return (size_t)n;
+}
+
+void json_write_number(StrBuf *b, double v) {
+    char buf[JSON_NUMBER_CAP];
+    json_number_text(v, buf);
+    sb_append(b, buf);
+}
+
+cJSON *json_number(double v) {
+    char buf[JSON_NUMBER_CAP];
+    json_number_text(v, buf);
+    return cJSON_CreateRaw(buf);
+}

@@ -54,4 +54,15 @@ int json_utf8_valid(const char *s, size_t n);
  * UTF-8 (each bad byte is then written as U+FFFD, so the output is still valid JSON). */
 int json_write_string(StrBuf *b, const char *s, size_t n);
 
+/* ---- numbers: one format for every JSON writer ---------------------------------------
+ * The shortest text that reads back as exactly v (0.0002, not 0.00020000000000000001; 3,
+ * 0.1, 1e-07), "null" for NaN and the infinities (JSON has neither). */
+#define JSON_NUMBER_CAP 32
+size_t json_number_text(double v, char buf[JSON_NUMBER_CAP]);
+/* Appends json_number_text(v). */
+void json_write_number(StrBuf *b, double v);
+/* A cJSON item that prints as json_number_text(v) (cJSON's own printer writes %.17g when
+ * %.15g does not read back, e.g. 0.10000000000000001). */
+cJSON *json_number(double v);
+
 #endif

@@ -701,8 +701,12 @@ int trainer_save(const Trainer *t, const char *path, char *err, size_t errcap);
  * the TrainConfig keys (train_config_to_json) plus "data", the dataset folder it was
  * trained on, so that `train --resume` can refuse another one. One reader for every
  * command, so a garbage file is an error everywhere rather than silently ignored. */
-/* The sidecar's path for a checkpoint path (malloc'ed). */
+/* The sidecar's path for a checkpoint path (malloc'ed): META.train.json. */
 char *train_sidecar_path(const char *meta);
+/* The default training log of a checkpoint (malloc'ed): META.log.jsonl, JSON lines
+ * {"step":..,"loss":..,"lr":..,...} that `train` appends and eval/report read (eval/report.h,
+ * train_log_load). */
+char *train_log_path(const char *meta);
 /* The file's text: tc as JSON with "data": data_dir (omitted when NULL), and a newline. */
 char *train_sidecar_json(const TrainConfig *tc, const char *data_dir);
 /* Reads path. Absent: returns 0 with *found false and tc at its defaults. Present and valid:

@@ -1,6 +1,7 @@
 /* The training loop's pieces (meta.h): config, deterministic batches, steps, validation,
  * atomic checkpoints. The command line around them is cli/cmd_train.c. */
 #include "meta/meta.h"
+#include "io/json_util.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -80,9 +81,18 @@ char *train_config_to_json(const TrainConfig *c) {
         switch (k_fields[i].kind) {
         case 0: n += (size_t)snprintf(buf + n, sizeof buf - n, "%d", *(const int *)p); break;
         case 1: n += (size_t)snprintf(buf + n, sizeof buf - n, "%ld", *(const long *)p); break;
-        case 2: n += (size_t)snprintf(buf + n, sizeof buf - n, "%.17g", *(const double *)p); break;
-        case 4: { /* from_json refuses '"' and '\\', so the text needs no escaping */
-            n += (size_t)snprintf(buf + n, sizeof buf - n, "\"%s\"", (const char *)p);
+        case 2: { /* 0.1, not 0.10000000000000001 */
+            char num[JSON_NUMBER_CAP];
+            json_number_text(*(const double *)p, num);
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", num);
+            break;
+        }
+        case 4: { /* a path (--exclude, --init): escaped, so that the file stays JSON whatever it holds */
+            StrBuf q;
+            sb_init(&q);
+            json_write_string(&q, (const char *)p, strlen((const char *)p));
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", q.s);
+            sb_free(&q);
             break;
         }
         default: n += (size_t)snprintf(buf + n, sizeof buf - n, "%llu", (unsigned long long)*(const uint64_t *)p); break;

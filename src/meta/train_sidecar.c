@@ -10,6 +10,7 @@
 
 #include "io/atomic_file.h"
 #include "util/errmsg.h"
+#include "util/strbuf.h"
 
 char *train_sidecar_path(const char *meta) {
     size_t n = strlen(meta) + sizeof ".train.json";
@@ -17,6 +18,8 @@ char *train_sidecar_path(const char *meta) {
     if (p) snprintf(p, n, "%s.train.json", meta);
     return p;
 }
+
+char *train_log_path(const char *meta) { return sb_concat(meta, ".log.jsonl"); }
 
 char *train_sidecar_json(const TrainConfig *tc, const char *data_dir) {
     char *js = train_config_to_json(tc); /* "{...}" */

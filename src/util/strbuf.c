@@ -64,3 +64,11 @@ char *sb_take(StrBuf *b) {
     sb_init(b);
     return s;
 }
+
+char *sb_concat(const char *a, const char *b) {
+    StrBuf s;
+    sb_init(&s);
+    sb_append(&s, a);
+    sb_append(&s, b);
+    return sb_take(&s);
+}

@@ -15,6 +15,9 @@ void sb_append(StrBuf *b, const char *s);
 void sb_appendn(StrBuf *b, const char *s, size_t n);
 void sb_printf(StrBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_vprintf(StrBuf *b, const char *fmt, va_list ap);
+/* a followed by b in a new string (the caller frees it); aborts when out of memory, as the
+ * appends do. */
+char *sb_concat(const char *a, const char *b);
 /* Hands the string to the caller (never NULL) and leaves b empty. */
 char *sb_take(StrBuf *b);
 
