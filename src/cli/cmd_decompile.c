@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "compiler/model.h"
 #include "dataset/weight_tokens.h"
+#include "eval/decomp_lift.h"
 #include "eval/equiv.h"
 #include "eval/search.h"
 #include "gen/program_tokens.h"
@@ -23,6 +24,14 @@ static const char *usage =
     "usage: itracr decompile MODEL.safetensors --meta META.safetensors [--beam K] [--rows] [--check]\n"
     "                        [--search K] [--budget-ms T] [--seed S] [--order redecode|keep|sample]\n"
     "                        [--alt N] [--json] [--scheme chunks|residual] [--norm asinh|none]\n"
+    "                        [--method auto|lift|meta]\n"
+    "\n"
+    "--method auto (the default) first lifts the weights exactly (itracr lift: Tracr's layout,\n"
+    "else a rotated/permuted/rescaled basis made canonical; docs/lift.md) and prints that\n"
+    "program when it is verified, with 'method: lift' on stderr (JSON: \"method\": \"lift\");\n"
+    "otherwise, and always with --rows, it decodes with the meta-model as below ('method: meta').\n"
+    "--method lift never uses the meta-model (--meta not needed; exit 1 when lift gives no\n"
+    "verified program); --method meta is the meta-model alone.\n"
     "\n"
     "Turns the compiled model into weight tokens, decodes a program with the meta-model (greedy,\n"
     "or beam search of width K; every output is a valid program) and prints it as .rasp text\n"
@@ -65,8 +74,27 @@ static const char *verdict_line(const SearchResult *r, char *buf, size_t cap) {
     return buf;
 }
 
-static void print_json(const RaspProgram *prog, const int16_t *table, const SearchResult *r, const SearchOptions *o) {
+/* --method lift: the exact path alone. */
+static int decompile_lift_only(const char *path, bool json) {
+    char err[1024];
+    CompiledModel *m = NULL;
+    if (model_load(path, &m, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr decompile: %s\n", err);
+        return EXIT_BAD_INPUT;
+    }
+    int ok = decomp_lift_try(m, json, err, sizeof err);
+    if (!ok) fprintf(stderr, "itracr decompile: %s\n", err);
+    compiled_model_free(m);
+    return ok ? EXIT_OK : EXIT_BAD_INPUT;
+}
+
+static void print_json(const RaspProgram *prog, const int16_t *table, const SearchResult *r, const SearchOptions *o,
+                       const char *fallback) {
     cJSON *j = cJSON_CreateObject();
+    if (fallback) { /* --method auto fell back: say so (--method meta prints what it always did) */
+        cJSON_AddStringToObject(j, "method", "meta");
+        cJSON_AddStringToObject(j, "lift", fallback);
+    }
     char *txt = rasp_format(prog), *rows = pt_format_table(table), line[128];
     cJSON_AddStringToObject(j, "program", txt ? txt : "");
     cJSON_AddStringToObject(j, "rows", rows ? rows : "");
@@ -101,6 +129,7 @@ int cmd_decompile(int argc, char **argv) {
     unsigned long long seed = 1;
     const char *order = NULL;
     bool rows = false, check = false, json = false;
+    DecompMethod method = DECOMP_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {
@@ -111,10 +140,14 @@ int cmd_decompile(int argc, char **argv) {
         else if (strcmp(a, "--json") == 0) json = true;
         else if (strcmp(a, "--meta") == 0 || strcmp(a, "--beam") == 0 || strcmp(a, "--scheme") == 0 ||
                  strcmp(a, "--norm") == 0 || strcmp(a, "--search") == 0 || strcmp(a, "--budget-ms") == 0 ||
-                 strcmp(a, "--seed") == 0 || strcmp(a, "--order") == 0 || strcmp(a, "--alt") == 0) {
+                 strcmp(a, "--seed") == 0 || strcmp(a, "--order") == 0 || strcmp(a, "--alt") == 0 ||
+                 strcmp(a, "--method") == 0) {
             if (i + 1 >= argc) return cli_usage_error("decompile", "%s needs a value", a);
             const char *v = argv[++i];
             if (strcmp(a, "--meta") == 0) meta = v;
+            else if (strcmp(a, "--method") == 0) {
+                if (decomp_method_parse(v, &method)) return cli_usage_error("decompile", "unknown --method '%s' (auto, lift or meta)", v);
+            }
             else if (strcmp(a, "--scheme") == 0) scheme = v;
             else if (strcmp(a, "--norm") == 0) norm = v;
             else if (strcmp(a, "--order") == 0) order = v;
@@ -134,6 +167,7 @@ int cmd_decompile(int argc, char **argv) {
         else return cli_usage_error("decompile", "unexpected argument '%s'", a);
     }
     if (!model_path) return cli_usage_error("decompile", "missing MODEL.safetensors");
+    if (method == DECOMP_LIFT) return decompile_lift_only(model_path, json);
     if (!meta) return cli_usage_error("decompile", "missing --meta META.safetensors");
     SearchOptions so;
     search_options_default(&so);
@@ -162,10 +196,18 @@ int cmd_decompile(int argc, char **argv) {
     RaspProgram prog;
     rasp_program_init(&prog);
     Value *vocab = NULL;
+    const char *fallback = NULL;
     if (model_load(model_path, &cm, err, sizeof err) != 0) {
         fprintf(stderr, "itracr decompile: %s\n", err);
         goto done;
     }
+    char lift_why[1024] = "";
+    if (method == DECOMP_AUTO && !rows && decomp_lift_try(cm, json, lift_why, sizeof lift_why)) {
+        rc = EXIT_OK;
+        goto done;
+    }
+    if (method == DECOMP_AUTO && !json) fprintf(stderr, "method: meta (%s)\n", rows ? "--rows" : lift_why);
+    fallback = method == DECOMP_AUTO ? (rows ? "--rows" : lift_why) : NULL;
     if (wt_encode(cm, &wt, &toks, err, sizeof err) != 0) {
         fprintf(stderr, "itracr decompile: %s: %s\n", model_path, err);
         goto done;
@@ -200,7 +242,7 @@ int cmd_decompile(int argc, char **argv) {
     }
     prog.causal = cm->causal;
     if (json) {
-        print_json(&prog, table, &sr, &so);
+        print_json(&prog, table, &sr, &so, fallback);
     } else if (rows) {
         char *s = pt_format_table(table);
         if (s) fputs(s, stdout);

@@ -432,6 +432,9 @@ int cmd_eval(int argc, char **argv) {
            "classics verified %d/%d; median %.2f ms\n",
            ls.verified, ls.n, ls.n ? 100.0 * ls.verified / ls.n : 0.0, ls.named_all, ls.classics_verified, ls.classics,
            ls.median_ms);
+    printf("lift on the same models rotated + permuted (basis canonicalised): verified %d/%d (%.1f%%), "
+           "recompiling to the true weights %d; median %.2f ms\n",
+           ls.rot_verified, ls.n, ls.n ? 100.0 * ls.rot_verified / ls.n : 0.0, ls.rot_exact, ls.rot_median_ms);
 
     /* ---- report ---- */
     if (!log_path) {
@@ -568,6 +571,9 @@ int cmd_eval(int argc, char **argv) {
         sb_printf(&js, ",\n \"lift_ceiling\": {\"samples\": %d, \"lifted\": %d, \"verified\": %d, \"named_all\": %d, "
                   "\"classics\": %d, \"classics_verified\": %d, \"median_ms\": %.3f}",
                   ls.n, ls.lifted, ls.verified, ls.named_all, ls.classics, ls.classics_verified, ls.median_ms);
+        sb_printf(&js, ",\n \"lift_rotated\": {\"samples\": %d, \"lifted\": %d, \"verified\": %d, \"exact\": %d, "
+                  "\"median_ms\": %.3f}",
+                  ls.n, ls.rot_lifted, ls.rot_verified, ls.rot_exact, ls.rot_median_ms);
         sb_append(&js, ",\n \"classics\": [");
         for (int i = 0; i < n_classics; i++) {
             sb_append(&js, i ? ",\n  " : "\n  ");

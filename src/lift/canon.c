@@ -248,7 +248,20 @@ static void canon_order(const Canon *c, int *pos) {
 }
 
 /* ---- the rewritten model ---------------------------------------------------------------- */
-/* Entries below CANON_ZERO of their line's largest magnitude become 0: rows of w [rows, cols]
+/* The decimal of at most 5 significant digits within the rotation's rounding of w (mx: the
+ * largest magnitude on w's line, which sets that rounding), else w: a weight Tracr wrote as
+ * 1, 0.5 or -49.5 reads back as exactly that, so lift's exact value sets hold. */
+static double snap_short(double w, double mx) {
+    for (int p = 1; p <= 5; p++) {
+        char buf[40];
+        snprintf(buf, sizeof buf, "%.*g", p, w);
+        double d = strtod(buf, NULL);
+        if (fabs(d - w) <= 4e-6 * mx && fabs(d - w) <= 1e-4 * fabs(w)) return d;
+    }
+    return w;
+}
+
+/* Entries below CANON_ZERO of their line's largest magnitude become 0, the rest snap_short: rows of w [rows, cols]
  * (by_row) or its columns. */
 static void snap_zero(double *w, int rows, int cols, bool by_row) {
     int nl = by_row ? rows : cols, nel = by_row ? cols : rows;
@@ -260,7 +273,7 @@ static void snap_zero(double *w, int rows, int cols, bool by_row) {
         }
         for (int b = 0; b < nel; b++) {
             double *v = by_row ? &w[(size_t)a * cols + b] : &w[(size_t)b * cols + a];
-            if (fabs(*v) <= CANON_ZERO * mx) *v = 0;
+            *v = fabs(*v) <= CANON_ZERO * mx ? 0 : snap_short(*v, mx);
         }
     }
 }
