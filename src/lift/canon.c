@@ -210,7 +210,7 @@ static void canon_order(const Canon *c, int *pos) {
     const CompiledModel *m = c->m;
     int D = c->D, no = m->n_out;
     for (int a = 0; a < D; a++) pos[a] = a;
-    int *oc = malloc(sizeof(int) * (size_t)(D + no + 1)), *p = oc + no; /* [no], [D] */
+    int *oc = malloc(sizeof(int) * (size_t)(2 * D + no + 1)), *p = oc + D + no; /* [D + no], [D] */
     double *col = malloc(sizeof(double) * (size_t)D * 2), *coef = col + D;
     bool ok = true;
     for (int j = 0; j < no && ok; j++) {
