@@ -372,10 +372,10 @@ static int canon_read(Canon *c) {
     return 0;
 }
 
-int lift_canon(const CompiledModel *m, unsigned variant, CompiledModel **out, int *n_ambiguous, char *err,
+int lift_canon(const CompiledModel *m, unsigned variant, CompiledModel **out, CanonInfo *info, char *err,
                size_t errcap) {
     *out = NULL;
-    *n_ambiguous = 0;
+    memset(info, 0, sizeof *info);
     if (m->bos_id < 0 || m->bos_id >= m->vocab_size) return err_printf(err, errcap, "the model has no BOS token");
     Canon c;
     memset(&c, 0, sizeof c);
@@ -391,7 +391,8 @@ int lift_canon(const CompiledModel *m, unsigned variant, CompiledModel **out, in
     int *pos = c.copy_of + D;                                            /* [D] */
     c.u = calloc((size_t)m->num_layers * (size_t)c.M + 1, sizeof(CanonUnit)); /* [layers, M] */
     int rc = canon_read(&c);
-    *n_ambiguous = c.n_amb;
+    info->n_ambiguous = c.n_amb;
+    info->n_found = c.na;
     if (!rc) {
         canon_order(&c, pos);
         *out = canon_build(&c, pos);

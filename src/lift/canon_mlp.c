@@ -17,7 +17,9 @@
 #include "lift/canon_internal.h"
 #include "util/errmsg.h"
 
-typedef struct Layer {
+typedef struct Layer Layer;
+static CanonUnit *U(Layer *y, int j);
+struct Layer {
     Canon *c;
     int l, na0;
     double *ax;        /* [M] weight on the unit's input x (PAIR, LIN) */
@@ -26,7 +28,67 @@ typedef struct Layer {
     double *o;         /* [M, D] raw * s: the unit's write in Tracr's scale */
     int *mask_grp;     /* [M] MAP: the group its inputs belong to */
     unsigned long long *mask; /* [M] MAP: the inputs as bits of their group */
-} Layer;
+    int n_readers, words;
+    unsigned long long *readby; /* [M, words] MAP: the later readers that read the unit's write */
+};
+
+static CanonUnit *U(Layer *y, int j) { return &y->c->u[(size_t)y->l * y->c->M + j]; }
+
+/* Whether reader r [D] (a column of a later W1 not reading `one`, Q, K or V, or the whole
+ * unembedding) reads direction o [D]. */
+static bool reads(const double *r, const double *o, int D) {
+    double d = canon_dot(r, o, D), nr = sqrt(canon_dot(r, r, D));
+    return fabs(d) > 1e-6 * (nr > 0 ? nr : 1);
+}
+
+/* Later readers that read each MAP unit's write: directions one reader reads together belong
+ * to one SOp (a head's query, key or value space, a table row's input, the output), so a map
+ * block can only hold units whose writes are read with each other. Sequence-map units (which
+ * read `one`) are no such reader. */
+static void later_readers(Layer *y) {
+    Canon *c = y->c;
+    const CompiledModel *m = c->m;
+    int D = c->D, M = c->M, HK = m->num_heads * m->key_size;
+    int nr = (m->num_layers - y->l - 1) * (3 * HK + M) + 1;
+    y->words = (nr + 63) / 64;
+    y->readby = calloc((size_t)M * (size_t)y->words + 1, sizeof(unsigned long long));
+    double *col = malloc(sizeof(double) * (size_t)D); /* [D] */
+    int r = 0;
+    for (int l = y->l + 1; l <= m->num_layers; l++) {
+        int nc = l < m->num_layers ? 3 * HK + M : 1;
+        for (int k = 0; k < nc; k++, r++) {
+            const ModelLayer *L = l < m->num_layers ? &m->layers[l] : NULL;
+            for (int d = 0; d < D; d++) {
+                if (!L) { /* the unembedding: its columns read one SOp */
+                    col[d] = 0;
+                    for (int j = 0; j < m->n_out; j++) col[d] += m->unembed[(size_t)d * m->n_out + j] * (j + 1.37);
+                } else if (k < 3 * HK) col[d] = (k < HK ? L->q : k < 2 * HK ? L->k : L->v)[(size_t)d * HK + k % HK];
+                else col[d] = L->w1[(size_t)d * M + k - 3 * HK];
+            }
+            if (L && k >= 3 * HK && c->one >= 0 && reads(col, c->at + (size_t)c->one * D, D)) continue;
+            for (int j = 0; j < M; j++)
+                if (U(y, j)->kind == U_MAP && y->mask_grp[j] >= 0 && reads(col, y->o + (size_t)j * D, D))
+                    y->readby[(size_t)j * y->words + r / 64] |= 1ULL << (r % 64);
+        }
+    }
+    y->n_readers = r;
+    if (getenv("CANON_DEBUG")) fprintf(stderr, "readers: %d (HK %d M %d layers %d)\n", r, HK, M, m->num_layers);
+    free(col);
+}
+
+/* Whether the cover stack[n] is closed: no unit outside it (reading group g) shares a reader
+ * with one inside. */
+static bool cover_closed(Layer *y, const int *stack, int n, int g) {
+    for (int k = 0; k < y->c->M; k++) {
+        bool in = false;
+        for (int i = 0; i < n && !in; i++) in = stack[i] == k;
+        if (in || U(y, k)->kind != U_MAP || U(y, k)->blk >= 0 || y->mask_grp[k] != g) continue;
+        for (int i = 0; i < n; i++)
+            for (int w = 0; w < y->words; w++)
+                if (y->readby[(size_t)stack[i] * y->words + w] & y->readby[(size_t)k * y->words + w]) return false;
+    }
+    return true;
+}
 
 static int unit_fail(Layer *y, int j, const char *why) {
     return err_printf(y->c->err, y->c->errcap, "layer %d MLP unit %d: %s", y->l, j, why);
@@ -104,7 +166,6 @@ static int classify(Layer *y, int j) {
 }
 
 /* ---- blocks ------------------------------------------------------------------------------ */
-static CanonUnit *U(Layer *y, int j) { return &y->c->u[(size_t)y->l * y->c->M + j]; }
 
 /* Splits the table-row units reading group g into exact covers of its values (one block
  * each, the first cover found); the rest are numerical Maps, a block each. */
@@ -119,7 +180,14 @@ static void cover_blocks(Layer *y, int g, int n_vals) {
         unsigned long long cov = 0;
         long steps = 0;
         next[0] = 0;
-        while (cov != full && steps++ < 200000) {
+        bool first_pass = true;
+        while (steps++ < 200000) {
+            if (cov == full) {
+                if (!first_pass || cover_closed(y, stack, depth, g)) break;
+                depth--; /* not closed: look further */
+                cov &= ~y->mask[stack[depth]];
+                continue;
+            }
             int low = 0;
             while (cov >> low & 1) low++;
             int j = next[depth];
@@ -131,7 +199,16 @@ static void cover_blocks(Layer *y, int g, int n_vals) {
             } else if (depth > 0) {
                 depth--;
                 cov &= ~y->mask[stack[depth]];
+            } else if (first_pass) { /* no closed cover: take the first cover found */
+                first_pass = false;
+                next[0] = 0;
+                cov = 0;
             } else break;
+        }
+        if (getenv("CANON_DEBUG")) {
+            fprintf(stderr, "cover g %d first_pass %d depth %d:", g, first_pass, depth);
+            for (int i = 0; i < depth; i++) fprintf(stderr, " u%d(%llx)", stack[i], y->readby[(size_t)stack[i] * y->words]);
+            fprintf(stderr, "\n");
         }
         if (cov != full || depth == 0) break;
         int b = c->nblk++;
@@ -162,6 +239,7 @@ static int group_units(Layer *y) {
     }
     for (int j = 0; j < M; j++)
         for (int d = 0; d < c->D; d++) y->o[(size_t)j * c->D + d] = y->raw[(size_t)j * c->D + d] * U(y, j)->s;
+    later_readers(y);
     for (int g = 0; g < c->ngroups; g++) {
         int n = 0;
         for (int k = 0; k < y->na0; k++) n += c->group[k] == g;
@@ -384,6 +462,6 @@ int canon_mlp(Canon *c, int l) {
         if (norm(w, D) > 0 && canon_coefs(c, w, c->na, coef) > CANON_TOL)
             rc = unit_fail(&y, j, "writes outside the directions its block explains");
     }
-    free(y.ax), free(y.lone), free(y.raw), free(y.mask_grp), free(y.mask), free(coef);
+    free(y.ax), free(y.lone), free(y.readby), free(y.raw), free(y.mask_grp), free(y.mask), free(coef);
     return rc;
 }

@@ -199,7 +199,8 @@ out:
 /* The canonicalised basis (lift/canon.h), each sign variant in turn until one lifts and its
  * program computes m's outputs; the first that lifts is kept when none does. */
 static int lift_canonical(const CompiledModel *m, const LiftOptions *opt, LiftResult *r, char *err, size_t errcap) {
-    char first[512] = "";
+    char best[512] = "";
+    int best_found = -1; /* the refusal reported: the variant that got furthest */
     unsigned n_var = 2;
     bool have = false;
     LiftOptions scan = *opt;
@@ -207,10 +208,10 @@ static int lift_canonical(const CompiledModel *m, const LiftOptions *opt, LiftRe
     for (unsigned v = 0; v < n_var; v++) {
         CompiledModel *c = NULL;
         char cerr[512];
-        int amb = 0;
-        int rc = lift_canon(m, v, &c, &amb, cerr, sizeof cerr);
-        unsigned want = 2u << (amb < CANON_MAX_AMBIGUOUS ? amb : CANON_MAX_AMBIGUOUS);
-        if (want > n_var) n_var = want; /* signs met further on, once earlier ones fit */
+        CanonInfo ci;
+        int rc = lift_canon(m, v, &c, &ci, cerr, sizeof cerr);
+        int amb = ci.n_ambiguous < CANON_MAX_AMBIGUOUS ? ci.n_ambiguous : CANON_MAX_AMBIGUOUS;
+        if (2u << amb > n_var) n_var = 2u << amb; /* signs met further on, once earlier ones fit */
         LiftResult t;
         if (!rc) rc = lift_layout(c, c, &scan, &t, cerr, sizeof cerr); /* cheap: refuses most wrong signs */
         if (!rc) {
@@ -219,7 +220,7 @@ static int lift_canonical(const CompiledModel *m, const LiftOptions *opt, LiftRe
         }
         compiled_model_free(c);
         if (rc) {
-            if (!first[0]) snprintf(first, sizeof first, "%s", cerr);
+            if (ci.n_found > best_found) best_found = ci.n_found, snprintf(best, sizeof best, "%s", cerr);
             continue;
         }
         t.canonical = true;
@@ -230,7 +231,7 @@ static int lift_canonical(const CompiledModel *m, const LiftOptions *opt, LiftRe
         } else lift_result_free(&t);
         if (r->verified || !opt->verify) break;
     }
-    if (!have) err_printf(err, errcap, "%s", first);
+    if (!have) err_printf(err, errcap, "%s", best);
     return !have;
 }
 
