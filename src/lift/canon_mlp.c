@@ -34,46 +34,52 @@ struct Layer {
 
 static CanonUnit *U(Layer *y, int j) { return &y->c->u[(size_t)y->l * y->c->M + j]; }
 
-/* Whether reader r [D] (a column of a later W1 not reading `one`, Q, K or V, or the whole
- * unembedding) reads direction o [D]. */
-static bool reads(const double *r, const double *o, int D) {
-    double d = canon_dot(r, o, D), nr = sqrt(canon_dot(r, r, D));
-    return fabs(d) > 1e-6 * (nr > 0 ? nr : 1);
+/* Whether reader w [D, cols] (columns c0 .. c0+n-1: a later head's Q, K or V, a later W1
+ * column, the unembedding) reads direction o [D]. */
+static bool reads(const double *w, int cols, int c0, int n, const double *o, int D) {
+    double ow = 0, ww = 0;
+    for (int j = c0; j < c0 + n; j++) {
+        double d = 0;
+        for (int i = 0; i < D; i++) d += o[i] * w[(size_t)i * cols + j], ww += w[(size_t)i * cols + j] * w[(size_t)i * cols + j];
+        ow += d * d;
+    }
+    return ow > 1e-12 * (ww > 0 ? ww : 1);
 }
 
-/* Later readers that read each MAP unit's write: directions one reader reads together belong
- * to one SOp (a head's query, key or value space, a table row's input, the output), so a map
- * block can only hold units whose writes are read with each other. Sequence-map units (which
- * read `one`) are no such reader. */
+static bool tracked(Layer *y, int j) { return (U(y, j)->kind == U_MAP && y->mask_grp[j] >= 0) || U(y, j)->kind == U_SEQ; }
+
+/* Later readers that read each MAP or SEQ unit's write: directions one reader reads together
+ * belong to one SOp (a head's query, key or value space, a table row's input, the output),
+ * so a block can only hold units whose writes are read with each other. Units that read
+ * `one` (sequence maps, discretising MLPs) read two SOps or a number and are no such reader. */
 static void later_readers(Layer *y) {
     Canon *c = y->c;
     const CompiledModel *m = c->m;
-    int D = c->D, M = c->M, HK = m->num_heads * m->key_size;
-    int nr = (m->num_layers - y->l - 1) * (3 * HK + M) + 1;
+    int D = c->D, M = c->M, H = m->num_heads, ks = m->key_size, HK = H * ks;
+    int nr = (m->num_layers - y->l - 1) * (3 * H + M) + 1;
     y->words = (nr + 63) / 64;
     y->readby = calloc((size_t)M * (size_t)y->words + 1, sizeof(unsigned long long));
-    double *col = malloc(sizeof(double) * (size_t)D); /* [D] */
     int r = 0;
     for (int l = y->l + 1; l <= m->num_layers; l++) {
-        int nc = l < m->num_layers ? 3 * HK + M : 1;
+        const ModelLayer *L = l < m->num_layers ? &m->layers[l] : NULL;
+        int nc = L ? 3 * H + M : 1;
         for (int k = 0; k < nc; k++, r++) {
-            const ModelLayer *L = l < m->num_layers ? &m->layers[l] : NULL;
-            for (int d = 0; d < D; d++) {
-                if (!L) { /* the unembedding: its columns read one SOp */
-                    col[d] = 0;
-                    for (int j = 0; j < m->n_out; j++) col[d] += m->unembed[(size_t)d * m->n_out + j] * (j + 1.37);
-                } else if (k < 3 * HK) col[d] = (k < HK ? L->q : k < 2 * HK ? L->k : L->v)[(size_t)d * HK + k % HK];
-                else col[d] = L->w1[(size_t)d * M + k - 3 * HK];
-            }
-            if (L && k >= 3 * HK && c->one >= 0 && reads(col, c->at + (size_t)c->one * D, D)) continue;
+            const double *w = !L ? m->unembed : k < 3 * H ? (k < H ? L->q : k < 2 * H ? L->k : L->v) : L->w1;
+            int cols = !L ? m->n_out : k < 3 * H ? HK : M, c0 = !L ? 0 : k < 3 * H ? (k % H) * ks : k - 3 * H;
+            int n = !L ? m->n_out : k < 3 * H ? ks : 1;
+            if (L && k >= 3 * H && c->one >= 0 && reads(w, cols, c0, n, c->at + (size_t)c->one * D, D)) continue;
             for (int j = 0; j < M; j++)
-                if (U(y, j)->kind == U_MAP && y->mask_grp[j] >= 0 && reads(col, y->o + (size_t)j * D, D))
+                if (tracked(y, j) && reads(w, cols, c0, n, y->o + (size_t)j * D, D))
                     y->readby[(size_t)j * y->words + r / 64] |= 1ULL << (r % 64);
         }
     }
     y->n_readers = r;
-    if (getenv("CANON_DEBUG")) fprintf(stderr, "readers: %d (HK %d M %d layers %d)\n", r, HK, M, m->num_layers);
-    free(col);
+}
+
+static bool share_reader(Layer *y, int j, int k) {
+    for (int w = 0; w < y->words; w++)
+        if (y->readby[(size_t)j * y->words + w] & y->readby[(size_t)k * y->words + w]) return true;
+    return false;
 }
 
 /* Whether the cover stack[n] is closed: no unit outside it (reading group g) shares a reader
@@ -84,8 +90,7 @@ static bool cover_closed(Layer *y, const int *stack, int n, int g) {
         for (int i = 0; i < n && !in; i++) in = stack[i] == k;
         if (in || U(y, k)->kind != U_MAP || U(y, k)->blk >= 0 || y->mask_grp[k] != g) continue;
         for (int i = 0; i < n; i++)
-            for (int w = 0; w < y->words; w++)
-                if (y->readby[(size_t)stack[i] * y->words + w] & y->readby[(size_t)k * y->words + w]) return false;
+            if (share_reader(y, stack[i], k)) return false;
     }
     return true;
 }
@@ -217,6 +222,65 @@ static void cover_blocks(Layer *y, int g, int n_vals) {
     free(stack), free(next);
 }
 
+/* Whether block b is empty or reads the same two SOps as SEQ unit j. */
+static bool seq_same_inputs(Layer *y, int j, int b) {
+    Canon *c = y->c;
+    for (int k = 0; k < c->M; k++)
+        if (U(y, k)->blk == b)
+            return c->group[U(y, k)->x] == c->group[U(y, j)->x] && c->group[U(y, k)->y] == c->group[U(y, j)->y];
+    return true;
+}
+
+static int uf_find(int *p, int i) {
+    while (p[i] != i) i = p[i] = p[p[i]];
+    return i;
+}
+
+/* Whether unit j's (x, y) pair is already in block b. */
+static bool pair_taken(Layer *y, int j, int b) {
+    for (int k = 0; k < y->c->M; k++)
+        if (U(y, k)->blk == b && U(y, k)->kind == U_SEQ && U(y, k)->x == U(y, j)->x && U(y, k)->y == U(y, j)->y) return true;
+    return false;
+}
+
+/* Sequence-map units reading the same two SOps, one block per SequenceMap: units writing the
+ * same direction or directions a later reader reads together are one SequenceMap; each
+ * connected set goes to the first block that lacks its value pairs (units that write nothing,
+ * None, fill the blocks that miss their pair). */
+static void seq_blocks(Layer *y, int *parent) {
+    Canon *c = y->c;
+    int M = c->M, D = c->D;
+    for (int j = 0; j < M; j++) parent[j] = j;
+    for (int j = 0; j < M; j++)
+        for (int k = j + 1; k < M && U(y, j)->kind == U_SEQ; k++) {
+            CanonUnit *u = U(y, j), *v = U(y, k);
+            if (v->kind != U_SEQ || c->group[u->x] != c->group[v->x] || c->group[u->y] != c->group[v->y]) continue;
+            const double *oj = y->o + (size_t)j * D, *ok = y->o + (size_t)k * D;
+            double nj = norm(oj, D), nk = norm(ok, D);
+            if ((nj > 1e-3 && nk > 1e-3 && canon_dot(oj, ok, D) > (1 - CANON_TOL) * nj * nk) || share_reader(y, j, k))
+                parent[uf_find(parent, k)] = uf_find(parent, j);
+        }
+    int first = c->nblk;
+    for (int size = M; size >= 1; size--) /* larger sets first: None units last */
+        for (int r = 0; r < M; r++) {
+            if (U(y, r)->kind != U_SEQ || uf_find(parent, r) != r) continue;
+            int n = 0;
+            for (int j = 0; j < M; j++) n += U(y, j)->kind == U_SEQ && uf_find(parent, j) == r;
+            if (n != size) continue;
+            int b = first;
+            for (; b < c->nblk; b++) {
+                bool ok = true;
+                for (int j = 0; j < M && ok; j++)
+                    if (U(y, j)->kind == U_SEQ && uf_find(parent, j) == r)
+                        ok = !pair_taken(y, j, b) && seq_same_inputs(y, j, b);
+                if (ok) break;
+            }
+            if (b == c->nblk) c->nblk++;
+            for (int j = 0; j < M; j++)
+                if (U(y, j)->kind == U_SEQ && uf_find(parent, j) == r) U(y, j)->blk = b;
+        }
+}
+
 /* The discretising blocks (PAIR units by input, sorted by tau; START units matched to the
  * block their region values fit), seqmap blocks by input pair, the rest alone. */
 static int group_units(Layer *y) {
@@ -246,6 +310,9 @@ static int group_units(Layer *y) {
         if (n > 64) return err_printf(c->err, c->errcap, "layer %d: a map over more than 64 values", y->l);
         cover_blocks(y, g, n);
     }
+    int *parent = malloc(sizeof(int) * (size_t)M); /* [M] */
+    seq_blocks(y, parent);
+    free(parent);
     int free_blk = -1, n_cover = 0;
     for (int j = 0; j < M; j++)
         if (U(y, j)->kind == U_MAP && U(y, j)->blk >= 0 && U(y, j)->blk != free_blk) free_blk = U(y, j)->blk, n_cover++;
@@ -260,11 +327,10 @@ static int group_units(Layer *y) {
         u->blk = c->nblk++;
         for (int k = j + 1; k < M; k++) {
             CanonUnit *v = U(y, k);
+            const double *oj = y->o + (size_t)j * c->D, *ok = y->o + (size_t)k * c->D;
             bool same = v->blk < 0 && v->kind == u->kind &&
                         ((u->kind == U_PAIR && v->x == u->x) ||
-                         (u->kind == U_LIN && fabs(canon_dot(y->o + (size_t)j * c->D, y->o + (size_t)k * c->D, c->D)) >
-                                                  (1 - CANON_TOL) * norm(y->o + (size_t)j * c->D, c->D) * norm(y->o + (size_t)k * c->D, c->D)) ||
-                         (u->kind == U_SEQ && c->group[v->x] == c->group[u->x] && c->group[v->y] == c->group[u->y]));
+                         (u->kind == U_LIN && fabs(canon_dot(oj, ok, c->D)) > (1 - CANON_TOL) * norm(oj, c->D) * norm(ok, c->D)));
             if (same) v->blk = u->blk;
         }
     }
