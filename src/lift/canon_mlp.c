@@ -281,6 +281,67 @@ static void seq_blocks(Layer *y, int *parent) {
         }
 }
 
+static bool overlap(Layer *y, int j, int k) {
+    const double *a = y->o + (size_t)j * y->c->D, *b = y->o + (size_t)k * y->c->D;
+    double na = norm(a, y->c->D), nb = norm(b, y->c->D);
+    return na > 1e-6 && nb > 1e-6 && fabs(canon_dot(a, b, y->c->D)) > CANON_TOL * na * nb;
+}
+
+/* Several discretising MLPs on one input x in one layer (Map(f, x) and Map(g, x) side by
+ * side): every threshold then has B pairs. A block's nonzero steps and its start unit share
+ * output directions (a numerical block writes along one, a categorical one's steps chain its
+ * values), so they are split by overlap of their writes; pairs that write nothing fill the
+ * blocks that miss their threshold. With B = 1 the units stay unassigned (one block). */
+static void split_pairs(Layer *y, int x, int *list, int *parent) {
+    Canon *c = y->c;
+    int M = c->M, n = 0;
+    for (int j = 0; j < M; j++)
+        if (U(y, j)->kind == U_PAIR && U(y, j)->x == x && U(y, j)->blk < 0) list[n++] = j;
+    for (int i = 1; i < n; i++) /* by tau */
+        for (int k = i; k > 0 && U(y, list[k - 1])->tau > U(y, list[k])->tau; k--) {
+            int t = list[k];
+            list[k] = list[k - 1];
+            list[k - 1] = t;
+        }
+    int B = 1;
+    while (B < n && fabs(U(y, list[B])->tau - U(y, list[0])->tau) < 1e-6 * (1 + fabs(U(y, list[0])->tau))) B++;
+    if (B == 1 || n % (2 * B)) return;
+    for (int j = 0; j < M; j++) parent[j] = j;
+    for (int i = 0; i < n; i++) /* writes that overlap: one block (starts included) */
+        for (int k = 0; k < M; k++)
+            if ((U(y, k)->kind == U_START || (U(y, k)->kind == U_PAIR && U(y, k)->x == x)) && overlap(y, list[i], k))
+                parent[uf_find(parent, k)] = uf_find(parent, list[i]);
+    int first = c->nblk;
+    c->nblk += B;
+    for (int i = 0; i < n; i++) { /* components to blocks, in order of first appearance */
+        int r = uf_find(parent, list[i]), b = -1;
+        if (norm(y->o + (size_t)list[i] * c->D, c->D) <= 1e-6) continue;
+        for (int k = 0; k < i && b < 0; k++)
+            if (U(y, list[k])->blk >= 0 && uf_find(parent, list[k]) == r) b = U(y, list[k])->blk;
+        for (int bb = first; bb < first + B && b < 0; bb++) {
+            bool used = false;
+            for (int k = 0; k < i; k++) used |= U(y, list[k])->blk == bb;
+            if (!used) b = bb;
+        }
+        if (b < 0) b = first; /* more components than blocks: lift will refuse */
+        U(y, list[i])->blk = b;
+    }
+    for (int i = 0; i < n; i++) { /* writes nothing: the blocks lacking this kink */
+        if (U(y, list[i])->blk >= 0) continue;
+        int cl = i - i % B; /* its cluster of B equal taus */
+        for (int bb = first; bb < first + B && U(y, list[i])->blk < 0; bb++) {
+            bool has = false;
+            for (int k = cl; k < cl + B; k++) has |= U(y, list[k])->blk == bb;
+            if (!has) U(y, list[i])->blk = bb;
+        }
+    }
+    for (int j = 0; j < M; j++) /* a start that shares writes with a block is its start */
+        if (U(y, j)->kind == U_START && U(y, j)->blk < 0)
+            for (int i = 0; i < n && U(y, j)->blk < 0; i++)
+                if (uf_find(parent, j) == uf_find(parent, list[i]) && norm(y->o + (size_t)list[i] * c->D, c->D) > 1e-6)
+                    U(y, j)->blk = U(y, list[i])->blk;
+}
+
 /* The discretising blocks (PAIR units by input, sorted by tau; START units matched to the
  * block their region values fit), seqmap blocks by input pair, the rest alone. */
 static int group_units(Layer *y) {
@@ -310,8 +371,10 @@ static int group_units(Layer *y) {
         if (n > 64) return err_printf(c->err, c->errcap, "layer %d: a map over more than 64 values", y->l);
         cover_blocks(y, g, n);
     }
-    int *parent = malloc(sizeof(int) * (size_t)M); /* [M] */
+    int *parent = malloc(sizeof(int) * (size_t)M * 2), *list = parent + M; /* [M] each */
     seq_blocks(y, parent);
+    for (int j = 0; j < M; j++)
+        if (U(y, j)->kind == U_PAIR && U(y, j)->blk < 0) split_pairs(y, U(y, j)->x, list, parent);
     free(parent);
     int free_blk = -1, n_cover = 0;
     for (int j = 0; j < M; j++)
@@ -509,7 +572,7 @@ int canon_mlp(Canon *c, int l) {
     int blk0 = c->nblk, ns = 0, nb = 0;
     if (!rc) rc = group_units(&y);
     for (int j = 0; j < M && !rc; j++) {
-        if (U(&y, j)->kind == U_START) starts[ns++] = j;
+        if (U(&y, j)->kind == U_START && U(&y, j)->blk < 0) starts[ns++] = j;
         if (U(&y, j)->kind == U_PAIR && (nb == 0 || blocks[nb - 1] != U(&y, j)->blk)) {
             bool seen = false;
             for (int i = 0; i < nb; i++) seen |= blocks[i] == U(&y, j)->blk;
