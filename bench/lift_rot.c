@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
     Value vocab[GEN_MAX_VOCAB];
     for (int i = 0; i < gc.n_vocab; i++) vocab[i] = val_int(gc.vocab[i]);
     double *ms = malloc(sizeof(double) * (size_t)n * 2), *base = ms + n; /* [n] each */
-    int total = 0, stock = 0, stock_exact = 0, rot = 0, exact = 0;
+    int total = 0, stock = 0, stock_exact = 0, rot = 0, exact = 0, weq = 0;
     for (uint64_t i = 0; total < n && i < (uint64_t)n * 4; i++) {
         GenSample smp;
         RaspProgram p;
@@ -106,6 +106,7 @@ int main(int argc, char **argv) {
         if (!rc) {
             rot += r.verified;
             exact += r.verified && same_hash(m, r.program);
+            weq += r.verified && r.weights_equal;
             if (why && !r.verified) printf("sample %llu: %s\n", (unsigned long long)i, r.verdict);
             lift_result_free(&r);
         } else if (why) {
@@ -121,8 +122,8 @@ int main(int argc, char **argv) {
     printf("rotated%s: verified %d/%d, recompiling to the true weights %d/%d; stock lift verified %d/%d, recompiling to "
            "the true weights %d/%d; median %.3f ms (baseline=stock-lift %.3f ms, ratio %.1fx)\n",
            scale ? " + scaled" : "", rot, total, exact, total, stock, total, stock_exact, total, mr, mb, mb > 0 ? mr / mb : 0);
-    printf("stock_verified=%d/%d stock_exact=%d/%d rotated_verified=%d/%d exact=%d/%d median_ms=%.3f\n", stock, total,
-           stock_exact, total, rot, total, exact, total, mr);
+    printf("stock_verified=%d/%d stock_exact=%d/%d rotated_verified=%d/%d weights_equal=%d/%d exact=%d/%d median_ms=%.3f\n",
+           stock, total, stock_exact, total, rot, total, weq, total, exact, total, mr);
     free(ms);
     return 0;
 }

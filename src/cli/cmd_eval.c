@@ -433,7 +433,7 @@ int cmd_eval(int argc, char **argv) {
            ls.verified, ls.n, ls.n ? 100.0 * ls.verified / ls.n : 0.0, ls.named_all, ls.classics_verified, ls.classics,
            ls.median_ms);
     printf("lift on the same models rotated + permuted (basis canonicalised): verified %d/%d (%.1f%%), "
-           "recompiling to the true weights %d; median %.2f ms\n",
+           "%d with the recompiled weights equal to the canonicalised ones; median %.2f ms\n",
            ls.rot_verified, ls.n, ls.n ? 100.0 * ls.rot_verified / ls.n : 0.0, ls.rot_exact, ls.rot_median_ms);
 
     /* ---- report ---- */

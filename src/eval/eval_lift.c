@@ -6,7 +6,6 @@
 #include <time.h>
 
 #include "compiler/model.h"
-#include "dataset/model_hash.h"
 #include "gen/program_tokens.h"
 #include "lift/lift.h"
 #include "rasp/rasp.h"
@@ -30,23 +29,6 @@ static void round_f32(CompiledModel *m) {
     for (size_t i = 0; i < n; i++) m->token_embed[i] = (float)m->token_embed[i];
 }
 
-/* Whether program text compiles (with m's settings) to m's canonical model hash. */
-static bool same_hash(const CompiledModel *m, const char *text) {
-    RaspProgram p;
-    char err[512];
-    if (rasp_parse("<lifted>", text, &p, err, sizeof err)) return false;
-    CompileOptions o;
-    compile_options_default(&o);
-    o.max_seq_len = m->max_seq_len;
-    CompiledModel *re = NULL;
-    uint64_t h1[2], h2[2];
-    bool eq = !compile_program(&p, &o, &re, err, sizeof err) && !model_hash128(m, h1) && !model_hash128(re, h2) &&
-              h1[0] == h2[0] && h1[1] == h2[1];
-    compiled_model_free(re);
-    rasp_program_free(&p);
-    return eq;
-}
-
 /* m permuted and rotated with seed, rounded to float32, lifted; adds to st. */
 static void one_rotated(const CompiledModel *m, uint64_t seed, EvalLiftStats *st, double *ms) {
     CompiledModel *t = tf_model_clone(m);
@@ -64,7 +46,7 @@ static void one_rotated(const CompiledModel *m, uint64_t seed, EvalLiftStats *st
     if (!rc) {
         st->rot_lifted++;
         st->rot_verified += r.verified;
-        st->rot_exact += r.verified && same_hash(m, r.program);
+        st->rot_exact += r.verified && r.weights_equal;
         lift_result_free(&r);
     }
     compiled_model_free(t);

@@ -19,7 +19,8 @@ typedef struct EvalLiftStats {
      * index) and rounded to float32 as model files are, lifted through the canonicalised basis
      * (lift/canon.h) and verified on the rotated model's outputs */
     int rot_lifted, rot_verified;
-    int rot_exact;    /* verified and recompiling to the true program's weights (model hash) */
+    int rot_exact;    /* verified, and the recompiled weights equal the canonicalised model's (up to
+                       * residual, head and unit permutation): the true weights up to the transform */
     double rot_median_ms;
 } EvalLiftStats;
 

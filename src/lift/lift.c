@@ -197,13 +197,14 @@ out:
     return rc;
 }
 
-/* The canonicalised basis (lift/canon.h), each sign variant in turn until one lifts and its
- * program computes m's outputs; the first that lifts is kept when none does. */
+/* The canonicalised basis (lift/canon.h), each sign variant in turn until one lifts, its
+ * program computes m's outputs and recompiles to the canonicalised weights; else the best. */
 static int lift_canonical(const CompiledModel *m, const LiftOptions *opt, LiftResult *r, char *err, size_t errcap) {
     char best[512] = "";
     int best_found = -1; /* the refusal reported: the variant that got furthest */
     unsigned n_var = 2;
     bool have = false;
+    int best_score = -1;
     LiftOptions scan = *opt;
     scan.verify = false;
     for (unsigned v = 0; v < n_var; v++) {
@@ -226,11 +227,15 @@ static int lift_canonical(const CompiledModel *m, const LiftOptions *opt, LiftRe
         }
         t.canonical = true;
         t.canon_variant = v;
-        if (!have || t.verified) {
+        /* the best so far: verified with the weights equal, then verified, then lifted (a
+         * numerical direction of the other sign can compute the same function: -x read
+         * with mirrored thresholds) */
+        int score = t.verified * 2 + (t.verified && t.weights_equal);
+        if (!have || score > best_score) {
             if (have) lift_result_free(r);
-            *r = t, have = true;
+            *r = t, have = true, best_score = score;
         } else lift_result_free(&t);
-        if (r->verified || !opt->verify) break;
+        if (best_score == 3 || !opt->verify) break;
     }
     if (!have) err_printf(err, errcap, "%s", best);
     return !have;
