@@ -4,7 +4,9 @@
  * canonicalised basis (lift/canon.h), verified on the rotated model's outputs.
  *
  * Baseline: baseline=stock-lift, the median lift time of the same models unrotated.
- * Usage: bench/lift_rot [N] [SEED] [--scale] [--why]. --why prints each refusal. Last line:
+ * Usage: bench/lift_rot [N] [SEED] [--scale] [--why] [--data DIR [--split S]]: with --data, the
+ * programs of the first N samples of a dataset's split (default test; its generator's default
+ * vocab {0..4} and max_seq_len 5) instead of the sampler's. --why prints each refusal. Last line:
  * stock_verified=S/T stock_exact=X/T rotated_verified=R/T exact=E/T median_ms=M. exact: the lifted
  * program compiles to the true program's canonical model hash (data/model_hash.h). Times are the thread's CPU time. */
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "gen/program_tokens.h"
 #include "gen/sampler.h"
 #include "lift/lift.h"
+#include "meta/train_data.h"
 #include "rasp/rasp.h"
 #include "transform/transform.h"
 
@@ -57,7 +60,7 @@ int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 200;
     uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 777;
     int scale = 0, why = 0;
-    for (int i = 3; i < argc; i++) scale |= !strcmp(argv[i], "--scale"), why |= !strcmp(argv[i], "--why");
+    for (int i = 1; i < argc; i++) scale |= !strcmp(argv[i], "--scale"), why |= !strcmp(argv[i], "--why");
     char err[1024];
     GenConfig gc;
     gen_config_default(&gc);
@@ -70,14 +73,32 @@ int main(int argc, char **argv) {
     for (int i = 0; i < gc.n_vocab; i++) vocab[i] = val_int(gc.vocab[i]);
     double *ms = malloc(sizeof(double) * (size_t)n * 2), *base = ms + n; /* [n] each */
     int total = 0, stock = 0, stock_exact = 0, rot = 0, exact = 0, weq = 0;
-    for (uint64_t i = 0; total < n && i < (uint64_t)n * 4; i++) {
+    const char *data = NULL, *split = "test";
+    for (int i = 3; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "--data")) data = argv[i + 1];
+        if (!strcmp(argv[i], "--split")) split = argv[i + 1];
+    }
+    TrainData d;
+    train_data_init(&d);
+    if (data && train_data_load_split(&d, data, split, 0, err, sizeof err)) {
+        fprintf(stderr, "bench/lift_rot: %s\n", err);
+        return 1;
+    }
+    for (uint64_t i = 0; total < n && i < (uint64_t)n * 4 && (!data || i < (uint64_t)d.n); i++) {
         GenSample smp;
         RaspProgram p;
         CompiledModel *m = NULL, *t = NULL;
         CompileOptions o;
         compile_options_default(&o);
-        if (gen_sample(s, gen_sample_seed(seed, i), &smp)) continue;
-        if (pt_build_program(smp.rows, smp.n_rows, vocab, gc.n_vocab, gc.max_seq_len, &p, err, sizeof err)) continue;
+        if (data) {
+            PtOp rows[PT_MAX_VARS];
+            int nr = 0;
+            if (pt_tokens_to_ops(d.prog + (size_t)i * PT_ROWS * PT_COLS, rows, &nr, err, sizeof err) ||
+                pt_build_program(rows, nr, vocab, gc.n_vocab, gc.max_seq_len, &p, err, sizeof err))
+                continue;
+        } else if (gen_sample(s, gen_sample_seed(seed, i), &smp) ||
+                   pt_build_program(smp.rows, smp.n_rows, vocab, gc.n_vocab, gc.max_seq_len, &p, err, sizeof err))
+            continue;
         if (compile_program(&p, &o, &m, err, sizeof err)) {
             rasp_program_free(&p);
             continue;
@@ -118,6 +139,7 @@ int main(int argc, char **argv) {
         rasp_program_free(&p);
     }
     gen_sampler_free(s);
+    train_data_free(&d);
     double mr = median(ms, total), mb = median(base, total);
     printf("rotated%s: verified %d/%d, recompiling to the true weights %d/%d; stock lift verified %d/%d, recompiling to "
            "the true weights %d/%d; median %.3f ms (baseline=stock-lift %.3f ms, ratio %.1fx)\n",

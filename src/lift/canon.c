@@ -261,9 +261,11 @@ static double snap_short(double w, double mx) {
     return w;
 }
 
-/* Entries below CANON_ZERO of their line's largest magnitude become 0, the rest snap_short: rows of w [rows, cols]
+/* Entries below CANON_ZERO of their line's largest magnitude become 0, the rest snap_short
+ * when shorten (not in heads: their own basis is scaled arbitrarily, only Q K^T and V O are
+ * Tracr's numbers): rows of w [rows, cols]
  * (by_row) or its columns. */
-static void snap_zero(double *w, int rows, int cols, bool by_row) {
+static void snap_zero(double *w, int rows, int cols, bool by_row, bool shorten) {
     int nl = by_row ? rows : cols, nel = by_row ? cols : rows;
     for (int a = 0; a < nl; a++) {
         double mx = 0;
@@ -273,7 +275,7 @@ static void snap_zero(double *w, int rows, int cols, bool by_row) {
         }
         for (int b = 0; b < nel; b++) {
             double *v = by_row ? &w[(size_t)a * cols + b] : &w[(size_t)b * cols + a];
-            *v = fabs(*v) <= CANON_ZERO * mx ? 0 : snap_short(*v, mx);
+            *v = fabs(*v) <= CANON_ZERO * mx ? 0 : shorten ? snap_short(*v, mx) : *v;
         }
     }
 }
@@ -336,19 +338,19 @@ static CompiledModel *canon_build(const Canon *c, const int *pos) {
     }
     tf_change_basis(o, r, rinv);
     free(r);
-    snap_zero(o->token_embed, o->vocab_size, D, true);
-    snap_zero(o->pos_embed, o->max_seq_len + 1, D, true);
+    snap_zero(o->token_embed, o->vocab_size, D, true, true);
+    snap_zero(o->pos_embed, o->max_seq_len + 1, D, true, true);
     for (int l = 0; l < o->num_layers; l++) {
         ModelLayer *L = &o->layers[l];
         canon_units(c, pos, L, l);
-        snap_zero(L->q, D, HK, false);
-        snap_zero(L->k, D, HK, false);
-        snap_zero(L->v, D, HK, false);
-        snap_zero(L->o, HK, D, true);
-        snap_zero(L->w1, D, c->M, false);
-        snap_zero(L->w2, c->M, D, true);
+        snap_zero(L->q, D, HK, false, false);
+        snap_zero(L->k, D, HK, false, false);
+        snap_zero(L->v, D, HK, false, false);
+        snap_zero(L->o, HK, D, true, false);
+        snap_zero(L->w1, D, c->M, false, true);
+        snap_zero(L->w2, c->M, D, true, true);
     }
-    snap_zero(o->unembed, D, o->n_out, false);
+    snap_zero(o->unembed, D, o->n_out, false, true);
     o->info = NULL;
     const char **lab = arena_alloc(&o->arena, sizeof(char *) * (size_t)(D + 1));
     for (int i = 0; i < D; i++) {

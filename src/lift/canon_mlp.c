@@ -158,12 +158,6 @@ static int classify(Layer *y, int j) {
         y->mask_grp[j] = exact ? g : -1;
         y->mask[j] = bits;
     } else rc = unit_fail(y, j, "reads its inputs in none of Tracr's MLP shapes");
-    if (rc && getenv("CANON_DEBUG")) {
-        fprintf(stderr, "unit %d: a_one %g nin %d:", j, a_one, nin);
-        for (int k = 0; k < y->na0; k++)
-            if (fabs(coef[k]) > CANON_ZERO * mx && k != c->one) fprintf(stderr, " %d(kind %d g %d)=%g", k, c->kind[k], c->group[k], coef[k]);
-        fprintf(stderr, "\n");
-    }
     y->ax[j] = x >= 0 ? coef[x] : 0;
     y->lone[j] = nin == 1 && a_one == 0;
     free(col);
@@ -209,11 +203,6 @@ static void cover_blocks(Layer *y, int g, int n_vals) {
                 next[0] = 0;
                 cov = 0;
             } else break;
-        }
-        if (getenv("CANON_DEBUG")) {
-            fprintf(stderr, "cover g %d first_pass %d depth %d:", g, first_pass, depth);
-            for (int i = 0; i < depth; i++) fprintf(stderr, " u%d(%llx)", stack[i], y->readby[(size_t)stack[i] * y->words]);
-            fprintf(stderr, "\n");
         }
         if (cov != full || depth == 0) break;
         int b = c->nblk++;
@@ -461,7 +450,6 @@ static int chain(Layer *y, const int *units, int n, bool commit, int g) {
             categorical = fabs(d) < CANON_TOL || fabs(d - 1) < CANON_TOL;
         }
     }
-    if (getenv("CANON_DEBUG")) fprintf(stderr, "chain n %d rc %d first %d num %d cat %d\n", n, rc, first, numerical, categorical);
     if (!rc && first < 0) rc = 1;
     if (!rc && !numerical && !categorical) rc = 1;
     if (!rc && commit && numerical) {
@@ -579,10 +567,6 @@ int canon_mlp(Canon *c, int l) {
             if (!seen) blocks[nb++] = U(&y, j)->blk;
         }
     }
-    if (getenv("CANON_DEBUG"))
-        for (int j = 0; j < M; j++)
-            fprintf(stderr, "l%d u%d kind %d s %g x %d y %d tau %g blk %d |o| %g\n", l, j, U(&y, j)->kind, U(&y, j)->s, U(&y, j)->x,
-                    U(&y, j)->y, U(&y, j)->tau, U(&y, j)->blk, norm(y.o + (size_t)j * D, D));
     if (!rc && match_starts(&y, starts, ns, blocks, nb, list))
         rc = err_printf(c->err, c->errcap, "layer %d MLP: its discretising units and start units do not pair into Tracr's blocks", l);
     for (int b = blk0; b < c->nblk && !rc; b++) rc = block_write(&y, b, list);
