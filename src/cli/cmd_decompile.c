@@ -11,6 +11,7 @@
 #include "dataset/weight_tokens.h"
 #include "eval/decomp_lift.h"
 #include "eval/equiv.h"
+#include "eval/ood.h"
 #include "eval/search.h"
 #include "gen/program_tokens.h"
 #include "io/atomic_file.h"
@@ -31,7 +32,10 @@ static const char *usage =
     "program when it is verified, with 'method: lift' on stderr (JSON: \"method\": \"lift\");\n"
     "otherwise, and always with --rows, it decodes with the meta-model as below ('method: meta').\n"
     "--method lift never uses the meta-model (--meta not needed; exit 1 when lift gives no\n"
-    "verified program); --method meta is the meta-model alone.\n"
+    "verified program); --method meta is the meta-model alone. When the meta-model decodes a\n"
+    "model outside what it was trained on (vocabulary, max_seq_len, residual width, layers,\n"
+    "MLP width; from META.safetensors.train.json's dataset, else the generator's defaults),\n"
+    "stderr gets 'warning: out of the meta-model's training distribution ...' (JSON: \"ood\").\n"
     "\n"
     "Turns the compiled model into weight tokens, decodes a program with the meta-model (greedy,\n"
     "or beam search of width K; every output is a valid program) and prints it as .rasp text\n"
@@ -88,8 +92,23 @@ static int decompile_lift_only(const char *path, bool json) {
     return ok ? EXIT_OK : EXIT_BAD_INPUT;
 }
 
+/* Outside the meta-model's training domain (eval/ood.h): the reasons in why (cap bytes), else
+ * "". Text output warns on stderr; JSON carries "ood" only then, so in-domain output is as before. */
+static int out_of_domain(const char *meta, const CompiledModel *m, bool json, char *why, size_t cap) {
+    MetaDomain d;
+    char err[512];
+    why[0] = 0;
+    if (meta_domain_read(meta, &d, err, sizeof err)) {
+        fprintf(stderr, "itracr decompile: %s\n", err);
+        return 1;
+    }
+    if (meta_domain_check(&d, m, why, cap) && !json)
+        fprintf(stderr, "warning: out of the meta-model's training distribution (%s): %s\n", d.source, why);
+    return 0;
+}
+
 static void print_json(const RaspProgram *prog, const int16_t *table, const SearchResult *r, const SearchOptions *o,
-                       const char *fallback) {
+                       const char *fallback, const char *ood) {
     cJSON *j = cJSON_CreateObject();
     if (fallback) { /* --method auto fell back: say so (--method meta prints what it always did) */
         cJSON_AddStringToObject(j, "method", "meta");
@@ -115,6 +134,7 @@ static void print_json(const RaspProgram *prog, const int16_t *table, const Sear
     cJSON_AddStringToObject(j, "order", meta_cand_mode_name(o->cands.mode));
     cJSON_AddNumberToObject(j, "seed", (double)o->cands.seed);
     if (r->detail[0]) cJSON_AddStringToObject(j, "detail", r->detail);
+    if (ood[0]) cJSON_AddStringToObject(j, "ood", ood);
     char *out = cJSON_PrintUnformatted(j);
     if (out) printf("%s\n", out);
     free(out);
@@ -208,6 +228,8 @@ int cmd_decompile(int argc, char **argv) {
     }
     if (method == DECOMP_AUTO && !json) fprintf(stderr, "method: meta (%s)\n", rows ? "--rows" : lift_why);
     fallback = method == DECOMP_AUTO ? (rows ? "--rows" : lift_why) : NULL;
+    char ood[512];
+    if (out_of_domain(meta, cm, json, ood, sizeof ood)) goto done;
     if (wt_encode(cm, &wt, &toks, err, sizeof err) != 0) {
         fprintf(stderr, "itracr decompile: %s: %s\n", model_path, err);
         goto done;
@@ -242,7 +264,7 @@ int cmd_decompile(int argc, char **argv) {
     }
     prog.causal = cm->causal;
     if (json) {
-        print_json(&prog, table, &sr, &so, fallback);
+        print_json(&prog, table, &sr, &so, fallback, ood);
     } else if (rows) {
         char *s = pt_format_table(table);
         if (s) fputs(s, stdout);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # itracr lift and decompile on rotated + permuted + rescaled models (lift/canon.h): the basis
 # is canonicalised and the program verified on the model's own outputs; decompile says which
-# method answered (--method auto|lift|meta); compressed models are refused, never mis-lifted.
+# method answered (--method auto|lift|meta) and warns when the meta-model decodes a model
+# outside its training distribution; compressed models are refused, never mis-lifted.
 set -u
 I=${ITRACR:?path to itracr}
 T=$(mktemp -d)
@@ -31,9 +32,19 @@ if [ -f "$META" ]; then
         [ "$("$I" run "$T/auto.rasp" --input "a b c d")" = "d c b a" ] && ok || bad "decompile auto: $(cat "$T/auto.err")"
     j=$("$I" decompile "$T/rot.safetensors" --meta "$META" --json 2>/dev/null)
     [[ "$j" == *'"method":"lift"'* ]] && ok || bad "decompile auto --json: $j"
+    # out of the training distribution (letters, not {0..4}): the meta path warns, JSON "ood"
+    "$I" decompile "$T/rv.safetensors" --meta "$META" --method meta >/dev/null 2>"$T/ood.err"
+    grep -q "^warning: out of the meta-model's training distribution .*vocab of 4 non-integer tokens" "$T/ood.err" && ok ||
+        bad "no out-of-distribution warning: $(cat "$T/ood.err")"
+    j=$("$I" decompile "$T/rv.safetensors" --meta "$META" --method meta --json 2>/dev/null)
+    [[ "$j" == *'"ood":"vocab of 4 non-integer tokens'* ]] && ok || bad "no ood in JSON: $j"
+    "$I" compile tests/fixtures/search/sample29.rasp -o "$T/in.safetensors" >/dev/null 2>&1
+    "$I" decompile "$T/in.safetensors" --meta "$META" --method meta >/dev/null 2>"$T/in.err"
+    ! grep -q "out of the meta-model" "$T/in.err" && ok || bad "in-distribution model warned: $(cat "$T/in.err")"
     # --method meta prints what it always printed: no method field
     j=$("$I" decompile "$T/rv.safetensors" --meta "$META" --method meta --json 2>/dev/null)
-    [[ "$j" != *'"method"'* && "$j" == *'"rows":'* ]] && ok || bad "decompile --method meta --json changed: $j"
+    j=$("$I" decompile "$T/in.safetensors" --meta "$META" --method meta --json 2>/dev/null)
+    [[ "$j" != *'"method"'* && "$j" != *'"ood"'* && "$j" == *'"rows":'* ]] && ok || bad "decompile --method meta --json changed: $j"
 fi
 # a compressed residual stream is not an orthogonal change of basis: refused with a reason
 "$I" transform "$T/rv.safetensors" --compress 20 --steps 30 -o "$T/cmp.safetensors" >/dev/null 2>&1 || bad "compress"
