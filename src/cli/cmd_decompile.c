@@ -222,6 +222,12 @@ int cmd_decompile(int argc, char **argv) {
         goto done;
     }
     char lift_why[1024] = "";
+    /* auto: --meta must name a meta-model even when lift answers (loaded first, as before) */
+    if (method == DECOMP_AUTO && meta_checkpoint_load(&mm, meta, (int)beam, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr decompile: %s\n", err);
+        goto done;
+    }
+    have_mm = method == DECOMP_AUTO;
     if (method == DECOMP_AUTO && !rows && decomp_lift_try(cm, json, lift_why, sizeof lift_why)) {
         rc = EXIT_OK;
         goto done;
@@ -234,7 +240,7 @@ int cmd_decompile(int argc, char **argv) {
         fprintf(stderr, "itracr decompile: %s: %s\n", model_path, err);
         goto done;
     }
-    if (meta_checkpoint_load(&mm, meta, (int)beam, err, sizeof err) != 0) {
+    if (!have_mm && meta_checkpoint_load(&mm, meta, (int)beam, err, sizeof err) != 0) {
         fprintf(stderr, "itracr decompile: %s\n", err);
         goto done;
     }
