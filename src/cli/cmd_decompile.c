@@ -9,7 +9,9 @@
 #include "cli/cli.h"
 #include "compiler/model.h"
 #include "dataset/weight_tokens.h"
+#include "eval/decomp_lift.h"
 #include "eval/equiv.h"
+#include "eval/ood.h"
 #include "eval/search.h"
 #include "gen/program_tokens.h"
 #include "io/atomic_file.h"
@@ -20,6 +22,17 @@ static const char *usage =
     "usage: itracr decompile MODEL.safetensors --meta META.safetensors [--beam K] [--rows] [--check]\n"
     "                        [--search K] [--budget-ms T] [--seed S] [--order redecode|keep|sample]\n"
     "                        [--alt N] [--json] [--scheme chunks|residual] [--norm asinh|none]\n"
+    "                        [--method auto|lift|meta]\n"
+    "\n"
+    "--method auto (the default) first lifts the weights exactly (itracr lift: Tracr's layout,\n"
+    "else a rotated/permuted/rescaled basis made canonical; docs/lift.md) and prints that\n"
+    "program when it is verified, with 'method: lift' on stderr (JSON: \"method\": \"lift\");\n"
+    "otherwise, and always with --rows, it decodes with the meta-model as below ('method: meta').\n"
+    "--method lift never uses the meta-model (--meta not needed; exit 1 when lift gives no\n"
+    "verified program); --method meta is the meta-model alone. When the meta-model decodes a\n"
+    "model outside what it was trained on (vocabulary, max_seq_len, residual width, layers,\n"
+    "MLP width; from META.safetensors.train.json's dataset, else the generator's defaults),\n"
+    "stderr gets 'warning: out of the meta-model's training distribution ...' (JSON: \"ood\").\n"
     "\n"
     "Turns the compiled model into weight tokens, decodes a program with the meta-model (greedy,\n"
     "or beam search of width K; every output is a valid program) and prints it as .rasp text\n"
@@ -62,8 +75,42 @@ static const char *verdict_line(const SearchResult *r, char *buf, size_t cap) {
     return buf;
 }
 
-static void print_json(const RaspProgram *prog, const int16_t *table, const SearchResult *r, const SearchOptions *o) {
+/* --method lift: the exact path alone. */
+static int decompile_lift_only(const char *path, bool json) {
+    char err[1024];
+    CompiledModel *m = NULL;
+    if (model_load(path, &m, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr decompile: %s\n", err);
+        return EXIT_BAD_INPUT;
+    }
+    int ok = decomp_lift_try(m, json, err, sizeof err);
+    if (!ok) fprintf(stderr, "itracr decompile: %s\n", err);
+    compiled_model_free(m);
+    return ok ? EXIT_OK : EXIT_BAD_INPUT;
+}
+
+/* Outside the meta-model's training domain (eval/ood.h): the reasons in why (cap bytes), else
+ * "". Text output warns on stderr; JSON carries "ood" only then, so in-domain output is as before. */
+static int out_of_domain(const char *meta, const CompiledModel *m, bool json, char *why, size_t cap) {
+    MetaDomain d;
+    char err[512];
+    why[0] = 0;
+    if (meta_domain_read(meta, &d, err, sizeof err)) {
+        fprintf(stderr, "itracr decompile: %s\n", err);
+        return 1;
+    }
+    if (meta_domain_check(&d, m, why, cap) && !json)
+        fprintf(stderr, "warning: out of the meta-model's training distribution (%s): %s\n", d.source, why);
+    return 0;
+}
+
+static void print_json(const RaspProgram *prog, const int16_t *table, const SearchResult *r, const SearchOptions *o,
+                       const char *fallback, const char *ood) {
     cJSON *j = cJSON_CreateObject();
+    if (fallback) { /* --method auto fell back: say so (--method meta prints what it always did) */
+        cJSON_AddStringToObject(j, "method", "meta");
+        cJSON_AddStringToObject(j, "lift", fallback);
+    }
     char *txt = rasp_format(prog), *rows = pt_format_table(table), line[128];
     cJSON_AddStringToObject(j, "program", txt ? txt : "");
     cJSON_AddStringToObject(j, "rows", rows ? rows : "");
@@ -84,6 +131,7 @@ static void print_json(const RaspProgram *prog, const int16_t *table, const Sear
     cJSON_AddStringToObject(j, "order", meta_cand_mode_name(o->cands.mode));
     cJSON_AddNumberToObject(j, "seed", (double)o->cands.seed);
     if (r->detail[0]) cJSON_AddStringToObject(j, "detail", r->detail);
+    if (ood[0]) cJSON_AddStringToObject(j, "ood", ood);
     char *out = cJSON_PrintUnformatted(j);
     if (out) printf("%s\n", out);
     free(out);
@@ -98,12 +146,14 @@ int cmd_decompile(int argc, char **argv) {
     uint64_t seed = 1;
     const char *order = NULL;
     bool rows = false, check = false, json = false;
-    enum { O_ROWS = 1, O_CHECK, O_JSON, O_META, O_BEAM, O_SCHEME, O_NORM, O_SEARCH, O_BUDGET, O_SEED, O_ORDER, O_ALT };
+    DecompMethod method = DECOMP_AUTO;
+    enum { O_ROWS = 1, O_CHECK, O_JSON, O_META, O_BEAM, O_SCHEME, O_NORM, O_SEARCH, O_BUDGET, O_SEED, O_ORDER, O_ALT, O_METHOD };
     static const CliOpt opts[] = {
         {"rows", 0, false, O_ROWS},    {"check", 0, false, O_CHECK},      {"json", 0, false, O_JSON},
         {"meta", 0, true, O_META},     {"beam", 0, true, O_BEAM},         {"scheme", 0, true, O_SCHEME},
         {"norm", 0, true, O_NORM},     {"search", 0, true, O_SEARCH},     {"budget-ms", 0, true, O_BUDGET},
-        {"seed", 0, true, O_SEED},     {"order", 0, true, O_ORDER},       {"alt", 0, true, O_ALT}};
+        {"seed", 0, true, O_SEED},     {"order", 0, true, O_ORDER},       {"alt", 0, true, O_ALT},
+        {"method", 0, true, O_METHOD}};
     CliOpts ps;
     const char *v;
     cli_opts_init(&ps, "decompile", argc, argv, opts, CLI_NOPTS(opts));
@@ -119,6 +169,10 @@ int cmd_decompile(int argc, char **argv) {
         case O_SCHEME: scheme = v; break;
         case O_NORM: norm = v; break;
         case O_ORDER: order = v; break;
+        case O_METHOD:
+            if (decomp_method_parse(v, &method))
+                return cli_usage_error("decompile", "unknown --method '%s' (auto, lift or meta)", v);
+            break;
         case O_SEARCH: ok = cli_parse_int("decompile", "--search", v, 1, 100000, &search_k); break;
         case O_BUDGET: ok = cli_parse_int("decompile", "--budget-ms", v, 1, 3600000, &budget); break;
         case O_ALT: ok = cli_parse_int("decompile", "--alt", v, 0, 16, &alt); break;
@@ -131,6 +185,7 @@ int cmd_decompile(int argc, char **argv) {
         if (!ok) return EXIT_USAGE;
     }
     if (!model_path) return cli_usage_error("decompile", "missing MODEL.safetensors");
+    if (method == DECOMP_LIFT) return decompile_lift_only(model_path, json);
     if (!meta) return cli_usage_error("decompile", "missing --meta META.safetensors");
     SearchOptions so;
     search_options_default(&so);
@@ -159,15 +214,31 @@ int cmd_decompile(int argc, char **argv) {
     RaspProgram prog;
     rasp_program_init(&prog);
     Value *vocab = NULL;
+    const char *fallback = NULL;
     if (model_load(model_path, &cm, err, sizeof err) != 0) {
         fprintf(stderr, "itracr decompile: %s\n", err);
         goto done;
     }
+    char lift_why[1024] = "";
+    /* auto: --meta must name a meta-model even when lift answers (loaded first, as before) */
+    if (method == DECOMP_AUTO && meta_checkpoint_load(&mm, meta, (int)beam, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr decompile: %s\n", err);
+        goto done;
+    }
+    have_mm = method == DECOMP_AUTO;
+    if (method == DECOMP_AUTO && !rows && decomp_lift_try(cm, json, lift_why, sizeof lift_why)) {
+        rc = EXIT_OK;
+        goto done;
+    }
+    if (method == DECOMP_AUTO && !json) fprintf(stderr, "method: meta (%s)\n", rows ? "--rows" : lift_why);
+    fallback = method == DECOMP_AUTO ? (rows ? "--rows" : lift_why) : NULL;
+    char ood[512];
+    if (out_of_domain(meta, cm, json, ood, sizeof ood)) goto done;
     if (wt_encode(cm, &wt, &toks, err, sizeof err) != 0) {
         fprintf(stderr, "itracr decompile: %s: %s\n", model_path, err);
         goto done;
     }
-    if (meta_checkpoint_load(&mm, meta, (int)beam, err, sizeof err) != 0) {
+    if (!have_mm && meta_checkpoint_load(&mm, meta, (int)beam, err, sizeof err) != 0) {
         fprintf(stderr, "itracr decompile: %s\n", err);
         goto done;
     }
@@ -197,7 +268,7 @@ int cmd_decompile(int argc, char **argv) {
     }
     prog.causal = cm->causal;
     if (json) {
-        print_json(&prog, table, &sr, &so);
+        print_json(&prog, table, &sr, &so, fallback, ood);
     } else if (rows) {
         char *s = pt_format_table(table);
         if (s) fputs(s, stdout);

@@ -393,6 +393,9 @@ static int eval_summary(const EvalArgs *a, EvalState *s) {
            "classics verified %d/%d; median %.2f ms\n",
            ls->verified, ls->n, ls->n ? 100.0 * ls->verified / ls->n : 0.0, ls->named_all, ls->classics_verified,
            ls->classics, ls->median_ms);
+    printf("lift on the same models rotated + permuted (basis canonicalised): verified %d/%d (%.1f%%), "
+           "%d with the recompiled weights equal to the canonicalised ones; median %.2f ms\n",
+           ls->rot_verified, ls->n, ls->n ? 100.0 * ls->rot_verified / ls->n : 0.0, ls->rot_exact, ls->rot_median_ms);
     return 0;
 }
 
@@ -585,6 +588,10 @@ static int eval_json(const EvalArgs *a, const EvalState *s) {
               "\"classics\": %d, \"classics_verified\": %d",
               ls->n, ls->lifted, ls->verified, ls->named_all, ls->classics, ls->classics_verified);
     json_kv_num(&js, "median_ms", ls->median_ms);
+    sb_append(&js, "}");
+    sb_printf(&js, ",\n \"lift_rotated\": {\"samples\": %d, \"lifted\": %d, \"verified\": %d, \"exact\": %d",
+              ls->n, ls->rot_lifted, ls->rot_verified, ls->rot_exact);
+    json_kv_num(&js, "median_ms", ls->rot_median_ms);
     sb_append(&js, "}");
     sb_append(&js, ",\n \"classics\": [");
     for (int i = 0; i < s->n_classics; i++) {

@@ -19,8 +19,10 @@ static const char *usage =
     "else as a table lambda {value: result, ...}[x]. Intermediate values that the weights do\n"
     "not identify are canonical (docs/lift.md). The program is then recompiled and checked:\n"
     "same canonical model hash and the same outputs on every input up to max_seq_len (or N\n"
-    "seeded inputs when there are more). A model that is not Tracr-shaped (trained, rotated,\n"
-    "noisy) is refused with the first block that does not fit.\n"
+    "seeded inputs when there are more). A model whose residual stream was rotated, heads and\n"
+    "hidden units permuted or rescaled (itracr transform) is read in the basis its weights are\n"
+    "Tracr-sparse in (canonicalised) and proved on its own outputs. A model that is not\n"
+    "Tracr-shaped (trained, noisy, compressed) is refused with the first block that does not fit.\n"
     "\n"
     "  -o FILE      write the program there (default: stdout)\n"
     "  --json       print the verdict and counts as JSON (with the program text)\n"
@@ -98,9 +100,9 @@ int cmd_lift(int argc, char **argv) {
     }
     if (json) {
         printf("{\"lifted\": true, \"verified\": %s, \"weights_equal\": %s, \"hash_equal\": %s, \"inputs\": %d, \"exhaustive\": %s, "
-               "\"output_diffs\": %d, \"sops\": %d, \"functions\": %d, \"named\": %d, \"verdict\": ",
+               "\"output_diffs\": %d, \"sops\": %d, \"functions\": %d, \"named\": %d, \"canonicalised\": %s, \"verdict\": ",
                r.verified ? "true" : "false", r.weights_equal ? "true" : "false", r.hash_equal ? "true" : "false", r.n_inputs, r.exhaustive ? "true" : "false",
-               r.n_output_diffs, r.n_sops, r.n_functions, r.n_named);
+               r.n_output_diffs, r.n_sops, r.n_functions, r.n_named, r.canonical ? "true" : "false");
         json_str(stdout, r.verdict);
         printf(", \"program\": ");
         json_str(stdout, r.program);

@@ -9,6 +9,7 @@
 #include "gen/program_tokens.h"
 #include "lift/lift.h"
 #include "rasp/rasp.h"
+#include "transform/transform.h"
 #include "util/errmsg.h"
 
 static double now_ms(void) {
@@ -22,8 +23,39 @@ static int dcmp(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Compiles p, lifts the model; adds to st. Returns 0 or non-zero (compile failure). */
-static int one(const RaspProgram *p, bool classic, EvalLiftStats *st, double *ms, bool *verified, char *err, size_t errcap) {
+/* Every weight of m rounded to float32, as a model file holds it. */
+static void round_f32(CompiledModel *m) {
+    size_t n = (size_t)(m->unembed - m->token_embed) + (size_t)m->residual_dim * (size_t)m->n_out;
+    for (size_t i = 0; i < n; i++) m->token_embed[i] = (float)m->token_embed[i];
+}
+
+/* m permuted and rotated with seed, rounded to float32, lifted; adds to st. */
+static void one_rotated(const CompiledModel *m, uint64_t seed, EvalLiftStats *st, double *ms) {
+    CompiledModel *t = tf_model_clone(m);
+    char err[512];
+    *ms = -1;
+    if (!t || tf_permute(t, seed, err, sizeof err) || tf_rotate(t, seed, err, sizeof err)) {
+        compiled_model_free(t);
+        return;
+    }
+    round_f32(t);
+    LiftResult r;
+    double t0 = now_ms();
+    int rc = lift_model(t, NULL, &r, err, sizeof err);
+    *ms = now_ms() - t0;
+    if (!rc) {
+        st->rot_lifted++;
+        st->rot_verified += r.verified;
+        st->rot_exact += r.verified && r.weights_equal;
+        lift_result_free(&r);
+    }
+    compiled_model_free(t);
+}
+
+/* Compiles p, lifts the model (and, for samples, its rotated copy); adds to st. Returns 0
+ * or non-zero (compile failure). */
+static int one(const RaspProgram *p, bool classic, uint64_t seed, EvalLiftStats *st, double *ms, double *rot_ms,
+               bool *verified, char *err, size_t errcap) {
     CompileOptions o;
     compile_options_default(&o);
     CompiledModel *m = NULL;
@@ -43,7 +75,10 @@ static int one(const RaspProgram *p, bool classic, EvalLiftStats *st, double *ms
         }
         lift_result_free(&r);
     }
-    if (!classic) st->n++;
+    if (!classic) {
+        st->n++;
+        one_rotated(m, seed, st, rot_ms);
+    }
     compiled_model_free(m);
     return 0;
 }
@@ -52,8 +87,8 @@ int eval_lift_ceiling(const TrainData *d, const int *sample, int n, const Value 
                       int max_seq_len, char *const *classic_paths, int n_classics, EvalLiftStats *st,
                       char *err, size_t errcap) {
     memset(st, 0, sizeof *st);
-    double *ms = malloc(sizeof(double) * (size_t)(n + n_classics + 1));
-    int nm = 0, rc = 0;
+    double *ms = malloc(sizeof(double) * (size_t)(n + n_classics + 1) * 2), *rot_ms = ms + n + n_classics + 1; /* [n + classics + 1] each */
+    int nm = 0, n_rot = 0, rc = 0;
     char sub[512];
     for (int i = 0; i < n && !rc; i++) {
         PtOp rows[PT_MAX_VARS];
@@ -66,8 +101,9 @@ int eval_lift_ceiling(const TrainData *d, const int *sample, int n, const Value 
             rc = err_printf(err, errcap, "sample %d: %s", sample[i], sub);
             break;
         }
-        if (one(&p, false, st, &ms[nm], &v, sub, sizeof sub)) rc = err_printf(err, errcap, "sample %d: %s", sample[i], sub);
-        else nm++;
+        if (one(&p, false, (uint64_t)sample[i] + 1, st, &ms[nm], &rot_ms[n_rot], &v, sub, sizeof sub))
+            rc = err_printf(err, errcap, "sample %d: %s", sample[i], sub);
+        else nm++, n_rot += rot_ms[n_rot] >= 0;
         rasp_program_free(&p);
     }
     for (int i = 0; i < n_classics && !rc; i++) {
@@ -78,7 +114,8 @@ int eval_lift_ceiling(const TrainData *d, const int *sample, int n, const Value 
             break;
         }
         /* a classic Tracr refuses has no model to lift */
-        if (!one(&p, true, st, &ms[nm], &v, sub, sizeof sub)) {
+        double unused;
+        if (!one(&p, true, 0, st, &ms[nm], &unused, &v, sub, sizeof sub)) {
             nm++;
             st->classics++;
             st->classics_verified += v;
@@ -87,6 +124,8 @@ int eval_lift_ceiling(const TrainData *d, const int *sample, int n, const Value 
     }
     qsort(ms, (size_t)nm, sizeof(double), dcmp);
     st->median_ms = nm ? ms[nm / 2] : 0;
+    qsort(rot_ms, (size_t)n_rot, sizeof(double), dcmp);
+    st->rot_median_ms = n_rot ? rot_ms[n_rot / 2] : 0;
     free(ms);
     return rc;
 }

@@ -15,6 +15,13 @@ typedef struct EvalLiftStats {
     int named_all;    /* verified with every function named */
     int classics, classics_verified; /* classic programs that compile, and verified */
     double median_ms; /* lift time per model (verification included) */
+    /* the same samples' models permuted + rotated (tf_permute, tf_rotate; seeded by the sample
+     * index) and rounded to float32 as model files are, lifted through the canonicalised basis
+     * (lift/canon.h) and verified on the rotated model's outputs */
+    int rot_lifted, rot_verified;
+    int rot_exact;    /* verified, and the recompiled weights equal the canonicalised model's (up to
+                       * residual, head and unit permutation): the true weights up to the transform */
+    double rot_median_ms;
 } EvalLiftStats;
 
 /* Lifts the compiled model of each sample[i] of d (its program tokens compiled with vocab /

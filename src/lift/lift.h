@@ -27,6 +27,8 @@ typedef struct LiftOptions {
     bool name_functions;   /* replace tables by named lambdas where one agrees (default on) */
     bool verify;           /* recompile and compare (default on) */
     int max_inputs;        /* forward-pass comparison budget (0: LIFT_MAX_INPUTS) */
+    bool canon;            /* when the Tracr layout does not fit, canonicalise the basis of a
+                            * rotated / permuted / rescaled model (lift/canon.h; default on) */
 } LiftOptions;
 
 void lift_options_default(LiftOptions *o);
@@ -44,9 +46,13 @@ typedef struct LiftResult {
     int n_output_diffs;    /* output positions that differ */
     char first_diff[200];  /* the first of them, "" if none */
     char verdict[512];     /* one line for people */
+    bool canonical;        /* lifted from the canonicalised basis (lift/canon.h): the outputs
+                            * were compared with the given model's; weights_equal compares the
+                            * recompiled model with the canonicalised one */
+    unsigned canon_variant; /* the sign choice that fit (lift_canon's variant) */
 } LiftResult;
 
-/* Lifts m. Returns 0 with r filled (r->verified says whether the proof held), or 1 when the
+/* Lifts m: Tracr's layout first, then (opt->canon) its canonicalised basis. Returns 0 with r filled (r->verified says whether the proof held), or 1 when the
  * model is refused, with the reason (naming the first block that does not fit) in err. */
 int lift_model(const CompiledModel *m, const LiftOptions *opt, LiftResult *r, char *err, size_t errcap);
 void lift_result_free(LiftResult *r);

@@ -9,11 +9,11 @@ if [ ! -f "$META" ]; then echo "TESTSUM passed=0 failed=1"; echo "no $META" >&2;
 "$I" compile "$F" -o "$T/m.safetensors" >/dev/null 2>&1 && ok || bad "compile $F"
 
 # the old path (greedy, no verdict line) still works
-"$I" decompile "$T/m.safetensors" --meta "$META" >"$T/greedy.rasp" 2>"$T/greedy.err" && ok || bad "greedy decompile"
+"$I" decompile "$T/m.safetensors" --meta "$META" --method meta >"$T/greedy.rasp" 2>"$T/greedy.err" && ok || bad "greedy decompile"
 ! grep -q "verified:" "$T/greedy.err" && "$I" fmt "$T/greedy.rasp" >/dev/null 2>&1 && ok || bad "greedy output changed"
 
 # the search finds it and says how it was verified
-"$I" decompile "$T/m.safetensors" --meta "$META" --search 64 >"$T/s.rasp" 2>"$T/s.err" && ok || bad "search decompile: $(cat "$T/s.err")"
+"$I" decompile "$T/m.safetensors" --meta "$META" --method meta --search 64 >"$T/s.rasp" 2>"$T/s.err" && ok || bad "search decompile: $(cat "$T/s.err")"
 grep -q "^verified: weights (candidate [0-9]* of [0-9]* tried" "$T/s.err" && ok || bad "verdict line: $(cat "$T/s.err")"
 grep -q "max(x, 2)" "$T/s.rasp" && ok || bad "search program: $(cat "$T/s.rasp")"
 "$I" fmt "$T/s.rasp" >/dev/null 2>&1 && ok || bad "the printed program does not parse"
@@ -21,7 +21,7 @@ grep -q "max(x, 2)" "$T/s.rasp" && ok || bad "search program: $(cat "$T/s.rasp")
 
 # --json: fields, and the same answer twice under one seed
 for k in 1 2; do
-    "$I" decompile "$T/m.safetensors" --meta "$META" --search 64 --seed 3 --json >"$T/j$k.json" 2>/dev/null || bad "json run $k"
+    "$I" decompile "$T/m.safetensors" --meta "$META" --method meta --search 64 --seed 3 --json >"$T/j$k.json" 2>/dev/null || bad "json run $k"
 done
 for key in '"verified":"weights"' '"verified_line":"verified: weights"' '"winner":' '"tried":' '"ms":' \
            '"max_candidates":64' '"order":"redecode"' '"seed":3' '"program":"' '"rows":"'; do
@@ -34,7 +34,7 @@ w=$(sed -E 's/.*"winner":([0-9]+).*/\1/' "$T/j1.json"); n=$(sed -E 's/.*"tried":
 [ "$w" -lt "$n" ] && ok || bad "winner $w of $n tried"
 # K = 1: the greedy decode alone, checked. With the shipped model it is wrong here (one lambda),
 # and the verdict counts the inputs it disagrees on; a model that gets it right verifies it.
-"$I" decompile "$T/m.safetensors" --meta "$META" --json >"$T/g.json" 2>/dev/null
+"$I" decompile "$T/m.safetensors" --meta "$META" --method meta --json >"$T/g.json" 2>/dev/null
 if grep -qF "$(sed -E 's/.*"program":"([^"]*)".*/\1/' "$T/j1.json")" "$T/g.json"; then
     grep -qF '"verified":"weights"' "$T/g.json" && ok || bad "greedy = truth but not verified: $(head -c 400 "$T/g.json")"
 else
@@ -43,14 +43,14 @@ else
 fi
 # every order works and is deterministic
 for o in keep sample; do
-    a=$("$I" decompile "$T/m.safetensors" --meta "$META" --search 16 --order $o --json 2>/dev/null | sed -E 's/"ms":[0-9.e+-]+//')
-    b=$("$I" decompile "$T/m.safetensors" --meta "$META" --search 16 --order $o --json 2>/dev/null | sed -E 's/"ms":[0-9.e+-]+//')
+    a=$("$I" decompile "$T/m.safetensors" --meta "$META" --method meta --search 16 --order $o --json 2>/dev/null | sed -E 's/"ms":[0-9.e+-]+//')
+    b=$("$I" decompile "$T/m.safetensors" --meta "$META" --method meta --search 16 --order $o --json 2>/dev/null | sed -E 's/"ms":[0-9.e+-]+//')
     [ -n "$a" ] && [ "$a" = "$b" ] && ok || bad "order $o: runs differ or fail"
 done
 # usage errors
-"$I" decompile "$T/m.safetensors" --meta "$META" --search 0 2>/dev/null; [ $? -eq 2 ] && ok || bad "--search 0: want exit 2"
-"$I" decompile "$T/m.safetensors" --meta "$META" --search 4 --beam 2 2>/dev/null; [ $? -eq 2 ] && ok || bad "--search with --beam: want exit 2"
-"$I" decompile "$T/m.safetensors" --meta "$META" --search 4 --order best 2>/dev/null; [ $? -eq 2 ] && ok || bad "bad --order: want exit 2"
+"$I" decompile "$T/m.safetensors" --meta "$META" --method meta --search 0 2>/dev/null; [ $? -eq 2 ] && ok || bad "--search 0: want exit 2"
+"$I" decompile "$T/m.safetensors" --meta "$META" --method meta --search 4 --beam 2 2>/dev/null; [ $? -eq 2 ] && ok || bad "--search with --beam: want exit 2"
+"$I" decompile "$T/m.safetensors" --meta "$META" --method meta --search 4 --order best 2>/dev/null; [ $? -eq 2 ] && ok || bad "bad --order: want exit 2"
 
 # the demo shows the inverse direction, and says so when the meta-model is missing
 "$I" demo >"$T/demo.txt" 2>&1 && ok || bad "demo failed"

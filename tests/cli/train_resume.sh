@@ -105,12 +105,12 @@ head -n1 "$T/si.safetensors.log.jsonl" | grep -q '^{"step":10,' && ok || bad "th
 
 # decompile with the (barely trained) meta-model: always a valid program
 "$I" compile examples/length.rasp -o "$T/len.safetensors" >/dev/null 2>&1 || bad "compile examples/length.rasp failed"
-if "$I" decompile "$T/len.safetensors" --meta "$T/m.safetensors" >"$T/pred.rasp" 2>"$T/dec.err"; then ok
+if "$I" decompile "$T/len.safetensors" --meta "$T/m.safetensors" --method meta >"$T/pred.rasp" 2>"$T/dec.err"; then ok
 else bad "decompile failed: $(head -3 "$T/dec.err")"; fi
 "$I" fmt "$T/pred.rasp" >/dev/null 2>&1 && ok || bad "decompiled program does not parse: $(head -5 "$T/pred.rasp")"
-"$I" decompile "$T/len.safetensors" --meta "$T/m.safetensors" --rows --beam 2 2>/dev/null | head -n1 | grep -q START && ok ||
+"$I" decompile "$T/len.safetensors" --meta "$T/m.safetensors" --method meta --rows --beam 2 2>/dev/null | head -n1 | grep -q START && ok ||
     bad "--rows does not print the table"
-"$I" decompile "$T/len.safetensors" --meta "$T/m.safetensors" --check >/dev/null 2>"$T/chk.err"
+"$I" decompile "$T/len.safetensors" --meta "$T/m.safetensors" --method meta --check >/dev/null 2>"$T/chk.err"
 rc=$?
 { [ $rc -eq 0 ] || [ $rc -eq 1 ]; } && grep -q "^check: " "$T/chk.err" && ok || bad "--check: exit $rc, $(head -3 "$T/chk.err")"
 "$I" decompile "$T/len.safetensors" 2>/dev/null; [ $? -eq 2 ] && ok || bad "missing --meta: want exit 2"

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# itracr lift and decompile on rotated + permuted + rescaled models (lift/canon.h): the basis
+# is canonicalised and the program verified on the model's own outputs; decompile says which
+# method answered (--method auto|lift|meta) and warns when the meta-model decodes a model
+# outside its training distribution; compressed models are refused, never mis-lifted.
+set -u
+I=${ITRACR:?path to itracr}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+ok()  { pass=$((pass+1)); }
+bad() { fail=$((fail+1)); echo "  FAIL: $*" >&2; }
+F=tests/fixtures/tracr
+META=models/meta-small.safetensors
+"$I" compile $F/reverse.rasp -o "$T/rv.safetensors" >/dev/null 2>&1 || bad "compile reverse"
+"$I" transform "$T/rv.safetensors" --rotate --permute --scale --seed 7 -o "$T/rot.safetensors" >/dev/null 2>&1 || bad "transform"
+[ "$("$I" forward "$T/rot.safetensors" --input "a b c d")" = "d c b a" ] && ok || bad "the rotated model's function"
+out=$("$I" lift "$T/rot.safetensors" -o "$T/rot.rasp" 2>&1); rc=$?
+[ $rc = 0 ] && [[ "$out" == *"VERIFIED (basis canonicalised"* ]] && ok || bad "lift of the rotated model: rc $rc: $out"
+[ "$("$I" run "$T/rot.rasp" --input "a b c d")" = "d c b a" ] && ok || bad "the lifted program runs: $(cat "$T/rot.rasp")"
+j=$("$I" lift "$T/rot.safetensors" --json 2>/dev/null)
+[[ "$j" == *'"verified": true'* && "$j" == *'"canonicalised": true'* ]] && ok || bad "lift --json: $j"
+j=$("$I" lift "$T/rv.safetensors" --json 2>/dev/null)
+[[ "$j" == *'"canonicalised": false'* ]] && ok || bad "a stock model is read in Tracr's layout: $j"
+# decompile: --method lift needs no meta-model; auto answers with lift; the JSON says so
+j=$("$I" decompile "$T/rot.safetensors" --method lift --json 2>/dev/null); rc=$?
+[ $rc = 0 ] && [[ "$j" == *'"method":"lift"'* && "$j" == *'"verified":"function"'* ]] && ok || bad "decompile --method lift: $rc $j"
+j=$("$I" decompile "$T/rv.safetensors" --method lift --json 2>/dev/null)
+[[ "$j" == *'"method":"lift"'* && "$j" == *'"verified":"weights"'* ]] && ok || bad "decompile --method lift, stock: $j"
+if [ -f "$META" ]; then
+    "$I" decompile "$T/rot.safetensors" --meta "$META" >"$T/auto.rasp" 2>"$T/auto.err" && grep -q "^method: lift" "$T/auto.err" &&
+        [ "$("$I" run "$T/auto.rasp" --input "a b c d")" = "d c b a" ] && ok || bad "decompile auto: $(cat "$T/auto.err")"
+    j=$("$I" decompile "$T/rot.safetensors" --meta "$META" --json 2>/dev/null)
+    [[ "$j" == *'"method":"lift"'* ]] && ok || bad "decompile auto --json: $j"
+    # out of the training distribution (letters, not {0..4}): the meta path warns, JSON "ood"
+    "$I" decompile "$T/rv.safetensors" --meta "$META" --method meta >/dev/null 2>"$T/ood.err"
+    grep -q "^warning: out of the meta-model's training distribution .*vocab of 4 non-integer tokens" "$T/ood.err" && ok ||
+        bad "no out-of-distribution warning: $(cat "$T/ood.err")"
+    j=$("$I" decompile "$T/rv.safetensors" --meta "$META" --method meta --json 2>/dev/null)
+    [[ "$j" == *'"ood":"vocab of 4 non-integer tokens'* ]] && ok || bad "no ood in JSON: $j"
+    "$I" compile tests/fixtures/search/sample29.rasp -o "$T/in.safetensors" >/dev/null 2>&1
+    "$I" decompile "$T/in.safetensors" --meta "$META" --method meta >/dev/null 2>"$T/in.err"
+    ! grep -q "out of the meta-model" "$T/in.err" && ok || bad "in-distribution model warned: $(cat "$T/in.err")"
+    # --method meta prints what it always printed: no method field
+    j=$("$I" decompile "$T/rv.safetensors" --meta "$META" --method meta --json 2>/dev/null)
+    j=$("$I" decompile "$T/in.safetensors" --meta "$META" --method meta --json 2>/dev/null)
+    [[ "$j" != *'"method"'* && "$j" != *'"ood"'* && "$j" == *'"rows":'* ]] && ok || bad "decompile --method meta --json changed: $j"
+fi
+# a compressed residual stream is not an orthogonal change of basis: refused with a reason
+"$I" transform "$T/rv.safetensors" --compress 20 --steps 30 -o "$T/cmp.safetensors" >/dev/null 2>&1 || bad "compress"
+"$I" lift "$T/cmp.safetensors" >/dev/null 2>"$T/err"; rc=$?
+[ $rc = 1 ] && grep -q "refused: .*as a rotated model: " "$T/err" && ok || bad "lift of a compressed model: rc $rc $(cat "$T/err")"
+"$I" decompile "$T/cmp.safetensors" --method lift >/dev/null 2>"$T/err"; rc=$?
+[ $rc = 1 ] && grep -q "lift refused" "$T/err" && ok || bad "decompile --method lift of a compressed model: rc $rc $(cat "$T/err")"
+if [ -f "$META" ]; then # auto falls back to the meta-model and says why
+    j=$("$I" decompile "$T/cmp.safetensors" --meta "$META" --json 2>/dev/null)
+    [[ "$j" == *'"method":"meta"'* && "$j" == *'"lift":"lift refused: '* ]] && ok || bad "decompile auto fallback --json: $j"
+    "$I" decompile "$T/cmp.safetensors" --meta "$META" >/dev/null 2>"$T/err"
+    grep -q "^method: meta (lift refused: " "$T/err" && ok || bad "decompile auto fallback: $(cat "$T/err")"
+fi
+"$I" decompile "$T/rot.safetensors" --method magic 2>/dev/null; [ $? = 2 ] && ok || bad "unknown --method: want exit 2"
+"$I" decompile "$T/rot.safetensors" 2>/dev/null; [ $? = 2 ] && ok || bad "auto without --meta: want exit 2"
+echo "TESTSUM passed=$pass failed=$fail"
