@@ -49,8 +49,8 @@ static inline double bench_median_us(BenchRun run, void *ctx, int min_runs, doub
 /* The programs of a benchmark: the stems of DIR's *.rasp files (names[k] without ".rasp"),
  * sorted, at most cap; only the stem `only` when it is not NULL. Returns their number, or -1
  * (with a message naming the benchmark) when DIR cannot be opened. */
-static inline int bench_list_rasp(const char *bench, const char *dir, const char *only, char names[][128],
-                                  int cap) {
+static inline int bench_list_rasp(const char *bench, const char *dir, const char *only,
+                                  char names[][128], int cap) {
     DIR *d = opendir(dir);
     if (!d) {
         fprintf(stderr, "bench/%s: cannot open %s\n", bench, dir);

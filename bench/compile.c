@@ -72,7 +72,8 @@ static double run_verify(void *ctx, int i) {
     char err[1024];
     VerifyReport rep;
     double t0 = bench_now_us();
-    if (compile_verify(v->m, v->p, 64, (unsigned long long)i + 1, &rep, err, sizeof err) < 0) return -1;
+    if (compile_verify(v->m, v->p, 64, (unsigned long long)i + 1, &rep, err, sizeof err) < 0)
+        return -1;
     return bench_now_us() - t0;
 }
 
@@ -109,8 +110,9 @@ int main(int argc, char **argv) {
     if (n < 0) return 1;
     double us[128];
     printf("baseline=tracr_intermediate_ms (Tracr 1.0.0 times quoted in the compiler issue)\n");
-    printf("%-18s %4s %6s %8s %11s %16s %8s %9s %9s %10s %11s\n", "program", "D", "layers", "weight_KB",
-           "compile_us", "parse+compile_us", "tracr_ms", "speedup", "floor_us", "vs_floor", "verify64_us");
+    printf("%-18s %4s %6s %8s %11s %16s %8s %9s %9s %10s %11s\n", "program", "D", "layers",
+           "weight_KB", "compile_us", "parse+compile_us", "tracr_ms", "speedup", "floor_us",
+           "vs_floor", "verify64_us");
     for (int i = 0; i < n; i++) {
         char path[512], err[1024];
         snprintf(path, sizeof path, "%.300s/%.120s.rasp", dir, names[i]);
@@ -127,10 +129,12 @@ int main(int argc, char **argv) {
             printf("%-18s compile failed: %s\n", names[i], err);
         } else {
             CompileRun ca = {path, text, &p, false}, cb = {path, text, &p, true};
-            double a = bench_median_us(run_compile, &ca, 21, min_ms), b = bench_median_us(run_compile, &cb, 21, min_ms);
+            double a = bench_median_us(run_compile, &ca, 21, min_ms),
+                   b = bench_median_us(run_compile, &cb, 21, min_ms);
             size_t wb = weight_bytes(m);
             VerifyRun vr = {m, &p};
-            double fl = bench_median_us(run_floor, &wb, 21, min_ms / 3), ve = bench_median_us(run_verify, &vr, 21, min_ms / 3);
+            double fl = bench_median_us(run_floor, &wb, 21, min_ms / 3),
+                   ve = bench_median_us(run_verify, &vr, 21, min_ms / 3);
             us[i] = a;
             double base = baseline_ms(names[i]);
             char ratio[32] = "n/a", bs[32] = "n/a";
@@ -138,8 +142,8 @@ int main(int argc, char **argv) {
                 snprintf(bs, sizeof bs, "%.1f", base);
                 snprintf(ratio, sizeof ratio, "%.0fx", base * 1000 / a);
             }
-            printf("%-18s %4d %6d %9.1f %11.2f %16.2f %8s %9s %9.2f %9.1fx %11.1f\n", names[i], m->residual_dim,
-                   m->num_layers, wb / 1024.0, a, b, bs, ratio, fl, a / fl, ve);
+            printf("%-18s %4d %6d %9.1f %11.2f %16.2f %8s %9s %9.2f %9.1fx %11.1f\n", names[i],
+                   m->residual_dim, m->num_layers, wb / 1024.0, a, b, bs, ratio, fl, a / fl, ve);
         }
         compiled_model_free(m);
         rasp_program_free(&p);

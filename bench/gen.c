@@ -37,7 +37,8 @@ static void rm_tree(const char *dir) {
 
 static int run(long n, int jobs, double *wall, double *cpu, GdStats *st) {
     char dir[64];
-    snprintf(dir, sizeof dir, "%s/itracr_bench_gen_XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+    snprintf(dir, sizeof dir, "%s/itracr_bench_gen_XXXXXX",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (!mkdtemp(dir)) return 1;
     GdConfig c;
     gd_config_default(&c);
@@ -65,12 +66,15 @@ int main(int argc, char **argv) {
     double load[3] = {0, 0, 0};
     FILE *la = fopen("/proc/loadavg", "r"); /* other processes share the cores: say how busy */
     if (la) {
-        if (fscanf(la, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = load[1] = load[2] = 0;
+        if (fscanf(la, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3)
+            load[0] = load[1] = load[2] = 0;
         fclose(la);
     }
-    printf("samples=%ld seeds=%ld acceptance=%.1f%% online_cpus=%ld loadavg=%.2f,%.2f,%.2f\n", n, s1.seeds,
-           100.0 * (double)n / (double)s1.seeds, sysconf(_SC_NPROCESSORS_ONLN), load[0], load[1], load[2]);
-    printf("baseline=jobs1 accepted_per_s=%.0f cpu_ms_per_accepted=%.3f\n", r1, 1e3 * c1 / (double)n);
+    printf("samples=%ld seeds=%ld acceptance=%.1f%% online_cpus=%ld loadavg=%.2f,%.2f,%.2f\n", n,
+           s1.seeds, 100.0 * (double)n / (double)s1.seeds, sysconf(_SC_NPROCESSORS_ONLN), load[0],
+           load[1], load[2]);
+    printf("baseline=jobs1 accepted_per_s=%.0f cpu_ms_per_accepted=%.3f\n", r1,
+           1e3 * c1 / (double)n);
     printf("jobs2 accepted_per_s=%.0f cpu_ms_per_accepted=%.3f\n", r2, 1e3 * c2 / (double)n);
     printf("ratio_vs_baseline=%.2f\n", r2 / r1);
     printf("accepted_per_s=%.0f\n", r2);

@@ -68,7 +68,8 @@ static void one(Tally *t, const RaspProgram *p, const char *name, bool print) {
     t->compile_ms[t->n] = t1 - t0;
     t->lift_ms[t->n++] = t3 - t2;
     static int shown_tables;
-    if (!rc && !print && r.n_named < r.n_functions && getenv("LIFT_BENCH_SHOW_TABLES") && shown_tables++ < 6)
+    if (!rc && !print && r.n_named < r.n_functions && getenv("LIFT_BENCH_SHOW_TABLES") &&
+        shown_tables++ < 6)
         printf("--- generated #%d with tables:\n%s", t->total - 1, r.program);
     if (!rc) {
         t->lifted++;
@@ -79,12 +80,17 @@ static void one(Tally *t, const RaspProgram *p, const char *name, bool print) {
     static int shown;
     if (!print && (rc || !r.verified) && shown < 8) {
         shown++;
-        if (getenv("LIFT_BENCH_SAVE") && shown == 1) model_save(m, getenv("LIFT_BENCH_SAVE"), err, sizeof err);
+        if (getenv("LIFT_BENCH_SAVE") && shown == 1)
+            model_save(m, getenv("LIFT_BENCH_SAVE"), err, sizeof err);
         printf("generated #%d: %s\n", t->total - 1, rc ? err : r.verdict);
     }
     if (print)
-        printf("%-18s %s %s named %d/%d  lift %.3f ms  compile %.3f ms\n", name, rc ? "REFUSED" : "lifted",
-               rc ? err : r.verified ? "verified" : "NOT verified", rc ? 0 : r.n_named, rc ? 0 : r.n_functions, t3 - t2, t1 - t0);
+        printf("%-18s %s %s named %d/%d  lift %.3f ms  compile %.3f ms\n", name,
+               rc ? "REFUSED" : "lifted",
+               rc           ? err
+               : r.verified ? "verified"
+                            : "NOT verified",
+               rc ? 0 : r.n_named, rc ? 0 : r.n_functions, t3 - t2, t1 - t0);
     if (!rc) lift_result_free(&r);
     compiled_model_free(m);
 }
@@ -100,7 +106,8 @@ int main(int argc, char **argv) {
     int ngen = argc > 2 ? atoi(argv[2]) : 1000;
     Tally c = {0}, g = {0};
     c.lift_ms = calloc(64, sizeof(double)), c.compile_ms = calloc(64, sizeof(double));
-    g.lift_ms = calloc((size_t)ngen + 1, sizeof(double)), g.compile_ms = calloc((size_t)ngen + 1, sizeof(double));
+    g.lift_ms = calloc((size_t)ngen + 1, sizeof(double)),
+    g.compile_ms = calloc((size_t)ngen + 1, sizeof(double));
     char names[64][128];
     int nn = bench_list_rasp("lift", dir, NULL, names, 64);
     if (nn < 0) return 1;
@@ -124,25 +131,29 @@ int main(int argc, char **argv) {
         GenSample smp;
         if (gen_sample(s, gen_sample_seed(777, i), &smp)) continue;
         RaspProgram p;
-        if (pt_build_program(smp.rows, smp.n_rows, vocab, gc.n_vocab, gc.max_seq_len, &p, err, sizeof err) == 0)
+        if (pt_build_program(smp.rows, smp.n_rows, vocab, gc.n_vocab, gc.max_seq_len, &p, err,
+                             sizeof err) == 0)
             one(&g, &p, "", false);
         rasp_program_free(&p);
     }
     gen_sampler_free(s);
     double cm = median(c.lift_ms, c.n), cc = median(c.compile_ms, c.n);
     double gm = median(g.lift_ms, g.n), gcm = median(g.compile_ms, g.n);
-    printf("classics:  lifted %d/%d verified %d/%d every function named %d/%d  median lift %.3f ms, compile %.3f ms "
-           "(baseline=compile ratio %.1fx)\n",
-           c.lifted, c.total, c.verified, c.total, c.named_all, c.total, cm, cc, cc > 0 ? cm / cc : 0);
-    printf("generated: lifted %d/%d verified %d/%d every function named %d/%d  median lift %.3f ms, compile %.3f ms "
-           "(baseline=compile ratio %.1fx)\n",
-           g.lifted, g.total, g.verified, g.total, g.named_all, g.total, gm, gcm, gcm > 0 ? gm / gcm : 0);
+    printf(
+        "classics:  lifted %d/%d verified %d/%d every function named %d/%d  median lift %.3f ms, compile %.3f ms "
+        "(baseline=compile ratio %.1fx)\n",
+        c.lifted, c.total, c.verified, c.total, c.named_all, c.total, cm, cc, cc > 0 ? cm / cc : 0);
+    printf(
+        "generated: lifted %d/%d verified %d/%d every function named %d/%d  median lift %.3f ms, compile %.3f ms "
+        "(baseline=compile ratio %.1fx)\n",
+        g.lifted, g.total, g.verified, g.total, g.named_all, g.total, gm, gcm,
+        gcm > 0 ? gm / gcm : 0);
     double *all = malloc(sizeof(double) * (size_t)(c.n + g.n + 1));
     memcpy(all, c.lift_ms, sizeof(double) * (size_t)c.n);
     memcpy(all + c.n, g.lift_ms, sizeof(double) * (size_t)g.n);
     int T = c.total + g.total;
-    printf("lifted=%d/%d verified=%d/%d named_all=%d/%d median_ms=%.3f\n", c.lifted + g.lifted, T, c.verified + g.verified,
-           T, c.named_all + g.named_all, T, median(all, c.n + g.n));
+    printf("lifted=%d/%d verified=%d/%d named_all=%d/%d median_ms=%.3f\n", c.lifted + g.lifted, T,
+           c.verified + g.verified, T, c.named_all + g.named_all, T, median(all, c.n + g.n));
     free(all), free(c.lift_ms), free(c.compile_ms), free(g.lift_ms), free(g.compile_ms);
     return 0;
 }

@@ -49,8 +49,8 @@ static int same_hash(const CompiledModel *m, const char *text) {
     o.max_seq_len = m->max_seq_len;
     CompiledModel *re = NULL;
     uint64_t h1[2], h2[2];
-    int eq = !compile_program(&p, &o, &re, err, sizeof err) && !model_hash128(m, h1) && !model_hash128(re, h2) &&
-             h1[0] == h2[0] && h1[1] == h2[1];
+    int eq = !compile_program(&p, &o, &re, err, sizeof err) && !model_hash128(m, h1) &&
+             !model_hash128(re, h2) && h1[0] == h2[0] && h1[1] == h2[1];
     compiled_model_free(re);
     rasp_program_free(&p);
     return eq;
@@ -60,7 +60,8 @@ int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 200;
     uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 777;
     int scale = 0, why = 0;
-    for (int i = 1; i < argc; i++) scale |= !strcmp(argv[i], "--scale"), why |= !strcmp(argv[i], "--why");
+    for (int i = 1; i < argc; i++)
+        scale |= !strcmp(argv[i], "--scale"), why |= !strcmp(argv[i], "--why");
     char err[1024];
     GenConfig gc;
     gen_config_default(&gc);
@@ -93,11 +94,13 @@ int main(int argc, char **argv) {
         if (data) {
             PtOp rows[PT_MAX_VARS];
             int nr = 0;
-            if (pt_tokens_to_ops(d.prog + (size_t)i * PT_ROWS * PT_COLS, rows, &nr, err, sizeof err) ||
+            if (pt_tokens_to_ops(d.prog + (size_t)i * PT_ROWS * PT_COLS, rows, &nr, err,
+                                 sizeof err) ||
                 pt_build_program(rows, nr, vocab, gc.n_vocab, gc.max_seq_len, &p, err, sizeof err))
                 continue;
         } else if (gen_sample(s, gen_sample_seed(seed, i), &smp) ||
-                   pt_build_program(smp.rows, smp.n_rows, vocab, gc.n_vocab, gc.max_seq_len, &p, err, sizeof err))
+                   pt_build_program(smp.rows, smp.n_rows, vocab, gc.n_vocab, gc.max_seq_len, &p,
+                                    err, sizeof err))
             continue;
         if (compile_program(&p, &o, &m, err, sizeof err)) {
             rasp_program_free(&p);
@@ -115,9 +118,11 @@ int main(int argc, char **argv) {
         if (scale) tf_scale(t, i + 1, err, sizeof err);
         tf_permute(t, i + 1, err, sizeof err);
         tf_rotate(t, i + 1, err, sizeof err);
-        size_t nw = (size_t)(t->unembed - t->token_embed) + (size_t)t->residual_dim * (size_t)t->n_out;
+        size_t nw =
+            (size_t)(t->unembed - t->token_embed) + (size_t)t->residual_dim * (size_t)t->n_out;
         for (size_t k = 0; k < nw; k++) t->token_embed[k] = (float)t->token_embed[k];
-        if (getenv("LIFT_ROT_DUMP") && (uint64_t)atoll(getenv("LIFT_ROT_DUMP")) == i) { /* debugging one sample */
+        if (getenv("LIFT_ROT_DUMP") &&
+            (uint64_t)atoll(getenv("LIFT_ROT_DUMP")) == i) { /* debugging one sample */
             model_save(t, "lift_rot_sample.safetensors", err, sizeof err);
             model_save(m, "lift_rot_stock.safetensors", err, sizeof err);
         }
@@ -141,11 +146,14 @@ int main(int argc, char **argv) {
     gen_sampler_free(s);
     train_data_free(&d);
     double mr = median(ms, total), mb = median(base, total);
-    printf("rotated%s: verified %d/%d, recompiling to the true weights %d/%d; stock lift verified %d/%d, recompiling to "
-           "the true weights %d/%d; median %.3f ms (baseline=stock-lift %.3f ms, ratio %.1fx)\n",
-           scale ? " + scaled" : "", rot, total, exact, total, stock, total, stock_exact, total, mr, mb, mb > 0 ? mr / mb : 0);
-    printf("stock_verified=%d/%d stock_exact=%d/%d rotated_verified=%d/%d weights_equal=%d/%d exact=%d/%d median_ms=%.3f\n",
-           stock, total, stock_exact, total, rot, total, weq, total, exact, total, mr);
+    printf(
+        "rotated%s: verified %d/%d, recompiling to the true weights %d/%d; stock lift verified %d/%d, recompiling to "
+        "the true weights %d/%d; median %.3f ms (baseline=stock-lift %.3f ms, ratio %.1fx)\n",
+        scale ? " + scaled" : "", rot, total, exact, total, stock, total, stock_exact, total, mr,
+        mb, mb > 0 ? mr / mb : 0);
+    printf(
+        "stock_verified=%d/%d stock_exact=%d/%d rotated_verified=%d/%d weights_equal=%d/%d exact=%d/%d median_ms=%.3f\n",
+        stock, total, stock_exact, total, rot, total, weq, total, exact, total, mr);
     free(ms);
     return 0;
 }

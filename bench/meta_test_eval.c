@@ -56,8 +56,8 @@ int main(int argc, char **argv) {
             too_long++;
             continue;
         }
-        if (meta_decode_table(&m, d.payload + d.off[s] * WT_WIDTH, d.ids + d.off[s] * WT_N_IDS, P, beam, pred, err,
-                              sizeof err) != 0) {
+        if (meta_decode_table(&m, d.payload + d.off[s] * WT_WIDTH, d.ids + d.off[s] * WT_N_IDS, P,
+                              beam, pred, err, sizeof err) != 0) {
             no_decode++;
             continue;
         }
@@ -78,7 +78,8 @@ int main(int argc, char **argv) {
             EquivOptions eo;
             equiv_options_default(&eo);
             EquivResult r;
-            if (equiv_check_pair(truth, pred, vocab, nv, msl, NULL, &eo, &r, err, sizeof err) != 0) _exit(5);
+            if (equiv_check_pair(truth, pred, vocab, nv, msl, NULL, &eo, &r, err, sizeof err) != 0)
+                _exit(5);
             _exit(r.status == EVAL_FN_EQUIVALENT ? 0 : r.status == EVAL_FN_NO_COMPILE ? 2 : 1);
         }
         int st = 0;
@@ -93,10 +94,11 @@ int main(int argc, char **argv) {
         equiv += WEXITSTATUS(st) == 0;
         no_compile += WEXITSTATUS(st) == 2;
     }
-    printf("{\"split\":\"%s\",\"n\":%d,\"beam\":%d,\"exact\":%.4f,\"equivalent\":%.4f,\"n_exact\":%d,"
-           "\"n_equivalent\":%d,\"no_compile\":%d,\"check_out_of_resources\":%d,\"decode_failed\":%d,\"too_many_weight_tokens\":%d,\"cpu_s\":%.1f}\n",
-           split, n, beam, (double)exact / n, (double)equiv / n, exact, equiv, no_compile, resource, no_decode, too_long,
-           (double)(clock() - t0) / CLOCKS_PER_SEC);
+    printf(
+        "{\"split\":\"%s\",\"n\":%d,\"beam\":%d,\"exact\":%.4f,\"equivalent\":%.4f,\"n_exact\":%d,"
+        "\"n_equivalent\":%d,\"no_compile\":%d,\"check_out_of_resources\":%d,\"decode_failed\":%d,\"too_many_weight_tokens\":%d,\"cpu_s\":%.1f}\n",
+        split, n, beam, (double)exact / n, (double)equiv / n, exact, equiv, no_compile, resource,
+        no_decode, too_long, (double)(clock() - t0) / CLOCKS_PER_SEC);
     train_data_free(&d);
     meta_model_free(&m);
     return 0;

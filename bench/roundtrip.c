@@ -57,13 +57,14 @@ int main(int argc, char **argv) {
         unsigned char *b1 = NULL, *b2 = NULL;
         size_t n1 = 0, n2 = 0;
         int16_t t2[PT_ROWS * PT_COLS], t3[PT_ROWS * PT_COLS];
-        bool bad_tokens = pt_encode(&p, t2, err, sizeof err) != 0 ||
-                          memcmp(t2, g.tokens, sizeof t2) != 0;
+        bool bad_tokens =
+            pt_encode(&p, t2, err, sizeof err) != 0 || memcmp(t2, g.tokens, sizeof t2) != 0;
         /* through the text format */
         char *text = rasp_format(&p);
         bool bad_text = rasp_parse("<roundtrip>", text, &r, err, sizeof err) != 0;
         if (!bad_text) {
-            bad_text = pt_encode(&r, t3, err, sizeof err) != 0 || memcmp(t3, g.tokens, sizeof t3) != 0;
+            bad_text =
+                pt_encode(&r, t3, err, sizeof err) != 0 || memcmp(t3, g.tokens, sizeof t3) != 0;
             rasp_program_free(&r);
         }
         free(text);
@@ -72,7 +73,8 @@ int main(int argc, char **argv) {
         } else if (pt_decode(t2, vocab, cfg.n_vocab, cfg.max_seq_len, &q, err, sizeof err) != 0) {
             bad_tokens = true;
         } else {
-            if (compile_bytes(&q, &b2, &n2, err, sizeof err) != 0 || n1 != n2 || memcmp(b1, b2, n1)) {
+            if (compile_bytes(&q, &b2, &n2, err, sizeof err) != 0 || n1 != n2 ||
+                memcmp(b1, b2, n1)) {
                 model_diff++;
                 if (!first_reported++) {
                     char *t = pt_format_table(g.tokens);

@@ -24,7 +24,8 @@ static double now(void) {
 
 static double sgemm_peak(void) {
     int n = 1536;
-    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n), *c = malloc(sizeof(float) * n * n);
+    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n),
+          *c = malloc(sizeof(float) * n * n);
     if (!a || !b || !c) return 0;
     for (long i = 0; i < (long)n * n; i++) a[i] = b[i] = (float)(i % 7) * 0.1f;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
@@ -48,7 +49,8 @@ int main(int argc, char **argv) {
     omp_set_num_threads(threads); /* the meta kernels run OpenBLAS single-threaded (meta.h) */
     MetaConfig cfg = {0};
     cfg.d_model = D, cfg.n_head = HEADS, cfg.n_layer = LAYERS, cfg.mlp_ratio = RATIO;
-    cfg.payload_dim = F, cfg.n_id_fields = 3, cfg.id_vocab[0] = 16, cfg.id_vocab[1] = 16, cfg.id_vocab[2] = P;
+    cfg.payload_dim = F, cfg.n_id_fields = 3, cfg.id_vocab[0] = 16, cfg.id_vocab[1] = 16,
+    cfg.id_vocab[2] = P;
     cfg.vocab = V, cfg.max_prefix = P, cfg.max_prog = T;
     char err[256];
     MetaModel m;
@@ -90,18 +92,20 @@ int main(int argc, char **argv) {
     double dt = now() - t0;
     double L = P + T, N = (double)B * L, C = D, M = (double)RATIO * D, hs = (double)D / HEADS;
     double fwd = 2.0 * N * LAYERS * (3 * C * C + C * C + 2 * C * M) /* block linears */
-                 + 4.0 * B * HEADS * L * L * hs * LAYERS          /* QK^T and AV */
-                 + 2.0 * B * T * C * V + 2.0 * B * P * F * C;     /* head, payload */
+                 + 4.0 * B * HEADS * L * L * hs * LAYERS            /* QK^T and AV */
+                 + 2.0 * B * T * C * V + 2.0 * B * P * F * C;       /* head, payload */
     double gflops = 3.0 * fwd * steps / dt / 1e9;
     double tok_s = N * steps / dt;
     openblas_set_num_threads(threads); /* the peak: OpenBLAS's own threading on the same cores */
     double peak = sgemm_peak();
     const char *ct = getenv("OPENBLAS_CORETYPE");
-    printf("itracr: config d=%d heads=%d layers=%d mlp=%dx P=%d T=%d batch=%d vocab=%d payload=%d threads=%d\n", D,
-           HEADS, LAYERS, RATIO, P, T, B, V, F, threads);
-    printf("itracr: %d steps in %.3f s, final loss %.4f, params %zu\n", steps, dt, loss, m.lay.n_params);
-    printf("itracr: openblas core %s, OPENBLAS_CORETYPE=%s, blas %s\n", meta_blas_corename(), ct ? ct : "(unset)",
-           meta_blas_enabled() ? "on" : "off (plain loops)");
+    printf(
+        "itracr: config d=%d heads=%d layers=%d mlp=%dx P=%d T=%d batch=%d vocab=%d payload=%d threads=%d\n",
+        D, HEADS, LAYERS, RATIO, P, T, B, V, F, threads);
+    printf("itracr: %d steps in %.3f s, final loss %.4f, params %zu\n", steps, dt, loss,
+           m.lay.n_params);
+    printf("itracr: openblas core %s, OPENBLAS_CORETYPE=%s, blas %s\n", meta_blas_corename(),
+           ct ? ct : "(unset)", meta_blas_enabled() ? "on" : "off (plain loops)");
     printf("itracr_tok_s=%.1f gflops=%.2f peak_gflops=%.2f\n", tok_s, gflops, peak);
     meta_model_free(&m);
     return 0;

@@ -45,7 +45,7 @@ static double run_tf(void *ctx, int i) {
     char err[256];
     CompiledModel *c = tf_model_clone(r->m);
     double t0 = bench_now_us();
-    int rc = r->which == 0 ? tf_rotate(c, (uint64_t)i + 1, err, sizeof err)
+    int rc = r->which == 0   ? tf_rotate(c, (uint64_t)i + 1, err, sizeof err)
              : r->which == 1 ? tf_permute(c, (uint64_t)i + 1, err, sizeof err)
                              : tf_scale(c, (uint64_t)i + 1, err, sizeof err);
     double us = bench_now_us() - t0;
@@ -64,7 +64,8 @@ typedef struct Row {
     int D;
 } Row;
 
-static int bench_one(const char *name, const RaspProgram *p, int steps, int dsteps, double min_ms, Row *r) {
+static int bench_one(const char *name, const RaspProgram *p, int steps, int dsteps, double min_ms,
+                     Row *r) {
     CompiledModel *m = NULL;
     char err[512];
     if (compile_program(p, NULL, &m, err, sizeof err)) return 1;
@@ -87,7 +88,8 @@ static int bench_one(const char *name, const RaspProgram *p, int steps, int dste
     unsigned char *buf = NULL;
     size_t len = 0;
     TfCompare cmp;
-    if (!rc && !model_serialize(c, &buf, &len, err, sizeof err) && !model_load_buffer(buf, len, &back, err, sizeof err) &&
+    if (!rc && !model_serialize(c, &buf, &len, err, sizeof err) &&
+        !model_load_buffer(buf, len, &back, err, sizeof err) &&
         !tf_compare(back, m, 3000, 1, 1e-3, 1e-4, &cmp, err, sizeof err) && cmp.n_positions)
         r->acc = 100.0 * (double)cmp.n_positions_match / (double)cmp.n_positions;
     free(buf);
@@ -136,7 +138,8 @@ int main(int argc, char **argv) {
         GenSample gs;
         RaspProgram p;
         if (gen_sample(s, seed, &gs)) continue;
-        if (pt_build_program(gs.rows, gs.n_rows, vocab, gc.n_vocab, gc.max_seq_len, &p, err, sizeof err) == 0) {
+        if (pt_build_program(gs.rows, gs.n_rows, vocab, gc.n_vocab, gc.max_seq_len, &p, err,
+                             sizeof err) == 0) {
             char name[64];
             snprintf(name, sizeof name, "gen_seed_%llu", (unsigned long long)seed);
             if (!bench_one(name, &p, steps, dsteps, min_ms, &rows[nr])) nr++, got++;
@@ -146,30 +149,39 @@ int main(int argc, char **argv) {
     gen_sampler_free(s);
 
     printf("baseline=compile_us (compile_program of the same program, parse excluded, same run)\n");
-    printf("compress: one run to ceil(D/2), %d Adam steps, batch 32; acc = output positions decoded as the "
-           "original's\n",
-           steps);
-    printf("distill: one student, %d Adam steps, batch 32 (time includes the final check); dacc = whole inputs\n",
-           dsteps);
-    printf("%-20s %4s %10s %10s %10s %10s %9s %11s %8s %10s %8s\n", "model", "D", "compile_us", "rotate_us",
-           "permute_us", "scale_us", "rot/comp", "compress_ms", "acc_%", "distill_ms", "dacc_%");
-    double *rot = malloc(sizeof(double) * (size_t)(nr + 1)), *cmp = malloc(sizeof(double) * (size_t)(nr + 1));
-    double *ratio = malloc(sizeof(double) * (size_t)(nr + 1)), *acc = malloc(sizeof(double) * (size_t)(nr + 1));
-    double *dms = malloc(sizeof(double) * (size_t)(nr + 1)), *dacc = malloc(sizeof(double) * (size_t)(nr + 1));
+    printf(
+        "compress: one run to ceil(D/2), %d Adam steps, batch 32; acc = output positions decoded as the "
+        "original's\n",
+        steps);
+    printf(
+        "distill: one student, %d Adam steps, batch 32 (time includes the final check); dacc = whole inputs\n",
+        dsteps);
+    printf("%-20s %4s %10s %10s %10s %10s %9s %11s %8s %10s %8s\n", "model", "D", "compile_us",
+           "rotate_us", "permute_us", "scale_us", "rot/comp", "compress_ms", "acc_%", "distill_ms",
+           "dacc_%");
+    double *rot = malloc(sizeof(double) * (size_t)(nr + 1)),
+           *cmp = malloc(sizeof(double) * (size_t)(nr + 1));
+    double *ratio = malloc(sizeof(double) * (size_t)(nr + 1)),
+           *acc = malloc(sizeof(double) * (size_t)(nr + 1));
+    double *dms = malloc(sizeof(double) * (size_t)(nr + 1)),
+           *dacc = malloc(sizeof(double) * (size_t)(nr + 1));
     int n_acc = 0;
     for (int i = 0; i < nr; i++) {
         Row *r = &rows[i];
-        printf("%-20s %4d %10.1f %10.1f %10.1f %10.1f %9.2f %11.1f %8.2f %10.1f %8.2f\n", r->name, r->D, r->compile_us,
-               r->rot_us, r->perm_us, r->scale_us, r->rot_us / r->compile_us, r->comp_ms, r->acc, r->dist_ms,
-               r->dist_acc);
-        rot[i] = r->rot_us / 1000, cmp[i] = r->comp_ms, ratio[i] = r->rot_us / r->compile_us, acc[i] = r->acc;
+        printf("%-20s %4d %10.1f %10.1f %10.1f %10.1f %9.2f %11.1f %8.2f %10.1f %8.2f\n", r->name,
+               r->D, r->compile_us, r->rot_us, r->perm_us, r->scale_us, r->rot_us / r->compile_us,
+               r->comp_ms, r->acc, r->dist_ms, r->dist_acc);
+        rot[i] = r->rot_us / 1000, cmp[i] = r->comp_ms, ratio[i] = r->rot_us / r->compile_us,
+        acc[i] = r->acc;
         dms[i] = r->dist_ms, dacc[i] = r->dist_acc;
         n_acc += r->dist_acc >= 99;
     }
-    printf("models=%d median rotate/compile=%.2f median compress accuracy=%.2f%% students accepted (>= 99%% of "
-           "inputs)=%d median student input accuracy=%.2f%%\n",
-           nr, bench_median(ratio, nr), bench_median(acc, nr), n_acc, bench_median(dacc, nr));
-    printf("rotate_ms=%.4f compress_ms=%.1f distill_ms=%.1f\n", bench_median(rot, nr), bench_median(cmp, nr), bench_median(dms, nr));
+    printf(
+        "models=%d median rotate/compile=%.2f median compress accuracy=%.2f%% students accepted (>= 99%% of "
+        "inputs)=%d median student input accuracy=%.2f%%\n",
+        nr, bench_median(ratio, nr), bench_median(acc, nr), n_acc, bench_median(dacc, nr));
+    printf("rotate_ms=%.4f compress_ms=%.1f distill_ms=%.1f\n", bench_median(rot, nr),
+           bench_median(cmp, nr), bench_median(dms, nr));
     free(rot), free(cmp), free(ratio), free(acc), free(dms), free(dacc), free(rows);
     return 0;
 }

@@ -10,7 +10,8 @@
 static inline CompiledModel *tc_compile_program(const RaspProgram *p, const char *where) {
     char err[1024];
     CompiledModel *m = NULL;
-    if (compile_program(p, NULL, &m, err, sizeof err)) fprintf(stderr, "  %s: compile: %s\n", where, err);
+    if (compile_program(p, NULL, &m, err, sizeof err))
+        fprintf(stderr, "  %s: compile: %s\n", where, err);
     return m;
 }
 

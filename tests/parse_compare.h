@@ -30,7 +30,8 @@ static inline const char *pc_program_diff(const RaspProgram *p, const RaspProgra
     if (p->has_vocab != q->has_vocab || p->n_vocab != q->n_vocab) return "vocab size";
     for (int i = 0; i < p->n_vocab; i++)
         if (!pc_value_same(p->vocab[i], q->vocab[i])) return "vocab value";
-    if (p->max_seq_len != q->max_seq_len || p->causal != q->causal || p->mlp_exactness != q->mlp_exactness)
+    if (p->max_seq_len != q->max_seq_len || p->causal != q->causal ||
+        p->mlp_exactness != q->mlp_exactness)
         return "settings";
     for (int i = 0; i < p->n_exprs; i++) {
         const RaspExpr *a = &p->exprs[i], *b = &q->exprs[i];
@@ -46,10 +47,13 @@ static inline const char *pc_program_diff(const RaspProgram *p, const RaspProgra
                   (a->kind == EXPR_SELECT && a->pred == PRED_LAMBDA)) &&
                  !pc_lambda_same(a->fn, b->fn))
             d = "function";
-        else if (a->kind == EXPR_LINSEQMAP && (!pc_value_same(a->lin_a, b->lin_a) || !pc_value_same(a->lin_b, b->lin_b)))
+        else if (a->kind == EXPR_LINSEQMAP &&
+                 (!pc_value_same(a->lin_a, b->lin_a) || !pc_value_same(a->lin_b, b->lin_b)))
             d = "coefficients";
-        else if (a->kind == EXPR_AGGREGATE && !pc_value_same(a->default_value, b->default_value)) d = "default";
-        else if (a->kind == EXPR_FULL && !pc_value_same(a->full_value, b->full_value)) d = "fill value";
+        else if (a->kind == EXPR_AGGREGATE && !pc_value_same(a->default_value, b->default_value))
+            d = "default";
+        else if (a->kind == EXPR_FULL && !pc_value_same(a->full_value, b->full_value))
+            d = "fill value";
         if (d) {
             snprintf(why + n, sizeof why - n, "%s", d);
             return why;

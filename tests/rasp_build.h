@@ -43,7 +43,8 @@ static inline int rb_map(RaspProgram *p, PyExpr *body, int inner, Encoding enc, 
     return rb_add(p, e, name);
 }
 
-static inline int rb_seqmap(RaspProgram *p, PyExpr *body, int fst, int snd, Encoding enc, const char *name) {
+static inline int rb_seqmap(RaspProgram *p, PyExpr *body, int fst, int snd, Encoding enc,
+                            const char *name) {
     RaspExpr e = rb_blank(EXPR_SEQMAP);
     e.child[0] = fst;
     e.child[1] = snd;
@@ -52,7 +53,8 @@ static inline int rb_seqmap(RaspProgram *p, PyExpr *body, int fst, int snd, Enco
     return rb_add(p, e, name);
 }
 
-static inline int rb_linseqmap(RaspProgram *p, int fst, int snd, Value a, Value b, Encoding enc, const char *name) {
+static inline int rb_linseqmap(RaspProgram *p, int fst, int snd, Value a, Value b, Encoding enc,
+                               const char *name) {
     RaspExpr e = rb_blank(EXPR_LINSEQMAP);
     e.child[0] = fst;
     e.child[1] = snd;
@@ -77,7 +79,8 @@ static inline int rb_select(RaspProgram *p, int keys, int queries, Pred pred, co
 }
 
 /* pred(key, query) given as a 2-parameter body: param 0 = key, param 1 = query */
-static inline int rb_select_fn(RaspProgram *p, int keys, int queries, PyExpr *body, const char *name) {
+static inline int rb_select_fn(RaspProgram *p, int keys, int queries, PyExpr *body,
+                               const char *name) {
     RaspExpr e = rb_blank(EXPR_SELECT);
     e.child[0] = keys;
     e.child[1] = queries;
@@ -88,7 +91,8 @@ static inline int rb_select_fn(RaspProgram *p, int keys, int queries, PyExpr *bo
     return rb_add(p, e, name);
 }
 
-static inline int rb_aggregate(RaspProgram *p, int sel, int sop, Value dflt, Encoding enc, const char *name) {
+static inline int rb_aggregate(RaspProgram *p, int sel, int sop, Value dflt, Encoding enc,
+                               const char *name) {
     RaspExpr e = rb_blank(EXPR_AGGREGATE);
     e.child[0] = sel;
     e.child[1] = sop;

@@ -13,64 +13,64 @@
 
 static int t_failed_checks, t_tests_passed, t_tests_failed, t_cur_failed;
 
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);           \
-            t_failed_checks++;                                                           \
-            t_cur_failed = 1;                                                            \
-        }                                                                                \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                      \
+            t_failed_checks++;                                                                     \
+            t_cur_failed = 1;                                                                      \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_MSG(cond, ...)                                                             \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);           \
-            fprintf(stderr, __VA_ARGS__);                                                \
-            fputc('\n', stderr);                                                         \
-            t_failed_checks++;                                                           \
-            t_cur_failed = 1;                                                            \
-        }                                                                                \
+#define CHECK_MSG(cond, ...)                                                                       \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                      \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            t_failed_checks++;                                                                     \
+            t_cur_failed = 1;                                                                      \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(a, b)                                                                  \
-    do {                                                                                 \
-        const char *t_a = (a), *t_b = (b);                                               \
-        if (!t_a || !t_b || strcmp(t_a, t_b) != 0) {                                     \
-            fprintf(stderr, "  FAIL %s:%d: %s == %s: \"%s\" vs \"%s\"\n", __FILE__,     \
-                    __LINE__, #a, #b, t_a ? t_a : "(null)", t_b ? t_b : "(null)");     \
-            t_failed_checks++;                                                           \
-            t_cur_failed = 1;                                                            \
-        }                                                                                \
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *t_a = (a), *t_b = (b);                                                         \
+        if (!t_a || !t_b || strcmp(t_a, t_b) != 0) {                                               \
+            fprintf(stderr, "  FAIL %s:%d: %s == %s: \"%s\" vs \"%s\"\n", __FILE__, __LINE__, #a,  \
+                    #b, t_a ? t_a : "(null)", t_b ? t_b : "(null)");                               \
+            t_failed_checks++;                                                                     \
+            t_cur_failed = 1;                                                                      \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_NEAR(a, b, tol)                                                            \
-    do {                                                                                 \
-        double t_x = (a), t_y = (b);                                                     \
-        if (!(fabs(t_x - t_y) <= (tol))) {                                               \
-            fprintf(stderr, "  FAIL %s:%d: %s ~ %s: %.9g vs %.9g\n", __FILE__, __LINE__, \
-                    #a, #b, t_x, t_y);                                                   \
-            t_failed_checks++;                                                           \
-            t_cur_failed = 1;                                                            \
-        }                                                                                \
+#define CHECK_NEAR(a, b, tol)                                                                      \
+    do {                                                                                           \
+        double t_x = (a), t_y = (b);                                                               \
+        if (!(fabs(t_x - t_y) <= (tol))) {                                                         \
+            fprintf(stderr, "  FAIL %s:%d: %s ~ %s: %.9g vs %.9g\n", __FILE__, __LINE__, #a, #b,   \
+                    t_x, t_y);                                                                     \
+            t_failed_checks++;                                                                     \
+            t_cur_failed = 1;                                                                      \
+        }                                                                                          \
     } while (0)
 
-#define RUN(fn)                                                                          \
-    do {                                                                                 \
-        t_cur_failed = 0;                                                                \
-        fn();                                                                            \
-        if (t_cur_failed) {                                                              \
-            t_tests_failed++;                                                            \
-            fprintf(stderr, "FAILED %s\n", #fn);                                         \
-        } else {                                                                         \
-            t_tests_passed++;                                                            \
-        }                                                                                \
+#define RUN(fn)                                                                                    \
+    do {                                                                                           \
+        t_cur_failed = 0;                                                                          \
+        fn();                                                                                      \
+        if (t_cur_failed) {                                                                        \
+            t_tests_failed++;                                                                      \
+            fprintf(stderr, "FAILED %s\n", #fn);                                                   \
+        } else {                                                                                   \
+            t_tests_passed++;                                                                      \
+        }                                                                                          \
     } while (0)
 
-#define TEST_END()                                                                       \
-    do {                                                                                 \
-        printf("TESTSUM passed=%d failed=%d\n", t_tests_passed, t_tests_failed);         \
-        return t_tests_failed ? 1 : 0;                                                   \
+#define TEST_END()                                                                                 \
+    do {                                                                                           \
+        printf("TESTSUM passed=%d failed=%d\n", t_tests_passed, t_tests_failed);                   \
+        return t_tests_failed ? 1 : 0;                                                             \
     } while (0)
 
 /* A fresh scratch directory "/tmp/itracr_<tag>_XXXXXX" (mkdtemp) in dir[cap]. Returns 0, or

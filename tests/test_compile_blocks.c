@@ -42,7 +42,9 @@ static void check_matrix(const double *got, const double *want, int r, int c) {
         }
 }
 
-static Space tok_space(const Value *v, int n) { return space_from_values(&A, "tokens", v, (size_t)n); }
+static Space tok_space(const Value *v, int n) {
+    return space_from_values(&A, "tokens", v, (size_t)n);
+}
 
 /* §8: make_length with vocab {a, b}, N = 2: every weight of the SelectorWidth block. */
 static void test_selector_width_length(void) {
@@ -55,7 +57,8 @@ static void test_selector_width_length(void) {
     AttnBlock h;
     MlpBlock m;
     Dir adir;
-    CHECK(blk_selector_width(&c, &toks, &toks, blk_pred_make(&ps), "length", 2, &out, &h, &m, &adir) == 0);
+    CHECK(blk_selector_width(&c, &toks, &toks, blk_pred_make(&ps), "length", 2, &out, &h, &m,
+                             &adir) == 0);
     const char *q[] = {"one", "tokens:a", "tokens:b", "tokens:compiler_bos"};
     const char *k[] = {"tokens:a", "tokens:b", "tokens:compiler_bos"};
     check_labels(&h.q, q, 4);
@@ -68,15 +71,31 @@ static void test_selector_width_length(void) {
     CHECK(h.wov[0] == 1);
 
     const char *in[] = {"length_selector_width_attn_output", "one", "tokens:compiler_bos"};
-    const char *hid[] = {"_hidden_clean_bos_", "_hidden_length_:(1, 0)", "_hidden_length_:(1, 1)",
-                         "_hidden_length_:(2, 0)", "_hidden_length_:(2, 1)", "_hidden_length_start"};
+    const char *hid[] = {"_hidden_clean_bos_",     "_hidden_length_:(1, 0)",
+                         "_hidden_length_:(1, 1)", "_hidden_length_:(2, 0)",
+                         "_hidden_length_:(2, 1)", "_hidden_length_start"};
     const char *ou[] = {"length:0", "length:1", "length:2", "length_selector_width_attn_output"};
     check_labels(&m.in, in, 3);
     check_labels(&m.hidden, hid, 6);
     check_labels(&m.out, ou, 4);
-    double w1[] = {0, 100, 100, 100, 100, 0,                                  /* A */
-                   0, 1 - 100.0 * 5 / 12, -100.0 * 5 / 12, 1 - 75, -75, 1,     /* one */
-                   1, 0, 0, 0, 0, 0};                                          /* bos */
+    double w1[] = {0,
+                   100,
+                   100,
+                   100,
+                   100,
+                   0, /* A */
+                   0,
+                   1 - 100.0 * 5 / 12,
+                   -100.0 * 5 / 12,
+                   1 - 75,
+                   -75,
+                   1, /* one */
+                   1,
+                   0,
+                   0,
+                   0,
+                   0,
+                   0}; /* bos */
     check_matrix(m.w1, w1, 3, 6);
     double w2[] = {-1, 0, 0, -1, 0, 1, -1, 0, 0, -1, 1, 0, 1, -1, 0, 0, -1, 1, 0, 0, 0, 0, 1, 0};
     check_matrix(m.w2, w2, 6, 4);
@@ -116,10 +135,11 @@ static void test_discretising_num_num(void) {
     Value xs[3] = {val_int(2), val_int(0), val_int(1)};
     MlpBlock m;
     Dir x = {"x", val_none()}, out = {"y", val_none()};
-    CHECK(blk_discretising(&c, x, xs, 3, (BlkFn){f_square, NULL}, "_hidden_y_", NULL, out, &m) == 0);
+    CHECK(blk_discretising(&c, x, xs, 3, (BlkFn){f_square, NULL}, "_hidden_y_", NULL, out, &m) ==
+          0);
     const char *in[] = {"one", "x"};
-    const char *hid[] = {"_hidden_y_:(1, 0)", "_hidden_y_:(1, 1)", "_hidden_y_:(2, 0)", "_hidden_y_:(2, 1)",
-                         "_hidden_y_start"};
+    const char *hid[] = {"_hidden_y_:(1, 0)", "_hidden_y_:(1, 1)", "_hidden_y_:(2, 0)",
+                         "_hidden_y_:(2, 1)", "_hidden_y_start"};
     check_labels(&m.in, in, 2);
     check_labels(&m.hidden, hid, 5);
     double w1[] = {1 - 50, -50, 1 - 150, -150, 1, 100, 100, 100, 100, 0};
@@ -138,7 +158,8 @@ static void test_discretising_num_num(void) {
     /* Neighbours closer than 2/L mix (the ramp lies below the threshold). */
     Value close[2] = {val_float(0.0), val_float(0.01)};
     MlpBlock q;
-    CHECK(blk_discretising(&c, x, close, 2, (BlkFn){f_recip, NULL}, "_hidden_q_", NULL, out, &q) == 0);
+    CHECK(blk_discretising(&c, x, close, 2, (BlkFn){f_recip, NULL}, "_hidden_q_", NULL, out, &q) ==
+          0);
     CHECK(q.hidden.n == 1); /* 1/0 skipped: a single region */
 }
 
@@ -170,8 +191,8 @@ static void test_seqmap(void) {
     MlpBlock m;
     CHECK(blk_seqmap_cat(&c, &x1, &x2, "s", &out, (BlkFn){f_add, NULL}, "_hidden_s_", &m) == 0);
     const char *in[] = {"a:0", "a:1", "b:0", "b:1", "one"};
-    const char *hid[] = {"_hidden_s_:('a', 0, 'b', 0)", "_hidden_s_:('a', 0, 'b', 1)", "_hidden_s_:('a', 1, 'b', 0)",
-                         "_hidden_s_:('a', 1, 'b', 1)"};
+    const char *hid[] = {"_hidden_s_:('a', 0, 'b', 0)", "_hidden_s_:('a', 0, 'b', 1)",
+                         "_hidden_s_:('a', 1, 'b', 0)", "_hidden_s_:('a', 1, 'b', 1)"};
     check_labels(&m.in, in, 5);
     check_labels(&m.hidden, hid, 4);
     double w1[] = {1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 1, 0, 0, 1, 0, 1, -1, -1, -1, -1};
@@ -208,7 +229,8 @@ static void test_linseqmap(void) {
     MlpBlock m;
     CHECK(blk_linseqmap(&c, x, y, 1, -1, "_hidden_bal_", o, &m) == 0);
     const char *in[] = {"closes", "opens"};
-    const char *hid[] = {"_hidden_bal_x:-1", "_hidden_bal_x:1", "_hidden_bal_y:-1", "_hidden_bal_y:1"};
+    const char *hid[] = {"_hidden_bal_x:-1", "_hidden_bal_x:1", "_hidden_bal_y:-1",
+                         "_hidden_bal_y:1"};
     check_labels(&m.in, in, 2);
     check_labels(&m.hidden, hid, 4);
     double w1[] = {0, 0, -1, 1, -1, 1, 0, 0}; /* closes row, opens row */
@@ -248,8 +270,8 @@ static void test_aggregate_head(void) {
 }
 
 /* ---- layer allocation ---------------------------------------------------------------- */
-static void run_alloc(int n, const AllocKind *kind, const bool *sop, const int *off, const int *ch, int *attn,
-                      int *mlp, int *layers, int *depth) {
+static void run_alloc(int n, const AllocKind *kind, const bool *sop, const int *off, const int *ch,
+                      int *attn, int *mlp, int *layers, int *depth) {
     int buf[64], scratch[64];
     AllocResult r = {depth, buf, buf + 16, attn, mlp, 0};
     AllocGraph g = {n, kind, sop, off, ch};
@@ -338,22 +360,35 @@ static void test_length_model(void) {
     int rc = compile_program(&p, &o, &m, err, sizeof err);
     CHECK_MSG(rc == 0, "%s", err);
     if (m) {
-        const char *lab[] = {"indices:0", "indices:1", "length:0", "length:1", "length:2",
-                             "length_selector_width_attn_output", "one", "tokens:a", "tokens:b",
-                             "tokens:compiler_bos", "tokens:compiler_pad"};
+        const char *lab[] = {"indices:0",
+                             "indices:1",
+                             "length:0",
+                             "length:1",
+                             "length:2",
+                             "length_selector_width_attn_output",
+                             "one",
+                             "tokens:a",
+                             "tokens:b",
+                             "tokens:compiler_bos",
+                             "tokens:compiler_pad"};
         CHECK(m->residual_dim == 11);
-        for (int i = 0; i < 11 && i < m->residual_dim; i++) CHECK_STR(m->residual_labels[i], lab[i]);
-        CHECK(m->num_layers == 1 && m->num_heads == 1 && m->key_size == 4 && m->mlp_hidden_size == 6);
+        for (int i = 0; i < 11 && i < m->residual_dim; i++)
+            CHECK_STR(m->residual_labels[i], lab[i]);
+        CHECK(m->num_layers == 1 && m->num_heads == 1 && m->key_size == 4 &&
+              m->mlp_hidden_size == 6);
         CHECK(m->bos_id == 2 && m->pad_id == 3);
         /* E_tok row = one-hot + one; E_pos row 0 = 0, row p = indices:p-1. */
         for (int id = 0; id < 4; id++)
             for (int d = 0; d < 11; d++)
                 CHECK(m->token_embed[id * 11 + d] == ((d == 7 + id || d == 6) ? 1 : 0));
         for (int pp = 0; pp < 3; pp++)
-            for (int d = 0; d < 11; d++) CHECK(m->pos_embed[pp * 11 + d] == ((pp > 0 && d == pp - 1) ? 1 : 0));
+            for (int d = 0; d < 11; d++)
+                CHECK(m->pos_embed[pp * 11 + d] == ((pp > 0 && d == pp - 1) ? 1 : 0));
         /* Wq = P_Q W_QK: row one -> [0,0,100,0], rows tokens:a/b -> [100,100,0,0]. */
-        CHECK(m->layers[0].q[6 * 4 + 2] == 100 && m->layers[0].q[7 * 4 + 0] == 100 && m->layers[0].q[8 * 4 + 1] == 100);
-        CHECK(m->layers[0].k[9 * 4 + 2] == 1 && m->layers[0].v[9 * 4 + 0] == 1 && m->layers[0].o[0 * 11 + 5] == 1);
+        CHECK(m->layers[0].q[6 * 4 + 2] == 100 && m->layers[0].q[7 * 4 + 0] == 100 &&
+              m->layers[0].q[8 * 4 + 1] == 100);
+        CHECK(m->layers[0].k[9 * 4 + 2] == 1 && m->layers[0].v[9 * 4 + 0] == 1 &&
+              m->layers[0].o[0 * 11 + 5] == 1);
         Value xs[2] = {val_str("a"), val_str("b")}, out[2];
         CHECK(model_run(m, xs, 2, true, out, NULL, err, sizeof err) == 0);
         CHECK(val_eq(out[0], val_int(2)) && val_eq(out[1], val_int(2)));
@@ -411,10 +446,13 @@ static void test_selector_width_range(void) {
                 int vx = compile_verify(x, &p, 1000, 1, &rx, err, sizeof err);
                 /* Tracr: numerical exact up to N = 6, categorical decodes right up to 9. */
                 bool safe = enc == 0 ? N <= 9 : N <= 6;
-                CHECK_MSG((v == 0) == safe, "enc %d N %d: verify %d (%s)", enc, N, v, r.first_mismatch);
+                CHECK_MSG((v == 0) == safe, "enc %d N %d: verify %d (%s)", enc, N, v,
+                          r.first_mismatch);
                 /* Gaps closer than 2/L always warn (the vector is mixed even where argmax holds). */
-                CHECK_MSG((m->n_warnings > 0) == (N >= 7), "enc %d N %d: %d warnings", enc, N, m->n_warnings);
-                CHECK_MSG(vx == 0 && x->n_warnings == 0, "exact enc %d N %d: %s", enc, N, rx.first_mismatch);
+                CHECK_MSG((m->n_warnings > 0) == (N >= 7), "enc %d N %d: %d warnings", enc, N,
+                          m->n_warnings);
+                CHECK_MSG(vx == 0 && x->n_warnings == 0, "exact enc %d N %d: %s", enc, N,
+                          rx.first_mismatch);
                 CHECK(x->mlp_exactness >= 100);
             }
             compiled_model_free(m);

@@ -165,7 +165,8 @@ static void test_space_union_matches_reference(void) {
                 Dir d[16];
                 int n = (int)rnd(16);
                 const char *nm = rand_name();
-                for (int i = 0; i < n; i++) d[i] = rnd(3) ? (Dir){nm, rand_value(mix)} : rand_dir(mix);
+                for (int i = 0; i < n; i++)
+                    d[i] = rnd(3) ? (Dir){nm, rand_value(mix)} : rand_dir(mix);
                 pieces[p] = space_make(&a, d, n);
             }
             if (pieces[p].n > 16) pieces[p].n = 16;
@@ -199,7 +200,8 @@ static void test_space_index_matches_find(void) {
         for (int q = 0; q < 60; q++) {
             Dir x = q % 2 && s.n ? s.d[rnd((unsigned)s.n)] : rand_dir(1);
             if (q % 3 == 0) x.name = NAMES[0][0] == x.name ? NAMES[0][1] : x.name;
-            CHECK_MSG(space_index_find(&ix, &x) == space_find(&s, &x), "round %d query %d", round, q);
+            CHECK_MSG(space_index_find(&ix, &x) == space_find(&s, &x), "round %d query %d", round,
+                      q);
         }
         if (t_cur_failed) break;
     }
@@ -225,11 +227,12 @@ static void ref_float_digits(double f, char *digits, int *exp10) {
 static void test_float_repr_shortest(void) {
     for (int i = 0; i < 200000; i++) {
         double f;
-        unsigned long long bits = ((unsigned long long)rnd(1u << 31) << 33) ^ ((unsigned long long)rnd(1u << 31) << 2) ^ rnd(4);
+        unsigned long long bits = ((unsigned long long)rnd(1u << 31) << 33) ^
+                                  ((unsigned long long)rnd(1u << 31) << 2) ^ rnd(4);
         switch (i % 5) {
-        case 0: memcpy(&f, &bits, sizeof f); break;                              /* any double */
-        case 1: f = (double)rnd(2000) / (double)(1 + rnd(97)); break;            /* k/l */
-        case 2: f = ldexp((double)(bits & 0xfffff), -(int)rnd(1100)); break;     /* subnormals too */
+        case 0: memcpy(&f, &bits, sizeof f); break;                          /* any double */
+        case 1: f = (double)rnd(2000) / (double)(1 + rnd(97)); break;        /* k/l */
+        case 2: f = ldexp((double)(bits & 0xfffff), -(int)rnd(1100)); break; /* subnormals too */
         case 3: f = (double)rnd(100000) / 1000.0; break;
         default: f = nextafter((double)rnd(1000) / 7.0, rnd(2) ? 1e300 : -1e300); break;
         }
@@ -246,7 +249,8 @@ static void test_float_repr_shortest(void) {
             if (*p >= '0' && *p <= '9' && (k || *p != '0')) gd[k++] = *p;
         while (k > 1 && gd[k - 1] == '0') k--;
         gd[k] = 0;
-        CHECK_MSG(strcmp(gd, want_digits) == 0, "%.17g: repr %s, shortest digits %s", f, got, want_digits);
+        CHECK_MSG(strcmp(gd, want_digits) == 0, "%.17g: repr %s, shortest digits %s", f, got,
+                  want_digits);
         if (t_cur_failed) break;
     }
 }
@@ -283,8 +287,8 @@ static void test_int_pair_is_the_tuple(void) {
 }
 
 /* ---- programs ---------------------------------------------------------------------------- */
-static int compile_text(const char *src, const CompileOptions *o, CompiledModel **m, char *err, size_t cap,
-                        RaspProgram *p) {
+static int compile_text(const char *src, const CompileOptions *o, CompiledModel **m, char *err,
+                        size_t cap, RaspProgram *p) {
     if (rasp_parse("t.rasp", src, p, err, cap)) return -1;
     return compile_program(p, o, m, err, cap);
 }
@@ -319,7 +323,8 @@ static bool label_nonzero(const CompiledModel *m, const double *x, const char *l
     size_t n = strlen(label);
     for (int d = 0; d < m->residual_dim; d++) {
         const char *r = m->residual_labels[d];
-        if (strncmp(r, label, n) == 0 && (r[n] == 0 || r[n] == ':') && fabs(x[d]) > 1e-6) return true;
+        if (strncmp(r, label, n) == 0 && (r[n] == 0 || r[n] == ':') && fabs(x[d]) > 1e-6)
+            return true;
     }
     return false;
 }
@@ -346,7 +351,8 @@ static void check_bos_warnings(const char *src) {
         if ((e->kind != EXPR_AGGREGATE && e->kind != EXPR_SELWIDTH) || e->child[0] < 0) continue;
         const RaspExpr *sel = &p.exprs[e->child[0]];
         if (sel->kind != EXPR_SELECT) continue;
-        if (p.exprs[sel->child[0]].kind == EXPR_TOKENS) continue; /* BOS is a token: never flagged */
+        if (p.exprs[sel->child[0]].kind == EXPR_TOKENS)
+            continue; /* BOS is a token: never flagged */
         const char *keys = p.exprs[sel->child[0]].label;
         char a[300];
         snprintf(a, sizeof a, "%s: its selector's keys (%s) are not zero", e->label, keys);
@@ -380,48 +386,56 @@ static void random_program(char *buf, size_t cap) {
         const char *y = nn ? (rnd(4) ? num[nn - 1] : num[rnd((unsigned)nn)]) : NULL;
         switch (rnd(8)) {
         case 0:
-            k += (size_t)snprintf(buf + k, cap - k, "%s = Map(lambda x: %s, %s)\n", v, cat_fn[rnd(5)], a);
+            k += (size_t)snprintf(buf + k, cap - k, "%s = Map(lambda x: %s, %s)\n", v,
+                                  cat_fn[rnd(5)], a);
             strcpy(cat[nc++], v);
             break;
         case 1:
-            k += (size_t)snprintf(buf + k, cap - k, "%s = numerical(Map(lambda x: %s, %s))\n", v, num_fn[rnd(3)], a);
+            k += (size_t)snprintf(buf + k, cap - k, "%s = numerical(Map(lambda x: %s, %s))\n", v,
+                                  num_fn[rnd(3)], a);
             strcpy(num[nn++], v);
             break;
         case 2: { /* a numerical-input MLP: often not zero at BOS, which the warnings catch */
             if (!nn) break;
             bool to_num = rnd(2);
-            k += (size_t)snprintf(buf + k, cap - k, "%s = %s(Map(lambda x: %s, %s))\n", v, to_num ? "numerical" : "",
-                                  disc_fn[rnd(3)], y);
+            k += (size_t)snprintf(buf + k, cap - k, "%s = %s(Map(lambda x: %s, %s))\n", v,
+                                  to_num ? "numerical" : "", disc_fn[rnd(3)], y);
             if (to_num) strcpy(num[nn++], v);
             else strcpy(cat[nc++], v), strcpy(cat[nc++], v); /* drawn more often as keys */
             break;
         }
         case 7: /* keys from a numerical-input MLP, which is not zero at BOS */
             if (!nn) break;
-            k += (size_t)snprintf(buf + k, cap - k,
-                                  "%s_k = Map(lambda x: %s, %s)\ns%d = Select(%s_k, %s, %s)\n%s = SelectorWidth(s%d)\n", v,
-                                  disc_fn[rnd(3)], y, i, v, a, preds[rnd(6)], v, i);
+            k += (size_t)snprintf(
+                buf + k, cap - k,
+                "%s_k = Map(lambda x: %s, %s)\ns%d = Select(%s_k, %s, %s)\n%s = SelectorWidth(s%d)\n",
+                v, disc_fn[rnd(3)], y, i, v, a, preds[rnd(6)], v, i);
             strcpy(cat[nc++], v);
             break;
         case 3:
             if (a == b) break;
-            k += (size_t)snprintf(buf + k, cap - k, "%s = SequenceMap(lambda x, y: x + y, %s, %s)\n", v, a, b);
+            k += (size_t)snprintf(buf + k, cap - k,
+                                  "%s = SequenceMap(lambda x, y: x + y, %s, %s)\n", v, a, b);
             strcpy(cat[nc++], v);
             break;
         case 4:
             if (!nn) break;
-            k += (size_t)snprintf(buf + k, cap - k, "s%d = Select(%s, %s, %s)\n%s = numerical(Aggregate(s%d, %s, default=0))\n",
-                                  i, a, b, preds[rnd(6)], v, i, y);
+            k += (size_t)snprintf(
+                buf + k, cap - k,
+                "s%d = Select(%s, %s, %s)\n%s = numerical(Aggregate(s%d, %s, default=0))\n", i, a,
+                b, preds[rnd(6)], v, i, y);
             strcpy(num[nn++], v);
             break;
         case 5:
-            k += (size_t)snprintf(buf + k, cap - k, "s%d = Select(%s, %s, %s)\n%s = SelectorWidth(s%d)\n", i, a, b,
+            k += (size_t)snprintf(buf + k, cap - k,
+                                  "s%d = Select(%s, %s, %s)\n%s = SelectorWidth(s%d)\n", i, a, b,
                                   preds[rnd(6)], v, i);
             strcpy(cat[nc++], v);
             break;
         default:
-            k += (size_t)snprintf(buf + k, cap - k, "s%d = Select(indices, %s, EQ)\n%s = Aggregate(s%d, %s)\n", i, a, v,
-                                  i, b);
+            k += (size_t)snprintf(buf + k, cap - k,
+                                  "s%d = Select(indices, %s, EQ)\n%s = Aggregate(s%d, %s)\n", i, a,
+                                  v, i, b);
             strcpy(cat[nc++], v);
             break;
         }
@@ -463,7 +477,8 @@ static void test_bos_passes_agree(void) {
             CHECK(BOS_D[0] == m[0]->residual_dim && BOS_D[1] == BOS_D[0] && BOS_D[0] <= 4096);
             CHECK(memcmp(BOS_X[0], BOS_X[1], sizeof(double) * (size_t)BOS_D[0]) == 0);
             CHECK(m[0]->n_warnings == m[1]->n_warnings);
-            for (int i = 0; i < m[0]->n_warnings && i < m[1]->n_warnings; i++) CHECK_STR(m[0]->warnings[i], m[1]->warnings[i]);
+            for (int i = 0; i < m[0]->n_warnings && i < m[1]->n_warnings; i++)
+                CHECK_STR(m[0]->warnings[i], m[1]->warnings[i]);
             if (has_warning(m[1], "BOS position", NULL)) with_bos_warning++;
         }
         compiled_model_free(m[0]);
@@ -506,9 +521,10 @@ static void test_bos_warnings_follow_dense_pass(void) {
     };
     for (size_t i = 0; i < sizeof progs / sizeof *progs; i++) check_bos_warnings(progs[i]);
     /* the classic programs */
-    static const char *names[] = {"count", "count_less_freq", "detect_pattern", "frac_prevs", "hist", "length",
-                                  "nary_sequencemap", "pair_balance", "reverse", "shift_by", "shuffle_dyck",
-                                  "shuffle_dyck2", "sort", "sort_freq", "sort_unique"};
+    static const char *names[] = {"count",   "count_less_freq", "detect_pattern",   "frac_prevs",
+                                  "hist",    "length",          "nary_sequencemap", "pair_balance",
+                                  "reverse", "shift_by",        "shuffle_dyck",     "shuffle_dyck2",
+                                  "sort",    "sort_freq",       "sort_unique"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         char path[256];
         snprintf(path, sizeof path, "tests/fixtures/tracr/%s.rasp", names[i]);
@@ -561,7 +577,8 @@ static void test_deferred_checks_report_as_validation(void) {
         CHECK_MSG(rc == 1, "program %zu: rc %d (%s)", i, rc, err);
         RaspReport r;
         rasp_report_init(&r);
-        rasp_validate_compilable(&p, none ? with_none : p.vocab, none ? 3 : p.n_vocab, p.max_seq_len, &r);
+        rasp_validate_compilable(&p, none ? with_none : p.vocab, none ? 3 : p.n_vocab,
+                                 p.max_seq_len, &r);
         char want[4096];
         size_t k = (size_t)snprintf(want, sizeof want, "the program cannot be compiled:");
         for (int j = 0; j < r.n && k < sizeof want; j++)

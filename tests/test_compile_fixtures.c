@@ -75,7 +75,7 @@ typedef struct Fx {
     const char *name;
     const char **flab; /* fixture residual labels (stripped) */
     int D;
-    int *res;          /* fixture residual index -> ours */
+    int *res; /* fixture residual index -> ours */
     const CompiledModel *m;
     int bad;
 } Fx;
@@ -83,8 +83,8 @@ typedef struct Fx {
 /* Compares fixture F [r, c] with ours G [r, c] under row map rmap and column map cmap
  * (fixture index -> ours; -1 = must be zero in the fixture). Our entries that no fixture
  * entry maps to must be zero. */
-static void cmp_mat(Fx *x, const char *what, const double *F, const double *G, int r, int c, const int *rmap,
-                    const int *cmap) {
+static void cmp_mat(Fx *x, const char *what, const double *F, const double *G, int r, int c,
+                    const int *rmap, const int *cmap) {
     char *covered = calloc((size_t)r * c + 1, 1);
     for (int i = 0; i < r; i++)
         for (int j = 0; j < c; j++) {
@@ -92,19 +92,25 @@ static void cmp_mat(Fx *x, const char *what, const double *F, const double *G, i
             int gi = rmap ? rmap[i] : i, gj = cmap ? cmap[j] : j;
             if (gi < 0 || gj < 0) {
                 if (fabs(f) > TOL) {
-                    if (!x->bad++) fprintf(stderr, "  %s %s: fixture entry [%d,%d]=%g has no counterpart\n", x->name, what, i, j, f);
+                    if (!x->bad++)
+                        fprintf(stderr, "  %s %s: fixture entry [%d,%d]=%g has no counterpart\n",
+                                x->name, what, i, j, f);
                 }
                 continue;
             }
             covered[(size_t)gi * c + gj] = 1;
             double g = G[(size_t)gi * c + gj];
             if (fabs(f - g) > TOL) {
-                if (!x->bad++) fprintf(stderr, "  %s %s: [%d,%d] fixture %.9g, ours %.9g\n", x->name, what, i, j, f, g);
+                if (!x->bad++)
+                    fprintf(stderr, "  %s %s: [%d,%d] fixture %.9g, ours %.9g\n", x->name, what, i,
+                            j, f, g);
             }
         }
     for (size_t k = 0; k < (size_t)r * c; k++)
         if (!covered[k] && fabs(G[k]) > TOL) {
-            if (!x->bad++) fprintf(stderr, "  %s %s: our entry %zu = %g is not in the fixture\n", x->name, what, k, G[k]);
+            if (!x->bad++)
+                fprintf(stderr, "  %s %s: our entry %zu = %g is not in the fixture\n", x->name,
+                        what, k, G[k]);
         }
     free(covered);
 }
@@ -149,8 +155,10 @@ static void check_fixture(const char *stem) {
 
     Fx x = {stem, NULL, 0, NULL, m, 0};
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(J, "config");
-#define CFG(k, v) CHECK_MSG(cJSON_GetObjectItemCaseSensitive(cfg, k)->valueint == (v), "%s: %s fixture %d ours %d", stem, k, \
-                            cJSON_GetObjectItemCaseSensitive(cfg, k)->valueint, (v))
+#define CFG(k, v)                                                                                  \
+    CHECK_MSG(cJSON_GetObjectItemCaseSensitive(cfg, k)->valueint == (v),                           \
+              "%s: %s fixture %d ours %d", stem, k,                                                \
+              cJSON_GetObjectItemCaseSensitive(cfg, k)->valueint, (v))
     CFG("num_layers", m->num_layers);
     CFG("num_heads", m->num_heads);
     CFG("key_size", m->key_size);
@@ -162,7 +170,8 @@ static void check_fixture(const char *stem) {
         m->mlp_hidden_size != cJSON_GetObjectItemCaseSensitive(cfg, "mlp_hidden_size")->valueint ||
         m->residual_dim != cJSON_GetObjectItemCaseSensitive(cfg, "residual_dim")->valueint)
         goto out;
-    int D = m->residual_dim, H = m->num_heads, ks = m->key_size, M = m->mlp_hidden_size, HK = H * ks;
+    int D = m->residual_dim, H = m->num_heads, ks = m->key_size, M = m->mlp_hidden_size,
+        HK = H * ks;
 
     /* residual labels: same multiset; order reported */
     const cJSON *rl = cJSON_GetObjectItemCaseSensitive(J, "residual_labels_stripped");
@@ -176,11 +185,14 @@ static void check_fixture(const char *stem) {
         CHECK_MSG(x.res[i] >= 0, "%s: residual label %s missing", stem, x.flab[i]);
         if (x.res[i] != i) order_diff++;
     }
-    for (int i = 0; i < D; i++) CHECK_MSG(find_str(x.flab, D, m->residual_labels[i]) >= 0, "%s: extra label %s", stem, m->residual_labels[i]);
+    for (int i = 0; i < D; i++)
+        CHECK_MSG(find_str(x.flab, D, m->residual_labels[i]) >= 0, "%s: extra label %s", stem,
+                  m->residual_labels[i]);
     if (order_diff) {
         n_order_diffs++;
-        printf("note: %s: residual order differs from Tracr's at %d of %d positions (Tracr sorts labels with ids):", stem,
-               order_diff, D);
+        printf(
+            "note: %s: residual order differs from Tracr's at %d of %d positions (Tracr sorts labels with ids):",
+            stem, order_diff, D);
         for (int i = 0; i < D; i++)
             if (x.res[i] != i) printf(" %d:%s", i, x.flab[i]);
         printf("\n");
@@ -214,27 +226,35 @@ static void check_fixture(const char *stem) {
     CHECK(F && r == D && c == m->n_out);
     if (F) cmp_mat(&x, "unembed", F, m->unembed, D, c, x.res, NULL);
     free(F);
-    const cJSON *ov = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(J, "output"), "values");
+    const cJSON *ov =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(J, "output"), "values");
     if (!m->output_numerical)
-        for (int j = 0; j < m->n_out; j++) CHECK(val_eq(jval(cJSON_GetArrayItem(ov, j)), m->out_values[j]));
+        for (int j = 0; j < m->n_out; j++)
+            CHECK(val_eq(jval(cJSON_GetArrayItem(ov, j)), m->out_values[j]));
 
     int *cmap = malloc(sizeof(int) * (size_t)(HK > M ? HK : M) + 8);
     for (int l = 0; l < m->num_layers; l++) {
         const cJSON *L = cJSON_GetArrayItem(layers, l);
-        const cJSON *at = cJSON_GetObjectItemCaseSensitive(L, "attn"), *ml = cJSON_GetObjectItemCaseSensitive(L, "mlp");
+        const cJSON *at = cJSON_GetObjectItemCaseSensitive(L, "attn"),
+                    *ml = cJSON_GetObjectItemCaseSensitive(L, "mlp");
         const ModelLayerInfo *in = &m->info[l];
         int fh = cJSON_GetObjectItemCaseSensitive(at, "heads")->valueint;
-        CHECK_MSG(fh == in->n_heads, "%s layer %d: heads fixture %d ours %d", stem, l, fh, in->n_heads);
+        CHECK_MSG(fh == in->n_heads, "%s layer %d: heads fixture %d ours %d", stem, l, fh,
+                  in->n_heads);
         const cJSON *fn = cJSON_GetObjectItemCaseSensitive(at, "nodes");
         for (int h = 0; h < fh && h < in->n_heads; h++)
-            CHECK_MSG(strcmp(cJSON_GetArrayItem(fn, h)->valuestring, in->head_nodes[h]) == 0, "%s layer %d head %d: %s vs %s",
-                      stem, l, h, cJSON_GetArrayItem(fn, h)->valuestring, in->head_nodes[h]);
+            CHECK_MSG(strcmp(cJSON_GetArrayItem(fn, h)->valuestring, in->head_nodes[h]) == 0,
+                      "%s layer %d head %d: %s vs %s", stem, l, h,
+                      cJSON_GetArrayItem(fn, h)->valuestring, in->head_nodes[h]);
         int fm = cJSON_GetObjectItemCaseSensitive(ml, "hidden")->valueint;
-        CHECK_MSG(fm == in->mlp_hidden, "%s layer %d: mlp hidden fixture %d ours %d", stem, l, fm, in->mlp_hidden);
+        CHECK_MSG(fm == in->mlp_hidden, "%s layer %d: mlp hidden fixture %d ours %d", stem, l, fm,
+                  in->mlp_hidden);
         const cJSON *mn = cJSON_GetObjectItemCaseSensitive(ml, "nodes");
         CHECK(cJSON_GetArraySize(mn) == in->n_mlp_nodes);
         const cJSON *it;
-        cJSON_ArrayForEach(it, mn) CHECK_MSG(find_str(in->mlp_nodes, in->n_mlp_nodes, it->valuestring) >= 0, "%s layer %d: mlp node %s", stem, l, it->valuestring);
+        cJSON_ArrayForEach(it, mn)
+            CHECK_MSG(find_str(in->mlp_nodes, in->n_mlp_nodes, it->valuestring) >= 0,
+                      "%s layer %d: mlp node %s", stem, l, it->valuestring);
 
         char nm[128];
         double *Fq, *Fk, *Fv, *Fo, *F1, *F2;
@@ -308,12 +328,14 @@ static void check_fixture(const char *stem) {
     const cJSON *cases = cJSON_GetObjectItemCaseSensitive(J, "cases"), *cs;
     int n_cases = 0, n_bad = 0;
     cJSON_ArrayForEach(cs, cases) {
-        const cJSON *inp = cJSON_GetObjectItemCaseSensitive(cs, "input"), *mo = cJSON_GetObjectItemCaseSensitive(cs, "model");
+        const cJSON *inp = cJSON_GetObjectItemCaseSensitive(cs, "input"),
+                    *mo = cJSON_GetObjectItemCaseSensitive(cs, "model");
         int n = cJSON_GetArraySize(inp);
         Value xs[64], got[64], got32[64];
         double raw[64], raw32[64];
         for (int i = 0; i < n && i < 64; i++) xs[i] = jval(cJSON_GetArrayItem(inp, i));
-        if (model_run(m, xs, n, true, got, raw, err, sizeof err) || model_run(m, xs, n, false, got32, raw32, err, sizeof err)) {
+        if (model_run(m, xs, n, true, got, raw, err, sizeof err) ||
+            model_run(m, xs, n, false, got32, raw32, err, sizeof err)) {
             CHECK_MSG(0, "%s: %s", stem, err);
             continue;
         }
@@ -334,8 +356,9 @@ static void check_fixture(const char *stem) {
                     char a[64], b[64];
                     val_repr_fmt(got[i], a, sizeof a);
                     val_repr_fmt(jval(w), b, sizeof b);
-                    fprintf(stderr, "  %s case %d pos %d: ours %s (raw %.9g, f32 %.9g) fixture %s\n", stem, n_cases - 1, i,
-                            a, raw[i], raw32[i], b);
+                    fprintf(stderr,
+                            "  %s case %d pos %d: ours %s (raw %.9g, f32 %.9g) fixture %s\n", stem,
+                            n_cases - 1, i, a, raw[i], raw32[i], b);
                 }
                 n_bad++;
             }
@@ -343,8 +366,8 @@ static void check_fixture(const char *stem) {
     }
     CHECK_MSG(n_bad == 0, "%s: %d output positions differ", stem, n_bad);
     CHECK(n_cases > 0);
-    printf("%-18s D=%-3d layers=%d heads=%d ks=%-2d mlp=%-3d cases=%d warnings=%d\n", stem, D, m->num_layers, H, ks, M,
-           n_cases, m->n_warnings);
+    printf("%-18s D=%-3d layers=%d heads=%d ks=%-2d mlp=%-3d cases=%d warnings=%d\n", stem, D,
+           m->num_layers, H, ks, M, n_cases, m->n_warnings);
     for (int i = 0; i < m->n_warnings; i++) printf("    warning: %s\n", m->warnings[i]);
     free(x.flab);
     free(x.res);
@@ -376,7 +399,8 @@ static void test_all_fixtures(void) {
         if (t_failed_checks != before) fprintf(stderr, "fixture %s FAILED\n", names[i]);
     }
     CHECK(n_fixtures >= 15);
-    printf("%d fixtures checked; residual order differs from Tracr's in %d\n", n_fixtures, n_order_diffs);
+    printf("%d fixtures checked; residual order differs from Tracr's in %d\n", n_fixtures,
+           n_order_diffs);
 }
 
 int main(void) {

@@ -18,8 +18,8 @@ static unsigned rnd(unsigned n) {
 
 typedef struct Gen {
     RaspProgram p;
-    int cat[64], n_cat; /* categorical SOps */
-    int num[64], n_num; /* numerical SOps */
+    int cat[64], n_cat;     /* categorical SOps */
+    int num[64], n_num;     /* numerical SOps */
     int num01[64], n_num01; /* numerical SOps with values in {0, 1} */
     int n_named;
 } Gen;
@@ -89,7 +89,8 @@ static void gen_program(Gen *g) {
     int last = -1;
     for (int op = 0; op < n_ops; op++) {
         /* The first operation reads tokens, so most programs depend on them (Tracr needs it). */
-        int x = op == 0 ? g->cat[0] : g->cat[rnd((unsigned)g->n_cat)], y = g->cat[rnd((unsigned)g->n_cat)];
+        int x = op == 0 ? g->cat[0] : g->cat[rnd((unsigned)g->n_cat)],
+            y = g->cat[rnd((unsigned)g->n_cat)];
         int r;
         switch (rnd(10)) {
         case 0: /* categorical Map */
@@ -100,8 +101,9 @@ static void gen_program(Gen *g) {
         case 1: { /* categorical -> numerical Map (0/1 or general) */
             r = add(g, EXPR_MAP, ENC_NUMERICAL, x, -1);
             bool b01 = rnd(2);
-            g->p.exprs[r].fn = lam(g, 1, b01 ? py_cmp2(a, PYC_EQ, X(g), C(g, (int)rnd(3)))
-                                               : py_binary(a, PYB_SUB, X(g), C(g, (int)rnd(2))));
+            g->p.exprs[r].fn = lam(g, 1,
+                                   b01 ? py_cmp2(a, PYC_EQ, X(g), C(g, (int)rnd(3)))
+                                       : py_binary(a, PYB_SUB, X(g), C(g, (int)rnd(2))));
             g->num[g->n_num++] = r;
             if (b01) g->num01[g->n_num01++] = r;
             break;
@@ -109,7 +111,9 @@ static void gen_program(Gen *g) {
         case 2: /* categorical SequenceMap of two different nodes */
             if (x == y) continue;
             r = add(g, EXPR_SEQMAP, ENC_CATEGORICAL, x, y);
-            g->p.exprs[r].fn = lam(g, 2, rnd(2) ? py_binary(a, PYB_ADD, X(g), Y(g)) : py_binary(a, PYB_SUB, X(g), Y(g)));
+            g->p.exprs[r].fn =
+                lam(g, 2,
+                    rnd(2) ? py_binary(a, PYB_ADD, X(g), Y(g)) : py_binary(a, PYB_SUB, X(g), Y(g)));
             g->cat[g->n_cat++] = r;
             break;
         case 3: /* numerical -> numerical / categorical Map */
@@ -135,17 +139,19 @@ static void gen_program(Gen *g) {
             RaspExpr *E = &g->p.exprs[r];
             E->lin_a = val_int(ca[k]);
             E->lin_b = val_int(cb[k]);
-            E->fn = lam(g, 2, py_binary(a, PYB_ADD, py_binary(a, PYB_MUL, C(g, ca[k]), X(g)),
-                                        py_binary(a, PYB_MUL, C(g, cb[k]), Y(g))));
+            E->fn = lam(g, 2,
+                        py_binary(a, PYB_ADD, py_binary(a, PYB_MUL, C(g, ca[k]), X(g)),
+                                  py_binary(a, PYB_MUL, C(g, cb[k]), Y(g))));
             g->num[g->n_num++] = r;
             break;
         }
         case 5:
         case 6:
-        case 7: { /* Select + Aggregate (categorical or numerical) */
+        case 7: {                 /* Select + Aggregate (categorical or numerical) */
             bool unique = rnd(2); /* keys = indices with EQ: at most one key per query */
             int s = add(g, EXPR_SELECT, ENC_CATEGORICAL, unique ? g->cat[1] : x, y);
-            static const Pred preds[8] = {PRED_EQ, PRED_LT, PRED_LEQ, PRED_GT, PRED_GEQ, PRED_NEQ, PRED_TRUE, PRED_FALSE};
+            static const Pred preds[8] = {PRED_EQ,  PRED_LT,  PRED_LEQ,  PRED_GT,
+                                          PRED_GEQ, PRED_NEQ, PRED_TRUE, PRED_FALSE};
             g->p.exprs[s].pred = unique ? PRED_EQ : preds[rnd(8)];
             if (g->n_num01 && rnd(2)) {
                 int v = g->num01[rnd((unsigned)g->n_num01)];
@@ -191,19 +197,20 @@ static void describe(const RaspProgram *p) {
         const RaspExpr *e = &p->exprs[i];
         char body[256] = "";
         if (e->fn) py_format(e->fn->body, e->fn->params, body, sizeof body);
-        fprintf(stderr, "    %s = %s%s(%s%s%s) %s %s\n", e->label, e->enc == ENC_NUMERICAL ? "numerical " : "",
-                rasp_kind_name(e->kind), e->child[0] >= 0 ? p->exprs[e->child[0]].label : "",
-                e->child[1] >= 0 ? ", " : "", e->child[1] >= 0 ? p->exprs[e->child[1]].label : "",
+        fprintf(stderr, "    %s = %s%s(%s%s%s) %s %s\n", e->label,
+                e->enc == ENC_NUMERICAL ? "numerical " : "", rasp_kind_name(e->kind),
+                e->child[0] >= 0 ? p->exprs[e->child[0]].label : "", e->child[1] >= 0 ? ", " : "",
+                e->child[1] >= 0 ? p->exprs[e->child[1]].label : "",
                 e->kind == EXPR_SELECT ? rasp_pred_name(e->pred) : "", body);
     }
-    fprintf(stderr, "    vocab n=%d first=%lld N=%d causal=%d\n", p->n_vocab, (long long)p->vocab[0].u.i, p->max_seq_len,
-            p->causal);
+    fprintf(stderr, "    vocab n=%d first=%lld N=%d causal=%d\n", p->n_vocab,
+            (long long)p->vocab[0].u.i, p->max_seq_len, p->causal);
 }
 
 static void test_random_programs(void) {
     const int N_PROGRAMS = 400;
-    int compiled = 0, rejected = 0, clean = 0, warned_ok = 0, warned_bad = 0, unwarned_bad = 0, exact_bad = 0,
-        exact_warn_bad = 0, positions = 0;
+    int compiled = 0, rejected = 0, clean = 0, warned_ok = 0, warned_bad = 0, unwarned_bad = 0,
+        exact_bad = 0, exact_warn_bad = 0, positions = 0;
     for (int t = 0; t < N_PROGRAMS; t++) {
         Gen g;
         gen_program(&g);
@@ -227,10 +234,10 @@ static void test_random_programs(void) {
             warned_bad++;
             if (getenv("PROP_VERBOSE")) {
                 fprintf(stderr, "  program %d: %s\n", t, rep.first_mismatch);
-                for (int w = 0; w < m->n_warnings; w++) fprintf(stderr, "    warning: %s\n", m->warnings[w]);
+                for (int w = 0; w < m->n_warnings; w++)
+                    fprintf(stderr, "    warning: %s\n", m->warnings[w]);
             }
-        }
-        else {
+        } else {
             unwarned_bad++;
             fprintf(stderr, "  program %d: %s (no warning)\n", t, rep.first_mismatch);
             describe(&g.p);
@@ -242,15 +249,17 @@ static void test_random_programs(void) {
         o.exact = true;
         if (compile_program(&g.p, &o, &mx, err, sizeof err) == 0) {
             VerifyReport rx;
-            if (compile_verify(mx, &g.p, 1000000, (unsigned long long)t, &rx, err, sizeof err) == 1) {
+            if (compile_verify(mx, &g.p, 1000000, (unsigned long long)t, &rx, err, sizeof err) ==
+                1) {
                 exact_bad++;
                 if (mx->n_warnings) {
                     exact_warn_bad++;
                     if (getenv("PROP_VERBOSE"))
-                        for (int w = 0; w < mx->n_warnings; w++) fprintf(stderr, "    exact warning: %s\n", mx->warnings[w]);
-                }
-                else {
-                    fprintf(stderr, "  program %d (exact mode): %s (no warning)\n", t, rx.first_mismatch);
+                        for (int w = 0; w < mx->n_warnings; w++)
+                            fprintf(stderr, "    exact warning: %s\n", mx->warnings[w]);
+                } else {
+                    fprintf(stderr, "  program %d (exact mode): %s (no warning)\n", t,
+                            rx.first_mismatch);
                     describe(&g.p);
                 }
             }
@@ -259,10 +268,12 @@ static void test_random_programs(void) {
         compiled_model_free(m);
         rasp_program_free(&g.p);
     }
-    printf("random programs: %d generated, %d compiled, %d rejected by the compiler\n", N_PROGRAMS, compiled, rejected);
-    printf("  %d exact matches without warnings, %d matched despite warnings, %d mismatched after a warning, "
-           "%d mismatched without a warning; %d positions compared\n",
-           clean, warned_ok, warned_bad, unwarned_bad, positions);
+    printf("random programs: %d generated, %d compiled, %d rejected by the compiler\n", N_PROGRAMS,
+           compiled, rejected);
+    printf(
+        "  %d exact matches without warnings, %d matched despite warnings, %d mismatched after a warning, "
+        "%d mismatched without a warning; %d positions compared\n",
+        clean, warned_ok, warned_bad, unwarned_bad, positions);
     printf("  exact mode: %d mismatched (%d of them warned)\n", exact_bad, exact_warn_bad);
     CHECK(unwarned_bad == 0);
     CHECK(exact_bad == exact_warn_bad);

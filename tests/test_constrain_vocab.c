@@ -63,7 +63,8 @@ static void walk(const PcContext *ctx, WalkStats *ws) {
         ws->failed++;
         return;
     }
-    for (int r = 1; r < PT_ROWS && table[r * PT_COLS] != PT_END; r++) ws->tables += table[r * PT_COLS + PT_COL_FN] == PT_FN_TABLE;
+    for (int r = 1; r < PT_ROWS && table[r * PT_COLS] != PT_END; r++)
+        ws->tables += table[r * PT_COLS + PT_COL_FN] == PT_FN_TABLE;
     RaspReport rep;
     rasp_report_init(&rep);
     if (rasp_validate_compilable(&p, ctx->vocab, ctx->n_vocab, ctx->max_seq_len, &rep) != 0) {
@@ -91,8 +92,8 @@ static void run_walks(const Value *vocab, int nv, int len, int walks, const char
     PcContext ctx = {vocab, nv, len, 0};
     WalkStats ws = {0};
     for (int i = 0; i < walks; i++) walk(&ctx, &ws);
-    printf("%s: %d walks, %d finished, %d dead ends, %d compiled, %d failed, %d tables\n", what, ws.walks, ws.finished,
-           ws.dead, ws.compiled, ws.failed, ws.tables);
+    printf("%s: %d walks, %d finished, %d dead ends, %d compiled, %d failed, %d tables\n", what,
+           ws.walks, ws.finished, ws.dead, ws.compiled, ws.failed, ws.tables);
     /* Every finished walk compiles. A walk may still get stuck (no token allowed) in rare
      * corners the row budget does not foresee (a LinearSequenceMap whose value set would
      * exceed itracr's product limit); decoding then fails instead of printing a program. */
@@ -159,13 +160,15 @@ static void test_sampler_sequences_allowed(void) {
         int len;
         int16_t back[PT_ROWS * PT_COLS];
         CHECK(pc_encode(g.tokens, seq, &len, err, sizeof err) == 0);
-        CHECK(pc_decode(seq, len, back, err, sizeof err) == 0 && memcmp(back, g.tokens, sizeof back) == 0);
+        CHECK(pc_decode(seq, len, back, err, sizeof err) == 0 &&
+              memcmp(back, g.tokens, sizeof back) == 0);
         PcContext ctx = {g.setting.vocab, g.setting.n_vocab, g.setting.max_seq_len, 0};
         for (int t = 0; t < len; t++) {
             pc_allowed_ctx(&ctx, seq, t, allowed);
             if (!allowed[seq[t]]) {
                 char name[64];
-                CHECK_MSG(0, "sample %d: token %d (%s) not allowed", i, t, pc_token_name(seq[t], name, sizeof name));
+                CHECK_MSG(0, "sample %d: token %d (%s) not allowed", i, t,
+                          pc_token_name(seq[t], name, sizeof name));
                 break;
             }
         }

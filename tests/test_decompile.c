@@ -10,8 +10,8 @@
 
 #include "compiler/model.h"
 #include "dataset/accept.h"
-#include "eval/eval_run.h"
 #include "eval/equiv.h"
+#include "eval/eval_run.h"
 #include "eval/search.h"
 #include "meta/meta.h"
 #include "test.h"
@@ -39,7 +39,8 @@ static CompiledModel *via_file(CompiledModel *m) {
     size_t len = 0;
     char err[256];
     CompiledModel *back = NULL;
-    if (model_serialize(m, &buf, &len, err, sizeof err) == 0) model_load_buffer(buf, len, &back, err, sizeof err);
+    if (model_serialize(m, &buf, &len, err, sizeof err) == 0)
+        model_load_buffer(buf, len, &back, err, sizeof err);
     free(buf);
     return back;
 }
@@ -48,14 +49,16 @@ static CompiledModel *via_file(CompiledModel *m) {
  * verifies by weights; on the same weights with one residual direction's sign flipped in
  * every matrix (an orthogonal change: same function, weights no longer Tracr's), it verifies
  * by function; results repeat exactly under a seed, in every order. */
-static void check_search(MetaModel *mm, CompiledModel *m, const WtTokens *wt, const int16_t *truth) {
+static void check_search(MetaModel *mm, CompiledModel *m, const WtTokens *wt,
+                         const int16_t *truth) {
     char err[512];
     SearchOptions so;
     search_options_default(&so);
     search_options_seed(&so, 9);
     so.max_candidates = 8;
     SearchResult r;
-    CHECK_MSG(search_decompile(mm, m, wt->payload, wt->ids, wt->n, &so, &r, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(search_decompile(mm, m, wt->payload, wt->ids, wt->n, &so, &r, err, sizeof err) == 0,
+              "%s", err);
     CHECK(r.verdict == SEARCH_WEIGHTS && r.winner == 0 && r.tried == 1);
     CHECK(memcmp(r.table, truth, sizeof r.table) == 0);
 
@@ -68,13 +71,15 @@ static void check_search(MetaModel *mm, CompiledModel *m, const WtTokens *wt, co
     for (int i = 0; i <= f->max_seq_len; i++) f->pos_embed[(size_t)i * D] *= -1;
     for (int l = 0; l < f->num_layers; l++) {
         ModelLayer *L = &f->layers[l];
-        for (int j = 0; j < HK; j++) L->q[j] *= -1, L->k[j] *= -1, L->v[j] *= -1, L->o[(size_t)j * D] *= -1;
+        for (int j = 0; j < HK; j++)
+            L->q[j] *= -1, L->k[j] *= -1, L->v[j] *= -1, L->o[(size_t)j * D] *= -1;
         for (int j = 0; j < M; j++) L->w1[j] *= -1, L->w2[(size_t)j * D] *= -1;
     }
     for (int j = 0; j < f->n_out; j++) f->unembed[j] *= -1;
     SearchResult rf;
     CHECK(search_decompile(mm, f, wt->payload, wt->ids, wt->n, &so, &rf, err, sizeof err) == 0);
-    CHECK_MSG(rf.verdict == SEARCH_FUNCTION, "verdict %s (%s)", search_verdict_name(rf.verdict), rf.detail);
+    CHECK_MSG(rf.verdict == SEARCH_FUNCTION, "verdict %s (%s)", search_verdict_name(rf.verdict),
+              rf.detail);
     CHECK(!rf.out_of_budget && rf.winner >= 0 && rf.winner < rf.tried);
     CHECK(rf.func_checked >= 1 && memcmp(rf.table, truth, sizeof rf.table) == 0);
     compiled_model_free(f);
@@ -121,7 +126,8 @@ static void test_decompile_roundtrip(void) {
 
     TrainConfig c;
     train_config_default(&c);
-    c.d_model = 48, c.n_layer = 2, c.n_head = 4, c.batch = NS, c.lr = 3e-3, c.lr_min = 3e-3, c.warmup = 10;
+    c.d_model = 48, c.n_layer = 2, c.n_head = 4, c.batch = NS, c.lr = 3e-3, c.lr_min = 3e-3,
+    c.warmup = 10;
     c.steps = 400, c.weight_decay = 0, c.max_prefix = 256, c.seed = 11;
     Trainer t;
     CHECK(trainer_init(&t, &c, &d, err, sizeof err) == 0);
@@ -130,10 +136,12 @@ static void test_decompile_roundtrip(void) {
     for (int k = 0; k < NS; k++) {
         int16_t tab[PT_ROWS * PT_COLS];
         int P = (int)(d.off[k + 1] - d.off[k]);
-        CHECK_MSG(meta_decode_table(&t.m, d.payload + d.off[k] * WT_WIDTH, d.ids + d.off[k] * WT_N_IDS, P, 1, tab, err,
-                                    sizeof err) == 0, "%s", err);
+        CHECK_MSG(meta_decode_table(&t.m, d.payload + d.off[k] * WT_WIDTH,
+                                    d.ids + d.off[k] * WT_N_IDS, P, 1, tab, err, sizeof err) == 0,
+                  "%s", err);
         RaspProgram p;
-        CHECK_MSG(pt_decode(tab, NULL, 0, 0, &p, err, sizeof err) == 0, "untrained decode %d: %s", k, err);
+        CHECK_MSG(pt_decode(tab, NULL, 0, 0, &p, err, sizeof err) == 0, "untrained decode %d: %s",
+                  k, err);
         rasp_program_free(&p);
         /* after a forward on the same prefix with other program tokens (the teacher-forced
          * pass), decoding that reuses its keys and values gives the same program, greedy and beam */
@@ -142,19 +150,24 @@ static void test_decompile_roundtrip(void) {
         MetaBatch b = {1, P, 5, d.payload + d.off[k] * WT_WIDTH, ids32, &plen, toks, NULL};
         for (int beam = 1; beam <= 3; beam += 2) {
             int16_t want[PT_ROWS * PT_COLS], got[PT_ROWS * PT_COLS];
-            CHECK(meta_decode_table(&t.m, d.payload + d.off[k] * WT_WIDTH, d.ids + d.off[k] * WT_N_IDS, P, beam, want,
-                                    err, sizeof err) == 0);
+            CHECK(meta_decode_table(&t.m, d.payload + d.off[k] * WT_WIDTH,
+                                    d.ids + d.off[k] * WT_N_IDS, P, beam, want, err,
+                                    sizeof err) == 0);
             CHECK(meta_forward(&t.m, &b, NULL, err, sizeof err) == 0);
-            CHECK_MSG(meta_decode_table_reuse(&t.m, d.payload + d.off[k] * WT_WIDTH, d.ids + d.off[k] * WT_N_IDS, P,
-                                              beam, got, err, sizeof err) == 0, "%s", err);
+            CHECK_MSG(meta_decode_table_reuse(&t.m, d.payload + d.off[k] * WT_WIDTH,
+                                              d.ids + d.off[k] * WT_N_IDS, P, beam, got, err,
+                                              sizeof err) == 0,
+                      "%s", err);
             CHECK(memcmp(want, got, sizeof want) == 0);
         }
         /* a last forward on another prefix length is refused */
         MetaBatch b2 = {1, P - 1, 5, d.payload + d.off[k] * WT_WIDTH, ids32, &plen, toks, NULL};
         plen = P - 1;
         CHECK(meta_forward(&t.m, &b2, NULL, err, sizeof err) == 0);
-        CHECK(meta_decode_table_reuse(&t.m, d.payload + d.off[k] * WT_WIDTH, d.ids + d.off[k] * WT_N_IDS, P, 1, tab,
-                                      err, sizeof err) != 0 && strstr(err, "reuse_prefix"));
+        CHECK(meta_decode_table_reuse(&t.m, d.payload + d.off[k] * WT_WIDTH,
+                                      d.ids + d.off[k] * WT_N_IDS, P, 1, tab, err,
+                                      sizeof err) != 0 &&
+              strstr(err, "reuse_prefix"));
     }
 
     float loss, lr;
@@ -186,16 +199,20 @@ static void test_decompile_roundtrip(void) {
         CHECK(wt_encode(m, &wo, &wt, err, sizeof err) == 0);
         /* the model file gives the dataset's weight tokens exactly */
         int P = (int)(d.off[k + 1] - d.off[k]);
-        CHECK(wt.n == P && memcmp(wt.payload, d.payload + d.off[k] * WT_WIDTH, sizeof(float) * WT_WIDTH * (size_t)P) == 0);
+        CHECK(wt.n == P && memcmp(wt.payload, d.payload + d.off[k] * WT_WIDTH,
+                                  sizeof(float) * WT_WIDTH * (size_t)P) == 0);
         for (int beam = 1; beam <= 3; beam += 2) {
             int16_t pred[PT_ROWS * PT_COLS];
-            CHECK(meta_decode_table(&t.m, wt.payload, wt.ids, wt.n, beam, pred, err, sizeof err) == 0);
-            CHECK_MSG(memcmp(pred, truth, sizeof pred) == 0, "sample %d beam %d: wrong program", k, beam);
+            CHECK(meta_decode_table(&t.m, wt.payload, wt.ids, wt.n, beam, pred, err, sizeof err) ==
+                  0);
+            CHECK_MSG(memcmp(pred, truth, sizeof pred) == 0, "sample %d beam %d: wrong program", k,
+                      beam);
             EquivOptions eo;
             equiv_options_default(&eo);
             EquivResult er;
             CHECK(equiv_check_tokens(m, NULL, NULL, pred, NULL, &eo, &er, err, sizeof err) == 0);
-            CHECK_MSG(er.status == EVAL_FN_EQUIVALENT, "sample %d: %s %s", k, eval_func_name(er.status), er.detail);
+            CHECK_MSG(er.status == EVAL_FN_EQUIVALENT, "sample %d: %s %s", k,
+                      eval_func_name(er.status), er.detail);
         }
         check_search(&t.m, m, &wt, truth);
         /* another sample's program is not equivalent to this model */
@@ -204,7 +221,8 @@ static void test_decompile_roundtrip(void) {
         equiv_options_default(&eo);
         EquivResult er;
         CHECK(equiv_check_tokens(m, NULL, NULL, other, NULL, &eo, &er, err, sizeof err) == 0);
-        CHECK(er.status != EVAL_FN_EQUIVALENT || memcmp(other, truth, sizeof(int16_t) * PT_ROWS * PT_COLS) == 0);
+        CHECK(er.status != EVAL_FN_EQUIVALENT ||
+              memcmp(other, truth, sizeof(int16_t) * PT_ROWS * PT_COLS) == 0);
         wt_tokens_free(&wt);
         compiled_model_free(m);
         compiled_model_free(m0);
@@ -213,7 +231,8 @@ static void test_decompile_roundtrip(void) {
     int16_t tab[PT_ROWS * PT_COLS];
     float *big = calloc((size_t)(c.max_prefix + 1) * WT_WIDTH, sizeof(float));
     int16_t *bid = calloc((size_t)(c.max_prefix + 1) * WT_N_IDS, sizeof(int16_t));
-    CHECK(meta_decode_table(&t.m, big, bid, c.max_prefix + 1, 1, tab, err, sizeof err) != 0 && strstr(err, "at most"));
+    CHECK(meta_decode_table(&t.m, big, bid, c.max_prefix + 1, 1, tab, err, sizeof err) != 0 &&
+          strstr(err, "at most"));
     free(big);
     free(bid);
     trainer_free(&t);

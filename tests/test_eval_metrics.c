@@ -13,7 +13,8 @@
 #define T_SIZE (PT_ROWS * PT_COLS)
 
 /* frac_prevs of x < 2 (docs/program-tokens.md) */
-static const char *FRAC = "Map num lt2 tokens - v1; Select - LEQ indices indices v2; Aggregate num - v2 v1 v3";
+static const char *FRAC =
+    "Map num lt2 tokens - v1; Select - LEQ indices indices v2; Aggregate num - v2 v1 v3";
 
 static void test_table_len(void) {
     int16_t t[T_SIZE];
@@ -44,7 +45,8 @@ static void test_compare_identical(void) {
 static void test_compare_one_cell(void) {
     int16_t t[T_SIZE], p[T_SIZE];
     tab_build(t, FRAC);
-    tab_build(p, "Map num lt2 tokens - v1; Select - LT indices indices v2; Aggregate num - v2 v1 v3");
+    tab_build(p,
+              "Map num lt2 tokens - v1; Select - LT indices indices v2; Aggregate num - v2 v1 v3");
     EvalPair e;
     eval_compare(t, p, &e);
     CHECK(!e.exact);
@@ -112,7 +114,8 @@ static void test_aggregate(void) {
     int16_t t1[T_SIZE], p1[T_SIZE], p2[T_SIZE], p3[T_SIZE], t4[T_SIZE], p4[T_SIZE];
     tab_build(t1, FRAC);
     tab_build(p1, FRAC);
-    tab_build(p2, "Map num lt2 tokens - v1; Select - LT indices indices v2; Aggregate num - v2 v1 v3");
+    tab_build(p2,
+              "Map num lt2 tokens - v1; Select - LT indices indices v2; Aggregate num - v2 v1 v3");
     tab_build(p3, "Map num lt2 tokens - v1");
     tab_build(t4, "Map cat lt2 tokens - v1");
     tab_build(p4, "Map cat min2 tokens - v1; Map cat lt2 v1 - v2");
@@ -239,28 +242,35 @@ static void test_equiv_hand(void) {
     CHECK(check_pair(FRAC, FRAC, &r) == EVAL_FN_EQUIVALENT);
     CHECK(r.exact && r.n_inputs == 0);
     /* different lengths, same function: x < 2 == min(x, 2) < 2 */
-    CHECK(check_pair("Map cat lt2 tokens - v1", "Map cat min2 tokens - v1; Map cat lt2 v1 - v2", &r) ==
-          EVAL_FN_EQUIVALENT);
+    CHECK(check_pair("Map cat lt2 tokens - v1", "Map cat min2 tokens - v1; Map cat lt2 v1 - v2",
+                     &r) == EVAL_FN_EQUIVALENT);
     CHECK(!r.exact && r.exhaustive && r.n_inputs == 5 + 25 + 125 + 625);
     /* x + x == 2x */
-    EvalFunc f = check_pair("Map cat mul2 tokens - v1", "SequenceMap cat add_xy tokens tokens v1", &r);
+    EvalFunc f =
+        check_pair("Map cat mul2 tokens - v1", "SequenceMap cat add_xy tokens tokens v1", &r);
     CHECK_MSG(f == EVAL_FN_EQUIVALENT, "%s %s", eval_func_name(f), r.detail);
     /* the same function with a numerical output: compared as numbers */
     f = check_pair("Map cat mul2 tokens - v1", "Map num mul2 tokens - v1", &r);
     CHECK_MSG(f == EVAL_FN_EQUIVALENT, "%s %s", eval_func_name(f), r.detail);
     /* x < 2 vs x < 3: the first input that differs is [2] */
-    CHECK(check_pair("Map cat lt2 tokens - v1", "Map cat lt3 tokens - v1", &r) == EVAL_FN_DIFFERENT);
+    CHECK(check_pair("Map cat lt2 tokens - v1", "Map cat lt3 tokens - v1", &r) ==
+          EVAL_FN_DIFFERENT);
     CHECK(r.n_inputs == 3);
-    CHECK_MSG(strcmp(r.detail, "input [2] position 0: true False, predicted True") == 0, "%s", r.detail);
+    CHECK_MSG(strcmp(r.detail, "input [2] position 0: true False, predicted True") == 0, "%s",
+              r.detail);
     /* frac_prevs with LEQ vs LT differ on the first position already */
-    CHECK(check_pair(FRAC, "Map num lt2 tokens - v1; Select - LT indices indices v2; Aggregate num - v2 v1 v3",
-                     &r) == EVAL_FN_DIFFERENT);
+    CHECK(check_pair(
+              FRAC,
+              "Map num lt2 tokens - v1; Select - LT indices indices v2; Aggregate num - v2 v1 v3",
+              &r) == EVAL_FN_DIFFERENT);
     /* does not decode */
     CHECK(check_pair(FRAC, "Map cat - tokens - v1", &r) == EVAL_FN_NO_DECODE);
     CHECK_MSG(strstr(r.detail, "row 1") != NULL, "%s", r.detail);
     CHECK(check_pair(FRAC, "Map cat lt2 v2 - v1", &r) == EVAL_FN_NO_DECODE);
     /* decodes, but a numerical mean of values other than 0/1 does not compile */
-    f = check_pair(FRAC, "Map num add1 tokens - v1; Select - LEQ indices indices v2; Aggregate num - v2 v1 v3", &r);
+    f = check_pair(
+        FRAC, "Map num add1 tokens - v1; Select - LEQ indices indices v2; Aggregate num - v2 v1 v3",
+        &r);
     CHECK_MSG(f == EVAL_FN_NO_COMPILE, "%s %s", eval_func_name(f), r.detail);
     /* the true table itself broken */
     CHECK(check_pair("Map cat - tokens - v1", FRAC, &r) == EVAL_FN_TRUE_FAILED);
@@ -271,8 +281,9 @@ static void test_equiv_hand(void) {
 static void test_equiv_program(void) {
     RaspProgram p;
     char err[512];
-    CHECK(rasp_parse("t.rasp", "vocab {0, 1, 2, 3, 4}\nmax_seq_len 3\nsmall = Map(lambda x: x < 2, tokens)\n", &p,
-                     err, sizeof err) == 0);
+    CHECK(rasp_parse("t.rasp",
+                     "vocab {0, 1, 2, 3, 4}\nmax_seq_len 3\nsmall = Map(lambda x: x < 2, tokens)\n",
+                     &p, err, sizeof err) == 0);
     int16_t pred[T_SIZE];
     EquivResult r;
     tab_build(pred, "Map cat lt2 tokens - v1");
@@ -286,7 +297,8 @@ static void test_equiv_program(void) {
     CHECK(rasp_parse_file(FIXTURE_DIR "/tracr/sort.rasp", &p, err, sizeof err) == 0);
     tab_build(pred, "Map cat lt2 tokens - v1");
     CHECK(equiv_check_program(&p, pred, NULL, NULL, &r, err, sizeof err) == 0);
-    CHECK_MSG(r.status == EVAL_FN_DIFFERENT && !r.exact, "%s %s", eval_func_name(r.status), r.detail);
+    CHECK_MSG(r.status == EVAL_FN_DIFFERENT && !r.exact, "%s %s", eval_func_name(r.status),
+              r.detail);
     rasp_program_free(&p);
 }
 
@@ -314,8 +326,8 @@ static void test_equiv_random(void) {
 }
 
 /* Brute force with the interpreter: outputs of both decoded programs on every input. */
-static bool brute_equiv(const RaspProgram *a, const RaspProgram *b, const Value *vocab, int nv, int N,
-                        bool *skipped) {
+static bool brute_equiv(const RaspProgram *a, const RaspProgram *b, const Value *vocab, int nv,
+                        int N, bool *skipped) {
     Value xs[8], oa[8], ob[8];
     int d[8];
     char err[256];
@@ -363,8 +375,8 @@ static void mutate(const int16_t *t, int16_t *p, uint64_t *st) {
 /* Equivalent rewrites: the arguments of a commutative SequenceMap swapped. Returns false
  * when the table has no such row. */
 static bool swap_commutative(const int16_t *t, int16_t *p) {
-    static const char *const comm[] = {"add_xy", "mul_xy", "min_xy", "max_xy", "absdiff_xy",
-                                       "parity_xy", "eq_xy", "and_xy", "or_xy", "xor_xy"};
+    static const char *const comm[] = {"add_xy",    "mul_xy", "min_xy", "max_xy", "absdiff_xy",
+                                       "parity_xy", "eq_xy",  "and_xy", "or_xy",  "xor_xy"};
     memcpy(p, t, sizeof(int16_t) * T_SIZE);
     for (int r = 1; r <= eval_table_len(t); r++) {
         int16_t *row = p + r * PT_COLS;
@@ -428,8 +440,8 @@ static void test_equiv_brute_force(void) {
             mutate(a.tokens, pred, &st);
         }
         EquivResult r;
-        int rc = equiv_check_pair(a.tokens, pred, vocab, c.n_vocab, c.max_seq_len, NULL, NULL, &r, err,
-                                  sizeof err);
+        int rc = equiv_check_pair(a.tokens, pred, vocab, c.n_vocab, c.max_seq_len, NULL, NULL, &r,
+                                  err, sizeof err);
         CHECK_MSG(rc == 0, "%s", err);
         CHECK_MSG(r.status != EVAL_FN_TRUE_FAILED, "sample %d: %s", k, r.detail);
         if (r.status != EVAL_FN_EQUIVALENT && r.status != EVAL_FN_DIFFERENT) continue;
@@ -457,12 +469,14 @@ static void test_equiv_brute_force(void) {
         CHECK(!r.exact); /* every prediction differs from its truth somewhere */
         diff += !model;
         if (model == brute) agree++;
-        else fprintf(stderr, "  disagreement on pair %d: model %s, interpreter %s (%s)\n", k,
-                     eval_func_name(r.status), brute ? "equivalent" : "different", r.detail);
+        else
+            fprintf(stderr, "  disagreement on pair %d: model %s, interpreter %s (%s)\n", k,
+                    eval_func_name(r.status), brute ? "equivalent" : "different", r.detail);
     }
     gen_sampler_free(s);
-    fprintf(stderr, "  brute force: %d pairs compared (%d equivalent, %d different), %d agree, "
-                    "%d skipped (interpreter raised), %d skipped (unfaithful compilation)\n",
+    fprintf(stderr,
+            "  brute force: %d pairs compared (%d equivalent, %d different), %d agree, "
+            "%d skipped (interpreter raised), %d skipped (unfaithful compilation)\n",
             compared, equiv, diff, agree, skipped_pairs, unfaithful);
     CHECK(compared >= 150);
     CHECK(equiv >= 20 && diff >= 20);

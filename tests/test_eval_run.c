@@ -7,9 +7,9 @@
 #include "dataset/weight_tokens.h"
 #include "eval/eval_run.h"
 #include "gen/lambda_lib.h"
-#include "util/rng.h"
 #include "meta/meta.h"
 #include "test.h"
+#include "util/rng.h"
 
 static void noise_keeps_norms_and_ids(void) {
     enum { P = 6 };
@@ -21,8 +21,8 @@ static void noise_keeps_norms_and_ids(void) {
     for (int k = 0; k < WT_WIDTH; k++) x[4 * WT_WIDTH + k] = k == 7 ? 5.0f : 0.0f; /* one-hot */
     eval_noise_payload(x, P, 7, 3, y);
     eval_noise_payload(x, P, 7, 3, y2);
-    eval_noise_payload(x, P, 7, 4, z);  /* another sample */
-    eval_noise_payload(x, P, 8, 3, w);  /* another seed */
+    eval_noise_payload(x, P, 7, 4, z); /* another sample */
+    eval_noise_payload(x, P, 8, 3, w); /* another seed */
     CHECK(memcmp(y, y2, sizeof y) == 0);
     CHECK(memcmp(y, z, sizeof y) != 0);
     CHECK(memcmp(y, w, sizeof y) != 0);
@@ -39,7 +39,7 @@ static void noise_keeps_norms_and_ids(void) {
         CHECK_NEAR(sqrt(ny), sqrt(nx), 1e-4 * (1 + sqrt(nx)));
         if (p == 2) CHECK(nonzero == 0);
         else {
-            CHECK(nonzero == WT_WIDTH); /* noise, not the token: every entry is non-zero */
+            CHECK(nonzero == WT_WIDTH);  /* noise, not the token: every entry is non-zero */
             CHECK(fabs(dot) < 0.9 * nx); /* not (nearly) parallel to the original */
         }
     }
@@ -55,10 +55,14 @@ static void make_table(int16_t *t, int rows, Rng *r) {
     for (int i = 1; i <= rows; i++)
         for (int c = 0; c < PT_COLS; c++)
             /* (fn below "table": a table row would need its values after the END row) */
-            t[i * PT_COLS + c] = (int16_t)(3 + rng_below(r, (uint64_t)((c == PT_COL_FN ? PT_FN_TABLE : pt_vocab_size(c)) - 3)));
+            t[i * PT_COLS + c] =
+                (int16_t)(3 + rng_below(
+                                  r, (uint64_t)((c == PT_COL_FN ? PT_FN_TABLE : pt_vocab_size(c)) -
+                                                3)));
 }
 
-static int argmax_last(MetaModel *m, const float *payload, const int32_t *ids, int P, const int32_t *tok, int T) {
+static int argmax_last(MetaModel *m, const float *payload, const int32_t *ids, int P,
+                       const int32_t *tok, int T) {
     int32_t plen = P;
     MetaBatch b = {1, P, T, payload, ids, &plen, tok, NULL};
     char err[256];
@@ -98,7 +102,8 @@ static void teacher_table_matches_prefix_passes(void) {
     wt_id_vocab(idv);
     for (int i = 0; i < P * WT_WIDTH; i++) payload[i] = (float)rng_normal(&r);
     for (int p = 0; p < P; p++)
-        for (int k = 0; k < WT_N_IDS; k++) ids32[p * WT_N_IDS + k] = ids[p * WT_N_IDS + k] =
+        for (int k = 0; k < WT_N_IDS; k++)
+            ids32[p * WT_N_IDS + k] = ids[p * WT_N_IDS + k] =
                 (int16_t)(1 + rng_below(&r, (uint64_t)(idv[k] < 9 ? idv[k] - 1 : 8)));
     long right = 0, positions = 0, cells_right = 0;
     for (int trial = 0; trial < 6; trial++) {
@@ -119,8 +124,8 @@ static void teacher_table_matches_prefix_passes(void) {
                 int best = -1, col, id;
                 /* (not fn:table: a table row needs its values, which this truth has not) */
                 for (int v = 0; v < cfg.vocab; v++)
-                    if (pc_unflat(v, &col, &id) == 0 && col == j % PT_COLS && !(col == PT_COL_FN && id == PT_FN_TABLE) &&
-                        (best < 0 || z[v] > z[best]))
+                    if (pc_unflat(v, &col, &id) == 0 && col == j % PT_COLS &&
+                        !(col == PT_COL_FN && id == PT_FN_TABLE) && (best < 0 || z[v] > z[best]))
                         best = v;
                 pc_unflat(best, &col, &id);
                 truth[(1 + j / PT_COLS) * PT_COLS + j % PT_COLS] = (int16_t)id;
@@ -149,8 +154,8 @@ static void teacher_table_matches_prefix_passes(void) {
                 int16_t want = pc_unflat(a, &col, &id) == 0 && col == c ? (int16_t)id
                                : a == PC_EOS                            ? PT_END
                                                                         : (int16_t)pt_vocab_size(c);
-                CHECK_MSG(tf[row * PT_COLS + c] == want, "trial %d pos %d: cell %d, want %d", trial, j,
-                          tf[row * PT_COLS + c], want);
+                CHECK_MSG(tf[row * PT_COLS + c] == want, "trial %d pos %d: cell %d, want %d", trial,
+                          j, tf[row * PT_COLS + c], want);
                 cells_right += tf[row * PT_COLS + c] == truth[row * PT_COLS + c];
                 CHECK((tf[row * PT_COLS + c] == truth[row * PT_COLS + c]) == (a == seq[j]));
             } else {

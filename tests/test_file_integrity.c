@@ -20,7 +20,8 @@ static CompiledModel *compile_example(const char *path, RaspProgram *p) {
     CompiledModel *m = NULL;
     CompileOptions o;
     compile_options_default(&o);
-    if (rasp_parse_file(path, p, err, sizeof err) != 0 || compile_program(p, &o, &m, err, sizeof err) != 0) {
+    if (rasp_parse_file(path, p, err, sizeof err) != 0 ||
+        compile_program(p, &o, &m, err, sizeof err) != 0) {
         fprintf(stderr, "  %s\n", err);
         return NULL;
     }
@@ -29,15 +30,16 @@ static CompiledModel *compile_example(const char *path, RaspProgram *p) {
 
 /* Re-serializes buf with metadata key set to value (NULL: removed); keep_digest false also
  * drops the tensor checksum (as an older writer would have). */
-static int rewrite(const unsigned char *buf, size_t len, const char *key, const char *value, bool keep_digest,
-                   unsigned char **out, size_t *out_len) {
+static int rewrite(const unsigned char *buf, size_t len, const char *key, const char *value,
+                   bool keep_digest, unsigned char **out, size_t *out_len) {
     StFile f;
     char err[256];
     if (st_read_buffer(buf, len, &f, err, sizeof err) != 0) return -1;
     StWriter w;
     st_writer_init(&w);
     for (int i = 0; i < f.n; i++)
-        st_writer_add(&w, f.tensors[i].name, f.tensors[i].dtype, f.tensors[i].ndim, f.tensors[i].shape, f.tensors[i].data);
+        st_writer_add(&w, f.tensors[i].name, f.tensors[i].dtype, f.tensors[i].ndim,
+                      f.tensors[i].shape, f.tensors[i].data);
     bool seen = false;
     for (int i = 0; i < f.n_meta; i++) {
         if (!keep_digest && strcmp(f.meta[i].key, ST_DIGEST_KEY) == 0) continue;
@@ -55,14 +57,16 @@ static int rewrite(const unsigned char *buf, size_t len, const char *key, const 
     return rc;
 }
 
-static void expect_load(const unsigned char *b, size_t n, bool ok, const char *what, const char *needle) {
+static void expect_load(const unsigned char *b, size_t n, bool ok, const char *what,
+                        const char *needle) {
     CompiledModel *l = NULL;
     char err[1024] = "";
     int rc = model_load_buffer(b, n, &l, err, sizeof err);
     if (ok) CHECK_MSG(rc == 0, "%s: %s", what, err);
     else {
         CHECK_MSG(rc != 0, "%s was accepted", what);
-        CHECK_MSG(!needle || strstr(err, needle), "%s: message \"%s\" lacks \"%s\"", what, err, needle);
+        CHECK_MSG(!needle || strstr(err, needle), "%s: message \"%s\" lacks \"%s\"", what, err,
+                  needle);
     }
     compiled_model_free(l);
 }
@@ -153,7 +157,8 @@ static void test_shipped_files_load(void) {
     /* written before the checksum existed */
     MetaModel mm;
     char err[1024];
-    CHECK_MSG(meta_checkpoint_load(&mm, "models/meta-small.safetensors", 1, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(meta_checkpoint_load(&mm, "models/meta-small.safetensors", 1, err, sizeof err) == 0,
+              "%s", err);
     meta_model_free(&mm);
 }
 
@@ -249,13 +254,15 @@ static void test_shard_nan_payload(void) {
         char err[512] = "";
         CHECK(shard_serialize(&b, NULL, 0, &buf, &len, err, sizeof err) == 0);
         Shard sh;
-        int rc = shard_read_buffer(buf, len, "d/train/shard-000000.safetensors", &sh, err, sizeof err);
+        int rc =
+            shard_read_buffer(buf, len, "d/train/shard-000000.safetensors", &sh, err, sizeof err);
         if (!bad) {
             CHECK_MSG(rc == 0, "%s", err);
             shard_free(&sh);
         } else {
             CHECK(rc != 0);
-            CHECK_MSG(strstr(err, "shard-000000") && strstr(err, "non-finite") && strstr(err, "weight token 4 (sample 1)"),
+            CHECK_MSG(strstr(err, "shard-000000") && strstr(err, "non-finite") &&
+                          strstr(err, "weight token 4 (sample 1)"),
                       "%s", err);
         }
         free(buf);

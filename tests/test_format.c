@@ -76,13 +76,15 @@ static void test_reverse_text(void) {
 }
 
 static void test_explicit_forms(void) {
-    char *s = round_trip("forms", "causal\nmlp_exactness 7\n"
-                                  "a = numerical(Map(lambda v: v + 1, numerical(tokens), simplify=False))\n"
-                                  "b = Map(lambda x: x * 2, a, simplify=False)\n"
-                                  "c = numerical(Aggregate(Select(indices, indices, LEQ), numerical(b), default=0))\n"
-                                  "d = LinearSequenceMap(c, c, 0.5, -2)\n"
-                                  "e = Aggregate(Select(Full(\"z\"), tokens, lambda key, query: key == query), d, "
-                                  "default=\"none\")\n");
+    char *s = round_trip(
+        "forms",
+        "causal\nmlp_exactness 7\n"
+        "a = numerical(Map(lambda v: v + 1, numerical(tokens), simplify=False))\n"
+        "b = Map(lambda x: x * 2, a, simplify=False)\n"
+        "c = numerical(Aggregate(Select(indices, indices, LEQ), numerical(b), default=0))\n"
+        "d = LinearSequenceMap(c, c, 0.5, -2)\n"
+        "e = Aggregate(Select(Full(\"z\"), tokens, lambda key, query: key == query), d, "
+        "default=\"none\")\n");
     /* b itself is unreachable (only its numerical copy is used); the copy and the unnamed
      * Select/Full get Tracr's labels from the BFS numbering (e = 1, select = 2, d = 3, ...) */
     CHECK_STR(s, "causal\nmlp_exactness 7\n\n"
@@ -101,12 +103,38 @@ static void test_explicit_forms(void) {
 /* Every sugar form formats as explicit calls and survives the round trip. */
 static void test_sugar_round_trip(void) {
     static const char *const forms[] = {
-        "tokens + 1", "1 + tokens", "tokens - 1", "1 - tokens", "tokens * 2", "-1 * tokens", "tokens / 2",
-        "3 / tokens", "tokens == \"a\"", "tokens != 1", "tokens < 1", "tokens <= 1", "tokens > 1",
-        "tokens >= 1", "1 < tokens", "1 >= tokens", "tokens & 1", "1 & tokens", "tokens | 1", "1 | tokens",
-        "~tokens", "tokens + indices", "tokens - indices", "tokens * indices", "tokens / indices",
-        "tokens == indices", "tokens < indices", "tokens & indices", "tokens | indices",
-        "numerical(tokens == \"x\")", "tokens + 1 + 2", "(tokens + 1) * (indices - 1)",
+        "tokens + 1",
+        "1 + tokens",
+        "tokens - 1",
+        "1 - tokens",
+        "tokens * 2",
+        "-1 * tokens",
+        "tokens / 2",
+        "3 / tokens",
+        "tokens == \"a\"",
+        "tokens != 1",
+        "tokens < 1",
+        "tokens <= 1",
+        "tokens > 1",
+        "tokens >= 1",
+        "1 < tokens",
+        "1 >= tokens",
+        "tokens & 1",
+        "1 & tokens",
+        "tokens | 1",
+        "1 | tokens",
+        "~tokens",
+        "tokens + indices",
+        "tokens - indices",
+        "tokens * indices",
+        "tokens / indices",
+        "tokens == indices",
+        "tokens < indices",
+        "tokens & indices",
+        "tokens | indices",
+        "numerical(tokens == \"x\")",
+        "tokens + 1 + 2",
+        "(tokens + 1) * (indices - 1)",
         "~(tokens == 1) & (indices > 2)",
         "SelectorWidth(Select(tokens, indices, LT) & Select(tokens, indices, GT))",
         "SelectorWidth(Select(tokens, indices, LT) | Select(indices, tokens, GT))",

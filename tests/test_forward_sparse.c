@@ -19,13 +19,16 @@ static unsigned rnd(unsigned n) {
 /* Dense reference: x = tok + pos; per layer x += softmax(q k^T / sqrt(ks)) v Wo (per head,
  * causal mask if set), x += relu(x W1) W2; out = x U. ids [T], out [T, n_out]. */
 static void ref_forward(const CompiledModel *m, const int *ids, int T, double *out) {
-    int D = m->residual_dim, H = m->num_heads, ks = m->key_size, HK = H * ks, M = m->mlp_hidden_size;
+    int D = m->residual_dim, H = m->num_heads, ks = m->key_size, HK = H * ks,
+        M = m->mlp_hidden_size;
     double *x = calloc((size_t)T * D, sizeof(double)), *q = calloc((size_t)T * HK, sizeof(double));
     double *k = calloc((size_t)T * HK, sizeof(double)), *v = calloc((size_t)T * HK, sizeof(double));
-    double *z = calloc((size_t)T * HK, sizeof(double)), *h = calloc((size_t)T * M + 1, sizeof(double));
+    double *z = calloc((size_t)T * HK, sizeof(double)),
+           *h = calloc((size_t)T * M + 1, sizeof(double));
     double *a = calloc((size_t)T, sizeof(double));
     for (int t = 0; t < T; t++)
-        for (int d = 0; d < D; d++) x[t * D + d] = m->token_embed[(size_t)ids[t] * D + d] + m->pos_embed[(size_t)t * D + d];
+        for (int d = 0; d < D; d++)
+            x[t * D + d] = m->token_embed[(size_t)ids[t] * D + d] + m->pos_embed[(size_t)t * D + d];
     for (int l = 0; l < m->num_layers; l++) {
         const ModelLayer *L = &m->layers[l];
         for (int t = 0; t < T; t++)
@@ -43,13 +46,15 @@ static void ref_forward(const CompiledModel *m, const int *ids, int T, double *o
                 double mx = -INFINITY, sum = 0;
                 for (int j = 0; j < T; j++) {
                     double s = 0;
-                    for (int c = 0; c < ks; c++) s += q[i * HK + hd * ks + c] * k[j * HK + hd * ks + c];
+                    for (int c = 0; c < ks; c++)
+                        s += q[i * HK + hd * ks + c] * k[j * HK + hd * ks + c];
                     a[j] = (m->causal && j > i) ? -1e30 : s / sqrt((double)ks);
                     if (a[j] > mx) mx = a[j];
                 }
                 for (int j = 0; j < T; j++) sum += (a[j] = exp(a[j] - mx));
                 for (int j = 0; j < T; j++)
-                    for (int c = 0; c < ks; c++) z[i * HK + hd * ks + c] += a[j] / sum * v[j * HK + hd * ks + c];
+                    for (int c = 0; c < ks; c++)
+                        z[i * HK + hd * ks + c] += a[j] / sum * v[j * HK + hd * ks + c];
             }
         for (int t = 0; t < T; t++)
             for (int d = 0; d < D; d++) {
@@ -79,9 +84,10 @@ static void ref_forward(const CompiledModel *m, const int *ids, int T, double *o
     free(x), free(q), free(k), free(v), free(z), free(h), free(a);
 }
 
-static const char *PROGS[] = {"count", "count_less_freq", "detect_pattern", "frac_prevs", "hist",
-                              "length", "nary_sequencemap", "pair_balance", "reverse", "shift_by",
-                              "shuffle_dyck", "shuffle_dyck2", "sort", "sort_freq", "sort_unique"};
+static const char *PROGS[] = {"count",   "count_less_freq", "detect_pattern",   "frac_prevs",
+                              "hist",    "length",          "nary_sequencemap", "pair_balance",
+                              "reverse", "shift_by",        "shuffle_dyck",     "shuffle_dyck2",
+                              "sort",    "sort_freq",       "sort_unique"};
 
 static CompiledModel *compile_fixture(const char *name, RaspProgram *p) {
     char path[256], err[512];
@@ -109,7 +115,8 @@ static double compare(const CompiledModel *m, int B) {
     char err[256];
     for (int T = 1; T <= N + 1; T++) {
         int *ids = malloc(sizeof(int) * (size_t)B * T);
-        double *got = malloc(sizeof(double) * (size_t)B * T * NO), *want = malloc(sizeof(double) * (size_t)T * NO);
+        double *got = malloc(sizeof(double) * (size_t)B * T * NO),
+               *want = malloc(sizeof(double) * (size_t)T * NO);
         for (int b = 0; b < B; b++) {
             ids[b * T] = m->bos_id;
             for (int t = 1; t < T; t++) {
@@ -142,7 +149,8 @@ static void test_matches_dense_reference(void) {
         CHECK_MSG(m != NULL, "%s does not compile", PROGS[i]);
         if (!m) continue;
         double dev = compare(m, 7);
-        CHECK_MSG(dev <= 1e-12, "%s: sparse forward deviates by %g from the dense reference", PROGS[i], dev);
+        CHECK_MSG(dev <= 1e-12, "%s: sparse forward deviates by %g from the dense reference",
+                  PROGS[i], dev);
         compiled_model_free(m);
         rasp_program_free(&p);
     }

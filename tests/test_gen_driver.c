@@ -87,7 +87,8 @@ static void test_jobs_same_bytes(void) {
     CHECK(run(dir1, 1, &s1) == 0);
     CHECK(run(dir2, 2, &s2) == 0);
     CHECK(s1.accepted == N_SAMPLES && s2.accepted == N_SAMPLES);
-    CHECK(s1.seeds == s2.seeds && s1.dup_canonical == s2.dup_canonical && s1.dup_model == s2.dup_model);
+    CHECK(s1.seeds == s2.seeds && s1.dup_canonical == s2.dup_canonical &&
+          s1.dup_model == s2.dup_model);
     static char n1[64][300], n2[64][300];
     int c1 = list_files(dir1, n1, 64), c2 = list_files(dir2, n2, 64);
     CHECK(c1 == c2 && c1 >= 5); /* manifest + several shards */
@@ -108,10 +109,13 @@ static void test_jobs_same_bytes(void) {
     /* operations that never vary over the test inputs are rejected (reason const_op); the
      * share of such samples among those passing every other check is reported */
     CHECK(s1.const_op == 0);
-    long cand = s1.accepted + s1.dup_canonical + s1.dup_model + s1.classic + s1.rejected[ACC_R_CONST_OP];
-    fprintf(stderr, "  samples with a constant op: %ld of %ld rejected (%.2f%%); duplicates: canonical %ld, model %ld\n",
-            s1.rejected[ACC_R_CONST_OP], cand, 100.0 * (double)s1.rejected[ACC_R_CONST_OP] / (double)cand,
-            s1.dup_canonical, s1.dup_model);
+    long cand =
+        s1.accepted + s1.dup_canonical + s1.dup_model + s1.classic + s1.rejected[ACC_R_CONST_OP];
+    fprintf(
+        stderr,
+        "  samples with a constant op: %ld of %ld rejected (%.2f%%); duplicates: canonical %ld, model %ld\n",
+        s1.rejected[ACC_R_CONST_OP], cand,
+        100.0 * (double)s1.rejected[ACC_R_CONST_OP] / (double)cand, s1.dup_canonical, s1.dup_model);
 }
 
 typedef struct Key {
@@ -146,7 +150,8 @@ static int constant_ops(const RaspProgram *p) {
             if (rasp_interp_trace(p, xs, len, false, &tr, err, sizeof err)) continue;
             for (int e = 0; e < ne; e++) {
                 ExprKind k = p->exprs[e].kind;
-                if (!tr.done[e] || !rasp_is_sop(k) || k == EXPR_TOKENS || k == EXPR_INDICES) continue;
+                if (!tr.done[e] || !rasp_is_sop(k) || k == EXPR_TOKENS || k == EXPR_INDICES)
+                    continue;
                 for (int t = 0; t < len; t++) {
                     Value v = tr.sop[(size_t)e * len + t];
                     if (!seen[e]) {
@@ -191,7 +196,8 @@ static void test_dataset_content(void) {
              * verifier, rebuild weight tokens and hash */
             checked++;
             RaspProgram prog;
-            CHECK_MSG(pt_decode(s.prog + (size_t)i * PT_ROWS * PT_COLS, vocab, 5, 5, &prog, err, sizeof err) == 0,
+            CHECK_MSG(pt_decode(s.prog + (size_t)i * PT_ROWS * PT_COLS, vocab, 5, 5, &prog, err,
+                                sizeof err) == 0,
                       "%s", err);
             CompileOptions co;
             compile_options_default(&co);
@@ -202,7 +208,8 @@ static void test_dataset_content(void) {
                 VerifyReport rep;
                 CHECK(compile_verify(m, &prog, 64, 3, &rep, err, sizeof err) == 0);
                 const int32_t *meta = s.meta + (size_t)i * ACC_META_COLS;
-                CHECK(meta[ACC_META_RESIDUAL] == m->residual_dim && meta[ACC_META_LAYERS] == m->num_layers);
+                CHECK(meta[ACC_META_RESIDUAL] == m->residual_dim &&
+                      meta[ACC_META_LAYERS] == m->num_layers);
                 WtTokens t;
                 wt_tokens_init(&t);
                 WtOptions o;
@@ -211,11 +218,14 @@ static void test_dataset_content(void) {
                 int64_t b = s.offsets[i], e = s.offsets[i + 1];
                 CHECK(t.n == e - b);
                 if (t.n == e - b) {
-                    CHECK(memcmp(t.payload, s.payload + b * WT_WIDTH, sizeof(float) * WT_WIDTH * (size_t)t.n) == 0);
-                    CHECK(memcmp(t.ids, s.ids + b * WT_N_IDS, sizeof(int16_t) * WT_N_IDS * (size_t)t.n) == 0);
+                    CHECK(memcmp(t.payload, s.payload + b * WT_WIDTH,
+                                 sizeof(float) * WT_WIDTH * (size_t)t.n) == 0);
+                    CHECK(memcmp(t.ids, s.ids + b * WT_N_IDS,
+                                 sizeof(int16_t) * WT_N_IDS * (size_t)t.n) == 0);
                 }
                 uint64_t h[2];
-                CHECK(model_hash128(m, h) == 0 && h[0] == s.mhash[2 * i] && h[1] == s.mhash[2 * i + 1]);
+                CHECK(model_hash128(m, h) == 0 && h[0] == s.mhash[2 * i] &&
+                      h[1] == s.mhash[2 * i + 1]);
                 /* the sparse pass acceptance uses agrees with the dense BLAS pass on generated
                  * models too (test_forward_sparse checks it on the classic programs) */
                 FwdSparse *fs = fwd_sparse_new(m);
@@ -223,12 +233,15 @@ static void test_dataset_content(void) {
                 int ids[2 * 6];
                 for (int k = 0; k < 2; k++) {
                     ids[k * 6] = m->bos_id;
-                    for (int t2 = 1; t2 < 6; t2++) ids[k * 6 + t2] = model_token_id(m, vocab[(k + t2 * 3) % 5]);
+                    for (int t2 = 1; t2 < 6; t2++)
+                        ids[k * 6 + t2] = model_token_id(m, vocab[(k + t2 * 3) % 5]);
                 }
-                double *y1 = malloc(sizeof(double) * 12 * (size_t)m->n_out), *y2 = malloc(sizeof(double) * 12 * (size_t)m->n_out);
+                double *y1 = malloc(sizeof(double) * 12 * (size_t)m->n_out),
+                       *y2 = malloc(sizeof(double) * 12 * (size_t)m->n_out);
                 CHECK(model_forward_f64_sparse(m, fs, ids, 2, 6, y1, err, sizeof err) == 0);
                 CHECK(model_forward_f64_sparse(m, NULL, ids, 2, 6, y2, err, sizeof err) == 0);
-                for (int k = 0; k < 12 * m->n_out; k++) CHECK_NEAR(y1[k], y2[k], 1e-9 * (1 + fabs(y2[k])));
+                for (int k = 0; k < 12 * m->n_out; k++)
+                    CHECK_NEAR(y1[k], y2[k], 1e-9 * (1 + fabs(y2[k])));
                 free(y1);
                 free(y2);
                 fwd_sparse_free(fs);
@@ -244,7 +257,9 @@ static void test_dataset_content(void) {
     /* no duplicate program, no duplicate compiled model, within or across splits */
     qsort(progs, (size_t)n, sizeof(int16_t) * PT_ROWS * PT_COLS, cmp_prog);
     int dup = 0;
-    for (int i = 1; i < n; i++) dup += cmp_prog(progs + (size_t)(i - 1) * PT_ROWS * PT_COLS, progs + (size_t)i * PT_ROWS * PT_COLS) == 0;
+    for (int i = 1; i < n; i++)
+        dup += cmp_prog(progs + (size_t)(i - 1) * PT_ROWS * PT_COLS,
+                        progs + (size_t)i * PT_ROWS * PT_COLS) == 0;
     CHECK(dup == 0);
     qsort(mh, (size_t)n, sizeof *mh, cmp_key);
     dup = 0;
@@ -276,7 +291,8 @@ static void test_dataset_content(void) {
 }
 
 int main(void) {
-    if (test_tmpdir(dir1, sizeof dir1, "gen1") != 0 || test_tmpdir(dir2, sizeof dir2, "gen2") != 0) return 1;
+    if (test_tmpdir(dir1, sizeof dir1, "gen1") != 0 || test_tmpdir(dir2, sizeof dir2, "gen2") != 0)
+        return 1;
     RUN(test_jobs_same_bytes);
     RUN(test_dataset_content);
     test_rm_tree(dir1);

@@ -70,8 +70,11 @@ static void test_source_prints_back(void) {
         }
         char body[200], text[300];
         py_format(f->fn->body, f->fn->params, body, sizeof body);
-        if (f->fn->n_params == 1) snprintf(text, sizeof text, "lambda %s: %s", f->fn->params[0], body);
-        else snprintf(text, sizeof text, "lambda %s, %s: %s", f->fn->params[0], f->fn->params[1], body);
+        if (f->fn->n_params == 1)
+            snprintf(text, sizeof text, "lambda %s: %s", f->fn->params[0], body);
+        else
+            snprintf(text, sizeof text, "lambda %s, %s: %s", f->fn->params[0], f->fn->params[1],
+                     body);
         CHECK_STR(text, f->src);
         CHECK(f->fn->n_params == (f->kind == GEN_FN_MAP ? 1 : 2));
         CHECK(gen_lib_lookup_lambda(f->kind, f->fn) == i);
@@ -148,7 +151,7 @@ static void test_not_constant_not_identity(void) {
             }
         }
         CHECK(f->dom != 0);
-        CHECK(f->modes == (f->kind == GEN_FN_SEQMAP ? (unsigned)GEN_MODE_CC
+        CHECK(f->modes == (f->kind == GEN_FN_SEQMAP   ? (unsigned)GEN_MODE_CC
                            : f->kind == GEN_FN_LINEAR ? (unsigned)GEN_MODE_NN
                                                       : f->modes));
     }
@@ -180,7 +183,8 @@ static void test_distinct(void) {
 /* A few hand-computed values. */
 static void test_values(void) {
     Value r, x = val_int(3);
-    CHECK(gen_lib_call(gen_lib_find("dist2"), &x, &r) == PYERR_OK && r.kind == VAL_INT && r.u.i == 1);
+    CHECK(gen_lib_call(gen_lib_find("dist2"), &x, &r) == PYERR_OK && r.kind == VAL_INT &&
+          r.u.i == 1);
     CHECK(gen_lib_call(gen_lib_find("half"), &x, &r) == PYERR_OK && r.u.i == 1);
     CHECK(gen_lib_call(gen_lib_find("rsub4"), &x, &r) == PYERR_OK && r.u.i == 1);
     CHECK(gen_lib_call(gen_lib_find("even"), &x, &r) == PYERR_OK && r.kind == VAL_BOOL && !r.u.b);

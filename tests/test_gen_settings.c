@@ -83,14 +83,16 @@ static void test_coverage_and_compile(void) {
             num_sw += o->op == PT_OP_SELWIDTH && o->enc == PT_ENC_NUM;
         }
         RaspProgram p;
-        if (pt_decode(g.tokens, st->vocab, st->n_vocab, st->max_seq_len, &p, err, sizeof err) != 0) {
+        if (pt_decode(g.tokens, st->vocab, st->n_vocab, st->max_seq_len, &p, err, sizeof err) !=
+            0) {
             CHECK_MSG(0, "%s", err);
             continue;
         }
         p.causal = st->causal;
         RaspReport r;
         rasp_report_init(&r);
-        if (rasp_validate_compilable(&p, st->vocab, st->n_vocab, st->max_seq_len, &r) != 0 && invalid++ < 3) {
+        if (rasp_validate_compilable(&p, st->vocab, st->n_vocab, st->max_seq_len, &r) != 0 &&
+            invalid++ < 3) {
             char *t = pt_format_table(g.tokens), d[256];
             gen_setting_describe(st, d, sizeof d);
             CHECK_MSG(0, "not compilable in %s: %s\n%s", d, r.items[0].msg, t);
@@ -111,16 +113,17 @@ static void test_coverage_and_compile(void) {
                       m->vocab_size == st->n_vocab + 2);
                 CHECK_MSG(m->residual_dim == g.residual && m->num_layers == g.layers &&
                               m->mlp_hidden_size == g.mlp_width && m->key_size == g.key_size,
-                          "predicted D=%d L=%d M=%d ks=%d, compiled %d %d %d %d", g.residual, g.layers,
-                          g.mlp_width, g.key_size, m->residual_dim, m->num_layers, m->mlp_hidden_size,
-                          m->key_size);
+                          "predicted D=%d L=%d M=%d ks=%d, compiled %d %d %d %d", g.residual,
+                          g.layers, g.mlp_width, g.key_size, m->residual_dim, m->num_layers,
+                          m->mlp_hidden_size, m->key_size);
                 compiled_model_free(m);
             }
         }
         rasp_program_free(&p);
     }
     CHECK(sizes[2] > 0 && sizes[10] > 0 && lens[2] > 0 && lens[10] > 0);
-    for (int k = 0; k < GEN_VOCAB_KINDS; k++) CHECK_MSG(kinds[k] > 50 && kinds_compiled[k] > 5, "kind %d: %d", k, kinds[k]);
+    for (int k = 0; k < GEN_VOCAB_KINDS; k++)
+        CHECK_MSG(kinds[k] > 50 && kinds_compiled[k] > 5, "kind %d: %d", k, kinds[k]);
     CHECK(causal[0] > 300 && causal[1] > 80 && causal_compiled > 10);
     CHECK(num_map > 20 && num_agg > 20 && cat_agg > 20 && num_sw > 20);
     CHECK(compiled > 150 && failed == 0 && invalid == 0);
@@ -137,7 +140,9 @@ static void test_point_ranges_are_fixed(void) {
     point.len_min = point.len_max = 5;
     point.p_causal = 0;
     point.p_table = 0;
-    CHECK(!gen_config_varies(&point) && gen_config_varies(&(GenConfig){.vary = true, .vocab_min = 2, .vocab_max = 3, .vocab_kinds = 1}));
+    CHECK(!gen_config_varies(&point) &&
+          gen_config_varies(
+              &(GenConfig){.vary = true, .vocab_min = 2, .vocab_max = 3, .vocab_kinds = 1}));
     GenSampler *a = new_sampler(&fixed), *b = new_sampler(&point);
     if (!a || !b) return;
     int same = 0;
@@ -197,7 +202,8 @@ static void test_setting_rows(void) {
     CHECK(row[GEN_SET_VOCAB0] == 0 && row[GEN_SET_VOCAB0 + 1] == -(1 + ('q' - 'a')));
     CHECK(gen_setting_from_row(row, &h) == 0);
     CHECK(h.kind == g.kind && h.n_vocab == 3 && h.max_seq_len == 7 && h.causal);
-    for (int i = 0; i < 3; i++) CHECK(val_eq(h.vocab[i], g.vocab[i]) && h.vocab[i].kind == g.vocab[i].kind);
+    for (int i = 0; i < 3; i++)
+        CHECK(val_eq(h.vocab[i], g.vocab[i]) && h.vocab[i].kind == g.vocab[i].kind);
     char d[128];
     gen_setting_describe(&h, d, sizeof d);
     CHECK_STR(d, "mixed 3 [0 q zoo] len 7 causal");
@@ -220,7 +226,8 @@ static void test_setting_rows(void) {
     bad[GEN_SET_VOCAB0] = -1000;
     CHECK(gen_setting_from_row(bad, &h) != 0);
     unsigned mask;
-    CHECK(gen_parse_vocab_kinds("letters,mixed", &mask) == 0 && mask == (GEN_VOCAB_LETTERS | GEN_VOCAB_MIXED));
+    CHECK(gen_parse_vocab_kinds("letters,mixed", &mask) == 0 &&
+          mask == (GEN_VOCAB_LETTERS | GEN_VOCAB_MIXED));
     CHECK(gen_parse_vocab_kinds("int,float", &mask) != 0 && gen_parse_vocab_kinds("", &mask) != 0);
 }
 
@@ -242,7 +249,8 @@ static void test_accept_and_shard(void) {
     for (int i = 0; i < 400 && accepted < 40; i++) {
         if (acc_run(s, &as, gen_sample_seed(11, (uint64_t)i), &r) != ACC_OK) continue;
         const GenSetting *g = &r.sample.setting;
-        CHECK(r.meta[ACC_META_VOCAB] == g->n_vocab + 2 && r.meta[ACC_META_MAX_SEQ_LEN] == g->max_seq_len);
+        CHECK(r.meta[ACC_META_VOCAB] == g->n_vocab + 2 &&
+              r.meta[ACC_META_MAX_SEQ_LEN] == g->max_seq_len);
         kinds[kind_index(g->kind)]++;
         causal += g->causal;
         CHECK(gen_setting_to_row(g, rows[accepted]) == 0);
@@ -250,7 +258,8 @@ static void test_accept_and_shard(void) {
         accepted++;
     }
     CHECK(accepted == 40);
-    for (int k = 0; k < GEN_VOCAB_KINDS; k++) CHECK_MSG(kinds[k] > 0, "no accepted sample of kind %d", k);
+    for (int k = 0; k < GEN_VOCAB_KINDS; k++)
+        CHECK_MSG(kinds[k] > 0, "no accepted sample of kind %d", k);
     CHECK(causal > 0);
     unsigned char *buf = NULL;
     size_t len = 0;
@@ -259,7 +268,9 @@ static void test_accept_and_shard(void) {
     Shard sh;
     if (shard_read_buffer(buf, len, "mem", &sh, err, sizeof err) == 0) {
         CHECK(sh.setting != NULL && sh.n == accepted);
-        if (sh.setting) CHECK(memcmp(sh.setting, rows, sizeof(int32_t) * GEN_SETTING_COLS * (size_t)accepted) == 0);
+        if (sh.setting)
+            CHECK(memcmp(sh.setting, rows, sizeof(int32_t) * GEN_SETTING_COLS * (size_t)accepted) ==
+                  0);
         CHECK(st_meta_get(&sh.f, "vocab_symbols") != NULL);
         shard_free(&sh);
     } else {

@@ -143,7 +143,8 @@ static void test_roundtrip_samples(void) {
         }
         int16_t again[PT_ROWS * PT_COLS];
         CHECK_MSG(pt_encode(&p, again, err, sizeof err) == 0, "%s", err);
-        if (memcmp(again, g.tokens, sizeof again) != 0 && bad++ < 3) CHECK_MSG(0, "encode(decode(t)) != t");
+        if (memcmp(again, g.tokens, sizeof again) != 0 && bad++ < 3)
+            CHECK_MSG(0, "encode(decode(t)) != t");
         rasp_program_free(&p);
 
         /* The same program with rows shuffled and relabelled encodes to the same table. */
@@ -189,7 +190,7 @@ static void test_errors(void) {
     CHECK_STR(p.exprs[p.output].label, "v3");
     rasp_program_free(&p);
 
-#define MUT(r, c, v) (memcpy(t, base, sizeof t), t[(r) * PT_COLS + (c)] = (int16_t)(v))
+#define MUT(r, c, v) (memcpy(t, base, sizeof t), t[(r)*PT_COLS + (c)] = (int16_t)(v))
     MUT(1, PT_COL_FN, PT_FN_NONE);
     expect_error(t, "row 1: Map needs a Map function in column fn");
     MUT(1, PT_COL_FN, PT_FN_PRED0);
@@ -234,8 +235,8 @@ static void test_errors(void) {
     expect_error(t, "no operation rows");
     PtOp numsel[2] = {row(PT_OP_MAP, PT_ENC_NUM, fn_id("add1"), PT_SRC_TOKENS, PT_SRC_NONE),
                       row(PT_OP_SELWIDTH, PT_ENC_CAT, PT_FN_NONE, 2, PT_SRC_NONE)};
-    PtOp numsel3[3] = {numsel[0],
-                       row(PT_OP_SELECT, PT_ENC_NONE, PT_FN_PRED0, 0, PT_SRC_TOKENS), numsel[1]};
+    PtOp numsel3[3] = {numsel[0], row(PT_OP_SELECT, PT_ENC_NONE, PT_FN_PRED0, 0, PT_SRC_TOKENS),
+                       numsel[1]};
     numsel3[2].arg[0] = 1;
     pt_ops_to_tokens(numsel3, 3, t);
     expect_error(t, "row 2: the Select keys must be categorical, but v1 is numerical");
@@ -243,7 +244,8 @@ static void test_errors(void) {
                       row(PT_OP_SEQMAP, PT_ENC_CAT, fn_id("add_xy"), 0, PT_SRC_TOKENS)};
     pt_ops_to_tokens(seqnum, 2, t);
     expect_error(t, "row 2: the first SequenceMap input must be categorical, but v1 is numerical");
-    PtOp lin[1] = {row(PT_OP_LINSEQMAP, PT_ENC_NUM, fn_id("lin_1_1"), PT_SRC_TOKENS, PT_SRC_INDICES)};
+    PtOp lin[1] = {
+        row(PT_OP_LINSEQMAP, PT_ENC_NUM, fn_id("lin_1_1"), PT_SRC_TOKENS, PT_SRC_INDICES)};
     pt_ops_to_tokens(lin, 1, t);
     expect_error(t, "must be numerical, but tokens is categorical");
     lin[0].fn = (int16_t)fn_id("add_xy");

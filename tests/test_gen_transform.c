@@ -58,8 +58,9 @@ static void test_rotate(void) {
     int differ = 0;
     for (int k = 0; k < x.n; k++) {
         int64_t n0 = x.offsets[k + 1] - x.offsets[k], n1 = y.offsets[k + 1] - y.offsets[k];
-        if (n0 != n1 || memcmp(x.payload + x.offsets[k] * WT_WIDTH, y.payload + y.offsets[k] * WT_WIDTH,
-                               sizeof(float) * (size_t)n0 * WT_WIDTH) != 0)
+        if (n0 != n1 ||
+            memcmp(x.payload + x.offsets[k] * WT_WIDTH, y.payload + y.offsets[k] * WT_WIDTH,
+                   sizeof(float) * (size_t)n0 * WT_WIDTH) != 0)
             differ++;
     }
     CHECK(differ == x.n);
@@ -113,15 +114,19 @@ static void test_compress(void) {
          * ceil(D/2) - 1 */
         int D = r1.meta[ACC_META_RESIDUAL], maxpos = -1;
         for (int t = 0; t < r1.wt.n; t++) {
-            int kind = r1.wt.ids[t * WT_N_IDS + WT_ID_KIND], pos = r1.wt.ids[t * WT_N_IDS + WT_ID_POS];
-            if ((kind == WT_KIND_Q || kind == WT_KIND_K || kind == WT_KIND_V || kind == WT_KIND_W1) && pos > maxpos)
+            int kind = r1.wt.ids[t * WT_N_IDS + WT_ID_KIND],
+                pos = r1.wt.ids[t * WT_N_IDS + WT_ID_POS];
+            if ((kind == WT_KIND_Q || kind == WT_KIND_K || kind == WT_KIND_V ||
+                 kind == WT_KIND_W1) &&
+                pos > maxpos)
                 maxpos = pos;
         }
         CHECK_MSG(maxpos >= 0 && maxpos <= (D + 1) / 2 - 1, "seed %llu: D %d, last row %d",
                   (unsigned long long)seed, D, maxpos);
     }
     CHECK(accepted == 3);
-    fprintf(stderr, "  compress at 60 steps: %d accepted, %d rejected by the transform check\n", accepted, rejected);
+    fprintf(stderr, "  compress at 60 steps: %d accepted, %d rejected by the transform check\n",
+            accepted, rejected);
     acc_result_free(&r0), acc_result_free(&r1);
     gen_sampler_free(smp);
 }

@@ -42,7 +42,8 @@ static int check_cases(const cJSON *J, const CompiledModel *m, const char *stem)
     int bad = 0, n_cases = 0;
     char err[512];
     cJSON_ArrayForEach(cs, cJSON_GetObjectItemCaseSensitive(J, "cases")) {
-        const cJSON *inp = cJSON_GetObjectItemCaseSensitive(cs, "input"), *mo = cJSON_GetObjectItemCaseSensitive(cs, "model");
+        const cJSON *inp = cJSON_GetObjectItemCaseSensitive(cs, "input"),
+                    *mo = cJSON_GetObjectItemCaseSensitive(cs, "model");
         int n = cJSON_GetArraySize(inp);
         Value xs[64], got[64];
         double raw[64];
@@ -55,8 +56,9 @@ static int check_cases(const cJSON *J, const CompiledModel *m, const char *stem)
         n_cases++;
         for (int i = 0; i < n; i++) {
             const cJSON *w = cJSON_GetArrayItem(mo, i);
-            bool ok = m->output_numerical ? fabs(raw[i] - w->valuedouble) <= 1e-5 * (1 + fabs(w->valuedouble))
-                                          : val_eq(got[i], jval(w));
+            bool ok = m->output_numerical
+                          ? fabs(raw[i] - w->valuedouble) <= 1e-5 * (1 + fabs(w->valuedouble))
+                          : val_eq(got[i], jval(w));
             if (!ok) bad++;
         }
     }
@@ -93,10 +95,12 @@ static void test_all_fixtures_import(void) {
                 continue;
             }
             const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(J, "config");
-            CHECK(m->residual_dim == cJSON_GetObjectItemCaseSensitive(cfg, "residual_dim")->valueint);
+            CHECK(m->residual_dim ==
+                  cJSON_GetObjectItemCaseSensitive(cfg, "residual_dim")->valueint);
             CHECK(m->num_layers == cJSON_GetObjectItemCaseSensitive(cfg, "num_layers")->valueint);
             int bad = check_cases(J, m, stem);
-            CHECK_MSG(bad == 0, "%s fmt %d: %d output positions differ from Tracr's", stem, fmt, bad);
+            CHECK_MSG(bad == 0, "%s fmt %d: %d output positions differ from Tracr's", stem, fmt,
+                      bad);
             all &= bad == 0;
             /* the model file round trip keeps it usable by forward/lift/decompile */
             if (fmt == 0) {
@@ -160,7 +164,8 @@ static void test_npy_header_validation(void) {
     free(img);
     /* float64 and a vector */
     img = tx_npy(d, 6, -1, 1, &len);
-    CHECK(npy_parse(img, len, "x", &a, err, sizeof err) == 0 && a.ndim == 1 && a.numel == 6 && a.data[2] == 3);
+    CHECK(npy_parse(img, len, "x", &a, err, sizeof err) == 0 && a.ndim == 1 && a.numel == 6 &&
+          a.data[2] == 3);
     npy_free(&a);
     free(img);
 }
@@ -210,7 +215,9 @@ static void test_bad_files(void) {
     cJSON_Delete(m);
 
     m = tx_meta(J);
-    cJSON_DeleteItemFromArray(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "output"), "values"), 0);
+    cJSON_DeleteItemFromArray(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "output"), "values"),
+        0);
     s = cJSON_Print(m);
     tx_write_text(meta, s);
     free(s);

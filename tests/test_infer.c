@@ -7,7 +7,9 @@
 static PyExpr *X(RaspProgram *p) { return py_param(&p->arena, 0); }
 static PyExpr *Y(RaspProgram *p) { return py_param(&p->arena, 1); }
 static PyExpr *K(RaspProgram *p, Value v) { return py_const(&p->arena, v); }
-static PyExpr *BIN(RaspProgram *p, PyBinOp op, PyExpr *a, PyExpr *b) { return py_binary(&p->arena, op, a, b); }
+static PyExpr *BIN(RaspProgram *p, PyBinOp op, PyExpr *a, PyExpr *b) {
+    return py_binary(&p->arena, op, a, b);
+}
 
 static Value VI[16];
 static const Value *ivocab(const int *v, int n) {
@@ -103,18 +105,21 @@ static void test_aggregates_and_width(void) {
     t = rb_tokens(&p);
     i = rb_indices(&p);
     s = rb_select(&p, t, i, PRED_EQ, NULL);
-    int tn = rb_add(&p, (RaspExpr){.kind = EXPR_TOKENS, .child = {-1, -1}, .enc = ENC_NUMERICAL}, NULL);
+    int tn =
+        rb_add(&p, (RaspExpr){.kind = EXPR_TOKENS, .child = {-1, -1}, .enc = ENC_NUMERICAL}, NULL);
     a = rb_aggregate(&p, s, tn, val_int(0), ENC_NUMERICAL, NULL);
     rb_finish(&p, a);
     infer(&p, ivocab((int[]){0, 1}, 2), 2, 2, &r);
     CHECK(r.rc == 0 && set_is(&r.sets[a], (double[]){0, 1, 0.5}, 3));
-    for (size_t k = 0; k < r.sets[a].n; k++) CHECK(r.sets[a].items[k].kind == VAL_FLOAT); /* v / l */
+    for (size_t k = 0; k < r.sets[a].n; k++)
+        CHECK(r.sets[a].items[k].kind == VAL_FLOAT); /* v / l */
     rasp_free_value_sets(r.sets, p.n_exprs);
     /* ... and of {1,2,3}: NotImplementedError */
     infer(&p, ivocab((int[]){1, 2, 3}, 3), 3, 2, &r);
     CHECK(r.rc != 0);
-    CHECK_STR(r.err, "aggregate_1: NotImplementedError: Attention patterns can currently only average "
-                     "binary variables. Not: {1, 2, 3}");
+    CHECK_STR(r.err,
+              "aggregate_1: NotImplementedError: Attention patterns can currently only average "
+              "binary variables. Not: {1, 2, 3}");
     rasp_free_value_sets(r.sets, p.n_exprs);
     /* int() of a string fails first, as Tracr's set comprehension does */
     Value sv[2] = {val_int(2), val_str("a")};
@@ -167,7 +172,8 @@ static void test_reverse_value_sets(void) {
     int all = rb_select(&p, t, t, PRED_TRUE, NULL);
     int len = rb_selwidth(&p, all, ENC_CATEGORICAL, "length");
     int opp = rb_seqmap(&p, BIN(&p, PYB_SUB, X(&p), Y(&p)), len, i, ENC_CATEGORICAL, "opp_idx");
-    int opp1 = rb_map(&p, BIN(&p, PYB_SUB, X(&p), K(&p, val_int(1))), opp, ENC_CATEGORICAL, "opp_idx-1");
+    int opp1 =
+        rb_map(&p, BIN(&p, PYB_SUB, X(&p), K(&p, val_int(1))), opp, ENC_CATEGORICAL, "opp_idx-1");
     int flip = rb_select(&p, i, opp1, PRED_EQ, NULL);
     int rev = rb_aggregate(&p, flip, t, val_none(), ENC_CATEGORICAL, "reverse");
     rb_finish(&p, rev);
@@ -176,8 +182,10 @@ static void test_reverse_value_sets(void) {
     infer(&p, abcd, 4, 5, &r);
     CHECK(r.rc == 0);
     CHECK(r.sets[len].n == 6);
-    CHECK(r.sets[opp].n == 10 && set_is(&r.sets[opp], (double[]){-4, -3, -2, -1, 0, 1, 2, 3, 4, 5}, 10));
-    CHECK(r.sets[opp1].n == 10 && set_is(&r.sets[opp1], (double[]){-5, -4, -3, -2, -1, 0, 1, 2, 3, 4}, 10));
+    CHECK(r.sets[opp].n == 10 &&
+          set_is(&r.sets[opp], (double[]){-4, -3, -2, -1, 0, 1, 2, 3, 4, 5}, 10));
+    CHECK(r.sets[opp1].n == 10 &&
+          set_is(&r.sets[opp1], (double[]){-5, -4, -3, -2, -1, 0, 1, 2, 3, 4}, 10));
     CHECK(r.sets[rev].n == 4);
     /* residual-direction order: ints compare natively, so it is numeric */
     valset_sort(&r.sets[opp1], "opp_idx-1");
@@ -191,14 +199,16 @@ static void test_sort_keys_value_sets(void) {
     RaspProgram p;
     rasp_program_init(&p);
     int t = rb_tokens(&p), i = rb_indices(&p);
-    PyExpr *body = BIN(&p, PYB_ADD, X(&p), BIN(&p, PYB_DIV, BIN(&p, PYB_MUL, K(&p, val_int(1)), Y(&p)),
-                                               K(&p, val_int(5))));
+    PyExpr *body =
+        BIN(&p, PYB_ADD, X(&p),
+            BIN(&p, PYB_DIV, BIN(&p, PYB_MUL, K(&p, val_int(1)), Y(&p)), K(&p, val_int(5))));
     int keys = rb_seqmap(&p, body, t, i, ENC_CATEGORICAL, NULL);
     rb_finish(&p, keys);
     Inf r;
     infer(&p, ivocab((int[]){1, 2, 3, 4}, 4), 4, 5, &r);
     CHECK(r.rc == 0 && r.sets[keys].n == 20); /* CPython: 20 */
-    CHECK(valset_contains(&r.sets[keys], val_float(1.2)) && valset_contains(&r.sets[keys], val_float(4.8)));
+    CHECK(valset_contains(&r.sets[keys], val_float(1.2)) &&
+          valset_contains(&r.sets[keys], val_float(4.8)));
     rasp_free_value_sets(r.sets, p.n_exprs);
     rasp_program_free(&p);
 
@@ -209,7 +219,8 @@ static void test_sort_keys_value_sets(void) {
     int s = rb_select(&p, t, t, PRED_EQ, NULL);
     int hist = rb_selwidth(&p, s, ENC_CATEGORICAL, "hist");
     int neg = rb_map(&p, BIN(&p, PYB_MUL, K(&p, val_int(-1)), X(&p)), hist, ENC_CATEGORICAL, NULL);
-    body = BIN(&p, PYB_ADD, X(&p), BIN(&p, PYB_DIV, BIN(&p, PYB_MUL, K(&p, val_int(1)), Y(&p)), K(&p, val_int(5))));
+    body = BIN(&p, PYB_ADD, X(&p),
+               BIN(&p, PYB_DIV, BIN(&p, PYB_MUL, K(&p, val_int(1)), Y(&p)), K(&p, val_int(5))));
     keys = rb_seqmap(&p, body, neg, i, ENC_CATEGORICAL, NULL);
     rb_finish(&p, keys);
     infer(&p, ivocab((int[]){1, 2, 3, 4}, 4), 4, 5, &r);
@@ -230,10 +241,12 @@ static void test_balance_value_set(void) {
     RaspProgram p;
     rasp_program_init(&p);
     int t = rb_tokens(&p), i = rb_indices(&p);
-    int bo = rb_map(&p, py_cmp2(&p.arena, PYC_EQ, X(&p), K(&p, val_str("("))), t, ENC_NUMERICAL, "bools_open");
+    int bo = rb_map(&p, py_cmp2(&p.arena, PYC_EQ, X(&p), K(&p, val_str("("))), t, ENC_NUMERICAL,
+                    "bools_open");
     int po = rb_select(&p, i, i, PRED_LEQ, NULL);
     int opens = rb_aggregate(&p, po, bo, val_int(0), ENC_NUMERICAL, "opens");
-    int bc = rb_map(&p, py_cmp2(&p.arena, PYC_EQ, X(&p), K(&p, val_str(")"))), t, ENC_NUMERICAL, "bools_close");
+    int bc = rb_map(&p, py_cmp2(&p.arena, PYC_EQ, X(&p), K(&p, val_str(")"))), t, ENC_NUMERICAL,
+                    "bools_close");
     int closes = rb_aggregate(&p, po, bc, val_int(0), ENC_NUMERICAL, "closes");
     int bal = rb_linseqmap(&p, opens, closes, val_int(1), val_int(-1), ENC_NUMERICAL, "balance");
     rb_finish(&p, bal);
@@ -253,7 +266,8 @@ static void test_failures_and_none(void) {
     rasp_program_init(&p);
     int t = rb_tokens(&p);
     /* None results are dropped */
-    PyExpr *ife = py_ifexp(&p.arena, X(&p), py_cmp2(&p.arena, PYC_GT, X(&p), K(&p, val_int(1))), K(&p, val_none()));
+    PyExpr *ife = py_ifexp(&p.arena, X(&p), py_cmp2(&p.arena, PYC_GT, X(&p), K(&p, val_int(1))),
+                           K(&p, val_none()));
     int m = rb_map(&p, ife, t, ENC_CATEGORICAL, NULL);
     int bad = rb_map(&p, BIN(&p, PYB_ADD, X(&p), K(&p, val_str("a"))), m, ENC_CATEGORICAL, "bad");
     (void)bad;

@@ -31,7 +31,8 @@ static void test_primitives(void) {
     RaspProgram p;
     rasp_program_init(&p);
     int t = rb_tokens(&p), i = rb_indices(&p);
-    int m = rb_map(&p, py_binary(AR(&p), PYB_ADD, X(&p), K(&p, val_int(1))), t, ENC_CATEGORICAL, NULL);
+    int m =
+        rb_map(&p, py_binary(AR(&p), PYB_ADD, X(&p), K(&p, val_int(1))), t, ENC_CATEGORICAL, NULL);
     int sm = rb_seqmap(&p, py_binary(AR(&p), PYB_ADD, X(&p), Y(&p)), m, i, ENC_CATEGORICAL, NULL);
     rb_finish(&p, sm);
     Value out[3];
@@ -79,8 +80,8 @@ static void test_select_comparisons(void) {
         Pred pred;
         unsigned char m[4];
     } cases[] = {
-        {PRED_EQ, {1, 0, 0, 1}},  {PRED_LT, {0, 0, 1, 0}},  {PRED_LEQ, {1, 0, 1, 1}},
-        {PRED_GT, {0, 1, 0, 0}},  {PRED_GEQ, {1, 1, 0, 1}}, {PRED_NEQ, {0, 1, 1, 0}},
+        {PRED_EQ, {1, 0, 0, 1}},   {PRED_LT, {0, 0, 1, 0}},    {PRED_LEQ, {1, 0, 1, 1}},
+        {PRED_GT, {0, 1, 0, 0}},   {PRED_GEQ, {1, 1, 0, 1}},   {PRED_NEQ, {0, 1, 1, 0}},
         {PRED_TRUE, {1, 1, 1, 1}}, {PRED_FALSE, {0, 0, 0, 0}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
@@ -93,7 +94,8 @@ static void test_select_comparisons(void) {
         RaspTrace tr;
         char err[200];
         CHECK(rasp_interp_trace(&p, ints((int[]){0, 1}, 2), 2, false, &tr, err, sizeof err) == 0);
-        CHECK_MSG(memcmp(tr.sel + (size_t)s * 4, cases[c].m, 4) == 0, "pred %s", rasp_pred_name(cases[c].pred));
+        CHECK_MSG(memcmp(tr.sel + (size_t)s * 4, cases[c].m, 4) == 0, "pred %s",
+                  rasp_pred_name(cases[c].pred));
         rasp_trace_free(&tr);
         rasp_program_free(&p);
     }
@@ -104,7 +106,8 @@ static void test_lambda_predicate_gets_key_then_query(void) {
     rasp_program_init(&p);
     int i = rb_indices(&p), t = rb_tokens(&p);
     /* shift_by(1): lambda k, q: q == k + 1 */
-    PyExpr *body = py_cmp2(AR(&p), PYC_EQ, Y(&p), py_binary(AR(&p), PYB_ADD, X(&p), K(&p, val_int(1))));
+    PyExpr *body =
+        py_cmp2(AR(&p), PYC_EQ, Y(&p), py_binary(AR(&p), PYB_ADD, X(&p), K(&p, val_int(1))));
     int s = rb_select_fn(&p, i, i, body, NULL);
     int a = rb_aggregate(&p, s, t, val_none(), ENC_CATEGORICAL, "shift_by(1)");
     rb_finish(&p, a);
@@ -165,7 +168,8 @@ static void test_frac_prevs(void) {
     RaspProgram p;
     rasp_program_init(&p);
     int t = rb_tokens(&p), i = rb_indices(&p);
-    int bools = rb_map(&p, py_cmp2(AR(&p), PYC_EQ, X(&p), K(&p, val_str("l"))), t, ENC_NUMERICAL, "bools");
+    int bools =
+        rb_map(&p, py_cmp2(AR(&p), PYC_EQ, X(&p), K(&p, val_str("l"))), t, ENC_NUMERICAL, "bools");
     int prevs = rb_select(&p, i, i, PRED_LEQ, "prevs");
     int frac = rb_aggregate(&p, prevs, bools, val_int(0), ENC_NUMERICAL, "frac_prevs");
     rb_finish(&p, frac);
@@ -206,7 +210,7 @@ static void test_selector_combinators(void) {
     RaspProgram p;
     rasp_program_init(&p);
     int i = rb_indices(&p);
-    int lt = rb_select(&p, i, i, PRED_LT, NULL);  /* key < query */
+    int lt = rb_select(&p, i, i, PRED_LT, NULL); /* key < query */
     int ne = rb_select(&p, i, i, PRED_NEQ, NULL);
     int eq = rb_select(&p, i, i, PRED_EQ, NULL);
     int a = rb_selcomb(&p, EXPR_SEL_AND, lt, ne, NULL);
@@ -223,7 +227,8 @@ static void test_selector_combinators(void) {
             CHECK(tr.sel[(size_t)o * 9 + q * 3 + k] == (k <= q));
             CHECK(tr.sel[(size_t)n * 9 + q * 3 + k] == (k > q));
         }
-    CHECK(val_eq(tr.sop[(size_t)w * 3 + 0], val_int(2)) && val_eq(tr.sop[(size_t)w * 3 + 2], val_int(0)));
+    CHECK(val_eq(tr.sop[(size_t)w * 3 + 0], val_int(2)) &&
+          val_eq(tr.sop[(size_t)w * 3 + 2], val_int(0)));
     rasp_trace_free(&tr);
     /* causal masks every selector, so NOT(key <= query) becomes empty */
     CHECK(rasp_interp_trace(&p, ints((int[]){5, 5, 5}, 3), 3, true, &tr, err, sizeof err) == 0);
@@ -236,11 +241,13 @@ static void test_none_handling(void) {
     RaspProgram p;
     rasp_program_init(&p);
     int i = rb_indices(&p), t = rb_tokens(&p);
-    PyExpr *body = py_cmp2(AR(&p), PYC_EQ, Y(&p), py_binary(AR(&p), PYB_ADD, X(&p), K(&p, val_int(1))));
+    PyExpr *body =
+        py_cmp2(AR(&p), PYC_EQ, Y(&p), py_binary(AR(&p), PYB_ADD, X(&p), K(&p, val_int(1))));
     int s = rb_select_fn(&p, i, i, body, NULL);
     int shifted = rb_aggregate(&p, s, t, val_none(), ENC_CATEGORICAL, "shifted");
     /* Map x + 1 would raise TypeError on None, but Tracr never calls f on None */
-    int m = rb_map(&p, py_binary(AR(&p), PYB_ADD, X(&p), K(&p, val_int(1))), shifted, ENC_CATEGORICAL, "m");
+    int m = rb_map(&p, py_binary(AR(&p), PYB_ADD, X(&p), K(&p, val_int(1))), shifted,
+                   ENC_CATEGORICAL, "m");
     int sm = rb_seqmap(&p, py_binary(AR(&p), PYB_ADD, X(&p), Y(&p)), m, t, ENC_CATEGORICAL, "sm");
     rb_finish(&p, sm);
     Value out[3];
@@ -253,8 +260,10 @@ static void test_none_handling(void) {
     rasp_program_init(&p);
     i = rb_indices(&p);
     t = rb_tokens(&p);
-    s = rb_select_fn(&p, i, i, py_cmp2(&p.arena, PYC_EQ, py_param(&p.arena, 1),
-                                       py_binary(&p.arena, PYB_ADD, py_param(&p.arena, 0), py_const(&p.arena, val_int(1)))),
+    s = rb_select_fn(&p, i, i,
+                     py_cmp2(&p.arena, PYC_EQ, py_param(&p.arena, 1),
+                             py_binary(&p.arena, PYB_ADD, py_param(&p.arena, 0),
+                                       py_const(&p.arena, val_int(1)))),
                      NULL);
     shifted = rb_aggregate(&p, s, t, val_none(), ENC_CATEGORICAL, "shifted");
     int s2 = rb_select(&p, t, shifted, PRED_TRUE, "sel2");
@@ -280,7 +289,8 @@ static void test_function_errors(void) {
     RaspProgram p;
     rasp_program_init(&p);
     int t = rb_tokens(&p);
-    int m = rb_map(&p, py_binary(AR(&p), PYB_DIV, K(&p, val_int(1)), X(&p)), t, ENC_CATEGORICAL, NULL);
+    int m =
+        rb_map(&p, py_binary(AR(&p), PYB_DIV, K(&p, val_int(1)), X(&p)), t, ENC_CATEGORICAL, NULL);
     rb_finish(&p, m);
     Value out[2];
     char err[200];
@@ -317,8 +327,10 @@ static void test_reverse_labels_and_bfs(void) {
     int t = rb_tokens(&p), i = rb_indices(&p);
     int all = rb_select(&p, t, t, PRED_TRUE, NULL);
     int len = rb_selwidth(&p, all, ENC_CATEGORICAL, "length");
-    int opp = rb_seqmap(&p, py_binary(AR(&p), PYB_SUB, X(&p), Y(&p)), len, i, ENC_CATEGORICAL, "opp_idx");
-    int opp1 = rb_map(&p, py_binary(AR(&p), PYB_SUB, X(&p), K(&p, val_int(1))), opp, ENC_CATEGORICAL, NULL);
+    int opp =
+        rb_seqmap(&p, py_binary(AR(&p), PYB_SUB, X(&p), Y(&p)), len, i, ENC_CATEGORICAL, "opp_idx");
+    int opp1 = rb_map(&p, py_binary(AR(&p), PYB_SUB, X(&p), K(&p, val_int(1))), opp,
+                      ENC_CATEGORICAL, NULL);
     int flip = rb_select(&p, i, opp1, PRED_EQ, NULL);
     int rev = rb_aggregate(&p, flip, t, val_none(), ENC_CATEGORICAL, "reverse");
     rb_finish(&p, rev);

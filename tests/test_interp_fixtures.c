@@ -12,7 +12,9 @@
 static PyExpr *X(RaspProgram *p) { return py_param(&p->arena, 0); }
 static PyExpr *Y(RaspProgram *p) { return py_param(&p->arena, 1); }
 static PyExpr *K(RaspProgram *p, Value v) { return py_const(&p->arena, v); }
-static PyExpr *BIN(RaspProgram *p, PyBinOp op, PyExpr *a, PyExpr *b) { return py_binary(&p->arena, op, a, b); }
+static PyExpr *BIN(RaspProgram *p, PyBinOp op, PyExpr *a, PyExpr *b) {
+    return py_binary(&p->arena, op, a, b);
+}
 
 static cJSON *load_fixture(const char *name) {
     char path[256];
@@ -64,7 +66,8 @@ static int check_fixture(RaspProgram *p, const char *name) {
         n_cases++;
         if (want_err || rc) {
             if (!(want_err && rc)) {
-                fprintf(stderr, "  %s case %d: error mismatch (%s)\n", name, n_cases, rc ? err : "no error");
+                fprintf(stderr, "  %s case %d: error mismatch (%s)\n", name, n_cases,
+                        rc ? err : "no error");
                 bad++;
             }
             continue;
@@ -96,7 +99,8 @@ static int check_fixture(RaspProgram *p, const char *name) {
         if (p->exprs[p->output].enc == ENC_CATEGORICAL) {
             valset_sort(o, p->exprs[p->output].label);
             if ((int)o->n != cJSON_GetArraySize(cols)) {
-                fprintf(stderr, "  %s: %zu output values, fixture has %d\n", name, o->n, cJSON_GetArraySize(cols));
+                fprintf(stderr, "  %s: %zu output values, fixture has %d\n", name, o->n,
+                        cJSON_GetArraySize(cols));
                 bad++;
             } else {
                 for (int i = 0; i < (int)o->n; i++)
@@ -117,7 +121,8 @@ static void test_reverse(void) {
     int all = rb_select(&p, t, t, PRED_TRUE, "all_true_selector");
     int len = rb_selwidth(&p, all, ENC_CATEGORICAL, "length");
     int opp = rb_seqmap(&p, BIN(&p, PYB_SUB, X(&p), Y(&p)), len, i, ENC_CATEGORICAL, "opp_idx");
-    int opp1 = rb_map(&p, BIN(&p, PYB_SUB, X(&p), K(&p, val_int(1))), opp, ENC_CATEGORICAL, "opp_idx_m1");
+    int opp1 =
+        rb_map(&p, BIN(&p, PYB_SUB, X(&p), K(&p, val_int(1))), opp, ENC_CATEGORICAL, "opp_idx_m1");
     int flip = rb_select(&p, i, opp1, PRED_EQ, "reverse_selector");
     int rev = rb_aggregate(&p, flip, t, val_none(), ENC_CATEGORICAL, "reverse");
     rb_finish(&p, rev);
@@ -129,7 +134,8 @@ static void test_frac_prevs(void) {
     RaspProgram p;
     rasp_program_init(&p);
     int t = rb_tokens(&p), i = rb_indices(&p);
-    int bools = rb_map(&p, py_cmp2(&p.arena, PYC_EQ, X(&p), K(&p, val_str("l"))), t, ENC_NUMERICAL, "bools");
+    int bools = rb_map(&p, py_cmp2(&p.arena, PYC_EQ, X(&p), K(&p, val_str("l"))), t, ENC_NUMERICAL,
+                       "bools");
     int prevs = rb_select(&p, i, i, PRED_LEQ, "prevs");
     int frac = rb_aggregate(&p, prevs, bools, val_int(0), ENC_NUMERICAL, "frac_prevs");
     rb_finish(&p, frac);

@@ -169,7 +169,8 @@ static void check_shortest(double v) {
     char buf[JSON_NUMBER_CAP], tmp[400];
     json_number_text(v, buf);
     CHECK(strtod(buf, NULL) == v);
-    int digits = 0; /* significant digits in buf: leading zeros and an integer's trailing zeros excluded */
+    int digits =
+        0; /* significant digits in buf: leading zeros and an integer's trailing zeros excluded */
     for (const char *p = buf; *p && *p != 'e'; p++) digits += *p >= '0' && *p <= '9';
     for (const char *p = buf; *p == '-' || *p == '0' || *p == '.'; p++) digits -= *p == '0';
     if (!strpbrk(buf, ".e"))
@@ -182,9 +183,21 @@ static void check_shortest(double v) {
 
 static void test_number(void) {
     char buf[JSON_NUMBER_CAP];
-    const struct { double v; const char *want; } cases[] = {
-        {0.0002, "0.0002"}, {0.1, "0.1"}, {0.1 + 0.2, "0.30000000000000004"}, {1.0 / 3, "0.3333333333333333"},
-        {3, "3"}, {100, "100"}, {-2.5, "-2.5"}, {1e-7, "1e-07"}, {0, "0"}, {1e21, "1e+21"}, {123456789, "123456789"},
+    const struct {
+        double v;
+        const char *want;
+    } cases[] = {
+        {0.0002, "0.0002"},
+        {0.1, "0.1"},
+        {0.1 + 0.2, "0.30000000000000004"},
+        {1.0 / 3, "0.3333333333333333"},
+        {3, "3"},
+        {100, "100"},
+        {-2.5, "-2.5"},
+        {1e-7, "1e-07"},
+        {0, "0"},
+        {1e21, "1e+21"},
+        {123456789, "123456789"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_number_text(cases[i].v, buf);

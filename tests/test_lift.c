@@ -8,19 +8,20 @@
 #include <math.h>
 #include <unistd.h>
 
+#include "compile_helpers.h"
 #include "compiler/model.h"
 #include "compiler/model_import.h"
 #include "io/json_util.h"
 #include "lift/lift.h"
 #include "rasp/rasp.h"
-#include "compile_helpers.h"
 #include "test.h"
 #include "tracr_export.h"
 
 static const char *DIR_ = FIXTURE_DIR "/tracr";
 
 /* Lifts m; returns 1 when verified. *prog (optional) receives the program text. */
-static int lift_ok(const CompiledModel *m, bool naming, char **prog, int *named_all, const char *what) {
+static int lift_ok(const CompiledModel *m, bool naming, char **prog, int *named_all,
+                   const char *what) {
     LiftOptions o;
     lift_options_default(&o);
     o.name_functions = naming;
@@ -47,7 +48,8 @@ static void list_fixtures(void) {
     struct dirent *e;
     while ((e = readdir(d)) && n_stems < 32) {
         size_t L = strlen(e->d_name);
-        if (L > 5 && L < 60 && strcmp(e->d_name + L - 5, ".rasp") == 0) snprintf(stems[n_stems++], 64, "%.*s", (int)(L - 5), e->d_name);
+        if (L > 5 && L < 60 && strcmp(e->d_name + L - 5, ".rasp") == 0)
+            snprintf(stems[n_stems++], 64, "%.*s", (int)(L - 5), e->d_name);
     }
     closedir(d);
 }
@@ -68,11 +70,14 @@ static void test_classics_compiled(void) {
         verified += ok;
         named += ok && na;
         /* tables only: the table lambdas compile back to the same weights too */
-        if (m) CHECK_MSG(lift_ok(m, false, NULL, NULL, stems[i]), "%s (tables) not verified", stems[i]);
+        if (m)
+            CHECK_MSG(lift_ok(m, false, NULL, NULL, stems[i]), "%s (tables) not verified",
+                      stems[i]);
         compiled_model_free(m);
         rasp_program_free(&p);
     }
-    printf("classics compiled here: %d/%d verified, %d with every function named\n", verified, n_stems, named);
+    printf("classics compiled here: %d/%d verified, %d with every function named\n", verified,
+           n_stems, named);
     CHECK(n_stems == 15 && verified == 15);
     CHECK(named >= 12);
 }
@@ -112,37 +117,74 @@ static void test_block_kinds(void) {
     static const struct {
         const char *what, *src, *expect;
     } cases[] = {
-        {"cat->cat Map", "vocab {1, 2, 3}\nmax_seq_len 3\ny = Map(lambda x: x + 1, tokens)\n", "x + 1"},
-        {"cat->cat Map to strings", "vocab {1, 2, 3}\nmax_seq_len 3\ny = Map(lambda x: \"odd\" if x % 2 else \"even\", tokens)\n", NULL},
-        {"cat->num Map", "vocab {1, 2, 3}\nmax_seq_len 3\ny = numerical(Map(lambda x: x / 4, tokens))\n", NULL},
-        {"num->num Map", "vocab {\"a\", \"b\"}\nmax_seq_len 4\nb = numerical(Map(lambda x: x == \"a\", tokens))\n"
-                         "s = Select(indices, indices, LEQ)\nf = numerical(Aggregate(s, b, default=0))\n"
-                         "y = numerical(Map(lambda x: x + 1, f))\n", NULL},
-        {"num->cat Map", "vocab {\"a\", \"b\"}\nmax_seq_len 4\nb = numerical(Map(lambda x: x == \"a\", tokens))\n"
-                         "s = Select(indices, indices, LEQ)\nf = numerical(Aggregate(s, b, default=0))\n"
-                         "y = Map(lambda x: x > 0.5, f)\n", NULL},
-        {"SequenceMap", "vocab {0, 1, 2}\nmax_seq_len 4\ny = SequenceMap(lambda x, y: x + y, tokens, indices)\n", "x + y"},
-        {"LinearSequenceMap", "vocab {\"a\", \"b\"}\nmax_seq_len 4\nb = numerical(Map(lambda x: x == \"a\", tokens))\n"
-                              "c = numerical(Map(lambda x: x == \"b\", tokens))\ny = numerical(LinearSequenceMap(b, c, 2, -3))\n",
+        {"cat->cat Map", "vocab {1, 2, 3}\nmax_seq_len 3\ny = Map(lambda x: x + 1, tokens)\n",
+         "x + 1"},
+        {"cat->cat Map to strings",
+         "vocab {1, 2, 3}\nmax_seq_len 3\ny = Map(lambda x: \"odd\" if x % 2 else \"even\", tokens)\n",
+         NULL},
+        {"cat->num Map",
+         "vocab {1, 2, 3}\nmax_seq_len 3\ny = numerical(Map(lambda x: x / 4, tokens))\n", NULL},
+        {"num->num Map",
+         "vocab {\"a\", \"b\"}\nmax_seq_len 4\nb = numerical(Map(lambda x: x == \"a\", tokens))\n"
+         "s = Select(indices, indices, LEQ)\nf = numerical(Aggregate(s, b, default=0))\n"
+         "y = numerical(Map(lambda x: x + 1, f))\n",
+         NULL},
+        {"num->cat Map",
+         "vocab {\"a\", \"b\"}\nmax_seq_len 4\nb = numerical(Map(lambda x: x == \"a\", tokens))\n"
+         "s = Select(indices, indices, LEQ)\nf = numerical(Aggregate(s, b, default=0))\n"
+         "y = Map(lambda x: x > 0.5, f)\n",
+         NULL},
+        {"SequenceMap",
+         "vocab {0, 1, 2}\nmax_seq_len 4\ny = SequenceMap(lambda x, y: x + y, tokens, indices)\n",
+         "x + y"},
+        {"LinearSequenceMap",
+         "vocab {\"a\", \"b\"}\nmax_seq_len 4\nb = numerical(Map(lambda x: x == \"a\", tokens))\n"
+         "c = numerical(Map(lambda x: x == \"b\", tokens))\ny = numerical(LinearSequenceMap(b, c, 2, -3))\n",
          "LinearSequenceMap"},
-        {"Select EQ", "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(tokens, tokens, EQ)\ny = SelectorWidth(s)\n", "EQ)"},
-        {"Select LT", "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(tokens, tokens, LT)\ny = SelectorWidth(s)\n", "LT)"},
-        {"Select LEQ", "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(indices, indices, LEQ)\ny = Aggregate(s, tokens)\n", "LEQ)"},
-        {"Select GT", "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(tokens, tokens, GT)\ny = SelectorWidth(s)\n", "GT)"},
-        {"Select GEQ", "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(tokens, tokens, GEQ)\ny = SelectorWidth(s)\n", "GEQ)"},
-        {"Select NEQ", "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(tokens, tokens, NEQ)\ny = SelectorWidth(s)\n", "NEQ)"},
-        {"Select TRUE", "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(tokens, tokens, TRUE)\ny = SelectorWidth(s)\n", "TRUE)"},
-        {"Select FALSE", "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(tokens, tokens, FALSE)\ny = SelectorWidth(s)\n", "FALSE)"},
-        {"Select lambda", "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(indices, indices, lambda k, q: q == k + 1)\n"
-                          "y = Aggregate(s, tokens)\n", "q == k + 1"},
-        {"numerical Aggregate", "vocab {0, 1}\nmax_seq_len 4\nb = numerical(Map(lambda x: x == 1, tokens))\n"
-                                "s = Select(indices, indices, TRUE)\ny = numerical(Aggregate(s, b, default=0))\n", "default=0"},
-        {"numerical SelectorWidth", "vocab {0, 1}\nmax_seq_len 4\ns = Select(tokens, tokens, EQ)\ny = numerical(SelectorWidth(s))\n",
+        {"Select EQ",
+         "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(tokens, tokens, EQ)\ny = SelectorWidth(s)\n",
+         "EQ)"},
+        {"Select LT",
+         "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(tokens, tokens, LT)\ny = SelectorWidth(s)\n",
+         "LT)"},
+        {"Select LEQ",
+         "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(indices, indices, LEQ)\ny = Aggregate(s, tokens)\n",
+         "LEQ)"},
+        {"Select GT",
+         "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(tokens, tokens, GT)\ny = SelectorWidth(s)\n",
+         "GT)"},
+        {"Select GEQ",
+         "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(tokens, tokens, GEQ)\ny = SelectorWidth(s)\n",
+         "GEQ)"},
+        {"Select NEQ",
+         "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(tokens, tokens, NEQ)\ny = SelectorWidth(s)\n",
+         "NEQ)"},
+        {"Select TRUE",
+         "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(tokens, tokens, TRUE)\ny = SelectorWidth(s)\n",
+         "TRUE)"},
+        {"Select FALSE",
+         "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(tokens, tokens, FALSE)\ny = SelectorWidth(s)\n",
+         "FALSE)"},
+        {"Select lambda",
+         "vocab {0, 1, 2}\nmax_seq_len 4\ns = Select(indices, indices, lambda k, q: q == k + 1)\n"
+         "y = Aggregate(s, tokens)\n",
+         "q == k + 1"},
+        {"numerical Aggregate",
+         "vocab {0, 1}\nmax_seq_len 4\nb = numerical(Map(lambda x: x == 1, tokens))\n"
+         "s = Select(indices, indices, TRUE)\ny = numerical(Aggregate(s, b, default=0))\n",
+         "default=0"},
+        {"numerical SelectorWidth",
+         "vocab {0, 1}\nmax_seq_len 4\ns = Select(tokens, tokens, EQ)\ny = numerical(SelectorWidth(s))\n",
          "numerical(SelectorWidth"},
-        {"causal", "vocab {\"a\", \"b\"}\nmax_seq_len 4\ncausal\ns = Select(tokens, tokens, TRUE)\ny = SelectorWidth(s)\n", "causal"},
-        {"Map of a Map", "vocab {1, 2, 3}\nmax_seq_len 3\na = Map(lambda x: x + 1, tokens)\ny = Map(lambda x: x * 3, a, simplify=False)\n",
+        {"causal",
+         "vocab {\"a\", \"b\"}\nmax_seq_len 4\ncausal\ns = Select(tokens, tokens, TRUE)\ny = SelectorWidth(s)\n",
+         "causal"},
+        {"Map of a Map",
+         "vocab {1, 2, 3}\nmax_seq_len 3\na = Map(lambda x: x + 1, tokens)\ny = Map(lambda x: x * 3, a, simplify=False)\n",
          "simplify=False"},
-        {"table function", "vocab {1, 2, 3, 4}\nmax_seq_len 3\ny = Map(lambda x: {1: 7, 2: 3, 3: 9, 4: 3}[x], tokens)\n", "}[x]"},
+        {"table function",
+         "vocab {1, 2, 3, 4}\nmax_seq_len 3\ny = Map(lambda x: {1: 7, 2: 3, 3: 9, 4: 3}[x], tokens)\n",
+         "}[x]"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         CompiledModel *m = tc_compile_text(cases[i].src);
@@ -150,17 +192,20 @@ static void test_block_kinds(void) {
         if (!m) continue;
         char *prog = NULL;
         CHECK_MSG(lift_ok(m, true, &prog, NULL, cases[i].what), "%s", cases[i].what);
-        if (prog && cases[i].expect) CHECK_MSG(strstr(prog, cases[i].expect) != NULL, "%s: no '%s' in\n%s", cases[i].what, cases[i].expect, prog);
+        if (prog && cases[i].expect)
+            CHECK_MSG(strstr(prog, cases[i].expect) != NULL, "%s: no '%s' in\n%s", cases[i].what,
+                      cases[i].expect, prog);
         free(prog);
         compiled_model_free(m);
     }
 }
 
 static void test_table_lambda_text(void) {
-    const char *src = "vocab {1, 2, 3}\nmax_seq_len 3\n"
-                      "a = Map(lambda x: {1: \"p\", 2: (1, 2), 3: None, 1: \"q\"}[x], tokens)\n"
-                      "b = SequenceMap(lambda x, y: {(1, 0): True, (2, 1): 2.5}[(x, y)], tokens, indices)\n"
-                      "c = SequenceMap(lambda x, y: (x, y), a, b)\n";
+    const char *src =
+        "vocab {1, 2, 3}\nmax_seq_len 3\n"
+        "a = Map(lambda x: {1: \"p\", 2: (1, 2), 3: None, 1: \"q\"}[x], tokens)\n"
+        "b = SequenceMap(lambda x, y: {(1, 0): True, (2, 1): 2.5}[(x, y)], tokens, indices)\n"
+        "c = SequenceMap(lambda x, y: (x, y), a, b)\n";
     RaspProgram p, q;
     char err[512];
     CHECK(rasp_parse("t", src, &p, err, sizeof err) == 0);
@@ -176,10 +221,12 @@ static void test_table_lambda_text(void) {
         if (strcmp(p.exprs[i].label, "a") == 0) ia = i;
     CHECK(ia >= 0);
     Value r;
-    CHECK(lambda_call(p.exprs[ia].fn, &xs[0], &r, NULL, 0) == PYERR_OK && r.kind == VAL_STR && strcmp(r.u.s, "q") == 0);
+    CHECK(lambda_call(p.exprs[ia].fn, &xs[0], &r, NULL, 0) == PYERR_OK && r.kind == VAL_STR &&
+          strcmp(r.u.s, "q") == 0);
     Value four = val_int(4);
     char msg[128];
-    CHECK(lambda_call(p.exprs[ia].fn, &four, &r, msg, sizeof msg) == PYERR_INDEX && strstr(msg, "KeyError"));
+    CHECK(lambda_call(p.exprs[ia].fn, &four, &r, msg, sizeof msg) == PYERR_INDEX &&
+          strstr(msg, "KeyError"));
     CHECK(strstr(text, "{(1, 0): True, (2, 1): 2.5}[(x, y)]") != NULL);
     p.output = ia;
     CHECK(rasp_interp(&p, xs, 2, false, out, err, sizeof err) == 0 && out[1].kind == VAL_TUPLE);
@@ -187,9 +234,13 @@ static void test_table_lambda_text(void) {
     rasp_program_free(&p);
     rasp_program_free(&q);
     /* a dict that is not subscripted is an error with a position */
-    CHECK(rasp_parse("t3", "vocab {1}\ny = Map(lambda x: {1: 2}, tokens)\n", &p, err, sizeof err) != 0 && strstr(err, "t3:2:"));
+    CHECK(rasp_parse("t3", "vocab {1}\ny = Map(lambda x: {1: 2}, tokens)\n", &p, err, sizeof err) !=
+              0 &&
+          strstr(err, "t3:2:"));
     rasp_program_free(&p);
-    CHECK(rasp_parse("t4", "vocab {1}\ny = Map(lambda x: {1 2}[x], tokens)\n", &p, err, sizeof err) != 0 && strstr(err, "':'"));
+    CHECK(rasp_parse("t4", "vocab {1}\ny = Map(lambda x: {1 2}[x], tokens)\n", &p, err,
+                     sizeof err) != 0 &&
+          strstr(err, "':'"));
     rasp_program_free(&p);
 }
 
@@ -220,16 +271,16 @@ static void add_noise(double *w, size_t n, void *ctx) {
 static void rotate(CompiledModel *m, int a, int b, double t) {
     int D = m->residual_dim, HK = m->num_heads * m->key_size, M = m->mlp_hidden_size;
     double c = cos(t), s = sin(t);
-#define ROTCOL(W, R, C)                                                                       \
-    for (int r_ = 0; r_ < (R); r_++) {                                                        \
-        double *w_ = (W) + (size_t)r_ * (C);                                                  \
-        double x_ = w_[a], y_ = w_[b];                                                        \
-        w_[a] = c * x_ - s * y_, w_[b] = s * x_ + c * y_;                                     \
+#define ROTCOL(W, R, C)                                                                            \
+    for (int r_ = 0; r_ < (R); r_++) {                                                             \
+        double *w_ = (W) + (size_t)r_ * (C);                                                       \
+        double x_ = w_[a], y_ = w_[b];                                                             \
+        w_[a] = c * x_ - s * y_, w_[b] = s * x_ + c * y_;                                          \
     }
-#define ROTROW(W, C)                                                                          \
-    for (int c_ = 0; c_ < (C); c_++) {                                                        \
-        double x_ = (W)[(size_t)a * (C) + c_], y_ = (W)[(size_t)b * (C) + c_];              \
-        (W)[(size_t)a * (C) + c_] = c * x_ - s * y_, (W)[(size_t)b * (C) + c_] = s * x_ + c * y_; \
+#define ROTROW(W, C)                                                                               \
+    for (int c_ = 0; c_ < (C); c_++) {                                                             \
+        double x_ = (W)[(size_t)a * (C) + c_], y_ = (W)[(size_t)b * (C) + c_];                     \
+        (W)[(size_t)a * (C) + c_] = c * x_ - s * y_, (W)[(size_t)b * (C) + c_] = s * x_ + c * y_;  \
     }
     ROTCOL(m->token_embed, m->vocab_size, D);
     ROTCOL(m->pos_embed, m->max_seq_len + 1, D);
@@ -259,12 +310,12 @@ static void test_refusals(void) {
         CompiledModel *m = NULL;
         CHECK(compile_program(&p, &o, &m, err, sizeof err) == 0);
         if (!m) continue;
-        if (kind == 0) rotate(m, 0, 1, 0.3);              /* a rotated residual */
-        if (kind == 1) {                                   /* noise on every weight */
+        if (kind == 0) rotate(m, 0, 1, 0.3); /* a rotated residual */
+        if (kind == 1) {                     /* noise on every weight */
             double s = 1e-3;
             for_all_weights(m, add_noise, &s);
         }
-        if (kind == 2) {                                   /* one query-key entry off */
+        if (kind == 2) { /* one query-key entry off */
             int D = m->residual_dim, HK = m->num_heads * m->key_size;
             for (int i = 0; i < D * HK; i++)
                 if (m->layers[3].q[i] != 0) {
@@ -290,14 +341,16 @@ static void test_refusals(void) {
 
 /* Tracr-shaped weights of another program lift to that program, verified. */
 static void test_other_program_weights(void) {
-    CompiledModel *m = tc_compile_text("vocab {\"a\", \"b\", \"c\"}\nmax_seq_len 4\ny = numerical(Map(lambda x: x == \"a\", tokens))\n");
+    CompiledModel *m = tc_compile_text(
+        "vocab {\"a\", \"b\", \"c\"}\nmax_seq_len 4\ny = numerical(Map(lambda x: x == \"a\", tokens))\n");
     CHECK(m != NULL);
     if (!m) return;
     /* the cat->num MLP's weight for "a" is 1: make it 0.75 */
     int D = m->residual_dim, M = m->mlp_hidden_size, hit = 0;
     for (int d = 0; d < D; d++)
         for (int j = 0; j < M; j++)
-            if (m->layers[0].w1[(size_t)d * M + j] == 1) m->layers[0].w1[(size_t)d * M + j] = 0.75, hit++;
+            if (m->layers[0].w1[(size_t)d * M + j] == 1)
+                m->layers[0].w1[(size_t)d * M + j] = 0.75, hit++;
     CHECK(hit == 1);
     char *prog = NULL;
     CHECK(lift_ok(m, true, &prog, NULL, "0.75 map"));
@@ -353,7 +406,8 @@ static void test_random_perturbations(void) {
         compiled_model_free(m);
         rasp_program_free(&p);
     }
-    printf("random single-weight perturbations: %d, refused %d, verified %d\n", total, refused, verified);
+    printf("random single-weight perturbations: %d, refused %d, verified %d\n", total, refused,
+           verified);
 }
 
 int main(void) {

@@ -26,7 +26,8 @@ static void list_fixtures(void) {
     struct dirent *e;
     while ((e = readdir(d)) && n_stems < 32) {
         size_t L = strlen(e->d_name);
-        if (L > 5 && L < 60 && strcmp(e->d_name + L - 5, ".rasp") == 0) snprintf(stems[n_stems++], 64, "%.*s", (int)(L - 5), e->d_name);
+        if (L > 5 && L < 60 && strcmp(e->d_name + L - 5, ".rasp") == 0)
+            snprintf(stems[n_stems++], 64, "%.*s", (int)(L - 5), e->d_name);
     }
     closedir(d);
 }
@@ -39,7 +40,8 @@ static size_t n_weights(const CompiledModel *m) {
 static CompiledModel *transformed(const CompiledModel *m, uint64_t seed) {
     char err[256];
     CompiledModel *t = tf_model_clone(m);
-    if (!t || tf_scale(t, seed, err, sizeof err) || tf_permute(t, seed, err, sizeof err) || tf_rotate(t, seed, err, sizeof err)) {
+    if (!t || tf_scale(t, seed, err, sizeof err) || tf_permute(t, seed, err, sizeof err) ||
+        tf_rotate(t, seed, err, sizeof err)) {
         compiled_model_free(t);
         return NULL;
     }
@@ -49,7 +51,8 @@ static CompiledModel *transformed(const CompiledModel *m, uint64_t seed) {
 
 /* The interpreter on a and b over every input of lengths 1..N (at most ~4000, else a seeded
  * sample of 2000): outputs equal wherever a's is not None (numbers within 1e-6). */
-static int same_function(const RaspProgram *a, const RaspProgram *b, const CompiledModel *m, char *why, size_t cap) {
+static int same_function(const RaspProgram *a, const RaspProgram *b, const CompiledModel *m,
+                         char *why, size_t cap) {
     Value vocab[64];
     int nv = 0, N = m->max_seq_len;
     for (int i = 0; i < m->vocab_size && nv < 64; i++)
@@ -69,7 +72,8 @@ static int same_function(const RaspProgram *a, const RaspProgram *b, const Compi
                 code /= nv;
                 xs[i] = vocab[d];
             }
-            if (rasp_interp(a, xs, n, m->causal, oa, err, sizeof err)) continue; /* not a valid input of a */
+            if (rasp_interp(a, xs, n, m->causal, oa, err, sizeof err))
+                continue; /* not a valid input of a */
             if (rasp_interp(b, xs, n, m->causal, ob, err, sizeof err)) {
                 snprintf(why, cap, "the lifted program fails: %.150s", err);
                 return 0;
@@ -78,7 +82,8 @@ static int same_function(const RaspProgram *a, const RaspProgram *b, const Compi
                 if (oa[i].kind == VAL_NONE) continue;
                 bool eq = val_eq(oa[i], ob[i]);
                 if (!eq && oa[i].kind != VAL_STR && ob[i].kind != VAL_STR && ob[i].kind != VAL_NONE)
-                    eq = fabs(val_as_double(oa[i]) - val_as_double(ob[i])) <= 1e-6 * (1 + fabs(val_as_double(oa[i])));
+                    eq = fabs(val_as_double(oa[i]) - val_as_double(ob[i])) <=
+                         1e-6 * (1 + fabs(val_as_double(oa[i])));
                 if (!eq) {
                     snprintf(why, cap, "input of length %d, position %d differs", n, i);
                     return 0;
@@ -108,18 +113,21 @@ static void test_classics_rotated(void) {
             int rc = t ? lift_model(t, NULL, &r, err, sizeof err) : 1;
             CHECK_MSG(rc == 0, "%s seed %llu refused: %s", stems[i], (unsigned long long)seed, err);
             if (!rc) {
-                CHECK_MSG(r.verified && r.canonical && r.n_output_diffs == 0 && r.n_inputs > 0, "%s: %s", stems[i], r.verdict);
+                CHECK_MSG(r.verified && r.canonical && r.n_output_diffs == 0 && r.n_inputs > 0,
+                          "%s: %s", stems[i], r.verdict);
                 weights += r.weights_equal;
                 /* known gap (docs/lift.md): the shuffle_dyck pair's two discretising MLPs on one
                  * numerical SOp lift to a program that computes the same function but whose
                  * recompiled layer-3 MLP differs from the canonicalised one */
                 bool known = strncmp(stems[i], "shuffle_dyck", 12) == 0;
-                CHECK_MSG(r.weights_equal || known, "%s seed %llu: %s", stems[i], (unsigned long long)seed, r.verdict);
+                CHECK_MSG(r.weights_equal || known, "%s seed %llu: %s", stems[i],
+                          (unsigned long long)seed, r.verdict);
                 RaspProgram q;
                 char why[256] = "";
                 CHECK_MSG(rasp_parse("<lifted>", r.program, &q, err, sizeof err) == 0, "%s", err);
                 int same = same_function(&p, &q, m, why, sizeof why);
-                CHECK_MSG(same, "%s seed %llu: %s\n%s", stems[i], (unsigned long long)seed, why, r.program);
+                CHECK_MSG(same, "%s seed %llu: %s\n%s", stems[i], (unsigned long long)seed, why,
+                          r.program);
                 ok += same && r.verified;
                 rasp_program_free(&q);
                 lift_result_free(&r);
@@ -129,8 +137,10 @@ static void test_classics_rotated(void) {
         compiled_model_free(m);
         rasp_program_free(&p);
     }
-    printf("classics rotated + permuted + scaled: %d/%d lifted, verified and equivalent; %d/%d recompile to the "
-           "canonicalised weights\n", ok, total, weights, total);
+    printf(
+        "classics rotated + permuted + scaled: %d/%d lifted, verified and equivalent; %d/%d recompile to the "
+        "canonicalised weights\n",
+        ok, total, weights, total);
     CHECK(total == 3 * n_stems && n_stems == 15);
     CHECK(weights >= total - 6); /* every other classic recompiles to its canonicalised weights */
 }
@@ -196,7 +206,8 @@ static void test_refusals(void) {
                 t = transformed(m, 5);
                 uint64_t s = 99;
                 double a = kind ? 1e-2 : 1e-3;
-                for (size_t i = 0; t && i < n_weights(t); i++) t->token_embed[i] += a * (urand(&s) - 0.5);
+                for (size_t i = 0; t && i < n_weights(t); i++)
+                    t->token_embed[i] += a * (urand(&s) - 0.5);
             } else { /* the residual compressed by two dimensions (learned projection, few steps) */
                 TfCompressOptions co;
                 TfCompressReport rep;
@@ -209,7 +220,8 @@ static void test_refusals(void) {
             int rc = lift_model(t, NULL, &r, err, sizeof err);
             CHECK_MSG(rc != 0, "%s kind %d lifted (%s)", names[f], kind, rc ? "" : r.verdict);
             if (rc) {
-                CHECK(strstr(err, "as a rotated model: ") != NULL && strlen(strstr(err, "as a rotated model: ")) > 25);
+                CHECK(strstr(err, "as a rotated model: ") != NULL &&
+                      strlen(strstr(err, "as a rotated model: ")) > 25);
                 if (f == 0) printf("refused (%d): %s\n", kind, strstr(err, "as a rotated model: "));
             } else lift_result_free(&r);
             compiled_model_free(t);

@@ -7,8 +7,8 @@
 
 #include "io/safetensors.h"
 #include "meta/meta.h"
-#include "util/rng.h"
 #include "test.h"
+#include "util/rng.h"
 
 enum { B = 3, P = 6, T = 5 };
 static float pay[B * P * 4];
@@ -92,11 +92,13 @@ static void test_damaged(void) {
     for (int i = 0; i < f.n_meta; i++) st_writer_meta(&w, f.meta[i].key, f.meta[i].value);
     CHECK(st_writer_save(&w, bad, err, sizeof err) == 0);
     st_writer_free(&w);
-    CHECK(meta_checkpoint_load(&r, bad, B, err, sizeof err) != 0 && strstr(err, "param.block1.mlp.fc.w"));
+    CHECK(meta_checkpoint_load(&r, bad, B, err, sizeof err) != 0 &&
+          strstr(err, "param.block1.mlp.fc.w"));
     /* a config that disagrees with the tensors */
     st_writer_init(&w);
     for (int i = 0; i < f.n; i++)
-        st_writer_add(&w, f.tensors[i].name, f.tensors[i].dtype, f.tensors[i].ndim, f.tensors[i].shape, f.tensors[i].data);
+        st_writer_add(&w, f.tensors[i].name, f.tensors[i].dtype, f.tensors[i].ndim,
+                      f.tensors[i].shape, f.tensors[i].data);
     for (int i = 0; i < f.n_meta; i++) {
         const char *v = f.meta[i].value;
         char cbuf[512];
@@ -122,7 +124,8 @@ int main(void) {
     rng_seed(&g, 9);
     for (size_t i = 0; i < sizeof pay / sizeof *pay; i++) pay[i] = (float)rng_normal(&g);
     for (int i = 0; i < B * P * 2; i++) ids[i] = (int32_t)rng_below(&g, i % 2 ? P : 3);
-    for (int i = 0; i < B * T; i++) tok[i] = (int32_t)rng_below(&g, 9), tgt[i] = (int32_t)rng_below(&g, 9);
+    for (int i = 0; i < B * T; i++)
+        tok[i] = (int32_t)rng_below(&g, 9), tgt[i] = (int32_t)rng_below(&g, 9);
     tgt[4] = -1;
     if (test_tmpdir(dir, sizeof dir, "meta_ckpt") != 0) return 1;
     RUN(test_resume_bit_identical);

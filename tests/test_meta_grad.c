@@ -12,8 +12,8 @@
 #include <stdlib.h>
 
 #include "meta/meta.h"
-#include "util/rng.h"
 #include "test.h"
+#include "util/rng.h"
 
 #define H_STEP 1e-5
 #define REL_TOL 1e-4
@@ -36,7 +36,8 @@ static double dot(const double *a, const double *b, size_t n) {
 /* Compares analytic gradient g[n] of variable x[n] with central differences of f. Returns the
  * worst relative error. */
 typedef double (*LossFn)(void *ctx);
-static double grad_check(const char *what, double *x, const double *g, size_t n, LossFn f, void *ctx) {
+static double grad_check(const char *what, double *x, const double *g, size_t n, LossFn f,
+                         void *ctx) {
     double worst = 0;
     size_t worst_i = 0;
     for (size_t i = 0; i < n; i++) {
@@ -54,7 +55,8 @@ static double grad_check(const char *what, double *x, const double *g, size_t n,
             worst_i = i;
         }
     }
-    CHECK_MSG(worst < REL_TOL, "%s: worst relative error %.3g at element %zu", what, worst, worst_i);
+    CHECK_MSG(worst < REL_TOL, "%s: worst relative error %.3g at element %zu", what, worst,
+              worst_i);
     return worst;
 }
 
@@ -88,7 +90,8 @@ static void test_linear(void) {
     for (int i = 0; i < 28; i++) dw2[i] = 2.0;
     meta_linear_backward_f64(NULL, dw2, NULL, c.R, c.inp, c.w, c.N, c.IC, c.OC);
     for (int i = 0; i < 28; i++) CHECK_NEAR(dw2[i], dw[i] + 2.0, 1e-12);
-    free(c.inp), free(c.w), free(c.b), free(c.out), free(c.R), free(dinp), free(dw), free(db), free(o2), free(dw2);
+    free(c.inp), free(c.w), free(c.b), free(c.out), free(c.R), free(dinp), free(dw), free(db),
+        free(o2), free(dw2);
 }
 
 /* ---- embedding ---- */
@@ -135,7 +138,8 @@ static void test_layernorm(void) {
     grad_check("layernorm dinp", c.inp, di, 24, ln_loss, &c);
     grad_check("layernorm dg", c.g, dg, 6, ln_loss, &c);
     grad_check("layernorm db", c.b, db, 6, ln_loss, &c);
-    free(c.inp), free(c.g), free(c.b), free(c.out), free(c.mean), free(c.rstd), free(c.R), free(di), free(dg), free(db);
+    free(c.inp), free(c.g), free(c.b), free(c.out), free(c.mean), free(c.rstd), free(c.R), free(di),
+        free(dg), free(db);
 }
 
 /* ---- gelu, residual ---- */
@@ -145,10 +149,8 @@ typedef struct {
 } EwCtx;
 static double ew_loss(void *p) {
     EwCtx *c = p;
-    if (c->which == 0)
-        meta_gelu_forward_f64(c->out, c->a, 16);
-    else
-        meta_residual_forward_f64(c->out, c->a, c->b, 16);
+    if (c->which == 0) meta_gelu_forward_f64(c->out, c->a, 16);
+    else meta_residual_forward_f64(c->out, c->a, c->b, 16);
     return dot(c->out, c->R, 16);
 }
 static void test_gelu_residual(void) {
@@ -182,7 +184,11 @@ static double att_loss(void *p) {
     return dot(c->out, c->R, (size_t)AB * AL * AC);
 }
 static void test_attention(void) {
-    AttCtx c = {dalloc(AB * AL * 3 * AC), dalloc(AB * AL * AC), dalloc(AB * AH * AL * AL), dalloc(AB * AL * AC), {3, 1, 0}};
+    AttCtx c = {dalloc(AB * AL * 3 * AC),
+                dalloc(AB * AL * AC),
+                dalloc(AB * AH * AL * AL),
+                dalloc(AB * AL * AC),
+                {3, 1, 0}};
     fill(c.qkv, AB * AL * 3 * AC, 1), fill(c.R, AB * AL * AC, 1);
     att_loss(&c);
     /* the mask: probabilities are exactly 0 outside the visible set and rows sum to 1 */
@@ -206,7 +212,8 @@ static void test_attention(void) {
     CHECK(mask_ok);
     /* a single visible key: the output is that key's value (sample 1, query 0 sees key 0) */
     for (int d = 0; d < AC; d++)
-        CHECK_NEAR(c.out[((size_t)1 * AL + 0) * AC + d], c.qkv[((size_t)1 * AL + 0) * 3 * AC + 2 * AC + d], 1e-12);
+        CHECK_NEAR(c.out[((size_t)1 * AL + 0) * AC + d],
+                   c.qkv[((size_t)1 * AL + 0) * 3 * AC + 2 * AC + d], 1e-12);
     double *dqkv = dalloc(AB * AL * 3 * AC), *datt = dalloc(AB * AH * AL * AL);
     meta_attention_backward_f64(dqkv, datt, c.R, c.qkv, c.att, c.plen, AB, AP, AT, AC, AH);
     grad_check("attention dqkv", c.qkv, dqkv, AB * AL * 3 * AC, att_loss, &c);
@@ -245,7 +252,8 @@ static void test_crossentropy(void) {
     grad_check("crossentropy dlogits", c.logits, dl, 30, ce_loss, &c);
     for (int j = 0; j < 6; j++) CHECK(dl[6 + j] == 0.0 && dl[24 + j] == 0.0); /* ignored rows */
     int32_t none[2] = {-1, -1};
-    CHECK(meta_crossentropy_forward_f64(c.losses, c.probs, c.logits, none, 2, 6, &cnt) == 0.0 && cnt == 0);
+    CHECK(meta_crossentropy_forward_f64(c.losses, c.probs, c.logits, none, 2, 6, &cnt) == 0.0 &&
+          cnt == 0);
     free(c.logits), free(c.probs), free(c.losses), free(dl);
 }
 
@@ -322,7 +330,8 @@ static void test_model_grad(void) {
     char e2[128];
     CHECK(meta_batch_validate(&cfg, &tb.b, 2, e2, sizeof e2) == 0);
     tb.ids[(4 + 1) * 2] = 1000; /* a real token: rejected with a message */
-    CHECK(meta_batch_validate(&cfg, &tb.b, 2, e2, sizeof e2) != 0 && strstr(e2, "id field 0") != NULL);
+    CHECK(meta_batch_validate(&cfg, &tb.b, 2, e2, sizeof e2) != 0 &&
+          strstr(e2, "id field 0") != NULL);
 
     free(c.params), free(g);
     meta_acts_free_f64(&c.acts);
@@ -345,12 +354,14 @@ static void test_model_causal(void) {
     memcpy(lg, m.acts.logits, sizeof(float) * nl);
     float *w0 = malloc(sizeof(float) * 2 * 4 * 8);
     memcpy(w0, m.acts.resid[cfg.n_layer], sizeof(float) * 4 * 8); /* sample 0's weight tokens */
-    tb.tokens[2] = 4; /* sample 0, last program token */
+    tb.tokens[2] = 4;                                             /* sample 0, last program token */
     CHECK(meta_forward(&m, &tb.b, &l1, err, sizeof err) == 0);
     for (int t = 0; t < 2; t++)
-        for (int v = 0; v < cfg.vocab; v++) CHECK(m.acts.logits[t * cfg.vocab + v] == lg[t * cfg.vocab + v]);
+        for (int v = 0; v < cfg.vocab; v++)
+            CHECK(m.acts.logits[t * cfg.vocab + v] == lg[t * cfg.vocab + v]);
     int changed = 0;
-    for (int v = 0; v < cfg.vocab; v++) changed |= m.acts.logits[2 * cfg.vocab + v] != lg[2 * cfg.vocab + v];
+    for (int v = 0; v < cfg.vocab; v++)
+        changed |= m.acts.logits[2 * cfg.vocab + v] != lg[2 * cfg.vocab + v];
     CHECK(changed);
     CHECK(memcmp(w0, m.acts.resid[cfg.n_layer], sizeof(float) * 4 * 8) == 0);
     free(lg), free(w0);
@@ -385,8 +396,10 @@ static MetaConfig big_setup(MetaBatch *b) {
     cfg.vocab = 37, cfg.max_prefix = 40, cfg.max_prog = 24;
     Rng r;
     rng_seed(&r, 77);
-    for (size_t i = 0; i < sizeof b_pay / sizeof *b_pay; i++) b_pay[i] = (float)(2 * rng_uniform(&r) - 1);
-    for (int i = 0; i < BB * BP * 3; i++) b_ids[i] = (int32_t)rng_below(&r, (uint64_t)cfg.id_vocab[i % 3]);
+    for (size_t i = 0; i < sizeof b_pay / sizeof *b_pay; i++)
+        b_pay[i] = (float)(2 * rng_uniform(&r) - 1);
+    for (int i = 0; i < BB * BP * 3; i++)
+        b_ids[i] = (int32_t)rng_below(&r, (uint64_t)cfg.id_vocab[i % 3]);
     for (int i = 0; i < BB * BT; i++) {
         b_tok[i] = (int32_t)rng_below(&r, 37);
         b_tgt[i] = i % 7 == 3 ? -1 : (int32_t)rng_below(&r, 37);
@@ -503,7 +516,8 @@ static void test_bad_config(void) {
     c = tiny_cfg();
     char *js = meta_config_to_json(&c);
     MetaConfig d;
-    CHECK(js && meta_config_from_json(js, &d, err, sizeof err) == 0 && memcmp(&c, &d, sizeof c) == 0);
+    CHECK(js && meta_config_from_json(js, &d, err, sizeof err) == 0 &&
+          memcmp(&c, &d, sizeof c) == 0);
     free(js);
     CHECK(meta_config_from_json("{\"d_model\": 8}", &d, err, sizeof err) != 0);
     CHECK(meta_config_from_json("not json", &d, err, sizeof err) != 0);

@@ -7,13 +7,14 @@
 #include <stdlib.h>
 
 #include "meta/meta.h"
-#include "util/rng.h"
 #include "test.h"
+#include "util/rng.h"
 
 enum { NS = 6, P = 8, T = 10, F = 12, K = 2, V = 16, BOS = 0, EOS = 1 };
 
 static float g_pay[NS * P * F];
-static int32_t g_ids[NS * P * K], g_plen[NS], g_tok[NS * T], g_tgt[NS * T], g_prog[NS][T], g_len[NS];
+static int32_t g_ids[NS * P * K], g_plen[NS], g_tok[NS * T], g_tgt[NS * T], g_prog[NS][T],
+    g_len[NS];
 static MetaModel g_m;
 static int g_trained;
 
@@ -31,7 +32,8 @@ static void make_data(void) {
     for (int s = 0; s < NS; s++) {
         g_plen[s] = 5 + s % 4; /* 5..8 weight tokens: the batch carries padding */
         for (int p = 0; p < P; p++) {
-            for (int f = 0; f < F; f++) g_pay[(s * P + p) * F + f] = (float)(2 * rng_uniform(&r) - 1);
+            for (int f = 0; f < F; f++)
+                g_pay[(s * P + p) * F + f] = (float)(2 * rng_uniform(&r) - 1);
             g_ids[(s * P + p) * K + 0] = (int32_t)rng_below(&r, 4);
             g_ids[(s * P + p) * K + 1] = p;
         }
@@ -157,11 +159,14 @@ static void test_beam_and_constraints(void) {
     CHECK(meta_decode_beam(&g_m, &pre, &o, 3, out, &n, NULL, err, sizeof err) == 0);
     for (int i = 0; i < n; i++) CHECK(out[i] != g_prog[0][0]);
     o.allow = stop_at_2;
-    CHECK(meta_decode_greedy(&g_m, &pre, &o, out, &n, err, sizeof err) != 0 && strstr(err, "position 2"));
+    CHECK(meta_decode_greedy(&g_m, &pre, &o, out, &n, err, sizeof err) != 0 &&
+          strstr(err, "position 2"));
     CHECK(meta_decode_beam(&g_m, &pre, &o, 2, out, &n, NULL, err, sizeof err) != 0);
     o.allow = allow_none;
-    CHECK(meta_decode_greedy(&g_m, &pre, &o, out, &n, err, sizeof err) != 0 && strstr(err, "no token allowed"));
-    CHECK(meta_decode_beam(&g_m, &pre, &o, 2, out, &n, NULL, err, sizeof err) != 0 && strstr(err, "no token allowed"));
+    CHECK(meta_decode_greedy(&g_m, &pre, &o, out, &n, err, sizeof err) != 0 &&
+          strstr(err, "no token allowed"));
+    CHECK(meta_decode_beam(&g_m, &pre, &o, 2, out, &n, NULL, err, sizeof err) != 0 &&
+          strstr(err, "no token allowed"));
     /* bad arguments are errors, not crashes */
     o.allow = NULL;
     o.max_len = T + 1;

@@ -54,9 +54,10 @@ static CompiledModel *build(RaspProgram *p) {
 }
 
 static size_t nweights(const CompiledModel *m) {
-    size_t D = (size_t)m->residual_dim, HK = (size_t)m->num_heads * m->key_size, M = (size_t)m->mlp_hidden_size;
-    return (size_t)m->vocab_size * D + (size_t)(m->max_seq_len + 1) * D + (3 * D * HK + HK * D + 2 * D * M) * m->num_layers +
-           D * (size_t)m->n_out;
+    size_t D = (size_t)m->residual_dim, HK = (size_t)m->num_heads * m->key_size,
+           M = (size_t)m->mlp_hidden_size;
+    return (size_t)m->vocab_size * D + (size_t)(m->max_seq_len + 1) * D +
+           (3 * D * HK + HK * D + 2 * D * M) * m->num_layers + D * (size_t)m->n_out;
 }
 
 static void test_roundtrip(void) {
@@ -71,12 +72,15 @@ static void test_roundtrip(void) {
     CompiledModel *l = NULL;
     CHECK_MSG(model_load(path, &l, err, sizeof err) == 0, "%s", err);
     if (l) {
-        CHECK(l->num_layers == m->num_layers && l->num_heads == m->num_heads && l->key_size == m->key_size);
+        CHECK(l->num_layers == m->num_layers && l->num_heads == m->num_heads &&
+              l->key_size == m->key_size);
         CHECK(l->mlp_hidden_size == m->mlp_hidden_size && l->residual_dim == m->residual_dim);
-        CHECK(l->max_seq_len == m->max_seq_len && l->causal == m->causal && l->mlp_exactness == m->mlp_exactness);
+        CHECK(l->max_seq_len == m->max_seq_len && l->causal == m->causal &&
+              l->mlp_exactness == m->mlp_exactness);
         CHECK(l->vocab_size == m->vocab_size && l->bos_id == m->bos_id && l->pad_id == m->pad_id);
         for (int i = 0; i < m->vocab_size; i++) CHECK(val_eq(l->tokens[i], m->tokens[i]));
-        for (int i = 0; i < m->residual_dim; i++) CHECK_STR(l->residual_labels[i], m->residual_labels[i]);
+        for (int i = 0; i < m->residual_dim; i++)
+            CHECK_STR(l->residual_labels[i], m->residual_labels[i]);
         CHECK_STR(l->output_name, m->output_name);
         CHECK(l->output_numerical == m->output_numerical && l->n_out == m->n_out);
         CHECK_STR(l->source, m->source);
@@ -87,8 +91,10 @@ static void test_roundtrip(void) {
             if (l->token_embed[i] != (double)(float)m->token_embed[i]) diff++;
         CHECK(diff == 0);
         for (int li = 0; li < m->num_layers; li++) {
-            CHECK(l->info[li].n_heads == m->info[li].n_heads && l->info[li].mlp_hidden == m->info[li].mlp_hidden);
-            for (int h = 0; h < m->info[li].mlp_hidden; h++) CHECK_STR(l->info[li].hidden_labels[h], m->info[li].hidden_labels[h]);
+            CHECK(l->info[li].n_heads == m->info[li].n_heads &&
+                  l->info[li].mlp_hidden == m->info[li].mlp_hidden);
+            for (int h = 0; h < m->info[li].mlp_hidden; h++)
+                CHECK_STR(l->info[li].hidden_labels[h], m->info[li].hidden_labels[h]);
         }
         /* the same float32 forward, bit for bit; float64 within float32 rounding */
         int ids[5];
@@ -130,22 +136,26 @@ static void test_header(void) {
         const cJSON *te = cJSON_GetObjectItemCaseSensitive(h, "token_embed/embeddings");
         CHECK_STR(cJSON_GetObjectItemCaseSensitive(te, "dtype")->valuestring, "F32");
         const cJSON *sh = cJSON_GetObjectItemCaseSensitive(te, "shape");
-        CHECK(cJSON_GetArrayItem(sh, 0)->valueint == 5 && cJSON_GetArrayItem(sh, 1)->valueint == m->residual_dim);
+        CHECK(cJSON_GetArrayItem(sh, 0)->valueint == 5 &&
+              cJSON_GetArrayItem(sh, 1)->valueint == m->residual_dim);
         char nm[96];
         for (int l = 0; l < m->num_layers; l++) {
-            const char *parts[] = {"attn/query/w", "attn/query/b", "attn/key/w", "attn/key/b", "attn/value/w", "attn/value/b",
-                                   "attn/linear/w", "attn/linear/b", "mlp/linear_1/w", "mlp/linear_1/b", "mlp/linear_2/w",
-                                   "mlp/linear_2/b"};
+            const char *parts[] = {"attn/query/w",   "attn/query/b",   "attn/key/w",
+                                   "attn/key/b",     "attn/value/w",   "attn/value/b",
+                                   "attn/linear/w",  "attn/linear/b",  "mlp/linear_1/w",
+                                   "mlp/linear_1/b", "mlp/linear_2/w", "mlp/linear_2/b"};
             for (int k = 0; k < 12; k++) {
                 snprintf(nm, sizeof nm, "transformer/layer_%d/%s", l, parts[k]);
                 CHECK_MSG(cJSON_GetObjectItemCaseSensitive(h, nm) != NULL, "%s", nm);
             }
         }
-        CHECK(cJSON_GetObjectItemCaseSensitive(h, "pos_embed/embeddings") && cJSON_GetObjectItemCaseSensitive(h, "unembed/w"));
+        CHECK(cJSON_GetObjectItemCaseSensitive(h, "pos_embed/embeddings") &&
+              cJSON_GetObjectItemCaseSensitive(h, "unembed/w"));
         const cJSON *md = cJSON_GetObjectItemCaseSensitive(h, "__metadata__");
         CHECK_STR(cJSON_GetObjectItemCaseSensitive(md, "format")->valuestring, "itracr-model/1");
         cJSON *cfg = cJSON_Parse(cJSON_GetObjectItemCaseSensitive(md, "config")->valuestring);
-        CHECK(cfg && cJSON_GetObjectItemCaseSensitive(cfg, "residual_dim")->valueint == m->residual_dim);
+        CHECK(cfg &&
+              cJSON_GetObjectItemCaseSensitive(cfg, "residual_dim")->valueint == m->residual_dim);
         CHECK(cfg && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cfg, "causal")));
         CHECK(cfg && cJSON_GetObjectItemCaseSensitive(cfg, "mlp_exactness")->valueint == 100);
         cJSON_Delete(cfg);
@@ -153,13 +163,16 @@ static void test_header(void) {
         /* vocab {1,2,3}: ids 1->0, 2->1, 3->2, bos->3, pad->4 (docs/tracr.md §2.6) */
         CHECK(ti && cJSON_GetArraySize(ti) == 5);
         CHECK(ti && cJSON_GetArrayItem(cJSON_GetArrayItem(ti, 0), 0)->valueint == 1);
-        CHECK(ti && strcmp(cJSON_GetArrayItem(cJSON_GetArrayItem(ti, 3), 0)->valuestring, "compiler_bos") == 0);
+        CHECK(ti && strcmp(cJSON_GetArrayItem(cJSON_GetArrayItem(ti, 3), 0)->valuestring,
+                           "compiler_bos") == 0);
         cJSON_Delete(ti);
         cJSON *o = cJSON_Parse(cJSON_GetObjectItemCaseSensitive(md, "output")->valuestring);
-        CHECK(o && strcmp(cJSON_GetObjectItemCaseSensitive(o, "encoding")->valuestring, "numerical") == 0);
+        CHECK(o && strcmp(cJSON_GetObjectItemCaseSensitive(o, "encoding")->valuestring,
+                          "numerical") == 0);
         CHECK(o && strcmp(cJSON_GetObjectItemCaseSensitive(o, "name")->valuestring, "frac") == 0);
         cJSON_Delete(o);
-        cJSON *rl = cJSON_Parse(cJSON_GetObjectItemCaseSensitive(md, "residual_labels")->valuestring);
+        cJSON *rl =
+            cJSON_Parse(cJSON_GetObjectItemCaseSensitive(md, "residual_labels")->valuestring);
         CHECK(rl && cJSON_GetArraySize(rl) == m->residual_dim);
         cJSON_Delete(rl);
         CHECK(cJSON_GetObjectItemCaseSensitive(md, "source") != NULL);
@@ -171,8 +184,8 @@ static void test_header(void) {
 }
 
 /* Rewrites a serialized model: drops one tensor and/or replaces one metadata value. */
-static int rebuild(const unsigned char *buf, size_t len, const char *drop, const char *key, const char *value,
-                   unsigned char **out, size_t *out_len) {
+static int rebuild(const unsigned char *buf, size_t len, const char *drop, const char *key,
+                   const char *value, unsigned char **out, size_t *out_len) {
     StFile f;
     char err[256];
     if (st_read_buffer(buf, len, &f, err, sizeof err)) return 1;
@@ -180,9 +193,11 @@ static int rebuild(const unsigned char *buf, size_t len, const char *drop, const
     st_writer_init(&w);
     for (int i = 0; i < f.n; i++)
         if (!drop || strcmp(f.tensors[i].name, drop) != 0)
-            st_writer_add(&w, f.tensors[i].name, f.tensors[i].dtype, f.tensors[i].ndim, f.tensors[i].shape, f.tensors[i].data);
+            st_writer_add(&w, f.tensors[i].name, f.tensors[i].dtype, f.tensors[i].ndim,
+                          f.tensors[i].shape, f.tensors[i].data);
     for (int i = 0; i < f.n_meta; i++)
-        st_writer_meta(&w, f.meta[i].key, key && strcmp(f.meta[i].key, key) == 0 ? value : f.meta[i].value);
+        st_writer_meta(&w, f.meta[i].key,
+                       key && strcmp(f.meta[i].key, key) == 0 ? value : f.meta[i].value);
     int rc = st_writer_serialize(&w, out, out_len, err, sizeof err);
     st_writer_free(&w);
     st_file_free(&f);
@@ -226,10 +241,12 @@ static void test_corrupt(void) {
     expect_reject(b2, l2, "wrong format", "format");
     free(b2);
     char cfg[512];
-    snprintf(cfg, sizeof cfg,
-             "{\"num_layers\":%d,\"num_heads\":%d,\"key_size\":%d,\"mlp_hidden_size\":%d,\"residual_dim\":%d,"
-             "\"max_seq_len\":%d,\"causal\":false,\"mlp_exactness\":100}",
-             m->num_layers, m->num_heads, m->key_size, m->mlp_hidden_size, m->residual_dim + 1, m->max_seq_len);
+    snprintf(
+        cfg, sizeof cfg,
+        "{\"num_layers\":%d,\"num_heads\":%d,\"key_size\":%d,\"mlp_hidden_size\":%d,\"residual_dim\":%d,"
+        "\"max_seq_len\":%d,\"causal\":false,\"mlp_exactness\":100}",
+        m->num_layers, m->num_heads, m->key_size, m->mlp_hidden_size, m->residual_dim + 1,
+        m->max_seq_len);
     CHECK(rebuild(buf, len, NULL, "config", cfg, &b2, &l2) == 0);
     expect_reject(b2, l2, "config/shape mismatch", NULL);
     free(b2);

@@ -28,7 +28,8 @@ static CompiledModel *compile_text(const char *text) {
     return m;
 }
 
-static const char *PROG = "select_all = Select(tokens, tokens, TRUE)\nlength = SelectorWidth(select_all)\noutput length\n";
+static const char *PROG =
+    "select_all = Select(tokens, tokens, TRUE)\nlength = SelectorWidth(select_all)\noutput length\n";
 
 static void test_generator_defaults(void) {
     MetaDomain d;
@@ -42,7 +43,8 @@ static void test_generator_defaults(void) {
     snprintf(text, sizeof text, "vocab {\"a\", \"b\"}\nmax_seq_len 7\n%s", PROG);
     CompiledModel *out = compile_text(text);
     CHECK(out && meta_domain_check(&d, out, why, sizeof why) == 2);
-    CHECK_MSG(strstr(why, "vocab of 2 non-integer tokens, trained on {0, 1, 2, 3, 4}") && strstr(why, "max_seq_len 7, trained on 5"),
+    CHECK_MSG(strstr(why, "vocab of 2 non-integer tokens, trained on {0, 1, 2, 3, 4}") &&
+                  strstr(why, "max_seq_len 7, trained on 5"),
               "%s", why);
     compiled_model_free(in);
     compiled_model_free(out);
@@ -56,8 +58,10 @@ static void test_dataset_manifest(void) {
     FILE *f = fopen(path, "w");
     CHECK(f != NULL);
     if (!f) return;
-    fputs("{\"format\": \"itracr-dataset/1\", \"generator\": {\"vocab\": [1, 2, 3], \"max_seq_len\": 4, "
-          "\"max_residual\": 8, \"max_layers\": 10, \"max_mlp_width\": 128}}\n", f);
+    fputs(
+        "{\"format\": \"itracr-dataset/1\", \"generator\": {\"vocab\": [1, 2, 3], \"max_seq_len\": 4, "
+        "\"max_residual\": 8, \"max_layers\": 10, \"max_mlp_width\": 128}}\n",
+        f);
     fclose(f);
     TrainConfig tc;
     train_config_default(&tc);
@@ -70,11 +74,14 @@ static void test_dataset_manifest(void) {
     if (f) fclose(f);
     MetaDomain d;
     CHECK_MSG(meta_domain_read(meta, &d, err, sizeof err) == 0, "%s", err);
-    CHECK(d.n_vocab == 3 && d.vocab[0] == 1 && d.max_seq_len == 4 && d.max_residual == 8 && strstr(d.source, "manifest.json"));
+    CHECK(d.n_vocab == 3 && d.vocab[0] == 1 && d.max_seq_len == 4 && d.max_residual == 8 &&
+          strstr(d.source, "manifest.json"));
     snprintf(text, sizeof text, "vocab {1, 2, 3}\nmax_seq_len 4\n%s", PROG);
     CompiledModel *m = compile_text(text);
     /* vocab and length as trained; the residual width (> 8) is not */
-    CHECK_MSG(m && m->residual_dim > 8 && meta_domain_check(&d, m, why, sizeof why) == 1 && strstr(why, "residual width"), "%s", why);
+    CHECK_MSG(m && m->residual_dim > 8 && meta_domain_check(&d, m, why, sizeof why) == 1 &&
+                  strstr(why, "residual width"),
+              "%s", why);
     compiled_model_free(m);
     unlink(side), unlink(path);
     rmdir(dir);

@@ -31,13 +31,15 @@ static const char *label_of(const RaspProgram *p, int i) {
 static Value call1(const RaspExpr *e, Value x) {
     Value out;
     char msg[128];
-    if (!e->fn || lambda_call(e->fn, &x, &out, msg, sizeof msg) != PYERR_OK) return val_str("<error>");
+    if (!e->fn || lambda_call(e->fn, &x, &out, msg, sizeof msg) != PYERR_OK)
+        return val_str("<error>");
     return out;
 }
 static Value call2(const RaspExpr *e, Value x, Value y) {
     Value args[2] = {x, y}, out;
     char msg[128];
-    if (!e->fn || lambda_call(e->fn, args, &out, msg, sizeof msg) != PYERR_OK) return val_str("<error>");
+    if (!e->fn || lambda_call(e->fn, args, &out, msg, sizeof msg) != PYERR_OK)
+        return val_str("<error>");
     return out;
 }
 static bool same(Value a, Value b) { return a.kind == b.kind && val_eq(a, b); }
@@ -87,7 +89,8 @@ static void test_fixtures(void) {
             const char *oname = cJSON_GetObjectItem(out, "name")->valuestring;
             CHECK_STR(label_of(&p, p.output), oname);
             bool num = strcmp(cJSON_GetObjectItem(out, "encoding")->valuestring, "numerical") == 0;
-            CHECK_MSG(p.exprs[p.output].enc == (num ? ENC_NUMERICAL : ENC_CATEGORICAL), "%s output encoding", path);
+            CHECK_MSG(p.exprs[p.output].enc == (num ? ENC_NUMERICAL : ENC_CATEGORICAL),
+                      "%s output encoding", path);
             CHECK(p.max_seq_len == cJSON_GetObjectItem(j, "max_seq_len")->valueint);
             CHECK(p.causal == cJSON_IsTrue(cJSON_GetObjectItem(j, "causal")));
             const cJSON *vocab = cJSON_GetObjectItem(j, "vocab");
@@ -105,7 +108,8 @@ static void test_fixtures(void) {
                 const char *halves[2] = {"attn", "mlp"};
                 for (int h = 0; h < 2; h++) {
                     const cJSON *name;
-                    cJSON_ArrayForEach(name, cJSON_GetObjectItem(cJSON_GetObjectItem(layer, halves[h]), "nodes")) {
+                    cJSON_ArrayForEach(
+                        name, cJSON_GetObjectItem(cJSON_GetObjectItem(layer, halves[h]), "nodes")) {
                         int idx = find(&p, name->valuestring);
                         CHECK_MSG(idx >= 0, "%s: node %s missing", path, name->valuestring);
                         if (idx >= 0) CHECK(rasp_is_sop(p.exprs[idx].kind));
@@ -115,14 +119,17 @@ static void test_fixtures(void) {
             /* and no computed SOp the model lacks (SelectorWidth appears in both halves) */
             for (int i = 0; i < p.n_exprs; i++) {
                 const RaspExpr *e = &p.exprs[i];
-                if (!rasp_is_sop(e->kind) || e->kind == EXPR_TOKENS || e->kind == EXPR_INDICES) continue;
+                if (!rasp_is_sop(e->kind) || e->kind == EXPR_TOKENS || e->kind == EXPR_INDICES)
+                    continue;
                 n_nodes++;
                 bool found = false;
                 cJSON_ArrayForEach(layer, cJSON_GetObjectItem(j, "layers")) {
                     const char *halves[2] = {"attn", "mlp"};
                     for (int h = 0; h < 2; h++) {
                         const cJSON *name;
-                        cJSON_ArrayForEach(name, cJSON_GetObjectItem(cJSON_GetObjectItem(layer, halves[h]), "nodes"))
+                        cJSON_ArrayForEach(
+                            name,
+                            cJSON_GetObjectItem(cJSON_GetObjectItem(layer, halves[h]), "nodes"))
                             found |= strcmp(name->valuestring, e->label) == 0;
                     }
                 }
@@ -164,13 +171,15 @@ static void test_reverse_structure(void) {
     CHECK(p.exprs[sel].kind == EXPR_SELECT && p.exprs[sel].pred == PRED_TRUE);
     CHECK(p.exprs[sel].child[0] == 0 && p.exprs[sel].child[1] == 0);
     CHECK(p.exprs[len].kind == EXPR_SELWIDTH && p.exprs[len].child[0] == sel);
-    CHECK(p.exprs[opp].kind == EXPR_SEQMAP && p.exprs[opp].child[0] == len && p.exprs[opp].child[1] == 1);
+    CHECK(p.exprs[opp].kind == EXPR_SEQMAP && p.exprs[opp].child[0] == len &&
+          p.exprs[opp].child[1] == 1);
     CHECK(same(call2(&p.exprs[opp], val_int(5), val_int(2)), val_int(3)));
     CHECK(p.exprs[m1].kind == EXPR_MAP && p.exprs[m1].child[0] == opp);
     CHECK(same(call1(&p.exprs[m1], val_int(3)), val_int(2)));
-    CHECK(p.exprs[rs].kind == EXPR_SELECT && p.exprs[rs].pred == PRED_EQ && p.exprs[rs].child[0] == 1 &&
-          p.exprs[rs].child[1] == m1);
-    CHECK(p.exprs[rev].kind == EXPR_AGGREGATE && p.exprs[rev].child[0] == rs && p.exprs[rev].child[1] == 0);
+    CHECK(p.exprs[rs].kind == EXPR_SELECT && p.exprs[rs].pred == PRED_EQ &&
+          p.exprs[rs].child[0] == 1 && p.exprs[rs].child[1] == m1);
+    CHECK(p.exprs[rev].kind == EXPR_AGGREGATE && p.exprs[rev].child[0] == rs &&
+          p.exprs[rev].child[1] == 0);
     CHECK(p.exprs[rev].default_value.kind == VAL_NONE);
     for (int i = 0; i < p.n_exprs; i++) CHECK(p.exprs[i].enc == ENC_CATEGORICAL);
     CHECK(p.exprs[rev].pos.line == 8 && p.exprs[rev].pos.col == 11);
@@ -203,9 +212,10 @@ static void test_frac_prevs_structure(void) {
 
 static void test_directives(void) {
     RaspProgram p;
-    if (!parse("# header\n\nvocab {1, 2.5, \"x\", True, 1.0, -3}\nmax_seq_len 7\ncausal\nmlp_exactness 42\n"
-               "a = tokens + 1  # trailing comment\nb = a * 2\noutput a\n",
-               &p)) {
+    if (!parse(
+            "# header\n\nvocab {1, 2.5, \"x\", True, 1.0, -3}\nmax_seq_len 7\ncausal\nmlp_exactness 42\n"
+            "a = tokens + 1  # trailing comment\nb = a * 2\noutput a\n",
+            &p)) {
         CHECK(0);
         return;
     }
@@ -231,9 +241,9 @@ static void test_directives(void) {
 /* ---- sugar --------------------------------------------------------------------------- */
 
 typedef struct SugarCase {
-    const char *expr;      /* right-hand side, over tokens (t) and indices */
+    const char *expr; /* right-hand side, over tokens (t) and indices */
     ExprKind kind;
-    Value x, y;            /* arguments */
+    Value x, y; /* arguments */
     Value want;
 } SugarCase;
 
@@ -256,23 +266,58 @@ static void test_sugar(void) {
         {"2 < tokens", EXPR_MAP, {VAL_INT, {.i = 3}}, {0}, {VAL_BOOL, {.b = true}}}, /* x > 2 */
         {"2 >= tokens", EXPR_MAP, {VAL_INT, {.i = 3}}, {0}, {VAL_BOOL, {.b = false}}},
         {"\"a\" == tokens", EXPR_MAP, {VAL_STR, {.s = NULL}}, {0}, {VAL_BOOL, {.b = true}}},
-        {"tokens & 0", EXPR_MAP, {VAL_INT, {.i = 5}}, {0}, {VAL_INT, {.i = 0}}},     /* x and 0 */
-        {"7 & tokens", EXPR_MAP, {VAL_INT, {.i = 5}}, {0}, {VAL_INT, {.i = 5}}},     /* 7 and x */
-        {"tokens | 7", EXPR_MAP, {VAL_INT, {.i = 0}}, {0}, {VAL_INT, {.i = 7}}},     /* x or 7 */
-        {"7 | tokens", EXPR_MAP, {VAL_INT, {.i = 5}}, {0}, {VAL_INT, {.i = 5}}},     /* Tracr: x or 7 */
+        {"tokens & 0", EXPR_MAP, {VAL_INT, {.i = 5}}, {0}, {VAL_INT, {.i = 0}}}, /* x and 0 */
+        {"7 & tokens", EXPR_MAP, {VAL_INT, {.i = 5}}, {0}, {VAL_INT, {.i = 5}}}, /* 7 and x */
+        {"tokens | 7", EXPR_MAP, {VAL_INT, {.i = 0}}, {0}, {VAL_INT, {.i = 7}}}, /* x or 7 */
+        {"7 | tokens", EXPR_MAP, {VAL_INT, {.i = 5}}, {0}, {VAL_INT, {.i = 5}}}, /* Tracr: x or 7 */
         {"~tokens", EXPR_MAP, {VAL_INT, {.i = 0}}, {0}, {VAL_BOOL, {.b = true}}},
-        {"tokens + indices", EXPR_SEQMAP, {VAL_INT, {.i = 2}}, {VAL_INT, {.i = 3}}, {VAL_INT, {.i = 5}}},
-        {"tokens - indices", EXPR_SEQMAP, {VAL_INT, {.i = 2}}, {VAL_INT, {.i = 3}}, {VAL_INT, {.i = -1}}},
-        {"tokens * indices", EXPR_SEQMAP, {VAL_INT, {.i = 2}}, {VAL_INT, {.i = 3}}, {VAL_INT, {.i = 6}}},
-        {"tokens / indices", EXPR_SEQMAP, {VAL_INT, {.i = 3}}, {VAL_INT, {.i = 2}}, {VAL_FLOAT, {.f = 1.5}}},
-        {"tokens < indices", EXPR_SEQMAP, {VAL_INT, {.i = 2}}, {VAL_INT, {.i = 3}}, {VAL_BOOL, {.b = true}}},
-        {"tokens == indices", EXPR_SEQMAP, {VAL_INT, {.i = 2}}, {VAL_INT, {.i = 3}}, {VAL_BOOL, {.b = false}}},
-        {"tokens & indices", EXPR_SEQMAP, {VAL_INT, {.i = 2}}, {VAL_INT, {.i = 3}}, {VAL_INT, {.i = 3}}},
-        {"tokens | indices", EXPR_SEQMAP, {VAL_INT, {.i = 2}}, {VAL_INT, {.i = 3}}, {VAL_INT, {.i = 2}}},
-        {"tokens + 1 + 2", EXPR_MAP, {VAL_INT, {.i = 1}}, {0}, {VAL_INT, {.i = 4}}},  /* fused */
+        {"tokens + indices",
+         EXPR_SEQMAP,
+         {VAL_INT, {.i = 2}},
+         {VAL_INT, {.i = 3}},
+         {VAL_INT, {.i = 5}}},
+        {"tokens - indices",
+         EXPR_SEQMAP,
+         {VAL_INT, {.i = 2}},
+         {VAL_INT, {.i = 3}},
+         {VAL_INT, {.i = -1}}},
+        {"tokens * indices",
+         EXPR_SEQMAP,
+         {VAL_INT, {.i = 2}},
+         {VAL_INT, {.i = 3}},
+         {VAL_INT, {.i = 6}}},
+        {"tokens / indices",
+         EXPR_SEQMAP,
+         {VAL_INT, {.i = 3}},
+         {VAL_INT, {.i = 2}},
+         {VAL_FLOAT, {.f = 1.5}}},
+        {"tokens < indices",
+         EXPR_SEQMAP,
+         {VAL_INT, {.i = 2}},
+         {VAL_INT, {.i = 3}},
+         {VAL_BOOL, {.b = true}}},
+        {"tokens == indices",
+         EXPR_SEQMAP,
+         {VAL_INT, {.i = 2}},
+         {VAL_INT, {.i = 3}},
+         {VAL_BOOL, {.b = false}}},
+        {"tokens & indices",
+         EXPR_SEQMAP,
+         {VAL_INT, {.i = 2}},
+         {VAL_INT, {.i = 3}},
+         {VAL_INT, {.i = 3}}},
+        {"tokens | indices",
+         EXPR_SEQMAP,
+         {VAL_INT, {.i = 2}},
+         {VAL_INT, {.i = 3}},
+         {VAL_INT, {.i = 2}}},
+        {"tokens + 1 + 2", EXPR_MAP, {VAL_INT, {.i = 1}}, {0}, {VAL_INT, {.i = 4}}}, /* fused */
         {"tokens + (1 + 2) * 2", EXPR_MAP, {VAL_INT, {.i = 1}}, {0}, {VAL_INT, {.i = 7}}},
         {"tokens * -2 ** 2", EXPR_MAP, {VAL_INT, {.i = 1}}, {0}, {VAL_INT, {.i = -4}}},
-        {"(tokens == 1) + (tokens == 1)", EXPR_SEQMAP, {VAL_BOOL, {.b = true}}, {VAL_BOOL, {.b = true}},
+        {"(tokens == 1) + (tokens == 1)",
+         EXPR_SEQMAP,
+         {VAL_BOOL, {.b = true}},
+         {VAL_BOOL, {.b = true}},
          {VAL_INT, {.i = 2}}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -293,7 +338,8 @@ static void test_sugar(void) {
         val_repr_fmt(got, buf, sizeof buf);
         CHECK_MSG(same(got, c->want), "%s gives %s", c->expr, buf);
         /* Maps apply to tokens, SequenceMaps to (tokens, indices) or the two Maps */
-        if (c->kind == EXPR_MAP) CHECK_MSG(p.exprs[e->child[0]].kind == EXPR_TOKENS, "%s child", c->expr);
+        if (c->kind == EXPR_MAP)
+            CHECK_MSG(p.exprs[e->child[0]].kind == EXPR_TOKENS, "%s child", c->expr);
         rasp_program_free(&p);
     }
 }
@@ -313,7 +359,8 @@ static void test_map_fusion(void) {
     rasp_program_free(&p);
 
     /* simplify=False on the outer Map keeps both nodes */
-    CHECK(parse("a = Map(lambda x: x + 1, tokens)\nb = Map(lambda y: y * 2, a, simplify=False)\n", &p));
+    CHECK(parse("a = Map(lambda x: x + 1, tokens)\nb = Map(lambda y: y * 2, a, simplify=False)\n",
+                &p));
     CHECK(p.n_exprs == 3);
     b = find(&p, "b");
     int a = find(&p, "a");
@@ -322,12 +369,14 @@ static void test_map_fusion(void) {
     rasp_program_free(&p);
 
     /* the flag of the inner Map does not stop the outer one from fusing */
-    CHECK(parse("a = Map(lambda x: x + 1, tokens, simplify=False)\nb = Map(lambda y: y * 2, a)\n", &p));
+    CHECK(parse("a = Map(lambda x: x + 1, tokens, simplify=False)\nb = Map(lambda y: y * 2, a)\n",
+                &p));
     CHECK(p.n_exprs == 2);
     rasp_program_free(&p);
 
     /* the inner Map's numerical encoding disappears; only the outer annotation counts */
-    CHECK(parse("a = numerical(Map(lambda x: x - 1, numerical(Map(lambda x: x + 1, tokens))))\n", &p));
+    CHECK(parse("a = numerical(Map(lambda x: x - 1, numerical(Map(lambda x: x + 1, tokens))))\n",
+                &p));
     CHECK(p.n_exprs == 2);
     CHECK(p.exprs[p.output].kind == EXPR_MAP && p.exprs[p.output].enc == ENC_NUMERICAL);
     CHECK(same(call1(&p.exprs[p.output], val_int(4)), val_int(4)));
@@ -337,9 +386,10 @@ static void test_map_fusion(void) {
     rasp_program_free(&p);
 
     /* shuffle_dyck: the identity Map fuses with `balance < 0` */
-    CHECK(parse("b = numerical(LinearSequenceMap(numerical(tokens + 0), numerical(indices + 0), 1, -1))\n"
-                "neg = b < 0\nany = numerical(Map(lambda x: x, neg))\n",
-                &p));
+    CHECK(parse(
+        "b = numerical(LinearSequenceMap(numerical(tokens + 0), numerical(indices + 0), 1, -1))\n"
+        "neg = b < 0\nany = numerical(Map(lambda x: x, neg))\n",
+        &p));
     int any = find(&p, "any"), bb = find(&p, "b");
     CHECK(any >= 0 && bb >= 0 && find(&p, "neg") < 0);
     if (any >= 0) {
@@ -356,15 +406,17 @@ static void test_map_fusion(void) {
 
 static void test_copies(void) {
     RaspProgram p;
-    CHECK(parse("a = tokens == 1\nb = numerical(a)\nc = a\nd = SequenceMap(lambda x, y: x + y, b, c)\n"
-                "e = SequenceMap(lambda x, y: x - y, d, a)\n",
-                &p));
+    CHECK(parse(
+        "a = tokens == 1\nb = numerical(a)\nc = a\nd = SequenceMap(lambda x, y: x + y, b, c)\n"
+        "e = SequenceMap(lambda x, y: x - y, d, a)\n",
+        &p));
     int a = find(&p, "a"), b = find(&p, "b"), c = find(&p, "c");
     CHECK(a >= 0 && b >= 0 && c >= 0 && a != b && b != c && a != c);
     if (a >= 0 && b >= 0 && c >= 0) {
         CHECK(p.exprs[a].enc == ENC_CATEGORICAL && p.exprs[b].enc == ENC_NUMERICAL &&
               p.exprs[c].enc == ENC_CATEGORICAL);
-        CHECK(p.exprs[a].child[0] == p.exprs[b].child[0] && p.exprs[b].child[0] == p.exprs[c].child[0]);
+        CHECK(p.exprs[a].child[0] == p.exprs[b].child[0] &&
+              p.exprs[b].child[0] == p.exprs[c].child[0]);
         CHECK(p.exprs[b].fn == p.exprs[a].fn);
     }
     CHECK(p.n_exprs == 6);
@@ -433,10 +485,11 @@ static void test_selector_simplification_exhaustive(void) {
                         for (int p2 = 0; p2 < 8; p2++)
                             for (int op = 0; op < 2; op++) {
                                 char src[256];
-                                snprintf(src, sizeof src,
-                                         "s = Select(%s, %s, %s) %s Select(%s, %s, %s)\nw = SelectorWidth(s)\n",
-                                         sops[k1], sops[q1], preds[p1], op ? "|" : "&", sops[k2], sops[q2],
-                                         preds[p2]);
+                                snprintf(
+                                    src, sizeof src,
+                                    "s = Select(%s, %s, %s) %s Select(%s, %s, %s)\nw = SelectorWidth(s)\n",
+                                    sops[k1], sops[q1], preds[p1], op ? "|" : "&", sops[k2],
+                                    sops[q2], preds[p2]);
                                 int w[4];
                                 total++;
                                 if (!widths(src, xs, 4, w)) {
@@ -446,7 +499,8 @@ static void test_selector_simplification_exhaustive(void) {
                                 for (int q = 0; q < 4; q++) {
                                     int want = 0;
                                     for (int k = 0; k < 4; k++) {
-                                        int64_t vals[3][2] = {{xs[k].u.i, xs[q].u.i}, {k, q}, {1, 1}};
+                                        int64_t vals[3][2] = {
+                                            {xs[k].u.i, xs[q].u.i}, {k, q}, {1, 1}};
                                         bool a = cmp_pred(p1, vals[k1][0], vals[q1][1]);
                                         bool b = cmp_pred(p2, vals[k2][0], vals[q2][1]);
                                         want += op ? (a || b) : (a && b);
@@ -460,7 +514,9 @@ static void test_selector_simplification_exhaustive(void) {
                                     bool q_ok = q1 == q2 || q1 == 2 || q2 == 2;
                                     ExprKind kind = p.exprs[p.exprs[p.output].child[0]].kind;
                                     if (kind == EXPR_SELECT) simplified++;
-                                    if (kind != (keys_ok && q_ok ? EXPR_SELECT : op ? EXPR_SEL_OR : EXPR_SEL_AND))
+                                    if (kind != (keys_ok && q_ok ? EXPR_SELECT
+                                                 : op            ? EXPR_SEL_OR
+                                                                 : EXPR_SEL_AND))
                                         mismatches++;
                                     rasp_program_free(&p);
                                 }
@@ -488,19 +544,23 @@ static void test_selector_simplification_cases(void) {
     rasp_program_free(&p);
 
     /* a copy is a different object: no simplification */
-    CHECK(parse("a = tokens + 0\nc = numerical(a)\ns = Select(a, indices, EQ) & Select(c, indices, EQ)\n"
-                "w = SelectorWidth(s)\n",
-                &p));
+    CHECK(parse(
+        "a = tokens + 0\nc = numerical(a)\ns = Select(a, indices, EQ) & Select(c, indices, EQ)\n"
+        "w = SelectorWidth(s)\n",
+        &p));
     s = find(&p, "s");
     CHECK(s >= 0 && p.exprs[s].kind == EXPR_SEL_AND);
     rasp_program_free(&p);
 
     /* Full keys: the fill value is baked into the first predicate */
-    CHECK(parse("s = Select(Full(1), indices, EQ) & Select(tokens, indices, LT)\nw = SelectorWidth(s)\n", &p));
+    CHECK(parse(
+        "s = Select(Full(1), indices, EQ) & Select(tokens, indices, LT)\nw = SelectorWidth(s)\n",
+        &p));
     s = find(&p, "s");
     CHECK(s >= 0 && p.exprs[s].kind == EXPR_SELECT);
     if (s >= 0) {
-        CHECK(p.exprs[p.exprs[s].child[0]].kind == EXPR_TOKENS && p.exprs[p.exprs[s].child[1]].kind == EXPR_INDICES);
+        CHECK(p.exprs[p.exprs[s].child[0]].kind == EXPR_TOKENS &&
+              p.exprs[p.exprs[s].child[1]].kind == EXPR_INDICES);
         CHECK(val_truthy(call2(&p.exprs[s], val_int(0), val_int(1))));  /* 1 == 1 and 0 < 1 */
         CHECK(!val_truthy(call2(&p.exprs[s], val_int(0), val_int(2)))); /* 1 != 2 */
         CHECK(!val_truthy(call2(&p.exprs[s], val_int(5), val_int(1)))); /* 5 < 1 fails */
@@ -543,7 +603,8 @@ static void test_selector_simplification_cases(void) {
     CHECK(parse("a = Select(tokens, tokens, LT)\ns = SelectorAnd(a, a)\nn = SelectorNot(a)\n"
                 "o = SelectorOr(s, n)\nw = SelectorWidth(o)\n",
                 &p));
-    CHECK(p.exprs[find(&p, "s")].kind == EXPR_SEL_AND && p.exprs[find(&p, "n")].kind == EXPR_SEL_NOT &&
+    CHECK(p.exprs[find(&p, "s")].kind == EXPR_SEL_AND &&
+          p.exprs[find(&p, "n")].kind == EXPR_SEL_NOT &&
           p.exprs[find(&p, "o")].kind == EXPR_SEL_OR);
     rasp_program_free(&p);
 
@@ -594,8 +655,8 @@ static void test_lambda_bodies(void) {
         }
         char buf[64];
         val_repr_fmt(call1(&p.exprs[p.output], val_int(cases[i].x)), buf, sizeof buf);
-        CHECK_MSG(strcmp(buf, cases[i].want) == 0, "%s on %lld gives %s, expected %s", cases[i].body,
-                  (long long)cases[i].x, buf, cases[i].want);
+        CHECK_MSG(strcmp(buf, cases[i].want) == 0, "%s on %lld gives %s, expected %s",
+                  cases[i].body, (long long)cases[i].x, buf, cases[i].want);
         rasp_program_free(&p);
     }
 }

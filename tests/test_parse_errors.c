@@ -18,7 +18,8 @@ static const ErrCase cases[] = {
     {"x = Map(lambda x: x, tokens\n", 2, 1, "found end of file; expected ',' or ')'"},
     {"x = Map(lambda x: x, )\n", 1, 22, "found ')'; expected an SOp as argument 2 of Map"},
     {"x = tokens +\n", 1, 13, "found end of line; expected an expression"},
-    {"x = (tokens + 1\ny = x\n", 2, 1, "found name 'y'; expected ')'"}, /* newlines inside () are skipped */
+    {"x = (tokens + 1\ny = x\n", 2, 1,
+     "found name 'y'; expected ')'"}, /* newlines inside () are skipped */
     {"x = tokens + 1 2\n", 1, 16, "found number 2; expected end of line"},
     {"x tokens\n", 1, 3, "found name 'tokens'; expected '='"},
     {"= tokens\n", 1, 1, "found '='; expected a statement"},
@@ -47,25 +48,35 @@ static const ErrCase cases[] = {
     {"x = tokens == \"a\\0\"\n", 1, 17, "NUL character"},
     {"x = tokens == \"\\udc00\"\n", 1, 16, "invalid code point"},
     /* argument counts and kinds */
-    {"x = Map(lambda x: x, tokens, False, 1)\n", 1, 37, "expected ')' (Map takes 2 or 3 arguments)"},
+    {"x = Map(lambda x: x, tokens, False, 1)\n", 1, 37,
+     "expected ')' (Map takes 2 or 3 arguments)"},
     {"x = SelectorWidth(Select(tokens, tokens, EQ), 1)\n", 1, 47, "SelectorWidth takes 1 argument"},
     {"x = Select(tokens, tokens)\n", 1, 26, "expected a predicate"},
-    {"x = Aggregate(Select(tokens, tokens, EQ))\n", 1, 41, "expected an SOp as argument 2 of Aggregate"},
+    {"x = Aggregate(Select(tokens, tokens, EQ))\n", 1, 41,
+     "expected an SOp as argument 2 of Aggregate"},
     {"x = Map(tokens, tokens)\n", 1, 9, "expected a lambda with 1 parameter"},
     {"x = Map(lambda a, b: a, tokens)\n", 1, 9, "lambda with 2 parameters; expected 1"},
-    {"x = SequenceMap(lambda a: a, tokens, indices)\n", 1, 17, "lambda with 1 parameter; expected 2"},
-    {"x = Select(tokens, tokens, lambda k: k)\nw = SelectorWidth(x)\n", 1, 28, "lambda with 1 parameter; expected 2"},
+    {"x = SequenceMap(lambda a: a, tokens, indices)\n", 1, 17,
+     "lambda with 1 parameter; expected 2"},
+    {"x = Select(tokens, tokens, lambda k: k)\nw = SelectorWidth(x)\n", 1, 28,
+     "lambda with 1 parameter; expected 2"},
     {"x = Map(lambda x, x: x, tokens)\n", 1, 19, "duplicate parameter 'x'"},
-    {"s = Select(tokens, tokens, EQ)\nx = Map(lambda x: x, s)\n", 2, 22, "found a selector; expected an SOp"},
+    {"s = Select(tokens, tokens, EQ)\nx = Map(lambda x: x, s)\n", 2, 22,
+     "found a selector; expected an SOp"},
     {"x = SelectorWidth(tokens)\n", 1, 19, "found an SOp; expected a selector"},
-    {"s = Select(tokens, tokens, EQ)\nx = Aggregate(tokens, s)\n", 2, 15, "found an SOp; expected a selector"},
+    {"s = Select(tokens, tokens, EQ)\nx = Aggregate(tokens, s)\n", 2, 15,
+     "found an SOp; expected a selector"},
     {"s = Select(tokens, tokens, EQ)\nx = s + 1\n", 2, 5, "found a selector as an operand of '+'"},
-    {"s = Select(tokens, tokens, EQ)\nx = s & tokens\n", 2, 9, "found an SOp as an operand of '&' with a selector"},
+    {"s = Select(tokens, tokens, EQ)\nx = s & tokens\n", 2, 9,
+     "found an SOp as an operand of '&' with a selector"},
     {"x = Map(lambda x: x, tokens, simplify=1)\n", 1, 39, "expected True or False"},
     {"x = Map(lambda x: x, tokens, simple=False)\n", 1, 30, "unknown keyword argument 'simple'"},
-    {"x = Aggregate(Select(tokens, tokens, EQ), tokens, default=0, default=1)\n", 1, 62, "given twice"},
-    {"x = Aggregate(Select(tokens, tokens, EQ), default=0, tokens)\n", 1, 54, "positional arguments come first"},
-    {"x = LinearSequenceMap(tokens, indices, 1, \"a\")\n", 1, 43, "expected a number as argument 4"},
+    {"x = Aggregate(Select(tokens, tokens, EQ), tokens, default=0, default=1)\n", 1, 62,
+     "given twice"},
+    {"x = Aggregate(Select(tokens, tokens, EQ), default=0, tokens)\n", 1, 54,
+     "positional arguments come first"},
+    {"x = LinearSequenceMap(tokens, indices, 1, \"a\")\n", 1, 43,
+     "expected a number as argument 4"},
     {"x = Full(tokens)\n", 1, 10, "found an SOp; expected a constant"},
     {"x = numerical(Select(tokens, tokens, EQ))\n", 1, 15, "found a selector; expected an SOp"},
     {"x = Map(lambda x: y, tokens)\n", 1, 19, "unknown name 'y' in lambda"},
@@ -111,7 +122,8 @@ static const ErrCase cases[] = {
     {"select_2 = Select(indices, indices, LT)\nx = Aggregate(Select(tokens, tokens, EQ), SelectorWidth(select_2))\n",
      1, 1, "name 'select_2' is also the label of an unnamed expression"},
     {"x = ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
-     "tokens", 1, 105, "nested too deeply"},
+     "tokens",
+     1, 105, "nested too deeply"},
 };
 
 static void test_error_cases(void) {
@@ -202,7 +214,8 @@ static void test_mutations(void) {
             RaspProgram p, q;
             char err[512];
             if (rasp_parse("m.rasp", buf, &p, err, sizeof err) != 0) {
-                CHECK_MSG(strncmp(err, "m.rasp:", 7) == 0 && strstr(err, ": error: ") && strstr(err, "; expected "),
+                CHECK_MSG(strncmp(err, "m.rasp:", 7) == 0 && strstr(err, ": error: ") &&
+                              strstr(err, "; expected "),
                           "%s", err);
                 n_err++;
                 continue;

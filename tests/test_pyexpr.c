@@ -69,8 +69,8 @@ static void test_binops_vs_cpython(void) {
             char ra[64], rb[64];
             val_repr_fmt(c->a, ra, sizeof ra);
             val_repr_fmt(c->b, rb, sizeof rb);
-            fprintf(stderr, "  case %d: %s %s %s: got %s (%s), want %s\n", i, ra, py_binop_token(c->op), rb,
-                    got, msg, c->want);
+            fprintf(stderr, "  case %d: %s %s %s: got %s (%s), want %s\n", i, ra,
+                    py_binop_token(c->op), rb, got, msg, c->want);
             bad++;
         }
         Value out2;
@@ -131,8 +131,8 @@ static void test_builtins_vs_cpython(void) {
         PyErr e = py_eval(py_call(&A, c->fn, args, c->n), NULL, &out, msg, sizeof msg);
         const char *got = outcome(e, out);
         if (strcmp(got, c->want) != 0) {
-            fprintf(stderr, "  call case %d (%s): got %s (%s), want %s\n", i, py_builtin_name(c->fn), got, msg,
-                    c->want);
+            fprintf(stderr, "  call case %d (%s): got %s (%s), want %s\n", i,
+                    py_builtin_name(c->fn), got, msg, c->want);
             bad++;
         }
     }
@@ -168,7 +168,8 @@ static void test_forms(void) {
     CHECK_STR(run1(py_boolop(&A, PY_AND, X(), div0), val_int(0)), "int:0");
     CHECK_STR(run1(py_boolop(&A, PY_AND, X(), div0), val_int(1)), "!ARITH");
     /* x if x > 0 else -x; only the chosen branch runs */
-    PyExpr *ife = py_ifexp(&A, X(), py_cmp2(&A, PYC_GT, X(), C(val_int(0))), py_unary(&A, PY_NEG, X()));
+    PyExpr *ife =
+        py_ifexp(&A, X(), py_cmp2(&A, PYC_GT, X(), C(val_int(0))), py_unary(&A, PY_NEG, X()));
     CHECK_STR(run1(ife, val_int(-4)), "int:4");
     CHECK_STR(run1(py_ifexp(&A, C(val_int(1)), X(), div0), val_bool(true)), "int:1");
     /* not, unary minus/plus on bool */
@@ -222,7 +223,8 @@ static void test_messages(void) {
     CHECK(py_int(val_str("x"), &out, msg, sizeof msg) == PYERR_VALUE);
     CHECK_STR(msg, "ValueError: invalid literal for int() with base 10: 'x'");
     /* huge repetition is refused instead of allocated */
-    CHECK(py_binop(PYB_MUL, val_str("ab"), val_int(INT64_MAX), &out, msg, sizeof msg) == PYERR_VALUE);
+    CHECK(py_binop(PYB_MUL, val_str("ab"), val_int(INT64_MAX), &out, msg, sizeof msg) ==
+          PYERR_VALUE);
 }
 
 static const char *fmt(PyExpr *e) {
@@ -236,15 +238,21 @@ static void test_format(void) {
     PyExpr *x = X(), *y = Y();
     CHECK_STR(fmt(py_binary(&A, PYB_SUB, x, C(val_int(1)))), "x - 1");
     /* left-associative: (x - y) - 1 needs no parentheses, x - (y - 1) does */
-    CHECK_STR(fmt(py_binary(&A, PYB_SUB, py_binary(&A, PYB_SUB, x, y), C(val_int(1)))), "x - y - 1");
-    CHECK_STR(fmt(py_binary(&A, PYB_SUB, x, py_binary(&A, PYB_SUB, y, C(val_int(1))))), "x - (y - 1)");
-    CHECK_STR(fmt(py_binary(&A, PYB_MUL, py_binary(&A, PYB_ADD, x, y), C(val_int(2)))), "(x + y) * 2");
-    CHECK_STR(fmt(py_binary(&A, PYB_ADD, x, py_binary(&A, PYB_DIV, py_binary(&A, PYB_MUL, C(val_int(1)), y),
-                                                   C(val_int(5))))),
+    CHECK_STR(fmt(py_binary(&A, PYB_SUB, py_binary(&A, PYB_SUB, x, y), C(val_int(1)))),
+              "x - y - 1");
+    CHECK_STR(fmt(py_binary(&A, PYB_SUB, x, py_binary(&A, PYB_SUB, y, C(val_int(1))))),
+              "x - (y - 1)");
+    CHECK_STR(fmt(py_binary(&A, PYB_MUL, py_binary(&A, PYB_ADD, x, y), C(val_int(2)))),
+              "(x + y) * 2");
+    CHECK_STR(fmt(py_binary(
+                  &A, PYB_ADD, x,
+                  py_binary(&A, PYB_DIV, py_binary(&A, PYB_MUL, C(val_int(1)), y), C(val_int(5))))),
               "x + 1 * y / 5");
     /* power: right-associative, binds tighter than unary minus on its left */
-    CHECK_STR(fmt(py_binary(&A, PYB_POW, x, py_binary(&A, PYB_POW, y, C(val_int(2))))), "x ** y ** 2");
-    CHECK_STR(fmt(py_binary(&A, PYB_POW, py_binary(&A, PYB_POW, x, y), C(val_int(2)))), "(x ** y) ** 2");
+    CHECK_STR(fmt(py_binary(&A, PYB_POW, x, py_binary(&A, PYB_POW, y, C(val_int(2))))),
+              "x ** y ** 2");
+    CHECK_STR(fmt(py_binary(&A, PYB_POW, py_binary(&A, PYB_POW, x, y), C(val_int(2)))),
+              "(x ** y) ** 2");
     CHECK_STR(fmt(py_unary(&A, PY_NEG, py_binary(&A, PYB_POW, x, C(val_int(2))))), "-x ** 2");
     CHECK_STR(fmt(py_binary(&A, PYB_POW, py_unary(&A, PY_NEG, x), C(val_int(2)))), "(-x) ** 2");
     CHECK_STR(fmt(py_binary(&A, PYB_POW, C(val_int(-1)), x)), "(-1) ** x");
@@ -254,8 +262,10 @@ static void test_format(void) {
     CHECK_STR(fmt(py_binary(&A, PYB_SUB, x, C(val_int(-1)))), "x - -1");
     /* boolean operators and not */
     CHECK_STR(fmt(py_unary(&A, PY_NOT, py_boolop(&A, PY_AND, x, y))), "not (x and y)");
-    CHECK_STR(fmt(py_boolop(&A, PY_OR, py_boolop(&A, PY_AND, x, y), C(val_bool(false)))), "x and y or False");
-    CHECK_STR(fmt(py_boolop(&A, PY_AND, x, py_boolop(&A, PY_OR, y, C(val_none())))), "x and (y or None)");
+    CHECK_STR(fmt(py_boolop(&A, PY_OR, py_boolop(&A, PY_AND, x, y), C(val_bool(false)))),
+              "x and y or False");
+    CHECK_STR(fmt(py_boolop(&A, PY_AND, x, py_boolop(&A, PY_OR, y, C(val_none())))),
+              "x and (y or None)");
     CHECK_STR(fmt(py_boolop(&A, PY_AND, x, py_boolop(&A, PY_AND, y, x))), "x and (y and x)");
     CHECK_STR(fmt(py_cmp2(&A, PYC_EQ, py_unary(&A, PY_NOT, x), y)), "(not x) == y");
     CHECK_STR(fmt(py_cmp2(&A, PYC_LT, py_cmp2(&A, PYC_LT, x, y), C(val_int(1)))), "(x < y) < 1");
@@ -298,7 +308,8 @@ static void test_substitute_and_equal(void) {
     CHECK_STR(fmt(fg), "x * 2 + 1");
     CHECK_STR(run1(fg, val_int(5)), "int:11");
     CHECK_STR(fmt(f), "x + 1"); /* the original is untouched */
-    CHECK(py_equal(fg, py_binary(&A, PYB_ADD, py_binary(&A, PYB_MUL, X(), C(val_int(2))), C(val_int(1)))));
+    CHECK(py_equal(
+        fg, py_binary(&A, PYB_ADD, py_binary(&A, PYB_MUL, X(), C(val_int(2))), C(val_int(1)))));
     CHECK(!py_equal(f, g));
     CHECK(!py_equal(C(val_int(1)), C(val_float(1.0))));
     CHECK(!py_equal(C(val_int(1)), C(val_bool(true))));

@@ -62,8 +62,8 @@ static int html_balance(const char *s, char *why, size_t cap) {
         if (closing) {
             if (depth == 0 || strcmp(stack[depth - 1], name) != 0) {
                 if (!problems++)
-                    snprintf(why, cap, "</%s> closes <%s> at offset %ld", name, depth ? stack[depth - 1] : "(nothing)",
-                             (long)(p - s));
+                    snprintf(why, cap, "</%s> closes <%s> at offset %ld", name,
+                             depth ? stack[depth - 1] : "(nothing)", (long)(p - s));
             } else {
                 depth--;
             }
@@ -111,7 +111,8 @@ typedef struct Syn {
 
 static int build_syn(Syn *s) {
     memset(s, 0, sizeof *s);
-    if (eval_metrics_init(&s->dec) || eval_metrics_init(&s->tf) || eval_metrics_init(&s->noise)) return 1;
+    if (eval_metrics_init(&s->dec) || eval_metrics_init(&s->tf) || eval_metrics_init(&s->noise))
+        return 1;
     GenConfig c;
     gen_config_default(&c);
     c.max_seq_len = 4;
@@ -131,11 +132,12 @@ static int build_syn(Syn *s) {
         memcpy(s->truth[k], a.tokens, sizeof s->truth[k]);
         if (k % 3 == 0) memcpy(s->pred[k], a.tokens, sizeof s->pred[k]);
         else mutate(a.tokens, s->pred[k], &st);
-        if (equiv_check_pair(s->truth[k], s->pred[k], vocab, c.n_vocab, c.max_seq_len, NULL, NULL, &s->res[k],
-                             err, sizeof err))
+        if (equiv_check_pair(s->truth[k], s->pred[k], vocab, c.n_vocab, c.max_seq_len, NULL, NULL,
+                             &s->res[k], err, sizeof err))
             return 1;
         eval_metrics_add(&s->dec, s->truth[k], s->pred[k], s->res[k].status);
-        eval_metrics_add(&s->tf, s->truth[k], k % 2 ? s->truth[k] : s->pred[k], k % 2 ? EVAL_FN_EQUIVALENT : s->res[k].status);
+        eval_metrics_add(&s->tf, s->truth[k], k % 2 ? s->truth[k] : s->pred[k],
+                         k % 2 ? EVAL_FN_EQUIVALENT : s->res[k].status);
         int16_t junk[T_SIZE];
         tab_build(junk, "Map cat add1 tokens - v1");
         eval_metrics_add(&s->noise, s->truth[k], junk, EVAL_FN_DIFFERENT);
@@ -166,10 +168,14 @@ static int build_syn(Syn *s) {
         "{\"step\": 500, \"loss\": 0.3, \"lr\": 0.0005}\n"
         "{\"step\": 600, \"loss\": 0.21, \"lr\": 0.00045, \"val_token_acc\": 0.9, \"val_exact\": 0.41}\n";
     if (train_log_parse(LOG, sizeof LOG - 1, &s->log, err, sizeof err)) return 1;
-    s->classics[0] = (ReportClassic){"hist", true, EVAL_FN_EQUIVALENT, NULL, "v1 = SelectorWidth(Select(tokens, tokens, EQ))"};
-    s->classics[1] = (ReportClassic){"length", false, EVAL_FN_EQUIVALENT, "different table, same outputs on 3905 inputs", NULL};
-    s->classics[2] = (ReportClassic){"sort", false, EVAL_FN_DIFFERENT, "input [1] position 0: true 1, predicted 2", NULL};
-    s->classics[3] = (ReportClassic){EVIL, false, EVAL_FN_NO_DECODE, "row 2: v7 used before it is defined", NULL};
+    s->classics[0] = (ReportClassic){"hist", true, EVAL_FN_EQUIVALENT, NULL,
+                                     "v1 = SelectorWidth(Select(tokens, tokens, EQ))"};
+    s->classics[1] = (ReportClassic){"length", false, EVAL_FN_EQUIVALENT,
+                                     "different table, same outputs on 3905 inputs", NULL};
+    s->classics[2] = (ReportClassic){"sort", false, EVAL_FN_DIFFERENT,
+                                     "input [1] position 0: true 1, predicted 2", NULL};
+    s->classics[3] = (ReportClassic){EVIL, false, EVAL_FN_NO_DECODE,
+                                     "row 2: v7 used before it is defined", NULL};
     s->kv[0] = (ReportKV){"dataset", "data/test (48 programs)"};
     s->kv[1] = (ReportKV){"vocab", "{0, 1, 2, 3, 4}"};
     s->kv[2] = (ReportKV){"max_seq_len", "4"};
@@ -215,7 +221,8 @@ static void test_html_report(void) {
     /* the evil strings arrive escaped */
     CHECK(count_of(h, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;") == 3);
     /* sections */
-    const char *ids[] = {"headline", "breakdowns", "curves", "examples", "confusions", "classics", "settings"};
+    const char *ids[] = {"headline",   "breakdowns", "curves",  "examples",
+                         "confusions", "classics",   "settings"};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         char want[64];
         snprintf(want, sizeof want, "<section id=\"%s\">", ids[i]);
@@ -264,9 +271,12 @@ static void test_html_report(void) {
     if (t) {
         /* the exact row: top-1, verified, noise top-1, noise verified, in that order */
         char row[256];
-        snprintf(row, sizeof row, "<tr><th>exact program match</th><td class=\"num\">%.1f%%</td><td class=\"num\">%.1f%%</td>"
-                 "<td class=\"num\">%.1f%%</td><td class=\"num\">%.1f%%</td></tr>", 100 * eval_exact_rate(&s.dec),
-                 100 * eval_exact_rate(&s.tf), 100 * eval_exact_rate(&s.noise), 100 * eval_exact_rate(&s.noise));
+        snprintf(
+            row, sizeof row,
+            "<tr><th>exact program match</th><td class=\"num\">%.1f%%</td><td class=\"num\">%.1f%%</td>"
+            "<td class=\"num\">%.1f%%</td><td class=\"num\">%.1f%%</td></tr>",
+            100 * eval_exact_rate(&s.dec), 100 * eval_exact_rate(&s.tf),
+            100 * eval_exact_rate(&s.noise), 100 * eval_exact_rate(&s.noise));
         CHECK_MSG(strstr(t, row) != NULL, "%s", row);
     }
     sb_free(&b);
@@ -303,10 +313,10 @@ static void test_train_log(void) {
     static const char text[] =
         "{\"step\": 1, \"loss\": 3.5, \"lr\": 0.001}\n"
         "\n"
-        "{\"step\": 2, \"loss\": \"high\"}\n"         /* bad: a string */
-        "{\"loss\": 1}\n"                             /* bad: no step */
-        "{\"step\": 3, \"loss\": 2.5} trailing\n"     /* bad: trailing text */
-        "[1, 2]\n"                                    /* bad: not an object */
+        "{\"step\": 2, \"loss\": \"high\"}\n"     /* bad: a string */
+        "{\"loss\": 1}\n"                         /* bad: no step */
+        "{\"step\": 3, \"loss\": 2.5} trailing\n" /* bad: trailing text */
+        "[1, 2]\n"                                /* bad: not an object */
         "{\"step\": 4, \"val_token_acc\": 0.5, \"val_exact\": null}\r\n"
         "{\"step\": 5, \"loss\": 1.5, \"extra\": [1]}"; /* no final newline */
     TrainLog log;
@@ -315,7 +325,8 @@ static void test_train_log(void) {
     CHECK(log.n == 3);
     CHECK(log.n_bad == 4 && log.first_bad_line == 3);
     CHECK(log.step[0] == 1 && log.step[1] == 4 && log.step[2] == 5);
-    CHECK(log.field[TL_LOSS][0] == 3.5 && isnan(log.field[TL_LOSS][1]) && log.field[TL_LOSS][2] == 1.5);
+    CHECK(log.field[TL_LOSS][0] == 3.5 && isnan(log.field[TL_LOSS][1]) &&
+          log.field[TL_LOSS][2] == 1.5);
     CHECK(log.field[TL_VAL_TOKEN_ACC][1] == 0.5 && isnan(log.field[TL_VAL_EXACT][1]));
     CHECK(isnan(log.field[TL_LR][2]));
     /* curves of that log: a standalone, balanced SVG with the four curves */

@@ -537,10 +537,8 @@ int main(void) {
     RUN(test_dtypes);
     RUN(test_round_trip);
     RUN(test_exact_bytes);
-    if (python_numpy_available())
-        RUN(test_numpy_reads);
-    else
-        printf("SKIP test_numpy_reads: /usr/bin/python3 with numpy not found (not counted)\n");
+    if (python_numpy_available()) RUN(test_numpy_reads);
+    else printf("SKIP test_numpy_reads: /usr/bin/python3 with numpy not found (not counted)\n");
     RUN(test_corrupt);
     RUN(test_truncated_file);
     RUN(test_accepted_variants);

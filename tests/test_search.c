@@ -11,20 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compile_helpers.h"
 #include "compiler/model.h"
 #include "eval/eval_run.h"
 #include "eval/search.h"
-#include "util/rng.h"
 #include "rasp/rasp.h"
-#include "compile_helpers.h"
 #include "test.h"
+#include "util/rng.h"
 
 static CompiledModel *copy_model(const CompiledModel *m) {
     unsigned char *buf = NULL;
     size_t len = 0;
     char err[256];
     CompiledModel *c = NULL;
-    if (model_serialize(m, &buf, &len, err, sizeof err) == 0) model_load_buffer(buf, len, &c, err, sizeof err);
+    if (model_serialize(m, &buf, &len, err, sizeof err) == 0)
+        model_load_buffer(buf, len, &c, err, sizeof err);
     free(buf);
     return c;
 }
@@ -32,7 +33,8 @@ static CompiledModel *copy_model(const CompiledModel *m) {
 static int16_t *table_of(const char *src, int16_t *tab) {
     RaspProgram p;
     char err[512];
-    int ok = rasp_parse("t.rasp", src, &p, err, sizeof err) == 0 && pt_encode(&p, tab, err, sizeof err) == 0;
+    int ok = rasp_parse("t.rasp", src, &p, err, sizeof err) == 0 &&
+             pt_encode(&p, tab, err, sizeof err) == 0;
     if (!ok) fprintf(stderr, "table: %s\n", err);
     rasp_program_free(&p);
     return ok ? tab : NULL;
@@ -68,18 +70,16 @@ static long brute_disagree(const CompiledModel *a, const CompiledModel *b, long 
     return bad;
 }
 
-static const char *k_truth =
-    "vocab {0, 1, 2, 3, 4}\nmax_seq_len 4\n"
-    "a = Map(lambda x: x + 1, tokens)\n"
-    "s = Select(tokens, tokens, EQ)\n"
-    "b = Aggregate(s, a)\n";
+static const char *k_truth = "vocab {0, 1, 2, 3, 4}\nmax_seq_len 4\n"
+                             "a = Map(lambda x: x + 1, tokens)\n"
+                             "s = Select(tokens, tokens, EQ)\n"
+                             "b = Aggregate(s, a)\n";
 /* equal to k_truth except where token 4 is aggregated (compiled from source: its lambda is
  * not in the library, so it has no table) */
-static const char *k_other =
-    "vocab {0, 1, 2, 3, 4}\nmax_seq_len 4\n"
-    "a = Map(lambda x: x + 1 if x < 4 else 0, tokens)\n"
-    "s = Select(tokens, tokens, EQ)\n"
-    "b = Aggregate(s, a)\n";
+static const char *k_other = "vocab {0, 1, 2, 3, 4}\nmax_seq_len 4\n"
+                             "a = Map(lambda x: x + 1 if x < 4 else 0, tokens)\n"
+                             "s = Select(tokens, tokens, EQ)\n"
+                             "b = Aggregate(s, a)\n";
 
 static void test_weights_check(void) {
     char err[512], why[512];
@@ -149,7 +149,8 @@ static void test_weights_check(void) {
  * only at token 4. */
 static void test_one_input(void) {
     const char *a = "vocab {0, 1, 2, 3, 4}\nmax_seq_len 1\ny = Map(lambda x: x + 1, tokens)\n";
-    const char *b = "vocab {0, 1, 2, 3, 4}\nmax_seq_len 1\ny = Map(lambda x: x + 1 if x < 4 else 1, tokens)\n";
+    const char *b =
+        "vocab {0, 1, 2, 3, 4}\nmax_seq_len 1\ny = Map(lambda x: x + 1 if x < 4 else 1, tokens)\n";
     char err[512];
     CompiledModel *m = tc_compile_text(a);
     CHECK(m != NULL);
@@ -165,8 +166,8 @@ static void test_one_input(void) {
     CHECK(search_same_function(&g, c, &eo, &r, err, sizeof err) == 0);
     long total = 0;
     CHECK(brute_disagree(m, c, &total) == 1 && total == 5);
-    CHECK_MSG(r.status == EVAL_FN_DIFFERENT && r.n_different == 1 && r.n_inputs == 5, "%ld of %ld", r.n_different,
-              r.n_inputs);
+    CHECK_MSG(r.status == EVAL_FN_DIFFERENT && r.n_different == 1 && r.n_inputs == 5, "%ld of %ld",
+              r.n_different, r.n_inputs);
     CHECK(strstr(r.detail, "input [4]") != NULL);
     compiled_model_free(c);
     search_given_free(&g);
@@ -249,7 +250,8 @@ static void test_not_tracr(void) {
     CHECK(rm != NULL);
     /* every weight matrix moved: the residual stream is no longer one-hot */
     int moved = 0;
-    for (int i = 0; i < rm->vocab_size * rm->residual_dim; i++) moved += fabs(rm->token_embed[i] - m->token_embed[i]) > 1e-6;
+    for (int i = 0; i < rm->vocab_size * rm->residual_dim; i++)
+        moved += fabs(rm->token_embed[i] - m->token_embed[i]) > 1e-6;
     CHECK(moved > rm->residual_dim);
     SearchGiven g;
     CHECK(search_given_init(&g, rm, err, sizeof err) == 0);
@@ -274,7 +276,8 @@ static void test_not_tracr(void) {
     compiled_model_free(rm);
 
     /* the noise baseline's model: same config, other weights, deterministic per seed */
-    CompiledModel *n1 = eval_noise_model(m, 3, 7), *n2 = eval_noise_model(m, 3, 7), *n3 = eval_noise_model(m, 4, 7);
+    CompiledModel *n1 = eval_noise_model(m, 3, 7), *n2 = eval_noise_model(m, 3, 7),
+                  *n3 = eval_noise_model(m, 4, 7);
     CHECK(n1 && n2 && n3);
     SearchGiven gn;
     CHECK(search_given_init(&gn, n1, err, sizeof err) == 0);

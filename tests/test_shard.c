@@ -20,7 +20,8 @@ static void fill(ShardBuilder *b, int n) {
     int voc[WT_N_IDS];
     wt_id_vocab(voc);
     for (int s = 0; s < n; s++) {
-        for (int i = 0; i < PT_ROWS * PT_COLS; i++) r.tokens[i] = (int16_t)(next() % (uint64_t)pt_vocab_size(i % PT_COLS));
+        for (int i = 0; i < PT_ROWS * PT_COLS; i++)
+            r.tokens[i] = (int16_t)(next() % (uint64_t)pt_vocab_size(i % PT_COLS));
         for (int k = 0; k < ACC_META_COLS; k++) r.meta[k] = (int32_t)(next() % 100);
         r.model_hash[0] = next();
         r.model_hash[1] = next();
@@ -30,8 +31,10 @@ static void fill(ShardBuilder *b, int n) {
         r.wt.payload = realloc(r.wt.payload, sizeof(float) * WT_WIDTH * (size_t)nt);
         r.wt.ids = realloc(r.wt.ids, sizeof(int16_t) * WT_N_IDS * (size_t)nt);
         for (int t = 0; t < nt; t++) {
-            for (int j = 0; j < WT_WIDTH; j++) r.wt.payload[t * WT_WIDTH + j] = (float)((int)(next() % 2001) - 1000) / 64.0f;
-            for (int j = 0; j < WT_N_IDS; j++) r.wt.ids[t * WT_N_IDS + j] = (int16_t)(next() % (uint64_t)voc[j]);
+            for (int j = 0; j < WT_WIDTH; j++)
+                r.wt.payload[t * WT_WIDTH + j] = (float)((int)(next() % 2001) - 1000) / 64.0f;
+            for (int j = 0; j < WT_N_IDS; j++)
+                r.wt.ids[t * WT_N_IDS + j] = (int16_t)(next() % (uint64_t)voc[j]);
         }
         r.wt.n = nt;
         CHECK(shard_builder_add(b, &r, 1000 + s) == 0);
@@ -153,7 +156,8 @@ static void test_damaged(void) {
  * shard written by shard_write; it prints n_samples, tokens, sum of program tokens and the
  * sum of the payload, which must match. */
 static void test_python_reader(void) {
-    if (access("/usr/bin/python3", X_OK) != 0 || system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0) {
+    if (access("/usr/bin/python3", X_OK) != 0 ||
+        system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0) {
         fprintf(stderr, "  (skipped: /usr/bin/python3 with numpy not available)\n");
         return;
     }

@@ -31,7 +31,8 @@ static void model_of(const RaspProgram *p, uint64_t *hash) {
 
 /* tokens t decode (in vocab) to a program whose encoding is t again and whose compiled
  * model is `want` (when given; else: compiles). */
-static void round_trip(const int16_t *t, const Value *vocab, int nv, int len, bool causal, const uint64_t *want) {
+static void round_trip(const int16_t *t, const Value *vocab, int nv, int len, bool causal,
+                       const uint64_t *want) {
     RaspProgram q;
     char err[512];
     if (pt_decode(t, vocab, nv, len, &q, err, sizeof err) != 0) {
@@ -62,7 +63,8 @@ static int parse(const char *text, RaspProgram *p) {
 
 static int count_fn(const int16_t *t, int fn) {
     int c = 0;
-    for (int r = 1; r < PT_ROWS && t[r * PT_COLS] != PT_END; r++) c += t[r * PT_COLS + PT_COL_FN] == fn;
+    for (int r = 1; r < PT_ROWS && t[r * PT_COLS] != PT_END; r++)
+        c += t[r * PT_COLS + PT_COL_FN] == fn;
     return c;
 }
 
@@ -77,10 +79,11 @@ static int table_values(const int16_t *t, int16_t *vals) {
 
 static void test_string_table(void) {
     /* frac_prevs of a function no library entry has (and that raises on nothing here) */
-    const char *src = "vocab {\"c\", \"a\", \"b\"}\nmax_seq_len 4\n"
-                      "is_ab = numerical(Map(lambda x: 1 if x == \"a\" else 1 if x == \"b\" else 0, tokens))\n"
-                      "prevs = Select(indices, indices, LEQ)\n"
-                      "out = numerical(Aggregate(prevs, is_ab, default=0))\n";
+    const char *src =
+        "vocab {\"c\", \"a\", \"b\"}\nmax_seq_len 4\n"
+        "is_ab = numerical(Map(lambda x: 1 if x == \"a\" else 1 if x == \"b\" else 0, tokens))\n"
+        "prevs = Select(indices, indices, LEQ)\n"
+        "out = numerical(Aggregate(prevs, is_ab, default=0))\n";
     RaspProgram p;
     if (parse(src, &p)) return;
     int16_t t[PT_ROWS * PT_COLS];
@@ -95,7 +98,9 @@ static void test_string_table(void) {
     int n = table_values(t, vals);
     /* keys a, b, c (the compiler's order, not the vocab directive's): 1 1 0 */
     CHECK(n == 3);
-    if (n == 3) CHECK(vals[0] == PT_VAL_INT0 + 1 - PT_VAL_INT_MIN && vals[1] == vals[0] && vals[2] == PT_VAL_INT0 - PT_VAL_INT_MIN);
+    if (n == 3)
+        CHECK(vals[0] == PT_VAL_INT0 + 1 - PT_VAL_INT_MIN && vals[1] == vals[0] &&
+              vals[2] == PT_VAL_INT0 - PT_VAL_INT_MIN);
     uint64_t h[3];
     model_of(&p, h);
     round_trip(t, p.vocab, p.n_vocab, p.max_seq_len, false, h);
@@ -104,11 +109,12 @@ static void test_string_table(void) {
 
 static void test_string_values_and_pairs(void) {
     /* a Map into string tokens (tK) and a SequenceMap table over pairs */
-    const char *src = "vocab {\"x\", \"y\", \"z\"}\nmax_seq_len 3\n"
-                      "shift = Map(lambda x: \"y\" if x == \"x\" else \"z\" if x == \"y\" else \"x\", tokens)\n"
-                      "same = SequenceMap(lambda a, b: 1 if a == b else 2 if a < b else 0, shift, tokens)\n"
-                      "sel = Select(indices, same, EQ)\n"
-                      "out = Aggregate(sel, shift)\n";
+    const char *src =
+        "vocab {\"x\", \"y\", \"z\"}\nmax_seq_len 3\n"
+        "shift = Map(lambda x: \"y\" if x == \"x\" else \"z\" if x == \"y\" else \"x\", tokens)\n"
+        "same = SequenceMap(lambda a, b: 1 if a == b else 2 if a < b else 0, shift, tokens)\n"
+        "sel = Select(indices, same, EQ)\n"
+        "out = Aggregate(sel, shift)\n";
     RaspProgram p;
     if (parse(src, &p)) return;
     int16_t t[PT_ROWS * PT_COLS];
@@ -122,22 +128,26 @@ static void test_string_values_and_pairs(void) {
     int16_t vals[2 * PT_MAX_TABLE];
     int n = table_values(t, vals);
     /* the Map's 3 values (t1 t2 t0: y z x), END, the SequenceMap's 9 */
-    CHECK(n >= 3 && vals[0] == PT_VAL_TOK0 + 1 && vals[1] == PT_VAL_TOK0 + 2 && vals[2] == PT_VAL_TOK0);
+    CHECK(n >= 3 && vals[0] == PT_VAL_TOK0 + 1 && vals[1] == PT_VAL_TOK0 + 2 &&
+          vals[2] == PT_VAL_TOK0);
     uint64_t h[3];
     model_of(&p, h);
     round_trip(t, p.vocab, p.n_vocab, p.max_seq_len, false, h);
     /* the decoder needs the vocabulary for a table, and the right one */
     RaspProgram q;
-    CHECK(pt_decode(t, NULL, 0, 3, &q, err, sizeof err) != 0 && strstr(err, "needs the vocabulary"));
+    CHECK(pt_decode(t, NULL, 0, 3, &q, err, sizeof err) != 0 &&
+          strstr(err, "needs the vocabulary"));
     Value two[2] = {val_str("x"), val_str("y")};
-    CHECK(pt_decode(t, two, 2, 3, &q, err, sizeof err) != 0 && strstr(err, "the table has 3 values, but its input has 2"));
+    CHECK(pt_decode(t, two, 2, 3, &q, err, sizeof err) != 0 &&
+          strstr(err, "the table has 3 values, but its input has 2"));
     rasp_program_free(&p);
 }
 
 static void test_compact_spelling_and_refusals(void) {
     /* x + 1 written as a table on {0..4}: the library's add1 */
-    const char *src = "vocab {0, 1, 2, 3, 4}\nmax_seq_len 5\n"
-                      "m = Map(lambda x: 1 if x == 0 else 2 if x == 1 else 3 if x == 2 else 4 if x == 3 else 5, tokens)\n";
+    const char *src =
+        "vocab {0, 1, 2, 3, 4}\nmax_seq_len 5\n"
+        "m = Map(lambda x: 1 if x == 0 else 2 if x == 1 else 3 if x == 2 else 4 if x == 3 else 5, tokens)\n";
     RaspProgram p;
     if (parse(src, &p)) return;
     int16_t t[PT_ROWS * PT_COLS];
@@ -152,7 +162,8 @@ static void test_compact_spelling_and_refusals(void) {
         "n = numerical(Aggregate(Select(indices, indices, LEQ), z, default=0))\nm = Map(lambda x: 7 if x == 0 else 3, n)\n",
         "vocab {0, 1, 2}\nmax_seq_len 3\nm = Map(lambda x: 99 if x == 0 else 3, tokens)\n",
     };
-    const char *want[] = {"table value 0.5 has no value token", "on a numerical input has no token form",
+    const char *want[] = {"table value 0.5 has no value token",
+                          "on a numerical input has no token form",
                           "table value 99 has no value token"};
     for (int i = 0; i < 3; i++) {
         if (parse(bad[i], &p)) continue;
@@ -163,17 +174,20 @@ static void test_compact_spelling_and_refusals(void) {
     }
     /* value tokens */
     Value voc[2] = {val_str("p"), val_str("q")};
-    CHECK(pt_value_token(val_bool(true), voc, 2) == PT_VAL_TRUE && pt_value_token(val_int(-16), voc, 2) == PT_VAL_INT0);
-    CHECK(pt_value_token(val_int(32), voc, 2) == -1 && pt_value_token(val_str("q"), voc, 2) == PT_VAL_TOK0 + 1);
+    CHECK(pt_value_token(val_bool(true), voc, 2) == PT_VAL_TRUE &&
+          pt_value_token(val_int(-16), voc, 2) == PT_VAL_INT0);
+    CHECK(pt_value_token(val_int(32), voc, 2) == -1 &&
+          pt_value_token(val_str("q"), voc, 2) == PT_VAL_TOK0 + 1);
     Value v;
-    CHECK(pt_token_value(PT_VAL_TOK0 + 2, voc, 2, &v) != 0 && pt_token_value(PT_VAL_INT0 + 20, voc, 2, &v) == 0 &&
-          v.kind == VAL_INT && v.u.i == 4);
+    CHECK(pt_token_value(PT_VAL_TOK0 + 2, voc, 2, &v) != 0 &&
+          pt_token_value(PT_VAL_INT0 + 20, voc, 2, &v) == 0 && v.kind == VAL_INT && v.u.i == 4);
     CHECK_STR(pt_value_name(PT_VAL_TOK0 + 3), "t3");
     CHECK_STR(pt_value_name(PT_VAL_FALSE), "False");
 }
 
 static void test_damaged_tables(void) {
-    const char *src = "vocab {\"a\", \"b\"}\nmax_seq_len 3\nm = Map(lambda x: 1 if x == \"a\" else 0, tokens)\n";
+    const char *src =
+        "vocab {\"a\", \"b\"}\nmax_seq_len 3\nm = Map(lambda x: 1 if x == \"a\" else 0, tokens)\n";
     RaspProgram p;
     if (parse(src, &p)) return;
     int16_t t[PT_ROWS * PT_COLS], d[PT_ROWS * PT_COLS];
@@ -191,7 +205,8 @@ static void test_damaged_tables(void) {
     CHECK(pt_tokens_to_ops(d, rows, &n, err, sizeof err) != 0 && strstr(err, "is empty"));
     memcpy(d, t, sizeof d);
     d[at + 4] = PT_VAL_TRUE; /* after the last table */
-    CHECK(pt_tokens_to_ops(d, rows, &n, err, sizeof err) != 0 && strstr(err, "expected padding after the tables"));
+    CHECK(pt_tokens_to_ops(d, rows, &n, err, sizeof err) != 0 &&
+          strstr(err, "expected padding after the tables"));
     memcpy(d, t, sizeof d);
     d[at] = PT_VAL_VOCAB; /* unknown value id */
     CHECK(pt_first_bad_cell(d) == at && pt_first_bad_cell(t) == -1);

@@ -47,12 +47,14 @@ static int check_program(const char *path) {
                     s += a[j];
                     if (m->causal && j > i) CHECK(a[j] == 0);
                 }
-                CHECK_MSG(fabs(s - 1) < 1e-12, "%s: layer %d head %d row %d sums to %g", path, l, h, i, s);
+                CHECK_MSG(fabs(s - 1) < 1e-12, "%s: layer %d head %d row %d sums to %g", path, l, h,
+                          i, s);
             }
     for (int t = 0; t < T; t++)
         for (int d = 0; d < m->residual_dim; d++)
             CHECK(tr.resid[(size_t)t * m->residual_dim + d] ==
-                  m->token_embed[(size_t)tr.ids[t] * m->residual_dim + d] + m->pos_embed[(size_t)t * m->residual_dim + d]);
+                  m->token_embed[(size_t)tr.ids[t] * m->residual_dim + d] +
+                      m->pos_embed[(size_t)t * m->residual_dim + d]);
     CHECK(tr.n_stages == 1 + 2 * m->num_layers);
     free(ref);
     model_trace_free(&tr);

@@ -9,8 +9,8 @@
 
 #include "dataset/accept.h"
 #include "meta/meta.h"
-#include "util/rng.h"
 #include "test.h"
+#include "util/rng.h"
 
 /* Real samples: generated programs, compiled and turned into weight tokens. */
 static void make_samples(TrainData *d, int n, uint64_t base) {
@@ -42,11 +42,13 @@ static void test_codec_roundtrip(void) {
     /* every flat id names one (column, id) pair, or one value token, and back */
     for (int f = PC_FIRST; f < V; f++) {
         int c, id;
-        CHECK(pc_unflat(f, &c, &id) == 0 && (c == PC_COL_VAL ? pc_flat_value(id) : pc_flat(c, id)) == f);
+        CHECK(pc_unflat(f, &c, &id) == 0 &&
+              (c == PC_COL_VAL ? pc_flat_value(id) : pc_flat(c, id)) == f);
     }
     /* the ids from before tables keep their meaning: the shipped meta-model's vocabulary is
      * the first PC_BASE_VOCAB, and its last token is out:v30 */
-    CHECK(pc_col_offset(PT_COLS) == PC_BASE_VOCAB && pc_flat(PT_COL_OUT, PT_OUT_V1 + PT_MAX_VARS - 1) == PC_BASE_VOCAB - 1);
+    CHECK(pc_col_offset(PT_COLS) == PC_BASE_VOCAB &&
+          pc_flat(PT_COL_OUT, PT_OUT_V1 + PT_MAX_VARS - 1) == PC_BASE_VOCAB - 1);
     CHECK(pc_flat(PT_COL_FN, PT_FN_TABLE) == PC_BASE_VOCAB && pc_flat_value(PT_END) == V - 1);
     int c, id;
     CHECK(pc_unflat(V, &c, &id) != 0 && pc_unflat(PC_EOS, &c, &id) != 0);
@@ -153,7 +155,8 @@ static void test_overfit_real(void) {
             if (ex == 1.0) break;
         }
     }
-    printf("overfit: %ld steps, loss %.3f -> %.4f, token acc %.3f, exact %.3f\n", step + 1, first, loss, acc, ex);
+    printf("overfit: %ld steps, loss %.3f -> %.4f, token acc %.3f, exact %.3f\n", step + 1, first,
+           loss, acc, ex);
     CHECK(ex == 1.0 && acc == 1.0);
     /* beam search agrees on the memorised programs */
     int16_t tab[PT_ROWS * PT_COLS];
@@ -205,7 +208,8 @@ static void test_config_json(void) {
     CHECK(train_config_from_json(j, &b, err, sizeof err) == 0);
     CHECK(b.d_model == 96 && b.lr == 0.00025 && b.seed == 77 && b.steps == 1234);
     free(j);
-    CHECK(train_config_from_json("{\"d_modl\":3}", &b, err, sizeof err) != 0 && strstr(err, "d_modl"));
+    CHECK(train_config_from_json("{\"d_modl\":3}", &b, err, sizeof err) != 0 &&
+          strstr(err, "d_modl"));
     CHECK(train_config_from_json("{\"batch\":1.5}", &b, err, sizeof err) != 0);
     CHECK(train_config_from_json("[1]", &b, err, sizeof err) != 0);
     b.n_head = 5;

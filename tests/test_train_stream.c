@@ -29,10 +29,13 @@ static int open_stream(TrainStream *s, uint64_t seed, const char *split, const c
 
 static int same_sample(const TrainData *a, int i, const TrainData *b, int j) {
     int64_t pa = a->off[i + 1] - a->off[i], pb = b->off[j + 1] - b->off[j];
-    return pa == pb && memcmp(a->prog + (size_t)i * CELLS, b->prog + (size_t)j * CELLS, sizeof(int16_t) * CELLS) == 0 &&
+    return pa == pb &&
+           memcmp(a->prog + (size_t)i * CELLS, b->prog + (size_t)j * CELLS,
+                  sizeof(int16_t) * CELLS) == 0 &&
            memcmp(a->payload + a->off[i] * WT_WIDTH, b->payload + b->off[j] * WT_WIDTH,
                   sizeof(float) * WT_WIDTH * (size_t)pa) == 0 &&
-           memcmp(a->ids + a->off[i] * WT_N_IDS, b->ids + b->off[j] * WT_N_IDS, sizeof(int16_t) * WT_N_IDS * (size_t)pa) == 0;
+           memcmp(a->ids + a->off[i] * WT_N_IDS, b->ids + b->off[j] * WT_N_IDS,
+                  sizeof(int16_t) * WT_N_IDS * (size_t)pa) == 0;
 }
 
 static void test_deterministic_by_position(void) {
@@ -40,7 +43,8 @@ static void test_deterministic_by_position(void) {
     TrainData a, b, c;
     train_data_init(&a), train_data_init(&b), train_data_init(&c);
     char err[256];
-    if (open_stream(&s1, 5, "train", NULL) || open_stream(&s2, 5, "train", NULL) || open_stream(&s3, 6, "train", NULL))
+    if (open_stream(&s1, 5, "train", NULL) || open_stream(&s2, 5, "train", NULL) ||
+        open_stream(&s3, 6, "train", NULL))
         return;
     CHECK(train_stream_fill(&s1, 0, 8, &a, err, sizeof err) == 0);
     CHECK(train_stream_fill(&s2, 5, 3, &b, err, sizeof err) == 0); /* positions 5..7 alone */
@@ -50,7 +54,7 @@ static void test_deterministic_by_position(void) {
     int same = 0, distinct = 0;
     for (int k = 0; k < 8; k++) same += same_sample(&a, k, &c, k);
     for (int k = 1; k < 8; k++) distinct += !same_sample(&a, k, &a, k - 1);
-    CHECK(same < 8);     /* another seed, other samples */
+    CHECK(same < 8);      /* another seed, other samples */
     CHECK(distinct >= 6); /* positions are not one sample repeated */
     train_stream_free(&s1), train_stream_free(&s2), train_stream_free(&s3);
     train_data_free(&a), train_data_free(&b), train_data_free(&c);
@@ -78,7 +82,7 @@ static void test_split_rule(void) {
             bad += gd_pick_split(&gd, h) != want[k];
         }
         CHECK_MSG(bad == 0, "%d of %d %s samples outside their split", bad, d.n, splits[k]);
-        if (k == 0) CHECK(s.wrong_split > 0); /* the rule did turn candidates away */
+        if (k == 0) CHECK(s.wrong_split > 0);        /* the rule did turn candidates away */
         if (k == 1) CHECK(s.wrong_split > 10 * d.n); /* test is 2%: most candidates are elsewhere */
         train_stream_free(&s);
         train_data_free(&d);
@@ -87,7 +91,8 @@ static void test_split_rule(void) {
     char err[256];
     WtOptions wt;
     wt_options_default(&wt);
-    CHECK(train_stream_init(&s, NULL, &wt, 1, "holdout", NULL, 320, err, sizeof err) != 0 && strstr(err, "holdout"));
+    CHECK(train_stream_init(&s, NULL, &wt, 1, "holdout", NULL, 320, err, sizeof err) != 0 &&
+          strstr(err, "holdout"));
 }
 
 /* A program written as a classic file is never streamed: the position that drew it gets
@@ -147,7 +152,8 @@ static double one_row_share(long pool, double w_one_row, int n) {
     CHECK(train_stream_set_weight(&s, TS_CLASS_ONE_ROW, w_one_row, err, sizeof err) == 0);
     CHECK(train_stream_fill(&s, 0, n, &d, err, sizeof err) == 0);
     int ones = 0;
-    for (int i = 0; i < d.n; i++) ones += (ts_classes(d.prog + (size_t)i * CELLS) >> TS_CLASS_ONE_ROW) & 1;
+    for (int i = 0; i < d.n; i++)
+        ones += (ts_classes(d.prog + (size_t)i * CELLS) >> TS_CLASS_ONE_ROW) & 1;
     if (pool) CHECK(s.freq_thinned > 0);
     if (w_one_row > 1) CHECK(s.thinned > 0);
     train_stream_free(&s);
@@ -159,7 +165,8 @@ static double one_row_share(long pool, double w_one_row, int n) {
  * brings the stream's share of one-row programs down toward the dataset's; a class weight
  * raises it. */
 static void test_pool_and_weights(void) {
-    double raw = one_row_share(0, 1, 300), pooled = one_row_share(20000, 1, 300), up = one_row_share(0, 20, 300);
+    double raw = one_row_share(0, 1, 300), pooled = one_row_share(20000, 1, 300),
+           up = one_row_share(0, 20, 300);
     printf("one-row share: raw %.3f, pool 20000 %.3f, weight 20 %.3f\n", raw, pooled, up);
     CHECK(raw > 0.04);
     CHECK(pooled < raw / 3);
@@ -191,7 +198,8 @@ static void test_classes(void) {
     memset(t, 0, sizeof t);
     for (int c = 0; c < PT_COLS; c++) t[c] = PT_START, t[2 * PT_COLS + c] = PT_END;
     int16_t *r = t + PT_COLS;
-    r[PT_COL_OP] = PT_OP_MAP, r[PT_COL_ENC] = PT_ENC_CAT, r[PT_COL_FN] = (int16_t)pt_token_id(PT_COL_FN, "add2");
+    r[PT_COL_OP] = PT_OP_MAP, r[PT_COL_ENC] = PT_ENC_CAT,
+    r[PT_COL_FN] = (int16_t)pt_token_id(PT_COL_FN, "add2");
     r[PT_COL_A1] = PT_ARG_TOKENS, r[PT_COL_A2] = PT_ARG_NONE, r[PT_COL_OUT] = PT_OUT_V1;
     CHECK(r[PT_COL_FN] >= PT_FN_LIB0);
     CHECK(ts_classes(t) == (1u << TS_CLASS_ONE_ROW | 1u << TS_CLASS_MONO_MAP));
@@ -230,7 +238,8 @@ static void test_stream_training_resumes(void) {
     float straight[8], resumed[8], lr;
     CHECK(trainer_init(&t, &c, NULL, err, sizeof err) == 0);
     trainer_set_stream(&t, &s);
-    for (int k = 0; k < 8; k++) CHECK_MSG(trainer_step(&t, &straight[k], &lr, err, sizeof err) == 0, "%s", err);
+    for (int k = 0; k < 8; k++)
+        CHECK_MSG(trainer_step(&t, &straight[k], &lr, err, sizeof err) == 0, "%s", err);
     float *ref = malloc(sizeof(float) * t.m.lay.n_params);
     size_t np = t.m.lay.n_params;
     memcpy(ref, t.m.params, sizeof(float) * np);
@@ -302,7 +311,9 @@ static void test_init_from_checkpoint(void) {
         CHECK_STR(t.tc.init, path);
         int zero = 1;
         for (size_t i = 0; i < np; i++) zero &= t.m.adam_m[i] == 0 && t.m.adam_v[i] == 0;
-        if (keep) CHECK(memcmp(t.m.adam_m, p + np, sizeof(float) * np) == 0 && memcmp(t.m.adam_v, p + 2 * np, sizeof(float) * np) == 0);
+        if (keep)
+            CHECK(memcmp(t.m.adam_m, p + np, sizeof(float) * np) == 0 &&
+                  memcmp(t.m.adam_v, p + 2 * np, sizeof(float) * np) == 0);
         else CHECK(zero);
         trainer_set_stream(&t, &s);
         CHECK(trainer_step(&t, &loss, &lr, err, sizeof err) == 0);
@@ -329,7 +340,8 @@ static void test_config_fields(void) {
     train_config_default(&b);
     CHECK_MSG(train_config_from_json(j, &b, err, sizeof err) == 0, "%s", err);
     free(j);
-    CHECK(b.stream == 1 && b.val_seed == 99 && b.dedup_pool == 1234 && b.w_linseqmap == 3 && b.init_step == 8000);
+    CHECK(b.stream == 1 && b.val_seed == 99 && b.dedup_pool == 1234 && b.w_linseqmap == 3 &&
+          b.init_step == 8000);
     CHECK_STR(b.init, "models/x.safetensors");
     CHECK_STR(b.exclude, "");
     CHECK(train_config_from_json("{\"init\":\"a\\\"b\"}", &b, err, sizeof err) != 0);

@@ -5,18 +5,19 @@
  * weight tokens and model_hash accept a dense rotated model. */
 #include <math.h>
 
+#include "compile_helpers.h"
 #include "compiler/model.h"
 #include "dataset/model_hash.h"
 #include "dataset/weight_tokens.h"
 #include "gen/program_tokens.h"
 #include "gen/sampler.h"
 #include "rasp/rasp.h"
-#include "compile_helpers.h"
 #include "test.h"
 #include "transform/transform.h"
 
-static const char *FIXTURES[] = {"reverse", "sort", "hist", "frac_prevs", "length", "shuffle_dyck", "count",
-                                 "nary_sequencemap", "shift_by", "sort_unique"};
+static const char *FIXTURES[] = {"reverse",  "sort",         "hist",  "frac_prevs",
+                                 "length",   "shuffle_dyck", "count", "nary_sequencemap",
+                                 "shift_by", "sort_unique"};
 
 /* The token embedding (every row non-zero) becomes dense under a rotation. */
 static bool nonzero_frac_above(const CompiledModel *m, double frac) {
@@ -34,8 +35,8 @@ static void check_same(const CompiledModel *t, const CompiledModel *m, const cha
     CHECK_MSG(tf_compare(t, m, 3000, 7, 1e-9, 1e-9, &c, err, sizeof err) == 0, "%s: %s", what, err);
     CHECK_MSG(c.n_positions > 0 && c.n_positions_match == c.n_positions, "%s: %ld/%ld (%s)", what,
               c.n_positions_match, c.n_positions, c.first_mismatch);
-    CHECK_MSG(c.max_abs_diff <= 1e-7 * (1 + c.max_ref_abs), "%s: max diff %g (scale %g)", what, c.max_abs_diff,
-              c.max_ref_abs);
+    CHECK_MSG(c.max_abs_diff <= 1e-7 * (1 + c.max_ref_abs), "%s: max diff %g (scale %g)", what,
+              c.max_abs_diff, c.max_ref_abs);
     unsigned char *buf = NULL;
     size_t len = 0;
     CompiledModel *back = NULL;
@@ -43,8 +44,8 @@ static void check_same(const CompiledModel *t, const CompiledModel *m, const cha
     CHECK_MSG(model_load_buffer(buf, len, &back, err, sizeof err) == 0, "%s: %s", what, err);
     if (back) {
         CHECK(tf_compare(back, m, 3000, 7, 1e-3, 1e-4, &c, err, sizeof err) == 0);
-        CHECK_MSG(c.n_positions_match == c.n_positions, "%s (file): %ld/%ld (%s)", what, c.n_positions_match,
-                  c.n_positions, c.first_mismatch);
+        CHECK_MSG(c.n_positions_match == c.n_positions, "%s (file): %ld/%ld (%s)", what,
+                  c.n_positions_match, c.n_positions, c.first_mismatch);
         CHECK_STR(back->transform, t->transform);
     }
     free(buf);
@@ -60,7 +61,8 @@ static void transform_all(const CompiledModel *m, const char *name, uint64_t see
         if (k == 1 || k == 3) rc |= tf_permute(t, seed, err, sizeof err);
         if (k == 2 || k == 3) rc |= tf_rotate(t, seed, err, sizeof err);
         CHECK(rc == 0);
-        snprintf(what, sizeof what, "%s/%s", name, (const char *[]){"scale", "permute", "rotate", "all"}[k]);
+        snprintf(what, sizeof what, "%s/%s", name,
+                 (const char *[]){"scale", "permute", "rotate", "all"}[k]);
         check_same(t, m, what);
         if (k >= 2) {
             CHECK_MSG(nonzero_frac_above(t, 0.9), "%s: rotation left the weights sparse", what);
@@ -97,7 +99,8 @@ static void test_random_programs(void) {
         if (gen_sample(s, seed, &gs)) continue;
         RaspProgram p;
         CompiledModel *m = NULL;
-        if (pt_build_program(gs.rows, gs.n_rows, vocab, gc.n_vocab, gc.max_seq_len, &p, err, sizeof err) == 0 &&
+        if (pt_build_program(gs.rows, gs.n_rows, vocab, gc.n_vocab, gc.max_seq_len, &p, err,
+                             sizeof err) == 0 &&
             compile_program(&p, NULL, &m, err, sizeof err) == 0) {
             char name[64];
             snprintf(name, sizeof name, "random seed %llu", (unsigned long long)seed);
@@ -152,7 +155,8 @@ static void test_compare_detects_change(void) {
     CompiledModel *t = tf_model_clone(m);
     char err[256];
     CHECK(tf_rotate(t, 5, err, sizeof err) == 0);
-    for (int d = 0; d < t->residual_dim; d++) t->unembed[(size_t)d * t->n_out] *= -1; /* column 0 negated */
+    for (int d = 0; d < t->residual_dim; d++)
+        t->unembed[(size_t)d * t->n_out] *= -1; /* column 0 negated */
     TfCompare c;
     CHECK(tf_compare(t, m, 3000, 7, 1e-9, 1e-9, &c, err, sizeof err) == 0);
     CHECK(c.n_positions_match < c.n_positions);

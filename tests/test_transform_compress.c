@@ -4,15 +4,16 @@
  * half its width reproduces its outputs on every input within a test-sized budget. */
 #include <math.h>
 
+#include "compile_helpers.h"
 #include "compiler/model.h"
 #include "rasp/rasp.h"
-#include "compile_helpers.h"
 #include "test.h"
 #include "transform/transform.h"
 
 /* Checks 40 random entries of dL/dP (and the largest ones) against central differences. */
 static void grad_check(const CompiledModel *m, const char *what) {
-    int D = m->residual_dim, dim = D / 2 + 1, B = 3, T = m->max_seq_len + 1 < 5 ? m->max_seq_len + 1 : 5;
+    int D = m->residual_dim, dim = D / 2 + 1, B = 3,
+        T = m->max_seq_len + 1 < 5 ? m->max_seq_len + 1 : 5;
     Rng g;
     rng_seed(&g, 42);
     int *ids = malloc(sizeof(int) * (size_t)B * T);
@@ -26,7 +27,8 @@ static void grad_check(const CompiledModel *m, const char *what) {
         }
     }
     /* near an orthonormal projection, where training starts */
-    double *q = malloc(sizeof(double) * (size_t)D * D), *p = malloc(sizeof(double) * (size_t)dim * D);
+    double *q = malloc(sizeof(double) * (size_t)D * D),
+           *p = malloc(sizeof(double) * (size_t)dim * D);
     double *gr = malloc(sizeof(double) * (size_t)dim * D);
     char err[128];
     CHECK(tf_haar_orthogonal(D, &g, q, err, sizeof err) == 0);
@@ -52,7 +54,8 @@ static void grad_check(const CompiledModel *m, const char *what) {
         double e = fabs(fd - gr[i]) / (fabs(fd) + fabs(gr[i]) + 1e-3 * gmax);
         if (e > worst) worst = e;
     }
-    CHECK_MSG(worst < 1e-4, "%s: worst relative gradient error %g (largest |g| %g)", what, worst, gmax);
+    CHECK_MSG(worst < 1e-4, "%s: worst relative gradient error %g (largest |g| %g)", what, worst,
+              gmax);
     /* the loss is the one the batch evaluates: same P, same value */
     CHECK(tf_closs_eval(c, p, NULL) == l0);
     tf_closs_free(c);
@@ -60,7 +63,8 @@ static void grad_check(const CompiledModel *m, const char *what) {
 }
 
 static void test_gradients(void) {
-    const char *progs[] = {"tests/fixtures/tracr/reverse.rasp", "tests/fixtures/tracr/frac_prevs.rasp",
+    const char *progs[] = {"tests/fixtures/tracr/reverse.rasp",
+                           "tests/fixtures/tracr/frac_prevs.rasp",
                            "tests/fixtures/tracr/hist.rasp"};
     for (int i = 0; i < 3; i++) {
         CompiledModel *m = tc_compile_file(progs[i]);
@@ -70,7 +74,8 @@ static void test_gradients(void) {
         /* softened: attention scores / 40 so that the softmax has real gradients */
         CompiledModel *s = tf_model_clone(m);
         for (int l = 0; l < s->num_layers; l++)
-            for (size_t k = 0; k < (size_t)s->residual_dim * s->num_heads * s->key_size; k++) s->layers[l].q[k] /= 40;
+            for (size_t k = 0; k < (size_t)s->residual_dim * s->num_heads * s->key_size; k++)
+                s->layers[l].q[k] /= 40;
         grad_check(s, "softened");
         compiled_model_free(s);
         compiled_model_free(m);
@@ -132,8 +137,8 @@ static void test_compress_half(void) {
     CHECK(back && tf_compare(back, m, 100000, 1, 1e-3, 1e-4, &cmp, err, sizeof err) == 0);
     CHECK(cmp.exhaustive);
     double acc = (double)cmp.n_positions_match / (double)cmp.n_positions;
-    CHECK_MSG(acc >= 0.95, "accuracy %.4f (%ld/%ld), loss %g -> %g", acc, cmp.n_positions_match, cmp.n_positions,
-              rep.loss_first, rep.loss_last);
+    CHECK_MSG(acc >= 0.95, "accuracy %.4f (%ld/%ld), loss %g -> %g", acc, cmp.n_positions_match,
+              cmp.n_positions, rep.loss_first, rep.loss_last);
     free(buf);
     compiled_model_free(back);
     compiled_model_free(c);

@@ -5,9 +5,9 @@
  * model on every input within a test-sized budget. */
 #include <math.h>
 
+#include "compile_helpers.h"
 #include "compiler/model.h"
 #include "rasp/rasp.h"
-#include "compile_helpers.h"
 #include "test.h"
 #include "transform/transform.h"
 
@@ -43,12 +43,15 @@ static void grad_check(const CompiledModel *m, int width, const char *what) {
     size_t start[64], size[64];
     int nreg = 0;
     start[nreg] = 0, size[nreg++] = (size_t)m->vocab_size * D;
-    start[nreg] = (size_t)(view->pos_embed - view->token_embed), size[nreg++] = (size_t)(m->max_seq_len + 1) * D;
+    start[nreg] = (size_t)(view->pos_embed - view->token_embed),
+    size[nreg++] = (size_t)(m->max_seq_len + 1) * D;
     for (int l = 0; l < m->num_layers && nreg < 60; l++) {
         const ModelLayer *L = &view->layers[l];
         const double *ps[6] = {L->q, L->k, L->v, L->o, L->w1, L->w2};
-        size_t ns[6] = {(size_t)D * HK, (size_t)D * HK, (size_t)D * HK, (size_t)HK * D, (size_t)D * M, (size_t)M * D};
-        for (int k = 0; k < 6; k++) start[nreg] = (size_t)(ps[k] - view->token_embed), size[nreg++] = ns[k];
+        size_t ns[6] = {(size_t)D * HK, (size_t)D * HK, (size_t)D * HK,
+                        (size_t)HK * D, (size_t)D * M,  (size_t)M * D};
+        for (int k = 0; k < 6; k++)
+            start[nreg] = (size_t)(ps[k] - view->token_embed), size[nreg++] = ns[k];
     }
     start[nreg] = (size_t)(view->unembed - view->token_embed), size[nreg++] = (size_t)D * m->n_out;
     double gmax = 0;
@@ -70,7 +73,8 @@ static void grad_check(const CompiledModel *m, int width, const char *what) {
         if (e > worst) worst = e;
         nonzero += fabs(gr[i]) > 1e-3 * gmax;
     }
-    CHECK_MSG(worst < 1e-4, "%s: worst relative gradient error %g (largest |g| %g)", what, worst, gmax);
+    CHECK_MSG(worst < 1e-4, "%s: worst relative gradient error %g (largest |g| %g)", what, worst,
+              gmax);
     CHECK_MSG(nonzero > nreg, "%s: only %d of the sampled gradients are non-zero", what, nonzero);
     tf_dloss_free(c);
     free(w), free(gr);
@@ -78,7 +82,8 @@ static void grad_check(const CompiledModel *m, int width, const char *what) {
 }
 
 static void test_gradients(void) {
-    const char *paths[] = {"tests/fixtures/tracr/reverse.rasp", "tests/fixtures/tracr/frac_prevs.rasp",
+    const char *paths[] = {"tests/fixtures/tracr/reverse.rasp",
+                           "tests/fixtures/tracr/frac_prevs.rasp",
                            "tests/fixtures/tracr/detect_pattern.rasp"};
     for (int i = 0; i < 3; i++) {
         CompiledModel *m = tc_compile_file(paths[i]);
@@ -88,10 +93,11 @@ static void test_gradients(void) {
         if (i == 0) grad_check(m, 9, "reverse, student width 9");
         compiled_model_free(m);
     }
-    CompiledModel *m = tc_compile_text("vocab {0, 1, 2}\nmax_seq_len 4\ncausal\n"
-                                    "s = Select(indices, indices, LEQ)\n"
-                                    "a = numerical(Aggregate(s, numerical(Map(lambda x: 1 if x == 1 else 0, tokens)), "
-                                    "default=0))\n");
+    CompiledModel *m = tc_compile_text(
+        "vocab {0, 1, 2}\nmax_seq_len 4\ncausal\n"
+        "s = Select(indices, indices, LEQ)\n"
+        "a = numerical(Aggregate(s, numerical(Map(lambda x: 1 if x == 1 else 0, tokens)), "
+        "default=0))\n");
     CHECK(m != NULL && m->causal);
     if (m) grad_check(m, 0, "causal numerical");
     compiled_model_free(m);
@@ -108,8 +114,8 @@ static void test_distill_length(void) {
     TfDistillReport rep;
     char err[256];
     CHECK(tf_distill(m, &o, &s, &rep, err, sizeof err) == 0);
-    CHECK_MSG(rep.accepted && rep.input_accuracy >= 0.99, "accuracy %.4f, loss %g -> %g", rep.input_accuracy,
-              rep.loss_first, rep.loss_last);
+    CHECK_MSG(rep.accepted && rep.input_accuracy >= 0.99, "accuracy %.4f, loss %g -> %g",
+              rep.input_accuracy, rep.loss_first, rep.loss_last);
     CHECK(rep.loss_last < 0.1 * rep.loss_first);
     /* the student is an ordinary model: through a file, every input still matches */
     unsigned char *buf = NULL;

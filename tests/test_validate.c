@@ -7,7 +7,9 @@
 static PyExpr *X(RaspProgram *p) { return py_param(&p->arena, 0); }
 static PyExpr *Y(RaspProgram *p) { return py_param(&p->arena, 1); }
 static PyExpr *K(RaspProgram *p, Value v) { return py_const(&p->arena, v); }
-static PyExpr *BIN(RaspProgram *p, PyBinOp op, PyExpr *a, PyExpr *b) { return py_binary(&p->arena, op, a, b); }
+static PyExpr *BIN(RaspProgram *p, PyBinOp op, PyExpr *a, PyExpr *b) {
+    return py_binary(&p->arena, op, a, b);
+}
 
 static Value V123[4];
 static const Value *v123(void) {
@@ -32,7 +34,8 @@ static bool report_has(const RaspReport *r, const char *msg) {
     for (int i = 0; i < r->n; i++)
         if (strcmp(r->items[i].msg, msg) == 0) return true;
     fprintf(stderr, "  missing issue: %s\n  have:\n", msg);
-    for (int i = 0; i < r->n; i++) fprintf(stderr, "    [%d] %s\n", r->items[i].expr, r->items[i].msg);
+    for (int i = 0; i < r->n; i++)
+        fprintf(stderr, "    [%d] %s\n", r->items[i].expr, r->items[i].msg);
     return false;
 }
 
@@ -56,7 +59,8 @@ static void test_static_numerical_primitives(void) {
     rasp_program_init(&p);
     rb_finish(&p, numidx(&p));
     CHECK(run_static(&p, &r) == 1);
-    CHECK_STR(r.items[0].msg, "indices: tokens should always be categorical."); /* Tracr's wording */
+    CHECK_STR(r.items[0].msg,
+              "indices: tokens should always be categorical."); /* Tracr's wording */
     rasp_report_free(&r);
     rasp_program_free(&p);
 }
@@ -98,8 +102,9 @@ static void test_static_aggregate(void) {
     int a = rb_aggregate(&p, s, num_id(&p, t), val_none(), ENC_CATEGORICAL, NULL);
     rb_finish(&p, a);
     CHECK(run_static(&p, &r) == 1);
-    CHECK_STR(r.items[0].msg, "aggregate_1: An aggregate's output encoding must match its input encoding. "
-                              "Input: Encoding.CATEGORICAL   Output: Encoding.NUMERICAL  ");
+    CHECK_STR(r.items[0].msg,
+              "aggregate_1: An aggregate's output encoding must match its input encoding. "
+              "Input: Encoding.CATEGORICAL   Output: Encoding.NUMERICAL  ");
     rasp_report_free(&r);
     rasp_program_free(&p);
 
@@ -110,8 +115,9 @@ static void test_static_aggregate(void) {
     a = rb_aggregate(&p, s, t, val_none(), ENC_NUMERICAL, NULL);
     rb_finish(&p, a);
     CHECK(run_static(&p, &r) == 1);
-    CHECK_STR(r.items[0].msg, "aggregate_1: An aggregate's output encoding must match its input encoding. "
-                              "Input: Encoding.NUMERICAL   Output: Encoding.CATEGORICAL  ");
+    CHECK_STR(r.items[0].msg,
+              "aggregate_1: An aggregate's output encoding must match its input encoding. "
+              "Input: Encoding.NUMERICAL   Output: Encoding.CATEGORICAL  ");
     rasp_report_free(&r);
     rasp_program_free(&p);
 
@@ -122,7 +128,8 @@ static void test_static_aggregate(void) {
     a = rb_aggregate(&p, s, t, val_int(0), ENC_CATEGORICAL, NULL);
     rb_finish(&p, a);
     CHECK(run_static(&p, &r) == 1);
-    CHECK_STR(r.items[0].msg, "aggregate_1: Categorical aggregate only supports None as default value.");
+    CHECK_STR(r.items[0].msg,
+              "aggregate_1: Categorical aggregate only supports None as default value.");
     rasp_report_free(&r);
     rasp_program_free(&p);
 
@@ -137,7 +144,8 @@ static void test_static_aggregate(void) {
         rb_finish(&p, a);
         if (k < 2) {
             CHECK(run_static(&p, &r) == 1);
-            CHECK_STR(r.items[0].msg, "aggregate_1: Numerical aggregate only supports 0 as default value.");
+            CHECK_STR(r.items[0].msg,
+                      "aggregate_1: Numerical aggregate only supports 0 as default value.");
         } else {
             CHECK(run_static(&p, &r) == 0); /* False == 0 */
         }
@@ -152,10 +160,12 @@ static void test_static_sequence_maps(void) {
     /* UNSUPPORTED numerical_SequenceMap */
     rasp_program_init(&p);
     int t = rb_tokens(&p), i = rb_indices(&p);
-    int sm = rb_seqmap(&p, BIN(&p, PYB_ADD, X(&p), Y(&p)), num_id(&p, i), num_id(&p, t), ENC_NUMERICAL, NULL);
+    int sm = rb_seqmap(&p, BIN(&p, PYB_ADD, X(&p), Y(&p)), num_id(&p, i), num_id(&p, t),
+                       ENC_NUMERICAL, NULL);
     rb_finish(&p, sm);
     CHECK(run_static(&p, &r) == 1);
-    CHECK_STR(r.items[0].msg, "sequence_map_1: (Non-linear) SequenceMap only supports categorical inputs/outputs.");
+    CHECK_STR(r.items[0].msg,
+              "sequence_map_1: (Non-linear) SequenceMap only supports categorical inputs/outputs.");
     rasp_report_free(&r);
     rasp_program_free(&p);
 
@@ -166,7 +176,8 @@ static void test_static_sequence_maps(void) {
     int lin = rb_linseqmap(&p, i, t, val_int(1), val_int(1), ENC_CATEGORICAL, NULL);
     rb_finish(&p, lin);
     CHECK(run_static(&p, &r) == 1);
-    CHECK_STR(r.items[0].msg, "linear_sequence_map_1: LinearSequenceMap only supports numerical inputs/outputs.");
+    CHECK_STR(r.items[0].msg,
+              "linear_sequence_map_1: LinearSequenceMap only supports numerical inputs/outputs.");
     rasp_report_free(&r);
     rasp_program_free(&p);
 }
@@ -195,7 +206,8 @@ static void test_static_dedup_by_name(void) {
     p.exprs[out].child[1] = mm;
     rasp_report_init(&r);
     rasp_validate_compilable(&p, v123(), 3, 5, &r);
-    CHECK(report_has(&r, "agg: NotImplementedError: Default for a categorical aggregate must be None. Got 2"));
+    CHECK(report_has(
+        &r, "agg: NotImplementedError: Default for a categorical aggregate must be None. Got 2"));
     CHECK(r.n == 2);
     rasp_report_free(&r);
     rasp_program_free(&p);
@@ -225,8 +237,11 @@ static void test_static_dedup_by_name(void) {
     rasp_report_init(&r);
     rasp_validate_compilable(&p, v123(), 3, 5, &r);
     CHECK(report_has(&r, "w: NotImplementedError: Selector keys and queries must be categorical."));
-    CHECK(report_has(&r, "q: NotImplementedError: (Non-linear) SequenceMap only supports categorical inputs/outputs."));
-    CHECK(report_has(&r, "q: NotImplementedError: Linear SequenceMap only supports numerical inputs/outputs."));
+    CHECK(report_has(
+        &r,
+        "q: NotImplementedError: (Non-linear) SequenceMap only supports categorical inputs/outputs."));
+    CHECK(report_has(
+        &r, "q: NotImplementedError: Linear SequenceMap only supports numerical inputs/outputs."));
     rasp_report_free(&r);
     rasp_program_free(&p);
 }
@@ -245,8 +260,9 @@ static void test_dynamic_failures(void) {
         rb_finish(&p, a);
         CHECK(run_static(&p, &r) == 0);
         CHECK(rasp_validate_dynamic(&p, xs, 4, &r) == 1);
-        CHECK_STR(r.items[0].msg, "aggregate_1: Categorical aggregate does not support Selectors with width > 1 "
-                                  "that require aggregation (eg. averaging).");
+        CHECK_STR(r.items[0].msg,
+                  "aggregate_1: Categorical aggregate does not support Selectors with width > 1 "
+                  "that require aggregation (eg. averaging).");
         rasp_report_free(&r);
         /* a width-1 selector moves values and passes */
         p.exprs[s].pred = PRED_EQ;
@@ -267,7 +283,9 @@ static void test_dynamic_failures(void) {
     CHECK(run_static(&p, &r) == 0);
     Value in3[3] = {val_int(3), val_int(1), val_int(2)};
     CHECK(rasp_validate_dynamic(&p, in3, 3, &r) == 1);
-    CHECK_STR(r.items[0].msg, "aggregate_1: Numerical aggregate only supports binary inputs 0, 1. But got {1, 2, 3}.");
+    CHECK_STR(
+        r.items[0].msg,
+        "aggregate_1: Numerical aggregate only supports binary inputs 0, 1. But got {1, 2, 3}.");
     rasp_report_free(&r);
     rasp_report_init(&r);
     Value in01[3] = {val_int(0), val_int(1), val_bool(true)};
@@ -276,8 +294,9 @@ static void test_dynamic_failures(void) {
     /* ... and compiling fails in value-set inference */
     rasp_report_init(&r);
     rasp_validate_compilable(&p, v123(), 3, 5, &r);
-    CHECK(report_has(&r, "aggregate_1: NotImplementedError: Attention patterns can currently only average "
-                         "binary variables. Not: {1, 2, 3}"));
+    CHECK(report_has(
+        &r, "aggregate_1: NotImplementedError: Attention patterns can currently only average "
+            "binary variables. Not: {1, 2, 3}"));
     rasp_report_free(&r);
     /* an evaluation error is an issue too */
     rasp_report_init(&r);
@@ -295,7 +314,8 @@ static void test_supported_clean(void) {
     RaspReport r;
     rasp_program_init(&p);
     int t = rb_tokens(&p), i = rb_indices(&p);
-    int bools = rb_map(&p, py_cmp2(&p.arena, PYC_EQ, X(&p), K(&p, val_str("l"))), t, ENC_NUMERICAL, "bools");
+    int bools = rb_map(&p, py_cmp2(&p.arena, PYC_EQ, X(&p), K(&p, val_str("l"))), t, ENC_NUMERICAL,
+                       "bools");
     int prevs = rb_select(&p, i, i, PRED_LEQ, "prevs");
     int frac = rb_aggregate(&p, prevs, bools, val_int(0), ENC_NUMERICAL, "frac_prevs");
     rb_finish(&p, frac);
@@ -315,7 +335,8 @@ static void test_supported_clean(void) {
     int all = rb_select(&p, t, t, PRED_TRUE, NULL);
     int len = rb_selwidth(&p, all, ENC_CATEGORICAL, "length");
     int opp = rb_seqmap(&p, BIN(&p, PYB_SUB, X(&p), Y(&p)), len, i, ENC_CATEGORICAL, "opp_idx");
-    int opp1 = rb_map(&p, BIN(&p, PYB_SUB, X(&p), K(&p, val_int(1))), opp, ENC_CATEGORICAL, "opp_idx-1");
+    int opp1 =
+        rb_map(&p, BIN(&p, PYB_SUB, X(&p), K(&p, val_int(1))), opp, ENC_CATEGORICAL, "opp_idx-1");
     int flip = rb_select(&p, i, opp1, PRED_EQ, NULL);
     int rev = rb_aggregate(&p, flip, t, val_none(), ENC_CATEGORICAL, "reverse");
     rb_finish(&p, rev);
@@ -337,10 +358,12 @@ static void test_compile_bos_pad(void) {
     Value v[3] = {val_str("a"), val_str("compiler_bos"), val_str("compiler_pad")};
     rasp_report_init(&r);
     rasp_validate_compilable(&p, v, 3, 2, &r);
-    CHECK(report_has(&r, "vocab: ValueError: Compiler BOS token must not be present in the vocab. Found "
-                         "'compiler_bos' in {'a', 'compiler_bos', 'compiler_pad'}"));
-    CHECK(report_has(&r, "vocab: ValueError: Compiler PAD token must not be present in the vocab. Found "
-                         "'compiler_pad' in {'a', 'compiler_bos', 'compiler_pad'}"));
+    CHECK(report_has(
+        &r, "vocab: ValueError: Compiler BOS token must not be present in the vocab. Found "
+            "'compiler_bos' in {'a', 'compiler_bos', 'compiler_pad'}"));
+    CHECK(report_has(
+        &r, "vocab: ValueError: Compiler PAD token must not be present in the vocab. Found "
+            "'compiler_pad' in {'a', 'compiler_bos', 'compiler_pad'}"));
     CHECK(r.n == 2 && r.items[0].expr == -1);
     rasp_report_free(&r);
     rasp_program_free(&p);
@@ -357,8 +380,9 @@ static void test_compile_structure(void) {
     rb_finish(&p, sm);
     rasp_report_init(&r);
     CHECK(rasp_validate_compilable(&p, v123(), 3, 3, &r) == 1);
-    CHECK_STR(r.items[0].msg, "full_2: NotImplementedError: Expression full_2 (a Full) cannot be translated to a "
-                              "model component.");
+    CHECK_STR(r.items[0].msg,
+              "full_2: NotImplementedError: Expression full_2 (a Full) cannot be translated to a "
+              "model component.");
     rasp_report_free(&r);
     rasp_program_free(&p);
 
@@ -375,8 +399,9 @@ static void test_compile_structure(void) {
     rb_finish(&p, out);
     rasp_report_init(&r);
     CHECK(rasp_validate_compilable(&p, v123(), 3, 3, &r) == 2);
-    CHECK(report_has(&r, "agg: TypeError: Compiling composite Selectors is not supported. Got a SelectorAnd "
-                         "(selector_and_4)."));
+    CHECK(report_has(
+        &r, "agg: TypeError: Compiling composite Selectors is not supported. Got a SelectorAnd "
+            "(selector_and_4)."));
     CHECK(report_has(&r, "w: AttributeError: 'SelectorNot' object has no attribute 'keys'"));
     rasp_report_free(&r);
     rasp_program_free(&p);
@@ -388,8 +413,9 @@ static void test_compile_structure(void) {
     rasp_report_init(&r);
     CHECK(rasp_validate_compilable(&p, v123(), 3, 3, &r) == 2);
     CHECK_STR(r.items[0].msg, "tokens: tokens should always be categorical.");
-    CHECK_STR(r.items[1].msg, "tokens: ValueError: min() arg is an empty sequence (the program has no MLP or "
-                              "attention block to allocate to a layer)");
+    CHECK_STR(r.items[1].msg,
+              "tokens: ValueError: min() arg is an empty sequence (the program has no MLP or "
+              "attention block to allocate to a layer)");
     rasp_report_free(&r);
     rasp_program_free(&p);
 
@@ -400,9 +426,11 @@ static void test_compile_structure(void) {
     rb_finish(&p, m);
     rasp_report_init(&r);
     CHECK(rasp_validate_compilable(&p, v123(), 3, 3, &r) == 1);
-    CHECK_STR(r.items[0].msg, "map_1: ValueError: Failed to find a node with label tokens. This is probably because "
-                              "your RASP program does not include rasp.tokens. A program must include "
-                              "rasp.tokens to be compiled.");
+    CHECK_STR(
+        r.items[0].msg,
+        "map_1: ValueError: Failed to find a node with label tokens. This is probably because "
+        "your RASP program does not include rasp.tokens. A program must include "
+        "rasp.tokens to be compiled.");
     rasp_report_free(&r);
     rasp_program_free(&p);
 
@@ -451,8 +479,9 @@ static void test_compile_functions(void) {
     rb_finish(&p, m);
     rasp_report_init(&r);
     CHECK(rasp_validate_compilable(&p, v01, 2, 3, &r) == 1);
-    CHECK_STR(r.items[0].msg, "map_1: TypeError: a numerical Map must give a number, but gives 'a' for 0 (Tracr "
-                              "multiplies it with a vector)");
+    CHECK_STR(r.items[0].msg,
+              "map_1: TypeError: a numerical Map must give a number, but gives 'a' for 0 (Tracr "
+              "multiplies it with a vector)");
     rasp_report_free(&r);
     rasp_program_free(&p);
 
@@ -483,8 +512,9 @@ static void test_compile_functions(void) {
     rb_finish(&p, p.n_exprs - 2); /* output = inv */
     rasp_report_init(&r);
     CHECK(rasp_validate_compilable(&p, v01, 2, 3, &r) == 1);
-    CHECK_STR(r.items[0].msg, "inv: IndexError: list index out of range (the function is undefined on every "
-                              "value of its numerical input)");
+    CHECK_STR(r.items[0].msg,
+              "inv: IndexError: list index out of range (the function is undefined on every "
+              "value of its numerical input)");
     rasp_report_free(&r);
     /* ... and a numerical Map that gives a string from a numerical input */
     int strm = rb_map(&p, K(&p, val_str("s")), zero, ENC_NUMERICAL, "strm");
@@ -505,7 +535,8 @@ static void test_compile_functions(void) {
     Value va[1] = {val_str("a")};
     rasp_report_init(&r);
     CHECK(rasp_validate_compilable(&p, va, 1, 3, &r) == 1);
-    CHECK_STR(r.items[0].msg, "w: TypeError: '<' not supported between instances of 'str' and 'int'");
+    CHECK_STR(r.items[0].msg,
+              "w: TypeError: '<' not supported between instances of 'str' and 'int'");
     rasp_report_free(&r);
     rasp_program_free(&p);
 }
@@ -524,8 +555,9 @@ static void test_compile_head_too_wide(void) {
     rasp_report_init(&r);
     CHECK(rasp_validate_compilable(&p, v, 20, 3, &r) == 1);
     /* key_size = max(|Q|+2, |K|+1) = max(5, 4) */
-    CHECK_STR(r.items[0].msg, "aggregate_1: ValueError: the head's output width 20 exceeds key_size 5, so Tracr's "
-                              "assembly fails to broadcast its value matrix");
+    CHECK_STR(r.items[0].msg,
+              "aggregate_1: ValueError: the head's output width 20 exceeds key_size 5, so Tracr's "
+              "assembly fails to broadcast its value matrix");
     rasp_report_free(&r);
     /* 5 tokens fit */
     rasp_report_init(&r);

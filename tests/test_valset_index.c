@@ -85,8 +85,8 @@ static void test_cross_kind_large(void) {
     CHECK(valset_add(&s, val_float(7.5)));
     CHECK(valset_contains(&s, val_float(999.0)) && !valset_contains(&s, val_float(1000.0)));
     CHECK(valset_contains(&s, val_float(-0.0)));
-    CHECK(valset_add(&s, val_float(NAN)));                /* NaN equals nothing: added */
-    CHECK(s.items[1].kind == VAL_INT);                     /* the first representative */
+    CHECK(valset_add(&s, val_float(NAN))); /* NaN equals nothing: added */
+    CHECK(s.items[1].kind == VAL_INT);     /* the first representative */
     valset_free(&s);
 }
 

@@ -43,7 +43,8 @@ static void test_equality_and_hash(void) {
     Value a[2] = {val_int(1), val_str("a")}, b[2] = {val_float(1.0), val_str("a")};
     Value ta = val_tuple(a, 2), tb = val_tuple(b, 2);
     CHECK(val_eq(ta, tb) && val_hash(ta) == val_hash(tb));
-    CHECK(ta.u.t != tb.u.t); /* interned by exact content: (1,'a') and (1.0,'a') print differently */
+    CHECK(ta.u.t !=
+          tb.u.t); /* interned by exact content: (1,'a') and (1.0,'a') print differently */
     CHECK(val_tuple(a, 2).u.t == ta.u.t);
     CHECK(val_str("abc").u.s == val_strn("abcdef", 3).u.s);
 }

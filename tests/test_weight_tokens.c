@@ -2,11 +2,11 @@
  * float32), carry the token and output values, and the hash ignores residual/hidden order. */
 #include <math.h>
 
+#include "compile_helpers.h"
 #include "compiler/model.h"
 #include "dataset/model_hash.h"
 #include "dataset/weight_tokens.h"
 #include "rasp/rasp.h"
-#include "compile_helpers.h"
 #include "test.h"
 
 static const char *PROG_ADD1 = "vocab {0, 1, 2, 3}\nmax_seq_len 4\n"
@@ -120,7 +120,8 @@ static void test_values_distinguish(void) {
         wt_tokens_init(&ta);
         wt_tokens_init(&tb);
         char err[256];
-        CHECK(wt_encode(a, &o, &ta, err, sizeof err) == 0 && wt_encode(b, &o, &tb, err, sizeof err) == 0);
+        CHECK(wt_encode(a, &o, &ta, err, sizeof err) == 0 &&
+              wt_encode(b, &o, &tb, err, sizeof err) == 0);
         CHECK(ta.n == tb.n);
         int out_diff = 0, other_diff = 0;
         for (int i = 0; i < ta.n && ta.n == tb.n; i++) {
@@ -155,17 +156,17 @@ static CompiledModel *copy_model(const CompiledModel *m) {
 /* Swaps residual directions d1, d2 in every matrix (what renaming variables can do). */
 static void swap_residual(CompiledModel *m, int d1, int d2) {
     int D = m->residual_dim, HK = m->num_heads * m->key_size, M = m->mlp_hidden_size;
-#define SWAPCOL(a, rows)                                                                  \
-    for (int r = 0; r < (rows); r++) {                                                    \
-        double t_ = (a)[(size_t)r * D + d1];                                              \
-        (a)[(size_t)r * D + d1] = (a)[(size_t)r * D + d2];                                \
-        (a)[(size_t)r * D + d2] = t_;                                                     \
+#define SWAPCOL(a, rows)                                                                           \
+    for (int r = 0; r < (rows); r++) {                                                             \
+        double t_ = (a)[(size_t)r * D + d1];                                                       \
+        (a)[(size_t)r * D + d1] = (a)[(size_t)r * D + d2];                                         \
+        (a)[(size_t)r * D + d2] = t_;                                                              \
     }
-#define SWAPROW(a, cols)                                                                  \
-    for (int c = 0; c < (cols); c++) {                                                    \
-        double t_ = (a)[(size_t)d1 * (cols) + c];                                         \
-        (a)[(size_t)d1 * (cols) + c] = (a)[(size_t)d2 * (cols) + c];                      \
-        (a)[(size_t)d2 * (cols) + c] = t_;                                                \
+#define SWAPROW(a, cols)                                                                           \
+    for (int c = 0; c < (cols); c++) {                                                             \
+        double t_ = (a)[(size_t)d1 * (cols) + c];                                                  \
+        (a)[(size_t)d1 * (cols) + c] = (a)[(size_t)d2 * (cols) + c];                               \
+        (a)[(size_t)d2 * (cols) + c] = t_;                                                         \
     }
     SWAPCOL(m->token_embed, m->vocab_size);
     SWAPCOL(m->pos_embed, m->max_seq_len + 1);
@@ -224,8 +225,10 @@ static void test_hash_invariance(void) {
     wt_tokens_init(&ta);
     wt_tokens_init(&tb);
     char err[256];
-    CHECK(wt_encode(m, &o, &ta, err, sizeof err) == 0 && wt_encode(c, &o, &tb, err, sizeof err) == 0);
-    CHECK(ta.n != tb.n || memcmp(ta.payload, tb.payload, sizeof(float) * WT_WIDTH * (size_t)ta.n) != 0 ||
+    CHECK(wt_encode(m, &o, &ta, err, sizeof err) == 0 &&
+          wt_encode(c, &o, &tb, err, sizeof err) == 0);
+    CHECK(ta.n != tb.n ||
+          memcmp(ta.payload, tb.payload, sizeof(float) * WT_WIDTH * (size_t)ta.n) != 0 ||
           memcmp(ta.ids, tb.ids, sizeof(int16_t) * WT_N_IDS * (size_t)ta.n) != 0);
     /* residual order: direction perm[i] of m and of c carry the same content */
     int D = m->residual_dim;
@@ -266,11 +269,13 @@ static void test_residual_scheme(void) {
         int d = perm[id[WT_ID_POS]], c0 = id[WT_ID_SUB] * WT_WIDTH;
         if (id[WT_ID_KIND] == WT_KIND_W1) {
             const double *w1 = m->layers[id[WT_ID_LAYER] - 1].w1;
-            for (int j = 0; j < WT_WIDTH && c0 + j < M; j++) CHECK(pl[j] == (float)w1[(size_t)d * M + c0 + j]);
+            for (int j = 0; j < WT_WIDTH && c0 + j < M; j++)
+                CHECK(pl[j] == (float)w1[(size_t)d * M + c0 + j]);
             seen_w1++;
         } else if (id[WT_ID_KIND] == WT_KIND_O) {
             const double *ow = m->layers[id[WT_ID_LAYER] - 1].o;
-            for (int j = 0; j < WT_WIDTH && c0 + j < HK; j++) CHECK(pl[j] == (float)ow[(size_t)(c0 + j) * D + d]);
+            for (int j = 0; j < WT_WIDTH && c0 + j < HK; j++)
+                CHECK(pl[j] == (float)ow[(size_t)(c0 + j) * D + d]);
             seen_o++;
         }
     }

@@ -14,8 +14,11 @@
 /* A .npy image of a float matrix [r, c] (c < 0: a vector [r]). */
 static unsigned char *tx_npy(const double *d, int r, int c, int f64, size_t *len) {
     char hdr[256];
-    int hl = c < 0 ? snprintf(hdr, sizeof hdr, "{'descr': '<f%d', 'fortran_order': False, 'shape': (%d,), }", f64 ? 8 : 4, r)
-                   : snprintf(hdr, sizeof hdr, "{'descr': '<f%d', 'fortran_order': False, 'shape': (%d, %d), }",
+    int hl = c < 0 ? snprintf(hdr, sizeof hdr,
+                              "{'descr': '<f%d', 'fortran_order': False, 'shape': (%d,), }",
+                              f64 ? 8 : 4, r)
+                   : snprintf(hdr, sizeof hdr,
+                              "{'descr': '<f%d', 'fortran_order': False, 'shape': (%d, %d), }",
                               f64 ? 8 : 4, r, c);
     int total = 10 + hl + 1;
     int pad = (64 - total % 64) % 64;
@@ -121,20 +124,29 @@ static int tx_write_weights(const cJSON *J, const char *path, int fmt, int biase
 /* The encoding JSON for J (a cJSON object the caller deletes). */
 static cJSON *tx_meta(const cJSON *J) {
     cJSON *m = cJSON_CreateObject();
-    cJSON_AddItemToObject(m, "token_ids", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(J, "token_ids"), 1));
-    cJSON_AddStringToObject(m, "bos", cJSON_GetObjectItemCaseSensitive(J, "compiler_bos")->valuestring);
-    cJSON_AddStringToObject(m, "pad", cJSON_GetObjectItemCaseSensitive(J, "compiler_pad")->valuestring);
-    cJSON_AddNumberToObject(m, "max_seq_len", cJSON_GetObjectItemCaseSensitive(J, "max_seq_len")->valuedouble);
+    cJSON_AddItemToObject(m, "token_ids",
+                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(J, "token_ids"), 1));
+    cJSON_AddStringToObject(m, "bos",
+                            cJSON_GetObjectItemCaseSensitive(J, "compiler_bos")->valuestring);
+    cJSON_AddStringToObject(m, "pad",
+                            cJSON_GetObjectItemCaseSensitive(J, "compiler_pad")->valuestring);
+    cJSON_AddNumberToObject(m, "max_seq_len",
+                            cJSON_GetObjectItemCaseSensitive(J, "max_seq_len")->valuedouble);
     cJSON_AddBoolToObject(m, "causal", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(J, "causal")));
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(J, "config");
-    cJSON_AddNumberToObject(m, "num_heads", cJSON_GetObjectItemCaseSensitive(cfg, "num_heads")->valuedouble);
-    cJSON_AddNumberToObject(m, "key_size", cJSON_GetObjectItemCaseSensitive(cfg, "key_size")->valuedouble);
-    cJSON_AddNumberToObject(m, "mlp_exactness", cJSON_GetObjectItemCaseSensitive(J, "mlp_exactness")->valuedouble);
+    cJSON_AddNumberToObject(m, "num_heads",
+                            cJSON_GetObjectItemCaseSensitive(cfg, "num_heads")->valuedouble);
+    cJSON_AddNumberToObject(m, "key_size",
+                            cJSON_GetObjectItemCaseSensitive(cfg, "key_size")->valuedouble);
+    cJSON_AddNumberToObject(m, "mlp_exactness",
+                            cJSON_GetObjectItemCaseSensitive(J, "mlp_exactness")->valuedouble);
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(J, "output");
     cJSON *oo = cJSON_CreateObject();
     cJSON_AddStringToObject(oo, "name", cJSON_GetObjectItemCaseSensitive(o, "name")->valuestring);
-    cJSON_AddStringToObject(oo, "encoding", cJSON_GetObjectItemCaseSensitive(o, "encoding")->valuestring);
-    cJSON_AddItemToObject(oo, "values", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(o, "values"), 1));
+    cJSON_AddStringToObject(oo, "encoding",
+                            cJSON_GetObjectItemCaseSensitive(o, "encoding")->valuestring);
+    cJSON_AddItemToObject(oo, "values",
+                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(o, "values"), 1));
     cJSON_AddItemToObject(m, "output", oo);
     return m;
 }

@@ -78,10 +78,11 @@ bool cli_parse_int(const char *cmd, const char *opt, const char *text, long lo, 
 bool cli_parse_u64(const char *cmd, const char *opt, const char *text, uint64_t *out);
 /* A finite number in [lo, hi]; CLI_OPEN_LO / CLI_OPEN_HI exclude an end. */
 enum { CLI_OPEN_LO = 1, CLI_OPEN_HI = 2 };
-bool cli_parse_real(const char *cmd, const char *opt, const char *text, double lo, double hi, unsigned open,
-                    double *out);
+bool cli_parse_real(const char *cmd, const char *opt, const char *text, double lo, double hi,
+                    unsigned open, double *out);
 /* "N" (a = b = N) or "A-B" with lo <= A <= B <= hi. */
-bool cli_parse_range(const char *cmd, const char *opt, const char *text, long lo, long hi, long *a, long *b);
+bool cli_parse_range(const char *cmd, const char *opt, const char *text, long lo, long hi, long *a,
+                     long *b);
 
 /* Runs the output guard (io/out_path.h) on path. Returns false after printing "itracr CMD:
  * why"; else *target is the path to write (symlinks followed; valid until exit), or NULL
@@ -97,8 +98,9 @@ int cli_finish(int rc);
  * to json_target and/or as an HTML page to html_target (NULL target: standard output).
  * Returns an exit status. */
 struct CompiledModel;
-int cli_forward_trace(const struct CompiledModel *m, const Value *xs, int n, const char *json_target,
-                      const char *html_target, bool json_out, bool html_out);
+int cli_forward_trace(const struct CompiledModel *m, const Value *xs, int n,
+                      const char *json_target, const char *html_target, bool json_out,
+                      bool html_out);
 
 /* Parses PATH into p; on failure prints the parser's file:line:col message and returns
  * false (p is then empty but initialised). */

@@ -38,8 +38,9 @@ void cli_opts_init(CliOpts *p, const char *cmd, int argc, char **argv, const Cli
             if (opts[k].has_arg) p->shorts[s++] = ':';
         }
         if (opts[k].name)
-            p->longs[l++] = (struct option){opts[k].name, opts[k].has_arg ? required_argument : no_argument, NULL,
-                                            CLI_LONG_BASE + k};
+            p->longs[l++] =
+                (struct option){opts[k].name, opts[k].has_arg ? required_argument : no_argument,
+                                NULL, CLI_LONG_BASE + k};
     }
     p->longs[l++] = (struct option){"help", no_argument, NULL, 'h'};
     p->longs[l] = (struct option){NULL, 0, NULL, 0};
@@ -84,7 +85,8 @@ int cli_opts_next(CliOpts *p, const char **val) {
     if (c == ':') {
         const CliOpt *o = row_of(p, optopt);
         const char *e = optind - 1 < p->argc && optind - 1 >= 0 ? p->argv[optind - 1] : "";
-        if (strncmp(e, "--", 2) != 0 && o && o->short_name) snprintf(buf, sizeof buf, "-%c", o->short_name);
+        if (strncmp(e, "--", 2) != 0 && o && o->short_name)
+            snprintf(buf, sizeof buf, "-%c", o->short_name);
         else spelled(e, buf, sizeof buf);
         cli_usage_error(p->cmd, "%s needs a value", buf);
         return CLI_ERR;
@@ -96,8 +98,7 @@ int cli_opts_next(CliOpts *p, const char **val) {
             cli_usage_error(p->cmd, "%s takes no value", spelled(e, buf, sizeof buf));
         else if (optopt && optopt < CLI_LONG_BASE && strncmp(e, "--", 2) != 0)
             cli_usage_error(p->cmd, "unknown option '-%c'", optopt);
-        else
-            cli_usage_error(p->cmd, "unknown option '%s'", spelled(e, buf, sizeof buf));
+        else cli_usage_error(p->cmd, "unknown option '%s'", spelled(e, buf, sizeof buf));
         return CLI_ERR;
     }
     if (li >= 0) { /* getopt_long takes unambiguous prefixes; only the full spelling is an option */
@@ -118,11 +119,13 @@ int cli_opts_next(CliOpts *p, const char **val) {
 
 /* ---- numbers ---------------------------------------------------------------------------- */
 
-bool cli_parse_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out) {
+bool cli_parse_int(const char *cmd, const char *opt, const char *text, long lo, long hi,
+                   long *out) {
     char *end;
     errno = 0;
     long v = text[0] == '-' || (text[0] >= '0' && text[0] <= '9') ? strtol(text, &end, 10) : 0;
-    if (!(text[0] == '-' || (text[0] >= '0' && text[0] <= '9')) || errno || *end || v < lo || v > hi) {
+    if (!(text[0] == '-' || (text[0] >= '0' && text[0] <= '9')) || errno || *end || v < lo ||
+        v > hi) {
         cli_usage_error(cmd, "bad %s '%s': expects an integer in [%ld, %ld]", opt, text, lo, hi);
         return false;
     }
@@ -136,33 +139,36 @@ bool cli_parse_u64(const char *cmd, const char *opt, const char *text, uint64_t 
     bool digit = text[0] >= '0' && text[0] <= '9';
     unsigned long long v = digit ? strtoull(text, &end, 10) : 0;
     if (!digit || errno || *end) {
-        cli_usage_error(cmd, "bad %s '%s': expects an integer in [0, %llu]", opt, text, (unsigned long long)UINT64_MAX);
+        cli_usage_error(cmd, "bad %s '%s': expects an integer in [0, %llu]", opt, text,
+                        (unsigned long long)UINT64_MAX);
         return false;
     }
     *out = (uint64_t)v;
     return true;
 }
 
-bool cli_parse_real(const char *cmd, const char *opt, const char *text, double lo, double hi, unsigned open,
-                    double *out) {
+bool cli_parse_real(const char *cmd, const char *opt, const char *text, double lo, double hi,
+                    unsigned open, double *out) {
     char *end;
     errno = 0;
     bool start = text[0] && !strchr(" \t\n", text[0]);
     double v = start ? strtod(text, &end) : NAN;
-    bool ok = start && !*end && errno != ERANGE && isfinite(v) && (open & CLI_OPEN_LO ? v > lo : v >= lo) &&
-              (open & CLI_OPEN_HI ? v < hi : v <= hi);
+    bool ok = start && !*end && errno != ERANGE && isfinite(v) &&
+              (open & CLI_OPEN_LO ? v > lo : v >= lo) && (open & CLI_OPEN_HI ? v < hi : v <= hi);
     if (!ok) {
-        cli_usage_error(cmd, "bad %s '%s': expects a number in %c%g, %g%c", opt, text, open & CLI_OPEN_LO ? '(' : '[',
-                        lo, hi, open & CLI_OPEN_HI ? ')' : ']');
+        cli_usage_error(cmd, "bad %s '%s': expects a number in %c%g, %g%c", opt, text,
+                        open & CLI_OPEN_LO ? '(' : '[', lo, hi, open & CLI_OPEN_HI ? ')' : ']');
         return false;
     }
     *out = v;
     return true;
 }
 
-bool cli_parse_range(const char *cmd, const char *opt, const char *text, long lo, long hi, long *a, long *b) {
+bool cli_parse_range(const char *cmd, const char *opt, const char *text, long lo, long hi, long *a,
+                     long *b) {
     char first[32];
-    const char *dash = text[0] ? strchr(text + 1, '-') : NULL; /* "A-B"; a leading '-' is A's sign */
+    const char *dash =
+        text[0] ? strchr(text + 1, '-') : NULL; /* "A-B"; a leading '-' is A's sign */
     size_t n = dash ? (size_t)(dash - text) : strlen(text);
     long x, y;
     char sub[32];
@@ -177,7 +183,8 @@ bool cli_parse_range(const char *cmd, const char *opt, const char *text, long lo
     y = ok && sub[0] ? strtol(sub, &end, 10) : 0;
     ok = ok && sub[0] && !*end && !errno && strchr("-0123456789", sub[0]);
     if (!ok || x < lo || y > hi || x > y) {
-        cli_usage_error(cmd, "bad %s '%s': expects N or A-B (A <= B) within [%ld, %ld]", opt, text, lo, hi);
+        cli_usage_error(cmd, "bad %s '%s': expects N or A-B (A <= B) within [%ld, %ld]", opt, text,
+                        lo, hi);
         return false;
     }
     *a = x;

@@ -28,7 +28,8 @@ bool cli_output(const char *cmd, const char *path, const OutPathSpec *spec, cons
 int cli_finish(int rc) {
     errno = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "itracr: standard output: write failed: %s\n", errno ? strerror(errno) : "I/O error");
+        fprintf(stderr, "itracr: standard output: write failed: %s\n",
+                errno ? strerror(errno) : "I/O error");
         return rc == EXIT_OK ? EXIT_BAD_INPUT : rc;
     }
     return rc;

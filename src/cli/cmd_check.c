@@ -19,7 +19,8 @@ static const char *usage =
 #define MAX_VOCAB 4096
 
 /* --json: the verdict as one object (the usage text lists the fields). */
-static void print_json(const char *path, const RaspReport *r, const char *error, int n_vocab, long max_seq_len) {
+static void print_json(const char *path, const RaspReport *r, const char *error, int n_vocab,
+                       long max_seq_len) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "program", path);
     cJSON_AddBoolToObject(o, "ok", !error && r->n == 0);
@@ -44,7 +45,8 @@ int cmd_check(int argc, char **argv) {
     const char *path = NULL, *vocab_text = NULL, *v;
     long max_seq_len = 0;
     enum { O_VOCAB = 1, O_MSL, O_JSON };
-    static const CliOpt opts[] = {{"vocab", 0, true, O_VOCAB}, {"max-seq-len", 0, true, O_MSL}, {"json", 0, false, O_JSON}};
+    static const CliOpt opts[] = {
+        {"vocab", 0, true, O_VOCAB}, {"max-seq-len", 0, true, O_MSL}, {"json", 0, false, O_JSON}};
     bool json = false;
     CliOpts ps;
     cli_opts_init(&ps, "check", argc, argv, opts, CLI_NOPTS(opts));
@@ -55,7 +57,8 @@ int cmd_check(int argc, char **argv) {
         case O_VOCAB: vocab_text = v; break;
         case O_JSON: json = true; break;
         case O_MSL:
-            if (!cli_parse_int("check", "--max-seq-len", v, 1, RASP_MAX_SEQ_LEN, &max_seq_len)) return EXIT_USAGE;
+            if (!cli_parse_int("check", "--max-seq-len", v, 1, RASP_MAX_SEQ_LEN, &max_seq_len))
+                return EXIT_USAGE;
             break;
         default:
             if (path) return cli_usage_error("check", "unexpected argument '%s'", v);
@@ -88,8 +91,9 @@ int cmd_check(int argc, char **argv) {
     RaspReport r;
     rasp_report_init(&r);
     if (n_vocab <= 0 || !max_seq_len) {
-        const char *why = n_vocab <= 0 ? "no vocabulary (add a `vocab {...}` line or pass --vocab)"
-                                       : "no max_seq_len (add a `max_seq_len N` line or pass --max-seq-len)";
+        const char *why = n_vocab <= 0
+                              ? "no vocabulary (add a `vocab {...}` line or pass --vocab)"
+                              : "no max_seq_len (add a `max_seq_len N` line or pass --max-seq-len)";
         fprintf(stderr, "%s: %s\n", path, why);
         if (json) print_json(path, &r, why, n_vocab, max_seq_len);
         rc = EXIT_BAD_INPUT;
@@ -98,9 +102,9 @@ int cmd_check(int argc, char **argv) {
         if (json) print_json(path, &r, NULL, n_vocab, max_seq_len);
         for (int i = 0; !json && i < r.n; i++) printf("%s: %s\n", path, r.items[i].msg);
         if (r.n && !json)
-            printf("%s: %d problem%s; Tracr would refuse to compile this program\n", path, r.n, r.n == 1 ? "" : "s");
-        else if (!json)
-            printf("%s: ok\n", path);
+            printf("%s: %d problem%s; Tracr would refuse to compile this program\n", path, r.n,
+                   r.n == 1 ? "" : "s");
+        else if (!json) printf("%s: ok\n", path);
         rc = r.n ? EXIT_BAD_INPUT : EXIT_OK;
     }
     rasp_report_free(&r);

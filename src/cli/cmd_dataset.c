@@ -31,10 +31,11 @@ static const char *usage =
 static void print_transform(const char *dir) {
     DsTransformStats t;
     if (!ds_manifest_transform(dir, &t)) return;
-    printf("transform %s: %.0f samples transformed, %.0f rejected (%.1f%% accepted), %.2f ms per sample "
-           "(manifest.json)\n",
-           t.kind, t.attempted, t.rejected, 100.0 * (t.attempted - t.rejected) / t.attempted,
-           1000.0 * t.seconds / t.attempted);
+    printf(
+        "transform %s: %.0f samples transformed, %.0f rejected (%.1f%% accepted), %.2f ms per sample "
+        "(manifest.json)\n",
+        t.kind, t.attempted, t.rejected, 100.0 * (t.attempted - t.rejected) / t.attempted,
+        1000.0 * t.seconds / t.attempted);
 }
 
 typedef struct PathList {
@@ -92,7 +93,9 @@ static long count_dups(Key2 *k, long n) {
     return d;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 static int cmp_long(const void *a, const void *b) {
     long x = *(const long *)a, y = *(const long *)b;
     return (x > y) - (x < y);
@@ -103,7 +106,8 @@ static void histogram(const char *title, const long *v, long n, long w) {
     if (n == 0) return;
     double sum = 0;
     for (long i = 0; i < n; i++) sum += (double)v[i];
-    printf("%s: min %ld  median %ld  mean %.1f  max %ld\n", title, v[0], v[n / 2], sum / (double)n, v[n - 1]);
+    printf("%s: min %ld  median %ld  mean %.1f  max %ld\n", title, v[0], v[n / 2], sum / (double)n,
+           v[n - 1]);
     long i = 0;
     while (i < n) {
         long lo = v[i] / w * w, c = 0;
@@ -141,7 +145,9 @@ static cJSON *histogram_json(const long *v, long n, long w) {
 static void counts(const char *title, int col, const long *cnt, int lo, long total) {
     printf("%s:\n", title);
     for (int id = lo; id < pt_vocab_size(col); id++)
-        if (cnt[id]) printf("  %-20s %9ld %5.1f%%\n", pt_token_name(col, id), cnt[id], 100.0 * (double)cnt[id] / (double)total);
+        if (cnt[id])
+            printf("  %-20s %9ld %5.1f%%\n", pt_token_name(col, id), cnt[id],
+                   100.0 * (double)cnt[id] / (double)total);
 }
 
 static cJSON *counts_json(int col, const long *cnt, int lo) {
@@ -188,7 +194,8 @@ static void add_rows(DsStats *st, const int16_t *t) {
         st->rows_total++;
         if (op < 64) st->op_cnt[op]++;
         int enc = t[r * PT_COLS + PT_COL_ENC];
-        if (op < 64 && (enc == PT_ENC_CAT || enc == PT_ENC_NUM)) st->enc_cnt[op][enc == PT_ENC_NUM]++;
+        if (op < 64 && (enc == PT_ENC_CAT || enc == PT_ENC_NUM))
+            st->enc_cnt[op][enc == PT_ENC_NUM]++;
         int a1 = t[r * PT_COLS + PT_COL_A1];
         if (op == PT_OP_MAP && enc == PT_ENC_NUM && a1 >= PT_ARG_V1 &&
             t[(a1 - PT_ARG_V1 + 1) * PT_COLS + PT_COL_ENC] == PT_ENC_NUM)
@@ -275,24 +282,30 @@ static int collect(const PathList *l, const DsShardList *ml, int have_m, DsStats
     st->dup_programs = count_dups(st->pk, st->n);
     st->dup_models = count_dups(st->mk, st->n);
     long *cols[] = {st->ops, st->res, st->wt, st->layers, st->vsize, st->slen};
-    for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) qsort(cols[c], (size_t)st->n, sizeof(long), cmp_long);
+    for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
+        qsort(cols[c], (size_t)st->n, sizeof(long), cmp_long);
     return 0;
 }
 
-static const char *kind_name(int k) { return k < GEN_VOCAB_KINDS ? gen_vocab_kind_name(1 << k) : "fixed (int)"; }
+static const char *kind_name(int k) {
+    return k < GEN_VOCAB_KINDS ? gen_vocab_kind_name(1 << k) : "fixed (int)";
+}
 
 static void print_text(const char *dir, int n_shards, const DsStats *st) {
     long n = st->n;
     printf("%ld samples in %d shards under %s\n", n, n_shards, dir);
-    printf("duplicate programs: %ld, duplicate compiled-model hashes: %ld (all shards together)\n\n", st->dup_programs,
-           st->dup_models);
+    printf(
+        "duplicate programs: %ld, duplicate compiled-model hashes: %ld (all shards together)\n\n",
+        st->dup_programs, st->dup_models);
     histogram("vocabulary size", st->vsize, n, 1);
     histogram("\nmax_seq_len", st->slen, n, 1);
     printf("\nvocabulary kind:\n");
     for (int k = 0; k <= GEN_VOCAB_KINDS; k++)
         if (st->kind_cnt[k])
-            printf("  %-20s %9ld %5.1f%%\n", kind_name(k), st->kind_cnt[k], 100.0 * (double)st->kind_cnt[k] / (double)n);
-    printf("causal: %ld (%.1f%%)\n\n", st->causal, 100.0 * (double)st->causal / (double)(n ? n : 1));
+            printf("  %-20s %9ld %5.1f%%\n", kind_name(k), st->kind_cnt[k],
+                   100.0 * (double)st->kind_cnt[k] / (double)n);
+    printf("causal: %ld (%.1f%%)\n\n", st->causal,
+           100.0 * (double)st->causal / (double)(n ? n : 1));
     if (is_dir(dir)) print_transform(dir);
     histogram("ops per program (SOps)", st->ops, n, 1);
     histogram("\nlayers", st->layers, n, 1);
@@ -303,12 +316,13 @@ static void print_text(const char *dir, int n_shards, const DsStats *st) {
     printf("\nencodings (categorical / numerical rows):\n");
     for (int op = PT_OP_MAP; op < PT_OP_VOCAB; op++)
         if (op != PT_OP_SELECT && (st->enc_cnt[op][0] || st->enc_cnt[op][1]))
-            printf("  %-20s %9ld %9ld\n", pt_token_name(PT_COL_OP, op), st->enc_cnt[op][0], st->enc_cnt[op][1]);
+            printf("  %-20s %9ld %9ld\n", pt_token_name(PT_COL_OP, op), st->enc_cnt[op][0],
+                   st->enc_cnt[op][1]);
     printf("  numerical Maps of a numerical SOp: %ld\n", st->num_map_from_num);
     long fn_total = 0;
     for (int id = PT_FN_PRED0; id < 512; id++) fn_total += st->fn_cnt[id];
-    counts("\nfunctions (predicates and lambda-library entries)", PT_COL_FN, st->fn_cnt, PT_FN_PRED0,
-           fn_total ? fn_total : 1);
+    counts("\nfunctions (predicates and lambda-library entries)", PT_COL_FN, st->fn_cnt,
+           PT_FN_PRED0, fn_total ? fn_total : 1);
 }
 
 /* --json: the numbers of print_text as one object (documented in the usage text). */
@@ -380,7 +394,8 @@ int cmd_dataset(int argc, char **argv) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
-    if (strcmp(argv[1], "stats") != 0) return cli_usage_error("dataset", "unknown subcommand '%s'", argv[1]);
+    if (strcmp(argv[1], "stats") != 0)
+        return cli_usage_error("dataset", "unknown subcommand '%s'", argv[1]);
     static const CliOpt opts[] = {{"json", 0, false, 1}};
     CliOpts ps;
     const char *v, *dir = NULL;

@@ -68,9 +68,11 @@ static int read_train_wt(const char *meta, WtOptions *wt) {
 
 /* "verified: weights" / "verified: function" / "verified: none (disagrees on N of M inputs)" */
 static const char *verdict_line(const SearchResult *r, char *buf, size_t cap) {
-    if (r->verdict != SEARCH_NONE) snprintf(buf, cap, "verified: %s", search_verdict_name(r->verdict));
+    if (r->verdict != SEARCH_NONE)
+        snprintf(buf, cap, "verified: %s", search_verdict_name(r->verdict));
     else if (r->n_inputs > 0)
-        snprintf(buf, cap, "verified: none (disagrees on %ld of %ld inputs)", r->n_disagree, r->n_inputs);
+        snprintf(buf, cap, "verified: none (disagrees on %ld of %ld inputs)", r->n_disagree,
+                 r->n_inputs);
     else snprintf(buf, cap, "verified: none (does not compile)");
     return buf;
 }
@@ -91,7 +93,8 @@ static int decompile_lift_only(const char *path, bool json) {
 
 /* Outside the meta-model's training domain (eval/ood.h): the reasons in why (cap bytes), else
  * "". Text output warns on stderr; JSON carries "ood" only then, so in-domain output is as before. */
-static int out_of_domain(const char *meta, const CompiledModel *m, bool json, char *why, size_t cap) {
+static int out_of_domain(const char *meta, const CompiledModel *m, bool json, char *why,
+                         size_t cap) {
     MetaDomain d;
     char err[512];
     why[0] = 0;
@@ -100,12 +103,13 @@ static int out_of_domain(const char *meta, const CompiledModel *m, bool json, ch
         return 1;
     }
     if (meta_domain_check(&d, m, why, cap) && !json)
-        fprintf(stderr, "warning: out of the meta-model's training distribution (%s): %s\n", d.source, why);
+        fprintf(stderr, "warning: out of the meta-model's training distribution (%s): %s\n",
+                d.source, why);
     return 0;
 }
 
-static void print_json(const RaspProgram *prog, const int16_t *table, const SearchResult *r, const SearchOptions *o,
-                       const char *fallback, const char *ood) {
+static void print_json(const RaspProgram *prog, const int16_t *table, const SearchResult *r,
+                       const SearchOptions *o, const char *fallback, const char *ood) {
     cJSON *j = cJSON_CreateObject();
     if (fallback) { /* --method auto fell back: say so (--method meta prints what it always did) */
         cJSON_AddStringToObject(j, "method", "meta");
@@ -147,13 +151,28 @@ int cmd_decompile(int argc, char **argv) {
     const char *order = NULL;
     bool rows = false, check = false, json = false;
     DecompMethod method = DECOMP_AUTO;
-    enum { O_ROWS = 1, O_CHECK, O_JSON, O_META, O_BEAM, O_SCHEME, O_NORM, O_SEARCH, O_BUDGET, O_SEED, O_ORDER, O_ALT, O_METHOD };
-    static const CliOpt opts[] = {
-        {"rows", 0, false, O_ROWS},    {"check", 0, false, O_CHECK},      {"json", 0, false, O_JSON},
-        {"meta", 0, true, O_META},     {"beam", 0, true, O_BEAM},         {"scheme", 0, true, O_SCHEME},
-        {"norm", 0, true, O_NORM},     {"search", 0, true, O_SEARCH},     {"budget-ms", 0, true, O_BUDGET},
-        {"seed", 0, true, O_SEED},     {"order", 0, true, O_ORDER},       {"alt", 0, true, O_ALT},
-        {"method", 0, true, O_METHOD}};
+    enum {
+        O_ROWS = 1,
+        O_CHECK,
+        O_JSON,
+        O_META,
+        O_BEAM,
+        O_SCHEME,
+        O_NORM,
+        O_SEARCH,
+        O_BUDGET,
+        O_SEED,
+        O_ORDER,
+        O_ALT,
+        O_METHOD
+    };
+    static const CliOpt opts[] = {{"rows", 0, false, O_ROWS},       {"check", 0, false, O_CHECK},
+                                  {"json", 0, false, O_JSON},       {"meta", 0, true, O_META},
+                                  {"beam", 0, true, O_BEAM},        {"scheme", 0, true, O_SCHEME},
+                                  {"norm", 0, true, O_NORM},        {"search", 0, true, O_SEARCH},
+                                  {"budget-ms", 0, true, O_BUDGET}, {"seed", 0, true, O_SEED},
+                                  {"order", 0, true, O_ORDER},      {"alt", 0, true, O_ALT},
+                                  {"method", 0, true, O_METHOD}};
     CliOpts ps;
     const char *v;
     cli_opts_init(&ps, "decompile", argc, argv, opts, CLI_NOPTS(opts));
@@ -171,10 +190,13 @@ int cmd_decompile(int argc, char **argv) {
         case O_ORDER: order = v; break;
         case O_METHOD:
             if (decomp_method_parse(v, &method))
-                return cli_usage_error("decompile", "unknown --method '%s' (auto, lift or meta)", v);
+                return cli_usage_error("decompile", "unknown --method '%s' (auto, lift or meta)",
+                                       v);
             break;
         case O_SEARCH: ok = cli_parse_int("decompile", "--search", v, 1, 100000, &search_k); break;
-        case O_BUDGET: ok = cli_parse_int("decompile", "--budget-ms", v, 1, 3600000, &budget); break;
+        case O_BUDGET:
+            ok = cli_parse_int("decompile", "--budget-ms", v, 1, 3600000, &budget);
+            break;
         case O_ALT: ok = cli_parse_int("decompile", "--alt", v, 0, 16, &alt); break;
         case O_SEED: ok = cli_parse_u64("decompile", "--seed", v, &seed); break;
         case O_BEAM: ok = cli_parse_int("decompile", "--beam", v, 1, 64, &beam); break;
@@ -192,8 +214,10 @@ int cmd_decompile(int argc, char **argv) {
     search_options_seed(&so, seed);
     so.cands.n_alt = (int)alt;
     if (order && meta_cand_mode_parse(order, &so.cands.mode) != 0)
-        return cli_usage_error("decompile", "unknown --order '%s' (redecode, keep or sample)", order);
-    if (search_k && beam > 1) return cli_usage_error("decompile", "--search and --beam exclude each other");
+        return cli_usage_error("decompile", "unknown --order '%s' (redecode, keep or sample)",
+                               order);
+    if (search_k && beam > 1)
+        return cli_usage_error("decompile", "--search and --beam exclude each other");
     /* --json or a search option without --search: verify the greedy decode alone */
     bool searching = search_k > 0 || json || budget > 0 || order;
     so.max_candidates = search_k > 0 ? (int)search_k : 1;
@@ -201,8 +225,10 @@ int cmd_decompile(int argc, char **argv) {
     WtOptions wt;
     wt_options_default(&wt);
     if (read_train_wt(meta, &wt) != 0) return EXIT_BAD_INPUT;
-    if (scheme && wt_scheme_parse(scheme, &wt.scheme) != 0) return cli_usage_error("decompile", "unknown --scheme '%s'", scheme);
-    if (norm && wt_norm_parse(norm, &wt.norm) != 0) return cli_usage_error("decompile", "unknown --norm '%s'", norm);
+    if (scheme && wt_scheme_parse(scheme, &wt.scheme) != 0)
+        return cli_usage_error("decompile", "unknown --scheme '%s'", scheme);
+    if (norm && wt_norm_parse(norm, &wt.norm) != 0)
+        return cli_usage_error("decompile", "unknown --norm '%s'", norm);
 
     char err[1024];
     int rc = EXIT_BAD_INPUT;
@@ -230,7 +256,8 @@ int cmd_decompile(int argc, char **argv) {
         rc = EXIT_OK;
         goto done;
     }
-    if (method == DECOMP_AUTO && !json) fprintf(stderr, "method: meta (%s)\n", rows ? "--rows" : lift_why);
+    if (method == DECOMP_AUTO && !json)
+        fprintf(stderr, "method: meta (%s)\n", rows ? "--rows" : lift_why);
     fallback = method == DECOMP_AUTO ? (rows ? "--rows" : lift_why) : NULL;
     char ood[512];
     if (out_of_domain(meta, cm, json, ood, sizeof ood)) goto done;
@@ -252,13 +279,14 @@ int cmd_decompile(int argc, char **argv) {
     int16_t table[PT_ROWS * PT_COLS];
     SearchResult sr;
     if (searching) {
-        if (search_decompile(&mm, cm, toks.payload, toks.ids, toks.n, &so, &sr, err, sizeof err) != 0) {
+        if (search_decompile(&mm, cm, toks.payload, toks.ids, toks.n, &so, &sr, err, sizeof err) !=
+            0) {
             fprintf(stderr, "itracr decompile: %s: %s\n", model_path, err);
             goto done;
         }
         memcpy(table, sr.table, sizeof table);
-    } else if (meta_decode_table_for(&mm, toks.payload, toks.ids, toks.n, (int)beam, &on_model, table, err,
-                                     sizeof err) != 0) {
+    } else if (meta_decode_table_for(&mm, toks.payload, toks.ids, toks.n, (int)beam, &on_model,
+                                     table, err, sizeof err) != 0) {
         fprintf(stderr, "itracr decompile: %s: %s\n", model_path, err);
         goto done;
     }
@@ -282,8 +310,7 @@ int cmd_decompile(int argc, char **argv) {
     if (searching && !json) {
         char line[128];
         fprintf(stderr, "%s (candidate %d of %d tried, 1 is the greedy decode; %.0f ms)\n",
-                verdict_line(&sr, line, sizeof line), sr.winner + 1,
-                sr.tried, sr.ms);
+                verdict_line(&sr, line, sizeof line), sr.winner + 1, sr.tried, sr.ms);
     }
     if (check) {
         CompileOptions co;
@@ -299,8 +326,9 @@ int cmd_decompile(int argc, char **argv) {
         } else {
             int eq = r.status == EVAL_FN_EQUIVALENT;
             if (r.status == EVAL_FN_EQUIVALENT || r.status == EVAL_FN_DIFFERENT)
-                fprintf(stderr, "check: %s on %ld %s inputs%s%s\n", eq ? "equivalent" : "different", r.n_inputs,
-                        r.exhaustive ? "(all)" : "random", r.detail[0] ? ": " : "", r.detail);
+                fprintf(stderr, "check: %s on %ld %s inputs%s%s\n", eq ? "equivalent" : "different",
+                        r.n_inputs, r.exhaustive ? "(all)" : "random", r.detail[0] ? ": " : "",
+                        r.detail);
             else fprintf(stderr, "check: %s: %s\n", eval_func_name(r.status), r.detail);
             rc = eq ? EXIT_OK : EXIT_BAD_INPUT;
         }

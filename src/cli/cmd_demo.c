@@ -51,8 +51,10 @@ int cmd_demo(int argc, char **argv) {
     bool inverse = true;
     bool force = false;
     enum { O_OUT = 1, O_PROGRAM, O_FORCE, O_META, O_NO_INVERSE };
-    static const CliOpt opts[] = {{NULL, 'o', true, O_OUT},       {"program", 0, true, O_PROGRAM},
-                                  {"force", 0, false, O_FORCE},   {"meta", 0, true, O_META},
+    static const CliOpt opts[] = {{NULL, 'o', true, O_OUT},
+                                  {"program", 0, true, O_PROGRAM},
+                                  {"force", 0, false, O_FORCE},
+                                  {"meta", 0, true, O_META},
                                   {"no-inverse", 0, false, O_NO_INVERSE}};
     CliOpts ps;
     const char *arg;
@@ -71,7 +73,8 @@ int cmd_demo(int argc, char **argv) {
     }
     if (out_path) { /* the output guard (io/out_path.h); stdout carries the demo's text */
         const char *inputs[] = {prog_path, NULL};
-        OutPathSpec os = {.what = "model", .inputs = inputs, .st_format = "itracr-model/1", .replace = force};
+        OutPathSpec os = {
+            .what = "model", .inputs = inputs, .st_format = "itracr-model/1", .replace = force};
         if (!cli_output("demo", out_path, &os, &out_path)) return EXIT_BAD_INPUT;
     }
     RaspProgram p;
@@ -138,8 +141,7 @@ int cmd_demo(int argc, char **argv) {
         printf("\n  transformer: ");
         if (m->output_numerical)
             for (int i = 0; i < len; i++) printf(i ? " %.4g" : "%.4g", raw[i]);
-        else
-            print_seq(md, len);
+        else print_seq(md, len);
         putchar('\n');
     }
     free(xs);

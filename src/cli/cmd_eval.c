@@ -4,10 +4,10 @@
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -50,7 +50,9 @@ static bool is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* DIR/ *.rasp in name order (malloc'ed paths). */
 static int list_rasp(const char *dir, char **out, int cap) {
@@ -73,7 +75,9 @@ static int list_rasp(const char *dir, char **out, int cap) {
     return n;
 }
 
-static void json_str(StrBuf *b, const char *s) { json_write_string(b, s ? s : "", strlen(s ? s : "")); }
+static void json_str(StrBuf *b, const char *s) {
+    json_write_string(b, s ? s : "", strlen(s ? s : ""));
+}
 
 static void headline_json(StrBuf *b, const EvalMetrics *m) {
     sb_append(b, "{");
@@ -135,9 +139,10 @@ static const char *pct(char *buf, size_t cap, double x) {
 
 static void pct_line(FILE *f, const char *label, const EvalMetrics *m) {
     char a[16], b[16], c[16], d[16], e[16], g[16];
-    fprintf(f, "%-15s exact %s  equivalent %s  token acc %s  row acc %s  compiles %s  decodes %s\n", label,
-            pct(a, sizeof a, eval_exact_rate(m)), pct(b, sizeof b, eval_equiv_rate(m)), pct(c, sizeof c, eval_token_acc(m)),
-            pct(d, sizeof d, eval_row_acc(m)), pct(e, sizeof e, eval_compile_rate(m)), pct(g, sizeof g, eval_decode_rate(m)));
+    fprintf(f, "%-15s exact %s  equivalent %s  token acc %s  row acc %s  compiles %s  decodes %s\n",
+            label, pct(a, sizeof a, eval_exact_rate(m)), pct(b, sizeof b, eval_equiv_rate(m)),
+            pct(c, sizeof c, eval_token_acc(m)), pct(d, sizeof d, eval_row_acc(m)),
+            pct(e, sizeof e, eval_compile_rate(m)), pct(g, sizeof g, eval_decode_rate(m)));
 }
 
 /* A table decoded to .rasp text with the dataset's vocabulary (malloc'ed; NULL if it does
@@ -146,7 +151,8 @@ static char *table_rasp(const int16_t *t, const DsGenerator *ds) {
     RaspProgram p;
     char err[256];
     char *s = NULL;
-    if (pt_decode(t, ds->vocab, ds->n_vocab, ds->max_seq_len, &p, err, sizeof err) == 0) s = rasp_format(&p);
+    if (pt_decode(t, ds->vocab, ds->n_vocab, ds->max_seq_len, &p, err, sizeof err) == 0)
+        s = rasp_format(&p);
     rasp_program_free(&p);
     return s;
 }
@@ -179,17 +185,50 @@ typedef struct EvalState {
 } EvalState;
 
 enum {
-    O_QUIET = 1, O_NO_CLASSICS, O_NO_TEACHER, O_NO_NOISE, O_NO_FUNC, O_DATA, O_META, O_N, O_BEAM, O_OUT, O_JSON,
-    O_SPLIT, O_SEED, O_LOG, O_CLASSICS, O_EXAMPLES, O_JOBS, O_SEARCH, O_BUDGET, O_ORDER, O_ALT
+    O_QUIET = 1,
+    O_NO_CLASSICS,
+    O_NO_TEACHER,
+    O_NO_NOISE,
+    O_NO_FUNC,
+    O_DATA,
+    O_META,
+    O_N,
+    O_BEAM,
+    O_OUT,
+    O_JSON,
+    O_SPLIT,
+    O_SEED,
+    O_LOG,
+    O_CLASSICS,
+    O_EXAMPLES,
+    O_JOBS,
+    O_SEARCH,
+    O_BUDGET,
+    O_ORDER,
+    O_ALT
 };
 static const CliOpt eval_opts[] = {
-    {"quiet", 0, false, O_QUIET},     {"no-classics", 0, false, O_NO_CLASSICS}, {"no-teacher", 0, false, O_NO_TEACHER},
-    {"no-noise", 0, false, O_NO_NOISE}, {"no-func", 0, false, O_NO_FUNC},      {"data", 0, true, O_DATA},
-    {"meta", 0, true, O_META},        {"n", 0, true, O_N},                      {"beam", 0, true, O_BEAM},
-    {NULL, 'o', true, O_OUT},         {"json", 0, true, O_JSON},                {"split", 0, true, O_SPLIT},
-    {"seed", 0, true, O_SEED},        {"log", 0, true, O_LOG},                  {"classics", 0, true, O_CLASSICS},
-    {"examples", 0, true, O_EXAMPLES}, {"jobs", 0, true, O_JOBS},               {"search", 0, true, O_SEARCH},
-    {"budget-ms", 0, true, O_BUDGET}, {"order", 0, true, O_ORDER},             {"alt", 0, true, O_ALT},
+    {"quiet", 0, false, O_QUIET},
+    {"no-classics", 0, false, O_NO_CLASSICS},
+    {"no-teacher", 0, false, O_NO_TEACHER},
+    {"no-noise", 0, false, O_NO_NOISE},
+    {"no-func", 0, false, O_NO_FUNC},
+    {"data", 0, true, O_DATA},
+    {"meta", 0, true, O_META},
+    {"n", 0, true, O_N},
+    {"beam", 0, true, O_BEAM},
+    {NULL, 'o', true, O_OUT},
+    {"json", 0, true, O_JSON},
+    {"split", 0, true, O_SPLIT},
+    {"seed", 0, true, O_SEED},
+    {"log", 0, true, O_LOG},
+    {"classics", 0, true, O_CLASSICS},
+    {"examples", 0, true, O_EXAMPLES},
+    {"jobs", 0, true, O_JOBS},
+    {"search", 0, true, O_SEARCH},
+    {"budget-ms", 0, true, O_BUDGET},
+    {"order", 0, true, O_ORDER},
+    {"alt", 0, true, O_ALT},
 };
 
 /* Applies one option of eval_opts. Returns false after a usage error. */
@@ -237,21 +276,30 @@ static int eval_args(int argc, char **argv, EvalArgs *a) {
     }
     if (!a->data_dir) return cli_usage_error("eval", "missing --data DIR");
     if (!a->meta) return cli_usage_error("eval", "missing --meta META.safetensors");
-    if (a->classics_dir && a->no_classics) return cli_usage_error("eval", "--classics and --no-classics together");
-    if (strchr(a->split, '/') || !a->split[0]) return cli_usage_error("eval", "bad --split '%s'", a->split);
+    if (a->classics_dir && a->no_classics)
+        return cli_usage_error("eval", "--classics and --no-classics together");
+    if (strchr(a->split, '/') || !a->split[0])
+        return cli_usage_error("eval", "bad --split '%s'", a->split);
     if (a->order && meta_cand_mode_parse(a->order, &a->ro.search_opt.cands.mode) != 0)
         return cli_usage_error("eval", "unknown --order '%s' (redecode, keep or sample)", a->order);
-    if ((a->budget || a->order) && !a->search_k) return cli_usage_error("eval", "--budget-ms and --order need --search K");
-    if (a->search_k && a->beam > 1) return cli_usage_error("eval", "--search and --beam exclude each other");
+    if ((a->budget || a->order) && !a->search_k)
+        return cli_usage_error("eval", "--budget-ms and --order need --search K");
+    if (a->search_k && a->beam > 1)
+        return cli_usage_error("eval", "--search and --beam exclude each other");
     a->ro.search = (int)a->search_k;
     a->ro.search_opt.budget_ms = (double)a->budget;
     a->ro.search_opt.cands.n_alt = (int)a->alt;
     search_options_seed(&a->ro.search_opt, (uint64_t)a->seed);
     a->progress = !a->quiet && isatty(STDERR_FILENO);
     const char *inputs[] = {a->meta, a->data_dir, a->log_path ? a->log_path : a->meta, NULL};
-    OutPathSpec html_os = {.what = "HTML report", .inputs = inputs, .text_prefix = "<!DOCTYPE html>",
+    OutPathSpec html_os = {.what = "HTML report",
+                           .inputs = inputs,
+                           .text_prefix = "<!DOCTYPE html>",
                            .allow_stdout = true},
-                json_os = {.what = "JSON report", .inputs = inputs, .text_prefix = "{", .allow_stdout = true};
+                json_os = {.what = "JSON report",
+                           .inputs = inputs,
+                           .text_prefix = "{",
+                           .allow_stdout = true};
     if ((a->out_html && !cli_output("eval", a->out_html, &html_os, &a->html_target)) ||
         (a->out_json && !cli_output("eval", a->out_json, &json_os, &a->json_target)))
         return EXIT_BAD_INPUT;
@@ -294,8 +342,10 @@ static int eval_load(const EvalArgs *a, EvalState *s) {
     else if (s->have_tc) s->wt = s->tc.wt;
     const WtOptions *dw = &s->d.wt, *tw = &s->tc.wt;
     if (s->have_tc && s->d.have_wt && (tw->scheme != dw->scheme || tw->norm != dw->norm)) {
-        fprintf(stderr, "itracr eval: %s has weight tokens %s/%s but the meta-model was trained on %s/%s\n", a->data_dir,
-                wt_scheme_name(dw->scheme), wt_norm_name(dw->norm), wt_scheme_name(tw->scheme), wt_norm_name(tw->norm));
+        fprintf(stderr,
+                "itracr eval: %s has weight tokens %s/%s but the meta-model was trained on %s/%s\n",
+                a->data_dir, wt_scheme_name(dw->scheme), wt_norm_name(dw->norm),
+                wt_scheme_name(tw->scheme), wt_norm_name(tw->norm));
         return 1;
     }
     if (s->d.n < 1) {
@@ -321,8 +371,10 @@ static int eval_samples(EvalArgs *a, EvalState *s) {
         return 1;
     }
     if (s->rr.n == 0) {
-        fprintf(stderr, "itracr eval: no %s sample fits the meta-model (%ld have more than %d weight tokens)\n", a->split,
-                s->rr.skipped_prefix, s->mm.cfg.max_prefix);
+        fprintf(
+            stderr,
+            "itracr eval: no %s sample fits the meta-model (%ld have more than %d weight tokens)\n",
+            a->split, s->rr.skipped_prefix, s->mm.cfg.max_prefix);
         return 1;
     }
     return 0;
@@ -338,7 +390,8 @@ static int eval_classics(const EvalArgs *a, EvalState *s) {
             fprintf(stderr, "itracr eval: %s: no such directory\n", cdir);
             return 1;
         }
-        if (!a->quiet) fprintf(stderr, "itracr eval: note: no examples/ here; classic programs skipped\n");
+        if (!a->quiet)
+            fprintf(stderr, "itracr eval: note: no examples/ here; classic programs skipped\n");
         return 0;
     }
     char err[1024];
@@ -347,8 +400,9 @@ static int eval_classics(const EvalArgs *a, EvalState *s) {
         if (a->progress) fprintf(stderr, "\rclassic programs: %d/%d   ", i + 1, s->n_cpaths);
         SearchOptions cso = a->ro.search_opt;
         cso.max_candidates = a->ro.search;
-        if (eval_classic_search(&s->mm, s->cpaths[i], &s->wt, (int)a->beam, a->ro.search ? &cso : NULL, s->ds.vocab,
-                                s->ds.n_vocab, s->ds.max_seq_len, &a->ro.equiv, &s->classics[s->n_classics], err,
+        if (eval_classic_search(&s->mm, s->cpaths[i], &s->wt, (int)a->beam,
+                                a->ro.search ? &cso : NULL, s->ds.vocab, s->ds.n_vocab,
+                                s->ds.max_seq_len, &a->ro.equiv, &s->classics[s->n_classics], err,
                                 sizeof err) != 0) {
             fprintf(stderr, "itracr eval: %s: %s\n", s->cpaths[i], err);
             return 1;
@@ -365,8 +419,10 @@ static int eval_summary(const EvalArgs *a, EvalState *s) {
     const EvalRunResult *rr = &s->rr;
     const SearchSummary *ss = &s->ss;
     search_summary(rr, &s->ss); /* its CPU time counts the classics too */
-    printf("evaluated %d %s samples of %s in %.1f s (%ld skipped: more than %d weight tokens; %ld decode errors)\n",
-           rr->n, a->split, a->data_dir, rr->seconds, rr->skipped_prefix, s->mm.cfg.max_prefix, rr->decode_errors);
+    printf(
+        "evaluated %d %s samples of %s in %.1f s (%ld skipped: more than %d weight tokens; %ld decode errors)\n",
+        rr->n, a->split, a->data_dir, rr->seconds, rr->skipped_prefix, s->mm.cfg.max_prefix,
+        rr->decode_errors);
     pct_line(stdout, a->beam > 1 ? "decoded (beam)" : "decoded", &rr->decoded);
     if (a->ro.teacher) pct_line(stdout, "teacher-forced", &rr->teacher);
     if (a->ro.noise) pct_line(stdout, "noise baseline", &rr->noise);
@@ -375,27 +431,33 @@ static int eval_summary(const EvalArgs *a, EvalState *s) {
         snprintf(lab, sizeof lab, "verified@%ld", a->search_k);
         pct_line(stdout, lab, &rr->verified);
         if (a->ro.noise) pct_line(stdout, "noise verified", &rr->noise_verified);
-        printf("verified@%ld: %.2f%% of samples verified (weights %.2f%%, function %.2f%%); per sample: top-1 median "
-               "%.1f ms, p95 %.1f ms; search median %.1f ms, p95 %.1f ms (wall); CPU %.1f s in all\n",
-               a->search_k, 100 * ss->share_verified, 100 * ss->share_weights, 100 * ss->share_function,
-               ss->top1_median, ss->top1_p95, ss->median, ss->p95, ss->cpu_s);
+        printf(
+            "verified@%ld: %.2f%% of samples verified (weights %.2f%%, function %.2f%%); per sample: top-1 median "
+            "%.1f ms, p95 %.1f ms; search median %.1f ms, p95 %.1f ms (wall); CPU %.1f s in all\n",
+            a->search_k, 100 * ss->share_verified, 100 * ss->share_weights,
+            100 * ss->share_function, ss->top1_median, ss->top1_p95, ss->median, ss->p95,
+            ss->cpu_s);
     }
     for (int i = 0; i < s->n_classics; i++)
-        printf("classic %-20s %-20s %s\n", s->classics[i].name, classic_verdict(&s->classics[i]), s->classics[i].detail);
+        printf("classic %-20s %-20s %s\n", s->classics[i].name, classic_verdict(&s->classics[i]),
+               s->classics[i].detail);
     char err[1024];
     EvalLiftStats *ls = &s->ls;
-    if (eval_lift_ceiling(&s->d, rr->sample, rr->n, s->ds.vocab, s->ds.n_vocab, s->ds.max_seq_len, s->cpaths,
-                          s->n_cpaths, ls, err, sizeof err)) {
+    if (eval_lift_ceiling(&s->d, rr->sample, rr->n, s->ds.vocab, s->ds.n_vocab, s->ds.max_seq_len,
+                          s->cpaths, s->n_cpaths, ls, err, sizeof err)) {
         fprintf(stderr, "itracr eval: lift: %s\n", err);
         return 1;
     }
-    printf("lift (exact decompiler, ceiling): samples verified %d/%d (%.1f%%), %d with every function named; "
-           "classics verified %d/%d; median %.2f ms\n",
-           ls->verified, ls->n, ls->n ? 100.0 * ls->verified / ls->n : 0.0, ls->named_all, ls->classics_verified,
-           ls->classics, ls->median_ms);
-    printf("lift on the same models rotated + permuted (basis canonicalised): verified %d/%d (%.1f%%), "
-           "%d with the recompiled weights equal to the canonicalised ones; median %.2f ms\n",
-           ls->rot_verified, ls->n, ls->n ? 100.0 * ls->rot_verified / ls->n : 0.0, ls->rot_exact, ls->rot_median_ms);
+    printf(
+        "lift (exact decompiler, ceiling): samples verified %d/%d (%.1f%%), %d with every function named; "
+        "classics verified %d/%d; median %.2f ms\n",
+        ls->verified, ls->n, ls->n ? 100.0 * ls->verified / ls->n : 0.0, ls->named_all,
+        ls->classics_verified, ls->classics, ls->median_ms);
+    printf(
+        "lift on the same models rotated + permuted (basis canonicalised): verified %d/%d (%.1f%%), "
+        "%d with the recompiled weights equal to the canonicalised ones; median %.2f ms\n",
+        ls->rot_verified, ls->n, ls->n ? 100.0 * ls->rot_verified / ls->n : 0.0, ls->rot_exact,
+        ls->rot_median_ms);
     return 0;
 }
 
@@ -419,8 +481,8 @@ static int pick_examples(const EvalArgs *a, const EvalState *s, ReportExample *e
             ex_text[3 * n_ex] = strdup(title);
             ex_text[3 * n_ex + 1] = table_rasp(truth, &s->ds);
             ex_text[3 * n_ex + 2] = table_rasp(x->dec, &s->ds);
-            ReportExample e = {ex_text[3 * n_ex], truth, x->dec, ex_text[3 * n_ex + 1], ex_text[3 * n_ex + 2],
-                               x->dec_func, x->detail};
+            ReportExample e = {ex_text[3 * n_ex],     truth,       x->dec,   ex_text[3 * n_ex + 1],
+                               ex_text[3 * n_ex + 2], x->dec_func, x->detail};
             ex[n_ex++] = e;
         }
     return n_ex;
@@ -434,20 +496,23 @@ typedef struct SettingsText {
 static int settings_kv(const EvalArgs *a, const EvalState *s, SettingsText *t, ReportKV *kv) {
     const EquivOptions *eq = &a->ro.equiv;
     snprintf(t->n, sizeof t->n, "%d of %d", s->rr.n, s->d.n);
-    snprintf(t->skip, sizeof t->skip, "%ld (more than %d weight tokens)", s->rr.skipped_prefix, s->mm.cfg.max_prefix);
+    snprintf(t->skip, sizeof t->skip, "%ld (more than %d weight tokens)", s->rr.skipped_prefix,
+             s->mm.cfg.max_prefix);
     snprintf(t->beam, sizeof t->beam, a->beam > 1 ? "beam %ld" : "greedy", a->beam);
     snprintf(t->seed, sizeof t->seed, "%ld", a->seed);
     snprintf(t->time, sizeof t->time, "%.1f s", s->rr.seconds);
     snprintf(t->params, sizeof t->params, "%zu", s->mm.lay.n_params);
     snprintf(t->step, sizeof t->step, "%ld", s->mm.step);
-    snprintf(t->equiv, sizeof t->equiv, "exhaustive up to %ld inputs, else %d random (seed %llu); rtol %g, atol %g",
+    snprintf(t->equiv, sizeof t->equiv,
+             "exhaustive up to %ld inputs, else %d random (seed %llu); rtol %g, atol %g",
              eq->max_exhaustive, eq->n_random, (unsigned long long)eq->seed, eq->rtol, eq->atol);
     ReportKV all[] = {
         {"meta-model checkpoint", a->meta},
         {"meta-model config", s->mcfg_json ? s->mcfg_json : ""},
         {"parameters", t->params},
         {"training steps", t->step},
-        {"training config", s->train_raw ? s->train_raw : "(no .train.json next to the checkpoint)"},
+        {"training config",
+         s->train_raw ? s->train_raw : "(no .train.json next to the checkpoint)"},
         {"dataset", a->data_dir},
         {"split", a->split},
         {"samples evaluated", t->n},
@@ -456,7 +521,8 @@ static int settings_kv(const EvalArgs *a, const EvalState *s, SettingsText *t, R
         {"weight tokens", wt_scheme_name(s->wt.scheme)},
         {"weight-token norm", wt_norm_name(s->wt.norm)},
         {"decoding", t->beam},
-        {"noise baseline", "every weight token's payload replaced by Gaussian noise of the same L2 norm; ids kept"},
+        {"noise baseline",
+         "every weight token's payload replaced by Gaussian noise of the same L2 norm; ids kept"},
         {"noise seed", t->seed},
         {"functional check", t->equiv},
         {"evaluation time", t->time},
@@ -486,19 +552,32 @@ static int eval_html(const EvalArgs *a, EvalState *s) {
     const SearchSummary *ss = &s->ss;
     char s_vlab[48], s_vnote[512];
     snprintf(s_vlab, sizeof s_vlab, "verified@%ld", a->search_k);
-    snprintf(s_vnote, sizeof s_vnote,
-             "verified@%ld: up to %ld candidates per sample (order %s, top-%ld alternatives per position%s), "
-             "the first that compiles to the given weights (weights) or matches their forward pass on every "
-             "input (function); %.2f%% of samples verified (weights %.2f%%, function %.2f%%). Wall time per "
-             "sample: top-1 median %.1f ms, p95 %.1f ms; search median %.1f ms, p95 %.1f ms.",
-             a->search_k, a->search_k, meta_cand_mode_name(a->ro.search_opt.cands.mode), a->alt,
-             a->budget ? ", time budget per sample" : "", 100 * ss->share_verified, 100 * ss->share_weights,
-             100 * ss->share_function, ss->top1_median, ss->top1_p95, ss->median, ss->p95);
+    snprintf(
+        s_vnote, sizeof s_vnote,
+        "verified@%ld: up to %ld candidates per sample (order %s, top-%ld alternatives per position%s), "
+        "the first that compiles to the given weights (weights) or matches their forward pass on every "
+        "input (function); %.2f%% of samples verified (weights %.2f%%, function %.2f%%). Wall time per "
+        "sample: top-1 median %.1f ms, p95 %.1f ms; search median %.1f ms, p95 %.1f ms.",
+        a->search_k, a->search_k, meta_cand_mode_name(a->ro.search_opt.cands.mode), a->alt,
+        a->budget ? ", time budget per sample" : "", 100 * ss->share_verified,
+        100 * ss->share_weights, 100 * ss->share_function, ss->top1_median, ss->top1_p95,
+        ss->median, ss->p95);
     const EvalRunResult *rr = &s->rr;
     const EvalRunOptions *ro = &a->ro;
-    ReportInput in = {NULL, &rr->decoded, ro->teacher ? &rr->teacher : NULL, ro->noise ? &rr->noise : NULL, ex, n_ex,
-                      s->have_log ? &s->log : NULL, kv, n_kv, rc_, s->n_classics,
-                      ro->search ? &rr->verified : NULL, ro->search && ro->noise ? &rr->noise_verified : NULL, s_vlab,
+    ReportInput in = {NULL,
+                      &rr->decoded,
+                      ro->teacher ? &rr->teacher : NULL,
+                      ro->noise ? &rr->noise : NULL,
+                      ex,
+                      n_ex,
+                      s->have_log ? &s->log : NULL,
+                      kv,
+                      n_kv,
+                      rc_,
+                      s->n_classics,
+                      ro->search ? &rr->verified : NULL,
+                      ro->search && ro->noise ? &rr->noise_verified : NULL,
+                      s_vlab,
                       ro->search ? s_vnote : NULL};
     StrBuf hb;
     sb_init(&hb);
@@ -524,8 +603,8 @@ static void json_verified(StrBuf *js, const EvalArgs *a, const EvalState *s) {
     const SearchSummary *ss = &s->ss;
     sb_append(js, "{");
     eval_headline_json_fields(&s->rr.verified, js);
-    sb_printf(js, ", \"K\": %ld, \"budget_ms\": %ld, \"order\": \"%s\", \"alt\": %ld", a->search_k, a->budget,
-              meta_cand_mode_name(a->ro.search_opt.cands.mode), a->alt);
+    sb_printf(js, ", \"K\": %ld, \"budget_ms\": %ld, \"order\": \"%s\", \"alt\": %ld", a->search_k,
+              a->budget, meta_cand_mode_name(a->ro.search_opt.cands.mode), a->alt);
     json_kv_num(js, "share_verified", ss->share_verified);
     json_kv_num(js, "share_weights", ss->share_weights);
     json_kv_num(js, "share_function", ss->share_function);
@@ -559,7 +638,8 @@ static void json_classic(StrBuf *js, const EvalClassic *c) {
 }
 
 /* A metrics object, or null when that evaluation was off. */
-static void json_metrics_or_null(StrBuf *js, const char *key, const EvalMetrics *m, bool on, bool headline) {
+static void json_metrics_or_null(StrBuf *js, const char *key, const EvalMetrics *m, bool on,
+                                 bool headline) {
     sb_printf(js, ",\n \"%s\": ", key);
     if (!on) sb_append(js, "null");
     else if (headline) headline_json(js, m);
@@ -582,15 +662,21 @@ static int eval_json(const EvalArgs *a, const EvalState *s) {
     json_metrics_or_null(&js, "decoded", &rr->decoded, true, false);
     json_metrics_or_null(&js, "teacher_forced", &rr->teacher, a->ro.teacher, false);
     json_metrics_or_null(&js, "noise", &rr->noise, a->ro.noise, false);
-    sb_printf(&js, ",\n \"noise_method\": \"gaussian payload, same per-token L2 norm, ids kept\", \"noise_seed\": %ld",
-              a->seed);
-    sb_printf(&js, ",\n \"lift_ceiling\": {\"samples\": %d, \"lifted\": %d, \"verified\": %d, \"named_all\": %d, "
-              "\"classics\": %d, \"classics_verified\": %d",
-              ls->n, ls->lifted, ls->verified, ls->named_all, ls->classics, ls->classics_verified);
+    sb_printf(
+        &js,
+        ",\n \"noise_method\": \"gaussian payload, same per-token L2 norm, ids kept\", \"noise_seed\": %ld",
+        a->seed);
+    sb_printf(
+        &js,
+        ",\n \"lift_ceiling\": {\"samples\": %d, \"lifted\": %d, \"verified\": %d, \"named_all\": %d, "
+        "\"classics\": %d, \"classics_verified\": %d",
+        ls->n, ls->lifted, ls->verified, ls->named_all, ls->classics, ls->classics_verified);
     json_kv_num(&js, "median_ms", ls->median_ms);
     sb_append(&js, "}");
-    sb_printf(&js, ",\n \"lift_rotated\": {\"samples\": %d, \"lifted\": %d, \"verified\": %d, \"exact\": %d",
-              ls->n, ls->rot_lifted, ls->rot_verified, ls->rot_exact);
+    sb_printf(
+        &js,
+        ",\n \"lift_rotated\": {\"samples\": %d, \"lifted\": %d, \"verified\": %d, \"exact\": %d",
+        ls->n, ls->rot_lifted, ls->rot_verified, ls->rot_exact);
     json_kv_num(&js, "median_ms", ls->rot_median_ms);
     sb_append(&js, "}");
     sb_append(&js, ",\n \"classics\": [");
@@ -604,12 +690,14 @@ static int eval_json(const EvalArgs *a, const EvalState *s) {
     json_str(&js, a->split);
     sb_append(&js, ", \"meta\": ");
     json_str(&js, a->meta);
-    sb_printf(&js, ", \"samples\": %d, \"split_samples\": %d, \"skipped_over_prefix\": %ld, \"decode_errors\": %ld, "
-                   "\"beam\": %ld",
-              rr->n, s->d.n, rr->skipped_prefix, rr->decode_errors, a->beam);
+    sb_printf(
+        &js,
+        ", \"samples\": %d, \"split_samples\": %d, \"skipped_over_prefix\": %ld, \"decode_errors\": %ld, "
+        "\"beam\": %ld",
+        rr->n, s->d.n, rr->skipped_prefix, rr->decode_errors, a->beam);
     json_kv_num(&js, "seconds", rr->seconds);
-    sb_printf(&js, ", \"meta_config\": %s, \"generator\": %s}\n", s->mcfg_json ? s->mcfg_json : "null",
-              s->ds.json ? s->ds.json : "null");
+    sb_printf(&js, ", \"meta_config\": %s, \"generator\": %s}\n",
+              s->mcfg_json ? s->mcfg_json : "null", s->ds.json ? s->ds.json : "null");
     char err[1024];
     int rc = out_write(a->json_target, js.s, js.len, err, sizeof err) != 0;
     if (rc) fprintf(stderr, "itracr eval: %s\n", err);
@@ -622,7 +710,8 @@ static void eval_load_log(const EvalArgs *a, EvalState *s) {
     char *deflog = a->log_path ? NULL : train_log_path(a->meta), err[1024];
     const char *path = a->log_path ? a->log_path : access(deflog, F_OK) == 0 ? deflog : NULL;
     if (path && a->out_html) {
-        if (train_log_load(path, &s->log, err, sizeof err) != 0) fprintf(stderr, "itracr eval: warning: %s\n", err);
+        if (train_log_load(path, &s->log, err, sizeof err) != 0)
+            fprintf(stderr, "itracr eval: warning: %s\n", err);
         else s->have_log = true;
     }
     free(deflog);
@@ -648,7 +737,8 @@ int cmd_eval(int argc, char **argv) {
     if (!s) abort();
     train_data_init(&s->d);
     rc = EXIT_BAD_INPUT;
-    if (eval_load(&a, s) || eval_samples(&a, s) || eval_classics(&a, s) || eval_summary(&a, s)) goto done;
+    if (eval_load(&a, s) || eval_samples(&a, s) || eval_classics(&a, s) || eval_summary(&a, s))
+        goto done;
     eval_load_log(&a, s);
     s->mcfg_json = meta_config_to_json(&s->mm.cfg);
     if (a.out_html && eval_html(&a, s)) goto done;

@@ -33,8 +33,11 @@ int cmd_forward(int argc, char **argv) {
     const char *path = NULL, *input = NULL, *trace_json = NULL, *trace_html = NULL;
     bool json = false, f64 = false;
     enum { O_INPUT = 1, O_JSON, O_F64, O_TRACE, O_TRACE_HTML };
-    static const CliOpt opts[] = {{"input", 0, true, O_INPUT}, {"json", 0, false, O_JSON}, {"f64", 0, false, O_F64},
-                                  {"trace", 0, true, O_TRACE}, {"trace-html", 0, true, O_TRACE_HTML}};
+    static const CliOpt opts[] = {{"input", 0, true, O_INPUT},
+                                  {"json", 0, false, O_JSON},
+                                  {"f64", 0, false, O_F64},
+                                  {"trace", 0, true, O_TRACE},
+                                  {"trace-html", 0, true, O_TRACE_HTML}};
     CliOpts ps;
     const char *arg;
     cli_opts_init(&ps, "forward", argc, argv, opts, CLI_NOPTS(opts));
@@ -58,7 +61,10 @@ int cmd_forward(int argc, char **argv) {
     char err[1024];
     const char *inputs[] = {path, NULL}, *tj = NULL, *th = NULL; /* trace targets; NULL: stdout */
     OutPathSpec js = {.what = "trace", .inputs = inputs, .text_prefix = "{", .allow_stdout = true},
-                hs = {.what = "trace page", .inputs = inputs, .text_prefix = "<!DOCTYPE html>", .allow_stdout = true};
+                hs = {.what = "trace page",
+                      .inputs = inputs,
+                      .text_prefix = "<!DOCTYPE html>",
+                      .allow_stdout = true};
     if ((trace_json && !cli_output("forward", trace_json, &js, &tj)) ||
         (trace_html && !cli_output("forward", trace_html, &hs, &th)))
         return EXIT_BAD_INPUT;
@@ -69,9 +75,9 @@ int cmd_forward(int argc, char **argv) {
         return EXIT_BAD_INPUT;
     }
     int cap = m->max_seq_len;
-    Value *xs = calloc((size_t)cap + 1, sizeof(Value));     /* [n] */
-    Value *dec = calloc((size_t)cap + 1, sizeof(Value));    /* [n] */
-    double *raw = calloc((size_t)cap + 1, sizeof(double));  /* [n] */
+    Value *xs = calloc((size_t)cap + 1, sizeof(Value));    /* [n] */
+    Value *dec = calloc((size_t)cap + 1, sizeof(Value));   /* [n] */
+    double *raw = calloc((size_t)cap + 1, sizeof(double)); /* [n] */
     if (!xs || !dec || !raw) abort();
     int n = 0, rc = EXIT_OK;
     char *copy = strdup(input), *save = NULL;

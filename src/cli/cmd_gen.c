@@ -82,9 +82,34 @@ static int parse_vocab(const char *text, GenConfig *g) {
 }
 
 enum {
-    O_N = 1, O_OUT, O_SEED, O_JOBS, O_SPLIT, O_SHARD_SIZE, O_OPS, O_VOCAB, O_MSL, O_SETTING, O_VOCAB_SIZE,
-    O_VOCAB_KIND, O_P_TABLE, O_CAUSAL, O_CAT_ONLY, O_MAX_RESIDUAL, O_MAX_LAYERS, O_MAX_MLP, O_TEST_INPUTS,
-    O_KEEP_CONST, O_WT_SCHEME, O_WT_NORM, O_TRANSFORM, O_COMPRESS_STEPS, O_EXCLUDE, O_NO_EXCLUDE, O_QUIET, O_RESUME
+    O_N = 1,
+    O_OUT,
+    O_SEED,
+    O_JOBS,
+    O_SPLIT,
+    O_SHARD_SIZE,
+    O_OPS,
+    O_VOCAB,
+    O_MSL,
+    O_SETTING,
+    O_VOCAB_SIZE,
+    O_VOCAB_KIND,
+    O_P_TABLE,
+    O_CAUSAL,
+    O_CAT_ONLY,
+    O_MAX_RESIDUAL,
+    O_MAX_LAYERS,
+    O_MAX_MLP,
+    O_TEST_INPUTS,
+    O_KEEP_CONST,
+    O_WT_SCHEME,
+    O_WT_NORM,
+    O_TRANSFORM,
+    O_COMPRESS_STEPS,
+    O_EXCLUDE,
+    O_NO_EXCLUDE,
+    O_QUIET,
+    O_RESUME
 };
 static const CliOpt gen_opts[] = {
     {NULL, 'n', true, O_N},
@@ -138,7 +163,9 @@ static bool gen_option(int id, const char *v, GdConfig *c, GenFlags *f) {
         if (gd_parse_splits(c, v, err, sizeof err) == 0) return true;
         cli_usage_error("gen", "%s", err);
         return false;
-    case O_SHARD_SIZE: ok = cli_parse_int("gen", "--shard-size", v, 1, 100000000L, &x), c->shard_size = (int)x; return ok;
+    case O_SHARD_SIZE:
+        ok = cli_parse_int("gen", "--shard-size", v, 1, 100000000L, &x), c->shard_size = (int)x;
+        return ok;
     case O_OPS:
         if (!cli_parse_range("gen", "--ops", v, 0, 1000000, &lo, &hi)) return false;
         c->gen.min_ops = (int)lo, c->gen.max_ops = (int)hi;
@@ -155,7 +182,8 @@ static bool gen_option(int id, const char *v, GdConfig *c, GenFlags *f) {
         return true;
     case O_SETTING:
         if (strcmp(v, "general") == 0) c->gen.vary = true, c->gen.p_table = 0.1;
-        else if (strcmp(v, "fixed") != 0) ok = false, cli_usage_error("gen", "unknown --setting '%s' (fixed or general)", v);
+        else if (strcmp(v, "fixed") != 0)
+            ok = false, cli_usage_error("gen", "unknown --setting '%s' (fixed or general)", v);
         return ok;
     case O_VOCAB_SIZE:
         if (!cli_parse_range("gen", "--vocab-size", v, 0, 1000000, &lo, &hi)) return false;
@@ -167,14 +195,22 @@ static bool gen_option(int id, const char *v, GdConfig *c, GenFlags *f) {
         cli_usage_error("gen", "bad --vocab-kind '%s' (a list of int, letters, words, mixed)", v);
         return false;
     case O_P_TABLE: return cli_parse_real("gen", "--p-table", v, 0, 1, 0, &c->gen.p_table);
-    case O_CAUSAL: return c->gen.vary = true, cli_parse_real("gen", "--causal", v, 0, 1, 0, &c->gen.p_causal);
+    case O_CAUSAL:
+        return c->gen.vary = true, cli_parse_real("gen", "--causal", v, 0, 1, 0, &c->gen.p_causal);
     case O_CAT_ONLY: c->gen.categorical_only = true; return true;
-    case O_MAX_RESIDUAL: ok = cli_parse_int("gen", "--max-residual", v, 1, 100000, &x), c->gen.max_residual = (int)x; return ok;
-    case O_MAX_LAYERS:
-        ok = cli_parse_int("gen", "--max-layers", v, 1, WT_LAYER_VOCAB - 1, &x), c->gen.max_layers = (int)x;
+    case O_MAX_RESIDUAL:
+        ok = cli_parse_int("gen", "--max-residual", v, 1, 100000, &x), c->gen.max_residual = (int)x;
         return ok;
-    case O_MAX_MLP: ok = cli_parse_int("gen", "--max-mlp", v, 1, 100000, &x), c->gen.max_mlp_width = (int)x; return ok;
-    case O_TEST_INPUTS: ok = cli_parse_int("gen", "--test-inputs", v, 1, 100000, &x), c->acc.n_test = (int)x; return ok;
+    case O_MAX_LAYERS:
+        ok = cli_parse_int("gen", "--max-layers", v, 1, WT_LAYER_VOCAB - 1, &x),
+        c->gen.max_layers = (int)x;
+        return ok;
+    case O_MAX_MLP:
+        ok = cli_parse_int("gen", "--max-mlp", v, 1, 100000, &x), c->gen.max_mlp_width = (int)x;
+        return ok;
+    case O_TEST_INPUTS:
+        ok = cli_parse_int("gen", "--test-inputs", v, 1, 100000, &x), c->acc.n_test = (int)x;
+        return ok;
     case O_KEEP_CONST: c->acc.reject_const_ops = false; return true;
     case O_WT_SCHEME:
         if (wt_scheme_parse(v, &c->acc.wt.scheme) == 0) return true;
@@ -189,7 +225,8 @@ static bool gen_option(int id, const char *v, GdConfig *c, GenFlags *f) {
         cli_usage_error("gen", "unknown --transform '%s'", v);
         return false;
     case O_COMPRESS_STEPS:
-        ok = cli_parse_int("gen", "--compress-steps", v, 1, 1000000, &x), c->acc.compress_steps = (int)x;
+        ok = cli_parse_int("gen", "--compress-steps", v, 1, 1000000, &x),
+        c->acc.compress_steps = (int)x;
         return ok;
     case O_EXCLUDE: f->exclude = v; return true;
     case O_NO_EXCLUDE: f->no_exclude = true; return true;
@@ -215,19 +252,22 @@ int cmd_gen(int argc, char **argv) {
         if (id == CLI_ERR || !gen_option(id, v, &c, &fl)) return EXIT_USAGE;
     }
     long n = fl.n;
-    bool quiet = fl.quiet, no_exclude = fl.no_exclude, resume = fl.resume, vocab_list = fl.vocab_list;
+    bool quiet = fl.quiet, no_exclude = fl.no_exclude, resume = fl.resume,
+         vocab_list = fl.vocab_list;
     const char *exclude = fl.exclude;
     if (n < 0) return cli_usage_error("gen", "-n N is required");
     if (!c.out_dir) return cli_usage_error("gen", "-o DIR is required");
     if (vocab_list && c.gen.vary)
-        return cli_usage_error("gen", "--vocab fixes the vocabulary; it cannot be combined with a drawn setting");
+        return cli_usage_error(
+            "gen", "--vocab fixes the vocabulary; it cannot be combined with a drawn setting");
     gen_config_normalize(&c.gen);
     if (gen_config_check(&c.gen, err, sizeof err)) return cli_usage_error("gen", "%s", err);
     c.n = n;
     if (!no_exclude) {
         struct stat xs;
         if (exclude && (stat(exclude, &xs) != 0 || !S_ISDIR(xs.st_mode))) {
-            fprintf(stderr, "itracr gen: --exclude %s: not a directory of .rasp programs\n", exclude);
+            fprintf(stderr, "itracr gen: --exclude %s: not a directory of .rasp programs\n",
+                    exclude);
             return EXIT_BAD_INPUT;
         }
         if (exclude) c.exclude_dir = exclude;

@@ -58,13 +58,16 @@ int cmd_import(int argc, char **argv) {
     char err[1024];
     CompiledModel *m = NULL;
     int rc = EXIT_OK;
-    if (model_import_files(wpath, meta, &m, err, sizeof err) != 0 || model_save(m, out, err, sizeof err) != 0) {
+    if (model_import_files(wpath, meta, &m, err, sizeof err) != 0 ||
+        model_save(m, out, err, sizeof err) != 0) {
         fprintf(stderr, "itracr import: %s\n", err);
         rc = EXIT_BAD_INPUT;
     } else {
-        printf("imported %s: %d layers, %d heads x %d, mlp %d, residual %d, vocab %d, max_seq_len %d, %s output -> %s\n",
-               wpath, m->num_layers, m->num_heads, m->key_size, m->mlp_hidden_size, m->residual_dim, m->vocab_size - 2,
-               m->max_seq_len, m->output_numerical ? "numerical" : "categorical", out);
+        printf(
+            "imported %s: %d layers, %d heads x %d, mlp %d, residual %d, vocab %d, max_seq_len %d, %s output -> %s\n",
+            wpath, m->num_layers, m->num_heads, m->key_size, m->mlp_hidden_size, m->residual_dim,
+            m->vocab_size - 2, m->max_seq_len, m->output_numerical ? "numerical" : "categorical",
+            out);
     }
     compiled_model_free(m);
     free(dflt);

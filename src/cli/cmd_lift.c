@@ -49,8 +49,10 @@ int cmd_lift(int argc, char **argv) {
     LiftOptions o;
     lift_options_default(&o);
     enum { O_OUT = 1, O_JSON, O_TABLES, O_NO_VERIFY, O_INPUTS };
-    static const CliOpt opts[] = {{NULL, 'o', true, O_OUT},           {"json", 0, false, O_JSON},
-                                  {"tables", 0, false, O_TABLES},     {"no-verify", 0, false, O_NO_VERIFY},
+    static const CliOpt opts[] = {{NULL, 'o', true, O_OUT},
+                                  {"json", 0, false, O_JSON},
+                                  {"tables", 0, false, O_TABLES},
+                                  {"no-verify", 0, false, O_NO_VERIFY},
                                   {"inputs", 0, true, O_INPUTS}};
     CliOpts ps;
     const char *v;
@@ -99,18 +101,20 @@ int cmd_lift(int argc, char **argv) {
         }
     }
     if (json) {
-        printf("{\"lifted\": true, \"verified\": %s, \"weights_equal\": %s, \"hash_equal\": %s, \"inputs\": %d, \"exhaustive\": %s, "
-               "\"output_diffs\": %d, \"sops\": %d, \"functions\": %d, \"named\": %d, \"canonicalised\": %s, \"verdict\": ",
-               r.verified ? "true" : "false", r.weights_equal ? "true" : "false", r.hash_equal ? "true" : "false", r.n_inputs, r.exhaustive ? "true" : "false",
-               r.n_output_diffs, r.n_sops, r.n_functions, r.n_named, r.canonical ? "true" : "false");
+        printf(
+            "{\"lifted\": true, \"verified\": %s, \"weights_equal\": %s, \"hash_equal\": %s, \"inputs\": %d, \"exhaustive\": %s, "
+            "\"output_diffs\": %d, \"sops\": %d, \"functions\": %d, \"named\": %d, \"canonicalised\": %s, \"verdict\": ",
+            r.verified ? "true" : "false", r.weights_equal ? "true" : "false",
+            r.hash_equal ? "true" : "false", r.n_inputs, r.exhaustive ? "true" : "false",
+            r.n_output_diffs, r.n_sops, r.n_functions, r.n_named, r.canonical ? "true" : "false");
         json_str(stdout, r.verdict);
         printf(", \"program\": ");
         json_str(stdout, r.program);
         printf("}\n");
     } else {
         if (!out) fputs(r.program, stdout);
-        fprintf(out ? stdout : stderr, "lift: %d SOps, %d/%d functions named; %s\n", r.n_sops, r.n_named, r.n_functions,
-                r.verdict);
+        fprintf(out ? stdout : stderr, "lift: %d SOps, %d/%d functions named; %s\n", r.n_sops,
+                r.n_named, r.n_functions, r.verdict);
     }
     if (o.verify && !r.verified) rc = EXIT_BAD_INPUT;
     lift_result_free(&r);

@@ -47,7 +47,8 @@ int cmd_report(int argc, char **argv) {
     char err[1024];
     char *target = NULL; /* NULL: standard output */
     const char *inputs[] = {log_path, NULL};
-    OutPathSpec os = {.what = "SVG", .inputs = inputs, .text_prefix = "<?xml", .allow_stdout = true};
+    OutPathSpec os = {
+        .what = "SVG", .inputs = inputs, .text_prefix = "<?xml", .allow_stdout = true};
     if (out_path_prepare(out, &os, &target, err, sizeof err) != 0) {
         fprintf(stderr, "itracr report: %s\n", err);
         return EXIT_BAD_INPUT;
@@ -59,8 +60,10 @@ int cmd_report(int argc, char **argv) {
         return EXIT_BAD_INPUT;
     }
     if (log.n_bad)
-        fprintf(stderr, "itracr report: warning: %s: skipped %ld malformed line%s (the first is line %ld)\n",
-                log_path, log.n_bad, log.n_bad == 1 ? "" : "s", log.first_bad_line);
+        fprintf(
+            stderr,
+            "itracr report: warning: %s: skipped %ld malformed line%s (the first is line %ld)\n",
+            log_path, log.n_bad, log.n_bad == 1 ? "" : "s", log.first_bad_line);
     StrBuf b;
     sb_init(&b);
     sb_append(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");

@@ -25,7 +25,8 @@ static const char *usage =
  * model accept the same inputs. Returns 0, or non-zero after printing why. */
 static int check_input(const RaspProgram *p, const char *text, const Value *xs, int n) {
     if (p->max_seq_len > 0 && n > p->max_seq_len) {
-        fprintf(stderr, "itracr run: input of %d tokens is longer than max_seq_len %d\n", n, p->max_seq_len);
+        fprintf(stderr, "itracr run: input of %d tokens is longer than max_seq_len %d\n", n,
+                p->max_seq_len);
         return 1;
     }
     const char *s = text;
@@ -41,12 +42,14 @@ static int check_input(const RaspProgram *p, const char *text, const Value *xs, 
         if (p->has_vocab && match >= 0 && reread) {
             /* forward matches a token by its printed form, so it refuses "01" for 1: so does run,
              * rather than read it as another spelling */
-            fprintf(stderr, "itracr run: token '%.*s' is not spelled as in the vocabulary (%s)\n", len, s, shown);
+            fprintf(stderr, "itracr run: token '%.*s' is not spelled as in the vocabulary (%s)\n",
+                    len, s, shown);
             return 1;
         }
-        if ((p->has_vocab && match < 0) || (len == 3 && strncmp(s, "BOS", 3) == 0 && !p->has_vocab)) {
-            fprintf(stderr, "itracr run: token '%.*s'%s%s%s is not in the program's vocabulary\n", len, s,
-                    reread ? " (read as " : "", reread ? shown : "", reread ? ")" : "");
+        if ((p->has_vocab && match < 0) ||
+            (len == 3 && strncmp(s, "BOS", 3) == 0 && !p->has_vocab)) {
+            fprintf(stderr, "itracr run: token '%.*s'%s%s%s is not in the program's vocabulary\n",
+                    len, s, reread ? " (read as " : "", reread ? shown : "", reread ? ")" : "");
             return 1;
         }
         s += len;
@@ -58,7 +61,8 @@ int cmd_run(int argc, char **argv) {
     const char *path = NULL, *input = NULL;
     bool causal = false, json = false;
     enum { O_INPUT = 1, O_CAUSAL, O_JSON };
-    static const CliOpt opts[] = {{"input", 0, true, O_INPUT}, {"causal", 0, false, O_CAUSAL}, {"json", 0, false, O_JSON}};
+    static const CliOpt opts[] = {
+        {"input", 0, true, O_INPUT}, {"causal", 0, false, O_CAUSAL}, {"json", 0, false, O_JSON}};
     CliOpts ps;
     const char *v;
     cli_opts_init(&ps, "run", argc, argv, opts, CLI_NOPTS(opts));
@@ -80,8 +84,8 @@ int cmd_run(int argc, char **argv) {
     RaspProgram p;
     if (!cli_load_program(path, &p)) return EXIT_BAD_INPUT;
     causal = causal || p.causal;
-    Value *xs = malloc(sizeof(Value) * MAX_INPUT);   /* [n] */
-    Value *out = malloc(sizeof(Value) * MAX_INPUT);  /* [n] */
+    Value *xs = malloc(sizeof(Value) * MAX_INPUT);  /* [n] */
+    Value *out = malloc(sizeof(Value) * MAX_INPUT); /* [n] */
     if (!xs || !out) abort();
     int rc = EXIT_OK;
     int n = cli_split_input(&p, input, xs, MAX_INPUT);

@@ -111,7 +111,8 @@ static int truncate_log(const char *path, long step, char *err, size_t errcap) {
 }
 
 typedef struct Flags {
-    long d_model, layers, heads, batch, warmup, seed, eval_every, ckpt_every, max_prefix, steps, val_seed, dedup_pool;
+    long d_model, layers, heads, batch, warmup, seed, eval_every, ckpt_every, max_prefix, steps,
+        val_seed, dedup_pool;
     double lr, lr_min;
     int stream, no_exclude;
     const char *exclude;
@@ -167,10 +168,14 @@ static int open_stream(TrainStream *s, const TrainConfig *tc, uint64_t seed, con
     char err[512];
     const char *ex = tc->exclude[0] ? tc->exclude : NULL;
     if (ex && access(ex, R_OK) != 0) {
-        fprintf(stderr, "itracr train: --stream: the classic programs folder %s is missing (--exclude DIR or --no-exclude)\n", ex);
+        fprintf(
+            stderr,
+            "itracr train: --stream: the classic programs folder %s is missing (--exclude DIR or --no-exclude)\n",
+            ex);
         return 1;
     }
-    if (train_stream_init(s, NULL, &tc->wt, seed, split, ex, tc->max_prefix, err, sizeof err) != 0 ||
+    if (train_stream_init(s, NULL, &tc->wt, seed, split, ex, tc->max_prefix, err, sizeof err) !=
+            0 ||
         train_stream_set_weight(s, TS_CLASS_LINSEQMAP, tc->w_linseqmap, err, sizeof err) != 0 ||
         train_stream_set_weight(s, TS_CLASS_ONE_ROW, tc->w_one_row, err, sizeof err) != 0 ||
         train_stream_set_weight(s, TS_CLASS_NUM_MAP, tc->w_num_map, err, sizeof err) != 0 ||
@@ -203,20 +208,62 @@ typedef struct TrainRun {
 } TrainRun;
 
 enum {
-    O_RESUME = 1, O_STREAM, O_INIT_ADAM, O_NO_EXCLUDE, O_FORCE, O_DATA, O_OUT, O_CONFIG, O_LOG, O_INIT, O_STOP_AT,
-    O_EXCLUDE, O_WEIGHT, O_LR_MIN, O_LR, O_STEPS, O_D_MODEL, O_LAYERS, O_HEADS, O_BATCH, O_WARMUP, O_SEED,
-    O_VAL_SEED, O_DEDUP_POOL, O_EVAL_EVERY, O_CKPT_EVERY, O_MAX_PREFIX
+    O_RESUME = 1,
+    O_STREAM,
+    O_INIT_ADAM,
+    O_NO_EXCLUDE,
+    O_FORCE,
+    O_DATA,
+    O_OUT,
+    O_CONFIG,
+    O_LOG,
+    O_INIT,
+    O_STOP_AT,
+    O_EXCLUDE,
+    O_WEIGHT,
+    O_LR_MIN,
+    O_LR,
+    O_STEPS,
+    O_D_MODEL,
+    O_LAYERS,
+    O_HEADS,
+    O_BATCH,
+    O_WARMUP,
+    O_SEED,
+    O_VAL_SEED,
+    O_DEDUP_POOL,
+    O_EVAL_EVERY,
+    O_CKPT_EVERY,
+    O_MAX_PREFIX
 };
 static const CliOpt train_opts[] = {
-    {"resume", 0, false, O_RESUME},         {"stream", 0, false, O_STREAM},        {"init-adam", 0, false, O_INIT_ADAM},
-    {"no-exclude", 0, false, O_NO_EXCLUDE}, {"force", 0, false, O_FORCE},          {"data", 0, true, O_DATA},
-    {"out", 'o', true, O_OUT},              {"config", 0, true, O_CONFIG},         {"log", 0, true, O_LOG},
-    {"init", 0, true, O_INIT},              {"stop-at", 0, true, O_STOP_AT},       {"exclude", 0, true, O_EXCLUDE},
-    {"weight", 0, true, O_WEIGHT},          {"lr-min", 0, true, O_LR_MIN},         {"lr", 0, true, O_LR},
-    {"steps", 0, true, O_STEPS},            {"d-model", 0, true, O_D_MODEL},       {"layers", 0, true, O_LAYERS},
-    {"heads", 0, true, O_HEADS},            {"batch", 0, true, O_BATCH},           {"warmup", 0, true, O_WARMUP},
-    {"seed", 0, true, O_SEED},              {"val-seed", 0, true, O_VAL_SEED},     {"dedup-pool", 0, true, O_DEDUP_POOL},
-    {"eval-every", 0, true, O_EVAL_EVERY},  {"ckpt-every", 0, true, O_CKPT_EVERY}, {"max-prefix", 0, true, O_MAX_PREFIX},
+    {"resume", 0, false, O_RESUME},
+    {"stream", 0, false, O_STREAM},
+    {"init-adam", 0, false, O_INIT_ADAM},
+    {"no-exclude", 0, false, O_NO_EXCLUDE},
+    {"force", 0, false, O_FORCE},
+    {"data", 0, true, O_DATA},
+    {"out", 'o', true, O_OUT},
+    {"config", 0, true, O_CONFIG},
+    {"log", 0, true, O_LOG},
+    {"init", 0, true, O_INIT},
+    {"stop-at", 0, true, O_STOP_AT},
+    {"exclude", 0, true, O_EXCLUDE},
+    {"weight", 0, true, O_WEIGHT},
+    {"lr-min", 0, true, O_LR_MIN},
+    {"lr", 0, true, O_LR},
+    {"steps", 0, true, O_STEPS},
+    {"d-model", 0, true, O_D_MODEL},
+    {"layers", 0, true, O_LAYERS},
+    {"heads", 0, true, O_HEADS},
+    {"batch", 0, true, O_BATCH},
+    {"warmup", 0, true, O_WARMUP},
+    {"seed", 0, true, O_SEED},
+    {"val-seed", 0, true, O_VAL_SEED},
+    {"dedup-pool", 0, true, O_DEDUP_POOL},
+    {"eval-every", 0, true, O_EVAL_EVERY},
+    {"ckpt-every", 0, true, O_CKPT_EVERY},
+    {"max-prefix", 0, true, O_MAX_PREFIX},
 };
 
 /* The integer options: where each goes and its range. */
@@ -264,8 +311,11 @@ static bool train_option(int id, const char *v, TrainRun *r) {
     case O_EXCLUDE: r->fl.exclude = v; return true;
     case O_WEIGHT:
         if (parse_weight(v, &r->fl)) return true;
-        cli_usage_error("train", "--weight expects CLASS=W (linseqmap, one_row, num_map or mono_map; W in [1, 1000]), "
-                        "got '%s'", v);
+        cli_usage_error(
+            "train",
+            "--weight expects CLASS=W (linseqmap, one_row, num_map or mono_map; W in [1, 1000]), "
+            "got '%s'",
+            v);
         return false;
     case O_LR_MIN: return cli_parse_real("train", "--lr-min", v, 0, 10, 0, &r->fl.lr_min);
     case O_LR: return cli_parse_real("train", "--lr", v, 0, 10, CLI_OPEN_LO, &r->fl.lr);
@@ -285,10 +335,13 @@ static int train_args(int argc, char **argv, TrainRun *r) {
         }
         if (id == CLI_ERR || !train_option(id, v, r)) return EXIT_USAGE;
     }
-    if (!r->data_dir && !r->fl.stream && !r->resume) return cli_usage_error("train", "missing --data DIR (or --stream)");
-    if (r->data_dir && r->fl.stream) return cli_usage_error("train", "--data and --stream exclude each other");
+    if (!r->data_dir && !r->fl.stream && !r->resume)
+        return cli_usage_error("train", "missing --data DIR (or --stream)");
+    if (r->data_dir && r->fl.stream)
+        return cli_usage_error("train", "--data and --stream exclude each other");
     if (r->init_adam && !r->init) return cli_usage_error("train", "--init-adam needs --init CKPT");
-    if (r->init && r->resume) return cli_usage_error("train", "--init starts a run; --resume continues one (give one)");
+    if (r->init && r->resume)
+        return cli_usage_error("train", "--init starts a run; --resume continues one (give one)");
     if (!r->out) return cli_usage_error("train", "missing -o META.safetensors");
     return -1;
 }
@@ -303,11 +356,14 @@ static int train_outputs(TrainRun *r) {
     r->deflog = train_log_path(r->out);
     if (!r->log_path) r->log_path = r->deflog;
     const char *inputs[] = {r->data_dir, r->cfg_path ? r->cfg_path : r->data_dir, NULL};
-    OutPathSpec ck = {.what = "checkpoint", .inputs = inputs, .st_format = "itracr-meta/1",
+    OutPathSpec ck = {.what = "checkpoint",
+                      .inputs = inputs,
+                      .st_format = "itracr-meta/1",
                       .replace = r->resume || r->force};
     OutPathSpec js = {.what = "training config", .inputs = inputs, .text_prefix = "{"};
     OutPathSpec lg = {.what = "training log", .inputs = inputs, .text_prefix = "{\"step\""};
-    if (!cli_output("train", r->out, &ck, &r->out) || !cli_output("train", r->side, &js, &r->side_w) ||
+    if (!cli_output("train", r->out, &ck, &r->out) ||
+        !cli_output("train", r->side, &js, &r->side_w) ||
         !cli_output("train", r->log_path, &lg, &r->log_path))
         return 1;
     char *lock_path = sb_concat(r->out, ".lock");
@@ -323,14 +379,25 @@ static int train_outputs(TrainRun *r) {
 /* The first flag that would change a resumed run's saved config, or NULL. */
 static const char *resume_conflict(const TrainRun *r) {
     const Flags *f = &r->fl;
-    const char *c = r->cfg_path ? "--config" : f->lr > 0 ? "--lr" : f->d_model >= 0 ? "--d-model"
-                  : f->layers >= 0 ? "--layers" : f->heads >= 0 ? "--heads" : f->batch >= 0 ? "--batch"
-                  : f->warmup >= 0 ? "--warmup" : f->seed >= 0 ? "--seed"
-                  : f->eval_every >= 0 ? "--eval-every" : f->ckpt_every >= 0 ? "--ckpt-every"
-                  : f->max_prefix >= 0 ? "--max-prefix" : f->lr_min >= 0 ? "--lr-min"
-                  : f->stream ? "--stream" : f->val_seed >= 0 ? "--val-seed"
-                  : f->dedup_pool >= 0 ? "--dedup-pool" : f->exclude ? "--exclude"
-                  : f->no_exclude ? "--no-exclude" : r->init_adam ? "--init-adam" : NULL;
+    const char *c = r->cfg_path          ? "--config"
+                    : f->lr > 0          ? "--lr"
+                    : f->d_model >= 0    ? "--d-model"
+                    : f->layers >= 0     ? "--layers"
+                    : f->heads >= 0      ? "--heads"
+                    : f->batch >= 0      ? "--batch"
+                    : f->warmup >= 0     ? "--warmup"
+                    : f->seed >= 0       ? "--seed"
+                    : f->eval_every >= 0 ? "--eval-every"
+                    : f->ckpt_every >= 0 ? "--ckpt-every"
+                    : f->max_prefix >= 0 ? "--max-prefix"
+                    : f->lr_min >= 0     ? "--lr-min"
+                    : f->stream          ? "--stream"
+                    : f->val_seed >= 0   ? "--val-seed"
+                    : f->dedup_pool >= 0 ? "--dedup-pool"
+                    : f->exclude         ? "--exclude"
+                    : f->no_exclude      ? "--no-exclude"
+                    : r->init_adam       ? "--init-adam"
+                                         : NULL;
     for (int k = 0; !c && k < TS_CLASS_COUNT; k++)
         if (f->w[k] > 0) c = "--weight";
     return c;
@@ -342,21 +409,26 @@ static int config_resume(TrainRun *r) {
     char err[1024];
     const char *conflict = resume_conflict(r);
     if (conflict) {
-        fprintf(stderr, "itracr train: --resume continues with the config saved in %s; %s cannot change it "
-                "(only --steps can; start a new run with --force to change it)\n", r->side_w, conflict);
+        fprintf(stderr,
+                "itracr train: --resume continues with the config saved in %s; %s cannot change it "
+                "(only --steps can; start a new run with --force to change it)\n",
+                r->side_w, conflict);
         return 1;
     }
     bool found = false;
     char *rec_data = NULL;
-    if (train_sidecar_read(r->side_w, &r->tc, &found, &rec_data, NULL, err, sizeof err) != 0 || !found) {
-        fprintf(stderr, "itracr train: %s\n", found ? err : "no training config next to the checkpoint");
+    if (train_sidecar_read(r->side_w, &r->tc, &found, &rec_data, NULL, err, sizeof err) != 0 ||
+        !found) {
+        fprintf(stderr, "itracr train: %s\n",
+                found ? err : "no training config next to the checkpoint");
         return 1;
     }
     char *rec_abs = rec_data ? realpath(rec_data, NULL) : NULL;
     int bad = rec_data && (!r->data_abs || !rec_abs || strcmp(rec_abs, r->data_abs) != 0);
     if (bad)
-        fprintf(stderr, "itracr train: %s was trained on --data %s; resuming it on %s would mix datasets\n", r->out,
-                rec_data, r->data_dir);
+        fprintf(stderr,
+                "itracr train: %s was trained on --data %s; resuming it on %s would mix datasets\n",
+                r->out, rec_data, r->data_dir);
     free(rec_data);
     free(rec_abs);
     if (r->fl.steps >= 0) r->tc.steps = r->fl.steps;
@@ -399,8 +471,10 @@ static int train_configure(TrainRun *r) {
     char err[1024];
     train_config_default(&r->tc);
     r->resuming = r->resume && access(r->out, F_OK) == 0;
-    if (r->resume && !r->resuming) fprintf(stderr, "itracr train: no checkpoint at %s yet: starting fresh\n", r->out);
-    r->data_abs = r->data_dir ? realpath(r->data_dir, NULL) : NULL; /* recorded in the sidecar; NULL: missing */
+    if (r->resume && !r->resuming)
+        fprintf(stderr, "itracr train: no checkpoint at %s yet: starting fresh\n", r->out);
+    r->data_abs = r->data_dir ? realpath(r->data_dir, NULL)
+                              : NULL; /* recorded in the sidecar; NULL: missing */
     if (r->resuming ? config_resume(r) : config_fresh(r)) return 1;
     if (!r->tc.stream && !r->data_dir) {
         fprintf(stderr, "itracr train: %s trains on a dataset: give --data DIR\n", r->out);
@@ -434,12 +508,16 @@ static int train_load_data(TrainRun *r) {
             }
             r->have_val = 1;
         }
-        fprintf(stderr, "data: streamed (seed %llu, train split, %d classic programs excluded); %d val samples of the "
-                "val split of seed %llu made in %.1f s\n", (unsigned long long)tc->seed, r->stream.n_classic, r->val.n,
-                (unsigned long long)tc->val_seed, now_s() - t0);
+        fprintf(
+            stderr,
+            "data: streamed (seed %llu, train split, %d classic programs excluded); %d val samples of the "
+            "val split of seed %llu made in %.1f s\n",
+            (unsigned long long)tc->seed, r->stream.n_classic, r->val.n,
+            (unsigned long long)tc->val_seed, now_s() - t0);
         return 0;
     }
-    if (train_data_load_split(&r->train, r->data_dir, "train", tc->max_prefix, err, sizeof err) != 0) {
+    if (train_data_load_split(&r->train, r->data_dir, "train", tc->max_prefix, err, sizeof err) !=
+        0) {
         fprintf(stderr, "itracr train: %s\n", err);
         return 1;
     }
@@ -447,12 +525,18 @@ static int train_load_data(TrainRun *r) {
         fprintf(stderr, "itracr train: %s: no usable training samples\n", r->data_dir);
         return 1;
     }
-    r->have_val = train_data_load_split(&r->val, r->data_dir, "val", tc->max_prefix, err, sizeof err) == 0 && r->val.n > 0;
-    if (!r->have_val) fprintf(stderr, "itracr train: no validation split (%s): validation metrics off\n", err);
+    r->have_val =
+        train_data_load_split(&r->val, r->data_dir, "val", tc->max_prefix, err, sizeof err) == 0 &&
+        r->val.n > 0;
+    if (!r->have_val)
+        fprintf(stderr, "itracr train: no validation split (%s): validation metrics off\n", err);
     if (r->train.have_wt) tc->wt = r->train.wt;
-    fprintf(stderr, "data: %d train samples (%ld dropped: more than %d weight tokens), %d val, %.1f M weight tokens, "
-            "loaded in %.1f s\n", r->train.n, r->train.skipped, tc->max_prefix, r->val.n, (double)r->train.total / 1e6,
-            now_s() - t0);
+    fprintf(
+        stderr,
+        "data: %d train samples (%ld dropped: more than %d weight tokens), %d val, %.1f M weight tokens, "
+        "loaded in %.1f s\n",
+        r->train.n, r->train.skipped, tc->max_prefix, r->val.n, (double)r->train.total / 1e6,
+        now_s() - t0);
     return 0;
 }
 
@@ -463,8 +547,9 @@ static int train_start(TrainRun *r) {
     Trainer *t = &r->t;
     const TrainData *tdata = r->tc.stream ? NULL : &r->train;
     int irc = r->resuming ? trainer_init_resume(t, &r->tc, tdata, r->out, err, sizeof err)
-            : r->init     ? trainer_init_from(t, &r->tc, tdata, r->init, r->init_adam, err, sizeof err)
-                          : trainer_init(t, &r->tc, tdata, err, sizeof err);
+              : r->init
+                  ? trainer_init_from(t, &r->tc, tdata, r->init, r->init_adam, err, sizeof err)
+                  : trainer_init(t, &r->tc, tdata, err, sizeof err);
     if (irc != 0) {
         fprintf(stderr, "itracr train: %s\n", err);
         return 1;
@@ -479,11 +564,14 @@ static int train_start(TrainRun *r) {
     } else {
         r->tc = t->tc; /* init and init_step */
         if (r->init)
-            fprintf(stderr, "initialised from %s (%s; its AdamW step count %ld kept for bias correction)\n", r->init,
-                    r->init_adam ? "parameters and AdamW state" : "parameters only", r->tc.init_step);
+            fprintf(stderr,
+                    "initialised from %s (%s; its AdamW step count %ld kept for bias correction)\n",
+                    r->init, r->init_adam ? "parameters and AdamW state" : "parameters only",
+                    r->tc.init_step);
         FILE *lf = fopen(r->log_path, "w"); /* a fresh run starts an empty log */
         if (!lf || fclose(lf) != 0) {
-            fprintf(stderr, "itracr train: cannot create log %s: %s\n", r->log_path, strerror(errno));
+            fprintf(stderr, "itracr train: cannot create log %s: %s\n", r->log_path,
+                    strerror(errno));
             return 1;
         }
     }
@@ -503,10 +591,13 @@ static int train_start(TrainRun *r) {
     }
     size_t np = t->m.lay.n_params;
     const TrainConfig *tc = &r->tc;
-    fprintf(stderr, "model: d_model %d, %d layers, %d heads, %zu parameters (%.1f MB with gradients and AdamW state)\n",
-            tc->d_model, tc->n_layer, tc->n_head, np, (double)np * 16 / 1e6);
-    fprintf(stderr, "training: batch %d, lr %g -> %g, warmup %ld, steps %ld, seed %llu; log %s\n", tc->batch, tc->lr,
-            tc->lr_min, tc->warmup, tc->steps, (unsigned long long)tc->seed, r->log_path);
+    fprintf(
+        stderr,
+        "model: d_model %d, %d layers, %d heads, %zu parameters (%.1f MB with gradients and AdamW state)\n",
+        tc->d_model, tc->n_layer, tc->n_head, np, (double)np * 16 / 1e6);
+    fprintf(stderr, "training: batch %d, lr %g -> %g, warmup %ld, steps %ld, seed %llu; log %s\n",
+            tc->batch, tc->lr, tc->lr_min, tc->warmup, tc->steps, (unsigned long long)tc->seed,
+            r->log_path);
     return 0;
 }
 
@@ -522,21 +613,25 @@ typedef struct Pace {
 static int log_step(TrainRun *r, Pace *pc, long step, float loss, float lr) {
     const TrainConfig *tc = &r->tc;
     char err[1024];
-    int do_eval = r->have_val && tc->eval_every > 0 && (step % tc->eval_every == 0 || step == tc->steps);
+    int do_eval =
+        r->have_val && tc->eval_every > 0 && (step % tc->eval_every == 0 || step == tc->steps);
     if (!(step % tc->log_every == 0 || do_eval || step == tc->steps)) return 0;
     double now = now_s(), tok_s = pc->win_tok / (now - pc->win_t + 1e-9);
-    fprintf(r->logf, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g,\"tok_s\":%.0f,\"elapsed_s\":%.1f", step, loss, lr,
-            tok_s, now - pc->start);
+    fprintf(r->logf, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g,\"tok_s\":%.0f,\"elapsed_s\":%.1f",
+            step, loss, lr, tok_s, now - pc->start);
     if (do_eval) {
         double acc = 0, ex = 0, te = now_s();
-        if (trainer_eval(&r->t, &r->val, tc->eval_tf, tc->eval_decode, &acc, &ex, err, sizeof err) != 0) {
+        if (trainer_eval(&r->t, &r->val, tc->eval_tf, tc->eval_decode, &acc, &ex, err,
+                         sizeof err) != 0) {
             fprintf(stderr, "itracr train: validation: %s\n", err);
             return 1;
         }
-        fprintf(r->logf, ",\"val_token_acc\":%.6f,\"val_exact\":%.6f,\"eval_s\":%.1f", acc, ex, now_s() - te);
+        fprintf(r->logf, ",\"val_token_acc\":%.6f,\"val_exact\":%.6f,\"eval_s\":%.1f", acc, ex,
+                now_s() - te);
         if (pc->tty) fprintf(stderr, "\n");
-        fprintf(stderr, "step %ld: val token acc %.4f, exact %.4f (%d / %d samples)\n", step, acc, ex,
-                tc->eval_tf < r->val.n ? tc->eval_tf : r->val.n, tc->eval_decode < r->val.n ? tc->eval_decode : r->val.n);
+        fprintf(stderr, "step %ld: val token acc %.4f, exact %.4f (%d / %d samples)\n", step, acc,
+                ex, tc->eval_tf < r->val.n ? tc->eval_tf : r->val.n,
+                tc->eval_decode < r->val.n ? tc->eval_decode : r->val.n);
     }
     fprintf(r->logf, "}\n");
     if (fflush(r->logf) != 0 || ferror(r->logf)) { /* a full disk must not pass silently */
@@ -544,9 +639,11 @@ static int log_step(TrainRun *r, Pace *pc, long step, float loss, float lr) {
         return 1;
     }
     if (pc->tty) {
-        double per = (now - pc->start) / (double)(step - pc->start_step), eta = per * (double)(tc->steps - step);
-        fprintf(stderr, "\rstep %ld/%ld  loss %.4f  lr %.2e  %.0f tok/s  ETA %02d:%02d:%02d   ", step, tc->steps, loss,
-                lr, tok_s, (int)(eta / 3600), (int)fmod(eta / 60, 60), (int)fmod(eta, 60));
+        double per = (now - pc->start) / (double)(step - pc->start_step),
+               eta = per * (double)(tc->steps - step);
+        fprintf(stderr, "\rstep %ld/%ld  loss %.4f  lr %.2e  %.0f tok/s  ETA %02d:%02d:%02d   ",
+                step, tc->steps, loss, lr, tok_s, (int)(eta / 3600), (int)fmod(eta / 60, 60),
+                (int)fmod(eta, 60));
     }
     pc->win_tok = 0;
     pc->win_t = now_s();
@@ -568,16 +665,18 @@ static int train_loop(TrainRun *r, Pace *pc) {
             return EXIT_BAD_INPUT;
         }
         if (!isfinite(loss)) {
-            fprintf(stderr, "itracr train: step %ld: loss is not finite; stopping\n", trainer_run_step(t));
+            fprintf(stderr, "itracr train: step %ld: loss is not finite; stopping\n",
+                    trainer_run_step(t));
             return EXIT_BAD_INPUT;
         }
         pc->win_tok += t->tok_count;
         long step = trainer_run_step(t); /* steps done */
         if (step == pc->start_step + 1)
-            fprintf(stderr, "first step: %.0f ms (batch P=%d, T=%d), resident memory %ld MB\n", 1e3 * (now_s() - ts),
-                    t->P, t->T, rss_mb());
+            fprintf(stderr, "first step: %.0f ms (batch P=%d, T=%d), resident memory %ld MB\n",
+                    1e3 * (now_s() - ts), t->P, t->T, rss_mb());
         if (log_step(r, pc, step, loss, lr)) return EXIT_BAD_INPUT;
-        if ((tc->ckpt_every > 0 && step % tc->ckpt_every == 0) || step == tc->steps || step == end) {
+        if ((tc->ckpt_every > 0 && step % tc->ckpt_every == 0) || step == tc->steps ||
+            step == end) {
             if (trainer_save(t, r->out, err, sizeof err) != 0) {
                 fprintf(stderr, "itracr train: checkpoint: %s\n", err);
                 return EXIT_BAD_INPUT;
@@ -596,17 +695,23 @@ static int train_finish(TrainRun *r, const Pace *pc, int rc) {
         if (trainer_save(t, r->out, err, sizeof err) != 0) {
             fprintf(stderr, "itracr train: checkpoint: %s\n", err);
             rc = EXIT_BAD_INPUT;
-        } else fprintf(stderr, "\ninterrupted: checkpoint at step %ld in %s (continue with --resume)\n", trainer_run_step(t), r->out);
+        } else
+            fprintf(stderr,
+                    "\ninterrupted: checkpoint at step %ld in %s (continue with --resume)\n",
+                    trainer_run_step(t), r->out);
     }
     if (pc->tty) fprintf(stderr, "\n");
     if (rc == EXIT_OK && !g_stop)
-        fprintf(stderr, "done: %ld steps in %.1f s; model %s\n", trainer_run_step(t) - pc->start_step, now_s() - pc->start,
-                r->out);
+        fprintf(stderr, "done: %ld steps in %.1f s; model %s\n",
+                trainer_run_step(t) - pc->start_step, now_s() - pc->start, r->out);
     const TrainStream *s = &r->stream;
     if (r->tc.stream)
-        fprintf(stderr, "stream: %ld candidates tried: %ld rejected by the generator, %ld in another split, %ld classic, "
-                "%ld over %d weight tokens, %ld thinned by frequency, %ld by class weights\n", s->tried, s->failed,
-                s->wrong_split, s->classic_hits, s->too_long, r->tc.max_prefix, s->freq_thinned, s->thinned);
+        fprintf(
+            stderr,
+            "stream: %ld candidates tried: %ld rejected by the generator, %ld in another split, %ld classic, "
+            "%ld over %d weight tokens, %ld thinned by frequency, %ld by class weights\n",
+            s->tried, s->failed, s->wrong_split, s->classic_hits, s->too_long, r->tc.max_prefix,
+            s->freq_thinned, s->thinned);
     int bad_close = fclose(r->logf) != 0;
     r->logf = NULL;
     if (bad_close && rc == EXIT_OK) {
@@ -638,7 +743,8 @@ int cmd_train(int argc, char **argv) {
     int rc = train_args(argc, argv, r);
     if (rc < 0) {
         rc = EXIT_BAD_INPUT;
-        if (train_outputs(r) == 0 && train_configure(r) == 0 && train_load_data(r) == 0 && train_start(r) == 0) {
+        if (train_outputs(r) == 0 && train_configure(r) == 0 && train_load_data(r) == 0 &&
+            train_start(r) == 0) {
             signal(SIGINT, on_signal);
             signal(SIGTERM, on_signal);
             Pace pc = {.start = now_s(), .tty = isatty(2), .start_step = trainer_run_step(&r->t)};

@@ -49,14 +49,38 @@ int cmd_transform(int argc, char **argv) {
     uint64_t seed = 1;
     TfCompressOptions co;
     tf_compress_options_default(&co);
-    enum { O_ROTATE = 1, O_PERMUTE, O_SCALE, O_QUIET, O_DISTILL, O_COMPRESS, O_STEPS, O_WIDTH, O_RESTARTS, O_BATCH,
-           O_LR, O_OUT_WEIGHT, O_SEED, O_CHECK, O_OUT };
-    static const CliOpt opts[] = {
-        {"rotate", 0, false, O_ROTATE},    {"permute", 0, false, O_PERMUTE},     {"scale", 0, false, O_SCALE},
-        {"quiet", 0, false, O_QUIET},      {"distill", 0, false, O_DISTILL},     {"compress", 0, true, O_COMPRESS},
-        {"steps", 0, true, O_STEPS},       {"width", 0, true, O_WIDTH},          {"restarts", 0, true, O_RESTARTS},
-        {"batch", 0, true, O_BATCH},       {"lr", 0, true, O_LR},                {"out-weight", 0, true, O_OUT_WEIGHT},
-        {"seed", 0, true, O_SEED},         {"check", 0, true, O_CHECK},          {NULL, 'o', true, O_OUT}};
+    enum {
+        O_ROTATE = 1,
+        O_PERMUTE,
+        O_SCALE,
+        O_QUIET,
+        O_DISTILL,
+        O_COMPRESS,
+        O_STEPS,
+        O_WIDTH,
+        O_RESTARTS,
+        O_BATCH,
+        O_LR,
+        O_OUT_WEIGHT,
+        O_SEED,
+        O_CHECK,
+        O_OUT
+    };
+    static const CliOpt opts[] = {{"rotate", 0, false, O_ROTATE},
+                                  {"permute", 0, false, O_PERMUTE},
+                                  {"scale", 0, false, O_SCALE},
+                                  {"quiet", 0, false, O_QUIET},
+                                  {"distill", 0, false, O_DISTILL},
+                                  {"compress", 0, true, O_COMPRESS},
+                                  {"steps", 0, true, O_STEPS},
+                                  {"width", 0, true, O_WIDTH},
+                                  {"restarts", 0, true, O_RESTARTS},
+                                  {"batch", 0, true, O_BATCH},
+                                  {"lr", 0, true, O_LR},
+                                  {"out-weight", 0, true, O_OUT_WEIGHT},
+                                  {"seed", 0, true, O_SEED},
+                                  {"check", 0, true, O_CHECK},
+                                  {NULL, 'o', true, O_OUT}};
     CliOpts ps;
     const char *v;
     cli_opts_init(&ps, "transform", argc, argv, opts, CLI_NOPTS(opts));
@@ -70,7 +94,9 @@ int cmd_transform(int argc, char **argv) {
         case O_SCALE: scale = true; break;
         case O_QUIET: quiet = true; break;
         case O_DISTILL: distill = true; break;
-        case O_COMPRESS: ok = cli_parse_int("transform", "--compress", v, 1, 1 << 20, &compress); break;
+        case O_COMPRESS:
+            ok = cli_parse_int("transform", "--compress", v, 1, 1 << 20, &compress);
+            break;
         case O_STEPS: ok = cli_parse_int("transform", "--steps", v, 0, 100000000L, &steps); break;
         case O_WIDTH: ok = cli_parse_int("transform", "--width", v, 1, 1 << 20, &width); break;
         case O_RESTARTS:
@@ -78,8 +104,12 @@ int cmd_transform(int argc, char **argv) {
             co.restarts = (int)x;
             break;
         case O_BATCH: ok = cli_parse_int("transform", "--batch", v, 1, 1 << 16, &batch); break;
-        case O_LR: ok = cli_parse_real("transform", "--lr", v, 0, 10, CLI_OPEN_LO | CLI_OPEN_HI, &lr); break;
-        case O_OUT_WEIGHT: ok = cli_parse_real("transform", "--out-weight", v, 0, 1e6, 0, &co.out_weight); break;
+        case O_LR:
+            ok = cli_parse_real("transform", "--lr", v, 0, 10, CLI_OPEN_LO | CLI_OPEN_HI, &lr);
+            break;
+        case O_OUT_WEIGHT:
+            ok = cli_parse_real("transform", "--out-weight", v, 0, 1e6, 0, &co.out_weight);
+            break;
         case O_SEED: ok = cli_parse_u64("transform", "--seed", v, &seed); break;
         case O_CHECK: ok = cli_parse_int("transform", "--check", v, 0, 100000000L, &check); break;
         case O_OUT: out = v; break;
@@ -92,8 +122,11 @@ int cmd_transform(int argc, char **argv) {
     if (!path) return cli_usage_error("transform", "missing MODEL.safetensors");
     if (!out) return cli_usage_error("transform", "-o OUT is required");
     if (!rot && !perm && !scale && !compress && !distill)
-        return cli_usage_error("transform", "name at least one of --rotate, --permute, --scale, --compress, --distill");
-    if (compress && distill) return cli_usage_error("transform", "--compress and --distill exclude each other");
+        return cli_usage_error(
+            "transform",
+            "name at least one of --rotate, --permute, --scale, --compress, --distill");
+    if (compress && distill)
+        return cli_usage_error("transform", "--compress and --distill exclude each other");
     if (steps >= 0) co.steps = (int)steps;
     if (batch > 0) co.batch = (int)batch;
     if (lr > 0) co.lr = lr;
@@ -115,8 +148,9 @@ int cmd_transform(int argc, char **argv) {
     int rc = EXIT_BAD_INPUT;
     if (compress) {
         if (compress > m->residual_dim) {
-            fprintf(stderr, "itracr transform: --compress %ld is wider than the model's residual (%d)\n", compress,
-                    m->residual_dim);
+            fprintf(stderr,
+                    "itracr transform: --compress %ld is wider than the model's residual (%d)\n",
+                    compress, m->residual_dim);
             goto done;
         }
         co.dim = (int)compress;
@@ -125,8 +159,8 @@ int cmd_transform(int argc, char **argv) {
         TfCompressReport cr;
         if (tf_compress(m, &co, &t, &cr, err, sizeof err)) goto fail;
         if (!quiet)
-            fprintf(stderr, "compress: width %d -> %d, %d steps, loss %.4g -> %.4g, %.2f s\n", m->residual_dim,
-                    co.dim, cr.steps, cr.loss_first, cr.loss_last, cr.seconds);
+            fprintf(stderr, "compress: width %d -> %d, %d steps, loss %.4g -> %.4g, %.2f s\n",
+                    m->residual_dim, co.dim, cr.steps, cr.loss_first, cr.loss_last, cr.seconds);
     } else if (distill) {
         dopt.seed = seed;
         dopt.verbose = !quiet;
@@ -135,14 +169,17 @@ int cmd_transform(int argc, char **argv) {
         if (tf_distill(m, &dopt, &t, &dr, err, sizeof err)) goto fail;
         rejected = !dr.accepted;
         if (!quiet)
-            fprintf(stderr,
-                    "distill: %d steps, loss %.4g -> %.4g, %.2f s; %.2f%% of inputs and %.2f%% of positions match: %s\n",
-                    dr.steps, dr.loss_first, dr.loss_last, dr.seconds, 100 * dr.input_accuracy,
-                    100 * dr.position_accuracy, dr.accepted ? "accepted" : "NOT accepted (< 99% of inputs)");
+            fprintf(
+                stderr,
+                "distill: %d steps, loss %.4g -> %.4g, %.2f s; %.2f%% of inputs and %.2f%% of positions match: %s\n",
+                dr.steps, dr.loss_first, dr.loss_last, dr.seconds, 100 * dr.input_accuracy,
+                100 * dr.position_accuracy,
+                dr.accepted ? "accepted" : "NOT accepted (< 99% of inputs)");
     } else {
         t = tf_model_clone(m);
     }
-    if ((scale && tf_scale(t, seed, err, sizeof err)) || (perm && tf_permute(t, seed, err, sizeof err)) ||
+    if ((scale && tf_scale(t, seed, err, sizeof err)) ||
+        (perm && tf_permute(t, seed, err, sizeof err)) ||
         (rot && tf_rotate(t, seed, err, sizeof err)))
         goto fail;
     if (model_save(t, out, err, sizeof err)) goto fail;
@@ -156,16 +193,21 @@ int cmd_transform(int argc, char **argv) {
             goto fail;
         }
         if (!quiet) {
-            printf("checked %ld inputs%s: %ld/%ld output positions match (%.2f%%), %ld/%ld whole inputs (%.2f%%); "
-                   "%ld positions without a defined output skipped; max |diff| %.3g (outputs up to %.3g)\n",
-                   cmp.n_inputs, cmp.exhaustive ? " (every input)" : " (random)", cmp.n_positions_match,
-                   cmp.n_positions, 100.0 * (double)cmp.n_positions_match / (double)(cmp.n_positions ? cmp.n_positions : 1),
-                   cmp.n_inputs_match, cmp.n_inputs, 100.0 * (double)cmp.n_inputs_match / (double)(cmp.n_inputs ? cmp.n_inputs : 1),
-                   cmp.n_skipped, cmp.max_abs_diff, cmp.max_ref_abs);
+            printf(
+                "checked %ld inputs%s: %ld/%ld output positions match (%.2f%%), %ld/%ld whole inputs (%.2f%%); "
+                "%ld positions without a defined output skipped; max |diff| %.3g (outputs up to %.3g)\n",
+                cmp.n_inputs, cmp.exhaustive ? " (every input)" : " (random)",
+                cmp.n_positions_match, cmp.n_positions,
+                100.0 * (double)cmp.n_positions_match /
+                    (double)(cmp.n_positions ? cmp.n_positions : 1),
+                cmp.n_inputs_match, cmp.n_inputs,
+                100.0 * (double)cmp.n_inputs_match / (double)(cmp.n_inputs ? cmp.n_inputs : 1),
+                cmp.n_skipped, cmp.max_abs_diff, cmp.max_ref_abs);
             if (cmp.first_mismatch[0]) printf("first mismatch: %s\n", cmp.first_mismatch);
         }
         if (!compress && !distill && cmp.n_positions_match != cmp.n_positions) {
-            fprintf(stderr, "itracr transform: the transformed model's outputs differ from the input's\n");
+            fprintf(stderr,
+                    "itracr transform: the transformed model's outputs differ from the input's\n");
             rc = EXIT_BAD_INPUT;
         }
     }

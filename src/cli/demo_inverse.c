@@ -58,7 +58,8 @@ static void print_indented(const char *s) {
     for (const char *l = s; *l;) {
         const char *e = strchr(l, '\n');
         size_t n = e ? (size_t)(e - l) : strlen(l);
-        if (n && l[0] != '#' && strncmp(l, "vocab", 5) && strncmp(l, "max_seq_len", 11)) printf("    %.*s\n", (int)n, l);
+        if (n && l[0] != '#' && strncmp(l, "vocab", 5) && strncmp(l, "max_seq_len", 11))
+            printf("    %.*s\n", (int)n, l);
         l += n + (e ? 1 : 0);
     }
 }
@@ -80,8 +81,9 @@ int demo_inverse(const char *meta_arg) {
     printf("\n== the inverse direction: weights -> program ==\n");
     char *meta = meta_arg ? strdup(meta_arg) : find_meta();
     if (!meta || access(meta, R_OK) != 0) {
-        printf("skipped: the shipped meta-model %s was not found (run from the checkout, or pass --meta PATH)\n",
-               meta_arg ? meta_arg : META_NAME);
+        printf(
+            "skipped: the shipped meta-model %s was not found (run from the checkout, or pass --meta PATH)\n",
+            meta_arg ? meta_arg : META_NAME);
         free(meta);
         return EXIT_OK;
     }
@@ -112,10 +114,11 @@ int demo_inverse(const char *meta_arg) {
         goto done;
     }
     have_mm = 1;
-    printf("a program from the shipped model's training distribution (vocab {0..4}, max_seq_len 5), drawn\n"
-           "with a seed it never trained on; compiled to %d layers, residual width %d, %d weight tokens,\n"
-           "then decompiled by %s:\n\ntrue program:\n",
-           m->num_layers, m->residual_dim, wt.n, meta);
+    printf(
+        "a program from the shipped model's training distribution (vocab {0..4}, max_seq_len 5), drawn\n"
+        "with a seed it never trained on; compiled to %d layers, residual width %d, %d weight tokens,\n"
+        "then decompiled by %s:\n\ntrue program:\n",
+        m->num_layers, m->residual_dim, wt.n, meta);
     print_indented(inverse_source);
     Value vocab[64];
     int nv = 0;
@@ -127,7 +130,8 @@ int demo_inverse(const char *meta_arg) {
         fprintf(stderr, "itracr demo: %s\n", err);
         goto done;
     }
-    printf("\ntop-1 (greedy) prediction: %s\n", memcmp(greedy, truth, sizeof truth) == 0 ? "exact" : "wrong");
+    printf("\ntop-1 (greedy) prediction: %s\n",
+           memcmp(greedy, truth, sizeof truth) == 0 ? "exact" : "wrong");
     print_table_program(greedy, vocab, nv, m->max_seq_len);
     SearchOptions so;
     search_options_default(&so);
@@ -137,7 +141,9 @@ int demo_inverse(const char *meta_arg) {
         goto done;
     }
     printf("\nsearch (`itracr decompile --search %d`): candidate %d of %d tried (1 is the greedy\n"
-           "decode), %.0f ms; %s\n", so.max_candidates, r.winner + 1, r.tried, r.ms, memcmp(r.table, truth, sizeof truth) == 0 ? "exact" : "not the true program");
+           "decode), %.0f ms; %s\n",
+           so.max_candidates, r.winner + 1, r.tried, r.ms,
+           memcmp(r.table, truth, sizeof truth) == 0 ? "exact" : "not the true program");
     print_table_program(r.table, vocab, nv, m->max_seq_len);
     if (r.verdict != SEARCH_NONE) printf("verified: %s\n", search_verdict_name(r.verdict));
     else printf("verified: none (disagrees on %ld of %ld inputs)\n", r.n_disagree, r.n_inputs);

@@ -13,7 +13,8 @@ static cJSON *matrix(const double *a, int rows, int cols) {
     cJSON *m = cJSON_CreateArray();
     for (int r = 0; r < rows; r++) {
         cJSON *row = cJSON_CreateArray();
-        for (int c = 0; c < cols; c++) cJSON_AddItemToArray(row, json_number(a[(size_t)r * cols + c]));
+        for (int c = 0; c < cols; c++)
+            cJSON_AddItemToArray(row, json_number(a[(size_t)r * cols + c]));
         cJSON_AddItemToArray(m, row);
     }
     return m;
@@ -31,15 +32,18 @@ static char *trace_json(const CompiledModel *m, const ModelTrace *tr) {
     cJSON_AddStringToObject(o, "format", "itracr-trace/1");
     cJSON *toks = cJSON_AddArrayToObject(o, "tokens");
     for (int t = 0; t < tr->T; t++)
-        cJSON_AddItemToArray(toks, t == 0 ? cJSON_CreateString("BOS") : value_json(m->tokens[tr->ids[t]]));
-    cJSON_AddItemToObject(o, "residual_labels", cJSON_CreateStringArray(m->residual_labels, m->residual_dim));
+        cJSON_AddItemToArray(toks, t == 0 ? cJSON_CreateString("BOS")
+                                          : value_json(m->tokens[tr->ids[t]]));
+    cJSON_AddItemToObject(o, "residual_labels",
+                          cJSON_CreateStringArray(m->residual_labels, m->residual_dim));
     cJSON *st = cJSON_AddArrayToObject(o, "stages");
     for (int s = 0; s < tr->n_stages; s++) {
         char name[64];
         model_trace_stage_name(s, name, sizeof name);
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "name", name);
-        cJSON_AddItemToObject(e, "residual", matrix(tr->resid + (size_t)s * tr->T * tr->D, tr->T, tr->D));
+        cJSON_AddItemToObject(e, "residual",
+                              matrix(tr->resid + (size_t)s * tr->T * tr->D, tr->T, tr->D));
         cJSON_AddItemToArray(st, e);
     }
     cJSON *at = cJSON_AddArrayToObject(o, "attention");
@@ -48,9 +52,13 @@ static char *trace_json(const CompiledModel *m, const ModelTrace *tr) {
             cJSON *e = cJSON_CreateObject();
             cJSON_AddNumberToObject(e, "layer", l);
             cJSON_AddNumberToObject(e, "head", h);
-            const char *node = m->info && m->info[l].head_nodes && h < m->info[l].n_heads ? m->info[l].head_nodes[h] : "";
+            const char *node = m->info && m->info[l].head_nodes && h < m->info[l].n_heads
+                                   ? m->info[l].head_nodes[h]
+                                   : "";
             cJSON_AddStringToObject(e, "node", node);
-            cJSON_AddItemToObject(e, "pattern", matrix(tr->attn + ((size_t)l * tr->H + h) * tr->T * tr->T, tr->T, tr->T));
+            cJSON_AddItemToObject(
+                e, "pattern",
+                matrix(tr->attn + ((size_t)l * tr->H + h) * tr->T * tr->T, tr->T, tr->T));
             cJSON_AddItemToArray(at, e);
         }
     cJSON *out = cJSON_AddObjectToObject(o, "output");

@@ -19,23 +19,28 @@ static const Command commands[] = {
     {"compile", cmd_compile, "compile a program to transformer weights (safetensors)"},
     {"forward", cmd_forward, "run a compiled model on an input"},
     {"info", cmd_info, "describe a compiled model"},
-    {"transform", cmd_transform, "rotate, permute, rescale or compress a model without changing its function"},
+    {"transform", cmd_transform,
+     "rotate, permute, rescale or compress a model without changing its function"},
     {"report", cmd_report, "draw the training curves of a training log as SVG"},
     {"gen", cmd_gen, "generate a dataset of random programs and their compiled weights"},
     {"dataset", cmd_dataset, "statistics of a generated dataset"},
     {"train", cmd_train, "train the meta-model on a generated dataset"},
     {"decompile", cmd_decompile, "decode a compiled model back into a RASP program"},
-    {"eval", cmd_eval, "evaluate the meta-model on held-out samples and classic programs (HTML report)"},
+    {"eval", cmd_eval,
+     "evaluate the meta-model on held-out samples and classic programs (HTML report)"},
     {"lift", cmd_lift, "decompile a Tracr-compiled model exactly from its weights, with a proof"},
-    {"import", cmd_import, "import a model compiled by Tracr (.npz or safetensors + encoding JSON)"},
+    {"import", cmd_import,
+     "import a model compiled by Tracr (.npz or safetensors + encoding JSON)"},
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: itracr COMMAND [ARGS]   (itracr COMMAND --help for details)\n"
-               "       itracr --version\n\n"
-               "Inverse Tracr: compiles RASP programs to Tracr's transformer weights, generates datasets\n"
-               "of them, and trains and evaluates a meta-model that decompiles weights back to programs.\n"
-               "\ncommands:\n");
+    fprintf(
+        f,
+        "usage: itracr COMMAND [ARGS]   (itracr COMMAND --help for details)\n"
+        "       itracr --version\n\n"
+        "Inverse Tracr: compiles RASP programs to Tracr's transformer weights, generates datasets\n"
+        "of them, and trains and evaluates a meta-model that decompiles weights back to programs.\n"
+        "\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }
@@ -54,7 +59,8 @@ int main(int argc, char **argv) {
         return EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return cli_finish(commands[i].fn(argc - 1, argv + 1));
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return cli_finish(commands[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "itracr: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return EXIT_USAGE;

@@ -11,7 +11,7 @@ typedef enum {
     ALLOC_NONE, /* no block: tokens, indices, selectors */
     ALLOC_MLP,
     ALLOC_ATTN,
-    ALLOC_BOTH  /* SelectorWidth: attention head then MLP */
+    ALLOC_BOTH /* SelectorWidth: attention head then MLP */
 } AllocKind;
 
 typedef struct AllocGraph {

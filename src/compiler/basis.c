@@ -49,12 +49,14 @@ __attribute__((noinline)) static int dir_value_cmp_slow(const Dir *a, const Dir 
     if (x.kind == VAL_TUPLE && y.kind == VAL_TUPLE) {
         int r;
         if (tuple_cmp_fast(x.u.t, y.u.t, &r)) return r;
-    } else if ((x.kind == VAL_INT && y.kind == VAL_FLOAT) || (x.kind == VAL_FLOAT && y.kind == VAL_INT)) {
+    } else if ((x.kind == VAL_INT && y.kind == VAL_FLOAT) ||
+               (x.kind == VAL_FLOAT && y.kind == VAL_INT)) {
         /* An int within 2^53 is exactly a double: comparing doubles is Python's exact
          * int-float comparison (and a NaN compares equal to everything, as there). */
         Value iv = x.kind == VAL_INT ? x : y;
         if (iv.u.i >= -(INT64_C(1) << 53) && iv.u.i <= (INT64_C(1) << 53)) {
-            double p = x.kind == VAL_INT ? (double)x.u.i : x.u.f, q = y.kind == VAL_INT ? (double)y.u.i : y.u.f;
+            double p = x.kind == VAL_INT ? (double)x.u.i : x.u.f,
+                   q = y.kind == VAL_INT ? (double)y.u.i : y.u.f;
             return (p > q) - (p < q);
         }
     }
@@ -169,7 +171,8 @@ static int str_ptr_cmp(const void *a, const void *b) {
 /* The distinct name pointers of d[0..n) and their ranks: name_of[i] indexes names[], and
  * rank[k] is the position of names[k]'s string among the distinct strings (equal strings at
  * different addresses share a rank). Returns the number of distinct pointers. */
-static int rank_names(Arena *a, const Dir *d, int n, unsigned *name_of, const char **names, unsigned **rank_out) {
+static int rank_names(Arena *a, const Dir *d, int n, unsigned *name_of, const char **names,
+                      unsigned **rank_out) {
     int P = 0;
     for (int i = 0; i < n; i++) {
         if (i > 0 && d[i].name == d[i - 1].name) {
@@ -217,12 +220,14 @@ static void sort_unique_ranked(Arena *a, Dir *d, int *n_io) {
     unsigned *name_of = arena_alloc(a, sizeof(unsigned) * (size_t)n); /* index into names */
     unsigned *rank;
     rank_names(a, d, n, name_of, names, &rank);
-    RDir *r = arena_alloc(a, sizeof(RDir) * (size_t)n), *tmp = arena_alloc(a, sizeof(RDir) * (size_t)n);
+    RDir *r = arena_alloc(a, sizeof(RDir) * (size_t)n),
+         *tmp = arena_alloc(a, sizeof(RDir) * (size_t)n);
     for (int i = 0; i < n; i++) r[i] = (RDir){rank[name_of[i]], d[i]};
     merge_sort_ranked(r, n, tmp);
     int m = 0;
     for (int i = 0; i < n; i++)
-        if (m == 0 || r[m - 1].rank != r[i].rank || !val_eq(r[m - 1].d.value, r[i].d.value)) r[m++] = r[i];
+        if (m == 0 || r[m - 1].rank != r[i].rank || !val_eq(r[m - 1].d.value, r[i].d.value))
+            r[m++] = r[i];
     for (int i = 0; i < m; i++) d[i] = r[i].d;
     *n_io = m;
 }
@@ -269,7 +274,8 @@ static unsigned value_class(Value v) {
 bool space_total_order(const Space *s) {
     unsigned cls = 0;
     for (int i = 0; i < s->n; i++) {
-        if (i > 0 && s->d[i].name != s->d[0].name && strcmp(s->d[i].name, s->d[0].name) != 0) return false;
+        if (i > 0 && s->d[i].name != s->d[0].name && strcmp(s->d[i].name, s->d[0].name) != 0)
+            return false;
         cls |= value_class(s->d[i].value);
     }
     return !(cls & VC_OTHER) && !(cls & (cls - 1)) && cls;
@@ -279,7 +285,7 @@ bool space_total_order(const Space *s) {
 typedef struct NameRun {
     const Dir *d;
     int n;
-    unsigned rank;  /* of the name's string */
+    unsigned rank; /* of the name's string */
 } NameRun;
 
 /* space_make of the whole concatenation, step for step (the general case). */

@@ -70,7 +70,7 @@ Space space_from_values(Arena *a, const char *name, const Value *values, size_t 
  * answers through space_find itself. The space must not change while indexed. */
 typedef struct SpaceIndex {
     Space s;
-    int *slot;           /* [mask + 1]: index into s.d, -1 empty */
+    int *slot; /* [mask + 1]: index into s.d, -1 empty */
     unsigned mask;
     bool use_find;       /* duplicates: defer to space_find */
     const char *name[8]; /* a small cache of name hashes, by address */

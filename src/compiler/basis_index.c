@@ -71,7 +71,8 @@ void space_index_init(SpaceIndex *ix, Arena *a, const Space *s) {
 
 int space_index_find(SpaceIndex *ix, const Dir *d) {
     if (ix->use_find) return space_find(&ix->s, d);
-    for (unsigned j = (unsigned)dir_hash(ix, d) & ix->mask; ix->slot[j] >= 0; j = (j + 1) & ix->mask)
+    for (unsigned j = (unsigned)dir_hash(ix, d) & ix->mask; ix->slot[j] >= 0;
+         j = (j + 1) & ix->mask)
         if (dir_eq(&ix->s.d[ix->slot[j]], d)) return ix->slot[j];
     return -1;
 }

@@ -63,7 +63,8 @@ void dir_strs_arena(Arena *a, const Dir *d, int n, const char **out) {
     char pool[POOL];
     size_t used = 0, total = 0;
     size_t *len = n <= SMALL ? lenbuf : arena_alloc(a, sizeof(size_t) * (size_t)n);
-    int *off = n <= SMALL ? offbuf : arena_alloc(a, sizeof(int) * (size_t)n); /* into pool, -1 none */
+    int *off =
+        n <= SMALL ? offbuf : arena_alloc(a, sizeof(int) * (size_t)n); /* into pool, -1 none */
     for (int i = 0; i < n; i++) {
         size_t k = strlen(d[i].name);
         Value v = d[i].value;
@@ -71,7 +72,9 @@ void dir_strs_arena(Arena *a, const Dir *d, int n, const char **out) {
         off[i] = -1;
         switch (v.kind) {
         case VAL_NONE: break;
-        case VAL_INT: k += 1 + (size_t)(tmp + sizeof tmp - int_digits(v.u.i, tmp + sizeof tmp)); break;
+        case VAL_INT:
+            k += 1 + (size_t)(tmp + sizeof tmp - int_digits(v.u.i, tmp + sizeof tmp));
+            break;
         case VAL_STR: k += 1 + strlen(v.u.s); break;
         default: {
             size_t vl = 0;

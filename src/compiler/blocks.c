@@ -28,13 +28,21 @@ static PyErr pred_call(void *ctx, Value key, Value query, bool *out, char *msg, 
     case PRED_NEQ: *out = !val_eq(key, query); return PYERR_OK;
     case PRED_TRUE: *out = true; return PYERR_OK;
     case PRED_FALSE: *out = false; return PYERR_OK;
-    case PRED_LT: case PRED_LEQ: case PRED_GT: case PRED_GEQ:
+    case PRED_LT:
+    case PRED_LEQ:
+    case PRED_GT:
+    case PRED_GEQ:
         c = val_pycmp(key, query, &ok);
         if (!ok) {
-            if (msg) snprintf(msg, cap, "TypeError: comparison not supported between key and query values");
+            if (msg)
+                snprintf(msg, cap,
+                         "TypeError: comparison not supported between key and query values");
             return PYERR_TYPE;
         }
-        *out = s->pred == PRED_LT ? c < 0 : s->pred == PRED_LEQ ? c <= 0 : s->pred == PRED_GT ? c > 0 : c >= 0;
+        *out = s->pred == PRED_LT    ? c < 0
+               : s->pred == PRED_LEQ ? c <= 0
+               : s->pred == PRED_GT  ? c > 0
+                                     : c >= 0;
         return PYERR_OK;
     case PRED_LAMBDA: {
         Value args[2] = {key, query}, r;
@@ -68,8 +76,10 @@ static int fail(const BlkCtx *c, const char *fmt, const char *detail) {
  * SequenceMaps). */
 static int size_guard(const BlkCtx *c, double cells) {
     if (cells <= COMPILE_MAX_WEIGHTS) return 0;
-    snprintf(c->err, c->errcap, "%s: the model would have more than %.3g weights (this block alone), more than "
-             "itracr's limit of %.3g", c->where ? c->where : "block", cells, (double)COMPILE_MAX_WEIGHTS);
+    snprintf(c->err, c->errcap,
+             "%s: the model would have more than %.3g weights (this block alone), more than "
+             "itracr's limit of %.3g",
+             c->where ? c->where : "block", cells, (double)COMPILE_MAX_WEIGHTS);
     return 1;
 }
 
@@ -123,7 +133,8 @@ int blk_map_cat_num(const BlkCtx *c, const Space *in, Dir out_dir, BlkFn f, bool
     m->out = space1(c->arena, out_dir);
     if (allow_negative && neg) {
         /* out = relu(f) - relu(-f): exact for negative f as well. */
-        m->hidden = space2(c->arena, (Dir){hidden_name, val_int(1)}, (Dir){hidden_name, val_int(-1)});
+        m->hidden =
+            space2(c->arena, (Dir){hidden_name, val_int(1)}, (Dir){hidden_name, val_int(-1)});
         int ip = m->hidden.d[0].value.u.i == 1 ? 0 : 1, in_ = 1 - ip;
         m->w1 = zalloc(c->arena, in->n, 2);
         m->w2 = zalloc(c->arena, 2, 1);
@@ -194,7 +205,8 @@ int blk_discretising(const BlkCtx *c, Dir x, const Value *in_values, size_t n_in
         if (e == PYERR_ARITH) continue; /* Tracr skips (and logs) arithmetic errors here */
         if (e) return fail(c, "%s", msg);
         if (y.kind == VAL_NONE) continue;
-        if (!val_is_number(in_values[i])) return fail(c, "numerical input value is not a number%s", "");
+        if (!val_is_number(in_values[i]))
+            return fail(c, "numerical input value is not a number%s", "");
         vs[n++] = (NumPair){val_as_double(in_values[i]), in_values[i], y};
     }
     if (n == 0) return fail(c, "the function is undefined on every input value%s", "");
@@ -232,7 +244,8 @@ int blk_discretising(const BlkCtx *c, Dir x, const Value *in_values, size_t n_in
         if (out_space) {
             Dir d = {out_space->n ? out_space->d[0].name : "", vs[k].y};
             col[k] = space_find(out_space, &d);
-            if (col[k] < 0) return fail(c, "discretising MLP output value outside the output space%s", "");
+            if (col[k] < 0)
+                return fail(c, "discretising MLP output value outside the output space%s", "");
         } else if (!val_number(vs[k].y, &num[k])) {
             return fail(c, "numerical Map returned a non-numeric value%s", "");
         }
@@ -266,19 +279,23 @@ typedef struct HRec {
     Dir d;
     int i, j;
 } HRec;
-static int hrec_cmp(const void *a, const void *b) { return dir_cmp(&((const HRec *)a)->d, &((const HRec *)b)->d); }
+static int hrec_cmp(const void *a, const void *b) {
+    return dir_cmp(&((const HRec *)a)->d, &((const HRec *)b)->d);
+}
 
 int blk_seqmap_cat(const BlkCtx *c, const Space *x1, const Space *x2, const char *out_name,
                    const Space *out, BlkFn f, const char *hidden_name, MlpBlock *m) {
     Arena *a = c->arena;
     for (int i = 0; i < x1->n; i++)
-        if (space_find(x2, &x1->d[i]) >= 0) return fail(c, "ValueError: SequenceMap input spaces are not disjoint%s", "");
+        if (space_find(x2, &x1->d[i]) >= 0)
+            return fail(c, "ValueError: SequenceMap input spaces are not disjoint%s", "");
     if (size_guard(c, (double)x1->n * x2->n * ((double)x1->n + x2->n + 1 + out->n))) return 1;
     int nh = x1->n * x2->n;
     HRec *r = arena_alloc(a, sizeof(HRec) * (size_t)(nh ? nh : 1));
     Value *name2 = arena_alloc(a, sizeof(Value) * (size_t)(x2->n + 1)); /* interned once per name */
     for (int j = 0; j < x2->n; j++)
-        name2[j] = j > 0 && x2->d[j].name == x2->d[j - 1].name ? name2[j - 1] : val_str(x2->d[j].name);
+        name2[j] =
+            j > 0 && x2->d[j].name == x2->d[j - 1].name ? name2[j - 1] : val_str(x2->d[j].name);
     Value name1 = val_none();
     for (int i = 0; i < x1->n; i++) {
         if (i == 0 || x1->d[i].name != x1->d[i - 1].name) name1 = val_str(x1->d[i].name);
@@ -292,7 +309,8 @@ int blk_seqmap_cat(const BlkCtx *c, const Space *x1, const Space *x2, const char
      * sort, would leave the array as it is. */
     bool sorted = space_total_order(x1) && space_total_order(x2);
     for (int h = 1; h < nh && sorted; h++) sorted = hrec_cmp(&r[h - 1], &r[h]) <= 0;
-    if (!sorted) qsort(r, (size_t)nh, sizeof(HRec), hrec_cmp); /* directions are distinct: order is total */
+    if (!sorted)
+        qsort(r, (size_t)nh, sizeof(HRec), hrec_cmp); /* directions are distinct: order is total */
     Space s12 = space_join(a, x1, x2);
     Space ones = space1(a, c->one);
     m->in = space_join(a, &s12, &ones);
@@ -375,7 +393,8 @@ static int attn_qk(const BlkCtx *c, const Space *q0, const Space *k0, BlkPred pr
             if (kspecial[j]) continue;
             bool sel;
             char msg[160];
-            if (pred.call(pred.ctx, h->k.d[j].value, qd->value, &sel, msg, sizeof msg)) return fail(c, "%s", msg);
+            if (pred.call(pred.ctx, h->k.d[j].value, qd->value, &sel, msg, sizeof msg))
+                return fail(c, "%s", msg);
             if (sel) row[j] = coldness;
         }
     }
@@ -428,7 +447,8 @@ int blk_selector_width(const BlkCtx *c, const Space *q0, const Space *k0, BlkPre
     const char *hn = cat2(a, cat2(a, "_hidden_", label), "_");
     MlpBlock d;
     Dir out_dir = {label, val_none()};
-    if (blk_discretising(c, A, iv, (size_t)N + 1, (BlkFn){blk_sw_fn, NULL}, hn, out_space, out_dir, &d))
+    if (blk_discretising(c, A, iv, (size_t)N + 1, (BlkFn){blk_sw_fn, NULL}, hn, out_space, out_dir,
+                         &d))
         return 1;
     /* Combine in parallel with the clean-BOS unit. */
     Dir clean = {"_hidden_clean_bos_", val_none()};
@@ -439,15 +459,18 @@ int blk_selector_width(const BlkCtx *c, const Space *q0, const Space *k0, BlkPre
     int ni = m->in.n, nh = m->hidden.n, no = m->out.n;
     m->w1 = zalloc(a, ni, nh);
     m->w2 = zalloc(a, nh, no);
-    int *ri = arena_alloc(a, sizeof(int) * (size_t)d.in.n), *rh = arena_alloc(a, sizeof(int) * (size_t)d.hidden.n),
+    int *ri = arena_alloc(a, sizeof(int) * (size_t)d.in.n),
+        *rh = arena_alloc(a, sizeof(int) * (size_t)d.hidden.n),
         *ro = arena_alloc(a, sizeof(int) * (size_t)d.out.n);
     for (int i = 0; i < d.in.n; i++) ri[i] = space_find(&m->in, &d.in.d[i]);
     for (int i = 0; i < d.hidden.n; i++) rh[i] = space_find(&m->hidden, &d.hidden.d[i]);
     for (int i = 0; i < d.out.n; i++) ro[i] = space_find(&m->out, &d.out.d[i]);
     for (int i = 0; i < d.in.n; i++)
-        for (int j = 0; j < d.hidden.n; j++) m->w1[(size_t)ri[i] * nh + rh[j]] += d.w1[(size_t)i * d.hidden.n + j];
+        for (int j = 0; j < d.hidden.n; j++)
+            m->w1[(size_t)ri[i] * nh + rh[j]] += d.w1[(size_t)i * d.hidden.n + j];
     for (int i = 0; i < d.hidden.n; i++)
-        for (int j = 0; j < d.out.n; j++) m->w2[(size_t)rh[i] * no + ro[j]] += d.w2[(size_t)i * d.out.n + j];
+        for (int j = 0; j < d.out.n; j++)
+            m->w2[(size_t)rh[i] * no + ro[j]] += d.w2[(size_t)i * d.out.n + j];
     int hc = space_find(&m->hidden, &clean);
     m->w1[(size_t)space_find(&m->in, &c->bos) * nh + hc] += 1;
     m->w2[(size_t)hc * no + space_find(&m->out, &A)] -= 1;

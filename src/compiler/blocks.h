@@ -53,8 +53,8 @@ BlkPred blk_pred_make(BlkPredState *state);
 
 typedef struct BlkCtx {
     Arena *arena;
-    Dir one, bos;    /* ("one", None), ("tokens", compiler_bos) */
-    double L;        /* mlp_exactness */
+    Dir one, bos; /* ("one", None), ("tokens", compiler_bos) */
+    double L;     /* mlp_exactness */
     char *err;
     size_t errcap;
     const char *where; /* node label for messages */

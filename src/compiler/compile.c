@@ -39,7 +39,8 @@ void model_alloc_weights(CompiledModel *m) {
     size_t D = (size_t)m->residual_dim, HK = (size_t)m->num_heads * (size_t)m->key_size;
     size_t M = (size_t)m->mlp_hidden_size, NL = (size_t)m->num_layers;
     size_t per_layer = 3 * D * HK + HK * D + 2 * D * M;
-    size_t total = (size_t)m->vocab_size * D + (size_t)(m->max_seq_len + 1) * D + per_layer * NL + D * (size_t)m->n_out;
+    size_t total = (size_t)m->vocab_size * D + (size_t)(m->max_seq_len + 1) * D + per_layer * NL +
+                   D * (size_t)m->n_out;
     double *w = arena_alloc(&m->arena, sizeof(double) * total);
     m->layers = arena_alloc(&m->arena, sizeof(ModelLayer) * (NL ? NL : 1));
     model_bind_weights(m, w);
@@ -90,8 +91,7 @@ static int build_block(CCtx *c, CNode *nd, char *err, size_t errcap) {
     CNode *x = child_node(c, nd, 0), *y = child_node(c, nd, 1);
     switch (e->kind) {
     case EXPR_TOKENS:
-    case EXPR_INDICES:
-        return 0;
+    case EXPR_INDICES: return 0;
     case EXPR_MAP: {
         if (!x) return err_printf(err, errcap, "%s: Map without input", e->label);
         BlkFn f = blk_fn_lambda(e->fn);
@@ -107,42 +107,51 @@ static int build_block(CCtx *c, CNode *nd, char *err, size_t errcap) {
         nd->mk = MK_DISC;
         Dir in = {x->e->label, val_none()};
         return blk_discretising(&bc, in, x->vals->items, x->vals->n, f, hn,
-                                e->enc == ENC_CATEGORICAL ? &nd->basis : NULL, nd->basis.d[0], &nd->mlp);
+                                e->enc == ENC_CATEGORICAL ? &nd->basis : NULL, nd->basis.d[0],
+                                &nd->mlp);
     }
     case EXPR_SEQMAP: {
         if (!x || !y) return err_printf(err, errcap, "%s: SequenceMap without inputs", e->label);
-        if (x->e->enc != ENC_CATEGORICAL || y->e->enc != ENC_CATEGORICAL || e->enc != ENC_CATEGORICAL)
-            return err_printf(err, errcap, "%s: (non-linear) SequenceMap only supports categorical inputs/outputs.",
-                        e->label);
+        if (x->e->enc != ENC_CATEGORICAL || y->e->enc != ENC_CATEGORICAL ||
+            e->enc != ENC_CATEGORICAL)
+            return err_printf(
+                err, errcap,
+                "%s: (non-linear) SequenceMap only supports categorical inputs/outputs.", e->label);
         nd->kind = ALLOC_MLP;
         if (x == y) { /* Tracr: equal input spaces -> a Map with g(v) = f(v, v) */
             nd->mk = MK_CAT;
-            return blk_map_cat(&bc, &x->basis, e->label, &nd->basis, blk_fn_lambda_diag(e->fn), &nd->mlp);
+            return blk_map_cat(&bc, &x->basis, e->label, &nd->basis, blk_fn_lambda_diag(e->fn),
+                               &nd->mlp);
         }
         nd->mk = MK_SEQ;
-        return blk_seqmap_cat(&bc, &x->basis, &y->basis, e->label, &nd->basis, blk_fn_lambda(e->fn), hn,
-                              &nd->mlp);
+        return blk_seqmap_cat(&bc, &x->basis, &y->basis, e->label, &nd->basis, blk_fn_lambda(e->fn),
+                              hn, &nd->mlp);
     }
     case EXPR_LINSEQMAP: {
-        if (!x || !y) return err_printf(err, errcap, "%s: LinearSequenceMap without inputs", e->label);
+        if (!x || !y)
+            return err_printf(err, errcap, "%s: LinearSequenceMap without inputs", e->label);
         if (x->e->enc != ENC_NUMERICAL || y->e->enc != ENC_NUMERICAL || e->enc != ENC_NUMERICAL)
-            return err_printf(err, errcap, "%s: LinearSequenceMap only supports numerical inputs/outputs.", e->label);
+            return err_printf(err, errcap,
+                              "%s: LinearSequenceMap only supports numerical inputs/outputs.",
+                              e->label);
         nd->kind = ALLOC_MLP;
         nd->mk = MK_LIN;
         Dir dx = {x->e->label, val_none()}, dy = {y->e->label, val_none()};
-        return blk_linseqmap(&bc, dx, dy, value_num(e->lin_a), value_num(e->lin_b), hn, nd->basis.d[0],
-                             &nd->mlp);
+        return blk_linseqmap(&bc, dx, dy, value_num(e->lin_a), value_num(e->lin_b), hn,
+                             nd->basis.d[0], &nd->mlp);
     }
     case EXPR_AGGREGATE:
     case EXPR_SELWIDTH: {
         CNode *sel = x;
         if (!sel || sel->e->kind != EXPR_SELECT)
-            return err_printf(err, errcap, "%s: the selector must be a plain Select (got %s)", e->label,
-                        sel ? rasp_kind_name(sel->e->kind) : "nothing");
+            return err_printf(err, errcap, "%s: the selector must be a plain Select (got %s)",
+                              e->label, sel ? rasp_kind_name(sel->e->kind) : "nothing");
         CNode *keys = child_node(c, sel, 0), *queries = child_node(c, sel, 1);
-        if (!keys || !queries) return err_printf(err, errcap, "%s: Select without keys/queries", e->label);
+        if (!keys || !queries)
+            return err_printf(err, errcap, "%s: Select without keys/queries", e->label);
         if (keys->e->enc != ENC_CATEGORICAL || queries->e->enc != ENC_CATEGORICAL)
-            return err_printf(err, errcap, "%s: Select only supports categorical keys and queries.", sel->e->label);
+            return err_printf(err, errcap, "%s: Select only supports categorical keys and queries.",
+                              sel->e->label);
         BlkPredState *ps = arena_alloc(c->a, sizeof *ps);
         ps->pred = sel->e->pred;
         ps->fn = sel->e->fn;
@@ -150,20 +159,22 @@ static int build_block(CCtx *c, CNode *nd, char *err, size_t errcap) {
         if (e->kind == EXPR_AGGREGATE) {
             if (!y) return err_printf(err, errcap, "%s: Aggregate without input", e->label);
             if (y->e->enc != e->enc)
-                return err_printf(err, errcap, "%s: An aggregate's output encoding must match its input encoding.",
-                            e->label);
+                return err_printf(
+                    err, errcap,
+                    "%s: An aggregate's output encoding must match its input encoding.", e->label);
             nd->kind = ALLOC_ATTN;
-            return blk_attn_aggregate(&bc, &queries->basis, &keys->basis, pred, &y->basis, &nd->basis,
-                                      &nd->attn);
+            return blk_attn_aggregate(&bc, &queries->basis, &keys->basis, pred, &y->basis,
+                                      &nd->basis, &nd->attn);
         }
         nd->kind = ALLOC_BOTH;
         nd->mk = MK_SW;
         return blk_selector_width(&bc, &queries->basis, &keys->basis, pred, e->label, c->N,
-                                  e->enc == ENC_CATEGORICAL ? &nd->basis : NULL, &nd->attn, &nd->mlp,
-                                  &nd->sw_attn_dir);
+                                  e->enc == ENC_CATEGORICAL ? &nd->basis : NULL, &nd->attn,
+                                  &nd->mlp, &nd->sw_attn_dir);
     }
     default:
-        return err_printf(err, errcap, "%s: %s is not supported by the compiler", e->label, rasp_kind_name(e->kind));
+        return err_printf(err, errcap, "%s: %s is not supported by the compiler", e->label,
+                          rasp_kind_name(e->kind));
     }
 }
 
@@ -197,7 +208,8 @@ static double exact_L(CCtx *c, double L) {
 
 static void cell_grow(Arena *a, CellList *l) { /* by doubling: at most twice the final size */
     int cap = l->cap ? 2 * l->cap : 256;
-    int *r = arena_alloc(a, sizeof(int) * (size_t)cap), *c = arena_alloc(a, sizeof(int) * (size_t)cap);
+    int *r = arena_alloc(a, sizeof(int) * (size_t)cap),
+        *c = arena_alloc(a, sizeof(int) * (size_t)cap);
     double *v = arena_alloc(a, sizeof(double) * (size_t)cap);
     if (l->n) {
         memcpy(r, l->row, sizeof(int) * (size_t)l->n);
@@ -222,8 +234,8 @@ static bool increasing(const int *x, int n) {
 
 /* Runs Tracr's validation in full; when it reports issues, writes them to err as the
  * compile error and returns true. */
-static bool full_validation_fails(const RaspProgram *p, const Value *vocab, int nv, int N, char *err,
-                                  size_t errcap) {
+static bool full_validation_fails(const RaspProgram *p, const Value *vocab, int nv, int N,
+                                  char *err, size_t errcap) {
     RaspReport rep;
     rasp_report_init(&rep);
     rasp_validate_compilable(p, vocab, nv, N, &rep);
@@ -246,9 +258,9 @@ static bool full_validation_fails(const RaspProgram *p, const Value *vocab, int 
 typedef struct LayerMlp {
     Space hidden;
     int n_nodes;
-    int sum_hidden;  /* of the blocks' hidden spaces: more than hidden.n when they share units */
+    int sum_hidden; /* of the blocks' hidden spaces: more than hidden.n when they share units */
     bool indexed;
-    SpaceIndex hix;  /* of hidden, once the layer's blocks are placed */
+    SpaceIndex hix; /* of hidden, once the layer's blocks are placed */
 } LayerMlp;
 
 /* What compile_program's phases hand on to each other. */
@@ -260,17 +272,18 @@ typedef struct Build {
     bool causal;
     Value bosv, padv;
     const char *tok_name, *idx_name;
-    CompiledModel *m;       /* from layer allocation on */
-    int *heads_in;          /* [num_layers] heads per layer */
-    LayerMlp *lm;           /* [num_layers] */
-    int H, ks, M;           /* heads, key_size, MLP width: the layers' maxima */
-    CNode *sink;            /* the output's node */
+    CompiledModel *m; /* from layer allocation on */
+    int *heads_in;    /* [num_layers] heads per layer */
+    LayerMlp *lm;     /* [num_layers] */
+    int H, ks, M;     /* heads, key_size, MLP width: the layers' maxima */
+    CNode *sink;      /* the output's node */
     Space tok_space, idx_space, resid;
 } Build;
 
 /* The per-node state of the program's SOps in BFS order: value sets, names of the primitive
  * spaces, output bases. */
-static int setup_nodes(Build *b, ValueSet *sets, ValueSet *store, int Li, char *err, size_t errcap) {
+static int setup_nodes(Build *b, ValueSet *sets, ValueSet *store, int Li, char *err,
+                       size_t errcap) {
     const RaspProgram *p = b->c.p;
     CCtx *c = &b->c;
     int ne = p->n_exprs;
@@ -288,7 +301,9 @@ static int setup_nodes(Build *b, ValueSet *sets, ValueSet *store, int Li, char *
         nd->attn_slot = nd->mlp_slot = -1;
         c->node_of[order[i]] = i;
         if (!c->nodes[i].e->label)
-            return err_printf(err, errcap, "expression %d has no label (rasp_assign_labels was not run)", order[i]);
+            return err_printf(err, errcap,
+                              "expression %d has no label (rasp_assign_labels was not run)",
+                              order[i]);
     }
     cvs_complete(c, store);
     if (c->exact)
@@ -311,7 +326,8 @@ static int setup_nodes(Build *b, ValueSet *sets, ValueSet *store, int Li, char *
             c->nodes[i].basis = node_basis(c, &c->nodes[i]);
             if (c->nodes[i].e->kind == EXPR_TOKENS) has_tokens = true;
         }
-    if (!has_tokens) return err_printf(err, errcap, "ValueError: the program does not depend on tokens");
+    if (!has_tokens)
+        return err_printf(err, errcap, "ValueError: the program does not depend on tokens");
     return 0;
 }
 
@@ -345,10 +361,11 @@ static int check_weight_bound(const Build *b, char *err, size_t errcap) {
     }
     double lb = d_lb * ((double)b->nv + N + 1) + 2 * d_lb * hidden_lb;
     if (lb > COMPILE_MAX_WEIGHTS)
-        return err_printf(err, errcap,
-                          "the model would have at least %.3g weights (residual at least %.0f, MLP at least %.0f), "
-                          "more than itracr's limit of %.3g",
-                          lb, d_lb, hidden_lb, (double)COMPILE_MAX_WEIGHTS);
+        return err_printf(
+            err, errcap,
+            "the model would have at least %.3g weights (residual at least %.0f, MLP at least %.0f), "
+            "more than itracr's limit of %.3g",
+            lb, d_lb, hidden_lb, (double)COMPILE_MAX_WEIGHTS);
     return 0;
 }
 
@@ -380,7 +397,8 @@ static int allocate_layers(Build *b, char *err, size_t errcap) {
     r.attn_slot = buf + 3 * c->n;
     r.mlp_slot = buf + 4 * c->n;
     if (alloc_layers(&g, &r, buf + 5 * c->n))
-        return err_printf(err, errcap, "ValueError: the program has no operation that needs a model block");
+        return err_printf(err, errcap,
+                          "ValueError: the program has no operation that needs a model block");
     for (int i = 0; i < c->n; i++) {
         c->nodes[i].attn_slot = r.attn_slot[i];
         c->nodes[i].mlp_slot = r.mlp_slot[i];
@@ -408,7 +426,8 @@ static int layer_spaces(Build *b, char *err, size_t errcap) {
         }
         if (nd->mlp_slot >= 0) {
             LayerMlp *l = &b->lm[nd->mlp_slot];
-            l->hidden = l->n_nodes ? space_join(b->scratch, &l->hidden, &nd->mlp.hidden) : nd->mlp.hidden;
+            l->hidden =
+                l->n_nodes ? space_join(b->scratch, &l->hidden, &nd->mlp.hidden) : nd->mlp.hidden;
             l->n_nodes++;
             l->sum_hidden += nd->mlp.hidden.n;
         }
@@ -417,9 +436,10 @@ static int layer_spaces(Build *b, char *err, size_t errcap) {
         if (b->lm[l].hidden.n > M) M = b->lm[l].hidden.n;
     for (int i = 0; i < c->n; i++)
         if (c->nodes[i].attn_slot >= 0 && c->nodes[i].attn.o.n > ks)
-            return err_printf(err, errcap,
-                              "ValueError: %s: head output width %d exceeds key_size %d (Tracr fails to assemble this model)",
-                              c->nodes[i].e->label, c->nodes[i].attn.o.n, ks);
+            return err_printf(
+                err, errcap,
+                "ValueError: %s: head output width %d exceeds key_size %d (Tracr fails to assemble this model)",
+                c->nodes[i].e->label, c->nodes[i].attn.o.n, ks);
     c->key_size = ks;
     b->H = H, b->ks = ks, b->M = M;
     return 0;
@@ -458,7 +478,8 @@ static int residual_space(Build *b, char *err, size_t errcap) {
         }
     }
     b->resid = space_union(scratch, pieces, k);
-    if (b->tok_space.n != nv + 2) return err_printf(err, errcap, "the vocabulary has duplicate tokens");
+    if (b->tok_space.n != nv + 2)
+        return err_printf(err, errcap, "the vocabulary has duplicate tokens");
     return 0;
 }
 
@@ -490,7 +511,8 @@ static int write_config(Build *b, char *err, size_t errcap) {
     m->output_name = arena_strdup(ma, b->sink->e->label);
     m->output_numerical = b->sink->e->enc == ENC_NUMERICAL;
     m->n_out = b->sink->basis.n;
-    if (m->n_out == 0) return err_printf(err, errcap, "%s: the output has an empty value set", b->sink->e->label);
+    if (m->n_out == 0)
+        return err_printf(err, errcap, "%s: the output has an empty value set", b->sink->e->label);
     m->out_values = arena_alloc(ma, sizeof(Value) * (size_t)m->n_out);
     for (int j = 0; j < m->n_out; j++) m->out_values[j] = b->sink->basis.d[j].value;
     return 0;
@@ -499,12 +521,12 @@ static int write_config(Build *b, char *err, size_t errcap) {
 /* What write_head and write_mlp share while the weights are assembled. */
 typedef struct Assembly {
     Build *b;
-    LayerCells *cells;   /* [num_layers]: the non-zero writes, for the warnings' BOS pass */
-    bool record;         /* whether the BOS pass reads the cells (compile_bos_uses_cells) */
-    bool cells_ok;       /* false once a head's V rows are out of order: no cells then */
-    int *ri, *ro;        /* [D + 1]: residual rows of an MLP's input and output directions */
-    int *hcol;           /* [M + 1]: layer hidden column of each of the block's hidden units */
-    int *head_ct;        /* [num_layers]: heads placed so far */
+    LayerCells *cells; /* [num_layers]: the non-zero writes, for the warnings' BOS pass */
+    bool record;       /* whether the BOS pass reads the cells (compile_bos_uses_cells) */
+    bool cells_ok;     /* false once a head's V rows are out of order: no cells then */
+    int *ri, *ro;      /* [D + 1]: residual rows of an MLP's input and output directions */
+    int *hcol;         /* [M + 1]: layer hidden column of each of the block's hidden units */
+    int *head_ct;      /* [num_layers]: heads placed so far */
 } Assembly;
 
 static void cell_record(Assembly *as, CellList *l, int row, int col, double val) {
@@ -526,9 +548,11 @@ static void write_head(Assembly *as, CNode *nd) {
     size_t col = (size_t)h * ks;
     for (int q = 0; q < a->q.n; q++) {
         int r = space_index_find(rix, &a->q.d[q]);
-        for (int k = 0; k < a->k.n; k++) L->q[(size_t)r * HK + col + k] = a->wqk[(size_t)q * a->k.n + k];
+        for (int k = 0; k < a->k.n; k++)
+            L->q[(size_t)r * HK + col + k] = a->wqk[(size_t)q * a->k.n + k];
     }
-    for (int k = 0; k < a->k.n; k++) L->k[(size_t)space_index_find(rix, &a->k.d[k]) * HK + col + k] = 1;
+    for (int k = 0; k < a->k.n; k++)
+        L->k[(size_t)space_index_find(rix, &a->k.d[k]) * HK + col + k] = 1;
     for (int v = 0, prev = -1; v < a->v.n; v++) {
         int r = space_index_find(rix, &a->v.d[v]);
         if (r <= prev) as->cells_ok = false;
@@ -567,7 +591,8 @@ static void write_mlp(Assembly *as, CNode *nd) {
             space_index_init(&lm->hix, b->scratch, &lm->hidden);
             lm->indexed = true;
         }
-        for (int h = 0; h < blk->hidden.n; h++) hcol[h] = space_index_find(&lm->hix, &blk->hidden.d[h]);
+        for (int h = 0; h < blk->hidden.n; h++)
+            hcol[h] = space_index_find(&lm->hix, &blk->hidden.d[h]);
     }
     int nh = blk->hidden.n;
     if (!increasing(ri, blk->in.n) || !increasing(ro, blk->out.n) || !increasing(hcol, nh))
@@ -597,13 +622,15 @@ static int write_weights(Build *b, char *err, size_t errcap) {
     Arena *ma = &m->arena, *scratch = b->scratch;
     int NL = m->num_layers, D = b->resid.n, N = b->N, M = b->M;
     size_t HK = (size_t)b->H * (size_t)b->ks;
-    double n_weights = (double)D * ((double)m->vocab_size + N + 1 + m->n_out) +
-                       (double)m->num_layers * (4.0 * D * (double)HK + 2.0 * D * (double)m->mlp_hidden_size);
+    double n_weights =
+        (double)D * ((double)m->vocab_size + N + 1 + m->n_out) +
+        (double)m->num_layers * (4.0 * D * (double)HK + 2.0 * D * (double)m->mlp_hidden_size);
     if (n_weights > COMPILE_MAX_WEIGHTS)
-        return err_printf(err, errcap,
-                          "the model would have %.3g weights (residual %d, MLP %d, %d layers), more "
-                          "than itracr's limit of %.3g",
-                          n_weights, D, m->mlp_hidden_size, m->num_layers, (double)COMPILE_MAX_WEIGHTS);
+        return err_printf(
+            err, errcap,
+            "the model would have %.3g weights (residual %d, MLP %d, %d layers), more "
+            "than itracr's limit of %.3g",
+            n_weights, D, m->mlp_hidden_size, m->num_layers, (double)COMPILE_MAX_WEIGHTS);
     model_alloc_weights(m);
 
     space_index_init(&c->rix, scratch, &b->resid);
@@ -667,21 +694,26 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
     else compile_options_default(&o);
     const Value *vocab = o.vocab ? o.vocab : p->vocab;
     int nv = o.vocab ? o.n_vocab : p->n_vocab;
-    if (!o.vocab && !p->has_vocab) return err_printf(err, errcap, "no vocabulary: add a `vocab {...}` line or pass one");
+    if (!o.vocab && !p->has_vocab)
+        return err_printf(err, errcap, "no vocabulary: add a `vocab {...}` line or pass one");
     int N = o.max_seq_len > 0 ? o.max_seq_len : p->max_seq_len;
-    if (N <= 0) return err_printf(err, errcap, "no max_seq_len: add a `max_seq_len N` line or pass one");
+    if (N <= 0)
+        return err_printf(err, errcap, "no max_seq_len: add a `max_seq_len N` line or pass one");
     bool causal = o.causal < 0 ? p->causal : o.causal != 0;
-    int Li = o.mlp_exactness > 0 ? o.mlp_exactness : (p->mlp_exactness > 0 ? p->mlp_exactness : 100);
+    int Li =
+        o.mlp_exactness > 0 ? o.mlp_exactness : (p->mlp_exactness > 0 ? p->mlp_exactness : 100);
     const char *bos_s = o.compiler_bos ? o.compiler_bos : "compiler_bos";
     const char *pad_s = o.compiler_pad ? o.compiler_pad : "compiler_pad";
-    if (p->output < 0 || p->output >= p->n_exprs) return err_printf(err, errcap, "the program has no output");
+    if (p->output < 0 || p->output >= p->n_exprs)
+        return err_printf(err, errcap, "the program has no output");
     static _Atomic(const char *) bos_slot, pad_slot; /* the default names, interned once */
     Value bosv = o.compiler_bos ? val_str(bos_s) : val_str_once(bos_s, &bos_slot);
     Value padv = o.compiler_pad ? val_str(pad_s) : val_str_once(pad_s, &pad_slot);
     for (int i = 0; i < nv; i++)
         if (val_eq(vocab[i], bosv) || val_eq(vocab[i], padv))
-            return err_printf(err, errcap, "ValueError: Compiler BOS/PAD token '%s' is in the vocabulary",
-                        val_eq(vocab[i], bosv) ? bos_s : pad_s);
+            return err_printf(err, errcap,
+                              "ValueError: Compiler BOS/PAD token '%s' is in the vocabulary",
+                              val_eq(vocab[i], bosv) ? bos_s : pad_s);
 
     int ne = p->n_exprs;
     Arena scratch;
@@ -700,7 +732,8 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
         rasp_report_free(&rep);
         rasp_free_value_sets(sets, ne);
         arena_free(&scratch);
-        if (!full_validation_fails(p, vocab, nv, N, err, errcap)) /* not reached: deferring only skips */
+        if (!full_validation_fails(p, vocab, nv, N, err,
+                                   errcap)) /* not reached: deferring only skips */
             err_printf(err, errcap, "the program cannot be compiled");
         return 1;
     }
@@ -721,7 +754,8 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
     for (int i = 0; !rc && i < b.c.n; i++)
         if (b.c.nodes[i].sop) rc = build_block(&b.c, &b.c.nodes[i], err, errcap) != 0;
     rc = rc || allocate_layers(&b, err, errcap) || layer_spaces(&b, err, errcap) ||
-         residual_space(&b, err, errcap) || write_config(&b, err, errcap) || write_weights(&b, err, errcap);
+         residual_space(&b, err, errcap) || write_config(&b, err, errcap) ||
+         write_weights(&b, err, errcap);
     if (!rc) finish_warnings(&b);
 
     CompiledModel *m = b.m;

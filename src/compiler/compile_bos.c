@@ -13,7 +13,8 @@ void (*compile_bos_observer)(const double *x, int D);
 static void bos_residual(CCtx *c, double *x) {
     const CompiledModel *m = c->model;
     int D = m->residual_dim, HK = m->num_heads * m->key_size, M = m->mlp_hidden_size;
-    double *z = arena_alloc(c->a, sizeof(double) * ((size_t)HK + 1)), *h = arena_alloc(c->a, sizeof(double) * ((size_t)M + 1));
+    double *z = arena_alloc(c->a, sizeof(double) * ((size_t)HK + 1)),
+           *h = arena_alloc(c->a, sizeof(double) * ((size_t)M + 1));
     for (int d = 0; d < D; d++) x[d] = m->token_embed[(size_t)m->bos_id * D + d] + m->pos_embed[d];
     for (int l = 0; l < m->num_layers; l++) {
         const ModelLayer *L = &m->layers[l];
@@ -67,7 +68,8 @@ static bool csr_build(Csr *m, const CellList *cl, int rows, bool dups) {
         }
         return true;
     }
-    for (int i = 0; i < cl->n; i++) m->order[m->fill[cl->row[i]]++] = i; /* stable: write order per row */
+    for (int i = 0; i < cl->n; i++)
+        m->order[m->fill[cl->row[i]]++] = i; /* stable: write order per row */
     int k = 0;
     for (int r = 0; r < rows; r++) {
         int b = m->start[r], e = m->start[r + 1];

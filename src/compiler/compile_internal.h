@@ -14,10 +14,10 @@ typedef struct CNode {
     const RaspExpr *e;
     bool sop;
     AllocKind kind;
-    Space basis;             /* output basis of an SOp */
-    const ValueSet *vals;    /* value set the blocks are built from */
-    const ValueSet *cvals;   /* value set with numerical means completed ({k/l}) */
-    bool incomplete;         /* cvals has values that vals lacks */
+    Space basis;           /* output basis of an SOp */
+    const ValueSet *vals;  /* value set the blocks are built from */
+    const ValueSet *cvals; /* value set with numerical means completed ({k/l}) */
+    bool incomplete;       /* cvals has values that vals lacks */
     MlpKind mk;
     MlpBlock mlp;
     AttnBlock attn;
@@ -30,30 +30,30 @@ typedef struct CNode {
  * blocks add into it). The BOS pass of the warnings works from these instead of scanning
  * the dense matrices. */
 typedef struct CellList {
-    int *row, *col;          /* [n] */
-    double *val;             /* [n] */
+    int *row, *col; /* [n] */
+    double *val;    /* [n] */
     int n, cap;
 } CellList;
 typedef struct LayerCells {
-    CellList v, o, w1, w2;   /* of ModelLayer's v, o, w1, w2 (rows, cols as there) */
-    bool repeats;            /* W1/W2 cells may repeat (MLPs share a hidden unit, or a block's
+    CellList v, o, w1, w2; /* of ModelLayer's v, o, w1, w2 (rows, cols as there) */
+    bool repeats;          /* W1/W2 cells may repeat (MLPs share a hidden unit, or a block's
                               * directions share a row) */
 } LayerCells;
 
 typedef struct CCtx {
     const RaspProgram *p;
-    Arena *a;                /* scratch for this compilation */
-    int n;                   /* graph nodes (BFS order from the sink) */
-    CNode *nodes;            /* [n] */
-    int *node_of;            /* [n_exprs]: node id or -1 */
+    Arena *a;     /* scratch for this compilation */
+    int n;        /* graph nodes (BFS order from the sink) */
+    CNode *nodes; /* [n] */
+    int *node_of; /* [n_exprs]: node id or -1 */
     BlkCtx bc;
     int N;
     bool exact;
     double L;
     int key_size;
-    Space resid;             /* the residual space (after assembly) */
-    SpaceIndex rix;          /* its index */
-    LayerCells *cells;       /* [num_layers]: written cells (after assembly); NULL when a head's
+    Space resid;                /* the residual space (after assembly) */
+    SpaceIndex rix;             /* its index */
+    LayerCells *cells;          /* [num_layers]: written cells (after assembly); NULL when a head's
                               * value directions share a row (V is assigned, not added: the
                               * warnings then read the dense weights) */
     const CompiledModel *model; /* the assembled model (after assembly) */

@@ -33,12 +33,12 @@ static CNode *kid(CCtx *c, const CNode *nd, int k) {
  * either order to the same double. */
 typedef struct DiscEval {
     int nh, no;
-    bool generic;          /* x not among the inputs: fall back to blk_mlp_apply */
-    double *wx, *wone;     /* [nh] W1 rows of x and one (zero when absent) */
-    int *row;              /* [nh + 1] CSR offsets into col/val of W2's non-zeros */
+    bool generic;      /* x not among the inputs: fall back to blk_mlp_apply */
+    double *wx, *wone; /* [nh] W1 rows of x and one (zero when absent) */
+    int *row;          /* [nh + 1] CSR offsets into col/val of W2's non-zeros */
     int *col;
     double *val;
-    double *in;            /* [in.n] generic-path input */
+    double *in; /* [in.n] generic-path input */
     /* Units whose W2 row is zero add nothing and are left out (a threshold where f does
      * not change). The threshold units share one x weight W, so x*W + u is monotone in u:
      * once a unit is off (<= 0), every later one whose u is no larger is off too. chain:
@@ -90,7 +90,7 @@ static void disc_prepare(CCtx *c, const MlpBlock *b, Dir xdir, DiscEval *de) {
         else de->other[de->n_other++] = h;
     }
     de->other[de->n_other] = nh; /* sentinel */
-    double later = -INFINITY; /* the largest u after chain[i] */
+    double later = -INFINITY;    /* the largest u after chain[i] */
     for (int i = de->n_chain - 1; i >= 0; i--) {
         double u = de->wone[de->chain[i]];
         de->dom[i] = later <= u; /* false when either is NaN */
@@ -116,7 +116,8 @@ static void disc_apply(const MlpBlock *b, const DiscEval *de, double x, double *
     const int *other = de->other;
     for (int i = 0; i < de->n_chain; i++) {
         int h = de->chain[i];
-        for (; *other < h; other++) disc_unit(de, *other, x * de->wx[*other] + de->wone[*other], out);
+        for (; *other < h; other++)
+            disc_unit(de, *other, x * de->wx[*other] + de->wone[*other], out);
         double s = xw + de->wone[h];
         if (s <= 0) {
             if (de->dom[i]) break;
@@ -124,7 +125,8 @@ static void disc_apply(const MlpBlock *b, const DiscEval *de, double x, double *
         }
         for (int k = de->row[h]; k < de->row[h + 1]; k++) out[de->col[k]] += s * de->val[k];
     }
-    for (; *other < de->nh; other++) disc_unit(de, *other, x * de->wx[*other] + de->wone[*other], out);
+    for (; *other < de->nh; other++)
+        disc_unit(de, *other, x * de->wx[*other] + de->wone[*other], out);
 }
 
 /* Checks a discretising MLP on every value its input can really take. Returns the number of
@@ -204,8 +206,9 @@ static int check_disc(CCtx *c, const CNode *nd, Dir xdir, const Value *xs, size_
                 if (best >= 0) val_str_fmt(b->out.d[best].value, gb, sizeof gb);
                 else snprintf(gb, sizeof gb, "nothing");
                 if (wi >= 0 && best == wi)
-                    snprintf(desc, cap, "input %s%s gives a mixed vector (argmax still %s, but not one-hot)", xb,
-                             unseen ? " (missing from Tracr's value set)" : "", yb);
+                    snprintf(desc, cap,
+                             "input %s%s gives a mixed vector (argmax still %s, but not one-hot)",
+                             xb, unseen ? " (missing from Tracr's value set)" : "", yb);
                 else
                     snprintf(desc, cap, "input %s%s decodes to %s instead of %s", xb,
                              unseen ? " (missing from Tracr's value set)" : "", gb, yb);
@@ -246,23 +249,26 @@ void compile_warnings(CCtx *c) {
                     if (nd->mlp.w1[k] < 0) {
                         char vb[64];
                         val_str_fmt(nd->mlp.in.d[k].value, vb, sizeof vb);
-                        compile_warn_add(c,
-                                         "%s: categorical->numerical Map gives negative values (f(%s) = %g); the "
-                                         "MLP's ReLU outputs 0 instead (as Tracr does; exact mode keeps the sign)",
-                                         lb, vb, nd->mlp.w1[k]);
+                        compile_warn_add(
+                            c,
+                            "%s: categorical->numerical Map gives negative values (f(%s) = %g); the "
+                            "MLP's ReLU outputs 0 instead (as Tracr does; exact mode keeps the sign)",
+                            lb, vb, nd->mlp.w1[k]);
                         break;
                     }
             }
             if (nd->mk == MK_DISC) {
                 Dir xd = {x->e->label, val_none()};
                 int n_checked;
-                int bad = check_disc(c, nd, xd, x->cvals->items, x->cvals->n, blk_fn_lambda(nd->e->fn), x->vals,
-                                     &n_checked, desc, sizeof desc);
+                int bad =
+                    check_disc(c, nd, xd, x->cvals->items, x->cvals->n, blk_fn_lambda(nd->e->fn),
+                               x->vals, &n_checked, desc, sizeof desc);
                 if (bad)
-                    compile_warn_add(c,
-                                     "%s: the numerical-input MLP (mlp_exactness %g) is wrong on %d of %d input "
-                                     "values: %s (as Tracr; exact mode fixes it)",
-                                     lb, c->L, bad, n_checked, desc);
+                    compile_warn_add(
+                        c,
+                        "%s: the numerical-input MLP (mlp_exactness %g) is wrong on %d of %d input "
+                        "values: %s (as Tracr; exact mode fixes it)",
+                        lb, c->L, bad, n_checked, desc);
             }
             break;
         case EXPR_AGGREGATE:
@@ -270,33 +276,36 @@ void compile_warnings(CCtx *c) {
             CNode *keys = kid(c, x, 0);
             bool kz = bos_nz[keys - c->nodes];
             if (kz)
-                compile_warn_add(c,
-                                 "%s: its selector's keys (%s) are not zero at the BOS position, which shifts "
-                                 "the BOS attention logit; queries that select nothing may not read the default "
-                                 "(as Tracr)",
-                                 lb, keys->e->label);
+                compile_warn_add(
+                    c,
+                    "%s: its selector's keys (%s) are not zero at the BOS position, which shifts "
+                    "the BOS attention logit; queries that select nothing may not read the default "
+                    "(as Tracr)",
+                    lb, keys->e->label);
             if (nd->e->kind == EXPR_SELWIDTH) {
                 int N = c->N, n_checked;
                 Value *iv = malloc(sizeof(Value) * (size_t)(N + 1));
                 for (int w = 0; w <= N; w++) iv[w] = val_float(1.0 / (w + 1));
-                int bad = check_disc(c, nd, nd->sw_attn_dir, iv, (size_t)N + 1, (BlkFn){blk_sw_fn, NULL}, NULL,
-                                     &n_checked, desc, sizeof desc);
+                int bad = check_disc(c, nd, nd->sw_attn_dir, iv, (size_t)N + 1,
+                                     (BlkFn){blk_sw_fn, NULL}, NULL, &n_checked, desc, sizeof desc);
                 free(iv);
                 if (bad)
-                    compile_warn_add(c,
-                                     "%s: SelectorWidth is inexact for some widths up to max_seq_len %d with "
-                                     "mlp_exactness %g (attention output 1/(w+1) values closer than 2/L): %s "
-                                     "(as Tracr; exact mode raises mlp_exactness)",
-                                     lb, N, c->L, desc);
+                    compile_warn_add(
+                        c,
+                        "%s: SelectorWidth is inexact for some widths up to max_seq_len %d with "
+                        "mlp_exactness %g (attention output 1/(w+1) values closer than 2/L): %s "
+                        "(as Tracr; exact mode raises mlp_exactness)",
+                        lb, N, c->L, desc);
                 break;
             }
             if (nd->e->enc == ENC_NUMERICAL) {
                 has_num_mean = true;
                 if (y && bos_nz[y - c->nodes])
-                    compile_warn_add(c,
-                                     "%s: the averaged SOp %s is not zero at the BOS position, so a query that "
-                                     "selects nothing reads it instead of the default 0 (as Tracr)",
-                                     lb, y->e->label);
+                    compile_warn_add(
+                        c,
+                        "%s: the averaged SOp %s is not zero at the BOS position, so a query that "
+                        "selects nothing reads it instead of the default 0 (as Tracr)",
+                        lb, y->e->label);
             } else if (y && y->vals->n > 1) {
                 /* Provably one key per query: keys are the indices (distinct per position) and
                  * every query value selects at most one key value. */
@@ -306,29 +315,31 @@ void compile_warnings(CCtx *c) {
                     if (dir_eq(&a->q.d[q], &c->bc.one) || dir_eq(&a->q.d[q], &c->bc.bos)) continue;
                     int cnt = 0;
                     for (int k = 0; k < a->k.n; k++)
-                        if (!dir_eq(&a->k.d[k], &c->bc.bos) && a->wqk[(size_t)q * a->k.n + k] != 0) cnt++;
+                        if (!dir_eq(&a->k.d[k], &c->bc.bos) && a->wqk[(size_t)q * a->k.n + k] != 0)
+                            cnt++;
                     if (cnt > 1) single = false;
                 }
                 if (!single)
-                    compile_warn_add(c,
-                                     "%s: categorical Aggregate whose selector may pick several keys: if they hold "
-                                     "different values the model outputs their average, decoded by argmax, where "
-                                     "RASP fails (Tracr's dynamic validator flags this at run time)",
-                                     lb);
+                    compile_warn_add(
+                        c,
+                        "%s: categorical Aggregate whose selector may pick several keys: if they hold "
+                        "different values the model outputs their average, decoded by argmax, where "
+                        "RASP fails (Tracr's dynamic validator flags this at run time)",
+                        lb);
             }
             break;
         }
-        default:
-            break;
+        default: break;
         }
     }
     if (has_num_mean && c->key_size > 1) {
         double leak = exp(-50.0 / sqrt((double)c->key_size));
         if (leak > 1e-4)
-            compile_warn_add(c,
-                             "numerical means are off by up to %.2g relative: the compiled attention divides logits "
-                             "by sqrt(key_size = %d), so the BOS position keeps weight exp(-50/sqrt(key_size)) "
-                             "(as Tracr)",
-                             leak, c->key_size);
+            compile_warn_add(
+                c,
+                "numerical means are off by up to %.2g relative: the compiled attention divides logits "
+                "by sqrt(key_size = %d), so the BOS position keeps weight exp(-50/sqrt(key_size)) "
+                "(as Tracr)",
+                leak, c->key_size);
     }
 }

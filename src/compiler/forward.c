@@ -27,15 +27,18 @@
 /* All weights are one contiguous block starting at token_embed (compile and load both
  * allocate them so). */
 static size_t weight_count(const CompiledModel *m) {
-    size_t D = (size_t)m->residual_dim, HK = (size_t)m->num_heads * m->key_size, M = (size_t)m->mlp_hidden_size;
+    size_t D = (size_t)m->residual_dim, HK = (size_t)m->num_heads * m->key_size,
+           M = (size_t)m->mlp_hidden_size;
     size_t per_layer = 3 * D * HK + HK * D + 2 * D * M;
-    return (size_t)m->vocab_size * D + (size_t)(m->max_seq_len + 1) * D + per_layer * m->num_layers +
-           D * (size_t)m->n_out;
+    return (size_t)m->vocab_size * D + (size_t)(m->max_seq_len + 1) * D +
+           per_layer * m->num_layers + D * (size_t)m->n_out;
 }
 
-static int check_ids(const CompiledModel *m, const int *ids, int B, int T, char *err, size_t errcap) {
+static int check_ids(const CompiledModel *m, const int *ids, int B, int T, char *err,
+                     size_t errcap) {
     if (B < 0 || T < 1 || T > m->max_seq_len + 1) {
-        snprintf(err, errcap, "input length %d is outside 1..%d (BOS included)", T, m->max_seq_len + 1);
+        snprintf(err, errcap, "input length %d is outside 1..%d (BOS included)", T,
+                 m->max_seq_len + 1);
         return 1;
     }
     for (int i = 0; i < B * T; i++)
@@ -46,26 +49,28 @@ static int check_ids(const CompiledModel *m, const int *ids, int B, int T, char 
     return 0;
 }
 
-int model_forward_f64(const CompiledModel *m, const int *token_ids, int B, int T, double *out, char *err,
-                      size_t errcap) {
+int model_forward_f64(const CompiledModel *m, const int *token_ids, int B, int T, double *out,
+                      char *err, size_t errcap) {
     if (check_ids(m, token_ids, B, T, err, errcap)) return 1;
     if (B == 0) return 0;
     FwdSparse *s = fwd_sparse_new(m);
-    if (!s || fwd_sparse_run(m, s, token_ids, B, T, out)) fwd64_run(m, m->token_embed, token_ids, B, T, out);
+    if (!s || fwd_sparse_run(m, s, token_ids, B, T, out))
+        fwd64_run(m, m->token_embed, token_ids, B, T, out);
     fwd_sparse_free(s);
     return 0;
 }
 
-int model_forward_f64_sparse(const CompiledModel *m, FwdSparse *s, const int *token_ids, int B, int T,
-                             double *out, char *err, size_t errcap) {
+int model_forward_f64_sparse(const CompiledModel *m, FwdSparse *s, const int *token_ids, int B,
+                             int T, double *out, char *err, size_t errcap) {
     if (check_ids(m, token_ids, B, T, err, errcap)) return 1;
     if (B == 0) return 0;
-    if (!s || fwd_sparse_run(m, s, token_ids, B, T, out)) fwd64_run(m, m->token_embed, token_ids, B, T, out);
+    if (!s || fwd_sparse_run(m, s, token_ids, B, T, out))
+        fwd64_run(m, m->token_embed, token_ids, B, T, out);
     return 0;
 }
 
-int model_forward_f32(const CompiledModel *m, const int *token_ids, int B, int T, float *out, char *err,
-                      size_t errcap) {
+int model_forward_f32(const CompiledModel *m, const int *token_ids, int B, int T, float *out,
+                      char *err, size_t errcap) {
     if (check_ids(m, token_ids, B, T, err, errcap)) return 1;
     if (B == 0) return 0;
     size_t n = weight_count(m);
@@ -82,9 +87,11 @@ int model_token_id(const CompiledModel *m, Value v) {
     return -1;
 }
 
-int model_encode(const CompiledModel *m, const Value *xs, int n, int *ids, char *err, size_t errcap) {
+int model_encode(const CompiledModel *m, const Value *xs, int n, int *ids, char *err,
+                 size_t errcap) {
     if (n > m->max_seq_len) {
-        snprintf(err, errcap, "input has %d tokens; the model accepts at most max_seq_len = %d", n, m->max_seq_len);
+        snprintf(err, errcap, "input has %d tokens; the model accepts at most max_seq_len = %d", n,
+                 m->max_seq_len);
         return 1;
     }
     ids[0] = m->bos_id;

@@ -6,19 +6,21 @@ static void FWD_NAME(_mm)(REAL *C, const REAL *A, const REAL *B, int m, int k, i
     GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1, A, k, B, n, acc ? 1 : 0, C, n);
 }
 
-static void FWD_NAME(_run)(const CompiledModel *mdl, const REAL *W, const int *ids, int B, int T, REAL *out) {
-    const int D = mdl->residual_dim, H = mdl->num_heads, ks = mdl->key_size, M = mdl->mlp_hidden_size;
+static void FWD_NAME(_run)(const CompiledModel *mdl, const REAL *W, const int *ids, int B, int T,
+                           REAL *out) {
+    const int D = mdl->residual_dim, H = mdl->num_heads, ks = mdl->key_size,
+              M = mdl->mlp_hidden_size;
     const int HK = H * ks, BT = B * T, V = mdl->vocab_size, N = mdl->max_seq_len, NO = mdl->n_out;
     const REAL *tok = W, *pos = W + (size_t)V * D;
     const REAL *lw = pos + (size_t)(N + 1) * D;
     const size_t per_layer = 3 * (size_t)D * HK + (size_t)HK * D + 2 * (size_t)D * M;
     const REAL *unemb = lw + per_layer * (size_t)mdl->num_layers;
 
-    REAL *x = malloc(sizeof(REAL) * (size_t)BT * D);         /* [BT, D] */
-    REAL *q = malloc(sizeof(REAL) * (size_t)BT * HK * 4);    /* q, k, v, z: [BT, HK] each */
+    REAL *x = malloc(sizeof(REAL) * (size_t)BT * D);      /* [BT, D] */
+    REAL *q = malloc(sizeof(REAL) * (size_t)BT * HK * 4); /* q, k, v, z: [BT, HK] each */
     REAL *k = q + (size_t)BT * HK, *v = k + (size_t)BT * HK, *z = v + (size_t)BT * HK;
-    REAL *hid = malloc(sizeof(REAL) * (size_t)BT * M);       /* [BT, M] */
-    REAL *att = malloc(sizeof(REAL) * (size_t)T * T);        /* [T, T] */
+    REAL *hid = malloc(sizeof(REAL) * (size_t)BT * M); /* [BT, M] */
+    REAL *att = malloc(sizeof(REAL) * (size_t)T * T);  /* [T, T] */
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             REAL *row = x + ((size_t)b * T + t) * D;

@@ -27,12 +27,12 @@ typedef struct SpMat {
 } SpMat;
 
 typedef struct SpLayer {
-    int n_live;     /* heads with a non-zero value map, in head order */
-    int m_live;     /* hidden units W2 reads */
-    SpMat q, k, v;  /* [D, n_live*ks] */
-    SpMat o;        /* [n_live*ks, D] */
-    SpMat w1;       /* [D, m_live] */
-    SpMat w2;       /* [m_live, D] */
+    int n_live;    /* heads with a non-zero value map, in head order */
+    int m_live;    /* hidden units W2 reads */
+    SpMat q, k, v; /* [D, n_live*ks] */
+    SpMat o;       /* [n_live*ks, D] */
+    SpMat w1;      /* [D, m_live] */
+    SpMat w2;      /* [m_live, D] */
 } SpLayer;
 
 /* Positions of one matrix's arrays in the growing lists (pointers are fixed at the end). */
@@ -93,8 +93,8 @@ static bool all_zero(const double *w, int n) {
 
 /* Scans w [rows, cols]; rowmap/colmap (NULL: identity) give each row/column its compacted
  * index or -1 to drop it. */
-static void sp_scan(Build *b, SpMat *s, SpPos *pos, const double *w, int rows, int cols, const int *rowmap,
-                    int out_rows, const int *colmap, int out_cols) {
+static void sp_scan(Build *b, SpMat *s, SpPos *pos, const double *w, int rows, int cols,
+                    const int *rowmap, int out_rows, const int *colmap, int out_cols) {
     s->rows = out_rows;
     s->cols = out_cols;
     pos->rs = b->nr;
@@ -112,7 +112,8 @@ static void sp_scan(Build *b, SpMat *s, SpPos *pos, const double *w, int rows, i
             if (cc < 0) continue;
             if (b->ne == b->cape) {
                 size_t cap = b->cape;
-                if (!grow((void **)&b->cb, &cap, sizeof(int)) || !grow((void **)&b->vb, &b->cape, sizeof(double))) {
+                if (!grow((void **)&b->cb, &cap, sizeof(int)) ||
+                    !grow((void **)&b->vb, &b->cape, sizeof(double))) {
                     b->ok = false; /* OOM: the caller gets NULL and runs the dense pass */
                     return;
                 }
@@ -151,14 +152,17 @@ static bool moderate(const double *w, size_t n) {
 }
 
 FwdSparse *fwd_sparse_new(const CompiledModel *m) {
-    const int D = m->residual_dim, H = m->num_heads, ks = m->key_size, HK = H * ks, M = m->mlp_hidden_size;
+    const int D = m->residual_dim, H = m->num_heads, ks = m->key_size, HK = H * ks,
+              M = m->mlp_hidden_size;
     const int NL = m->num_layers, NO = m->n_out;
-    if (!moderate(m->token_embed, (size_t)m->vocab_size * D) || !moderate(m->pos_embed, (size_t)(m->max_seq_len + 1) * D))
+    if (!moderate(m->token_embed, (size_t)m->vocab_size * D) ||
+        !moderate(m->pos_embed, (size_t)(m->max_seq_len + 1) * D))
         return NULL;
     FwdSparse *s = calloc(1, sizeof *s);
     SpLayer *layers = calloc((size_t)(NL ? NL : 1), sizeof(SpLayer));
     SpPos *pos = malloc(sizeof(SpPos) * (size_t)(6 * NL + 1));
-    int *hmap = malloc(sizeof(int) * (size_t)(HK + 1)), *mmap_ = malloc(sizeof(int) * (size_t)(M + 1));
+    int *hmap = malloc(sizeof(int) * (size_t)(HK + 1)),
+        *mmap_ = malloc(sizeof(int) * (size_t)(M + 1));
     if (!s || !layers || !pos || !hmap || !mmap_) {
         free(s);
         free(layers);
@@ -177,7 +181,8 @@ FwdSparse *fwd_sparse_new(const CompiledModel *m) {
         int nl = 0;
         for (int h = 0; h < H; h++) {
             bool live = false;
-            for (int d = 0; d < D && !live; d++) live = !all_zero(L->v + (size_t)d * HK + (size_t)h * ks, ks);
+            for (int d = 0; d < D && !live; d++)
+                live = !all_zero(L->v + (size_t)d * HK + (size_t)h * ks, ks);
             for (int c = 0; c < ks; c++) hmap[h * ks + c] = live ? nl * ks + c : -1;
             nl += live;
         }
@@ -245,7 +250,8 @@ static void spmm(double *C, const double *X, const SpMat *A, int R, bool acc) {
     }
 }
 
-int fwd_sparse_run(const CompiledModel *m, FwdSparse *s, const int *ids, int B, int T, double *out) {
+int fwd_sparse_run(const CompiledModel *m, FwdSparse *s, const int *ids, int B, int T,
+                   double *out) {
     const int D = m->residual_dim, ks = m->key_size, BT = B * T;
     int HKmax = 1, Mmax = 1;
     for (int l = 0; l < m->num_layers; l++) {
@@ -259,14 +265,15 @@ int fwd_sparse_run(const CompiledModel *m, FwdSparse *s, const int *ids, int B, 
         s->work_n = s->work ? need : 0;
         if (!s->work) return -1;
     }
-    double *x = s->work;                                  /* [BT, D] */
-    double *q = x + (size_t)BT * D;                       /* q, k, v, z: [BT, HKc] each */
+    double *x = s->work;            /* [BT, D] */
+    double *q = x + (size_t)BT * D; /* q, k, v, z: [BT, HKc] each */
     double *k = q + (size_t)BT * HKmax, *v = k + (size_t)BT * HKmax, *z = v + (size_t)BT * HKmax;
-    double *hid = z + (size_t)BT * HKmax;                 /* [BT, Mc] */
-    double *att = hid + (size_t)BT * Mmax;                /* [T] one query row */
+    double *hid = z + (size_t)BT * HKmax;  /* [BT, Mc] */
+    double *att = hid + (size_t)BT * Mmax; /* [T] one query row */
     for (int r = 0; r < BT; r++) {
         double *row = x + (size_t)r * D;
-        const double *te = m->token_embed + (size_t)ids[r] * D, *pe = m->pos_embed + (size_t)(r % T) * D;
+        const double *te = m->token_embed + (size_t)ids[r] * D,
+                     *pe = m->pos_embed + (size_t)(r % T) * D;
         for (int d = 0; d < D; d++) row[d] = te[d] + pe[d];
     }
     const double scale = 1.0 / sqrt((double)ks);

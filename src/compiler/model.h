@@ -23,11 +23,11 @@ typedef struct ModelLayer {
 /* What each half of a layer uses (the fixture JSON's `layers`). Empty for loaded models
  * unless the file carried it. */
 typedef struct ModelLayerInfo {
-    int n_heads;            /* heads in use */
+    int n_heads;             /* heads in use */
     const char **head_nodes; /* [n_heads] node labels, head order */
-    int mlp_hidden;         /* hidden units in use */
+    int mlp_hidden;          /* hidden units in use */
     int n_mlp_nodes;
-    const char **mlp_nodes;  /* [n_mlp_nodes] */
+    const char **mlp_nodes;     /* [n_mlp_nodes] */
     const char **hidden_labels; /* [mlp_hidden], column order */
 } ModelLayerInfo;
 
@@ -36,40 +36,40 @@ typedef struct CompiledModel {
     int num_layers, num_heads, key_size, mlp_hidden_size, residual_dim, max_seq_len;
     bool causal;
     int mlp_exactness;
-    bool exact;             /* compiled with the exact-mode fixes (docs/compiler.md) */
-    int vocab_size;         /* V = |vocab| + 2 (BOS and PAD included) */
+    bool exact;     /* compiled with the exact-mode fixes (docs/compiler.md) */
+    int vocab_size; /* V = |vocab| + 2 (BOS and PAD included) */
 
-    Value *tokens;          /* [V]: the token of each id (Tracr's sorted token space) */
+    Value *tokens; /* [V]: the token of each id (Tracr's sorted token space) */
     int bos_id, pad_id;
     const char **residual_labels; /* [D] Tracr's str(direction) */
 
-    double *token_embed;    /* [V, D] */
-    double *pos_embed;      /* [N+1, D], row 0 (BOS position) zero */
-    ModelLayer *layers;     /* [num_layers] */
-    double *unembed;        /* [D, n_out] */
+    double *token_embed; /* [V, D] */
+    double *pos_embed;   /* [N+1, D], row 0 (BOS position) zero */
+    ModelLayer *layers;  /* [num_layers] */
+    double *unembed;     /* [D, n_out] */
 
     const char *output_name;
-    int output_numerical;   /* 0 categorical, 1 numerical */
-    int n_out;              /* unembedding columns (1 when numerical) */
-    Value *out_values;      /* [n_out] value of each column (None for numerical) */
+    int output_numerical; /* 0 categorical, 1 numerical */
+    int n_out;            /* unembedding columns (1 when numerical) */
+    Value *out_values;    /* [n_out] value of each column (None for numerical) */
 
-    ModelLayerInfo *info;   /* [num_layers] */
-    const char *source;     /* program text ("" when unknown) */
-    const char *transform;  /* transforms applied after compiling (src/transform), "" or NULL
+    ModelLayerInfo *info;  /* [num_layers] */
+    const char *source;    /* program text ("" when unknown) */
+    const char *transform; /* transforms applied after compiling (src/transform), "" or NULL
                              * for none, e.g. "rotate(seed=1) permute(seed=1)" */
-    const char **warnings;  /* [n_warnings] compile-time warnings (Tracr's silent failures) */
+    const char **warnings; /* [n_warnings] compile-time warnings (Tracr's silent failures) */
     int n_warnings;
 
-    Arena arena;            /* owns everything above */
+    Arena arena; /* owns everything above */
 } CompiledModel;
 
 typedef struct CompileOptions {
-    const Value *vocab;     /* NULL: the program's `vocab` directive */
+    const Value *vocab; /* NULL: the program's `vocab` directive */
     int n_vocab;
-    int max_seq_len;        /* 0: the program's directive */
-    int causal;             /* -1: the program's directive, 0/1 override */
-    int mlp_exactness;      /* 0: the program's directive (else 100) */
-    bool exact;             /* apply the fixes for Tracr's silent failures */
+    int max_seq_len;                         /* 0: the program's directive */
+    int causal;                              /* -1: the program's directive, 0/1 override */
+    int mlp_exactness;                       /* 0: the program's directive (else 100) */
+    bool exact;                              /* apply the fixes for Tracr's silent failures */
     const char *compiler_bos, *compiler_pad; /* NULL: "compiler_bos"/"compiler_pad" */
 } CompileOptions;
 
@@ -108,13 +108,14 @@ typedef struct FwdSparse FwdSparse;
 FwdSparse *fwd_sparse_new(const CompiledModel *m);
 void fwd_sparse_free(FwdSparse *s);
 /* model_forward_f64 with plan s (NULL: the dense BLAS pass). */
-int model_forward_f64_sparse(const CompiledModel *m, FwdSparse *s, const int *token_ids, int B, int T,
-                             double *out, char *err, size_t errcap);
+int model_forward_f64_sparse(const CompiledModel *m, FwdSparse *s, const int *token_ids, int B,
+                             int T, double *out, char *err, size_t errcap);
 /* Token id of a value (val_eq), or -1. */
 int model_token_id(const CompiledModel *m, Value v);
 /* ids[n+1] = BOS then the ids of xs; returns 0, or non-zero with a message for an unknown
  * token or n > N. */
-int model_encode(const CompiledModel *m, const Value *xs, int n, int *ids, char *err, size_t errcap);
+int model_encode(const CompiledModel *m, const Value *xs, int n, int *ids, char *err,
+                 size_t errcap);
 /* Decodes one unembedded row [n_out]: categorical argmax (ties to the first column),
  * numerical: the raw float. */
 Value model_decode_row(const CompiledModel *m, const double *row, double *raw);
@@ -126,22 +127,23 @@ int model_run(const CompiledModel *m, const Value *xs, int n, bool use_f64, Valu
 /* ---- model files (compiler/model_io.c) ----------------------------------------------- */
 int model_save(const CompiledModel *m, const char *path, char *err, size_t errcap);
 /* The same bytes into a malloc'ed buffer. */
-int model_serialize(const CompiledModel *m, unsigned char **buf, size_t *len, char *err, size_t errcap);
+int model_serialize(const CompiledModel *m, unsigned char **buf, size_t *len, char *err,
+                    size_t errcap);
 int model_load(const char *path, CompiledModel **out, char *err, size_t errcap);
 int model_load_buffer(const unsigned char *buf, size_t len, CompiledModel **out, char *err,
                       size_t errcap);
 
 /* ---- verification (compiler/verify.c) ------------------------------------------------ */
 typedef struct VerifyReport {
-    int n_inputs;        /* inputs checked */
-    int n_mismatch;      /* inputs where a compared position differs */
-    int n_skipped;       /* inputs where the interpreter raised */
-    int n_positions;     /* positions compared (positions where RASP gives None are skipped) */
-    int n_none;          /* positions where RASP gives None: the model outputs a value there
+    int n_inputs;             /* inputs checked */
+    int n_mismatch;           /* inputs where a compared position differs */
+    int n_skipped;            /* inputs where the interpreter raised */
+    int n_positions;          /* positions compared (positions where RASP gives None are skipped) */
+    int n_none;               /* positions where RASP gives None: the model outputs a value there
                           * anyway (Tracr has no None), which the caller must report */
-    int n_none_inputs;   /* inputs with at least one such position */
-    char first_none[512]; /* the first of them, "" if none */
-    bool exhaustive;     /* every input up to max_seq_len was checked */
+    int n_none_inputs;        /* inputs with at least one such position */
+    char first_none[512];     /* the first of them, "" if none */
+    bool exhaustive;          /* every input up to max_seq_len was checked */
     char first_mismatch[512]; /* a description of the first mismatch, "" if none */
 } VerifyReport;
 /* Compares the model (float64 forward) with the interpreter on n random inputs (lengths 1..N,

@@ -7,16 +7,18 @@
 
 typedef struct ConfigKey {
     const char *key;
-    bool is_bool; /* a bool field, else an int field */
+    bool is_bool;  /* a bool field, else an int field */
     size_t offset; /* into CompiledModel */
 } ConfigKey;
 
-#define INT_KEY(f) {#f, false, offsetof(CompiledModel, f)}
-#define BOOL_KEY(f) {#f, true, offsetof(CompiledModel, f)}
+#define INT_KEY(f)                                                                                 \
+    { #f, false, offsetof(CompiledModel, f) }
+#define BOOL_KEY(f)                                                                                \
+    { #f, true, offsetof(CompiledModel, f) }
 static const ConfigKey k_config[] = {
-    INT_KEY(num_layers),   INT_KEY(num_heads),  INT_KEY(key_size),      INT_KEY(mlp_hidden_size),
-    INT_KEY(residual_dim), INT_KEY(max_seq_len), BOOL_KEY(causal),      INT_KEY(mlp_exactness),
-    INT_KEY(vocab_size),   BOOL_KEY(exact),      INT_KEY(bos_id),       INT_KEY(pad_id),
+    INT_KEY(num_layers),   INT_KEY(num_heads),   INT_KEY(key_size), INT_KEY(mlp_hidden_size),
+    INT_KEY(residual_dim), INT_KEY(max_seq_len), BOOL_KEY(causal),  INT_KEY(mlp_exactness),
+    INT_KEY(vocab_size),   BOOL_KEY(exact),      INT_KEY(bos_id),   INT_KEY(pad_id),
 };
 
 cJSON *model_config_json(const CompiledModel *m) {

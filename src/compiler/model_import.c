@@ -18,30 +18,36 @@ static const ImportTensor *find(const ImportTensor *t, int n, const char *name) 
 }
 
 /* Copies tensor name of shape [r, c] into dst; a missing tensor is an error. */
-static int take2(const ImportTensor *t, int n, const char *name, int64_t r, int64_t c, double *dst, char *err,
-                 size_t cap) {
+static int take2(const ImportTensor *t, int n, const char *name, int64_t r, int64_t c, double *dst,
+                 char *err, size_t cap) {
     const ImportTensor *x = find(t, n, name);
     if (!x) return err_printf(err, cap, "parameter \"%s\" is missing", name);
     if (x->ndim != 2 || x->shape[0] != r || x->shape[1] != c)
-        return err_printf(err, cap, "parameter \"%s\" has shape [%lld%s%lld]; expected [%lld, %lld]", name,
-                          (long long)x->shape[0], x->ndim == 2 ? ", " : "", x->ndim == 2 ? (long long)x->shape[1] : 0LL,
-                          (long long)r, (long long)c);
+        return err_printf(err, cap,
+                          "parameter \"%s\" has shape [%lld%s%lld]; expected [%lld, %lld]", name,
+                          (long long)x->shape[0], x->ndim == 2 ? ", " : "",
+                          x->ndim == 2 ? (long long)x->shape[1] : 0LL, (long long)r, (long long)c);
     size_t N = (size_t)r * (size_t)c;
     for (size_t i = 0; i < N; i++) {
-        if (!isfinite(x->data[i])) return err_printf(err, cap, "parameter \"%s\" holds a non-finite value", name);
+        if (!isfinite(x->data[i]))
+            return err_printf(err, cap, "parameter \"%s\" holds a non-finite value", name);
         dst[i] = x->data[i];
     }
     return 0;
 }
 
 /* An optional bias must be all zero (Tracr's always are; the forward pass has none). */
-static int check_bias(const ImportTensor *t, int n, const char *name, int64_t len, char *err, size_t cap) {
+static int check_bias(const ImportTensor *t, int n, const char *name, int64_t len, char *err,
+                      size_t cap) {
     const ImportTensor *x = find(t, n, name);
     if (!x) return 0;
     if (x->ndim != 1 || x->shape[0] != len)
-        return err_printf(err, cap, "parameter \"%s\" has the wrong shape; expected [%lld]", name, (long long)len);
+        return err_printf(err, cap, "parameter \"%s\" has the wrong shape; expected [%lld]", name,
+                          (long long)len);
     for (int64_t i = 0; i < len; i++)
-        if (x->data[i] != 0) return err_printf(err, cap, "parameter \"%s\": non-zero biases are not supported", name);
+        if (x->data[i] != 0)
+            return err_printf(err, cap, "parameter \"%s\": non-zero biases are not supported",
+                              name);
     return 0;
 }
 
@@ -65,8 +71,8 @@ static int json_value(const cJSON *j, Value *out, int depth) {
     return 0;
 }
 
-static int opt_int(const cJSON *o, const char *key, int64_t dflt, int64_t lo, int64_t hi, int64_t *out, char *err,
-                   size_t cap) {
+static int opt_int(const cJSON *o, const char *key, int64_t dflt, int64_t lo, int64_t hi,
+                   int64_t *out, char *err, size_t cap) {
     if (!cJSON_GetObjectItemCaseSensitive(o, key)) {
         if (dflt < lo) return err_printf(err, cap, "import JSON: field \"%s\" is missing", key);
         *out = dflt;
@@ -74,29 +80,32 @@ static int opt_int(const cJSON *o, const char *key, int64_t dflt, int64_t lo, in
     }
     if (json_get_int(o, key, "import JSON", out, err, cap)) return 1;
     if (*out < lo || *out > hi)
-        return err_printf(err, cap, "import JSON: field \"%s\" = %lld is outside %lld..%lld", key, (long long)*out,
-                          (long long)lo, (long long)hi);
+        return err_printf(err, cap, "import JSON: field \"%s\" = %lld is outside %lld..%lld", key,
+                          (long long)*out, (long long)lo, (long long)hi);
     return 0;
 }
 
 /* The sizes: from the parameters' shapes (residual, vocabulary, layers, attention columns, MLP
  * width) and the JSON (max_seq_len, heads, key_size, exactness, causal), checked against each
  * other. */
-static int import_config(const ImportTensor *t, int n, const cJSON *meta, CompiledModel *m, char *err, size_t cap) {
+static int import_config(const ImportTensor *t, int n, const cJSON *meta, CompiledModel *m,
+                         char *err, size_t cap) {
     if (!cJSON_IsObject(meta)) return err_printf(err, cap, "import JSON: not an object");
     const char *dup = json_duplicate_key(meta);
     if (dup) return err_printf(err, cap, "import JSON: field \"%s\" appears twice", dup);
-    const ImportTensor *te = find(t, n, "token_embed/embeddings"), *pe = find(t, n, "pos_embed/embeddings"),
-                       *ue = find(t, n, "unembed/w");
+    const ImportTensor *te = find(t, n, "token_embed/embeddings"),
+                       *pe = find(t, n, "pos_embed/embeddings"), *ue = find(t, n, "unembed/w");
     if (!te || !pe || !ue)
         return err_printf(err, cap, "parameter \"%s\" is missing (is this a Tracr model?)",
-                          !te ? "token_embed/embeddings" : !pe ? "pos_embed/embeddings" : "unembed/w");
+                          !te   ? "token_embed/embeddings"
+                          : !pe ? "pos_embed/embeddings"
+                                : "unembed/w");
     if (te->ndim != 2 || pe->ndim != 2 || ue->ndim != 2)
         return err_printf(err, cap, "embedding and unembedding parameters must be matrices");
     int64_t D = te->shape[1], V = te->shape[0];
     if (D < 1 || D > (1 << 20) || V < 3 || V > (1 << 20))
-        return err_printf(err, cap, "token_embed/embeddings has an unusable shape [%lld, %lld]", (long long)V,
-                          (long long)D);
+        return err_printf(err, cap, "token_embed/embeddings has an unusable shape [%lld, %lld]",
+                          (long long)V, (long long)D);
     int L = 0;
     char name[160];
     for (;;) {
@@ -104,12 +113,14 @@ static int import_config(const ImportTensor *t, int n, const cJSON *meta, Compil
         if (!find(t, n, name)) break;
         if (++L > 4096) return err_printf(err, cap, "too many layers");
     }
-    if (L == 0) return err_printf(err, cap, "parameter \"transformer/layer_0/attn/query/w\" is missing");
+    if (L == 0)
+        return err_printf(err, cap, "parameter \"transformer/layer_0/attn/query/w\" is missing");
     const ImportTensor *q0 = find(t, n, "transformer/layer_0/attn/query/w");
     snprintf(name, sizeof name, "transformer/layer_0/mlp/linear_1/w");
     const ImportTensor *w10 = find(t, n, name);
     if (!w10) return err_printf(err, cap, "parameter \"%s\" is missing", name);
-    if (q0->ndim != 2 || w10->ndim != 2) return err_printf(err, cap, "layer parameters must be matrices");
+    if (q0->ndim != 2 || w10->ndim != 2)
+        return err_printf(err, cap, "layer parameters must be matrices");
     int64_t HK = q0->shape[1], M = w10->shape[1];
 
     int64_t N, H, ks, ex, causal_i = 0;
@@ -124,11 +135,13 @@ static int import_config(const ImportTensor *t, int n, const cJSON *meta, Compil
         causal_i = b;
     }
     if (H * ks != HK)
-        return err_printf(err, cap, "import JSON: num_heads %lld x key_size %lld != %lld attention columns", (long long)H,
-                          (long long)ks, (long long)HK);
+        return err_printf(err, cap,
+                          "import JSON: num_heads %lld x key_size %lld != %lld attention columns",
+                          (long long)H, (long long)ks, (long long)HK);
     if (pe->shape[0] != N + 1)
-        return err_printf(err, cap, "pos_embed/embeddings has %lld rows; max_seq_len %lld needs %lld", (long long)pe->shape[0],
-                          (long long)N, (long long)N + 1);
+        return err_printf(err, cap,
+                          "pos_embed/embeddings has %lld rows; max_seq_len %lld needs %lld",
+                          (long long)pe->shape[0], (long long)N, (long long)N + 1);
     if ((double)D * ((double)HK * 4 + 2.0 * (double)M) * L > COMPILE_MAX_WEIGHTS)
         return err_printf(err, cap, "the model is too large to import");
 
@@ -150,7 +163,8 @@ static int import_tokens(const cJSON *meta, CompiledModel *m, char *err, size_t 
     const cJSON *tid;
     if (json_get_array(meta, "token_ids", "import JSON", &tid, err, cap)) return 1;
     if (cJSON_GetArraySize(tid) != V)
-        return err_printf(err, cap, "import JSON: \"token_ids\" has %d entries; token_embed has %lld rows",
+        return err_printf(err, cap,
+                          "import JSON: \"token_ids\" has %d entries; token_embed has %lld rows",
                           cJSON_GetArraySize(tid), (long long)V);
     m->tokens = arena_alloc(&m->arena, sizeof(Value) * (size_t)V);
     char *seen = arena_alloc(&m->arena, (size_t)V);
@@ -158,11 +172,14 @@ static int import_tokens(const cJSON *meta, CompiledModel *m, char *err, size_t 
     cJSON_ArrayForEach(pair, tid) {
         int64_t id;
         Value v;
-        if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 || json_value(cJSON_GetArrayItem(pair, 0), &v, 0) ||
+        if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 ||
+            json_value(cJSON_GetArrayItem(pair, 0), &v, 0) ||
             json_as_int(cJSON_GetArrayItem(pair, 1), "import JSON: token_ids", &id, err, cap))
-            return err_printf(err, cap, "import JSON: every \"token_ids\" entry must be [token, id]");
+            return err_printf(err, cap,
+                              "import JSON: every \"token_ids\" entry must be [token, id]");
         if (id < 0 || id >= V || seen[id])
-            return err_printf(err, cap, "import JSON: token id %lld is out of range or repeated", (long long)id);
+            return err_printf(err, cap, "import JSON: token id %lld is out of range or repeated",
+                              (long long)id);
         if (v.kind == VAL_STR) v = val_str(arena_strdup(&m->arena, v.u.s));
         seen[id] = 1;
         m->tokens[id] = v;
@@ -174,13 +191,14 @@ static int import_tokens(const cJSON *meta, CompiledModel *m, char *err, size_t 
     m->bos_id = model_token_id(m, val_str(bos));
     m->pad_id = model_token_id(m, val_str(pad));
     if (m->bos_id < 0 || m->pad_id < 0 || m->bos_id == m->pad_id)
-        return err_printf(err, cap, "import JSON: the %s token \"%s\" is not in \"token_ids\"", m->bos_id < 0 ? "BOS" : "PAD",
-                          m->bos_id < 0 ? bos : pad);
+        return err_printf(err, cap, "import JSON: the %s token \"%s\" is not in \"token_ids\"",
+                          m->bos_id < 0 ? "BOS" : "PAD", m->bos_id < 0 ? bos : pad);
     return 0;
 }
 
 /* The output decoder ("output": name, encoding, values), one value per unembedding column. */
-static int import_output(const ImportTensor *t, int n, const cJSON *meta, CompiledModel *m, char *err, size_t cap) {
+static int import_output(const ImportTensor *t, int n, const cJSON *meta, CompiledModel *m,
+                         char *err, size_t cap) {
     const ImportTensor *ue = find(t, n, "unembed/w");
     const cJSON *o;
     const char *oname, *oenc;
@@ -189,16 +207,19 @@ static int import_output(const ImportTensor *t, int n, const cJSON *meta, Compil
         json_get_string(o, "encoding", "import JSON: output", &oenc, err, cap))
         return 1;
     if (strcmp(oenc, "categorical") != 0 && strcmp(oenc, "numerical") != 0)
-        return err_printf(err, cap, "import JSON: output encoding \"%s\" is neither categorical nor numerical", oenc);
+        return err_printf(
+            err, cap, "import JSON: output encoding \"%s\" is neither categorical nor numerical",
+            oenc);
     m->output_name = arena_strdup(&m->arena, oname);
     m->output_numerical = strcmp(oenc, "numerical") == 0;
     int64_t ncols = ue->shape[1];
     if (ue->shape[0] != m->residual_dim)
-        return err_printf(err, cap, "unembed/w has %lld rows; expected %lld", (long long)ue->shape[0],
-                          (long long)m->residual_dim);
+        return err_printf(err, cap, "unembed/w has %lld rows; expected %lld",
+                          (long long)ue->shape[0], (long long)m->residual_dim);
     m->n_out = (int)ncols;
     if (m->output_numerical && ncols != 1)
-        return err_printf(err, cap, "unembed/w has %lld columns; a numerical output has 1", (long long)ncols);
+        return err_printf(err, cap, "unembed/w has %lld columns; a numerical output has 1",
+                          (long long)ncols);
     m->out_values = arena_alloc(&m->arena, sizeof(Value) * (size_t)(ncols ? ncols : 1));
     if (m->output_numerical) return 0;
     const cJSON *vals;
@@ -210,8 +231,10 @@ static int import_output(const ImportTensor *t, int n, const cJSON *meta, Compil
     const cJSON *it;
     cJSON_ArrayForEach(it, vals) {
         if (json_value(it, &m->out_values[k], 0))
-            return err_printf(err, cap, "import JSON: output value %d is not a JSON scalar or list", k);
-        if (m->out_values[k].kind == VAL_STR) m->out_values[k] = val_str(arena_strdup(&m->arena, m->out_values[k].u.s));
+            return err_printf(err, cap, "import JSON: output value %d is not a JSON scalar or list",
+                              k);
+        if (m->out_values[k].kind == VAL_STR)
+            m->out_values[k] = val_str(arena_strdup(&m->arena, m->out_values[k].u.s));
         k++;
     }
     return 0;
@@ -261,19 +284,23 @@ static int check_param_names(const ImportTensor *t, int n, int L, char *err, siz
             continue;
         if (sscanf(s, "transformer/layer_%d/%63s", &li, rest) == 2 && li >= 0 && li < L &&
             (strstr(rest, "attn/") == rest || strstr(rest, "mlp/") == rest)) {
-            static const char *ok[] = {"attn/query/w", "attn/key/w", "attn/value/w", "attn/linear/w",
-                                       "attn/query/b", "attn/key/b", "attn/value/b", "attn/linear/b",
-                                       "mlp/linear_1/w", "mlp/linear_1/b", "mlp/linear_2/w", "mlp/linear_2/b"};
+            static const char *ok[] = {"attn/query/w",   "attn/key/w",     "attn/value/w",
+                                       "attn/linear/w",  "attn/query/b",   "attn/key/b",
+                                       "attn/value/b",   "attn/linear/b",  "mlp/linear_1/w",
+                                       "mlp/linear_1/b", "mlp/linear_2/w", "mlp/linear_2/b"};
             int hit = 0;
             for (size_t k = 0; k < sizeof ok / sizeof ok[0]; k++) hit |= strcmp(rest, ok[k]) == 0;
             if (hit) continue;
         }
-        return err_printf(err, cap, "parameter \"%s\" is not part of Tracr's model (layer norm is not supported)", s);
+        return err_printf(
+            err, cap, "parameter \"%s\" is not part of Tracr's model (layer norm is not supported)",
+            s);
     }
     return 0;
 }
 
-static int build(const ImportTensor *t, int n, const cJSON *meta, CompiledModel *m, char *err, size_t cap) {
+static int build(const ImportTensor *t, int n, const cJSON *meta, CompiledModel *m, char *err,
+                 size_t cap) {
     if (import_config(t, n, meta, m, err, cap) || import_tokens(meta, m, err, cap) ||
         import_output(t, n, meta, m, err, cap) || import_weights(t, n, m, err, cap) ||
         check_param_names(t, n, m->num_layers, err, cap))
@@ -290,7 +317,8 @@ static int build(const ImportTensor *t, int n, const cJSON *meta, CompiledModel 
     return 0;
 }
 
-int model_import(const ImportTensor *t, int n, const cJSON *meta, CompiledModel **out, char *err, size_t errcap) {
+int model_import(const ImportTensor *t, int n, const cJSON *meta, CompiledModel **out, char *err,
+                 size_t errcap) {
     CompiledModel *m = calloc(1, sizeof *m);
     arena_init(&m->arena);
     *out = NULL;
@@ -313,8 +341,8 @@ static int read_all(const char *path, unsigned char **buf, size_t *len, char *er
     return 0;
 }
 
-int model_import_files(const char *weights_path, const char *json_path, CompiledModel **out, char *err,
-                       size_t errcap) {
+int model_import_files(const char *weights_path, const char *json_path, CompiledModel **out,
+                       char *err, size_t errcap) {
     *out = NULL;
     unsigned char *head = NULL;
     size_t hl = 0;
@@ -336,8 +364,9 @@ int model_import_files(const char *weights_path, const char *json_path, Compiled
         for (int i = 0; i < z.n; i++) {
             const NpyArray *a = &z.arrays[i];
             if (a->ndim > 2) {
-                err_printf(err, errcap, "%s: array \"%s\" has %d dims; Tracr's parameters have 1 or 2", weights_path,
-                           a->name, a->ndim);
+                err_printf(err, errcap,
+                           "%s: array \"%s\" has %d dims; Tracr's parameters have 1 or 2",
+                           weights_path, a->name, a->ndim);
                 goto out;
             }
             ts[n].name = a->name;
@@ -354,13 +383,14 @@ int model_import_files(const char *weights_path, const char *json_path, Compiled
         for (int i = 0; i < sf.n; i++) {
             const StTensor *x = &sf.tensors[i];
             if (x->dtype != ST_F32 && x->dtype != ST_F64) {
-                err_printf(err, errcap, "%s: tensor \"%s\" has dtype %s; expected F32 or F64", weights_path, x->name,
-                           st_dtype_name(x->dtype));
+                err_printf(err, errcap, "%s: tensor \"%s\" has dtype %s; expected F32 or F64",
+                           weights_path, x->name, st_dtype_name(x->dtype));
                 goto out;
             }
             if (x->ndim < 1 || x->ndim > 2) {
-                err_printf(err, errcap, "%s: tensor \"%s\" has %d dims; Tracr's parameters have 1 or 2", weights_path,
-                           x->name, x->ndim);
+                err_printf(err, errcap,
+                           "%s: tensor \"%s\" has %d dims; Tracr's parameters have 1 or 2",
+                           weights_path, x->name, x->ndim);
                 goto out;
             }
             int64_t ne = st_numel(x);

@@ -37,7 +37,7 @@ int model_import(const ImportTensor *t, int n, const cJSON *meta, CompiledModel 
                  size_t errcap);
 /* Reads weights_path (.npz when it starts with a zip signature, else safetensors) and
  * json_path, then model_import. */
-int model_import_files(const char *weights_path, const char *json_path, CompiledModel **out, char *err,
-                       size_t errcap);
+int model_import_files(const char *weights_path, const char *json_path, CompiledModel **out,
+                       char *err, size_t errcap);
 
 #endif

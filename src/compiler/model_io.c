@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "compiler/model.h"
-#include "util/errmsg.h"
 #include "io/safetensors.h"
 #include "io/st_digest.h"
+#include "util/errmsg.h"
 
 #define MODEL_FORMAT "itracr-model/1"
 
@@ -24,13 +24,15 @@ static cJSON *value_to_json(Value v) {
     case VAL_BOOL: return cJSON_CreateBool(v.u.b);
     case VAL_INT: return cJSON_CreateNumber((double)v.u.i);
     case VAL_FLOAT:
-        if (!isfinite(v.u.f)) return cJSON_CreateString(isnan(v.u.f) ? "nan" : v.u.f > 0 ? "inf" : "-inf");
+        if (!isfinite(v.u.f))
+            return cJSON_CreateString(isnan(v.u.f) ? "nan" : v.u.f > 0 ? "inf" : "-inf");
         val_float_repr(v.u.f, buf, sizeof buf); /* "1.0": keeps the float-ness visible */
         return cJSON_CreateRaw(buf);
     case VAL_STR: return cJSON_CreateString(v.u.s);
     case VAL_TUPLE: {
         cJSON *a = cJSON_CreateArray();
-        for (size_t i = 0; i < v.u.t->n; i++) cJSON_AddItemToArray(a, value_to_json(v.u.t->items[i]));
+        for (size_t i = 0; i < v.u.t->n; i++)
+            cJSON_AddItemToArray(a, value_to_json(v.u.t->items[i]));
         return a;
     }
     }
@@ -68,8 +70,8 @@ typedef struct SaveBufs {
     int n, cap;
 } SaveBufs;
 
-static void add_tensor(StWriter *w, SaveBufs *sb, const char *name, const double *src, int64_t r, int64_t c,
-                       int ndim) {
+static void add_tensor(StWriter *w, SaveBufs *sb, const char *name, const double *src, int64_t r,
+                       int64_t c, int ndim) {
     size_t n = (size_t)r * (size_t)(ndim == 2 ? c : 1);
     float *f = calloc(n ? n : 1, sizeof(float));
     if (src)
@@ -138,7 +140,8 @@ static void build_writer(const CompiledModel *m, StWriter *w, SaveBufs *sb) {
     cJSON_AddStringToObject(o, "encoding", m->output_numerical ? "numerical" : "categorical");
     cJSON *vals = cJSON_CreateArray();
     if (!m->output_numerical)
-        for (int j = 0; j < m->n_out; j++) cJSON_AddItemToArray(vals, value_to_json(m->out_values[j]));
+        for (int j = 0; j < m->n_out; j++)
+            cJSON_AddItemToArray(vals, value_to_json(m->out_values[j]));
     cJSON_AddItemToObject(o, "values", vals);
     meta_json(w, "output", o);
     st_writer_meta(w, "source", m->source ? m->source : "");
@@ -177,7 +180,8 @@ int model_save(const CompiledModel *m, const char *path, char *err, size_t errca
     return rc;
 }
 
-int model_serialize(const CompiledModel *m, unsigned char **buf, size_t *len, char *err, size_t errcap) {
+int model_serialize(const CompiledModel *m, unsigned char **buf, size_t *len, char *err,
+                    size_t errcap) {
     StWriter w;
     SaveBufs sb = {0};
     st_writer_init(&w);
@@ -189,17 +193,21 @@ int model_serialize(const CompiledModel *m, unsigned char **buf, size_t *len, ch
 }
 
 /* ---- loading ------------------------------------------------------------------------- */
-static int get_int(const cJSON *o, const char *key, int lo, int hi, int *out, char *err, size_t cap) {
+static int get_int(const cJSON *o, const char *key, int lo, int hi, int *out, char *err,
+                   size_t cap) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(j)) return err_printf(err, cap, "metadata config: \"%s\" is missing or not a number", key);
+    if (!cJSON_IsNumber(j))
+        return err_printf(err, cap, "metadata config: \"%s\" is missing or not a number", key);
     double d = j->valuedouble;
     if (d != floor(d) || d < lo || d > hi)
-        return err_printf(err, cap, "metadata config: \"%s\" = %g is not an integer in %d..%d", key, d, lo, hi);
+        return err_printf(err, cap, "metadata config: \"%s\" = %g is not an integer in %d..%d", key,
+                          d, lo, hi);
     *out = (int)d;
     return 0;
 }
 
-static const cJSON *meta_parse(const StFile *f, const char *key, cJSON **hold, char *err, size_t cap) {
+static const cJSON *meta_parse(const StFile *f, const char *key, cJSON **hold, char *err,
+                               size_t cap) {
     const char *s = st_meta_get(f, key);
     if (!s) {
         err_printf(err, cap, "metadata \"%s\" is missing", key);
@@ -210,17 +218,20 @@ static const cJSON *meta_parse(const StFile *f, const char *key, cJSON **hold, c
     return *hold;
 }
 
-static int load_tensor(const StFile *f, const char *name, int64_t r, int64_t c, int ndim, double *dst, char *err,
-                       size_t cap) {
+static int load_tensor(const StFile *f, const char *name, int64_t r, int64_t c, int ndim,
+                       double *dst, char *err, size_t cap) {
     const StTensor *t = st_find(f, name);
     if (!t) return err_printf(err, cap, "tensor \"%s\" is missing", name);
     if (t->dtype != ST_F32 && t->dtype != ST_F64)
-        return err_printf(err, cap, "tensor \"%s\" has dtype %s; expected F32 or F64", name, st_dtype_name(t->dtype));
+        return err_printf(err, cap, "tensor \"%s\" has dtype %s; expected F32 or F64", name,
+                          st_dtype_name(t->dtype));
     if (t->ndim != ndim || t->shape[0] != r || (ndim == 2 && t->shape[1] != c)) {
         if (ndim == 2)
-            return err_printf(err, cap, "tensor \"%s\" has the wrong shape; the config needs [%lld, %lld]", name,
-                        (long long)r, (long long)c);
-        return err_printf(err, cap, "tensor \"%s\" has the wrong shape; the config needs [%lld]", name, (long long)r);
+            return err_printf(err, cap,
+                              "tensor \"%s\" has the wrong shape; the config needs [%lld, %lld]",
+                              name, (long long)r, (long long)c);
+        return err_printf(err, cap, "tensor \"%s\" has the wrong shape; the config needs [%lld]",
+                          name, (long long)r);
     }
     size_t n = (size_t)r * (size_t)(ndim == 2 ? c : 1);
     for (size_t i = 0; i < n; i++) {
@@ -232,14 +243,17 @@ static int load_tensor(const StFile *f, const char *name, int64_t r, int64_t c, 
         } else {
             memcpy(&v, (const unsigned char *)t->data + 8 * i, 8);
         }
-        if (!isfinite(v)) return err_printf(err, cap, "tensor \"%s\" holds a non-finite value", name);
+        if (!isfinite(v))
+            return err_printf(err, cap, "tensor \"%s\" holds a non-finite value", name);
         if (dst) dst[i] = v;
-        else if (v != 0) return err_printf(err, cap, "tensor \"%s\": non-zero biases are not supported", name);
+        else if (v != 0)
+            return err_printf(err, cap, "tensor \"%s\": non-zero biases are not supported", name);
     }
     return 0;
 }
 
-static const char **load_str_array(Arena *a, const cJSON *arr, int *n_out, const char *what, char *err, size_t cap) {
+static const char **load_str_array(Arena *a, const cJSON *arr, int *n_out, const char *what,
+                                   char *err, size_t cap) {
     if (!cJSON_IsArray(arr)) {
         err_printf(err, cap, "%s is not an array", what);
         return NULL;
@@ -264,7 +278,8 @@ static int load_config(const StFile *f, CompiledModel *m, cJSON **cfg, char *err
     const char *fmt = st_meta_get(f, "format");
     if (!fmt) return err_printf(err, cap, "metadata \"format\" is missing (not an itracr model)");
     if (strcmp(fmt, MODEL_FORMAT) != 0)
-        return err_printf(err, cap, "metadata \"format\" is \"%s\"; expected \"%s\"", fmt, MODEL_FORMAT);
+        return err_printf(err, cap, "metadata \"format\" is \"%s\"; expected \"%s\"", fmt,
+                          MODEL_FORMAT);
     const cJSON *c = meta_parse(f, "config", cfg, err, cap);
     if (!c) return 1;
     if (!cJSON_IsObject(c)) return err_printf(err, cap, "metadata \"config\" is not an object");
@@ -278,10 +293,13 @@ static int load_config(const StFile *f, CompiledModel *m, cJSON **cfg, char *err
         get_int(c, "mlp_exactness", 1, 1 << 30, &m->mlp_exactness, err, cap))
         return 1;
     const cJSON *cz = cJSON_GetObjectItemCaseSensitive(c, "causal");
-    if (!cJSON_IsBool(cz)) return err_printf(err, cap, "metadata config: \"causal\" is missing or not a boolean");
+    if (!cJSON_IsBool(cz))
+        return err_printf(err, cap, "metadata config: \"causal\" is missing or not a boolean");
     m->causal = cJSON_IsTrue(cz);
     m->exact = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "exact"));
-    if ((double)m->residual_dim * (m->num_heads * (double)m->key_size + m->mlp_hidden_size) * m->num_layers > 2e9)
+    if ((double)m->residual_dim * (m->num_heads * (double)m->key_size + m->mlp_hidden_size) *
+            m->num_layers >
+        2e9)
         return err_printf(err, cap, "metadata config describes a model too large to load");
     return 0;
 }
@@ -293,7 +311,8 @@ static int load_tokens(const StFile *f, CompiledModel *m, char *err, size_t cap)
     const cJSON *t = meta_parse(f, "token_ids", &tok, err, cap);
     if (!t) goto out;
     if (!cJSON_IsArray(t) || cJSON_GetArraySize(t) < 2) {
-        err_printf(err, cap, "metadata \"token_ids\" is not an array of at least 2 [token, id] pairs");
+        err_printf(err, cap,
+                   "metadata \"token_ids\" is not an array of at least 2 [token, id] pairs");
         goto out;
     }
     m->vocab_size = cJSON_GetArraySize(t);
@@ -303,7 +322,8 @@ static int load_tokens(const StFile *f, CompiledModel *m, char *err, size_t cap)
     cJSON_ArrayForEach(pair, t) {
         const cJSON *tv = cJSON_GetArrayItem(pair, 0), *iv = cJSON_GetArrayItem(pair, 1);
         Value v;
-        if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 || !cJSON_IsNumber(iv) || json_to_value(tv, &v, 0)) {
+        if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 || !cJSON_IsNumber(iv) ||
+            json_to_value(tv, &v, 0)) {
             err_printf(err, cap, "metadata \"token_ids\": every entry must be [token, id]");
             goto out;
         }
@@ -333,10 +353,13 @@ static int load_residual_labels(const StFile *f, CompiledModel *m, char *err, si
     const cJSON *l = meta_parse(f, "residual_labels", &lab, err, cap);
     if (!l) goto out;
     int nl = 0;
-    m->residual_labels = load_str_array(&m->arena, l, &nl, "metadata \"residual_labels\"", err, cap);
+    m->residual_labels =
+        load_str_array(&m->arena, l, &nl, "metadata \"residual_labels\"", err, cap);
     if (!m->residual_labels) goto out;
     if (nl != m->residual_dim) {
-        err_printf(err, cap, "metadata \"residual_labels\" has %d labels; config residual_dim is %d", nl, m->residual_dim);
+        err_printf(err, cap,
+                   "metadata \"residual_labels\" has %d labels; config residual_dim is %d", nl,
+                   m->residual_dim);
         goto out;
     }
     rc = 0;
@@ -351,14 +374,18 @@ out:
  * refused rather than run with one of the two readings. */
 static int check_special_ids(const cJSON *c, CompiledModel *m, char *err, size_t cap) {
     for (int i = 0; i < m->vocab_size; i++) {
-        if (m->tokens[i].kind == VAL_STR && strcmp(m->tokens[i].u.s, "compiler_bos") == 0) m->bos_id = i;
-        if (m->tokens[i].kind == VAL_STR && strcmp(m->tokens[i].u.s, "compiler_pad") == 0) m->pad_id = i;
+        if (m->tokens[i].kind == VAL_STR && strcmp(m->tokens[i].u.s, "compiler_bos") == 0)
+            m->bos_id = i;
+        if (m->tokens[i].kind == VAL_STR && strcmp(m->tokens[i].u.s, "compiler_pad") == 0)
+            m->pad_id = i;
     }
     if (cJSON_GetObjectItemCaseSensitive(c, "vocab_size")) {
         int vs;
         if (get_int(c, "vocab_size", 2, 1 << 30, &vs, err, cap)) return 1;
         if (vs != m->vocab_size)
-            return err_printf(err, cap, "metadata config: vocab_size %d, but token_ids has %d tokens", vs, m->vocab_size);
+            return err_printf(err, cap,
+                              "metadata config: vocab_size %d, but token_ids has %d tokens", vs,
+                              m->vocab_size);
     }
     const char *special[2] = {"bos_id", "pad_id"};
     int *special_id[2] = {&m->bos_id, &m->pad_id};
@@ -367,8 +394,9 @@ static int check_special_ids(const cJSON *c, CompiledModel *m, char *err, size_t
         int id;
         if (get_int(c, special[k], 0, m->vocab_size - 1, &id, err, cap)) return 1;
         if (*special_id[k] >= 0 && *special_id[k] != id)
-            return err_printf(err, cap, "metadata config: %s %d, but token_ids gives the %s token id %d", special[k], id,
-                              k ? "compiler_pad" : "compiler_bos", *special_id[k]);
+            return err_printf(err, cap,
+                              "metadata config: %s %d, but token_ids gives the %s token id %d",
+                              special[k], id, k ? "compiler_pad" : "compiler_bos", *special_id[k]);
         *special_id[k] = id;
     }
     if (m->pad_id >= 0 && m->pad_id == m->bos_id)
@@ -383,11 +411,14 @@ static int load_output(const StFile *f, CompiledModel *m, char *err, size_t cap)
     int rc = 1;
     const cJSON *o = meta_parse(f, "output", &outj, err, cap);
     if (!o) goto out;
-    const cJSON *on = cJSON_GetObjectItemCaseSensitive(o, "name"), *oe = cJSON_GetObjectItemCaseSensitive(o, "encoding"),
+    const cJSON *on = cJSON_GetObjectItemCaseSensitive(o, "name"),
+                *oe = cJSON_GetObjectItemCaseSensitive(o, "encoding"),
                 *ov = cJSON_GetObjectItemCaseSensitive(o, "values");
     if (!cJSON_IsString(on) || !cJSON_IsString(oe) || !cJSON_IsArray(ov) ||
-        (strcmp(oe->valuestring, "categorical") != 0 && strcmp(oe->valuestring, "numerical") != 0)) {
-        err_printf(err, cap, "metadata \"output\" needs name, encoding (categorical|numerical) and values");
+        (strcmp(oe->valuestring, "categorical") != 0 &&
+         strcmp(oe->valuestring, "numerical") != 0)) {
+        err_printf(err, cap,
+                   "metadata \"output\" needs name, encoding (categorical|numerical) and values");
         goto out;
     }
     m->output_name = arena_strdup(&m->arena, on->valuestring);
@@ -450,12 +481,15 @@ static int load_weights(const StFile *f, CompiledModel *m, char *err, size_t cap
         const char *extra = NULL;
         for (int i = 0; i < f->n && !extra; i++) {
             int li = -1;
-            if (sscanf(f->tensors[i].name, "transformer/layer_%d/", &li) == 1 && (li < 0 || li >= m->num_layers))
+            if (sscanf(f->tensors[i].name, "transformer/layer_%d/", &li) == 1 &&
+                (li < 0 || li >= m->num_layers))
                 extra = f->tensors[i].name;
         }
-        if (extra) return err_printf(err, cap, "tensor \"%s\" is beyond config num_layers %d", extra, m->num_layers);
-        return err_printf(err, cap, "the file holds %d tensors; config num_layers %d needs %d", f->n, m->num_layers,
-                          expected);
+        if (extra)
+            return err_printf(err, cap, "tensor \"%s\" is beyond config num_layers %d", extra,
+                              m->num_layers);
+        return err_printf(err, cap, "the file holds %d tensors; config num_layers %d needs %d",
+                          f->n, m->num_layers, expected);
     }
     return 0;
 }
@@ -466,17 +500,23 @@ static int load_layer_info(const StFile *f, CompiledModel *m, char *err, size_t 
     int rc = 1;
     m->info = arena_alloc(&m->arena, sizeof(ModelLayerInfo) * (size_t)m->num_layers);
     const char *ls = st_meta_get(f, "layers");
-    if (ls && (lay = cJSON_Parse(ls)) && cJSON_IsArray(lay) && cJSON_GetArraySize(lay) == m->num_layers) {
+    if (ls && (lay = cJSON_Parse(ls)) && cJSON_IsArray(lay) &&
+        cJSON_GetArraySize(lay) == m->num_layers) {
         for (int li = 0; li < m->num_layers; li++) {
             const cJSON *lj = cJSON_GetArrayItem(lay, li);
-            const cJSON *a = cJSON_GetObjectItemCaseSensitive(lj, "attn"), *mm = cJSON_GetObjectItemCaseSensitive(lj, "mlp");
+            const cJSON *a = cJSON_GetObjectItemCaseSensitive(lj, "attn"),
+                        *mm = cJSON_GetObjectItemCaseSensitive(lj, "mlp");
             ModelLayerInfo *in = &m->info[li];
             int n1 = 0, n2 = 0, n3 = 0;
-            in->head_nodes = load_str_array(&m->arena, cJSON_GetObjectItemCaseSensitive(a, "nodes"), &n1, "layers", err, cap);
-            in->mlp_nodes = load_str_array(&m->arena, cJSON_GetObjectItemCaseSensitive(mm, "nodes"), &n2, "layers", err, cap);
+            in->head_nodes = load_str_array(&m->arena, cJSON_GetObjectItemCaseSensitive(a, "nodes"),
+                                            &n1, "layers", err, cap);
+            in->mlp_nodes = load_str_array(&m->arena, cJSON_GetObjectItemCaseSensitive(mm, "nodes"),
+                                           &n2, "layers", err, cap);
             in->hidden_labels =
-                load_str_array(&m->arena, cJSON_GetObjectItemCaseSensitive(mm, "hidden_labels"), &n3, "layers", err, cap);
-            if (!in->head_nodes || !in->mlp_nodes || !in->hidden_labels || n1 > m->num_heads || n3 > m->mlp_hidden_size) {
+                load_str_array(&m->arena, cJSON_GetObjectItemCaseSensitive(mm, "hidden_labels"),
+                               &n3, "layers", err, cap);
+            if (!in->head_nodes || !in->mlp_nodes || !in->hidden_labels || n1 > m->num_heads ||
+                n3 > m->mlp_hidden_size) {
                 err_printf(err, cap, "metadata \"layers\" is malformed");
                 goto out;
             }
@@ -487,7 +527,8 @@ static int load_layer_info(const StFile *f, CompiledModel *m, char *err, size_t 
     }
     const char *ws = st_meta_get(f, "warnings");
     if (ws && (wr = cJSON_Parse(ws)) && cJSON_IsArray(wr)) {
-        m->warnings = load_str_array(&m->arena, wr, &m->n_warnings, "metadata \"warnings\"", err, cap);
+        m->warnings =
+            load_str_array(&m->arena, wr, &m->n_warnings, "metadata \"warnings\"", err, cap);
         if (!m->warnings) goto out;
     }
     rc = 0;
@@ -501,7 +542,8 @@ static int load_from_file(const StFile *f, CompiledModel *m, char *err, size_t c
     cJSON *cfg = NULL;
     int rc = load_config(f, m, &cfg, err, cap) || load_tokens(f, m, err, cap) ||
              load_residual_labels(f, m, err, cap) || check_special_ids(cfg, m, err, cap) ||
-             load_output(f, m, err, cap) || load_weights(f, m, err, cap) || load_layer_info(f, m, err, cap);
+             load_output(f, m, err, cap) || load_weights(f, m, err, cap) ||
+             load_layer_info(f, m, err, cap);
     cJSON_Delete(cfg);
     return rc;
 }
@@ -529,7 +571,8 @@ int model_load(const char *path, CompiledModel **out, char *err, size_t errcap) 
     return 0;
 }
 
-int model_load_buffer(const unsigned char *buf, size_t len, CompiledModel **out, char *err, size_t errcap) {
+int model_load_buffer(const unsigned char *buf, size_t len, CompiledModel **out, char *err,
+                      size_t errcap) {
     StFile f;
     *out = NULL;
     if (st_read_buffer(buf, len, &f, err, errcap)) return 1;

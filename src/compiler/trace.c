@@ -34,7 +34,8 @@ void model_trace_stage_name(int stage, char *buf, size_t cap) {
     else snprintf(buf, cap, "layer %d %s", (stage - 1) / 2, stage % 2 ? "attention" : "MLP");
 }
 
-int model_trace(const CompiledModel *m, const Value *xs, int n, ModelTrace *tr, char *err, size_t errcap) {
+int model_trace(const CompiledModel *m, const Value *xs, int n, ModelTrace *tr, char *err,
+                size_t errcap) {
     memset(tr, 0, sizeof *tr);
     const int D = m->residual_dim, H = m->num_heads, ks = m->key_size, M = m->mlp_hidden_size;
     const int HK = H * ks, T = n + 1, L = m->num_layers;
@@ -55,7 +56,8 @@ int model_trace(const CompiledModel *m, const Value *xs, int n, ModelTrace *tr, 
     double *x = tr->resid; /* stage 0 */
     for (int t = 0; t < T; t++)
         for (int d = 0; d < D; d++)
-            x[(size_t)t * D + d] = m->token_embed[(size_t)tr->ids[t] * D + d] + m->pos_embed[(size_t)t * D + d];
+            x[(size_t)t * D + d] =
+                m->token_embed[(size_t)tr->ids[t] * D + d] + m->pos_embed[(size_t)t * D + d];
     const double scale = 1.0 / sqrt((double)ks);
     for (int l = 0; l < L; l++) {
         const ModelLayer *Ly = &m->layers[l];
@@ -71,7 +73,8 @@ int model_trace(const CompiledModel *m, const Value *xs, int n, ModelTrace *tr, 
                     double s = -1e30;
                     if (!(m->causal && j > i)) {
                         s = 0;
-                        for (int c = 0; c < ks; c++) s += q[(size_t)i * HK + h * ks + c] * k[(size_t)j * HK + h * ks + c];
+                        for (int c = 0; c < ks; c++)
+                            s += q[(size_t)i * HK + h * ks + c] * k[(size_t)j * HK + h * ks + c];
                         s *= scale;
                     }
                     a[j] = s;

@@ -16,7 +16,8 @@ static bool subset(const ValueSet *a, const ValueSet *b) {
 static void apply1(const Lambda *f, const ValueSet *in, ValueSet *out) {
     for (size_t i = 0; i < in->n; i++) {
         Value y;
-        if (lambda_call(f, &in->items[i], &y, NULL, 0) == PYERR_OK && y.kind != VAL_NONE) valset_add(out, y);
+        if (lambda_call(f, &in->items[i], &y, NULL, 0) == PYERR_OK && y.kind != VAL_NONE)
+            valset_add(out, y);
     }
 }
 
@@ -24,7 +25,8 @@ static void apply2(const Lambda *f, const ValueSet *x, const ValueSet *y, ValueS
     for (size_t i = 0; i < x->n; i++)
         for (size_t j = 0; j < y->n; j++) {
             Value a[2] = {x->items[i], y->items[j]}, r;
-            if (lambda_call(f, a, &r, NULL, 0) == PYERR_OK && r.kind != VAL_NONE) valset_add(out, r);
+            if (lambda_call(f, a, &r, NULL, 0) == PYERR_OK && r.kind != VAL_NONE)
+                valset_add(out, r);
         }
 }
 
@@ -37,7 +39,8 @@ void cvs_complete(CCtx *c, ValueSet *store) {
         if (c->node_of[i] < 0) continue;
         const RaspExpr *e = &p->exprs[i];
         if (c->exact) need[i] = true;
-        if (e->kind == EXPR_MAP && e->child[0] >= 0 && p->exprs[e->child[0]].enc == ENC_NUMERICAL) need[e->child[0]] = true;
+        if (e->kind == EXPR_MAP && e->child[0] >= 0 && p->exprs[e->child[0]].enc == ENC_NUMERICAL)
+            need[e->child[0]] = true;
         if (need[i])
             for (int k = 0; k < 2; k++)
                 if (e->child[k] >= 0) need[e->child[k]] = true;
@@ -50,8 +53,12 @@ void cvs_complete(CCtx *c, ValueSet *store) {
         nd->incomplete = false;
         if (!nd->sop || !need[i]) continue;
         const RaspExpr *e = nd->e;
-        CNode *x = e->child[0] >= 0 && c->node_of[e->child[0]] >= 0 ? &c->nodes[c->node_of[e->child[0]]] : NULL;
-        CNode *y = e->child[1] >= 0 && c->node_of[e->child[1]] >= 0 ? &c->nodes[c->node_of[e->child[1]]] : NULL;
+        CNode *x = e->child[0] >= 0 && c->node_of[e->child[0]] >= 0
+                       ? &c->nodes[c->node_of[e->child[0]]]
+                       : NULL;
+        CNode *y = e->child[1] >= 0 && c->node_of[e->child[1]] >= 0
+                       ? &c->nodes[c->node_of[e->child[1]]]
+                       : NULL;
         ValueSet *out = &store[i];
         switch (e->kind) {
         case EXPR_MAP:
@@ -82,11 +89,11 @@ void cvs_complete(CCtx *c, ValueSet *store) {
                 valset_copy(out, nd->vals);
                 valset_add(out, val_float(0.0));
                 for (int l = 1; l <= c->N; l++)
-                    for (int k = has0 ? 0 : l; k <= (has1 ? l : 0); k++) valset_add(out, val_float((double)k / l));
+                    for (int k = has0 ? 0 : l; k <= (has1 ? l : 0); k++)
+                        valset_add(out, val_float((double)k / l));
             }
             break;
-        default:
-            continue;
+        default: continue;
         }
         if (!subset(out, nd->vals)) {
             nd->cvals = out;

@@ -26,8 +26,8 @@ static bool outputs_match(const CompiledModel *m, Value got, double raw, Value w
 
 /* "input [xs] position t: model GOT, RASP WANT" (WANT None when want is NULL), for the
  * report's first mismatch or first undefined position. */
-static void describe_position(const CompiledModel *m, const Value *xs, int len, int t, Value got, double raw,
-                              const Value *want, char *out, size_t cap) {
+static void describe_position(const CompiledModel *m, const Value *xs, int len, int t, Value got,
+                              double raw, const Value *want, char *out, size_t cap) {
     char in[200] = "", gb[64], wb[64] = "None";
     size_t used = 0;
     for (int u = 0; u < len && used < sizeof in - 40; u++) {
@@ -41,8 +41,8 @@ static void describe_position(const CompiledModel *m, const Value *xs, int len, 
     snprintf(out, cap, "input [%s] position %d: model %s, RASP %s", in, t, gb, wb);
 }
 
-int compile_verify(const CompiledModel *m, const RaspProgram *p, int n, unsigned long long seed, VerifyReport *rep,
-                   char *err, size_t errcap) {
+int compile_verify(const CompiledModel *m, const RaspProgram *p, int n, unsigned long long seed,
+                   VerifyReport *rep, char *err, size_t errcap) {
     memset(rep, 0, sizeof *rep);
     int V = 0;
     Value *voc = malloc(sizeof(Value) * (size_t)m->vocab_size);
@@ -105,7 +105,8 @@ int compile_verify(const CompiledModel *m, const RaspProgram *p, int n, unsigned
                 bool bad = false, none = false;
                 for (int t = 0; t < len; t++) {
                     double raw;
-                    Value got = model_decode_row(m, y + ((size_t)k * (len + 1) + t + 1) * m->n_out, &raw);
+                    Value got =
+                        model_decode_row(m, y + ((size_t)k * (len + 1) + t + 1) * m->n_out, &raw);
                     if (want[t].kind == VAL_NONE) {
                         /* nothing to compare with, but not a match either: the model's value
                          * here is meaningless, and a user reading the model cannot tell */
@@ -119,8 +120,8 @@ int compile_verify(const CompiledModel *m, const RaspProgram *p, int n, unsigned
                     rep->n_positions++;
                     if (!outputs_match(m, got, raw, want[t])) {
                         if (!bad && !rep->first_mismatch[0])
-                            describe_position(m, xs, len, t, got, raw, &want[t], rep->first_mismatch,
-                                              sizeof rep->first_mismatch);
+                            describe_position(m, xs, len, t, got, raw, &want[t],
+                                              rep->first_mismatch, sizeof rep->first_mismatch);
                         bad = true;
                     }
                 }

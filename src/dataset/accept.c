@@ -16,8 +16,8 @@
 #include "util/rng.h"
 
 static const char *const REASONS[ACC_R_COUNT] = {
-    "ok", "sampler", "build", "compile", "caps", "eval_error", "mismatch", "constant",
-    "identity", "mostly_none", "const_op", "wtokens", "transform"};
+    "ok",       "sampler",  "build",       "compile",  "caps",    "eval_error", "mismatch",
+    "constant", "identity", "mostly_none", "const_op", "wtokens", "transform"};
 static const char *const TRANSFORMS[ACC_TF_COUNT] = {"none", "rotate", "compress", "distill"};
 
 const char *acc_transform_name(int t) { return t >= 0 && t < ACC_TF_COUNT ? TRANSFORMS[t] : "?"; }
@@ -31,9 +31,9 @@ int acc_transform_parse(const char *s, int *out) {
     return -1;
 }
 
-const char *const acc_meta_names[ACC_META_COLS] = {
-    "vocab_size", "max_seq_len", "residual_dim", "num_layers", "n_ops", "n_rows",
-    "mlp_hidden_size", "num_heads"};
+const char *const acc_meta_names[ACC_META_COLS] = {"vocab_size",      "max_seq_len", "residual_dim",
+                                                   "num_layers",      "n_ops",       "n_rows",
+                                                   "mlp_hidden_size", "num_heads"};
 
 const char *acc_reason_name(int r) { return r >= 0 && r < ACC_R_COUNT ? REASONS[r] : "?"; }
 
@@ -93,10 +93,10 @@ static int fail(AccResult *r, int reason, const char *prefix, const char *text) 
  * Inputs are grouped by length: those of length len are first[len] .. first[len + 1] - 1. */
 typedef struct Probe {
     int N, V, n_in;
-    int first[66];      /* [N + 2], N <= 64 */
-    int *dig;           /* [n_in, N] vocabulary indices */
-    Value *want;        /* [n_in, N] the output SOp's values */
-    unsigned char *ok;  /* [n_in] the interpreter did not raise */
+    int first[66];     /* [N + 2], N <= 64 */
+    int *dig;          /* [n_in, N] vocabulary indices */
+    Value *want;       /* [n_in, N] the output SOp's values */
+    unsigned char *ok; /* [n_in] the interpreter did not raise */
 } Probe;
 
 static void probe_free(Probe *pr) {
@@ -167,7 +167,8 @@ static int probe_program(const RaspProgram *p, const Value *voc, int V, int N, b
             }
             for (int e = 0; e < ne; e++) {
                 ExprKind kd = p->exprs[e].kind;
-                if (!tr.done[e] || ops[e].varies || !rasp_is_sop(kd) || kd == EXPR_TOKENS || kd == EXPR_INDICES)
+                if (!tr.done[e] || ops[e].varies || !rasp_is_sop(kd) || kd == EXPR_TOKENS ||
+                    kd == EXPR_INDICES)
                     continue;
                 for (int t = 0; t < len; t++) note(&ops[e], tr.sop[(size_t)e * len + t]);
             }
@@ -185,7 +186,8 @@ static int probe_program(const RaspProgram *p, const Value *voc, int V, int N, b
             if (ops[e].seen && !ops[e].varies) {
                 r->has_const_op = true;
                 if (st->reject_const_ops)
-                    fail(r, ACC_R_CONST_OP, p->exprs[e].label ? p->exprs[e].label : "?", " never varies");
+                    fail(r, ACC_R_CONST_OP, p->exprs[e].label ? p->exprs[e].label : "?",
+                         " never varies");
                 break;
             }
     free(ops);
@@ -197,7 +199,8 @@ static int probe_program(const RaspProgram *p, const Value *voc, int V, int N, b
  * vid[d] is the model's token id of voc[d]. One batch per input length. */
 static int probe_model(const CompiledModel *m, const Probe *pr, const int *vid, AccResult *r) {
     int N = pr->N;
-    if (N > m->max_seq_len) return fail(r, ACC_R_MISMATCH, "", "the model's max_seq_len is too small");
+    if (N > m->max_seq_len)
+        return fail(r, ACC_R_MISMATCH, "", "the model's max_seq_len is too small");
     int most = 0;
     for (int len = 1; len <= N; len++)
         if (pr->first[len + 1] - pr->first[len] > most) most = pr->first[len + 1] - pr->first[len];
@@ -226,14 +229,15 @@ static int probe_model(const CompiledModel *m, const Probe *pr, const int *vid, 
                 const double *row = y + ((size_t)k * (len + 1) + t + 1) * m->n_out;
                 double raw;
                 Value got = model_decode_row(m, row, &raw);
-                bool ok = m->output_numerical ? numerical_match(raw, want[t]) : val_eq(got, want[t]);
+                bool ok =
+                    m->output_numerical ? numerical_match(raw, want[t]) : val_eq(got, want[t]);
                 if (!ok) {
                     char gb[64], wb[64];
                     if (m->output_numerical) snprintf(gb, sizeof gb, "%.6g", raw);
                     else val_repr_fmt(got, gb, sizeof gb);
                     val_repr_fmt(want[t], wb, sizeof wb);
-                    snprintf(r->detail, sizeof r->detail, "length %d position %d: model %s, RASP %s",
-                             len, t, gb, wb);
+                    snprintf(r->detail, sizeof r->detail,
+                             "length %d position %d: model %s, RASP %s", len, t, gb, wb);
                     r->reason = ACC_R_MISMATCH;
                     break;
                 }
@@ -278,7 +282,8 @@ static CompiledModel *transform_model(const CompiledModel *m, const Probe *pr, c
         o.seed = seed;
         rc = tf_distill(m, &o, &t, &rep, err, sizeof err);
         if (!rc && !rep.accepted) {
-            snprintf(r->detail, sizeof r->detail, "distilled: %.1f%% of inputs match", 100 * rep.input_accuracy);
+            snprintf(r->detail, sizeof r->detail, "distilled: %.1f%% of inputs match",
+                     100 * rep.input_accuracy);
             r->reason = ACC_R_TRANSFORM;
             r->tf_seconds = mono_s() - t0;
             compiled_model_free(t);
@@ -324,7 +329,8 @@ int acc_check_model(const RaspProgram *p, const CompiledModel *m, const AccSetti
         if (i != m->bos_id && i != m->pad_id) voc[V++] = m->tokens[i];
     Probe pr;
     if (probe_program(p, voc, V, m->max_seq_len, m->causal, st, seed, &pr, r) == ACC_OK) {
-        if (!map_vocab(m, voc, V, vid)) fail(r, ACC_R_MISMATCH, "", "a test token is not in the model's vocabulary");
+        if (!map_vocab(m, voc, V, vid))
+            fail(r, ACC_R_MISMATCH, "", "a test token is not in the model's vocabulary");
         else probe_model(m, &pr, vid, r);
     }
     probe_free(&pr);
@@ -360,7 +366,8 @@ int acc_finish(GenSampler *s, const AccSettings *st, uint64_t seed, AccResult *r
     const GenSetting *g = &gs->setting;
     RaspProgram p;
     char err[256];
-    if (pt_build_program(gs->rows, gs->n_rows, g->vocab, g->n_vocab, g->max_seq_len, &p, err, sizeof err)) {
+    if (pt_build_program(gs->rows, gs->n_rows, g->vocab, g->n_vocab, g->max_seq_len, &p, err,
+                         sizeof err)) {
         rasp_program_free(&p);
         return fail(r, ACC_R_BUILD, "", err);
     }
@@ -409,11 +416,14 @@ int acc_finish(GenSampler *s, const AccSettings *st, uint64_t seed, AccResult *r
                  m->mlp_hidden_size);
         fail(r, ACC_R_CAPS, "", err);
     } else if (m->causal != p.causal || !map_vocab(m, voc, V, vid)) {
-        fail(r, ACC_R_MISMATCH, "", "the model's vocabulary or causality differs from the program's");
+        fail(r, ACC_R_MISMATCH, "",
+             "the model's vocabulary or causality differs from the program's");
     } else if (probe_model(m, &pr, vid, r) == ACC_OK) {
-        CompiledModel *enc = st->transform == ACC_TF_NONE ? m : transform_model(m, &pr, vid, st, seed, r);
+        CompiledModel *enc =
+            st->transform == ACC_TF_NONE ? m : transform_model(m, &pr, vid, st, seed, r);
         if (!enc) { /* r has the reason */
-        } else if (wt_encode(enc, &st->wt, &r->wt, err, sizeof err)) fail(r, ACC_R_WTOKENS, "", err);
+        } else if (wt_encode(enc, &st->wt, &r->wt, err, sizeof err))
+            fail(r, ACC_R_WTOKENS, "", err);
         else if (model_hash128(m, r->model_hash)) fail(r, ACC_R_WTOKENS, "", "out of memory");
         if (enc != m) compiled_model_free(enc);
     }

@@ -32,16 +32,34 @@
 #include "gen/sampler.h"
 
 enum {
-    ACC_OK, ACC_R_SAMPLER, ACC_R_BUILD, ACC_R_COMPILE, ACC_R_CAPS, ACC_R_EVAL, ACC_R_MISMATCH,
-    ACC_R_CONSTANT, ACC_R_IDENTITY, ACC_R_MOSTLY_NONE, ACC_R_CONST_OP, ACC_R_WTOKENS,
-    ACC_R_TRANSFORM, ACC_R_COUNT
+    ACC_OK,
+    ACC_R_SAMPLER,
+    ACC_R_BUILD,
+    ACC_R_COMPILE,
+    ACC_R_CAPS,
+    ACC_R_EVAL,
+    ACC_R_MISMATCH,
+    ACC_R_CONSTANT,
+    ACC_R_IDENTITY,
+    ACC_R_MOSTLY_NONE,
+    ACC_R_CONST_OP,
+    ACC_R_WTOKENS,
+    ACC_R_TRANSFORM,
+    ACC_R_COUNT
 };
 const char *acc_reason_name(int r); /* "sampler", "compile", ... ("ok" for ACC_OK) */
 
 /* Per-sample metadata columns (the shard's sample_meta). */
 enum {
-    ACC_META_VOCAB, ACC_META_MAX_SEQ_LEN, ACC_META_RESIDUAL, ACC_META_LAYERS, ACC_META_OPS,
-    ACC_META_ROWS, ACC_META_MLP, ACC_META_HEADS, ACC_META_COLS
+    ACC_META_VOCAB,
+    ACC_META_MAX_SEQ_LEN,
+    ACC_META_RESIDUAL,
+    ACC_META_LAYERS,
+    ACC_META_OPS,
+    ACC_META_ROWS,
+    ACC_META_MLP,
+    ACC_META_HEADS,
+    ACC_META_COLS
 };
 extern const char *const acc_meta_names[ACC_META_COLS];
 
@@ -56,33 +74,33 @@ typedef enum {
                       * when it matches on >= 99% of the inputs up to max_seq_len */
     ACC_TF_COUNT
 } AccTransform;
-const char *acc_transform_name(int t);               /* "none", "rotate", "compress", "distill" */
-int acc_transform_parse(const char *s, int *out);    /* 0, or -1 for an unknown name */
+const char *acc_transform_name(int t);            /* "none", "rotate", "compress", "distill" */
+int acc_transform_parse(const char *s, int *out); /* 0, or -1 for an unknown name */
 
 typedef struct AccSettings {
     int n_test;            /* test inputs (64) */
     bool reject_const_ops; /* reject samples with an operation that never varies (default) */
     WtOptions wt;
-    int transform;         /* AccTransform (ACC_TF_NONE) */
-    int compress_steps;    /* Adam steps of ACC_TF_COMPRESS (300) and ACC_TF_DISTILL */
+    int transform;      /* AccTransform (ACC_TF_NONE) */
+    int compress_steps; /* Adam steps of ACC_TF_COMPRESS (300) and ACC_TF_DISTILL */
 } AccSettings;
 
 void acc_settings_default(AccSettings *s);
 
 typedef struct AccResult {
-    int reason;                     /* ACC_OK or ACC_R_* */
-    char detail[200];               /* why, for rejections */
+    int reason;       /* ACC_OK or ACC_R_* */
+    char detail[200]; /* why, for rejections */
     int16_t tokens[PT_ROWS * PT_COLS];
     int32_t meta[ACC_META_COLS];
-    uint64_t prog_hash[2];          /* of tokens */
-    uint64_t model_hash[2];         /* model_hash128 */
-    bool has_const_op;              /* some SOp has one value over all test inputs */
+    uint64_t prog_hash[2];             /* of tokens */
+    uint64_t model_hash[2];            /* model_hash128 */
+    bool has_const_op;                 /* some SOp has one value over all test inputs */
     long sampler_rejects[GEN_R_COUNT]; /* the sampler's abandoned attempts for this seed */
-    WtTokens wt;                    /* valid when reason == ACC_OK */
-    GenSample sample;               /* acc_sample's program */
-    bool skipped;                   /* the driver skipped acc_finish (a known duplicate) */
-    bool tf_attempted;              /* a transform ran on this sample */
-    double tf_seconds;              /* its wall time (transform + its check) */
+    WtTokens wt;                       /* valid when reason == ACC_OK */
+    GenSample sample;                  /* acc_sample's program */
+    bool skipped;                      /* the driver skipped acc_finish (a known duplicate) */
+    bool tf_attempted;                 /* a transform ran on this sample */
+    double tf_seconds;                 /* its wall time (transform + its check) */
 } AccResult;
 
 void acc_result_init(AccResult *r);

@@ -34,7 +34,8 @@ static char *join(const char *a, const char *b) {
 static int add(DsShardList *l, int *cap, char *path, const char *sum) {
     if (l->n == *cap) {
         *cap = *cap ? 2 * *cap : 16;
-        char **p = realloc(l->paths, sizeof *p * (size_t)*cap), **s = p ? realloc(l->sums, sizeof *s * (size_t)*cap) : NULL;
+        char **p = realloc(l->paths, sizeof *p * (size_t)*cap),
+             **s = p ? realloc(l->sums, sizeof *s * (size_t)*cap) : NULL;
         if (p) l->paths = p;
         if (s) l->sums = s;
         if (!p || !s) return -1;
@@ -51,7 +52,8 @@ static int listed(const DsShardList *l, int from, const char *path) {
 }
 
 /* Every *.safetensors in DIR/split must be among l's entries from index `from`. */
-static int no_strays(const char *dir, const char *split, const DsShardList *l, int from, char *err, size_t errcap) {
+static int no_strays(const char *dir, const char *split, const DsShardList *l, int from, char *err,
+                     size_t errcap) {
     char *sub = join(dir, split);
     DIR *d = sub ? opendir(sub) : NULL;
     int rc = 0;
@@ -61,8 +63,10 @@ static int no_strays(const char *dir, const char *split, const DsShardList *l, i
         if (n < 12 || strcmp(e->d_name + n - 12, ".safetensors") != 0) continue;
         char *p = join(sub, e->d_name);
         if (p && !listed(l, from, p))
-            rc = err_printf(err, errcap, "%s: manifest.json does not list this shard (left by another run?); "
-                            "move it away or regenerate the dataset", p);
+            rc = err_printf(err, errcap,
+                            "%s: manifest.json does not list this shard (left by another run?); "
+                            "move it away or regenerate the dataset",
+                            p);
         free(p);
     }
     if (d) closedir(d);
@@ -70,7 +74,8 @@ static int no_strays(const char *dir, const char *split, const DsShardList *l, i
     return rc;
 }
 
-int ds_manifest_shards(const char *dir, const char *split, DsShardList *l, char *err, size_t errcap) {
+int ds_manifest_shards(const char *dir, const char *split, DsShardList *l, char *err,
+                       size_t errcap) {
     memset(l, 0, sizeof *l);
     char *mp = join(dir, "manifest.json");
     if (!mp) return err_printf(err, errcap, "out of memory"), -1;
@@ -98,9 +103,12 @@ int ds_manifest_shards(const char *dir, const char *split, DsShardList *l, char 
         if (split && *split && strcmp(sp->string, split) != 0) continue;
         const cJSON *sh = cJSON_GetObjectItemCaseSensitive(sp, "shards");
         const cJSON *cs = cJSON_GetObjectItemCaseSensitive(sp, "checksums");
-        if (!cJSON_IsArray(sh) || (cs && (!cJSON_IsArray(cs) || cJSON_GetArraySize(cs) != cJSON_GetArraySize(sh)))) {
-            err_printf(err, errcap, "%s: split \"%s\": \"shards\" and \"checksums\" must be arrays of one length", mp,
-                       sp->string);
+        if (!cJSON_IsArray(sh) ||
+            (cs && (!cJSON_IsArray(cs) || cJSON_GetArraySize(cs) != cJSON_GetArraySize(sh)))) {
+            err_printf(
+                err, errcap,
+                "%s: split \"%s\": \"shards\" and \"checksums\" must be arrays of one length", mp,
+                sp->string);
             goto out;
         }
         int from = l->n, k = 0;
@@ -135,12 +143,15 @@ out:
     return rc;
 }
 
-int ds_manifest_check(const Shard *s, const char *path, const char *want, char *err, size_t errcap) {
+int ds_manifest_check(const Shard *s, const char *path, const char *want, char *err,
+                      size_t errcap) {
     if (!want) return 0;
     const char *got = st_meta_get(&s->f, "checksum");
     if (!got || strcmp(got, want) != 0)
-        return err_printf(err, errcap, "%s: checksum %s, but manifest.json lists %s: not the shard this dataset "
-                          "was written with", path, got ? got : "(none)", want);
+        return err_printf(err, errcap,
+                          "%s: checksum %s, but manifest.json lists %s: not the shard this dataset "
+                          "was written with",
+                          path, got ? got : "(none)", want);
     return 0;
 }
 
@@ -152,9 +163,11 @@ int ds_shard_file_checksum(const char *path, char out[17], char *err, size_t err
     uint64_t n = 0;
     if (!f || fread(le, 1, 8, f) != 8) goto out;
     for (int i = 7; i >= 0; i--) n = (n << 8) | le[i];
-    if (n < 2 || n > ST_MAX_HEADER || !(h = malloc((size_t)n)) || fread(h, 1, (size_t)n, f) != n) goto out;
+    if (n < 2 || n > ST_MAX_HEADER || !(h = malloc((size_t)n)) || fread(h, 1, (size_t)n, f) != n)
+        goto out;
     cJSON *root = cJSON_ParseWithLength(h, (size_t)n);
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "__metadata__"), "checksum");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "__metadata__"), "checksum");
     if (cJSON_IsString(c) && strlen(c->valuestring) == 16) {
         memcpy(out, c->valuestring, 17);
         rc = 0;
@@ -163,7 +176,9 @@ int ds_shard_file_checksum(const char *path, char out[17], char *err, size_t err
 out:
     if (f) fclose(f);
     free(h);
-    if (rc) err_printf(err, errcap, "%s: cannot read the checksum back from the shard just written", path);
+    if (rc)
+        err_printf(err, errcap, "%s: cannot read the checksum back from the shard just written",
+                   path);
     return rc;
 }
 
@@ -217,11 +232,15 @@ int ds_manifest_transform(const char *dir, DsTransformStats *t) {
     int found = 0;
     if (path && json_read_file(path, &j, err, sizeof err) == 0) {
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, "transform");
-        const cJSON *k = cJSON_GetObjectItemCaseSensitive(x, "kind"), *a = cJSON_GetObjectItemCaseSensitive(x, "attempted");
-        const cJSON *r = cJSON_GetObjectItemCaseSensitive(x, "rejected"), *s = cJSON_GetObjectItemCaseSensitive(x, "seconds");
-        if (cJSON_IsString(k) && cJSON_IsNumber(a) && cJSON_IsNumber(r) && cJSON_IsNumber(s) && a->valuedouble > 0) {
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(x, "kind"),
+                    *a = cJSON_GetObjectItemCaseSensitive(x, "attempted");
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(x, "rejected"),
+                    *s = cJSON_GetObjectItemCaseSensitive(x, "seconds");
+        if (cJSON_IsString(k) && cJSON_IsNumber(a) && cJSON_IsNumber(r) && cJSON_IsNumber(s) &&
+            a->valuedouble > 0) {
             snprintf(t->kind, sizeof t->kind, "%s", k->valuestring);
-            t->attempted = a->valuedouble, t->rejected = r->valuedouble, t->seconds = s->valuedouble;
+            t->attempted = a->valuedouble, t->rejected = r->valuedouble,
+            t->seconds = s->valuedouble;
             found = 1;
         }
     }

@@ -22,7 +22,8 @@ typedef struct DsShardList {
 /* The shards of split ("" or NULL: every split) listed by DIR/manifest.json. Returns 1 and
  * fills l; 0 when there is no manifest.json (l empty); -1 with a message when the manifest
  * is unreadable, a listed shard is missing or a split folder holds an unlisted shard. */
-int ds_manifest_shards(const char *dir, const char *split, DsShardList *l, char *err, size_t errcap);
+int ds_manifest_shards(const char *dir, const char *split, DsShardList *l, char *err,
+                       size_t errcap);
 void ds_shard_list_free(DsShardList *l);
 /* Checks a shard read from path against the manifest's checksum want (NULL: nothing to
  * check). Returns 0, or non-zero with a message naming path. */

@@ -39,34 +39,44 @@ static int non_empty(const char *dir) {
     DIR *d = opendir(dir);
     struct dirent *e;
     int n = 0;
-    while (d && !n && (e = readdir(d))) n = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    while (d && !n && (e = readdir(d)))
+        n = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
     if (d) closedir(d);
     return n;
 }
 
 int gen_dir_prepare(const GdConfig *c, bool resume, char *err, size_t errcap) {
     const char *dir = c->out_dir;
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return err_printf(err, errcap, "%s: cannot create directory: %s", dir, strerror(errno)), -1;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return err_printf(err, errcap, "%s: cannot create directory: %s", dir, strerror(errno)), -1;
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return err_printf(err, errcap, "%s: not a directory", dir), -1;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return err_printf(err, errcap, "%s: not a directory", dir), -1;
     int fd = path_lock(dir, "a gen run", err, errcap);
     if (fd < 0) return -1;
     char *manifest = join(dir, "manifest.json"), *marker = join(dir, GEN_DIR_MARKER);
     char *want = gd_run_identity(c);
     int rc = 0;
     if (access(manifest, F_OK) == 0) {
-        rc = err_printf(err, errcap, "%s already holds a finished dataset (manifest.json); use a new directory", dir);
+        rc = err_printf(err, errcap,
+                        "%s already holds a finished dataset (manifest.json); use a new directory",
+                        dir);
     } else if (access(marker, F_OK) == 0) {
         unsigned char *have = NULL;
         size_t len = 0;
         if (!resume)
-            rc = err_printf(err, errcap, "%s holds a gen run that did not finish; complete it with --resume (and the "
-                            "same settings) or use a new directory", dir);
-        else if (read_whole_file(marker, &have, &len, err, errcap) != 0)
-            rc = -1;
+            rc = err_printf(
+                err, errcap,
+                "%s holds a gen run that did not finish; complete it with --resume (and the "
+                "same settings) or use a new directory",
+                dir);
+        else if (read_whole_file(marker, &have, &len, err, errcap) != 0) rc = -1;
         else if (len != strlen(want) || memcmp(have, want, len) != 0)
-            rc = err_printf(err, errcap, "%s: the unfinished run there had other settings (%s); --resume needs the "
-                            "same seed, -n, --shard-size, splits and generator options", dir, marker);
+            rc = err_printf(
+                err, errcap,
+                "%s: the unfinished run there had other settings (%s); --resume needs the "
+                "same seed, -n, --shard-size, splits and generator options",
+                dir, marker);
         free(have);
         if (!rc) { /* the killed run's temporaries: never read, but they would stay forever */
             remove_orphans(dir);
@@ -77,7 +87,8 @@ int gen_dir_prepare(const GdConfig *c, bool resume, char *err, size_t errcap) {
             }
         }
     } else if (non_empty(dir)) {
-        rc = err_printf(err, errcap, "%s is not empty and holds no gen run; use a new or empty directory", dir);
+        rc = err_printf(err, errcap,
+                        "%s is not empty and holds no gen run; use a new or empty directory", dir);
     } else {
         rc = atomic_write(marker, want, strlen(want), err, errcap);
     }

@@ -39,17 +39,18 @@ int gd_parse_splits(GdConfig *c, const char *text, char *err, size_t errcap) {
         const char *end = strchr(s, ',');
         if (!end) end = s + strlen(s);
         if (!eq || eq > end || eq == s || eq - s >= 16 || n == GD_MAX_SPLITS) {
-            snprintf(err, errcap, "bad split list \"%s\": expected NAME=FRACTION,... (at most %d)", text,
-                     GD_MAX_SPLITS);
+            snprintf(err, errcap, "bad split list \"%s\": expected NAME=FRACTION,... (at most %d)",
+                     text, GD_MAX_SPLITS);
             return 1;
         }
         char name[16];
         memcpy(name, s, (size_t)(eq - s));
         name[eq - s] = 0;
         for (const char *q = name; *q; q++)
-            if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
-                  *q == '_' || *q == '-')) {
-                snprintf(err, errcap, "bad split name \"%s\" (letters, digits, _ and - only)", name);
+            if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                  (*q >= '0' && *q <= '9') || *q == '_' || *q == '-')) {
+                snprintf(err, errcap, "bad split name \"%s\" (letters, digits, _ and - only)",
+                         name);
                 return 1;
             }
         char *num_end;
@@ -167,7 +168,8 @@ int gd_classic_hashes(const char *dir, uint64_t (*out)[2], int cap, int *total) 
         (*total)++;
         if (rasp_parse_file(path.s, &p, err, sizeof err) == 0) {
             int16_t tok[PT_ROWS * PT_COLS];
-            if (pt_encode(&p, tok, err, sizeof err) == 0 && kept < cap) acc_tokens_hash(tok, out[kept++]);
+            if (pt_encode(&p, tok, err, sizeof err) == 0 && kept < cap)
+                acc_tokens_hash(tok, out[kept++]);
         }
         rasp_program_free(&p);
         sb_free(&path);
@@ -203,25 +205,27 @@ static char *generator_json(const GdConfig *c) {
               "\"max_values\":%d,\"max_residual\":%d,\"max_layers\":%d,\"max_mlp_width\":%d,"
               "\"max_tries\":%d,\"n_test\":%d,\"reject_const_ops\":%s,\"wt_scheme\":\"%s\","
               "\"wt_norm\":\"%s\",\"splits\":{",
-              g->p_numerical, g->p_reuse_select, g->categorical_only ? "true" : "false", g->max_values,
-              g->max_residual, g->max_layers, g->max_mlp_width, g->max_tries, c->acc.n_test,
-              c->acc.reject_const_ops ? "true" : "false", wt_scheme_name(c->acc.wt.scheme),
-              wt_norm_name(c->acc.wt.norm));
+              g->p_numerical, g->p_reuse_select, g->categorical_only ? "true" : "false",
+              g->max_values, g->max_residual, g->max_layers, g->max_mlp_width, g->max_tries,
+              c->acc.n_test, c->acc.reject_const_ops ? "true" : "false",
+              wt_scheme_name(c->acc.wt.scheme), wt_norm_name(c->acc.wt.norm));
     for (int i = 0; i < c->n_splits; i++)
         sb_printf(&b, "%s\"%s\":%.17g", i ? "," : "", c->split_name[i], c->split_frac[i]);
     sb_append(&b, "}");
     if (c->acc.transform != ACC_TF_NONE) /* absent by default: stock datasets keep their bytes */
-        sb_printf(&b, ",\"transform\":\"%s\",\"compress_steps\":%d", acc_transform_name(c->acc.transform),
-                  c->acc.compress_steps);
+        sb_printf(&b, ",\"transform\":\"%s\",\"compress_steps\":%d",
+                  acc_transform_name(c->acc.transform), c->acc.compress_steps);
     if (gen_config_varies(g)) {
         /* only for drawn settings, so that a fixed-setting dataset keeps its old bytes */
-        sb_printf(&b, ",\"setting\":{\"vocab_size\":[%d,%d],\"vocab_kinds\":[", g->vocab_min, g->vocab_max);
+        sb_printf(&b, ",\"setting\":{\"vocab_size\":[%d,%d],\"vocab_kinds\":[", g->vocab_min,
+                  g->vocab_max);
         for (int k = 0, first = 1; k < GEN_VOCAB_KINDS; k++)
             if (g->vocab_kinds & (1u << k)) {
                 sb_printf(&b, "%s\"%s\"", first ? "" : ",", gen_vocab_kind_name(1 << k));
                 first = 0;
             }
-        sb_printf(&b, "],\"max_seq_len\":[%d,%d],\"p_causal\":%.17g}", g->len_min, g->len_max, g->p_causal);
+        sb_printf(&b, "],\"max_seq_len\":[%d,%d],\"p_causal\":%.17g}", g->len_min, g->len_max,
+                  g->p_causal);
     }
     if (g->p_table > 0) sb_printf(&b, ",\"p_table\":%.17g", g->p_table);
     sb_append(&b, "}");
@@ -232,9 +236,11 @@ char *gd_run_identity(const GdConfig *c) {
     char *g = generator_json(c);
     StrBuf b;
     sb_init(&b);
-    sb_printf(&b, "{\"format\":\"itracr-gen-run/1\",\"seed\":%llu,\"n\":%ld,\"shard_size\":%d,\"exclude\":%s,"
-                  "\"generator\":%s}\n",
-              (unsigned long long)c->seed, c->n, c->shard_size, c->exclude_dir ? "true" : "false", g);
+    sb_printf(
+        &b,
+        "{\"format\":\"itracr-gen-run/1\",\"seed\":%llu,\"n\":%ld,\"shard_size\":%d,\"exclude\":%s,"
+        "\"generator\":%s}\n",
+        (unsigned long long)c->seed, c->n, c->shard_size, c->exclude_dir ? "true" : "false", g);
     free(g);
     return sb_take(&b);
 }
@@ -265,8 +271,8 @@ static int flush_shard(Writer *w, int s, GdStats *st, char *err, size_t errcap) 
     snprintf(name, sizeof name, "shard-%06d.safetensors", w->shard_no[s]);
     snprintf(path, sizeof path, "%s/%s/%s", c->out_dir, c->split_name[s], name);
     snprintf(shard_text, sizeof shard_text, "%d", w->shard_no[s]);
-    const char *extra[] = {"generator", w->gen_json, "seed", w->seed_text, "split", c->split_name[s],
-                           "shard", shard_text};
+    const char *extra[] = {"generator", w->gen_json,      "seed",  w->seed_text,
+                           "split",     c->split_name[s], "shard", shard_text};
     if (shard_write(&w->sb[s], path, extra, 4, err, errcap)) return 1;
     char sum[17];
     if (ds_shard_file_checksum(path, sum, err, errcap)) return 1;
@@ -282,28 +288,30 @@ static int write_manifest(Writer *w, const GdStats *st, char *err, size_t errcap
     const GdConfig *c = w->c;
     StrBuf b;
     sb_init(&b);
-    sb_printf(&b, "{\n  \"format\": \"itracr-dataset/1\",\n  \"seed\": %s,\n  \"n\": %ld,\n", w->seed_text,
-              c->n);
+    sb_printf(&b, "{\n  \"format\": \"itracr-dataset/1\",\n  \"seed\": %s,\n  \"n\": %ld,\n",
+              w->seed_text, c->n);
     sb_printf(&b, "  \"generator\": %s,\n  \"splits\": {", w->gen_json);
     for (int s = 0; s < c->n_splits; s++)
-        sb_printf(&b, "%s\n    \"%s\": {\"samples\": %ld, \"shards\": [%s], \"checksums\": [%s]}", s ? "," : "",
-                  c->split_name[s], st->per_split[s], w->files[s].s ? w->files[s].s : "",
-                  w->sums[s].s ? w->sums[s].s : "");
+        sb_printf(&b, "%s\n    \"%s\": {\"samples\": %ld, \"shards\": [%s], \"checksums\": [%s]}",
+                  s ? "," : "", c->split_name[s], st->per_split[s],
+                  w->files[s].s ? w->files[s].s : "", w->sums[s].s ? w->sums[s].s : "");
     sb_printf(&b, "\n  },\n  \"seeds_tried\": %ld,\n  \"rejected\": {", st->seeds);
     for (int r = 1; r < ACC_R_COUNT; r++)
         sb_printf(&b, "%s\"%s\": %ld", r > 1 ? ", " : "", acc_reason_name(r), st->rejected[r]);
-    sb_printf(&b, "},\n  \"duplicates\": {\"canonical\": %ld, \"compiled_model\": %ld, \"classic\": %ld},\n",
-              st->dup_canonical, st->dup_model, st->classic);
-    sb_printf(&b, "  \"classic_programs\": {\"total\": %d, \"expressible\": %d},\n", st->classic_total,
-              st->classic_expressible);
+    sb_printf(
+        &b,
+        "},\n  \"duplicates\": {\"canonical\": %ld, \"compiled_model\": %ld, \"classic\": %ld},\n",
+        st->dup_canonical, st->dup_model, st->classic);
+    sb_printf(&b, "  \"classic_programs\": {\"total\": %d, \"expressible\": %d},\n",
+              st->classic_total, st->classic_expressible);
     if (c->acc.transform != ACC_TF_NONE)
         sb_printf(&b,
                   "  \"transform\": {\"kind\": \"%s\", \"attempted\": %ld, \"rejected\": %ld, "
                   "\"seconds\": %.3f},\n",
-                  acc_transform_name(c->acc.transform), st->tf_attempted, st->rejected[ACC_R_TRANSFORM],
-                  st->tf_seconds);
-    sb_printf(&b, "  \"accepted_with_constant_op\": %ld,\n  \"weight_tokens\": %ld\n}\n", st->const_op,
-              st->wt_tokens);
+                  acc_transform_name(c->acc.transform), st->tf_attempted,
+                  st->rejected[ACC_R_TRANSFORM], st->tf_seconds);
+    sb_printf(&b, "  \"accepted_with_constant_op\": %ld,\n  \"weight_tokens\": %ld\n}\n",
+              st->const_op, st->wt_tokens);
     char path[4096];
     snprintf(path, sizeof path, "%s/manifest.json", c->out_dir);
     int rc = atomic_write(path, b.s, b.len, err, errcap);
@@ -325,8 +333,9 @@ static void progress(const GdConfig *c, const GdStats *st, double t0, bool final
     char bar[64];
     for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
     bar[w] = 0;
-    fprintf(stderr, "\r[%s] %ld/%ld  %.0f samples/s  accept %.1f%%  ETA %dm%02ds ", bar, st->accepted, c->n,
-            rate, st->seeds ? 100.0 * (double)st->accepted / (double)st->seeds : 0.0, (int)(eta / 60),
+    fprintf(stderr, "\r[%s] %ld/%ld  %.0f samples/s  accept %.1f%%  ETA %dm%02ds ", bar,
+            st->accepted, c->n, rate,
+            st->seeds ? 100.0 * (double)st->accepted / (double)st->seeds : 0.0, (int)(eta / 60),
             (int)eta % 60);
     if (final) fputc('\n', stderr);
     fflush(stderr);
@@ -387,14 +396,16 @@ static int write_round(RunState *rs, AccResult *res, int count, long base) {
         int s = gd_pick_split(c, r->prog_hash);
         int added = shard_builder_add(&rs->w->sb[s], r, base + k);
         if (added) {
-            snprintf(rs->err, rs->errcap, added == -2 ? "a sample's setting has no integer form" : "out of memory");
+            snprintf(rs->err, rs->errcap,
+                     added == -2 ? "a sample's setting has no integer form" : "out of memory");
             return 1;
         }
         st->accepted++;
         st->per_split[s]++;
         st->wt_tokens += r->wt.n;
         if (r->has_const_op) st->const_op++;
-        if (rs->w->sb[s].n >= c->shard_size && flush_shard(rs->w, s, st, rs->err, rs->errcap)) return 1;
+        if (rs->w->sb[s].n >= c->shard_size && flush_shard(rs->w, s, st, rs->err, rs->errcap))
+            return 1;
     }
     return 0;
 }
@@ -461,7 +472,7 @@ int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap) {
     long base = 0;     /* first index of the next round to compute */
     long pending = -1; /* first index of the computed round the writer has not consumed */
     AccResult *pres = NULL;
-    int cur = 0;       /* the buffer the next round goes to */
+    int cur = 0; /* the buffer the next round goes to */
     while (!rc && st->accepted < c->n) {
         /* The writer runs alongside the workers (a pipeline of depth one) unless the pending
          * round might complete n -- it adds at most its ACC_OK samples -- or no round is left
@@ -504,7 +515,8 @@ int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap) {
                 r->skipped = false;
                 if (acc_sample(samp[t], seed, r) != ACC_OK) continue;
                 if (hs_contains(&classic_set, r->prog_hash) || hs_contains(&seen, r->prog_hash)) {
-                    r->skipped = true; /* the writer drops it as a duplicate: no need to compile it */
+                    r->skipped =
+                        true; /* the writer drops it as a duplicate: no need to compile it */
                     continue;
                 }
                 acc_finish(samp[t], &c->acc, seed, r);
@@ -547,27 +559,38 @@ int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap) {
 }
 
 void gd_print_summary(FILE *f, const GdConfig *c, const GdStats *st) {
-    fprintf(f, "accepted %ld samples from %ld seeds in %.2fs (%.0f accepted/s, %d jobs)\n", st->accepted,
-            st->seeds, st->seconds, st->seconds > 0 ? (double)st->accepted / st->seconds : 0.0, c->jobs);
-    for (int s = 0; s < c->n_splits; s++) fprintf(f, "  %-8s %ld\n", c->split_name[s], st->per_split[s]);
+    fprintf(f, "accepted %ld samples from %ld seeds in %.2fs (%.0f accepted/s, %d jobs)\n",
+            st->accepted, st->seeds, st->seconds,
+            st->seconds > 0 ? (double)st->accepted / st->seconds : 0.0, c->jobs);
+    for (int s = 0; s < c->n_splits; s++)
+        fprintf(f, "  %-8s %ld\n", c->split_name[s], st->per_split[s]);
     fprintf(f, "rejected:");
     for (int r = 1; r < ACC_R_COUNT; r++)
         if (st->rejected[r]) fprintf(f, " %s %ld", acc_reason_name(r), st->rejected[r]);
-    fprintf(f, "\nduplicates dropped: canonical %ld, compiled-model %ld, classic programs %ld (%d of %d "
-               "classic programs expressible)\n",
-            st->dup_canonical, st->dup_model, st->classic, st->classic_expressible, st->classic_total);
-    long cand = st->accepted + st->dup_canonical + st->dup_model + st->classic + st->rejected[ACC_R_CONST_OP];
-    fprintf(f, "samples with an op that never varies: %ld rejected (%.2f%% of the samples passing every other check), %ld kept\n",
-            st->rejected[ACC_R_CONST_OP], cand ? 100.0 * (double)st->rejected[ACC_R_CONST_OP] / (double)cand : 0.0,
-            st->const_op);
-    static const char *const gr[GEN_R_COUNT] = {"stuck", "layers", "mlp", "residual", "no_tokens", "head", "tables"};
+    fprintf(
+        f,
+        "\nduplicates dropped: canonical %ld, compiled-model %ld, classic programs %ld (%d of %d "
+        "classic programs expressible)\n",
+        st->dup_canonical, st->dup_model, st->classic, st->classic_expressible, st->classic_total);
+    long cand = st->accepted + st->dup_canonical + st->dup_model + st->classic +
+                st->rejected[ACC_R_CONST_OP];
+    fprintf(
+        f,
+        "samples with an op that never varies: %ld rejected (%.2f%% of the samples passing every other check), %ld kept\n",
+        st->rejected[ACC_R_CONST_OP],
+        cand ? 100.0 * (double)st->rejected[ACC_R_CONST_OP] / (double)cand : 0.0, st->const_op);
+    static const char *const gr[GEN_R_COUNT] = {"stuck",     "layers", "mlp",   "residual",
+                                                "no_tokens", "head",   "tables"};
     fprintf(f, "sampler restarts:");
     for (int g = 0; g < GEN_R_COUNT; g++) fprintf(f, " %s %ld", gr[g], st->sampler_rejects[g]);
     if (st->tf_attempted)
-        fprintf(f, "\ntransform %s: %ld samples transformed, %ld rejected (%.1f%% accepted), %.2f ms per sample",
-                acc_transform_name(c->acc.transform), st->tf_attempted, st->rejected[ACC_R_TRANSFORM],
-                100.0 * (double)(st->tf_attempted - st->rejected[ACC_R_TRANSFORM]) / (double)st->tf_attempted,
-                1000.0 * st->tf_seconds / (double)st->tf_attempted);
-    fprintf(f, "\nshards written: %ld, weight tokens: %ld (%.1f per sample)\n", st->shards, st->wt_tokens,
-            st->accepted ? (double)st->wt_tokens / (double)st->accepted : 0.0);
+        fprintf(
+            f,
+            "\ntransform %s: %ld samples transformed, %ld rejected (%.1f%% accepted), %.2f ms per sample",
+            acc_transform_name(c->acc.transform), st->tf_attempted, st->rejected[ACC_R_TRANSFORM],
+            100.0 * (double)(st->tf_attempted - st->rejected[ACC_R_TRANSFORM]) /
+                (double)st->tf_attempted,
+            1000.0 * st->tf_seconds / (double)st->tf_attempted);
+    fprintf(f, "\nshards written: %ld, weight tokens: %ld (%.1f per sample)\n", st->shards,
+            st->wt_tokens, st->accepted ? (double)st->wt_tokens / (double)st->accepted : 0.0);
 }

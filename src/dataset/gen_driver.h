@@ -33,10 +33,10 @@
 typedef struct GdConfig {
     GenConfig gen;
     AccSettings acc;
-    long n;                 /* accepted samples to produce */
+    long n; /* accepted samples to produce */
     uint64_t seed;
     int jobs;
-    int shard_size;         /* samples per shard (default 10000) */
+    int shard_size; /* samples per shard (default 10000) */
     int n_splits;
     char split_name[GD_MAX_SPLITS][16];
     double split_frac[GD_MAX_SPLITS]; /* sum 1 */
@@ -57,10 +57,10 @@ typedef struct GdStats {
     long dup_canonical, dup_model, classic;
     long per_split[GD_MAX_SPLITS];
     long shards;
-    long const_op;           /* accepted samples with an operation that never varies */
-    long wt_tokens;          /* weight tokens written */
-    long tf_attempted;       /* samples the transform ran on (AccSettings.transform) */
-    double tf_seconds;       /* their transform time, summed over the worker threads */
+    long const_op;     /* accepted samples with an operation that never varies */
+    long wt_tokens;    /* weight tokens written */
+    long tf_attempted; /* samples the transform ran on (AccSettings.transform) */
+    double tf_seconds; /* their transform time, summed over the worker threads */
     int classic_total, classic_expressible;
     double seconds;
 } GdStats;

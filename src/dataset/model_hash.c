@@ -39,7 +39,8 @@ static void bilinear(const uint64_t s[2], uint64_t h[2], const double *x, size_t
             int b = nzy[k];
             double v = 0;
             for (int j = 0; j < ks; j++)
-                v += x[(size_t)a * xr + (size_t)(c0 + j) * xc] * y[(size_t)b * yr + (size_t)(c0 + j) * yc];
+                v += x[(size_t)a * xr + (size_t)(c0 + j) * xc] *
+                     y[(size_t)b * yr + (size_t)(c0 + j) * yc];
             int64_t q = wt_quantize(v);
             if (!q) continue;
             h[0] += entry(s[0], rank[a], rank[b], q);
@@ -53,21 +54,24 @@ static inline void comb2(uint64_t h[2], uint64_t x) {
     h[1] = wt_combine(h[1], x);
 }
 
-static void hash_both(const CompiledModel *m, const uint64_t seed[2], uint64_t h[2], const int *perm,
-                      const int *rank, int *nzx, int *nzy) {
-    int D = m->residual_dim, H = m->num_heads, ks = m->key_size, HK = H * ks, M = m->mlp_hidden_size;
+static void hash_both(const CompiledModel *m, const uint64_t seed[2], uint64_t h[2],
+                      const int *perm, const int *rank, int *nzx, int *nzy) {
+    int D = m->residual_dim, H = m->num_heads, ks = m->key_size, HK = H * ks,
+        M = m->mlp_hidden_size;
     h[0] = wt_mix64(seed[0]);
     h[1] = wt_mix64(seed[1]);
-    const int cfg[] = {m->num_layers, m->num_heads, m->key_size, m->mlp_hidden_size, D,
-                       m->max_seq_len, m->vocab_size, m->n_out, m->output_numerical, m->causal,
-                       m->bos_id, m->pad_id};
+    const int cfg[] = {m->num_layers,  m->num_heads,  m->key_size, m->mlp_hidden_size,  D,
+                       m->max_seq_len, m->vocab_size, m->n_out,    m->output_numerical, m->causal,
+                       m->bos_id,      m->pad_id};
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) comb2(h, (uint64_t)cfg[i]);
     for (int r = 0; r < m->vocab_size; r++) comb2(h, val_hash(m->tokens[r]));
     for (int c = 0; c < m->n_out; c++) comb2(h, val_hash(m->out_values[c]));
     for (int r = 0; r < m->vocab_size; r++)
-        for (int i = 0; i < D; i++) comb2(h, (uint64_t)wt_quantize(m->token_embed[(size_t)r * D + perm[i]]));
+        for (int i = 0; i < D; i++)
+            comb2(h, (uint64_t)wt_quantize(m->token_embed[(size_t)r * D + perm[i]]));
     for (int r = 0; r <= m->max_seq_len; r++)
-        for (int i = 0; i < D; i++) comb2(h, (uint64_t)wt_quantize(m->pos_embed[(size_t)r * D + perm[i]]));
+        for (int i = 0; i < D; i++)
+            comb2(h, (uint64_t)wt_quantize(m->pos_embed[(size_t)r * D + perm[i]]));
     for (int i = 0; i < D; i++)
         for (int c = 0; c < m->n_out; c++)
             comb2(h, (uint64_t)wt_quantize(m->unembed[(size_t)perm[i] * m->n_out + c]));
@@ -77,9 +81,11 @@ static void hash_both(const CompiledModel *m, const uint64_t seed[2], uint64_t h
         uint64_t heads[2] = {0, 0}, units[2] = {0, 0};
         for (int hd = 0; hd < H; hd++) {
             uint64_t qk[2], ov[2];
-            bilinear(s1, qk, L->q, (size_t)HK, 1, L->k, (size_t)HK, 1, D, hd * ks, ks, rank, nzx, nzy);
+            bilinear(s1, qk, L->q, (size_t)HK, 1, L->k, (size_t)HK, 1, D, hd * ks, ks, rank, nzx,
+                     nzy);
             /* V_h O_h: O is [HK, D], so O^T's row b is column b of O. */
-            bilinear(s2, ov, L->v, (size_t)HK, 1, L->o, 1, (size_t)D, D, hd * ks, ks, rank, nzx, nzy);
+            bilinear(s2, ov, L->v, (size_t)HK, 1, L->o, 1, (size_t)D, D, hd * ks, ks, rank, nzx,
+                     nzy);
             for (int t = 0; t < 2; t++)
                 if (qk[t] || ov[t]) heads[t] += wt_mix64(wt_combine(qk[t], ov[t]));
         }

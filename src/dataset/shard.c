@@ -1,8 +1,8 @@
 /* Dataset shard writer and validating reader (see shard.h). */
 #include "dataset/shard.h"
 
-#include <stdio.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,7 +70,8 @@ int shard_builder_add(ShardBuilder *b, const AccResult *r, int64_t index) {
     memcpy(b->prog + (size_t)i * PT_CELLS, r->tokens, sizeof(int16_t) * PT_CELLS);
     memcpy(b->meta + (size_t)i * ACC_META_COLS, r->meta, sizeof(int32_t) * ACC_META_COLS);
     b->index[i] = index;
-    if (gen_setting_to_row(&r->sample.setting, b->setting + (size_t)i * GEN_SETTING_COLS) && b->settings) {
+    if (gen_setting_to_row(&r->sample.setting, b->setting + (size_t)i * GEN_SETTING_COLS) &&
+        b->settings) {
         b->n--;
         return -2;
     }
@@ -80,7 +81,8 @@ int shard_builder_add(ShardBuilder *b, const AccResult *r, int64_t index) {
     if (r->wt.n) {
         memcpy(b->payload + (size_t)b->total * WT_WIDTH, r->wt.payload,
                sizeof(float) * WT_WIDTH * (size_t)r->wt.n);
-        memcpy(b->ids + (size_t)b->total * WT_N_IDS, r->wt.ids, sizeof(int16_t) * WT_N_IDS * (size_t)r->wt.n);
+        memcpy(b->ids + (size_t)b->total * WT_N_IDS, r->wt.ids,
+               sizeof(int16_t) * WT_N_IDS * (size_t)r->wt.n);
     }
     b->total += r->wt.n;
     b->offsets[i + 1] = b->total;
@@ -118,7 +120,8 @@ static char *program_vocab_json(bool tables) {
     for (int c = 0; c < PT_COLS; c++) sb_printf(&b, "%s\"%s\"", c ? "," : "", cols[c]);
     sb_append(&b, "],\"sizes\":[");
     int size[PT_COLS];
-    for (int c = 0; c < PT_COLS; c++) size[c] = c == PT_COL_FN && !tables ? PT_FN_TABLE : pt_vocab_size(c);
+    for (int c = 0; c < PT_COLS; c++)
+        size[c] = c == PT_COL_FN && !tables ? PT_FN_TABLE : pt_vocab_size(c);
     for (int c = 0; c < PT_COLS; c++) sb_printf(&b, "%s%d", c ? "," : "", size[c]);
     sb_append(&b, "],\"names\":[");
     for (int c = 0; c < PT_COLS; c++) {
@@ -149,9 +152,13 @@ static char *wt_json(const WtOptions *o) {
     sb_init(&b);
     int voc[WT_N_IDS];
     wt_id_vocab(voc);
-    sb_printf(&b, "{\"scheme\":\"%s\",\"norm\":\"%s\",\"width\":%d,\"id_names\":[\"kind\",\"layer\",\"pos\",\"sub\"],\"id_vocab\":[%d,%d,%d,%d],"
-                  "\"kinds\":[", wt_scheme_name(o->scheme), wt_norm_name(o->norm), WT_WIDTH, voc[0], voc[1], voc[2], voc[3]);
-    for (int k = 0; k < WT_KIND_COUNT; k++) sb_printf(&b, "%s\"%s\"", k ? "," : "", wt_kind_name(k));
+    sb_printf(
+        &b,
+        "{\"scheme\":\"%s\",\"norm\":\"%s\",\"width\":%d,\"id_names\":[\"kind\",\"layer\",\"pos\",\"sub\"],\"id_vocab\":[%d,%d,%d,%d],"
+        "\"kinds\":[",
+        wt_scheme_name(o->scheme), wt_norm_name(o->norm), WT_WIDTH, voc[0], voc[1], voc[2], voc[3]);
+    for (int k = 0; k < WT_KIND_COUNT; k++)
+        sb_printf(&b, "%s\"%s\"", k ? "," : "", wt_kind_name(k));
     sb_append(&b, "]}");
     return sb_take(&b);
 }
@@ -160,7 +167,8 @@ static char *meta_cols_json(void) {
     StrBuf b;
     sb_init(&b);
     sb_append(&b, "[");
-    for (int k = 0; k < ACC_META_COLS; k++) sb_printf(&b, "%s\"%s\"", k ? "," : "", acc_meta_names[k]);
+    for (int k = 0; k < ACC_META_COLS; k++)
+        sb_printf(&b, "%s\"%s\"", k ? "," : "", acc_meta_names[k]);
     sb_append(&b, "]");
     return sb_take(&b);
 }
@@ -187,7 +195,8 @@ static void fill_writer(StWriter *w, const ShardBuilder *b, const char *const *e
     int64_t si[2] = {T, WT_N_IDS};
     st_writer_add(w, "wt_ids", ST_I16, 2, si, b->ids);
     int64_t so[1] = {N + 1};
-    st_writer_add(w, "wt_offsets", ST_I64, 1, so, N ? (const void *)b->offsets : (const void *)&zero);
+    st_writer_add(w, "wt_offsets", ST_I64, 1, so,
+                  N ? (const void *)b->offsets : (const void *)&zero);
     int64_t sm[2] = {N, ACC_META_COLS};
     st_writer_add(w, "sample_meta", ST_I32, 2, sm, b->meta);
     int64_t sx[1] = {N};
@@ -219,8 +228,8 @@ static void fill_writer(StWriter *w, const ShardBuilder *b, const char *const *e
     for (int i = 0; i < n_extra; i++) st_writer_meta(w, extra[2 * i], extra[2 * i + 1]);
 }
 
-int shard_serialize(const ShardBuilder *b, const char *const *extra, int n_extra, unsigned char **out,
-                    size_t *out_len, char *err, size_t errcap) {
+int shard_serialize(const ShardBuilder *b, const char *const *extra, int n_extra,
+                    unsigned char **out, size_t *out_len, char *err, size_t errcap) {
     StWriter w;
     st_writer_init(&w);
     char *owned[4] = {0};
@@ -264,8 +273,8 @@ static const StTensor *need(const StFile *f, const char *name, StDtype dt, int n
     }
     for (int i = 0; i < ndim; i++)
         if (shape[i] >= 0 && t->shape[i] != shape[i]) {
-            snprintf(err, errcap, "%s: damaged shard: tensor %s has dim %d = %lld, expected %lld", label,
-                     name, i, (long long)t->shape[i], (long long)shape[i]);
+            snprintf(err, errcap, "%s: damaged shard: tensor %s has dim %d = %lld, expected %lld",
+                     label, name, i, (long long)t->shape[i], (long long)shape[i]);
             return NULL;
         }
     if (t->nbytes && ((uintptr_t)t->data % st_dtype_size(dt)) != 0) {
@@ -299,12 +308,14 @@ static int validate(Shard *s, const char *label, char *err, size_t errcap) {
     if (got != want) {
         char gh[17];
         checksum_hex(got, gh);
-        snprintf(err, errcap, "%s: damaged shard: checksum mismatch (stored %s, computed %s)", label, ck, gh);
+        snprintf(err, errcap, "%s: damaged shard: checksum mismatch (stored %s, computed %s)",
+                 label, ck, gh);
         return 1;
     }
     const StTensor *tp = st_find(f, "program_tokens");
     if (!tp || tp->ndim != 3) {
-        snprintf(err, errcap, "%s: damaged shard: tensor program_tokens is missing or not 3-d", label);
+        snprintf(err, errcap, "%s: damaged shard: tensor program_tokens is missing or not 3-d",
+                 label);
         return 1;
     }
     int64_t N = tp->shape[0];
@@ -314,8 +325,8 @@ static int validate(Shard *s, const char *label, char *err, size_t errcap) {
         return 1;
     }
     int64_t T = tw->shape[0];
-    int64_t sp[3] = {N, PT_ROWS, PT_COLS}, sw[2] = {T, WT_WIDTH}, si[2] = {T, WT_N_IDS}, so[1] = {N + 1},
-            sm[2] = {N, ACC_META_COLS}, sx[1] = {N}, sh[2] = {N, 2};
+    int64_t sp[3] = {N, PT_ROWS, PT_COLS}, sw[2] = {T, WT_WIDTH}, si[2] = {T, WT_N_IDS},
+            so[1] = {N + 1}, sm[2] = {N, ACC_META_COLS}, sx[1] = {N}, sh[2] = {N, 2};
     const StTensor *a = need(f, "program_tokens", ST_I16, 3, sp, label, err, errcap);
     const StTensor *b = a ? need(f, "wt_payload", ST_F32, 2, sw, label, err, errcap) : NULL;
     const StTensor *c = b ? need(f, "wt_ids", ST_I16, 2, si, label, err, errcap) : NULL;
@@ -332,13 +343,15 @@ static int validate(Shard *s, const char *label, char *err, size_t errcap) {
     }
     const int64_t *off = d->data;
     if (off[0] != 0 || off[N] != T) {
-        snprintf(err, errcap, "%s: damaged shard: inconsistent offsets (first %lld, last %lld, %lld tokens)",
+        snprintf(err, errcap,
+                 "%s: damaged shard: inconsistent offsets (first %lld, last %lld, %lld tokens)",
                  label, (long long)off[0], (long long)off[N], (long long)T);
         return 1;
     }
     for (int64_t i = 0; i < N; i++)
         if (off[i + 1] < off[i]) {
-            snprintf(err, errcap, "%s: damaged shard: inconsistent offsets (sample %lld ends before it starts)",
+            snprintf(err, errcap,
+                     "%s: damaged shard: inconsistent offsets (sample %lld ends before it starts)",
                      label, (long long)i);
             return 1;
         }
@@ -347,7 +360,8 @@ static int validate(Shard *s, const char *label, char *err, size_t errcap) {
     const int16_t *ids = c->data;
     for (int64_t i = 0; i < T * WT_N_IDS; i++)
         if (ids[i] < 0 || ids[i] >= voc[i % WT_N_IDS]) {
-            snprintf(err, errcap, "%s: damaged shard: weight-token id %d out of range in token %lld", label,
+            snprintf(err, errcap,
+                     "%s: damaged shard: weight-token id %d out of range in token %lld", label,
                      ids[i], (long long)(i / WT_N_IDS));
             return 1;
         }
@@ -355,8 +369,8 @@ static int validate(Shard *s, const char *label, char *err, size_t errcap) {
     for (int64_t i = 0; i < N; i++) {
         int bad = pt_first_bad_cell(pt + i * PT_ROWS * PT_COLS);
         if (bad >= 0) {
-            snprintf(err, errcap, "%s: damaged shard: program token %d out of range in sample %lld", label,
-                     pt[i * PT_ROWS * PT_COLS + bad], (long long)i);
+            snprintf(err, errcap, "%s: damaged shard: program token %d out of range in sample %lld",
+                     label, pt[i * PT_ROWS * PT_COLS + bad], (long long)i);
             return 1;
         }
     }
@@ -368,8 +382,10 @@ static int validate(Shard *s, const char *label, char *err, size_t errcap) {
         if (!isfinite(pay[i])) {
             int64_t tk = i / WT_WIDTH, smp = 0;
             while (smp < N && off[smp + 1] <= tk) smp++;
-            snprintf(err, errcap, "%s: damaged shard: weight token %lld (sample %lld) holds a non-finite payload value",
-                     label, (long long)tk, (long long)smp);
+            snprintf(
+                err, errcap,
+                "%s: damaged shard: weight token %lld (sample %lld) holds a non-finite payload value",
+                label, (long long)tk, (long long)smp);
             return 1;
         }
     const StTensor *ts = st_find(f, "sample_setting");
@@ -379,8 +395,9 @@ static int validate(Shard *s, const char *label, char *err, size_t errcap) {
         for (int64_t i = 0; i < N; i++) {
             GenSetting gs;
             if (gen_setting_from_row((const int32_t *)ts->data + i * GEN_SETTING_COLS, &gs)) {
-                snprintf(err, errcap, "%s: damaged shard: sample_setting of sample %lld is not a setting",
-                         label, (long long)i);
+                snprintf(err, errcap,
+                         "%s: damaged shard: sample_setting of sample %lld is not a setting", label,
+                         (long long)i);
                 return 1;
             }
         }

@@ -35,18 +35,18 @@
 /* Accumulates accepted samples for one shard. */
 typedef struct ShardBuilder {
     int n, cap;
-    int16_t *prog;     /* [cap, PT_ROWS * PT_COLS] */
-    int32_t *meta;     /* [cap, ACC_META_COLS] */
-    int64_t *index;    /* [cap] */
-    uint64_t *mhash;   /* [cap, 2] */
-    int64_t *offsets;  /* [cap + 1] */
-    float *payload;    /* [tcap, WT_WIDTH] */
-    int16_t *ids;      /* [tcap, WT_N_IDS] */
+    int16_t *prog;    /* [cap, PT_ROWS * PT_COLS] */
+    int32_t *meta;    /* [cap, ACC_META_COLS] */
+    int64_t *index;   /* [cap] */
+    uint64_t *mhash;  /* [cap, 2] */
+    int64_t *offsets; /* [cap + 1] */
+    float *payload;   /* [tcap, WT_WIDTH] */
+    int16_t *ids;     /* [tcap, WT_N_IDS] */
     int64_t total, tcap;
-    int32_t *setting;  /* [cap, GEN_SETTING_COLS] */
-    WtOptions wt;      /* recorded in the metadata (default: wt_options_default) */
-    bool settings;     /* write sample_setting (otherwise a shard is what it was before) */
-    bool tables;       /* the program vocabulary in the metadata lists "table" and the
+    int32_t *setting; /* [cap, GEN_SETTING_COLS] */
+    WtOptions wt;     /* recorded in the metadata (default: wt_options_default) */
+    bool settings;    /* write sample_setting (otherwise a shard is what it was before) */
+    bool tables;      /* the program vocabulary in the metadata lists "table" and the
                         * value tokens (samples may hold tables) */
 } ShardBuilder;
 
@@ -70,20 +70,20 @@ typedef struct Shard {
     StFile f;
     int n;
     int64_t total;
-    const int16_t *prog;     /* [n, PT_ROWS * PT_COLS] */
-    const float *payload;    /* [total, WT_WIDTH] */
-    const int16_t *ids;      /* [total, WT_N_IDS] */
-    const int64_t *offsets;  /* [n + 1] */
-    const int32_t *meta;     /* [n, ACC_META_COLS] */
-    const int64_t *index;    /* [n] */
-    const uint64_t *mhash;   /* [n, 2] */
-    const int32_t *setting;  /* [n, GEN_SETTING_COLS], NULL when the shard has none (then
+    const int16_t *prog;    /* [n, PT_ROWS * PT_COLS] */
+    const float *payload;   /* [total, WT_WIDTH] */
+    const int16_t *ids;     /* [total, WT_N_IDS] */
+    const int64_t *offsets; /* [n + 1] */
+    const int32_t *meta;    /* [n, ACC_META_COLS] */
+    const int64_t *index;   /* [n] */
+    const uint64_t *mhash;  /* [n, 2] */
+    const int32_t *setting; /* [n, GEN_SETTING_COLS], NULL when the shard has none (then
                               * every sample has the generator's fixed setting) */
 } Shard;
 
 int shard_read_file(const char *path, Shard *s, char *err, size_t errcap);
-int shard_read_buffer(const unsigned char *data, size_t len, const char *label, Shard *s,
-                      char *err, size_t errcap);
+int shard_read_buffer(const unsigned char *data, size_t len, const char *label, Shard *s, char *err,
+                      size_t errcap);
 void shard_free(Shard *s);
 
 /* XXH64 of the tensors' data in name order (the "checksum" metadata). */

@@ -16,8 +16,8 @@ void wt_options_default(WtOptions *o) {
 static const char *const SCHEME_NAMES[WT_SCHEME_COUNT] = {"chunks", "residual"};
 static const char *const NORM_NAMES[WT_NORM_COUNT] = {"asinh", "none"};
 static const char *const KIND_NAMES[WT_KIND_COUNT] = {
-    "pad", "config", "token_value", "out_value", "token_embed", "pos_embed", "q", "k", "v",
-    "o", "w1", "w2", "unembed"};
+    "pad", "config", "token_value", "out_value", "token_embed", "pos_embed", "q",
+    "k",   "v",      "o",           "w1",        "w2",          "unembed"};
 
 const char *wt_scheme_name(WtScheme s) {
     return (unsigned)s < WT_SCHEME_COUNT ? SCHEME_NAMES[s] : "?";
@@ -109,7 +109,9 @@ static float *enc_push(Enc *e, int kind, int layer, int pos, int sub) {
 }
 
 /* asinh(+-0) = +-0: zeros (most entries of a kept chunk) skip the libm call. */
-static float norm_value(WtNorm n, double w) { return (float)(n == WT_NORM_ASINH && w != 0.0 ? asinh(w) : w); }
+static float norm_value(WtNorm n, double w) {
+    return (float)(n == WT_NORM_ASINH && w != 0.0 ? asinh(w) : w);
+}
 
 /* Pushes the vector x[i * stride], i < len, as chunks of WT_WIDTH (sub = chunk index),
  * dropping all-zero chunks. */
@@ -166,8 +168,8 @@ static void enc_value(Enc *e, int kind, int pos, Value v, int is_bos, int is_pad
 static void enc_header(Enc *e, const CompiledModel *m) {
     float *pl = enc_push(e, WT_KIND_CONFIG, 0, 0, 0);
     if (!pl) return;
-    const int cfg[] = {m->num_layers, m->num_heads,    m->key_size, m->mlp_hidden_size,
-                       m->residual_dim, m->max_seq_len, m->vocab_size, m->n_out,
+    const int cfg[] = {m->num_layers,       m->num_heads,   m->key_size,   m->mlp_hidden_size,
+                       m->residual_dim,     m->max_seq_len, m->vocab_size, m->n_out,
                        m->output_numerical, m->causal};
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) pl[i] = (float)asinh((double)cfg[i]);
     for (int r = 0; r < m->vocab_size; r++)

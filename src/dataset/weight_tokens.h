@@ -34,15 +34,26 @@
 
 #include "compiler/model.h"
 
-#define WT_WIDTH 64   /* F: floats per token */
-#define WT_N_IDS 4    /* K: ids per token */
+#define WT_WIDTH 64 /* F: floats per token */
+#define WT_N_IDS 4  /* K: ids per token */
 enum { WT_ID_KIND, WT_ID_LAYER, WT_ID_POS, WT_ID_SUB };
 
 /* kind ids (0 is reserved for padding and never emitted) */
 enum {
-    WT_KIND_PAD, WT_KIND_CONFIG, WT_KIND_TOKEN_VALUE, WT_KIND_OUT_VALUE, WT_KIND_TOKEN_EMBED,
-    WT_KIND_POS_EMBED, WT_KIND_Q, WT_KIND_K, WT_KIND_V, WT_KIND_O, WT_KIND_W1, WT_KIND_W2,
-    WT_KIND_UNEMBED, WT_KIND_COUNT
+    WT_KIND_PAD,
+    WT_KIND_CONFIG,
+    WT_KIND_TOKEN_VALUE,
+    WT_KIND_OUT_VALUE,
+    WT_KIND_TOKEN_EMBED,
+    WT_KIND_POS_EMBED,
+    WT_KIND_Q,
+    WT_KIND_K,
+    WT_KIND_V,
+    WT_KIND_O,
+    WT_KIND_W1,
+    WT_KIND_W2,
+    WT_KIND_UNEMBED,
+    WT_KIND_COUNT
 };
 
 /* Id caps (vocabulary sizes): layer id 0 = not in a layer, l + 1 = transformer layer l. */
@@ -60,19 +71,19 @@ typedef struct WtOptions {
     WtNorm norm;
 } WtOptions;
 
-void wt_options_default(WtOptions *o); /* chunks, asinh */
-const char *wt_scheme_name(WtScheme s); /* "chunks", "residual" */
-const char *wt_norm_name(WtNorm n);     /* "asinh", "none" */
+void wt_options_default(WtOptions *o);             /* chunks, asinh */
+const char *wt_scheme_name(WtScheme s);            /* "chunks", "residual" */
+const char *wt_norm_name(WtNorm n);                /* "asinh", "none" */
 int wt_scheme_parse(const char *s, WtScheme *out); /* 0, or -1 for an unknown name */
 int wt_norm_parse(const char *s, WtNorm *out);
-const char *wt_kind_name(int kind);     /* "config", "q", ...; NULL if out of range */
+const char *wt_kind_name(int kind); /* "config", "q", ...; NULL if out of range */
 /* The id caps in WT_ID_ order: ids[k] < vocab[k]. */
 void wt_id_vocab(int vocab[WT_N_IDS]);
 
 typedef struct WtTokens {
-    int n;            /* tokens */
-    float *payload;   /* [n, WT_WIDTH] */
-    int16_t *ids;     /* [n, WT_N_IDS] */
+    int n;          /* tokens */
+    float *payload; /* [n, WT_WIDTH] */
+    int16_t *ids;   /* [n, WT_N_IDS] */
     int cap;
 } WtTokens;
 

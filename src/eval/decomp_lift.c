@@ -27,7 +27,9 @@ static double now_ms(void) {
 
 /* "weights" when the recompiled weights equal the given ones; "function" when the proof is the
  * given model's outputs (a canonicalised basis: the weights compare only after rewriting). */
-static const char *verified_name(const LiftResult *r) { return r->canonical ? "function" : "weights"; }
+static const char *verified_name(const LiftResult *r) {
+    return r->canonical ? "function" : "weights";
+}
 
 static void print_json(const LiftResult *r, double ms) {
     cJSON *j = cJSON_CreateObject();
@@ -67,8 +69,8 @@ int decomp_lift_try(const CompiledModel *m, bool json, char *why, size_t whycap)
     if (json) print_json(&r, ms);
     else {
         fputs(r.program, stdout);
-        fprintf(stderr, "method: lift%s\nverified: %s (%s)\n", r.canonical ? " (basis canonicalised)" : "", verified_name(&r),
-                r.verdict);
+        fprintf(stderr, "method: lift%s\nverified: %s (%s)\n",
+                r.canonical ? " (basis canonicalised)" : "", verified_name(&r), r.verdict);
     }
     lift_result_free(&r);
     return 1;

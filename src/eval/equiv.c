@@ -37,12 +37,12 @@ typedef struct Runner {
     const RaspProgram *prog; /* truth's program, or NULL */
     Value *xs, *ref;         /* [N] an input and the interpreter's output on it */
     const EquivOptions *o;
-    Value *vocab;       /* [nv] the shared input tokens */
-    int *id_a, *id_b;   /* [nv] their ids in each model */
+    Value *vocab;     /* [nv] the shared input tokens */
+    int *id_a, *id_b; /* [nv] their ids in each model */
     int nv, N;
     int *ids_a, *ids_b; /* [EQUIV_BATCH, N+1] */
     double *out_a, *out_b;
-    int *seq;           /* [EQUIV_BATCH, N] token indices into vocab */
+    int *seq; /* [EQUIV_BATCH, N] token indices into vocab */
 } Runner;
 
 static bool values_match(const Runner *R, Value ta, double ra, Value pb, double rb) {
@@ -54,8 +54,8 @@ static bool values_match(const Runner *R, Value ta, double ra, Value pb, double 
     return fabs(p - t) <= R->o->atol + R->o->rtol * fabs(t);
 }
 
-static void describe(const Runner *R, const int *seq, int l, int pos, Value ta, Value pb,
-                     char *buf, size_t cap) {
+static void describe(const Runner *R, const int *seq, int l, int pos, Value ta, Value pb, char *buf,
+                     size_t cap) {
     size_t k = (size_t)snprintf(buf, cap, "input [");
     for (int i = 0; i < l && k < cap; i++) {
         char v[64];
@@ -93,14 +93,16 @@ static int run_batch(Runner *R, int B, int l, EquivResult *r, char *err, size_t 
                 if (!ref_state) {
                     char e2[256];
                     for (int k = 0; k < l; k++) R->xs[k] = R->vocab[R->seq[s * R->N + k]];
-                    ref_state = rasp_interp(R->prog, R->xs, l, R->a->causal, R->ref, e2, sizeof e2) ? 2 : 1;
+                    ref_state =
+                        rasp_interp(R->prog, R->xs, l, R->a->causal, R->ref, e2, sizeof e2) ? 2 : 1;
                 }
                 if (ref_state == 2 || R->ref[i - 1].kind == VAL_NONE) {
                     r->n_undefined++;
                     continue;
                 }
             }
-            if (!r->n_different) describe(R, R->seq + s * R->N, l, i - 1, ta, pb, r->detail, sizeof r->detail);
+            if (!r->n_different)
+                describe(R, R->seq + s * R->N, l, i - 1, ta, pb, r->detail, sizeof r->detail);
             r->n_different++;
             if (R->o->count_all) break; /* the next input */
             r->n_inputs += s + 1;
@@ -165,7 +167,8 @@ int equiv_models(const CompiledModel *a, const RaspProgram *truth_prog, const Co
     r->exhaustive = false;
     r->detail[0] = 0;
     if (a->max_seq_len != b->max_seq_len) {
-        snprintf(err, errcap, "the models have different max_seq_len (%d, %d)", a->max_seq_len, b->max_seq_len);
+        snprintf(err, errcap, "the models have different max_seq_len (%d, %d)", a->max_seq_len,
+                 b->max_seq_len);
         return -1;
     }
     if (a->max_seq_len < 1 || a->max_seq_len > 64) {
@@ -189,7 +192,8 @@ int equiv_models(const CompiledModel *a, const RaspProgram *truth_prog, const Co
     R.out_a = malloc(sizeof(double) * cells * (size_t)a->n_out);
     R.out_b = malloc(sizeof(double) * cells * (size_t)b->n_out);
     R.seq = malloc(sizeof(int) * (size_t)EQUIV_BATCH * (size_t)R.N);
-    if (!R.xs || !R.ref || !R.vocab || !R.id_a || !R.id_b || !R.ids_a || !R.ids_b || !R.out_a || !R.out_b || !R.seq)
+    if (!R.xs || !R.ref || !R.vocab || !R.id_a || !R.id_b || !R.ids_a || !R.ids_b || !R.out_a ||
+        !R.out_b || !R.seq)
         abort();
     int rc = 0;
     for (int id = 0; id < a->vocab_size; id++) {
@@ -208,7 +212,8 @@ int equiv_models(const CompiledModel *a, const RaspProgram *truth_prog, const Co
         R.nv++;
     }
     if (!rc && R.nv + 2 != b->vocab_size) {
-        snprintf(err, errcap, "the models have different vocabularies (%d and %d tokens)", a->vocab_size, b->vocab_size);
+        snprintf(err, errcap, "the models have different vocabularies (%d and %d tokens)",
+                 a->vocab_size, b->vocab_size);
         rc = -1;
     }
     if (!rc && R.nv == 0) {
@@ -247,9 +252,9 @@ static int model_vocab(const CompiledModel *m, Value *out) {
 }
 
 int equiv_check_tokens(const CompiledModel *truth, const RaspProgram *truth_prog,
-                       const int16_t *true_tokens,
-                       const int16_t *pred_tokens, const CompileOptions *copt,
-                       const EquivOptions *o, EquivResult *r, char *err, size_t errcap) {
+                       const int16_t *true_tokens, const int16_t *pred_tokens,
+                       const CompileOptions *copt, const EquivOptions *o, EquivResult *r, char *err,
+                       size_t errcap) {
     reset(r);
     if (true_tokens) {
         EvalPair pr;
@@ -330,7 +335,8 @@ int equiv_check_program(const RaspProgram *truth, const int16_t *pred_tokens,
     int16_t tt[PT_ROWS * PT_COLS];
     char e2[256];
     bool has_tokens = pt_encode(truth, tt, e2, sizeof e2) == 0;
-    int rc = equiv_check_tokens(tm, truth, has_tokens ? tt : NULL, pred_tokens, &co, o, r, err, errcap);
+    int rc =
+        equiv_check_tokens(tm, truth, has_tokens ? tt : NULL, pred_tokens, &co, o, r, err, errcap);
     compiled_model_free(tm);
     return rc;
 }

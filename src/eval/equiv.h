@@ -23,24 +23,24 @@
 #include "eval/metrics.h"
 
 typedef struct EquivOptions {
-    long max_exhaustive;   /* 100000 */
-    int n_random;          /* 10000 */
-    uint64_t seed;         /* 1 */
-    double rtol, atol;     /* 0.005, 1e-5 */
-    bool count_all;        /* false: stop at the first differing input; true: run every
+    long max_exhaustive; /* 100000 */
+    int n_random;        /* 10000 */
+    uint64_t seed;       /* 1 */
+    double rtol, atol;   /* 0.005, 1e-5 */
+    bool count_all;      /* false: stop at the first differing input; true: run every
                               input and count the differing ones (n_different) */
 } EquivOptions;
 
 void equiv_options_default(EquivOptions *o);
 
 typedef struct EquivResult {
-    EvalFunc status;       /* NO_DECODE, NO_COMPILE, DIFFERENT, EQUIVALENT, TRUE_FAILED */
-    bool exact;            /* the two tables are identical (then no input is run) */
-    long n_inputs;         /* inputs run (up to and including the first difference) */
-    long n_undefined;      /* positions not compared: the truth is None there */
-    long n_different;      /* inputs with a differing position (count_all; else 0 or 1) */
-    bool exhaustive;       /* the inputs were every input up to max_seq_len */
-    char detail[512];      /* the decode/compile error, or the first differing input */
+    EvalFunc status;  /* NO_DECODE, NO_COMPILE, DIFFERENT, EQUIVALENT, TRUE_FAILED */
+    bool exact;       /* the two tables are identical (then no input is run) */
+    long n_inputs;    /* inputs run (up to and including the first difference) */
+    long n_undefined; /* positions not compared: the truth is None there */
+    long n_different; /* inputs with a differing position (count_all; else 0 or 1) */
+    bool exhaustive;  /* the inputs were every input up to max_seq_len */
+    char detail[512]; /* the decode/compile error, or the first differing input */
 } EquivResult;
 
 /* Compares two compiled models over the inputs described above. The models must share the
@@ -57,9 +57,9 @@ int equiv_models(const CompiledModel *truth, const RaspProgram *truth_prog,
  * equivalent without running anything (r->exact). Returns 0 (the verdict is in r), -1 on an
  * error that says nothing about the prediction. */
 int equiv_check_tokens(const CompiledModel *truth, const RaspProgram *truth_prog,
-                       const int16_t *true_tokens,
-                       const int16_t *pred_tokens, const CompileOptions *copt,
-                       const EquivOptions *o, EquivResult *r, char *err, size_t errcap);
+                       const int16_t *true_tokens, const int16_t *pred_tokens,
+                       const CompileOptions *copt, const EquivOptions *o, EquivResult *r, char *err,
+                       size_t errcap);
 
 /* The same from two token tables: the true table is decoded and compiled with vocab[n_vocab]
  * and max_seq_len first (status TRUE_FAILED when that fails). */

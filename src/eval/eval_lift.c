@@ -54,8 +54,8 @@ static void one_rotated(const CompiledModel *m, uint64_t seed, EvalLiftStats *st
 
 /* Compiles p, lifts the model (and, for samples, its rotated copy); adds to st. Returns 0
  * or non-zero (compile failure). */
-static int one(const RaspProgram *p, bool classic, uint64_t seed, EvalLiftStats *st, double *ms, double *rot_ms,
-               bool *verified, char *err, size_t errcap) {
+static int one(const RaspProgram *p, bool classic, uint64_t seed, EvalLiftStats *st, double *ms,
+               double *rot_ms, bool *verified, char *err, size_t errcap) {
     CompileOptions o;
     compile_options_default(&o);
     CompiledModel *m = NULL;
@@ -84,10 +84,11 @@ static int one(const RaspProgram *p, bool classic, uint64_t seed, EvalLiftStats 
 }
 
 int eval_lift_ceiling(const TrainData *d, const int *sample, int n, const Value *vocab, int n_vocab,
-                      int max_seq_len, char *const *classic_paths, int n_classics, EvalLiftStats *st,
-                      char *err, size_t errcap) {
+                      int max_seq_len, char *const *classic_paths, int n_classics,
+                      EvalLiftStats *st, char *err, size_t errcap) {
     memset(st, 0, sizeof *st);
-    double *ms = malloc(sizeof(double) * (size_t)(n + n_classics + 1) * 2), *rot_ms = ms + n + n_classics + 1; /* [n + classics + 1] each */
+    double *ms = malloc(sizeof(double) * (size_t)(n + n_classics + 1) * 2),
+           *rot_ms = ms + n + n_classics + 1; /* [n + classics + 1] each */
     int nm = 0, n_rot = 0, rc = 0;
     char sub[512];
     for (int i = 0; i < n && !rc; i++) {
@@ -101,7 +102,8 @@ int eval_lift_ceiling(const TrainData *d, const int *sample, int n, const Value 
             rc = err_printf(err, errcap, "sample %d: %s", sample[i], sub);
             break;
         }
-        if (one(&p, false, (uint64_t)sample[i] + 1, st, &ms[nm], &rot_ms[n_rot], &v, sub, sizeof sub))
+        if (one(&p, false, (uint64_t)sample[i] + 1, st, &ms[nm], &rot_ms[n_rot], &v, sub,
+                sizeof sub))
             rc = err_printf(err, errcap, "sample %d: %s", sample[i], sub);
         else nm++, n_rot += rot_ms[n_rot] >= 0;
         rasp_program_free(&p);

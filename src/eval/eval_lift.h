@@ -9,17 +9,17 @@
 #include "rasp/value.h"
 
 typedef struct EvalLiftStats {
-    int n;            /* samples tried */
-    int lifted;       /* of those, not refused */
-    int verified;     /* recompiled weights equal and outputs equal */
-    int named_all;    /* verified with every function named */
+    int n;                           /* samples tried */
+    int lifted;                      /* of those, not refused */
+    int verified;                    /* recompiled weights equal and outputs equal */
+    int named_all;                   /* verified with every function named */
     int classics, classics_verified; /* classic programs that compile, and verified */
-    double median_ms; /* lift time per model (verification included) */
+    double median_ms;                /* lift time per model (verification included) */
     /* the same samples' models permuted + rotated (tf_permute, tf_rotate; seeded by the sample
      * index) and rounded to float32 as model files are, lifted through the canonicalised basis
      * (lift/canon.h) and verified on the rotated model's outputs */
     int rot_lifted, rot_verified;
-    int rot_exact;    /* verified, and the recompiled weights equal the canonicalised model's (up to
+    int rot_exact; /* verified, and the recompiled weights equal the canonicalised model's (up to
                        * residual, head and unit permutation): the true weights up to the transform */
     double rot_median_ms;
 } EvalLiftStats;
@@ -28,7 +28,7 @@ typedef struct EvalLiftStats {
  * max_seq_len) and of each classic program path (its own directives). Returns 0, or
  * non-zero with a message when a program cannot be rebuilt or compiled. */
 int eval_lift_ceiling(const TrainData *d, const int *sample, int n, const Value *vocab, int n_vocab,
-                      int max_seq_len, char *const *classic_paths, int n_classics, EvalLiftStats *st,
-                      char *err, size_t errcap);
+                      int max_seq_len, char *const *classic_paths, int n_classics,
+                      EvalLiftStats *st, char *err, size_t errcap);
 
 #endif

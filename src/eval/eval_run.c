@@ -11,8 +11,8 @@
 #include "gen/lambda_lib.h"
 #include "gen/program_tokens.h"
 #include "meta/meta.h"
-#include "util/rng.h"
 #include "rasp/rasp.h"
+#include "util/rng.h"
 
 #define TABLE_CELLS (PT_ROWS * PT_COLS)
 
@@ -85,7 +85,8 @@ CompiledModel *eval_noise_model(const CompiledModel *m, uint64_t seed, long samp
     if (rc != 0) return NULL;
     Rng rng;
     rng_seed(&rng, seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(sample + 1)));
-    size_t D = (size_t)c->residual_dim, HK = (size_t)c->num_heads * c->key_size, M = (size_t)c->mlp_hidden_size;
+    size_t D = (size_t)c->residual_dim, HK = (size_t)c->num_heads * c->key_size,
+           M = (size_t)c->mlp_hidden_size;
     noise_block(c->token_embed, (size_t)c->vocab_size * D, &rng);
     noise_block(c->pos_embed, (size_t)(c->max_seq_len + 1) * D, &rng);
     for (int l = 0; l < c->num_layers; l++) {
@@ -101,13 +102,14 @@ CompiledModel *eval_noise_model(const CompiledModel *m, uint64_t seed, long samp
     return c;
 }
 
-int eval_teacher_table(MetaModel *m, const int16_t *truth, const float *payload, const int16_t *ids, int P,
-                       int16_t *table, char *err, size_t errcap) {
+int eval_teacher_table(MetaModel *m, const int16_t *truth, const float *payload, const int16_t *ids,
+                       int P, int16_t *table, char *err, size_t errcap) {
     int32_t seq[PC_MAX_LEN], tok[PC_MAX_LEN];
     int len = 0;
     if (pc_encode(truth, seq, &len, err, errcap) != 0) return 1;
     if (len > m->cfg.max_prog) {
-        snprintf(err, errcap, "program of %d tokens, but the meta-model takes at most %d", len, m->cfg.max_prog);
+        snprintf(err, errcap, "program of %d tokens, but the meta-model takes at most %d", len,
+                 m->cfg.max_prog);
         return 1;
     }
     int32_t *ids32 = meta_ids_widen(ids, P);
@@ -156,7 +158,8 @@ typedef struct TruthCache {
 } TruthCache;
 
 /* The truth's compiled model and program into tc (state 1), once. */
-static void truth_compile(TruthCache *tc, const int16_t *truth, const EvalRunOptions *o, char *detail, size_t dcap) {
+static void truth_compile(TruthCache *tc, const int16_t *truth, const EvalRunOptions *o,
+                          char *detail, size_t dcap) {
     if (tc->state != 0) return;
     char err[512];
     CompileOptions co;
@@ -168,8 +171,8 @@ static void truth_compile(TruthCache *tc, const int16_t *truth, const EvalRunOpt
     else if (detail) snprintf(detail, dcap, "the true program does not compile: %.200s", err);
 }
 
-static EvalFunc check_one(TruthCache *tc, const int16_t *truth, const int16_t *pred, const EvalRunOptions *o,
-                          char *detail, size_t dcap) {
+static EvalFunc check_one(TruthCache *tc, const int16_t *truth, const int16_t *pred,
+                          const EvalRunOptions *o, char *detail, size_t dcap) {
     EvalPair pr;
     eval_compare(truth, pred, &pr);
     if (pr.exact) return EVAL_FN_EQUIVALENT; /* identical tables: nothing to run */
@@ -179,7 +182,8 @@ static EvalFunc check_one(TruthCache *tc, const int16_t *truth, const int16_t *p
     CompileOptions co;
     compile_options_default(&co);
     EquivResult r;
-    if (equiv_check_tokens(tc->cm, &tc->prog, truth, pred, &co, &o->equiv, &r, err, sizeof err) != 0) {
+    if (equiv_check_tokens(tc->cm, &tc->prog, truth, pred, &co, &o->equiv, &r, err, sizeof err) !=
+        0) {
         if (detail) snprintf(detail, dcap, "functional check failed: %.200s", err);
         return EVAL_FN_UNCHECKED;
     }
@@ -189,8 +193,9 @@ static EvalFunc check_one(TruthCache *tc, const int16_t *truth, const int16_t *p
 
 /* One sample, all variants. */
 /* The search on the sample's model and on its noise model (eval_run.h). */
-static void run_search(MetaModel *mm, TruthCache *tc, const int16_t *truth, const float *payload, const int16_t *ids,
-                       int P, const float *noise_tokens, int s, const EvalRunOptions *o, EvalSampleResult *res) {
+static void run_search(MetaModel *mm, TruthCache *tc, const int16_t *truth, const float *payload,
+                       const int16_t *ids, int P, const float *noise_tokens, int s,
+                       const EvalRunOptions *o, EvalSampleResult *res) {
     char err[512];
     SearchOptions so = o->search_opt;
     so.max_candidates = o->search;
@@ -222,8 +227,9 @@ static void run_search(MetaModel *mm, TruthCache *tc, const int16_t *truth, cons
     }
 }
 
-static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOptions *o, float *noise_buf,
-                       EvalSampleResult *res, int *hard_error, char *herr, size_t hcap) {
+static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOptions *o,
+                       float *noise_buf, EvalSampleResult *res, int *hard_error, char *herr,
+                       size_t hcap) {
     const int16_t *truth = d->prog + (size_t)s * TABLE_CELLS;
     int P = (int)(d->off[s + 1] - d->off[s]);
     const float *payload = d->payload + d->off[s] * WT_WIDTH;
@@ -242,8 +248,9 @@ static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOp
         }
     }
     double t1 = now_s();
-    int dec_rc = tf_ok ? meta_decode_table_reuse(mm, payload, ids, P, o->beam, res->dec, err, sizeof err)
-                       : meta_decode_table(mm, payload, ids, P, o->beam, res->dec, err, sizeof err);
+    int dec_rc =
+        tf_ok ? meta_decode_table_reuse(mm, payload, ids, P, o->beam, res->dec, err, sizeof err)
+              : meta_decode_table(mm, payload, ids, P, o->beam, res->dec, err, sizeof err);
     res->top1_ms = 1e3 * (now_s() - t1);
     if (dec_rc != 0) {
         empty_table(res->dec);
@@ -252,7 +259,8 @@ static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOp
     }
     if (o->noise) {
         eval_noise_payload(payload, P, o->seed, s, noise_buf);
-        if (meta_decode_table(mm, noise_buf, ids, P, o->beam, res->noise, err, sizeof err) != 0) empty_table(res->noise);
+        if (meta_decode_table(mm, noise_buf, ids, P, o->beam, res->noise, err, sizeof err) != 0)
+            empty_table(res->noise);
     }
     res->dec_func = res->tf_func = res->noise_func = EVAL_FN_UNCHECKED;
     TruthCache tc;
@@ -277,18 +285,22 @@ static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOp
     rasp_program_free(&tc.prog);
 }
 
-int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions *o, EvalRunResult *r, char *err,
-             size_t errcap) {
+int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions *o,
+             EvalRunResult *r, char *err, size_t errcap) {
     memset(r, 0, sizeof *r);
     double t0 = now_s();
     if (gen_lib_init(err, errcap) != 0) return 1;
-    if (m->cfg.payload_dim != WT_WIDTH || m->cfg.n_id_fields != WT_N_IDS || !meta_vocab_known(m->cfg.vocab)) {
-        snprintf(err, errcap, "the meta-model's config does not match the token formats (payload %d, ids %d, vocab %d)",
-                 m->cfg.payload_dim, m->cfg.n_id_fields, m->cfg.vocab);
+    if (m->cfg.payload_dim != WT_WIDTH || m->cfg.n_id_fields != WT_N_IDS ||
+        !meta_vocab_known(m->cfg.vocab)) {
+        snprintf(
+            err, errcap,
+            "the meta-model's config does not match the token formats (payload %d, ids %d, vocab %d)",
+            m->cfg.payload_dim, m->cfg.n_id_fields, m->cfg.vocab);
         return 1;
     }
-    if (eval_metrics_init(&r->decoded) || eval_metrics_init(&r->teacher) || eval_metrics_init(&r->noise) ||
-        eval_metrics_init(&r->verified) || eval_metrics_init(&r->noise_verified)) {
+    if (eval_metrics_init(&r->decoded) || eval_metrics_init(&r->teacher) ||
+        eval_metrics_init(&r->noise) || eval_metrics_init(&r->verified) ||
+        eval_metrics_init(&r->noise_verified)) {
         snprintf(err, errcap, "cannot load the lambda library");
         eval_run_result_free(r);
         return 1;
@@ -318,7 +330,8 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
             break;
         }
         memcpy(models[made].params, m->params, sizeof(float) * m->lay.n_params);
-        noise_buf[made] = malloc(sizeof(float) * WT_WIDTH * (size_t)(m->cfg.max_prefix > 0 ? m->cfg.max_prefix : 1));
+        noise_buf[made] = malloc(sizeof(float) * WT_WIDTH *
+                                 (size_t)(m->cfg.max_prefix > 0 ? m->cfg.max_prefix : 1));
         if (!noise_buf[made]) {
             made++;
             ok = 0;
@@ -341,14 +354,16 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
             int tid = omp_get_thread_num();
             char e2[512] = "";
             int h = 0;
-            run_sample(&models[tid], d, r->sample[k], o, noise_buf[tid], &r->res[k], &h, e2, sizeof e2);
+            run_sample(&models[tid], d, r->sample[k], o, noise_buf[tid], &r->res[k], &h, e2,
+                       sizeof e2);
             long now_done;
 #pragma omp atomic capture
             now_done = ++done;
             if (h) {
 #pragma omp critical(eval_err)
                 {
-                    if (!hard_error) snprintf(herr, sizeof herr, "sample %d: %.450s", r->sample[k], e2);
+                    if (!hard_error)
+                        snprintf(herr, sizeof herr, "sample %d: %.450s", r->sample[k], e2);
                     hard_error = 1;
                 }
             }
@@ -357,8 +372,8 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
                 if (t - last > 0.25 || now_done == r->n) {
                     last = t;
                     double rate = (double)now_done / (t - t0 > 1e-9 ? t - t0 : 1e-9);
-                    fprintf(stderr, "\reval: %ld/%d samples  %.1f/s  ETA %.0f s   ", now_done, r->n, rate,
-                            (double)(r->n - now_done) / (rate > 0 ? rate : 1));
+                    fprintf(stderr, "\reval: %ld/%d samples  %.1f/s  ETA %.0f s   ", now_done, r->n,
+                            rate, (double)(r->n - now_done) / (rate > 0 ? rate : 1));
                 }
             }
         }
@@ -448,15 +463,17 @@ static bool same_vocab(const Value *a, int na, const Value *b, int nb) {
     return true;
 }
 
-int eval_classic(MetaModel *m, const char *path, const WtOptions *wt, int beam, const Value *train_vocab,
-                 int train_n_vocab, int train_msl, const EquivOptions *eo, EvalClassic *c, char *err,
-                 size_t errcap) {
-    return eval_classic_search(m, path, wt, beam, NULL, train_vocab, train_n_vocab, train_msl, eo, c, err, errcap);
+int eval_classic(MetaModel *m, const char *path, const WtOptions *wt, int beam,
+                 const Value *train_vocab, int train_n_vocab, int train_msl, const EquivOptions *eo,
+                 EvalClassic *c, char *err, size_t errcap) {
+    return eval_classic_search(m, path, wt, beam, NULL, train_vocab, train_n_vocab, train_msl, eo,
+                               c, err, errcap);
 }
 
-int eval_classic_search(MetaModel *m, const char *path, const WtOptions *wt, int beam, const SearchOptions *so,
-                        const Value *train_vocab, int train_n_vocab, int train_msl, const EquivOptions *eo,
-                        EvalClassic *c, char *err, size_t errcap) {
+int eval_classic_search(MetaModel *m, const char *path, const WtOptions *wt, int beam,
+                        const SearchOptions *so, const Value *train_vocab, int train_n_vocab,
+                        int train_msl, const EquivOptions *eo, EvalClassic *c, char *err,
+                        size_t errcap) {
     memset(c, 0, sizeof *c);
     base_name(path, c->name, sizeof c->name);
     c->func = EVAL_FN_UNCHECKED;
@@ -492,16 +509,19 @@ int eval_classic_search(MetaModel *m, const char *path, const WtOptions *wt, int
     c->n_wt = toks.n;
     if (toks.n > m->cfg.max_prefix) {
         c->ood = true;
-        snprintf(c->detail, sizeof c->detail,
-                 "out of distribution: %d weight tokens, the meta-model takes at most %d (residual width %d, %d "
-                 "layers)",
-                 toks.n, m->cfg.max_prefix, cm->residual_dim, cm->num_layers);
+        snprintf(
+            c->detail, sizeof c->detail,
+            "out of distribution: %d weight tokens, the meta-model takes at most %d (residual width %d, %d "
+            "layers)",
+            toks.n, m->cfg.max_prefix, cm->residual_dim, cm->num_layers);
         rc = 0;
         goto done;
     }
     char note[256] = "";
-    if (train_vocab && (!same_vocab(vocab, nv, train_vocab, train_n_vocab) || cm->max_seq_len != train_msl))
-        snprintf(note, sizeof note, " [vocab of %d tokens, max_seq_len %d: not the training setting (%d tokens, %d)]",
+    if (train_vocab &&
+        (!same_vocab(vocab, nv, train_vocab, train_n_vocab) || cm->max_seq_len != train_msl))
+        snprintf(note, sizeof note,
+                 " [vocab of %d tokens, max_seq_len %d: not the training setting (%d tokens, %d)]",
                  nv, cm->max_seq_len, train_n_vocab, train_msl);
     int16_t table[TABLE_CELLS];
     if (so) {
@@ -516,16 +536,18 @@ int eval_classic_search(MetaModel *m, const char *path, const WtOptions *wt, int
         c->verdict = sr.verdict;
         memcpy(table, sr.table, sizeof table);
         size_t k = strlen(note);
-        snprintf(note + k, sizeof note - k, " [search: verified %s, candidate %d of %d]", search_verdict_name(sr.verdict),
-                 sr.winner + 1, sr.tried);
-    } else if (meta_decode_table(m, toks.payload, toks.ids, toks.n, beam, table, e2, sizeof e2) != 0) {
+        snprintf(note + k, sizeof note - k, " [search: verified %s, candidate %d of %d]",
+                 search_verdict_name(sr.verdict), sr.winner + 1, sr.tried);
+    } else if (meta_decode_table(m, toks.payload, toks.ids, toks.n, beam, table, e2, sizeof e2) !=
+               0) {
         c->func = EVAL_FN_NO_DECODE;
         snprintf(c->detail, sizeof c->detail, "decoding failed: %.250s%.200s", e2, note);
         rc = 0;
         goto done;
     }
     RaspProgram pp;
-    if (pt_decode(table, vocab, nv, cm->max_seq_len, &pp, e2, sizeof e2) == 0) c->pred_rasp = rasp_format(&pp);
+    if (pt_decode(table, vocab, nv, cm->max_seq_len, &pp, e2, sizeof e2) == 0)
+        c->pred_rasp = rasp_format(&pp);
     rasp_program_free(&pp);
     EquivResult r;
     if (equiv_check_program(&p, table, &co, eo, &r, e2, sizeof e2) != 0) {

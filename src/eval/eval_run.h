@@ -21,15 +21,15 @@
 #include "meta/meta.h"
 
 typedef struct EvalRunOptions {
-    int beam;               /* <= 1: greedy */
-    uint64_t seed;          /* noise baseline (and nothing else) */
-    bool teacher, noise;    /* run those two variants (default both) */
-    bool func;              /* functional checks (default on; off: token metrics only) */
-    const Value *vocab;     /* the dataset's token vocabulary and max_seq_len: the true */
-    int n_vocab;            /* programs and the predictions compile with them */
+    int beam;            /* <= 1: greedy */
+    uint64_t seed;       /* noise baseline (and nothing else) */
+    bool teacher, noise; /* run those two variants (default both) */
+    bool func;           /* functional checks (default on; off: token metrics only) */
+    const Value *vocab;  /* the dataset's token vocabulary and max_seq_len: the true */
+    int n_vocab;         /* programs and the predictions compile with them */
     int max_seq_len;
     EquivOptions equiv;
-    int jobs;               /* threads (0: OpenMP default) */
+    int jobs; /* threads (0: OpenMP default) */
     /* verified@K (eval/search.h): search > 0 runs the search with K = search on each sample's
      * model (rebuilt by compiling its program: the dataset holds weight tokens, not model
      * files; the search sees that model and its weight tokens only) and on the noise
@@ -37,7 +37,7 @@ typedef struct EvalRunOptions {
      * the same norm, decoded from the same noise tokens as the top-1 baseline). */
     int search;
     SearchOptions search_opt;
-    bool progress;          /* a progress line on stderr */
+    bool progress; /* a progress line on stderr */
 } EvalRunOptions;
 
 void eval_run_options_default(EvalRunOptions *o);
@@ -46,14 +46,14 @@ void eval_run_options_default(EvalRunOptions *o);
 typedef struct EvalSampleResult {
     int16_t dec[PT_ROWS * PT_COLS], tf[PT_ROWS * PT_COLS], noise[PT_ROWS * PT_COLS];
     EvalFunc dec_func, tf_func, noise_func;
-    bool dec_failed;        /* decoding itself failed (no EOS within the limit, ...): dec is
+    bool dec_failed;  /* decoding itself failed (no EOS within the limit, ...): dec is
                                then an empty program (START, END) */
-    char detail[256];       /* decoded prediction: decode error or functional-check message */
+    char detail[256]; /* decoded prediction: decode error or functional-check message */
     /* the search (when run): its answer and verdict, on the sample and on the noise model */
     int16_t ver[PT_ROWS * PT_COLS], noise_ver[PT_ROWS * PT_COLS];
     EvalFunc ver_func, noise_ver_func;
     SearchVerdict verdict, noise_verdict;
-    bool ver_failed;        /* the search itself failed (ver is then the top-1 decode) */
+    bool ver_failed; /* the search itself failed (ver is then the top-1 decode) */
     int ver_winner, ver_tried;
     double top1_ms, ver_ms; /* wall time of the top-1 decode and of the search */
 } EvalSampleResult;
@@ -64,11 +64,11 @@ typedef struct EvalRunResult {
     long n_weights, n_function;           /* search verdicts over the samples */
     long noise_n_weights, noise_n_function;
     long search_errors;
-    int n;                  /* samples evaluated */
-    int *sample;            /* [n] index into the TrainData of each evaluated sample */
-    EvalSampleResult *res;  /* [n] */
-    long skipped_prefix;    /* samples with more weight tokens than the meta-model takes */
-    long decode_errors;     /* decoded predictions whose decoding failed */
+    int n;                 /* samples evaluated */
+    int *sample;           /* [n] index into the TrainData of each evaluated sample */
+    EvalSampleResult *res; /* [n] */
+    long skipped_prefix;   /* samples with more weight tokens than the meta-model takes */
+    long decode_errors;    /* decoded predictions whose decoding failed */
     double seconds;
 } EvalRunResult;
 
@@ -95,20 +95,20 @@ CompiledModel *eval_noise_model(const CompiledModel *m, uint64_t seed, long samp
  * END row is kept when the argmax after the last row is EOS, else its op cell gets the
  * prediction (so the length is wrong). m->max_batch >= 1. Returns 0, or non-zero with a
  * message. */
-int eval_teacher_table(MetaModel *m, const int16_t *truth, const float *payload,
-                       const int16_t *ids, int P, int16_t *table, char *err, size_t errcap);
+int eval_teacher_table(MetaModel *m, const int16_t *truth, const float *payload, const int16_t *ids,
+                       int P, int16_t *table, char *err, size_t errcap);
 
 /* A classic program and the decompiler's verdict on it. */
 typedef struct EvalClassic {
     char name[64];
-    bool ood;               /* out of distribution: not decoded (reason in detail) */
+    bool ood; /* out of distribution: not decoded (reason in detail) */
     bool exact;
     EvalFunc func;
-    int n_wt;               /* weight tokens of its compiled model */
-    char detail[512];       /* the reason / the functional-check message / notes */
-    char *pred_rasp;        /* the decompiled program (malloc'ed; NULL if none) */
-    bool searched;          /* the prediction came from the verified search */
-    SearchVerdict verdict;  /* its verdict (searched only) */
+    int n_wt;              /* weight tokens of its compiled model */
+    char detail[512];      /* the reason / the functional-check message / notes */
+    char *pred_rasp;       /* the decompiled program (malloc'ed; NULL if none) */
+    bool searched;         /* the prediction came from the verified search */
+    SearchVerdict verdict; /* its verdict (searched only) */
 } EvalClassic;
 
 /* Parses, compiles (with its own directives) and decompiles path; the verdict as
@@ -117,13 +117,14 @@ typedef struct EvalClassic {
  * Returns 0 (the verdict, or ood, in c), or non-zero with a message when the program cannot
  * be read or compiled. */
 int eval_classic(MetaModel *m, const char *path, const WtOptions *wt, int beam,
-                 const Value *train_vocab, int train_n_vocab, int train_msl,
-                 const EquivOptions *eo, EvalClassic *c, char *err, size_t errcap);
+                 const Value *train_vocab, int train_n_vocab, int train_msl, const EquivOptions *eo,
+                 EvalClassic *c, char *err, size_t errcap);
 /* The same with the verified search (so: its options, max_candidates = K) instead of the
  * greedy/beam decode when so is not NULL: the compiled classic is the given model. */
-int eval_classic_search(MetaModel *m, const char *path, const WtOptions *wt, int beam, const SearchOptions *so,
-                        const Value *train_vocab, int train_n_vocab, int train_msl, const EquivOptions *eo,
-                        EvalClassic *c, char *err, size_t errcap);
+int eval_classic_search(MetaModel *m, const char *path, const WtOptions *wt, int beam,
+                        const SearchOptions *so, const Value *train_vocab, int train_n_vocab,
+                        int train_msl, const EquivOptions *eo, EvalClassic *c, char *err,
+                        size_t errcap);
 void eval_classic_free(EvalClassic *c);
 
 #endif

@@ -132,8 +132,10 @@ void eval_metrics_add(EvalMetrics *m, const int16_t *truth, const int16_t *pred,
     int true_rows = pr.true_len < PT_MAX_VARS ? pr.true_len : PT_MAX_VARS;
     for (int r = 1; r <= true_rows; r++) {
         const int16_t *t = truth + r * PT_COLS, *p = pred + r * PT_COLS;
-        if (t[PT_COL_OP] >= 0 && t[PT_COL_OP] < PT_OP_VOCAB) add_row(&m->by_op[t[PT_COL_OP]], t, p, PT_COL_OP);
-        if (t[PT_COL_FN] >= 0 && t[PT_COL_FN] < m->n_fn) add_row(&m->by_fn[t[PT_COL_FN]], t, p, PT_COL_FN);
+        if (t[PT_COL_OP] >= 0 && t[PT_COL_OP] < PT_OP_VOCAB)
+            add_row(&m->by_op[t[PT_COL_OP]], t, p, PT_COL_OP);
+        if (t[PT_COL_FN] >= 0 && t[PT_COL_FN] < m->n_fn)
+            add_row(&m->by_fn[t[PT_COL_FN]], t, p, PT_COL_FN);
     }
     for (int r = 1; r <= pr.scored_rows; r++)
         for (int c = 0; c < PT_COLS; c++) {
@@ -275,9 +277,10 @@ void eval_metrics_json(const EvalMetrics *m, StrBuf *b) {
     char nb[32];
     sb_printf(b, "{\"n\": %ld, ", m->n);
     eval_headline_json_fields(m, b);
-    sb_printf(b, ", \"counts\": {\"exact\": %ld, \"decodes\": %ld, \"func_checked\": %ld, "
-                 "\"compiles\": %ld, \"equivalent\": %ld, \"equivalent_not_exact\": %ld, "
-                 "\"true_failed\": %ld}",
+    sb_printf(b,
+              ", \"counts\": {\"exact\": %ld, \"decodes\": %ld, \"func_checked\": %ld, "
+              "\"compiles\": %ld, \"equivalent\": %ld, \"equivalent_not_exact\": %ld, "
+              "\"true_failed\": %ld}",
               m->exact, m->decodes, m->func_checked, m->compiles, m->equivalent,
               m->equivalent_not_exact, m->true_failed);
     sb_append(b, ", \"by_column\": {");
@@ -291,7 +294,8 @@ void eval_metrics_json(const EvalMetrics *m, StrBuf *b) {
     for (int i = 0; i <= PT_MAX_VARS; i++) {
         const EvalLenStats *s = &m->by_len[i];
         if (!s->programs) continue;
-        sb_printf(b, "%s\"%d\": {\"programs\": %ld, \"exact\": ", first ? "" : ", ", i, s->programs);
+        sb_printf(b, "%s\"%d\": {\"programs\": %ld, \"exact\": ", first ? "" : ", ", i,
+                  s->programs);
         first = 0;
         json_num(b, eval_rate(s->exact, s->programs));
         sb_append(b, ", \"equivalent\": ");
@@ -336,7 +340,9 @@ void eval_metrics_json(const EvalMetrics *m, StrBuf *b) {
             const char *tn = tok_name(c, top[i].true_id, nb, sizeof nb);
             json_write_string(b, tn, strlen(tn));
             sb_append(b, ", \"pred\": ");
-            const char *pn = top[i].pred_id >= m->conf_v[c] ? "(out of range)" : tok_name(c, top[i].pred_id, nb2, sizeof nb2);
+            const char *pn = top[i].pred_id >= m->conf_v[c]
+                                 ? "(out of range)"
+                                 : tok_name(c, top[i].pred_id, nb2, sizeof nb2);
             json_write_string(b, pn, strlen(pn));
             sb_printf(b, ", \"count\": %ld}", top[i].count);
         }

@@ -36,15 +36,15 @@ typedef enum {
 } EvalFunc;
 
 const char *eval_func_name(EvalFunc f); /* "unchecked", "no-decode", ... */
-const char *eval_col_name(int col);   /* "op", "enc", "fn", "a1", "a2", "out" */
+const char *eval_col_name(int col);     /* "op", "enc", "fn", "a1", "a2", "out" */
 
 /* One (true, pred) comparison. */
 typedef struct EvalPair {
-    int true_len, pred_len;          /* L(true), L(pred) */
-    int scored_rows;                 /* rows compared (END row included) */
+    int true_len, pred_len; /* L(true), L(pred) */
+    int scored_rows;        /* rows compared (END row included) */
     int tok_total, tok_correct;
     int row_total, row_correct;
-    int col_correct[PT_COLS];        /* per column, over the scored rows */
+    int col_correct[PT_COLS]; /* per column, over the scored rows */
     bool exact;
 } EvalPair;
 
@@ -61,21 +61,21 @@ typedef struct EvalLenStats {
 /* Counts over the true rows with one op (or fn) id: only the true operation rows 1..L(true)
  * of a pair, each compared with the prediction's cells in the same row. */
 typedef struct EvalRowStats {
-    long rows, rows_correct;  /* all 6 cells equal */
+    long rows, rows_correct; /* all 6 cells equal */
     long tok_total, tok_correct;
-    long key_correct;         /* the keyed cell itself (the op cell, or the fn cell) */
+    long key_correct; /* the keyed cell itself (the op cell, or the fn cell) */
 } EvalRowStats;
 
 typedef struct EvalConfusion {
     int col;
-    int true_id, pred_id;     /* pred_id == pt_vocab_size(col): an id out of range */
+    int true_id, pred_id; /* pred_id == pt_vocab_size(col): an id out of range */
     long count;
 } EvalConfusion;
 
 typedef struct EvalMetrics {
-    long n;                   /* pairs added */
+    long n; /* pairs added */
     long exact, decodes;
-    long func_checked;        /* pairs with a functional check (not unchecked, not true-failed) */
+    long func_checked; /* pairs with a functional check (not unchecked, not true-failed) */
     long compiles, equivalent, true_failed;
     long equivalent_not_exact; /* the functional check found a different but equivalent program */
     long tok_total, tok_correct, row_total, row_correct;

@@ -19,7 +19,8 @@ static void from_config(MetaDomain *d, const GenConfig *g) {
     d->max_seq_len = g->max_seq_len;
     d->vocab_min = g->vocab_min, d->vocab_max = g->vocab_max;
     d->len_min = g->len_min, d->len_max = g->len_max;
-    d->max_residual = g->max_residual, d->max_layers = g->max_layers, d->max_mlp_width = g->max_mlp_width;
+    d->max_residual = g->max_residual, d->max_layers = g->max_layers,
+    d->max_mlp_width = g->max_mlp_width;
 }
 
 /* An integer key of obj when present (keeps *v otherwise). */
@@ -30,7 +31,8 @@ static void get_int(const cJSON *obj, const char *key, int *v) {
 
 static void get_range(const cJSON *obj, const char *key, int *lo, int *hi) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (cJSON_GetArraySize(it) == 2 && cJSON_IsNumber(cJSON_GetArrayItem(it, 0)) && cJSON_IsNumber(cJSON_GetArrayItem(it, 1)))
+    if (cJSON_GetArraySize(it) == 2 && cJSON_IsNumber(cJSON_GetArrayItem(it, 0)) &&
+        cJSON_IsNumber(cJSON_GetArrayItem(it, 1)))
         *lo = cJSON_GetArrayItem(it, 0)->valueint, *hi = cJSON_GetArrayItem(it, 1)->valueint;
 }
 
@@ -68,7 +70,8 @@ int meta_domain_read(const char *meta, MetaDomain *d, char *err, size_t errcap) 
     TrainConfig tc;
     bool found = false;
     int rc = train_sidecar_read(side, &tc, &found, &data, NULL, err, errcap);
-    snprintf(d->source, sizeof d->source, "the generator's defaults%s", found ? " (a streamed run)" : " (no training config)");
+    snprintf(d->source, sizeof d->source, "the generator's defaults%s",
+             found ? " (a streamed run)" : " (no training config)");
     if (!rc && found && data && !tc.stream) {
         size_t n = strlen(data) + 16;
         char *man = malloc(n);
@@ -84,7 +87,8 @@ int meta_domain_read(const char *meta, MetaDomain *d, char *err, size_t errcap) 
     return rc;
 }
 
-static int add(char *why, size_t cap, int n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int add(char *why, size_t cap, int n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static int add(char *why, size_t cap, int n, const char *fmt, ...) {
     size_t L = strlen(why);
     if (L + 3 < cap) {
@@ -100,7 +104,8 @@ static int add(char *why, size_t cap, int n, const char *fmt, ...) {
 /* "{0, 1, 2}" */
 static void int_set(const int *v, int n, char *buf, size_t cap) {
     size_t L = (size_t)snprintf(buf, cap, "{");
-    for (int i = 0; i < n && L + 16 < cap; i++) L += (size_t)snprintf(buf + L, cap - L, "%s%d", i ? ", " : "", v[i]);
+    for (int i = 0; i < n && L + 16 < cap; i++)
+        L += (size_t)snprintf(buf + L, cap - L, "%s%d", i ? ", " : "", v[i]);
     snprintf(buf + L, cap - L, "}");
 }
 
@@ -111,7 +116,8 @@ int meta_domain_check(const MetaDomain *d, const CompiledModel *m, char *why, si
     for (int i = 0; i < m->vocab_size; i++) {
         if (i == m->bos_id || i == m->pad_id) continue;
         bool in = false;
-        for (int k = 0; k < d->n_vocab && !in; k++) in = m->tokens[i].kind == VAL_INT && m->tokens[i].u.i == d->vocab[k];
+        for (int k = 0; k < d->n_vocab && !in; k++)
+            in = m->tokens[i].kind == VAL_INT && m->tokens[i].u.i == d->vocab[k];
         same &= in;
         ints &= m->tokens[i].kind == VAL_INT;
         nv++;
@@ -119,17 +125,23 @@ int meta_domain_check(const MetaDomain *d, const CompiledModel *m, char *why, si
     char set[GEN_MAX_VOCAB * 12 + 8];
     int_set(d->vocab, d->n_vocab, set, sizeof set);
     if (!d->vary && (!same || nv != d->n_vocab))
-        n = add(why, cap, n, "vocab of %d %s tokens, trained on %s", nv, ints ? "integer" : "non-integer", set);
+        n = add(why, cap, n, "vocab of %d %s tokens, trained on %s", nv,
+                ints ? "integer" : "non-integer", set);
     if (d->vary && (nv < d->vocab_min || nv > d->vocab_max))
-        n = add(why, cap, n, "vocab of %d tokens, trained on %d..%d", nv, d->vocab_min, d->vocab_max);
+        n = add(why, cap, n, "vocab of %d tokens, trained on %d..%d", nv, d->vocab_min,
+                d->vocab_max);
     if (!d->vary && m->max_seq_len != d->max_seq_len)
         n = add(why, cap, n, "max_seq_len %d, trained on %d", m->max_seq_len, d->max_seq_len);
     if (d->vary && (m->max_seq_len < d->len_min || m->max_seq_len > d->len_max))
-        n = add(why, cap, n, "max_seq_len %d, trained on %d..%d", m->max_seq_len, d->len_min, d->len_max);
+        n = add(why, cap, n, "max_seq_len %d, trained on %d..%d", m->max_seq_len, d->len_min,
+                d->len_max);
     if (m->residual_dim > d->max_residual)
-        n = add(why, cap, n, "residual width %d, trained on at most %d", m->residual_dim, d->max_residual);
-    if (m->num_layers > d->max_layers) n = add(why, cap, n, "%d layers, trained on at most %d", m->num_layers, d->max_layers);
+        n = add(why, cap, n, "residual width %d, trained on at most %d", m->residual_dim,
+                d->max_residual);
+    if (m->num_layers > d->max_layers)
+        n = add(why, cap, n, "%d layers, trained on at most %d", m->num_layers, d->max_layers);
     if (m->mlp_hidden_size > d->max_mlp_width)
-        n = add(why, cap, n, "MLP width %d, trained on at most %d", m->mlp_hidden_size, d->max_mlp_width);
+        n = add(why, cap, n, "MLP width %d, trained on at most %d", m->mlp_hidden_size,
+                d->max_mlp_width);
     return n;
 }

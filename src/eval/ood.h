@@ -13,14 +13,14 @@
 #include "gen/sampler.h"
 
 typedef struct MetaDomain {
-    bool vary;                  /* drawn settings (gen --setting general): ranges below */
-    int vocab[GEN_MAX_VOCAB];   /* fixed setting: the integer tokens */
+    bool vary;                /* drawn settings (gen --setting general): ranges below */
+    int vocab[GEN_MAX_VOCAB]; /* fixed setting: the integer tokens */
     int n_vocab;
-    int max_seq_len;            /* fixed setting */
-    int vocab_min, vocab_max;   /* drawn settings */
+    int max_seq_len;          /* fixed setting */
+    int vocab_min, vocab_max; /* drawn settings */
     int len_min, len_max;
     int max_residual, max_layers, max_mlp_width; /* the generator's caps */
-    char source[300];           /* where these came from, for the message */
+    char source[300];                            /* where these came from, for the message */
 } MetaDomain;
 
 /* Reads the training domain of meta-model META (see above). Returns 0, or non-zero with a

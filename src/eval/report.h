@@ -13,11 +13,11 @@
 
 /* One (true, predicted) program shown side by side. */
 typedef struct ReportExample {
-    const char *title;                      /* e.g. "test sample 17" */
+    const char *title;                        /* e.g. "test sample 17" */
     const int16_t *true_tokens, *pred_tokens; /* [PT_ROWS * PT_COLS] */
-    const char *true_rasp, *pred_rasp;      /* NULL: decoded here (no vocabulary directive) */
-    EvalFunc func;                          /* the functional check (UNCHECKED allowed) */
-    const char *detail;                     /* its message (decode/compile error, first
+    const char *true_rasp, *pred_rasp;        /* NULL: decoded here (no vocabulary directive) */
+    EvalFunc func;                            /* the functional check (UNCHECKED allowed) */
+    const char *detail;                       /* its message (decode/compile error, first
                                                differing input); may be NULL */
 } ReportExample;
 
@@ -35,21 +35,21 @@ typedef struct ReportKV {
 } ReportKV;
 
 typedef struct ReportInput {
-    const char *title;                 /* NULL: "itracr evaluation" */
-    const EvalMetrics *decoded;        /* the headline (required) */
-    const EvalMetrics *teacher;        /* teacher-forced predictions; may be NULL */
-    const EvalMetrics *noise;          /* the same model with noise weights; may be NULL */
+    const char *title;          /* NULL: "itracr evaluation" */
+    const EvalMetrics *decoded; /* the headline (required) */
+    const EvalMetrics *teacher; /* teacher-forced predictions; may be NULL */
+    const EvalMetrics *noise;   /* the same model with noise weights; may be NULL */
     const ReportExample *examples;
     int n_examples;
-    const TrainLog *log;               /* may be NULL */
-    const ReportKV *settings;          /* model and dataset settings */
+    const TrainLog *log;      /* may be NULL */
+    const ReportKV *settings; /* model and dataset settings */
     int n_settings;
     const ReportClassic *classics;
     int n_classics;
     /* verified@K (eval --search): the search's answers beside top-1; NULL when not run */
     const EvalMetrics *verified, *noise_verified;
-    const char *verified_label;        /* e.g. "verified@64" */
-    const char *verified_note;         /* shares verified, K, budget, timings (one line) */
+    const char *verified_label; /* e.g. "verified@64" */
+    const char *verified_note;  /* shares verified, K, budget, timings (one line) */
 } ReportInput;
 
 /* "exact", "equivalent" or "wrong". */

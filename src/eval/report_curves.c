@@ -20,8 +20,10 @@ static int compact(const TrainLog *log, int f, double *xs, double *ys) {
 
 void report_curves_svg(StrBuf *b, const TrainLog *log, double x, double y, bool standalone) {
     int W = REPORT_CURVES_W, H = REPORT_CURVES_H;
-    sb_printf(b, "<svg %sx=\"%g\" y=\"%g\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" class=\"curves\">",
-              standalone ? "xmlns=\"http://www.w3.org/2000/svg\" " : "", x, y, W, H, W, H);
+    sb_printf(
+        b,
+        "<svg %sx=\"%g\" y=\"%g\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" class=\"curves\">",
+        standalone ? "xmlns=\"http://www.w3.org/2000/svg\" " : "", x, y, W, H, W, H);
     int n = log ? log->n : 0;
     double *xs[TL_N_FIELDS], *ys[TL_N_FIELDS];
     int cnt[TL_N_FIELDS];
@@ -51,8 +53,10 @@ void report_curves_svg(StrBuf *b, const TrainLog *log, double x, double y, bool 
     c.x = w3;
     c.width = w3;
     c.height = H;
-    SvgSeries val[2] = {{"token accuracy", xs[TL_VAL_TOKEN_ACC], ys[TL_VAL_TOKEN_ACC], cnt[TL_VAL_TOKEN_ACC], "#10b981"},
-                        {"exact match", xs[TL_VAL_EXACT], ys[TL_VAL_EXACT], cnt[TL_VAL_EXACT], "#f59e0b"}};
+    SvgSeries val[2] = {
+        {"token accuracy", xs[TL_VAL_TOKEN_ACC], ys[TL_VAL_TOKEN_ACC], cnt[TL_VAL_TOKEN_ACC],
+         "#10b981"},
+        {"exact match", xs[TL_VAL_EXACT], ys[TL_VAL_EXACT], cnt[TL_VAL_EXACT], "#f59e0b"}};
     svg_line_chart(b, &c, val, 2);
 
     svg_chart_init(&c, "learning rate");

@@ -102,7 +102,8 @@ static void count_row(StrBuf *b, const ReportInput *in, const char *name, size_t
     sb_append(b, "</th>");
     const EvalMetrics *ms[3] = {in->decoded, in->teacher, in->noise};
     for (int i = 0; i < 3; i++) {
-        if (ms[i]) sb_printf(b, "<td class=\"num\">%ld</td>", *(const long *)((const char *)ms[i] + off));
+        if (ms[i])
+            sb_printf(b, "<td class=\"num\">%ld</td>", *(const long *)((const char *)ms[i] + off));
         else sb_append(b, "<td class=\"num\">&ndash;</td>");
     }
     sb_append(b, "</tr>");
@@ -149,8 +150,9 @@ static void headline(StrBuf *b, const ReportInput *in) {
     card(b, in, "row accuracy", eval_row_acc, false);
     card(b, in, "compiles", eval_compile_rate, false);
     card(b, in, "decodes", eval_decode_rate, false);
-    sb_append(b, "</div><h3>All numbers</h3><table id=\"metrics\"><thead><tr><th>metric</th>"
-                 "<th>decoded</th><th>teacher-forced</th><th>noise baseline</th></tr></thead><tbody>");
+    sb_append(b,
+              "</div><h3>All numbers</h3><table id=\"metrics\"><thead><tr><th>metric</th>"
+              "<th>decoded</th><th>teacher-forced</th><th>noise baseline</th></tr></thead><tbody>");
     metric_row(b, in, "exact program match", eval_exact_rate);
     metric_row(b, in, "functional equivalence", eval_equiv_rate);
     metric_row(b, in, "compiles", eval_compile_rate);
@@ -229,7 +231,8 @@ static void charts(StrBuf *b, const ReportInput *in) {
         for (int c = 0; c < PT_COLS; c++) {
             cats[c] = eval_col_name(c);
             vals[c] = eval_rate(m->col_correct[c], m->col_total);
-            vals[PT_COLS + c] = in->teacher ? eval_rate(in->teacher->col_correct[c], in->teacher->col_total) : NAN;
+            vals[PT_COLS + c] =
+                in->teacher ? eval_rate(in->teacher->col_correct[c], in->teacher->col_total) : NAN;
         }
         const char *series[2] = {"decoded", "teacher-forced"};
         const char *colors[2] = {"#2563eb", "#94a3b8"};
@@ -351,9 +354,11 @@ static void example(StrBuf *b, const ReportExample *e) {
     const char *v = report_verdict(pr.exact, e->func);
     sb_append(b, "<div class=\"example\"><h3>");
     esc(b, e->title ? e->title : "example");
-    sb_printf(b, " <span class=\"badge b-%s\">%s</span> <span class=\"muted\">%d rows true, %d "
-                 "predicted &middot; %d/%d tokens &middot; functional check: %s</span></h3>",
-              v, v, pr.true_len, pr.pred_len, pr.tok_correct, pr.tok_total, eval_func_name(e->func));
+    sb_printf(b,
+              " <span class=\"badge b-%s\">%s</span> <span class=\"muted\">%d rows true, %d "
+              "predicted &middot; %d/%d tokens &middot; functional check: %s</span></h3>",
+              v, v, pr.true_len, pr.pred_len, pr.tok_correct, pr.tok_total,
+              eval_func_name(e->func));
     if (e->detail && e->detail[0]) {
         sb_append(b, "<div class=\"detail\">");
         esc(b, e->detail);
@@ -399,7 +404,8 @@ static void curves(StrBuf *b, const ReportInput *in) {
     }
     sb_printf(b, "<p class=\"muted\">%d records", in->log->n);
     if (in->log->n_bad)
-        sb_printf(b, "; %ld malformed line%s skipped", in->log->n_bad, in->log->n_bad == 1 ? "" : "s");
+        sb_printf(b, "; %ld malformed line%s skipped", in->log->n_bad,
+                  in->log->n_bad == 1 ? "" : "s");
     sb_append(b, "</p><div class=\"charts\">");
     report_curves_svg(b, in->log, 0, 0, false);
     sb_append(b, "</div></section>");
@@ -425,8 +431,9 @@ static void classics(StrBuf *b, const ReportInput *in) {
         const char *v = report_verdict(c->exact, c->func);
         sb_append(b, "<tr><td>");
         esc(b, c->name);
-        sb_printf(b, "</td><td><span class=\"badge b-%s\">%s</span></td><td>%s</td><td class=\"detail\">", v, v,
-                  eval_func_name(c->func));
+        sb_printf(
+            b, "</td><td><span class=\"badge b-%s\">%s</span></td><td>%s</td><td class=\"detail\">",
+            v, v, eval_func_name(c->func));
         esc(b, c->detail ? c->detail : "");
         sb_append(b, "</td><td>");
         if (c->pred_rasp) {

@@ -81,7 +81,8 @@ static int guard(const SearchGiven *g, const RaspProgram *p, char *why, size_t w
         size_t width = 0, product = 0;
         for (int i = 0; i < p->n_exprs; i++) {
             const RaspExpr *x = &p->exprs[i];
-            if (x->kind == EXPR_SELECT || x->kind == EXPR_SEL_AND || x->kind == EXPR_SEL_OR || x->kind == EXPR_SEL_NOT)
+            if (x->kind == EXPR_SELECT || x->kind == EXPR_SEL_AND || x->kind == EXPR_SEL_OR ||
+                x->kind == EXPR_SEL_NOT)
                 continue;
             width += x->enc == ENC_CATEGORICAL ? sets[i].n : 1;
             if (x->kind == EXPR_SEQMAP && x->child[0] >= 0 && x->child[1] >= 0) {
@@ -89,10 +90,13 @@ static int guard(const SearchGiven *g, const RaspProgram *p, char *why, size_t w
                 if (pr > product) product = pr;
             }
         }
-        size_t wmax = 4 * (size_t)g->m->residual_dim + 64, pmax = 4 * (size_t)g->m->mlp_hidden_size + 256;
+        size_t wmax = 4 * (size_t)g->m->residual_dim + 64,
+               pmax = 4 * (size_t)g->m->mlp_hidden_size + 256;
         if (width > wmax || product > pmax) {
-            snprintf(why, whycap, "too large to compile here (residual ~%zu, SequenceMap %zu pairs; the model has %d, %d)",
-                     width, product, g->m->residual_dim, g->m->mlp_hidden_size);
+            snprintf(
+                why, whycap,
+                "too large to compile here (residual ~%zu, SequenceMap %zu pairs; the model has %d, %d)",
+                width, product, g->m->residual_dim, g->m->mlp_hidden_size);
             rc = 1;
         }
     }
@@ -101,7 +105,8 @@ static int guard(const SearchGiven *g, const RaspProgram *p, char *why, size_t w
     return rc;
 }
 
-int search_compile(const SearchGiven *g, const int16_t *table, CompiledModel **out, char *why, size_t whycap) {
+int search_compile(const SearchGiven *g, const int16_t *table, CompiledModel **out, char *why,
+                   size_t whycap) {
     *out = NULL;
     RaspProgram p;
     if (pt_decode(table, g->vocab, g->n_vocab, g->m->max_seq_len, &p, why, whycap)) {
@@ -130,18 +135,19 @@ int search_compile(const SearchGiven *g, const int16_t *table, CompiledModel **o
 
 bool search_same_weights(const SearchGiven *g, const CompiledModel *c) {
     const CompiledModel *m = g->m;
-    if (m->num_layers != c->num_layers || m->num_heads != c->num_heads || m->key_size != c->key_size ||
-        m->mlp_hidden_size != c->mlp_hidden_size || m->residual_dim != c->residual_dim ||
-        m->max_seq_len != c->max_seq_len || m->causal != c->causal || m->vocab_size != c->vocab_size ||
-        m->n_out != c->n_out || m->output_numerical != c->output_numerical)
+    if (m->num_layers != c->num_layers || m->num_heads != c->num_heads ||
+        m->key_size != c->key_size || m->mlp_hidden_size != c->mlp_hidden_size ||
+        m->residual_dim != c->residual_dim || m->max_seq_len != c->max_seq_len ||
+        m->causal != c->causal || m->vocab_size != c->vocab_size || m->n_out != c->n_out ||
+        m->output_numerical != c->output_numerical)
         return false;
     uint64_t h[2];
     if (model_hash128(c, h) != 0) return false;
     return h[0] == g->hash[0] && h[1] == g->hash[1];
 }
 
-int search_same_function(const SearchGiven *g, const CompiledModel *c, const EquivOptions *eo, EquivResult *r,
-                         char *err, size_t errcap) {
+int search_same_function(const SearchGiven *g, const CompiledModel *c, const EquivOptions *eo,
+                         EquivResult *r, char *err, size_t errcap) {
     memset(r, 0, sizeof *r);
     return equiv_models(g->m, NULL, c, eo, r, err, errcap);
 }
@@ -150,11 +156,12 @@ int search_same_function(const SearchGiven *g, const CompiledModel *c, const Equ
 typedef struct Cand {
     int16_t table[CELLS];
     double score;
-    int compiles;           /* 1 compiled, 0 refused (guard or compiler), -1 not decoded */
+    int compiles; /* 1 compiled, 0 refused (guard or compiler), -1 not decoded */
 } Cand;
 
-int search_decompile(MetaModel *mm, const CompiledModel *given, const float *payload, const int16_t *ids, int P,
-                     const SearchOptions *o, SearchResult *r, char *err, size_t errcap) {
+int search_decompile(MetaModel *mm, const CompiledModel *given, const float *payload,
+                     const int16_t *ids, int P, const SearchOptions *o, SearchResult *r, char *err,
+                     size_t errcap) {
     double t0 = now_ms();
     memset(r, 0, sizeof *r);
     r->winner = -1;
@@ -261,7 +268,8 @@ int search_decompile(MetaModel *mm, const CompiledModel *given, const float *pay
                 }
             CompiledModel *cm = NULL;
             char w[512];
-            if (cs[r->winner].compiles == 1 && o->function_check && search_compile(&g, cs[r->winner].table, &cm, w, sizeof w) == 0) {
+            if (cs[r->winner].compiles == 1 && o->function_check &&
+                search_compile(&g, cs[r->winner].table, &cm, w, sizeof w) == 0) {
                 EquivOptions eo = o->equiv;
                 eo.count_all = true;
                 EquivResult er;
@@ -276,7 +284,8 @@ int search_decompile(MetaModel *mm, const CompiledModel *given, const float *pay
                 r->exhaustive = er.exhaustive;
                 snprintf(r->detail, sizeof r->detail, "%s", er.detail);
             } else {
-                snprintf(r->detail, sizeof r->detail, "%s", cs[r->winner].compiles == 1 ? "not checked" : why);
+                snprintf(r->detail, sizeof r->detail, "%s",
+                         cs[r->winner].compiles == 1 ? "not checked" : why);
             }
         }
     }

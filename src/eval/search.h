@@ -35,11 +35,11 @@ typedef enum { SEARCH_NONE = 0, SEARCH_FUNCTION, SEARCH_WEIGHTS } SearchVerdict;
 const char *search_verdict_name(SearchVerdict v); /* "none", "function", "weights" */
 
 typedef struct SearchOptions {
-    int max_candidates;     /* K: candidates drawn at most (64); 1: the greedy decode only */
-    double budget_ms;       /* wall-clock budget of the whole search (0: none) */
-    MetaCandOptions cands;  /* order of the candidates (and the seed of sampling) */
-    EquivOptions equiv;     /* the function check's inputs (its seed too) */
-    bool function_check;    /* phase 2 and the disagreement count (default on) */
+    int max_candidates;    /* K: candidates drawn at most (64); 1: the greedy decode only */
+    double budget_ms;      /* wall-clock budget of the whole search (0: none) */
+    MetaCandOptions cands; /* order of the candidates (and the seed of sampling) */
+    EquivOptions equiv;    /* the function check's inputs (its seed too) */
+    bool function_check;   /* phase 2 and the disagreement count (default on) */
 } SearchOptions;
 
 /* K 64, no budget, the default candidate order, default equivalence inputs, seed s for both. */
@@ -49,31 +49,32 @@ void search_options_seed(SearchOptions *o, uint64_t seed);
 typedef struct SearchResult {
     int16_t table[PT_ROWS * PT_COLS]; /* the returned program */
     SearchVerdict verdict;
-    int winner;             /* index of the returned candidate in draw order (0: greedy) */
-    int tried;              /* candidates drawn */
-    int compiled;           /* of which compiled */
-    int guarded;            /* of which were not compiled because they would be too large */
-    int func_checked;       /* function checks run */
-    double score;           /* the returned candidate's log-probability */
+    int winner;                /* index of the returned candidate in draw order (0: greedy) */
+    int tried;                 /* candidates drawn */
+    int compiled;              /* of which compiled */
+    int guarded;               /* of which were not compiled because they would be too large */
+    int func_checked;          /* function checks run */
+    double score;              /* the returned candidate's log-probability */
     long n_disagree, n_inputs; /* verdict none: inputs it disagrees on, of n_inputs run */
-    bool exhaustive;        /* the function check ran every input */
-    bool out_of_budget;     /* the time budget stopped the search */
-    long model_steps;       /* meta-model positions run */
-    double ms;              /* wall-clock time of the search */
-    char detail[512];       /* none: the first differing input, or why nothing compiled */
+    bool exhaustive;           /* the function check ran every input */
+    bool out_of_budget;        /* the time budget stopped the search */
+    long model_steps;          /* meta-model positions run */
+    double ms;                 /* wall-clock time of the search */
+    char detail[512];          /* none: the first differing input, or why nothing compiled */
 } SearchResult;
 
 /* The search above on the given model and its weight tokens (payload [P, WT_WIDTH], ids
  * [P, WT_N_IDS]; normally wt_encode of given). mm->max_batch >= 1. Returns 0 with the result,
  * or non-zero with a message (a meta-model/format mismatch, a decoding error, OOM). */
-int search_decompile(MetaModel *mm, const CompiledModel *given, const float *payload, const int16_t *ids, int P,
-                     const SearchOptions *o, SearchResult *r, char *err, size_t errcap);
+int search_decompile(MetaModel *mm, const CompiledModel *given, const float *payload,
+                     const int16_t *ids, int P, const SearchOptions *o, SearchResult *r, char *err,
+                     size_t errcap);
 
 /* ---- the checks, one candidate at a time ---------------------------------------------- */
 typedef struct SearchGiven {
     const CompiledModel *m;
-    uint64_t hash[2];       /* model_hash128 of m */
-    Value *vocab;           /* [n_vocab] m's input tokens (BOS and PAD left out) */
+    uint64_t hash[2]; /* model_hash128 of m */
+    Value *vocab;     /* [n_vocab] m's input tokens (BOS and PAD left out) */
     int n_vocab;
 } SearchGiven;
 
@@ -84,11 +85,12 @@ void search_given_free(SearchGiven *g);
 /* Compiles table for the given model (its vocab, max_seq_len, causal, exact, MLP exactness),
  * guarded. Returns 0 and *out, or 1 with the reason in why (does not decode, too large, does
  * not compile). */
-int search_compile(const SearchGiven *g, const int16_t *table, CompiledModel **out, char *why, size_t whycap);
+int search_compile(const SearchGiven *g, const int16_t *table, CompiledModel **out, char *why,
+                   size_t whycap);
 /* The weights check: same config and the same canonical hash. */
 bool search_same_weights(const SearchGiven *g, const CompiledModel *cand);
 /* The function check: 0 with r (status EQUIVALENT or DIFFERENT), -1 with a message. */
-int search_same_function(const SearchGiven *g, const CompiledModel *cand, const EquivOptions *eo, EquivResult *r,
-                         char *err, size_t errcap);
+int search_same_function(const SearchGiven *g, const CompiledModel *cand, const EquivOptions *eo,
+                         EquivResult *r, char *err, size_t errcap);
 
 #endif

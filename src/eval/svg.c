@@ -49,20 +49,23 @@ void svg_chart_init(SvgChart *c, const char *title) {
 /* ---- layout ---------------------------------------------------------------------------- */
 
 typedef struct Frame {
-    double left, top, w, h;   /* plot area */
-    double lo, hi;            /* y range (log10 values when log) */
+    double left, top, w, h; /* plot area */
+    double lo, hi;          /* y range (log10 values when log) */
     bool log;
 } Frame;
 
 static void open_svg(StrBuf *b, const SvgChart *c) {
-    sb_printf(b, "<svg %sx=\"%g\" y=\"%g\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                 "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"11\" role=\"img\">",
+    sb_printf(b,
+              "<svg %sx=\"%g\" y=\"%g\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+              "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"11\" role=\"img\">",
               c->standalone ? "xmlns=\"http://www.w3.org/2000/svg\" " : "", c->x, c->y, c->width,
               c->height, c->width, c->height);
     sb_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>", c->width, c->height);
     if (c->title) {
-        sb_printf(b, "<text x=\"%g\" y=\"18\" text-anchor=\"middle\" font-size=\"13\" "
-                     "font-weight=\"bold\" fill=\"#111827\">", c->width / 2.0);
+        sb_printf(b,
+                  "<text x=\"%g\" y=\"18\" text-anchor=\"middle\" font-size=\"13\" "
+                  "font-weight=\"bold\" fill=\"#111827\">",
+                  c->width / 2.0);
         svg_escape(b, c->title);
         sb_append(b, "</text>");
     }
@@ -99,25 +102,30 @@ static void y_axis(StrBuf *b, const Frame *f, const SvgChart *c) {
                 if (t < f->lo - 1e-9 || t > f->hi + 1e-9) continue;
                 double y = frame_y(f, v);
                 fmt_tick(lab, sizeof lab, v, false);
-                sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e7eb\"/>"
-                             "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#6b7280\">%s</text>",
-                          f->left, f->left + f->w, y, y, f->left - 4, y + 3.5, lab);
+                sb_printf(
+                    b,
+                    "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e7eb\"/>"
+                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#6b7280\">%s</text>",
+                    f->left, f->left + f->w, y, y, f->left - 4, y + 3.5, lab);
             }
     } else {
         double step = nice_step(f->hi - f->lo, 5);
         for (double v = ceil(f->lo / step - 1e-9) * step; v <= f->hi + step * 1e-6; v += step) {
             double y = frame_y(f, v);
             fmt_tick(lab, sizeof lab, fabs(v) < step * 1e-9 ? 0 : v, c->percent);
-            sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e7eb\"/>"
-                         "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#6b7280\">%s</text>",
+            sb_printf(b,
+                      "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e7eb\"/>"
+                      "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#6b7280\">%s</text>",
                       f->left, f->left + f->w, y, y, f->left - 4, y + 3.5, lab);
         }
     }
     sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#9ca3af\"/>",
               f->left, f->left + f->w, f->top + f->h, f->top + f->h);
     if (c->ylabel) {
-        sb_printf(b, "<text transform=\"translate(12 %.1f) rotate(-90)\" text-anchor=\"middle\" "
-                     "fill=\"#374151\">", f->top + f->h / 2);
+        sb_printf(b,
+                  "<text transform=\"translate(12 %.1f) rotate(-90)\" text-anchor=\"middle\" "
+                  "fill=\"#374151\">",
+                  f->top + f->h / 2);
         svg_escape(b, c->ylabel);
         sb_append(b, "</text>");
     }
@@ -129,8 +137,8 @@ static void y_axis(StrBuf *b, const Frame *f, const SvgChart *c) {
     }
 }
 
-static void legend(StrBuf *b, const SvgChart *c, const char *const *names, const char *const *colors,
-                   int n) {
+static void legend(StrBuf *b, const SvgChart *c, const char *const *names,
+                   const char *const *colors, int n) {
     if (n < 2) return;
     double x = 56, y = 32;
     for (int i = 0; i < n; i++) {
@@ -140,8 +148,10 @@ static void legend(StrBuf *b, const SvgChart *c, const char *const *names, const
             x = 56;
             y += 14;
         }
-        sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
-                     "<text x=\"%.1f\" y=\"%.1f\" fill=\"#374151\">", x, y - 8, colors[i], x + 14, y + 1);
+        sb_printf(b,
+                  "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
+                  "<text x=\"%.1f\" y=\"%.1f\" fill=\"#374151\">",
+                  x, y - 8, colors[i], x + 14, y + 1);
         svg_escape(b, name);
         sb_append(b, "</text>");
         x += w;
@@ -181,8 +191,10 @@ void svg_line_chart(StrBuf *b, const SvgChart *c, const SvgSeries *s, int n_seri
     Frame f = {56, 30 + 14.0 * legend_rows, c->width - 56 - 16, 0, 0, 1, false};
     f.h = c->height - f.top - 34;
     if (!isfinite(xlo)) { /* nothing to draw */
-        sb_printf(b, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\" fill=\"#6b7280\">no data</text></svg>",
-                  c->width / 2.0, c->height / 2.0);
+        sb_printf(
+            b,
+            "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\" fill=\"#6b7280\">no data</text></svg>",
+            c->width / 2.0, c->height / 2.0);
         return;
     }
     if (!isnan(c->ymin)) ylo = c->ymin;
@@ -211,15 +223,18 @@ void svg_line_chart(StrBuf *b, const SvgChart *c, const SvgSeries *s, int n_seri
         double px = f.left + (v - xlo) / (xhi - xlo) * f.w;
         char lab[32];
         fmt_tick(lab, sizeof lab, v, false);
-        sb_printf(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#9ca3af\"/>"
-                     "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#6b7280\">%s</text>",
+        sb_printf(b,
+                  "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#9ca3af\"/>"
+                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#6b7280\">%s</text>",
                   px, px, f.top + f.h, f.top + f.h + 4, px, f.top + f.h + 15, lab);
     }
     legend(b, c, names, colors, nl);
     for (int k = 0; k < n_series; k++) {
         const char *col = s[k].color ? s[k].color : svg_color(k);
-        sb_printf(b, "<path class=\"curve\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" "
-                     "stroke-linejoin=\"round\" d=\"", col);
+        sb_printf(b,
+                  "<path class=\"curve\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" "
+                  "stroke-linejoin=\"round\" d=\"",
+                  col);
         bool pen = false;
         int drawn = 0;
         double lastx = 0, lasty = 0;
@@ -244,7 +259,8 @@ void svg_line_chart(StrBuf *b, const SvgChart *c, const SvgSeries *s, int n_seri
         svg_escape(b, s[k].name);
         sb_append(b, "</title></path>");
         if (drawn == 1) /* a single point has no line: mark it */
-            sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>", lastx, lasty, col);
+            sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>", lastx, lasty,
+                      col);
     }
     sb_append(b, "</svg>");
 }
@@ -252,8 +268,8 @@ void svg_line_chart(StrBuf *b, const SvgChart *c, const SvgSeries *s, int n_seri
 /* ---- bar chart ------------------------------------------------------------------------- */
 
 void svg_bar_chart(StrBuf *b, const SvgChart *c, const char *const *cats, int n_cat,
-                   const char *const *series_names, const char *const *colors,
-                   const double *values, int n_series) {
+                   const char *const *series_names, const char *const *colors, const double *values,
+                   int n_series) {
     open_svg(b, c);
     double lo = 0, hi = -INFINITY;
     range_of(values, n_cat * n_series, &lo, &hi);
@@ -295,9 +311,10 @@ void svg_bar_chart(StrBuf *b, const SvgChart *c, const char *const *cats, int n_
             double vv = v < f.lo ? f.lo : v > f.hi ? f.hi : v;
             double y0 = frame_y(&f, f.lo > 0 ? f.lo : 0), y1 = frame_y(&f, vv);
             double top = y1 < y0 ? y1 : y0, h = fabs(y0 - y1);
-            sb_printf(b, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                         "fill=\"%s\"><title>", sx + bw * k, top, bw > 1.5 ? bw - 1 : bw, h,
-                      cols[k % 16]);
+            sb_printf(b,
+                      "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                      "fill=\"%s\"><title>",
+                      sx + bw * k, top, bw > 1.5 ? bw - 1 : bw, h, cols[k % 16]);
             svg_escape(b, cats[i]);
             if (series_names && series_names[k]) {
                 sb_append(b, " / ");
@@ -309,16 +326,21 @@ void svg_bar_chart(StrBuf *b, const SvgChart *c, const char *const *cats, int n_
             sb_printf(b, ": %s</title></rect>", lab);
             if (n_series * n_cat <= 24 && bw >= 14) {
                 if (c->percent) snprintf(lab, sizeof lab, "%.0f", v * 100);
-                sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"9\" "
-                             "fill=\"#374151\">%s</text>", sx + bw * k + bw / 2, top - 2, lab);
+                sb_printf(b,
+                          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"9\" "
+                          "fill=\"#374151\">%s</text>",
+                          sx + bw * k + bw / 2, top - 2, lab);
             }
         }
         double cx = f.left + slot * i + slot / 2, cy = f.top + f.h + 13;
         if (rotate)
-            sb_printf(b, "<text transform=\"translate(%.1f %.1f) rotate(-45)\" text-anchor=\"end\" "
-                         "fill=\"#374151\">", cx + 3, cy - 4);
+            sb_printf(b,
+                      "<text transform=\"translate(%.1f %.1f) rotate(-45)\" text-anchor=\"end\" "
+                      "fill=\"#374151\">",
+                      cx + 3, cy - 4);
         else
-            sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#374151\">", cx, cy);
+            sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#374151\">", cx,
+                      cy);
         svg_escape(b, cats[i]);
         sb_append(b, "</text>");
     }

@@ -14,19 +14,19 @@ void svg_escape(StrBuf *b, const char *s);
 
 typedef struct SvgSeries {
     const char *name;
-    const double *x, *y;  /* [n] */
+    const double *x, *y; /* [n] */
     int n;
-    const char *color;    /* "#1f77b4"; NULL: the palette */
+    const char *color; /* "#1f77b4"; NULL: the palette */
 } SvgSeries;
 
 typedef struct SvgChart {
     const char *title, *xlabel, *ylabel;
-    double x, y;          /* position inside a parent <svg> (0, 0 when standalone) */
+    double x, y; /* position inside a parent <svg> (0, 0 when standalone) */
     int width, height;
-    bool log_y;           /* line charts: log scale (falls back to linear if a value <= 0) */
-    double ymin, ymax;    /* NaN: from the data */
-    bool percent;         /* y tick labels as percentages (values are fractions) */
-    bool standalone;      /* adds the xmlns attribute: a file of its own */
+    bool log_y;        /* line charts: log scale (falls back to linear if a value <= 0) */
+    double ymin, ymax; /* NaN: from the data */
+    bool percent;      /* y tick labels as percentages (values are fractions) */
+    bool standalone;   /* adds the xmlns attribute: a file of its own */
 } SvgChart;
 
 /* A chart with defaults: 480x280, auto range, linear. */
@@ -38,8 +38,8 @@ void svg_line_chart(StrBuf *b, const SvgChart *c, const SvgSeries *s, int n_seri
 /* Grouped bar chart: values [n_series, n_cat]; bars are <rect class="bar"> with a <title>
  * tooltip. colors may be NULL (the palette). */
 void svg_bar_chart(StrBuf *b, const SvgChart *c, const char *const *cats, int n_cat,
-                   const char *const *series_names, const char *const *colors,
-                   const double *values, int n_series);
+                   const char *const *series_names, const char *const *colors, const double *values,
+                   int n_series);
 
 /* The palette colour i (cycled). */
 const char *svg_color(int i);

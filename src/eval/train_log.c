@@ -78,7 +78,8 @@ int train_log_parse(const char *text, size_t len, TrainLog *log, char *err, size
     }
     if (log->n == 0) {
         if (log->n_bad)
-            snprintf(err, errcap, "no valid record (%ld malformed line%s, the first is line %ld; "
+            snprintf(err, errcap,
+                     "no valid record (%ld malformed line%s, the first is line %ld; "
                      "each line must be a JSON object with a numeric \"step\")",
                      log->n_bad, log->n_bad == 1 ? "" : "s", log->first_bad_line);
         else snprintf(err, errcap, "the log is empty");

@@ -9,11 +9,11 @@
 enum { TL_LOSS, TL_LR, TL_VAL_TOKEN_ACC, TL_VAL_EXACT, TL_N_FIELDS };
 
 typedef struct TrainLog {
-    int n;                       /* records */
-    double *step;                /* [n] */
-    double *field[TL_N_FIELDS];  /* [n] each, NaN where the record lacks the field */
-    long n_bad;                  /* malformed lines skipped (blank lines are not counted) */
-    long first_bad_line;         /* 1-based line number of the first one, 0 if none */
+    int n;                      /* records */
+    double *step;               /* [n] */
+    double *field[TL_N_FIELDS]; /* [n] each, NaN where the record lacks the field */
+    long n_bad;                 /* malformed lines skipped (blank lines are not counted) */
+    long first_bad_line;        /* 1-based line number of the first one, 0 if none */
 } TrainLog;
 
 const char *train_log_field_name(int f); /* "loss", "lr", "val_token_acc", "val_exact" */

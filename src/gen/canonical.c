@@ -60,7 +60,8 @@ int pt_canonicalize(const PtOp *ops, int n, int output, PtOp *out, int *n_out, c
         for (int j = 0; j < 2; j++) {
             int a = ops[i].arg[j];
             if (a >= i || a < PT_SRC_INDICES) {
-                snprintf(err, errcap, "operation %d: argument %d refers to operation %d", i, j + 1, a);
+                snprintf(err, errcap, "operation %d: argument %d refers to operation %d", i, j + 1,
+                         a);
                 return 1;
             }
             if (a >= 0) m[i].arg[j] = (int16_t)rep[a];
@@ -111,7 +112,8 @@ int pt_canonicalize(const PtOp *ops, int n, int output, PtOp *out, int *n_out, c
             memcpy(t, tok[a], sizeof t);
             int p = a;
             int c;
-            while (p > g && ((c = cmp_rows(tok[p - 1], t)) > 0 || (c == 0 && cmp_tables(&m[order[p - 1]], &m[oi]) > 0))) {
+            while (p > g && ((c = cmp_rows(tok[p - 1], t)) > 0 ||
+                             (c == 0 && cmp_tables(&m[order[p - 1]], &m[oi]) > 0))) {
                 memcpy(tok[p], tok[p - 1], sizeof t);
                 order[p] = order[p - 1];
                 p--;

@@ -12,9 +12,18 @@
 #define NUMS (GEN_VT_INT | GEN_VT_BOOL | GEN_VT_FRAC | GEN_VT_REAL)
 #define ALLM (GEN_MODE_CC | GEN_MODE_CN | GEN_MODE_NC | GEN_MODE_NN)
 #define NOCN (GEN_MODE_CC | GEN_MODE_NC | GEN_MODE_NN)
-#define MAP(name, src, dom, range, modes) {name, GEN_FN_MAP, src, dom, range, modes, 0, 0, NULL, {0}, {0}}
-#define SEQ(name, src, dom, range) {name, GEN_FN_SEQMAP, src, dom, range, GEN_MODE_CC, 0, 0, NULL, {0}, {0}}
-#define LIN(name, src, a, b) {name, GEN_FN_LINEAR, src, NUMS, GEN_VT_REAL, GEN_MODE_NN, a, b, NULL, {0}, {0}}
+#define MAP(name, src, dom, range, modes)                                                          \
+    {                                                                                              \
+        name, GEN_FN_MAP, src, dom, range, modes, 0, 0, NULL, {0}, { 0 }                           \
+    }
+#define SEQ(name, src, dom, range)                                                                 \
+    {                                                                                              \
+        name, GEN_FN_SEQMAP, src, dom, range, GEN_MODE_CC, 0, 0, NULL, {0}, { 0 }                  \
+    }
+#define LIN(name, src, a, b)                                                                       \
+    {                                                                                              \
+        name, GEN_FN_LINEAR, src, NUMS, GEN_VT_REAL, GEN_MODE_NN, a, b, NULL, {0}, { 0 }           \
+    }
 
 /* Append only: an entry's position is its token id. Each one is non-constant, not the
  * identity (or a projection) and different from every other entry on its domain (vocab
@@ -87,9 +96,7 @@ static void lib_init_once(void) {
     for (int i = 0; i < N_ENTRIES; i++) {
         GenFn *e = &g_table[i];
         switch (e->kind) {
-        case GEN_FN_MAP:
-            snprintf(text, sizeof text, "f = Map(%s, tokens)\n", e->src);
-            break;
+        case GEN_FN_MAP: snprintf(text, sizeof text, "f = Map(%s, tokens)\n", e->src); break;
         case GEN_FN_SEQMAP:
             snprintf(text, sizeof text, "f = SequenceMap(%s, tokens, indices)\n", e->src);
             break;

@@ -22,7 +22,14 @@ typedef enum { GEN_FN_MAP, GEN_FN_SEQMAP, GEN_FN_LINEAR } GenFnKind;
 /* STR: strings only (a string vocabulary); MIXED: strings and numbers together (a mixed
  * vocabulary: only EQ/NEQ/TRUE Selects compare them without Python's TypeError). No library
  * entry accepts either. */
-enum { GEN_VT_INT = 1, GEN_VT_BOOL = 2, GEN_VT_FRAC = 4, GEN_VT_REAL = 8, GEN_VT_STR = 16, GEN_VT_MIXED = 32 };
+enum {
+    GEN_VT_INT = 1,
+    GEN_VT_BOOL = 2,
+    GEN_VT_FRAC = 4,
+    GEN_VT_REAL = 8,
+    GEN_VT_STR = 16,
+    GEN_VT_MIXED = 32
+};
 
 /* Encoding modes (input encoding -> output encoding). A Map may be compiled in every mode
  * listed; cat->num also needs non-negative results (Tracr's ReLU clips negatives), which
@@ -31,13 +38,13 @@ enum { GEN_VT_INT = 1, GEN_VT_BOOL = 2, GEN_VT_FRAC = 4, GEN_VT_REAL = 8, GEN_VT
 enum { GEN_MODE_CC = 1, GEN_MODE_CN = 2, GEN_MODE_NC = 4, GEN_MODE_NN = 8 };
 
 typedef struct GenFn {
-    const char *name;   /* stable token name, e.g. "add1", "lt_xy", "lin_1_m1" */
+    const char *name; /* stable token name, e.g. "add1", "lt_xy", "lin_1_m1" */
     GenFnKind kind;
-    const char *src;    /* Map/SequenceMap: "lambda x: x + 1"; Linear: "1, -1" */
-    unsigned dom;       /* GEN_VT_* mask the argument(s) may have (both args alike) */
-    unsigned range;     /* GEN_VT_* of the results */
-    unsigned modes;     /* GEN_MODE_* mask */
-    int lin_a, lin_b;   /* Linear coefficients */
+    const char *src;  /* Map/SequenceMap: "lambda x: x + 1"; Linear: "1, -1" */
+    unsigned dom;     /* GEN_VT_* mask the argument(s) may have (both args alike) */
+    unsigned range;   /* GEN_VT_* of the results */
+    unsigned modes;   /* GEN_MODE_* mask */
+    int lin_a, lin_b; /* Linear coefficients */
     /* Filled by gen_lib_init: the parsed lambda (Linear: the a*x + b*y lambda the parser
      * builds) and the coefficient values. Shared, never modified, never freed. */
     Lambda *fn;
@@ -51,8 +58,8 @@ typedef struct GenFn {
 int gen_lib_init(char *err, size_t errcap);
 
 int gen_lib_count(void);
-const GenFn *gen_lib_get(int i);          /* NULL when out of range or init failed */
-int gen_lib_find(const char *name);       /* index, or -1 */
+const GenFn *gen_lib_get(int i);    /* NULL when out of range or init failed */
+int gen_lib_find(const char *name); /* index, or -1 */
 /* The entry of kind whose lambda has the same body (py_equal) and arity; -1 if none. */
 int gen_lib_lookup_lambda(GenFnKind kind, const Lambda *fn);
 /* The Linear entry with coefficients a, b (same kinds, equal values); -1 if none. */

@@ -39,9 +39,7 @@ int pt_layer_alloc(const PtOp *ops, int n, int *sub, int *mlp_layer) {
     int ok = alloc_layers(&g, &r, scratch) == 0;
     for (int i = 0; i < n; i++) {
         int v = i + 2;
-        sub[i] = !ok                            ? -1
-                 : ops[i].op == PT_OP_AGGREGATE ? attn_layer[v]
-                                                : mlp_l[v];
+        sub[i] = !ok ? -1 : ops[i].op == PT_OP_AGGREGATE ? attn_layer[v] : mlp_l[v];
         if (mlp_layer) mlp_layer[i] = ok ? mlp_slot[v] : -1;
     }
     return ok ? r.num_layers : 0;

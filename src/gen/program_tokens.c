@@ -12,8 +12,8 @@
 #include "util/strbuf.h"
 
 static const char *const k_special[3] = {"PAD", "START", "END"};
-static const char *const k_op[] = {"Map", "SequenceMap", "LinearSequenceMap", "Select",
-                                   "Aggregate", "SelectorWidth"};
+static const char *const k_op[] = {"Map",    "SequenceMap", "LinearSequenceMap",
+                                   "Select", "Aggregate",   "SelectorWidth"};
 static const char *const k_enc[] = {"cat", "num", "-"};
 static const char *const k_pred[8] = {"EQ", "LT", "LEQ", "GT", "GEQ", "NEQ", "TRUE", "FALSE"};
 static const char *const k_col[PT_COLS] = {"op", "enc", "fn", "a1", "a2", "out"};
@@ -26,7 +26,8 @@ int pt_vocab_size(int col) {
     switch (col) {
     case PT_COL_OP: return PT_OP_VOCAB;
     case PT_COL_ENC: return PT_ENC_VOCAB;
-    case PT_COL_FN: return PT_FN_TABLE + 1 + (gen_lib_count() > PT_LIB_V1 ? gen_lib_count() - PT_LIB_V1 : 0);
+    case PT_COL_FN:
+        return PT_FN_TABLE + 1 + (gen_lib_count() > PT_LIB_V1 ? gen_lib_count() - PT_LIB_V1 : 0);
     case PT_COL_A1:
     case PT_COL_A2: return PT_ARG_VOCAB;
     case PT_COL_OUT: return PT_OUT_VOCAB;
@@ -88,7 +89,8 @@ int pt_token_value(int id, const Value *vocab, int n_vocab, Value *out) {
     *out = val_none();
     if (id >= PT_VAL_INT0 && id < PT_VAL_FALSE) *out = val_int(PT_VAL_INT_MIN + (id - PT_VAL_INT0));
     else if (id == PT_VAL_FALSE || id == PT_VAL_TRUE) *out = val_bool(id == PT_VAL_TRUE);
-    else if (id >= PT_VAL_TOK0 && id < PT_VAL_VOCAB && vocab && id - PT_VAL_TOK0 < n_vocab) *out = vocab[id - PT_VAL_TOK0];
+    else if (id >= PT_VAL_TOK0 && id < PT_VAL_VOCAB && vocab && id - PT_VAL_TOK0 < n_vocab)
+        *out = vocab[id - PT_VAL_TOK0];
     else return -1;
     return 0;
 }
@@ -98,7 +100,9 @@ static pthread_once_t g_value_names_once = PTHREAD_ONCE_INIT;
 
 static void value_names_init(void) {
     for (int id = 3; id < PT_VAL_VOCAB; id++) {
-        if (id < PT_VAL_FALSE) snprintf(g_value_names[id], sizeof g_value_names[id], "%d", PT_VAL_INT_MIN + (id - PT_VAL_INT0));
+        if (id < PT_VAL_FALSE)
+            snprintf(g_value_names[id], sizeof g_value_names[id], "%d",
+                     PT_VAL_INT_MIN + (id - PT_VAL_INT0));
         else if (id == PT_VAL_FALSE) snprintf(g_value_names[id], sizeof g_value_names[id], "False");
         else if (id == PT_VAL_TRUE) snprintf(g_value_names[id], sizeof g_value_names[id], "True");
         else snprintf(g_value_names[id], sizeof g_value_names[id], "t%d", id - PT_VAL_TOK0);
@@ -175,9 +179,7 @@ static const char *src_name(const Reader *r, int a, char *buf, size_t cap) {
     return buf;
 }
 
-static int src_enc(const PtOp *rows, int a) {
-    return a < 0 ? PT_ENC_CAT : rows[a].enc;
-}
+static int src_enc(const PtOp *rows, int a) { return a < 0 ? PT_ENC_CAT : rows[a].enc; }
 
 /* Checks that argument j of the current row names an SOp (want_enc: 0 any, else that enc). */
 static int want_sop(Reader *r, int j, int want_enc, const char *role) {
@@ -185,10 +187,12 @@ static int want_sop(Reader *r, int j, int want_enc, const char *role) {
     int a = r->rows[r->k].arg[j];
     if (a == PT_SRC_NONE) return fail(r, "%s needs an SOp in column %s", role, j ? "a2" : "a1");
     if (a >= 0 && r->rows[a].op == PT_OP_SELECT)
-        return fail(r, "%s must be an SOp, but %s is a Select", role, src_name(r, a, buf, sizeof buf));
+        return fail(r, "%s must be an SOp, but %s is a Select", role,
+                    src_name(r, a, buf, sizeof buf));
     if (want_enc && src_enc(r->rows, a) != want_enc)
-        return fail(r, want_enc == PT_ENC_CAT ? "%s must be categorical, but %s is numerical"
-                                              : "%s must be numerical, but %s is categorical",
+        return fail(r,
+                    want_enc == PT_ENC_CAT ? "%s must be categorical, but %s is numerical"
+                                           : "%s must be numerical, but %s is categorical",
                     role, src_name(r, a, buf, sizeof buf));
     return 0;
 }
@@ -213,8 +217,7 @@ static int want_fn(Reader *r, GenFnKind kind, const char *opname, const char *wh
     int fn = r->rows[r->k].fn;
     if (fn == PT_FN_TABLE && kind != GEN_FN_LINEAR) return 0;
     const GenFn *e = gen_lib_get(pt_fn_lib(fn));
-    if (!e || e->kind != kind)
-        return fail(r, "%s needs %s in column fn", opname, what);
+    if (!e || e->kind != kind) return fail(r, "%s needs %s in column fn", opname, what);
     return 0;
 }
 
@@ -223,7 +226,8 @@ static int check_row(Reader *r) {
     const char *name = k_op[o->op - PT_OP_MAP];
     int is_sel = o->op == PT_OP_SELECT;
     if (is_sel && o->enc != PT_ENC_NONE) return fail(r, "Select takes '-' in column enc%s", "", "");
-    if (!is_sel && o->enc == PT_ENC_NONE) return fail(r, "%s needs cat or num in column enc", name, "");
+    if (!is_sel && o->enc == PT_ENC_NONE)
+        return fail(r, "%s needs cat or num in column enc", name, "");
     switch (o->op) {
     case PT_OP_MAP:
         if (want_fn(r, GEN_FN_MAP, name, "a Map function")) return 1;
@@ -232,19 +236,22 @@ static int check_row(Reader *r) {
                want_none(r, 1, name);
     case PT_OP_SEQMAP:
         if (o->enc != PT_ENC_CAT)
-            return fail(r, "SequenceMap must be categorical (Tracr compiles only categorical ones)%s", "", "");
+            return fail(r,
+                        "SequenceMap must be categorical (Tracr compiles only categorical ones)%s",
+                        "", "");
         if (want_fn(r, GEN_FN_SEQMAP, name, "a SequenceMap function")) return 1;
         return want_sop(r, 0, PT_ENC_CAT, "the first SequenceMap input") ||
                want_sop(r, 1, PT_ENC_CAT, "the second SequenceMap input");
     case PT_OP_LINSEQMAP:
-        if (o->enc != PT_ENC_NUM)
-            return fail(r, "LinearSequenceMap must be numerical%s", "", "");
+        if (o->enc != PT_ENC_NUM) return fail(r, "LinearSequenceMap must be numerical%s", "", "");
         if (want_fn(r, GEN_FN_LINEAR, name, "a coefficient pair")) return 1;
         return want_sop(r, 0, PT_ENC_NUM, "the first LinearSequenceMap input") ||
                want_sop(r, 1, PT_ENC_NUM, "the second LinearSequenceMap input");
     case PT_OP_SELECT:
         if (o->fn < PT_FN_PRED0 || o->fn >= PT_FN_LIB0)
-            return fail(r, "Select needs a predicate (EQ LT LEQ GT GEQ NEQ TRUE FALSE) in column fn%s", "", "");
+            return fail(r,
+                        "Select needs a predicate (EQ LT LEQ GT GEQ NEQ TRUE FALSE) in column fn%s",
+                        "", "");
         return want_sop(r, 0, PT_ENC_CAT, "the Select keys") ||
                want_sop(r, 1, PT_ENC_CAT, "the Select queries");
     case PT_OP_AGGREGATE:
@@ -281,16 +288,17 @@ int pt_tokens_to_ops(const int16_t *tokens, PtOp *rows, int *n, char *err, size_
             end = row;
             break;
         }
-        if (t[PT_COL_OP] == PT_PAD) return fail(&r, "padding before the END row (missing END)%s", "", "");
-        if (row > PT_MAX_VARS) return fail(&r, "expected the END row: a table holds at most 30 operations%s", "", "");
+        if (t[PT_COL_OP] == PT_PAD)
+            return fail(&r, "padding before the END row (missing END)%s", "", "");
+        if (row > PT_MAX_VARS)
+            return fail(&r, "expected the END row: a table holds at most 30 operations%s", "", "");
         for (int c = 0; c < PT_COLS; c++) {
             if (t[c] < 0 || t[c] >= pt_vocab_size(c)) {
                 char id[16];
                 snprintf(id, sizeof id, "%d", t[c]);
                 return fail(&r, "unknown token id %s in column %s", id, k_col[c]);
             }
-            if (t[c] < 3)
-                return fail(&r, "unexpected %s in column %s", k_special[t[c]], k_col[c]);
+            if (t[c] < 3) return fail(&r, "unexpected %s in column %s", k_special[t[c]], k_col[c]);
         }
         PtOp *o = &rows[r.k];
         o->op = t[PT_COL_OP];
@@ -328,20 +336,22 @@ int pt_tokens_to_ops(const int16_t *tokens, PtOp *rows, int *n, char *err, size_
         if (o->fn != PT_FN_TABLE) continue;
         for (;;) {
             if (at >= cap) {
-                snprintf(err, errcap, "row %d: the table of v%d is not closed by END", k + 1, k + 1);
+                snprintf(err, errcap, "row %d: the table of v%d is not closed by END", k + 1,
+                         k + 1);
                 *n = 0;
                 return 1;
             }
             int v = tokens[at++];
             if (v == PT_END) break;
             if (v < 3 || v >= PT_VAL_VOCAB) {
-                snprintf(err, errcap, "row %d: the table of v%d holds %s, not a value token", k + 1, k + 1,
-                         v == PT_PAD ? "PAD" : "an unknown id");
+                snprintf(err, errcap, "row %d: the table of v%d holds %s, not a value token", k + 1,
+                         k + 1, v == PT_PAD ? "PAD" : "an unknown id");
                 *n = 0;
                 return 1;
             }
             if (o->ntab == PT_MAX_TABLE) {
-                snprintf(err, errcap, "row %d: the table of v%d has more than %d values", k + 1, k + 1, PT_MAX_TABLE);
+                snprintf(err, errcap, "row %d: the table of v%d has more than %d values", k + 1,
+                         k + 1, PT_MAX_TABLE);
                 *n = 0;
                 return 1;
             }
@@ -358,10 +368,12 @@ int pt_tokens_to_ops(const int16_t *tokens, PtOp *rows, int *n, char *err, size_
             int row = i / PT_COLS, c = i % PT_COLS;
             const char *name = pt_token_name(c, tokens[i]);
             if (at == (end + 1) * PT_COLS) /* no tables */
-                snprintf(err, errcap, "row %d: expected padding after the END row, found %s in column %s", row,
+                snprintf(err, errcap,
+                         "row %d: expected padding after the END row, found %s in column %s", row,
                          name ? name : "an unknown id", k_col[c]);
             else
-                snprintf(err, errcap, "row %d: expected padding after the tables, found id %d", row, tokens[i]);
+                snprintf(err, errcap, "row %d: expected padding after the tables, found id %d", row,
+                         tokens[i]);
             *n = 0;
             return 1;
         }
@@ -372,7 +384,9 @@ int pt_tokens_to_ops(const int16_t *tokens, PtOp *rows, int *n, char *err, size_
         return 1;
     }
     if (rows[cnt - 1].op == PT_OP_SELECT) {
-        snprintf(err, errcap, "row %d: the last row is the program's output and must be an SOp, not a Select", cnt);
+        snprintf(err, errcap,
+                 "row %d: the last row is the program's output and must be an SOp, not a Select",
+                 cnt);
         return 1;
     }
     unsigned char used[PT_MAX_VARS] = {0};
@@ -381,7 +395,9 @@ int pt_tokens_to_ops(const int16_t *tokens, PtOp *rows, int *n, char *err, size_
             if (rows[k].arg[j] >= 0) used[rows[k].arg[j]] = 1;
     for (int k = 0; k < cnt - 1; k++)
         if (!used[k]) {
-            snprintf(err, errcap, "row %d: v%d is never used (only the last row, the output, may be unused)", k + 1, k + 1);
+            snprintf(err, errcap,
+                     "row %d: v%d is never used (only the last row, the output, may be unused)",
+                     k + 1, k + 1);
             return 1;
         }
     *n = cnt;
@@ -404,8 +420,8 @@ static int sorted_vocab(const Value *vocab, int n, Value *out) {
 
 /* The value set of expression e of p (reachable or not) in the compiler's order, copied
  * into *dom. Returns 0, or non-zero with a message. */
-static int domain_of(RaspProgram *p, int e, const Value *vocab, int n_vocab, int max_seq_len, ValueSet *dom,
-                     char *err, size_t errcap) {
+static int domain_of(RaspProgram *p, int e, const Value *vocab, int n_vocab, int max_seq_len,
+                     ValueSet *dom, char *err, size_t errcap) {
     int saved = p->output;
     p->output = e;
     ValueSet *sets = malloc(sizeof(ValueSet) * (size_t)p->n_exprs);
@@ -437,8 +453,8 @@ static PyExpr *table_chain(Arena *a, int param, const Value *keys, PyExpr *const
 }
 
 /* The lambda of a table row o whose input expressions are child[0..1] of out. */
-static Lambda *table_lambda(RaspProgram *out, const PtOp *o, const int *child, const Value *vocab, int n_vocab,
-                            int max_seq_len, int k, char *err, size_t errcap) {
+static Lambda *table_lambda(RaspProgram *out, const PtOp *o, const int *child, const Value *vocab,
+                            int n_vocab, int max_seq_len, int k, char *err, size_t errcap) {
     Value sv[32];
     int ns = sorted_vocab(vocab, n_vocab, sv);
     int nin = o->op == PT_OP_SEQMAP ? 2 : 1;
@@ -454,8 +470,8 @@ static Lambda *table_lambda(RaspProgram *out, const PtOp *o, const int *child, c
         }
     size_t want = nin == 1 ? dom[0].n : dom[0].n * dom[1].n;
     if (want != (size_t)o->ntab) {
-        snprintf(err, errcap, "row %d: the table has %d values, but its input has %zu %s", k + 1, o->ntab, want,
-                 nin == 1 ? "values" : "value pairs");
+        snprintf(err, errcap, "row %d: the table has %d values, but its input has %zu %s", k + 1,
+                 o->ntab, want, nin == 1 ? "values" : "value pairs");
         goto done;
     }
     PyExpr *vals[PT_MAX_TABLE];
@@ -478,7 +494,8 @@ static Lambda *table_lambda(RaspProgram *out, const PtOp *o, const int *child, c
     } else {
         int nb = (int)dom[1].n;
         PyExpr *rowsx[PT_MAX_TABLE];
-        for (size_t i = 0; i < dom[0].n; i++) rowsx[i] = table_chain(&out->arena, 1, dom[1].items, vals + i * (size_t)nb, nb);
+        for (size_t i = 0; i < dom[0].n; i++)
+            rowsx[i] = table_chain(&out->arena, 1, dom[1].items, vals + i * (size_t)nb, nb);
         f->body = table_chain(&out->arena, 0, dom[0].items, rowsx, (int)dom[0].n);
     }
 done:
@@ -565,7 +582,8 @@ int pt_build_program(const PtOp *rows, int n, const Value *vocab, int n_vocab, i
                 rasp_program_init(out);
                 return 1;
             }
-            if (e.kind == EXPR_MAP && o->arg[0] >= 0 && rows[o->arg[0]].op == PT_OP_MAP) e.no_simplify = true;
+            if (e.kind == EXPR_MAP && o->arg[0] >= 0 && rows[o->arg[0]].op == PT_OP_MAP)
+                e.no_simplify = true;
         } else if (e.kind == EXPR_MAP || e.kind == EXPR_SEQMAP || e.kind == EXPR_LINSEQMAP) {
             if (!f) {
                 snprintf(err, errcap, "row %d: no library function", k + 1);
@@ -622,20 +640,23 @@ static bool same_value(Value a, Value b) { return a.kind == b.kind && val_eq(a, 
 /* A lambda outside the library by body: the library entry of its kind with the same values
  * on the input's value set, else its table (o->fn, o->ntab, o->tab). sets: the program's
  * value sets (inferred on first use into *sets). Returns 0, or non-zero with a message. */
-static int encode_by_values(const RaspProgram *p, const RaspExpr *e, ValueSet **sets, PtOp *o, char *err,
-                            size_t errcap) {
+static int encode_by_values(const RaspProgram *p, const RaspExpr *e, ValueSet **sets, PtOp *o,
+                            char *err, size_t errcap) {
     if (!p->has_vocab || p->n_vocab <= 0) {
         char body[200] = "", what[300];
         py_format(e->fn->body, e->fn->params, body, sizeof body);
-        snprintf(what, sizeof what,
-                 "function `%s` is not in the lambda library (and, without the program's vocabulary, has no table)", body);
+        snprintf(
+            what, sizeof what,
+            "function `%s` is not in the lambda library (and, without the program's vocabulary, has no table)",
+            body);
         return enc_fail(err, errcap, e, what);
     }
     if (!*sets) {
         *sets = malloc(sizeof(ValueSet) * (size_t)p->n_exprs);
         if (!*sets) return enc_fail(err, errcap, e, "out of memory");
         char why[300];
-        if (rasp_infer_value_sets(p, p->vocab, p->n_vocab, p->max_seq_len, *sets, why, sizeof why)) {
+        if (rasp_infer_value_sets(p, p->vocab, p->n_vocab, p->max_seq_len, *sets, why,
+                                  sizeof why)) {
             rasp_free_value_sets(*sets, p->n_exprs);
             free(*sets);
             *sets = NULL;
@@ -652,7 +673,8 @@ static int encode_by_values(const RaspProgram *p, const RaspExpr *e, ValueSet **
     for (int j = 0; j < nin; j++) {
         const RaspExpr *c = &p->exprs[e->child[j]];
         if (c->enc != ENC_CATEGORICAL) {
-            enc_fail(err, errcap, e, "a function outside the library on a numerical input has no token form");
+            enc_fail(err, errcap, e,
+                     "a function outside the library on a numerical input has no token form");
             goto done;
         }
         valset_copy(&dom[j], &(*sets)[e->child[j]]);
@@ -661,7 +683,8 @@ static int encode_by_values(const RaspProgram *p, const RaspExpr *e, ValueSet **
     size_t total = nin == 1 ? dom[0].n : dom[0].n * dom[1].n;
     if (total == 0 || total > PT_MAX_TABLE) {
         char what[120];
-        snprintf(what, sizeof what, "a table over %zu inputs has no token form (1 to %d)", total, PT_MAX_TABLE);
+        snprintf(what, sizeof what, "a table over %zu inputs has no token form (1 to %d)", total,
+                 PT_MAX_TABLE);
         enc_fail(err, errcap, e, what);
         goto done;
     }
@@ -702,7 +725,8 @@ static int encode_by_values(const RaspProgram *p, const RaspExpr *e, ValueSet **
         if (t < 0) {
             char v[64], what[200];
             val_repr_fmt(outs[i], v, sizeof v);
-            snprintf(what, sizeof what, "table value %s has no value token (ints %d..%d, bools, the vocabulary)", v,
+            snprintf(what, sizeof what,
+                     "table value %s has no value token (ints %d..%d, bools, the vocabulary)", v,
                      PT_VAL_INT_MIN, PT_VAL_INT_MAX);
             enc_fail(err, errcap, e, what);
             goto done;
@@ -725,7 +749,8 @@ static int mark_reachable(const RaspProgram *p, unsigned char *reach, char *err,
                 int c = p->exprs[i].child[j];
                 if (c >= 0 && c < i) reach[c] = 1;
                 else if (c >= i) {
-                    snprintf(err, errcap, "%s: child %d is not defined before it", p->exprs[i].label, c);
+                    snprintf(err, errcap, "%s: child %d is not defined before it",
+                             p->exprs[i].label, c);
                     return 1;
                 }
             }
@@ -734,8 +759,8 @@ static int mark_reachable(const RaspProgram *p, unsigned char *reach, char *err,
 
 /* The row of expression i (not tokens or indices); src maps earlier expressions to their
  * sources; *sets: value sets, computed once for functions outside the library. */
-static int encode_op(const RaspProgram *p, int i, const int *src, ValueSet **sets, PtOp *out, char *err,
-                     size_t errcap) {
+static int encode_op(const RaspProgram *p, int i, const int *src, ValueSet **sets, PtOp *out,
+                     char *err, size_t errcap) {
     const RaspExpr *e = &p->exprs[i];
     PtOp o;
     memset(&o, 0, sizeof o);
@@ -760,14 +785,18 @@ static int encode_op(const RaspProgram *p, int i, const int *src, ValueSet **set
     case EXPR_SELECT:
         o.op = PT_OP_SELECT;
         o.enc = PT_ENC_NONE;
-        if (e->pred == PRED_LAMBDA) return enc_fail(err, errcap, e, "a lambda predicate has no program-token form");
+        if (e->pred == PRED_LAMBDA)
+            return enc_fail(err, errcap, e, "a lambda predicate has no program-token form");
         o.fn = (int16_t)(PT_FN_PRED0 + (int)e->pred);
         break;
     case EXPR_AGGREGATE:
         o.op = PT_OP_AGGREGATE;
-        if (e->enc == ENC_CATEGORICAL ? e->default_value.kind != VAL_NONE
-                                      : !(val_is_number(e->default_value) && val_eq(e->default_value, val_int(0))))
-            return enc_fail(err, errcap, e, "only default=None (categorical) or default=0 (numerical) have a token form");
+        if (e->enc == ENC_CATEGORICAL
+                ? e->default_value.kind != VAL_NONE
+                : !(val_is_number(e->default_value) && val_eq(e->default_value, val_int(0))))
+            return enc_fail(
+                err, errcap, e,
+                "only default=None (categorical) or default=0 (numerical) have a token form");
         break;
     case EXPR_SELWIDTH:
         o.op = PT_OP_SELWIDTH;
@@ -787,7 +816,8 @@ static int encode_op(const RaspProgram *p, int i, const int *src, ValueSet **set
             char body[200] = "";
             if (e->fn) py_format(e->fn->body, e->fn->params, body, sizeof body);
             char what[300];
-            if (e->kind == EXPR_LINSEQMAP) snprintf(what, sizeof what, "coefficient pair not in the lambda library");
+            if (e->kind == EXPR_LINSEQMAP)
+                snprintf(what, sizeof what, "coefficient pair not in the lambda library");
             else snprintf(what, sizeof what, "function `%s` is not in the lambda library", body);
             return enc_fail(err, errcap, e, what);
         }
@@ -806,7 +836,8 @@ static int encode_op(const RaspProgram *p, int i, const int *src, ValueSet **set
 }
 
 /* The canonical rows of the operations, as tokens; they must decode again. */
-static int rows_to_tokens(const PtOp *ops, int nops, int out, int16_t *tokens, char *err, size_t errcap) {
+static int rows_to_tokens(const PtOp *ops, int nops, int out, int16_t *tokens, char *err,
+                          size_t errcap) {
     PtOp rows[PT_MAX_VARS];
     int nrows;
     if (pt_canonicalize(ops, nops, out, rows, &nrows, err, errcap) != 0) return 1;

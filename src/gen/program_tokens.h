@@ -19,9 +19,9 @@
 #include "rasp/value.h"
 
 #define PT_COLS 6
-#define PT_MAX_VARS 30                  /* operation rows (SOps and Selects) */
-#define PT_ROWS (PT_MAX_VARS + 2)       /* START + rows + END, padded */
-#define PT_MAX_INPUT_EXPRS 256          /* expressions pt_encode accepts before merging */
+#define PT_MAX_VARS 30            /* operation rows (SOps and Selects) */
+#define PT_ROWS (PT_MAX_VARS + 2) /* START + rows + END, padded */
+#define PT_MAX_INPUT_EXPRS 256    /* expressions pt_encode accepts before merging */
 
 enum { PT_COL_OP, PT_COL_ENC, PT_COL_FN, PT_COL_A1, PT_COL_A2, PT_COL_OUT };
 
@@ -30,7 +30,12 @@ enum { PT_PAD = 0, PT_START = 1, PT_END = 2 };
 
 /* op column */
 enum {
-    PT_OP_MAP = 3, PT_OP_SEQMAP, PT_OP_LINSEQMAP, PT_OP_SELECT, PT_OP_AGGREGATE, PT_OP_SELWIDTH,
+    PT_OP_MAP = 3,
+    PT_OP_SEQMAP,
+    PT_OP_LINSEQMAP,
+    PT_OP_SELECT,
+    PT_OP_AGGREGATE,
+    PT_OP_SELWIDTH,
     PT_OP_VOCAB
 };
 /* enc column */

@@ -18,7 +18,7 @@ typedef struct Var {
     bool exact;    /* the inferred value set holds every run-time value */
     bool tok;      /* depends on tokens (Tracr compiles nothing else) */
     int uses;
-    int hidden;    /* MLP hidden units of its block (SelectorWidth: 2N+1) */
+    int hidden; /* MLP hidden units of its block (SelectorWidth: 2N+1) */
     int nvals;
     Value vals[GEN_MAX_VALS];
 } Var;
@@ -37,7 +37,6 @@ struct GenSampler {
     Value svocab[GEN_MAX_VOCAB]; /* its vocabulary in the compiler's order (value tokens tK) */
     Value letters[GEN_MAX_LETTERS], words[GEN_MAX_WORDS]; /* interned string tokens */
 };
-
 
 
 /* ---- random numbers ------------------------------------------------------------------ */
@@ -109,7 +108,8 @@ bool gen_config_varies(const GenConfig *c) {
 }
 
 void gen_config_normalize(GenConfig *c) {
-    if (!c->vary || gen_config_varies(c) || c->vocab_min < 1 || c->vocab_min > GEN_MAX_VOCAB) return;
+    if (!c->vary || gen_config_varies(c) || c->vocab_min < 1 || c->vocab_min > GEN_MAX_VOCAB)
+        return;
     c->vary = false;
     c->n_vocab = c->vocab_min;
     for (int i = 0; i < c->n_vocab; i++) c->vocab[i] = i;
@@ -142,8 +142,8 @@ int gen_parse_vocab_kinds(const char *text, unsigned *mask) {
 
 int gen_config_check(const GenConfig *c, char *err, size_t errcap) {
     if (c->min_ops < 1 || c->max_ops < c->min_ops || c->max_ops > PT_MAX_VARS / 2) {
-        snprintf(err, errcap, "ops must satisfy 1 <= min <= max <= %d (got %d..%d)", PT_MAX_VARS / 2,
-                 c->min_ops, c->max_ops);
+        snprintf(err, errcap, "ops must satisfy 1 <= min <= max <= %d (got %d..%d)",
+                 PT_MAX_VARS / 2, c->min_ops, c->max_ops);
         return 1;
     }
     if (c->n_vocab < 1 || c->n_vocab > GEN_MAX_VOCAB) {
@@ -184,13 +184,15 @@ int gen_config_check(const GenConfig *c, char *err, size_t errcap) {
         snprintf(err, errcap, "some predicate weight must be positive");
         return 1;
     }
-    if (!(c->p_numerical >= 0 && c->p_numerical <= 1) || !(c->p_reuse_select >= 0 && c->p_reuse_select <= 1)) {
+    if (!(c->p_numerical >= 0 && c->p_numerical <= 1) ||
+        !(c->p_reuse_select >= 0 && c->p_reuse_select <= 1)) {
         snprintf(err, errcap, "probabilities must be in [0, 1]");
         return 1;
     }
     if (c->vary) {
         if (c->vocab_min < 1 || c->vocab_max < c->vocab_min || c->vocab_max > GEN_MAX_VOCAB) {
-            snprintf(err, errcap, "vocabulary sizes must satisfy 1 <= min <= max <= %d (got %d..%d)",
+            snprintf(err, errcap,
+                     "vocabulary sizes must satisfy 1 <= min <= max <= %d (got %d..%d)",
                      GEN_MAX_VOCAB, c->vocab_min, c->vocab_max);
             return 1;
         }
@@ -207,7 +209,8 @@ int gen_config_check(const GenConfig *c, char *err, size_t errcap) {
             return 1;
         }
         if (c->len_min < 1 || c->len_max < c->len_min || c->len_max > GEN_MAX_VALS - 1) {
-            snprintf(err, errcap, "max_seq_len range must satisfy 1 <= min <= max <= %d", GEN_MAX_VALS - 1);
+            snprintf(err, errcap, "max_seq_len range must satisfy 1 <= min <= max <= %d",
+                     GEN_MAX_VALS - 1);
             return 1;
         }
         if (!(c->p_causal >= 0 && c->p_causal <= 1) || !(c->p_table >= 0 && c->p_table <= 1)) {
@@ -392,11 +395,11 @@ static bool orderable(unsigned a, unsigned b) {
 /* ---- picking arguments --------------------------------------------------------------- */
 
 typedef struct Want {
-    int enc;          /* 0 any, else PT_ENC_CAT / PT_ENC_NUM */
-    unsigned vt;      /* 0 any, else mask */
-    bool not_none;    /* no may_none variables */
-    bool binary;      /* values within {0, 1}, exact */
-    int exclude;      /* a code not to pick, or NO_PICK */
+    int enc;       /* 0 any, else PT_ENC_CAT / PT_ENC_NUM */
+    unsigned vt;   /* 0 any, else mask */
+    bool not_none; /* no may_none variables */
+    bool binary;   /* values within {0, 1}, exact */
+    int exclude;   /* a code not to pick, or NO_PICK */
 } Want;
 
 static bool wants(GenSampler *s, const Want *w, int code) {
@@ -475,7 +478,8 @@ static int pick_pred(GenSampler *s, bool allow_true) {
 static int choose_select(GenSampler *s, int mode, int sop, PtOp *sel, int *need) {
     /* mode 0: any (not TRUE for categorical Aggregate: it would average), 1: SelectorWidth,
      * 2: keys = indices EQ (width <= 1), 3: keys = sop EQ (equal values) */
-    bool allow_true = mode == 1 || (mode == 0 && sop != NO_PICK && var(s, sop)->op.enc == PT_ENC_NUM);
+    bool allow_true =
+        mode == 1 || (mode == 0 && sop != NO_PICK && var(s, sop)->op.enc == PT_ENC_NUM);
     if (mode <= 1 && unit(s) < s->cfg.p_reuse_select) {
         int c[PT_MAX_VARS], nc = 0;
         for (int i = 0; i < s->n; i++) {
@@ -550,7 +554,9 @@ static bool draw_table(GenSampler *s, PtOp *op, int x, unsigned *vt) {
     bool varies = false;
     for (int i = 0; i < in->nvals; i++) {
         int r = below(s, k);
-        int t = kind == 0 ? PT_VAL_INT0 + (r - PT_VAL_INT_MIN) : kind == 1 ? (r ? PT_VAL_TRUE : PT_VAL_FALSE) : strs[r];
+        int t = kind == 0   ? PT_VAL_INT0 + (r - PT_VAL_INT_MIN)
+                : kind == 1 ? (r ? PT_VAL_TRUE : PT_VAL_FALSE)
+                            : strs[r];
         op->tab[i] = (int16_t)t;
         if (first < 0) first = t;
         varies |= t != first;
@@ -574,7 +580,8 @@ static bool draw_table(GenSampler *s, PtOp *op, int x, unsigned *vt) {
         for (int i = 0; i < nd && same; i++) {
             Value r, want;
             pt_token_value(op->tab[i], s->svocab, s->set.n_vocab, &want);
-            same = gen_lib_call(l, &dom[i], &r) == PYERR_OK && r.kind == want.kind && val_eq(r, want);
+            same =
+                gen_lib_call(l, &dom[i], &r) == PYERR_OK && r.kind == want.kind && val_eq(r, want);
         }
         if (same) return false;
     }
@@ -588,7 +595,8 @@ static PyErr map_call(GenSampler *s, const PtOp *op, const Var *in, Value x, Val
     if (op->fn != PT_FN_TABLE) return gen_lib_call(pt_fn_lib(op->fn), &x, r);
     int at = 0;
     for (int i = 0; i < in->nvals; i++) at += val_dir_cmp("x", in->vals[i], x) < 0;
-    if (at >= op->ntab || pt_token_value(op->tab[at], s->svocab, s->set.n_vocab, r)) return PYERR_VALUE;
+    if (at >= op->ntab || pt_token_value(op->tab[at], s->svocab, s->set.n_vocab, r))
+        return PYERR_VALUE;
     return PYERR_OK;
 }
 
@@ -599,7 +607,8 @@ static bool build_map(GenSampler *s, Var *v, int x, unsigned table_vt) {
     Var *in = var(s, x);
     bool in_num = in->op.enc == PT_ENC_NUM, out_num = v->op.enc == PT_ENC_NUM;
     const GenFn *f = v->op.fn == PT_FN_TABLE ? NULL : gen_lib_get(pt_fn_lib(v->op.fn));
-    unsigned mode = in_num ? (out_num ? GEN_MODE_NN : GEN_MODE_NC) : (out_num ? GEN_MODE_CN : GEN_MODE_CC);
+    unsigned mode =
+        in_num ? (out_num ? GEN_MODE_NN : GEN_MODE_NC) : (out_num ? GEN_MODE_CN : GEN_MODE_CC);
     if (!((f ? f->modes : (unsigned)(GEN_MODE_CC | GEN_MODE_CN)) & mode)) return false;
     if (out_num && !in_num && in->may_none) return false;
     /* The map of a map must not undo it (not(not x), x+1-1). */
@@ -626,7 +635,8 @@ static bool build_map(GenSampler *s, Var *v, int x, unsigned table_vt) {
             Value g, r;
             if (map_call(s, &in->op, inner, inner->vals[i], &g) != PYERR_OK || g.kind == VAL_NONE)
                 continue;
-            if (map_call(s, &v->op, in, g, &r) != PYERR_OK || !val_eq(r, inner->vals[i])) undone = false;
+            if (map_call(s, &v->op, in, g, &r) != PYERR_OK || !val_eq(r, inner->vals[i]))
+                undone = false;
         }
         if (undone) return false;
     }
@@ -674,10 +684,10 @@ static bool build_pair(GenSampler *s, Var *v, int x, int y, int fn, bool linear)
 typedef struct Draft {
     Var cand;
     int args[4], nargs;
-    int left;       /* unused variables still to consume (pick counts them down) */
-    PtOp sel;       /* the Select of an Aggregate or SelectorWidth */
-    int sel_row;    /* existing Select row, or -1 for a new one, -3 for none */
-    bool want_num;  /* drawn once per try: a numerical output */
+    int left;      /* unused variables still to consume (pick counts them down) */
+    PtOp sel;      /* the Select of an Aggregate or SelectorWidth */
+    int sel_row;   /* existing Select row, or -1 for a new one, -3 for none */
+    bool want_num; /* drawn once per try: a numerical output */
 } Draft;
 
 static bool draft_map(GenSampler *s, Draft *d) {
@@ -685,7 +695,8 @@ static bool draft_map(GenSampler *s, Draft *d) {
     Var *cand = &d->cand;
     /* (no variable has a string type in an integer setting, so the candidates, and the
      * random numbers drawn, are those of the library-only sampler there) */
-    Want w = {0, GEN_VT_INT | GEN_VT_BOOL | GEN_VT_FRAC | GEN_VT_STR | GEN_VT_MIXED, false, false, NO_PICK};
+    Want w = {0, GEN_VT_INT | GEN_VT_BOOL | GEN_VT_FRAC | GEN_VT_STR | GEN_VT_MIXED, false, false,
+              NO_PICK};
     int x = pick(s, &w, &d->left);
     if (x == NO_PICK) return false;
     unsigned vt = var(s, x)->vt;
@@ -769,7 +780,8 @@ static bool draft_aggregate(GenSampler *s, Draft *d, int need) {
         cand->nvals = 0;
         for (int i = 0; i < x->nvals; i++)
             for (int l = 1; l <= s->set.max_seq_len; l++)
-                if (vals_add(cand->vals, &cand->nvals, GEN_MAX_VALS, val_float(val_as_double(x->vals[i]) / l)) != 0)
+                if (vals_add(cand->vals, &cand->nvals, GEN_MAX_VALS,
+                             val_float(val_as_double(x->vals[i]) / l)) != 0)
                     return false;
     } else {
         cand->vt = x->vt;
@@ -786,7 +798,8 @@ static bool draft_selwidth(GenSampler *s, Draft *d) {
     d->sel_row = choose_select(s, 1, NO_PICK, &d->sel, &d->left);
     if (d->sel_row == -2) return false;
     /* Select(indices, indices, EQ) always has width 1. */
-    if (d->sel.fn == PT_FN_PRED0 + PRED_EQ && d->sel.arg[0] == PT_SRC_INDICES && d->sel.arg[1] == PT_SRC_INDICES)
+    if (d->sel.fn == PT_FN_PRED0 + PRED_EQ && d->sel.arg[0] == PT_SRC_INDICES &&
+        d->sel.arg[1] == PT_SRC_INDICES)
         return false;
     cand->op.op = PT_OP_SELWIDTH;
     cand->op.enc = d->want_num ? PT_ENC_NUM : PT_ENC_CAT;
@@ -834,7 +847,8 @@ static bool commit_draft(GenSampler *s, Draft *d, int need) {
     } else {
         if (find_op(s, &cand->op) >= 0) return false;
         var(s, cand->op.arg[0])->uses++;
-        if (cand->op.arg[1] != PT_SRC_NONE && cand->op.arg[1] != cand->op.arg[0]) var(s, cand->op.arg[1])->uses++;
+        if (cand->op.arg[1] != PT_SRC_NONE && cand->op.arg[1] != cand->op.arg[0])
+            var(s, cand->op.arg[1])->uses++;
     }
     cand->tok = false;
     for (int j = 0; j < 2; j++) {
@@ -843,8 +857,7 @@ static bool commit_draft(GenSampler *s, Draft *d, int need) {
         Var *av = var(s, a);
         if (av->op.op == PT_OP_SELECT)
             cand->tok |= var(s, av->op.arg[0])->tok || var(s, av->op.arg[1])->tok;
-        else
-            cand->tok |= av->tok;
+        else cand->tok |= av->tok;
     }
     s->vars[s->n++] = *cand;
     return true;

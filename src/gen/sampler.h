@@ -34,7 +34,7 @@ enum { GEN_VOCAB_INT = 1, GEN_VOCAB_LETTERS = 2, GEN_VOCAB_WORDS = 4, GEN_VOCAB_
 
 /* The setting a program is compiled in: what a decoder needs besides the program tokens. */
 typedef struct GenSetting {
-    int kind;                   /* GEN_VOCAB_* (the fixed setting counts as GEN_VOCAB_INT) */
+    int kind; /* GEN_VOCAB_* (the fixed setting counts as GEN_VOCAB_INT) */
     int n_vocab;
     Value vocab[GEN_MAX_VOCAB]; /* drawn settings: ascending in the compiler's token order;
                                  * the fixed setting: GenConfig.vocab as given */
@@ -43,34 +43,34 @@ typedef struct GenSetting {
 } GenSetting;
 
 typedef struct GenConfig {
-    int min_ops, max_ops;       /* SOps per program (Selects not counted); default 1..8 */
+    int min_ops, max_ops; /* SOps per program (Selects not counted); default 1..8 */
     /* The fixed setting (vary == false, the default): these tokens and length, non-causal. */
-    int vocab[GEN_MAX_VOCAB];   /* integer tokens; default {0,1,2,3,4} */
+    int vocab[GEN_MAX_VOCAB]; /* integer tokens; default {0,1,2,3,4} */
     int n_vocab;
-    int max_seq_len;            /* default 5 */
+    int max_seq_len; /* default 5 */
     /* Drawn settings (vary == true): per program, a vocabulary size in vocab_min..vocab_max,
      * a kind from vocab_kinds (uniform), a max_seq_len in len_min..len_max, causal with
      * p_causal. A range of one point draws nothing, so vocab 5..5 of kind int, length 5..5
      * and p_causal 0 give the fixed setting's samples bit for bit (vocab {0..4}). */
     bool vary;
-    int vocab_min, vocab_max;   /* default 2..10 */
-    unsigned vocab_kinds;       /* default int | letters | words | mixed */
-    int len_min, len_max;       /* default 2..10 */
-    double p_causal;            /* default 0.25 */
+    int vocab_min, vocab_max; /* default 2..10 */
+    unsigned vocab_kinds;     /* default int | letters | words | mixed */
+    int len_min, len_max;     /* default 2..10 */
+    double p_causal;          /* default 0.25 */
     /* Chance that a Map of a categorical number or bool is a random table instead of a
      * library entry (default 0; gen_config_general 0.1). Maps of strings are always tables:
      * no library entry takes a string. */
     double p_table;
     double op_weight[GEN_K_COUNT]; /* relative chance of each SOp kind */
-    double pred_weight[8];      /* Select predicates in Pred order (EQ..FALSE) */
-    double p_numerical;         /* chance that an op which may be numerical is made numerical */
-    double p_reuse_select;      /* chance to reuse an existing Select instead of a new one */
-    bool categorical_only;      /* no numerical SOps at all */
-    int max_values;             /* value-set size of a categorical SOp (<= GEN_MAX_VALS) */
-    int max_residual;           /* residual width D */
-    int max_layers;             /* transformer layers */
-    int max_mlp_width;          /* MLP hidden units per layer */
-    int max_tries;              /* fresh starts per sample before giving up */
+    double pred_weight[8];         /* Select predicates in Pred order (EQ..FALSE) */
+    double p_numerical;            /* chance that an op which may be numerical is made numerical */
+    double p_reuse_select;         /* chance to reuse an existing Select instead of a new one */
+    bool categorical_only;         /* no numerical SOps at all */
+    int max_values;                /* value-set size of a categorical SOp (<= GEN_MAX_VALS) */
+    int max_residual;              /* residual width D */
+    int max_layers;                /* transformer layers */
+    int max_mlp_width;             /* MLP hidden units per layer */
+    int max_tries;                 /* fresh starts per sample before giving up */
 } GenConfig;
 
 void gen_config_default(GenConfig *c);
@@ -92,13 +92,13 @@ int gen_config_check(const GenConfig *c, char *err, size_t errcap);
 
 /* Why an attempt was abandoned (counted, for tuning and reports). */
 enum {
-    GEN_R_STUCK,      /* no valid operation found for a step */
-    GEN_R_LAYERS,     /* too many layers */
-    GEN_R_MLP,        /* a layer's MLP too wide */
-    GEN_R_RESIDUAL,   /* residual too wide */
-    GEN_R_NO_TOKENS,  /* the output does not depend on tokens (Tracr refuses it) */
-    GEN_R_HEAD,       /* a categorical Aggregate wider than key_size (Tracr's assembly fails) */
-    GEN_R_TABLES,     /* the tables' values do not fit in the program-token table */
+    GEN_R_STUCK,     /* no valid operation found for a step */
+    GEN_R_LAYERS,    /* too many layers */
+    GEN_R_MLP,       /* a layer's MLP too wide */
+    GEN_R_RESIDUAL,  /* residual too wide */
+    GEN_R_NO_TOKENS, /* the output does not depend on tokens (Tracr refuses it) */
+    GEN_R_HEAD,      /* a categorical Aggregate wider than key_size (Tracr's assembly fails) */
+    GEN_R_TABLES,    /* the tables' values do not fit in the program-token table */
     GEN_R_COUNT
 };
 
@@ -107,7 +107,7 @@ typedef struct GenSample {
     int n_rows;
     int n_sops;
     int16_t tokens[PT_ROWS * PT_COLS];
-    GenSetting setting;     /* vocabulary, max_seq_len and causality of this program */
+    GenSetting setting; /* vocabulary, max_seq_len and causality of this program */
     /* Sizes Tracr will give the compiled model (as the sampler predicts them). */
     int residual, layers, mlp_width, key_size;
 } GenSample;

@@ -9,11 +9,10 @@
  * is a name Tracr's compiler reserves, BOS and PAD, and no word is a single letter, so a
  * mixed vocabulary stays unambiguous). Append only: a code is an index here. */
 static const char *const k_symbols[GEN_N_SYMBOLS] = {
-    "a",   "b",   "c",   "d",   "e",   "f",   "g",   "h",   "i",   "j",   "k",
-    "l",   "m",   "n",   "o",   "p",   "q",   "r",   "s",   "t",   "u",   "v",
-    "w",   "x",   "y",   "z",
-    "and", "ant", "bee", "big", "cat", "cow", "cup", "day", "dog", "egg", "fox",
-    "hat", "hen", "ice", "jam", "key", "map", "net", "owl", "pen", "pig", "red",
+    "a",   "b",   "c",   "d",   "e",   "f",   "g",   "h",   "i",   "j",   "k",   "l",
+    "m",   "n",   "o",   "p",   "q",   "r",   "s",   "t",   "u",   "v",   "w",   "x",
+    "y",   "z",   "and", "ant", "bee", "big", "cat", "cow", "cup", "day", "dog", "egg",
+    "fox", "hat", "hen", "ice", "jam", "key", "map", "net", "owl", "pen", "pig", "red",
     "run", "sea", "sun", "the", "top", "up",  "van", "wax", "yes", "zoo"};
 
 const char *gen_symbol(int k) { return k >= 0 && k < GEN_N_SYMBOLS ? k_symbols[k] : NULL; }
@@ -67,12 +66,14 @@ int gen_setting_from_row(const int32_t *row, GenSetting *g) {
 }
 
 void gen_setting_describe(const GenSetting *g, char *buf, size_t cap) {
-    size_t n = (size_t)snprintf(buf, cap, "%s %d [", gen_vocab_kind_name(g->kind) ? gen_vocab_kind_name(g->kind) : "?",
+    size_t n = (size_t)snprintf(buf, cap, "%s %d [",
+                                gen_vocab_kind_name(g->kind) ? gen_vocab_kind_name(g->kind) : "?",
                                 g->n_vocab);
     for (int i = 0; i < g->n_vocab && n < cap; i++) {
         char v[64];
         val_str_fmt(g->vocab[i], v, sizeof v);
         n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? " " : "", v);
     }
-    if (n < cap) snprintf(buf + n, cap - n, "] len %d%s", g->max_seq_len, g->causal ? " causal" : "");
+    if (n < cap)
+        snprintf(buf + n, cap - n, "] len %d%s", g->max_seq_len, g->causal ? " causal" : "");
 }

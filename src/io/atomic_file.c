@@ -71,7 +71,7 @@ int atomic_file_open(AtomicFile *f, const char *path, char *err, size_t errcap) 
         if (errno != EEXIST) break;
     }
     err_printf(err, errcap, "%s: cannot create temporary file %s: %s", path, f->tmp_path,
-            strerror(errno));
+               strerror(errno));
     free_names(f);
     return -1;
 }
@@ -108,7 +108,7 @@ static int fsync_dir(const char *path, char *err, size_t errcap) {
          * so that is not worth failing the write for. */
         if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP) {
             err_printf(err, errcap, "%s: fsync of directory %s failed: %s", path, dir,
-                    strerror(errno));
+                       strerror(errno));
             rc = -1;
         }
         close(fd);
@@ -132,7 +132,7 @@ int atomic_file_commit(AtomicFile *f, char *err, size_t errcap) {
     }
     if (rename(f->tmp_path, f->path) != 0) {
         err_printf(err, errcap, "%s: cannot rename %s over it: %s", f->path, f->tmp_path,
-                strerror(errno));
+                   strerror(errno));
         atomic_file_abort(f);
         return -1;
     }

@@ -132,14 +132,10 @@ int checksum_parse_hex(const char *s, uint64_t *h) {
     for (int i = 0; i < 16; i++) {
         char ch = s[i];
         int d;
-        if (ch >= '0' && ch <= '9')
-            d = ch - '0';
-        else if (ch >= 'a' && ch <= 'f')
-            d = ch - 'a' + 10;
-        else if (ch >= 'A' && ch <= 'F')
-            d = ch - 'A' + 10;
-        else
-            return -1;
+        if (ch >= '0' && ch <= '9') d = ch - '0';
+        else if (ch >= 'a' && ch <= 'f') d = ch - 'a' + 10;
+        else if (ch >= 'A' && ch <= 'F') d = ch - 'A' + 10;
+        else return -1;
         v = (v << 4) | (uint64_t)d;
     }
     if (s[16] != '\0') return -1;

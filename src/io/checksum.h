@@ -17,7 +17,7 @@ uint64_t checksum64(const void *data, size_t len, uint64_t seed);
 
 /* Streaming form: feeding the bytes in any split gives the same value as checksum64. */
 typedef struct Checksum64 {
-    uint64_t v[4];        /* the four lane accumulators */
+    uint64_t v[4]; /* the four lane accumulators */
     uint64_t total_len;
     unsigned char buf[32]; /* bytes not yet folded into a full 32-byte stripe */
     size_t buf_len;

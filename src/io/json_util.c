@@ -17,7 +17,7 @@ int json_parse(const char *label, const char *text, size_t len, cJSON **out, cha
     const char *nul = memchr(text, '\0', len);
     if (nul) {
         err_printf(err, errcap, "%s: invalid JSON: NUL byte at offset %zu", label,
-                (size_t)(nul - text));
+                   (size_t)(nul - text));
         return -1;
     }
     /* cJSON wants a NUL-terminated string to detect trailing garbage. */
@@ -49,8 +49,8 @@ int json_parse(const char *label, const char *text, size_t len, cJSON **out, cha
         }
         near[k] = '\0';
         if (pos >= len)
-            err_printf(err, errcap, "%s:%zu:%zu: invalid JSON: unexpected end of input", label, line,
-                    col);
+            err_printf(err, errcap, "%s:%zu:%zu: invalid JSON: unexpected end of input", label,
+                       line, col);
         else
             err_printf(err, errcap, "%s:%zu:%zu: invalid JSON near \"%s\"", label, line, col, near);
         free(copy);
@@ -96,7 +96,8 @@ static const cJSON *field(const cJSON *obj, const char *key, const char *ctx, ch
 
 static int wrong_type(const cJSON *it, const char *key, const char *ctx, const char *want,
                       char *err, size_t errcap) {
-    err_printf(err, errcap, "%s: field \"%s\" must be %s, got %s", ctx, key, want, json_type_name(it));
+    err_printf(err, errcap, "%s: field \"%s\" must be %s, got %s", ctx, key, want,
+               json_type_name(it));
     return -1;
 }
 
@@ -168,9 +169,8 @@ int json_as_int(const cJSON *item, const char *ctx, int64_t *out, char *err, siz
     if (!exact_int(item, out)) {
         if (cJSON_IsNumber(item))
             err_printf(err, errcap, "%s: %.17g is not an integer of magnitude at most 2^53-1", ctx,
-                    item->valuedouble);
-        else
-            err_printf(err, errcap, "%s: expected an integer, got %s", ctx, json_type_name(item));
+                       item->valuedouble);
+        else err_printf(err, errcap, "%s: expected an integer, got %s", ctx, json_type_name(item));
         return -1;
     }
     return 0;
@@ -252,7 +252,8 @@ int json_write_string(StrBuf *b, const char *s, size_t n) {
 
 size_t json_number_text(double v, char buf[JSON_NUMBER_CAP]) {
     if (!isfinite(v)) return (size_t)snprintf(buf, JSON_NUMBER_CAP, "null");
-    if (v == trunc(v) && fabs(v) < 1e16) return (size_t)snprintf(buf, JSON_NUMBER_CAP, "%.0f", v); /* 100, not 1e+02 */
+    if (v == trunc(v) && fabs(v) < 1e16)
+        return (size_t)snprintf(buf, JSON_NUMBER_CAP, "%.0f", v); /* 100, not 1e+02 */
     /* the first precision whose correctly rounded form reads back; 17 always does */
     int n = 0;
     for (int prec = 1; prec <= 17; prec++) {

@@ -27,10 +27,10 @@ const char *json_type_name(const cJSON *item);
  * wrong type are both errors. */
 int json_get_object(const cJSON *obj, const char *key, const char *ctx, const cJSON **out,
                     char *err, size_t errcap);
-int json_get_array(const cJSON *obj, const char *key, const char *ctx, const cJSON **out,
-                   char *err, size_t errcap);
-int json_get_string(const cJSON *obj, const char *key, const char *ctx, const char **out,
-                    char *err, size_t errcap);
+int json_get_array(const cJSON *obj, const char *key, const char *ctx, const cJSON **out, char *err,
+                   size_t errcap);
+int json_get_string(const cJSON *obj, const char *key, const char *ctx, const char **out, char *err,
+                    size_t errcap);
 int json_get_double(const cJSON *obj, const char *key, const char *ctx, double *out, char *err,
                     size_t errcap);
 int json_get_bool(const cJSON *obj, const char *key, const char *ctx, int *out, char *err,

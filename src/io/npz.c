@@ -18,7 +18,8 @@ typedef struct Hdr {
 } Hdr;
 
 static void skip_ws(Hdr *h) {
-    while (h->s < h->end && (*h->s == ' ' || *h->s == '\t' || *h->s == '\n' || *h->s == '\r')) h->s++;
+    while (h->s < h->end && (*h->s == ' ' || *h->s == '\t' || *h->s == '\n' || *h->s == '\r'))
+        h->s++;
 }
 
 static bool take(Hdr *h, char c) {
@@ -78,8 +79,8 @@ static bool read_shape(Hdr *h, int *ndim, int64_t *shape) {
     }
 }
 
-static int parse_header(const char *s, size_t len, int *word_size, int *ndim, int64_t *shape, char *err,
-                        size_t cap, const char *label) {
+static int parse_header(const char *s, size_t len, int *word_size, int *ndim, int64_t *shape,
+                        char *err, size_t cap, const char *label) {
     Hdr h = {s, s + len};
     char key[32], descr[32] = "";
     int have_descr = 0, have_order = 0, have_shape = 0;
@@ -94,14 +95,18 @@ static int parse_header(const char *s, size_t len, int *word_size, int *ndim, in
             have_descr = 1;
         } else if (strcmp(key, "fortran_order") == 0) {
             if (read_word(&h, "True"))
-                return err_printf(err, cap, "%s: Fortran-ordered arrays are not supported (save with C order)", label);
+                return err_printf(
+                    err, cap, "%s: Fortran-ordered arrays are not supported (save with C order)",
+                    label);
             if (!read_word(&h, "False"))
-                return err_printf(err, cap, "%s: .npy header 'fortran_order' is not True/False", label);
+                return err_printf(err, cap, "%s: .npy header 'fortran_order' is not True/False",
+                                  label);
             have_order = 1;
         } else if (strcmp(key, "shape") == 0) {
             if (!read_shape(&h, ndim, shape))
-                return err_printf(err, cap, "%s: .npy header 'shape' is not a tuple of at most %d integers", label,
-                                  NPY_MAX_DIMS);
+                return err_printf(err, cap,
+                                  "%s: .npy header 'shape' is not a tuple of at most %d integers",
+                                  label, NPY_MAX_DIMS);
             have_shape = 1;
         } else {
             return err_printf(err, cap, "%s: .npy header has an unknown key '%s'", label, key);
@@ -113,15 +118,19 @@ static int parse_header(const char *s, size_t len, int *word_size, int *ndim, in
     if (h.s != h.end) return err_printf(err, cap, "%s: .npy header has text after the dict", label);
     if (!have_descr || !have_order || !have_shape)
         return err_printf(err, cap, "%s: .npy header lacks %s", label,
-                          !have_descr ? "'descr'" : !have_order ? "'fortran_order'" : "'shape'");
+                          !have_descr   ? "'descr'"
+                          : !have_order ? "'fortran_order'"
+                                        : "'shape'");
     if (strcmp(descr, "<f4") == 0) *word_size = 4;
     else if (strcmp(descr, "<f8") == 0) *word_size = 8;
     else
-        return err_printf(err, cap, "%s: dtype '%s' is not supported (expected '<f4' or '<f8')", label, descr);
+        return err_printf(err, cap, "%s: dtype '%s' is not supported (expected '<f4' or '<f8')",
+                          label, descr);
     return 0;
 }
 
-int npy_parse(const unsigned char *buf, size_t len, const char *label, NpyArray *out, char *err, size_t errcap) {
+int npy_parse(const unsigned char *buf, size_t len, const char *label, NpyArray *out, char *err,
+              size_t errcap) {
     memset(out, 0, sizeof *out);
     if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
         return err_printf(err, errcap, "%s: not a .npy array (bad magic)", label);
@@ -140,7 +149,8 @@ int npy_parse(const unsigned char *buf, size_t len, const char *label, NpyArray 
     if (hlen > len - off) return err_printf(err, errcap, "%s: truncated .npy header", label);
     int ws = 0, ndim = 0;
     int64_t shape[NPY_MAX_DIMS];
-    if (parse_header((const char *)buf + off, hlen, &ws, &ndim, shape, err, errcap, label)) return 1;
+    if (parse_header((const char *)buf + off, hlen, &ws, &ndim, shape, err, errcap, label))
+        return 1;
     int64_t numel = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] > NPY_MAX_NUMEL || (shape[i] && numel > NPY_MAX_NUMEL / shape[i]))
@@ -149,8 +159,8 @@ int npy_parse(const unsigned char *buf, size_t len, const char *label, NpyArray 
     }
     size_t data_off = off + hlen, need = (size_t)numel * (size_t)ws;
     if (len - data_off != need)
-        return err_printf(err, errcap, "%s: data is %zu bytes; the shape and dtype need %zu%s", label,
-                          len - data_off, need, len - data_off < need ? " (truncated)" : "");
+        return err_printf(err, errcap, "%s: data is %zu bytes; the shape and dtype need %zu%s",
+                          label, len - data_off, need, len - data_off < need ? " (truncated)" : "");
     out->data = malloc(sizeof(double) * (size_t)(numel ? numel : 1));
     if (!out->data) return err_printf(err, errcap, "%s: out of memory", label);
     const unsigned char *p = buf + data_off;
@@ -198,7 +208,8 @@ static int read_archive(zip_t *z, const char *label, NpzFile *f, char *err, size
         zip_stat_init(&st);
         if (zip_stat_index(z, (zip_uint64_t)i, 0, &st) != 0 || !(st.valid & ZIP_STAT_NAME) ||
             !(st.valid & ZIP_STAT_SIZE))
-            return err_printf(err, errcap, "%s: member %lld: %s", label, (long long)i, zip_strerror(z));
+            return err_printf(err, errcap, "%s: member %lld: %s", label, (long long)i,
+                              zip_strerror(z));
         size_t nl = strlen(st.name);
         if (nl > 0 && st.name[nl - 1] == '/') continue; /* a directory entry */
         if (nl < 5 || strcmp(st.name + nl - 4, ".npy") != 0)
@@ -239,7 +250,8 @@ static int read_archive(zip_t *z, const char *label, NpzFile *f, char *err, size
 static int open_error(int code, const char *label, char *err, size_t errcap) {
     zip_error_t ze;
     zip_error_init_with_code(&ze, code);
-    err_printf(err, errcap, "%s: not a readable .npz (zip) file: %s", label, zip_error_strerror(&ze));
+    err_printf(err, errcap, "%s: not a readable .npz (zip) file: %s", label,
+               zip_error_strerror(&ze));
     zip_error_fini(&ze);
     return 1;
 }

@@ -12,11 +12,11 @@
 #define NPY_MAX_DIMS 8
 
 typedef struct NpyArray {
-    char *name;       /* npz member name without ".npy" ("" for a lone .npy) */
+    char *name; /* npz member name without ".npy" ("" for a lone .npy) */
     int ndim;
     int64_t shape[NPY_MAX_DIMS];
-    int64_t numel;    /* product(shape); 1 for a 0-d scalar */
-    double *data;     /* [numel] converted to double, C order */
+    int64_t numel; /* product(shape); 1 for a 0-d scalar */
+    double *data;  /* [numel] converted to double, C order */
 } NpyArray;
 
 /* Parses one .npy image. Returns 0, or non-zero with a message (prefixed by label). */

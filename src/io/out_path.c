@@ -88,15 +88,21 @@ static int check_existing(const char *path, int fd, off_t size, const OutPathSpe
         char *fmt = st_format_of(fd);
         int rc = 0;
         if (!fmt) {
-            rc = err_printf(err, errcap, "%s: exists and is not an itracr %s file; refusing to "
-                            "overwrite it", path, s->what);
+            rc = err_printf(err, errcap,
+                            "%s: exists and is not an itracr %s file; refusing to "
+                            "overwrite it",
+                            path, s->what);
         } else if (strcmp(fmt, s->st_format) != 0) {
-            rc = err_printf(err, errcap, "%s: exists and holds \"%s\" data (%s), not a %s; "
-                            "refusing to overwrite it", path, fmt,
-                            strncmp(fmt, "itracr-shard", 12) == 0 ? "a dataset shard" : "another kind",
+            rc = err_printf(err, errcap,
+                            "%s: exists and holds \"%s\" data (%s), not a %s; "
+                            "refusing to overwrite it",
+                            path, fmt,
+                            strncmp(fmt, "itracr-shard", 12) == 0 ? "a dataset shard"
+                                                                  : "another kind",
                             s->what);
         } else if (!s->replace) {
-            rc = err_printf(err, errcap, "%s: %s exists; pass --force to replace it", path, s->what);
+            rc =
+                err_printf(err, errcap, "%s: %s exists; pass --force to replace it", path, s->what);
         }
         free(fmt);
         return rc;
@@ -107,8 +113,10 @@ static int check_existing(const char *path, int fd, off_t size, const OutPathSpe
     if (s->text_prefix && pl <= sizeof head && pread(fd, head, pl, 0) == (ssize_t)pl &&
         memcmp(head, s->text_prefix, pl) == 0)
         return 0;
-    return err_printf(err, errcap, "%s: exists and is not a %s itracr wrote; refusing to "
-                      "overwrite it", path, s->what);
+    return err_printf(err, errcap,
+                      "%s: exists and is not a %s itracr wrote; refusing to "
+                      "overwrite it",
+                      path, s->what);
 }
 
 int out_path_prepare(const char *path, const OutPathSpec *s, char **target, char *err,
@@ -135,9 +143,10 @@ int out_path_prepare(const char *path, const OutPathSpec *s, char **target, char
     if (S_ISDIR(st.st_mode)) {
         rc = err_printf(err, errcap, "%s: is a directory", path);
     } else if (!S_ISREG(st.st_mode)) {
-        rc = err_printf(err, errcap, "%s: is a device, FIFO or socket, not a regular file; "
-                        "refusing to replace it%s", path,
-                        s->allow_stdout ? " (use '-' for standard output)" : "");
+        rc = err_printf(err, errcap,
+                        "%s: is a device, FIFO or socket, not a regular file; "
+                        "refusing to replace it%s",
+                        path, s->allow_stdout ? " (use '-' for standard output)" : "");
     }
     for (int i = 0; rc == 0 && s->inputs && s->inputs[i]; i++)
         if (out_path_same_file(t, s->inputs[i]))

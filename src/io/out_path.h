@@ -19,13 +19,13 @@
 #include <stddef.h>
 
 typedef struct OutPathSpec {
-    const char *what;            /* for messages: "model", "SVG", "log", ... */
-    const char *const *inputs;   /* paths the command reads; NULL-terminated, may be NULL */
-    const char *st_format;       /* safetensors output: the metadata "format" it writes */
-    const char *text_prefix;     /* text output: an existing file must start with this (or be
+    const char *what;          /* for messages: "model", "SVG", "log", ... */
+    const char *const *inputs; /* paths the command reads; NULL-terminated, may be NULL */
+    const char *st_format;     /* safetensors output: the metadata "format" it writes */
+    const char *text_prefix;   /* text output: an existing file must start with this (or be
                                   * empty); NULL accepts none (any existing file is refused) */
-    bool replace;                /* an existing output of the right kind may be replaced */
-    bool allow_stdout;           /* '-' means standard output */
+    bool replace;              /* an existing output of the right kind may be replaced */
+    bool allow_stdout;         /* '-' means standard output */
 } OutPathSpec;
 
 /* Checks path against spec. On success returns 0 and sets *target to the path to write

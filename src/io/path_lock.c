@@ -24,9 +24,10 @@ int path_lock(const char *path, const char *what, char *err, size_t errcap) {
         int e = errno;
         close(fd);
         if (e == EWOULDBLOCK)
-            err_printf(err, errcap, "%s is in use by another itracr process (%s); wait for it to finish", path, what);
-        else
-            err_printf(err, errcap, "%s: cannot lock: %s", path, strerror(e));
+            err_printf(err, errcap,
+                       "%s is in use by another itracr process (%s); wait for it to finish", path,
+                       what);
+        else err_printf(err, errcap, "%s: cannot lock: %s", path, strerror(e));
         return -1;
     }
     return fd;

@@ -191,18 +191,18 @@ static int plan_build(const StWriter *w, Plan *p, char *err, size_t errcap) {
         if (check_text("tensor name", t->name, err, errcap) != 0) goto done;
         if (strcmp(t->name, "__metadata__") == 0) {
             err_printf(err, errcap,
-                    "safetensors writer: \"__metadata__\" is reserved, not a tensor name");
+                       "safetensors writer: \"__metadata__\" is reserved, not a tensor name");
             goto done;
         }
         if (!dtype_ok(t->dtype)) {
             err_printf(err, errcap, "safetensors writer: tensor \"%s\": invalid dtype %d", t->name,
-                    (int)t->dtype);
+                       (int)t->dtype);
             goto done;
         }
         if (t->ndim < 0 || t->ndim > ST_MAX_DIMS) {
             err_printf(err, errcap,
-                    "safetensors writer: tensor \"%s\": %d dimensions (0 to %d allowed)", t->name,
-                    t->ndim, ST_MAX_DIMS);
+                       "safetensors writer: tensor \"%s\": %d dimensions (0 to %d allowed)",
+                       t->name, t->ndim, ST_MAX_DIMS);
             goto done;
         }
         order[i] = t;
@@ -212,7 +212,7 @@ static int plan_build(const StWriter *w, Plan *p, char *err, size_t errcap) {
     for (int i = 1; i < w->n; i++)
         if (strcmp(order[i - 1]->name, order[i]->name) == 0) {
             err_printf(err, errcap, "safetensors writer: duplicate tensor name \"%s\"",
-                    order[i]->name);
+                       order[i]->name);
             goto done;
         }
     qsort(order, (size_t)w->n, sizeof *order, cmp_storage);
@@ -225,7 +225,7 @@ static int plan_build(const StWriter *w, Plan *p, char *err, size_t errcap) {
     for (int i = 1; i < w->n_meta; i++)
         if (strcmp(morder[i - 1]->key, morder[i]->key) == 0) {
             err_printf(err, errcap, "safetensors writer: duplicate metadata key \"%s\"",
-                    morder[i]->key);
+                       morder[i]->key);
             goto done;
         }
 
@@ -246,10 +246,11 @@ static int plan_build(const StWriter *w, Plan *p, char *err, size_t errcap) {
         const StTensor *t = order[i];
         uint64_t nb;
         if (tensor_bytes(t->dtype, t->ndim, t->shape, &nb) != 0) {
-            err_printf(err, errcap,
-                    "safetensors writer: tensor \"%s\": shape has a negative dimension, one over "
-                    "2^53-1, or too many bytes",
-                    t->name);
+            err_printf(
+                err, errcap,
+                "safetensors writer: tensor \"%s\": shape has a negative dimension, one over "
+                "2^53-1, or too many bytes",
+                t->name);
             goto done;
         }
         if (nb > 0 && !t->data) {
@@ -273,8 +274,9 @@ static int plan_build(const StWriter *w, Plan *p, char *err, size_t errcap) {
     sb_append(&h, "}");
     while (h.len % 8 != 0) sb_append(&h, " ");
     if (h.len > ST_MAX_HEADER) {
-        err_printf(err, errcap, "safetensors writer: header of %zu bytes exceeds the %llu-byte limit",
-                h.len, (unsigned long long)ST_MAX_HEADER);
+        err_printf(err, errcap,
+                   "safetensors writer: header of %zu bytes exceeds the %llu-byte limit", h.len,
+                   (unsigned long long)ST_MAX_HEADER);
         goto done;
     }
     if (offset > (uint64_t)SIZE_MAX - 8 - h.len) {
@@ -344,10 +346,8 @@ int st_writer_save(const StWriter *w, const char *path, char *err, size_t errcap
         for (int i = 0; rc == 0 && i < w->n; i++)
             if (p.sizes[i])
                 rc = atomic_file_write(&f, p.order[i]->data, (size_t)p.sizes[i], err, errcap);
-        if (rc == 0)
-            rc = atomic_file_commit(&f, err, errcap);
-        else
-            atomic_file_abort(&f);
+        if (rc == 0) rc = atomic_file_commit(&f, err, errcap);
+        else atomic_file_abort(&f);
     }
     plan_free(&p);
     return rc;
@@ -413,27 +413,32 @@ static void shape_text(const StTensor *t, char *out, size_t cap) {
 static int parse_header(const unsigned char *buf, size_t len, const char *label, cJSON **root,
                         uint64_t *hl_out, char *err, size_t errcap) {
     if (len < 8)
-        return err_printf(err, errcap, "%s: truncated: %zu bytes, too short for the 8-byte header length",
-                          label, len);
+        return err_printf(err, errcap,
+                          "%s: truncated: %zu bytes, too short for the 8-byte header length", label,
+                          len);
     uint64_t hl = 0;
     for (int i = 7; i >= 0; i--) hl = (hl << 8) | buf[i];
     if (hl > ST_MAX_HEADER)
         return err_printf(err, errcap, "%s: header length %llu exceeds the %llu-byte limit", label,
                           (unsigned long long)hl, (unsigned long long)ST_MAX_HEADER);
     if (hl > len - 8)
-        return err_printf(err, errcap, "%s: truncated: header says %llu bytes, file has %zu after the length",
+        return err_printf(err, errcap,
+                          "%s: truncated: header says %llu bytes, file has %zu after the length",
                           label, (unsigned long long)hl, len - 8);
     const char *hdr = (const char *)buf + 8;
     if (hl == 0) return err_printf(err, errcap, "%s: header is empty (length 0)", label);
     if (hdr[0] != '{') return err_printf(err, errcap, "%s: header does not start with '{'", label);
-    if (!json_utf8_valid(hdr, (size_t)hl)) return err_printf(err, errcap, "%s: header is not valid UTF-8", label);
+    if (!json_utf8_valid(hdr, (size_t)hl))
+        return err_printf(err, errcap, "%s: header is not valid UTF-8", label);
     if (has_escaped_nul(hdr, (size_t)hl))
-        return err_printf(err, errcap, "%s: header contains an escaped NUL character (\\u0000)", label);
+        return err_printf(err, errcap, "%s: header contains an escaped NUL character (\\u0000)",
+                          label);
     char ctx[256];
     snprintf(ctx, sizeof ctx, "%s: header", label);
     if (json_parse(ctx, hdr, (size_t)hl, root, err, errcap) != 0) return 1;
     if (!cJSON_IsObject(*root))
-        return err_printf(err, errcap, "%s: header is a JSON %s, not an object", label, json_type_name(*root));
+        return err_printf(err, errcap, "%s: header is a JSON %s, not an object", label,
+                          json_type_name(*root));
     const char *dup = json_duplicate_key(*root);
     if (dup) return err_printf(err, errcap, "%s: header: duplicate entry \"%s\"", label, dup);
     *hl_out = hl;
@@ -443,8 +448,8 @@ static int parse_header(const unsigned char *buf, size_t len, const char *label,
 /* The header's __metadata__ object (not null) into f->meta. */
 static int parse_metadata(const cJSON *c, const char *label, StFile *f, char *err, size_t errcap) {
     if (!cJSON_IsObject(c))
-        return err_printf(err, errcap, "%s: __metadata__ must be an object of strings, got %s", label,
-                          json_type_name(c));
+        return err_printf(err, errcap, "%s: __metadata__ must be an object of strings, got %s",
+                          label, json_type_name(c));
     const char *mdup = json_duplicate_key(c);
     if (mdup) return err_printf(err, errcap, "%s: __metadata__: duplicate key \"%s\"", label, mdup);
     int nm = 0;
@@ -453,7 +458,8 @@ static int parse_metadata(const cJSON *c, const char *label, StFile *f, char *er
     if (!f->meta) return err_printf(err, errcap, "%s: out of memory", label);
     for (const cJSON *m = c->child; m; m = m->next) {
         if (!cJSON_IsString(m) || !m->valuestring)
-            return err_printf(err, errcap, "%s: __metadata__ value of \"%s\" must be a string, got %s", label,
+            return err_printf(err, errcap,
+                              "%s: __metadata__ value of \"%s\" must be a string, got %s", label,
                               m->string, json_type_name(m));
         StMeta *sm = &f->meta[f->n_meta++];
         sm->key = xstrdup(m->string);
@@ -464,37 +470,42 @@ static int parse_metadata(const cJSON *c, const char *label, StFile *f, char *er
 
 /* One tensor entry of the header: appends f->tensors[f->n] (its data inside data, a buffer of
  * data_len bytes) and its byte span. */
-static int parse_tensor(const cJSON *c, const char *label, const unsigned char *data, size_t data_len,
-                        StFile *f, Span *span, char *err, size_t errcap) {
+static int parse_tensor(const cJSON *c, const char *label, const unsigned char *data,
+                        size_t data_len, StFile *f, Span *span, char *err, size_t errcap) {
     const char *name = c->string;
     StTensor *t = &f->tensors[f->n];
     char ctx[256];
     snprintf(ctx, sizeof ctx, "%s: tensor \"%s\"", label, name);
-    if (!cJSON_IsObject(c)) return err_printf(err, errcap, "%s: entry must be an object, got %s", ctx, json_type_name(c));
+    if (!cJSON_IsObject(c))
+        return err_printf(err, errcap, "%s: entry must be an object, got %s", ctx,
+                          json_type_name(c));
     t->name = xstrdup(name);
     f->n++; /* from here on st_file_free owns the name */
     const char *dt;
     const cJSON *shape, *offs;
     if (json_get_string(c, "dtype", ctx, &dt, err, errcap) != 0) return 1;
-    if (st_dtype_parse(dt, &t->dtype) != 0) return err_printf(err, errcap, "%s: unknown dtype \"%s\"", ctx, dt);
+    if (st_dtype_parse(dt, &t->dtype) != 0)
+        return err_printf(err, errcap, "%s: unknown dtype \"%s\"", ctx, dt);
     if (json_get_array(c, "shape", ctx, &shape, err, errcap) != 0) return 1;
     int nd = cJSON_GetArraySize(shape);
     if (nd > ST_MAX_DIMS)
-        return err_printf(err, errcap, "%s: shape has %d dimensions, at most %d are supported", ctx, nd,
-                          ST_MAX_DIMS);
+        return err_printf(err, errcap, "%s: shape has %d dimensions, at most %d are supported", ctx,
+                          nd, ST_MAX_DIMS);
     t->ndim = nd;
     int d = 0;
     for (const cJSON *e = shape->child; e; e = e->next, d++)
         if (nonneg_int(e, &t->shape[d]) != 0)
-            return err_printf(err, errcap, "%s: shape entry %d is not an integer in [0, 2^53-1]", ctx, d);
+            return err_printf(err, errcap, "%s: shape entry %d is not an integer in [0, 2^53-1]",
+                              ctx, d);
     if (json_get_array(c, "data_offsets", ctx, &offs, err, errcap) != 0) return 1;
     int64_t b, e;
     if (cJSON_GetArraySize(offs) != 2 || nonneg_int(offs->child, &b) != 0 ||
         nonneg_int(offs->child->next, &e) != 0)
-        return err_printf(err, errcap, "%s: data_offsets must be two integers [begin, end] in [0, 2^53-1]", ctx);
+        return err_printf(err, errcap,
+                          "%s: data_offsets must be two integers [begin, end] in [0, 2^53-1]", ctx);
     if (e < b)
-        return err_printf(err, errcap, "%s: data_offsets [%lld, %lld] end before they begin", ctx, (long long)b,
-                          (long long)e);
+        return err_printf(err, errcap, "%s: data_offsets [%lld, %lld] end before they begin", ctx,
+                          (long long)b, (long long)e);
     uint64_t nb;
     char st[160];
     shape_text(t, st, sizeof st);
@@ -502,11 +513,15 @@ static int parse_tensor(const cJSON *c, const char *label, const unsigned char *
         return err_printf(err, errcap, "%s: shape %s times %zu-byte %s overflows", ctx, st,
                           st_dtype_size(t->dtype), dt);
     if ((uint64_t)(e - b) != nb)
-        return err_printf(err, errcap, "%s: data_offsets [%lld, %lld] span %lld bytes, but shape %s of %s needs %llu",
-                          ctx, (long long)b, (long long)e, (long long)(e - b), st, dt, (unsigned long long)nb);
+        return err_printf(
+            err, errcap,
+            "%s: data_offsets [%lld, %lld] span %lld bytes, but shape %s of %s needs %llu", ctx,
+            (long long)b, (long long)e, (long long)(e - b), st, dt, (unsigned long long)nb);
     if ((uint64_t)e > data_len)
-        return err_printf(err, errcap, "%s: data_offsets [%lld, %lld] go past the end of the %zu-byte data buffer",
-                          ctx, (long long)b, (long long)e, data_len);
+        return err_printf(
+            err, errcap,
+            "%s: data_offsets [%lld, %lld] go past the end of the %zu-byte data buffer", ctx,
+            (long long)b, (long long)e, data_len);
     t->nbytes = (size_t)nb;
     t->data = data + (size_t)b;
     *span = (Span){(uint64_t)b, (uint64_t)e, f->n - 1};
@@ -522,19 +537,23 @@ static int check_tiling(const StFile *f, Span *spans, size_t data_len, const cha
     for (int i = 0; i < f->n; i++) {
         const Span *s = &spans[i];
         if (s->begin > expect)
-            return err_printf(err, errcap,
-                              "%s: gap in the data buffer: bytes [%llu, %llu) belong to no tensor (next is "
-                              "\"%s\")",
-                              label, (unsigned long long)expect, (unsigned long long)s->begin,
-                              f->tensors[s->index].name);
+            return err_printf(
+                err, errcap,
+                "%s: gap in the data buffer: bytes [%llu, %llu) belong to no tensor (next is "
+                "\"%s\")",
+                label, (unsigned long long)expect, (unsigned long long)s->begin,
+                f->tensors[s->index].name);
         if (s->begin < expect)
-            return err_printf(err, errcap, "%s: tensor \"%s\" overlaps tensor \"%s\" in the data buffer", label,
+            return err_printf(err, errcap,
+                              "%s: tensor \"%s\" overlaps tensor \"%s\" in the data buffer", label,
                               f->tensors[s->index].name, f->tensors[spans[i - 1].index].name);
         expect = s->end;
     }
     if (expect != data_len)
-        return err_printf(err, errcap, "%s: the tensors cover %llu bytes of the %zu-byte data buffer (trailing bytes)",
-                          label, (unsigned long long)expect, data_len);
+        return err_printf(
+            err, errcap,
+            "%s: the tensors cover %llu bytes of the %zu-byte data buffer (trailing bytes)", label,
+            (unsigned long long)expect, data_len);
     return 0;
 }
 

@@ -9,7 +9,18 @@
 #include <stdint.h>
 
 typedef enum {
-    ST_F32, ST_F64, ST_I16, ST_I32, ST_I64, ST_U8, ST_I8, ST_U16, ST_U32, ST_U64, ST_F16, ST_BF16,
+    ST_F32,
+    ST_F64,
+    ST_I16,
+    ST_I32,
+    ST_I64,
+    ST_U8,
+    ST_I8,
+    ST_U16,
+    ST_U32,
+    ST_U64,
+    ST_F16,
+    ST_BF16,
     ST_BOOL
 } StDtype;
 
@@ -30,7 +41,7 @@ typedef struct StTensor {
     StDtype dtype;
     int ndim;
     int64_t shape[ST_MAX_DIMS];
-    const void *data;   /* writer: borrowed from the caller; reader: points into the file buffer */
+    const void *data; /* writer: borrowed from the caller; reader: points into the file buffer */
     size_t nbytes;
 } StTensor;
 
@@ -73,7 +84,7 @@ int st_writer_serialize(const StWriter *w, unsigned char **out, size_t *out_len,
 
 /* ---- reading ---- */
 typedef struct StFile {
-    unsigned char *buf;  /* whole file */
+    unsigned char *buf; /* whole file */
     size_t len;
     StTensor *tensors;
     int n;

@@ -18,7 +18,8 @@ static int cmp_key(const void *a, const void *b) {
     return strcmp(x->key, y->key);
 }
 
-static void digest(const StTensor *ts, int n, const StMeta *meta, int n_meta, char out[ST_DIGEST_HEX]) {
+static void digest(const StTensor *ts, int n, const StMeta *meta, int n_meta,
+                   char out[ST_DIGEST_HEX]) {
     const StTensor **order = malloc(sizeof *order * (size_t)(n ? n : 1)); /* [n] */
     if (!order) abort();
     for (int i = 0; i < n; i++) order[i] = &ts[i];
@@ -76,7 +77,9 @@ int st_digest_check(const StFile *f, const char *label, char *err, size_t errcap
     char got[ST_DIGEST_HEX];
     digest(f->tensors, f->n, f->meta, f->n_meta, got);
     if (strcmp(want, got) != 0)
-        return err_printf(err, errcap, "%s: the content does not match its checksum (%s %s, "
-                          "computed %s): the file is corrupt", label, ST_DIGEST_KEY, want, got);
+        return err_printf(err, errcap,
+                          "%s: the content does not match its checksum (%s %s, "
+                          "computed %s): the file is corrupt",
+                          label, ST_DIGEST_KEY, want, got);
     return 0;
 }

@@ -36,16 +36,20 @@ int canon_find_atom(const Canon *c, const double *v) {
 int canon_add_atom(Canon *c, const double *v, int kind, int group, const char *where) {
     int D = c->D;
     if (c->na == D) {
-        err_printf(c->err, c->errcap, "%s: writes more directions than the residual stream has (%d)", where, D);
+        err_printf(c->err, c->errcap,
+                   "%s: writes more directions than the residual stream has (%d)", where, D);
         return -1;
     }
     if (fabs(sqrt(canon_dot(v, v, D)) - 1) > CANON_TOL) {
-        err_printf(c->err, c->errcap, "%s: a written direction is not a unit vector (norm %.6g)", where, sqrt(canon_dot(v, v, D)));
+        err_printf(c->err, c->errcap, "%s: a written direction is not a unit vector (norm %.6g)",
+                   where, sqrt(canon_dot(v, v, D)));
         return -1;
     }
     for (int k = 0; k < c->na; k++)
         if (fabs(canon_dot(c->at + (size_t)k * D, v, D)) > CANON_TOL) {
-            err_printf(c->err, c->errcap, "%s: a written direction is not orthogonal to the directions written before", where);
+            err_printf(c->err, c->errcap,
+                       "%s: a written direction is not orthogonal to the directions written before",
+                       where);
             return -1;
         }
     memcpy(c->at + (size_t)c->na * D, v, sizeof(double) * (size_t)D);
@@ -94,8 +98,10 @@ static int complement(Canon *c, double *u) {
     if (n > rank) memcpy(u, q + (size_t)rank * D, sizeof(double) * (size_t)D);
     free(q);
     if (rank != D - 1)
-        return err_printf(c->err, c->errcap,
-                          "token embedding: the written directions leave %d dimensions for `one`, not 1", D - rank);
+        return err_printf(
+            c->err, c->errcap,
+            "token embedding: the written directions leave %d dimensions for `one`, not 1",
+            D - rank);
     return 0;
 }
 
@@ -107,7 +113,9 @@ static int canon_embeddings(Canon *c) {
     bool shared = V > 1;
     for (int t = 0; t < V && shared; t++)
         for (int s = 0; s < t && shared; s++)
-            shared = fabs(canon_dot(m->token_embed + (size_t)t * D, m->token_embed + (size_t)s * D, D) - 1) < CANON_TOL;
+            shared =
+                fabs(canon_dot(m->token_embed + (size_t)t * D, m->token_embed + (size_t)s * D, D) -
+                     1) < CANON_TOL;
     double *v = malloc(sizeof(double) * (size_t)D * 2), *one = v + D; /* [D] each */
     int rc = 0;
     if (shared) {
@@ -120,11 +128,13 @@ static int canon_embeddings(Canon *c) {
             for (int t = 0; t < V; t++) w += m->token_embed[(size_t)t * D + i];
             one[i] = w / (V + 1) + sg * v[i] / sqrt(V + 1.0);
         }
-        if ((c->one = canon_add_atom(c, one, AK_ONE, c->ngroups++, "token embedding")) < 0) goto fail;
+        if ((c->one = canon_add_atom(c, one, AK_ONE, c->ngroups++, "token embedding")) < 0)
+            goto fail;
     }
     int gt = c->ngroups++;
     for (int t = 0; t < V; t++) {
-        for (int i = 0; i < D; i++) v[i] = m->token_embed[(size_t)t * D + i] - (shared ? one[i] : 0);
+        for (int i = 0; i < D; i++)
+            v[i] = m->token_embed[(size_t)t * D + i] - (shared ? one[i] : 0);
         int g = t == m->bos_id || t == m->pad_id ? c->ngroups++ : gt;
         int k = canon_add_atom(c, v, AK_CAT, g, "token embedding");
         if (k < 0) goto fail;
@@ -136,7 +146,9 @@ static int canon_embeddings(Canon *c) {
     }
     c->gidx = c->ngroups++;
     for (int p = 1; p <= c->N; p++)
-        if (canon_add_atom(c, m->pos_embed + (size_t)p * D, AK_CAT, c->gidx, "position embedding") < 0) goto fail;
+        if (canon_add_atom(c, m->pos_embed + (size_t)p * D, AK_CAT, c->gidx, "position embedding") <
+            0)
+            goto fail;
     goto out;
 fail:
     rc = 1;
@@ -146,14 +158,16 @@ out:
 }
 
 /* Every column of w [D, cols] (columns c0 .. c0+n-1) lies in the span of the first n_atoms atoms. */
-static int reads_known(Canon *c, const double *w, int cols, int c0, int n, int n_atoms, const char *where) {
+static int reads_known(Canon *c, const double *w, int cols, int c0, int n, int n_atoms,
+                       const char *where) {
     int D = c->D;
     double *col = malloc(sizeof(double) * (size_t)D * 2), *coef = col + D; /* [D] each */
     int rc = 0;
     for (int j = c0; j < c0 + n && !rc; j++) {
         for (int d = 0; d < D; d++) col[d] = w[(size_t)d * cols + j];
         if (canon_dot(col, col, D) > 0 && canon_coefs(c, col, n_atoms, coef) > CANON_TOL)
-            rc = err_printf(c->err, c->errcap, "%s: reads a direction no earlier block writes", where);
+            rc = err_printf(c->err, c->errcap, "%s: reads a direction no earlier block writes",
+                            where);
     }
     free(col);
     return rc;
@@ -165,10 +179,12 @@ static int canon_head(Canon *c, int l, int h) {
     int D = c->D, ks = c->m->key_size, HK = c->m->num_heads * ks, c0 = h * ks, na0 = c->na;
     char where[64];
     snprintf(where, sizeof where, "layer %d head %d", l, h);
-    if (reads_known(c, L->q, HK, c0, ks, na0, where) || reads_known(c, L->k, HK, c0, ks, na0, where) ||
+    if (reads_known(c, L->q, HK, c0, ks, na0, where) ||
+        reads_known(c, L->k, HK, c0, ks, na0, where) ||
         reads_known(c, L->v, HK, c0, ks, na0, where))
         return 1;
-    double *t = malloc(sizeof(double) * (size_t)(ks + 2 * D)), *img = t + ks, *coef = img + D; /* [ks], [D], [D] */
+    double *t = malloc(sizeof(double) * (size_t)(ks + 2 * D)), *img = t + ks,
+           *coef = img + D; /* [ks], [D], [D] */
     int rc = 0, g = c->ngroups++, n_read = 0, first = -1;
     for (int k = 0; k < na0 && !rc; k++) {
         const double *a = c->at + (size_t)k * D;
@@ -188,8 +204,10 @@ static int canon_head(Canon *c, int l, int h) {
     }
     if (!rc && n_read > 1 && c->kind[first] == AK_SWB) c->kind[first] = AK_CAT;
     for (int j = c0; j < c0 + ks && !rc; j++)
-        if (canon_dot(L->o + (size_t)j * D, L->o + (size_t)j * D, D) > 0 && canon_coefs(c, L->o + (size_t)j * D, c->na, coef) > CANON_TOL)
-            rc = err_printf(c->err, c->errcap, "%s: writes outside the copies of what it reads", where);
+        if (canon_dot(L->o + (size_t)j * D, L->o + (size_t)j * D, D) > 0 &&
+            canon_coefs(c, L->o + (size_t)j * D, c->na, coef) > CANON_TOL)
+            rc = err_printf(c->err, c->errcap, "%s: writes outside the copies of what it reads",
+                            where);
     free(t);
     return rc;
 }
@@ -230,7 +248,8 @@ static void canon_order(const Canon *c, int *pos) {
      * directions keep position order: Tracr's copies of them are in that order too) */
     for (int a = c->na - 1; a >= 0; a--) {
         if (c->copy_of[a] < 0 || c->group[c->copy_of[a]] == c->gidx) continue;
-        if (a + 1 < c->na && c->group[a + 1] == c->group[a]) continue; /* a group once, at its last atom */
+        if (a + 1 < c->na && c->group[a + 1] == c->group[a])
+            continue; /* a group once, at its last atom */
         int n = 0;
         for (int b = 0; b <= a; b++)
             if (c->group[b] == c->group[a]) oc[n++] = b;
@@ -298,7 +317,7 @@ static int ukey_cmp(const void *pa, const void *pb) {
  * multiplied by it. */
 static void canon_units(const Canon *c, const int *pos, ModelLayer *L, int l) {
     int D = c->D, M = c->M;
-    UKey *k = malloc(sizeof(UKey) * (size_t)M);                         /* [M] */
+    UKey *k = malloc(sizeof(UKey) * (size_t)M);                                        /* [M] */
     double *w1 = malloc(sizeof(double) * (size_t)D * M * 2), *w2 = w1 + (size_t)D * M; /* copies */
     for (int j = 0; j < M; j++) {
         const CanonUnit *u = &c->u[(size_t)l * M + j];
@@ -325,7 +344,8 @@ static void canon_units(const Canon *c, const int *pos, ModelLayer *L, int l) {
 static CompiledModel *canon_build(const Canon *c, const int *pos) {
     const CompiledModel *m = c->m;
     int D = c->D, HK = m->num_heads * m->key_size;
-    double *r = malloc(sizeof(double) * (size_t)D * D * 2), *rinv = r + (size_t)D * D; /* [D, D] each */
+    double *r = malloc(sizeof(double) * (size_t)D * D * 2),
+           *rinv = r + (size_t)D * D; /* [D, D] each */
     for (int a = 0; a < D; a++)
         for (int i = 0; i < D; i++) {
             rinv[(size_t)pos[a] * D + i] = c->at[(size_t)a * D + i]; /* row pos[a] = atom a */
@@ -370,15 +390,17 @@ static int canon_read(Canon *c) {
         if (canon_mlp(c, l)) return 1;
     }
     if (c->na != c->D)
-        return err_printf(c->err, c->errcap, "the blocks explain %d of the %d residual directions", c->na, c->D);
+        return err_printf(c->err, c->errcap, "the blocks explain %d of the %d residual directions",
+                          c->na, c->D);
     return 0;
 }
 
-int lift_canon(const CompiledModel *m, unsigned variant, CompiledModel **out, CanonInfo *info, char *err,
-               size_t errcap) {
+int lift_canon(const CompiledModel *m, unsigned variant, CompiledModel **out, CanonInfo *info,
+               char *err, size_t errcap) {
     *out = NULL;
     memset(info, 0, sizeof *info);
-    if (m->bos_id < 0 || m->bos_id >= m->vocab_size) return err_printf(err, errcap, "the model has no BOS token");
+    if (m->bos_id < 0 || m->bos_id >= m->vocab_size)
+        return err_printf(err, errcap, "the model has no BOS token");
     Canon c;
     memset(&c, 0, sizeof c);
     c.m = m;
@@ -388,9 +410,10 @@ int lift_canon(const CompiledModel *m, unsigned variant, CompiledModel **out, Ca
     c.one = c.bos = -1;
     c.err = err, c.errcap = errcap;
     int D = c.D;
-    c.at = malloc(sizeof(double) * (size_t)D * D);                    /* [D, D] */
-    c.kind = malloc(sizeof(int) * (size_t)D * 4), c.group = c.kind + D, c.copy_of = c.group + D; /* [D] each */
-    int *pos = c.copy_of + D;                                            /* [D] */
+    c.at = malloc(sizeof(double) * (size_t)D * D); /* [D, D] */
+    c.kind = malloc(sizeof(int) * (size_t)D * 4), c.group = c.kind + D,
+    c.copy_of = c.group + D;                                                  /* [D] each */
+    int *pos = c.copy_of + D;                                                 /* [D] */
     c.u = calloc((size_t)m->num_layers * (size_t)c.M + 1, sizeof(CanonUnit)); /* [layers, M] */
     int rc = canon_read(&c);
     info->n_ambiguous = c.n_amb;

@@ -34,14 +34,14 @@
 #define CANON_MAX_AMBIGUOUS 6
 
 typedef struct CanonInfo {
-    int n_ambiguous;   /* numerical directions of unknown sign met (bits 1.. of variant) */
-    int n_found;       /* directions found before the refusal (D when none): how far it got */
+    int n_ambiguous; /* numerical directions of unknown sign met (bits 1.. of variant) */
+    int n_found;     /* directions found before the refusal (D when none): how far it got */
 } CanonInfo;
 
 /* Rewrites m into the basis its weights are Tracr-sparse in, hidden units in Tracr's block
  * order with their scales undone. Returns 0 with *out (free with compiled_model_free), or 1
  * with the reason in err; info is filled either way. */
-int lift_canon(const CompiledModel *m, unsigned variant, CompiledModel **out, CanonInfo *info, char *err,
-               size_t errcap);
+int lift_canon(const CompiledModel *m, unsigned variant, CompiledModel **out, CanonInfo *info,
+               char *err, size_t errcap);
 
 #endif

@@ -12,28 +12,29 @@ enum { U_DEAD, U_START, U_PAIR, U_LIN, U_SEQ, U_MAP, U_FREE, U_CLEAN };
 
 typedef struct CanonUnit {
     int kind;
-    double s;          /* the scale tf_scale gave it (W1 column / s, W2 row * s undo it) */
-    int blk;           /* block in this layer (units of a block stay together) */
-    int x, y;          /* atoms: PAIR/LIN: the input; SEQ: inputs (x's group first); MAP: output */
-    double tau, sub;   /* PAIR: the threshold its kink sits at, the start unit last; LIN: input, sign */
+    double s; /* the scale tf_scale gave it (W1 column / s, W2 row * s undo it) */
+    int blk;  /* block in this layer (units of a block stay together) */
+    int x, y; /* atoms: PAIR/LIN: the input; SEQ: inputs (x's group first); MAP: output */
+    double tau,
+        sub; /* PAIR: the threshold its kink sits at, the start unit last; LIN: input, sign */
 } CanonUnit;
 
 typedef struct Canon {
     const CompiledModel *m;
     int D, M, N, V;
-    double L;          /* mlp_exactness */
-    double *at;        /* [D, D]: row k = atom k in the given model's coordinates */
+    double L;   /* mlp_exactness */
+    double *at; /* [D, D]: row k = atom k in the given model's coordinates */
     int na;
-    int *kind;         /* [D] AK_* */
-    int *group;        /* [D] source that wrote it (one SOp each, except a Map's side-by-side twins) */
-    int *copy_of;      /* [D] a head's copy: the atom it copies, else -1 */
+    int *kind;    /* [D] AK_* */
+    int *group;   /* [D] source that wrote it (one SOp each, except a Map's side-by-side twins) */
+    int *copy_of; /* [D] a head's copy: the atom it copies, else -1 */
     int ngroups;
-    int one, bos;      /* atoms (-1 when absent) */
-    int gidx;          /* the index directions' group */
+    int one, bos; /* atoms (-1 when absent) */
+    int gidx;     /* the index directions' group */
     unsigned variant;
-    int n_amb;         /* numerical atoms of unknown sign met so far */
-    CanonUnit *u;      /* [num_layers, M] */
-    int nblk;          /* blocks so far (block ids are model-wide) */
+    int n_amb;    /* numerical atoms of unknown sign met so far */
+    CanonUnit *u; /* [num_layers, M] */
+    int nblk;     /* blocks so far (block ids are model-wide) */
     char *err;
     size_t errcap;
 } Canon;

@@ -22,11 +22,11 @@ static CanonUnit *U(Layer *y, int j);
 struct Layer {
     Canon *c;
     int l, na0;
-    double *ax;        /* [M] weight on the unit's input x (PAIR, LIN) */
-    bool *lone;        /* [M] reads exactly one direction, not `one` */
-    double *raw;       /* [M, D] the part of each W2 row outside the atoms known before */
-    double *o;         /* [M, D] raw * s: the unit's write in Tracr's scale */
-    int *mask_grp;     /* [M] MAP: the group its inputs belong to */
+    double *ax;               /* [M] weight on the unit's input x (PAIR, LIN) */
+    bool *lone;               /* [M] reads exactly one direction, not `one` */
+    double *raw;              /* [M, D] the part of each W2 row outside the atoms known before */
+    double *o;                /* [M, D] raw * s: the unit's write in Tracr's scale */
+    int *mask_grp;            /* [M] MAP: the group its inputs belong to */
     unsigned long long *mask; /* [M] MAP: the inputs as bits of their group */
     int n_readers, words;
     unsigned long long *readby; /* [M, words] MAP: the later readers that read the unit's write */
@@ -40,13 +40,17 @@ static bool reads(const double *w, int cols, int c0, int n, const double *o, int
     double ow = 0, ww = 0;
     for (int j = c0; j < c0 + n; j++) {
         double d = 0;
-        for (int i = 0; i < D; i++) d += o[i] * w[(size_t)i * cols + j], ww += w[(size_t)i * cols + j] * w[(size_t)i * cols + j];
+        for (int i = 0; i < D; i++)
+            d += o[i] * w[(size_t)i * cols + j],
+                ww += w[(size_t)i * cols + j] * w[(size_t)i * cols + j];
         ow += d * d;
     }
     return ow > 1e-12 * (ww > 0 ? ww : 1);
 }
 
-static bool tracked(Layer *y, int j) { return (U(y, j)->kind == U_MAP && y->mask_grp[j] >= 0) || U(y, j)->kind == U_SEQ; }
+static bool tracked(Layer *y, int j) {
+    return (U(y, j)->kind == U_MAP && y->mask_grp[j] >= 0) || U(y, j)->kind == U_SEQ;
+}
 
 /* Later readers that read each MAP or SEQ unit's write: directions one reader reads together
  * belong to one SOp (a head's query, key or value space, a table row's input, the output),
@@ -64,10 +68,21 @@ static void later_readers(Layer *y) {
         const ModelLayer *L = l < m->num_layers ? &m->layers[l] : NULL;
         int nc = L ? 3 * H + M : 1;
         for (int k = 0; k < nc; k++, r++) {
-            const double *w = !L ? m->unembed : k < 3 * H ? (k < H ? L->q : k < 2 * H ? L->k : L->v) : L->w1;
-            int cols = !L ? m->n_out : k < 3 * H ? HK : M, c0 = !L ? 0 : k < 3 * H ? (k % H) * ks : k - 3 * H;
+            const double *w = !L          ? m->unembed
+                              : k < 3 * H ? (k < H       ? L->q
+                                             : k < 2 * H ? L->k
+                                                         : L->v)
+                                          : L->w1;
+            int cols = !L          ? m->n_out
+                       : k < 3 * H ? HK
+                                   : M,
+                c0 = !L          ? 0
+                     : k < 3 * H ? (k % H) * ks
+                                 : k - 3 * H;
             int n = !L ? m->n_out : k < 3 * H ? ks : 1;
-            if (L && k >= 3 * H && c->one >= 0 && reads(w, cols, c0, n, c->at + (size_t)c->one * D, D)) continue;
+            if (L && k >= 3 * H && c->one >= 0 &&
+                reads(w, cols, c0, n, c->at + (size_t)c->one * D, D))
+                continue;
             for (int j = 0; j < M; j++)
                 if (tracked(y, j) && reads(w, cols, c0, n, y->o + (size_t)j * D, D))
                     y->readby[(size_t)j * y->words + r / 64] |= 1ULL << (r % 64);
@@ -133,7 +148,8 @@ static int classify(Layer *y, int j) {
     int x = in[0];
     if (mx == 0) u->kind = n_raw > 1e-9 ? U_FREE : U_DEAD, u->s = n_raw > 1e-9 ? 1 / n_raw : 1;
     else if (nin == 0 && a_one > 0) u->kind = U_START, u->s = a_one, u->tau = INFINITY;
-    else if (nin == 1 && x == c->bos && a_one == 0 && coef[x] > 0) u->kind = U_CLEAN, u->s = coef[x];
+    else if (nin == 1 && x == c->bos && a_one == 0 && coef[x] > 0)
+        u->kind = U_CLEAN, u->s = coef[x];
     else if (nin == 1 && (a_one != 0 || c->kind[x] != AK_CAT) && coef[x] > 0)
         u->kind = U_PAIR, u->s = coef[x] / c->L, u->tau = -a_one / coef[x];
     else if (nin == 1 && a_one == 0 && coef[x] < 0) u->kind = U_LIN, u->s = -coef[x];
@@ -154,7 +170,8 @@ static int classify(Layer *y, int j) {
             i++;
         }
         for (int k = 0; k < y->na0; k++)
-            if (fabs(coef[k]) > CANON_ZERO * mx && c->group[k] != g) rc = unit_fail(y, j, "a map unit reads several SOps");
+            if (fabs(coef[k]) > CANON_ZERO * mx && c->group[k] != g)
+                rc = unit_fail(y, j, "a map unit reads several SOps");
         y->mask_grp[j] = exact ? g : -1;
         y->mask[j] = bits;
     } else rc = unit_fail(y, j, "reads its inputs in none of Tracr's MLP shapes");
@@ -172,7 +189,8 @@ static void cover_blocks(Layer *y, int g, int n_vals) {
     Canon *c = y->c;
     int M = c->M;
     unsigned long long full = n_vals >= 64 ? ~0ULL : (1ULL << n_vals) - 1;
-    int *stack = malloc(sizeof(int) * (size_t)(M + 1)), *next = malloc(sizeof(int) * (size_t)(M + 1));
+    int *stack = malloc(sizeof(int) * (size_t)(M + 1)),
+        *next = malloc(sizeof(int) * (size_t)(M + 1));
     for (;;) {
         /* depth-first: the unit covering the lowest uncovered value, among unassigned units */
         int depth = 0;
@@ -190,7 +208,9 @@ static void cover_blocks(Layer *y, int g, int n_vals) {
             int low = 0;
             while (cov >> low & 1) low++;
             int j = next[depth];
-            while (j < M && !(U(y, j)->blk < 0 && U(y, j)->kind == U_MAP && y->mask_grp[j] == g && (y->mask[j] >> low & 1) && !(y->mask[j] & cov))) j++;
+            while (j < M && !(U(y, j)->blk < 0 && U(y, j)->kind == U_MAP && y->mask_grp[j] == g &&
+                              (y->mask[j] >> low & 1) && !(y->mask[j] & cov)))
+                j++;
             if (j < M) {
                 stack[depth] = j, next[depth] = j + 1;
                 cov |= y->mask[j];
@@ -216,7 +236,8 @@ static bool seq_same_inputs(Layer *y, int j, int b) {
     Canon *c = y->c;
     for (int k = 0; k < c->M; k++)
         if (U(y, k)->blk == b)
-            return c->group[U(y, k)->x] == c->group[U(y, j)->x] && c->group[U(y, k)->y] == c->group[U(y, j)->y];
+            return c->group[U(y, k)->x] == c->group[U(y, j)->x] &&
+                   c->group[U(y, k)->y] == c->group[U(y, j)->y];
     return true;
 }
 
@@ -228,7 +249,9 @@ static int uf_find(int *p, int i) {
 /* Whether unit j's (x, y) pair is already in block b. */
 static bool pair_taken(Layer *y, int j, int b) {
     for (int k = 0; k < y->c->M; k++)
-        if (U(y, k)->blk == b && U(y, k)->kind == U_SEQ && U(y, k)->x == U(y, j)->x && U(y, k)->y == U(y, j)->y) return true;
+        if (U(y, k)->blk == b && U(y, k)->kind == U_SEQ && U(y, k)->x == U(y, j)->x &&
+            U(y, k)->y == U(y, j)->y)
+            return true;
     return false;
 }
 
@@ -243,10 +266,13 @@ static void seq_blocks(Layer *y, int *parent) {
     for (int j = 0; j < M; j++)
         for (int k = j + 1; k < M && U(y, j)->kind == U_SEQ; k++) {
             CanonUnit *u = U(y, j), *v = U(y, k);
-            if (v->kind != U_SEQ || c->group[u->x] != c->group[v->x] || c->group[u->y] != c->group[v->y]) continue;
+            if (v->kind != U_SEQ || c->group[u->x] != c->group[v->x] ||
+                c->group[u->y] != c->group[v->y])
+                continue;
             const double *oj = y->o + (size_t)j * D, *ok = y->o + (size_t)k * D;
             double nj = norm(oj, D), nk = norm(ok, D);
-            if ((nj > 1e-3 && nk > 1e-3 && canon_dot(oj, ok, D) > (1 - CANON_TOL) * nj * nk) || share_reader(y, j, k))
+            if ((nj > 1e-3 && nk > 1e-3 && canon_dot(oj, ok, D) > (1 - CANON_TOL) * nj * nk) ||
+                share_reader(y, j, k))
                 parent[uf_find(parent, k)] = uf_find(parent, j);
         }
     int first = c->nblk;
@@ -293,12 +319,15 @@ static void split_pairs(Layer *y, int x, int *list, int *parent) {
             list[k - 1] = t;
         }
     int B = 1;
-    while (B < n && fabs(U(y, list[B])->tau - U(y, list[0])->tau) < 1e-6 * (1 + fabs(U(y, list[0])->tau))) B++;
+    while (B < n &&
+           fabs(U(y, list[B])->tau - U(y, list[0])->tau) < 1e-6 * (1 + fabs(U(y, list[0])->tau)))
+        B++;
     if (B == 1 || n % (2 * B)) return;
     for (int j = 0; j < M; j++) parent[j] = j;
     for (int i = 0; i < n; i++) /* writes that overlap: one block (starts included) */
         for (int k = 0; k < M; k++)
-            if ((U(y, k)->kind == U_START || (U(y, k)->kind == U_PAIR && U(y, k)->x == x)) && overlap(y, list[i], k))
+            if ((U(y, k)->kind == U_START || (U(y, k)->kind == U_PAIR && U(y, k)->x == x)) &&
+                overlap(y, list[i], k))
                 parent[uf_find(parent, k)] = uf_find(parent, list[i]);
     int first = c->nblk;
     c->nblk += B;
@@ -327,7 +356,8 @@ static void split_pairs(Layer *y, int x, int *list, int *parent) {
     for (int j = 0; j < M; j++) /* a start that shares writes with a block is its start */
         if (U(y, j)->kind == U_START && U(y, j)->blk < 0)
             for (int i = 0; i < n && U(y, j)->blk < 0; i++)
-                if (uf_find(parent, j) == uf_find(parent, list[i]) && norm(y->o + (size_t)list[i] * c->D, c->D) > 1e-6)
+                if (uf_find(parent, j) == uf_find(parent, list[i]) &&
+                    norm(y->o + (size_t)list[i] * c->D, c->D) > 1e-6)
                     U(y, j)->blk = U(y, list[i])->blk;
 }
 
@@ -341,23 +371,29 @@ static int group_units(Layer *y) {
      * weights on x; a negative one without a partner is a numerical Map's (f(v) < 0) */
     for (int j = 0; j < M; j++) {
         CanonUnit *u = U(y, j);
-        if (!y->lone[j] || (u->kind != U_LIN && u->kind != U_MAP && !(u->kind == U_PAIR && u->tau == 0))) continue;
+        if (!y->lone[j] ||
+            (u->kind != U_LIN && u->kind != U_MAP && !(u->kind == U_PAIR && u->tau == 0)))
+            continue;
         bool partner = false;
         for (int k = 0; k < M && !partner; k++)
-            partner = k != j && y->lone[k] && U(y, k)->x == u->x && (y->ax[k] > 0) != (y->ax[j] > 0);
-        if (partner) u->kind = U_LIN, u->s = fabs(y->ax[j]), u->sub = y->ax[j] > 0, y->mask_grp[j] = -1;
+            partner =
+                k != j && y->lone[k] && U(y, k)->x == u->x && (y->ax[k] > 0) != (y->ax[j] > 0);
+        if (partner)
+            u->kind = U_LIN, u->s = fabs(y->ax[j]), u->sub = y->ax[j] > 0, y->mask_grp[j] = -1;
         else if (u->kind == U_LIN) {
             double nr = norm(y->raw + (size_t)j * c->D, c->D);
             u->kind = U_MAP, u->s = nr > 1e-9 ? 1 / nr : -y->ax[j], y->mask_grp[j] = -1;
         }
     }
     for (int j = 0; j < M; j++)
-        for (int d = 0; d < c->D; d++) y->o[(size_t)j * c->D + d] = y->raw[(size_t)j * c->D + d] * U(y, j)->s;
+        for (int d = 0; d < c->D; d++)
+            y->o[(size_t)j * c->D + d] = y->raw[(size_t)j * c->D + d] * U(y, j)->s;
     later_readers(y);
     for (int g = 0; g < c->ngroups; g++) {
         int n = 0;
         for (int k = 0; k < y->na0; k++) n += c->group[k] == g;
-        if (n > 64) return err_printf(c->err, c->errcap, "layer %d: a map over more than 64 values", y->l);
+        if (n > 64)
+            return err_printf(c->err, c->errcap, "layer %d: a map over more than 64 values", y->l);
         cover_blocks(y, g, n);
     }
     int *parent = malloc(sizeof(int) * (size_t)M * 2), *list = parent + M; /* [M] each */
@@ -367,12 +403,15 @@ static int group_units(Layer *y) {
     free(parent);
     int free_blk = -1, n_cover = 0;
     for (int j = 0; j < M; j++)
-        if (U(y, j)->kind == U_MAP && U(y, j)->blk >= 0 && U(y, j)->blk != free_blk) free_blk = U(y, j)->blk, n_cover++;
+        if (U(y, j)->kind == U_MAP && U(y, j)->blk >= 0 && U(y, j)->blk != free_blk)
+            free_blk = U(y, j)->blk, n_cover++;
     for (int j = 0; j < M; j++) {
         CanonUnit *u = U(y, j);
         if (u->blk >= 0 || u->kind == U_DEAD || u->kind == U_START) continue;
         if (u->kind == U_FREE) {
-            if (n_cover != 1) return unit_fail(y, j, "writes without reading, beside no single table it could belong to");
+            if (n_cover != 1)
+                return unit_fail(
+                    y, j, "writes without reading, beside no single table it could belong to");
             u->blk = free_blk;
             continue;
         }
@@ -380,9 +419,11 @@ static int group_units(Layer *y) {
         for (int k = j + 1; k < M; k++) {
             CanonUnit *v = U(y, k);
             const double *oj = y->o + (size_t)j * c->D, *ok = y->o + (size_t)k * c->D;
-            bool same = v->blk < 0 && v->kind == u->kind &&
-                        ((u->kind == U_PAIR && v->x == u->x) ||
-                         (u->kind == U_LIN && fabs(canon_dot(oj, ok, c->D)) > (1 - CANON_TOL) * norm(oj, c->D) * norm(ok, c->D)));
+            bool same =
+                v->blk < 0 && v->kind == u->kind &&
+                ((u->kind == U_PAIR && v->x == u->x) ||
+                 (u->kind == U_LIN && fabs(canon_dot(oj, ok, c->D)) >
+                                          (1 - CANON_TOL) * norm(oj, c->D) * norm(ok, c->D)));
             if (same) v->blk = u->blk;
         }
     }
@@ -430,7 +471,8 @@ static int chain(Layer *y, const int *units, int n, bool commit, int g) {
     memcpy(R, y->o + (size_t)units[n - 1] * D, sizeof(double) * (size_t)D);
     int rc = 0, first = -1;
     for (int r = 1; r < nr && !rc; r++) {
-        const double *p0 = y->o + (size_t)units[2 * r - 2] * D, *p1 = y->o + (size_t)units[2 * r - 1] * D;
+        const double *p0 = y->o + (size_t)units[2 * r - 2] * D,
+                     *p1 = y->o + (size_t)units[2 * r - 1] * D;
         for (int d = 0; d < D; d++) {
             R[(size_t)r * D + d] = R[(size_t)(r - 1) * D + d] + p0[d];
             if (fabs(p0[d] + p1[d]) > CANON_TOL * (1 + fabs(p0[d]))) rc = 1; /* opposite steps */
@@ -489,7 +531,8 @@ static int match_starts(Layer *y, const int *starts, int ns, const int *blocks, 
         CanonUnit *s = U(y, starts[0]);
         s->blk = b;
         int n = block_units(y, b, list);
-        if (!chain(y, list, n, false, -1) && !match_starts(y, starts + 1, ns - 1, blocks, nb, list)) return 0;
+        if (!chain(y, list, n, false, -1) && !match_starts(y, starts + 1, ns - 1, blocks, nb, list))
+            return 0;
         s->blk = -1;
     }
     return 1;
@@ -501,7 +544,11 @@ static int block_write(Layer *y, int b, int *list) {
     int D = c->D, n = block_units(y, b, list), g = c->ngroups++, kind = U(y, list[0])->kind;
     if (kind == U_PAIR) {
         if (!chain(y, list, n, true, g)) return 0;
-        return c->err[0] ? 1 : unit_fail(y, list[0], "a discretising MLP whose regions write neither one number nor one-hot values");
+        return c->err[0]
+                   ? 1
+                   : unit_fail(
+                         y, list[0],
+                         "a discretising MLP whose regions write neither one number nor one-hot values");
     }
     if (kind == U_CLEAN) return 0;
     if (kind == U_LIN) {
@@ -537,14 +584,14 @@ int canon_mlp(Canon *c, int l) {
     int D = c->D, M = c->M, rc = 0;
     if (M == 0) return 0;
     Layer y = {.c = c, .l = l, .na0 = c->na};
-    y.ax = malloc(sizeof(double) * (size_t)M);                      /* [M] */
-    y.lone = calloc((size_t)M, sizeof(bool));                       /* [M] */
-    y.raw = malloc(sizeof(double) * (size_t)M * D * 2);             /* [M, D] */
-    y.o = y.raw + (size_t)M * D;                                    /* [M, D] */
-    y.mask_grp = malloc(sizeof(int) * (size_t)M * 4);               /* [M] */
+    y.ax = malloc(sizeof(double) * (size_t)M);                            /* [M] */
+    y.lone = calloc((size_t)M, sizeof(bool));                             /* [M] */
+    y.raw = malloc(sizeof(double) * (size_t)M * D * 2);                   /* [M, D] */
+    y.o = y.raw + (size_t)M * D;                                          /* [M, D] */
+    y.mask_grp = malloc(sizeof(int) * (size_t)M * 4);                     /* [M] */
     int *list = y.mask_grp + M, *starts = list + M, *blocks = starts + M; /* [M] each */
-    y.mask = calloc((size_t)M, sizeof(unsigned long long));         /* [M] */
-    double *coef = malloc(sizeof(double) * (size_t)D);              /* [D] */
+    y.mask = calloc((size_t)M, sizeof(unsigned long long));               /* [M] */
+    double *coef = malloc(sizeof(double) * (size_t)D);                    /* [D] */
     c->err[0] = 0;
     for (int j = 0; j < M; j++) {
         const double *w = L->w2 + (size_t)j * D;
@@ -568,13 +615,17 @@ int canon_mlp(Canon *c, int l) {
         }
     }
     if (!rc && match_starts(&y, starts, ns, blocks, nb, list))
-        rc = err_printf(c->err, c->errcap, "layer %d MLP: its discretising units and start units do not pair into Tracr's blocks", l);
+        rc = err_printf(
+            c->err, c->errcap,
+            "layer %d MLP: its discretising units and start units do not pair into Tracr's blocks",
+            l);
     for (int b = blk0; b < c->nblk && !rc; b++) rc = block_write(&y, b, list);
     for (int j = 0; j < M && !rc; j++) {
         const double *w = L->w2 + (size_t)j * D;
         if (norm(w, D) > 0 && canon_coefs(c, w, c->na, coef) > CANON_TOL)
             rc = unit_fail(&y, j, "writes outside the directions its block explains");
     }
-    free(y.ax), free(y.lone), free(y.readby), free(y.raw), free(y.mask_grp), free(y.mask), free(coef);
+    free(y.ax), free(y.lone), free(y.readby), free(y.raw), free(y.mask_grp), free(y.mask),
+        free(coef);
     return rc;
 }

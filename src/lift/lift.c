@@ -29,8 +29,9 @@ void lift_result_free(LiftResult *r) {
 
 /* Outputs of a and b on every input up to max_seq_len (or max_inputs seeded ones), run in
  * batches of one length through the sparse float64 forward pass. */
-static int compare_outputs(const CompiledModel *a, const CompiledModel *b, const Value *vocab, int nv, int max_inputs,
-                           double row_tol, double num_tol, LiftResult *r, char *err, size_t errcap) {
+static int compare_outputs(const CompiledModel *a, const CompiledModel *b, const Value *vocab,
+                           int nv, int max_inputs, double row_tol, double num_tol, LiftResult *r,
+                           char *err, size_t errcap) {
     int N = a->max_seq_len;
     double total = 0, p = 1;
     for (int n = 1; n <= N; n++) total += (p *= nv);
@@ -55,7 +56,8 @@ static int compare_outputs(const CompiledModel *a, const CompiledModel *b, const
         for (int k = 0; k < want; k++) {
             int *row = ids + (size_t)B * (n + 1);
             row[0] = a->bos_id;
-            for (int i = 0; i < n; i++) row[i + 1] = vid[exhaustive ? dig[i] : (int)(rng_splitmix64(&seed) % (uint64_t)nv)];
+            for (int i = 0; i < n; i++)
+                row[i + 1] = vid[exhaustive ? dig[i] : (int)(rng_splitmix64(&seed) % (uint64_t)nv)];
             B++;
             if (exhaustive) {
                 int t = 0;
@@ -69,27 +71,31 @@ static int compare_outputs(const CompiledModel *a, const CompiledModel *b, const
         }
         for (int k = 0; k < B; k++)
             for (int i = 1; i <= n; i++) {
-                const double *ra = oa + ((size_t)k * (n + 1) + i) * a->n_out, *rb = ob + ((size_t)k * (n + 1) + i) * b->n_out;
+                const double *ra = oa + ((size_t)k * (n + 1) + i) * a->n_out,
+                             *rb = ob + ((size_t)k * (n + 1) + i) * b->n_out;
                 double xa, xb;
                 Value va = model_decode_row(a, ra, &xa), vb = model_decode_row(b, rb, &xb);
                 /* the unembedded rows, not only their argmax: where RASP gives None the row
                  * can be a near tie that rounding decides either way */
-                bool same = a->output_numerical ? fabs(xa - xb) <= num_tol * (1 + fabs(xa)) : val_eq(va, vb);
+                bool same = a->output_numerical ? fabs(xa - xb) <= num_tol * (1 + fabs(xa))
+                                                : val_eq(va, vb);
                 if (!same && !a->output_numerical && a->n_out == b->n_out) {
                     same = true;
-                    for (int c = 0; c < a->n_out && same; c++) same = fabs(ra[c] - rb[c]) <= row_tol * (1 + fabs(ra[c]));
+                    for (int c = 0; c < a->n_out && same; c++)
+                        same = fabs(ra[c] - rb[c]) <= row_tol * (1 + fabs(ra[c]));
                 }
                 if (!same && !r->n_output_diffs++) {
                     char s1[48], s2[48];
                     int len = snprintf(r->first_diff, sizeof r->first_diff, "input");
                     for (int t = 1; t <= n && len < 120; t++) {
                         val_repr_fmt(a->tokens[ids[(size_t)k * (n + 1) + t]], s1, sizeof s1);
-                        len += snprintf(r->first_diff + len, sizeof r->first_diff - (size_t)len, " %s", s1);
+                        len += snprintf(r->first_diff + len, sizeof r->first_diff - (size_t)len,
+                                        " %s", s1);
                     }
                     val_repr_fmt(a->output_numerical ? val_float(xa) : va, s1, sizeof s1);
                     val_repr_fmt(a->output_numerical ? val_float(xb) : vb, s2, sizeof s2);
-                    snprintf(r->first_diff + len, sizeof r->first_diff - (size_t)len, ", position %d: model %s, lifted %s", i - 1,
-                             s1, s2);
+                    snprintf(r->first_diff + len, sizeof r->first_diff - (size_t)len,
+                             ", position %d: model %s, lifted %s", i - 1, s1, s2);
                 }
             }
         count += B;
@@ -105,8 +111,8 @@ static int compare_outputs(const CompiledModel *a, const CompiledModel *b, const
 /* ref: the model whose outputs the lifted program must reproduce (m itself, or the rotated
  * model m was canonicalised from: its float32 rotation leaves ~1e-6 on the rows, hence 1e-4,
  * and numerical outputs, which large MLP slopes amplify it in, within 1e-3 instead of 1e-4). */
-static int verify(const CompiledModel *m, const CompiledModel *ref, Lift *x, LiftResult *r, const LiftOptions *opt,
-                  char *err, size_t errcap) {
+static int verify(const CompiledModel *m, const CompiledModel *ref, Lift *x, LiftResult *r,
+                  const LiftOptions *opt, char *err, size_t errcap) {
     RaspProgram p;
     char sub[1024];
     if (rasp_parse("<lifted>", r->program, &p, sub, sizeof sub))
@@ -120,15 +126,18 @@ static int verify(const CompiledModel *m, const CompiledModel *ref, Lift *x, Lif
     co.causal = m->causal;
     co.mlp_exactness = m->mlp_exactness;
     char bos[256] = "compiler_bos", pad[256] = "compiler_pad";
-    if (m->tokens[m->bos_id].kind == VAL_STR) snprintf(bos, sizeof bos, "%s", m->tokens[m->bos_id].u.s);
-    if (m->pad_id >= 0 && m->tokens[m->pad_id].kind == VAL_STR) snprintf(pad, sizeof pad, "%s", m->tokens[m->pad_id].u.s);
+    if (m->tokens[m->bos_id].kind == VAL_STR)
+        snprintf(bos, sizeof bos, "%s", m->tokens[m->bos_id].u.s);
+    if (m->pad_id >= 0 && m->tokens[m->pad_id].kind == VAL_STR)
+        snprintf(pad, sizeof pad, "%s", m->tokens[m->pad_id].u.s);
     co.compiler_bos = bos;
     co.compiler_pad = pad;
     co.exact = m->exact;
     CompiledModel *re = NULL;
     int rc = 0;
     if (compile_program(&p, &co, &re, sub, sizeof sub)) {
-        snprintf(r->verdict, sizeof r->verdict, "NOT VERIFIED: the lifted program does not compile: %.400s", sub);
+        snprintf(r->verdict, sizeof r->verdict,
+                 "NOT VERIFIED: the lifted program does not compile: %.400s", sub);
         goto out;
     }
     uint64_t h1[2], h2[2];
@@ -139,8 +148,9 @@ static int verify(const CompiledModel *m, const CompiledModel *ref, Lift *x, Lif
     r->hash_equal = h1[0] == h2[0] && h1[1] == h2[1];
     char why[400] = "";
     r->weights_equal = lift_same_weights(x, re, why, sizeof why);
-    if (compare_outputs(ref, re, T->vals, T->n, opt->max_inputs > 0 ? opt->max_inputs : LIFT_MAX_INPUTS, ref == m ? 1e-6 : 1e-4, ref == m ? 1e-4 : 1e-3, r,
-                        sub, sizeof sub)) {
+    if (compare_outputs(ref, re, T->vals, T->n,
+                        opt->max_inputs > 0 ? opt->max_inputs : LIFT_MAX_INPUTS,
+                        ref == m ? 1e-6 : 1e-4, ref == m ? 1e-4 : 1e-3, r, sub, sizeof sub)) {
         snprintf(r->verdict, sizeof r->verdict, "NOT VERIFIED: forward pass failed: %.300s", sub);
         goto out;
     }
@@ -148,15 +158,20 @@ static int verify(const CompiledModel *m, const CompiledModel *ref, Lift *x, Lif
      * within the float32 rotation's rounding, reported but not required) */
     r->verified = (r->weights_equal || ref != m) && r->n_output_diffs == 0;
     /* the parts are bounded (why %.200s) so the line fits the 512-byte verdict */
-    snprintf(r->verdict, sizeof r->verdict, "%s%s: recompiled weights %s%.200s%s; outputs %s on %s%d inputs%s (unembedded rows within %s)",
-             r->verified ? "VERIFIED" : "NOT VERIFIED", ref != m ? " (basis canonicalised; outputs of the given model)" : "",
-             r->weights_equal ? "identical up to residual, head and unit permutation" : "DIFFER: ", r->weights_equal ? "" : why,
-             r->hash_equal ? " (model hash equal)" : " (model hash differs)",
-             r->n_output_diffs ? "differ" : "equal", r->exhaustive ? "all " : "", r->n_inputs,
-             r->exhaustive ? " up to max_seq_len" : " (seeded sample)", ref == m ? "1e-6" : "1e-4");
+    snprintf(
+        r->verdict, sizeof r->verdict,
+        "%s%s: recompiled weights %s%.200s%s; outputs %s on %s%d inputs%s (unembedded rows within %s)",
+        r->verified ? "VERIFIED" : "NOT VERIFIED",
+        ref != m ? " (basis canonicalised; outputs of the given model)" : "",
+        r->weights_equal ? "identical up to residual, head and unit permutation" : "DIFFER: ",
+        r->weights_equal ? "" : why,
+        r->hash_equal ? " (model hash equal)" : " (model hash differs)",
+        r->n_output_diffs ? "differ" : "equal", r->exhaustive ? "all " : "", r->n_inputs,
+        r->exhaustive ? " up to max_seq_len" : " (seeded sample)", ref == m ? "1e-6" : "1e-4");
     if (r->n_output_diffs) {
         size_t L = strlen(r->verdict);
-        if (L < sizeof r->verdict) snprintf(r->verdict + L, sizeof r->verdict - L, "; first: %.200s", r->first_diff);
+        if (L < sizeof r->verdict)
+            snprintf(r->verdict + L, sizeof r->verdict - L, "; first: %.200s", r->first_diff);
     }
 out:
     compiled_model_free(re);
@@ -165,12 +180,13 @@ out:
 }
 
 /* Lifts m in Tracr's layout; ref as in verify. */
-static int lift_layout(const CompiledModel *m, const CompiledModel *ref, const LiftOptions *opt_in, LiftResult *r,
-                       char *err, size_t errcap) {
+static int lift_layout(const CompiledModel *m, const CompiledModel *ref, const LiftOptions *opt_in,
+                       LiftResult *r, char *err, size_t errcap) {
     LiftOptions opt = *opt_in;
     memset(r, 0, sizeof *r);
     char lerr[512];
-    if (opt.name_functions && gen_lib_init(lerr, sizeof lerr)) return err_printf(err, errcap, "lambda library: %s", lerr);
+    if (opt.name_functions && gen_lib_init(lerr, sizeof lerr))
+        return err_printf(err, errcap, "lambda library: %s", lerr);
     Lift x;
     memset(&x, 0, sizeof x);
     arena_init(&x.a);
@@ -199,7 +215,8 @@ out:
 
 /* The canonicalised basis (lift/canon.h), each sign variant in turn until one lifts, its
  * program computes m's outputs and recompiles to the canonicalised weights; else the best. */
-static int lift_canonical(const CompiledModel *m, const LiftOptions *opt, LiftResult *r, char *err, size_t errcap) {
+static int lift_canonical(const CompiledModel *m, const LiftOptions *opt, LiftResult *r, char *err,
+                          size_t errcap) {
     char best[512] = "";
     int best_found = -1; /* the refusal reported: the variant that got furthest */
     unsigned n_var = 2;
@@ -215,14 +232,17 @@ static int lift_canonical(const CompiledModel *m, const LiftOptions *opt, LiftRe
         int amb = ci.n_ambiguous < CANON_MAX_AMBIGUOUS ? ci.n_ambiguous : CANON_MAX_AMBIGUOUS;
         if (2u << amb > n_var) n_var = 2u << amb; /* signs met further on, once earlier ones fit */
         LiftResult t;
-        if (!rc) rc = lift_layout(c, c, &scan, &t, cerr, sizeof cerr); /* cheap: refuses most wrong signs */
+        if (!rc)
+            rc = lift_layout(c, c, &scan, &t, cerr,
+                             sizeof cerr); /* cheap: refuses most wrong signs */
         if (!rc) {
             lift_result_free(&t);
             rc = lift_layout(c, m, opt, &t, cerr, sizeof cerr);
         }
         compiled_model_free(c);
         if (rc) {
-            if (ci.n_found > best_found) best_found = ci.n_found, snprintf(best, sizeof best, "%s", cerr);
+            if (ci.n_found > best_found)
+                best_found = ci.n_found, snprintf(best, sizeof best, "%s", cerr);
             continue;
         }
         t.canonical = true;
@@ -241,7 +261,8 @@ static int lift_canonical(const CompiledModel *m, const LiftOptions *opt, LiftRe
     return !have;
 }
 
-int lift_model(const CompiledModel *m, const LiftOptions *opt_in, LiftResult *r, char *err, size_t errcap) {
+int lift_model(const CompiledModel *m, const LiftOptions *opt_in, LiftResult *r, char *err,
+               size_t errcap) {
     LiftOptions opt;
     if (opt_in) opt = *opt_in;
     else lift_options_default(&opt);

@@ -24,29 +24,29 @@
 #define LIFT_MAX_INPUTS 256
 
 typedef struct LiftOptions {
-    bool name_functions;   /* replace tables by named lambdas where one agrees (default on) */
-    bool verify;           /* recompile and compare (default on) */
-    int max_inputs;        /* forward-pass comparison budget (0: LIFT_MAX_INPUTS) */
-    bool canon;            /* when the Tracr layout does not fit, canonicalise the basis of a
+    bool name_functions; /* replace tables by named lambdas where one agrees (default on) */
+    bool verify;         /* recompile and compare (default on) */
+    int max_inputs;      /* forward-pass comparison budget (0: LIFT_MAX_INPUTS) */
+    bool canon;          /* when the Tracr layout does not fit, canonicalise the basis of a
                             * rotated / permuted / rescaled model (lift/canon.h; default on) */
 } LiftOptions;
 
 void lift_options_default(LiftOptions *o);
 
 typedef struct LiftResult {
-    char *program;         /* the .rasp text (malloc'ed), NULL when refused */
-    int n_sops;            /* lifted SOps (tokens/indices excluded) */
-    int n_functions;       /* Map/SequenceMap functions and Select predicates */
-    int n_named;           /* of those, printed by name rather than as a table */
-    bool verified;         /* recompiled hash equal and all compared outputs equal */
-    bool weights_equal;    /* every weight equal under the lifted residual correspondence */
-    bool hash_equal;       /* canonical model hash equal (ties in its order can make it differ) */
-    int n_inputs;          /* inputs compared by the forward pass */
-    bool exhaustive;       /* every input up to max_seq_len was compared */
-    int n_output_diffs;    /* output positions that differ */
-    char first_diff[200];  /* the first of them, "" if none */
-    char verdict[512];     /* one line for people */
-    bool canonical;        /* lifted from the canonicalised basis (lift/canon.h): the outputs
+    char *program;          /* the .rasp text (malloc'ed), NULL when refused */
+    int n_sops;             /* lifted SOps (tokens/indices excluded) */
+    int n_functions;        /* Map/SequenceMap functions and Select predicates */
+    int n_named;            /* of those, printed by name rather than as a table */
+    bool verified;          /* recompiled hash equal and all compared outputs equal */
+    bool weights_equal;     /* every weight equal under the lifted residual correspondence */
+    bool hash_equal;        /* canonical model hash equal (ties in its order can make it differ) */
+    int n_inputs;           /* inputs compared by the forward pass */
+    bool exhaustive;        /* every input up to max_seq_len was compared */
+    int n_output_diffs;     /* output positions that differ */
+    char first_diff[200];   /* the first of them, "" if none */
+    char verdict[512];      /* one line for people */
+    bool canonical;         /* lifted from the canonicalised basis (lift/canon.h): the outputs
                             * were compared with the given model's; weights_equal compares the
                             * recompiled model with the canonicalised one */
     unsigned canon_variant; /* the sign choice that fit (lift_canon's variant) */
@@ -54,7 +54,8 @@ typedef struct LiftResult {
 
 /* Lifts m: Tracr's layout first, then (opt->canon) its canonicalised basis. Returns 0 with r filled (r->verified says whether the proof held), or 1 when the
  * model is refused, with the reason (naming the first block that does not fit) in err. */
-int lift_model(const CompiledModel *m, const LiftOptions *opt, LiftResult *r, char *err, size_t errcap);
+int lift_model(const CompiledModel *m, const LiftOptions *opt, LiftResult *r, char *err,
+               size_t errcap);
 void lift_result_free(LiftResult *r);
 
 #endif

@@ -41,7 +41,8 @@ static char *orig_label(const Lift *x, int d, const char *const *names) {
 }
 
 /* per-head bilinear forms [D*D] in the input's coordinates */
-static void head_forms(const CompiledModel *m, int l, int h, const int *map, int D0, double *qk, double *ov) {
+static void head_forms(const CompiledModel *m, int l, int h, const int *map, int D0, double *qk,
+                       double *ov) {
     const ModelLayer *L = &m->layers[l];
     int D = m->residual_dim, ks = m->key_size, HK = m->num_heads * ks;
     memset(qk, 0, sizeof(double) * (size_t)D0 * D0);
@@ -74,10 +75,12 @@ static bool all_zero(const double *a, size_t n) {
 int lift_same_weights(const Lift *x, const CompiledModel *re, char *why, size_t cap) {
     const CompiledModel *m = x->m;
     int D = m->residual_dim, rc = 0;
-    if (re->residual_dim != D || re->num_layers != m->num_layers || re->vocab_size != m->vocab_size ||
-        re->max_seq_len != m->max_seq_len || re->n_out != m->n_out) {
-        snprintf(why, cap, "the recompiled model's shape differs (residual %d vs %d, layers %d vs %d)", re->residual_dim, D,
-                 re->num_layers, m->num_layers);
+    if (re->residual_dim != D || re->num_layers != m->num_layers ||
+        re->vocab_size != m->vocab_size || re->max_seq_len != m->max_seq_len ||
+        re->n_out != m->n_out) {
+        snprintf(why, cap,
+                 "the recompiled model's shape differs (residual %d vs %d, layers %d vs %d)",
+                 re->residual_dim, D, re->num_layers, m->num_layers);
         return 0;
     }
     const char **names = calloc((size_t)x->n, sizeof(char *));
@@ -86,7 +89,9 @@ int lift_same_weights(const Lift *x, const CompiledModel *re, char *why, size_t 
     char lb[64];
     for (int i = 0; i < x->n; i++) {
         const LSop *s = &x->s[i];
-        static const char *k[] = {"tokens", "indices", "map", "sequence_map", "linear_sequence_map", "aggregate", "selector_width"};
+        static const char *k[] = {
+            "tokens",    "indices",       "map", "sequence_map", "linear_sequence_map",
+            "aggregate", "selector_width"};
         if (s->kind == LS_TOKENS || s->kind == LS_INDICES) names[i] = strdup(k[s->kind]);
         else if (i == x->output) names[i] = strdup(x->out_name);
         else {
@@ -100,7 +105,8 @@ int lift_same_weights(const Lift *x, const CompiledModel *re, char *why, size_t 
         for (int d = 0; d < D && map[r] < 0; d++)
             if (ol[d] && strcmp(ol[d], re->residual_labels[r]) == 0) map[r] = d;
         if (map[r] < 0) {
-            snprintf(why, cap, "recompiled direction %s has no counterpart", re->residual_labels[r]);
+            snprintf(why, cap, "recompiled direction %s has no counterpart",
+                     re->residual_labels[r]);
             goto out;
         }
     }
@@ -119,31 +125,39 @@ int lift_same_weights(const Lift *x, const CompiledModel *re, char *why, size_t 
             }
     for (int r = 0; r < D; r++)
         for (int j = 0; j < m->n_out; j++)
-            if (!same(re->unembed[(size_t)r * m->n_out + j], m->unembed[(size_t)map[r] * m->n_out + j])) {
+            if (!same(re->unembed[(size_t)r * m->n_out + j],
+                      m->unembed[(size_t)map[r] * m->n_out + j])) {
                 snprintf(why, cap, "unembedding differs");
                 goto out;
             }
     size_t DD = (size_t)D * D;
     int H0 = m->num_heads, H1 = re->num_heads;
-    double *f0 = malloc(sizeof(double) * DD * 2 * (size_t)H0), *f1 = malloc(sizeof(double) * DD * 2 * (size_t)H1);
+    double *f0 = malloc(sizeof(double) * DD * 2 * (size_t)H0),
+           *f1 = malloc(sizeof(double) * DD * 2 * (size_t)H1);
     int M0 = m->mlp_hidden_size, M1 = re->mlp_hidden_size;
-    double *u0 = malloc(sizeof(double) * (size_t)2 * D * M0), *u1 = malloc(sizeof(double) * (size_t)2 * D * M1);
+    double *u0 = malloc(sizeof(double) * (size_t)2 * D * M0),
+           *u1 = malloc(sizeof(double) * (size_t)2 * D * M1);
     char *used = malloc((size_t)(H0 > M0 ? H0 : M0) + 1);
     for (int l = 0; l < m->num_layers && !why[0]; l++) {
-        for (int h = 0; h < H0; h++) head_forms(m, l, h, NULL, D, f0 + DD * 2 * h, f0 + DD * (2 * h + 1));
-        for (int h = 0; h < H1; h++) head_forms(re, l, h, map, D, f1 + DD * 2 * h, f1 + DD * (2 * h + 1));
+        for (int h = 0; h < H0; h++)
+            head_forms(m, l, h, NULL, D, f0 + DD * 2 * h, f0 + DD * (2 * h + 1));
+        for (int h = 0; h < H1; h++)
+            head_forms(re, l, h, map, D, f1 + DD * 2 * h, f1 + DD * (2 * h + 1));
         memset(used, 0, (size_t)H0 + 1);
         for (int h = 0; h < H1 && !why[0]; h++) {
             if (all_zero(f1 + DD * 2 * h, 2 * DD)) continue;
             int hit = -1;
             for (int g = 0; g < H0 && hit < 0; g++)
                 if (!used[g] && vec_same(f1 + DD * 2 * h, f0 + DD * 2 * g, 2 * DD)) hit = g;
-            if (hit < 0) snprintf(why, cap, "layer %d: recompiled head %d has no equal head in the model", l, h);
+            if (hit < 0)
+                snprintf(why, cap, "layer %d: recompiled head %d has no equal head in the model", l,
+                         h);
             else used[hit] = 1;
         }
         for (int g = 0; g < H0 && !why[0]; g++)
             if (!used[g] && !all_zero(f0 + DD * 2 * g, 2 * DD))
-                snprintf(why, cap, "layer %d: head %d of the model is missing from the recompiled one", l, g);
+                snprintf(why, cap,
+                         "layer %d: head %d of the model is missing from the recompiled one", l, g);
         /* hidden units as (W1 column, W2 row) in the model's coordinates */
         const ModelLayer *A = &m->layers[l], *B = &re->layers[l];
         for (int j = 0; j < M0; j++)
@@ -162,13 +176,19 @@ int lift_same_weights(const Lift *x, const CompiledModel *re, char *why, size_t 
             if (all_zero(u1 + (size_t)j * 2 * D, 2 * (size_t)D)) continue;
             int hit = -1;
             for (int g = 0; g < M0 && hit < 0; g++)
-                if (!used[g] && vec_same(u1 + (size_t)j * 2 * D, u0 + (size_t)g * 2 * D, 2 * (size_t)D)) hit = g;
-            if (hit < 0) snprintf(why, cap, "layer %d: recompiled MLP unit %d has no equal unit in the model", l, j);
+                if (!used[g] &&
+                    vec_same(u1 + (size_t)j * 2 * D, u0 + (size_t)g * 2 * D, 2 * (size_t)D))
+                    hit = g;
+            if (hit < 0)
+                snprintf(why, cap,
+                         "layer %d: recompiled MLP unit %d has no equal unit in the model", l, j);
             else used[hit] = 1;
         }
         for (int g = 0; g < M0 && !why[0]; g++)
             if (!used[g] && !all_zero(u0 + (size_t)g * 2 * D, 2 * (size_t)D))
-                snprintf(why, cap, "layer %d: MLP unit %d of the model is missing from the recompiled one", l, g);
+                snprintf(why, cap,
+                         "layer %d: MLP unit %d of the model is missing from the recompiled one", l,
+                         g);
     }
     free(f0), free(f1), free(u0), free(u1), free(used);
     rc = !why[0];

@@ -115,16 +115,19 @@ static void name_sop(Lift *x, int si, bool naming, int *n_fn, int *n_named) {
             tab = s->rtab;
             ftab = s->rftab;
         }
-        if (naming && s->kind == LS_MAP) nc = lift_map_candidates(&x->a, args, nargs, cand, MAX_CAND);
+        if (naming && s->kind == LS_MAP)
+            nc = lift_map_candidates(&x->a, args, nargs, cand, MAX_CAND);
         bool done = false;
         if (s->numerical) {
             for (int c = 0; c < nc && !done; c++)
                 if (lift_fit_num(cand[c], 1, args, nargs, ftab)) s->named = cand[c], done = true;
         } else {
             bool discover = s->vals == NULL;
-            Value *out = discover ? arena_alloc(&x->a, sizeof(Value) * (size_t)(s->n ? s->n : 1)) : s->vals;
+            Value *out =
+                discover ? arena_alloc(&x->a, sizeof(Value) * (size_t)(s->n ? s->n : 1)) : s->vals;
             for (int c = 0; c < nc && !done; c++)
-                if (lift_fit(cand[c], arity, args, nargs, tab, out, s->n, discover)) s->named = cand[c], done = true;
+                if (lift_fit(cand[c], arity, args, nargs, tab, out, s->n, discover))
+                    s->named = cand[c], done = true;
             if (discover) set_class(x, si, done ? out : canonical(x, s->n));
         }
         if (s->named) (*n_named)++;
@@ -136,7 +139,8 @@ static void name_sop(Lift *x, int si, bool naming, int *n_fn, int *n_named) {
         (*n_fn)++;
         const LSop *K = &x->s[s->sel.keys], *Q = &x->s[s->sel.queries];
         s->pred = -1;
-        static const Pred preds[] = {PRED_TRUE, PRED_FALSE, PRED_EQ, PRED_LT, PRED_LEQ, PRED_GT, PRED_GEQ, PRED_NEQ};
+        static const Pred preds[] = {PRED_TRUE, PRED_FALSE, PRED_EQ,  PRED_LT,
+                                     PRED_LEQ,  PRED_GT,    PRED_GEQ, PRED_NEQ};
         static const PyCmpOp ops[] = {0, 0, PYC_EQ, PYC_LT, PYC_LE, PYC_GT, PYC_GE, PYC_NE};
         for (size_t p = 0; p < 8 && s->pred < 0 && naming; p++) {
             bool ok = true;
@@ -145,7 +149,9 @@ static void name_sop(Lift *x, int si, bool naming, int *n_fn, int *n_named) {
                     bool sel;
                     if (p == 0) sel = true;
                     else if (p == 1) sel = false;
-                    else if (py_compare(ops[p], K->vals[ki], Q->vals[qi], &sel, NULL, 0) != PYERR_OK) ok = false;
+                    else if (py_compare(ops[p], K->vals[ki], Q->vals[qi], &sel, NULL, 0) !=
+                             PYERR_OK)
+                        ok = false;
                     if (ok) ok = sel == (s->sel.tab[ki * Q->n + qi] != 0);
                 }
             if (ok) s->pred = (int)preds[p];
@@ -174,8 +180,9 @@ static void name_sop(Lift *x, int si, bool naming, int *n_fn, int *n_named) {
 
 static const char *label(const Lift *x, int si, char *buf, size_t cap) {
     const LSop *s = &x->s[si];
-    static const char *kinds[] = {"tokens", "indices", "map", "sequence_map", "linear_sequence_map", "aggregate",
-                                  "selector_width"};
+    static const char *kinds[] = {
+        "tokens",    "indices",       "map", "sequence_map", "linear_sequence_map",
+        "aggregate", "selector_width"};
     if (s->kind == LS_TOKENS || s->kind == LS_INDICES) return kinds[s->kind];
     if (si == x->output) return x->out_name;
     snprintf(buf, cap, "%s_%d", kinds[s->kind], si);
@@ -212,14 +219,20 @@ static void put_table_map(StrBuf *b, Lift *x, const LSop *s) {
 /* The model's output name when it is a plain identifier that cannot clash with the names
  * given here (kind_N, select_N) or with the language's words; else "result". */
 static const char *pick_out_name(const char *s) {
-    static const char *bad[] = {"tokens", "indices", "output", "vocab", "max_seq_len", "causal", "mlp_exactness", "lambda",
-                                "True", "False", "None", "and", "or", "not", "if", "else", "in", "is", "length", NULL};
-    if (!s || !*s || strlen(s) > 60 || !(s[0] == '_' || ((s[0] | 32) >= 'a' && (s[0] | 32) <= 'z'))) return "result";
+    static const char *bad[] = {
+        "tokens", "indices", "output", "vocab", "max_seq_len", "causal", "mlp_exactness",
+        "lambda", "True",    "False",  "None",  "and",         "or",     "not",
+        "if",     "else",    "in",     "is",    "length",      NULL};
+    if (!s || !*s || strlen(s) > 60 || !(s[0] == '_' || ((s[0] | 32) >= 'a' && (s[0] | 32) <= 'z')))
+        return "result";
     for (const char *p = s; *p; p++)
-        if (!(*p == '_' || (*p >= '0' && *p <= '9') || ((*p | 32) >= 'a' && (*p | 32) <= 'z'))) return "result";
+        if (!(*p == '_' || (*p >= '0' && *p <= '9') || ((*p | 32) >= 'a' && (*p | 32) <= 'z')))
+            return "result";
     for (int i = 0; bad[i]; i++)
         if (strcmp(s, bad[i]) == 0) return "result";
-    static const char *kinds[] = {"map_", "sequence_map_", "linear_sequence_map_", "aggregate_", "selector_width_", "select_", NULL};
+    static const char *kinds[] = {"map_",       "sequence_map_",   "linear_sequence_map_",
+                                  "aggregate_", "selector_width_", "select_",
+                                  NULL};
     for (int i = 0; kinds[i]; i++)
         if (strncmp(s, kinds[i], strlen(kinds[i])) == 0) return "result";
     /* Map, Select, ...: names of the language's operations */
@@ -286,7 +299,8 @@ char *lift_emit(Lift *x, bool name_functions, int *n_functions, int *n_named) {
                 sb_append(&b, "lambda x: ");
                 put_expr(&b, s->named, "x", "y");
             } else put_table_map(&b, x, s);
-            sb_printf(&b, ", %s%s)", label(x, s->a, l1, sizeof l1), x->s[s->a].kind == LS_MAP ? ", simplify=False" : "");
+            sb_printf(&b, ", %s%s)", label(x, s->a, l1, sizeof l1),
+                      x->s[s->a].kind == LS_MAP ? ", simplify=False" : "");
             break;
         case LS_SEQMAP: {
             sb_append(&b, "SequenceMap(lambda x, y: ");
@@ -307,18 +321,21 @@ char *lift_emit(Lift *x, bool name_functions, int *n_functions, int *n_named) {
                     }
                 sb_append(&b, "}[(x, y)]");
             }
-            sb_printf(&b, ", %s, %s)", label(x, s->a, l1, sizeof l1), label(x, s->b, l2, sizeof l2));
+            sb_printf(&b, ", %s, %s)", label(x, s->a, l1, sizeof l1),
+                      label(x, s->b, l2, sizeof l2));
             break;
         }
         case LS_LINSEQ:
-            sb_printf(&b, "LinearSequenceMap(%s, %s, ", label(x, s->a, l1, sizeof l1), label(x, s->b, l2, sizeof l2));
+            sb_printf(&b, "LinearSequenceMap(%s, %s, ", label(x, s->a, l1, sizeof l1),
+                      label(x, s->b, l2, sizeof l2));
             put_val(&b, &x->a, num_value(s->ca));
             sb_append(&b, ", ");
             put_val(&b, &x->a, num_value(s->cb));
             sb_append(&b, ")");
             break;
         case LS_AGG:
-            sb_printf(&b, "Aggregate(select_%d, %s%s)", i, label(x, s->a, l1, sizeof l1), s->numerical ? ", default=0" : "");
+            sb_printf(&b, "Aggregate(select_%d, %s%s)", i, label(x, s->a, l1, sizeof l1),
+                      s->numerical ? ", default=0" : "");
             break;
         case LS_SW: sb_printf(&b, "SelectorWidth(select_%d)", i); break;
         default: break;

@@ -10,40 +10,40 @@
 typedef enum { LS_TOKENS, LS_INDICES, LS_MAP, LS_SEQMAP, LS_LINSEQ, LS_AGG, LS_SW } LsKind;
 
 typedef struct LSel {
-    int keys, queries;     /* SOp indices */
-    unsigned char *tab;    /* [n_keys * n_queries], key-major: tab[k * nq + q] */
+    int keys, queries;  /* SOp indices */
+    unsigned char *tab; /* [n_keys * n_queries], key-major: tab[k * nq + q] */
 } LSel;
 
 typedef struct LSop {
     LsKind kind;
     bool numerical;
-    int n;                 /* categorical: number of values (= dims); numerical: 1 */
-    int *dims;             /* [n] residual dims, ascending (= value order) */
-    int a, b;              /* inputs (Map: a; SequenceMap/LinearSequenceMap: a, b; Aggregate: a) */
-    LSel sel;              /* Aggregate, SelectorWidth */
+    int n;     /* categorical: number of values (= dims); numerical: 1 */
+    int *dims; /* [n] residual dims, ascending (= value order) */
+    int a, b;  /* inputs (Map: a; SequenceMap/LinearSequenceMap: a, b; Aggregate: a) */
+    LSel sel;  /* Aggregate, SelectorWidth */
     /* Map with categorical input: out index per input value (-1: None), or the number. */
-    int *tab;              /* cat->cat [n_a]; SequenceMap [n_a * n_b] (fst-major) */
+    int *tab;               /* cat->cat [n_a]; SequenceMap [n_a * n_b] (fst-major) */
     unsigned char *tabfree; /* SequenceMap(f, x, x): [n_a * n_a] entries the weights leave free */
-    double *ftab;          /* cat->num [n_a] */
+    double *ftab;           /* cat->num [n_a] */
     /* Map with numerical input (discretising MLP): regions of the input value set vs. */
     int n_vs;
-    double *vs;            /* [n_vs] input values, ascending */
-    int *rtab;             /* num->cat [n_vs] output index */
-    double *rftab;         /* num->num [n_vs] output number */
-    double ca, cb;         /* LinearSequenceMap */
+    double *vs;    /* [n_vs] input values, ascending */
+    int *rtab;     /* num->cat [n_vs] output index */
+    double *rftab; /* num->num [n_vs] output number */
+    double ca, cb; /* LinearSequenceMap */
     /* numerical value set (numerical SOps), ascending, distinct */
     int n_num;
     double *num;
     /* categorical values, assigned once the whole model is read */
-    int cls;               /* union-find parent over SOps with the same values */
-    Value *vals;           /* [n] */
-    bool known;            /* vals identified (vocab, indices, widths, outputs) */
-    int layer;             /* transformer layer it was read from (-1: embedding) */
-    int sw_dim;            /* selector width: the direction its head writes BOS weight to */
-    bool used;             /* read by a later block */
+    int cls;     /* union-find parent over SOps with the same values */
+    Value *vals; /* [n] */
+    bool known;  /* vals identified (vocab, indices, widths, outputs) */
+    int layer;   /* transformer layer it was read from (-1: embedding) */
+    int sw_dim;  /* selector width: the direction its head writes BOS weight to */
+    bool used;   /* read by a later block */
     /* naming (lift_emit.c): the lambda body that agrees with the table, or NULL */
     const PyExpr *named;
-    int pred;              /* Select: a Pred when a comparison agrees, else -1 */
+    int pred;                 /* Select: a Pred when a comparison agrees, else -1 */
     const PyExpr *pred_named; /* Select: a lambda body that agrees, or NULL */
 } LSop;
 
@@ -51,17 +51,17 @@ typedef struct Lift {
     const CompiledModel *m;
     Arena a;
     int D, N;
-    int one, bos, pad;     /* residual dims (-1 when absent) */
-    int *dim_sop;          /* [D] SOp writing the dim, -1 */
-    int *dim_sw;           /* [D] pending selector-width head whose BOS output is this dim, -1 */
+    int one, bos, pad; /* residual dims (-1 when absent) */
+    int *dim_sop;      /* [D] SOp writing the dim, -1 */
+    int *dim_sw;       /* [D] pending selector-width head whose BOS output is this dim, -1 */
     LSop *s;
     int n, cap;
-    LSel *pending;         /* selector-width heads waiting for their MLP (indexed by dim_sw) */
+    LSel *pending; /* selector-width heads waiting for their MLP (indexed by dim_sw) */
     int *pending_dim;
     int n_pending;
-    int output;            /* output SOp */
-    const char *out_name;  /* its name in the printed program */
-    double L;              /* mlp_exactness */
+    int output;           /* output SOp */
+    const char *out_name; /* its name in the printed program */
+    double L;             /* mlp_exactness */
     char *err;
     size_t errcap;
 } Lift;

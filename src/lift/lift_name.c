@@ -30,7 +30,8 @@ static int consts(const Value *dom, int n, Value *c, int cap) {
     for (int i = 0; i < n && k < cap; i++) {
         bool dup = false;
         for (int j = 0; j < k && !dup; j++) dup = c[j].kind == dom[i].kind && val_eq(c[j], dom[i]);
-        if (!dup && (dom[i].kind == VAL_STR || dom[i].kind == VAL_INT || dom[i].kind == VAL_BOOL)) c[k++] = dom[i];
+        if (!dup && (dom[i].kind == VAL_STR || dom[i].kind == VAL_INT || dom[i].kind == VAL_BOOL))
+            c[k++] = dom[i];
     }
     return k;
 }
@@ -50,17 +51,20 @@ int lift_map_candidates(Arena *a, const Value *dom, int n, PyExpr **out, int cap
     if (n > 0 && dom[0].kind == VAL_TUPLE && (dom[0].u.t->n == 2 || dom[0].u.t->n == 3)) {
         int L = (int)dom[0].u.t->n;
         static const PyBinOp bo[] = {PYB_ADD, PYB_SUB, PYB_MUL, PYB_DIV};
-        PyExpr *e0 = py_index(a, P(a, 0), C(a, val_int(0))), *e1 = py_index(a, P(a, 0), C(a, val_int(1)));
+        PyExpr *e0 = py_index(a, P(a, 0), C(a, val_int(0))),
+               *e1 = py_index(a, P(a, 0), C(a, val_int(1)));
         for (int o1 = 0; o1 < 4; o1++) {
             PyExpr *two = B(a, bo[o1], e0, e1);
             if (L == 2) add(out, &k, cap, two);
             else
-                for (int o2 = 0; o2 < 4; o2++) add(out, &k, cap, B(a, bo[o2], two, py_index(a, P(a, 0), C(a, val_int(2)))));
+                for (int o2 = 0; o2 < 4; o2++)
+                    add(out, &k, cap, B(a, bo[o2], two, py_index(a, P(a, 0), C(a, val_int(2)))));
         }
     }
     static const PyCmpOp ops[] = {PYC_EQ, PYC_NE, PYC_LT, PYC_LE, PYC_GT, PYC_GE};
     for (int i = 0; i < nc; i++) {
-        for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) add(out, &k, cap, CMP(a, ops[o], P(a, 0), C(a, c[i])));
+        for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
+            add(out, &k, cap, CMP(a, ops[o], P(a, 0), C(a, c[i])));
         if (c[i].kind != VAL_INT) continue;
         if (c[i].u.i > 0) {
             add(out, &k, cap, B(a, PYB_ADD, P(a, 0), C(a, c[i])));
@@ -113,7 +117,8 @@ int lift_seqmap_candidates(Arena *a, int max_seq_len, PyExpr **out, int cap) {
     return k;
 }
 
-int lift_pred_candidates(Arena *a, const Value *kdom, int nk, int max_seq_len, PyExpr **out, int cap) {
+int lift_pred_candidates(Arena *a, const Value *kdom, int nk, int max_seq_len, PyExpr **out,
+                         int cap) {
     int k = 0;
     PyExpr *kk = P(a, 0), *q = P(a, 1);
     for (int c = -max_seq_len; c <= max_seq_len; c++) {
@@ -134,8 +139,8 @@ int lift_pred_candidates(Arena *a, const Value *kdom, int nk, int max_seq_len, P
 /* Sorted distinct outputs: res[i] for i < n; -1 when fewer/more than want distinct. */
 static int cmp_name_sort(Value a, Value b) { return val_dir_cmp("v", a, b); }
 
-bool lift_fit(const PyExpr *body, int arity, const Value *args, int n_args, const int *tab, Value *outvals,
-              int n_out, bool discover) {
+bool lift_fit(const PyExpr *body, int arity, const Value *args, int n_args, const int *tab,
+              Value *outvals, int n_out, bool discover) {
     /* args: [n_args * arity] */
     Value got[1024];
     if (n_args > 1024) return false;
@@ -149,10 +154,13 @@ bool lift_fit(const PyExpr *body, int arity, const Value *args, int n_args, cons
     }
     if (!discover) {
         for (int i = 0; i < n_args; i++) {
-            if (tab[i] >= 0 && (got[i].kind != outvals[tab[i]].kind || !val_eq(got[i], outvals[tab[i]]))) return false;
+            if (tab[i] >= 0 &&
+                (got[i].kind != outvals[tab[i]].kind || !val_eq(got[i], outvals[tab[i]])))
+                return false;
             if (tab[i] == -2) { /* free: any of the values */
                 bool in = false;
-                for (int j = 0; j < n_out && !in; j++) in = got[i].kind == outvals[j].kind && val_eq(got[i], outvals[j]);
+                for (int j = 0; j < n_out && !in; j++)
+                    in = got[i].kind == outvals[j].kind && val_eq(got[i], outvals[j]);
                 if (!in) return false;
             }
         }
@@ -185,10 +193,12 @@ bool lift_fit(const PyExpr *body, int arity, const Value *args, int n_args, cons
     return true;
 }
 
-bool lift_fit_num(const PyExpr *body, int arity, const Value *args, int n_args, const double *want) {
+bool lift_fit_num(const PyExpr *body, int arity, const Value *args, int n_args,
+                  const double *want) {
     for (int i = 0; i < n_args; i++) {
         Value r;
-        if (py_eval(body, args + (size_t)i * arity, &r, NULL, 0) != PYERR_OK || !val_is_number(r)) return false;
+        if (py_eval(body, args + (size_t)i * arity, &r, NULL, 0) != PYERR_OK || !val_is_number(r))
+            return false;
         double g = val_as_double(r);
         if (fabs(g - want[i]) > 1e-6 * (1 + fabs(want[i]))) return false;
     }

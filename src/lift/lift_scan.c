@@ -42,7 +42,9 @@ static int claim(Lift *x, int si, const int *dims, int n, const char *where) {
     for (int i = 0; i < n; i++) {
         int d = dims[i];
         if (d == x->one || d == x->bos || x->dim_sop[d] >= 0 || x->dim_sw[d] >= 0)
-            return err_printf(x->err, x->errcap, "%s: writes residual direction %d, which is already in use", where, d);
+            return err_printf(x->err, x->errcap,
+                              "%s: writes residual direction %d, which is already in use", where,
+                              d);
         s->dims[i] = d;
         x->dim_sop[d] = si;
     }
@@ -131,13 +133,18 @@ static int scan_embeddings(Lift *x) {
             double w = m->token_embed[(size_t)t * D + d];
             if (d == x->one || !nz(w)) continue;
             if (!near(w, 1) || tokdim[t] >= 0)
-                return err_printf(x->err, x->errcap, "token embedding: row %d is not a one-hot token direction (plus `one`)", t);
+                return err_printf(
+                    x->err, x->errcap,
+                    "token embedding: row %d is not a one-hot token direction (plus `one`)", t);
             tokdim[t] = d;
         }
-        if (tokdim[t] < 0) return err_printf(x->err, x->errcap, "token embedding: row %d has no token direction", t);
+        if (tokdim[t] < 0)
+            return err_printf(x->err, x->errcap, "token embedding: row %d has no token direction",
+                              t);
         for (int u = 0; u < t; u++)
             if (tokdim[u] == tokdim[t])
-                return err_printf(x->err, x->errcap, "token embedding: rows %d and %d share a direction", u, t);
+                return err_printf(x->err, x->errcap,
+                                  "token embedding: rows %d and %d share a direction", u, t);
     }
     x->bos = tokdim[m->bos_id];
     x->pad = m->pad_id >= 0 ? tokdim[m->pad_id] : -1;
@@ -158,7 +165,8 @@ static int scan_embeddings(Lift *x) {
     /* positions: row 0 (BOS) zero, row p one-hot on indices:p-1 */
     int N = x->N;
     for (int d = 0; d < D; d++)
-        if (nz(m->pos_embed[d])) return err_printf(x->err, x->errcap, "position embedding: row 0 (BOS) is not zero");
+        if (nz(m->pos_embed[d]))
+            return err_printf(x->err, x->errcap, "position embedding: row 0 (BOS) is not zero");
     int ii = lift_new_sop(x, LS_INDICES, false, N, -1);
     LSop *ix = &x->s[ii];
     ix->vals = arena_alloc(&x->a, sizeof(Value) * (size_t)N);
@@ -167,13 +175,16 @@ static int scan_embeddings(Lift *x) {
         for (int d = 0; d < D; d++) {
             double w = m->pos_embed[(size_t)p * D + d];
             if (!nz(w)) continue;
-            if (!near(w, 1) || hit >= 0 || x->dim_sop[d] >= 0 || d == x->one || d == x->bos || d == x->pad)
-                return err_printf(x->err, x->errcap, "position embedding: row %d is not a one-hot index direction", p);
+            if (!near(w, 1) || hit >= 0 || x->dim_sop[d] >= 0 || d == x->one || d == x->bos ||
+                d == x->pad)
+                return err_printf(x->err, x->errcap,
+                                  "position embedding: row %d is not a one-hot index direction", p);
             hit = d;
         }
         if (hit < 0) return err_printf(x->err, x->errcap, "position embedding: row %d is empty", p);
         if (p > 1 && hit <= ix->dims[p - 2])
-            return err_printf(x->err, x->errcap, "position embedding: index directions are out of order");
+            return err_printf(x->err, x->errcap,
+                              "position embedding: index directions are out of order");
         ix->dims[p - 1] = hit;
         ix->vals[p - 1] = val_int(p - 1);
         x->dim_sop[hit] = ii;
@@ -206,7 +217,8 @@ static int scan_head(Lift *x, int l, int h) {
     char where[96];
     snprintf(where, sizeof where, "layer %d head %d", l, h);
     /* rows of Q, K, V used by this head, columns of O */
-    int *qr = arena_alloc(&x->a, sizeof(int) * (size_t)D * 4), *kr = qr + D, *vr = kr + D, *oc = vr + D;
+    int *qr = arena_alloc(&x->a, sizeof(int) * (size_t)D * 4), *kr = qr + D, *vr = kr + D,
+        *oc = vr + D;
     int nq = 0, nk = 0, nv = 0, no = 0;
     for (int d = 0; d < D; d++) {
         bool q = false, k = false, v = false, o = false;
@@ -222,7 +234,7 @@ static int scan_head(Lift *x, int l, int h) {
         if (o) oc[no++] = d;
     }
     if (!nq && !nk && !nv && !no) return 0;
-    /* bilinear forms B = Wq Wk^T and OV = Wv Wo (invariant to the head's own basis) */
+        /* bilinear forms B = Wq Wk^T and OV = Wv Wo (invariant to the head's own basis) */
 #define BQK(d, e) bqk(L, HK, c0, ks, d, e)
 #define OV(d, e) ov(L, HK, D, c0, ks, d, e)
     if (!nk || x->bos < 0) return fail(x, "%s: %s", where, "reads no key directions");
@@ -242,12 +254,15 @@ static int scan_head(Lift *x, int l, int h) {
     /* A predicate that selects nothing leaves the query SOp unidentifiable: the keys stand in
      * (docs/lift.md, identifiability). */
     int qs_sop = nq0 ? owner(x, qr, nq0, &mixed) : ks_sop;
-    if (qs_sop < 0 || x->s[qs_sop].numerical) return fail(x, "%s: %s", where, "its query space is not one categorical SOp");
+    if (qs_sop < 0 || x->s[qs_sop].numerical)
+        return fail(x, "%s: %s", where, "its query space is not one categorical SOp");
     x->s[ks_sop].used = x->s[qs_sop].used = true;
     const LSop *K = &x->s[ks_sop], *Q = &x->s[qs_sop];
-    if (x->one < 0) return fail(x, "%s: %s", where, "there is no `one` direction for the BOS logit");
+    if (x->one < 0)
+        return fail(x, "%s: %s", where, "there is no `one` direction for the BOS logit");
     double bos_logit = 0;
-    for (int c = 0; c < ks; c++) bos_logit += L->q[(size_t)x->one * HK + c0 + c] * L->k[(size_t)x->bos * HK + c0 + c];
+    for (int c = 0; c < ks; c++)
+        bos_logit += L->q[(size_t)x->one * HK + c0 + c] * L->k[(size_t)x->bos * HK + c0 + c];
     /* sel table over (key, query) values, entries 0 or the coldness c */
     double cold = 0;
     unsigned char *tab = arena_alloc(&x->a, (size_t)K->n * (size_t)Q->n);
@@ -255,21 +270,27 @@ static int scan_head(Lift *x, int l, int h) {
     for (int ki = 0; ki < K->n; ki++)
         for (int qi = 0; qi < Q->n; qi++) {
             double s = 0;
-            for (int c = 0; c < ks; c++) s += L->q[(size_t)Q->dims[qi] * HK + c0 + c] * L->k[(size_t)K->dims[ki] * HK + c0 + c];
+            for (int c = 0; c < ks; c++)
+                s += L->q[(size_t)Q->dims[qi] * HK + c0 + c] *
+                     L->k[(size_t)K->dims[ki] * HK + c0 + c];
             qk[ki * Q->n + qi] = s;
             if (nz(s) && cold == 0) cold = s;
         }
     /* a selector width copies BOS alone and gives it the full selection logit
      * (always_attend_to_bos); an aggregate gives BOS half of it */
     bool sw = nv == 1 && vr[0] == x->bos;
-    if (cold == 0 && nz(bos_logit)) cold = sw ? bos_logit : 2 * bos_logit; /* a predicate never true */
+    if (cold == 0 && nz(bos_logit))
+        cold = sw ? bos_logit : 2 * bos_logit; /* a predicate never true */
     if (cold == 0 || !near(bos_logit, sw ? cold : cold / 2))
-        return fail(x, "%s: %s", where, "the BOS logit is not Tracr's (half the selection logit, or equal to it)");
+        return fail(x, "%s: %s", where,
+                    "the BOS logit is not Tracr's (half the selection logit, or equal to it)");
     if (cold <= 0) return fail(x, "%s: %s", where, "the selection logit is not positive");
     for (int ki = 0; ki < K->n; ki++)
         for (int qi = 0; qi < Q->n; qi++) {
             double s = qk[ki * Q->n + qi];
-            if (nz(s) && !near(s, cold)) return fail(x, "%s: %s", where, "a query-key entry is neither 0 nor the selection logit");
+            if (nz(s) && !near(s, cold))
+                return fail(x, "%s: %s", where,
+                            "a query-key entry is neither 0 nor the selection logit");
             tab[ki * Q->n + qi] = nz(s);
         }
     /* no other query/key pairs may carry weight */
@@ -285,13 +306,17 @@ static int scan_head(Lift *x, int l, int h) {
                 int kd = ki < 0 ? x->bos : K->dims[ki];
                 if (extra_q[e] == x->one && kd == x->bos) continue;
                 double s = 0;
-                for (int c = 0; c < ks; c++) s += L->q[(size_t)extra_q[e] * HK + c0 + c] * L->k[(size_t)kd * HK + c0 + c];
-                if (nz(s)) return fail(x, "%s: %s", where, "`one` or BOS carries a query-key weight Tracr never sets");
+                for (int c = 0; c < ks; c++)
+                    s += L->q[(size_t)extra_q[e] * HK + c0 + c] * L->k[(size_t)kd * HK + c0 + c];
+                if (nz(s))
+                    return fail(x, "%s: %s", where,
+                                "`one` or BOS carries a query-key weight Tracr never sets");
             }
         }
         for (int qi = 0; qi < Q->n; qi++) {
             double s = 0;
-            for (int c = 0; c < ks; c++) s += L->q[(size_t)Q->dims[qi] * HK + c0 + c] * L->k[(size_t)x->bos * HK + c0 + c];
+            for (int c = 0; c < ks; c++)
+                s += L->q[(size_t)Q->dims[qi] * HK + c0 + c] * L->k[(size_t)x->bos * HK + c0 + c];
             if (nz(s)) return fail(x, "%s: %s", where, "a query value attends to BOS directly");
         }
     }
@@ -299,10 +324,13 @@ static int scan_head(Lift *x, int l, int h) {
     /* value/output */
     if (sw) {
         if (nv != 1 || vr[0] != x->bos || no != 1)
-            return fail(x, "%s: %s", where, "a selector-width head must copy BOS into one new direction");
+            return fail(x, "%s: %s", where,
+                        "a selector-width head must copy BOS into one new direction");
         double w = 0;
-        for (int c = 0; c < ks; c++) w += L->v[(size_t)x->bos * HK + c0 + c] * L->o[(size_t)(c0 + c) * D + oc[0]];
-        if (!near(w, 1)) return fail(x, "%s: %s", where, "the selector-width head's BOS copy is not 1");
+        for (int c = 0; c < ks; c++)
+            w += L->v[(size_t)x->bos * HK + c0 + c] * L->o[(size_t)(c0 + c) * D + oc[0]];
+        if (!near(w, 1))
+            return fail(x, "%s: %s", where, "the selector-width head's BOS copy is not 1");
         int d = oc[0];
         if (x->dim_sop[d] >= 0 || x->dim_sw[d] >= 0 || d == x->one || d == x->bos)
             return fail(x, "%s: %s", where, "writes a direction that is already in use");
@@ -312,20 +340,26 @@ static int scan_head(Lift *x, int l, int h) {
         return 0;
     }
     int vs_sop = owner(x, vr, nv, &mixed);
-    if (vs_sop >= 0 && nv == 1 && no == 1 && !x->s[vs_sop].numerical && x->s[vs_sop].n > 1) vs_sop = split_numerical(x, vr[0]);
+    if (vs_sop >= 0 && nv == 1 && no == 1 && !x->s[vs_sop].numerical && x->s[vs_sop].n > 1)
+        vs_sop = split_numerical(x, vr[0]);
     if (vs_sop < 0) return fail(x, "%s: %s", where, "its value space is not one SOp");
     x->s[vs_sop].used = true;
     const LSop *S = &x->s[vs_sop];
-    if (S->n != nv || no != nv) return fail(x, "%s: %s", where, "the value and output spaces differ in size");
+    if (S->n != nv || no != nv)
+        return fail(x, "%s: %s", where, "the value and output spaces differ in size");
     qsort(oc, (size_t)no, sizeof(int), cmp_int);
     for (int i = 0; i < nv; i++)
         for (int j = 0; j < no; j++) {
             double w = 0;
-            for (int c = 0; c < ks; c++) w += L->v[(size_t)S->dims[i] * HK + c0 + c] * L->o[(size_t)(c0 + c) * D + oc[j]];
-            if (!near(w, i == j ? 1 : 0)) return fail(x, "%s: %s", where, "the value-output map does not copy values in order");
+            for (int c = 0; c < ks; c++)
+                w += L->v[(size_t)S->dims[i] * HK + c0 + c] * L->o[(size_t)(c0 + c) * D + oc[j]];
+            if (!near(w, i == j ? 1 : 0))
+                return fail(x, "%s: %s", where,
+                            "the value-output map does not copy values in order");
         }
     bool num = S->numerical;
-    if (num && S->n != 1) return fail(x, "%s: %s", where, "a numerical aggregate of several directions");
+    if (num && S->n != 1)
+        return fail(x, "%s: %s", where, "a numerical aggregate of several directions");
     int ai = lift_new_sop(x, LS_AGG, num, no, l);
     LSop *A = &x->s[ai];
     A->a = vs_sop;
@@ -363,7 +397,9 @@ static double win(const Unit *u, int d) {
 }
 
 /* number of input dims other than `one` */
-static int n_real_in(const Lift *x, const Unit *u) { return u->nin - (win(u, x->one) != 0 && x->one >= 0); }
+static int n_real_in(const Lift *x, const Unit *u) {
+    return u->nin - (win(u, x->one) != 0 && x->one >= 0);
+}
 
 static int real_in(const Lift *x, const Unit *u, int k) {
     for (int i = 0; i < u->nin; i++)
@@ -373,15 +409,18 @@ static int real_in(const Lift *x, const Unit *u, int k) {
 
 /* A discretising MLP (tracr-reference §2.4.3) on input direction xd starting at unit j:
  * pairs (k,0), (k,1) then the start unit. Fills thresholds and the unit range. */
-static int scan_discretising(Lift *x, const Unit *U, int M, int j, int xd, double *thr, int *n_thr, int *end,
-                             const char *where) {
+static int scan_discretising(Lift *x, const Unit *U, int M, int j, int xd, double *thr, int *n_thr,
+                             int *end, const char *where) {
     int k = j, nt = 0;
-    while (k + 1 < M && U[k].nin >= 1 && win(&U[k], xd) != 0 && n_real_in(x, &U[k]) == 1 && n_real_in(x, &U[k + 1]) == 1 &&
-           win(&U[k + 1], xd) != 0) {
+    while (k + 1 < M && U[k].nin >= 1 && win(&U[k], xd) != 0 && n_real_in(x, &U[k]) == 1 &&
+           n_real_in(x, &U[k + 1]) == 1 && win(&U[k + 1], xd) != 0) {
         double a0 = win(&U[k], xd), a1 = win(&U[k + 1], xd);
-        double b0 = x->one >= 0 ? win(&U[k], x->one) : 0, b1 = x->one >= 0 ? win(&U[k + 1], x->one) : 0;
+        double b0 = x->one >= 0 ? win(&U[k], x->one) : 0,
+               b1 = x->one >= 0 ? win(&U[k + 1], x->one) : 0;
         if (!near(a0, x->L) || !near(a1, x->L) || !near(b0 - b1, 1))
-            return fail(x, "%s: %s", where, "a discretising unit pair does not have Tracr's slopes (L, L) and offsets (1 - L t, -L t)");
+            return fail(
+                x, "%s: %s", where,
+                "a discretising unit pair does not have Tracr's slopes (L, L) and offsets (1 - L t, -L t)");
         thr[nt++] = -b1 / x->L;
         k += 2;
     }
@@ -393,13 +432,17 @@ static int scan_discretising(Lift *x, const Unit *U, int M, int j, int xd, doubl
 }
 
 /* The input values whose midpoints are the thresholds: the value set of the input SOp. */
-static int match_values(Lift *x, const LSop *X, const double *thr, int nt, double **vs, const char *where) {
+static int match_values(Lift *x, const LSop *X, const double *thr, int nt, double **vs,
+                        const char *where) {
     if (X->n_num != nt + 1)
-        return fail(x, "%s: %s", where, "the thresholds do not fit the input's value set (a value where the function is undefined?)");
+        return fail(
+            x, "%s: %s", where,
+            "the thresholds do not fit the input's value set (a value where the function is undefined?)");
     for (int k = 0; k < nt; k++) {
         double mid = (X->num[k] + X->num[k + 1]) / 2;
         if (fabs(mid - thr[k]) > 1e-4 * (1 + fabs(mid)))
-            return fail(x, "%s: %s", where, "a threshold is not the midpoint of neighbouring input values");
+            return fail(x, "%s: %s", where,
+                        "a threshold is not the midpoint of neighbouring input values");
     }
     *vs = X->num;
     return 0;
@@ -407,8 +450,9 @@ static int match_values(Lift *x, const LSop *X, const double *thr, int nt, doubl
 
 /* Output of a discretising block over units [j, e): numerical (one dim, telescoping sums)
  * or categorical (one-hot telescoping). Writes the SOp. */
-static int finish_discretising(Lift *x, const Unit *U, int j, int e, int in_sop, const double *vs, int nvs, int l,
-                               LsKind kind, const LSel *sel, int sw_dim, const char *where) {
+static int finish_discretising(Lift *x, const Unit *U, int j, int e, int in_sop, const double *vs,
+                               int nvs, int l, LsKind kind, const LSel *sel, int sw_dim,
+                               const char *where) {
     /* output dims: the union of written dims (the selector width's BOS dim excluded) */
     int *od = malloc(sizeof(int) * (size_t)(x->D + 1)), no = 0;
     for (int k = j; k < e; k++)
@@ -437,7 +481,8 @@ static int finish_discretising(Lift *x, const Unit *U, int j, int e, int in_sop,
                     if (p1->out[i] == od[t]) w1 = p1->wout[i];
                 if (!near(w1, -w0)) {
                     free(od), free(acc), free(regions);
-                    return fail(x, "%s: %s", where, "a discretising unit pair does not write opposite steps");
+                    return fail(x, "%s: %s", where,
+                                "a discretising unit pair does not write opposite steps");
                 }
                 acc[t] += w0;
             }
@@ -461,7 +506,8 @@ static int finish_discretising(Lift *x, const Unit *U, int j, int e, int in_sop,
     if (kind == LS_SW) categorical = no == x->N + 1;
     if (!categorical && no != 1) {
         free(od), free(acc), free(regions), free(hot);
-        return fail(x, "%s: %s", where, "a discretising MLP writes neither one number nor one-hot values");
+        return fail(x, "%s: %s", where,
+                    "a discretising MLP writes neither one number nor one-hot values");
     }
     int si = lift_new_sop(x, kind, !categorical, no, l);
     LSop *S = &x->s[si];
@@ -478,14 +524,16 @@ static int finish_discretising(Lift *x, const Unit *U, int j, int e, int in_sop,
             S->known = true;
             /* widths: region r (value 1/(w+1) ascending) decodes to N - r */
             for (int r = 0; r < nvs && !rc; r++)
-                if (!onehot || hot[r] != x->N - r) rc = fail(x, "%s: %s", where, "the selector-width MLP does not decode widths");
+                if (!onehot || hot[r] != x->N - r)
+                    rc = fail(x, "%s: %s", where, "the selector-width MLP does not decode widths");
         } else {
             double *v = malloc(sizeof(double) * (size_t)(x->N + 1));
             for (int w = 0; w <= x->N; w++) v[w] = w;
             S->n_num = uniq(x, v, x->N + 1, &S->num);
             free(v);
             for (int r = 0; r < nvs && !rc; r++)
-                if (!near(regions[r], x->N - r)) rc = fail(x, "%s: %s", where, "the selector-width MLP does not decode widths");
+                if (!near(regions[r], x->N - r))
+                    rc = fail(x, "%s: %s", where, "the selector-width MLP does not decode widths");
         }
     } else if (!rc && categorical) {
         S->rtab = arena_alloc(&x->a, sizeof(int) * (size_t)nvs);
@@ -510,7 +558,8 @@ static Unit *read_units(Lift *x, const ModelLayer *L, int M, bool *any) {
     for (int j = 0; j < M; j++) {
         Unit *u = &U[j];
         int ni = 0, no = 0;
-        for (int d = 0; d < D; d++) ni += nz(L->w1[(size_t)d * M + j]), no += nz(L->w2[(size_t)j * D + d]);
+        for (int d = 0; d < D; d++)
+            ni += nz(L->w1[(size_t)d * M + j]), no += nz(L->w2[(size_t)j * D + d]);
         u->in = arena_alloc(&x->a, sizeof(int) * (size_t)(ni + no + 1));
         u->out = u->in + ni;
         u->win = arena_alloc(&x->a, sizeof(double) * (size_t)(ni + no + 1));
@@ -534,7 +583,9 @@ static int scan_selector_width(Lift *x, const Unit *U, int M, int j, int d0, dou
     for (int w = 0; w <= x->N; w++) v[w] = 1.0 / (w + 1);
     int nvs = uniq(x, v, x->N + 1, &vs);
     free(v);
-    if (nvs != nt + 1) return fail(x, "%s: %s", where, "the selector-width MLP has the wrong number of thresholds");
+    if (nvs != nt + 1)
+        return fail(x, "%s: %s", where,
+                    "the selector-width MLP has the wrong number of thresholds");
     for (int k = 0; k < nt; k++)
         if (fabs((vs[k] + vs[k + 1]) / 2 - thr[k]) > 1e-4)
             return fail(x, "%s: %s", where, "the selector-width MLP's thresholds are not Tracr's");
@@ -553,11 +604,15 @@ static int scan_linseqmap(Lift *x, const Unit *U, int j, int xs, int l, const ch
     for (int t = 0; t < 4 && ok; t++) {
         int dd = t < 2 ? dx : dy;
         ok = n_real_in(x, &q[t]) == 1 && (x->one < 0 || win(&q[t], x->one) == 0) &&
-             near(win(&q[t], dd), t % 2 ? 1 : -1) && q[t].nout <= 1 && (q[t].nout == 0 || q[t].out[0] == od);
+             near(win(&q[t], dd), t % 2 ? 1 : -1) && q[t].nout <= 1 &&
+             (q[t].nout == 0 || q[t].out[0] == od);
     }
     double wa = q[1].nout ? q[1].wout[0] : 0, wb = q[3].nout ? q[3].wout[0] : 0;
-    ok = ok && od >= 0 && near(q[0].nout ? q[0].wout[0] : 0, -wa) && near(q[2].nout ? q[2].wout[0] : 0, -wb);
-    if (!ok) return fail(x, "%s: %s", where, "a numerical MLP is neither discretising nor a linear sequence map");
+    ok = ok && od >= 0 && near(q[0].nout ? q[0].wout[0] : 0, -wa) &&
+         near(q[2].nout ? q[2].wout[0] : 0, -wb);
+    if (!ok)
+        return fail(x, "%s: %s", where,
+                    "a numerical MLP is neither discretising nor a linear sequence map");
     int si = lift_new_sop(x, LS_LINSEQ, true, 1, l);
     LSop *S = &x->s[si];
     S->a = xs;
@@ -578,7 +633,8 @@ static int scan_linseqmap(Lift *x, const Unit *U, int j, int xs, int l, const ch
 
 /* SequenceMap of two categorical SOps: |A||B| units h_ab = ReLU(a + b - 1), fst-major, from
  * unit j (u, reading the directions da and db). */
-static int scan_seqmap(Lift *x, const Unit *U, int M, int j, const Unit *u, int l, const char *where, int *next) {
+static int scan_seqmap(Lift *x, const Unit *U, int M, int j, const Unit *u, int l,
+                       const char *where, int *next) {
     int da = real_in(x, u, 0), db = real_in(x, u, 1);
     int sa = x->dim_sop[da], sb = x->dim_sop[db];
     if (sa >= 0) x->s[sa].used = true;
@@ -595,11 +651,14 @@ static int scan_seqmap(Lift *x, const Unit *U, int M, int j, const Unit *u, int 
         for (int t = 0; t < cnt && ok; t++) {
             const Unit *w = &U[j + t];
             int fd = F->dims[t / S2->n], sd = S2->dims[t % S2->n];
-            ok = n_real_in(x, w) == 2 && near(win(w, x->one), -1) && near(win(w, fd), 1) && near(win(w, sd), 1);
+            ok = n_real_in(x, w) == 2 && near(win(w, x->one), -1) && near(win(w, fd), 1) &&
+                 near(win(w, sd), 1);
         }
         if (ok) fst = try ? sb : sa;
     }
-    if (fst < 0) return fail(x, "%s: %s", where, "the sequence-map units do not cover every value pair in order");
+    if (fst < 0)
+        return fail(x, "%s: %s", where,
+                    "the sequence-map units do not cover every value pair in order");
     int snd = fst == sa ? sb : sa;
     int *od = malloc(sizeof(int) * (size_t)(cnt + 1)), no = 0;
     for (int t = 0; t < cnt; t++) {
@@ -643,7 +702,8 @@ static int diagonal_seqmap(Lift *x, const Unit *U, int j, int k, int xs, int l, 
     S->a = S->b = xs;
     S->tab = arena_alloc(&x->a, sizeof(int) * (size_t)na * (size_t)na);
     S->tabfree = arena_alloc(&x->a, (size_t)na * (size_t)na);
-    int *od = malloc(sizeof(int) * (size_t)cnt), *unreached = malloc(sizeof(int) * (size_t)cnt), nu = 0;
+    int *od = malloc(sizeof(int) * (size_t)cnt), *unreached = malloc(sizeof(int) * (size_t)cnt),
+        nu = 0;
     for (int t = 0; t < cnt; t++) {
         od[t] = U[j + t].out[0];
         if (!U[j + t].nin) unreached[nu++] = t;
@@ -658,7 +718,8 @@ static int diagonal_seqmap(Lift *x, const Unit *U, int j, int k, int xs, int l, 
                 S->tab[a2 * na + b2] = next < nu ? unreached[next++] : 0;
                 S->tabfree[a2 * na + b2] = 1;
             }
-    int rc = next < nu ? fail(x, "%s: %s", where, "more unreached values than value pairs") : claim(x, si, od, cnt, where);
+    int rc = next < nu ? fail(x, "%s: %s", where, "more unreached values than value pairs")
+                       : claim(x, si, od, cnt, where);
     free(od);
     free(unreached);
     return rc ? 1 : 0;
@@ -686,7 +747,8 @@ static int table_map(Lift *x, const Unit *U, int j, int k, int xs, int l, const 
 
 /* Categorical Map from unit j: consecutive units with disjoint 0/1 preimages covering the
  * SOp xs. -1 when the units do not cover it (then it is not such a map). */
-static int scan_categorical_map(Lift *x, const Unit *U, int M, int j, int xs, int l, const char *where, int *next) {
+static int scan_categorical_map(Lift *x, const Unit *U, int M, int j, int xs, int l,
+                                const char *where, int *next) {
     const LSop *X = &x->s[xs];
     unsigned char *cov = calloc((size_t)X->n, 1);
     int k = j, covered = 0, last_out = -1, n_free = 0;
@@ -717,11 +779,13 @@ static int scan_categorical_map(Lift *x, const Unit *U, int M, int j, int xs, in
     }
     free(cov);
     /* unreached values sorting after the last reached one */
-    while (complete && n_free >= 0 && k < M && !U[k].nin && U[k].nout == 1 && near(U[k].wout[0], 1) &&
-           U[k].out[0] > last_out)
+    while (complete && n_free >= 0 && k < M && !U[k].nin && U[k].nout == 1 &&
+           near(U[k].wout[0], 1) && U[k].out[0] > last_out)
         last_out = U[k++].out[0], n_free++;
     if (!complete) return -1;
-    if ((n_free ? diagonal_seqmap(x, U, j, k, xs, l, where) : table_map(x, U, j, k, xs, l, where)) != 0) return 1;
+    if ((n_free ? diagonal_seqmap(x, U, j, k, xs, l, where)
+                : table_map(x, U, j, k, xs, l, where)) != 0)
+        return 1;
     *next = k;
     return 0;
 }
@@ -729,7 +793,8 @@ static int scan_categorical_map(Lift *x, const Unit *U, int M, int j, int xs, in
 /* Categorical -> numerical Map: one unit, W1 = f(value), W2 = 1. */
 static int scan_numerical_map(Lift *x, const Unit *u, int xs, int l, const char *where) {
     if (u->nout != 1 || !near(u->wout[0], 1))
-        return fail(x, "%s: %s", where, "a categorical MLP unit is neither a table row nor a numerical map");
+        return fail(x, "%s: %s", where,
+                    "a categorical MLP unit is neither a table row nor a numerical map");
     int si = lift_new_sop(x, LS_MAP, true, 1, l);
     LSop *S = &x->s[si];
     const LSop *X = &x->s[xs];
@@ -745,8 +810,8 @@ static int scan_numerical_map(Lift *x, const Unit *u, int xs, int l, const char 
 /* A block whose input is the SOp xs (read through direction d0 by unit u = U[j], nr real
  * inputs, weight w_one on `one`): a numerical MLP (linear sequence map or discretising) or a
  * categorical one (sequence map, table, numerical map). */
-static int scan_block(Lift *x, const Unit *U, int M, int j, const Unit *u, int xs, int nr, int d0, double w_one,
-                      double *thr, int l, const char *where, int *next) {
+static int scan_block(Lift *x, const Unit *U, int M, int j, const Unit *u, int xs, int nr, int d0,
+                      double w_one, double *thr, int l, const char *where, int *next) {
     const LSop *X = &x->s[xs];
     if (X->numerical) {
         if (w_one == 0 && nr == 1 && near(fabs(u->win[0]), 1) && !near(x->L, 1) && j + 3 < M) {
@@ -756,8 +821,11 @@ static int scan_block(Lift *x, const Unit *U, int M, int j, const Unit *u, int x
         }
         int nt, e;
         double *vs = NULL;
-        if (nr != 1 || scan_discretising(x, U, M, j, d0, thr, &nt, &e, where) || match_values(x, X, thr, nt, &vs, where))
-            return nr != 1 ? fail(x, "%s: %s", where, "a numerical MLP unit reads several directions") : 1;
+        if (nr != 1 || scan_discretising(x, U, M, j, d0, thr, &nt, &e, where) ||
+            match_values(x, X, thr, nt, &vs, where))
+            return nr != 1
+                       ? fail(x, "%s: %s", where, "a numerical MLP unit reads several directions")
+                       : 1;
         if (finish_discretising(x, U, j, e, xs, vs, nt + 1, l, LS_MAP, NULL, -1, where)) return 1;
         *next = e;
         return 0;
@@ -766,7 +834,8 @@ static int scan_block(Lift *x, const Unit *U, int M, int j, const Unit *u, int x
     if (near(w_one, -1) && nr == 2) return scan_seqmap(x, U, M, j, u, l, where, next);
     if (w_one != 0) return fail(x, "%s: %s", where, "a categorical MLP unit reads `one`");
     for (int i = 0; i < u->nin; i++)
-        if (x->dim_sop[u->in[i]] != xs) return fail(x, "%s: %s", where, "a map unit reads several SOps");
+        if (x->dim_sop[u->in[i]] != xs)
+            return fail(x, "%s: %s", where, "a map unit reads several SOps");
     int rc = scan_categorical_map(x, U, M, j, xs, l, where, next);
     if (rc >= 0) return rc;
     if (scan_numerical_map(x, u, xs, l, where)) return 1;
@@ -793,7 +862,8 @@ static int scan_mlp(Lift *x, int l) {
          * reaches: Tracr's Map path for SequenceMap(f, x, x) keeps a hidden unit for every
          * f(a, b) though only f(a, a) is ever computed. Read on from the next unit that reads. */
         int probe = j;
-        while (probe < M && !U[probe].nin && U[probe].nout == 1 && near(U[probe].wout[0], 1)) probe++;
+        while (probe < M && !U[probe].nin && U[probe].nout == 1 && near(U[probe].wout[0], 1))
+            probe++;
         if (probe == M || (!u->nin && (x->one >= 0 && win(&U[probe], x->one) != 0)))
             return fail(x, "%s: %s", where, "writes without reading anything");
         u = &U[probe];
@@ -813,20 +883,24 @@ static int scan_mlp(Lift *x, int l) {
         double w_one = x->one >= 0 ? win(u, x->one) : 0;
         /* a number read from one direction of a categorical table: a discretising unit
          * (slope L) or a linear sequence map unit (weight -1 first) */
-        if (nr == 1 && !x->s[xs].numerical && (near(win(u, d0), x->L) || (w_one == 0 && near(win(u, d0), -1)))) {
+        if (nr == 1 && !x->s[xs].numerical &&
+            (near(win(u, d0), x->L) || (w_one == 0 && near(win(u, d0), -1)))) {
             int t = split_numerical(x, d0);
             if (t >= 0) xs = t;
         }
-        if (x->s[xs].numerical && nr == 1 && w_one == 0 && near(win(u, d0), -1) && j + 2 < M && n_real_in(x, &U[j + 2]) == 1) {
+        if (x->s[xs].numerical && nr == 1 && w_one == 0 && near(win(u, d0), -1) && j + 2 < M &&
+            n_real_in(x, &U[j + 2]) == 1) {
             int dy = real_in(x, &U[j + 2], 0);
-            if (dy >= 0 && x->dim_sop[dy] >= 0 && !x->s[x->dim_sop[dy]].numerical) split_numerical(x, dy);
+            if (dy >= 0 && x->dim_sop[dy] >= 0 && !x->s[x->dim_sop[dy]].numerical)
+                split_numerical(x, dy);
         }
         x->s[xs].used = true;
         if (scan_block(x, U, M, j, u, xs, nr, d0, w_one, thr, l, where, &j)) return 1;
     }
     for (int p = 0; p < x->n_pending; p++)
         if (x->dim_sw[x->pending_dim[p]] >= 0)
-            return err_printf(x->err, x->errcap, "layer %d: a selector-width head has no MLP in its layer", l);
+            return err_printf(x->err, x->errcap,
+                              "layer %d: a selector-width head has no MLP in its layer", l);
     return 0;
 }
 
@@ -856,7 +930,8 @@ int lift_scan(Lift *x) {
             if (!nz(w)) continue;
             if (!near(w, 1) || od[j] >= 0) {
                 free(od);
-                return err_printf(x->err, x->errcap, "unembedding: column %d is not a one-hot projection", j);
+                return err_printf(x->err, x->errcap,
+                                  "unembedding: column %d is not a one-hot projection", j);
             }
             od[j] = d;
         }
@@ -867,19 +942,28 @@ int lift_scan(Lift *x) {
     bool ok = o >= 0 && x->s[o].n == no;
     for (int j = 0; ok && j < no; j++) ok = x->s[o].dims[j] == od[j];
     free(od);
-    if (!ok) return err_printf(x->err, x->errcap, "unembedding: the output columns are not the directions of one SOp in order");
+    if (!ok)
+        return err_printf(
+            x->err, x->errcap,
+            "unembedding: the output columns are not the directions of one SOp in order");
     if (x->s[o].kind == LS_TOKENS || x->s[o].kind == LS_INDICES)
-        return err_printf(x->err, x->errcap, "unembedding: the output is an input SOp (Tracr compiles no such program)");
+        return err_printf(
+            x->err, x->errcap,
+            "unembedding: the output is an input SOp (Tracr compiles no such program)");
     if (x->s[o].numerical != (m->output_numerical != 0))
-        return err_printf(x->err, x->errcap, "unembedding: the output SOp is %s but the model decodes it as %s",
-                          x->s[o].numerical ? "numerical" : "categorical", m->output_numerical ? "numerical" : "categorical");
+        return err_printf(x->err, x->errcap,
+                          "unembedding: the output SOp is %s but the model decodes it as %s",
+                          x->s[o].numerical ? "numerical" : "categorical",
+                          m->output_numerical ? "numerical" : "categorical");
     x->output = o;
     if (!m->output_numerical) {
         LSop *O = &x->s[o];
         if (O->known) {
             for (int j = 0; j < no; j++)
                 if (!val_eq(O->vals[j], m->out_values[j]))
-                    return err_printf(x->err, x->errcap, "unembedding: the output values disagree with the values the weights imply");
+                    return err_printf(
+                        x->err, x->errcap,
+                        "unembedding: the output values disagree with the values the weights imply");
         }
         O->vals = arena_alloc(&x->a, sizeof(Value) * (size_t)no);
         memcpy(O->vals, m->out_values, sizeof(Value) * (size_t)no);

@@ -15,17 +15,17 @@
 
 /* What the decoder knows about the rows written so far. */
 typedef struct State {
-    int n;                     /* complete rows */
-    PtOp rows[PT_MAX_VARS];    /* their fields (ids as in the table; args as PtOp codes) */
-    int is_sel[PT_MAX_VARS];   /* row k is a Select */
-    int enc[PT_MAX_VARS];      /* row k's enc id */
-    int used[PT_MAX_VARS];     /* row k is an argument of a later row */
-    int s, k;                  /* unused Selects, unused SOps */
-    int cells;                 /* table cells the tables so far take (values + END each) */
-    int tokens_used;           /* some row reads tokens */
+    int n;                   /* complete rows */
+    PtOp rows[PT_MAX_VARS];  /* their fields (ids as in the table; args as PtOp codes) */
+    int is_sel[PT_MAX_VARS]; /* row k is a Select */
+    int enc[PT_MAX_VARS];    /* row k's enc id */
+    int used[PT_MAX_VARS];   /* row k is an argument of a later row */
+    int s, k;                /* unused Selects, unused SOps */
+    int cells;               /* table cells the tables so far take (values + END each) */
+    int tokens_used;         /* some row reads tokens */
     /* with a context: value sets of the rows (and of tokens, indices) */
     const PcContext *ctx;
-    int tables;                /* table tokens may be used (a context, a model that has them) */
+    int tables; /* table tokens may be used (a context, a model that has them) */
     int have_sets;
     ValueSet sets[PT_MAX_VARS + 2]; /* [row], then tokens, indices */
 } State;
@@ -74,7 +74,9 @@ static int fn_kind_ok(const State *st, int op, int fn) {
     case PT_OP_LINSEQMAP: {
         if (fn == PT_FN_TABLE) return op != PT_OP_LINSEQMAP && st->tables && st->have_sets;
         const GenFn *e = gen_lib_get(pt_fn_lib(fn));
-        GenFnKind want = op == PT_OP_MAP ? GEN_FN_MAP : op == PT_OP_SEQMAP ? GEN_FN_SEQMAP : GEN_FN_LINEAR;
+        GenFnKind want = op == PT_OP_MAP      ? GEN_FN_MAP
+                         : op == PT_OP_SEQMAP ? GEN_FN_SEQMAP
+                                              : GEN_FN_LINEAR;
         return e && e->kind == want;
     }
     case PT_OP_SELECT: return fn >= PT_FN_PRED0 && fn < PT_FN_LIB0;
@@ -108,7 +110,8 @@ static int map_fn_ok(const State *st, int enc, int fn, int a1) {
     for (size_t i = 0; i < in->n; i++) {
         Value r;
         PyErr e = gen_lib_call(lib, &in->items[i], &r);
-        if (ein == PT_ENC_NUM && (e == PYERR_ARITH || (e == PYERR_OK && r.kind == VAL_NONE))) continue;
+        if (ein == PT_ENC_NUM && (e == PYERR_ARITH || (e == PYERR_OK && r.kind == VAL_NONE)))
+            continue;
         if (e != PYERR_OK) return 0;
         defined++;
         if (enc == PT_ENC_NUM && !val_is_number(r)) return 0;
@@ -136,7 +139,9 @@ static int table_len(const State *st, int op, int a1, int a2) {
 }
 
 static int arg_of_code(int code) {
-    return code == PT_SRC_TOKENS ? PT_ARG_TOKENS : code == PT_SRC_INDICES ? PT_ARG_INDICES : PT_ARG_V1 + code;
+    return code == PT_SRC_TOKENS    ? PT_ARG_TOKENS
+           : code == PT_SRC_INDICES ? PT_ARG_INDICES
+                                    : PT_ARG_V1 + code;
 }
 
 /* Tracr's key_size of the head of a Select of keys k and queries q: max(|q| + 2, |k| + 1). */
@@ -214,13 +219,18 @@ static int row_ok(const State *st, int op, int enc, int fn, int a1, int a2) {
     int e1 = 0, e2 = 0;
     int k1 = arg_kind(st, a1, &e1), k2 = arg_kind(st, a2, &e2);
     if (k1 < 0 || k2 < 0) return 0;
-    if (op == PT_OP_SELECT ? enc != PT_ENC_NONE : (enc != PT_ENC_CAT && enc != PT_ENC_NUM)) return 0;
+    if (op == PT_OP_SELECT ? enc != PT_ENC_NONE : (enc != PT_ENC_CAT && enc != PT_ENC_NUM))
+        return 0;
     if (!fn_kind_ok(st, op, fn)) return 0;
     int ok;
     switch (op) {
     case PT_OP_MAP: ok = k1 == 1 && k2 == 0; break;
-    case PT_OP_SEQMAP: ok = enc == PT_ENC_CAT && k1 == 1 && e1 == PT_ENC_CAT && k2 == 1 && e2 == PT_ENC_CAT; break;
-    case PT_OP_LINSEQMAP: ok = enc == PT_ENC_NUM && k1 == 1 && e1 == PT_ENC_NUM && k2 == 1 && e2 == PT_ENC_NUM; break;
+    case PT_OP_SEQMAP:
+        ok = enc == PT_ENC_CAT && k1 == 1 && e1 == PT_ENC_CAT && k2 == 1 && e2 == PT_ENC_CAT;
+        break;
+    case PT_OP_LINSEQMAP:
+        ok = enc == PT_ENC_NUM && k1 == 1 && e1 == PT_ENC_NUM && k2 == 1 && e2 == PT_ENC_NUM;
+        break;
     case PT_OP_SELECT: ok = k1 == 1 && e1 == PT_ENC_CAT && k2 == 1 && e2 == PT_ENC_CAT; break;
     case PT_OP_AGGREGATE: ok = k1 == 2 && k2 == 1 && e2 == enc; break;
     case PT_OP_SELWIDTH: ok = k1 == 2 && k2 == 0; break;
@@ -312,7 +322,8 @@ static void compute_sets(State *st) {
     if (st->n == 0) return;
     RaspProgram p;
     char err[300];
-    if (pt_build_program(st->rows, st->n, ctx->vocab, ctx->n_vocab, ctx->max_seq_len, &p, err, sizeof err)) {
+    if (pt_build_program(st->rows, st->n, ctx->vocab, ctx->n_vocab, ctx->max_seq_len, &p, err,
+                         sizeof err)) {
         st->have_sets = 0;
         return;
     }
@@ -322,7 +333,8 @@ static void compute_sets(State *st) {
         int k = l && l[0] == 'v' ? atoi(l + 1) - 1 : -1;
         if (k < 0 || k >= st->n || st->is_sel[k]) continue;
         p.output = x;
-        if (rasp_infer_value_sets(&p, ctx->vocab, ctx->n_vocab, ctx->max_seq_len, sets, err, sizeof err) == 0)
+        if (rasp_infer_value_sets(&p, ctx->vocab, ctx->n_vocab, ctx->max_seq_len, sets, err,
+                                  sizeof err) == 0)
             valset_copy(&st->sets[k], &sets[x]);
         else st->have_sets = 0;
         rasp_free_value_sets(sets, p.n_exprs);
@@ -343,7 +355,9 @@ static int program_ok(const State *st) {
     RaspProgram p;
     char err[300];
     const PcContext *ctx = st->ctx;
-    if (pt_build_program(st->rows, st->n, ctx->vocab, ctx->n_vocab, ctx->max_seq_len, &p, err, sizeof err)) return 0;
+    if (pt_build_program(st->rows, st->n, ctx->vocab, ctx->n_vocab, ctx->max_seq_len, &p, err,
+                         sizeof err))
+        return 0;
     CompileOptions o;
     compile_options_default(&o);
     CompiledModel *m = NULL;
@@ -477,7 +491,9 @@ done:
     return rc < 0 ? rc : count;
 }
 
-int pc_allowed(const int32_t *seq, int n, unsigned char *allowed) { return pc_allowed_ctx(NULL, seq, n, allowed); }
+int pc_allowed(const int32_t *seq, int n, unsigned char *allowed) {
+    return pc_allowed_ctx(NULL, seq, n, allowed);
+}
 
 int pc_constraint_fn(void *user, const int32_t *prog, int n, unsigned char *allowed) {
     const PcContext *ctx = user;

@@ -10,12 +10,12 @@
 
 /* One decoded candidate sequence. */
 typedef struct Node {
-    int len;            /* tokens, EOS included */
-    int fixed;          /* children change positions >= fixed only */
-    double score;       /* sum of lp */
-    MetaDecStep *st;    /* [len] */
-    int32_t *alt_tok;   /* [len, n_alt] */
-    float *alt_lp;      /* [len, n_alt] */
+    int len;          /* tokens, EOS included */
+    int fixed;        /* children change positions >= fixed only */
+    double score;     /* sum of lp */
+    MetaDecStep *st;  /* [len] */
+    int32_t *alt_tok; /* [len, n_alt] */
+    float *alt_lp;    /* [len, n_alt] */
 } Node;
 
 /* A child waiting in the queue: node's token at position t replaced by alternative a. */
@@ -28,12 +28,12 @@ struct MetaCands {
     MetaCandOptions o;
     MetaDecSession *ses;
     Rng rng;
-    int A, T;           /* alternatives per position, max sequence length */
+    int A, T; /* alternatives per position, max sequence length */
     Node *nodes;
     int n_nodes, cap_nodes;
     Entry *heap;
     int n_heap, cap_heap;
-    uint64_t *seen;     /* open-addressing set of sequence hashes (0: empty) */
+    uint64_t *seen; /* open-addressing set of sequence hashes (0: empty) */
     size_t cap_seen, n_seen;
     int produced, dup_run;
     /* the constraint's view of the meta-model: its output size bounds the allowed[] it fills
@@ -178,15 +178,19 @@ static int push_children(MetaCands *c, int k) {
     return 0;
 }
 
-MetaCands *meta_cands_new(MetaModel *m, const float *payload, const int16_t *ids, int P, const MetaCandOptions *o,
-                          char *err, size_t errcap) {
+MetaCands *meta_cands_new(MetaModel *m, const float *payload, const int16_t *ids, int P,
+                          const MetaCandOptions *o, char *err, size_t errcap) {
     if (P > m->cfg.max_prefix) {
-        snprintf(err, errcap, "%d weight tokens, but the meta-model takes at most %d", P, m->cfg.max_prefix);
+        snprintf(err, errcap, "%d weight tokens, but the meta-model takes at most %d", P,
+                 m->cfg.max_prefix);
         return NULL;
     }
-    if (m->cfg.payload_dim != WT_WIDTH || m->cfg.n_id_fields != WT_N_IDS || !meta_vocab_known(m->cfg.vocab)) {
-        snprintf(err, errcap, "the meta-model's config does not match the token formats (payload %d, ids %d, vocab %d)",
-                 m->cfg.payload_dim, m->cfg.n_id_fields, m->cfg.vocab);
+    if (m->cfg.payload_dim != WT_WIDTH || m->cfg.n_id_fields != WT_N_IDS ||
+        !meta_vocab_known(m->cfg.vocab)) {
+        snprintf(
+            err, errcap,
+            "the meta-model's config does not match the token formats (payload %d, ids %d, vocab %d)",
+            m->cfg.payload_dim, m->cfg.n_id_fields, m->cfg.vocab);
         return NULL;
     }
     MetaCands *c = calloc(1, sizeof *c);
@@ -221,7 +225,8 @@ MetaCands *meta_cands_new(MetaModel *m, const float *payload, const int16_t *ids
 void meta_cands_free(MetaCands *c) {
     if (!c) return;
     meta_dec_session_free(c->ses);
-    for (int i = 0; i < c->n_nodes; i++) free(c->nodes[i].st), free(c->nodes[i].alt_tok), free(c->nodes[i].alt_lp);
+    for (int i = 0; i < c->n_nodes; i++)
+        free(c->nodes[i].st), free(c->nodes[i].alt_tok), free(c->nodes[i].alt_lp);
     free(c->nodes), free(c->heap), free(c->seen);
     free(c->st), free(c->at), free(c->al), free(c->force);
     free(c);
@@ -231,15 +236,16 @@ long meta_cands_model_steps(const MetaCands *c) { return meta_dec_session_steps(
 
 /* Runs the session with force[0..nf) into the scratch; *len. */
 static int run(MetaCands *c, int nf, Rng *rng, int *len, char *err, size_t errcap) {
-    return meta_dec_session_run(c->ses, c->force, nf, rng, c->o.temp, c->A, c->st, c->at, c->al, len, err, errcap);
+    return meta_dec_session_run(c->ses, c->force, nf, rng, c->o.temp, c->A, c->st, c->at, c->al,
+                                len, err, errcap);
 }
 
 /* Whether the scratch sequence st[0..len) obeys the constraint at every position. */
 static int valid_seq(MetaCands *c, int len, unsigned char *allowed) {
     int32_t seq[PC_MAX_LEN];
     for (int i = 0; i < len; i++) {
-        if (pc_allowed(seq, i, allowed) <= 0 || c->st[i].tok < 0 || c->st[i].tok >= pc_vocab_size() ||
-            !allowed[c->st[i].tok])
+        if (pc_allowed(seq, i, allowed) <= 0 || c->st[i].tok < 0 ||
+            c->st[i].tok >= pc_vocab_size() || !allowed[c->st[i].tok])
             return 0;
         seq[i] = c->st[i].tok;
     }
@@ -280,7 +286,8 @@ static int make_child(MetaCands *c, const Entry *e, int *len, char *err, size_t 
     return 0;
 }
 
-static int emit(MetaCands *c, const Node *n, int16_t *table, double *score, char *err, size_t errcap) {
+static int emit(MetaCands *c, const Node *n, int16_t *table, double *score, char *err,
+                size_t errcap) {
     int32_t seq[PC_MAX_LEN];
     for (int i = 0; i < n->len; i++) seq[i] = n->st[i].tok;
     if (pc_decode(seq, n->len, table, err, errcap)) return -1;
@@ -294,7 +301,8 @@ int meta_cands_next(MetaCands *c, int16_t *table, double *score, char *err, size
     if (c->produced == 0) {
         if (run(c, 0, NULL, &len, err, errcap)) return -1;
         int k = node_add(c, len, 0);
-        if (k < 0 || seen_add(c, seq_hash(c->st, len)) < 0 || (c->o.mode != MC_SAMPLE && push_children(c, k))) {
+        if (k < 0 || seen_add(c, seq_hash(c->st, len)) < 0 ||
+            (c->o.mode != MC_SAMPLE && push_children(c, k))) {
             snprintf(err, errcap, "out of memory");
             return -1;
         }

@@ -13,15 +13,20 @@ int32_t *meta_ids_widen(const int16_t *ids, int P) {
     return w;
 }
 
-static int decode_table(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam, int reuse,
-                        const PcContext *model, int16_t *table, char *err, size_t errcap) {
+static int decode_table(MetaModel *m, const float *payload, const int16_t *ids, int P, int beam,
+                        int reuse, const PcContext *model, int16_t *table, char *err,
+                        size_t errcap) {
     if (P > m->cfg.max_prefix) {
-        snprintf(err, errcap, "%d weight tokens, but the meta-model takes at most %d", P, m->cfg.max_prefix);
+        snprintf(err, errcap, "%d weight tokens, but the meta-model takes at most %d", P,
+                 m->cfg.max_prefix);
         return 1;
     }
-    if (m->cfg.payload_dim != WT_WIDTH || m->cfg.n_id_fields != WT_N_IDS || !meta_vocab_known(m->cfg.vocab)) {
-        snprintf(err, errcap, "the meta-model's config does not match the token formats (payload %d, ids %d, vocab %d)",
-                 m->cfg.payload_dim, m->cfg.n_id_fields, m->cfg.vocab);
+    if (m->cfg.payload_dim != WT_WIDTH || m->cfg.n_id_fields != WT_N_IDS ||
+        !meta_vocab_known(m->cfg.vocab)) {
+        snprintf(
+            err, errcap,
+            "the meta-model's config does not match the token formats (payload %d, ids %d, vocab %d)",
+            m->cfg.payload_dim, m->cfg.n_id_fields, m->cfg.vocab);
         return 1;
     }
     int32_t *ids32 = meta_ids_widen(ids, P);

@@ -27,16 +27,16 @@
 #define META_NAME_MAX 48
 
 typedef struct MetaConfig {
-    int d_model;    /* C: residual width */
-    int n_head;     /* H: d_model % n_head == 0 */
+    int d_model; /* C: residual width */
+    int n_head;  /* H: d_model % n_head == 0 */
     int n_layer;
-    int mlp_ratio;  /* MLP hidden width = mlp_ratio * d_model */
-    int payload_dim;                   /* F: float payload per weight token */
-    int n_id_fields;                   /* K: small integer ids per weight token */
-    int id_vocab[META_MAX_ID_FIELDS];  /* vocabulary size of each id field */
-    int vocab;      /* V: program token vocabulary */
-    int max_prefix; /* largest P (weight tokens per sample) */
-    int max_prog;   /* largest T (program tokens per sample); size of the position table */
+    int mlp_ratio;                    /* MLP hidden width = mlp_ratio * d_model */
+    int payload_dim;                  /* F: float payload per weight token */
+    int n_id_fields;                  /* K: small integer ids per weight token */
+    int id_vocab[META_MAX_ID_FIELDS]; /* vocabulary size of each id field */
+    int vocab;                        /* V: program token vocabulary */
+    int max_prefix;                   /* largest P (weight tokens per sample) */
+    int max_prog; /* largest T (program tokens per sample); size of the position table */
 } MetaConfig;
 
 /* Returns 0, or non-zero with a message in err. */
@@ -48,11 +48,11 @@ int meta_config_from_json(const char *json, MetaConfig *c, char *err, size_t err
 
 typedef struct MetaTensorInfo {
     char name[META_NAME_MAX];
-    int ndim;       /* 1 or 2 */
+    int ndim; /* 1 or 2 */
     int shape[2];
-    size_t offset;  /* in floats, into the flat parameter array */
+    size_t offset; /* in floats, into the flat parameter array */
     size_t numel;
-    int decay;      /* 1: AdamW weight decay applies (matrices of linear layers) */
+    int decay; /* 1: AdamW weight decay applies (matrices of linear layers) */
 } MetaTensorInfo;
 
 /* Offsets (in floats) of one transformer block's tensors. */
@@ -66,13 +66,13 @@ typedef struct MetaBlockOffsets {
 } MetaBlockOffsets;
 
 typedef struct MetaLayout {
-    size_t pay_w, pay_b;                 /* [C, F], [C] */
-    size_t id_emb[META_MAX_ID_FIELDS];   /* [id_vocab[k], C] */
-    size_t wte;                          /* [V, C] */
-    size_t wpe;                          /* [max_prog, C] */
-    MetaBlockOffsets *blocks;            /* [n_layer] */
-    size_t lnf_g, lnf_b;                 /* [C] */
-    size_t head_w;                       /* [V, C] (no bias) */
+    size_t pay_w, pay_b;               /* [C, F], [C] */
+    size_t id_emb[META_MAX_ID_FIELDS]; /* [id_vocab[k], C] */
+    size_t wte;                        /* [V, C] */
+    size_t wpe;                        /* [max_prog, C] */
+    MetaBlockOffsets *blocks;          /* [n_layer] */
+    size_t lnf_g, lnf_b;               /* [C] */
+    size_t head_w;                     /* [V, C] (no bias) */
     MetaTensorInfo *tensors;
     int n_tensors;
     size_t n_params;
@@ -160,10 +160,10 @@ int meta_batch_validate(const MetaConfig *c, const MetaBatch *b, int max_batch, 
 typedef struct MetaModel {
     MetaConfig cfg;
     MetaLayout lay;
-    float *params, *grads; /* [n_params] */
+    float *params, *grads;  /* [n_params] */
     float *adam_m, *adam_v; /* [n_params] AdamW first and second moments */
     long step;              /* AdamW steps taken */
-    Rng rng;            /* the stream after initialisation (saved in checkpoints) */
+    Rng rng;                /* the stream after initialisation (saved in checkpoints) */
     uint64_t seed;
     MetaActs acts;
     int max_batch;
@@ -227,9 +227,9 @@ int meta_checkpoint_load(MetaModel *m, const char *path, int max_batch, char *er
  * step then runs one new position per hypothesis against a KV cache: O(P + t) per step. */
 /* One sample's weight tokens: P valid tokens (no padding). */
 typedef struct MetaPrefix {
-    int P;                  /* in [0, max_prefix] */
-    const float *payload;   /* [P,F] */
-    const int32_t *ids;     /* [P,K] */
+    int P;                /* in [0, max_prefix] */
+    const float *payload; /* [P,F] */
+    const int32_t *ids;   /* [P,K] */
 } MetaPrefix;
 
 /* Called before each token is chosen: prog[0..n) is the sequence so far (prog[0] is BOS),
@@ -238,9 +238,9 @@ typedef struct MetaPrefix {
 typedef int (*MetaConstraintFn)(void *user, const int32_t *prog, int n, unsigned char *allowed);
 
 typedef struct MetaDecodeOpts {
-    int bos;            /* first program input token */
-    int eos;            /* decoding of a hypothesis stops after it emits eos (-1: never) */
-    int max_len;        /* tokens to generate at most, <= max_prog (the position table) */
+    int bos;                /* first program input token */
+    int eos;                /* decoding of a hypothesis stops after it emits eos (-1: never) */
+    int max_len;            /* tokens to generate at most, <= max_prog (the position table) */
     MetaConstraintFn allow; /* may be NULL: every token allowed */
     void *user;
     /* Non-zero: the model's last meta_forward ran on this very prefix (a batch of one with
@@ -281,9 +281,9 @@ void meta_dec_session_free(MetaDecSession *s);
 
 /* What one run returns, per generated position t (0-based, BOS not counted). */
 typedef struct MetaDecStep {
-    int32_t tok;        /* the token taken */
-    float lp;           /* its log-probability under the model's full softmax */
-    int n_alt;          /* alternatives below, best first (allowed tokens other than tok) */
+    int32_t tok; /* the token taken */
+    float lp;    /* its log-probability under the model's full softmax */
+    int n_alt;   /* alternatives below, best first (allowed tokens other than tok) */
 } MetaDecStep;
 
 /* Decodes force[0..nf) (taken as given, not checked against the constraint) and then, until
@@ -293,9 +293,9 @@ typedef struct MetaDecStep {
  * alternatives with their log-probabilities, best first (ties: lower id). Positions t < nf
  * get steps[t].tok only. *out_len: the tokens of the sequence (EOS included). Returns 0, or
  * non-zero with a message (constraint error, no token allowed, nf > max_len). */
-int meta_dec_session_run(MetaDecSession *s, const int32_t *force, int nf, Rng *rng, float temp, int n_alt,
-                         MetaDecStep *steps, int32_t *alt_tok, float *alt_lp, int *out_len, char *err,
-                         size_t errcap);
+int meta_dec_session_run(MetaDecSession *s, const int32_t *force, int nf, Rng *rng, float temp,
+                         int n_alt, MetaDecStep *steps, int32_t *alt_tok, float *alt_lp,
+                         int *out_len, char *err, size_t errcap);
 /* Model runs (one position each) done by the session so far: the cost measure. */
 long meta_dec_session_steps(const MetaDecSession *s);
 
@@ -442,10 +442,10 @@ int meta_vocab_known(int vocab);
 typedef enum { MC_REDECODE = 0, MC_KEEP, MC_SAMPLE } MetaCandMode;
 
 typedef struct MetaCandOptions {
-    MetaCandMode mode;  /* MC_REDECODE */
-    int n_alt;          /* alternatives per position (top-k after the taken token): 3 */
-    uint64_t seed;      /* MC_SAMPLE: 1 */
-    float temp;         /* MC_SAMPLE temperature: 1 */
+    MetaCandMode mode; /* MC_REDECODE */
+    int n_alt;         /* alternatives per position (top-k after the taken token): 3 */
+    uint64_t seed;     /* MC_SAMPLE: 1 */
+    float temp;        /* MC_SAMPLE temperature: 1 */
 } MetaCandOptions;
 
 void meta_cand_options_default(MetaCandOptions *o);
@@ -474,18 +474,18 @@ long meta_cands_model_steps(const MetaCands *c);
  * samples, in memory. Filled from dataset shards (dataset/shard.h) or sample by sample (tests,
  * generated on the fly). */
 typedef struct TrainData {
-    int n;              /* samples */
-    int16_t *prog;      /* [n, PT_ROWS * PT_COLS] */
-    int64_t *off;       /* [n + 1] sample i owns weight tokens off[i] .. off[i+1]-1 */
-    float *payload;     /* [total, WT_WIDTH] */
-    int16_t *ids;       /* [total, WT_N_IDS] */
+    int n;          /* samples */
+    int16_t *prog;  /* [n, PT_ROWS * PT_COLS] */
+    int64_t *off;   /* [n + 1] sample i owns weight tokens off[i] .. off[i+1]-1 */
+    float *payload; /* [total, WT_WIDTH] */
+    int16_t *ids;   /* [total, WT_N_IDS] */
     int64_t total;
     int cap;
     int64_t tcap;
-    int max_p;          /* largest weight-token count of a sample */
-    long skipped;       /* samples refused by add (too many weight tokens, bad table) */
-    int have_wt;        /* wt below came from a shard's metadata */
-    WtOptions wt;       /* weight-token scheme/norm of the shards */
+    int max_p;    /* largest weight-token count of a sample */
+    long skipped; /* samples refused by add (too many weight tokens, bad table) */
+    int have_wt;  /* wt below came from a shard's metadata */
+    WtOptions wt; /* weight-token scheme/norm of the shards */
 } TrainData;
 
 void train_data_init(TrainData *d);
@@ -533,15 +533,15 @@ int train_data_load_split(TrainData *d, const char *dir, const char *split, int 
  * (1 when none) and w_max the largest weight given, the coin drawn from the candidate's
  * seed. That up-weights rare classes relative to the rest without changing determinism. */
 #define TS_SEED_SALT 0x73747265616d31ULL /* "stream1": stream seeds never equal gen's */
-#define TS_POOL_SALT 0x706f6f6c31ULL   /* "pool1" */
+#define TS_POOL_SALT 0x706f6f6c31ULL     /* "pool1" */
 #define TS_MAX_CLASSICS 256
 
 /* Program classes that can be up-weighted. */
 enum {
-    TS_CLASS_LINSEQMAP,  /* some row is a LinearSequenceMap */
-    TS_CLASS_ONE_ROW,    /* a single operation */
-    TS_CLASS_NUM_MAP,    /* some row is a numerical Map */
-    TS_CLASS_MONO_MAP,   /* some row is a Map by an injective integer lambda (add1, add2, sub1,
+    TS_CLASS_LINSEQMAP, /* some row is a LinearSequenceMap */
+    TS_CLASS_ONE_ROW,   /* a single operation */
+    TS_CLASS_NUM_MAP,   /* some row is a numerical Map */
+    TS_CLASS_MONO_MAP,  /* some row is a Map by an injective integer lambda (add1, add2, sub1,
                           * sub2, mul2, neg, rsub4, sq): a relabelling of its input's values,
                           * the weakest rows of the shipped model (4-46% row accuracy) */
     TS_CLASS_COUNT
@@ -549,18 +549,18 @@ enum {
 const char *ts_class_name(int c); /* "linseqmap", "one_row", "num_map", "mono_map" */
 
 typedef struct TrainStream {
-    GdConfig gd;              /* generator settings (gen, acc with the run's WtOptions) and splits */
+    GdConfig gd; /* generator settings (gen, acc with the run's WtOptions) and splits */
     uint64_t seed;
-    int split;                /* index in gd.split_name of the split kept */
-    int max_prefix;           /* weight tokens per sample at most */
+    int split;                      /* index in gd.split_name of the split kept */
+    int max_prefix;                 /* weight tokens per sample at most */
     double class_w[TS_CLASS_COUNT]; /* >= 1; 1 = no up-weighting */
     uint64_t classic[TS_MAX_CLASSICS][2];
     int n_classic;
-    uint64_t *pool_key;       /* [pool_cap, 2] program hashes of the pool ({0,0} empty) */
-    uint32_t *pool_cnt;       /* [pool_cap] their counts */
+    uint64_t *pool_key; /* [pool_cap, 2] program hashes of the pool ({0,0} empty) */
+    uint32_t *pool_cnt; /* [pool_cap] their counts */
     size_t pool_cap;
-    long pool_m;              /* pool draws (0: no frequency thinning) */
-    GenSampler *samp;         /* one per stream: a stream is used by one thread at a time */
+    long pool_m;      /* pool draws (0: no frequency thinning) */
+    GenSampler *samp; /* one per stream: a stream is used by one thread at a time */
     AccResult res;
     /* counters since init (candidates tried, and why they were passed over) */
     long tried, failed, wrong_split, classic_hits, too_long, thinned, freq_thinned;
@@ -570,7 +570,8 @@ typedef struct TrainStream {
  * split: "train", "val" or "test"; exclude_dir: classic programs to exclude (NULL: none).
  * Returns 0, or non-zero with a message. */
 int train_stream_init(TrainStream *s, const GenConfig *gen, const WtOptions *wt, uint64_t seed,
-                      const char *split, const char *exclude_dir, int max_prefix, char *err, size_t errcap);
+                      const char *split, const char *exclude_dir, int max_prefix, char *err,
+                      size_t errcap);
 void train_stream_free(TrainStream *s);
 /* Sets the weight of class c (>= 1). */
 int train_stream_set_weight(TrainStream *s, int c, double w, char *err, size_t errcap);
@@ -603,27 +604,27 @@ unsigned ts_classes(const int16_t *table);
 typedef struct TrainConfig {
     /* model */
     int d_model, n_layer, n_head, mlp_ratio;
-    int max_prefix;          /* weight tokens per sample at most (longer samples are dropped) */
+    int max_prefix; /* weight tokens per sample at most (longer samples are dropped) */
     /* optimisation */
     int batch;
-    double lr, lr_min;       /* cosine from lr to lr_min over steps, after warmup */
+    double lr, lr_min; /* cosine from lr to lr_min over steps, after warmup */
     long warmup, steps;
     double weight_decay, clip;
-    uint64_t seed;           /* initialisation and data order */
+    uint64_t seed; /* initialisation and data order */
     /* bookkeeping */
     long eval_every, ckpt_every, log_every;
-    int eval_tf;             /* validation samples for teacher-forced token accuracy */
-    int eval_decode;         /* validation samples for decoded exact match (greedy) */
-    WtOptions wt;            /* the weight-token options of the data (for decompile) */
+    int eval_tf;     /* validation samples for teacher-forced token accuracy */
+    int eval_decode; /* validation samples for decoded exact match (greedy) */
+    WtOptions wt;    /* the weight-token options of the data (for decompile) */
     /* streaming (the stream section) */
-    int stream;              /* 1: fresh samples every step instead of a dataset */
-    uint64_t val_seed;       /* validation samples: the stream of the val split of this seed */
+    int stream;        /* 1: fresh samples every step instead of a dataset */
+    uint64_t val_seed; /* validation samples: the stream of the val split of this seed */
     double w_linseqmap, w_one_row, w_num_map, w_mono_map; /* class weights of the stream (>= 1) */
-    long dedup_pool;         /* frequency-thinning pool of the stream (0: off) */
-    char exclude[256];       /* classic programs never trained on ("" none) */
+    long dedup_pool;   /* frequency-thinning pool of the stream (0: off) */
+    char exclude[256]; /* classic programs never trained on ("" none) */
     /* starting point */
-    char init[256];          /* checkpoint the parameters came from ("" fresh) */
-    long init_step;          /* AdamW steps of that checkpoint kept (0 unless its state was) */
+    char init[256]; /* checkpoint the parameters came from ("" fresh) */
+    long init_step; /* AdamW steps of that checkpoint kept (0 unless its state was) */
 } TrainConfig;
 
 void train_config_default(TrainConfig *c);
@@ -644,14 +645,14 @@ typedef struct Trainer {
     const TrainData *data;
     int max_batch;
     /* the batch being built */
-    float *payload;     /* [max_batch, max_prefix, F] */
-    int32_t *ids;       /* [max_batch, max_prefix, K] */
-    int32_t *plen;      /* [max_batch] */
+    float *payload;            /* [max_batch, max_prefix, F] */
+    int32_t *ids;              /* [max_batch, max_prefix, K] */
+    int32_t *plen;             /* [max_batch] */
     int32_t *tokens, *targets; /* [max_batch, PC_MAX_LEN] */
-    int P, T;           /* of the last batch built */
-    long tok_count;     /* weight + program tokens of the last batch */
-    long perm_epoch;    /* epoch of perm (-1: none) */
-    int *perm;          /* [data->n] */
+    int P, T;                  /* of the last batch built */
+    long tok_count;            /* weight + program tokens of the last batch */
+    long perm_epoch;           /* epoch of perm (-1: none) */
+    int *perm;                 /* [data->n] */
     /* streaming: sbuf[k] holds the B samples of run step sstep[k] (-1: none); the prefetch
      * thread (th_on) fills slot th_slot and alone touches the stream while it runs */
     TrainStream *stream;
@@ -664,7 +665,8 @@ typedef struct Trainer {
 } Trainer;
 
 /* A fresh model (meta_model_init with tc->seed). data must outlive the trainer. */
-int trainer_init(Trainer *t, const TrainConfig *tc, const TrainData *data, char *err, size_t errcap);
+int trainer_init(Trainer *t, const TrainConfig *tc, const TrainData *data, char *err,
+                 size_t errcap);
 /* The model and optimizer state of a checkpoint (its config must match tc's model fields). */
 int trainer_init_resume(Trainer *t, const TrainConfig *tc, const TrainData *data, const char *ckpt,
                         char *err, size_t errcap);
@@ -713,7 +715,7 @@ char *train_sidecar_json(const TrainConfig *tc, const char *data_dir);
  * 0 with *found true, tc filled, *data_dir the recorded folder or NULL (older files), *raw
  * the file text (either may be NULL to ignore; the caller frees them). Anything else
  * (unreadable, not JSON, unknown keys, bad values): non-zero with a message naming path. */
-int train_sidecar_read(const char *path, TrainConfig *tc, bool *found, char **data_dir, char **raw, char *err,
-                       size_t errcap);
+int train_sidecar_read(const char *path, TrainConfig *tc, bool *found, char **data_dir, char **raw,
+                       char *err, size_t errcap);
 
 #endif

@@ -43,8 +43,8 @@ int meta_checkpoint_save(const MetaModel *m, const char *path, char *err, size_t
     st_writer_meta(&w, "step", buf);
     snprintf(buf, sizeof buf, "%" PRIu64, m->seed);
     st_writer_meta(&w, "seed", buf);
-    snprintf(buf, sizeof buf, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, m->rng.s[0], m->rng.s[1],
-             m->rng.s[2], m->rng.s[3]);
+    snprintf(buf, sizeof buf, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, m->rng.s[0],
+             m->rng.s[1], m->rng.s[2], m->rng.s[3]);
     st_writer_meta(&w, "rng", buf);
     st_digest_add(&w);
     rc = st_writer_save(&w, path, err, errcap);
@@ -75,8 +75,8 @@ int meta_checkpoint_load(MetaModel *m, const char *path, int max_batch, char *er
     const char *fmt = st_meta_get(&f, "format"), *cj = st_meta_get(&f, "config");
     const char *rs = st_meta_get(&f, "rng");
     if (!fmt || strcmp(fmt, FORMAT) != 0) {
-        snprintf(err, errcap, "%s: not a meta-model checkpoint (format \"%s\", expected \"%s\")", path,
-                 fmt ? fmt : "(missing)", FORMAT);
+        snprintf(err, errcap, "%s: not a meta-model checkpoint (format \"%s\", expected \"%s\")",
+                 path, fmt ? fmt : "(missing)", FORMAT);
         goto fail;
     }
     if (!cj || meta_config_from_json(cj, &cfg, e2, sizeof e2)) {
@@ -102,7 +102,8 @@ int meta_checkpoint_load(MetaModel *m, const char *path, int max_batch, char *er
         goto fail;
     }
     if (f.n != 3 * m->lay.n_tensors) {
-        snprintf(err, errcap, "%s: %d tensors, the config implies %d", path, f.n, 3 * m->lay.n_tensors);
+        snprintf(err, errcap, "%s: %d tensors, the config implies %d", path, f.n,
+                 3 * m->lay.n_tensors);
         goto fail;
     }
     for (int k = 0; k < 3; k++)
@@ -118,17 +119,20 @@ int meta_checkpoint_load(MetaModel *m, const char *path, int max_batch, char *er
             int ok = st->dtype == ST_F32 && st->ndim == t->ndim && st->shape[0] == t->shape[0] &&
                      (t->ndim == 1 || st->shape[1] == t->shape[1]);
             if (!ok) {
-                snprintf(err, errcap, "%s: tensor %s is %s with %d dims [%" PRId64 ", %" PRId64
-                         "], expected F32 [%d, %d] (%d dims)", path, nm, st_dtype_name(st->dtype), st->ndim,
-                         st->ndim > 0 ? st->shape[0] : 0, st->ndim > 1 ? st->shape[1] : 0, t->shape[0],
-                         t->ndim > 1 ? t->shape[1] : 0, t->ndim);
+                snprintf(err, errcap,
+                         "%s: tensor %s is %s with %d dims [%" PRId64 ", %" PRId64
+                         "], expected F32 [%d, %d] (%d dims)",
+                         path, nm, st_dtype_name(st->dtype), st->ndim,
+                         st->ndim > 0 ? st->shape[0] : 0, st->ndim > 1 ? st->shape[1] : 0,
+                         t->shape[0], t->ndim > 1 ? t->shape[1] : 0, t->ndim);
                 goto fail;
             }
             float *dst = slot(m, k) + t->offset;
             memcpy(dst, st->data, sizeof(float) * t->numel); /* memcpy: any alignment */
             for (size_t j = 0; j < t->numel; j++)
                 if (!isfinite(dst[j])) { /* would decode to garbage, or train on NaN */
-                    snprintf(err, errcap, "%s: tensor %s holds a non-finite value at element %zu", path, nm, j);
+                    snprintf(err, errcap, "%s: tensor %s holds a non-finite value at element %zu",
+                             path, nm, j);
                     goto fail;
                 }
         }

@@ -8,22 +8,27 @@
 #define LIMIT (1 << 20)
 
 int meta_config_validate(const MetaConfig *c, char *err, size_t errcap) {
-#define BAD(...)                                  \
-    do {                                          \
-        snprintf(err, errcap, "meta config: " __VA_ARGS__); \
-        return -1;                                \
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        snprintf(err, errcap, "meta config: " __VA_ARGS__);                                        \
+        return -1;                                                                                 \
     } while (0)
     if (c->d_model < 1 || c->d_model > 65536) BAD("d_model %d out of range [1, 65536]", c->d_model);
-    if (c->n_head < 1 || c->d_model % c->n_head) BAD("n_head %d must divide d_model %d", c->n_head, c->d_model);
+    if (c->n_head < 1 || c->d_model % c->n_head)
+        BAD("n_head %d must divide d_model %d", c->n_head, c->d_model);
     if (c->n_layer < 0 || c->n_layer > 256) BAD("n_layer %d out of range [0, 256]", c->n_layer);
-    if (c->mlp_ratio < 1 || c->mlp_ratio > 64) BAD("mlp_ratio %d out of range [1, 64]", c->mlp_ratio);
-    if (c->payload_dim < 1 || c->payload_dim > LIMIT) BAD("payload_dim %d out of range", c->payload_dim);
+    if (c->mlp_ratio < 1 || c->mlp_ratio > 64)
+        BAD("mlp_ratio %d out of range [1, 64]", c->mlp_ratio);
+    if (c->payload_dim < 1 || c->payload_dim > LIMIT)
+        BAD("payload_dim %d out of range", c->payload_dim);
     if (c->n_id_fields < 0 || c->n_id_fields > META_MAX_ID_FIELDS)
         BAD("n_id_fields %d out of range [0, %d]", c->n_id_fields, META_MAX_ID_FIELDS);
     for (int k = 0; k < c->n_id_fields; k++)
-        if (c->id_vocab[k] < 1 || c->id_vocab[k] > LIMIT) BAD("id_vocab[%d] = %d out of range", k, c->id_vocab[k]);
+        if (c->id_vocab[k] < 1 || c->id_vocab[k] > LIMIT)
+            BAD("id_vocab[%d] = %d out of range", k, c->id_vocab[k]);
     if (c->vocab < 1 || c->vocab > LIMIT) BAD("vocab %d out of range", c->vocab);
-    if (c->max_prefix < 0 || c->max_prefix > LIMIT) BAD("max_prefix %d out of range", c->max_prefix);
+    if (c->max_prefix < 0 || c->max_prefix > LIMIT)
+        BAD("max_prefix %d out of range", c->max_prefix);
     if (c->max_prog < 1 || c->max_prog > LIMIT) BAD("max_prog %d out of range", c->max_prog);
 #undef BAD
     return 0;
@@ -38,7 +43,8 @@ char *meta_config_to_json(const MetaConfig *c) {
     cJSON_AddNumberToObject(o, "mlp_ratio", c->mlp_ratio);
     cJSON_AddNumberToObject(o, "payload_dim", c->payload_dim);
     cJSON *ids = cJSON_AddArrayToObject(o, "id_vocab");
-    for (int k = 0; ids && k < c->n_id_fields; k++) cJSON_AddItemToArray(ids, cJSON_CreateNumber(c->id_vocab[k]));
+    for (int k = 0; ids && k < c->n_id_fields; k++)
+        cJSON_AddItemToArray(ids, cJSON_CreateNumber(c->id_vocab[k]));
     cJSON_AddNumberToObject(o, "vocab", c->vocab);
     cJSON_AddNumberToObject(o, "max_prefix", c->max_prefix);
     cJSON_AddNumberToObject(o, "max_prog", c->max_prog);
@@ -66,14 +72,19 @@ int meta_config_from_json(const char *json, MetaConfig *c, char *err, size_t err
         return -1;
     }
     int rc = -1;
-    if (get_int(o, "d_model", &c->d_model, err, errcap) || get_int(o, "n_head", &c->n_head, err, errcap) ||
-        get_int(o, "n_layer", &c->n_layer, err, errcap) || get_int(o, "mlp_ratio", &c->mlp_ratio, err, errcap) ||
-        get_int(o, "payload_dim", &c->payload_dim, err, errcap) || get_int(o, "vocab", &c->vocab, err, errcap) ||
-        get_int(o, "max_prefix", &c->max_prefix, err, errcap) || get_int(o, "max_prog", &c->max_prog, err, errcap))
+    if (get_int(o, "d_model", &c->d_model, err, errcap) ||
+        get_int(o, "n_head", &c->n_head, err, errcap) ||
+        get_int(o, "n_layer", &c->n_layer, err, errcap) ||
+        get_int(o, "mlp_ratio", &c->mlp_ratio, err, errcap) ||
+        get_int(o, "payload_dim", &c->payload_dim, err, errcap) ||
+        get_int(o, "vocab", &c->vocab, err, errcap) ||
+        get_int(o, "max_prefix", &c->max_prefix, err, errcap) ||
+        get_int(o, "max_prog", &c->max_prog, err, errcap))
         goto done;
     const cJSON *ids = cJSON_GetObjectItemCaseSensitive(o, "id_vocab");
     if (!cJSON_IsArray(ids) || cJSON_GetArraySize(ids) > META_MAX_ID_FIELDS) {
-        snprintf(err, errcap, "meta config JSON: \"id_vocab\" missing or longer than %d", META_MAX_ID_FIELDS);
+        snprintf(err, errcap, "meta config JSON: \"id_vocab\" missing or longer than %d",
+                 META_MAX_ID_FIELDS);
         goto done;
     }
     const cJSON *it;
@@ -134,8 +145,8 @@ int meta_layout_build(MetaLayout *lay, const MetaConfig *c) {
     lay->wpe = add(&b, "embed.pos", 2, c->max_prog, C, 0);
     for (int l = 0; l < c->n_layer; l++) {
         MetaBlockOffsets *o = &lay->blocks[l];
-#define T(field, suffix, nd, s0, s1, dec)                          \
-    snprintf(nm, sizeof nm, "block%d.%s", l, suffix);              \
+#define T(field, suffix, nd, s0, s1, dec)                                                          \
+    snprintf(nm, sizeof nm, "block%d.%s", l, suffix);                                              \
     o->field = add(&b, nm, nd, s0, s1, dec);
         T(ln1_g, "ln1.g", 1, C, 0, 0)
         T(ln1_b, "ln1.b", 1, C, 0, 0)

@@ -14,7 +14,7 @@
 typedef struct {
     MetaModel *m;
     int np, nb, maxT, C, M, V, H, nl;
-    float *kpre, *vpre;      /* [nl][np][C] */
+    float *kpre, *vpre;         /* [nl][np][C] */
     float *kc, *vc, *kc2, *vc2; /* [nb][nl][maxT][C] program keys/values (2: reorder target) */
     float *x, *ln, *mean, *rstd, *qkv, *atty, *fch, *fchg, *logits, *sc;
     /* x, ln, atty [nb,C]; mean, rstd [nb]; qkv [nb,3C]; fch(g) [nb,M]; logits [nb,V];
@@ -22,8 +22,8 @@ typedef struct {
 } Dec;
 
 static void dec_free(Dec *d) {
-    float *bufs[] = {d->kpre, d->vpre, d->kc,  d->vc,  d->kc2,  d->vc2,    d->x,  d->ln, d->mean,
-                     d->rstd, d->qkv, d->atty, d->fch, d->fchg, d->logits, d->sc};
+    float *bufs[] = {d->kpre, d->vpre, d->kc,  d->vc,   d->kc2, d->vc2,  d->x,      d->ln,
+                     d->mean, d->rstd, d->qkv, d->atty, d->fch, d->fchg, d->logits, d->sc};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     memset(d, 0, sizeof *d);
 }
@@ -32,23 +32,29 @@ static int dec_init(Dec *d, MetaModel *m, const MetaPrefix *pre, const MetaDecod
                     char *err, size_t errcap) {
     memset(d, 0, sizeof *d);
     const MetaConfig *c = &m->cfg;
-    if (!pre || pre->P < 0 || pre->P > c->max_prefix || (pre->P > 0 && (!pre->payload || (c->n_id_fields && !pre->ids)))) {
-        snprintf(err, errcap, "meta decode: bad prefix (P must be in [0, %d] with payload and ids)", c->max_prefix);
+    if (!pre || pre->P < 0 || pre->P > c->max_prefix ||
+        (pre->P > 0 && (!pre->payload || (c->n_id_fields && !pre->ids)))) {
+        snprintf(err, errcap, "meta decode: bad prefix (P must be in [0, %d] with payload and ids)",
+                 c->max_prefix);
         return -1;
     }
     if (o->max_len < 1 || o->max_len > c->max_prog) {
-        snprintf(err, errcap, "meta decode: max_len %d out of range [1, %d]", o->max_len, c->max_prog);
+        snprintf(err, errcap, "meta decode: max_len %d out of range [1, %d]", o->max_len,
+                 c->max_prog);
         return -1;
     }
     if (o->bos < 0 || o->bos >= c->vocab || o->eos < -1 || o->eos >= c->vocab) {
-        snprintf(err, errcap, "meta decode: bos %d / eos %d out of range for vocab %d", o->bos, o->eos, c->vocab);
+        snprintf(err, errcap, "meta decode: bos %d / eos %d out of range for vocab %d", o->bos,
+                 o->eos, c->vocab);
         return -1;
     }
     d->m = m;
     d->np = pre->P, d->nb = nb, d->maxT = o->max_len;
-    d->C = c->d_model, d->M = c->mlp_ratio * c->d_model, d->V = c->vocab, d->H = c->n_head, d->nl = c->n_layer;
+    d->C = c->d_model, d->M = c->mlp_ratio * c->d_model, d->V = c->vocab, d->H = c->n_head,
+    d->nl = c->n_layer;
     size_t C = (size_t)d->C, nlz = (size_t)(d->nl ? d->nl : 1);
-    size_t pre_n = nlz * (size_t)(d->np ? d->np : 1) * C, prog_n = (size_t)nb * nlz * (size_t)d->maxT * C;
+    size_t pre_n = nlz * (size_t)(d->np ? d->np : 1) * C,
+           prog_n = (size_t)nb * nlz * (size_t)d->maxT * C;
     d->kpre = malloc(sizeof(float) * pre_n);
     d->vpre = malloc(sizeof(float) * pre_n);
     d->kc = malloc(sizeof(float) * prog_n);
@@ -65,8 +71,9 @@ static int dec_init(Dec *d, MetaModel *m, const MetaPrefix *pre, const MetaDecod
     d->fchg = malloc(sizeof(float) * nb * d->M);
     d->logits = malloc(sizeof(float) * nb * d->V);
     d->sc = malloc(sizeof(float) * nb * d->H * (size_t)(d->np + d->maxT));
-    if (!d->kpre || !d->vpre || !d->kc || !d->vc || !d->kc2 || !d->vc2 || !d->x || !d->ln || !d->mean ||
-        !d->rstd || !d->qkv || !d->atty || !d->fch || !d->fchg || !d->logits || !d->sc) {
+    if (!d->kpre || !d->vpre || !d->kc || !d->vc || !d->kc2 || !d->vc2 || !d->x || !d->ln ||
+        !d->mean || !d->rstd || !d->qkv || !d->atty || !d->fch || !d->fchg || !d->logits ||
+        !d->sc) {
         dec_free(d);
         snprintf(err, errcap, "meta decode: out of memory");
         return -1;
@@ -76,8 +83,10 @@ static int dec_init(Dec *d, MetaModel *m, const MetaPrefix *pre, const MetaDecod
     if (o->reuse_prefix) {
         if (m->acts.B != 1 || m->acts.P != pre->P) {
             dec_free(d);
-            snprintf(err, errcap, "meta decode: reuse_prefix, but the last forward was not on a prefix of %d tokens",
-                     pre->P);
+            snprintf(
+                err, errcap,
+                "meta decode: reuse_prefix, but the last forward was not on a prefix of %d tokens",
+                pre->P);
             return -1;
         }
     } else {
@@ -103,7 +112,8 @@ static float *kslot(const Dec *d, float *base, int r, int l, int t) {
 
 /* out[j] = scale * <rows[j, :hs], q> for the n rows of a [n, ld] matrix: the attention scores
  * of one head against cached keys. BLAS when enabled (the plain loop is a scalar reduction). */
-static void rows_dot(const float *rows, int n, int ld, const float *q, int hs, float scale, float *out) {
+static void rows_dot(const float *rows, int n, int ld, const float *q, int hs, float scale,
+                     float *out) {
     if (n <= 0) return;
     if (meta_blas_enabled()) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, n, hs, scale, rows, ld, q, 1, 0.0f, out, 1);
@@ -118,7 +128,8 @@ static void rows_dot(const float *rows, int n, int ld, const float *q, int hs, f
 }
 
 /* y[:hs] (= or +=, by acc) sum_j p[j] rows[j, :hs]: one head's attention output. */
-static void rows_combine(const float *rows, int n, int ld, const float *p, int hs, int acc, float *y) {
+static void rows_combine(const float *rows, int n, int ld, const float *p, int hs, int acc,
+                         float *y) {
     if (!acc)
         for (int e = 0; e < hs; e++) y[e] = 0;
     if (n <= 0) return;
@@ -154,30 +165,30 @@ static void dec_step(Dec *d, int n, const int32_t *tok, int t) {
         /* One decode step is a few thousand multiply-adds per hypothesis: a parallel region
          * costs more than it saves (and stalls badly on a loaded machine) unless the beam is
          * wide and the prefix long. */
-        META_PAR((long)n * H * (d->np + t + 1) * hs > (1L << 17), "omp parallel for schedule(static)",
-        for (int rh = 0; rh < n * H; rh++) {
-            int r = rh / H, h = rh % H;
-            const float *q = d->qkv + (size_t)r * 3 * C + (size_t)h * hs;
-            float *s = d->sc + (size_t)rh * S;
-            int ns = d->np + t + 1;
-            const float *kp = d->kpre + (size_t)l * d->np * C + (size_t)h * hs;
-            const float *vp = d->vpre + (size_t)l * d->np * C + (size_t)h * hs;
-            const float *kg = kslot(d, d->kc, r, l, 0) + (size_t)h * hs;
-            const float *vg = kslot(d, d->vc, r, l, 0) + (size_t)h * hs;
-            rows_dot(kp, d->np, C, q, hs, scale, s);
-            rows_dot(kg, t + 1, C, q, hs, scale, s + d->np);
-            float mx = -INFINITY;
-            for (int j = 0; j < ns; j++) mx = s[j] > mx ? s[j] : mx;
-            float sum = 0;
-            for (int j = 0; j < ns; j++) {
-                s[j] = expf(s[j] - mx);
-                sum += s[j];
-            }
-            for (int j = 0; j < ns; j++) s[j] /= sum;
-            float *y = d->atty + (size_t)r * C + (size_t)h * hs;
-            rows_combine(vp, d->np, C, s, hs, 0, y);
-            rows_combine(vg, t + 1, C, s + d->np, hs, 1, y);
-        });
+        META_PAR((long)n * H * (d->np + t + 1) * hs > (1L << 17),
+                 "omp parallel for schedule(static)", for (int rh = 0; rh < n * H; rh++) {
+                     int r = rh / H, h = rh % H;
+                     const float *q = d->qkv + (size_t)r * 3 * C + (size_t)h * hs;
+                     float *s = d->sc + (size_t)rh * S;
+                     int ns = d->np + t + 1;
+                     const float *kp = d->kpre + (size_t)l * d->np * C + (size_t)h * hs;
+                     const float *vp = d->vpre + (size_t)l * d->np * C + (size_t)h * hs;
+                     const float *kg = kslot(d, d->kc, r, l, 0) + (size_t)h * hs;
+                     const float *vg = kslot(d, d->vc, r, l, 0) + (size_t)h * hs;
+                     rows_dot(kp, d->np, C, q, hs, scale, s);
+                     rows_dot(kg, t + 1, C, q, hs, scale, s + d->np);
+                     float mx = -INFINITY;
+                     for (int j = 0; j < ns; j++) mx = s[j] > mx ? s[j] : mx;
+                     float sum = 0;
+                     for (int j = 0; j < ns; j++) {
+                         s[j] = expf(s[j] - mx);
+                         sum += s[j];
+                     }
+                     for (int j = 0; j < ns; j++) s[j] /= sum;
+                     float *y = d->atty + (size_t)r * C + (size_t)h * hs;
+                     rows_combine(vp, d->np, C, s, hs, 0, y);
+                     rows_combine(vg, t + 1, C, s + d->np, hs, 1, y);
+                 });
         meta_linear_forward(d->x, d->atty, pr + o->proj_w, pr + o->proj_b, n, C, C, 1);
         meta_layernorm_forward(d->ln, d->mean, d->rstd, d->x, pr + o->ln2_g, pr + o->ln2_b, n, C);
         meta_linear_forward(d->fch, d->ln, pr + o->fc_w, pr + o->fc_b, n, C, M, 0);
@@ -192,7 +203,8 @@ static int ask(const MetaDecodeOpts *o, const int32_t *prog, int n, unsigned cha
                char *err, size_t errcap) {
     memset(allowed, 1, (size_t)V);
     if (o->allow && o->allow(o->user, prog, n, allowed)) {
-        snprintf(err, errcap, "meta decode: the constraint callback stopped decoding at position %d", n);
+        snprintf(err, errcap,
+                 "meta decode: the constraint callback stopped decoding at position %d", n);
         return -1;
     }
     return 0;
@@ -259,8 +271,10 @@ int meta_decode_beam(MetaModel *m, const MetaPrefix *pre, const MetaDecodeOpts *
     Dec d;
     if (dec_init(&d, m, pre, o, W, err, errcap)) return -1;
     int V = d.V, Lx = o->max_len + 1, rc = 0;
-    int32_t *seq = malloc(sizeof(int32_t) * (size_t)W * Lx), *seq2 = malloc(sizeof(int32_t) * (size_t)W * Lx);
-    int32_t *fin = malloc(sizeof(int32_t) * (size_t)W * Lx), *last = malloc(sizeof(int32_t) * (size_t)W);
+    int32_t *seq = malloc(sizeof(int32_t) * (size_t)W * Lx),
+            *seq2 = malloc(sizeof(int32_t) * (size_t)W * Lx);
+    int32_t *fin = malloc(sizeof(int32_t) * (size_t)W * Lx),
+            *last = malloc(sizeof(int32_t) * (size_t)W);
     int *fin_len = malloc(sizeof(int) * (size_t)W);
     double *sc = malloc(sizeof(double) * (size_t)W), *fin_sc = malloc(sizeof(double) * (size_t)W);
     double *lp = malloc(sizeof(double) * (size_t)V);
@@ -318,8 +332,10 @@ int meta_decode_beam(MetaModel *m, const MetaPrefix *pre, const MetaDecodeOpts *
                 dst = seq2 + (size_t)nn * Lx;
                 /* the hypothesis continues from its parent's cache */
                 for (int l = 0; l < d.nl; l++) {
-                    memcpy(kslot(&d, d.kc2, nn, l, 0), kslot(&d, d.kc, c->row, l, 0), sizeof(float) * (size_t)(t + 1) * d.C);
-                    memcpy(kslot(&d, d.vc2, nn, l, 0), kslot(&d, d.vc, c->row, l, 0), sizeof(float) * (size_t)(t + 1) * d.C);
+                    memcpy(kslot(&d, d.kc2, nn, l, 0), kslot(&d, d.kc, c->row, l, 0),
+                           sizeof(float) * (size_t)(t + 1) * d.C);
+                    memcpy(kslot(&d, d.vc2, nn, l, 0), kslot(&d, d.vc, c->row, l, 0),
+                           sizeof(float) * (size_t)(t + 1) * d.C);
                 }
                 sc[nn++] = c->score; /* sc[r] for r >= nn was read already: top holds copies */
             }
@@ -339,7 +355,8 @@ int meta_decode_beam(MetaModel *m, const MetaPrefix *pre, const MetaDecodeOpts *
     int blen = 0;
     double bsc = -INFINITY;
     for (int i = 0; i < nfin; i++)
-        if (!best || fin_sc[i] > bsc) best = fin + (size_t)i * Lx, blen = fin_len[i], bsc = fin_sc[i];
+        if (!best || fin_sc[i] > bsc)
+            best = fin + (size_t)i * Lx, blen = fin_len[i], bsc = fin_sc[i];
     if (!best && n > 0) best = seq, blen = t + 1, bsc = sc[0];
     if (!best) {
         snprintf(err, errcap, "meta decode: beam search produced no hypothesis");
@@ -349,7 +366,8 @@ int meta_decode_beam(MetaModel *m, const MetaPrefix *pre, const MetaDecodeOpts *
     for (int i = 1; i < blen; i++) out[(*out_len)++] = best[i];
     if (score) *score = (float)bsc;
 done:
-    free(seq), free(seq2), free(fin), free(last), free(fin_len), free(sc), free(fin_sc), free(lp), free(top), free(allowed);
+    free(seq), free(seq2), free(fin), free(last), free(fin_len), free(sc), free(fin_sc), free(lp),
+        free(top), free(allowed);
     dec_free(&d);
     return rc;
 }
@@ -359,16 +377,16 @@ done:
 struct MetaDecSession {
     Dec d;
     MetaDecodeOpts o;
-    int32_t *in;          /* [maxT+1] the input token of each position (in[0] = BOS) */
-    float *lg;            /* [maxT, V] the logits each cached position gave */
-    int n_valid;          /* positions 0..n_valid-1 hold keys/values/logits of in[0..] */
+    int32_t *in;            /* [maxT+1] the input token of each position (in[0] = BOS) */
+    float *lg;              /* [maxT, V] the logits each cached position gave */
+    int n_valid;            /* positions 0..n_valid-1 hold keys/values/logits of in[0..] */
     unsigned char *allowed; /* [V] */
-    double *lp;           /* [V] */
+    double *lp;             /* [V] */
     long n_steps;
 };
 
-MetaDecSession *meta_dec_session_new(MetaModel *m, const MetaPrefix *pre, const MetaDecodeOpts *o, char *err,
-                                     size_t errcap) {
+MetaDecSession *meta_dec_session_new(MetaModel *m, const MetaPrefix *pre, const MetaDecodeOpts *o,
+                                     char *err, size_t errcap) {
     MetaDecSession *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errcap, "meta decode: out of memory");
@@ -418,9 +436,9 @@ static const float *session_step(MetaDecSession *s, int t, int32_t tok) {
     return s->lg + (size_t)t * V;
 }
 
-int meta_dec_session_run(MetaDecSession *s, const int32_t *force, int nf, Rng *rng, float temp, int n_alt,
-                         MetaDecStep *steps, int32_t *alt_tok, float *alt_lp, int *out_len, char *err,
-                         size_t errcap) {
+int meta_dec_session_run(MetaDecSession *s, const int32_t *force, int nf, Rng *rng, float temp,
+                         int n_alt, MetaDecStep *steps, int32_t *alt_tok, float *alt_lp,
+                         int *out_len, char *err, size_t errcap) {
     const MetaDecodeOpts *o = &s->o;
     int V = s->d.V, T = o->max_len;
     *out_len = 0;

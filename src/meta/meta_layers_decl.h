@@ -12,20 +12,20 @@ void META_FN(meta_linear_forward)(META_REAL *out, const META_REAL *inp, const ME
 /* dinp[N,IC] += dout @ w; dw[OC,IC] += dout^T @ inp; db[OC] += column sums of dout[N,OC].
  * dinp and db may be NULL. */
 void META_FN(meta_linear_backward)(META_REAL *dinp, META_REAL *dw, META_REAL *db,
-                                   const META_REAL *dout, const META_REAL *inp,
-                                   const META_REAL *w, int N, int IC, int OC);
+                                   const META_REAL *dout, const META_REAL *inp, const META_REAL *w,
+                                   int N, int IC, int OC);
 
 /* out[n, :] += table[idx[n * idx_stride], :]; out [N,C], table [V,C]. */
 void META_FN(meta_embedding_forward)(META_REAL *out, const int32_t *idx, int idx_stride,
                                      const META_REAL *table, int N, int C);
 /* dtable[idx[n * idx_stride], :] += dout[n, :] (serial: rows may repeat). */
-void META_FN(meta_embedding_backward)(META_REAL *dtable, const META_REAL *dout,
-                                      const int32_t *idx, int idx_stride, int N, int C);
+void META_FN(meta_embedding_backward)(META_REAL *dtable, const META_REAL *dout, const int32_t *idx,
+                                      int idx_stride, int N, int C);
 
 /* out[N,C] = (inp - mean) * rstd * g + b per row; mean, rstd [N] are kept for backward. */
 void META_FN(meta_layernorm_forward)(META_REAL *out, META_REAL *mean, META_REAL *rstd,
-                                     const META_REAL *inp, const META_REAL *g,
-                                     const META_REAL *b, int N, int C);
+                                     const META_REAL *inp, const META_REAL *g, const META_REAL *b,
+                                     int N, int C);
 void META_FN(meta_layernorm_backward)(META_REAL *dinp, META_REAL *dg, META_REAL *db,
                                       const META_REAL *dout, const META_REAL *inp,
                                       const META_REAL *g, const META_REAL *mean,
@@ -39,8 +39,7 @@ void META_FN(meta_gelu_backward)(META_REAL *dinp, const META_REAL *inp, const ME
 /* out = a + b over n values; backward: da += dout, db += dout. */
 void META_FN(meta_residual_forward)(META_REAL *out, const META_REAL *a, const META_REAL *b,
                                     size_t n);
-void META_FN(meta_residual_backward)(META_REAL *da, META_REAL *db, const META_REAL *dout,
-                                     size_t n);
+void META_FN(meta_residual_backward)(META_REAL *da, META_REAL *db, const META_REAL *dout, size_t n);
 
 /* Multi-head attention with the prefix-LM mask over sequences of L = P + T positions: the
  * first P are weight tokens, of which only the first plen[b] are real. Query i may see key j
@@ -60,9 +59,8 @@ void META_FN(meta_attention_backward)(META_REAL *dqkv, META_REAL *datt, const ME
  * over the rows not ignored (0 if none) and their number in *count. Targets must be in
  * [-1, V). */
 double META_FN(meta_crossentropy_forward)(META_REAL *losses, META_REAL *probs,
-                                          const META_REAL *logits, const int32_t *targets,
-                                          int N, int V, int *count);
+                                          const META_REAL *logits, const int32_t *targets, int N,
+                                          int V, int *count);
 /* dlogits [N,V] += scale * (probs - onehot(target)) on rows not ignored. */
 void META_FN(meta_crossentropy_backward)(META_REAL *dlogits, const META_REAL *probs,
-                                         const int32_t *targets, int N, int V,
-                                         META_REAL scale);
+                                         const int32_t *targets, int N, int V, META_REAL scale);

@@ -91,14 +91,14 @@ void meta_adamw_step(MetaModel *m, const MetaAdamW *hp, float lr) {
         float *p = m->params + t->offset, *g = m->grads + t->offset;
         float *mm = m->adam_m + t->offset, *vv = m->adam_v + t->offset;
         long n = (long)t->numel;
-        META_PAR(n > 65536, "omp parallel for schedule(static)",
-        for (long j = 0; j < n; j++) {
-            float gj = g[j];
-            mm[j] = b1 * mm[j] + (1.0f - b1) * gj;
-            vv[j] = b2 * vv[j] + (1.0f - b2) * gj * gj;
-            float mh = mm[j] / c1, vh = vv[j] / c2;
-            p[j] -= lr * (mh / (sqrtf(vh) + hp->eps) + wd * p[j]);
-        });
+        META_PAR(
+            n > 65536, "omp parallel for schedule(static)", for (long j = 0; j < n; j++) {
+                float gj = g[j];
+                mm[j] = b1 * mm[j] + (1.0f - b1) * gj;
+                vv[j] = b2 * vv[j] + (1.0f - b2) * gj * gj;
+                float mh = mm[j] / c1, vh = vv[j] / c2;
+                p[j] -= lr * (mh / (sqrtf(vh) + hp->eps) + wd * p[j]);
+            });
     }
 }
 
@@ -109,13 +109,13 @@ float meta_clip_grad_norm(MetaModel *m, float max_norm) {
     double total = 0;
     double *part = malloc(sizeof(double) * (nch ? nch : 1));
     if (part) {
-        META_PAR(nch > 8, "omp parallel for schedule(static)",
-        for (size_t c = 0; c < nch; c++) {
-            size_t lo = c * CHUNK, hi = lo + CHUNK < n ? lo + CHUNK : n;
-            double s = 0;
-            for (size_t j = lo; j < hi; j++) s += (double)m->grads[j] * m->grads[j];
-            part[c] = s;
-        });
+        META_PAR(
+            nch > 8, "omp parallel for schedule(static)", for (size_t c = 0; c < nch; c++) {
+                size_t lo = c * CHUNK, hi = lo + CHUNK < n ? lo + CHUNK : n;
+                double s = 0;
+                for (size_t j = lo; j < hi; j++) s += (double)m->grads[j] * m->grads[j];
+                part[c] = s;
+            });
         for (size_t c = 0; c < nch; c++) total += part[c];
         free(part);
     } else {

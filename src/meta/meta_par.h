@@ -11,24 +11,24 @@
 #define ITRACR_META_PAR_H
 #include <omp.h>
 
-#define META_PAR(COND, PRAGMA, ...)                 \
-    do {                                            \
-        if ((COND) && !omp_in_parallel()) {         \
-            _Pragma(PRAGMA) __VA_ARGS__             \
-        } else {                                    \
-            __VA_ARGS__                             \
-        }                                           \
+#define META_PAR(COND, PRAGMA, ...)                                                                \
+    do {                                                                                           \
+        if ((COND) && !omp_in_parallel()) {                                                        \
+            _Pragma(PRAGMA) __VA_ARGS__                                                            \
+        } else {                                                                                   \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
     } while (0)
 
 /* The same for a simd loop: the serial branch keeps the vectorisation that "omp parallel for
  * simd" asks for (-O2 alone will not vectorise a loop that needs an epilogue). */
-#define META_PAR_SIMD(COND, PRAGMA, ...)            \
-    do {                                            \
-        if ((COND) && !omp_in_parallel()) {         \
-            _Pragma(PRAGMA) __VA_ARGS__             \
-        } else {                                    \
-            _Pragma("omp simd") __VA_ARGS__         \
-        }                                           \
+#define META_PAR_SIMD(COND, PRAGMA, ...)                                                           \
+    do {                                                                                           \
+        if ((COND) && !omp_in_parallel()) {                                                        \
+            _Pragma(PRAGMA) __VA_ARGS__                                                            \
+        } else {                                                                                   \
+            _Pragma("omp simd") __VA_ARGS__                                                        \
+        }                                                                                          \
     } while (0)
 
 #endif

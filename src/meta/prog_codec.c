@@ -27,7 +27,8 @@ int pc_vocab_size(void) {
 
 int pc_flat(int col, int id) {
     if (col < 0 || col >= PT_COLS || id < 3 || id >= pt_vocab_size(col)) return -1;
-    if (col == PT_COL_FN && id >= PT_FN_TABLE) return id == PT_FN_TABLE ? PC_FN_TABLE : PC_VAL_END + (id - PT_FN_TABLE);
+    if (col == PT_COL_FN && id >= PT_FN_TABLE)
+        return id == PT_FN_TABLE ? PC_FN_TABLE : PC_VAL_END + (id - PT_FN_TABLE);
     return pc_col_offset(col) + id - 3;
 }
 
@@ -70,7 +71,8 @@ const char *pc_token_name(int flat, char *buf, size_t cap) {
     int col, id;
     if (flat >= 0 && flat < PC_FIRST) snprintf(buf, cap, "%s", special[flat]);
     else if (pc_unflat(flat, &col, &id) == 0)
-        snprintf(buf, cap, "%s:%s", k_colname[col], col == PC_COL_VAL ? pt_value_name(id) : pt_token_name(col, id));
+        snprintf(buf, cap, "%s:%s", k_colname[col],
+                 col == PC_COL_VAL ? pt_value_name(id) : pt_token_name(col, id));
     else snprintf(buf, cap, "#%d", flat);
     return buf;
 }
@@ -106,8 +108,8 @@ int pc_encode(const int16_t *table, int32_t *seq, int *len, char *err, size_t er
         for (int c = 0; c < PT_COLS; c++) {
             int f = pc_flat(c, t[c]);
             if (f < 0) {
-                snprintf(err, errcap, "row %d: id %d is not an operation token of column %s", row, t[c],
-                         k_colname[c]);
+                snprintf(err, errcap, "row %d: id %d is not an operation token of column %s", row,
+                         t[c], k_colname[c]);
                 return 1;
             }
             seq[n++] = f;
@@ -119,7 +121,8 @@ int pc_encode(const int16_t *table, int32_t *seq, int *len, char *err, size_t er
             int v = at < cap ? table[at++] : PT_PAD;
             int f = pc_flat_value(v);
             if (f < 0 || (v == PT_END && k == 0)) {
-                snprintf(err, errcap, "row %d: the table is not a list of value tokens closed by END", row);
+                snprintf(err, errcap,
+                         "row %d: the table is not a list of value tokens closed by END", row);
                 return 1;
             }
             seq[n++] = f;
@@ -145,8 +148,8 @@ int pc_decode(const int32_t *seq, int len, int16_t *table, char *err, size_t err
         char nb[64];
         int want = in_table ? PC_COL_VAL : field;
         if (pc_unflat(seq[i], &col, &id) != 0 || col != want) {
-            snprintf(err, errcap, "position %d: %s is not a token of column %s", i, pc_token_name(seq[i], nb, sizeof nb),
-                     k_colname[want]);
+            snprintf(err, errcap, "position %d: %s is not a token of column %s", i,
+                     pc_token_name(seq[i], nb, sizeof nb), k_colname[want]);
             return 1;
         }
         if (in_table) {

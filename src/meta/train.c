@@ -1,7 +1,7 @@
 /* The training loop's pieces (meta.h): config, deterministic batches, steps, validation,
  * atomic checkpoints. The command line around them is cli/cmd_train.c. */
-#include "meta/meta.h"
 #include "io/json_util.h"
+#include "meta/meta.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -60,13 +60,15 @@ typedef struct Field {
     int kind; /* 0 int, 1 long, 2 double, 3 uint64, 4 char[256] */
     size_t off;
 } Field;
-#define F_(n, k) {#n, k, offsetof(TrainConfig, n)}
+#define F_(n, k)                                                                                   \
+    { #n, k, offsetof(TrainConfig, n) }
 static const Field k_fields[] = {
-    F_(d_model, 0), F_(n_layer, 0), F_(n_head, 0), F_(mlp_ratio, 0), F_(max_prefix, 0), F_(batch, 0),
-    F_(lr, 2), F_(lr_min, 2), F_(warmup, 1), F_(steps, 1), F_(weight_decay, 2), F_(clip, 2),
-    F_(seed, 3), F_(eval_every, 1), F_(ckpt_every, 1), F_(log_every, 1), F_(eval_tf, 0),
-    F_(eval_decode, 0), F_(stream, 0), F_(val_seed, 3), F_(w_linseqmap, 2), F_(w_one_row, 2),
-    F_(w_num_map, 2), F_(w_mono_map, 2), F_(exclude, 4), F_(init, 4), F_(init_step, 1), F_(dedup_pool, 1),
+    F_(d_model, 0),      F_(n_layer, 0),   F_(n_head, 0),      F_(mlp_ratio, 0),  F_(max_prefix, 0),
+    F_(batch, 0),        F_(lr, 2),        F_(lr_min, 2),      F_(warmup, 1),     F_(steps, 1),
+    F_(weight_decay, 2), F_(clip, 2),      F_(seed, 3),        F_(eval_every, 1), F_(ckpt_every, 1),
+    F_(log_every, 1),    F_(eval_tf, 0),   F_(eval_decode, 0), F_(stream, 0),     F_(val_seed, 3),
+    F_(w_linseqmap, 2),  F_(w_one_row, 2), F_(w_num_map, 2),   F_(w_mono_map, 2), F_(exclude, 4),
+    F_(init, 4),         F_(init_step, 1), F_(dedup_pool, 1),
 };
 #undef F_
 #define N_FIELDS (int)(sizeof k_fields / sizeof k_fields[0])
@@ -95,12 +97,15 @@ char *train_config_to_json(const TrainConfig *c) {
             sb_free(&q);
             break;
         }
-        default: n += (size_t)snprintf(buf + n, sizeof buf - n, "%llu", (unsigned long long)*(const uint64_t *)p); break;
+        default:
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%llu",
+                                  (unsigned long long)*(const uint64_t *)p);
+            break;
         }
         n += (size_t)snprintf(buf + n, sizeof buf - n, ",");
     }
-    snprintf(buf + n, sizeof buf - n, "\"wt_scheme\":\"%s\",\"wt_norm\":\"%s\"}", wt_scheme_name(c->wt.scheme),
-             wt_norm_name(c->wt.norm));
+    snprintf(buf + n, sizeof buf - n, "\"wt_scheme\":\"%s\",\"wt_norm\":\"%s\"}",
+             wt_scheme_name(c->wt.scheme), wt_norm_name(c->wt.norm));
     return strdup(buf);
 }
 
@@ -133,9 +138,13 @@ int train_config_from_json(const char *json, TrainConfig *c, char *err, size_t e
         if (k_fields[i].kind == 4) {
             const char *v = cJSON_IsString(it) ? it->valuestring : NULL;
             int bad = !v || strlen(v) >= 256;
-            for (const char *q = v; !bad && *q; q++) bad = *q == '"' || *q == '\\' || (unsigned char)*q < 0x20;
+            for (const char *q = v; !bad && *q; q++)
+                bad = *q == '"' || *q == '\\' || (unsigned char)*q < 0x20;
             if (bad) {
-                snprintf(err, errcap, "config key \"%s\" must be a string of at most 255 characters without quotes or backslashes", it->string);
+                snprintf(
+                    err, errcap,
+                    "config key \"%s\" must be a string of at most 255 characters without quotes or backslashes",
+                    it->string);
                 rc = 1;
                 break;
             }
@@ -176,21 +185,28 @@ int train_config_from_json(const char *json, TrainConfig *c, char *err, size_t e
 }
 
 int train_config_check(const TrainConfig *c, char *err, size_t errcap) {
-    if (c->batch < 1 || c->batch > 4096) return snprintf(err, errcap, "batch must be in 1..4096"), 1;
+    if (c->batch < 1 || c->batch > 4096)
+        return snprintf(err, errcap, "batch must be in 1..4096"), 1;
     if (c->steps < 1) return snprintf(err, errcap, "steps must be >= 1"), 1;
     if (c->warmup < 0) return snprintf(err, errcap, "warmup must be >= 0"), 1;
     if (!(c->lr > 0) || !(c->lr_min >= 0) || c->lr_min > c->lr)
         return snprintf(err, errcap, "need 0 <= lr_min <= lr and lr > 0"), 1;
-    if (!(c->clip >= 0) || !(c->weight_decay >= 0)) return snprintf(err, errcap, "clip and weight_decay must be >= 0"), 1;
+    if (!(c->clip >= 0) || !(c->weight_decay >= 0))
+        return snprintf(err, errcap, "clip and weight_decay must be >= 0"), 1;
     if (c->eval_every < 0 || c->ckpt_every < 0 || c->log_every < 1)
         return snprintf(err, errcap, "eval_every/ckpt_every must be >= 0, log_every >= 1"), 1;
-    if (c->eval_tf < 0 || c->eval_decode < 0) return snprintf(err, errcap, "eval sample counts must be >= 0"), 1;
-    if (c->max_prefix < 1 || c->max_prefix > WT_MAX_TOKENS) return snprintf(err, errcap, "max_prefix out of range"), 1;
+    if (c->eval_tf < 0 || c->eval_decode < 0)
+        return snprintf(err, errcap, "eval sample counts must be >= 0"), 1;
+    if (c->max_prefix < 1 || c->max_prefix > WT_MAX_TOKENS)
+        return snprintf(err, errcap, "max_prefix out of range"), 1;
     if (c->stream != 0 && c->stream != 1) return snprintf(err, errcap, "stream must be 0 or 1"), 1;
-    if (!(c->w_linseqmap >= 1 && c->w_linseqmap <= 1000) || !(c->w_one_row >= 1 && c->w_one_row <= 1000) ||
-        !(c->w_num_map >= 1 && c->w_num_map <= 1000) || !(c->w_mono_map >= 1 && c->w_mono_map <= 1000))
+    if (!(c->w_linseqmap >= 1 && c->w_linseqmap <= 1000) ||
+        !(c->w_one_row >= 1 && c->w_one_row <= 1000) ||
+        !(c->w_num_map >= 1 && c->w_num_map <= 1000) ||
+        !(c->w_mono_map >= 1 && c->w_mono_map <= 1000))
         return snprintf(err, errcap, "class weights must be in [1, 1000]"), 1;
-    if (c->dedup_pool < 0 || c->dedup_pool > 100000000L) return snprintf(err, errcap, "dedup_pool must be in 0..1e8"), 1;
+    if (c->dedup_pool < 0 || c->dedup_pool > 100000000L)
+        return snprintf(err, errcap, "dedup_pool must be in 0..1e8"), 1;
     if (c->init_step < 0) return snprintf(err, errcap, "init_step must be >= 0"), 1;
     MetaConfig m = train_meta_config(c);
     return meta_config_validate(&m, err, errcap);
@@ -231,7 +247,8 @@ static void free_buffers(Trainer *t) {
     free(t->perm);
 }
 
-int trainer_init(Trainer *t, const TrainConfig *tc, const TrainData *data, char *err, size_t errcap) {
+int trainer_init(Trainer *t, const TrainConfig *tc, const TrainData *data, char *err,
+                 size_t errcap) {
     memset(t, 0, sizeof *t);
     t->tc = *tc;
     t->data = data;
@@ -259,10 +276,12 @@ int trainer_init_resume(Trainer *t, const TrainConfig *tc, const TrainData *data
     /* A model trained before the vocabulary grew (tables) keeps its output size; a target it
      * cannot emit is refused by meta_forward's index check rather than silently dropped. */
     if (got->vocab != want.vocab && meta_vocab_known(got->vocab)) want.vocab = got->vocab;
-    if (got->d_model != want.d_model || got->n_layer != want.n_layer || got->n_head != want.n_head ||
-        got->mlp_ratio != want.mlp_ratio || got->max_prefix != want.max_prefix || got->vocab != want.vocab ||
+    if (got->d_model != want.d_model || got->n_layer != want.n_layer ||
+        got->n_head != want.n_head || got->mlp_ratio != want.mlp_ratio ||
+        got->max_prefix != want.max_prefix || got->vocab != want.vocab ||
         got->max_prog != want.max_prog || got->payload_dim != want.payload_dim) {
-        snprintf(err, errcap, "%s: the checkpoint's model config differs from the training config", ckpt);
+        snprintf(err, errcap, "%s: the checkpoint's model config differs from the training config",
+                 ckpt);
         meta_model_free(&t->m);
         return 1;
     }
@@ -305,7 +324,8 @@ int trainer_sample_at(Trainer *t, long g) {
     if (e != t->perm_epoch) {
         Rng r;
         /* one stream per (seed, epoch), independent of the model's initialisation stream */
-        rng_seed(&r, t->tc.seed * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(e + 1) * 0xD1B54A32D192ED03ULL);
+        rng_seed(&r,
+                 t->tc.seed * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(e + 1) * 0xD1B54A32D192ED03ULL);
         for (int i = 0; i < n; i++) t->perm[i] = i;
         for (int i = n - 1; i > 0; i--) {
             int j = (int)rng_below(&r, (uint64_t)i + 1);
@@ -319,8 +339,8 @@ int trainer_sample_at(Trainer *t, long g) {
 }
 
 /* Fills the batch buffers with samples idx[B] of d. Returns 0 or non-zero (bad table). */
-static int build_batch(Trainer *t, const TrainData *d, const int *idx, int B, MetaBatch *b, char *err,
-                       size_t errcap) {
+static int build_batch(Trainer *t, const TrainData *d, const int *idx, int B, MetaBatch *b,
+                       char *err, size_t errcap) {
     int P = 0, T = 1;
     int32_t seq[PC_MAX_LEN];
     int lens[4096];
@@ -328,7 +348,8 @@ static int build_batch(Trainer *t, const TrainData *d, const int *idx, int B, Me
         int s = idx[i];
         int p = (int)(d->off[s + 1] - d->off[s]);
         if (p > P) P = p;
-        if (pc_encode(d->prog + (size_t)s * PT_ROWS * PT_COLS, seq, &lens[i], err, errcap) != 0) return 1;
+        if (pc_encode(d->prog + (size_t)s * PT_ROWS * PT_COLS, seq, &lens[i], err, errcap) != 0)
+            return 1;
         if (lens[i] > T) T = lens[i];
     }
     if (P > t->tc.max_prefix) {
@@ -342,9 +363,12 @@ static int build_batch(Trainer *t, const TrainData *d, const int *idx, int B, Me
         const float *src = d->payload + d->off[s] * WT_WIDTH;
         const int16_t *sid = d->ids + d->off[s] * WT_N_IDS;
         memcpy(t->payload + (size_t)i * P * WT_WIDTH, src, sizeof(float) * WT_WIDTH * (size_t)p);
-        memset(t->payload + ((size_t)i * P + (size_t)p) * WT_WIDTH, 0, sizeof(float) * WT_WIDTH * (size_t)(P - p));
-        for (int k = 0; k < p * WT_N_IDS; k++) t->ids[(size_t)i * P * WT_N_IDS + (size_t)k] = sid[k];
-        for (int k = p * WT_N_IDS; k < P * WT_N_IDS; k++) t->ids[(size_t)i * P * WT_N_IDS + (size_t)k] = 0;
+        memset(t->payload + ((size_t)i * P + (size_t)p) * WT_WIDTH, 0,
+               sizeof(float) * WT_WIDTH * (size_t)(P - p));
+        for (int k = 0; k < p * WT_N_IDS; k++)
+            t->ids[(size_t)i * P * WT_N_IDS + (size_t)k] = sid[k];
+        for (int k = p * WT_N_IDS; k < P * WT_N_IDS; k++)
+            t->ids[(size_t)i * P * WT_N_IDS + (size_t)k] = 0;
         t->plen[i] = p;
         pc_encode(d->prog + (size_t)s * PT_ROWS * PT_COLS, seq, &lens[i], err, errcap);
         int32_t *tok = t->tokens + (size_t)i * T, *tgt = t->targets + (size_t)i * T;
@@ -368,7 +392,8 @@ static void *stream_main(void *arg) {
     Trainer *t = arg;
     TrainData *d = &t->sbuf[t->th_slot];
     train_data_clear(d);
-    t->th_rc = train_stream_fill(t->stream, t->th_step * t->tc.batch, t->tc.batch, d, t->th_err, sizeof t->th_err);
+    t->th_rc = train_stream_fill(t->stream, t->th_step * t->tc.batch, t->tc.batch, d, t->th_err,
+                                 sizeof t->th_err);
     if (t->th_rc == 0) t->sstep[t->th_slot] = t->th_step;
     return NULL;
 }
@@ -443,8 +468,8 @@ int trainer_step(Trainer *t, float *loss, float *lr, char *err, size_t errcap) {
     return 0;
 }
 
-int trainer_eval(Trainer *t, const TrainData *d, int n_tf, int n_dec, double *tok_acc, double *exact,
-                 char *err, size_t errcap) {
+int trainer_eval(Trainer *t, const TrainData *d, int n_tf, int n_dec, double *tok_acc,
+                 double *exact, char *err, size_t errcap) {
     *tok_acc = 0;
     *exact = 0;
     if (n_tf > d->n) n_tf = d->n;
@@ -477,8 +502,8 @@ int trainer_eval(Trainer *t, const TrainData *d, int n_tf, int n_dec, double *to
         int16_t table[PT_ROWS * PT_COLS];
         char e2[256];
         int P = (int)(d->off[s + 1] - d->off[s]);
-        if (meta_decode_table(&t->m, d->payload + d->off[s] * WT_WIDTH, d->ids + d->off[s] * WT_N_IDS, P, 1, table,
-                              e2, sizeof e2) != 0)
+        if (meta_decode_table(&t->m, d->payload + d->off[s] * WT_WIDTH,
+                              d->ids + d->off[s] * WT_N_IDS, P, 1, table, e2, sizeof e2) != 0)
             continue; /* a failed decode counts as wrong */
         ok += memcmp(table, d->prog + (size_t)s * PT_ROWS * PT_COLS, sizeof table) == 0;
     }
@@ -499,7 +524,8 @@ int trainer_save(const Trainer *t, const char *path, char *err, size_t errcap) {
         return 1;
     }
     const char *crash = getenv("ITRACR_TEST_CRASH_IN_CHECKPOINT");
-    if (crash && strcmp(crash, "1") == 0) _exit(3); /* test hook: die with only the temp file written */
+    if (crash && strcmp(crash, "1") == 0)
+        _exit(3); /* test hook: die with only the temp file written */
     if (rename(tmp, path) != 0) {
         snprintf(err, errcap, "%s: cannot rename %s over it", path, tmp);
         free(tmp);

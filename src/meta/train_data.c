@@ -91,7 +91,8 @@ static void read_wt_meta(TrainData *d, const Shard *s) {
 }
 
 /* train_data_load_shard with the checksum the dataset's manifest lists (NULL: none). */
-static int load_shard_checked(TrainData *d, const char *path, const char *want, int max_p, char *err, size_t errcap) {
+static int load_shard_checked(TrainData *d, const char *path, const char *want, int max_p,
+                              char *err, size_t errcap) {
     Shard s;
     if (shard_read_file(path, &s, err, errcap) != 0) return 1;
     if (ds_manifest_check(&s, path, want, err, errcap) != 0) {
@@ -134,7 +135,9 @@ static int list_shards(const char *dir, const char *prefix, char ***out, int *n)
     struct dirent *e;
     int cap = 0;
     while ((e = readdir(dp))) {
-        if (!ends_with(e->d_name, ".safetensors") || strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
+        if (!ends_with(e->d_name, ".safetensors") ||
+            strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
             char **nv = realloc(*out, sizeof(char *) * (size_t)cap);
@@ -164,8 +167,10 @@ int train_data_load_split(TrainData *d, const char *dir, const char *split, int 
     if (have < 0) return 1;
     if (have > 0) {
         int rc = 0;
-        if (ml.n == 0) rc = 1, snprintf(err, errcap, "%s: manifest.json lists no %s shards", dir, split);
-        for (int i = 0; i < ml.n && !rc; i++) rc = load_shard_checked(d, ml.paths[i], ml.sums[i], max_p, err, errcap);
+        if (ml.n == 0)
+            rc = 1, snprintf(err, errcap, "%s: manifest.json lists no %s shards", dir, split);
+        for (int i = 0; i < ml.n && !rc; i++)
+            rc = load_shard_checked(d, ml.paths[i], ml.sums[i], max_p, err, errcap);
         ds_shard_list_free(&ml);
         return rc;
     }
@@ -173,8 +178,8 @@ int train_data_load_split(TrainData *d, const char *dir, const char *split, int 
     if (stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode)) list_shards(sub, "", &paths, &n);
     if (n == 0) list_shards(dir, split, &paths, &n);
     if (n == 0) {
-        snprintf(err, errcap, "%s: no %s shards (%s/*.safetensors or %s/%s*.safetensors)", dir, split, sub,
-                 dir, split);
+        snprintf(err, errcap, "%s: no %s shards (%s/*.safetensors or %s/%s*.safetensors)", dir,
+                 split, sub, dir, split);
         free(paths);
         return 1;
     }

@@ -40,8 +40,8 @@ char *train_sidecar_json(const TrainConfig *tc, const char *data_dir) {
     return out;
 }
 
-int train_sidecar_read(const char *path, TrainConfig *tc, bool *found, char **data_dir, char **raw, char *err,
-                       size_t errcap) {
+int train_sidecar_read(const char *path, TrainConfig *tc, bool *found, char **data_dir, char **raw,
+                       char *err, size_t errcap) {
     train_config_default(tc);
     *found = false;
     if (data_dir) *data_dir = NULL;
@@ -50,7 +50,8 @@ int train_sidecar_read(const char *path, TrainConfig *tc, bool *found, char **da
     unsigned char *data = NULL;
     size_t len = 0;
     char sub[512];
-    if (read_whole_file(path, &data, &len, sub, sizeof sub) != 0) return err_printf(err, errcap, "%s", sub);
+    if (read_whole_file(path, &data, &len, sub, sizeof sub) != 0)
+        return err_printf(err, errcap, "%s", sub);
     cJSON *o = cJSON_ParseWithLength((const char *)data, len);
     if (!cJSON_IsObject(o)) {
         cJSON_Delete(o);

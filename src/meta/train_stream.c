@@ -10,10 +10,12 @@
 
 #define TS_MAX_TRIES 1000000L /* candidates per position before giving up */
 
-static const char *const k_class_names[TS_CLASS_COUNT] = {"linseqmap", "one_row", "num_map", "mono_map"};
+static const char *const k_class_names[TS_CLASS_COUNT] = {"linseqmap", "one_row", "num_map",
+                                                          "mono_map"};
 
 static int is_mono_fn(int fn) {
-    static const char *const names[] = {"add1", "add2", "sub1", "sub2", "mul2", "neg", "rsub4", "sq"};
+    static const char *const names[] = {"add1", "add2", "sub1",  "sub2",
+                                        "mul2", "neg",  "rsub4", "sq"};
     const char *n = pt_token_name(PT_COL_FN, fn);
     for (size_t i = 0; n && i < sizeof names / sizeof names[0]; i++)
         if (strcmp(n, names[i]) == 0) return 1;
@@ -30,7 +32,8 @@ unsigned ts_classes(const int16_t *table) {
         if (row[PT_COL_OP] == PT_END || row[PT_COL_OP] == PT_PAD) break;
         rows++;
         if (row[PT_COL_OP] == PT_OP_LINSEQMAP) m |= 1u << TS_CLASS_LINSEQMAP;
-        if (row[PT_COL_OP] == PT_OP_MAP && row[PT_COL_ENC] == PT_ENC_NUM) m |= 1u << TS_CLASS_NUM_MAP;
+        if (row[PT_COL_OP] == PT_OP_MAP && row[PT_COL_ENC] == PT_ENC_NUM)
+            m |= 1u << TS_CLASS_NUM_MAP;
         if (row[PT_COL_OP] == PT_OP_MAP && is_mono_fn(row[PT_COL_FN])) m |= 1u << TS_CLASS_MONO_MAP;
     }
     if (rows == 1) m |= 1u << TS_CLASS_ONE_ROW;
@@ -38,7 +41,8 @@ unsigned ts_classes(const int16_t *table) {
 }
 
 int train_stream_init(TrainStream *s, const GenConfig *gen, const WtOptions *wt, uint64_t seed,
-                      const char *split, const char *exclude_dir, int max_prefix, char *err, size_t errcap) {
+                      const char *split, const char *exclude_dir, int max_prefix, char *err,
+                      size_t errcap) {
     memset(s, 0, sizeof *s);
     gd_config_default(&s->gd); /* the split rule of `itracr gen` */
     if (gen) s->gd.gen = *gen;
@@ -97,7 +101,9 @@ int train_stream_set_pool(TrainStream *s, long m, char *err, size_t errcap) {
     s->pool_cap = cap;
     s->pool_m = m;
     for (long i = 0; i < m; i++) {
-        if (acc_sample(s->samp, gen_sample_seed(s->seed ^ TS_POOL_SALT, (uint64_t)i), &s->res) != ACC_OK) continue;
+        if (acc_sample(s->samp, gen_sample_seed(s->seed ^ TS_POOL_SALT, (uint64_t)i), &s->res) !=
+            ACC_OK)
+            continue;
         uint64_t h[2] = {s->res.prog_hash[0], s->res.prog_hash[1]};
         if (!h[0] && !h[1]) h[1] = 1; /* {0,0} marks empty slots */
         size_t j = pool_slot(s, h);
@@ -155,7 +161,8 @@ int train_stream_fill(TrainStream *s, long g0, int n, TrainData *d, char *err, s
         long j = 0;
         for (;; j++) {
             if (j == TS_MAX_TRIES) {
-                snprintf(err, errcap, "stream: no sample passed in %ld candidates at position %ld", j, g0 + k);
+                snprintf(err, errcap, "stream: no sample passed in %ld candidates at position %ld",
+                         j, g0 + k);
                 return 1;
             }
             uint64_t seed = gen_sample_seed(base, (uint64_t)j);

@@ -55,10 +55,11 @@ static void put_value(StrBuf *b, Value v) {
 static bool is_ident(const char *s) {
     if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_')) return false;
     for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
             return false;
-    static const char *const kw[] = {"True", "False", "None", "and", "or", "not", "if", "else",
-                                     "lambda", "in", "is", NULL};
+    static const char *const kw[] = {"True", "False", "None",   "and", "or", "not",
+                                     "if",   "else",  "lambda", "in",  "is", NULL};
     for (int i = 0; kw[i]; i++)
         if (strcmp(s, kw[i]) == 0) return false;
     return true;
@@ -67,7 +68,8 @@ static bool is_ident(const char *s) {
 static void put_lambda(StrBuf *b, const Lambda *f, const char *d0, const char *d1) {
     const char *names[2] = {d0, d1};
     int n = f->n_params == 2 ? 2 : 1;
-    if (is_ident(f->params[0]) && (n == 1 || (is_ident(f->params[1]) && strcmp(f->params[0], f->params[1]) != 0))) {
+    if (is_ident(f->params[0]) &&
+        (n == 1 || (is_ident(f->params[1]) && strcmp(f->params[0], f->params[1]) != 0))) {
         names[0] = f->params[0];
         names[1] = n == 2 ? f->params[1] : NULL;
     }
@@ -116,7 +118,8 @@ static void put_call(StrBuf *b, const RaspProgram *p, const RaspExpr *e, Dialect
         put_lambda(b, e->fn, "x", NULL);
         sb_append(b, ", ");
         put_ref(b, p, e->child[0], d);
-        if (e->no_simplify || p->exprs[e->child[0]].kind == EXPR_MAP) sb_append(b, ", simplify=False");
+        if (e->no_simplify || p->exprs[e->child[0]].kind == EXPR_MAP)
+            sb_append(b, ", simplify=False");
         break;
     case EXPR_SEQMAP:
         put_lambda(b, e->fn, "x", "y");
@@ -141,7 +144,9 @@ static void put_call(StrBuf *b, const RaspProgram *p, const RaspExpr *e, Dialect
         put_ref(b, p, e->child[1], d);
         sb_append(b, ", ");
         if (e->pred == PRED_LAMBDA) put_lambda(b, e->fn, "k", "q");
-        else sb_printf(b, "%s%s", d == DIALECT_TRACR ? "rasp.Comparison." : "", rasp_pred_name(e->pred));
+        else
+            sb_printf(b, "%s%s", d == DIALECT_TRACR ? "rasp.Comparison." : "",
+                      rasp_pred_name(e->pred));
         break;
     case EXPR_AGGREGATE:
         put_ref(b, p, e->child[0], d);
@@ -181,11 +186,15 @@ static void put_tracr_compile(StrBuf *b, const RaspProgram *p) {
         if (i) sb_append(b, ", ");
         put_value(b, p->vocab[i]);
     }
-    sb_append(b, "}\n    model = compiling.compile_rasp_to_model(\n        program,\n        vocab=vocab,\n");
+    sb_append(
+        b,
+        "}\n    model = compiling.compile_rasp_to_model(\n        program,\n        vocab=vocab,\n");
     sb_printf(b, "        max_seq_len=%d,\n", p->max_seq_len);
     if (p->causal) sb_append(b, "        causal=True,\n");
-    sb_printf(b, "        compiler_bos=\"compiler_bos\",\n        compiler_pad=\"compiler_pad\",\n"
-                 "        mlp_exactness=%d,\n    )\n", p->mlp_exactness > 0 ? p->mlp_exactness : 100);
+    sb_printf(b,
+              "        compiler_bos=\"compiler_bos\",\n        compiler_pad=\"compiler_pad\",\n"
+              "        mlp_exactness=%d,\n    )\n",
+              p->mlp_exactness > 0 ? p->mlp_exactness : 100);
     sb_append(b, "    by_text = {str(v): v for v in vocab}  # command-line words to tokens\n"
                  "    xs = [by_text[w] for w in sys.argv[1:]]\n"
                  "    print(\"model:\", model.apply([\"compiler_bos\"] + xs).decoded[1:])\n"

@@ -134,17 +134,16 @@ static int infer_node(const RaspProgram *p, int x, const Value *vocab, int n_voc
             char sr[200];
             set_repr(in, sr, sizeof sr);
             rc = err_printf(msg, cap,
-                      "NotImplementedError: Attention patterns can currently only average "
-                      "binary variables. Not: %s",
-                      sr);
+                            "NotImplementedError: Attention patterns can currently only average "
+                            "binary variables. Not: %s",
+                            sr);
         }
         for (size_t i = 0; i < in->n && !rc; i++)
             for (int len = 1; len <= N && !rc; len++) {
                 Value r;
                 if (py_binop(PYB_DIV, in->items[i], val_int(len), &r, em, sizeof em))
                     rc = err_printf(msg, cap, "%s", em);
-                else
-                    valset_add(out, r);
+                else valset_add(out, r);
             }
         break;
     }
@@ -157,7 +156,8 @@ int rasp_infer_value_sets(const RaspProgram *p, const Value *vocab, int n_vocab,
                           ValueSet *sets, char *err, size_t errcap) {
     for (int i = 0; i < p->n_exprs; i++) valset_init(&sets[i]);
     if (err && errcap) err[0] = 0;
-    if (p->output < 0 || p->output >= p->n_exprs) return err_printf(err, errcap, "program has no output");
+    if (p->output < 0 || p->output >= p->n_exprs)
+        return err_printf(err, errcap, "program has no output");
     enum { SMALL = 64 }; /* nearly every program: no heap for the traversal */
     int buf0[2 * SMALL];
     unsigned char state0[2 * SMALL];

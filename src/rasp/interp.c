@@ -39,7 +39,8 @@ static void list_repr(const Value *v, int n, char *buf, size_t cap) {
  * Returns the count written into order[n_exprs]. */
 
 /* Predicate of a Select on (key, query), as Tracr's Comparison.__call__ or a lambda. */
-static int select_pred(const RaspExpr *e, Value key, Value query, bool *out, char *msg, size_t cap) {
+static int select_pred(const RaspExpr *e, Value key, Value query, bool *out, char *msg,
+                       size_t cap) {
     if (e->pred == PRED_LAMBDA) {
         if (!e->fn) return err_printf(msg, cap, "internal error: Select has no predicate function");
         Value args[2] = {key, query}, r;
@@ -65,7 +66,8 @@ static int select_pred(const RaspExpr *e, Value key, Value query, bool *out, cha
 }
 
 /* Tracr's _mean: empty -> default, one value -> itself, numbers -> sum/len, else error. */
-static int aggregate_row(const Value *sel_vals, int k, Value dflt, Value *out, char *msg, size_t cap) {
+static int aggregate_row(const Value *sel_vals, int k, Value dflt, Value *out, char *msg,
+                         size_t cap) {
     if (k == 0) {
         *out = dflt;
         return 0;
@@ -78,10 +80,11 @@ static int aggregate_row(const Value *sel_vals, int k, Value dflt, Value *out, c
         if (!val_is_number(sel_vals[i])) {
             char list[200];
             list_repr(sel_vals, k, list, sizeof list);
-            return err_printf(msg, cap,
-                        "ValueError: Only types int, bool, and float are supported for aggregation. "
-                        "Received sequence: %s",
-                        list);
+            return err_printf(
+                msg, cap,
+                "ValueError: Only types int, bool, and float are supported for aggregation. "
+                "Received sequence: %s",
+                list);
         }
     }
     Value sum = val_int(0);
@@ -99,24 +102,35 @@ static int eval_node(const RaspProgram *p, int x, const Value *xs, int n, bool c
         int ch = e->child[c];
         if (ch >= p->n_exprs) return err_printf(msg, cap, "internal error: bad child index");
         if (ch < 0) continue;
-        bool want_sel = (e->kind == EXPR_AGGREGATE || e->kind == EXPR_SELWIDTH) ? c == 0
-                        : (e->kind == EXPR_SEL_AND || e->kind == EXPR_SEL_OR || e->kind == EXPR_SEL_NOT);
+        bool want_sel =
+            (e->kind == EXPR_AGGREGATE || e->kind == EXPR_SELWIDTH)
+                ? c == 0
+                : (e->kind == EXPR_SEL_AND || e->kind == EXPR_SEL_OR || e->kind == EXPR_SEL_NOT);
         if (rasp_is_selector(p->exprs[ch].kind) != want_sel)
-            return err_printf(msg, cap, "TypeError: %s expects %s as argument %d", rasp_kind_name(e->kind),
-                        want_sel ? "a selector" : "an SOp", c + 1);
+            return err_printf(msg, cap, "TypeError: %s expects %s as argument %d",
+                              rasp_kind_name(e->kind), want_sel ? "a selector" : "an SOp", c + 1);
     }
     const Value *a = e->child[0] >= 0 ? t->sop + (size_t)e->child[0] * (size_t)n : NULL;
     const Value *b = e->child[1] >= 0 ? t->sop + (size_t)e->child[1] * (size_t)n : NULL;
-    const unsigned char *sa = e->child[0] >= 0 ? t->sel + (size_t)e->child[0] * (size_t)n * (size_t)n : NULL;
-    const unsigned char *sb = e->child[1] >= 0 ? t->sel + (size_t)e->child[1] * (size_t)n * (size_t)n : NULL;
+    const unsigned char *sa =
+        e->child[0] >= 0 ? t->sel + (size_t)e->child[0] * (size_t)n * (size_t)n : NULL;
+    const unsigned char *sb =
+        e->child[1] >= 0 ? t->sel + (size_t)e->child[1] * (size_t)n * (size_t)n : NULL;
     bool needs[2] = {false, false};
     switch (e->kind) {
-    case EXPR_MAP: case EXPR_SEL_NOT: case EXPR_SELWIDTH: needs[0] = true; break;
-    case EXPR_SEQMAP: case EXPR_LINSEQMAP: case EXPR_SELECT: case EXPR_AGGREGATE:
-    case EXPR_SEL_AND: case EXPR_SEL_OR: needs[0] = needs[1] = true; break;
+    case EXPR_MAP:
+    case EXPR_SEL_NOT:
+    case EXPR_SELWIDTH: needs[0] = true; break;
+    case EXPR_SEQMAP:
+    case EXPR_LINSEQMAP:
+    case EXPR_SELECT:
+    case EXPR_AGGREGATE:
+    case EXPR_SEL_AND:
+    case EXPR_SEL_OR: needs[0] = needs[1] = true; break;
     default: break;
     }
-    if ((needs[0] && !a) || (needs[1] && !b)) return err_printf(msg, cap, "internal error: missing child");
+    if ((needs[0] && !a) || (needs[1] && !b))
+        return err_printf(msg, cap, "internal error: missing child");
 
     switch (e->kind) {
     case EXPR_TOKENS:
@@ -151,7 +165,8 @@ static int eval_node(const RaspProgram *p, int x, const Value *xs, int n, bool c
                     py_binop(PYB_ADD, ax, by, &out[i], msg, cap))
                     return 1;
             } else {
-                if (!e->fn) return err_printf(msg, cap, "internal error: SequenceMap has no function");
+                if (!e->fn)
+                    return err_printf(msg, cap, "internal error: SequenceMap has no function");
                 if (lambda_call(e->fn, args, &out[i], msg, cap)) return 1;
             }
         }
@@ -203,10 +218,11 @@ static int eval_node(const RaspProgram *p, int x, const Value *xs, int n, bool c
 }
 
 int rasp_interp_trace(const RaspProgram *p, const Value *xs, int n, bool causal, RaspTrace *t,
-                    char *err, size_t errcap) {
+                      char *err, size_t errcap) {
     memset(t, 0, sizeof *t);
     if (err && errcap) err[0] = 0;
-    if (p->output < 0 || p->output >= p->n_exprs) return err_printf(err, errcap, "program has no output");
+    if (p->output < 0 || p->output >= p->n_exprs)
+        return err_printf(err, errcap, "program has no output");
     if (n < 0) return err_printf(err, errcap, "negative input length");
     t->n = n;
     t->n_exprs = p->n_exprs;
@@ -218,8 +234,9 @@ int rasp_interp_trace(const RaspProgram *p, const Value *xs, int n, bool causal,
     if (!t->sop || !t->sel || !t->done || !order) {
         free(order);
         rasp_trace_free(t);
-        return err_printf(err, errcap, "out of memory evaluating a program of %d expressions on %d tokens",
-                    p->n_exprs, n);
+        return err_printf(err, errcap,
+                          "out of memory evaluating a program of %d expressions on %d tokens",
+                          p->n_exprs, n);
     }
     int cnt = rasp_post_order(p, p->output, order);
     for (int i = 0; i < cnt; i++) {
@@ -242,10 +259,10 @@ int rasp_interp_trace(const RaspProgram *p, const Value *xs, int n, bool causal,
 }
 
 int rasp_interp(const RaspProgram *p, const Value *xs, int n, bool causal, Value *out, char *err,
-              size_t errcap) {
+                size_t errcap) {
     if (p->output >= 0 && p->output < p->n_exprs && !rasp_is_sop(p->exprs[p->output].kind))
         return err_printf(err, errcap, "%s: the output is a selector, not an SOp",
-                    label_of(&p->exprs[p->output]));
+                          label_of(&p->exprs[p->output]));
     RaspTrace t;
     if (rasp_interp_trace(p, xs, n, causal, &t, err, errcap)) return 1;
     memcpy(out, t.sop + (size_t)p->output * (size_t)n, (size_t)n * sizeof *out);

@@ -19,7 +19,9 @@ static int peekc(const Lexer *L, size_t off) {
     return L->pos + off < L->len ? (unsigned char)L->src[L->pos + off] : -1;
 }
 
-static bool is_name_start(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+static bool is_name_start(int c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
 static bool is_digit(int c) { return c >= '0' && c <= '9'; }
 static bool is_name_char(int c) { return is_name_start(c) || is_digit(c); }
 static int hex_val(int c) {
@@ -76,7 +78,8 @@ static Token lex_number(Lexer *L, Token t) {
         if (!is_digit(peekc(L, 0))) {
             L->pos = save + 1;
             t.len = L->pos - s;
-            return make_error(L, t, "invalid number literal%s; expected digits after the exponent", "");
+            return make_error(L, t, "invalid number literal%s; expected digits after the exponent",
+                              "");
         }
         while (is_digit(peekc(L, 0))) L->pos++;
         is_float = true;
@@ -85,7 +88,8 @@ static Token lex_number(Lexer *L, Token t) {
     if (is_name_char(peekc(L, 0)) || peekc(L, 0) == '.') {
         while (is_name_char(peekc(L, 0)) || peekc(L, 0) == '.') L->pos++;
         t.len = L->pos - s;
-        return make_error(L, t, "invalid number literal%s; expected digits, '.' or an exponent", "");
+        return make_error(L, t, "invalid number literal%s; expected digits, '.' or an exponent",
+                          "");
     }
     const char *txt = L->src + s;
     if (is_float) {
@@ -99,13 +103,15 @@ static Token lex_number(Lexer *L, Token t) {
             if (txt[i] != '0')
                 return make_error(L, t,
                                   "leading zeros in an integer literal%s; expected a decimal "
-                                  "number without leading zeros", "");
+                                  "number without leading zeros",
+                                  "");
     }
     int64_t v = 0;
     for (size_t i = 0; i < t.len; i++) {
         int d = txt[i] - '0';
         if (v > (INT64_MAX - d) / 10)
-            return make_error(L, t, "integer literal too large%s; expected a value below 2**63", "");
+            return make_error(L, t, "integer literal too large%s; expected a value below 2**63",
+                              "");
         v = v * 10 + d;
     }
     t.kind = TK_INT;
@@ -122,8 +128,9 @@ static Token lex_string(Lexer *L, Token t) {
         if (i >= L->len || L->src[i] == '\n' || L->src[i] == '\r') {
             L->pos = i;
             t.len = i - s;
-            return make_error(L, t, "unterminated string; expected a closing %s before the end of the line",
-                              q == '"' ? "'\"'" : "\"'\"");
+            return make_error(
+                L, t, "unterminated string; expected a closing %s before the end of the line",
+                q == '"' ? "'\"'" : "\"'\"");
         }
         if (L->src[i] == q) break;
         if (L->src[i] == '\\') {
@@ -150,7 +157,8 @@ static Token lex_string(Lexer *L, Token t) {
                 snprintf(b, sizeof b, "\\x%02x", c);
                 Token e = t;
                 e.col = t.col + (int)(k - s);
-                return make_error(L, e, "bad character %s in string; expected printable text or an escape", b);
+                return make_error(
+                    L, e, "bad character %s in string; expected printable text or an escape", b);
             }
             size_t n = utf8_seq_len(u + k, end - k);
             if (n == 0) {
@@ -191,7 +199,9 @@ static Token lex_string(Lexer *L, Token t) {
                     Token er = t;
                     er.col = t.col + (int)(k - s);
                     return make_error(L, er, "truncated \\%s escape; expected hexadecimal digits",
-                                      e == 'x' ? "x" : e == 'u' ? "u" : "U");
+                                      e == 'x'   ? "x"
+                                      : e == 'u' ? "u"
+                                                 : "U");
                 }
                 v = v * 16 + (unsigned long)h;
             }
@@ -199,7 +209,8 @@ static Token lex_string(Lexer *L, Token t) {
             if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
                 Token er = t;
                 er.col = t.col + (int)(k - s);
-                return make_error(L, er, "invalid code point in escape%s; expected a Unicode scalar value", "");
+                return make_error(
+                    L, er, "invalid code point in escape%s; expected a Unicode scalar value", "");
             }
             cp = (long)v;
             break;
@@ -226,7 +237,8 @@ static Token lex_string(Lexer *L, Token t) {
         if (cp == 0) {
             Token er = t;
             er.col = t.col + (int)(k - s);
-            return make_error(L, er, "NUL character in string%s; expected a non-zero character", "");
+            return make_error(L, er, "NUL character in string%s; expected a non-zero character",
+                              "");
         }
         o += utf8_put(out + o, (unsigned)cp);
         k += used;
@@ -284,12 +296,30 @@ Token lexer_next(Lexer *L) {
     int c1 = peekc(L, 1);
     L->pos++;
     switch (c) {
-    case '(': L->depth++; t.kind = TK_LPAREN; return t;
-    case '[': L->depth++; t.kind = TK_LBRACKET; return t;
-    case '{': L->depth++; t.kind = TK_LBRACE; return t;
-    case ')': if (L->depth > 0) L->depth--; t.kind = TK_RPAREN; return t;
-    case ']': if (L->depth > 0) L->depth--; t.kind = TK_RBRACKET; return t;
-    case '}': if (L->depth > 0) L->depth--; t.kind = TK_RBRACE; return t;
+    case '(':
+        L->depth++;
+        t.kind = TK_LPAREN;
+        return t;
+    case '[':
+        L->depth++;
+        t.kind = TK_LBRACKET;
+        return t;
+    case '{':
+        L->depth++;
+        t.kind = TK_LBRACE;
+        return t;
+    case ')':
+        if (L->depth > 0) L->depth--;
+        t.kind = TK_RPAREN;
+        return t;
+    case ']':
+        if (L->depth > 0) L->depth--;
+        t.kind = TK_RBRACKET;
+        return t;
+    case '}':
+        if (L->depth > 0) L->depth--;
+        t.kind = TK_RBRACE;
+        return t;
     case ',': t.kind = TK_COMMA; return t;
     case ':': t.kind = TK_COLON; return t;
     case '+': t.kind = TK_PLUS; return t;
@@ -299,26 +329,56 @@ Token lexer_next(Lexer *L) {
     case '|': t.kind = TK_PIPE; return t;
     case '~': t.kind = TK_TILDE; return t;
     case '*':
-        if (c1 == '*') { L->pos++; t.len = 2; t.kind = TK_POW; return t; }
+        if (c1 == '*') {
+            L->pos++;
+            t.len = 2;
+            t.kind = TK_POW;
+            return t;
+        }
         t.kind = TK_STAR;
         return t;
     case '/':
-        if (c1 == '/') { L->pos++; t.len = 2; t.kind = TK_DSLASH; return t; }
+        if (c1 == '/') {
+            L->pos++;
+            t.len = 2;
+            t.kind = TK_DSLASH;
+            return t;
+        }
         t.kind = TK_SLASH;
         return t;
     case '=':
-        if (c1 == '=') { L->pos++; t.len = 2; t.kind = TK_EQ; return t; }
+        if (c1 == '=') {
+            L->pos++;
+            t.len = 2;
+            t.kind = TK_EQ;
+            return t;
+        }
         t.kind = TK_ASSIGN;
         return t;
     case '!':
-        if (c1 == '=') { L->pos++; t.len = 2; t.kind = TK_NE; return t; }
+        if (c1 == '=') {
+            L->pos++;
+            t.len = 2;
+            t.kind = TK_NE;
+            return t;
+        }
         break;
     case '<':
-        if (c1 == '=') { L->pos++; t.len = 2; t.kind = TK_LE; return t; }
+        if (c1 == '=') {
+            L->pos++;
+            t.len = 2;
+            t.kind = TK_LE;
+            return t;
+        }
         t.kind = TK_LT;
         return t;
     case '>':
-        if (c1 == '=') { L->pos++; t.len = 2; t.kind = TK_GE; return t; }
+        if (c1 == '=') {
+            L->pos++;
+            t.len = 2;
+            t.kind = TK_GE;
+            return t;
+        }
         t.kind = TK_GT;
         return t;
     default: break;
@@ -339,17 +399,19 @@ Token lexer_next(Lexer *L) {
     } else {
         snprintf(b, sizeof b, "\\x%02x", (unsigned)c);
     }
-    return make_error(L, t, "bad character %s; expected a name, a number, a string or an operator", b);
+    return make_error(L, t, "bad character %s; expected a name, a number, a string or an operator",
+                      b);
 }
 
 const char *lexer_describe(const Token *t, char *buf, size_t cap) {
     static const char *const ops[] = {
-        [TK_LPAREN] = "(", [TK_RPAREN] = ")", [TK_LBRACKET] = "[", [TK_RBRACKET] = "]",
-        [TK_LBRACE] = "{", [TK_RBRACE] = "}", [TK_COMMA] = ",", [TK_COLON] = ":",
-        [TK_ASSIGN] = "=", [TK_EQ] = "==", [TK_NE] = "!=", [TK_LT] = "<", [TK_LE] = "<=",
-        [TK_GT] = ">", [TK_GE] = ">=", [TK_PLUS] = "+", [TK_MINUS] = "-", [TK_STAR] = "*",
-        [TK_SLASH] = "/", [TK_DSLASH] = "//", [TK_PERCENT] = "%", [TK_POW] = "**",
-        [TK_AMP] = "&", [TK_PIPE] = "|", [TK_TILDE] = "~",
+        [TK_LPAREN] = "(",  [TK_RPAREN] = ")", [TK_LBRACKET] = "[", [TK_RBRACKET] = "]",
+        [TK_LBRACE] = "{",  [TK_RBRACE] = "}", [TK_COMMA] = ",",    [TK_COLON] = ":",
+        [TK_ASSIGN] = "=",  [TK_EQ] = "==",    [TK_NE] = "!=",      [TK_LT] = "<",
+        [TK_LE] = "<=",     [TK_GT] = ">",     [TK_GE] = ">=",      [TK_PLUS] = "+",
+        [TK_MINUS] = "-",   [TK_STAR] = "*",   [TK_SLASH] = "/",    [TK_DSLASH] = "//",
+        [TK_PERCENT] = "%", [TK_POW] = "**",   [TK_AMP] = "&",      [TK_PIPE] = "|",
+        [TK_TILDE] = "~",
     };
     int n = t->len > 40 ? 40 : (int)t->len;
     const char *ell = t->len > 40 ? "..." : "";

@@ -27,9 +27,9 @@ typedef enum {
     TK_RBRACE,
     TK_COMMA,
     TK_COLON,
-    TK_ASSIGN,  /* = */
-    TK_EQ,      /* == */
-    TK_NE,      /* != */
+    TK_ASSIGN, /* = */
+    TK_EQ,     /* == */
+    TK_NE,     /* != */
     TK_LT,
     TK_LE,
     TK_GT,
@@ -38,9 +38,9 @@ typedef enum {
     TK_MINUS,
     TK_STAR,
     TK_SLASH,
-    TK_DSLASH,  /* // */
+    TK_DSLASH, /* // */
     TK_PERCENT,
-    TK_POW,     /* ** */
+    TK_POW, /* ** */
     TK_AMP,
     TK_PIPE,
     TK_TILDE,
@@ -51,12 +51,12 @@ typedef struct Token {
     TokKind kind;
     const char *start; /* source text of the token */
     size_t len;
-    int line, col;     /* 1-based; col counts bytes */
-    int64_t ival;      /* TK_INT */
-    double fval;       /* TK_FLOAT */
-    const char *str;   /* TK_STRING: decoded bytes (arena, NUL-terminated, no NUL inside) */
+    int line, col;   /* 1-based; col counts bytes */
+    int64_t ival;    /* TK_INT */
+    double fval;     /* TK_FLOAT */
+    const char *str; /* TK_STRING: decoded bytes (arena, NUL-terminated, no NUL inside) */
     size_t str_len;
-    const char *err;   /* TK_ERROR: what is wrong (arena) */
+    const char *err; /* TK_ERROR: what is wrong (arena) */
 } Token;
 
 typedef struct Lexer {

@@ -70,19 +70,52 @@ void pexpect(Parser *P, TokKind k, const char *what) {
 
 void depth_enter(Parser *P) {
     if (++P->depth > PARSE_MAX_DEPTH)
-        perr_at(P, P->cur.line, P->cur.col, "expression nested too deeply; expected at most %d levels",
-                PARSE_MAX_DEPTH);
+        perr_at(P, P->cur.line, P->cur.col,
+                "expression nested too deeply; expected at most %d levels", PARSE_MAX_DEPTH);
 }
 void depth_leave(Parser *P) { P->depth--; }
 
 /* ---- names --------------------------------------------------------------------------- */
 
-static const char *const reserved_names[] = {
-    "tokens", "indices", "Map", "SequenceMap", "LinearSequenceMap", "Select", "Aggregate",
-    "SelectorWidth", "numerical", "categorical", "SelectorAnd", "SelectorOr", "SelectorNot",
-    "Full", "EQ", "LT", "LEQ", "GT", "GEQ", "NEQ", "TRUE", "FALSE", "lambda", "True", "False",
-    "None", "and", "or", "not", "if", "else", "in", "is", "vocab", "max_seq_len", "causal",
-    "mlp_exactness", "output", NULL};
+static const char *const reserved_names[] = {"tokens",
+                                             "indices",
+                                             "Map",
+                                             "SequenceMap",
+                                             "LinearSequenceMap",
+                                             "Select",
+                                             "Aggregate",
+                                             "SelectorWidth",
+                                             "numerical",
+                                             "categorical",
+                                             "SelectorAnd",
+                                             "SelectorOr",
+                                             "SelectorNot",
+                                             "Full",
+                                             "EQ",
+                                             "LT",
+                                             "LEQ",
+                                             "GT",
+                                             "GEQ",
+                                             "NEQ",
+                                             "TRUE",
+                                             "FALSE",
+                                             "lambda",
+                                             "True",
+                                             "False",
+                                             "None",
+                                             "and",
+                                             "or",
+                                             "not",
+                                             "if",
+                                             "else",
+                                             "in",
+                                             "is",
+                                             "vocab",
+                                             "max_seq_len",
+                                             "causal",
+                                             "mlp_exactness",
+                                             "output",
+                                             NULL};
 
 static bool is_reserved(const Token *t) {
     for (int i = 0; reserved_names[i]; i++)
@@ -144,14 +177,26 @@ static int primitive(Parser *P, ExprKind kind, const Token *at) {
     return *slot;
 }
 
-static bool is_primitive(Parser *P, int idx) { return idx == P->tokens_idx || idx == P->indices_idx; }
+static bool is_primitive(Parser *P, int idx) {
+    return idx == P->tokens_idx || idx == P->indices_idx;
+}
 
 /* ---- calls --------------------------------------------------------------------------- */
 
 typedef enum { A_SOP, A_SEL, A_CONST, A_NUM, A_BOOL, A_LAMBDA1, A_LAMBDA2, A_PRED } ArgType;
 typedef enum {
-    C_MAP, C_SEQMAP, C_LINSEQMAP, C_SELECT, C_AGGREGATE, C_SELWIDTH, C_NUMERICAL, C_CATEGORICAL,
-    C_SEL_AND, C_SEL_OR, C_SEL_NOT, C_FULL
+    C_MAP,
+    C_SEQMAP,
+    C_LINSEQMAP,
+    C_SELECT,
+    C_AGGREGATE,
+    C_SELWIDTH,
+    C_NUMERICAL,
+    C_CATEGORICAL,
+    C_SEL_AND,
+    C_SEL_OR,
+    C_SEL_NOT,
+    C_FULL
 } CallId;
 
 typedef struct CallSpec {
@@ -164,11 +209,22 @@ typedef struct CallSpec {
 } CallSpec;
 
 static const CallSpec call_specs[] = {
-    {"Map", C_MAP, 2, 3, {A_LAMBDA1, A_SOP, A_BOOL}, {NULL, NULL, "simplify"},
+    {"Map",
+     C_MAP,
+     2,
+     3,
+     {A_LAMBDA1, A_SOP, A_BOOL},
+     {NULL, NULL, "simplify"},
      {"Map's function", NULL, NULL}},
     {"SequenceMap", C_SEQMAP, 3, 3, {A_LAMBDA2, A_SOP, A_SOP}, {NULL}, {"SequenceMap's function"}},
     {"LinearSequenceMap", C_LINSEQMAP, 4, 4, {A_SOP, A_SOP, A_NUM, A_NUM}, {NULL}, {NULL}},
-    {"Select", C_SELECT, 3, 3, {A_SOP, A_SOP, A_PRED}, {NULL}, {NULL, NULL, "a predicate (key, query)"}},
+    {"Select",
+     C_SELECT,
+     3,
+     3,
+     {A_SOP, A_SOP, A_PRED},
+     {NULL},
+     {NULL, NULL, "a predicate (key, query)"}},
     {"Aggregate", C_AGGREGATE, 2, 3, {A_SEL, A_SOP, A_CONST}, {NULL, NULL, "default"}, {NULL}},
     {"SelectorWidth", C_SELWIDTH, 1, 1, {A_SEL}, {NULL}, {NULL}},
     {"numerical", C_NUMERICAL, 1, 1, {A_SOP}, {NULL}, {NULL}},
@@ -232,14 +288,15 @@ static void parse_arg(Parser *P, const CallSpec *cs, int i, Arg *out) {
                 return;
             }
         }
-        if (!tok_is_name(&start, "lambda")) perr_expected(P, "%s as argument %d of Select", arg_desc(ty), i + 1);
+        if (!tok_is_name(&start, "lambda"))
+            perr_expected(P, "%s as argument %d of Select", arg_desc(ty), i + 1);
         out->pred = PRED_LAMBDA;
         out->fn = parse_lambda(P, 2, "a Select predicate takes key and query");
         return;
     }
     if (start.kind == TK_NAME && tok_is_name(&start, "lambda"))
-        perr_at(P, start.line, start.col, "found a lambda; expected %s as argument %d of %s", arg_desc(ty),
-                i + 1, cs->name);
+        perr_at(P, start.line, start.col, "found a lambda; expected %s as argument %d of %s",
+                arg_desc(ty), i + 1, cs->name);
     Term t = p_expr(P);
     out->t = t;
     bool ok;
@@ -252,8 +309,8 @@ static void parse_arg(Parser *P, const CallSpec *cs, int i, Arg *out) {
     default: ok = false; break;
     }
     if (!ok)
-        perr_at(P, t.line, t.col, "found %s; expected %s as argument %d of %s", term_desc(&t), arg_desc(ty),
-                i + 1, cs->name);
+        perr_at(P, t.line, t.col, "found %s; expected %s as argument %d of %s", term_desc(&t),
+                arg_desc(ty), i + 1, cs->name);
 }
 
 static Term build_call(Parser *P, const CallSpec *cs, Arg *a, const Token *at) {
@@ -274,8 +331,9 @@ static Term build_call(Parser *P, const CallSpec *cs, Arg *a, const Token *at) {
     case C_LINSEQMAP: {
         /* Tracr's function: lambda x, y: fst_fac * x + snd_fac * y */
         Arena *A = P->a;
-        PyExpr *body = py_binary(A, PYB_ADD, py_binary(A, PYB_MUL, py_const(A, a[2].t.v), py_param(A, 0)),
-                                 py_binary(A, PYB_MUL, py_const(A, a[3].t.v), py_param(A, 1)));
+        PyExpr *body =
+            py_binary(A, PYB_ADD, py_binary(A, PYB_MUL, py_const(A, a[2].t.v), py_param(A, 0)),
+                      py_binary(A, PYB_MUL, py_const(A, a[3].t.v), py_param(A, 1)));
         Lambda *f = arena_alloc(A, sizeof *f);
         f->n_params = 2;
         f->params[0] = "x";
@@ -372,14 +430,18 @@ static Term parse_call(Parser *P, const CallSpec *cs) {
             if (k < 0) {
                 int len = kw.len > 40 ? 40 : (int)kw.len;
                 if (cs->id == C_MAP)
-                    perr_at(P, kw.line, kw.col, "unknown keyword argument '%.*s'; expected simplify=", len, kw.start);
+                    perr_at(P, kw.line, kw.col,
+                            "unknown keyword argument '%.*s'; expected simplify=", len, kw.start);
                 if (cs->id == C_AGGREGATE)
-                    perr_at(P, kw.line, kw.col, "unknown keyword argument '%.*s'; expected default=", len, kw.start);
-                perr_at(P, kw.line, kw.col, "unknown keyword argument '%.*s'; expected %s takes no keyword arguments",
+                    perr_at(P, kw.line, kw.col,
+                            "unknown keyword argument '%.*s'; expected default=", len, kw.start);
+                perr_at(P, kw.line, kw.col,
+                        "unknown keyword argument '%.*s'; expected %s takes no keyword arguments",
                         len, kw.start, cs->name);
             }
             if (args[k].given)
-                perr_at(P, kw.line, kw.col, "argument '%s' given twice; expected it once", cs->kw[k]);
+                perr_at(P, kw.line, kw.col, "argument '%s' given twice; expected it once",
+                        cs->kw[k]);
             padvance(P);
             padvance(P);
             seen_kw = true;
@@ -390,7 +452,8 @@ static Term parse_call(Parser *P, const CallSpec *cs) {
         if (seen_kw) perr_expected(P, "a keyword argument (positional arguments come first)");
         if (n >= cs->n_max) {
             if (cs->n_req == cs->n_max)
-                perr_expected(P, "')' (%s takes %d argument%s)", cs->name, cs->n_max, cs->n_max == 1 ? "" : "s");
+                perr_expected(P, "')' (%s takes %d argument%s)", cs->name, cs->n_max,
+                              cs->n_max == 1 ? "" : "s");
             perr_expected(P, "')' (%s takes %d or %d arguments)", cs->name, cs->n_req, cs->n_max);
         }
         depth_enter(P);
@@ -413,9 +476,7 @@ static Term p_atom(Parser *P) {
     Token t = P->cur;
     switch (t.kind) {
     case TK_INT: padvance(P); return term_const(val_int(t.ival), &t);
-    case TK_FLOAT:
-        padvance(P);
-        return term_const(val_float(t.fval), &t);
+    case TK_FLOAT: padvance(P); return term_const(val_float(t.fval), &t);
     case TK_STRING: padvance(P); return term_const(val_strn(t.str, t.str_len), &t);
     case TK_LPAREN: {
         padvance(P);
@@ -428,8 +489,8 @@ static Term p_atom(Parser *P) {
     case TK_NAME: {
         if (tok_is_name(&t, "tokens") || tok_is_name(&t, "indices")) {
             padvance(P);
-            Term r = {TERM_SOP, primitive(P, t.start[0] == 't' ? EXPR_TOKENS : EXPR_INDICES, &t), val_none(),
-                      t.line, t.col};
+            Term r = {TERM_SOP, primitive(P, t.start[0] == 't' ? EXPR_TOKENS : EXPR_INDICES, &t),
+                      val_none(), t.line, t.col};
             return r;
         }
         if (tok_is_name(&t, "True") || tok_is_name(&t, "False") || tok_is_name(&t, "None")) {
@@ -439,7 +500,8 @@ static Term p_atom(Parser *P) {
         for (size_t i = 0; i < sizeof call_specs / sizeof call_specs[0]; i++)
             if (tok_is_name(&t, call_specs[i].name)) return parse_call(P, &call_specs[i]);
         if (tok_is_name(&t, "lambda"))
-            perr_at(P, t.line, t.col, "found a lambda; expected an SOp, a selector or a constant (lambdas are "
+            perr_at(P, t.line, t.col,
+                    "found a lambda; expected an SOp, a selector or a constant (lambdas are "
                     "arguments of Map, SequenceMap and Select)");
         if (is_reserved(&t)) {
             if (t.len <= 5 && t.start[0] >= 'A' && t.start[0] <= 'Z')
@@ -449,12 +511,12 @@ static Term p_atom(Parser *P) {
         Sym *s = sym_find(P, &t);
         if (!s) {
             int n = t.len > 60 ? 60 : (int)t.len;
-            perr_at(P, t.line, t.col, "unknown name '%.*s'; expected a name assigned on an earlier line", n,
-                    t.start);
+            perr_at(P, t.line, t.col,
+                    "unknown name '%.*s'; expected a name assigned on an earlier line", n, t.start);
         }
         padvance(P);
-        Term r = {rasp_is_selector(P->p->exprs[s->idx].kind) ? TERM_SEL : TERM_SOP, s->idx, val_none(), t.line,
-                  t.col};
+        Term r = {rasp_is_selector(P->p->exprs[s->idx].kind) ? TERM_SEL : TERM_SOP, s->idx,
+                  val_none(), t.line, t.col};
         return r;
     }
     default: perr_expected(P, "an expression");
@@ -482,7 +544,8 @@ static Term p_factor(Parser *P) {
     depth_enter(P);
     Term x = p_factor(P);
     depth_leave(P);
-    Term r = op.kind == TK_TILDE ? sugar_invert(P, &op, x) : sugar_negate(P, &op, x, op.kind == TK_PLUS);
+    Term r =
+        op.kind == TK_TILDE ? sugar_invert(P, &op, x) : sugar_negate(P, &op, x, op.kind == TK_PLUS);
     r.line = op.line;
     r.col = op.col;
     return r;
@@ -530,7 +593,8 @@ static Term p_expr(Parser *P) {
         x.col = l.col;
         l = x;
         if (is_cmp(P->cur.kind))
-            perr_expected(P, "one comparison (chained comparisons are not supported outside lambdas)");
+            perr_expected(P,
+                          "one comparison (chained comparisons are not supported outside lambdas)");
     }
     depth_leave(P);
     return l;
@@ -546,14 +610,16 @@ typedef struct Directives {
 static void check_dup(Parser *P, const Token *t, int *seen_line) {
     if (*seen_line) {
         int n = (int)t->len;
-        perr_at(P, t->line, t->col, "duplicate '%.*s' directive (first on line %d); expected one per program",
-                n, t->start, *seen_line);
+        perr_at(P, t->line, t->col,
+                "duplicate '%.*s' directive (first on line %d); expected one per program", n,
+                t->start, *seen_line);
     }
     *seen_line = t->line;
 }
 
 static int positive_int(Parser *P, const char *what) {
-    if (P->cur.kind != TK_INT || P->cur.ival <= 0) perr_expected(P, "a positive integer after %s", what);
+    if (P->cur.kind != TK_INT || P->cur.ival <= 0)
+        perr_expected(P, "a positive integer after %s", what);
     if (P->cur.ival > INT_MAX) perr_expected(P, "a positive integer below 2**31 after %s", what);
     int v = (int)P->cur.ival;
     padvance(P);
@@ -573,7 +639,8 @@ static void parse_vocab(Parser *P) {
         }
         Term t = p_expr(P);
         if (t.kind != TERM_CONST || t.v.kind == VAL_NONE || t.v.kind == VAL_TUPLE)
-            perr_at(P, t.line, t.col, "found %s in the vocabulary; expected an int, float, string or bool",
+            perr_at(P, t.line, t.col,
+                    "found %s in the vocabulary; expected an int, float, string or bool",
                     term_desc(&t));
         /* the duplicate check through a hash table of item indices [2 * cap] (-1: empty),
          * so a large vocabulary parses in linear time */
@@ -596,8 +663,7 @@ static void parse_vocab(Parser *P) {
                 while (table[k] >= 0) k = (k + 1) & mask;
                 table[k] = i;
             }
-            for (j = val_hash(t.v) & mask; table[j] >= 0; j = (j + 1) & mask) {
-            }
+            for (j = val_hash(t.v) & mask; table[j] >= 0; j = (j + 1) & mask) {}
         }
         table[j] = n;
         items[n++] = t.v;
@@ -615,17 +681,20 @@ static void parse_statement(Parser *P, Directives *D, Sym **last) {
     if (ppeek(P)->kind == TK_ASSIGN) {
         if (is_reserved(&t)) {
             int n = (int)t.len;
-            perr_at(P, t.line, t.col, "cannot assign to the reserved name '%.*s'; expected a new name", n, t.start);
+            perr_at(P, t.line, t.col,
+                    "cannot assign to the reserved name '%.*s'; expected a new name", n, t.start);
         }
         Sym *old = sym_find(P, &t);
         if (old)
-            perr_at(P, t.line, t.col, "name '%s' is already assigned (line %d); expected a new name", old->name,
+            perr_at(P, t.line, t.col,
+                    "name '%s' is already assigned (line %d); expected a new name", old->name,
                     old->line);
         padvance(P);
         padvance(P);
         Term x = p_expr(P);
         if (x.kind == TERM_CONST)
-            perr_at(P, x.line, x.col, "found %s; expected an SOp or a selector (Full(VALUE) makes a constant SOp)",
+            perr_at(P, x.line, x.col,
+                    "found %s; expected an SOp or a selector (Full(VALUE) makes a constant SOp)",
                     term_desc(&x));
         int idx = x.idx;
         if (!is_primitive(P, idx)) {
@@ -751,8 +820,9 @@ static void check_labels(Parser *P) {
     t.len = strlen(dup);
     const Sym *s = sym_find(P, &t);
     int len = t.len > 60 ? 60 : (int)t.len;
-    perr_at(P, s ? s->line : 1, 1, "name '%.*s' is also the label of an unnamed expression; expected another name",
-            len, dup);
+    perr_at(P, s ? s->line : 1, 1,
+            "name '%.*s' is also the label of an unnamed expression; expected another name", len,
+            dup);
 }
 
 static void parse_program(Parser *P) {
@@ -767,28 +837,35 @@ static void parse_program(Parser *P) {
         if (P->cur.kind != TK_NEWLINE && P->cur.kind != TK_EOF) perr_expected(P, "end of line");
     }
     if (!last)
-        perr_at(P, P->cur.line, P->cur.col, "program has no assignment; expected at least one NAME = EXPR");
+        perr_at(P, P->cur.line, P->cur.col,
+                "program has no assignment; expected at least one NAME = EXPR");
     int out;
     if (D.output_line) {
         Sym *s = sym_find(P, &D.output);
         int n = D.output.len > 60 ? 60 : (int)D.output.len;
         if (!s)
-            perr_at(P, D.output.line, D.output.col, "output of undefined name '%.*s'; expected a name assigned "
-                    "in this program", n, D.output.start);
+            perr_at(P, D.output.line, D.output.col,
+                    "output of undefined name '%.*s'; expected a name assigned "
+                    "in this program",
+                    n, D.output.start);
         if (rasp_is_selector(P->p->exprs[s->idx].kind))
-            perr_at(P, D.output.line, D.output.col, "output '%.*s' is a selector; expected an SOp", n,
-                    D.output.start);
+            perr_at(P, D.output.line, D.output.col, "output '%.*s' is a selector; expected an SOp",
+                    n, D.output.start);
         out = s->idx;
     } else {
         if (rasp_is_selector(P->p->exprs[last->idx].kind))
-            perr_at(P, last->line, 1, "the last assignment '%s' is a selector; expected an SOp as the output "
-                    "(or an 'output NAME' line)", last->name);
+            perr_at(P, last->line, 1,
+                    "the last assignment '%s' is a selector; expected an SOp as the output "
+                    "(or an 'output NAME' line)",
+                    last->name);
         out = last->idx;
     }
     if (is_primitive(P, out)) {
         const Sym *s = D.output_line ? sym_find(P, &D.output) : last;
-        perr_at(P, s->line, 1, "the output '%s' is %s itself; expected a computed SOp (e.g. Map(lambda x: x, %s))",
-                s->name, rasp_default_name(P->p->exprs[out].kind), rasp_default_name(P->p->exprs[out].kind));
+        perr_at(P, s->line, 1,
+                "the output '%s' is %s itself; expected a computed SOp (e.g. Map(lambda x: x, %s))",
+                s->name, rasp_default_name(P->p->exprs[out].kind),
+                rasp_default_name(P->p->exprs[out].kind));
     }
     P->p->output = out;
     compact(P->p);
@@ -796,8 +873,8 @@ static void parse_program(Parser *P) {
     check_labels(P);
 }
 
-static int parse_text(const char *filename, const char *text, size_t len, RaspProgram *out, char *err,
-                      size_t errcap) {
+static int parse_text(const char *filename, const char *text, size_t len, RaspProgram *out,
+                      char *err, size_t errcap) {
     rasp_program_init(out);
     if (err && errcap) err[0] = 0;
     Parser *P = calloc(1, sizeof *P);
@@ -838,7 +915,8 @@ int rasp_parse_file(const char *path, RaspProgram *out, char *err, size_t errcap
     rasp_program_init(out);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        if (err && errcap) snprintf(err, errcap, "%s: error: cannot open: %s", path, strerror(errno));
+        if (err && errcap)
+            snprintf(err, errcap, "%s: error: cannot open: %s", path, strerror(errno));
         return 1;
     }
     size_t cap = 4096, len = 0;
@@ -857,7 +935,8 @@ int rasp_parse_file(const char *path, RaspProgram *out, char *err, size_t errcap
     bool bad = ferror(f);
     fclose(f);
     if (bad) {
-        if (err && errcap) snprintf(err, errcap, "%s: error: cannot read: %s", path, strerror(errno));
+        if (err && errcap)
+            snprintf(err, errcap, "%s: error: cannot read: %s", path, strerror(errno));
         free(buf);
         return 1;
     }

@@ -13,16 +13,16 @@
 
 /* Guards against inputs that would exhaust the stack or blow up lambda bodies (Map fusion
  * substitutes one body into another, so sizes can grow geometrically). */
-#define PARSE_MAX_DEPTH 100        /* nesting of one expression */
-#define LAMBDA_MAX_NODES 10000     /* tree size of a lambda body, shared nodes counted again */
+#define PARSE_MAX_DEPTH 100    /* nesting of one expression */
+#define LAMBDA_MAX_NODES 10000 /* tree size of a lambda body, shared nodes counted again */
 #define LAMBDA_MAX_DEPTH 1000
 
 typedef struct Sym {
     const char *name;
-    size_t len;   /* strlen(name) */
+    size_t len; /* strlen(name) */
     unsigned hash;
-    int idx;      /* expression index */
-    int line;     /* where it was assigned */
+    int idx;  /* expression index */
+    int line; /* where it was assigned */
     struct Sym *next;
 } Sym;
 
@@ -45,7 +45,7 @@ typedef struct Parser {
     char *err;
     size_t errcap;
     jmp_buf jb;
-    Sym **syms;      /* hash table [sym_mask + 1], chained; grows with the names so a lookup
+    Sym **syms; /* hash table [sym_mask + 1], chained; grows with the names so a lookup
                       * stays O(1) for files of any size */
     unsigned sym_mask;
     int n_syms;

@@ -22,8 +22,8 @@ static PyExpr *node(Parser *P, PyKind kind, const Token *at, int n_args) {
 }
 
 static bool is_reserved_py(const Token *t) {
-    static const char *const kw[] = {"True", "False", "None", "and", "or", "not", "if",
-                                     "else", "lambda", "in", "is", NULL};
+    static const char *const kw[] = {"True", "False", "None",   "and", "or", "not",
+                                     "if",   "else",  "lambda", "in",  "is", NULL};
     for (int i = 0; kw[i]; i++)
         if (tok_is_name(t, kw[i])) return true;
     return false;
@@ -36,8 +36,8 @@ static const struct {
     PyBuiltin fn;
     int min_args, max_args; /* max -1: any */
 } builtins[] = {
-    {"abs", PYF_ABS, 1, 1},     {"min", PYF_MIN, 1, 8},   {"max", PYF_MAX, 1, 8},
-    {"int", PYF_INT, 0, 1},     {"float", PYF_FLOAT, 0, 1}, {"round", PYF_ROUND, 1, 2},
+    {"abs", PYF_ABS, 1, 1},   {"min", PYF_MIN, 1, 8},     {"max", PYF_MAX, 1, 8},
+    {"int", PYF_INT, 0, 1},   {"float", PYF_FLOAT, 0, 1}, {"round", PYF_ROUND, 1, 2},
     {"bool", PYF_BOOL, 0, 1},
 };
 
@@ -151,7 +151,8 @@ static PyExpr *p_atom(Parser *P, LambdaCtx *C) {
         }
         padvance(P); /* } */
         if (P->cur.kind != TK_LBRACKET)
-            perr_expected(P, "'[' after the table (a dict is only supported subscripted: {k: v, ...}[x])");
+            perr_expected(
+                P, "'[' after the table (a dict is only supported subscripted: {k: v, ...}[x])");
         padvance(P);
         PyExpr *ix = p_ternary(P, C);
         pexpect(P, TK_RBRACKET, "']' closing the table subscript");
@@ -183,7 +184,8 @@ static PyExpr *p_atom(Parser *P, LambdaCtx *C) {
         for (size_t b = 0; b < sizeof builtins / sizeof builtins[0]; b++) {
             if (tok_is_name(&t, builtins[b].name)) {
                 if (ppeek(P)->kind != TK_LPAREN)
-                    perr_at(P, t.line, t.col, "builtin '%s' used as a value; expected a call %s(...)",
+                    perr_at(P, t.line, t.col,
+                            "builtin '%s' used as a value; expected a call %s(...)",
                             builtins[b].name, builtins[b].name);
                 return p_call(P, C, (int)b);
             }
@@ -197,8 +199,10 @@ static PyExpr *p_atom(Parser *P, LambdaCtx *C) {
             strncat(list, C->params[i], sizeof list - strlen(list) - 1);
         }
         int n = t.len > 60 ? 60 : (int)t.len;
-        perr_at(P, t.line, t.col, "unknown name '%.*s' in lambda; expected a parameter (%s), a "
-                "literal or a builtin call", n, t.start, list);
+        perr_at(P, t.line, t.col,
+                "unknown name '%.*s' in lambda; expected a parameter (%s), a "
+                "literal or a builtin call",
+                n, t.start, list);
     }
     default: perr_expected(P, "an expression");
     }
@@ -259,7 +263,8 @@ static PyExpr *p_factor(Parser *P, LambdaCtx *C) {
         n->args[0] = x;
         return n;
     }
-    if (t.kind == TK_TILDE) perr_expected(P, "an expression ('~' is not supported in lambda bodies; use 'not')");
+    if (t.kind == TK_TILDE)
+        perr_expected(P, "an expression ('~' is not supported in lambda bodies; use 'not')");
     return p_power(P, C);
 }
 
@@ -405,8 +410,8 @@ static PyExpr *p_ternary(Parser *P, LambdaCtx *C) {
 Lambda *parse_lambda(Parser *P, int want_params, const char *what) {
     Token lam = P->cur;
     if (!tok_is_name(&lam, "lambda"))
-        perr_expected(P, "a lambda with %d parameter%s (%s)", want_params, want_params == 1 ? "" : "s",
-                      what);
+        perr_expected(P, "a lambda with %d parameter%s (%s)", want_params,
+                      want_params == 1 ? "" : "s", what);
     padvance(P);
     LambdaCtx C = {0};
     while (P->cur.kind != TK_COLON) {
@@ -420,7 +425,8 @@ Lambda *parse_lambda(Parser *P, int want_params, const char *what) {
         char *name = arena_strndup(P->a, t.start, t.len);
         for (int i = 0; i < C.n_params; i++)
             if (strcmp(C.params[i], name) == 0)
-                perr_at(P, t.line, t.col, "duplicate parameter '%s'; expected distinct names", name);
+                perr_at(P, t.line, t.col, "duplicate parameter '%s'; expected distinct names",
+                        name);
         C.params[C.n_params++] = name;
         padvance(P);
     }
@@ -449,7 +455,8 @@ static int tree_size(const PyExpr *e, int cap, int d, int *maxd, int *count) {
         *count = cap + 1; /* too deep counts as too large */
         return *count;
     }
-    for (int i = 0; i < e->n_args && *count <= cap; i++) tree_size(e->args[i], cap, d + 1, maxd, count);
+    for (int i = 0; i < e->n_args && *count <= cap; i++)
+        tree_size(e->args[i], cap, d + 1, maxd, count);
     return *count;
 }
 

@@ -27,7 +27,8 @@ static bool parse_float(const char *s, double *out) {
     for (const char *q = s; *q; q++)
         if (!strchr("0123456789.eE+-", *q)) {
             const char *w = s + (*s == '+' || *s == '-');
-            if (strcasecmp(w, "inf") && strcasecmp(w, "infinity") && strcasecmp(w, "nan")) return false;
+            if (strcasecmp(w, "inf") && strcasecmp(w, "infinity") && strcasecmp(w, "nan"))
+                return false;
             break;
         }
     char *end;

@@ -148,7 +148,8 @@ void rasp_assign_labels(RaspProgram *p) {
     free(order);
 }
 
-int rasp_post_order_into(const RaspProgram *p, int root, int *order, int *stack, unsigned char *state) {
+int rasp_post_order_into(const RaspProgram *p, int root, int *order, int *stack,
+                         unsigned char *state) {
     if (root < 0 || root >= p->n_exprs) return -1;
     unsigned char *next = state + p->n_exprs; /* next child to try; state: 1 once pushed */
     memset(state, 0, 2 * (size_t)p->n_exprs);

@@ -13,22 +13,32 @@
 typedef enum {
     EXPR_TOKENS,
     EXPR_INDICES,
-    EXPR_MAP,          /* child[0] = inner; fn (1 param) */
-    EXPR_SEQMAP,       /* child[0] = fst, child[1] = snd; fn (2 params) */
-    EXPR_LINSEQMAP,    /* child[0] = fst, child[1] = snd; fn = a*x + b*y; lin_a, lin_b */
-    EXPR_FULL,         /* full_value */
-    EXPR_SELECT,       /* child[0] = keys, child[1] = queries; pred (+ fn if PRED_LAMBDA) */
-    EXPR_AGGREGATE,    /* child[0] = selector, child[1] = sop; default_value */
-    EXPR_SELWIDTH,     /* child[0] = selector */
-    EXPR_SEL_AND,      /* child[0], child[1] selectors */
+    EXPR_MAP,       /* child[0] = inner; fn (1 param) */
+    EXPR_SEQMAP,    /* child[0] = fst, child[1] = snd; fn (2 params) */
+    EXPR_LINSEQMAP, /* child[0] = fst, child[1] = snd; fn = a*x + b*y; lin_a, lin_b */
+    EXPR_FULL,      /* full_value */
+    EXPR_SELECT,    /* child[0] = keys, child[1] = queries; pred (+ fn if PRED_LAMBDA) */
+    EXPR_AGGREGATE, /* child[0] = selector, child[1] = sop; default_value */
+    EXPR_SELWIDTH,  /* child[0] = selector */
+    EXPR_SEL_AND,   /* child[0], child[1] selectors */
     EXPR_SEL_OR,
-    EXPR_SEL_NOT,      /* child[0] */
+    EXPR_SEL_NOT, /* child[0] */
 } ExprKind;
 
 typedef enum { ENC_CATEGORICAL, ENC_NUMERICAL } Encoding;
 
 /* Select predicates. PRED_LAMBDA: fn(key, query). */
-typedef enum { PRED_EQ, PRED_LT, PRED_LEQ, PRED_GT, PRED_GEQ, PRED_NEQ, PRED_TRUE, PRED_FALSE, PRED_LAMBDA } Pred;
+typedef enum {
+    PRED_EQ,
+    PRED_LT,
+    PRED_LEQ,
+    PRED_GT,
+    PRED_GEQ,
+    PRED_NEQ,
+    PRED_TRUE,
+    PRED_FALSE,
+    PRED_LAMBDA
+} Pred;
 
 typedef struct SrcPos {
     int line, col; /* 1-based; 0 when the expression was built by code, not parsed */
@@ -51,18 +61,18 @@ typedef struct RaspExpr {
 } RaspExpr;
 
 typedef struct RaspProgram {
-    Arena arena;          /* owns every lambda, string and the exprs array */
-    RaspExpr *exprs;      /* [n_exprs], children before parents */
+    Arena arena;     /* owns every lambda, string and the exprs array */
+    RaspExpr *exprs; /* [n_exprs], children before parents */
     int n_exprs, cap_exprs;
-    int output;           /* index of the output SOp, -1 if none */
+    int output; /* index of the output SOp, -1 if none */
 
     /* Compile settings written in the file (flags may override them at compile time). */
-    Value *vocab;         /* [n_vocab], in the order written, de-duplicated */
+    Value *vocab; /* [n_vocab], in the order written, de-duplicated */
     int n_vocab;
     bool has_vocab;
-    int max_seq_len;      /* 0 if not given */
+    int max_seq_len; /* 0 if not given */
     bool causal;
-    int mlp_exactness;    /* 0 if not given (then 100) */
+    int mlp_exactness; /* 0 if not given (then 100) */
 
     const char *filename; /* for messages */
     const char *source;   /* full text, NUL-terminated, arena-owned; NULL if built by code */
@@ -77,7 +87,7 @@ bool rasp_is_sop(ExprKind k);      /* everything except selectors */
 bool rasp_is_selector(ExprKind k); /* Select, SelectorAnd/Or/Not */
 /* Tracr's default name for a class: "tokens", "map", "sequence_map", "select", ... */
 const char *rasp_default_name(ExprKind k);
-const char *rasp_pred_name(Pred p);   /* "EQ", "LT", ..., "TRUE", "FALSE", "lambda" */
+const char *rasp_pred_name(Pred p);     /* "EQ", "LT", ..., "TRUE", "FALSE", "lambda" */
 const char *rasp_kind_name(ExprKind k); /* "Map", "SequenceMap", ... as written in .rasp */
 
 /* Labels for unnamed expressions: Tracr numbers nodes in the BFS discovery order from the
@@ -95,6 +105,7 @@ int rasp_bfs_order(const RaspProgram *p, int *order);
  * nodes in. Returns the count written to order (size n_exprs), -1 when root is invalid. */
 int rasp_post_order(const RaspProgram *p, int root, int *order);
 /* The same in caller memory (no allocation): stack [n_exprs] ints, state [2 * n_exprs] bytes. */
-int rasp_post_order_into(const RaspProgram *p, int root, int *order, int *stack, unsigned char *state);
+int rasp_post_order_into(const RaspProgram *p, int root, int *order, int *stack,
+                         unsigned char *state);
 
 #endif

@@ -127,8 +127,7 @@ bool py_equal(const PyExpr *a, const PyExpr *b) {
     if (a == b) return true;
     if (!a || !b || a->kind != b->kind || a->n_args != b->n_args) return false;
     switch (a->kind) {
-    case PY_CONST:
-        return const_eq(a->value, b->value);
+    case PY_CONST: return const_eq(a->value, b->value);
     case PY_PARAM: return a->param == b->param;
     case PY_BIN:
         if (a->binop != b->binop) return false;

@@ -9,20 +9,20 @@
 #include "util/arena.h"
 
 typedef enum {
-    PY_CONST,   /* value */
-    PY_PARAM,   /* param: index of the lambda parameter (0 or 1) */
-    PY_NEG,     /* -a */
-    PY_POS,     /* +a */
-    PY_NOT,     /* not a */
-    PY_BIN,     /* a binop b */
-    PY_CMP,     /* chain: args[0] ops[0] args[1] ops[1] args[2] ... (n_args >= 2) */
-    PY_AND,     /* a and b (returns an operand, as Python) */
-    PY_OR,      /* a or b */
-    PY_IF,      /* args[0] if args[1] else args[2] */
-    PY_TUPLE,   /* (args...) */
-    PY_INDEX,   /* args[0][args[1]] */
-    PY_CALL,    /* builtin(args...) */
-    PY_LOOKUP,  /* a table: {args[1]: args[2], args[3]: args[4], ...}[args[0]] (a dict display
+    PY_CONST,  /* value */
+    PY_PARAM,  /* param: index of the lambda parameter (0 or 1) */
+    PY_NEG,    /* -a */
+    PY_POS,    /* +a */
+    PY_NOT,    /* not a */
+    PY_BIN,    /* a binop b */
+    PY_CMP,    /* chain: args[0] ops[0] args[1] ops[1] args[2] ... (n_args >= 2) */
+    PY_AND,    /* a and b (returns an operand, as Python) */
+    PY_OR,     /* a or b */
+    PY_IF,     /* args[0] if args[1] else args[2] */
+    PY_TUPLE,  /* (args...) */
+    PY_INDEX,  /* args[0][args[1]] */
+    PY_CALL,   /* builtin(args...) */
+    PY_LOOKUP, /* a table: {args[1]: args[2], args[3]: args[4], ...}[args[0]] (a dict display
                  * subscripted at once; Python's KeyError when no key equals the index) */
 } PyKind;
 
@@ -33,14 +33,14 @@ typedef enum { PYF_ABS, PYF_MIN, PYF_MAX, PYF_INT, PYF_FLOAT, PYF_ROUND, PYF_BOO
 typedef struct PyExpr PyExpr;
 struct PyExpr {
     PyKind kind;
-    Value value;         /* PY_CONST */
-    int param;           /* PY_PARAM */
-    PyBinOp binop;       /* PY_BIN */
-    PyBuiltin fn;        /* PY_CALL */
-    PyCmpOp *ops;        /* PY_CMP: n_args-1 operators */
-    PyExpr **args;       /* operands; unary ops and PY_BIN use args[0], args[1] */
+    Value value;   /* PY_CONST */
+    int param;     /* PY_PARAM */
+    PyBinOp binop; /* PY_BIN */
+    PyBuiltin fn;  /* PY_CALL */
+    PyCmpOp *ops;  /* PY_CMP: n_args-1 operators */
+    PyExpr **args; /* operands; unary ops and PY_BIN use args[0], args[1] */
     int n_args;
-    int line, col;       /* source position (1-based) for error messages */
+    int line, col; /* source position (1-based) for error messages */
 };
 
 /* A lambda: parameter names and a body. n_params is 1 (Map) or 2 (SequenceMap, predicate). */
@@ -83,7 +83,8 @@ bool py_equal(const PyExpr *a, const PyExpr *b);
 /* ---- additions (implementation-side helpers; the parser and compiler may use them) ---- */
 /* More constructors for the node kinds above (arena-allocated; args are shared). */
 PyExpr *py_call(Arena *a, PyBuiltin fn, PyExpr *const *args, int n);
-PyExpr *py_ifexp(Arena *a, PyExpr *then_, PyExpr *cond, PyExpr *else_); /* then_ if cond else else_ */
+PyExpr *py_ifexp(Arena *a, PyExpr *then_, PyExpr *cond,
+                 PyExpr *else_); /* then_ if cond else else_ */
 PyExpr *py_tuple(Arena *a, PyExpr *const *items, int n);
 PyExpr *py_index(Arena *a, PyExpr *base, PyExpr *index);
 /* {keys[i]: vals[i]}[index] (n pairs; keys and vals shared, not copied). */
@@ -97,8 +98,8 @@ PyErr py_compare(PyCmpOp op, Value l, Value r, bool *out, char *msg, size_t msg_
 /* Python's int(v) (truncation; OverflowError for inf is PYERR_ARITH). */
 PyErr py_int(Value v, Value *out, char *msg, size_t msg_cap);
 
-const char *py_builtin_name(PyBuiltin fn);   /* "abs", "min", ... */
-const char *py_binop_token(PyBinOp op);      /* "+", "//", "**", ... */
-const char *py_cmpop_token(PyCmpOp op);      /* "==", "<=", ... */
+const char *py_builtin_name(PyBuiltin fn); /* "abs", "min", ... */
+const char *py_binop_token(PyBinOp op);    /* "+", "//", "**", ... */
+const char *py_cmpop_token(PyCmpOp op);    /* "==", "<=", ... */
 
 #endif

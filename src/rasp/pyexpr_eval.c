@@ -25,7 +25,7 @@ static const char *err_class(PyErr e) {
 
 /* Writes "<Class>: <text>" and returns code. cls NULL = the code's default class name. */
 __attribute__((format(printf, 5, 6))) static PyErr fail(PyErr code, const char *cls, char *msg,
-                                                         size_t cap, const char *fmt, ...) {
+                                                        size_t cap, const char *fmt, ...) {
     if (msg && cap) {
         int k = snprintf(msg, cap, "%s: ", cls ? cls : err_class(code));
         if (k >= 0 && (size_t)k < cap) {
@@ -90,7 +90,8 @@ static PyErr float_pow(double x, double y, Value *out, char *msg, size_t cap) {
                     "which is not supported");
     double r = pow(x, y);
     if (isinf(r) && isfinite(x) && isfinite(y))
-        return fail(PYERR_ARITH, "OverflowError", msg, cap, "(34, 'Numerical result out of range')");
+        return fail(PYERR_ARITH, "OverflowError", msg, cap,
+                    "(34, 'Numerical result out of range')");
     *out = val_float(r);
     return PYERR_OK;
 }
@@ -120,7 +121,8 @@ static PyErr seq_repeat(Value seq, int64_t count, Value *out, char *msg, size_t 
     size_t total = len * (size_t)count;
     Value *items = malloc((total ? total : 1) * sizeof *items);
     if (!items) return fail(PYERR_VALUE, "MemoryError", msg, cap, "out of memory");
-    for (int64_t i = 0; i < count; i++) memcpy(items + (size_t)i * len, seq.u.t->items, len * sizeof *items);
+    for (int64_t i = 0; i < count; i++)
+        memcpy(items + (size_t)i * len, seq.u.t->items, len * sizeof *items);
     *out = val_tuple(items, total);
     free(items);
     return PYERR_OK;
@@ -129,7 +131,8 @@ static PyErr seq_repeat(Value seq, int64_t count, Value *out, char *msg, size_t 
 static PyErr seq_concat(Value a, Value b, Value *out, char *msg, size_t cap) {
     if (a.kind == VAL_STR) {
         size_t la = strlen(a.u.s), lb = strlen(b.u.s);
-        if (la + lb > PY_MAX_SEQ) return fail(PYERR_VALUE, "MemoryError", msg, cap, "string too long");
+        if (la + lb > PY_MAX_SEQ)
+            return fail(PYERR_VALUE, "MemoryError", msg, cap, "string too long");
         char *buf = malloc(la + lb + 1);
         if (!buf) return fail(PYERR_VALUE, "MemoryError", msg, cap, "out of memory");
         memcpy(buf, a.u.s, la);
@@ -162,15 +165,18 @@ PyErr py_binop(PyBinOp op, Value l, Value r, Value *out, char *msg, size_t cap) 
             return seq_repeat(l, as_i64(r), out, msg, cap);
         if (op == PYB_MUL && (r.kind == VAL_STR || r.kind == VAL_TUPLE) && is_intlike(l))
             return seq_repeat(r, as_i64(l), out, msg, cap);
-        if (op == PYB_MUL && (l.kind == VAL_STR || l.kind == VAL_TUPLE || r.kind == VAL_STR ||
-                              r.kind == VAL_TUPLE) &&
+        if (op == PYB_MUL &&
+            (l.kind == VAL_STR || l.kind == VAL_TUPLE || r.kind == VAL_STR ||
+             r.kind == VAL_TUPLE) &&
             (l.kind == VAL_FLOAT || r.kind == VAL_FLOAT || l.kind == r.kind))
-            return fail(PYERR_TYPE, NULL, msg, cap, "can't multiply sequence by non-int of type '%s'",
+            return fail(PYERR_TYPE, NULL, msg, cap,
+                        "can't multiply sequence by non-int of type '%s'",
                         val_type_name(l.kind == VAL_STR || l.kind == VAL_TUPLE ? r : l));
         if (op == PYB_MOD && l.kind == VAL_STR)
             return fail(PYERR_TYPE, NULL, msg, cap, "string formatting with %% is not supported");
         return fail(PYERR_TYPE, NULL, msg, cap, "unsupported operand type(s) for %s: '%s' and '%s'",
-                    op == PYB_POW ? "** or pow()" : py_binop_token(op), val_type_name(l), val_type_name(r));
+                    op == PYB_POW ? "** or pow()" : py_binop_token(op), val_type_name(l),
+                    val_type_name(r));
     }
     bool flt = l.kind == VAL_FLOAT || r.kind == VAL_FLOAT;
     if (flt) {
@@ -261,8 +267,9 @@ PyErr py_compare(PyCmpOp op, Value l, Value r, bool *out, char *msg, size_t cap)
     bool ok;
     int c = val_pycmp(l, r, &ok);
     if (!ok)
-        return fail(PYERR_TYPE, NULL, msg, cap, "'%s' not supported between instances of '%s' and '%s'",
-                    py_cmpop_token(op), val_type_name(l), val_type_name(r));
+        return fail(PYERR_TYPE, NULL, msg, cap,
+                    "'%s' not supported between instances of '%s' and '%s'", py_cmpop_token(op),
+                    val_type_name(l), val_type_name(r));
     switch (op) {
     case PYC_LT: *out = c < 0; break;
     case PYC_LE: *out = c <= 0; break;
@@ -297,7 +304,8 @@ static Value utf8_at(const char *s, size_t k) {
 
 static PyErr index_value(Value base, Value idx, Value *out, char *msg, size_t cap) {
     if (base.kind != VAL_TUPLE && base.kind != VAL_STR)
-        return fail(PYERR_TYPE, NULL, msg, cap, "'%s' object is not subscriptable", val_type_name(base));
+        return fail(PYERR_TYPE, NULL, msg, cap, "'%s' object is not subscriptable",
+                    val_type_name(base));
     if (!is_intlike(idx))
         return fail(PYERR_TYPE, NULL, msg, cap, "%s indices must be integers or slices, not %s",
                     val_type_name(base), val_type_name(idx));
@@ -315,7 +323,8 @@ static PyErr index_value(Value base, Value idx, Value *out, char *msg, size_t ca
 static PyErr float_to_int(double f, Value *out, char *msg, size_t cap) {
     if (isnan(f)) return fail(PYERR_VALUE, NULL, msg, cap, "cannot convert float NaN to integer");
     if (isinf(f))
-        return fail(PYERR_ARITH, "OverflowError", msg, cap, "cannot convert float infinity to integer");
+        return fail(PYERR_ARITH, "OverflowError", msg, cap,
+                    "cannot convert float infinity to integer");
     if (f >= 9223372036854775808.0 || f < -9223372036854775808.0) return overflow(msg, cap);
     *out = val_int((int64_t)f);
     return PYERR_OK;
@@ -333,7 +342,8 @@ static bool clean_numeric_text(const char *s, char *buf, size_t cap) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '_') {
-            if (i == 0 || i + 1 >= n || s[i - 1] < '0' || s[i - 1] > '9' || s[i + 1] < '0' || s[i + 1] > '9')
+            if (i == 0 || i + 1 >= n || s[i - 1] < '0' || s[i - 1] > '9' || s[i + 1] < '0' ||
+                s[i + 1] > '9')
                 return false;
             continue;
         }
@@ -403,9 +413,10 @@ PyErr py_int(Value v, Value *out, char *msg, size_t cap) {
     case VAL_FLOAT: return float_to_int(trunc(v.u.f), out, msg, cap);
     case VAL_STR: return int_from_str(v.u.s, out, msg, cap);
     default:
-        return fail(PYERR_TYPE, NULL, msg, cap,
-                    "int() argument must be a string, a bytes-like object or a real number, not '%s'",
-                    val_type_name(v));
+        return fail(
+            PYERR_TYPE, NULL, msg, cap,
+            "int() argument must be a string, a bytes-like object or a real number, not '%s'",
+            val_type_name(v));
     }
 }
 
@@ -447,7 +458,8 @@ static PyErr round_float_nd(double x, int64_t nd, Value *out, char *msg, size_t 
         }
     }
     double r = strtod(buf, NULL);
-    if (isinf(r)) return fail(PYERR_ARITH, "OverflowError", msg, cap, "rounded value too large to represent");
+    if (isinf(r))
+        return fail(PYERR_ARITH, "OverflowError", msg, cap, "rounded value too large to represent");
     if (r == 0.0) r = copysign(0.0, x);
     *out = val_float(r);
     return PYERR_OK;
@@ -462,7 +474,8 @@ static PyErr builtin_round(const Value *args, int n, Value *out, char *msg, size
         return fail(PYERR_TYPE, NULL, msg, cap, "'%s' object cannot be interpreted as an integer",
                     val_type_name(args[1]));
     if (!val_is_number(x))
-        return fail(PYERR_TYPE, NULL, msg, cap, "type %s doesn't define __round__ method", val_type_name(x));
+        return fail(PYERR_TYPE, NULL, msg, cap, "type %s doesn't define __round__ method",
+                    val_type_name(x));
     if (!has_nd) {
         if (is_intlike(x)) {
             *out = val_int(as_i64(x));
@@ -496,9 +509,11 @@ static PyErr builtin_round(const Value *args, int n, Value *out, char *msg, size
     return PYERR_OK;
 }
 
-static PyErr builtin_minmax(bool is_max, const Value *args, int n, Value *out, char *msg, size_t cap) {
+static PyErr builtin_minmax(bool is_max, const Value *args, int n, Value *out, char *msg,
+                            size_t cap) {
     const char *name = is_max ? "max" : "min";
-    if (n == 0) return fail(PYERR_TYPE, NULL, msg, cap, "%s expected at least 1 argument, got 0", name);
+    if (n == 0)
+        return fail(PYERR_TYPE, NULL, msg, cap, "%s expected at least 1 argument, got 0", name);
     const Value *items = args;
     size_t count = (size_t)n;
     Value tmp[64];
@@ -515,9 +530,11 @@ static PyErr builtin_minmax(bool is_max, const Value *args, int n, Value *out, c
             for (size_t i = 0; i < count; i++) buf[i] = utf8_at(it.u.s, i);
             items = buf;
         } else {
-            return fail(PYERR_TYPE, NULL, msg, cap, "'%s' object is not iterable", val_type_name(it));
+            return fail(PYERR_TYPE, NULL, msg, cap, "'%s' object is not iterable",
+                        val_type_name(it));
         }
-        if (count == 0) return fail(PYERR_VALUE, NULL, msg, cap, "%s() arg is an empty sequence", name);
+        if (count == 0)
+            return fail(PYERR_VALUE, NULL, msg, cap, "%s() arg is an empty sequence", name);
     }
     Value best = items[0];
     PyErr e = PYERR_OK;
@@ -533,10 +550,13 @@ static PyErr builtin_minmax(bool is_max, const Value *args, int n, Value *out, c
     return PYERR_OK;
 }
 
-static PyErr call_builtin(PyBuiltin fn, const Value *args, int n, Value *out, char *msg, size_t cap) {
+static PyErr call_builtin(PyBuiltin fn, const Value *args, int n, Value *out, char *msg,
+                          size_t cap) {
     switch (fn) {
     case PYF_ABS: {
-        if (n != 1) return fail(PYERR_TYPE, NULL, msg, cap, "abs() takes exactly one argument (%d given)", n);
+        if (n != 1)
+            return fail(PYERR_TYPE, NULL, msg, cap, "abs() takes exactly one argument (%d given)",
+                        n);
         Value x = args[0];
         if (x.kind == VAL_FLOAT) *out = val_float(fabs(x.u.f));
         else if (is_intlike(x)) {
@@ -544,7 +564,8 @@ static PyErr call_builtin(PyBuiltin fn, const Value *args, int n, Value *out, ch
             if (v == INT64_MIN) return overflow(msg, cap);
             *out = val_int(v < 0 ? -v : v);
         } else
-            return fail(PYERR_TYPE, NULL, msg, cap, "bad operand type for abs(): '%s'", val_type_name(x));
+            return fail(PYERR_TYPE, NULL, msg, cap, "bad operand type for abs(): '%s'",
+                        val_type_name(x));
         return PYERR_OK;
     }
     case PYF_MIN: return builtin_minmax(false, args, n, out, msg, cap);
@@ -561,17 +582,20 @@ static PyErr call_builtin(PyBuiltin fn, const Value *args, int n, Value *out, ch
             *out = val_float(0.0);
             return PYERR_OK;
         }
-        if (n != 1) return fail(PYERR_TYPE, NULL, msg, cap, "float expected at most 1 argument, got %d", n);
+        if (n != 1)
+            return fail(PYERR_TYPE, NULL, msg, cap, "float expected at most 1 argument, got %d", n);
         if (val_is_number(args[0])) {
             *out = val_float(val_as_double(args[0]));
             return PYERR_OK;
         }
         if (args[0].kind == VAL_STR) return float_from_str(args[0].u.s, out, msg, cap);
-        return fail(PYERR_TYPE, NULL, msg, cap, "float() argument must be a string or a real number, not '%s'",
+        return fail(PYERR_TYPE, NULL, msg, cap,
+                    "float() argument must be a string or a real number, not '%s'",
                     val_type_name(args[0]));
     case PYF_ROUND: return builtin_round(args, n, out, msg, cap);
     case PYF_BOOL:
-        if (n > 1) return fail(PYERR_TYPE, NULL, msg, cap, "bool expected at most 1 argument, got %d", n);
+        if (n > 1)
+            return fail(PYERR_TYPE, NULL, msg, cap, "bool expected at most 1 argument, got %d", n);
         *out = val_bool(n == 1 && val_truthy(args[0]));
         return PYERR_OK;
     }
@@ -631,7 +655,9 @@ static inline bool exact_double(Value v, double *d) {
 static inline bool binop_fast(PyBinOp op, Value l, Value r, Value *out) {
     if (l.kind == VAL_INT && r.kind == VAL_INT) return int_binop_fast(op, l.u.i, r.u.i, out);
     double x, y;
-    if ((l.kind != VAL_FLOAT && r.kind != VAL_FLOAT) || !exact_double(l, &x) || !exact_double(r, &y)) return false;
+    if ((l.kind != VAL_FLOAT && r.kind != VAL_FLOAT) || !exact_double(l, &x) ||
+        !exact_double(r, &y))
+        return false;
     switch (op) { /* py_binop's float branch */
     case PYB_ADD: *out = val_float(x + y); return true;
     case PYB_SUB: *out = val_float(x - y); return true;
@@ -658,7 +684,8 @@ static inline bool cmp_fast(PyCmpOp op, Value l, Value r, bool *res) {
         }
     } else {
         double x, y;
-        if ((l.kind != VAL_FLOAT && r.kind != VAL_FLOAT) || !exact_double(l, &x) || !exact_double(r, &y))
+        if ((l.kind != VAL_FLOAT && r.kind != VAL_FLOAT) || !exact_double(l, &x) ||
+            !exact_double(r, &y))
             return false;
         /* C's comparisons are Python's here, NaN included (== false, != true, orderings
          * false). */
@@ -701,7 +728,8 @@ static inline bool atom(const PyExpr *e, const Value *params, Value *out) {
 
 /* Constants, parameters and a binary operator on two of them (x + 1, k * 2) are evaluated
  * in place rather than through a call: most lambda bodies are one or two such levels. */
-static inline PyErr eval_arg(const PyExpr *e, const Value *params, Value *out, char *msg, size_t cap) {
+static inline PyErr eval_arg(const PyExpr *e, const Value *params, Value *out, char *msg,
+                             size_t cap) {
     if (atom(e, params, out)) return PYERR_OK;
     Value a, b;
     if (e->kind == PY_BIN && atom(e->args[0], params, &a) && atom(e->args[1], params, &b)) {
@@ -712,8 +740,8 @@ static inline PyErr eval_arg(const PyExpr *e, const Value *params, Value *out, c
 }
 
 /* The rarer node kinds, out of line so that eval's frame stays small. */
-__attribute__((noinline)) static PyErr eval_tuple(const PyExpr *e, const Value *params, Value *out, char *msg,
-                                                  size_t cap) {
+__attribute__((noinline)) static PyErr eval_tuple(const PyExpr *e, const Value *params, Value *out,
+                                                  char *msg, size_t cap) {
     Value small[8] = {{0}};
     PyErr err;
     Value *items = e->n_args <= 8 ? small : malloc((size_t)e->n_args * sizeof *items);
@@ -729,8 +757,8 @@ __attribute__((noinline)) static PyErr eval_tuple(const PyExpr *e, const Value *
     return PYERR_OK;
 }
 
-__attribute__((noinline)) static PyErr eval_call(const PyExpr *e, const Value *params, Value *out, char *msg,
-                                                 size_t cap) {
+__attribute__((noinline)) static PyErr eval_call(const PyExpr *e, const Value *params, Value *out,
+                                                 char *msg, size_t cap) {
     Value args[8];
     PyErr err;
     if (e->n_args > 8) return fail(PYERR_TYPE, NULL, msg, cap, "too many arguments");
@@ -741,15 +769,16 @@ __attribute__((noinline)) static PyErr eval_call(const PyExpr *e, const Value *p
     return err;
 }
 
-__attribute__((noinline)) static PyErr eval_unary(const PyExpr *e, Value a, Value *out, char *msg, size_t cap) {
+__attribute__((noinline)) static PyErr eval_unary(const PyExpr *e, Value a, Value *out, char *msg,
+                                                  size_t cap) {
     if (a.kind == VAL_FLOAT) *out = val_float(e->kind == PY_NEG ? -a.u.f : a.u.f);
     else if (is_intlike(a)) {
         int64_t v = as_i64(a);
         if (e->kind == PY_NEG && v == INT64_MIN) return overflow(msg, cap);
         *out = val_int(e->kind == PY_NEG ? -v : v);
     } else
-        return fail(PYERR_TYPE, NULL, msg, cap, "bad operand type for unary %s: '%s'", e->kind == PY_NEG ? "-" : "+",
-                    val_type_name(a));
+        return fail(PYERR_TYPE, NULL, msg, cap, "bad operand type for unary %s: '%s'",
+                    e->kind == PY_NEG ? "-" : "+", val_type_name(a));
     return PYERR_OK;
 }
 
@@ -760,7 +789,8 @@ static PyErr eval(const PyExpr *e, const Value *params, Value *out, char *msg, s
     switch (e->kind) {
     case PY_CONST: *out = e->value; return PYERR_OK;
     case PY_PARAM:
-        if (e->param < 0 || e->param > 1) return fail(PYERR_VALUE, NULL, msg, cap, "bad parameter index");
+        if (e->param < 0 || e->param > 1)
+            return fail(PYERR_VALUE, NULL, msg, cap, "bad parameter index");
         *out = params[e->param];
         return PYERR_OK;
     case PY_NEG:
@@ -781,7 +811,8 @@ static PyErr eval(const PyExpr *e, const Value *params, Value *out, char *msg, s
         for (int i = 1; i < e->n_args; i++) {
             bool r;
             if ((err = eval_arg(e->args[i], params, &b, msg, cap))) return err;
-            if (!cmp_fast(e->ops[i - 1], a, b, &r) && (err = py_compare(e->ops[i - 1], a, b, &r, msg, cap)))
+            if (!cmp_fast(e->ops[i - 1], a, b, &r) &&
+                (err = py_compare(e->ops[i - 1], a, b, &r, msg, cap)))
                 return err;
             if (!r) {
                 *out = val_bool(false);

@@ -15,10 +15,22 @@
 #include "util/bufout.h"
 
 
-enum { P_IF = 1, P_OR = 2, P_AND = 3, P_NOT = 4, P_CMP = 5, P_ADD = 8, P_MUL = 9, P_UNARY = 10, P_POW = 11, P_ATOM = 12 };
+enum {
+    P_IF = 1,
+    P_OR = 2,
+    P_AND = 3,
+    P_NOT = 4,
+    P_CMP = 5,
+    P_ADD = 8,
+    P_MUL = 9,
+    P_UNARY = 10,
+    P_POW = 11,
+    P_ATOM = 12
+};
 
 static bool const_is_negative(Value v) {
-    return (v.kind == VAL_INT && v.u.i < 0) || (v.kind == VAL_FLOAT && signbit(v.u.f) && !isnan(v.u.f));
+    return (v.kind == VAL_INT && v.u.i < 0) ||
+           (v.kind == VAL_FLOAT && signbit(v.u.f) && !isnan(v.u.f));
 }
 
 static int prec_of(const PyExpr *e) {
@@ -90,8 +102,9 @@ static void fmt(BufOut *o, const PyExpr *e, const char *const *names, int min_pr
     switch (e->kind) {
     case PY_CONST: put_value(o, e->value); break;
     case PY_PARAM:
-        bufout_s(o, names && e->param >= 0 && e->param < 2 && names[e->param] ? names[e->param]
-                                                                             : (e->param ? "y" : "x"));
+        bufout_s(o, names && e->param >= 0 && e->param < 2 && names[e->param]
+                        ? names[e->param]
+                        : (e->param ? "y" : "x"));
         break;
     case PY_NEG:
     case PY_POS: {

@@ -37,10 +37,10 @@ char *rasp_format_tracr(const RaspProgram *p);
 /* ---- evaluation (rasp/interp.c) -------------------------------------------------------- */
 /* Values of every expression reachable from the output on one input. */
 typedef struct RaspTrace {
-    int n;          /* input length */
+    int n; /* input length */
     int n_exprs;
-    Value *sop;     /* [n_exprs][n]: SOp values (unused rows for selectors) */
-    unsigned char *sel; /* [n_exprs][n][n]: selector matrices, [query][key] */
+    Value *sop;          /* [n_exprs][n]: SOp values (unused rows for selectors) */
+    unsigned char *sel;  /* [n_exprs][n][n]: selector matrices, [query][key] */
     unsigned char *done; /* [n_exprs]: evaluated */
 } RaspTrace;
 
@@ -48,10 +48,10 @@ void rasp_trace_free(RaspTrace *t);
 /* Tracr's evaluator (causal=true: causal_eval). Returns 0, or non-zero with the Python-style
  * error (e.g. "aggregate: ValueError: cannot average non-numeric values") in err. */
 int rasp_interp_trace(const RaspProgram *p, const Value *xs, int n, bool causal, RaspTrace *t,
-                    char *err, size_t errcap);
+                      char *err, size_t errcap);
 /* Output SOp values only: out[n]. */
 int rasp_interp(const RaspProgram *p, const Value *xs, int n, bool causal, Value *out, char *err,
-              size_t errcap);
+                size_t errcap);
 
 /* ---- value sets (rasp/infer.c) ------------------------------------------------------- */
 /* Tracr's basis_inference (docs/tracr.md §2.2) for every expression reachable from the
@@ -67,8 +67,8 @@ void rasp_free_value_sets(ValueSet *sets, int n);
 
 /* ---- validation (rasp/validate.c) ---------------------------------------------------- */
 typedef struct RaspIssue {
-    int expr;         /* index of the offending expression, -1 for the whole program */
-    char msg[320];    /* "<label>: <reason>" as Tracr's validator words it */
+    int expr;      /* index of the offending expression, -1 for the whole program */
+    char msg[320]; /* "<label>: <reason>" as Tracr's validator words it */
 } RaspIssue;
 
 typedef struct RaspReport {

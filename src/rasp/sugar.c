@@ -61,8 +61,9 @@ static Lambda *lambda_new(Parser *P, int n, const char *p0, const char *p1, PyEx
 static void check_size(Parser *P, const PyExpr *body, int line, int col, const char *what) {
     int depth = 0;
     if (py_tree_size(body, LAMBDA_MAX_NODES, &depth) > LAMBDA_MAX_NODES || depth > LAMBDA_MAX_DEPTH)
-        perr_at(P, line, col, "%s gives a function of more than %d nodes; expected a smaller program",
-                what, LAMBDA_MAX_NODES);
+        perr_at(P, line, col,
+                "%s gives a function of more than %d nodes; expected a smaller program", what,
+                LAMBDA_MAX_NODES);
 }
 
 /* ---- expressions --------------------------------------------------------------------- */
@@ -120,7 +121,7 @@ static int seqmap_new(Parser *P, Lambda *f, int fst, int snd, int line, int col)
 
 /* The predicate of a Select as a body over (key = param 0, query = param 1). */
 static PyExpr *pred_body(Parser *P, const RaspExpr *s, int line, int col) {
-    static const PyCmpOp cmp[] = {[PRED_EQ] = PYC_EQ, [PRED_LT] = PYC_LT, [PRED_LEQ] = PYC_LE,
+    static const PyCmpOp cmp[] = {[PRED_EQ] = PYC_EQ, [PRED_LT] = PYC_LT,  [PRED_LEQ] = PYC_LE,
                                   [PRED_GT] = PYC_GT, [PRED_GEQ] = PYC_GE, [PRED_NEQ] = PYC_NE};
     switch (s->pred) {
     case PRED_LAMBDA: return s->fn->body;
@@ -290,19 +291,22 @@ static Term fold(Parser *P, PyExpr *body, const Token *op, int line, int col) {
             if (seq.kind != VAL_STR && seq.kind != VAL_TUPLE) n = 0;
         }
         if (n > 1024)
-            perr_at(P, op->line, op->col, "constant string or tuple too long; expected at most 1024 items");
+            perr_at(P, op->line, op->col,
+                    "constant string or tuple too long; expected at most 1024 items");
     }
     Value v;
     char msg[160];
     if (py_eval(body, NULL, &v, msg, sizeof msg) != PYERR_OK)
-        perr_at(P, op->line, op->col, "constant expression raises %s; expected a computable constant", msg);
+        perr_at(P, op->line, op->col,
+                "constant expression raises %s; expected a computable constant", msg);
     if (v.kind == VAL_FLOAT && v.u.f != v.u.f)
         perr_at(P, op->line, op->col, "constant expression gives nan; expected a number");
     return term_const(v, line, col);
 }
 
 static noreturn void not_on_selector(Parser *P, const Term *t, const char *op) {
-    perr_at(P, t->line, t->col, "found a selector as an operand of '%s'; expected an SOp or a constant", op);
+    perr_at(P, t->line, t->col,
+            "found a selector as an operand of '%s'; expected an SOp or a constant", op);
 }
 
 Term sugar_binary(Parser *P, TokKind op, const Token *op_tok, Term l, Term r) {
@@ -312,10 +316,12 @@ Term sugar_binary(Parser *P, TokKind op, const Token *op_tok, Term l, Term r) {
     if (l.kind == TERM_SEL || r.kind == TERM_SEL) {
         if (!logical) not_on_selector(P, l.kind == TERM_SEL ? &l : &r, os);
         if (l.kind != TERM_SEL)
-            perr_at(P, l.line, l.col, "found %s as an operand of '%s' with a selector; expected a selector",
+            perr_at(P, l.line, l.col,
+                    "found %s as an operand of '%s' with a selector; expected a selector",
                     l.kind == TERM_SOP ? "an SOp" : "a constant", os);
         if (r.kind != TERM_SEL)
-            perr_at(P, r.line, r.col, "found %s as an operand of '%s' with a selector; expected a selector",
+            perr_at(P, r.line, r.col,
+                    "found %s as an operand of '%s' with a selector; expected a selector",
                     r.kind == TERM_SOP ? "an SOp" : "a constant", os);
         Term t = {TERM_SEL, sugar_sel_combine(P, op == TK_AMP, l.idx, r.idx, line, col), val_none(),
                   l.line, l.col};
@@ -323,21 +329,25 @@ Term sugar_binary(Parser *P, TokKind op, const Token *op_tok, Term l, Term r) {
     }
     if (op == TK_DSLASH || op == TK_PERCENT) {
         if (l.kind == TERM_CONST && r.kind == TERM_CONST)
-            return fold(P, op_body(P, op, pconst(P, l.v, line, col), pconst(P, r.v, line, col), line, col),
-                        op_tok, l.line, l.col);
-        perr_at(P, line, col, "operator '%s' is not defined on SOps; expected + - * / or a comparison "
-                "(or write a Map)", os);
+            return fold(
+                P, op_body(P, op, pconst(P, l.v, line, col), pconst(P, r.v, line, col), line, col),
+                op_tok, l.line, l.col);
+        perr_at(P, line, col,
+                "operator '%s' is not defined on SOps; expected + - * / or a comparison "
+                "(or write a Map)",
+                os);
     }
     if (l.kind == TERM_CONST && r.kind == TERM_CONST) {
         if (logical)
             perr_at(P, line, col, "operator '%s' on two constants; expected an SOp operand", os);
-        return fold(P, op_body(P, op, pconst(P, l.v, line, col), pconst(P, r.v, line, col), line, col),
+        return fold(P,
+                    op_body(P, op, pconst(P, l.v, line, col), pconst(P, r.v, line, col), line, col),
                     op_tok, l.line, l.col);
     }
     if (l.kind == TERM_SOP && r.kind == TERM_SOP) {
         PyExpr *body = op_body(P, op, pparam(P, 0, line, col), pparam(P, 1, line, col), line, col);
-        return term_sop(seqmap_new(P, lambda_new(P, 2, "x", "y", body), l.idx, r.idx, line, col), l.line,
-                        l.col);
+        return term_sop(seqmap_new(P, lambda_new(P, 2, "x", "y", body), l.idx, r.idx, line, col),
+                        l.line, l.col);
     }
     PyExpr *x = pparam(P, 0, line, col);
     PyExpr *body;
@@ -360,7 +370,8 @@ Term sugar_binary(Parser *P, TokKind op, const Token *op_tok, Term l, Term r) {
         default: body = op_body(P, op, c, x, line, col); break;
         }
     }
-    return term_sop(sugar_map(P, lambda_new(P, 1, "x", NULL, body), sop, true, line, col), l.line, l.col);
+    return term_sop(sugar_map(P, lambda_new(P, 1, "x", NULL, body), sop, true, line, col), l.line,
+                    l.col);
 }
 
 Term sugar_invert(Parser *P, const Token *op_tok, Term x) {
@@ -372,14 +383,17 @@ Term sugar_invert(Parser *P, const Token *op_tok, Term x) {
     if (x.kind == TERM_CONST)
         perr_at(P, line, col, "operator '~' on a constant; expected an SOp or a selector");
     PyExpr *body = pnot(P, pparam(P, 0, line, col), line, col);
-    return term_sop(sugar_map(P, lambda_new(P, 1, "x", NULL, body), x.idx, true, line, col), line, col);
+    return term_sop(sugar_map(P, lambda_new(P, 1, "x", NULL, body), x.idx, true, line, col), line,
+                    col);
 }
 
 Term sugar_negate(Parser *P, const Token *op_tok, Term x, bool plus) {
     if (x.kind != TERM_CONST)
-        perr_at(P, op_tok->line, op_tok->col,
-                "unary '%s' on %s; expected a constant (Tracr's SOps have no unary %s; write -1 * sop)",
-                plus ? "+" : "-", x.kind == TERM_SOP ? "an SOp" : "a selector", plus ? "plus" : "minus");
+        perr_at(
+            P, op_tok->line, op_tok->col,
+            "unary '%s' on %s; expected a constant (Tracr's SOps have no unary %s; write -1 * sop)",
+            plus ? "+" : "-", x.kind == TERM_SOP ? "an SOp" : "a selector",
+            plus ? "plus" : "minus");
     PyExpr *e = pnode(P, plus ? PY_POS : PY_NEG, 1, op_tok->line, op_tok->col);
     e->args[0] = pconst(P, x.v, op_tok->line, op_tok->col);
     return fold(P, e, op_tok, op_tok->line, op_tok->col);
@@ -390,6 +404,7 @@ Term sugar_power(Parser *P, const Token *op_tok, Term l, Term r) {
         perr_at(P, op_tok->line, op_tok->col,
                 "operator '**' is not defined on SOps; expected constants (or write a Map)");
     int line = op_tok->line, col = op_tok->col;
-    return fold(P, pbin(P, PYB_POW, pconst(P, l.v, line, col), pconst(P, r.v, line, col), line, col), op_tok,
-                l.line, l.col);
+    return fold(P,
+                pbin(P, PYB_POW, pconst(P, l.v, line, col), pconst(P, r.v, line, col), line, col),
+                op_tok, l.line, l.col);
 }

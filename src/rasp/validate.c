@@ -98,9 +98,10 @@ static const char *static_reason(const RaspProgram *p, const RaspExpr *e, char *
     case EXPR_AGGREGATE:
         if (valid_child(p, e->child[1]) && p->exprs[e->child[1]].enc != e->enc) {
             /* Tracr prints the aggregate's encoding as "Input" and the SOp's as "Output" */
-            snprintf(buf, cap,
-                     "An aggregate's output encoding must match its input encoding. Input: %s   Output: %s  ",
-                     enc_repr(e->enc), enc_repr(p->exprs[e->child[1]].enc));
+            snprintf(
+                buf, cap,
+                "An aggregate's output encoding must match its input encoding. Input: %s   Output: %s  ",
+                enc_repr(e->enc), enc_repr(p->exprs[e->child[1]].enc));
             return buf;
         }
         if (e->enc == ENC_CATEGORICAL && e->default_value.kind != VAL_NONE)
@@ -221,10 +222,11 @@ int rasp_validate_dynamic(const RaspProgram *p, const Value *xs, int n, RaspRepo
             for (int j = 0; j < n && ok; j++)
                 ok = out[j].kind == VAL_NONE || valset_contains(&in, out[j]);
             if (!ok)
-                rasp_report_add(r, x,
-                                "%s: Categorical aggregate does not support Selectors with width > 1 "
-                                "that require aggregation (eg. averaging).",
-                                label_of(e));
+                rasp_report_add(
+                    r, x,
+                    "%s: Categorical aggregate does not support Selectors with width > 1 "
+                    "that require aggregation (eg. averaging).",
+                    label_of(e));
         } else {
             bool ok = true;
             for (size_t j = 0; j < in.n && ok; j++)
@@ -233,8 +235,9 @@ int rasp_validate_dynamic(const RaspProgram *p, const Value *xs, int n, RaspRepo
                 char sr[200];
                 valset_sort(&in, label_of(e)); /* small ints iterate in order in CPython sets */
                 set_repr(in.items, in.n, sr, sizeof sr);
-                rasp_report_add(r, x, "%s: Numerical aggregate only supports binary inputs 0, 1. But got %s.",
-                                label_of(e), sr);
+                rasp_report_add(
+                    r, x, "%s: Numerical aggregate only supports binary inputs 0, 1. But got %s.",
+                    label_of(e), sr);
             }
         }
     }
@@ -263,10 +266,11 @@ static void check_categorical_fn(const RaspProgram *p, int x, const ValueSet *se
                 char vr[100], ir[100];
                 val_repr_fmt(v, vr, sizeof vr);
                 val_repr_fmt(in->items[i], ir, sizeof ir);
-                rasp_report_add(r, x,
-                                "%s: TypeError: a numerical Map must give a number, but gives %s for %s "
-                                "(Tracr multiplies it with a vector)",
-                                label_of(e), vr, ir);
+                rasp_report_add(
+                    r, x,
+                    "%s: TypeError: a numerical Map must give a number, but gives %s for %s "
+                    "(Tracr multiplies it with a vector)",
+                    label_of(e), vr, ir);
                 return;
             }
         }
@@ -276,7 +280,8 @@ static void check_categorical_fn(const RaspProgram *p, int x, const ValueSet *se
      * (Tracr then builds a Map of f(x, x)) */
     const ValueSet *s1 = &sets[e->child[0]], *s2 = &sets[e->child[1]];
     const RaspExpr *c1 = &p->exprs[e->child[0]], *c2 = &p->exprs[e->child[1]];
-    bool same = e->child[0] == e->child[1] || (c1->label && c2->label && strcmp(c1->label, c2->label) == 0);
+    bool same =
+        e->child[0] == e->child[1] || (c1->label && c2->label && strcmp(c1->label, c2->label) == 0);
     for (size_t i = 0; i < s1->n; i++)
         for (size_t j = 0; j < s2->n; j++) {
             if (same && i != j) continue;
@@ -310,17 +315,18 @@ static void check_numerical_fn(const RaspProgram *p, int x, const ValueSet *sets
         }
     }
     if (!defined)
-        rasp_report_add(r, x,
-                        "%s: IndexError: list index out of range (the function is undefined on every "
-                        "value of its numerical input)",
-                        label_of(e));
+        rasp_report_add(
+            r, x,
+            "%s: IndexError: list index out of range (the function is undefined on every "
+            "value of its numerical input)",
+            label_of(e));
 }
 
 /* The predicate is evaluated on every (key value, query value) pair to build W_QK. */
 static void check_predicate(const RaspProgram *p, int x, const RaspExpr *sel, const ValueSet *sets,
                             RaspReport *r) {
     const ValueSet *ks = &sets[sel->child[0]], *qs = &sets[sel->child[1]];
-    static const PyCmpOp ops[] = {[PRED_EQ] = PYC_EQ, [PRED_LT] = PYC_LT, [PRED_LEQ] = PYC_LE,
+    static const PyCmpOp ops[] = {[PRED_EQ] = PYC_EQ, [PRED_LT] = PYC_LT,  [PRED_LEQ] = PYC_LE,
                                   [PRED_GT] = PYC_GT, [PRED_GEQ] = PYC_GE, [PRED_NEQ] = PYC_NE};
     if (sel->pred == PRED_TRUE || sel->pred == PRED_FALSE) return;
     char em[300];
@@ -371,7 +377,8 @@ int rasp_validate_compilable(const RaspProgram *p, const Value *vocab, int n_voc
         abort();
     }
     bool have_sets;
-    int n = rasp_validate_compilable_sets(p, vocab, n_vocab, max_seq_len, r, sets, &have_sets, false);
+    int n =
+        rasp_validate_compilable_sets(p, vocab, n_vocab, max_seq_len, r, sets, &have_sets, false);
     rasp_free_value_sets(sets, p->n_exprs);
     free(sets);
     return n;
@@ -428,8 +435,8 @@ static void check_aggregate_output(const RaspProgram *p, int x, RaspReport *r) {
 }
 
 /* An Aggregate or SelectorWidth: its selector, and the key_size its head needs. */
-static void check_head(const RaspProgram *p, int x, const ValueSet *sets, bool have_sets, bool defer,
-                       RaspReport *r, int *key_size) {
+static void check_head(const RaspProgram *p, int x, const ValueSet *sets, bool have_sets,
+                       bool defer, RaspReport *r, int *key_size) {
     const RaspExpr *e = &p->exprs[x];
     int s = e->child[0];
     if (!valid_child(p, s)) return;
@@ -441,8 +448,8 @@ static void check_head(const RaspProgram *p, int x, const ValueSet *sets, bool h
                             "Got a %s (%s).",
                             label_of(e), rasp_kind_name(sel->kind), label_of(sel));
         else
-            rasp_report_add(r, x, "%s: AttributeError: '%s' object has no attribute 'keys'", label_of(e),
-                            rasp_kind_name(sel->kind));
+            rasp_report_add(r, x, "%s: AttributeError: '%s' object has no attribute 'keys'",
+                            label_of(e), rasp_kind_name(sel->kind));
         return;
     }
     if (!valid_child(p, sel->child[0]) || !valid_child(p, sel->child[1])) return;
@@ -455,7 +462,8 @@ static void check_head(const RaspProgram *p, int x, const ValueSet *sets, bool h
                             label_of(e));
         return;
     }
-    if (e->kind == EXPR_AGGREGATE && !has_issue(r, x) && valid_child(p, e->child[1])) check_aggregate_output(p, x, r);
+    if (e->kind == EXPR_AGGREGATE && !has_issue(r, x) && valid_child(p, e->child[1]))
+        check_aggregate_output(p, x, r);
     if (!have_sets) return;
     /* attn_qk calls the predicate on every pair of key and query directions */
     if (!defer || has_none(&sets[sel->child[0]]) || has_none(&sets[sel->child[1]]) ||
@@ -467,8 +475,8 @@ static void check_head(const RaspProgram *p, int x, const ValueSet *sets, bool h
 }
 
 /* One node of the craft graph: what its block builder would refuse. */
-static void check_node(const RaspProgram *p, int x, const ValueSet *sets, bool have_sets, bool defer,
-                       RaspReport *r, int *key_size) {
+static void check_node(const RaspProgram *p, int x, const ValueSet *sets, bool have_sets,
+                       bool defer, RaspReport *r, int *key_size) {
     const RaspExpr *e = &p->exprs[x];
     switch (e->kind) {
     case EXPR_FULL:
@@ -495,10 +503,12 @@ static void check_node(const RaspProgram *p, int x, const ValueSet *sets, bool h
                             label_of(e));
             break;
         }
-        if (have_sets && e->fn && !(defer && seqmap_deferrable(p, e, sets))) check_categorical_fn(p, x, sets, r);
+        if (have_sets && e->fn && !(defer && seqmap_deferrable(p, e, sets)))
+            check_categorical_fn(p, x, sets, r);
         break;
     case EXPR_LINSEQMAP:
-        if (!has_issue(r, x) && (!is_num(p, e->child[0]) || !is_num(p, e->child[1]) || e->enc != ENC_NUMERICAL))
+        if (!has_issue(r, x) &&
+            (!is_num(p, e->child[0]) || !is_num(p, e->child[1]) || e->enc != ENC_NUMERICAL))
             rasp_report_add(r, x,
                             "%s: NotImplementedError: Linear SequenceMap only supports numerical "
                             "inputs/outputs.",
@@ -511,12 +521,13 @@ static void check_node(const RaspProgram *p, int x, const ValueSet *sets, bool h
 }
 
 /* A head's value/output columns are padded to key_size; a wider head cannot be copied. */
-static void check_head_widths(const RaspProgram *p, const int *order, int n, const ValueSet *sets, int key_size,
-                              RaspReport *r) {
+static void check_head_widths(const RaspProgram *p, const int *order, int n, const ValueSet *sets,
+                              int key_size, RaspReport *r) {
     for (int i = 0; i < n; i++) {
         int x = order[i];
         const RaspExpr *e = &p->exprs[x];
-        if (e->kind != EXPR_AGGREGATE || !valid_child(p, e->child[0]) || p->exprs[e->child[0]].kind != EXPR_SELECT)
+        if (e->kind != EXPR_AGGREGATE || !valid_child(p, e->child[0]) ||
+            p->exprs[e->child[0]].kind != EXPR_SELECT)
             continue;
         int width = e->enc == ENC_NUMERICAL ? 1 : (int)sets[x].n;
         if (width > key_size)
@@ -527,8 +538,9 @@ static void check_head_widths(const RaspProgram *p, const int *order, int n, con
     }
 }
 
-int rasp_validate_compilable_sets(const RaspProgram *p, const Value *vocab, int n_vocab, int max_seq_len,
-                                  RaspReport *r, ValueSet *sets, bool *have_sets_out, bool defer) {
+int rasp_validate_compilable_sets(const RaspProgram *p, const Value *vocab, int n_vocab,
+                                  int max_seq_len, RaspReport *r, ValueSet *sets,
+                                  bool *have_sets_out, bool defer) {
     int before = r->n;
     for (int i = 0; i < p->n_exprs; i++) valset_init(&sets[i]);
     *have_sets_out = false;
@@ -551,7 +563,8 @@ int rasp_validate_compilable_sets(const RaspProgram *p, const Value *vocab, int 
         abort();
     }
     char buf[400];
-    bool have_sets = rasp_infer_value_sets(p, vocab, n_vocab, max_seq_len, sets, buf, sizeof buf) == 0;
+    bool have_sets =
+        rasp_infer_value_sets(p, vocab, n_vocab, max_seq_len, sets, buf, sizeof buf) == 0;
     if (!have_sets) rasp_report_add(r, -1, "%s", buf);
 
     /* expr_to_craft_graph visits the graph nodes in BFS insertion order */
@@ -561,8 +574,8 @@ int rasp_validate_compilable_sets(const RaspProgram *p, const Value *vocab, int 
     for (int i = 0; i < n; i++) {
         ExprKind kind = p->exprs[order[i]].kind;
         if (kind == EXPR_TOKENS) has_tokens = true;
-        if (kind == EXPR_MAP || kind == EXPR_SEQMAP || kind == EXPR_LINSEQMAP || kind == EXPR_AGGREGATE ||
-            kind == EXPR_SELWIDTH)
+        if (kind == EXPR_MAP || kind == EXPR_SEQMAP || kind == EXPR_LINSEQMAP ||
+            kind == EXPR_AGGREGATE || kind == EXPR_SELWIDTH)
             has_block = true;
         check_node(p, order[i], sets, have_sets, defer, r, &key_size);
     }

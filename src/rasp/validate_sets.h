@@ -17,7 +17,8 @@
  * same functions on the same values and fail wherever a skipped check would report, so a
  * compiler that defers must, when anything fails, run the full validation and report that
  * instead (compile_program does). The report is then a subset of the full one. */
-int rasp_validate_compilable_sets(const RaspProgram *p, const Value *vocab, int n_vocab, int max_seq_len,
-                                  RaspReport *r, ValueSet *sets, bool *have_sets, bool defer);
+int rasp_validate_compilable_sets(const RaspProgram *p, const Value *vocab, int n_vocab,
+                                  int max_seq_len, RaspReport *r, ValueSet *sets, bool *have_sets,
+                                  bool defer);
 
 #endif

@@ -213,7 +213,8 @@ static int num_cmp(Value a, Value b) {
         }
         bool swap = a.kind != VAL_FLOAT; /* make a the float */
         double f = swap ? b.u.f : a.u.f;
-        int64_t i = swap ? (a.kind == VAL_BOOL ? a.u.b : a.u.i) : (b.kind == VAL_BOOL ? b.u.b : b.u.i);
+        int64_t i =
+            swap ? (a.kind == VAL_BOOL ? a.u.b : a.u.i) : (b.kind == VAL_BOOL ? b.u.b : b.u.i);
         int r;
         if (isnan(f)) return 2;
         if (f >= 9223372036854775808.0) r = 1;
@@ -316,7 +317,7 @@ int val_dir_cmp(const char *name, Value a, Value b) {
     /* Both strings start with "name"; None gives exactly "name", otherwise "name:<str>". */
     (void)name;
     int res;
-    if (a.kind == VAL_NONE) res = -1;      /* "name" is a proper prefix of "name:..." */
+    if (a.kind == VAL_NONE) res = -1; /* "name" is a proper prefix of "name:..." */
     else if (b.kind == VAL_NONE) res = 1;
     else {
         int c = strcmp(pa, pb);
@@ -339,8 +340,8 @@ enum { IDX_MIN = 16 };
 
 typedef struct SetIdx {
     size_t n_indexed;
-    size_t mask;        /* slots - 1; slots = 2 * cap (a power of two) */
-    int32_t slots[];    /* index into items, -1 empty */
+    size_t mask;     /* slots - 1; slots = 2 * cap (a power of two) */
+    int32_t slots[]; /* index into items, -1 empty */
 } SetIdx;
 
 static SetIdx *set_idx(const ValueSet *s) {

@@ -24,8 +24,8 @@ typedef struct Value {
         bool b;
         int64_t i;
         double f;
-        const char *s;      /* interned, NUL-terminated */
-        const ValTuple *t;  /* interned */
+        const char *s;     /* interned, NUL-terminated */
+        const ValTuple *t; /* interned */
     } u;
 } Value;
 
@@ -40,12 +40,12 @@ static inline Value val_none(void) { return (Value){.kind = VAL_NONE}; }
 static inline Value val_bool(bool b) { return (Value){.kind = VAL_BOOL, .u.b = b}; }
 static inline Value val_int(int64_t i) { return (Value){.kind = VAL_INT, .u.i = i}; }
 static inline Value val_float(double f) { return (Value){.kind = VAL_FLOAT, .u.f = f}; }
-Value val_str(const char *s);              /* interns s */
+Value val_str(const char *s); /* interns s */
 /* val_str(s) for a string that does not change (a literal), interning it once: *slot keeps
  * the interned pointer (start it NULL; interned strings are never freed, and threads that
  * race store the same pointer). */
 Value val_str_once(const char *s, _Atomic(const char *) *slot);
-Value val_strn(const char *s, size_t n);   /* interns s[0..n) */
+Value val_strn(const char *s, size_t n);       /* interns s[0..n) */
 Value val_tuple(const Value *items, size_t n); /* interns */
 /* val_tuple of the two ints (a, b); small pairs (the discretising MLPs' hidden units) are
  * interned once per process. */
@@ -102,8 +102,7 @@ static inline bool val_eq(Value a, Value b) {
         case VAL_BOOL: return a.u.b == b.u.b;
         case VAL_INT: return a.u.i == b.u.i;
         case VAL_FLOAT: return a.u.f == b.u.f;
-        case VAL_STR: /* interned: equal strings are one object */
-            return a.u.s == b.u.s;
+        case VAL_STR: /* interned: equal strings are one object */ return a.u.s == b.u.s;
         case VAL_TUPLE:
             if (a.u.t == b.u.t) return true;
             break;

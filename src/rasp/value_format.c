@@ -54,8 +54,7 @@ size_t val_float_repr(double f, char *buf, size_t cap) {
                 res[k++] = '.';
                 if (nd > exp10 + 1)
                     for (int i = exp10 + 1; i < nd; i++) res[k++] = digits[i];
-                else
-                    res[k++] = '0';
+                else res[k++] = '0';
             }
             res[k] = 0;
         } else {

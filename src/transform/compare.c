@@ -29,8 +29,9 @@ static bool clear_winner(const double *row, int n) {
     return t1 - t2 > 0.5 * big && t1 - t2 > 1e-3;
 }
 
-static void compare_batch(const CompiledModel *a, const CompiledModel *ref, const int *ids, int B, int T,
-                          const double *ya, const double *yr, double rtol, double atol, TfCompare *rep) {
+static void compare_batch(const CompiledModel *a, const CompiledModel *ref, const int *ids, int B,
+                          int T, const double *ya, const double *yr, double rtol, double atol,
+                          TfCompare *rep) {
     int NO = ref->n_out;
     for (int b = 0; b < B; b++) {
         bool all = true;
@@ -55,9 +56,11 @@ static void compare_batch(const CompiledModel *a, const CompiledModel *ref, cons
                 rep->n_positions_match++;
             } else {
                 if (all && !rep->first_mismatch[0]) {
-                    int len = snprintf(rep->first_mismatch, sizeof rep->first_mismatch, "input ids [");
+                    int len =
+                        snprintf(rep->first_mismatch, sizeof rep->first_mismatch, "input ids [");
                     for (int u = 1; u < T && len < 200; u++)
-                        len += snprintf(rep->first_mismatch + len, sizeof rep->first_mismatch - (size_t)len, "%s%d",
+                        len += snprintf(rep->first_mismatch + len,
+                                        sizeof rep->first_mismatch - (size_t)len, "%s%d",
                                         u > 1 ? " " : "", ids[b * T + u]);
                     snprintf(rep->first_mismatch + len, sizeof rep->first_mismatch - (size_t)len,
                              "], position %d: %.6g vs %.6g", t - 1, ra[0], rr[0]);
@@ -70,15 +73,16 @@ static void compare_batch(const CompiledModel *a, const CompiledModel *ref, cons
     }
 }
 
-int tf_compare(const CompiledModel *a, const CompiledModel *ref, long max_inputs, uint64_t seed, double rtol,
-               double atol, TfCompare *rep, char *err, size_t errcap) {
+int tf_compare(const CompiledModel *a, const CompiledModel *ref, long max_inputs, uint64_t seed,
+               double rtol, double atol, TfCompare *rep, char *err, size_t errcap) {
     memset(rep, 0, sizeof *rep);
-    if (a->vocab_size != ref->vocab_size || a->max_seq_len != ref->max_seq_len || a->n_out != ref->n_out ||
-        a->output_numerical != ref->output_numerical || a->bos_id != ref->bos_id)
+    if (a->vocab_size != ref->vocab_size || a->max_seq_len != ref->max_seq_len ||
+        a->n_out != ref->n_out || a->output_numerical != ref->output_numerical ||
+        a->bos_id != ref->bos_id)
         return err_printf(err, errcap, "the models differ in vocabulary, length or output");
     int N = ref->max_seq_len, T1 = N + 1;
-    int *tok = malloc(sizeof(int) * (size_t)ref->vocab_size);        /* [V] real token ids */
-    int *ids = malloc(sizeof(int) * (size_t)CMP_BATCH * T1);         /* [B, T] */
+    int *tok = malloc(sizeof(int) * (size_t)ref->vocab_size); /* [V] real token ids */
+    int *ids = malloc(sizeof(int) * (size_t)CMP_BATCH * T1);  /* [B, T] */
     double *ya = malloc(sizeof(double) * (size_t)CMP_BATCH * T1 * ref->n_out); /* [B, T, n_out] */
     double *yr = malloc(sizeof(double) * (size_t)CMP_BATCH * T1 * ref->n_out);
     if (!tok || !ids || !ya || !yr) abort();
@@ -90,7 +94,8 @@ int tf_compare(const CompiledModel *a, const CompiledModel *ref, long max_inputs
     rng_seed(&g, seed);
     for (int n = 1; n <= N && !rc; n++) {
         int T = n + 1;
-        long count = rep->exhaustive ? (long)pow((double)V, n) : (long)((double)max_inputs / N + (n <= max_inputs % N));
+        long count = rep->exhaustive ? (long)pow((double)V, n)
+                                     : (long)((double)max_inputs / N + (n <= max_inputs % N));
         for (long start = 0; start < count && !rc; start += CMP_BATCH) {
             int B = (int)(count - start < CMP_BATCH ? count - start : CMP_BATCH);
             for (int b = 0; b < B; b++) {

@@ -27,7 +27,8 @@ static CompiledModel *fold(const CompiledModel *m, const double *p, int dim) {
     if (!c) return NULL;
     int D = m->residual_dim, HK = m->num_heads * m->key_size, M = m->mlp_hidden_size;
     c->residual_dim = dim;
-    model_alloc_weights(c); /* a new block of the new shapes (the clone's old one stays in its arena) */
+    model_alloc_weights(
+        c); /* a new block of the new shapes (the clone's old one stays in its arena) */
     tf_mm(c->token_embed, m->token_embed, p, m->vocab_size, D, dim, false, true, 0);
     tf_mm(c->pos_embed, m->pos_embed, p, m->max_seq_len + 1, D, dim, false, true, 0);
     for (int l = 0; l < m->num_layers; l++) {
@@ -46,7 +47,8 @@ static CompiledModel *fold(const CompiledModel *m, const double *p, int dim) {
 }
 
 /* Draws B sequences (lengths 1..N, uniform tokens) into ids/len. */
-static void draw_batch(const CompiledModel *m, Rng *g, const int *tok, int V, int B, int *ids, int *len) {
+static void draw_batch(const CompiledModel *m, Rng *g, const int *tok, int V, int B, int *ids,
+                       int *len) {
     int r = 0;
     for (int b = 0; b < B; b++) {
         int n = 1 + (int)(rng_next(g) % (uint64_t)m->max_seq_len);
@@ -58,14 +60,17 @@ static void draw_batch(const CompiledModel *m, Rng *g, const int *tok, int V, in
 
 /* One training run from a Haar-random start (seed): p [dim, D] receives the result.
  * ids/len: room for batch sequences. */
-static int train_one(const CompiledModel *m, const TfCompressOptions *o, uint64_t seed, const int *tok, int V,
-                     int *ids, int *len, double *p, TfCompressReport *rep, char *err, size_t errcap) {
+static int train_one(const CompiledModel *m, const TfCompressOptions *o, uint64_t seed,
+                     const int *tok, int V, int *ids, int *len, double *p, TfCompressReport *rep,
+                     char *err, size_t errcap) {
     int D = m->residual_dim, dim = o->dim, B = o->batch;
     Rng g;
     rng_seed(&g, seed);
     size_t PD = (size_t)dim * D;
-    double *q = malloc(sizeof(double) * (size_t)D * D); /* [D, D] Haar: its first dim rows start P */
-    double *gr = calloc(PD, sizeof(double)), *m1 = calloc(PD, sizeof(double)), *m2 = calloc(PD, sizeof(double));
+    double *q =
+        malloc(sizeof(double) * (size_t)D * D); /* [D, D] Haar: its first dim rows start P */
+    double *gr = calloc(PD, sizeof(double)), *m1 = calloc(PD, sizeof(double)),
+           *m2 = calloc(PD, sizeof(double));
     if (!q || !gr || !m1 || !m2) abort();
     int rc = tf_haar_orthogonal(D, &g, q, err, errcap);
     memcpy(p, q, sizeof(double) * PD);
@@ -82,8 +87,8 @@ static int train_one(const CompiledModel *m, const TfCompressOptions *o, uint64_
         }
         if (step == 0) rep->loss_first = loss;
         if (o->verbose && o->steps >= 10 && step % (o->steps / 10) == 0)
-            fprintf(stderr, "compress seed %llu step %d/%d loss %.5g\n", (unsigned long long)seed, step, o->steps,
-                    loss);
+            fprintf(stderr, "compress seed %llu step %d/%d loss %.5g\n", (unsigned long long)seed,
+                    step, o->steps, loss);
         double lr = o->lr * (0.1 + 0.45 * (1 + cos(M_PI * step / (double)o->steps)));
         double c1 = 1 - pow(b1, step + 1), c2 = 1 - pow(b2, step + 1);
         for (size_t i = 0; i < PD; i++) {
@@ -98,18 +103,20 @@ static int train_one(const CompiledModel *m, const TfCompressOptions *o, uint64_
     return rc;
 }
 
-int tf_compress(const CompiledModel *m, const TfCompressOptions *o, CompiledModel **out, TfCompressReport *rep,
-                char *err, size_t errcap) {
+int tf_compress(const CompiledModel *m, const TfCompressOptions *o, CompiledModel **out,
+                TfCompressReport *rep, char *err, size_t errcap) {
     *out = NULL;
     memset(rep, 0, sizeof *rep);
     int D = m->residual_dim, dim = o->dim, N = m->max_seq_len, B = o->batch, EB = 4 * o->batch;
-    if (dim < 1 || dim > D) return err_printf(err, errcap, "compressed width %d is outside 1..%d", dim, D);
-    if (B < 1 || o->steps < 0 || o->restarts < 1) return err_printf(err, errcap, "bad batch, step or restart count");
+    if (dim < 1 || dim > D)
+        return err_printf(err, errcap, "compressed width %d is outside 1..%d", dim, D);
+    if (B < 1 || o->steps < 0 || o->restarts < 1)
+        return err_printf(err, errcap, "bad batch, step or restart count");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     size_t PD = (size_t)dim * D;
     double *p = malloc(sizeof(double) * PD), *best = malloc(sizeof(double) * PD); /* [dim, D] */
-    int *tok = malloc(sizeof(int) * (size_t)m->vocab_size);       /* real token ids */
+    int *tok = malloc(sizeof(int) * (size_t)m->vocab_size);        /* real token ids */
     int *ids = malloc(sizeof(int) * (size_t)EB * (size_t)(N + 1)); /* [sum len] */
     int *len = malloc(sizeof(int) * (size_t)EB);
     if (!p || !best || !tok || !ids || !len) abort();
@@ -130,7 +137,8 @@ int tf_compress(const CompiledModel *m, const TfCompressOptions *o, CompiledMode
     double best_loss = INFINITY;
     for (int r = 0; !rc && r < o->restarts; r++) {
         TfCompressReport one = {0};
-        uint64_t seed = (o->seed ^ 0x636f6d7072657373ULL) + 0x9e3779b97f4a7c15ULL * (uint64_t)r; /* "compress" */
+        uint64_t seed = (o->seed ^ 0x636f6d7072657373ULL) +
+                        0x9e3779b97f4a7c15ULL * (uint64_t)r; /* "compress" */
         rc = train_one(m, o, seed, tok, V, ids, len, p, &one, err, errcap);
         if (rc) break;
         double l = tf_closs_eval(ev, p, NULL);

@@ -35,27 +35,27 @@ struct TfCompressLoss {
     double out_weight;
     /* batch */
     int B, R, cap_b, cap_rows, cap_att; /* the cap_ fields: what the buffers hold */
-    int *len, *off;   /* [B] sequence lengths and first rows */
-    int *ids;         /* [R] */
+    int *len, *off;                     /* [B] sequence lengths and first rows */
+    int *ids;                           /* [R] */
     /* teacher */
-    double *x0;       /* [R, D] embeddings */
-    double *tgt;      /* [nb, R, D] the original model's writes */
-    double *o_tgt;    /* [R, NO] */
+    double *x0;    /* [R, D] embeddings */
+    double *tgt;   /* [nb, R, D] the original model's writes */
+    double *o_tgt; /* [R, NO] */
     double z_blocks, z_out;
     /* student activations */
-    double *a;        /* [nb, R, D] block outputs before Pi */
-    double *w;        /* [nb, R, D] a Pi */
+    double *a;              /* [nb, R, D] block outputs before Pi */
+    double *w;              /* [nb, R, D] a Pi */
     double *q, *k, *v, *zz; /* [L, R, HK] each */
-    double *att;      /* [L, H, sum_s T_s^2] attention weights */
-    double *h;        /* [L, R, M] MLP pre-activations */
-    double *y, *gy;   /* [R, D] */
-    double *o;        /* [R, NO] */
+    double *att;            /* [L, H, sum_s T_s^2] attention weights */
+    double *h;              /* [L, R, M] MLP pre-activations */
+    double *y, *gy;         /* [R, D] */
+    double *o;              /* [R, NO] */
     /* scratch */
-    double *pi, *gpi; /* [D, D] */
-    double *ga;       /* [R, D] */
+    double *pi, *gpi;          /* [D, D] */
+    double *ga;                /* [R, D] */
     double *gq, *gk, *gv, *gz; /* [R, HK] */
-    double *gh;       /* [R, M] */
-    double *ga_att;   /* [T, T] */
+    double *gh;                /* [R, M] */
+    double *ga_att;            /* [T, T] */
 };
 
 /* Attention of layer l on the current stream y: fills q, k, v, att, zz of the layer, then
@@ -64,7 +64,8 @@ static void attn_forward(TfCompressLoss *c, int l, const double *y, double *a) {
     const CompiledModel *m = c->m;
     const ModelLayer *L = &m->layers[l];
     int R = c->R, D = c->D, HK = c->HK, H = m->num_heads, ks = m->key_size;
-    double *q = c->q + (size_t)l * R * HK, *k = c->k + (size_t)l * R * HK, *v = c->v + (size_t)l * R * HK;
+    double *q = c->q + (size_t)l * R * HK, *k = c->k + (size_t)l * R * HK,
+           *v = c->v + (size_t)l * R * HK;
     double *z = c->zz + (size_t)l * R * HK, *att = c->att + (size_t)l * H * c->cap_att;
     mm(q, y, L->q, R, D, HK, false, false, 0);
     mm(k, y, L->k, R, D, HK, false, false, 0);
@@ -106,7 +107,8 @@ static void run(TfCompressLoss *c, const double *pi, double *a, double *w, doubl
     mm(out, c->y, c->m->unembed, R, D, c->NO, false, false, 0);
 }
 
-TfCompressLoss *tf_closs_new(const CompiledModel *m, int dim, const int *ids, int B, int T, double out_weight) {
+TfCompressLoss *tf_closs_new(const CompiledModel *m, int dim, const int *ids, int B, int T,
+                             double out_weight) {
     TfCompressLoss *c = calloc(1, sizeof *c);
     if (!c) abort();
     c->m = m;
@@ -129,8 +131,10 @@ TfCompressLoss *tf_closs_new(const CompiledModel *m, int dim, const int *ids, in
 
 static void free_batch(TfCompressLoss *c) {
     free(c->len), free(c->off), free(c->ids), free(c->x0), free(c->tgt), free(c->o_tgt);
-    free(c->a), free(c->w), free(c->q), free(c->k), free(c->v), free(c->zz), free(c->att), free(c->h);
-    free(c->y), free(c->gy), free(c->o), free(c->ga), free(c->gq), free(c->gk), free(c->gv), free(c->gz);
+    free(c->a), free(c->w), free(c->q), free(c->k), free(c->v), free(c->zz), free(c->att),
+        free(c->h);
+    free(c->y), free(c->gy), free(c->o), free(c->ga), free(c->gq), free(c->gk), free(c->gv),
+        free(c->gz);
     free(c->gh), free(c->ga_att);
 }
 
@@ -162,7 +166,8 @@ void tf_closs_set_batch(TfCompressLoss *c, const int *ids, const int *len, int B
         c->q = dalloc(L * RH), c->k = dalloc(L * RH), c->v = dalloc(L * RH), c->zz = dalloc(L * RH);
         c->att = dalloc((size_t)L * H * A), c->h = dalloc(L * RM);
         c->y = dalloc(RD), c->gy = dalloc(RD), c->o = dalloc((size_t)R * c->NO), c->ga = dalloc(RD);
-        c->gq = dalloc(RH), c->gk = dalloc(RH), c->gv = dalloc(RH), c->gz = dalloc(RH), c->gh = dalloc(RM);
+        c->gq = dalloc(RH), c->gk = dalloc(RH), c->gv = dalloc(RH), c->gz = dalloc(RH),
+        c->gh = dalloc(RM);
         c->ga_att = dalloc((size_t)Tmax * Tmax > (size_t)A ? (size_t)Tmax * Tmax : (size_t)A);
         c->cap_b = B, c->cap_rows = R, c->cap_att = A;
     }
@@ -171,7 +176,8 @@ void tf_closs_set_batch(TfCompressLoss *c, const int *ids, const int *len, int B
         c->len[b] = len[b], c->off[b] = r;
         for (int t = 0; t < len[b]; t++) {
             c->ids[r + t] = ids[r + t];
-            const double *te = m->token_embed + (size_t)ids[r + t] * c->D, *pe = m->pos_embed + (size_t)t * c->D;
+            const double *te = m->token_embed + (size_t)ids[r + t] * c->D,
+                         *pe = m->pos_embed + (size_t)t * c->D;
             for (int d = 0; d < c->D; d++) c->x0[(size_t)(r + t) * c->D + d] = te[d] + pe[d];
         }
         r += len[b];
@@ -190,11 +196,13 @@ static void attn_backward(TfCompressLoss *c, int l, const double *ga) {
     const CompiledModel *m = c->m;
     const ModelLayer *L = &m->layers[l];
     int R = c->R, D = c->D, HK = c->HK, H = m->num_heads, ks = m->key_size;
-    const double *q = c->q + (size_t)l * R * HK, *k = c->k + (size_t)l * R * HK, *v = c->v + (size_t)l * R * HK;
+    const double *q = c->q + (size_t)l * R * HK, *k = c->k + (size_t)l * R * HK,
+                 *v = c->v + (size_t)l * R * HK;
     const double *att = c->att + (size_t)l * H * c->cap_att;
     mm(c->gz, ga, L->o, R, D, HK, false, true, 0); /* gz = ga Wo^T */
     TfBatch bt = {c->B, R, c->len, c->off};
-    tf_attn_backward(&bt, H, ks, q, k, v, att, (size_t)c->cap_att, c->gz, c->gq, c->gk, c->gv, c->ga_att);
+    tf_attn_backward(&bt, H, ks, q, k, v, att, (size_t)c->cap_att, c->gz, c->gq, c->gk, c->gv,
+                     c->ga_att);
     mm(c->gy, c->gq, L->q, R, HK, D, false, true, 1);
     mm(c->gy, c->gk, L->k, R, HK, D, false, true, 1);
     mm(c->gy, c->gv, L->v, R, HK, D, false, true, 1);
@@ -230,18 +238,20 @@ double tf_closs_eval(TfCompressLoss *c, const double *p, double *grad) {
     /* d/d out -> gy = go U^T */
     double *gob = malloc(sizeof(double) * (size_t)R * NO);
     if (!gob) abort();
-    for (size_t i = 0; i < (size_t)R * NO; i++) gob[i] = 2 * c->out_weight * (c->o[i] - c->o_tgt[i]) / c->z_out;
+    for (size_t i = 0; i < (size_t)R * NO; i++)
+        gob[i] = 2 * c->out_weight * (c->o[i] - c->o_tgt[i]) / c->z_out;
     mm(c->gy, gob, c->m->unembed, R, NO, D, false, true, 0);
     free(gob);
     memset(c->gpi, 0, sizeof(double) * (size_t)D * D);
     for (int b = c->nb - 1; b >= 0; b--) {
-        const double *ab = c->a + (size_t)b * RD, *wb = c->w + (size_t)b * RD, *tb = c->tgt + (size_t)b * RD;
+        const double *ab = c->a + (size_t)b * RD, *wb = c->w + (size_t)b * RD,
+                     *tb = c->tgt + (size_t)b * RD;
         /* gw = gy + dL/dw_b, in the ga buffer; ga = gw Pi then goes into w_b's buffer */
         double *gw = c->ga;
         for (size_t i = 0; i < RD; i++) gw[i] = c->gy[i] + 2 * (wb[i] - tb[i]) / c->z_blocks;
         mm(c->gpi, ab, gw, D, R, D, true, false, 1); /* gPi += a^T gw */
         if (b == 0) break;
-        double *gab = c->w + (size_t)b * RD; /* w_b is not needed again: reuse as ga */
+        double *gab = c->w + (size_t)b * RD;          /* w_b is not needed again: reuse as ga */
         mm(gab, gw, c->pi, R, D, D, false, false, 0); /* Pi symmetric */
         int l = (b - 1) / 2;
         /* y before this block = y after it minus w_b; gy passes through the residual */

@@ -31,31 +31,33 @@ static double *dalloc(size_t n) {
 
 /* Weights of a model of m's shape (the block of model_alloc_weights). */
 static size_t n_weights(const CompiledModel *m) {
-    size_t D = (size_t)m->residual_dim, HK = (size_t)m->num_heads * m->key_size, M = (size_t)m->mlp_hidden_size;
-    return (size_t)m->vocab_size * D + (size_t)(m->max_seq_len + 1) * D + (size_t)m->num_layers * (4 * D * HK + 2 * D * M) +
-           D * (size_t)m->n_out;
+    size_t D = (size_t)m->residual_dim, HK = (size_t)m->num_heads * m->key_size,
+           M = (size_t)m->mlp_hidden_size;
+    return (size_t)m->vocab_size * D + (size_t)(m->max_seq_len + 1) * D +
+           (size_t)m->num_layers * (4 * D * HK + 2 * D * M) + D * (size_t)m->n_out;
 }
 
 struct TfDistillLoss {
-    CompiledModel *s;        /* a shallow view of the teacher with its own layer array, bound to
+    CompiledModel *s; /* a shallow view of the teacher with its own layer array, bound to
                               * the weights tf_dloss_eval is given */
     int D, HK, M, NO, L, H, ks;
     int B, R, A;
-    int *len, *off, *ids;    /* [B], [B], [R] */
-    int *target;             /* [R] teacher's column (categorical; -1: not scored) */
-    double *tval;            /* [R] teacher's value (numerical) */
+    int *len, *off, *ids; /* [B], [B], [R] */
+    int *target;          /* [R] teacher's column (categorical; -1: not scored) */
+    double *tval;         /* [R] teacher's value (numerical) */
     double n_scored;
-    double *xs;              /* [2L + 1, R, D] the stream before each block, then the final */
-    double *q, *k, *v, *z;   /* [L, R, HK] */
-    double *att;             /* [L, H, A] */
-    double *h;               /* [L, R, M] pre-activations */
-    double *out;             /* [R, NO] */
+    double *xs;            /* [2L + 1, R, D] the stream before each block, then the final */
+    double *q, *k, *v, *z; /* [L, R, HK] */
+    double *att;           /* [L, H, A] */
+    double *h;             /* [L, R, M] pre-activations */
+    double *out;           /* [R, NO] */
     double *gy, *gq, *gk, *gv, *gz, *gh, *tmp; /* [R, D], [R, HK] x4, [R, M], max([R, M], [R, D]) */
-    double *gout;            /* [R, NO] */
-    double *gA;              /* [Tmax] */
+    double *gout;                              /* [R, NO] */
+    double *gA;                                /* [Tmax] */
 };
 
-TfDistillLoss *tf_dloss_new(const CompiledModel *teacher, int width, const int *ids, const int *len, int B) {
+TfDistillLoss *tf_dloss_new(const CompiledModel *teacher, int width, const int *ids, const int *len,
+                            int B) {
     TfDistillLoss *c = calloc(1, sizeof *c);
     if (!c) abort();
     const CompiledModel *m = teacher;
@@ -65,7 +67,8 @@ TfDistillLoss *tf_dloss_new(const CompiledModel *teacher, int width, const int *
     if (width > 0) c->s->residual_dim = width;
     c->s->layers = malloc(sizeof(ModelLayer) * (size_t)(m->num_layers ? m->num_layers : 1));
     if (!c->s->layers) abort();
-    c->D = c->s->residual_dim, c->HK = m->num_heads * m->key_size, c->M = m->mlp_hidden_size, c->NO = m->n_out;
+    c->D = c->s->residual_dim, c->HK = m->num_heads * m->key_size, c->M = m->mlp_hidden_size,
+    c->NO = m->n_out;
     c->L = m->num_layers, c->H = m->num_heads, c->ks = m->key_size;
     int R = 0, A = 0, T = 1;
     for (int b = 0; b < B; b++) {
@@ -81,8 +84,10 @@ TfDistillLoss *tf_dloss_new(const CompiledModel *teacher, int width, const int *
     size_t RD = (size_t)R * c->D, RH = (size_t)R * c->HK, RM = (size_t)R * c->M;
     c->tval = dalloc((size_t)R);
     c->xs = dalloc((size_t)(2 * c->L + 1) * RD);
-    c->q = dalloc(c->L * RH), c->k = dalloc(c->L * RH), c->v = dalloc(c->L * RH), c->z = dalloc(c->L * RH);
-    c->att = dalloc((size_t)c->L * c->H * A), c->h = dalloc(c->L * RM), c->out = dalloc((size_t)R * c->NO);
+    c->q = dalloc(c->L * RH), c->k = dalloc(c->L * RH), c->v = dalloc(c->L * RH),
+    c->z = dalloc(c->L * RH);
+    c->att = dalloc((size_t)c->L * c->H * A), c->h = dalloc(c->L * RM),
+    c->out = dalloc((size_t)R * c->NO);
     c->gy = dalloc(RD), c->gq = dalloc(RH), c->gk = dalloc(RH), c->gv = dalloc(RH);
     c->gz = dalloc(RH), c->gh = dalloc(RM), c->tmp = dalloc(RM > RD ? RM : RD);
     c->gout = dalloc((size_t)R * c->NO), c->gA = dalloc((size_t)T);
@@ -141,13 +146,15 @@ static void forward(TfDistillLoss *c) {
     for (int b = 0; b < c->B; b++)
         for (int t = 0; t < c->len[b]; t++) {
             int r = c->off[b] + t;
-            const double *te = s->token_embed + (size_t)c->ids[r] * D, *pe = s->pos_embed + (size_t)t * D;
+            const double *te = s->token_embed + (size_t)c->ids[r] * D,
+                         *pe = s->pos_embed + (size_t)t * D;
             for (int d = 0; d < D; d++) x[(size_t)r * D + d] = te[d] + pe[d];
         }
     for (int l = 0; l < c->L; l++) {
         const ModelLayer *L = &s->layers[l];
         double *xin = c->xs + (size_t)(2 * l) * RD, *xmid = xin + RD, *xout = xmid + RD;
-        double *q = c->q + (size_t)l * R * HK, *k = c->k + (size_t)l * R * HK, *v = c->v + (size_t)l * R * HK;
+        double *q = c->q + (size_t)l * R * HK, *k = c->k + (size_t)l * R * HK,
+               *v = c->v + (size_t)l * R * HK;
         double *z = c->z + (size_t)l * R * HK, *att = c->att + (size_t)l * c->H * c->A;
         mm(q, xin, L->q, R, D, HK, false, false, 0);
         mm(k, xin, L->k, R, D, HK, false, false, 0);
@@ -212,19 +219,21 @@ double tf_dloss_eval(TfDistillLoss *c, const double *w, double *grad) {
         const double *h = c->h + (size_t)l * R * M;
         double *r = c->tmp;
         for (size_t i = 0; i < (size_t)R * M; i++) r[i] = h[i] > 0 ? h[i] : 0;
-        mm(G->w2, r, c->gy, M, R, D, true, false, 0);      /* dW2 = relu^T gy */
-        mm(c->gh, c->gy, L->w2, R, D, M, false, true, 0);  /* d relu */
+        mm(G->w2, r, c->gy, M, R, D, true, false, 0);     /* dW2 = relu^T gy */
+        mm(c->gh, c->gy, L->w2, R, D, M, false, true, 0); /* d relu */
         for (size_t i = 0; i < (size_t)R * M; i++)
             if (!(h[i] > 0)) c->gh[i] = 0;
-        mm(G->w1, xmid, c->gh, D, R, M, true, false, 0);   /* dW1 = xmid^T gh */
-        mm(c->gy, c->gh, L->w1, R, M, D, false, true, 1);  /* gy(xmid) += gh W1^T */
+        mm(G->w1, xmid, c->gh, D, R, M, true, false, 0);  /* dW1 = xmid^T gh */
+        mm(c->gy, c->gh, L->w1, R, M, D, false, true, 1); /* gy(xmid) += gh W1^T */
         /* attention: xmid = xin + z Wo */
-        const double *q = c->q + (size_t)l * R * HK, *k = c->k + (size_t)l * R * HK, *v = c->v + (size_t)l * R * HK;
+        const double *q = c->q + (size_t)l * R * HK, *k = c->k + (size_t)l * R * HK,
+                     *v = c->v + (size_t)l * R * HK;
         const double *z = c->z + (size_t)l * R * HK, *att = c->att + (size_t)l * c->H * c->A;
-        mm(G->o, z, c->gy, HK, R, D, true, false, 0);      /* dWo = z^T gy */
-        mm(c->gz, c->gy, L->o, R, D, HK, false, true, 0);  /* gz = gy Wo^T */
+        mm(G->o, z, c->gy, HK, R, D, true, false, 0);     /* dWo = z^T gy */
+        mm(c->gz, c->gy, L->o, R, D, HK, false, true, 0); /* gz = gy Wo^T */
         TfBatch bt = {c->B, R, c->len, c->off};
-        tf_attn_backward(&bt, c->H, ks, q, k, v, att, (size_t)c->A, c->gz, c->gq, c->gk, c->gv, c->gA);
+        tf_attn_backward(&bt, c->H, ks, q, k, v, att, (size_t)c->A, c->gz, c->gq, c->gk, c->gv,
+                         c->gA);
         mm(G->q, xin, c->gq, D, R, HK, true, false, 0);
         mm(G->k, xin, c->gk, D, R, HK, true, false, 0);
         mm(G->v, xin, c->gv, D, R, HK, true, false, 0);
@@ -236,7 +245,8 @@ double tf_dloss_eval(TfDistillLoss *c, const double *w, double *grad) {
     for (int b = 0; b < c->B; b++)
         for (int t = 0; t < c->len[b]; t++) {
             int r = c->off[b] + t;
-            double *gt = gview.token_embed + (size_t)c->ids[r] * D, *gp = gview.pos_embed + (size_t)t * D;
+            double *gt = gview.token_embed + (size_t)c->ids[r] * D,
+                   *gp = gview.pos_embed + (size_t)t * D;
             for (int d = 0; d < D; d++) {
                 gt[d] += c->gy[(size_t)r * D + d];
                 gp[d] += c->gy[(size_t)r * D + d];
@@ -279,14 +289,15 @@ static void init_student(CompiledModel *s, Rng *g) {
     for (size_t i = 0; i < (size_t)D * s->n_out; i++) s->unembed[i] = sd * rng_normal(g);
 }
 
-int tf_distill(const CompiledModel *m, const TfDistillOptions *o, CompiledModel **out, TfDistillReport *rep,
-               char *err, size_t errcap) {
+int tf_distill(const CompiledModel *m, const TfDistillOptions *o, CompiledModel **out,
+               TfDistillReport *rep, char *err, size_t errcap) {
     *out = NULL;
     memset(rep, 0, sizeof *rep);
     if (o->batch < 1 || o->steps < 0) return err_printf(err, errcap, "bad batch or step count");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (o->width < 0 || o->width > 1 << 20) return err_printf(err, errcap, "bad student width %d", o->width);
+    if (o->width < 0 || o->width > 1 << 20)
+        return err_printf(err, errcap, "bad student width %d", o->width);
     CompiledModel *s = tf_model_clone(m);
     if (!s) return err_printf(err, errcap, "out of memory");
     if (o->width > 0 && o->width != m->residual_dim) { /* a narrower (or wider) student */
@@ -300,7 +311,8 @@ int tf_distill(const CompiledModel *m, const TfDistillOptions *o, CompiledModel 
     double *w = s->token_embed; /* the student's own block */
     double *gr = dalloc(nw), *m1 = dalloc(nw), *m2 = dalloc(nw);
     int N = m->max_seq_len, B = o->batch, V = 0, rc = 0;
-    int *tok = malloc(sizeof(int) * (size_t)m->vocab_size), *ids = malloc(sizeof(int) * (size_t)B * (N + 1));
+    int *tok = malloc(sizeof(int) * (size_t)m->vocab_size),
+        *ids = malloc(sizeof(int) * (size_t)B * (N + 1));
     int *len = malloc(sizeof(int) * (size_t)B);
     if (!tok || !ids || !len) abort();
     for (int i = 0; i < m->vocab_size; i++)
@@ -340,10 +352,13 @@ int tf_distill(const CompiledModel *m, const TfDistillOptions *o, CompiledModel 
         tf_relabel_residual(s, "dst");
         tf_note(s, "distill", o->seed);
         TfCompare cmp;
-        rc = tf_compare(s, m, o->check_inputs > 0 ? o->check_inputs : 20000, o->seed, 1e-3, 1e-4, &cmp, err, errcap);
+        rc = tf_compare(s, m, o->check_inputs > 0 ? o->check_inputs : 20000, o->seed, 1e-3, 1e-4,
+                        &cmp, err, errcap);
         if (!rc) {
-            rep->input_accuracy = cmp.n_inputs ? (double)cmp.n_inputs_match / (double)cmp.n_inputs : 0;
-            rep->position_accuracy = cmp.n_positions ? (double)cmp.n_positions_match / (double)cmp.n_positions : 0;
+            rep->input_accuracy =
+                cmp.n_inputs ? (double)cmp.n_inputs_match / (double)cmp.n_inputs : 0;
+            rep->position_accuracy =
+                cmp.n_positions ? (double)cmp.n_positions_match / (double)cmp.n_positions : 0;
             rep->accepted = rep->input_accuracy >= o->min_accuracy;
         }
     }

@@ -21,19 +21,21 @@ static void permute_cols(double *w, int rows, int cols, int bw, const int *perm,
     memcpy(tmp, w, sizeof(double) * (size_t)rows * cols);
     for (int r = 0; r < rows; r++)
         for (int b = 0; b < cols / bw; b++)
-            memcpy(w + (size_t)r * cols + (size_t)b * bw, tmp + (size_t)r * cols + (size_t)perm[b] * bw,
-                   sizeof(double) * (size_t)bw);
+            memcpy(w + (size_t)r * cols + (size_t)b * bw,
+                   tmp + (size_t)r * cols + (size_t)perm[b] * bw, sizeof(double) * (size_t)bw);
 }
 
 /* Rows of w [rows, cols], in blocks of bw rows: new block b = old block perm[b]. */
 static void permute_rows(double *w, int rows, int cols, int bw, const int *perm, double *tmp) {
     size_t blk = (size_t)bw * cols;
     memcpy(tmp, w, sizeof(double) * (size_t)rows * cols);
-    for (int b = 0; b < rows / bw; b++) memcpy(w + (size_t)b * blk, tmp + (size_t)perm[b] * blk, sizeof(double) * blk);
+    for (int b = 0; b < rows / bw; b++)
+        memcpy(w + (size_t)b * blk, tmp + (size_t)perm[b] * blk, sizeof(double) * blk);
 }
 
 int tf_permute(CompiledModel *m, uint64_t seed, char *err, size_t errcap) {
-    int D = m->residual_dim, H = m->num_heads, ks = m->key_size, HK = H * ks, M = m->mlp_hidden_size;
+    int D = m->residual_dim, H = m->num_heads, ks = m->key_size, HK = H * ks,
+        M = m->mlp_hidden_size;
     int *perm = malloc(sizeof(int) * (size_t)(H > M ? H : M));
     double *tmp = malloc(sizeof(double) * (size_t)D * (size_t)(HK > M ? HK : M)); /* one matrix */
     if (!perm || !tmp) {

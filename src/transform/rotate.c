@@ -10,15 +10,15 @@
 
 /* LAPACK (Fortran interface; OpenBLAS ships it and Debian has no LAPACKE header in the
  * packages the project already needs). Column-major. */
-extern void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau, double *work,
-                    const int *lwork, int *info);
-extern void dorgqr_(const int *m, const int *n, const int *k, double *a, const int *lda, const double *tau,
+extern void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau,
                     double *work, const int *lwork, int *info);
+extern void dorgqr_(const int *m, const int *n, const int *k, double *a, const int *lda,
+                    const double *tau, double *work, const int *lwork, int *info);
 
 int tf_haar_orthogonal(int n, Rng *r, double *q, char *err, size_t errcap) {
     if (n < 1) return err_printf(err, errcap, "orthogonal matrix of size %d", n);
     size_t nn = (size_t)n * (size_t)n;
-    double *a = malloc(sizeof(double) * nn);   /* [n, n] column-major */
+    double *a = malloc(sizeof(double) * nn); /* [n, n] column-major */
     double *tau = malloc(sizeof(double) * (size_t)n);
     double *sgn = malloc(sizeof(double) * (size_t)n);
     int lwork = 64 * n, info = 0;
@@ -52,7 +52,8 @@ static void right_mul(double *w, int rows, int D, const double *r, double *tmp) 
 /* w [D, cols] <- rinv w */
 static void left_mul(double *w, int D, int cols, const double *rinv, double *tmp) {
     if (cols == 0) return;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, D, cols, D, 1, rinv, D, w, cols, 0, tmp, cols);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, D, cols, D, 1, rinv, D, w, cols, 0, tmp,
+                cols);
     memcpy(w, tmp, sizeof(double) * (size_t)D * cols);
 }
 

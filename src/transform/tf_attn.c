@@ -50,9 +50,9 @@ void tf_attn_forward(const TfBatch *b, int H, int ks, bool causal, const double 
     }
 }
 
-void tf_attn_backward(const TfBatch *b, int H, int ks, const double *q, const double *k, const double *v,
-                      const double *att, size_t head_stride, const double *gz, double *gq, double *gk,
-                      double *gv, double *gA) {
+void tf_attn_backward(const TfBatch *b, int H, int ks, const double *q, const double *k,
+                      const double *v, const double *att, size_t head_stride, const double *gz,
+                      double *gq, double *gk, double *gv, double *gA) {
     const int HK = H * ks;
     const double scale = 1.0 / sqrt((double)ks);
     memset(gq, 0, sizeof(double) * (size_t)b->R * HK);

@@ -19,7 +19,8 @@ CompiledModel *tf_model_clone(const CompiledModel *m) {
     *c = *m; /* config, ids, counts; every pointer and the arena are replaced below */
     arena_init(&c->arena);
     Arena *a = &c->arena;
-    c->tokens = arena_alloc(a, sizeof(Value) * (size_t)m->vocab_size); /* Values are interned: copies share */
+    c->tokens = arena_alloc(a, sizeof(Value) *
+                                   (size_t)m->vocab_size); /* Values are interned: copies share */
     memcpy(c->tokens, m->tokens, sizeof(Value) * (size_t)m->vocab_size);
     c->residual_labels = dup_strs(a, m->residual_labels, m->residual_dim);
     c->output_name = arena_strdup(a, m->output_name ? m->output_name : "");
@@ -65,12 +66,13 @@ void tf_note(CompiledModel *m, const char *name, uint64_t seed) {
     m->transform = s;
 }
 
-void tf_mm(double *C, const double *A, const double *B, int m, int k, int n, bool ta, bool tb, double beta) {
+void tf_mm(double *C, const double *A, const double *B, int m, int k, int n, bool ta, bool tb,
+           double beta) {
     if (m == 0 || n == 0) return;
     if (k == 0) { /* BLAS leaves C untouched then; beta still applies */
         for (size_t i = 0; i < (size_t)m * n; i++) C[i] = beta == 0 ? 0 : C[i] * beta;
         return;
     }
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, A,
-                ta ? m : k, B, tb ? k : n, beta, C, n);
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+                k, 1, A, ta ? m : k, B, tb ? k : n, beta, C, n);
 }

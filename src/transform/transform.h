@@ -52,14 +52,14 @@ int tf_scale(CompiledModel *m, uint64_t seed, char *err, size_t errcap);
 
 /* ---- behaviour comparison (transform/compare.c) ---------------------------------------- */
 typedef struct TfCompare {
-    long n_inputs;          /* inputs run (every input up to max_seq_len, or a sample) */
-    bool exhaustive;        /* n_inputs is every input */
-    long n_inputs_match;    /* inputs whose compared positions all match */
-    long n_positions;       /* positions compared */
+    long n_inputs;       /* inputs run (every input up to max_seq_len, or a sample) */
+    bool exhaustive;     /* n_inputs is every input */
+    long n_inputs_match; /* inputs whose compared positions all match */
+    long n_positions;    /* positions compared */
     long n_positions_match;
-    long n_skipped;         /* positions skipped: the reference has no clear output there */
-    double max_abs_diff;    /* largest |a - b| over all unembedded outputs (BOS excluded) */
-    double max_ref_abs;     /* largest |b| over the same entries */
+    long n_skipped;      /* positions skipped: the reference has no clear output there */
+    double max_abs_diff; /* largest |a - b| over all unembedded outputs (BOS excluded) */
+    double max_ref_abs;  /* largest |b| over the same entries */
     char first_mismatch[256];
 } TfCompare;
 
@@ -72,39 +72,40 @@ typedef struct TfCompare {
  * arbitrary); categorical positions
  * match when the decoded values are equal; numerical ones when |a - b| <= atol + rtol |b|.
  * Returns 0, or non-zero with a message (incompatible models). */
-int tf_compare(const CompiledModel *a, const CompiledModel *ref, long max_inputs, uint64_t seed, double rtol,
-               double atol, TfCompare *rep, char *err, size_t errcap);
+int tf_compare(const CompiledModel *a, const CompiledModel *ref, long max_inputs, uint64_t seed,
+               double rtol, double atol, TfCompare *rep, char *err, size_t errcap);
 
 /* ---- compression (transform/compress.c) ------------------------------------------------ */
 typedef struct TfCompressOptions {
-    int dim;            /* D' (1..D) */
-    int steps;          /* Adam steps per restart (default 2000) */
-    int restarts;       /* independent runs; the best on an evaluation batch is kept (default 1) */
-    int batch;          /* sequences per step (default 32) */
-    double lr;          /* Adam learning rate (default 1e-2) */
+    int dim;      /* D' (1..D) */
+    int steps;    /* Adam steps per restart (default 2000) */
+    int restarts; /* independent runs; the best on an evaluation batch is kept (default 1) */
+    int batch;    /* sequences per step (default 32) */
+    double lr;    /* Adam learning rate (default 1e-2) */
     uint64_t seed;
-    double out_weight;  /* weight of the unembedded-output term of the loss (default 10) */
-    bool verbose;       /* loss every 10% of the steps on stderr */
+    double out_weight; /* weight of the unembedded-output term of the loss (default 10) */
+    bool verbose;      /* loss every 10% of the steps on stderr */
 } TfCompressOptions;
 void tf_compress_options_default(TfCompressOptions *o);
 
 typedef struct TfCompressReport {
-    double loss_first;  /* the first run's first training loss (compress_loss.c) */
-    double loss_last;   /* the kept run's loss on the evaluation batch (4 x batch sequences) */
-    int steps;          /* over all restarts */
+    double loss_first; /* the first run's first training loss (compress_loss.c) */
+    double loss_last;  /* the kept run's loss on the evaluation batch (4 x batch sequences) */
+    int steps;         /* over all restarts */
     double seconds;
 } TfCompressReport;
 
 /* Learns P [D', D] with m's weights frozen and returns, in *out, the model of width D' with
  * P folded in: embeddings E P^T, readers P W, writers W P^T. Returns 0, or non-zero with a
  * message. */
-int tf_compress(const CompiledModel *m, const TfCompressOptions *o, CompiledModel **out, TfCompressReport *rep,
-                char *err, size_t errcap);
+int tf_compress(const CompiledModel *m, const TfCompressOptions *o, CompiledModel **out,
+                TfCompressReport *rep, char *err, size_t errcap);
 
 /* ---- the loss and its gradient, exposed for the finite-difference test ------------------ */
 typedef struct TfCompressLoss TfCompressLoss;
 /* A loss on m for a fixed batch ids [B, T] (BOS first; T <= N + 1). */
-TfCompressLoss *tf_closs_new(const CompiledModel *m, int dim, const int *ids, int B, int T, double out_weight);
+TfCompressLoss *tf_closs_new(const CompiledModel *m, int dim, const int *ids, int B, int T,
+                             double out_weight);
 void tf_closs_free(TfCompressLoss *c);
 /* Replaces the batch: B sequences of lengths len[b] (BOS first), ids stacked [sum len]. */
 void tf_closs_set_batch(TfCompressLoss *c, const int *ids, const int *len, int B);
@@ -113,13 +114,13 @@ double tf_closs_eval(TfCompressLoss *c, const double *p, double *grad);
 
 /* ---- distillation (transform/distill.c) ------------------------------------------------ */
 typedef struct TfDistillOptions {
-    int steps;            /* Adam steps (default 3000) */
-    int batch;            /* sequences per step (default 32) */
-    double lr;            /* default 3e-3, cosine decay to a tenth */
+    int steps; /* Adam steps (default 3000) */
+    int batch; /* sequences per step (default 32) */
+    double lr; /* default 3e-3, cosine decay to a tenth */
     uint64_t seed;
-    double min_accuracy;  /* accepted when this share of whole inputs match (default 0.99) */
-    long check_inputs;    /* inputs of the final check (tf_compare; default 20000) */
-    int width;            /* the student's residual width (0: the teacher's); smaller forces
+    double min_accuracy; /* accepted when this share of whole inputs match (default 0.99) */
+    long check_inputs;   /* inputs of the final check (tf_compare; default 20000) */
+    int width;           /* the student's residual width (0: the teacher's); smaller forces
                            * superposition */
     bool verbose;
 } TfDistillOptions;
@@ -136,15 +137,16 @@ typedef struct TfDistillReport {
 /* Trains a student of m's shape from a random start on m's outputs and returns it in *out
  * (also when it is not accepted: rep->accepted says). Returns 0, or non-zero with a
  * message. */
-int tf_distill(const CompiledModel *m, const TfDistillOptions *o, CompiledModel **out, TfDistillReport *rep,
-               char *err, size_t errcap);
+int tf_distill(const CompiledModel *m, const TfDistillOptions *o, CompiledModel **out,
+               TfDistillReport *rep, char *err, size_t errcap);
 
 /* The distillation loss on a fixed batch of B sequences ids [sum len] (BOS first), exposed
  * for the finite-difference test: tf_dloss_eval(w) is the loss of the student whose weights
  * are w (the layout of model_alloc_weights for the teacher's shape with residual width
  * `width`, 0: the teacher's); grad (may be NULL) gets dL/dw. */
 typedef struct TfDistillLoss TfDistillLoss;
-TfDistillLoss *tf_dloss_new(const CompiledModel *teacher, int width, const int *ids, const int *len, int B);
+TfDistillLoss *tf_dloss_new(const CompiledModel *teacher, int width, const int *ids, const int *len,
+                            int B);
 void tf_dloss_free(TfDistillLoss *c);
 double tf_dloss_eval(TfDistillLoss *c, const double *w, double *grad);
 

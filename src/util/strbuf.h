@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 typedef struct StrBuf {
-    char *s;     /* always NUL-terminated once anything was appended; NULL when empty */
+    char *s; /* always NUL-terminated once anything was appended; NULL when empty */
     size_t len, cap;
 } StrBuf;
 

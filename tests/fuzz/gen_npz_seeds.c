@@ -7,7 +7,8 @@
 
 #include "tracr_export.h"
 
-static void put(const char *dir, const char *name, unsigned char sel, const unsigned char *b, size_t n) {
+static void put(const char *dir, const char *name, unsigned char sel, const unsigned char *b,
+                size_t n) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "wb");
