@@ -71,6 +71,13 @@ void cli_opts_init(CliOpts *p, const char *cmd, int argc, char **argv, const Cli
 int cli_opts_next(CliOpts *p, const char **val);
 #define CLI_NOPTS(t) ((int)(sizeof(t) / sizeof((t)[0])))
 
+/* The whole command line of a command that takes one operand and one flag (fmt, info,
+ * dataset stats): *operand is the operand ("missing WHAT" when absent), *flag_set whether
+ * --FLAG was given. Returns -1 to go on, else the exit status (help printed, or a usage
+ * error said). */
+int cli_opts_operand_flag(const char *cmd, int argc, char **argv, const char *usage,
+                          const char *flag, const char *what, const char **operand, bool *flag_set);
+
 /* Checked numbers for option values: garbage, trailing text, overflow and values out of
  * range print "itracr CMD: bad OPT 'TEXT': expects ..." and return false (exit EXIT_USAGE). */
 bool cli_parse_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out);

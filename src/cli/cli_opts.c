@@ -191,3 +191,30 @@ bool cli_parse_range(const char *cmd, const char *opt, const char *text, long lo
     *b = y;
     return true;
 }
+
+int cli_opts_operand_flag(const char *cmd, int argc, char **argv, const char *usage,
+                          const char *flag, const char *what, const char **operand,
+                          bool *flag_set) {
+    const CliOpt opts[] = {{flag, 0, false, 1}};
+    CliOpts ps;
+    const char *v;
+    *operand = NULL;
+    *flag_set = false;
+    cli_opts_init(&ps, cmd, argc, argv, opts, CLI_NOPTS(opts));
+    for (int id; (id = cli_opts_next(&ps, &v)) != CLI_END;) {
+        if (id == CLI_HELP) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        } else if (id == CLI_ERR) {
+            return EXIT_USAGE;
+        } else if (id == 1) {
+            *flag_set = true;
+        } else if (!*operand) {
+            *operand = v;
+        } else {
+            return cli_usage_error(cmd, "unexpected argument '%s'", v);
+        }
+    }
+    if (!*operand) return cli_usage_error(cmd, "missing %s", what);
+    return -1;
+}

@@ -396,25 +396,10 @@ int cmd_dataset(int argc, char **argv) {
     }
     if (strcmp(argv[1], "stats") != 0)
         return cli_usage_error("dataset", "unknown subcommand '%s'", argv[1]);
-    static const CliOpt opts[] = {{"json", 0, false, 1}};
-    CliOpts ps;
-    const char *v, *dir = NULL;
-    bool json = false;
-    cli_opts_init(&ps, "dataset stats", argc - 1, argv + 1, opts, CLI_NOPTS(opts));
-    for (int id; (id = cli_opts_next(&ps, &v)) != CLI_END;) {
-        if (id == CLI_HELP) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        }
-        if (id == CLI_ERR) return EXIT_USAGE;
-        if (id == 1) {
-            json = true;
-        } else if (dir) {
-            return cli_usage_error("dataset stats", "unexpected argument '%s'", v);
-        } else {
-            dir = v;
-        }
-    }
-    if (!dir) return cli_usage_error("dataset stats", "missing DIR");
+    const char *dir;
+    bool json;
+    int rc = cli_opts_operand_flag("dataset stats", argc - 1, argv + 1, usage, "json", "DIR", &dir,
+                                   &json);
+    if (rc >= 0) return rc;
     return stats(dir, json);
 }

@@ -15,27 +15,10 @@ static const char *usage =
     "in Tracr itself (`python3 prog.py a b c` compiles it and runs the model on a b c).\n";
 
 int cmd_fmt(int argc, char **argv) {
-    const char *path = NULL;
-    bool tracr = false;
-    static const CliOpt opts[] = {{"tracr", 0, false, 1}};
-    CliOpts ps;
-    const char *v;
-    cli_opts_init(&ps, "fmt", argc, argv, opts, CLI_NOPTS(opts));
-    for (int id; (id = cli_opts_next(&ps, &v)) != CLI_END;) {
-        if (id == CLI_HELP) {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else if (id == CLI_ERR) {
-            return EXIT_USAGE;
-        } else if (id == 1) {
-            tracr = true;
-        } else if (!path) {
-            path = v;
-        } else {
-            return cli_usage_error("fmt", "unexpected argument '%s'", v);
-        }
-    }
-    if (!path) return cli_usage_error("fmt", "missing PROG.rasp");
+    const char *path;
+    bool tracr;
+    int rc = cli_opts_operand_flag("fmt", argc, argv, usage, "tracr", "PROG.rasp", &path, &tracr);
+    if (rc >= 0) return rc;
     RaspProgram p;
     if (!cli_load_program(path, &p)) return EXIT_BAD_INPUT;
     char *text = tracr ? rasp_format_tracr(&p) : rasp_format(&p);
