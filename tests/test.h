@@ -83,6 +83,29 @@ static inline int test_tmpdir(char *dir, size_t cap, const char *tag) {
     return 0;
 }
 
+static inline int test_cmp_stem(const void *a, const void *b) {
+    return strcmp((const char *)a, (const char *)b);
+}
+
+/* The names in dir that end in ext, without it, sorted (readdir's order is the file
+ * system's): at most cap of them into stems[cap][64]. Returns the count, -1 when dir cannot
+ * be opened. */
+static inline int test_list_stems(const char *dir, const char *ext, char (*stems)[64], int cap) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    size_t le = strlen(ext);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < cap) {
+        size_t L = strlen(e->d_name);
+        if (L > le && L - le < 64 && strcmp(e->d_name + L - le, ext) == 0)
+            snprintf(stems[n++], 64, "%.*s", (int)(L - le), e->d_name);
+    }
+    closedir(d);
+    qsort(stems, (size_t)n, 64, test_cmp_stem);
+    return n;
+}
+
 /* Removes dir and everything below it (links are removed, never followed). */
 static inline void test_rm_tree(const char *dir) {
     DIR *d = opendir(dir);

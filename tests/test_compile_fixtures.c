@@ -379,20 +379,9 @@ out:
 }
 
 static void test_all_fixtures(void) {
-    DIR *d = opendir(DIR_);
-    CHECK(d != NULL);
-    if (!d) return;
-    char names[64][128];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 64) {
-        size_t L = strlen(e->d_name);
-        if (L > 5 && strcmp(e->d_name + L - 5, ".json") == 0 && L - 5 < 128) {
-            memcpy(names[n], e->d_name, L - 5);
-            names[n++][L - 5] = 0;
-        }
-    }
-    closedir(d);
+    char names[64][64];
+    int n = test_list_stems(DIR_, ".json", names, 64);
+    CHECK(n >= 0);
     for (int i = 0; i < n; i++) {
         int before = t_failed_checks;
         check_fixture(names[i]);

@@ -21,15 +21,8 @@ static int n_stems;
 static char stems[32][64];
 
 static void list_fixtures(void) {
-    DIR *d = opendir(DIR_);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d)) && n_stems < 32) {
-        size_t L = strlen(e->d_name);
-        if (L > 5 && L < 60 && strcmp(e->d_name + L - 5, ".rasp") == 0)
-            snprintf(stems[n_stems++], 64, "%.*s", (int)(L - 5), e->d_name);
-    }
-    closedir(d);
+    n_stems = test_list_stems(DIR_, ".rasp", stems, 32);
+    if (n_stems < 0) n_stems = 0;
 }
 
 static size_t n_weights(const CompiledModel *m) {
