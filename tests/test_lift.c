@@ -360,12 +360,8 @@ static void test_random_perturbations(void) {
     for (int f = 0; f < 2; f++) {
         char path[256], err[1024];
         snprintf(path, sizeof path, "%s/%s.rasp", DIR_, names[f]);
-        RaspProgram p;
-        CHECK(rasp_parse_file(path, &p, err, sizeof err) == 0);
-        CompileOptions o;
-        compile_options_default(&o);
-        CompiledModel *m = NULL;
-        CHECK(compile_program(&p, &o, &m, err, sizeof err) == 0);
+        CompiledModel *m = tc_compile_file(path);
+        CHECK(m != NULL);
         if (!m) continue;
         int D = m->residual_dim, HK = m->num_heads * m->key_size, M = m->mlp_hidden_size;
         for (int it = 0; it < 60; it++) {
@@ -397,7 +393,6 @@ static void test_random_perturbations(void) {
             w[i] = old;
         }
         compiled_model_free(m);
-        rasp_program_free(&p);
     }
     printf("random single-weight perturbations: %d, refused %d, verified %d\n", total, refused,
            verified);

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "compile_helpers.h"
 #include "compiler/model.h"
 #include "lift/canon.h"
 #include "lift/lift.h"
@@ -186,12 +187,8 @@ static void test_refusals(void) {
     for (int f = 0; f < 3; f++) {
         char path[4096], err[1024];
         snprintf(path, sizeof path, "%s/%s.rasp", DIR_, names[f]);
-        RaspProgram p;
-        CHECK(rasp_parse_file(path, &p, err, sizeof err) == 0);
-        CompileOptions o;
-        compile_options_default(&o);
-        CompiledModel *m = NULL;
-        CHECK(compile_program(&p, &o, &m, err, sizeof err) == 0);
+        CompiledModel *m = tc_compile_file(path);
+        CHECK(m != NULL);
         if (!m) continue;
         for (int kind = 0; kind < 3; kind++) {
             CompiledModel *t = NULL;
@@ -220,7 +217,6 @@ static void test_refusals(void) {
             compiled_model_free(t);
         }
         compiled_model_free(m);
-        rasp_program_free(&p);
     }
 }
 
