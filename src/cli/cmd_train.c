@@ -598,6 +598,11 @@ static int train_start(TrainRun *r) {
     fprintf(stderr, "training: batch %d, lr %g -> %g, warmup %ld, steps %ld, seed %llu; log %s\n",
             tc->batch, tc->lr, tc->lr_min, tc->warmup, tc->steps, (unsigned long long)tc->seed,
             r->log_path);
+    /* A forced OpenBLAS kernel (OPENBLAS_CORETYPE) can make a step ~8x slower on AVX-512
+     * machines (docs/experiments.md): say which kernel runs, and that it was forced. */
+    const char *ct = getenv("OPENBLAS_CORETYPE");
+    fprintf(stderr, "blas: OpenBLAS kernel %s%s%s\n", meta_blas_corename(),
+            ct && *ct ? ", forced by OPENBLAS_CORETYPE=" : "", ct && *ct ? ct : "");
     return 0;
 }
 
