@@ -40,15 +40,23 @@ static const char *usage =
     "function-preserving transform (no --compress or --distill) changes an output, or when a\n"
     "distilled student is not accepted (the file is written all the same).\n";
 
-int cmd_transform(int argc, char **argv) {
-    const char *path = NULL, *out = NULL;
-    bool rot = false, perm = false, scale = false, quiet = false, distill = false;
-    long steps = -1, batch = -1, width = 0;
-    double lr = -1;
-    long compress = 0, check = 20000, x;
-    uint64_t seed = 1;
+/* The command line, parsed. */
+typedef struct TransformArgs {
+    const char *path, *out;
+    bool rot, perm, scale, quiet, distill;
+    long compress, check;
+    uint64_t seed;
     TfCompressOptions co;
-    tf_compress_options_default(&co);
+    TfDistillOptions dopt;
+} TransformArgs;
+
+/* Returns -1 to go on, else the exit status (help printed or a usage error said). */
+static int parse_args(int argc, char **argv, TransformArgs *a) {
+    long steps = -1, batch = -1, width = 0, x;
+    double lr = -1;
+    *a = (TransformArgs){.check = 20000, .seed = 1};
+    tf_compress_options_default(&a->co);
+    tf_distill_options_default(&a->dopt);
     enum {
         O_ROTATE = 1,
         O_PERMUTE,
@@ -89,86 +97,81 @@ int cmd_transform(int argc, char **argv) {
         switch (id) {
         case CLI_HELP: fputs(usage, stdout); return EXIT_OK;
         case CLI_ERR: return EXIT_USAGE;
-        case O_ROTATE: rot = true; break;
-        case O_PERMUTE: perm = true; break;
-        case O_SCALE: scale = true; break;
-        case O_QUIET: quiet = true; break;
-        case O_DISTILL: distill = true; break;
+        case O_ROTATE: a->rot = true; break;
+        case O_PERMUTE: a->perm = true; break;
+        case O_SCALE: a->scale = true; break;
+        case O_QUIET: a->quiet = true; break;
+        case O_DISTILL: a->distill = true; break;
         case O_COMPRESS:
-            ok = cli_parse_int("transform", "--compress", v, 1, 1 << 20, &compress);
+            ok = cli_parse_int("transform", "--compress", v, 1, 1 << 20, &a->compress);
             break;
         case O_STEPS: ok = cli_parse_int("transform", "--steps", v, 0, 100000000L, &steps); break;
         case O_WIDTH: ok = cli_parse_int("transform", "--width", v, 1, 1 << 20, &width); break;
         case O_RESTARTS:
             ok = cli_parse_int("transform", "--restarts", v, 1, 1000, &x);
-            co.restarts = (int)x;
+            a->co.restarts = (int)x;
             break;
         case O_BATCH: ok = cli_parse_int("transform", "--batch", v, 1, 1 << 16, &batch); break;
         case O_LR:
             ok = cli_parse_real("transform", "--lr", v, 0, 10, CLI_OPEN_LO | CLI_OPEN_HI, &lr);
             break;
         case O_OUT_WEIGHT:
-            ok = cli_parse_real("transform", "--out-weight", v, 0, 1e6, 0, &co.out_weight);
+            ok = cli_parse_real("transform", "--out-weight", v, 0, 1e6, 0, &a->co.out_weight);
             break;
-        case O_SEED: ok = cli_parse_u64("transform", "--seed", v, &seed); break;
-        case O_CHECK: ok = cli_parse_int("transform", "--check", v, 0, 100000000L, &check); break;
-        case O_OUT: out = v; break;
+        case O_SEED: ok = cli_parse_u64("transform", "--seed", v, &a->seed); break;
+        case O_CHECK:
+            ok = cli_parse_int("transform", "--check", v, 0, 100000000L, &a->check);
+            break;
+        case O_OUT: a->out = v; break;
         default:
-            if (path) return cli_usage_error("transform", "unexpected argument '%s'", v);
-            path = v;
+            if (a->path) return cli_usage_error("transform", "unexpected argument '%s'", v);
+            a->path = v;
         }
         if (!ok) return EXIT_USAGE;
     }
-    if (!path) return cli_usage_error("transform", "missing MODEL.safetensors");
-    if (!out) return cli_usage_error("transform", "-o OUT is required");
-    if (!rot && !perm && !scale && !compress && !distill)
+    if (!a->path) return cli_usage_error("transform", "missing MODEL.safetensors");
+    if (!a->out) return cli_usage_error("transform", "-o OUT is required");
+    if (!a->rot && !a->perm && !a->scale && !a->compress && !a->distill)
         return cli_usage_error(
             "transform",
             "name at least one of --rotate, --permute, --scale, --compress, --distill");
-    if (compress && distill)
+    if (a->compress && a->distill)
         return cli_usage_error("transform", "--compress and --distill exclude each other");
-    if (steps >= 0) co.steps = (int)steps;
-    if (batch > 0) co.batch = (int)batch;
-    if (lr > 0) co.lr = lr;
-    TfDistillOptions dopt;
-    tf_distill_options_default(&dopt);
-    if (steps >= 0) dopt.steps = (int)steps;
-    if (batch > 0) dopt.batch = (int)batch;
-    if (lr > 0) dopt.lr = lr;
-    dopt.width = (int)width;
-    if (width && !distill) return cli_usage_error("transform", "--width applies to --distill");
-    bool rejected = false;
+    if (width && !a->distill) return cli_usage_error("transform", "--width applies to --distill");
+    if (steps >= 0) a->co.steps = a->dopt.steps = (int)steps;
+    if (batch > 0) a->co.batch = a->dopt.batch = (int)batch;
+    if (lr > 0) a->co.lr = a->dopt.lr = lr;
+    a->dopt.width = (int)width;
+    return -1;
+}
 
-    char err[1024];
-    CompiledModel *m = NULL, *t = NULL, *back = NULL;
-    if (model_load(path, &m, err, sizeof err)) {
-        fprintf(stderr, "itracr transform: %s\n", err);
-        return EXIT_BAD_INPUT;
-    }
-    int rc = EXIT_BAD_INPUT;
-    if (compress) {
-        if (compress > m->residual_dim) {
-            fprintf(stderr,
-                    "itracr transform: --compress %ld is wider than the model's residual (%d)\n",
-                    compress, m->residual_dim);
-            goto done;
-        }
-        co.dim = (int)compress;
-        co.seed = seed;
-        co.verbose = !quiet;
+/* *t: m compressed, distilled or cloned, then scaled, permuted and rotated as asked;
+ * *rejected when a distilled student missed its acceptance. Returns 0, or 1 with err. */
+static int transformed(const CompiledModel *m, TransformArgs *a, CompiledModel **t, bool *rejected,
+                       char *err, size_t errcap) {
+    *t = NULL;
+    *rejected = false;
+    if (a->compress) {
+        if (a->compress > m->residual_dim)
+            return snprintf(err, errcap, "--compress %ld is wider than the model's residual (%d)",
+                            a->compress, m->residual_dim),
+                   1;
+        a->co.dim = (int)a->compress;
+        a->co.seed = a->seed;
+        a->co.verbose = !a->quiet;
         TfCompressReport cr;
-        if (tf_compress(m, &co, &t, &cr, err, sizeof err)) goto fail;
-        if (!quiet)
+        if (tf_compress(m, &a->co, t, &cr, err, errcap)) return 1;
+        if (!a->quiet)
             fprintf(stderr, "compress: width %d -> %d, %d steps, loss %.4g -> %.4g, %.2f s\n",
-                    m->residual_dim, co.dim, cr.steps, cr.loss_first, cr.loss_last, cr.seconds);
-    } else if (distill) {
-        dopt.seed = seed;
-        dopt.verbose = !quiet;
-        dopt.check_inputs = check > 0 ? check : 20000;
+                    m->residual_dim, a->co.dim, cr.steps, cr.loss_first, cr.loss_last, cr.seconds);
+    } else if (a->distill) {
+        a->dopt.seed = a->seed;
+        a->dopt.verbose = !a->quiet;
+        a->dopt.check_inputs = a->check > 0 ? a->check : 20000;
         TfDistillReport dr;
-        if (tf_distill(m, &dopt, &t, &dr, err, sizeof err)) goto fail;
-        rejected = !dr.accepted;
-        if (!quiet)
+        if (tf_distill(m, &a->dopt, t, &dr, err, errcap)) return 1;
+        *rejected = !dr.accepted;
+        if (!a->quiet)
             fprintf(
                 stderr,
                 "distill: %d steps, loss %.4g -> %.4g, %.2f s; %.2f%% of inputs and %.2f%% of positions match: %s\n",
@@ -176,48 +179,69 @@ int cmd_transform(int argc, char **argv) {
                 100 * dr.position_accuracy,
                 dr.accepted ? "accepted" : "NOT accepted (< 99% of inputs)");
     } else {
-        t = tf_model_clone(m);
+        *t = tf_model_clone(m);
+        if (!*t) return snprintf(err, errcap, "out of memory"), 1;
     }
-    if ((scale && tf_scale(t, seed, err, sizeof err)) ||
-        (perm && tf_permute(t, seed, err, sizeof err)) ||
-        (rot && tf_rotate(t, seed, err, sizeof err)))
-        goto fail;
-    if (model_save(t, out, err, sizeof err)) goto fail;
-    rc = EXIT_OK;
-    if (check > 0) {
-        /* the file as written (float32), not the float64 weights in memory */
-        TfCompare cmp;
-        if (model_load(out, &back, err, sizeof err) ||
-            tf_compare(back, m, check, seed, 1e-3, 1e-4, &cmp, err, sizeof err)) {
-            rc = EXIT_BAD_INPUT;
-            goto fail;
-        }
-        if (!quiet) {
-            printf(
-                "checked %ld inputs%s: %ld/%ld output positions match (%.2f%%), %ld/%ld whole inputs (%.2f%%); "
-                "%ld positions without a defined output skipped; max |diff| %.3g (outputs up to %.3g)\n",
-                cmp.n_inputs, cmp.exhaustive ? " (every input)" : " (random)",
-                cmp.n_positions_match, cmp.n_positions,
-                100.0 * (double)cmp.n_positions_match /
-                    (double)(cmp.n_positions ? cmp.n_positions : 1),
-                cmp.n_inputs_match, cmp.n_inputs,
-                100.0 * (double)cmp.n_inputs_match / (double)(cmp.n_inputs ? cmp.n_inputs : 1),
-                cmp.n_skipped, cmp.max_abs_diff, cmp.max_ref_abs);
-            if (cmp.first_mismatch[0]) printf("first mismatch: %s\n", cmp.first_mismatch);
-        }
-        if (!compress && !distill && cmp.n_positions_match != cmp.n_positions) {
-            fprintf(stderr,
-                    "itracr transform: the transformed model's outputs differ from the input's\n");
-            rc = EXIT_BAD_INPUT;
-        }
+    return (a->scale && tf_scale(*t, a->seed, err, errcap)) ||
+           (a->perm && tf_permute(*t, a->seed, err, errcap)) ||
+           (a->rot && tf_rotate(*t, a->seed, err, errcap));
+}
+
+/* The file as written (float32, not the float64 weights in memory) against m on a->check
+ * inputs, reported. Returns an exit status; 1 with err when the check itself failed. */
+static int check_written(const CompiledModel *m, const TransformArgs *a, int *rc, char *err,
+                         size_t errcap) {
+    CompiledModel *back = NULL;
+    TfCompare cmp;
+    if (model_load(a->out, &back, err, errcap) ||
+        tf_compare(back, m, a->check, a->seed, 1e-3, 1e-4, &cmp, err, errcap)) {
+        compiled_model_free(back);
+        *rc = EXIT_BAD_INPUT;
+        return 1;
     }
-    if (rejected) rc = EXIT_BAD_INPUT;
-    goto done;
-fail:
-    fprintf(stderr, "itracr transform: %s\n", err);
-done:
+    compiled_model_free(back);
+    if (!a->quiet) {
+        printf(
+            "checked %ld inputs%s: %ld/%ld output positions match (%.2f%%), %ld/%ld whole inputs (%.2f%%); "
+            "%ld positions without a defined output skipped; max |diff| %.3g (outputs up to %.3g)\n",
+            cmp.n_inputs, cmp.exhaustive ? " (every input)" : " (random)", cmp.n_positions_match,
+            cmp.n_positions,
+            100.0 * (double)cmp.n_positions_match / (double)(cmp.n_positions ? cmp.n_positions : 1),
+            cmp.n_inputs_match, cmp.n_inputs,
+            100.0 * (double)cmp.n_inputs_match / (double)(cmp.n_inputs ? cmp.n_inputs : 1),
+            cmp.n_skipped, cmp.max_abs_diff, cmp.max_ref_abs);
+        if (cmp.first_mismatch[0]) printf("first mismatch: %s\n", cmp.first_mismatch);
+    }
+    if (!a->compress && !a->distill && cmp.n_positions_match != cmp.n_positions) {
+        fprintf(stderr,
+                "itracr transform: the transformed model's outputs differ from the input's\n");
+        *rc = EXIT_BAD_INPUT;
+    }
+    return 0;
+}
+
+int cmd_transform(int argc, char **argv) {
+    TransformArgs a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    char err[1024];
+    CompiledModel *m = NULL, *t = NULL;
+    if (model_load(a.path, &m, err, sizeof err)) {
+        fprintf(stderr, "itracr transform: %s\n", err);
+        return EXIT_BAD_INPUT;
+    }
+    bool rejected = false;
+    rc = EXIT_BAD_INPUT;
+    if (transformed(m, &a, &t, &rejected, err, sizeof err) ||
+        model_save(t, a.out, err, sizeof err)) {
+        fprintf(stderr, "itracr transform: %s\n", err);
+    } else {
+        rc = EXIT_OK;
+        if (a.check > 0 && check_written(m, &a, &rc, err, sizeof err))
+            fprintf(stderr, "itracr transform: %s\n", err);
+        if (rejected) rc = EXIT_BAD_INPUT;
+    }
     compiled_model_free(m);
     compiled_model_free(t);
-    compiled_model_free(back);
     return rc;
 }

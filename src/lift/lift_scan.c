@@ -210,166 +210,192 @@ static int owner(const Lift *x, const int *set, int n, bool *mixed) {
     return o;
 }
 
-static int scan_head(Lift *x, int l, int h) {
-    const CompiledModel *m = x->m;
-    const ModelLayer *L = &m->layers[l];
-    int D = x->D, ks = m->key_size, HK = m->num_heads * ks, c0 = h * ks;
+/* One head being read: its layer, column range and the residual dims each of its four
+ * matrices touches. */
+typedef struct HeadScan {
+    const ModelLayer *L;
+    int D, ks, HK, c0; /* residual width, key size, all heads' width, this head's first column */
+    int *qr, *kr, *vr, *oc; /* [D] each: rows of Q, K, V used, columns of O written */
+    int nq, nk, nv, no;
     char where[96];
-    snprintf(where, sizeof where, "layer %d head %d", l, h);
-    /* rows of Q, K, V used by this head, columns of O */
-    int *qr = arena_alloc(&x->a, sizeof(int) * (size_t)D * 4), *kr = qr + D, *vr = kr + D,
-        *oc = vr + D;
-    int nq = 0, nk = 0, nv = 0, no = 0;
+} HeadScan;
+
+/* sum over the head's columns c of a[da][c] * b[db][c] (both [D, HK]) */
+static double head_dot(const HeadScan *hs, const double *a, int da, const double *b, int db) {
+    double s = 0;
+    for (int c = 0; c < hs->ks; c++)
+        s += a[(size_t)da * hs->HK + hs->c0 + c] * b[(size_t)db * hs->HK + hs->c0 + c];
+    return s;
+}
+
+/* sum over c of V[dv][c] * O[c][d_out], the OV map's entry */
+static double head_ov(const HeadScan *hs, int dv, int d_out) {
+    double w = 0;
+    for (int c = 0; c < hs->ks; c++)
+        w += hs->L->v[(size_t)dv * hs->HK + hs->c0 + c] *
+             hs->L->o[(size_t)(hs->c0 + c) * hs->D + d_out];
+    return w;
+}
+
+static void head_spaces(Lift *x, HeadScan *hs) {
+    const ModelLayer *L = hs->L;
+    int D = hs->D, HK = hs->HK, c0 = hs->c0;
+    hs->qr = arena_alloc(&x->a, sizeof(int) * (size_t)D * 4);
+    hs->kr = hs->qr + D, hs->vr = hs->kr + D, hs->oc = hs->vr + D;
+    hs->nq = hs->nk = hs->nv = hs->no = 0;
     for (int d = 0; d < D; d++) {
         bool q = false, k = false, v = false, o = false;
-        for (int c = 0; c < ks; c++) {
+        for (int c = 0; c < hs->ks; c++) {
             q |= nz(L->q[(size_t)d * HK + c0 + c]);
             k |= nz(L->k[(size_t)d * HK + c0 + c]);
             v |= nz(L->v[(size_t)d * HK + c0 + c]);
             o |= nz(L->o[(size_t)(c0 + c) * D + d]);
         }
-        if (q) qr[nq++] = d;
-        if (k) kr[nk++] = d;
-        if (v) vr[nv++] = d;
-        if (o) oc[no++] = d;
+        if (q) hs->qr[hs->nq++] = d;
+        if (k) hs->kr[hs->nk++] = d;
+        if (v) hs->vr[hs->nv++] = d;
+        if (o) hs->oc[hs->no++] = d;
     }
-    if (!nq && !nk && !nv && !no) return 0;
-        /* bilinear forms B = Wq Wk^T and OV = Wv Wo (invariant to the head's own basis) */
-#define BQK(d, e) bqk(L, HK, c0, ks, d, e)
-#define OV(d, e) ov(L, HK, D, c0, ks, d, e)
-    if (!nk || x->bos < 0) return fail(x, "%s: %s", where, "reads no key directions");
-    bool has_bos = false;
+}
+
+/* The key and query SOps of the head (BOS, `one` set aside). Returns 0 or fail's 1. */
+static int head_qk_sops(Lift *x, HeadScan *hs, int *ks_sop, int *qs_sop) {
+    if (!hs->nk || x->bos < 0) return fail(x, "%s: %s", hs->where, "reads no key directions");
+    bool has_bos = false, mixed;
     int nk0 = 0;
-    for (int i = 0; i < nk; i++) {
-        if (kr[i] == x->bos) has_bos = true;
-        else kr[nk0++] = kr[i];
+    for (int i = 0; i < hs->nk; i++) {
+        if (hs->kr[i] == x->bos) has_bos = true;
+        else hs->kr[nk0++] = hs->kr[i];
     }
-    bool mixed;
-    int ks_sop = owner(x, kr, nk0, &mixed);
-    if (!has_bos || ks_sop < 0 || x->s[ks_sop].numerical || x->s[ks_sop].n != nk0)
-        return fail(x, "%s: %s", where, "its key space is not one categorical SOp plus BOS");
+    *ks_sop = owner(x, hs->kr, nk0, &mixed);
+    if (!has_bos || *ks_sop < 0 || x->s[*ks_sop].numerical || x->s[*ks_sop].n != nk0)
+        return fail(x, "%s: %s", hs->where, "its key space is not one categorical SOp plus BOS");
     int nq0 = 0;
-    for (int i = 0; i < nq; i++)
-        if (qr[i] != x->one && qr[i] != x->bos) qr[nq0++] = qr[i];
+    for (int i = 0; i < hs->nq; i++)
+        if (hs->qr[i] != x->one && hs->qr[i] != x->bos) hs->qr[nq0++] = hs->qr[i];
     /* A predicate that selects nothing leaves the query SOp unidentifiable: the keys stand in
      * (docs/lift.md, identifiability). */
-    int qs_sop = nq0 ? owner(x, qr, nq0, &mixed) : ks_sop;
-    if (qs_sop < 0 || x->s[qs_sop].numerical)
-        return fail(x, "%s: %s", where, "its query space is not one categorical SOp");
-    x->s[ks_sop].used = x->s[qs_sop].used = true;
-    const LSop *K = &x->s[ks_sop], *Q = &x->s[qs_sop];
+    *qs_sop = nq0 ? owner(x, hs->qr, nq0, &mixed) : *ks_sop;
+    if (*qs_sop < 0 || x->s[*qs_sop].numerical)
+        return fail(x, "%s: %s", hs->where, "its query space is not one categorical SOp");
+    x->s[*ks_sop].used = x->s[*qs_sop].used = true;
     if (x->one < 0)
-        return fail(x, "%s: %s", where, "there is no `one` direction for the BOS logit");
-    double bos_logit = 0;
-    for (int c = 0; c < ks; c++)
-        bos_logit += L->q[(size_t)x->one * HK + c0 + c] * L->k[(size_t)x->bos * HK + c0 + c];
+        return fail(x, "%s: %s", hs->where, "there is no `one` direction for the BOS logit");
+    return 0;
+}
+
+/* No query-key weight outside Tracr's: `one` and BOS as queries reach only `one` x BOS, and
+ * no query value attends to BOS directly. */
+static int head_no_stray_qk(Lift *x, const HeadScan *hs, const LSop *K, const LSop *Q) {
+    const ModelLayer *L = hs->L;
+    int extra_q[2] = {x->one, x->bos};
+    for (int e = 0; e < 2; e++) {
+        if (extra_q[e] < 0) continue;
+        for (int ki = -1; ki < K->n; ki++) {
+            int kd = ki < 0 ? x->bos : K->dims[ki];
+            if (extra_q[e] == x->one && kd == x->bos) continue;
+            if (nz(head_dot(hs, L->q, extra_q[e], L->k, kd)))
+                return fail(x, "%s: %s", hs->where,
+                            "`one` or BOS carries a query-key weight Tracr never sets");
+        }
+    }
+    for (int qi = 0; qi < Q->n; qi++)
+        if (nz(head_dot(hs, L->q, Q->dims[qi], L->k, x->bos)))
+            return fail(x, "%s: %s", hs->where, "a query value attends to BOS directly");
+    return 0;
+}
+
+/* The head's selector: its predicate table over (key, query) values, read from the bilinear
+ * form Wq Wk^T (invariant to the head's own basis); *sw when it is a selector width's head
+ * (it copies BOS alone). Returns 0 or fail's 1. */
+static int head_selector(Lift *x, HeadScan *hs, LSel *sel, bool *sw) {
+    const ModelLayer *L = hs->L;
+    int ks_sop, qs_sop;
+    if (head_qk_sops(x, hs, &ks_sop, &qs_sop)) return 1;
+    const LSop *K = &x->s[ks_sop], *Q = &x->s[qs_sop];
+    double bos_logit = head_dot(hs, L->q, x->one, L->k, x->bos);
     /* sel table over (key, query) values, entries 0 or the coldness c */
     double cold = 0;
     unsigned char *tab = arena_alloc(&x->a, (size_t)K->n * (size_t)Q->n);
     double *qk = arena_alloc(&x->a, sizeof(double) * (size_t)K->n * (size_t)Q->n);
     for (int ki = 0; ki < K->n; ki++)
         for (int qi = 0; qi < Q->n; qi++) {
-            double s = 0;
-            for (int c = 0; c < ks; c++)
-                s += L->q[(size_t)Q->dims[qi] * HK + c0 + c] *
-                     L->k[(size_t)K->dims[ki] * HK + c0 + c];
+            double s = head_dot(hs, L->q, Q->dims[qi], L->k, K->dims[ki]);
             qk[ki * Q->n + qi] = s;
             if (nz(s) && cold == 0) cold = s;
         }
     /* a selector width copies BOS alone and gives it the full selection logit
      * (always_attend_to_bos); an aggregate gives BOS half of it */
-    bool sw = nv == 1 && vr[0] == x->bos;
+    *sw = hs->nv == 1 && hs->vr[0] == x->bos;
     if (cold == 0 && nz(bos_logit))
-        cold = sw ? bos_logit : 2 * bos_logit; /* a predicate never true */
-    if (cold == 0 || !near(bos_logit, sw ? cold : cold / 2))
-        return fail(x, "%s: %s", where,
+        cold = *sw ? bos_logit : 2 * bos_logit; /* a predicate never true */
+    if (cold == 0 || !near(bos_logit, *sw ? cold : cold / 2))
+        return fail(x, "%s: %s", hs->where,
                     "the BOS logit is not Tracr's (half the selection logit, or equal to it)");
-    if (cold <= 0) return fail(x, "%s: %s", where, "the selection logit is not positive");
+    if (cold <= 0) return fail(x, "%s: %s", hs->where, "the selection logit is not positive");
     for (int ki = 0; ki < K->n; ki++)
         for (int qi = 0; qi < Q->n; qi++) {
             double s = qk[ki * Q->n + qi];
             if (nz(s) && !near(s, cold))
-                return fail(x, "%s: %s", where,
+                return fail(x, "%s: %s", hs->where,
                             "a query-key entry is neither 0 nor the selection logit");
             tab[ki * Q->n + qi] = nz(s);
         }
-    /* no other query/key pairs may carry weight */
-    for (int i = 0; i < nq; i++)
-        for (int j = 0; j < nk; j++) {
-            (void)i, (void)j;
-        }
-    {
-        int extra_q[2] = {x->one, x->bos};
-        for (int e = 0; e < 2; e++) {
-            if (extra_q[e] < 0) continue;
-            for (int ki = -1; ki < K->n; ki++) {
-                int kd = ki < 0 ? x->bos : K->dims[ki];
-                if (extra_q[e] == x->one && kd == x->bos) continue;
-                double s = 0;
-                for (int c = 0; c < ks; c++)
-                    s += L->q[(size_t)extra_q[e] * HK + c0 + c] * L->k[(size_t)kd * HK + c0 + c];
-                if (nz(s))
-                    return fail(x, "%s: %s", where,
-                                "`one` or BOS carries a query-key weight Tracr never sets");
-            }
-        }
-        for (int qi = 0; qi < Q->n; qi++) {
-            double s = 0;
-            for (int c = 0; c < ks; c++)
-                s += L->q[(size_t)Q->dims[qi] * HK + c0 + c] * L->k[(size_t)x->bos * HK + c0 + c];
-            if (nz(s)) return fail(x, "%s: %s", where, "a query value attends to BOS directly");
-        }
-    }
-    LSel sel = {ks_sop, qs_sop, tab};
-    /* value/output */
-    if (sw) {
-        if (nv != 1 || vr[0] != x->bos || no != 1)
-            return fail(x, "%s: %s", where,
-                        "a selector-width head must copy BOS into one new direction");
-        double w = 0;
-        for (int c = 0; c < ks; c++)
-            w += L->v[(size_t)x->bos * HK + c0 + c] * L->o[(size_t)(c0 + c) * D + oc[0]];
-        if (!near(w, 1))
-            return fail(x, "%s: %s", where, "the selector-width head's BOS copy is not 1");
-        int d = oc[0];
-        if (x->dim_sop[d] >= 0 || x->dim_sw[d] >= 0 || d == x->one || d == x->bos)
-            return fail(x, "%s: %s", where, "writes a direction that is already in use");
-        x->pending[x->n_pending] = sel;
-        x->pending_dim[x->n_pending] = d;
-        x->dim_sw[d] = x->n_pending++;
-        return 0;
-    }
-    int vs_sop = owner(x, vr, nv, &mixed);
+    if (head_no_stray_qk(x, hs, K, Q)) return 1;
+    *sel = (LSel){ks_sop, qs_sop, tab};
+    return 0;
+}
+
+/* A selector width's head: it copies BOS into one new direction, which becomes pending
+ * until its MLP is read. */
+static int head_selector_width(Lift *x, const HeadScan *hs, LSel sel) {
+    if (hs->nv != 1 || hs->vr[0] != x->bos || hs->no != 1)
+        return fail(x, "%s: %s", hs->where,
+                    "a selector-width head must copy BOS into one new direction");
+    if (!near(head_ov(hs, x->bos, hs->oc[0]), 1))
+        return fail(x, "%s: %s", hs->where, "the selector-width head's BOS copy is not 1");
+    int d = hs->oc[0];
+    if (x->dim_sop[d] >= 0 || x->dim_sw[d] >= 0 || d == x->one || d == x->bos)
+        return fail(x, "%s: %s", hs->where, "writes a direction that is already in use");
+    x->pending[x->n_pending] = sel;
+    x->pending_dim[x->n_pending] = d;
+    x->dim_sw[d] = x->n_pending++;
+    return 0;
+}
+
+/* An aggregate's head: the OV map copies the value SOp's directions, in order, into new
+ * ones (categorical), or one numerical direction into one (a mean). */
+static int head_aggregate(Lift *x, HeadScan *hs, int l, LSel sel) {
+    bool mixed;
+    int nv = hs->nv, no = hs->no;
+    int vs_sop = owner(x, hs->vr, nv, &mixed);
     if (vs_sop >= 0 && nv == 1 && no == 1 && !x->s[vs_sop].numerical && x->s[vs_sop].n > 1)
-        vs_sop = split_numerical(x, vr[0]);
-    if (vs_sop < 0) return fail(x, "%s: %s", where, "its value space is not one SOp");
+        vs_sop = split_numerical(x, hs->vr[0]);
+    if (vs_sop < 0) return fail(x, "%s: %s", hs->where, "its value space is not one SOp");
     x->s[vs_sop].used = true;
     const LSop *S = &x->s[vs_sop];
     if (S->n != nv || no != nv)
-        return fail(x, "%s: %s", where, "the value and output spaces differ in size");
-    qsort(oc, (size_t)no, sizeof(int), cmp_int);
+        return fail(x, "%s: %s", hs->where, "the value and output spaces differ in size");
+    qsort(hs->oc, (size_t)no, sizeof(int), cmp_int);
     for (int i = 0; i < nv; i++)
-        for (int j = 0; j < no; j++) {
-            double w = 0;
-            for (int c = 0; c < ks; c++)
-                w += L->v[(size_t)S->dims[i] * HK + c0 + c] * L->o[(size_t)(c0 + c) * D + oc[j]];
-            if (!near(w, i == j ? 1 : 0))
-                return fail(x, "%s: %s", where,
+        for (int j = 0; j < no; j++)
+            if (!near(head_ov(hs, S->dims[i], hs->oc[j]), i == j ? 1 : 0))
+                return fail(x, "%s: %s", hs->where,
                             "the value-output map does not copy values in order");
-        }
     bool num = S->numerical;
     if (num && S->n != 1)
-        return fail(x, "%s: %s", where, "a numerical aggregate of several directions");
+        return fail(x, "%s: %s", hs->where, "a numerical aggregate of several directions");
     int ai = lift_new_sop(x, LS_AGG, num, no, l);
     LSop *A = &x->s[ai];
     A->a = vs_sop;
     A->sel = sel;
-    if (claim(x, ai, oc, no, where)) return 1;
+    if (claim(x, ai, hs->oc, no, hs->where)) return 1;
     if (num) {
         const LSop *S2 = &x->s[vs_sop];
         for (int i = 0; i < S2->n_num; i++)
             if (S2->num[i] != 0 && S2->num[i] != 1)
-                return fail(x, "%s: %s", where, "a numerical mean of values other than 0 and 1");
+                return fail(x, "%s: %s", hs->where,
+                            "a numerical mean of values other than 0 and 1");
         double *v = malloc(sizeof(double) * (size_t)(S2->n_num * x->N + 1));
         int k = 0;
         for (int i = 0; i < S2->n_num; i++)
@@ -378,8 +404,20 @@ static int scan_head(Lift *x, int l, int h) {
         free(v);
     }
     return 0;
-#undef BQK
-#undef OV
+}
+
+static int scan_head(Lift *x, int l, int h) {
+    const CompiledModel *m = x->m;
+    HeadScan hs = {.L = &m->layers[l], .D = x->D, .ks = m->key_size};
+    hs.HK = m->num_heads * hs.ks;
+    hs.c0 = h * hs.ks;
+    snprintf(hs.where, sizeof hs.where, "layer %d head %d", l, h);
+    head_spaces(x, &hs);
+    if (!hs.nq && !hs.nk && !hs.nv && !hs.no) return 0;
+    LSel sel = {0};
+    bool sw = false;
+    if (head_selector(x, &hs, &sel, &sw)) return 1;
+    return sw ? head_selector_width(x, &hs, sel) : head_aggregate(x, &hs, l, sel);
 }
 
 /* ---- MLPs ------------------------------------------------------------------------------ */
