@@ -49,9 +49,10 @@ const char *json_duplicate_key(const cJSON *obj);
 /* 1 if s[0..n) is well-formed UTF-8 (no overlong forms, no surrogates, <= U+10FFFF). */
 int json_utf8_valid(const char *s, size_t n);
 
-/* Appends s[0..n) as a JSON string literal, quotes included: '"', '\\' and control
- * characters are escaped, other UTF-8 is copied as is. Returns 0, or -1 when s is not valid
- * UTF-8 (each bad byte is then written as U+FFFD, so the output is still valid JSON). */
+/* Appends s[0..n) as a JSON string literal, quotes included, escaped by cJSON's own printer
+ * ('"', '\\' and control characters; other UTF-8 is copied as is). A NUL byte is written as
+ * \u0000 and the text after it kept. Returns 0, or -1 when s is not valid UTF-8 (each bad
+ * byte is then written as U+FFFD, so the output is still valid UTF-8 and valid JSON). */
 int json_write_string(StrBuf *b, const char *s, size_t n);
 
 /* ---- numbers: one format for every JSON writer ---------------------------------------
