@@ -250,6 +250,26 @@ static void test_write_string_unsafe(void) {
     sb_free(&b);
 }
 
+/* json_shortest_text rewrites only fractional/exponent numbers outside strings; the layout,
+ * strings (escaped quotes included) and integers of any size stay as written. */
+static void test_shortest_text(void) {
+    char *t =
+        json_shortest_text("{\"a\": 0.10000000000000001,\n \"s\": \"x\\\" 0.20000000000000001\","
+                           " \"n\": [18446744073709551615, -2.5E+3, 1e400, 7]}");
+    CHECK(t != NULL);
+    if (t)
+        CHECK_STR(t, "{\"a\": 0.1,\n \"s\": \"x\\\" 0.20000000000000001\", \"n\": "
+                     "[18446744073709551615, -2500, 1e400, 7]}");
+    free(t);
+    t = json_shortest_text("[0.00020000000000000001]");
+    CHECK(t && strcmp(t, "[0.0002]") == 0);
+    free(t);
+    CHECK(json_shortest_text("0.10000000000000001") == NULL); /* not an object or array */
+    CHECK(json_shortest_text("models/meta-small.safetensors") == NULL);
+    CHECK(json_shortest_text("{\"a\": 1") == NULL);
+    CHECK(json_shortest_text(NULL) == NULL);
+}
+
 /* json_number_text against an independent reference: the text reads back as the same
  * double, and no shorter %.*g text does (brute force over every precision below). */
 static void check_shortest(double v) {
@@ -324,6 +344,7 @@ int main(void) {
     RUN(test_write_string);
     RUN(test_write_string_is_cjson);
     RUN(test_write_string_unsafe);
+    RUN(test_shortest_text);
     RUN(test_number);
     TEST_END();
 }

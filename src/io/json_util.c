@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,4 +278,40 @@ cJSON *json_number(double v) {
     char buf[JSON_NUMBER_CAP];
     json_number_text(v, buf);
     return cJSON_CreateRaw(buf);
+}
+
+/* A textual rewrite, not parse and print: the layout, the strings and integers of any size
+ * (a 64-bit seed is not a double) stay as written; only fractional and exponent numbers
+ * change, to the shortest text of the double they read as. */
+char *json_shortest_text(const char *text) {
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    bool ok = j && (cJSON_IsObject(j) || cJSON_IsArray(j));
+    cJSON_Delete(j);
+    if (!ok) return NULL;
+    StrBuf b;
+    sb_init(&b);
+    sb_append(&b, "");
+    for (const char *p = text; *p;) {
+        if (*p == '"') { /* a string, escapes included, copied as is */
+            const char *q = p + 1;
+            while (*q && *q != '"') q += (*q == '\\' && q[1]) ? 2 : 1;
+            if (*q) q++;
+            sb_appendn(&b, p, (size_t)(q - p));
+            p = q;
+        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            size_t n = strspn(p, "+-.0123456789eE");
+            double v = strtod(p, NULL);
+            if (strcspn(p, ".eE") < n && isfinite(v)) { /* 1e400 stays, not "null" */
+                char buf[JSON_NUMBER_CAP];
+                json_number_text(v, buf);
+                sb_append(&b, buf);
+            } else {
+                sb_appendn(&b, p, n);
+            }
+            p += n;
+        } else {
+            sb_appendn(&b, p++, 1);
+        }
+    }
+    return sb_take(&b);
 }

@@ -65,5 +65,11 @@ void json_write_number(StrBuf *b, double v);
 /* A cJSON item that prints as json_number_text(v) (cJSON's own printer writes %.17g when
  * %.15g does not read back, e.g. 0.10000000000000001). */
 cJSON *json_number(double v);
+/* text, when it is a JSON object or array, with every number that has a fraction or an
+ * exponent rewritten as json_number_text; everything else (layout, strings, integers) as
+ * written. For showing JSON written by others, or by older versions that used %.17g
+ * (0.00050000000000000001 becomes 0.0005). Returns a string to free(), or NULL when text is
+ * not a JSON object or array. */
+char *json_shortest_text(const char *text);
 
 #endif
