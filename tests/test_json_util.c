@@ -163,6 +163,113 @@ static void test_write_string(void) {
     sb_free(&b);
 }
 
+/* json_write_string is cJSON's printer: byte for byte the same text as cJSON_PrintUnformatted
+ * of the string, over random strings of control characters, quotes, backslashes, ASCII and
+ * multi-byte UTF-8 (NUL-free and valid: the two cases cJSON cannot take are tested below). */
+static void test_write_string_is_cjson(void) {
+    static const char *pieces[] = {"\"",
+                                   "\\",
+                                   "\n",
+                                   "\t",
+                                   "\r",
+                                   "\b",
+                                   "\f",
+                                   "\x01",
+                                   "\x1f",
+                                   "\x7f",
+                                   "/",
+                                   "a",
+                                   "Z",
+                                   " ",
+                                   "\xc3\xa9",
+                                   "\xe2\x80\xa8",
+                                   "\xe2\x82\xac",
+                                   "\xf0\x9f\x98\x80",
+                                   "<",
+                                   "</script>"};
+    uint64_t x = 88172645463325252ULL;
+    for (int t = 0; t < 2000; t++) {
+        char in[400];
+        size_t n = 0;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int k = (int)(x % 40);
+        for (int i = 0; i < k; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            const char *p = pieces[x % (sizeof pieces / sizeof pieces[0])];
+            memcpy(in + n, p, strlen(p));
+            n += strlen(p);
+        }
+        in[n] = '\0';
+        StrBuf b;
+        sb_init(&b);
+        CHECK(json_write_string(&b, in, n) == 0);
+        cJSON *it = cJSON_CreateString(in);
+        char *ref = cJSON_PrintUnformatted(it);
+        CHECK_MSG(b.s && ref && strcmp(b.s, ref) == 0, "case %d: %s vs %s", t, b.s, ref);
+        cJSON_free(ref);
+        cJSON_Delete(it);
+        sb_free(&b);
+    }
+}
+
+/* What cJSON cannot take. Invalid UTF-8 (each kind json_utf8_valid refuses) becomes U+FFFD per
+ * bad byte, the call returns -1, and the output is still valid UTF-8 and valid JSON that
+ * keeps the good text around it; a NUL byte is written as \u0000 and the text after it is
+ * kept (cJSON alone would stop at the NUL). */
+static void test_write_string_unsafe(void) {
+    static const struct {
+        const char *in, *want;
+    } bad[] = {
+        {"a\xc0\x80z", "\"a\xef\xbf\xbd\xef\xbf\xbdz\""},                 /* overlong NUL */
+        {"a\xed\xa0\x80z", "\"a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz\""}, /* surrogate */
+        {"\xf4\x90\x80\x80",
+         "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""}, /* > U+10FFFF */
+        {"\x80", "\"\xef\xbf\xbd\""},                             /* lone continuation */
+        {"x\xe2\x82", "\"x\xef\xbf\xbd\xef\xbf\xbd\""},           /* truncated at the end */
+        {"\xc3\x28\"", "\"\xef\xbf\xbd(\\\"\""},                  /* bad continuation */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        StrBuf b;
+        sb_init(&b);
+        CHECK_MSG(json_write_string(&b, bad[i].in, strlen(bad[i].in)) == -1, "case %zu", i);
+        CHECK_MSG(b.s && strcmp(b.s, bad[i].want) == 0, "case %zu: %s", i, b.s);
+        CHECK(b.s && json_utf8_valid(b.s, b.len));
+        cJSON *j = b.s ? cJSON_Parse(b.s) : NULL;
+        CHECK_MSG(j && cJSON_IsString(j), "case %zu", i);
+        cJSON_Delete(j);
+        sb_free(&b);
+    }
+    StrBuf b;
+    sb_init(&b);
+    CHECK(json_write_string(&b, "a\0b\"\0", 5) == 0);
+    CHECK_STR(b.s, "\"a\\u0000b\\\"\\u0000\"");
+    sb_free(&b);
+    sb_init(&b);
+    CHECK(json_write_string(&b, "\0", 1) == 0);
+    CHECK_STR(b.s, "\"\\u0000\"");
+    sb_free(&b);
+}
+
+/* json_shortest_text rewrites only fractional/exponent numbers outside strings; the layout,
+ * strings (escaped quotes included) and integers of any size stay as written. */
+static void test_shortest_text(void) {
+    char *t =
+        json_shortest_text("{\"a\": 0.10000000000000001,\n \"s\": \"x\\\" 0.20000000000000001\","
+                           " \"n\": [18446744073709551615, -2.5E+3, 1e400, 7]}");
+    CHECK(t != NULL);
+    if (t)
+        CHECK_STR(t, "{\"a\": 0.1,\n \"s\": \"x\\\" 0.20000000000000001\", \"n\": "
+                     "[18446744073709551615, -2500, 1e400, 7]}");
+    free(t);
+    t = json_shortest_text("[0.00020000000000000001]");
+    CHECK(t && strcmp(t, "[0.0002]") == 0);
+    free(t);
+    CHECK(json_shortest_text("0.10000000000000001") == NULL); /* not an object or array */
+    CHECK(json_shortest_text("models/meta-small.safetensors") == NULL);
+    CHECK(json_shortest_text("{\"a\": 1") == NULL);
+    CHECK(json_shortest_text(NULL) == NULL);
+}
+
 /* json_number_text against an independent reference: the text reads back as the same
  * double, and no shorter %.*g text does (brute force over every precision below). */
 static void check_shortest(double v) {
@@ -235,6 +342,9 @@ int main(void) {
     RUN(test_getters);
     RUN(test_utf8);
     RUN(test_write_string);
+    RUN(test_write_string_is_cjson);
+    RUN(test_write_string_unsafe);
+    RUN(test_shortest_text);
     RUN(test_number);
     TEST_END();
 }

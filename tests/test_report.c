@@ -17,6 +17,12 @@
 #define N_SYN 48
 
 static const char *EVIL = "<script>alert('x')</script> & \"q\"";
+static const char *LONG_JSON =
+    "{\"lr\":0.00050000000000000001,\"lr_min\":5.0000000000000002e-05,\"seed\":18446744073709551615,"
+    "\"note\":\"strings stay as written\",\"w\":[0.10000000000000001,2,-1e-07]}";
+static const char *LONG_PATH =
+    "/data/runs/a-rather-long-experiment-name-without-any-spaces/and/a/deep/folder/structure/"
+    "that/goes/on/and/on/well/past/the/width/of/the/page/checkpoint-000000008900.safetensors";
 
 /* A tag-balance check: every element opened is closed in order, except void elements and
  * self-closed ones. Text must not contain a raw '<' that starts something else than a tag,
@@ -105,7 +111,7 @@ typedef struct Syn {
     int n_ex;
     TrainLog log;
     ReportClassic classics[4];
-    ReportKV kv[6];
+    ReportKV kv[8];
     ReportInput in;
 } Syn;
 
@@ -182,6 +188,9 @@ static int build_syn(Syn *s) {
     s->kv[3] = (ReportKV){"meta-model", "6 layers, d_model 256"};
     s->kv[4] = (ReportKV){"decoding", "beam 4"};
     s->kv[5] = (ReportKV){"note", EVIL};
+    /* JSON written with %.17g (an older training config), and a long unbreakable path */
+    s->kv[6] = (ReportKV){"training config", LONG_JSON};
+    s->kv[7] = (ReportKV){"dataset path", LONG_PATH};
     s->in.title = "itracr evaluation (synthetic)";
     s->in.decoded = &s->dec;
     s->in.teacher = &s->tf;
@@ -190,7 +199,7 @@ static int build_syn(Syn *s) {
     s->in.n_examples = s->n_ex;
     s->in.log = &s->log;
     s->in.settings = s->kv;
-    s->in.n_settings = 6;
+    s->in.n_settings = 8;
     s->in.classics = s->classics;
     s->in.n_classics = 4;
     return 0;
@@ -218,6 +227,15 @@ static void test_html_report(void) {
     CHECK(strstr(h, "<script") == NULL);
     CHECK(strstr(h, "http://") == NULL && strstr(h, "https://") == NULL);
     CHECK(strstr(h, "<link") == NULL && strstr(h, "src=") == NULL);
+    /* settings: JSON floats in their shortest form, integers and strings as written */
+    CHECK(strstr(h, "{&quot;lr&quot;:0.0005,&quot;lr_min&quot;:5e-05,&quot;seed&quot;:"
+                    "18446744073709551615,&quot;note&quot;:&quot;strings stay as written&quot;,"
+                    "&quot;w&quot;:[0.1,2,-1e-07]}") != NULL);
+    CHECK(strstr(h, "0.00050000000000000001") == NULL);
+    CHECK(strstr(h, LONG_PATH) != NULL);
+    /* the settings table cannot widen the page: fixed layout, values wrap anywhere */
+    CHECK(strstr(h, "#settings-table{table-layout:fixed;width:100%}") != NULL);
+    CHECK(strstr(h, "overflow-wrap:anywhere") != NULL);
     /* the evil strings arrive escaped */
     CHECK(count_of(h, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;") == 3);
     /* sections */

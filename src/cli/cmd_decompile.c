@@ -15,6 +15,7 @@
 #include "eval/search.h"
 #include "gen/program_tokens.h"
 #include "io/atomic_file.h"
+#include "io/json_util.h"
 #include "meta/meta.h"
 #include "rasp/rasp.h"
 
@@ -120,20 +121,22 @@ static void print_json(const RaspProgram *prog, const int16_t *table, const Sear
     cJSON_AddStringToObject(j, "rows", rows ? rows : "");
     cJSON_AddStringToObject(j, "verified", search_verdict_name(r->verdict));
     cJSON_AddStringToObject(j, "verified_line", verdict_line(r, line, sizeof line));
-    cJSON_AddNumberToObject(j, "disagree", (double)r->n_disagree);
-    cJSON_AddNumberToObject(j, "inputs", (double)r->n_inputs);
+    cJSON_AddItemToObject(j, "disagree", json_number((double)r->n_disagree));
+    cJSON_AddItemToObject(j, "inputs", json_number((double)r->n_inputs));
     cJSON_AddBoolToObject(j, "exhaustive", r->exhaustive);
-    cJSON_AddNumberToObject(j, "winner", r->winner);
-    cJSON_AddNumberToObject(j, "tried", r->tried);
-    cJSON_AddNumberToObject(j, "compiled", r->compiled);
-    cJSON_AddNumberToObject(j, "function_checks", r->func_checked);
-    cJSON_AddNumberToObject(j, "score", r->score);
-    cJSON_AddNumberToObject(j, "ms", r->ms);
+    cJSON_AddItemToObject(j, "winner", json_number(r->winner));
+    cJSON_AddItemToObject(j, "tried", json_number(r->tried));
+    cJSON_AddItemToObject(j, "compiled", json_number(r->compiled));
+    cJSON_AddItemToObject(j, "function_checks", json_number(r->func_checked));
+    cJSON_AddItemToObject(j, "score", json_number(r->score));
+    cJSON_AddItemToObject(j, "ms", json_number(r->ms));
     cJSON_AddBoolToObject(j, "out_of_budget", r->out_of_budget);
-    cJSON_AddNumberToObject(j, "max_candidates", o->max_candidates);
-    cJSON_AddNumberToObject(j, "budget_ms", o->budget_ms);
+    cJSON_AddItemToObject(j, "max_candidates", json_number(o->max_candidates));
+    cJSON_AddItemToObject(j, "budget_ms", json_number(o->budget_ms));
     cJSON_AddStringToObject(j, "order", meta_cand_mode_name(o->cands.mode));
-    cJSON_AddNumberToObject(j, "seed", (double)o->cands.seed);
+    char seed[24]; /* exact: a seed above 2^53 is not a double */
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->cands.seed);
+    cJSON_AddItemToObject(j, "seed", cJSON_CreateRaw(seed));
     if (r->detail[0]) cJSON_AddStringToObject(j, "detail", r->detail);
     if (ood[0]) cJSON_AddStringToObject(j, "ood", ood);
     char *out = cJSON_PrintUnformatted(j);

@@ -503,9 +503,12 @@ static int settings_kv(const EvalArgs *a, const EvalState *s, SettingsText *t, R
     snprintf(t->time, sizeof t->time, "%.1f s", s->rr.seconds);
     snprintf(t->params, sizeof t->params, "%zu", s->mm.lay.n_params);
     snprintf(t->step, sizeof t->step, "%ld", s->mm.step);
+    char rtol[JSON_NUMBER_CAP], atol[JSON_NUMBER_CAP]; /* %g would cut them to 6 digits */
+    json_number_text(eq->rtol, rtol);
+    json_number_text(eq->atol, atol);
     snprintf(t->equiv, sizeof t->equiv,
-             "exhaustive up to %ld inputs, else %d random (seed %llu); rtol %g, atol %g",
-             eq->max_exhaustive, eq->n_random, (unsigned long long)eq->seed, eq->rtol, eq->atol);
+             "exhaustive up to %ld inputs, else %d random (seed %llu); rtol %s, atol %s",
+             eq->max_exhaustive, eq->n_random, (unsigned long long)eq->seed, rtol, atol);
     ReportKV all[] = {
         {"meta-model checkpoint", a->meta},
         {"meta-model config", s->mcfg_json ? s->mcfg_json : ""},

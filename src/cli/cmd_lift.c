@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "compiler/model.h"
 #include "io/atomic_file.h"
+#include "io/json_util.h"
 #include "lift/lift.h"
 
 static const char *usage =
@@ -32,15 +33,14 @@ static const char *usage =
     "\n"
     "Exit status: 0 lifted and verified, 1 refused, not verified or bad input, 2 usage.\n";
 
+/* A JSON string through the project's one escaper (io/json_util.h: cJSON's, with invalid
+ * UTF-8 replaced, so that a refusal naming an odd file still prints as valid JSON). */
 static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
-        else if (*s == '\n') fputs("\\n", f);
-        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
-        else fputc(*s, f);
-    }
-    fputc('"', f);
+    StrBuf b;
+    sb_init(&b);
+    json_write_string(&b, s, strlen(s));
+    fputs(b.s, f);
+    sb_free(&b);
 }
 
 int cmd_lift(int argc, char **argv) {

@@ -1,20 +1,42 @@
 /* A hash of a compiled model for de-duplicating a dataset: two programs whose compiled
  * models are the same up to the naming of residual directions, the order of hidden units,
- * the order of heads in a layer and the basis inside a head get the same hash.
+ * the order of heads in a layer and the order of directions inside a head get the same hash.
+ * (The bilinear forms below do not see a head's internal basis at all, but the canonical
+ * residual order reads the multiset of each Q, K, V row and O column, which a rotation inside
+ * a head changes. Directions whose signatures tie keep the model's order, so some residual
+ * permutations change the hash: tests/test_model_hash.c measures how many.)
  *
  * Hashed: the config, the token of each embedding row and the value of each unembedding
- * column (the encoders), and the weights rounded to 2^-16, with residual directions in
- * wt_residual_order's name-independent order; per layer, each head as its bilinear forms
- * Q_h K_h^T and V_h O_h ([D, D], invariant to the head's internal basis) and each MLP hidden
- * unit as its (W1 column, W2 row); heads and units enter as multisets. Residual labels,
- * layer info and the program source are never read. */
+ * column (the encoders, under Python equality: True, 1 and 1.0 alike), and the weights
+ * rounded to 2^-16, with residual directions in wt_residual_order's name-independent order;
+ * per layer, each head as its bilinear forms Q_h K_h^T and V_h O_h ([D, D], invariant to the
+ * head's internal basis) and each MLP hidden unit as its (W1 column, W2 row); heads and units
+ * enter as multisets. Residual labels, layer info and the program source are never read.
+ *
+ * Construction (every digest is XXH3-128 over a canonical little-endian byte encoding, with a
+ * seed per role):
+ *   head  = XXH3_128(n_qk, (i, k, q)..., n_ov, (i, k, q)...)   nonzero entries, canonical order
+ *   unit  = XXH3_128((i, 0|1, q)...)                            W1 column, W2 row entries
+ *   heads = XXH3_128(sorted head digests), units = XXH3_128(sorted unit digests)
+ *   model = XXH3_128(version, config, encoders, embeddings, unembedding, per layer heads, units)
+ * (all-zero heads and units are left out; they do not change what the model computes).
+ * Collision argument: each encoding is injective (fixed-width fields, lengths given by a count
+ * or by the config that precedes them), and sorting makes a multiset's encoding a function of
+ * the multiset alone. So two models of different classes have different top-level inputs, or
+ * equal top-level inputs only because two different member or multiset inputs gave the same
+ * digest: equal hashes need an XXH3-128 collision among the 2 + L(2 + H + M) digests of each
+ * model. For N models of k digests each that is at most about (Nk)^2 / 2^129 for inputs that
+ * are not crafted against XXH3 (1e7 models x 1e3 digests: ~1.5e-19). Summing member hashes,
+ * as an earlier version did, gave no such bound: a sum of many 64-bit words can be matched by
+ * another multiset without any collision of the members. XXH3 is not a cryptographic hash;
+ * the datasets hashed here are generated, not adversarial. */
 #ifndef ITRACR_DATA_MODEL_HASH_H
 #define ITRACR_DATA_MODEL_HASH_H
 #include <stdint.h>
 
 #include "compiler/model.h"
 
-/* out[2]: two independent 64-bit hashes (128 bits). Returns 0, or -1 on OOM. */
+/* out[0], out[1]: the low and high 64 bits of the model digest. Returns 0, or -1 on OOM. */
 int model_hash128(const CompiledModel *m, uint64_t out[2]);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "io/json_util.h"
 #include "lift/lift.h"
 
 int decomp_method_parse(const char *s, DecompMethod *m) {
@@ -39,11 +40,11 @@ static void print_json(const LiftResult *r, double ms) {
     cJSON_AddStringToObject(j, "verdict", r->verdict);
     cJSON_AddBoolToObject(j, "canonicalised", r->canonical);
     cJSON_AddBoolToObject(j, "weights_equal", r->weights_equal);
-    cJSON_AddNumberToObject(j, "inputs", r->n_inputs);
+    cJSON_AddItemToObject(j, "inputs", json_number(r->n_inputs));
     cJSON_AddBoolToObject(j, "exhaustive", r->exhaustive);
-    cJSON_AddNumberToObject(j, "functions", r->n_functions);
-    cJSON_AddNumberToObject(j, "named", r->n_named);
-    cJSON_AddNumberToObject(j, "ms", ms);
+    cJSON_AddItemToObject(j, "functions", json_number(r->n_functions));
+    cJSON_AddItemToObject(j, "named", json_number(r->n_named));
+    cJSON_AddItemToObject(j, "ms", json_number(ms));
     char *out = cJSON_PrintUnformatted(j);
     if (out) printf("%s\n", out);
     free(out);

@@ -8,6 +8,7 @@
 #include "eval/report.h"
 #include "eval/svg.h"
 #include "io/atomic_file.h"
+#include "io/json_util.h"
 #include "rasp/rasp.h"
 
 #define esc svg_escape
@@ -44,7 +45,13 @@ static const char k_css[] =
     "max-width:560px;overflow:auto;white-space:pre-wrap}"
     ".charts{display:flex;flex-wrap:wrap;gap:14px}.charts svg{border:1px solid #e2e8f0;border-radius:8px}"
     ".muted{color:#64748b}.detail{font-size:12px;color:#475569;margin:4px 0}"
-    ".grid3{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px}";
+    ".grid3{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px}"
+    /* long values (paths, one-line JSON) wrap anywhere inside a fixed-width table */
+    ".settings-wrap{max-width:100%;overflow-x:auto}"
+    "#settings-table{table-layout:fixed;width:100%}"
+    "#settings-table th{width:190px}"
+    "#settings-table td{overflow-wrap:anywhere;word-break:break-word;white-space:pre-wrap;"
+    "font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}";
 
 const char *report_verdict(bool exact, EvalFunc func) {
     if (exact) return "exact";
@@ -452,15 +459,19 @@ static void settings(StrBuf *b, const ReportInput *in) {
         sb_append(b, "<p class=\"muted\">none given</p></section>");
         return;
     }
-    sb_append(b, "<table id=\"settings-table\"><tbody>");
+    /* the wrapper scrolls whatever still cannot wrap, so that the page never widens */
+    sb_append(b, "<div class=\"settings-wrap\"><table id=\"settings-table\"><tbody>");
     for (int i = 0; i < in->n_settings; i++) {
         sb_append(b, "<tr><th>");
         esc(b, in->settings[i].key);
         sb_append(b, "</th><td>");
-        esc(b, in->settings[i].value);
+        /* JSON values (the configs, the generator) may come from files written with %.17g */
+        char *short_json = json_shortest_text(in->settings[i].value);
+        esc(b, short_json ? short_json : in->settings[i].value);
+        free(short_json);
         sb_append(b, "</td></tr>");
     }
-    sb_append(b, "</tbody></table></section>");
+    sb_append(b, "</tbody></table></div></section>");
 }
 
 void report_html(StrBuf *b, const ReportInput *in) {

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,46 +208,50 @@ int json_utf8_valid(const char *s, size_t n) {
     return 1;
 }
 
+/* Appends one NUL-free, valid UTF-8 piece through cJSON's own string printer, without the
+ * quotes it adds. */
+static void write_piece(StrBuf *b, const char *piece) {
+    cJSON *it = cJSON_CreateString(piece);
+    char *text = it ? cJSON_PrintUnformatted(it) : NULL;
+    if (!text) abort(); /* out of memory: StrBuf aborts too, and callers cannot report it */
+    size_t len = strlen(text);
+    if (len >= 2) sb_appendn(b, text + 1, len - 2);
+    cJSON_free(text);
+    cJSON_Delete(it);
+}
+
+/* cJSON does the escaping. What it cannot take is handled first: a NUL byte would end its C
+ * string (the rest would be lost), so the text is printed in NUL-free pieces joined by
+ * \u0000; and it copies bytes >= 0x80 unchecked, so invalid UTF-8 would make invalid JSON:
+ * each bad byte becomes U+FFFD and the call returns -1. */
 int json_write_string(StrBuf *b, const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s;
+    StrBuf piece;
+    sb_init(&piece);
     int rc = 0;
     size_t i = 0;
     sb_append(b, "\"");
-    while (i < n) {
-        unsigned char c = p[i];
-        /* Copy runs of plain characters in one append. */
-        size_t j = i;
-        while (j < n && p[j] >= 0x20 && p[j] < 0x80 && p[j] != '"' && p[j] != '\\') j++;
-        if (j > i) {
-            sb_appendn(b, s + i, j - i);
-            i = j;
-            continue;
-        }
-        if (c >= 0x80) {
-            size_t l = utf8_seq_len(p + i, n - i);
+    for (;;) {
+        piece.len = 0;
+        sb_append(&piece, ""); /* an empty piece is "" too, not NULL */
+        while (i < n && p[i] != 0) {
+            size_t l = p[i] < 0x80 ? 1 : utf8_seq_len(p + i, n - i);
             if (l == 0) {
-                sb_append(b, "\xEF\xBF\xBD"); /* U+FFFD */
+                sb_append(&piece, "\xEF\xBF\xBD"); /* U+FFFD */
                 rc = -1;
                 i++;
             } else {
-                sb_appendn(b, s + i, l);
+                sb_appendn(&piece, s + i, l);
                 i += l;
             }
-            continue;
         }
-        switch (c) {
-        case '"': sb_append(b, "\\\""); break;
-        case '\\': sb_append(b, "\\\\"); break;
-        case '\n': sb_append(b, "\\n"); break;
-        case '\r': sb_append(b, "\\r"); break;
-        case '\t': sb_append(b, "\\t"); break;
-        case '\b': sb_append(b, "\\b"); break;
-        case '\f': sb_append(b, "\\f"); break;
-        default: sb_printf(b, "\\u%04x", c); break;
-        }
+        write_piece(b, piece.s);
+        if (i >= n) break;
+        sb_append(b, "\\u0000");
         i++;
     }
     sb_append(b, "\"");
+    sb_free(&piece);
     return rc;
 }
 
@@ -273,4 +278,40 @@ cJSON *json_number(double v) {
     char buf[JSON_NUMBER_CAP];
     json_number_text(v, buf);
     return cJSON_CreateRaw(buf);
+}
+
+/* A textual rewrite, not parse and print: the layout, the strings and integers of any size
+ * (a 64-bit seed is not a double) stay as written; only fractional and exponent numbers
+ * change, to the shortest text of the double they read as. */
+char *json_shortest_text(const char *text) {
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    bool ok = j && (cJSON_IsObject(j) || cJSON_IsArray(j));
+    cJSON_Delete(j);
+    if (!ok) return NULL;
+    StrBuf b;
+    sb_init(&b);
+    sb_append(&b, "");
+    for (const char *p = text; *p;) {
+        if (*p == '"') { /* a string, escapes included, copied as is */
+            const char *q = p + 1;
+            while (*q && *q != '"') q += (*q == '\\' && q[1]) ? 2 : 1;
+            if (*q) q++;
+            sb_appendn(&b, p, (size_t)(q - p));
+            p = q;
+        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            size_t n = strspn(p, "+-.0123456789eE");
+            double v = strtod(p, NULL);
+            if (strcspn(p, ".eE") < n && isfinite(v)) { /* 1e400 stays, not "null" */
+                char buf[JSON_NUMBER_CAP];
+                json_number_text(v, buf);
+                sb_append(&b, buf);
+            } else {
+                sb_appendn(&b, p, n);
+            }
+            p += n;
+        } else {
+            sb_appendn(&b, p++, 1);
+        }
+    }
+    return sb_take(&b);
 }

@@ -49,9 +49,10 @@ const char *json_duplicate_key(const cJSON *obj);
 /* 1 if s[0..n) is well-formed UTF-8 (no overlong forms, no surrogates, <= U+10FFFF). */
 int json_utf8_valid(const char *s, size_t n);
 
-/* Appends s[0..n) as a JSON string literal, quotes included: '"', '\\' and control
- * characters are escaped, other UTF-8 is copied as is. Returns 0, or -1 when s is not valid
- * UTF-8 (each bad byte is then written as U+FFFD, so the output is still valid JSON). */
+/* Appends s[0..n) as a JSON string literal, quotes included, escaped by cJSON's own printer
+ * ('"', '\\' and control characters; other UTF-8 is copied as is). A NUL byte is written as
+ * \u0000 and the text after it kept. Returns 0, or -1 when s is not valid UTF-8 (each bad
+ * byte is then written as U+FFFD, so the output is still valid UTF-8 and valid JSON). */
 int json_write_string(StrBuf *b, const char *s, size_t n);
 
 /* ---- numbers: one format for every JSON writer ---------------------------------------
@@ -64,5 +65,11 @@ void json_write_number(StrBuf *b, double v);
 /* A cJSON item that prints as json_number_text(v) (cJSON's own printer writes %.17g when
  * %.15g does not read back, e.g. 0.10000000000000001). */
 cJSON *json_number(double v);
+/* text, when it is a JSON object or array, with every number that has a fraction or an
+ * exponent rewritten as json_number_text; everything else (layout, strings, integers) as
+ * written. For showing JSON written by others, or by older versions that used %.17g
+ * (0.00050000000000000001 becomes 0.0005). Returns a string to free(), or NULL when text is
+ * not a JSON object or array. */
+char *json_shortest_text(const char *text);
 
 #endif

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Renders the evaluation report in a real browser (headless Debian Chromium) and checks that
-# the page loads without errors and shows its tables, charts and headline numbers; also checks
-# `itracr report` (training curves as SVG). Prints "TESTSUM passed=P failed=F" last.
+# the page loads without errors and shows its tables, charts and headline numbers; renders a
+# real `itracr eval` report (models/meta-small.safetensors on a small dataset generated here)
+# and measures in the browser that nothing overflows horizontally and that every float is the
+# shortest text that reads back; also checks `itracr report` (training curves as SVG). Prints
+# "TESTSUM passed=P failed=F" last.
 #
 # Needs $ITRACR (the itracr binary); the synthetic report comes from the test binary next to it
 # ($(dirname $ITRACR)/tests/test_report --emit-html). Chromium is installed with apt-get when
@@ -47,6 +50,43 @@ if [ ! -x "$B/tests/test_report" ]; then
     echo "TESTSUM passed=$pass failed=$fail"; exit 1
 fi
 "$B/tests/test_report" --emit-html "$T/report.html" || bad "could not write the synthetic report"
+
+# a real report: a tiny dataset and the shipped meta-model (a few seconds)
+META="$(dirname "$0")/../../models/meta-small.safetensors"
+REAL=0
+if [ -f "$META" ]; then
+    "$I" gen -n 30 --seed 5 -o "$T/gen" >"$T/gen.out" 2>&1 &&
+        "$I" eval --data "$T/gen" --meta "$META" --n 8 --split train --jobs 1 --seed 1 \
+            -o "$T/real.html" >"$T/eval.out" 2>&1 && REAL=1
+    check "itracr eval writes a real report: $(tail -3 "$T/eval.out" 2>/dev/null)" [ "$REAL" = 1 ]
+else
+    echo "report_browser: no $META: the real-report checks are skipped" >&2
+fi
+
+# Measures a report in the browser: a copy of the page gets a script that writes, into a
+# <pre id="probe">, the page's and the settings section's scrollWidth and clientWidth (at a
+# 1000-pixel window, narrower than the page's 1240-pixel main column) and every float in the
+# page's text that is longer than the shortest text of the same double (so also any with more
+# than 17 significant digits).
+check_layout() { # REPORT NAME
+    local f=$1 name=$2
+    sed 's|</body>|<script>(function(){var o=[],de=document.documentElement,s=document.getElementById("settings");o.push("page "+de.scrollWidth+" "+de.clientWidth);o.push("settings "+(s?s.scrollWidth:-1)+" "+(s?s.clientWidth:-1));function sig(x){x=x.replace(/^-/,"").toLowerCase().split("e")[0].replace(".","").replace(/^0+/,"").replace(/0+$/,"");return Math.max(x.length,1);}var re=/-?[0-9]+[.][0-9]+(?:[eE][-+]?[0-9]+)?/g,t=document.body.innerText,m,b=[],n=0;while((m=re.exec(t))){n++;var v=String(parseFloat(m[0]));if(sig(m[0])>sig(v)\|\|sig(m[0])>17)b.push(m[0]);}o.push("floats "+n+" long "+b.length+" "+b.slice(0,5).join(" "));var p=document.createElement("pre");p.id="probe";p.textContent=o.join("\\n");document.body.appendChild(p);})();</script></body>|' \
+        "$f" > "${f%.html}.probe.html"
+    timeout 120 "$CH" "${FLAGS[@]}" --user-data-dir="$(mktemp -d -p "$T")" --window-size=1000,2000 \
+        --dump-dom "file://${f%.html}.probe.html" >"$T/$name.probe.dom" 2>"$T/$name.probe.log"
+    local probe
+    probe=$(tr '\n' '\a' <"$T/$name.probe.dom" | sed 's/.*<pre id="probe">//; s/<\/pre>.*//' | tr '\a' '\n')
+    read -r _ psw pcw < <(grep '^page ' <<<"$probe")
+    read -r _ ssw scw < <(grep '^settings ' <<<"$probe")
+    read -r _ nfl _ nlong rest < <(grep '^floats ' <<<"$probe")
+    local page_ok=0 set_ok=0 fl_ok=0
+    [ -n "${psw:-}" ] && [ -n "${pcw:-}" ] && [ "$psw" -le "$pcw" ] && page_ok=1
+    [ -n "${ssw:-}" ] && [ -n "${scw:-}" ] && [ "$ssw" -gt 0 ] && [ "$ssw" -le "$scw" ] && set_ok=1
+    [ -n "${nlong:-}" ] && [ "$nlong" = 0 ] && [ "${nfl:-0}" -gt 0 ] && fl_ok=1
+    check "$name report: the page overflows horizontally (scrollWidth ${psw:-?}, clientWidth ${pcw:-?})" [ $page_ok = 1 ]
+    check "$name report: the settings table overflows its section (scrollWidth ${ssw:-?}, clientWidth ${scw:-?})" [ $set_ok = 1 ]
+    check "$name report: floats not in their shortest form (${nlong:-?} of ${nfl:-?}): ${rest:-}" [ $fl_ok = 1 ]
+}
 
 find_chromium() { command -v chromium || command -v chromium-browser || true; }
 CH=$(find_chromium)
@@ -103,5 +143,7 @@ else
         bad "no PNG screenshot"
     fi
     [ -n "${REPORT_SHOT:-}" ] && cp "$T/shot.png" "$REPORT_SHOT" && cp "$T/report.html" "${REPORT_SHOT%.png}.html"
+    [ "$REAL" = 1 ] && check_layout "$T/real.html" real
+    check_layout "$T/report.html" synthetic
 fi
 finish

@@ -12,6 +12,12 @@ b=$("$I" forward "$T/sf2.safetensors" --input "2 4 2 1")
 [ "$a" = "$b" ] && [ "$a" = "2 2 4 1" ] && ok || bad "lifted program outputs '$b' vs '$a'"
 r=$("$I" run "$T/sf.rasp" --input "2 4 2 1") && [ "$r" = "2 2 4 1" ] && ok || bad "lifted program runs: '$r'"
 j=$("$I" lift "$T/sf.safetensors" --json 2>/dev/null) && [[ "$j" == *'"verified": true'* ]] && ok || bad "lift --json: $j"
+# the program in --json (escaped by json_write_string) reads back as the very text lift prints
+"$I" lift "$T/sf.safetensors" 2>/dev/null > "$T/plain.rasp"
+if command -v python3 >/dev/null; then
+    printf '%s' "$j" | python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)["program"])' > "$T/json.rasp" &&
+        cmp -s "$T/plain.rasp" "$T/json.rasp" && ok || bad "lift --json program differs from lift's"
+fi
 t=$("$I" lift "$T/sf.safetensors" --tables 2>/dev/null) && [[ "$t" == *"}[(x, y)]"* ]] && ok || bad "lift --tables prints tables"
 "$I" lift --help | grep -q "usage: itracr lift" && ok || bad "lift --help"
 "$I" lift >/dev/null 2>&1; [ $? = 2 ] && ok || bad "lift without a model: usage error"

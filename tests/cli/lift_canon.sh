@@ -45,6 +45,23 @@ if [ -f "$META" ]; then
     j=$("$I" decompile "$T/rv.safetensors" --meta "$META" --method meta --json 2>/dev/null)
     j=$("$I" decompile "$T/in.safetensors" --meta "$META" --method meta --json 2>/dev/null)
     [[ "$j" != *'"method"'* && "$j" != *'"ood"'* && "$j" == *'"rows":'* ]] && ok || bad "decompile --method meta --json changed: $j"
+    # every number is json_number_text's shortest round-trip text (the score is
+    # -1.411942456092902, which cJSON's printer wrote as -1.4119424560929019)
+    if command -v python3 >/dev/null; then
+        printf '%s' "$j" | python3 -c '
+import json, sys
+def digits(t):
+    m = t.lstrip("-").split("e")[0].split("E")[0].replace(".", "").lstrip("0").rstrip("0")
+    return max(len(m), 1)
+bad = []
+def num(t):
+    r = repr(float(t))
+    if float(r) != float(t) or digits(t) > digits(r): bad.append(t)
+    return float(t)
+d = json.loads(sys.stdin.read(), parse_float=num)
+if bad or not isinstance(d.get("score"), float): sys.exit("not shortest: %s" % bad)
+' && ok || bad "decompile --json numbers are not the shortest round-trip text: $j"
+    fi
 fi
 # a compressed residual stream is not an orthogonal change of basis: refused with a reason
 "$I" transform "$T/rv.safetensors" --compress 20 --steps 30 -o "$T/cmp.safetensors" >/dev/null 2>&1 || bad "compress"
