@@ -50,8 +50,10 @@ typedef struct BertW {
  * program's text (self-describing files; "" when unknown). */
 typedef struct BertVocab {
     Value *tokens; /* [V] */
+    int n_tokens;  /* V */
     int bos_id, pad_id;
     Value *outputs;     /* [C] */
+    int n_outputs;      /* C */
     int max_seq_len;    /* N = P - 1 */
     const char *source; /* the RASP task, "" when unknown */
     const char *task;   /* its file name, "" when unknown */
