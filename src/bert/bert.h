@@ -88,6 +88,8 @@ void bert_bind(const BertConfig *cfg, double *p, BertW *w, BertLayerW *layers);
 /* HF's initialisation: N(0, 0.02) matrices and embeddings, LN gains 1, biases 0 (seeded). */
 void bert_init(BertModel *m, uint64_t seed);
 void bert_free(BertModel *m);
+/* Copies voc (arrays and strings) into m's arena as m->voc. */
+void bert_set_vocab(BertModel *m, const BertVocab *voc);
 
 /* ---- layers (bert_layers.c), exposed for the finite-difference tests ------------------- */
 /* y [R, out] = x [R, in] W^T + b, W [out, in], b [out] (may be NULL). */
@@ -147,7 +149,12 @@ typedef struct BertTask {
  * else on max_inputs seeded random ones. 0, or 1 with a message. */
 int bert_task_load(const char *path, long max_inputs, uint64_t seed, BertTask *t, char *err,
                    size_t errcap);
+/* The same from text (path names it in messages; NULL text: read path). */
+int bert_task_load_text(const char *path, const char *text, long max_inputs, uint64_t seed,
+                        BertTask *t, char *err, size_t errcap);
 void bert_task_free(BertTask *t);
+/* 0 when m's word rows, classes and positions are the task's (value by value), else 1. */
+int bert_task_fits(const BertModel *m, const BertTask *t, char *err, size_t errcap);
 
 /* ---- training and evaluation (bert_train.c) -------------------------------------------- */
 typedef struct BertTrainOptions {

@@ -154,3 +154,15 @@ void bert_free(BertModel *m) {
     m->params = NULL;
     arena_free(&m->arena);
 }
+
+void bert_set_vocab(BertModel *m, const BertVocab *voc) {
+    BertVocab *v = &m->voc;
+    *v = *voc;
+    v->tokens = arena_alloc(&m->arena, sizeof(Value) * (size_t)voc->n_tokens);
+    v->outputs = arena_alloc(&m->arena, sizeof(Value) * (size_t)voc->n_outputs);
+    if (!v->tokens || !v->outputs) abort();
+    memcpy(v->tokens, voc->tokens, sizeof(Value) * (size_t)voc->n_tokens);
+    memcpy(v->outputs, voc->outputs, sizeof(Value) * (size_t)voc->n_outputs);
+    v->source = arena_strdup(&m->arena, voc->source ? voc->source : "");
+    v->task = arena_strdup(&m->arena, voc->task ? voc->task : "");
+}

@@ -112,10 +112,17 @@ static void fill_inputs(BertTask *t, long count, long max_inputs, uint64_t seed)
 
 int bert_task_load(const char *path, long max_inputs, uint64_t seed, BertTask *t, char *err,
                    size_t errcap) {
+    return bert_task_load_text(path, NULL, max_inputs, seed, t, err, errcap);
+}
+
+int bert_task_load_text(const char *path, const char *text, long max_inputs, uint64_t seed,
+                        BertTask *t, char *err, size_t errcap) {
     memset(t, 0, sizeof *t);
     arena_init(&t->arena);
     rasp_program_init(&t->prog);
-    if (rasp_parse_file(path, &t->prog, err, errcap)) return 1;
+    if (text ? rasp_parse(path, text, &t->prog, err, errcap)
+             : rasp_parse_file(path, &t->prog, err, errcap))
+        return 1;
     CompileOptions co;
     compile_options_default(&co);
     CompiledModel *cm = NULL;
@@ -137,4 +144,22 @@ int bert_task_load(const char *path, long max_inputs, uint64_t seed, BertTask *t
 void bert_task_free(BertTask *t) {
     rasp_program_free(&t->prog);
     arena_free(&t->arena);
+}
+
+int bert_task_fits(const BertModel *m, const BertTask *t, char *err, size_t errcap) {
+    const BertVocab *a = &m->voc, *b = &t->voc;
+    if (a->n_tokens != b->n_tokens || a->n_outputs != b->n_outputs || a->bos_id != b->bos_id ||
+        a->pad_id != b->pad_id || m->cfg.positions < t->T)
+        return err_printf(err, errcap,
+                          "the encoder (%d tokens, %d classes, %d positions) does not fit the task "
+                          "(%d tokens, %d classes, %d positions)",
+                          a->n_tokens, a->n_outputs, m->cfg.positions, b->n_tokens, b->n_outputs,
+                          t->T);
+    for (int i = 0; i < a->n_tokens; i++)
+        if (!val_eq(a->tokens[i], b->tokens[i]))
+            return err_printf(err, errcap, "word row %d: the encoder and the task differ", i);
+    for (int i = 0; i < a->n_outputs; i++)
+        if (!val_eq(a->outputs[i], b->outputs[i]))
+            return err_printf(err, errcap, "class %d: the encoder and the task differ", i);
+    return 0;
 }

@@ -19,16 +19,8 @@ void bert_train_options_default(BertTrainOptions *o) {
     o->verbose = false;
 }
 
-/* The model must have been made for the task: its word rows and classes. */
 static int check_fit(const BertModel *m, const BertTask *t, char *err, size_t errcap) {
-    if (m->cfg.vocab != t->voc.n_tokens || m->cfg.classes != t->voc.n_outputs ||
-        m->cfg.positions < t->T)
-        return err_printf(err, errcap,
-                          "the encoder (%d tokens, %d classes, %d positions) does not fit the task "
-                          "(%d tokens, %d classes, %d positions)",
-                          m->cfg.vocab, m->cfg.classes, m->cfg.positions, t->voc.n_tokens,
-                          t->voc.n_outputs, t->T);
-    return 0;
+    return bert_task_fits(m, t, err, errcap);
 }
 
 int bert_accuracy(const BertModel *m, const BertTask *t, BertAccuracy *acc, char *err,
