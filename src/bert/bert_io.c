@@ -319,6 +319,11 @@ static int fold_token_type(const Loader *L, BertModel *m, char *err, size_t errc
 
 static int load_into(Loader *L, BertModel *m, char *err, size_t errcap) {
     L->prefix = st_find(&L->f, "embeddings.word_embeddings.weight") ? "" : "bert.";
+    if (!find(L, "embeddings.word_embeddings.weight"))
+        return err_printf(err, errcap,
+                          "%s: no tensor embeddings.word_embeddings.weight: not an HF BERT "
+                          "encoder",
+                          L->path);
     const char *mt = st_meta_get(&L->f, META_KEY);
     if (!mt)
         return err_printf(err, errcap,
