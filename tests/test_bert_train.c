@@ -58,8 +58,11 @@ static void test_learns_reverse(void) {
                       .ln_eps = 1e-12};
     BertModel m;
     CHECK(bert_alloc(&m, &cfg, err, sizeof err) == 0);
-    bert_init(&m, 1);
     BertAccuracy acc;
+    CHECK(bert_accuracy(&m, &t, &acc, err, sizeof err) == 1); /* no vocabulary yet: refused */
+    CHECK(strstr(err, "does not fit the task") != NULL);
+    bert_set_vocab(&m, &t.voc);
+    bert_init(&m, 1);
     CHECK(bert_accuracy(&m, &t, &acc, err, sizeof err) == 0);
     CHECK(acc.inputs == 39 && acc.positions == 3 + 18 + 81);
     CHECK(acc.inputs_ok < 39); /* untrained */
