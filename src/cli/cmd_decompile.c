@@ -97,6 +97,15 @@ static int load_bert(const char *path, BertModel *bm, CompiledModel **cm, Search
     return 0;
 }
 
+/* The model to decompile: a compiled model file, or an encoder through load_bert. 0 or 1. */
+static int load_given(const char *path, BertModel *bm, bool *is_bert, CompiledModel **cm,
+                      SearchOptions *so, char *err, size_t errcap) {
+    memset(bm, 0, sizeof *bm);
+    *is_bert = bert_sniff(path);
+    return *is_bert ? load_bert(path, bm, cm, so, err, errcap)
+                    : model_load(path, cm, err, errcap) != 0;
+}
+
 /* --method lift: the exact path alone. */
 static int decompile_lift_only(const char *path, bool json) {
     char err[1024];
@@ -269,10 +278,8 @@ int cmd_decompile(int argc, char **argv) {
     Value *vocab = NULL;
     const char *fallback = NULL;
     BertModel bm;
-    memset(&bm, 0, sizeof bm);
-    bool is_bert = bert_sniff(model_path);
-    if (is_bert ? load_bert(model_path, &bm, &cm, &so, err, sizeof err)
-                : model_load(model_path, &cm, err, sizeof err) != 0) {
+    bool is_bert;
+    if (load_given(model_path, &bm, &is_bert, &cm, &so, err, sizeof err)) {
         fprintf(stderr, "itracr decompile: %s\n", err);
         goto done;
     }
@@ -352,9 +359,8 @@ int cmd_decompile(int argc, char **argv) {
         co.causal = cm->causal;
         co.exact = cm->exact;
         EquivOptions eo;
-        equiv_options_default(&eo);
-        eo.truth_forward = so.equiv.truth_forward; /* an encoder: its own forward pass */
-        eo.truth_ctx = so.equiv.truth_ctx;
+        equiv_options_default(&eo); /* an encoder: its own forward pass (load_bert) */
+        eo.truth_forward = so.equiv.truth_forward, eo.truth_ctx = so.equiv.truth_ctx;
         EquivResult r;
         if (equiv_check_tokens(cm, NULL, NULL, table, &co, &eo, &r, err, sizeof err) != 0) {
             fprintf(stderr, "itracr decompile: check: %s\n", err);
