@@ -30,6 +30,7 @@ int cmd_decompile(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_lift(int argc, char **argv);
+int cmd_bert(int argc, char **argv);
 
 /* True when argv[i] is -h or --help. */
 bool cli_is_help(const char *arg);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bert/bert.h"
 #include "cli/cli.h"
 #include "compiler/model.h"
 #include "dataset/weight_tokens.h"
@@ -52,7 +53,14 @@ static const char *usage =
     "--budget-ms T bounds the search's wall-clock time; --seed S (default 1) seeds sampling and\n"
     "the input sample. --json prints one JSON object instead (program, rows, verdict, candidates\n"
     "tried, winner index, time). The search sees only MODEL (its weights and forward pass).\n"
-    "The weight-token options default to those recorded in META.safetensors.train.json.\n";
+    "The weight-token options default to those recorded in META.safetensors.train.json.\n"
+    "\n"
+    "MODEL may also be a BERT encoder (HF BERT tensor names with a token classifier and the\n"
+    "\"itracr_bert\" metadata; itracr bert train writes one, docs/bert.md). An adapter maps it onto\n"
+    "the weight-token scheme (LayerNorm gains folded, its normalisation and the writers' biases\n"
+    "lost), lift is skipped, and every candidate is checked against the encoder's own forward\n"
+    "pass (argmax per position), so 'verified: function' means the program computes what the\n"
+    "encoder computes on those inputs; 'weights' cannot occur.\n";
 
 /* The weight-token options the meta-model was trained with (its .train.json), if any.
  * Returns non-zero (after printing why) when the file exists but is not a training config. */
@@ -78,10 +86,38 @@ static const char *verdict_line(const SearchResult *r, char *buf, size_t cap) {
     return buf;
 }
 
+/* A BERT encoder (bert/bert.h): *cm is its adapted form, for weight tokens; verification runs
+ * the encoder itself (so->equiv.truth_forward), and the weights check is off. 0 or 1. */
+static int load_bert(const char *path, BertModel *bm, CompiledModel **cm, SearchOptions *so,
+                     char *err, size_t errcap) {
+    if (bert_load(path, bm, err, errcap)) return 1;
+    if (bert_to_compiled(bm, cm, err, errcap)) return 1;
+    so->weights_check = false;
+    so->equiv.truth_forward = bert_equiv_forward;
+    so->equiv.truth_ctx = bm;
+    return 0;
+}
+
+/* The model to decompile: a compiled model file, or an encoder through load_bert. 0 or 1. */
+static int load_given(const char *path, BertModel *bm, bool *is_bert, CompiledModel **cm,
+                      SearchOptions *so, char *err, size_t errcap) {
+    memset(bm, 0, sizeof *bm);
+    *is_bert = bert_sniff(path);
+    return *is_bert ? load_bert(path, bm, cm, so, err, errcap)
+                    : model_load(path, cm, err, errcap) != 0;
+}
+
 /* --method lift: the exact path alone. */
 static int decompile_lift_only(const char *path, bool json) {
     char err[1024];
     CompiledModel *m = NULL;
+    if (bert_sniff(path)) {
+        fprintf(stderr,
+                "itracr decompile: %s is a BERT encoder: lift reads only compiled models (use "
+                "--method meta or auto)\n",
+                path);
+        return EXIT_BAD_INPUT;
+    }
     if (model_load(path, &m, err, sizeof err) != 0) {
         fprintf(stderr, "itracr decompile: %s\n", err);
         return EXIT_BAD_INPUT;
@@ -244,7 +280,9 @@ int cmd_decompile(int argc, char **argv) {
     rasp_program_init(&prog);
     Value *vocab = NULL;
     const char *fallback = NULL;
-    if (model_load(model_path, &cm, err, sizeof err) != 0) {
+    BertModel bm;
+    bool is_bert;
+    if (load_given(model_path, &bm, &is_bert, &cm, &so, err, sizeof err)) {
         fprintf(stderr, "itracr decompile: %s\n", err);
         goto done;
     }
@@ -255,7 +293,10 @@ int cmd_decompile(int argc, char **argv) {
         goto done;
     }
     have_mm = method == DECOMP_AUTO;
-    if (method == DECOMP_AUTO && !rows && decomp_lift_try(cm, json, lift_why, sizeof lift_why)) {
+    if (is_bert) /* the adapted weights are not the encoder's function: nothing to lift */
+        snprintf(lift_why, sizeof lift_why, "a BERT encoder, read through the adapter");
+    else if (method == DECOMP_AUTO && !rows &&
+             decomp_lift_try(cm, json, lift_why, sizeof lift_why)) {
         rc = EXIT_OK;
         goto done;
     }
@@ -321,7 +362,8 @@ int cmd_decompile(int argc, char **argv) {
         co.causal = cm->causal;
         co.exact = cm->exact;
         EquivOptions eo;
-        equiv_options_default(&eo);
+        equiv_options_default(&eo); /* an encoder: its own forward pass (load_bert) */
+        eo.truth_forward = so.equiv.truth_forward, eo.truth_ctx = so.equiv.truth_ctx;
         EquivResult r;
         if (equiv_check_tokens(cm, NULL, NULL, table, &co, &eo, &r, err, sizeof err) != 0) {
             fprintf(stderr, "itracr decompile: check: %s\n", err);
@@ -342,5 +384,6 @@ done:
     wt_tokens_free(&toks);
     if (have_mm) meta_model_free(&mm);
     if (cm) compiled_model_free(cm);
+    if (is_bert) bert_free(&bm);
     return rc;
 }

@@ -29,6 +29,8 @@ static const Command commands[] = {
     {"eval", cmd_eval,
      "evaluate the meta-model on held-out samples and classic programs (HTML report)"},
     {"lift", cmd_lift, "decompile a Tracr-compiled model exactly from its weights, with a proof"},
+    {"bert", cmd_bert,
+     "train a BERT-shaped encoder on a RASP task's input/output pairs, or evaluate one"},
     {"import", cmd_import,
      "import a model compiled by Tracr (.npz or safetensors + encoding JSON)"},
 };

@@ -19,6 +19,8 @@ void equiv_options_default(EquivOptions *o) {
     o->rtol = 0.005;
     o->atol = 1e-5;
     o->count_all = false;
+    o->truth_forward = NULL;
+    o->truth_ctx = NULL;
 }
 
 long equiv_input_count(int v, int n, long limit) {
@@ -80,7 +82,10 @@ static int run_batch(Runner *R, int B, int l, EquivResult *r, char *err, size_t 
             R->ids_b[s * T + 1 + i] = R->id_b[R->seq[s * R->N + i]];
         }
     }
-    if (model_forward_f64(R->a, R->ids_a, B, T, R->out_a, err, errcap)) return -1;
+    if (R->o->truth_forward
+            ? R->o->truth_forward(R->o->truth_ctx, R->ids_a, B, T, R->out_a, err, errcap)
+            : model_forward_f64(R->a, R->ids_a, B, T, R->out_a, err, errcap))
+        return -1;
     if (model_forward_f64(R->b, R->ids_b, B, T, R->out_b, err, errcap)) return -1;
     for (int s = 0; s < B; s++) {
         int ref_state = 0; /* 0: not run, 1: ref[] holds the truth's outputs, 2: it raised */

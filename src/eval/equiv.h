@@ -29,6 +29,14 @@ typedef struct EquivOptions {
     double rtol, atol;   /* 0.005, 1e-5 */
     bool count_all;      /* false: stop at the first differing input; true: run every
                               input and count the differing ones (n_different) */
+    /* The truth's forward pass in place of model_forward_f64(truth), NULL for that: the same
+     * contract (ids [B, T] in truth's token ids, BOS first; out [B, T, truth->n_out]; 0 or
+     * non-zero with a message). For weights that are not a compiled model's, e.g. a BERT
+     * encoder read through its adapter (bert/bert.h): truth then supplies only the token and
+     * output tables. */
+    int (*truth_forward)(void *ctx, const int *ids, int B, int T, double *out, char *err,
+                         size_t errcap);
+    void *truth_ctx;
 } EquivOptions;
 
 void equiv_options_default(EquivOptions *o);

@@ -28,6 +28,7 @@ void search_options_default(SearchOptions *o) {
     meta_cand_options_default(&o->cands);
     equiv_options_default(&o->equiv);
     o->function_check = true;
+    o->weights_check = true;
 }
 
 void search_options_seed(SearchOptions *o, uint64_t seed) {
@@ -207,7 +208,7 @@ int search_decompile(MetaModel *mm, const CompiledModel *given, const float *pay
         }
         c->compiles = 1;
         r->compiled++;
-        bool same = search_same_weights(&g, cm);
+        bool same = o->weights_check && search_same_weights(&g, cm);
         compiled_model_free(cm);
         if (same) {
             r->verdict = SEARCH_WEIGHTS;

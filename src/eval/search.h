@@ -40,6 +40,8 @@ typedef struct SearchOptions {
     MetaCandOptions cands; /* order of the candidates (and the seed of sampling) */
     EquivOptions equiv;    /* the function check's inputs (its seed too) */
     bool function_check;   /* phase 2 and the disagreement count (default on) */
+    bool weights_check;    /* phase 1 (default on); off when the given model's weights are not
+                            * its function (equiv.truth_forward set: an adapted encoder) */
 } SearchOptions;
 
 /* K 64, no budget, the default candidate order, default equivalence inputs, seed s for both. */
