@@ -183,13 +183,18 @@ static void print_json(const RaspProgram *prog, const int16_t *table, const Sear
     cJSON_Delete(j);
 }
 
-int cmd_decompile(int argc, char **argv) {
-    const char *model_path = NULL, *meta = NULL, *scheme = NULL, *norm = NULL;
-    long beam = 1, search_k = 0, budget = 0, alt = 3;
-    uint64_t seed = 1;
-    const char *order = NULL;
-    bool rows = false, check = false, json = false;
-    DecompMethod method = DECOMP_AUTO;
+/* The command line, parsed. */
+typedef struct DecompArgs {
+    const char *model_path, *meta, *scheme, *norm, *order;
+    long beam, search_k, budget, alt;
+    uint64_t seed;
+    bool rows, check, json;
+    DecompMethod method;
+} DecompArgs;
+
+/* Returns -1 to go on, else the exit status (help printed or a usage error said). */
+static int parse_args(int argc, char **argv, DecompArgs *a) {
+    *a = (DecompArgs){.beam = 1, .alt = 3, .seed = 1, .method = DECOMP_AUTO};
     enum {
         O_ROWS = 1,
         O_CHECK,
@@ -220,57 +225,115 @@ int cmd_decompile(int argc, char **argv) {
         switch (id) {
         case CLI_HELP: fputs(usage, stdout); return EXIT_OK;
         case CLI_ERR: return EXIT_USAGE;
-        case O_ROWS: rows = true; break;
-        case O_CHECK: check = true; break;
-        case O_JSON: json = true; break;
-        case O_META: meta = v; break;
-        case O_SCHEME: scheme = v; break;
-        case O_NORM: norm = v; break;
-        case O_ORDER: order = v; break;
+        case O_ROWS: a->rows = true; break;
+        case O_CHECK: a->check = true; break;
+        case O_JSON: a->json = true; break;
+        case O_META: a->meta = v; break;
+        case O_SCHEME: a->scheme = v; break;
+        case O_NORM: a->norm = v; break;
+        case O_ORDER: a->order = v; break;
         case O_METHOD:
-            if (decomp_method_parse(v, &method))
+            if (decomp_method_parse(v, &a->method))
                 return cli_usage_error("decompile", "unknown --method '%s' (auto, lift or meta)",
                                        v);
             break;
-        case O_SEARCH: ok = cli_parse_int("decompile", "--search", v, 1, 100000, &search_k); break;
-        case O_BUDGET:
-            ok = cli_parse_int("decompile", "--budget-ms", v, 1, 3600000, &budget);
+        case O_SEARCH:
+            ok = cli_parse_int("decompile", "--search", v, 1, 100000, &a->search_k);
             break;
-        case O_ALT: ok = cli_parse_int("decompile", "--alt", v, 0, 16, &alt); break;
-        case O_SEED: ok = cli_parse_u64("decompile", "--seed", v, &seed); break;
-        case O_BEAM: ok = cli_parse_int("decompile", "--beam", v, 1, 64, &beam); break;
+        case O_BUDGET:
+            ok = cli_parse_int("decompile", "--budget-ms", v, 1, 3600000, &a->budget);
+            break;
+        case O_ALT: ok = cli_parse_int("decompile", "--alt", v, 0, 16, &a->alt); break;
+        case O_SEED: ok = cli_parse_u64("decompile", "--seed", v, &a->seed); break;
+        case O_BEAM: ok = cli_parse_int("decompile", "--beam", v, 1, 64, &a->beam); break;
         default:
-            if (model_path) return cli_usage_error("decompile", "unexpected argument '%s'", v);
-            model_path = v;
+            if (a->model_path) return cli_usage_error("decompile", "unexpected argument '%s'", v);
+            a->model_path = v;
         }
         if (!ok) return EXIT_USAGE;
     }
-    if (!model_path) return cli_usage_error("decompile", "missing MODEL.safetensors");
-    if (method == DECOMP_LIFT) return decompile_lift_only(model_path, json);
-    if (!meta) return cli_usage_error("decompile", "missing --meta META.safetensors");
-    SearchOptions so;
-    search_options_default(&so);
-    search_options_seed(&so, seed);
-    so.cands.n_alt = (int)alt;
-    if (order && meta_cand_mode_parse(order, &so.cands.mode) != 0)
+    if (!a->model_path) return cli_usage_error("decompile", "missing MODEL.safetensors");
+    return -1;
+}
+
+/* The search and weight-token options from the arguments and the meta-model's training
+ * config. Returns -1 to go on, else the exit status. */
+static int meta_options(const DecompArgs *a, SearchOptions *so, WtOptions *wt) {
+    search_options_default(so);
+    search_options_seed(so, a->seed);
+    so->cands.n_alt = (int)a->alt;
+    if (a->order && meta_cand_mode_parse(a->order, &so->cands.mode) != 0)
         return cli_usage_error("decompile", "unknown --order '%s' (redecode, keep or sample)",
-                               order);
-    if (search_k && beam > 1)
+                               a->order);
+    if (a->search_k && a->beam > 1)
         return cli_usage_error("decompile", "--search and --beam exclude each other");
-    /* --json or a search option without --search: verify the greedy decode alone */
-    bool searching = search_k > 0 || json || budget > 0 || order;
-    so.max_candidates = search_k > 0 ? (int)search_k : 1;
-    so.budget_ms = (double)budget;
+    so->max_candidates = a->search_k > 0 ? (int)a->search_k : 1;
+    so->budget_ms = (double)a->budget;
+    wt_options_default(wt);
+    if (read_train_wt(a->meta, wt) != 0) return EXIT_BAD_INPUT;
+    if (a->scheme && wt_scheme_parse(a->scheme, &wt->scheme) != 0)
+        return cli_usage_error("decompile", "unknown --scheme '%s'", a->scheme);
+    if (a->norm && wt_norm_parse(a->norm, &wt->norm) != 0)
+        return cli_usage_error("decompile", "unknown --norm '%s'", a->norm);
+    return -1;
+}
+
+/* --check: the decoded table recompiled and compared with cm on every input (an encoder:
+ * with its own forward pass, as the search's equivalence options say). An exit status. */
+static int check_decoded(const CompiledModel *cm, const int16_t *table, const SearchOptions *so) {
+    char err[1024];
+    CompileOptions co;
+    compile_options_default(&co);
+    co.causal = cm->causal;
+    co.exact = cm->exact;
+    EquivOptions eo;
+    equiv_options_default(&eo);
+    eo.truth_forward = so->equiv.truth_forward, eo.truth_ctx = so->equiv.truth_ctx;
+    EquivResult r;
+    if (equiv_check_tokens(cm, NULL, NULL, table, &co, &eo, &r, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr decompile: check: %s\n", err);
+        return EXIT_BAD_INPUT;
+    }
+    int eq = r.status == EVAL_FN_EQUIVALENT;
+    if (r.status == EVAL_FN_EQUIVALENT || r.status == EVAL_FN_DIFFERENT)
+        fprintf(stderr, "check: %s on %ld %s inputs%s%s\n", eq ? "equivalent" : "different",
+                r.n_inputs, r.exhaustive ? "(all)" : "random", r.detail[0] ? ": " : "", r.detail);
+    else fprintf(stderr, "check: %s: %s\n", eval_func_name(r.status), r.detail);
+    return eq ? EXIT_OK : EXIT_BAD_INPUT;
+}
+
+/* The decoded program on stdout (text, rows or JSON) and, after a search, the verdict line. */
+static void print_decoded(const DecompArgs *a, const RaspProgram *prog, const int16_t *table,
+                          const SearchResult *sr, const SearchOptions *so, bool searching,
+                          const char *fallback, const char *ood) {
+    if (a->json) {
+        print_json(prog, table, sr, so, fallback, ood);
+        return;
+    }
+    char *s = a->rows ? pt_format_table(table) : rasp_format(prog);
+    if (s) fputs(s, stdout);
+    free(s);
+    if (searching) {
+        char line[128];
+        fprintf(stderr, "%s (candidate %d of %d tried, 1 is the greedy decode; %.0f ms)\n",
+                verdict_line(sr, line, sizeof line), sr->winner + 1, sr->tried, sr->ms);
+    }
+}
+
+int cmd_decompile(int argc, char **argv) {
+    DecompArgs a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    if (a.method == DECOMP_LIFT) return decompile_lift_only(a.model_path, a.json);
+    if (!a.meta) return cli_usage_error("decompile", "missing --meta META.safetensors");
+    SearchOptions so;
     WtOptions wt;
-    wt_options_default(&wt);
-    if (read_train_wt(meta, &wt) != 0) return EXIT_BAD_INPUT;
-    if (scheme && wt_scheme_parse(scheme, &wt.scheme) != 0)
-        return cli_usage_error("decompile", "unknown --scheme '%s'", scheme);
-    if (norm && wt_norm_parse(norm, &wt.norm) != 0)
-        return cli_usage_error("decompile", "unknown --norm '%s'", norm);
+    if ((rc = meta_options(&a, &so, &wt)) >= 0) return rc;
+    /* --json or a search option without --search: verify the greedy decode alone */
+    bool searching = a.search_k > 0 || a.json || a.budget > 0 || a.order;
 
     char err[1024];
-    int rc = EXIT_BAD_INPUT;
+    rc = EXIT_BAD_INPUT;
     CompiledModel *cm = NULL;
     MetaModel mm;
     int have_mm = 0;
@@ -282,34 +345,35 @@ int cmd_decompile(int argc, char **argv) {
     const char *fallback = NULL;
     BertModel bm;
     bool is_bert;
-    if (load_given(model_path, &bm, &is_bert, &cm, &so, err, sizeof err)) {
+    if (load_given(a.model_path, &bm, &is_bert, &cm, &so, err, sizeof err)) {
         fprintf(stderr, "itracr decompile: %s\n", err);
         goto done;
     }
     char lift_why[1024] = "";
     /* auto: --meta must name a meta-model even when lift answers (loaded first, as before) */
-    if (method == DECOMP_AUTO && meta_checkpoint_load(&mm, meta, (int)beam, err, sizeof err) != 0) {
+    if (a.method == DECOMP_AUTO &&
+        meta_checkpoint_load(&mm, a.meta, (int)a.beam, err, sizeof err) != 0) {
         fprintf(stderr, "itracr decompile: %s\n", err);
         goto done;
     }
-    have_mm = method == DECOMP_AUTO;
+    have_mm = a.method == DECOMP_AUTO;
     if (is_bert) /* the adapted weights are not the encoder's function: nothing to lift */
         snprintf(lift_why, sizeof lift_why, "a BERT encoder, read through the adapter");
-    else if (method == DECOMP_AUTO && !rows &&
-             decomp_lift_try(cm, json, lift_why, sizeof lift_why)) {
+    else if (a.method == DECOMP_AUTO && !a.rows &&
+             decomp_lift_try(cm, a.json, lift_why, sizeof lift_why)) {
         rc = EXIT_OK;
         goto done;
     }
-    if (method == DECOMP_AUTO && !json)
-        fprintf(stderr, "method: meta (%s)\n", rows ? "--rows" : lift_why);
-    fallback = method == DECOMP_AUTO ? (rows ? "--rows" : lift_why) : NULL;
+    if (a.method == DECOMP_AUTO && !a.json)
+        fprintf(stderr, "method: meta (%s)\n", a.rows ? "--rows" : lift_why);
+    fallback = a.method == DECOMP_AUTO ? (a.rows ? "--rows" : lift_why) : NULL;
     char ood[512];
-    if (out_of_domain(meta, cm, json, ood, sizeof ood)) goto done;
+    if (out_of_domain(a.meta, cm, a.json, ood, sizeof ood)) goto done;
     if (wt_encode(cm, &wt, &toks, err, sizeof err) != 0) {
-        fprintf(stderr, "itracr decompile: %s: %s\n", model_path, err);
+        fprintf(stderr, "itracr decompile: %s: %s\n", a.model_path, err);
         goto done;
     }
-    if (!have_mm && meta_checkpoint_load(&mm, meta, (int)beam, err, sizeof err) != 0) {
+    if (!have_mm && meta_checkpoint_load(&mm, a.meta, (int)a.beam, err, sizeof err) != 0) {
         fprintf(stderr, "itracr decompile: %s\n", err);
         goto done;
     }
@@ -325,13 +389,13 @@ int cmd_decompile(int argc, char **argv) {
     if (searching) {
         if (search_decompile(&mm, cm, toks.payload, toks.ids, toks.n, &so, &sr, err, sizeof err) !=
             0) {
-            fprintf(stderr, "itracr decompile: %s: %s\n", model_path, err);
+            fprintf(stderr, "itracr decompile: %s: %s\n", a.model_path, err);
             goto done;
         }
         memcpy(table, sr.table, sizeof table);
-    } else if (meta_decode_table_for(&mm, toks.payload, toks.ids, toks.n, (int)beam, &on_model,
+    } else if (meta_decode_table_for(&mm, toks.payload, toks.ids, toks.n, (int)a.beam, &on_model,
                                      table, err, sizeof err) != 0) {
-        fprintf(stderr, "itracr decompile: %s: %s\n", model_path, err);
+        fprintf(stderr, "itracr decompile: %s: %s\n", a.model_path, err);
         goto done;
     }
     if (pt_decode(table, vocab, nv, cm->max_seq_len, &prog, err, sizeof err) != 0) {
@@ -339,45 +403,8 @@ int cmd_decompile(int argc, char **argv) {
         goto done;
     }
     prog.causal = cm->causal;
-    if (json) {
-        print_json(&prog, table, &sr, &so, fallback, ood);
-    } else if (rows) {
-        char *s = pt_format_table(table);
-        if (s) fputs(s, stdout);
-        free(s);
-    } else {
-        char *s = rasp_format(&prog);
-        if (s) fputs(s, stdout);
-        free(s);
-    }
-    rc = EXIT_OK;
-    if (searching && !json) {
-        char line[128];
-        fprintf(stderr, "%s (candidate %d of %d tried, 1 is the greedy decode; %.0f ms)\n",
-                verdict_line(&sr, line, sizeof line), sr.winner + 1, sr.tried, sr.ms);
-    }
-    if (check) {
-        CompileOptions co;
-        compile_options_default(&co);
-        co.causal = cm->causal;
-        co.exact = cm->exact;
-        EquivOptions eo;
-        equiv_options_default(&eo); /* an encoder: its own forward pass (load_bert) */
-        eo.truth_forward = so.equiv.truth_forward, eo.truth_ctx = so.equiv.truth_ctx;
-        EquivResult r;
-        if (equiv_check_tokens(cm, NULL, NULL, table, &co, &eo, &r, err, sizeof err) != 0) {
-            fprintf(stderr, "itracr decompile: check: %s\n", err);
-            rc = EXIT_BAD_INPUT;
-        } else {
-            int eq = r.status == EVAL_FN_EQUIVALENT;
-            if (r.status == EVAL_FN_EQUIVALENT || r.status == EVAL_FN_DIFFERENT)
-                fprintf(stderr, "check: %s on %ld %s inputs%s%s\n", eq ? "equivalent" : "different",
-                        r.n_inputs, r.exhaustive ? "(all)" : "random", r.detail[0] ? ": " : "",
-                        r.detail);
-            else fprintf(stderr, "check: %s: %s\n", eval_func_name(r.status), r.detail);
-            rc = eq ? EXIT_OK : EXIT_BAD_INPUT;
-        }
-    }
+    print_decoded(&a, &prog, table, &sr, &so, searching, fallback, ood);
+    rc = a.check ? check_decoded(cm, table, &so) : EXIT_OK;
 done:
     free(vocab);
     rasp_program_free(&prog);
