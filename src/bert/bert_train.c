@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bert/bert.h"
+#include "util/adam.h"
 #include "util/errmsg.h"
 #include "util/rng.h"
 
@@ -19,14 +20,10 @@ void bert_train_options_default(BertTrainOptions *o) {
     o->verbose = false;
 }
 
-static int check_fit(const BertModel *m, const BertTask *t, char *err, size_t errcap) {
-    return bert_task_fits(m, t, err, errcap);
-}
-
 int bert_accuracy(const BertModel *m, const BertTask *t, BertAccuracy *acc, char *err,
                   size_t errcap) {
     memset(acc, 0, sizeof *acc);
-    if (check_fit(m, t, err, errcap)) return 1;
+    if (bert_task_fits(m, t, err, errcap)) return 1;
     int C = m->cfg.classes, T = t->T, chunk = 256;
     double *logits = malloc(sizeof(double) * (size_t)chunk * T * C);
     if (!logits) abort();
@@ -82,16 +79,8 @@ static void adam_init(Adam *a, const BertModel *m) {
 }
 
 static void adam_step(Adam *a, BertModel *m, const BertTrainOptions *o, int step) {
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8, lr = lr_at(o, step);
-    double c1 = 1 - pow(b1, step + 1), c2 = 1 - pow(b2, step + 1);
-    for (size_t i = 0; i < m->n_params; i++) {
-        double g = a->g[i];
-        a->m[i] = b1 * a->m[i] + (1 - b1) * g;
-        a->v[i] = b2 * a->v[i] + (1 - b2) * g * g;
-        double upd = (a->m[i] / c1) / (sqrt(a->v[i] / c2) + eps);
-        if (a->decay[i]) upd += o->weight_decay * m->params[i]; /* decoupled (AdamW) */
-        m->params[i] -= lr * upd;
-    }
+    adam_update(m->params, a->g, a->m, a->v, m->n_params, step, lr_at(o, step), o->weight_decay,
+                a->decay);
 }
 
 static void adam_free(Adam *a) {
@@ -103,7 +92,7 @@ static void adam_free(Adam *a) {
 
 int bert_train(BertModel *m, const BertTask *t, const BertTrainOptions *o, double *final_loss,
                char *err, size_t errcap) {
-    if (check_fit(m, t, err, errcap)) return 1;
+    if (bert_task_fits(m, t, err, errcap)) return 1;
     if (o->steps < 0 || o->batch < 1 || !(o->lr > 0))
         return err_printf(err, errcap, "bad training options (steps %d, batch %d, lr %g)", o->steps,
                           o->batch, o->lr);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "transform/tf_internal.h"
+#include "util/adam.h"
 #include "util/errmsg.h"
 
 void tf_compress_options_default(TfCompressOptions *o) {
@@ -75,7 +76,6 @@ static int train_one(const CompiledModel *m, const TfCompressOptions *o, uint64_
     int rc = tf_haar_orthogonal(D, &g, q, err, errcap);
     memcpy(p, q, sizeof(double) * PD);
     TfCompressLoss *c = NULL;
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
     for (int step = 0; !rc && step < o->steps; step++) {
         draw_batch(m, &g, tok, V, B, ids, len);
         if (!c) c = tf_closs_new(m, dim, ids, 0, 1, o->out_weight);
@@ -90,12 +90,7 @@ static int train_one(const CompiledModel *m, const TfCompressOptions *o, uint64_
             fprintf(stderr, "compress seed %llu step %d/%d loss %.5g\n", (unsigned long long)seed,
                     step, o->steps, loss);
         double lr = o->lr * (0.1 + 0.45 * (1 + cos(M_PI * step / (double)o->steps)));
-        double c1 = 1 - pow(b1, step + 1), c2 = 1 - pow(b2, step + 1);
-        for (size_t i = 0; i < PD; i++) {
-            m1[i] = b1 * m1[i] + (1 - b1) * gr[i];
-            m2[i] = b2 * m2[i] + (1 - b2) * gr[i] * gr[i];
-            p[i] -= lr * (m1[i] / c1) / (sqrt(m2[i] / c2) + eps);
-        }
+        adam_update(p, gr, m1, m2, PD, step, lr, 0, NULL);
         rep->steps++;
     }
     tf_closs_free(c);

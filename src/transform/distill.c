@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "transform/tf_internal.h"
+#include "util/adam.h"
 #include "util/errmsg.h"
 
 #define mm tf_mm
@@ -318,7 +319,6 @@ int tf_distill(const CompiledModel *m, const TfDistillOptions *o, CompiledModel 
     for (int i = 0; i < m->vocab_size; i++)
         if (i != m->bos_id && i != m->pad_id) tok[V++] = i;
     if (V == 0) rc = err_printf(err, errcap, "the model has no input tokens");
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
     for (int step = 0; !rc && step < o->steps; step++) {
         int r = 0;
         for (int b = 0; b < B; b++) {
@@ -339,12 +339,7 @@ int tf_distill(const CompiledModel *m, const TfDistillOptions *o, CompiledModel 
         if (o->verbose && o->steps >= 10 && step % (o->steps / 10) == 0)
             fprintf(stderr, "distill step %d/%d loss %.5g\n", step, o->steps, loss);
         double lr = o->lr * (0.1 + 0.45 * (1 + cos(M_PI * step / (double)o->steps)));
-        double c1 = 1 - pow(b1, step + 1), c2 = 1 - pow(b2, step + 1);
-        for (size_t i = 0; i < nw; i++) {
-            m1[i] = b1 * m1[i] + (1 - b1) * gr[i];
-            m2[i] = b2 * m2[i] + (1 - b2) * gr[i] * gr[i];
-            w[i] -= lr * (m1[i] / c1) / (sqrt(m2[i] / c2) + eps);
-        }
+        adam_update(w, gr, m1, m2, nw, step, lr, 0, NULL);
         rep->steps = step + 1;
     }
     if (!rc) {
