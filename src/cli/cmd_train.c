@@ -39,7 +39,10 @@ static const char *usage =
     "(`itracr gen -n 60000` tries ~144,000 seeds; 0, the default, is the raw sampler).\n"
     "--init CKPT starts from CKPT's parameters (its model config and weight-token options come\n"
     "from CKPT.train.json when present); --init-adam keeps its AdamW state as well. The\n"
-    "schedule, data positions and step counts start at 0 either way.\n"
+    "schedule, data positions and step counts start at 0 either way. With --layers L above\n"
+    "CKPT's layer count the model grows: CKPT's blocks spread evenly over the L, and each new\n"
+    "block starts as identity (its output projections zero), so training continues from\n"
+    "CKPT's function with the added depth.\n"
     "--stop-at N checkpoints and exits at step N without changing the schedule (whose length\n"
     "stays --steps), so a long schedule can be run in pieces.\n"
     "\n"
@@ -199,6 +202,7 @@ typedef struct TrainRun {
     char *side, *deflog, *data_abs;
     const char *side_w;
     int resuming;
+    int init_layers; /* layers of --init's checkpoint (fewer than the run's: it grows) */
     TrainConfig tc;
     TrainData train, val;
     TrainStream stream, vstream;
@@ -450,6 +454,7 @@ static int config_fresh(TrainRun *r) {
         }
         r->tc.stream = 0;
         r->tc.init_step = 0;
+        r->init_layers = r->tc.n_layer;
     }
     if (r->cfg_path) {
         unsigned char *data = NULL;
@@ -568,6 +573,11 @@ static int train_start(TrainRun *r) {
                     "initialised from %s (%s; its AdamW step count %ld kept for bias correction)\n",
                     r->init, r->init_adam ? "parameters and AdamW state" : "parameters only",
                     r->tc.init_step);
+        if (r->init && r->init_layers < r->tc.n_layer)
+            fprintf(stderr,
+                    "grown from %d to %d layers: the new blocks start as identity (their output "
+                    "projections zero), so the model starts with --init's function\n",
+                    r->init_layers, r->tc.n_layer);
         FILE *lf = fopen(r->log_path, "w"); /* a fresh run starts an empty log */
         if (!lf || fclose(lf) != 0) {
             fprintf(stderr, "itracr train: cannot create log %s: %s\n", r->log_path,

@@ -209,6 +209,18 @@ typedef struct MetaSchedule {
  * lr_min after total. */
 float meta_lr_schedule(const MetaSchedule *s, long step);
 
+/* ---- growing in depth (meta/meta_grow.c) ------------------------------------------------ */
+/* dst (initialised with src's config but n_layer L >= src's l) takes src's parameters: the
+ * embeddings, final LayerNorm and head as they are, src's block i as block
+ * meta_grow_place(i, l, L), and every other block keeps dst's initialisation except its two
+ * output projections (attn.proj, mlp.proj: weights and biases), which are zeroed so that the
+ * block adds nothing to the residual stream: dst computes exactly src's function. With
+ * keep_adam the copied tensors keep their AdamW moments and dst src's step count; otherwise
+ * every moment is 0 and the step count 0. Returns 0, or non-zero with a message. */
+int meta_model_grow(MetaModel *dst, const MetaModel *src, int keep_adam, char *err, size_t errcap);
+/* The new index of block i of l when growing to L layers (evenly spread). */
+int meta_grow_place(int i, int l, int L);
+
 /* ---- checkpoints (meta/meta_checkpoint.c) ------------------------------------------------ */
 /* Meta-model checkpoints as safetensors: for every parameter tensor NAME of the layout,
  * "param.NAME", "adam_m.NAME" and "adam_v.NAME" (F32, the tensor's shape); __metadata__:
@@ -670,7 +682,8 @@ int trainer_init(Trainer *t, const TrainConfig *tc, const TrainData *data, char 
 /* The model and optimizer state of a checkpoint (its config must match tc's model fields). */
 int trainer_init_resume(Trainer *t, const TrainConfig *tc, const TrainData *data, const char *ckpt,
                         char *err, size_t errcap);
-/* Parameters of another checkpoint ckpt (its model config must match tc's): with keep_adam
+/* Parameters of another checkpoint ckpt (its model config must match tc's, or have fewer
+ * layers and otherwise match: then the model grows, meta_model_grow): with keep_adam
  * its AdamW moments and step count too (tc->init_step is then that count), else fresh
  * moments and step 0. The schedule, data order and step counts of tc start at run step 0. */
 int trainer_init_from(Trainer *t, const TrainConfig *tc, const TrainData *data, const char *ckpt,

@@ -247,20 +247,25 @@ static void free_buffers(Trainer *t) {
     free(t->perm);
 }
 
-int trainer_init(Trainer *t, const TrainConfig *tc, const TrainData *data, char *err,
-                 size_t errcap) {
+static int trainer_init_cfg(Trainer *t, const TrainConfig *tc, const TrainData *data,
+                            const MetaConfig *mc, char *err, size_t errcap) {
     memset(t, 0, sizeof *t);
     t->tc = *tc;
     t->data = data;
     t->max_batch = tc->batch;
     if (train_config_check(tc, err, errcap) != 0) return 1;
-    MetaConfig mc = train_meta_config(tc);
-    if (meta_model_init(&t->m, &mc, tc->seed, t->max_batch, err, errcap) != 0) return 1;
+    if (meta_model_init(&t->m, mc, tc->seed, t->max_batch, err, errcap) != 0) return 1;
     if (alloc_buffers(t, err, errcap) != 0) {
         trainer_free(t);
         return 1;
     }
     return 0;
+}
+
+int trainer_init(Trainer *t, const TrainConfig *tc, const TrainData *data, char *err,
+                 size_t errcap) {
+    MetaConfig mc = train_meta_config(tc);
+    return trainer_init_cfg(t, tc, data, &mc, err, errcap);
 }
 
 int trainer_init_resume(Trainer *t, const TrainConfig *tc, const TrainData *data, const char *ckpt,
@@ -292,9 +297,29 @@ int trainer_init_resume(Trainer *t, const TrainConfig *tc, const TrainData *data
     return 0;
 }
 
+/* A model of tc's config, deeper than src's, grown from it (meta_model_grow); it keeps src's
+ * output vocabulary, which may be an older, smaller one (before tables). */
+static int trainer_init_grown(Trainer *t, const TrainConfig *tc, const TrainData *data,
+                              const MetaModel *src, int keep_adam, char *err, size_t errcap) {
+    MetaConfig mc = train_meta_config(tc);
+    mc.vocab = src->cfg.vocab;
+    if (trainer_init_cfg(t, tc, data, &mc, err, errcap) != 0) return 1;
+    if (meta_model_grow(&t->m, src, keep_adam, err, errcap) != 0) {
+        trainer_free(t);
+        return 1;
+    }
+    return 0;
+}
+
 int trainer_init_from(Trainer *t, const TrainConfig *tc, const TrainData *data, const char *ckpt,
                       int keep_adam, char *err, size_t errcap) {
-    if (trainer_init_resume(t, tc, data, ckpt, err, errcap) != 0) return 1;
+    MetaModel src;
+    if (meta_checkpoint_load(&src, ckpt, 1, err, errcap) != 0) return 1;
+    int grow = src.cfg.n_layer < tc->n_layer;
+    int rc = grow ? trainer_init_grown(t, tc, data, &src, keep_adam, err, errcap)
+                  : trainer_init_resume(t, tc, data, ckpt, err, errcap);
+    meta_model_free(&src);
+    if (rc != 0) return 1;
     if (keep_adam) {
         t->tc.init_step = t->m.step;
     } else {
