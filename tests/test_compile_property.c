@@ -215,8 +215,14 @@ static void test_random_programs(void) {
         Gen g;
         gen_program(&g);
         CompiledModel *m = NULL;
-        char err[1024];
-        if (compile_program(&g.p, NULL, &m, err, sizeof err)) {
+        char err[1024], err2[1024];
+        int crc = compile_program(&g.p, NULL, &m, err, sizeof err);
+        /* compile_check answers as compile_program does, with its message */
+        int krc = compile_check(&g.p, NULL, err2, sizeof err2);
+        CHECK_MSG((crc != 0) == (krc != 0) && (!crc || strcmp(err, err2) == 0),
+                  "program %d: compile %d (%s), check %d (%s)", t, crc, crc ? err : "", krc,
+                  krc ? err2 : "");
+        if (crc) {
             rejected++;
             if (getenv("PROP_VERBOSE")) fprintf(stderr, "  program %d rejected: %s\n", t, err);
             rasp_program_free(&g.p);

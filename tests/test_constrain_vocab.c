@@ -29,7 +29,26 @@ typedef struct WalkStats {
 /* One random walk: each step takes an allowed token (EOS with chance 1/3 when allowed, so
  * that programs stay short), then decodes and compiles the result. Uniform choices are
  * adversarial: they fill all 30 rows far more often than a trained model. */
-static void walk(const PcContext *ctx, WalkStats *ws) {
+/* The same answer from a context with a cache (shared by all walks of a run, so that it
+ * fills, is emptied and resumes from other walks' prefixes), for seq[0..n) and for a random
+ * shorter prefix of it. */
+static void check_cached(const PcContext *ctx, PcCache *cache, const int32_t *seq, int n, int cnt,
+                         const unsigned char *allowed) {
+    int V = pc_vocab_size();
+    unsigned char *a2 = malloc((size_t)V), *a3 = malloc((size_t)V);
+    PcContext cc = *ctx;
+    cc.cache = cache;
+    int c2 = pc_allowed_ctx(&cc, seq, n, a2);
+    CHECK_MSG(c2 == cnt && memcmp(a2, allowed, (size_t)V) == 0, "cached answer differs at %d", n);
+    int m = (int)(rnd() % (uint64_t)(n + 1));
+    c2 = pc_allowed_ctx(&cc, seq, m, a2);
+    int c3 = pc_allowed_ctx(ctx, seq, m, a3);
+    CHECK_MSG(c2 == c3 && memcmp(a2, a3, (size_t)V) == 0, "cached answer differs at %d", m);
+    free(a2);
+    free(a3);
+}
+
+static void walk(const PcContext *ctx, PcCache *cache, WalkStats *ws) {
     int V = pc_vocab_size();
     unsigned char *allowed = malloc((size_t)V);
     int32_t seq[PC_MAX_LEN];
@@ -37,6 +56,7 @@ static void walk(const PcContext *ctx, WalkStats *ws) {
     ws->walks++;
     for (;;) {
         int cnt = pc_allowed_ctx(ctx, seq, n, allowed);
+        if (cache) check_cached(ctx, cache, seq, n, cnt, allowed);
         if (cnt <= 0 || n >= PC_MAX_LEN) {
             ws->dead++;
             free(allowed);
@@ -89,9 +109,13 @@ static void walk(const PcContext *ctx, WalkStats *ws) {
 }
 
 static void run_walks(const Value *vocab, int nv, int len, int walks, const char *what) {
-    PcContext ctx = {vocab, nv, len, 0};
+    PcContext ctx = {vocab, nv, len, 0, NULL};
     WalkStats ws = {0};
-    for (int i = 0; i < walks; i++) walk(&ctx, &ws);
+    PcCache *cache = pc_cache_new();
+    CHECK(cache != NULL);
+    /* half the walks also ask a cache: the same answers, every time */
+    for (int i = 0; i < walks; i++) walk(&ctx, i % 2 ? cache : NULL, &ws);
+    pc_cache_free(cache);
     printf("%s: %d walks, %d finished, %d dead ends, %d compiled, %d failed, %d tables\n", what,
            ws.walks, ws.finished, ws.dead, ws.compiled, ws.failed, ws.tables);
     /* Every finished walk compiles. A walk may still get stuck (no token allowed) in rare
@@ -162,7 +186,7 @@ static void test_sampler_sequences_allowed(void) {
         CHECK(pc_encode(g.tokens, seq, &len, err, sizeof err) == 0);
         CHECK(pc_decode(seq, len, back, err, sizeof err) == 0 &&
               memcmp(back, g.tokens, sizeof back) == 0);
-        PcContext ctx = {g.setting.vocab, g.setting.n_vocab, g.setting.max_seq_len, 0};
+        PcContext ctx = {g.setting.vocab, g.setting.n_vocab, g.setting.max_seq_len, 0, NULL};
         for (int t = 0; t < len; t++) {
             pc_allowed_ctx(&ctx, seq, t, allowed);
             if (!allowed[seq[t]]) {

@@ -383,7 +383,7 @@ int cmd_decompile(int argc, char **argv) {
     for (int i = 0; vocab && i < cm->vocab_size; i++)
         if (i != cm->bos_id && i != cm->pad_id) vocab[nv++] = cm->tokens[i];
     /* decoding constrained to programs that validate on this model's vocabulary */
-    PcContext on_model = {vocab, nv, cm->max_seq_len, 0};
+    PcContext on_model = {vocab, nv, cm->max_seq_len, 0, NULL};
     int16_t table[PT_ROWS * PT_COLS];
     SearchResult sr;
     if (searching) {

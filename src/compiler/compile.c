@@ -616,11 +616,10 @@ static void write_mlp(Assembly *as, CNode *nd) {
 }
 
 /* The weights: embeddings, unembedding, every block into its layer; per-layer info. */
-static int write_weights(Build *b, char *err, size_t errcap) {
-    CCtx *c = &b->c;
-    CompiledModel *m = b->m;
-    Arena *ma = &m->arena, *scratch = b->scratch;
-    int NL = m->num_layers, D = b->resid.n, N = b->N, M = b->M;
+/* The model's size against COMPILE_MAX_WEIGHTS, from its config alone. */
+static int weight_limit(const Build *b, char *err, size_t errcap) {
+    const CompiledModel *m = b->m;
+    int D = b->resid.n, N = b->N;
     size_t HK = (size_t)b->H * (size_t)b->ks;
     double n_weights =
         (double)D * ((double)m->vocab_size + N + 1 + m->n_out) +
@@ -631,6 +630,16 @@ static int write_weights(Build *b, char *err, size_t errcap) {
             "the model would have %.3g weights (residual %d, MLP %d, %d layers), more "
             "than itracr's limit of %.3g",
             n_weights, D, m->mlp_hidden_size, m->num_layers, (double)COMPILE_MAX_WEIGHTS);
+    return 0;
+}
+
+static int write_weights(Build *b, char *err, size_t errcap) {
+    CCtx *c = &b->c;
+    CompiledModel *m = b->m;
+    Arena *ma = &m->arena, *scratch = b->scratch;
+    int NL = m->num_layers, D = b->resid.n, N = b->N, M = b->M;
+    size_t HK = (size_t)b->H * (size_t)b->ks;
+    if (weight_limit(b, err, errcap)) return 1;
     model_alloc_weights(m);
 
     space_index_init(&c->rix, scratch, &b->resid);
@@ -686,8 +695,10 @@ static void finish_warnings(Build *b) {
     c->warn = NULL;
 }
 
-int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledModel **out, char *err,
-                    size_t errcap) {
+/* compile_program, or with check_only everything up to the weights (which cannot fail once
+ * the size is within the limit): the same answer without writing a model. */
+static int compile_impl(const RaspProgram *p, const CompileOptions *opt, CompiledModel **out,
+                        bool check_only, char *err, size_t errcap) {
     *out = NULL;
     CompileOptions o;
     if (opt) o = *opt;
@@ -755,12 +766,12 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
         if (b.c.nodes[i].sop) rc = build_block(&b.c, &b.c.nodes[i], err, errcap) != 0;
     rc = rc || allocate_layers(&b, err, errcap) || layer_spaces(&b, err, errcap) ||
          residual_space(&b, err, errcap) || write_config(&b, err, errcap) ||
-         write_weights(&b, err, errcap);
-    if (!rc) finish_warnings(&b);
+         (check_only ? weight_limit(&b, err, errcap) : write_weights(&b, err, errcap));
+    if (!rc && !check_only) finish_warnings(&b);
 
     CompiledModel *m = b.m;
     if (rc && deferred) full_validation_fails(p, vocab, nv, N, err, errcap);
-    if (rc) {
+    if (rc || check_only) {
         compiled_model_free(m);
         m = NULL;
         for (int i = 0; i < b.c.n_warn; i++) free((void *)b.c.warn[i]);
@@ -771,4 +782,14 @@ int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledMod
     arena_free(&scratch);
     *out = m;
     return rc;
+}
+
+int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledModel **out, char *err,
+                    size_t errcap) {
+    return compile_impl(p, opt, out, false, err, errcap);
+}
+
+int compile_check(const RaspProgram *p, const CompileOptions *opt, char *err, size_t errcap) {
+    CompiledModel *m = NULL;
+    return compile_impl(p, opt, &m, true, err, errcap);
 }

@@ -84,6 +84,10 @@ void compile_options_default(CompileOptions *o);
 int compile_program(const RaspProgram *p, const CompileOptions *opt, CompiledModel **out, char *err,
                     size_t errcap);
 void compiled_model_free(CompiledModel *m);
+/* Whether compile_program would succeed (0, else non-zero with the same message), without
+ * writing the weights: the decoding constraint asks this at every point where a program
+ * could end, and zeroing a dense model each time was most of its cost. */
+int compile_check(const RaspProgram *p, const CompileOptions *opt, char *err, size_t errcap);
 /* Allocates every weight as one zeroed contiguous block in m->arena (token_embed first, the
  * order of the fields above), from the config fields, vocab_size and n_out. */
 void model_alloc_weights(CompiledModel *m);

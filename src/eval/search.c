@@ -173,7 +173,8 @@ int search_decompile(MetaModel *mm, const CompiledModel *given, const float *pay
     int K = o->max_candidates > 0 ? o->max_candidates : 1;
     SearchGiven g;
     if (search_given_init(&g, given, err, errcap)) return -1;
-    MetaCands *mc = meta_cands_new(mm, payload, ids, P, &o->cands, err, errcap);
+    PcContext on_model = {g.vocab, g.n_vocab, given->max_seq_len, 0, NULL};
+    MetaCands *mc = meta_cands_new(mm, payload, ids, P, &o->cands, &on_model, err, errcap);
     Cand *cs = calloc((size_t)K, sizeof *cs);
     int rc = 0;
     if (!mc || !cs) {

@@ -11,6 +11,8 @@
  *             program: every position compared; a seeded sample of n_random inputs when there
  *             are more than max_exhaustive). Only the given model's forward pass is used, so
  *             the check works on weights that are not Tracr's (rotated, trained, ...).
+ * The candidates decode under the constraint on the given model's vocabulary and length
+ * (meta_cands_new's PcContext), so each one validates and compiles there.
  * Phase 1 runs the cheap weights check on each candidate as it is drawn and stops at the
  * first match; phase 2 (when none matched) runs the function check on the drawn candidates in
  * score order and stops at the first match; otherwise the best-scoring candidate that compiles

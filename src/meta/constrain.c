@@ -360,11 +360,109 @@ static int program_ok(const State *st) {
         return 0;
     CompileOptions o;
     compile_options_default(&o);
-    CompiledModel *m = NULL;
-    int ok = compile_program(&p, &o, &m, err, sizeof err) == 0;
-    compiled_model_free(m);
+    int ok = compile_check(&p, &o, err, sizeof err) == 0;
     rasp_program_free(&p);
     return ok;
+}
+
+/* ---- the cache of scan states (meta.h, PcCache) ---------------------------------------- */
+typedef struct CacheEntry {
+    int len;         /* tokens of the prefix; the scan is at a row boundary after them */
+    int32_t *prefix; /* [len] */
+    int ok;          /* the rows as a finished program compile: 1, 0, -1 not asked yet */
+    State st;        /* its sets owned by the entry */
+} CacheEntry;
+
+struct PcCache {
+    CacheEntry **slot; /* [PC_CACHE_SLOTS] open addressing by prefix hash */
+    uint64_t *key;     /* [PC_CACHE_SLOTS] 0: empty */
+    int n;
+};
+#define PC_CACHE_SLOTS (2 * PC_CACHE_MAX)
+
+PcCache *pc_cache_new(void) {
+    PcCache *c = calloc(1, sizeof *c);
+    if (c) {
+        c->slot = calloc(PC_CACHE_SLOTS, sizeof *c->slot);
+        c->key = calloc(PC_CACHE_SLOTS, sizeof *c->key);
+    }
+    if (!c || !c->slot || !c->key) {
+        pc_cache_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void entry_free(CacheEntry *e) {
+    if (!e) return;
+    for (int i = 0; i < PT_MAX_VARS + 2; i++) valset_free(&e->st.sets[i]);
+    free(e->prefix);
+    free(e);
+}
+
+static void cache_clear(PcCache *c) {
+    for (int i = 0; i < PC_CACHE_SLOTS; i++) {
+        entry_free(c->slot[i]);
+        c->slot[i] = NULL;
+        c->key[i] = 0;
+    }
+    c->n = 0;
+}
+
+void pc_cache_free(PcCache *c) {
+    if (!c) return;
+    if (c->slot && c->key) cache_clear(c);
+    free(c->slot);
+    free(c->key);
+    free(c);
+}
+
+/* h[i]: hash of seq[0..i) for i <= n (never 0). */
+static void prefix_hashes(const int32_t *seq, int n, uint64_t *h) {
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    h[0] = x;
+    for (int i = 0; i < n; i++) {
+        x ^= (uint64_t)(uint32_t)seq[i] + 0x9E3779B97F4A7C15ull + (x << 6) + (x >> 2);
+        x *= 0xff51afd7ed558ccdull;
+        h[i + 1] = x ? x : 1;
+    }
+}
+
+static CacheEntry *cache_find(const PcCache *c, const int32_t *seq, int len, uint64_t h) {
+    for (size_t j = h & (PC_CACHE_SLOTS - 1); c->key[j]; j = (j + 1) & (PC_CACHE_SLOTS - 1)) {
+        const CacheEntry *e = c->slot[j];
+        if (c->key[j] == h && e->len == len &&
+            memcmp(e->prefix, seq, sizeof(int32_t) * (size_t)len) == 0)
+            return c->slot[j];
+    }
+    return NULL;
+}
+
+static void copy_state(State *dst, const State *src) {
+    *dst = *src;
+    for (int i = 0; i < PT_MAX_VARS + 2; i++) {
+        valset_init(&dst->sets[i]);
+        valset_copy(&dst->sets[i], &src->sets[i]);
+    }
+}
+
+/* Keeps st as the state after seq[0..len) (a row boundary). Out of memory: not kept. */
+static void cache_put(PcCache *c, const int32_t *seq, int len, uint64_t h, const State *st) {
+    if (cache_find(c, seq, len, h)) return;
+    if (c->n >= PC_CACHE_MAX) cache_clear(c);
+    CacheEntry *e = calloc(1, sizeof *e);
+    int32_t *pre = malloc(sizeof(int32_t) * (size_t)(len > 0 ? len : 1));
+    if (!e || !pre) {
+        free(e), free(pre);
+        return;
+    }
+    memcpy(pre, seq, sizeof(int32_t) * (size_t)len);
+    e->len = len, e->prefix = pre, e->ok = -1;
+    copy_state(&e->st, st);
+    size_t j = h & (PC_CACHE_SLOTS - 1);
+    while (c->key[j]) j = (j + 1) & (PC_CACHE_SLOTS - 1);
+    c->key[j] = h, c->slot[j] = e;
+    c->n++;
 }
 
 static int16_t arg_code(int a) {
@@ -382,6 +480,16 @@ static int value_ok(const State *st, const PtOp *o, int k, int len, int v) {
     return 1; /* ints and bools: numbers for a numerical Map, values for a categorical one */
 }
 
+/* program_ok of the state after seq[0..n) (a row boundary), asked once per cached prefix. */
+static int finished_ok(const State *st, const int32_t *seq, int n, PcCache *cache,
+                       const uint64_t *hs) {
+    CacheEntry *e = cache ? cache_find(cache, seq, n, hs[n]) : NULL;
+    if (e && e->ok >= 0) return e->ok;
+    int ok = program_ok(st);
+    if (e) e->ok = ok;
+    return ok;
+}
+
 int pc_allowed_ctx(const PcContext *ctx, const int32_t *seq, int n, unsigned char *allowed) {
     int V = pc_vocab_size();
     memset(allowed, 0, (size_t)V);
@@ -389,10 +497,19 @@ int pc_allowed_ctx(const PcContext *ctx, const int32_t *seq, int n, unsigned cha
     if (!st) return -1;
     st->ctx = ctx;
     st->tables = ctx && (ctx->model_vocab <= 0 || ctx->model_vocab > PC_FN_TABLE);
-    if (ctx) compute_sets(st); /* of no rows: tokens and indices */
+    PcCache *cache = ctx ? ctx->cache : NULL;
+    uint64_t hs[PC_MAX_LEN + 1]; /* [n + 1] prefix hashes, with a cache */
+    if (cache && n > PC_MAX_LEN) cache = NULL;
+    if (cache) prefix_hashes(seq, n, hs);
+    int start = 0;
+    for (int i = n; cache && i > 0 && !start; i--) {
+        const CacheEntry *e = cache_find(cache, seq, i, hs[i]);
+        if (e) copy_state(st, &e->st), start = i;
+    }
+    if (ctx && !start) compute_sets(st); /* of no rows: tokens and indices */
     int f[PT_COLS], field = 0, tab = -1, tlen = 0, count = 0;
     int rc = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = start; i < n; i++) {
         int col, id;
         if (seq[i] == PC_EOS) goto done;
         if (pc_unflat(seq[i], &col, &id) != 0) {
@@ -407,6 +524,7 @@ int pc_allowed_ctx(const PcContext *ctx, const int32_t *seq, int n, unsigned cha
                 tab = -1;
                 free_sets(st);
                 compute_sets(st);
+                if (cache) cache_put(cache, seq, i + 1, hs[i + 1], st);
             } else {
                 o->tab[o->ntab++] = (int16_t)id;
             }
@@ -447,6 +565,7 @@ int pc_allowed_ctx(const PcContext *ctx, const int32_t *seq, int n, unsigned cha
         if (tab < 0 && ctx) {
             free_sets(st);
             compute_sets(st);
+            if (cache) cache_put(cache, seq, i + 1, hs[i + 1], st);
         }
     }
     if (tab >= 0) { /* the next value of the table */
@@ -466,7 +585,8 @@ int pc_allowed_ctx(const PcContext *ctx, const int32_t *seq, int n, unsigned cha
     }
     for (int j = c; j < PT_COLS; j++) f[j] = -1;
     if (c == 0) {
-        if (st->n >= 1 && st->s == 0 && st->k == 1 && st->tokens_used && (!ctx || program_ok(st))) {
+        if (st->n >= 1 && st->s == 0 && st->k == 1 && st->tokens_used &&
+            (!ctx || finished_ok(st, seq, n, cache, hs))) {
             allowed[PC_EOS] = 1;
             count++;
         }

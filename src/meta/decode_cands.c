@@ -179,7 +179,8 @@ static int push_children(MetaCands *c, int k) {
 }
 
 MetaCands *meta_cands_new(MetaModel *m, const float *payload, const int16_t *ids, int P,
-                          const MetaCandOptions *o, char *err, size_t errcap) {
+                          const MetaCandOptions *o, const PcContext *model, char *err,
+                          size_t errcap) {
     if (P > m->cfg.max_prefix) {
         snprintf(err, errcap, "%d weight tokens, but the meta-model takes at most %d", P,
                  m->cfg.max_prefix);
@@ -205,7 +206,12 @@ MetaCands *meta_cands_new(MetaModel *m, const float *payload, const int16_t *ids
     c->T = m->cfg.max_prog < PC_MAX_LEN ? m->cfg.max_prog : PC_MAX_LEN;
     rng_seed(&c->rng, o->seed);
     MetaPrefix pre = {P, payload, ids32};
-    c->ctx = (PcContext){NULL, 0, 0, m->cfg.vocab};
+    c->ctx = (PcContext){NULL, 0, 0, m->cfg.vocab, NULL};
+    if (model) { /* the model's own vocabulary: every candidate validates and compiles on it */
+        c->ctx = *model;
+        c->ctx.model_vocab = m->cfg.vocab;
+        c->ctx.cache = pc_cache_new(); /* candidates share prefixes (NULL: slower, same) */
+    }
     MetaDecodeOpts dop = {PC_BOS, PC_EOS, c->T, pc_constraint_fn, &c->ctx, 0};
     c->ses = meta_dec_session_new(m, &pre, &dop, err, errcap);
     free(ids32); /* the session keeps the prefix's keys and values, not the ids */
@@ -225,6 +231,7 @@ MetaCands *meta_cands_new(MetaModel *m, const float *payload, const int16_t *ids
 void meta_cands_free(MetaCands *c) {
     if (!c) return;
     meta_dec_session_free(c->ses);
+    pc_cache_free(c->ctx.cache);
     for (int i = 0; i < c->n_nodes; i++)
         free(c->nodes[i].st), free(c->nodes[i].alt_tok), free(c->nodes[i].alt_lp);
     free(c->nodes), free(c->heap), free(c->seen);
@@ -244,7 +251,7 @@ static int run(MetaCands *c, int nf, Rng *rng, int *len, char *err, size_t errca
 static int valid_seq(MetaCands *c, int len, unsigned char *allowed) {
     int32_t seq[PC_MAX_LEN];
     for (int i = 0; i < len; i++) {
-        if (pc_allowed(seq, i, allowed) <= 0 || c->st[i].tok < 0 ||
+        if (pc_allowed_ctx(&c->ctx, seq, i, allowed) <= 0 || c->st[i].tok < 0 ||
             c->st[i].tok >= pc_vocab_size() || !allowed[c->st[i].tok])
             return 0;
         seq[i] = c->st[i].tok;
@@ -252,7 +259,8 @@ static int valid_seq(MetaCands *c, int len, unsigned char *allowed) {
     return len > 0 && seq[len - 1] == PC_EOS;
 }
 
-/* The child of entry e into the scratch (*len); returns 0 or -1. */
+/* The child of entry e into the scratch (*len); returns 0, 1 when the change leads to a dead
+ * end of the constraint (no child), or -1. */
 static int make_child(MetaCands *c, const Entry *e, int *len, char *err, size_t errcap) {
     const Node *p = &c->nodes[e->node];
     size_t A = (size_t)c->A;
@@ -273,7 +281,8 @@ static int make_child(MetaCands *c, const Entry *e, int *len, char *err, size_t 
     }
     for (int i = 0; i < e->t; i++) c->force[i] = p->st[i].tok;
     c->force[e->t] = alt;
-    if (run(c, e->t + 1, NULL, len, err, errcap)) return -1;
+    int rc = run(c, e->t + 1, NULL, len, err, errcap);
+    if (rc) return rc;
     /* the forced positions keep the parent's numbers (the session fills only t > e->t) */
     for (int i = 0; i < e->t; i++) {
         c->st[i] = p->st[i];
@@ -311,7 +320,12 @@ int meta_cands_next(MetaCands *c, int16_t *table, double *score, char *err, size
     if (c->o.mode == MC_SAMPLE) {
         /* at most 64 duplicates in a row: the distribution is then (nearly) exhausted */
         while (c->dup_run < 64) {
-            if (run(c, 0, &c->rng, &len, err, errcap)) return -1;
+            int rc = run(c, 0, &c->rng, &len, err, errcap);
+            if (rc < 0) return -1;
+            if (rc > 0) { /* a dead end counts as a repeat: the loop stays bounded */
+                c->dup_run++;
+                continue;
+            }
             if (len == 0 || c->st[len - 1].tok != PC_EOS) continue;
             int fresh = seen_add(c, seq_hash(c->st, len));
             if (fresh < 0) {
@@ -340,7 +354,9 @@ int meta_cands_next(MetaCands *c, int16_t *table, double *score, char *err, size
     }
     while (c->n_heap > 0) {
         Entry e = heap_pop(c);
-        if (make_child(c, &e, &len, err, errcap)) return -1;
+        int rc = make_child(c, &e, &len, err, errcap);
+        if (rc < 0) return -1;
+        if (rc > 0) continue; /* no valid program starts this way */
         if (len == 0 || c->st[len - 1].tok != PC_EOS) continue; /* ran out of length */
         int fresh = seen_add(c, seq_hash(c->st, len));
         if (fresh < 0) {

@@ -38,10 +38,11 @@ static int decode_table(MetaModel *m, const float *payload, const int16_t *ids, 
     int max_len = m->cfg.max_prog < PC_MAX_LEN ? m->cfg.max_prog : PC_MAX_LEN;
     /* the constraint clears only the model's outputs (a meta-model from before tables has
      * PC_BASE_VOCAB of them and never gets a table) */
-    PcContext ctx = {NULL, 0, 0, m->cfg.vocab};
+    PcContext ctx = {NULL, 0, 0, m->cfg.vocab, NULL};
     if (model) {
         ctx = *model;
         ctx.model_vocab = m->cfg.vocab;
+        ctx.cache = pc_cache_new(); /* NULL: slower, same result */
     }
     MetaDecodeOpts o = {PC_BOS, PC_EOS, max_len, pc_constraint_fn, &ctx, reuse};
     int32_t out[PC_MAX_LEN];
@@ -49,6 +50,7 @@ static int decode_table(MetaModel *m, const float *payload, const int16_t *ids, 
     if (beam <= 1) rc = meta_decode_greedy(m, &pre, &o, out, &n, err, errcap);
     else rc = meta_decode_beam(m, &pre, &o, beam, out, &n, NULL, err, errcap);
     free(ids32);
+    pc_cache_free(ctx.cache);
     if (rc != 0) return rc;
     return pc_decode(out, n, table, err, errcap);
 }

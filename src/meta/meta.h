@@ -303,8 +303,9 @@ typedef struct MetaDecStep {
  * drawn from the allowed tokens' softmax at temperature temp. For every position t >= nf,
  * steps[t] is filled and alt_tok/alt_lp [max_len, n_alt] (row t) receive up to n_alt
  * alternatives with their log-probabilities, best first (ties: lower id). Positions t < nf
- * get steps[t].tok only. *out_len: the tokens of the sequence (EOS included). Returns 0, or
- * non-zero with a message (constraint error, no token allowed, nf > max_len). */
+ * get steps[t].tok only. *out_len: the tokens of the sequence (EOS included). Returns 0; 1
+ * with a message when the constraint allows no token at some position (this start is a dead
+ * end; the session stays usable); -1 with a message on an error (nf > max_len, OOM). */
 int meta_dec_session_run(MetaDecSession *s, const int32_t *force, int nf, Rng *rng, float temp,
                          int n_alt, MetaDecStep *steps, int32_t *alt_tok, float *alt_lp,
                          int *out_len, char *err, size_t errcap);
@@ -385,12 +386,26 @@ int pc_decode(const int32_t *seq, int len, int16_t *table, char *err, size_t err
  * tables (their length is the input's value-set size, their values those of the
  * vocabulary). model_vocab: the meta-model's output size (0: pc_vocab_size()); a
  * meta-model of PC_BASE_VOCAB outputs never gets a table token. */
+typedef struct PcCache PcCache;
 typedef struct PcContext {
     const Value *vocab; /* the model's tokens, any order */
     int n_vocab;
     int max_seq_len;
     int model_vocab;
+    PcCache *cache; /* NULL, or the scan states of earlier calls on this context (below) */
 } PcContext;
+
+/* Why a cache: with a vocabulary, each call infers the value sets of every row so far and
+ * compiles the program where it could end, which made the search's decoding 3.4x more
+ * expensive than without them. Decoding asks about one prefix after another, and the
+ * search's candidates share long prefixes, so the scan state at each row boundary is kept,
+ * keyed by the prefix, with whether the program of those rows compiles; a call resumes from
+ * the longest cached boundary of its sequence. Results are the same with or without a cache
+ * (tests/test_constrain_vocab.c). Bounded memory: when it holds PC_CACHE_MAX states it is
+ * emptied. One cache belongs to one context and one thread. */
+#define PC_CACHE_MAX 1024
+PcCache *pc_cache_new(void); /* NULL on OOM (then decode without one) */
+void pc_cache_free(PcCache *c);
 
 /* As pc_allowed, for ctx (NULL: the rules without a vocabulary, and no tables). */
 int pc_allowed_ctx(const PcContext *ctx, const int32_t *seq, int n, unsigned char *allowed);
@@ -468,10 +483,12 @@ const char *meta_cand_mode_name(MetaCandMode mode);
 typedef struct MetaCands MetaCands;
 
 /* payload [P, WT_WIDTH], ids [P, WT_N_IDS] as for meta_decode_table; m->max_batch >= 1 and m
- * must outlive the generator. NULL with a message on a format mismatch, a too long prefix,
- * or OOM. */
+ * must outlive the generator. model: the decompiled model's vocabulary and length (as for
+ * meta_decode_table_for: every candidate then validates on them), or NULL. NULL with a
+ * message on a format mismatch, a too long prefix, or OOM. */
 MetaCands *meta_cands_new(MetaModel *m, const float *payload, const int16_t *ids, int P,
-                          const MetaCandOptions *o, char *err, size_t errcap);
+                          const MetaCandOptions *o, const PcContext *model, char *err,
+                          size_t errcap);
 void meta_cands_free(MetaCands *c);
 
 /* The next candidate: table [PT_ROWS * PT_COLS] and its score. Returns 1, 0 when no

@@ -235,7 +235,7 @@ int meta_decode_greedy(MetaModel *m, const MetaPrefix *pre, const MetaDecodeOpts
             if (allowed[v] && (best < 0 || d.logits[v] > d.logits[best])) best = v;
         if (best < 0) {
             snprintf(err, errcap, "meta decode: no token allowed at position %d", t + 1);
-            rc = -1;
+            rc = 1;
             break;
         }
         prog[t + 1] = best;
@@ -467,7 +467,7 @@ int meta_dec_session_run(MetaDecSession *s, const int32_t *force, int nf, Rng *r
         }
         const float *z = session_step(s, t, seq[t]);
         if (ask(o, seq, t + 1, s->allowed, V, err, errcap)) {
-            rc = -1;
+            rc = 1; /* a dead end of this start, not a failure of the session */
             break;
         }
         double mx = z[0], sum = 0;
@@ -495,7 +495,7 @@ int meta_dec_session_run(MetaDecSession *s, const int32_t *force, int nf, Rng *r
         }
         if (best < 0) {
             snprintf(err, errcap, "meta decode: no token allowed at position %d", t + 1);
-            rc = -1;
+            rc = 1;
             break;
         }
         /* the n_alt best other allowed tokens, by insertion (n_alt is small) */

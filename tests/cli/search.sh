@@ -47,6 +47,17 @@ for o in keep sample; do
     b=$("$I" decompile "$T/m.safetensors" --meta "$META" --method meta --search 16 --order $o --json 2>/dev/null | sed -E 's/"ms":[0-9.e+-]+//')
     [ -n "$a" ] && [ "$a" = "$b" ] && ok || bad "order $o: runs differ or fail"
 done
+# the candidates decode under the constraint on the model's own vocabulary and length: on a
+# letter vocabulary the printed program compiles there even when nothing verifies (before,
+# every candidate for reverse called an integer lambda on letters), and a change that leads
+# to a dead end of the constraint is skipped, not an error (frac_prevs: numbers on letters)
+for p in reverse frac_prevs; do
+    "$I" compile examples/$p.rasp -o "$T/$p.safetensors" >/dev/null 2>&1 || bad "compile $p"
+    "$I" decompile "$T/$p.safetensors" --meta "$META" --method meta --search 64 >"$T/$p.rasp" 2>"$T/$p.err" && ok ||
+        bad "search on $p: $(tail -2 "$T/$p.err")"
+    grep -q "^verified: " "$T/$p.err" && ! grep -q "does not compile" "$T/$p.err" && ok || bad "$p verdict: $(cat "$T/$p.err")"
+    "$I" compile "$T/$p.rasp" -o "$T/$p.back.safetensors" >/dev/null 2>&1 && ok || bad "the program printed for $p does not compile"
+done
 # usage errors
 "$I" decompile "$T/m.safetensors" --meta "$META" --method meta --search 0 2>/dev/null; [ $? -eq 2 ] && ok || bad "--search 0: want exit 2"
 "$I" decompile "$T/m.safetensors" --meta "$META" --method meta --search 4 --beam 2 2>/dev/null; [ $? -eq 2 ] && ok || bad "--search with --beam: want exit 2"
