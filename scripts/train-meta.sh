@@ -18,8 +18,8 @@
 #      the batches are those of the stream's positions); as the machine was busier than
 #      planned, the shipped run was stopped at step 1,893 and resumed with the schedule cut
 #      to 4,500, stopped at 2,446 and resumed with it cut to 4,000, run to its end, then
-#      resumed once more with the schedule set to FINAL_STEPS (6,000: the shipped model);
-#      the pieces below replay exactly that;
+#      resumed once more with the schedule set to FINAL_STEPS (6,000), and once more with it
+#      set to B6_STEPS (9,000); the pieces below replay exactly that;
 #   C. itracr eval on 1,000 test samples of data/heldout777 (itracr gen -n 60000 --seed 777),
 #      a dataset whose seed no training step used (and whose test programs the stream never
 #      draws, whatever the seed: the split is a function of the program).
@@ -37,6 +37,7 @@ I=${ITRACR:-build/release/itracr}
 D=${RECIPE_DIR:-data/recipe}
 CONT_STEPS=${CONT_STEPS:-900}
 FINAL_STEPS=${FINAL_STEPS:-6000}
+B6_STEPS=${B6_STEPS:-9000}
 # A forced OpenBLAS kernel (OPENBLAS_CORETYPE=Haswell on some machines) runs ~8x slower
 # here than the AVX-512 one OpenBLAS picks itself; the shipped continuation ran without it.
 unset OPENBLAS_CORETYPE
@@ -120,6 +121,7 @@ piece b2 "$D/b2.err" -o "$M" --resume --steps "$((6000 / DIV))" --stop-at "$((18
 piece b3 "$D/b3.err" -o "$M" --resume --steps "$((4500 / DIV))" --stop-at "$((2446 / DIV))"
 piece b4 "$D/b4.err" -o "$M" --resume --steps "$((4000 / DIV))"
 piece b5 "$D/b5.err" -o "$M" --resume --steps "$((FINAL_STEPS / DIV))"
+piece b6 "$D/b6.err" -o "$M" --resume --steps "$((B6_STEPS / DIV))"
 
 # ---- C: evaluation --------------------------------------------------------------------
 say "evaluating $M on $NEVAL held-out test samples"

@@ -7,21 +7,11 @@
 
 #include "io/safetensors.h"
 #include "meta/meta.h"
+#include "meta_toy.h"
 #include "test.h"
 #include "util/rng.h"
 
-enum { B = 3, P = 6, T = 5 };
-static float pay[B * P * 4];
-static int32_t ids[B * P * 2], plen[B] = {6, 3, 4}, tok[B * T], tgt[B * T];
 static char dir[64];
-
-static MetaConfig cfg(void) {
-    MetaConfig c = {0};
-    c.d_model = 16, c.n_head = 2, c.n_layer = 2, c.mlp_ratio = 2, c.payload_dim = 4;
-    c.n_id_fields = 2, c.id_vocab[0] = 3, c.id_vocab[1] = P;
-    c.vocab = 9, c.max_prefix = P, c.max_prog = T;
-    return c;
-}
 
 static void steps(MetaModel *m, int n, float *losses) {
     MetaBatch b = {B, P, T, pay, ids, plen, tok, tgt};
@@ -38,7 +28,7 @@ static void steps(MetaModel *m, int n, float *losses) {
 }
 
 static void test_resume_bit_identical(void) {
-    MetaConfig c = cfg();
+    MetaConfig c = toy_cfg(2);
     char err[256], path[128];
     snprintf(path, sizeof path, "%s/meta.safetensors", dir);
     MetaModel a, r;
@@ -59,7 +49,7 @@ static void test_resume_bit_identical(void) {
 }
 
 static void test_damaged(void) {
-    MetaConfig c = cfg();
+    MetaConfig c = toy_cfg(2);
     char err[256], path[128], bad[128];
     snprintf(path, sizeof path, "%s/ok.safetensors", dir);
     snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
@@ -120,13 +110,7 @@ static void test_damaged(void) {
 }
 
 int main(void) {
-    Rng g;
-    rng_seed(&g, 9);
-    for (size_t i = 0; i < sizeof pay / sizeof *pay; i++) pay[i] = (float)rng_normal(&g);
-    for (int i = 0; i < B * P * 2; i++) ids[i] = (int32_t)rng_below(&g, i % 2 ? P : 3);
-    for (int i = 0; i < B * T; i++)
-        tok[i] = (int32_t)rng_below(&g, 9), tgt[i] = (int32_t)rng_below(&g, 9);
-    tgt[4] = -1;
+    toy_fill(9);
     if (test_tmpdir(dir, sizeof dir, "meta_ckpt") != 0) return 1;
     RUN(test_resume_bit_identical);
     RUN(test_damaged);

@@ -4,20 +4,10 @@
 #include <stdlib.h>
 
 #include "meta/meta.h"
+#include "meta_toy.h"
 #include "test.h"
 #include "util/rng.h"
 
-enum { B = 3, P = 6, T = 5, V = 9 };
-static float pay[B * P * 4];
-static int32_t ids[B * P * 2], plen[B] = {6, 3, 4}, tok[B * T], tgt[B * T];
-
-static MetaConfig cfg(int layers) {
-    MetaConfig c = {0};
-    c.d_model = 16, c.n_head = 2, c.n_layer = layers, c.mlp_ratio = 2, c.payload_dim = 4;
-    c.n_id_fields = 2, c.id_vocab[0] = 3, c.id_vocab[1] = P;
-    c.vocab = V, c.max_prefix = P, c.max_prog = T;
-    return c;
-}
 
 static float train_steps(MetaModel *m, int n) {
     MetaBatch b = {B, P, T, pay, ids, plen, tok, tgt};
@@ -51,7 +41,7 @@ static double tensor_abs_sum(const MetaModel *m, const char *name) {
 
 static void check_grow(int l, int L, int keep_adam) {
     char err[256];
-    MetaConfig cs = cfg(l), cd = cfg(L);
+    MetaConfig cs = toy_cfg(l), cd = toy_cfg(L);
     MetaModel src, dst;
     CHECK(meta_model_init(&src, &cs, 5, B, err, sizeof err) == 0);
     train_steps(&src, 6); /* parameters and moments away from their initialisation */
@@ -120,7 +110,7 @@ static void test_place(void) {
 
 static void test_refused(void) {
     char err[256];
-    MetaConfig c3 = cfg(3), c2 = cfg(2), wide = cfg(4);
+    MetaConfig c3 = toy_cfg(3), c2 = toy_cfg(2), wide = toy_cfg(4);
     wide.d_model = 32;
     MetaModel a, b, w;
     CHECK(meta_model_init(&a, &c3, 1, B, err, sizeof err) == 0);
@@ -134,13 +124,7 @@ static void test_refused(void) {
 }
 
 int main(void) {
-    Rng g;
-    rng_seed(&g, 9);
-    for (size_t i = 0; i < sizeof pay / sizeof *pay; i++) pay[i] = (float)rng_normal(&g);
-    for (int i = 0; i < B * P * 2; i++) ids[i] = (int32_t)rng_below(&g, i % 2 ? P : 3);
-    for (int i = 0; i < B * T; i++)
-        tok[i] = (int32_t)rng_below(&g, V), tgt[i] = (int32_t)rng_below(&g, V);
-    tgt[4] = -1;
+    toy_fill(9);
     RUN(test_same_function);
     RUN(test_place);
     RUN(test_refused);
