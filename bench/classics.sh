@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The 15 classic programs (examples/*.rasp), each compiled at its own vocabulary and
+# max_seq_len, then decompiled from the weights alone, twice: with the meta-model and the
+# verified search (`itracr decompile --method meta --search K`), and with the default
+# pipeline (`--method auto`: the exact reader, lift, first). One row per program: vocabulary
+# kind and size, length, residual width, whether the model lies outside what the meta-model
+# was trained on (OOD), each method's verdict and wall time. The named baseline is lift:
+# ratio_vs_lift = total meta search time / total auto time. Last line:
+#   classics=15 meta_verified=… meta_weights=… auto_verified=… ood=… ratio_vs_lift=…
+#   usage: bench/classics.sh [K] [META]   (from the repository root)
+set -euo pipefail
+K=${1:-64}
+META=${2:-models/meta-small.safetensors}
+B=${B:-build/release}
+I=$B/itracr
+make -s B="$B" "$I" >&2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+now() { date +%s%N; }
+for f in examples/*.rasp; do
+    p=$(basename "$f" .rasp)
+    "$I" compile "$f" -o "$tmp/$p.safetensors" >/dev/null 2>&1 || { echo "$p: does not compile" >&2; continue; }
+    "$I" info "$tmp/$p.safetensors" --json >"$tmp/$p.info.json"
+    t0=$(now)
+    "$I" decompile "$tmp/$p.safetensors" --meta "$META" --method meta --search "$K" --json >"$tmp/$p.meta.json" 2>/dev/null || true
+    t1=$(now)
+    "$I" decompile "$tmp/$p.safetensors" --meta "$META" --json >"$tmp/$p.auto.json" 2>/dev/null || true
+    t2=$(now)
+    echo "$p $(((t1 - t0) / 1000000)) $(((t2 - t1) / 1000000))" >>"$tmp/times"
+done
+python3 - "$tmp" "$K" <<'PY'
+import json, re, sys
+tmp, K = sys.argv[1], sys.argv[2]
+def load(path):
+    try:
+        return json.load(open(path))
+    except (OSError, ValueError):
+        return {}
+rows, n, mv, mw, av, ood, tm, ta = [], 0, 0, 0, 0, 0, 0, 0
+for line in open(tmp + "/times"):
+    p, ms_m, ms_a = line.split()
+    n += 1
+    info, meta, auto = (load(f"{tmp}/{p}.{x}.json") for x in ("info", "meta", "auto"))
+    cfg = info.get("config", {})
+    prog = meta.get("program", "")
+    m = re.search(r"^vocab \{(.*)\}$", prog, re.M)
+    toks = [t.strip() for t in m.group(1).split(",")] if m else []
+    kinds = {"str" if t.startswith('"') else "int" for t in toks}
+    kind = "mixed" if len(kinds) > 1 else (kinds.pop() if kinds else "?")
+    mline = meta.get("verified_line", "error")
+    aline = (auto.get("method", "?") + ": " + auto.get("verified_line", auto.get("verified", "?"))) if auto else "error"
+    mv += meta.get("verified") in ("weights", "function")
+    mw += meta.get("verified") == "weights"
+    av += auto.get("verified") in ("weights", "function")
+    ood += bool(meta.get("ood"))
+    tm += int(ms_m); ta += int(ms_a)
+    rows.append(f"| {p} | {kind} {len(toks)} | {cfg.get('max_seq_len', '?')} | {cfg.get('residual_dim', '?')} | "
+                f"{'yes' if meta.get('ood') else 'no'} | {mline} | {ms_m} | {aline} | {ms_a} |")
+print(f"| program | vocab | len | residual | OOD | meta-model, --search {K} | ms | default (auto) | ms |")
+print("|---|---|---|---|---|---|---|---|---|")
+print("\n".join(rows))
+print(f"classics={n} meta_verified={mv} meta_weights={mw} auto_verified={av} ood={ood} "
+      f"ratio_vs_lift={tm / ta if ta else 0:.1f}")
+PY
