@@ -22,7 +22,7 @@
 
 static const char *usage =
     "usage: itracr decompile MODEL.safetensors --meta META.safetensors [--beam K] [--rows] [--check]\n"
-    "                        [--search K] [--budget-ms T] [--seed S] [--order redecode|keep|sample]\n"
+    "                        [--search K] [--budget-ms T] [--seed S] [--order redecode|keep|sample|mix]\n"
     "                        [--alt N] [--json] [--scheme chunks|residual] [--norm asinh|none]\n"
     "                        [--method auto|lift|meta]\n"
     "\n"
@@ -263,7 +263,7 @@ static int meta_options(const DecompArgs *a, SearchOptions *so, WtOptions *wt) {
     search_options_seed(so, a->seed);
     so->cands.n_alt = (int)a->alt;
     if (a->order && meta_cand_mode_parse(a->order, &so->cands.mode) != 0)
-        return cli_usage_error("decompile", "unknown --order '%s' (redecode, keep or sample)",
+        return cli_usage_error("decompile", "unknown --order '%s' (redecode, keep, sample or mix)",
                                a->order);
     if (a->search_k && a->beam > 1)
         return cli_usage_error("decompile", "--search and --beam exclude each other");

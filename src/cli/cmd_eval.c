@@ -27,7 +27,7 @@ static const char *usage =
     "                   [--json METRICS.json] [--split test] [--seed S] [--log TRAIN.jsonl]\n"
     "                   [--classics DIR | --no-classics] [--examples K] [--jobs J]\n"
     "                   [--no-teacher] [--no-noise] [--no-func] [--quiet]\n"
-    "                   [--search K [--budget-ms T] [--order redecode|keep|sample] [--alt N]]\n"
+    "                   [--search K [--budget-ms T] [--order redecode|keep|sample|mix] [--alt N]]\n"
     "\n"
     "Evaluates the meta-model on the first N samples (default: all) of DIR's split (default\n"
     "test): token and row accuracy, exact match, functional equivalence, compile and decode\n"
@@ -281,7 +281,8 @@ static int eval_args(int argc, char **argv, EvalArgs *a) {
     if (strchr(a->split, '/') || !a->split[0])
         return cli_usage_error("eval", "bad --split '%s'", a->split);
     if (a->order && meta_cand_mode_parse(a->order, &a->ro.search_opt.cands.mode) != 0)
-        return cli_usage_error("eval", "unknown --order '%s' (redecode, keep or sample)", a->order);
+        return cli_usage_error("eval", "unknown --order '%s' (redecode, keep, sample or mix)",
+                               a->order);
     if ((a->budget || a->order) && !a->search_k)
         return cli_usage_error("eval", "--budget-ms and --order need --search K");
     if (a->search_k && a->beam > 1)

@@ -52,10 +52,11 @@ void meta_cand_options_default(MetaCandOptions *o) {
     o->temp = 1.0f;
 }
 
-static const char *mode_names[] = {"redecode", "keep", "sample"};
+static const char *mode_names[] = {"redecode", "keep", "sample", "mix"};
+#define N_MODES ((int)(sizeof mode_names / sizeof *mode_names))
 
 int meta_cand_mode_parse(const char *s, MetaCandMode *mode) {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < N_MODES; i++)
         if (strcmp(s, mode_names[i]) == 0) {
             *mode = (MetaCandMode)i;
             return 0;
@@ -64,7 +65,7 @@ int meta_cand_mode_parse(const char *s, MetaCandMode *mode) {
 }
 
 const char *meta_cand_mode_name(MetaCandMode mode) {
-    return (unsigned)mode < 3 ? mode_names[mode] : "?";
+    return (unsigned)mode < (unsigned)N_MODES ? mode_names[mode] : "?";
 }
 
 /* Entry a is popped before b. */
@@ -317,8 +318,9 @@ int meta_cands_next(MetaCands *c, int16_t *table, double *score, char *err, size
         }
         return emit(c, &c->nodes[k], table, score, err, errcap);
     }
-    if (c->o.mode == MC_SAMPLE) {
-        /* at most 64 duplicates in a row: the distribution is then (nearly) exhausted */
+    if (c->o.mode == MC_SAMPLE || (c->o.mode == MC_MIX && c->produced % 2 == 1)) {
+        /* at most 64 duplicates in a row: the distribution is then (nearly) exhausted (mix:
+         * the queue's turn then) */
         while (c->dup_run < 64) {
             int rc = run(c, 0, &c->rng, &len, err, errcap);
             if (rc < 0) return -1;
@@ -337,20 +339,20 @@ int meta_cands_next(MetaCands *c, int16_t *table, double *score, char *err, size
                 continue;
             }
             c->dup_run = 0;
-            /* only the newest sample is kept */
-            if (c->n_nodes > 0) {
+            /* sample: only the newest sample is kept; mix: it joins the tree */
+            if (c->o.mode == MC_SAMPLE && c->n_nodes > 0) {
                 Node *o = &c->nodes[0];
                 free(o->st), free(o->alt_tok), free(o->alt_lp);
                 c->n_nodes = 0;
             }
             int k = node_add(c, len, 0);
-            if (k < 0) {
+            if (k < 0 || (c->o.mode == MC_MIX && push_children(c, k))) {
                 snprintf(err, errcap, "out of memory");
                 return -1;
             }
             return emit(c, &c->nodes[k], table, score, err, errcap);
         }
-        return 0;
+        if (c->o.mode == MC_SAMPLE) return 0;
     }
     while (c->n_heap > 0) {
         Entry e = heap_pop(c);

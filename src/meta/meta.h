@@ -463,16 +463,19 @@ int meta_vocab_known(int vocab);
  *                is not; scores and alternatives are the parent's.
  *   MC_SAMPLE    the greedy decode, then seeded ancestral samples at temperature temp,
  *                duplicates skipped.
+ *   MC_MIX       MC_REDECODE and MC_SAMPLE taking turns (a sample, then the best queued
+ *                change, ...); a sample's own one-token changes join the queue. The two find
+ *                different programs (docs/experiments.md, "Candidate orders").
  * Scores are sums of token log-probabilities under the model's full softmax. Deterministic:
  * ties go to the earlier candidate, the earlier position, the better alternative; samples
  * come from the seed only. */
-typedef enum { MC_REDECODE = 0, MC_KEEP, MC_SAMPLE } MetaCandMode;
+typedef enum { MC_REDECODE = 0, MC_KEEP, MC_SAMPLE, MC_MIX } MetaCandMode;
 
 typedef struct MetaCandOptions {
     MetaCandMode mode; /* MC_REDECODE */
     int n_alt;         /* alternatives per position (top-k after the taken token): 3 */
-    uint64_t seed;     /* MC_SAMPLE: 1 */
-    float temp;        /* MC_SAMPLE temperature: 1 */
+    uint64_t seed;     /* MC_SAMPLE, MC_MIX: 1 */
+    float temp;        /* MC_SAMPLE, MC_MIX temperature: 1 */
 } MetaCandOptions;
 
 void meta_cand_options_default(MetaCandOptions *o);

@@ -42,7 +42,7 @@ else
         bad "greedy --json verdict: $(head -c 400 "$T/g.json")"
 fi
 # every order works and is deterministic
-for o in keep sample; do
+for o in keep sample mix; do
     a=$("$I" decompile "$T/m.safetensors" --meta "$META" --method meta --search 16 --order $o --json 2>/dev/null | sed -E 's/"ms":[0-9.e+-]+//')
     b=$("$I" decompile "$T/m.safetensors" --meta "$META" --method meta --search 16 --order $o --json 2>/dev/null | sed -E 's/"ms":[0-9.e+-]+//')
     [ -n "$a" ] && [ "$a" = "$b" ] && ok || bad "order $o: runs differ or fail"
