@@ -85,7 +85,7 @@ static void check_search(MetaModel *mm, CompiledModel *m, const WtTokens *wt,
     compiled_model_free(f);
 
     /* determinism: two runs, each order, identical results */
-    for (int mode = MC_REDECODE; mode <= MC_SAMPLE; mode++) {
+    for (int mode = MC_REDECODE; mode <= MC_MIX; mode++) {
         SearchOptions o2 = so;
         o2.cands.mode = (MetaCandMode)mode;
         o2.max_candidates = 6;

@@ -46,7 +46,7 @@ struct MetaCands {
 };
 
 void meta_cand_options_default(MetaCandOptions *o) {
-    o->mode = MC_REDECODE;
+    o->mode = MC_MIX;
     o->n_alt = 3;
     o->seed = 1;
     o->temp = 1.0f;

@@ -472,14 +472,14 @@ int meta_vocab_known(int vocab);
 typedef enum { MC_REDECODE = 0, MC_KEEP, MC_SAMPLE, MC_MIX } MetaCandMode;
 
 typedef struct MetaCandOptions {
-    MetaCandMode mode; /* MC_REDECODE */
+    MetaCandMode mode; /* MC_MIX */
     int n_alt;         /* alternatives per position (top-k after the taken token): 3 */
     uint64_t seed;     /* MC_SAMPLE, MC_MIX: 1 */
     float temp;        /* MC_SAMPLE, MC_MIX temperature: 1 */
 } MetaCandOptions;
 
 void meta_cand_options_default(MetaCandOptions *o);
-/* "redecode" / "keep" / "sample" -> mode; 0, or -1 when unknown. */
+/* "redecode" / "keep" / "sample" / "mix" -> mode; 0, or -1 when unknown. */
 int meta_cand_mode_parse(const char *s, MetaCandMode *mode);
 const char *meta_cand_mode_name(MetaCandMode mode);
 

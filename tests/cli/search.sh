@@ -24,7 +24,7 @@ for k in 1 2; do
     "$I" decompile "$T/m.safetensors" --meta "$META" --method meta --search 64 --seed 3 --json >"$T/j$k.json" 2>/dev/null || bad "json run $k"
 done
 for key in '"verified":"weights"' '"verified_line":"verified: weights"' '"winner":' '"tried":' '"ms":' \
-           '"max_candidates":64' '"order":"redecode"' '"seed":3' '"program":"' '"rows":"'; do
+           '"max_candidates":64' '"order":"mix"' '"seed":3' '"program":"' '"rows":"'; do
     grep -qF "$key" "$T/j1.json" && ok || bad "json lacks $key: $(head -c 400 "$T/j1.json")"
 done
 strip() { sed -E 's/"ms":[0-9.e+-]+//' "$1"; }
