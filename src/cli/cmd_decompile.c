@@ -83,6 +83,10 @@ static const char *verdict_line(const SearchResult *r, char *buf, size_t cap) {
     else if (r->n_inputs > 0)
         snprintf(buf, cap, "verified: none (disagrees on %ld of %ld inputs)", r->n_disagree,
                  r->n_inputs);
+    else if (r->tried > 0 && r->guarded == r->tried)
+        /* the constraint made each one compilable, but far larger than the model */
+        snprintf(buf, cap,
+                 "verified: none (every candidate far larger than the model: not checked)");
     else snprintf(buf, cap, "verified: none (does not compile)");
     return buf;
 }
