@@ -268,14 +268,15 @@ int trainer_init(Trainer *t, const TrainConfig *tc, const TrainData *data, char 
     return trainer_init_cfg(t, tc, data, &mc, err, errcap);
 }
 
-int trainer_init_resume(Trainer *t, const TrainConfig *tc, const TrainData *data, const char *ckpt,
-                        char *err, size_t errcap) {
+/* The trainer around m, a checkpoint just loaded from ckpt (owned from here on: freed on
+ * failure), whose model config must match tc's. */
+static int trainer_adopt(Trainer *t, const TrainConfig *tc, const TrainData *data, MetaModel *m,
+                         const char *ckpt, char *err, size_t errcap) {
     memset(t, 0, sizeof *t);
     t->tc = *tc;
     t->data = data;
     t->max_batch = tc->batch;
-    if (train_config_check(tc, err, errcap) != 0) return 1;
-    if (meta_checkpoint_load(&t->m, ckpt, t->max_batch, err, errcap) != 0) return 1;
+    t->m = *m;
     MetaConfig want = train_meta_config(tc);
     const MetaConfig *got = &t->m.cfg;
     /* A model trained before the vocabulary grew (tables) keeps its output size; a target it
@@ -297,6 +298,15 @@ int trainer_init_resume(Trainer *t, const TrainConfig *tc, const TrainData *data
     return 0;
 }
 
+int trainer_init_resume(Trainer *t, const TrainConfig *tc, const TrainData *data, const char *ckpt,
+                        char *err, size_t errcap) {
+    memset(t, 0, sizeof *t);
+    if (train_config_check(tc, err, errcap) != 0) return 1;
+    MetaModel m;
+    if (meta_checkpoint_load(&m, ckpt, tc->batch, err, errcap) != 0) return 1;
+    return trainer_adopt(t, tc, data, &m, ckpt, err, errcap);
+}
+
 /* A model of tc's config, deeper than src's, grown from it (meta_model_grow); it keeps src's
  * output vocabulary, which may be an older, smaller one (before tables). */
 static int trainer_init_grown(Trainer *t, const TrainConfig *tc, const TrainData *data,
@@ -313,12 +323,17 @@ static int trainer_init_grown(Trainer *t, const TrainConfig *tc, const TrainData
 
 int trainer_init_from(Trainer *t, const TrainConfig *tc, const TrainData *data, const char *ckpt,
                       int keep_adam, char *err, size_t errcap) {
-    MetaModel src;
-    if (meta_checkpoint_load(&src, ckpt, 1, err, errcap) != 0) return 1;
-    int grow = src.cfg.n_layer < tc->n_layer;
-    int rc = grow ? trainer_init_grown(t, tc, data, &src, keep_adam, err, errcap)
-                  : trainer_init_resume(t, tc, data, ckpt, err, errcap);
-    meta_model_free(&src);
+    memset(t, 0, sizeof *t);
+    if (train_config_check(tc, err, errcap) != 0) return 1;
+    MetaModel src; /* loaded once: grown into a deeper model, else adopted as it is */
+    if (meta_checkpoint_load(&src, ckpt, tc->batch, err, errcap) != 0) return 1;
+    int rc;
+    if (src.cfg.n_layer < tc->n_layer) {
+        rc = trainer_init_grown(t, tc, data, &src, keep_adam, err, errcap);
+        meta_model_free(&src);
+    } else {
+        rc = trainer_adopt(t, tc, data, &src, ckpt, err, errcap);
+    }
     if (rc != 0) return 1;
     if (keep_adam) {
         t->tc.init_step = t->m.step;
