@@ -49,11 +49,20 @@ static void zero_tensor(MetaModel *dst, const char *name) {
 
 int meta_model_grow(MetaModel *dst, const MetaModel *src, int keep_adam, char *err, size_t errcap) {
     int l = src->cfg.n_layer, L = dst->cfg.n_layer;
-    if (!same_but_depth(&src->cfg, &dst->cfg) || L < l) {
+    if (!same_but_depth(&src->cfg, &dst->cfg)) {
         snprintf(err, errcap,
-                 "growing a meta-model: the new model must have the old one's shape and at "
-                 "least its %d layers (it has %d)",
-                 l, L);
+                 "growing a meta-model: only the depth may change (d_model %d, heads %d, MLP "
+                 "ratio %d, vocabulary %d, max_prefix %d must stay as the old model's %d, %d, "
+                 "%d, %d, %d)",
+                 dst->cfg.d_model, dst->cfg.n_head, dst->cfg.mlp_ratio, dst->cfg.vocab,
+                 dst->cfg.max_prefix, src->cfg.d_model, src->cfg.n_head, src->cfg.mlp_ratio,
+                 src->cfg.vocab, src->cfg.max_prefix);
+        return -1;
+    }
+    if (L < l) {
+        snprintf(err, errcap,
+                 "growing a meta-model: the new model has %d layers; it needs at least its %d", L,
+                 l);
         return -1;
     }
     size_t np = dst->lay.n_params;
