@@ -1,5 +1,6 @@
 /* Growing a meta-model in depth: the grown model computes exactly the shallow one's loss and
- * logits, its new blocks learn from the first step, and mismatched shapes are refused. */
+ * logits, its new blocks learn from the first step, and mismatched shapes are refused. A
+ * wider output vocabulary keeps every old token's logit and learns the new tokens. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -123,10 +124,46 @@ static void test_refused(void) {
     meta_model_free(&w);
 }
 
+/* Vocabulary V -> V + 4 (and two layers more): the old tokens' logits are the old model's,
+ * bit for bit, since the new rows only add columns to the head; the new rows are trainable
+ * (a target among them gets likelier); and a vocabulary may not shrink. */
+static void test_vocab(void) {
+    char err[256];
+    enum { W = V + 4 };
+    MetaConfig cs = toy_cfg(2), cd = toy_cfg(4);
+    cd.vocab = W;
+    MetaModel src, dst;
+    CHECK(meta_model_init(&src, &cs, 5, B, err, sizeof err) == 0);
+    train_steps(&src, 6);
+    loss_of(&src);
+    float *want = malloc(sizeof(float) * B * T * V);
+    memcpy(want, src.acts.logits, sizeof(float) * B * T * V);
+    CHECK(meta_model_init(&dst, &cd, 77, B, err, sizeof err) == 0);
+    CHECK_MSG(meta_model_grow(&dst, &src, 1, err, sizeof err) == 0, "%s", err);
+    loss_of(&dst);
+    int same = 1;
+    for (int p = 0; p < B * T; p++)
+        same &= memcmp(dst.acts.logits + (size_t)p * W, want + (size_t)p * V,
+                       sizeof(float) * V) == 0;
+    CHECK(same);
+    /* teach the new token W - 1 at every position: its probability must rise */
+    int32_t keep[B * T];
+    memcpy(keep, tgt, sizeof keep);
+    for (int i = 0; i < B * T; i++) tgt[i] = W - 1;
+    float before = loss_of(&dst), after = train_steps(&dst, 10);
+    CHECK_MSG(after < before, "loss on a new token %g -> %g", before, after);
+    memcpy(tgt, keep, sizeof keep);
+    CHECK(meta_model_grow(&src, &dst, 0, err, sizeof err) != 0 && strstr(err, "vocabulary"));
+    free(want);
+    meta_model_free(&src);
+    meta_model_free(&dst);
+}
+
 int main(void) {
     toy_fill(9);
     RUN(test_same_function);
     RUN(test_place);
     RUN(test_refused);
+    RUN(test_vocab);
     TEST_END();
 }

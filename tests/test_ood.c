@@ -88,8 +88,46 @@ static void test_dataset_manifest(void) {
     free(js), free(side);
 }
 
+/* A streamed run that drew general-setting samples (--general): its domain is the general
+ * setting's ranges, which hold string vocabularies and other lengths, and the fixed one. */
+static void test_general_stream(void) {
+    char dir[] = "/tmp/itracr_ood_XXXXXX", err[512], why[512], text[512], meta[600];
+    CHECK(mkdtemp(dir) != NULL);
+    TrainConfig tc;
+    train_config_default(&tc);
+    tc.stream = 1, tc.general = 0.5;
+    char *js = train_sidecar_json(&tc, NULL);
+    snprintf(meta, sizeof meta, "%s/meta.safetensors", dir);
+    char *side = train_sidecar_path(meta);
+    FILE *f = fopen(side, "w");
+    CHECK(f && js);
+    if (f && js) fputs(js, f);
+    if (f) fclose(f);
+    MetaDomain d;
+    CHECK_MSG(meta_domain_read(meta, &d, err, sizeof err) == 0, "%s", err);
+    CHECK(d.vary && d.vocab_min == 2 && d.vocab_max == 10 && d.len_min == 2 && d.len_max == 10 &&
+          strstr(d.source, "general"));
+    const char *inside[] = {"vocab {\"a\", \"b\", \"c\"}\nmax_seq_len 8\n",
+                            "vocab {0, 1, 2, 3, 4}\nmax_seq_len 5\n"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(text, sizeof text, "%s%s", inside[i], PROG);
+        CompiledModel *m = compile_text(text);
+        CHECK_MSG(m && meta_domain_check(&d, m, why, sizeof why) == 0, "%s", why);
+        compiled_model_free(m);
+    }
+    snprintf(text, sizeof text, "vocab {0, 1, 2, 3, 4}\nmax_seq_len 12\n%s", PROG);
+    CompiledModel *m = compile_text(text);
+    CHECK_MSG(m && meta_domain_check(&d, m, why, sizeof why) == 1 && strstr(why, "2..10"), "%s",
+              why);
+    compiled_model_free(m);
+    unlink(side);
+    rmdir(dir);
+    free(js), free(side);
+}
+
 int main(void) {
     RUN(test_generator_defaults);
     RUN(test_dataset_manifest);
+    RUN(test_general_stream);
     TEST_END();
 }

@@ -3,6 +3,7 @@
  * frequency pool and class weights move the mix the way they claim; a streamed run resumes
  * bit-identically; --init copies parameters (and AdamW state when asked) and restarts the
  * schedule. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,6 +334,7 @@ static void test_config_fields(void) {
     TrainConfig a, b;
     train_config_default(&a);
     a.stream = 1, a.val_seed = 99, a.dedup_pool = 1234, a.w_linseqmap = 3, a.init_step = 8000;
+    a.general = 0.25;
     snprintf(a.init, sizeof a.init, "models/x.safetensors");
     a.exclude[0] = 0;
     char *j = train_config_to_json(&a);
@@ -341,17 +343,86 @@ static void test_config_fields(void) {
     CHECK_MSG(train_config_from_json(j, &b, err, sizeof err) == 0, "%s", err);
     free(j);
     CHECK(b.stream == 1 && b.val_seed == 99 && b.dedup_pool == 1234 && b.w_linseqmap == 3 &&
-          b.init_step == 8000);
+          b.init_step == 8000 && b.general == 0.25);
     CHECK_STR(b.init, "models/x.safetensors");
     CHECK_STR(b.exclude, "");
     CHECK(train_config_from_json("{\"init\":\"a\\\"b\"}", &b, err, sizeof err) != 0);
     CHECK(train_config_from_json("{\"init\":3}", &b, err, sizeof err) != 0);
     b.w_one_row = 0.5;
     CHECK(train_config_check(&b, err, sizeof err) != 0);
+    b.w_one_row = 1, b.general = 1.5;
+    CHECK(train_config_check(&b, err, sizeof err) != 0);
+}
+
+/* The setting of sample i as its config token says it: asinh of the compiled vocabulary
+ * size (BOS and PAD included) and of max_seq_len, and the causal flag (docs/dataset.md). */
+static void sample_setting(const TrainData *d, int i, int *vocab, int *len, int *causal) {
+    const float *pay = d->payload + d->off[i] * WT_WIDTH;
+    const int16_t *id = d->ids + d->off[i] * WT_N_IDS;
+    *vocab = *len = *causal = -1;
+    if (id[0] != WT_KIND_CONFIG) return;
+    *vocab = (int)lround(sinh(pay[6]));
+    *len = (int)lround(sinh(pay[5]));
+    *causal = pay[9] != 0;
+}
+
+/* --general P: P = 0 is the plain stream sample for sample; P = 1 draws every sample in the
+ * general setting (vocabularies and lengths vary, some causal, some tables); P = 0.5 mixes
+ * both, deterministically by position. */
+static void test_general_share(void) {
+    enum { N = 48 };
+    TrainStream plain, zero, all, half, half2;
+    TrainData a, z, g, h, h2;
+    train_data_init(&a), train_data_init(&z), train_data_init(&g), train_data_init(&h);
+    train_data_init(&h2);
+    char err[256];
+    if (open_stream(&plain, 7, "train", NULL) || open_stream(&zero, 7, "train", NULL) ||
+        open_stream(&all, 7, "train", NULL) || open_stream(&half, 7, "train", NULL) ||
+        open_stream(&half2, 7, "train", NULL))
+        return;
+    CHECK(train_stream_set_general(&zero, 0, err, sizeof err) == 0);
+    CHECK(train_stream_set_general(&all, 1, err, sizeof err) == 0);
+    CHECK(train_stream_set_general(&half, 0.5, err, sizeof err) == 0);
+    CHECK(train_stream_set_general(&half2, 0.5, err, sizeof err) == 0);
+    CHECK(train_stream_set_general(&half2, 1.5, err, sizeof err) != 0);
+    CHECK(train_stream_set_general(&half2, 0.5, err, sizeof err) == 0);
+    CHECK(train_stream_fill(&plain, 0, N, &a, err, sizeof err) == 0);
+    CHECK(train_stream_fill(&zero, 0, N, &z, err, sizeof err) == 0);
+    CHECK_MSG(train_stream_fill(&all, 0, N, &g, err, sizeof err) == 0, "%s", err);
+    CHECK(train_stream_fill(&half, 0, N, &h, err, sizeof err) == 0);
+    CHECK(train_stream_fill(&half2, 20, 8, &h2, err, sizeof err) == 0);
+    int same = 1;
+    for (int i = 0; i < N; i++) same &= same_sample(&a, i, &z, i);
+    CHECK(same);
+    CHECK(zero.general == 0 && all.general == N && half.general > 10 && half.general < N - 10);
+    int fixed_g = 0, causal_g = 0, tables_g = 0, fixed_h = 0, other_vocab = 0, other_len = 0;
+    for (int i = 0; i < N; i++) {
+        int v, l, c;
+        sample_setting(&a, i, &v, &l, &c);
+        CHECK(v == 7 && l == 5 && c == 0); /* {0..4} with BOS and PAD, length 5 */
+        sample_setting(&g, i, &v, &l, &c);
+        CHECK(v >= 4 && v <= 12 && l >= 2 && l <= 10);
+        fixed_g += v == 7 && l == 5 && c == 0;
+        causal_g += c == 1;
+        other_vocab += v != 7;
+        other_len += l != 5;
+        for (int k = 0; k < CELLS; k++)
+            tables_g += k % PT_COLS == PT_COL_FN && g.prog[(size_t)i * CELLS + k] == PT_FN_TABLE;
+        sample_setting(&h, i, &v, &l, &c);
+        fixed_h += v == 7 && l == 5 && c == 0;
+    }
+    CHECK(causal_g > 0 && tables_g > 0 && other_vocab > N / 2 && other_len > N / 2);
+    CHECK(fixed_h > fixed_g && fixed_h < N);
+    for (int k = 0; k < 8; k++) CHECK(same_sample(&h, 20 + k, &h2, k));
+    train_stream_free(&plain), train_stream_free(&zero), train_stream_free(&all);
+    train_stream_free(&half), train_stream_free(&half2);
+    train_data_free(&a), train_data_free(&z), train_data_free(&g), train_data_free(&h);
+    train_data_free(&h2);
 }
 
 int main(void) {
     RUN(test_config_fields);
+    RUN(test_general_share);
     RUN(test_deterministic_by_position);
     RUN(test_split_rule);
     RUN(test_classics_excluded);

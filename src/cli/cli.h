@@ -34,6 +34,10 @@ int cmd_bert(int argc, char **argv);
 
 /* True when argv[i] is -h or --help. */
 bool cli_is_help(const char *arg);
+/* A file shipped with the checkout, by its path relative to the checkout (e.g.
+ * "models/meta-small.safetensors"): ./rel, else next to the binary (build/release/itracr ->
+ * the checkout's; bin/itracr -> share/itracr/). Returns a malloc'ed path or NULL. */
+char *cli_find_shipped(const char *rel);
 /* Prints "itracr CMD: msg (see itracr CMD --help)" to stderr and returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

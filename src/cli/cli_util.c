@@ -1,11 +1,34 @@
 /* Argument helpers shared by the subcommands. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "io/json_util.h"
+
+char *cli_find_shipped(const char *rel) {
+    if (access(rel, R_OK) == 0) return strdup(rel);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return NULL;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return NULL;
+    *slash = 0;
+    const char *up[] = {"/../../", "/../", "/../share/itracr/"};
+    for (size_t i = 0; i < sizeof up / sizeof *up; i++) {
+        size_t len = strlen(exe) + strlen(up[i]) + strlen(rel) + 1;
+        char *p = malloc(len);
+        if (!p) return NULL;
+        snprintf(p, len, "%s%s%s", exe, up[i], rel);
+        if (access(p, R_OK) == 0) return p;
+        free(p);
+    }
+    return NULL;
+}
 
 bool cli_is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0; }
 

@@ -21,7 +21,7 @@
 #include "rasp/rasp.h"
 
 static const char *usage =
-    "usage: itracr decompile MODEL.safetensors --meta META.safetensors [--beam K] [--rows] [--check]\n"
+    "usage: itracr decompile MODEL.safetensors [--meta META.safetensors]... [--beam K] [--rows] [--check]\n"
     "                        [--search K] [--budget-ms T] [--seed S] [--order redecode|keep|sample|mix]\n"
     "                        [--alt N] [--json] [--scheme chunks|residual] [--norm asinh|none]\n"
     "                        [--method auto|lift|meta]\n"
@@ -35,6 +35,11 @@ static const char *usage =
     "model outside what it was trained on (vocabulary, max_seq_len, residual width, layers,\n"
     "MLP width; from META.safetensors.train.json's dataset, else the generator's defaults),\n"
     "stderr gets 'warning: out of the meta-model's training distribution ...' (JSON: \"ood\").\n"
+    "--meta may be given several times: the first meta-model whose training distribution holds\n"
+    "MODEL decodes it, else the last one (stderr: 'meta-model: PATH (why)'; JSON: \"meta\").\n"
+    "Without --meta, the shipped models/meta-small.safetensors (the fixed setting: vocabulary\n"
+    "{0..4}, length 5) and models/meta-general.safetensors (vocabularies of 2..10 ints, letters,\n"
+    "words or mixed, lengths 2..10, causal) are used, found in ./models/ or next to the binary.\n"
     "\n"
     "Turns the compiled model into weight tokens, decodes a program with the meta-model (greedy,\n"
     "or beam search of width K; every output is a valid program) and prints it as .rasp text\n"
@@ -151,8 +156,10 @@ static int out_of_domain(const char *meta, const CompiledModel *m, bool json, ch
 }
 
 static void print_json(const RaspProgram *prog, const int16_t *table, const SearchResult *r,
-                       const SearchOptions *o, const char *fallback, const char *ood) {
+                       const SearchOptions *o, const char *fallback, const char *ood,
+                       const char *meta) {
     cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "meta", meta);
     if (fallback) { /* --method auto fell back: say so (--method meta prints what it always did) */
         cJSON_AddStringToObject(j, "method", "meta");
         cJSON_AddStringToObject(j, "lift", fallback);
@@ -189,8 +196,16 @@ static void print_json(const RaspProgram *prog, const int16_t *table, const Sear
 }
 
 /* The command line, parsed. */
+#define MAX_METAS 4
+#define SHIPPED_METAS 2
+static const char *const shipped_metas[SHIPPED_METAS] = {"models/meta-small.safetensors",
+                                                         "models/meta-general.safetensors"};
+
 typedef struct DecompArgs {
     const char *model_path, *meta, *scheme, *norm, *order;
+    const char *metas[MAX_METAS]; /* --meta, in order; meta is the one chosen for the model */
+    char *found[SHIPPED_METAS];   /* the shipped ones (owned) when --meta is not given */
+    int n_metas;
     long beam, search_k, budget, alt;
     uint64_t seed;
     bool rows, check, json;
@@ -233,7 +248,11 @@ static int parse_args(int argc, char **argv, DecompArgs *a) {
         case O_ROWS: a->rows = true; break;
         case O_CHECK: a->check = true; break;
         case O_JSON: a->json = true; break;
-        case O_META: a->meta = v; break;
+        case O_META:
+            if (a->n_metas == MAX_METAS)
+                return cli_usage_error("decompile", "at most %d --meta", MAX_METAS);
+            a->metas[a->n_metas++] = v;
+            break;
         case O_SCHEME: a->scheme = v; break;
         case O_NORM: a->norm = v; break;
         case O_ORDER: a->order = v; break;
@@ -275,12 +294,46 @@ static int meta_options(const DecompArgs *a, SearchOptions *so, WtOptions *wt) {
     so->max_candidates = a->search_k > 0 ? (int)a->search_k : 1;
     so->budget_ms = (double)a->budget;
     wt_options_default(wt);
-    if (read_train_wt(a->meta, wt) != 0) return EXIT_BAD_INPUT;
     if (a->scheme && wt_scheme_parse(a->scheme, &wt->scheme) != 0)
         return cli_usage_error("decompile", "unknown --scheme '%s'", a->scheme);
     if (a->norm && wt_norm_parse(a->norm, &wt->norm) != 0)
         return cli_usage_error("decompile", "unknown --norm '%s'", a->norm);
     return -1;
+}
+
+/* The meta-models to choose from: --meta, else the shipped ones that are found. Returns -1
+ * to go on, else the exit status. */
+static int collect_metas(DecompArgs *a) {
+    if (a->n_metas == 0)
+        for (int i = 0; i < SHIPPED_METAS; i++)
+            if ((a->found[i] = cli_find_shipped(shipped_metas[i])))
+                a->metas[a->n_metas++] = a->found[i];
+    if (a->n_metas == 0)
+        return cli_usage_error("decompile",
+                               "missing --meta META.safetensors (no shipped meta-model found)");
+    return -1;
+}
+
+/* a->meta: the first meta-model whose training domain holds m, else the last; said on stderr
+ * when there was a choice. Returns 0, or 1 after printing why (an unreadable sidecar). */
+static int choose_meta(DecompArgs *a, const CompiledModel *m) {
+    a->meta = a->metas[a->n_metas - 1];
+    const char *why = "none holds the model: the last";
+    for (int i = 0; i < a->n_metas; i++) {
+        MetaDomain d;
+        char err[512], out[512];
+        if (meta_domain_read(a->metas[i], &d, err, sizeof err)) {
+            fprintf(stderr, "itracr decompile: %s\n", err);
+            return 1;
+        }
+        if (meta_domain_check(&d, m, out, sizeof out) == 0) {
+            a->meta = a->metas[i];
+            why = "its training distribution holds the model";
+            break;
+        }
+    }
+    if (a->n_metas > 1 && !a->json) fprintf(stderr, "meta-model: %s (%s)\n", a->meta, why);
+    return 0;
 }
 
 /* --check: the decoded table recompiled and compared with cm on every input (an encoder:
@@ -312,7 +365,7 @@ static void print_decoded(const DecompArgs *a, const RaspProgram *prog, const in
                           const SearchResult *sr, const SearchOptions *so, bool searching,
                           const char *fallback, const char *ood) {
     if (a->json) {
-        print_json(prog, table, sr, so, fallback, ood);
+        print_json(prog, table, sr, so, fallback, ood, a->meta);
         return;
     }
     char *s = a->rows ? pt_format_table(table) : rasp_format(prog);
@@ -330,10 +383,10 @@ int cmd_decompile(int argc, char **argv) {
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
     if (a.method == DECOMP_LIFT) return decompile_lift_only(a.model_path, a.json);
-    if (!a.meta) return cli_usage_error("decompile", "missing --meta META.safetensors");
     SearchOptions so;
     WtOptions wt;
     if ((rc = meta_options(&a, &so, &wt)) >= 0) return rc;
+    if ((rc = collect_metas(&a)) >= 0) goto free_found;
     /* --json or a search option without --search: verify the greedy decode alone */
     bool searching = a.search_k > 0 || a.json || a.budget > 0 || a.order;
 
@@ -354,6 +407,8 @@ int cmd_decompile(int argc, char **argv) {
         fprintf(stderr, "itracr decompile: %s\n", err);
         goto done;
     }
+    if (choose_meta(&a, cm)) goto done;
+    if (!a.scheme && !a.norm && read_train_wt(a.meta, &wt) != 0) goto done;
     char lift_why[1024] = "";
     /* auto: --meta must name a meta-model even when lift answers (loaded first, as before) */
     if (a.method == DECOMP_AUTO &&
@@ -417,5 +472,7 @@ done:
     if (have_mm) meta_model_free(&mm);
     if (cm) compiled_model_free(cm);
     if (is_bert) bert_free(&bm);
+free_found:
+    for (int i = 0; i < SHIPPED_METAS; i++) free(a.found[i]);
     return rc;
 }

@@ -22,7 +22,7 @@ static const char *usage =
     "                    [--batch B] [--lr LR] [--lr-min LR] [--warmup W] [--seed S] [--eval-every K]\n"
     "                    [--ckpt-every K] [--max-prefix P] [--log FILE] [--val-seed S]\n"
     "                    [--exclude DIR | --no-exclude] [--weight CLASS=W]... [--dedup-pool M]\n"
-    "                    [--stop-at N]\n"
+    "                    [--general P] [--stop-at N]\n"
     "\n"
     "Trains the meta-model on DIR's train split (validation metrics on DIR's val split, when\n"
     "present), or with --stream on fresh samples generated for every batch (default generator\n"
@@ -43,6 +43,10 @@ static const char *usage =
     "CKPT's layer count the model grows: CKPT's blocks spread evenly over the L, and each new\n"
     "block starts as identity (its output projections zero), so training continues from\n"
     "CKPT's function with the added depth.\n"
+    "--general P draws each stream sample in the general setting of `itracr gen --setting\n"
+    "general` (vocabularies of 2..10 ints, letters, words or mixed, lengths 2..10, causal models,\n"
+    "table lambdas) with probability P, else in the default fixed setting; P > 0 also widens the\n"
+    "output vocabulary of an --init model trained before tables (new rows; old logits kept).\n"
     "--stop-at N checkpoints and exits at step N without changing the schedule (whose length\n"
     "stays --steps), so a long schedule can be run in pieces.\n"
     "\n"
@@ -116,7 +120,7 @@ static int truncate_log(const char *path, long step, char *err, size_t errcap) {
 typedef struct Flags {
     long d_model, layers, heads, batch, warmup, seed, eval_every, ckpt_every, max_prefix, steps,
         val_seed, dedup_pool;
-    double lr, lr_min;
+    double lr, lr_min, general; /* general: -1 when not given */
     int stream, no_exclude;
     const char *exclude;
     double w[TS_CLASS_COUNT]; /* 0: not given */
@@ -140,6 +144,7 @@ static void apply_flags(const Flags *f, TrainConfig *c) {
     if (f->lr_min >= 0) c->lr_min = f->lr_min;
     if (f->val_seed >= 0) c->val_seed = (uint64_t)f->val_seed;
     if (f->dedup_pool >= 0) c->dedup_pool = f->dedup_pool;
+    if (f->general >= 0) c->general = f->general;
     if (f->stream) c->stream = 1;
     if (f->no_exclude) c->exclude[0] = 0;
     if (f->exclude) snprintf(c->exclude, sizeof c->exclude, "%s", f->exclude);
@@ -183,7 +188,8 @@ static int open_stream(TrainStream *s, const TrainConfig *tc, uint64_t seed, con
         train_stream_set_weight(s, TS_CLASS_ONE_ROW, tc->w_one_row, err, sizeof err) != 0 ||
         train_stream_set_weight(s, TS_CLASS_NUM_MAP, tc->w_num_map, err, sizeof err) != 0 ||
         train_stream_set_weight(s, TS_CLASS_MONO_MAP, tc->w_mono_map, err, sizeof err) != 0 ||
-        train_stream_set_pool(s, tc->dedup_pool, err, sizeof err) != 0) {
+        train_stream_set_pool(s, tc->dedup_pool, err, sizeof err) != 0 ||
+        train_stream_set_general(s, tc->general, err, sizeof err) != 0) {
         fprintf(stderr, "itracr train: %s\n", err);
         train_stream_free(s);
         return 1;
@@ -227,6 +233,7 @@ enum {
     O_WEIGHT,
     O_LR_MIN,
     O_LR,
+    O_GENERAL,
     O_STEPS,
     O_D_MODEL,
     O_LAYERS,
@@ -256,6 +263,7 @@ static const CliOpt train_opts[] = {
     {"weight", 0, true, O_WEIGHT},
     {"lr-min", 0, true, O_LR_MIN},
     {"lr", 0, true, O_LR},
+    {"general", 0, true, O_GENERAL},
     {"steps", 0, true, O_STEPS},
     {"d-model", 0, true, O_D_MODEL},
     {"layers", 0, true, O_LAYERS},
@@ -323,6 +331,7 @@ static bool train_option(int id, const char *v, TrainRun *r) {
         return false;
     case O_LR_MIN: return cli_parse_real("train", "--lr-min", v, 0, 10, 0, &r->fl.lr_min);
     case O_LR: return cli_parse_real("train", "--lr", v, 0, 10, CLI_OPEN_LO, &r->fl.lr);
+    case O_GENERAL: return cli_parse_real("train", "--general", v, 0, 1, 0, &r->fl.general);
     default: cli_usage_error("train", "unexpected argument '%s'", v); return false;
     }
 }
@@ -398,6 +407,7 @@ static const char *resume_conflict(const TrainRun *r) {
                     : f->stream          ? "--stream"
                     : f->val_seed >= 0   ? "--val-seed"
                     : f->dedup_pool >= 0 ? "--dedup-pool"
+                    : f->general >= 0    ? "--general"
                     : f->exclude         ? "--exclude"
                     : f->no_exclude      ? "--no-exclude"
                     : r->init_adam       ? "--init-adam"
@@ -752,7 +762,7 @@ int cmd_train(int argc, char **argv) {
     TrainRun *r = calloc(1, sizeof *r);
     if (!r) abort();
     r->stop_at = -1;
-    r->fl = (Flags){-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, 0, 0, NULL, {0}};
+    r->fl = (Flags){-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, -1, -1, 0, 0, NULL, {0}};
     train_data_init(&r->train);
     train_data_init(&r->val);
     int rc = train_args(argc, argv, r);

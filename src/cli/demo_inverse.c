@@ -2,7 +2,6 @@
  * meta-model's training distribution is compiled, its weights are decompiled with the shipped
  * model (greedy, then the verified search), and the true and predicted programs are printed
  * with the verdict. */
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,29 +30,6 @@ static const char *inverse_source =
 
 #define META_NAME "models/meta-small.safetensors"
 
-/* The shipped meta-model: ./models/, else next to the binary (build/release/itracr -> the
- * checkout's models/; bin/itracr -> share/itracr/models/). Returns a malloc'ed path or NULL. */
-static char *find_meta(void) {
-    if (access(META_NAME, R_OK) == 0) return strdup(META_NAME);
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return NULL;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash) return NULL;
-    *slash = 0;
-    const char *rel[] = {"/../../" META_NAME, "/../" META_NAME, "/../share/itracr/" META_NAME};
-    for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
-        size_t len = strlen(exe) + strlen(rel[i]) + 1;
-        char *p = malloc(len);
-        if (!p) return NULL;
-        snprintf(p, len, "%s%s", exe, rel[i]);
-        if (access(p, R_OK) == 0) return p;
-        free(p);
-    }
-    return NULL;
-}
-
 static void print_indented(const char *s) {
     for (const char *l = s; *l;) {
         const char *e = strchr(l, '\n');
@@ -79,7 +55,7 @@ static void print_table_program(const int16_t *t, const Value *vocab, int nv, in
 
 int demo_inverse(const char *meta_arg) {
     printf("\n== the inverse direction: weights -> program ==\n");
-    char *meta = meta_arg ? strdup(meta_arg) : find_meta();
+    char *meta = meta_arg ? strdup(meta_arg) : cli_find_shipped(META_NAME);
     if (!meta || access(meta, R_OK) != 0) {
         printf(
             "skipped: the shipped meta-model %s was not found (run from the checkout, or pass --meta PATH)\n",

@@ -72,6 +72,14 @@ int meta_domain_read(const char *meta, MetaDomain *d, char *err, size_t errcap) 
     int rc = train_sidecar_read(side, &tc, &found, &data, NULL, err, errcap);
     snprintf(d->source, sizeof d->source, "the generator's defaults%s",
              found ? " (a streamed run)" : " (no training config)");
+    if (!rc && found && tc.stream && tc.general > 0) {
+        /* a stream that drew general-setting samples: its ranges hold the fixed setting */
+        gen_config_general(&g);
+        from_config(d, &g);
+        snprintf(d->source, sizeof d->source,
+                 "the general setting's defaults (a streamed run, %.0f%% general)",
+                 100 * tc.general);
+    }
     if (!rc && found && data && !tc.stream) {
         size_t n = strlen(data) + 16;
         char *man = malloc(n);

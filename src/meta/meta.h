@@ -216,7 +216,10 @@ float meta_lr_schedule(const MetaSchedule *s, long step);
  * output projections (attn.proj, mlp.proj: weights and biases), which are zeroed so that the
  * block adds nothing to the residual stream: dst computes exactly src's function. With
  * keep_adam the copied tensors keep their AdamW moments and dst src's step count; otherwise
- * every moment is 0 and the step count 0. Returns 0, or non-zero with a message. */
+ * every moment is 0 and the step count 0. dst's output vocabulary may also be larger than
+ * src's (a model trained before tables, taught them): src's rows of embed.token and head.w
+ * become dst's first rows, the new rows keep dst's initialisation, and the old tokens' logits
+ * stay src's. Returns 0, or non-zero with a message. */
 int meta_model_grow(MetaModel *dst, const MetaModel *src, int keep_adam, char *err, size_t errcap);
 /* The new index of block i of l when growing to L layers (evenly spread). */
 int meta_grow_place(int i, int l, int L);
@@ -593,9 +596,14 @@ typedef struct TrainStream {
     size_t pool_cap;
     long pool_m;      /* pool draws (0: no frequency thinning) */
     GenSampler *samp; /* one per stream: a stream is used by one thread at a time */
+    /* drawn settings (train_stream_set_general): position g is drawn by samp_gen, in a
+     * vocabulary, length and causality of its own, with probability p_general */
+    GenSampler *samp_gen;
+    double p_general;
     AccResult res;
     /* counters since init (candidates tried, and why they were passed over) */
     long tried, failed, wrong_split, classic_hits, too_long, thinned, freq_thinned;
+    long general; /* positions drawn in the general setting */
 } TrainStream;
 
 /* gen: the generator settings (NULL: gen_config_default); wt: the weight-token options;
@@ -610,6 +618,12 @@ int train_stream_set_weight(TrainStream *s, int c, double w, char *err, size_t e
 /* Draws the frequency pool of m programs (m = 0: thinning off). Returns 0, or non-zero with
  * a message (out of memory). */
 int train_stream_set_pool(TrainStream *s, long m, char *err, size_t errcap);
+/* Draws each position in the general setting (gen_config_general: vocabularies of 2..10
+ * ints, letters, words or mixed, lengths 2..10, causal models, table lambdas; `itracr gen
+ * --setting general`) with probability p, else in the stream's own setting. p = 0 (the
+ * default) draws no coin, so the stream stays sample for sample what it was. Returns 0, or
+ * non-zero with a message. */
+int train_stream_set_general(TrainStream *s, double p, char *err, size_t errcap);
 /* How often the pool holds the program of hash h (0 when not in the pool). */
 uint32_t train_stream_pool_count(const TrainStream *s, const uint64_t h[2]);
 /* Appends the samples at positions g0 .. g0 + n - 1 to d (in order). Returns 0, or non-zero
@@ -653,6 +667,7 @@ typedef struct TrainConfig {
     uint64_t val_seed; /* validation samples: the stream of the val split of this seed */
     double w_linseqmap, w_one_row, w_num_map, w_mono_map; /* class weights of the stream (>= 1) */
     long dedup_pool;   /* frequency-thinning pool of the stream (0: off) */
+    double general;    /* share of stream samples in the general setting (0: none) */
     char exclude[256]; /* classic programs never trained on ("" none) */
     /* starting point */
     char init[256]; /* checkpoint the parameters came from ("" fresh) */

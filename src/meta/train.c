@@ -68,7 +68,7 @@ static const Field k_fields[] = {
     F_(weight_decay, 2), F_(clip, 2),      F_(seed, 3),        F_(eval_every, 1), F_(ckpt_every, 1),
     F_(log_every, 1),    F_(eval_tf, 0),   F_(eval_decode, 0), F_(stream, 0),     F_(val_seed, 3),
     F_(w_linseqmap, 2),  F_(w_one_row, 2), F_(w_num_map, 2),   F_(w_mono_map, 2), F_(exclude, 4),
-    F_(init, 4),         F_(init_step, 1), F_(dedup_pool, 1),
+    F_(init, 4),         F_(init_step, 1), F_(dedup_pool, 1), F_(general, 2),
 };
 #undef F_
 #define N_FIELDS (int)(sizeof k_fields / sizeof k_fields[0])
@@ -207,6 +207,8 @@ int train_config_check(const TrainConfig *c, char *err, size_t errcap) {
         return snprintf(err, errcap, "class weights must be in [1, 1000]"), 1;
     if (c->dedup_pool < 0 || c->dedup_pool > 100000000L)
         return snprintf(err, errcap, "dedup_pool must be in 0..1e8"), 1;
+    if (!(c->general >= 0 && c->general <= 1))
+        return snprintf(err, errcap, "general must be in [0, 1]"), 1;
     if (c->init_step < 0) return snprintf(err, errcap, "init_step must be >= 0"), 1;
     MetaConfig m = train_meta_config(c);
     return meta_config_validate(&m, err, errcap);
@@ -307,12 +309,19 @@ int trainer_init_resume(Trainer *t, const TrainConfig *tc, const TrainData *data
     return trainer_adopt(t, tc, data, &m, ckpt, err, errcap);
 }
 
-/* A model of tc's config, deeper than src's, grown from it (meta_model_grow); it keeps src's
- * output vocabulary, which may be an older, smaller one (before tables). */
+/* The output vocabulary a run from src needs: src's own, which may be an older, smaller one
+ * (before tables), unless the run draws general-setting samples, whose tables need the
+ * value tokens. */
+static int vocab_needed(const TrainConfig *tc, const MetaModel *src) {
+    return tc->general > 0 && src->cfg.vocab < pc_vocab_size() ? pc_vocab_size() : src->cfg.vocab;
+}
+
+/* A model of tc's config, deeper than src's or with a larger output vocabulary, grown from
+ * it (meta_model_grow). */
 static int trainer_init_grown(Trainer *t, const TrainConfig *tc, const TrainData *data,
                               const MetaModel *src, int keep_adam, char *err, size_t errcap) {
     MetaConfig mc = train_meta_config(tc);
-    mc.vocab = src->cfg.vocab;
+    mc.vocab = vocab_needed(tc, src);
     if (trainer_init_cfg(t, tc, data, &mc, err, errcap) != 0) return 1;
     if (meta_model_grow(&t->m, src, keep_adam, err, errcap) != 0) {
         trainer_free(t);
@@ -328,7 +337,7 @@ int trainer_init_from(Trainer *t, const TrainConfig *tc, const TrainData *data, 
     MetaModel src; /* loaded once: grown into a deeper model, else adopted as it is */
     if (meta_checkpoint_load(&src, ckpt, tc->batch, err, errcap) != 0) return 1;
     int rc;
-    if (src.cfg.n_layer < tc->n_layer) {
+    if (src.cfg.n_layer < tc->n_layer || src.cfg.vocab < vocab_needed(tc, &src)) {
         rc = trainer_init_grown(t, tc, data, &src, keep_adam, err, errcap);
         meta_model_free(&src);
     } else {

@@ -114,9 +114,25 @@ int train_stream_set_pool(TrainStream *s, long m, char *err, size_t errcap) {
     return 0;
 }
 
+int train_stream_set_general(TrainStream *s, double p, char *err, size_t errcap) {
+    if (!(p >= 0 && p <= 1)) {
+        snprintf(err, errcap, "the share of general-setting samples must be in [0, 1]");
+        return 1;
+    }
+    if (s->samp_gen) gen_sampler_free(s->samp_gen);
+    s->samp_gen = NULL;
+    s->p_general = p;
+    if (p == 0) return 0;
+    GenConfig g;
+    gen_config_general(&g);
+    if (!(s->samp_gen = gen_sampler_new(&g, err, errcap))) return 1;
+    return 0;
+}
+
 void train_stream_free(TrainStream *s) {
     free(s->pool_key);
     free(s->pool_cnt);
+    if (s->samp_gen) gen_sampler_free(s->samp_gen);
     if (s->samp) {
         gen_sampler_free(s->samp);
         acc_result_free(&s->res);
@@ -158,6 +174,16 @@ int train_stream_fill(TrainStream *s, long g0, int n, TrainData *d, char *err, s
     AccResult *r = &s->res;
     for (int k = 0; k < n; k++) {
         uint64_t base = gen_sample_seed(s->seed ^ TS_SEED_SALT, (uint64_t)(g0 + k));
+        /* the setting of the position: a coin of its own, drawn only when general samples
+         * are asked for, so that a stream without them is unchanged */
+        GenSampler *samp = s->samp;
+        if (s->samp_gen) {
+            uint64_t st = base ^ 0x67656e6572616cULL; /* "general" */
+            if ((double)(rng_splitmix64(&st) >> 11) * 0x1p-53 < s->p_general) {
+                samp = s->samp_gen;
+                s->general++;
+            }
+        }
         long j = 0;
         for (;; j++) {
             if (j == TS_MAX_TRIES) {
@@ -168,7 +194,7 @@ int train_stream_fill(TrainStream *s, long g0, int n, TrainData *d, char *err, s
             uint64_t seed = gen_sample_seed(base, (uint64_t)j);
             s->tried++;
             /* the checks that need no compilation first */
-            if (acc_sample(s->samp, seed, r) != ACC_OK) {
+            if (acc_sample(samp, seed, r) != ACC_OK) {
                 s->failed++;
                 continue;
             }
@@ -194,7 +220,7 @@ int train_stream_fill(TrainStream *s, long g0, int n, TrainData *d, char *err, s
                 s->thinned++;
                 continue;
             }
-            if (acc_finish(s->samp, &s->gd.acc, seed, r) != ACC_OK) {
+            if (acc_finish(samp, &s->gd.acc, seed, r) != ACC_OK) {
                 s->failed++;
                 continue;
             }

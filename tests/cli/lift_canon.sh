@@ -76,5 +76,11 @@ if [ -f "$META" ]; then # auto falls back to the meta-model and says why
     grep -q "^method: meta (lift refused: " "$T/err" && ok || bad "decompile auto fallback: $(cat "$T/err")"
 fi
 "$I" decompile "$T/rot.safetensors" --method magic 2>/dev/null; [ $? = 2 ] && ok || bad "unknown --method: want exit 2"
-"$I" decompile "$T/rot.safetensors" 2>/dev/null; [ $? = 2 ] && ok || bad "auto without --meta: want exit 2"
+# without --meta: the shipped meta-models when found (lift answers first here), else a usage error
+if [ -f "$META" ]; then
+    "$I" decompile "$T/rot.safetensors" >/dev/null 2>"$T/err" && grep -q "^method: lift" "$T/err" && ok ||
+        bad "auto without --meta (shipped models): $(head -3 "$T/err")"
+fi
+mkdir -p "$T/x/y/bin" && cp "$I" "$T/x/y/bin/itracr"
+(cd "$T" && ./x/y/bin/itracr decompile rot.safetensors 2>/dev/null); [ $? = 2 ] && ok || bad "auto without --meta, none shipped: want exit 2"
 echo "TESTSUM passed=$pass failed=$fail"

@@ -113,7 +113,20 @@ else bad "decompile failed: $(head -3 "$T/dec.err")"; fi
 "$I" decompile "$T/len.safetensors" --meta "$T/m.safetensors" --method meta --check >/dev/null 2>"$T/chk.err"
 rc=$?
 { [ $rc -eq 0 ] || [ $rc -eq 1 ]; } && grep -q "^check: " "$T/chk.err" && ok || bad "--check: exit $rc, $(head -3 "$T/chk.err")"
-"$I" decompile "$T/len.safetensors" 2>/dev/null; [ $? -eq 2 ] && ok || bad "missing --meta: want exit 2"
+# no --meta and no shipped model next to the binary (a copy far from the checkout): usage error
+mkdir -p "$T/a/b/bin" && cp "$I" "$T/a/b/bin/itracr"
+(cd "$T" && ./a/b/bin/itracr decompile len.safetensors 2>"$T/nometa.err"); [ $? -eq 2 ] && grep -q "no shipped meta-model" "$T/nometa.err" && ok ||
+    bad "missing --meta: want exit 2, $(head -2 "$T/nometa.err")"
+# several --meta: the first whose training distribution holds the model decodes it. g is m with
+# the sidecar of a stream that drew general-setting samples (string vocabularies included).
+cp "$T/m.safetensors" "$T/g.safetensors"
+sed -E 's/"stream":0/"stream":1/; s/"general":0([,}])/"general":0.5\1/' "$T/m.safetensors.train.json" >"$T/g.safetensors.train.json"
+"$I" compile examples/reverse.rasp -o "$T/rev.safetensors" >/dev/null 2>&1 || bad "compile examples/reverse.rasp failed"
+"$I" decompile "$T/rev.safetensors" --meta "$T/m.safetensors" --meta "$T/g.safetensors" --method meta 2>"$T/pick.err" >/dev/null &&
+    grep -q "meta-model: $T/g.safetensors (its training distribution holds" "$T/pick.err" && ok ||
+    bad "string vocabulary: want g.safetensors, $(head -3 "$T/pick.err")"
+"$I" decompile "$T/len.safetensors" --meta "$T/g.safetensors" --meta "$T/m.safetensors" --method meta --json 2>/dev/null |
+    grep -q "\"meta\":\"$T/g.safetensors\"" && ok || bad "--json: want \"meta\" naming the first that holds the model"
 "$I" decompile "$T/nothing.safetensors" --meta "$T/m.safetensors" 2>/dev/null; [ $? -eq 1 ] && ok || bad "missing model: want exit 1"
 "$I" decompile "$T/len.safetensors" --meta "$T/len.safetensors" 2>/dev/null; [ $? -eq 1 ] && ok || bad "not a meta-model: want exit 1"
 
