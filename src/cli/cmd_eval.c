@@ -41,6 +41,10 @@ static const char *usage =
     "(and on the noise baseline, with the noise model as the weights) and reports top-1 and\n"
     "verified@K side by side: exact, equivalent, the share verified by weights or function,\n"
     "and the median and 95th-percentile wall time per sample of each (--budget-ms T per sample).\n"
+    "A dataset generated with drawn settings (gen --setting general) is evaluated sample by\n"
+    "sample in each one's own vocabulary, max_seq_len and causality, and the summary and --json\n"
+    "(by_setting) break top-1 and verified@K down by vocabulary kind, max_seq_len, vocabulary\n"
+    "size, causality and encoding.\n"
     "Progress is shown when stderr is a terminal. Exit 0, 1 for bad input, 2 for usage.\n";
 
 #define K_MAX_CLASSICS 64
@@ -145,14 +149,19 @@ static void pct_line(FILE *f, const char *label, const EvalMetrics *m) {
             pct(e, sizeof e, eval_compile_rate(m)), pct(g, sizeof g, eval_decode_rate(m)));
 }
 
-/* A table decoded to .rasp text with the dataset's vocabulary (malloc'ed; NULL if it does
- * not decode: the report then shows the error itself). */
-static char *table_rasp(const int16_t *t, const DsGenerator *ds) {
+/* A table of sample `sample` decoded to .rasp text in the sample's setting (malloc'ed; NULL
+ * if it does not decode: the report then shows the error itself). */
+static char *table_rasp(const int16_t *t, const EvalRunOptions *ro, int sample) {
     RaspProgram p;
     char err[256];
     char *s = NULL;
-    if (pt_decode(t, ds->vocab, ds->n_vocab, ds->max_seq_len, &p, err, sizeof err) == 0)
+    GenSetting gs;
+    EvalSetting st;
+    if (eval_run_setting(ro, sample, &gs, &st) != 0) return NULL;
+    if (pt_decode(t, st.vocab, st.n_vocab, st.max_seq_len, &p, err, sizeof err) == 0) {
+        p.causal = st.causal; /* the text says `causal` as the sample was compiled */
         s = rasp_format(&p);
+    }
     rasp_program_free(&p);
     return s;
 }
@@ -174,6 +183,7 @@ typedef struct EvalState {
     char *train_raw, *mcfg_json; /* META.train.json's text; the meta-model config as JSON */
     TrainData d;
     DsGenerator ds;
+    int32_t *settings; /* [d.n, GEN_SETTING_COLS] per-sample settings, NULL: ds's for all */
     WtOptions wt;
     EvalRunResult rr;
     SearchSummary ss;
@@ -353,6 +363,12 @@ static int eval_load(const EvalArgs *a, EvalState *s) {
         fprintf(stderr, "itracr eval: %s: the %s split has no samples\n", a->data_dir, a->split);
         return 1;
     }
+    /* drawn settings: every sample is evaluated in its own (eval/eval_setting.h) */
+    if (s->ds.settings &&
+        eval_settings_load(a->data_dir, a->split, s->d.n, &s->settings, err, sizeof err) != 0) {
+        fprintf(stderr, "itracr eval: %s\n", err);
+        return 1;
+    }
     return 0;
 }
 
@@ -365,6 +381,7 @@ static int eval_samples(EvalArgs *a, EvalState *s) {
     ro->vocab = s->ds.vocab;
     ro->n_vocab = s->ds.n_vocab;
     ro->max_seq_len = s->ds.max_seq_len;
+    ro->settings = s->settings;
     ro->jobs = (int)a->jobs;
     ro->progress = a->progress;
     if (eval_run(&s->mm, &s->d, (int)a->n, ro, &s->rr, err, sizeof err) != 0) {
@@ -401,10 +418,11 @@ static int eval_classics(const EvalArgs *a, EvalState *s) {
         if (a->progress) fprintf(stderr, "\rclassic programs: %d/%d   ", i + 1, s->n_cpaths);
         SearchOptions cso = a->ro.search_opt;
         cso.max_candidates = a->ro.search;
+        /* with drawn settings there is no one training setting to compare the classic's with */
         if (eval_classic_search(&s->mm, s->cpaths[i], &s->wt, (int)a->beam,
-                                a->ro.search ? &cso : NULL, s->ds.vocab, s->ds.n_vocab,
-                                s->ds.max_seq_len, &a->ro.equiv, &s->classics[s->n_classics], err,
-                                sizeof err) != 0) {
+                                a->ro.search ? &cso : NULL, s->settings ? NULL : s->ds.vocab,
+                                s->ds.n_vocab, s->ds.max_seq_len, &a->ro.equiv,
+                                &s->classics[s->n_classics], err, sizeof err) != 0) {
             fprintf(stderr, "itracr eval: %s: %s\n", s->cpaths[i], err);
             return 1;
         }
@@ -439,13 +457,18 @@ static int eval_summary(const EvalArgs *a, EvalState *s) {
             100 * ss->share_function, ss->top1_median, ss->top1_p95, ss->median, ss->p95,
             ss->cpu_s);
     }
+    if (rr->have_breakdown) {
+        char lab[32];
+        snprintf(lab, sizeof lab, "verified@%ld", a->search_k);
+        eval_breakdown_print(&rr->by_setting, lab, stdout);
+    }
     for (int i = 0; i < s->n_classics; i++)
         printf("classic %-20s %-20s %s\n", s->classics[i].name, classic_verdict(&s->classics[i]),
                s->classics[i].detail);
     char err[1024];
     EvalLiftStats *ls = &s->ls;
     if (eval_lift_ceiling(&s->d, rr->sample, rr->n, s->ds.vocab, s->ds.n_vocab, s->ds.max_seq_len,
-                          s->cpaths, s->n_cpaths, ls, err, sizeof err)) {
+                          s->settings, s->cpaths, s->n_cpaths, ls, err, sizeof err)) {
         fprintf(stderr, "itracr eval: lift: %s\n", err);
         return 1;
     }
@@ -480,8 +503,8 @@ static int pick_examples(const EvalArgs *a, const EvalState *s, ReportExample *e
             char title[64];
             snprintf(title, sizeof title, "%s sample %d", a->split, s->rr.sample[k]);
             ex_text[3 * n_ex] = strdup(title);
-            ex_text[3 * n_ex + 1] = table_rasp(truth, &s->ds);
-            ex_text[3 * n_ex + 2] = table_rasp(x->dec, &s->ds);
+            ex_text[3 * n_ex + 1] = table_rasp(truth, &a->ro, s->rr.sample[k]);
+            ex_text[3 * n_ex + 2] = table_rasp(x->dec, &a->ro, s->rr.sample[k]);
             ReportExample e = {ex_text[3 * n_ex],     truth,       x->dec,   ex_text[3 * n_ex + 1],
                                ex_text[3 * n_ex + 2], x->dec_func, x->detail};
             ex[n_ex++] = e;
@@ -661,6 +684,11 @@ static int eval_json(const EvalArgs *a, const EvalState *s) {
     sb_append(&js, ",\n \"verified\": ");
     if (a->ro.search) json_verified(&js, a, s);
     else sb_append(&js, "null");
+    /* only with per-sample settings: a fixed-setting dataset's JSON keeps its bytes */
+    if (rr->have_breakdown) {
+        sb_append(&js, ",\n \"by_setting\": ");
+        eval_breakdown_json(&rr->by_setting, &js);
+    }
     json_metrics_or_null(&js, "teacher_forced_headline", &rr->teacher, a->ro.teacher, true);
     json_metrics_or_null(&js, "noise_headline", &rr->noise, a->ro.noise, true);
     json_metrics_or_null(&js, "decoded", &rr->decoded, true, false);
@@ -728,6 +756,7 @@ static void eval_state_free(EvalState *s) {
     free(s->mcfg_json);
     free(s->train_raw);
     ds_generator_free(&s->ds);
+    free(s->settings);
     eval_run_result_free(&s->rr);
     train_data_free(&s->d);
     if (s->have_mm) meta_model_free(&s->mm);

@@ -213,6 +213,7 @@ int ds_manifest_generator(const char *dir, DsGenerator *g, char *err, size_t err
         goto done;
     }
     g->max_seq_len = (int)msl;
+    g->settings = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(gen, "setting"));
     g->json = cJSON_PrintUnformatted(gen);
     rc = 0;
 done:

@@ -8,6 +8,7 @@
  * shards only; those are checked for presence and strays. */
 #ifndef ITRACR_DATA_DS_MANIFEST_H
 #define ITRACR_DATA_DS_MANIFEST_H
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "dataset/shard.h"
@@ -35,6 +36,10 @@ int ds_manifest_check(const Shard *s, const char *path, const char *want, char *
 typedef struct DsGenerator {
     Value vocab[DS_MAX_VOCAB];
     int n_vocab, max_seq_len;
+    /* the generator drew a setting per sample (its "setting" object, `gen --setting
+     * general`): the shards then hold sample_setting, and vocab/max_seq_len above are only
+     * the fixed setting's defaults, not what any sample was compiled with */
+    bool settings;
     char *json; /* the "generator" object as compact JSON (malloc'ed; ds_generator_free) */
 } DsGenerator;
 /* Reads DIR/manifest.json's generator settings. Returns 0, or non-zero with a message (no

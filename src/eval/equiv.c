@@ -284,6 +284,9 @@ int equiv_check_tokens(const CompiledModel *truth, const RaspProgram *truth_prog
         co.vocab = vocab;
         co.n_vocab = nv;
         co.max_seq_len = truth->max_seq_len;
+        /* a causal truth is compared with a causal prediction: the same program compiled
+         * without the mask reads later positions and would be "different" */
+        co.causal = truth->causal;
         CompiledModel *pm = NULL;
         if (compile_program(&p, &co, &pm, r->detail, sizeof r->detail)) {
             r->status = EVAL_FN_NO_COMPILE;

@@ -60,7 +60,7 @@ int equiv_models(const CompiledModel *truth, const RaspProgram *truth_prog,
                  size_t errcap);
 
 /* Decodes pred_tokens [PT_ROWS * PT_COLS], compiles the result with copt (NULL: defaults)
- * but truth's vocabulary and max_seq_len, and compares (truth_prog as for equiv_models). true_tokens [PT_ROWS * PT_COLS] may
+ * but truth's vocabulary, max_seq_len and causality, and compares (truth_prog as for equiv_models). true_tokens [PT_ROWS * PT_COLS] may
  * be NULL; when given and identical to pred_tokens through the END row, the prediction is
  * equivalent without running anything (r->exact). Returns 0 (the verdict is in r), -1 on an
  * error that says nothing about the prediction. */

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "compiler/model.h"
+#include "eval/eval_setting.h"
 #include "gen/program_tokens.h"
 #include "lift/lift.h"
 #include "rasp/rasp.h"
@@ -84,8 +85,8 @@ static int one(const RaspProgram *p, bool classic, uint64_t seed, EvalLiftStats 
 }
 
 int eval_lift_ceiling(const TrainData *d, const int *sample, int n, const Value *vocab, int n_vocab,
-                      int max_seq_len, char *const *classic_paths, int n_classics,
-                      EvalLiftStats *st, char *err, size_t errcap) {
+                      int max_seq_len, const int32_t *settings, char *const *classic_paths,
+                      int n_classics, EvalLiftStats *st, char *err, size_t errcap) {
     memset(st, 0, sizeof *st);
     double *ms = malloc(sizeof(double) * (size_t)(n + n_classics + 1) * 2),
            *rot_ms = ms + n + n_classics + 1; /* [n + classics + 1] each */
@@ -97,11 +98,19 @@ int eval_lift_ceiling(const TrainData *d, const int *sample, int n, const Value 
         RaspProgram p;
         bool v;
         const int16_t *tok = d->prog + (size_t)sample[i] * PT_ROWS * PT_COLS;
+        GenSetting gs;
+        EvalSetting es;
+        if (eval_setting_of(settings, sample[i], vocab, n_vocab, max_seq_len, &gs, &es)) {
+            rc = err_printf(err, errcap, "sample %d: its sample_setting row is not a setting",
+                            sample[i]);
+            break;
+        }
         if (pt_tokens_to_ops(tok, rows, &nr, sub, sizeof sub) ||
-            pt_build_program(rows, nr, vocab, n_vocab, max_seq_len, &p, sub, sizeof sub)) {
+            pt_build_program(rows, nr, es.vocab, es.n_vocab, es.max_seq_len, &p, sub, sizeof sub)) {
             rc = err_printf(err, errcap, "sample %d: %s", sample[i], sub);
             break;
         }
+        p.causal = es.causal; /* compiled as the generator compiled it */
         if (one(&p, false, (uint64_t)sample[i] + 1, st, &ms[nm], &rot_ms[n_rot], &v, sub,
                 sizeof sub))
             rc = err_printf(err, errcap, "sample %d: %s", sample[i], sub);

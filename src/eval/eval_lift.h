@@ -4,6 +4,7 @@
 #ifndef ITRACR_EVAL_EVAL_LIFT_H
 #define ITRACR_EVAL_EVAL_LIFT_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "meta/meta.h"
 #include "rasp/value.h"
@@ -24,11 +25,13 @@ typedef struct EvalLiftStats {
     double rot_median_ms;
 } EvalLiftStats;
 
-/* Lifts the compiled model of each sample[i] of d (its program tokens compiled with vocab /
- * max_seq_len) and of each classic program path (its own directives). Returns 0, or
- * non-zero with a message when a program cannot be rebuilt or compiled. */
+/* Lifts the compiled model of each sample[i] of d (its program tokens compiled in its
+ * setting: settings' row sample[i] when settings is not NULL -- [d->n, GEN_SETTING_COLS],
+ * eval/eval_setting.h: its vocabulary, max_seq_len and causality --, else vocab /
+ * max_seq_len, non-causal) and of each classic program path (its own directives). Returns
+ * 0, or non-zero with a message when a program cannot be rebuilt or compiled. */
 int eval_lift_ceiling(const TrainData *d, const int *sample, int n, const Value *vocab, int n_vocab,
-                      int max_seq_len, char *const *classic_paths, int n_classics,
-                      EvalLiftStats *st, char *err, size_t errcap);
+                      int max_seq_len, const int32_t *settings, char *const *classic_paths,
+                      int n_classics, EvalLiftStats *st, char *err, size_t errcap);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "eval/eval_truth.h"
 #include "gen/lambda_lib.h"
 #include "gen/program_tokens.h"
 #include "meta/meta.h"
@@ -149,61 +150,37 @@ int eval_teacher_table(MetaModel *m, const int16_t *truth, const float *payload,
     return 0;
 }
 
-/* The functional check of pred against the sample's truth. *tcm/tprog are compiled on the
- * first prediction that is not identical to the truth (*tstate: 0 not yet, 1 ok, -1 failed). */
-typedef struct TruthCache {
-    int state;
-    CompiledModel *cm;
-    RaspProgram prog;
-} TruthCache;
-
-/* The truth's compiled model and program into tc (state 1), once. */
-static void truth_compile(TruthCache *tc, const int16_t *truth, const EvalRunOptions *o,
-                          char *detail, size_t dcap) {
-    if (tc->state != 0) return;
-    char err[512];
-    CompileOptions co;
-    compile_options_default(&co);
-    tc->state = -1;
-    if (pt_decode(truth, o->vocab, o->n_vocab, o->max_seq_len, &tc->prog, err, sizeof err) == 0 &&
-        compile_program(&tc->prog, &co, &tc->cm, err, sizeof err) == 0)
-        tc->state = 1;
-    else if (detail) snprintf(detail, dcap, "the true program does not compile: %.200s", err);
+int eval_run_setting(const EvalRunOptions *o, int sample, GenSetting *store, EvalSetting *out) {
+    return eval_setting_of(o->settings, sample, o->vocab, o->n_vocab, o->max_seq_len, store, out);
 }
 
-static EvalFunc check_one(TruthCache *tc, const int16_t *truth, const int16_t *pred,
-                          const EvalRunOptions *o, char *detail, size_t dcap) {
-    EvalPair pr;
-    eval_compare(truth, pred, &pr);
-    if (pr.exact) return EVAL_FN_EQUIVALENT; /* identical tables: nothing to run */
-    char err[512];
-    truth_compile(tc, truth, o, detail, dcap);
-    if (tc->state < 0) return EVAL_FN_TRUE_FAILED;
-    CompileOptions co;
-    compile_options_default(&co);
-    EquivResult r;
-    if (equiv_check_tokens(tc->cm, &tc->prog, truth, pred, &co, &o->equiv, &r, err, sizeof err) !=
-        0) {
-        if (detail) snprintf(detail, dcap, "functional check failed: %.200s", err);
-        return EVAL_FN_UNCHECKED;
+/* The top-1 decode of one prefix: with per-sample settings under the constraint on the
+ * sample's vocabulary and max_seq_len (as decompile and the search decode a given model),
+ * else as before (no vocabulary: a fixed-setting dataset's numbers stay what they were). */
+static int decode_top1(MetaModel *mm, const float *payload, const int16_t *ids, int P,
+                       const EvalRunOptions *o, const EvalSetting *st, bool reuse, int16_t *table,
+                       char *err, size_t errcap) {
+    if (o->settings) {
+        PcContext on_model = {st->vocab, st->n_vocab, st->max_seq_len, 0, NULL};
+        return meta_decode_table_for(mm, payload, ids, P, o->beam, &on_model, table, err, errcap);
     }
-    if (detail && r.detail[0]) snprintf(detail, dcap, "%.240s", r.detail);
-    return r.status;
+    return reuse ? meta_decode_table_reuse(mm, payload, ids, P, o->beam, table, err, errcap)
+                 : meta_decode_table(mm, payload, ids, P, o->beam, table, err, errcap);
 }
 
-/* One sample, all variants. */
-/* The search on the sample's model and on its noise model (eval_run.h). */
-static void run_search(MetaModel *mm, TruthCache *tc, const int16_t *truth, const float *payload,
+/* The search on the sample's model and on its noise model (eval_run.h). The given model is
+ * the truth compiled in the sample's setting, so the search decodes and compiles its
+ * candidates in that setting too (search.h takes all of it from the given model). */
+static void run_search(MetaModel *mm, EvalTruth *tc, const int16_t *truth, const float *payload,
                        const int16_t *ids, int P, const float *noise_tokens, int s,
-                       const EvalRunOptions *o, EvalSampleResult *res) {
+                       const EvalRunOptions *o, const EvalSetting *st, EvalSampleResult *res) {
     char err[512];
     SearchOptions so = o->search_opt;
     so.max_candidates = o->search;
     memcpy(res->ver, res->dec, sizeof res->ver);
     memcpy(res->noise_ver, res->noise, sizeof res->noise_ver);
     res->ver_func = res->noise_ver_func = EVAL_FN_UNCHECKED;
-    truth_compile(tc, truth, o, NULL, 0);
-    if (tc->state < 0) {
+    if (eval_truth_compile(tc, truth, st, NULL, 0) < 0) {
         res->ver_func = res->noise_ver_func = EVAL_FN_TRUE_FAILED;
         return;
     }
@@ -227,6 +204,7 @@ static void run_search(MetaModel *mm, TruthCache *tc, const int16_t *truth, cons
     }
 }
 
+/* One sample, all variants. */
 static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOptions *o,
                        float *noise_buf, EvalSampleResult *res, int *hard_error, char *herr,
                        size_t hcap) {
@@ -236,6 +214,13 @@ static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOp
     const int16_t *ids = d->ids + d->off[s] * WT_N_IDS;
     char err[512];
     res->detail[0] = 0;
+    GenSetting gs;
+    EvalSetting st;
+    if (eval_run_setting(o, s, &gs, &st) != 0) {
+        *hard_error = 1;
+        snprintf(herr, hcap, "its sample_setting row is not a setting");
+        return;
+    }
     /* teacher-forced first: its forward pass encodes the prefix, which decoding then reuses */
     int tf_ok = 0;
     if (o->teacher) {
@@ -248,9 +233,7 @@ static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOp
         }
     }
     double t1 = now_s();
-    int dec_rc =
-        tf_ok ? meta_decode_table_reuse(mm, payload, ids, P, o->beam, res->dec, err, sizeof err)
-              : meta_decode_table(mm, payload, ids, P, o->beam, res->dec, err, sizeof err);
+    int dec_rc = decode_top1(mm, payload, ids, P, o, &st, tf_ok, res->dec, err, sizeof err);
     res->top1_ms = 1e3 * (now_s() - t1);
     if (dec_rc != 0) {
         empty_table(res->dec);
@@ -259,30 +242,30 @@ static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOp
     }
     if (o->noise) {
         eval_noise_payload(payload, P, o->seed, s, noise_buf);
-        if (meta_decode_table(mm, noise_buf, ids, P, o->beam, res->noise, err, sizeof err) != 0)
+        if (decode_top1(mm, noise_buf, ids, P, o, &st, false, res->noise, err, sizeof err) != 0)
             empty_table(res->noise);
     }
     res->dec_func = res->tf_func = res->noise_func = EVAL_FN_UNCHECKED;
-    TruthCache tc;
-    tc.state = 0;
-    tc.cm = NULL;
-    rasp_program_init(&tc.prog);
-    if (o->search > 0) run_search(mm, &tc, truth, payload, ids, P, noise_buf, s, o, res);
+    EvalTruth tc;
+    eval_truth_init(&tc);
+    if (o->search > 0) run_search(mm, &tc, truth, payload, ids, P, noise_buf, s, o, &st, res);
     if (!o->func) {
-        if (tc.cm) compiled_model_free(tc.cm);
-        rasp_program_free(&tc.prog);
+        eval_truth_free(&tc);
         return;
     }
+    const EquivOptions *eo = &o->equiv;
     if (res->dec_failed) res->dec_func = EVAL_FN_NO_DECODE;
-    else res->dec_func = check_one(&tc, truth, res->dec, o, res->detail, sizeof res->detail);
-    if (o->teacher) res->tf_func = check_one(&tc, truth, res->tf, o, NULL, 0);
-    if (o->noise) res->noise_func = check_one(&tc, truth, res->noise, o, NULL, 0);
+    else
+        res->dec_func =
+            eval_truth_check(&tc, truth, res->dec, &st, eo, res->detail, sizeof res->detail);
+    if (o->teacher) res->tf_func = eval_truth_check(&tc, truth, res->tf, &st, eo, NULL, 0);
+    if (o->noise) res->noise_func = eval_truth_check(&tc, truth, res->noise, &st, eo, NULL, 0);
     if (o->search > 0) {
-        res->ver_func = check_one(&tc, truth, res->ver, o, NULL, 0);
-        if (o->noise) res->noise_ver_func = check_one(&tc, truth, res->noise_ver, o, NULL, 0);
+        res->ver_func = eval_truth_check(&tc, truth, res->ver, &st, eo, NULL, 0);
+        if (o->noise)
+            res->noise_ver_func = eval_truth_check(&tc, truth, res->noise_ver, &st, eo, NULL, 0);
     }
-    if (tc.cm) compiled_model_free(tc.cm);
-    rasp_program_free(&tc.prog);
+    eval_truth_free(&tc);
 }
 
 int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions *o,
@@ -396,9 +379,15 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
         return 1;
     }
     /* in sample order: the same sums for any thread count */
+    r->have_breakdown = o->settings != NULL;
     for (int k = 0; k < r->n; k++) {
         const int16_t *truth = d->prog + (size_t)r->sample[k] * TABLE_CELLS;
         EvalSampleResult *x = &r->res[k];
+        GenSetting gs;
+        EvalSetting st;
+        if (o->settings && eval_run_setting(o, r->sample[k], &gs, &st) == 0)
+            eval_breakdown_add(&r->by_setting, &st, truth, x->dec, x->dec_func,
+                               o->search > 0 ? x->ver : NULL, x->ver_func);
         r->decode_errors += x->dec_failed;
         eval_metrics_add(&r->decoded, truth, x->dec, x->dec_func);
         if (o->teacher) eval_metrics_add(&r->teacher, truth, x->tf, x->tf_func);

@@ -16,6 +16,8 @@
 #include "compiler/model.h"
 #include "dataset/weight_tokens.h"
 #include "eval/equiv.h"
+#include "eval/eval_breakdown.h"
+#include "eval/eval_setting.h"
 #include "eval/metrics.h"
 #include "eval/search.h"
 #include "meta/meta.h"
@@ -28,6 +30,13 @@ typedef struct EvalRunOptions {
     const Value *vocab;  /* the dataset's token vocabulary and max_seq_len: the true */
     int n_vocab;         /* programs and the predictions compile with them */
     int max_seq_len;
+    /* Per-sample settings (eval/eval_setting.h), NULL for a fixed-setting dataset: rows
+     * [d->n, GEN_SETTING_COLS] as the shards store them, row i for TrainData sample i. Then
+     * each sample's own vocabulary, max_seq_len and causality replace the three above for its
+     * true program, every prediction's decoding constraint (PcContext), compile and check,
+     * the search's given model and the noise model; and the result has a breakdown by
+     * setting. */
+    const int32_t *settings;
     EquivOptions equiv;
     int jobs; /* threads (0: OpenMP default) */
     /* verified@K (eval/search.h): search > 0 runs the search with K = search on each sample's
@@ -41,6 +50,9 @@ typedef struct EvalRunOptions {
 } EvalRunOptions;
 
 void eval_run_options_default(EvalRunOptions *o);
+/* The setting sample (an index into the TrainData) is evaluated in: its row of o->settings
+ * decoded into *store, or o's dataset-wide vocabulary and max_seq_len (eval_setting_of). */
+int eval_run_setting(const EvalRunOptions *o, int sample, GenSetting *store, EvalSetting *out);
 
 /* What happened to one sample (index into the evaluated set). */
 typedef struct EvalSampleResult {
@@ -64,11 +76,13 @@ typedef struct EvalRunResult {
     long n_weights, n_function;           /* search verdicts over the samples */
     long noise_n_weights, noise_n_function;
     long search_errors;
-    int n;                 /* samples evaluated */
-    int *sample;           /* [n] index into the TrainData of each evaluated sample */
-    EvalSampleResult *res; /* [n] */
-    long skipped_prefix;   /* samples with more weight tokens than the meta-model takes */
-    long decode_errors;    /* decoded predictions whose decoding failed */
+    bool have_breakdown;      /* settings were given: by_setting is filled */
+    EvalBreakdown by_setting; /* top-1 (and verified@K) by setting */
+    int n;                    /* samples evaluated */
+    int *sample;              /* [n] index into the TrainData of each evaluated sample */
+    EvalSampleResult *res;    /* [n] */
+    long skipped_prefix;      /* samples with more weight tokens than the meta-model takes */
+    long decode_errors;       /* decoded predictions whose decoding failed */
     double seconds;
 } EvalRunResult;
 
