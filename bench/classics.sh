@@ -7,10 +7,11 @@
 # was trained on (OOD), each method's verdict and wall time. The named baseline is lift:
 # ratio_vs_lift = total meta search time / total auto time. Last line:
 #   classics=15 meta_verified=… meta_weights=… auto_verified=… ood=… ratio_vs_lift=…
-#   usage: bench/classics.sh [K] [META]   (from the repository root)
+#   usage: bench/classics.sh [K] [META]   (from the repository root; without META, decompile
+#   picks among the shipped meta-models the first whose training box holds the model)
 set -euo pipefail
 K=${1:-64}
-META=${2:-models/meta-small.safetensors}
+META=(); [ -n "${2:-}" ] && META=(--meta "$2")
 B=${B:-build/release}
 I=$B/itracr
 make -s B="$B" "$I" >&2
@@ -22,9 +23,9 @@ for f in examples/*.rasp; do
     "$I" compile "$f" -o "$tmp/$p.safetensors" >/dev/null 2>&1 || { echo "$p: does not compile" >&2; continue; }
     "$I" info "$tmp/$p.safetensors" --json >"$tmp/$p.info.json"
     t0=$(now)
-    "$I" decompile "$tmp/$p.safetensors" --meta "$META" --method meta --search "$K" --json >"$tmp/$p.meta.json" 2>/dev/null || true
+    "$I" decompile "$tmp/$p.safetensors" ${META[@]+"${META[@]}"} --method meta --search "$K" --json >"$tmp/$p.meta.json" 2>/dev/null || true
     t1=$(now)
-    "$I" decompile "$tmp/$p.safetensors" --meta "$META" --json >"$tmp/$p.auto.json" 2>/dev/null || true
+    "$I" decompile "$tmp/$p.safetensors" ${META[@]+"${META[@]}"} --json >"$tmp/$p.auto.json" 2>/dev/null || true
     t2=$(now)
     echo "$p $(((t1 - t0) / 1000000)) $(((t2 - t1) / 1000000))" >>"$tmp/times"
 done
@@ -54,10 +55,11 @@ for line in open(tmp + "/times"):
     av += auto.get("verified") in ("weights", "function")
     ood += bool(meta.get("ood"))
     tm += int(ms_m); ta += int(ms_a)
+    used = meta.get("meta", "?").rsplit("/", 1)[-1].replace(".safetensors", "")
     rows.append(f"| {p} | {kind} {len(toks)} | {cfg.get('max_seq_len', '?')} | {cfg.get('residual_dim', '?')} | "
-                f"{'yes' if meta.get('ood') else 'no'} | {mline} | {ms_m} | {aline} | {ms_a} |")
-print(f"| program | vocab | len | residual | OOD | meta-model, --search {K} | ms | default (auto) | ms |")
-print("|---|---|---|---|---|---|---|---|---|")
+                f"{used} | {'yes' if meta.get('ood') else 'no'} | {mline} | {ms_m} | {aline} | {ms_a} |")
+print(f"| program | vocab | len | residual | meta-model | OOD | meta-model, --search {K} | ms | default (auto) | ms |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 print("\n".join(rows))
 print(f"classics={n} meta_verified={mv} meta_weights={mw} auto_verified={av} ood={ood} "
       f"ratio_vs_lift={tm / ta if ta else 0:.1f}")
