@@ -38,42 +38,18 @@ if [ "$SMOKE" = 1 ]; then
 else
     DIV=1 NG=50000 NH=60000 NEVAL=1000 CKB=100 GEN=data/general777 HELD=data/heldout777
 fi
-INSTALL=0
-for a in "$@"; do
-    case "$a" in
-    --install) INSTALL=1 ;;
-    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
-    *) echo "train-general.sh: unknown argument '$a' (see --help)" >&2; exit 2 ;;
-    esac
-done
+RECIPE=train-general HELP_END=27
+. scripts/recipe-lib.sh
+recipe_args "$@"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-say() { echo "[train-general $(date -u +%H:%M:%S)] $*" >&2; }
 
 [ -x "$I" ] || make -j2
 [ -f "$BASE" ] || { say "no $BASE (scripts/train-meta.sh --install makes it)"; exit 1; }
 mkdir -p "$D"
 
-gen() { # DIR SEED N [gen flags]
-    if [ -f "$1/manifest.json" ]; then return; fi
-    rm -rf "$1"
-    say "generating $1 (seed $2, $3 samples)"
-    local dir=$1 seed=$2 n=$3
-    shift 3
-    "$I" gen -n "$n" --seed "$seed" -o "$dir" --jobs 2 --quiet "$@"
-}
 gen "$GEN" 777 "$NG" --setting general
 gen "$HELD" 777 "$NH"
 
-# One piece of a schedule, done when train printed "done:" (see scripts/train-meta.sh).
-piece() {
-    local name=$1 log=$2
-    shift 2
-    [ -f "$D/$name.done" ] && return
-    say "$name: itracr train $*"
-    "$I" train "$@" 2>&1 | tee "$log" || true
-    grep -q '^done:' "$log" || { say "$name did not finish (see $log); rerun to resume"; exit 1; }
-    touch "$D/$name.done"
-}
 M=$D/meta-general.safetensors
 if [ -f "$M" ]; then
     piece g1 "$D/g1.err" -o "$M" --resume --stop-at "$((738 / DIV))"

@@ -56,27 +56,15 @@ else
     MODEL='"d_model":128,"n_layer":4,"n_head":4,'
     GROW_LAYERS=6
 fi
-INSTALL=0
-for a in "$@"; do
-    case "$a" in
-    --install) INSTALL=1 ;;
-    -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
-    *) echo "train-meta.sh: unknown argument '$a' (see --help)" >&2; exit 2 ;;
-    esac
-done
+RECIPE=train-meta HELP_END=34
+. scripts/recipe-lib.sh
+recipe_args "$@"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-say() { echo "[train-meta $(date -u +%H:%M:%S)] $*" >&2; }
 
 [ -x "$I" ] || make -j2
 mkdir -p "$D"
 
 # ---- datasets -------------------------------------------------------------------------
-gen() { # DIR SEED N
-    if [ -f "$1/manifest.json" ]; then return; fi
-    rm -rf "$1" # a generation killed half-way: start it again (gen refuses mixed shards)
-    say "generating $1 (seed $2, $3 samples)"
-    "$I" gen -n "$3" --seed "$2" -o "$1" --jobs 2 --quiet
-}
 gen "$DATA1" 1 "$N1"
 gen "$HELD" 777 "$NH"
 
@@ -87,17 +75,6 @@ sed "s/MODEL/$MODEL/" >"$D/meta1.json" <<'EOF'
  "steps":1500,"max_prefix":320,"eval_every":250,"ckpt_every":100,"log_every":10,
  "eval_tf":128,"eval_decode":32,"seed":1}
 EOF
-# One piece of a schedule: NAME LOG -- train arguments. Done when train printed "done:" (an
-# interrupted train checkpoints and exits 0 too, so the exit status alone does not tell).
-piece() {
-    local name=$1 log=$2
-    shift 2
-    [ -f "$D/$name.done" ] && return
-    say "$name: itracr train $*"
-    "$I" train "$@" 2>&1 | tee "$log" || true
-    grep -q '^done:' "$log" || { say "$name did not finish (see $log); rerun to resume"; exit 1; }
-    touch "$D/$name.done"
-}
 pieceA() { # NAME STEPS STOP
     local steps=$(($2 / DIV)) stop=$(($3 / DIV))
     if [ -f "$A" ]; then
