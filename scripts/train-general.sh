@@ -15,8 +15,9 @@
 #       probability 0.5 and in the fixed setting otherwise (vocabulary {0..4}, length 5), so
 #       that the fixed setting is not forgotten: batch 32, 200 warm-up steps to 3e-4, a cosine
 #       to 3e-5 over 5,000 steps, stopped at step 738;
-#   G2. the same run resumed with the schedule cut to 4,000 steps, stopped at step 1,025, and
-#   G3. resumed with it cut to 3,500 steps (the machine was busier than planned; each cut
+#   G2. the same run resumed with the schedule cut to 4,000 steps, stopped at step 1,025,
+#   G3. resumed with it cut to 3,500 steps, stopped at step 1,360, and
+#   G4. resumed with it cut to 3,000 steps (the machine was busier than planned; each cut
 #       moves the cosine's end so that the lr reaches its floor within the session), run to
 #       its end;
 #   E.  itracr eval on 1,000 test samples of data/general777 (`itracr gen -n 50000 --seed 777
@@ -38,7 +39,7 @@ if [ "$SMOKE" = 1 ]; then
 else
     DIV=1 NG=50000 NH=60000 NEVAL=1000 CKB=100 GEN=data/general777 HELD=data/heldout777
 fi
-RECIPE=train-general HELP_END=27
+RECIPE=train-general HELP_END=28
 . scripts/recipe-lib.sh
 recipe_args "$@"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
@@ -59,7 +60,8 @@ else
         --ckpt-every "$CKB" --stop-at "$((738 / DIV))"
 fi
 piece g2 "$D/g2.err" -o "$M" --resume --steps "$((4000 / DIV))" --stop-at "$((1025 / DIV))"
-piece g3 "$D/g3.err" -o "$M" --resume --steps "$((3500 / DIV))"
+piece g3 "$D/g3.err" -o "$M" --resume --steps "$((3500 / DIV))" --stop-at "$((1360 / DIV))"
+piece g4 "$D/g4.err" -o "$M" --resume --steps "$((3000 / DIV))"
 
 say "evaluating $M on $NEVAL test samples of $GEN and of $HELD"
 "$I" eval --data "$GEN" --meta "$M" --n "$NEVAL" --json "$D/eval-general.json" --no-teacher --quiet
