@@ -4,6 +4,7 @@
 
 #include "compiler/model.h"
 #include "eval/equiv.h"
+#include "eval/eval_truth.h"
 #include "eval/metrics.h"
 #include "eval_tables.h"
 #include "gen/sampler.h"
@@ -216,6 +217,76 @@ static void test_no_decode_counts(void) {
     eval_metrics_add(&m, t, t, EVAL_FN_TRUE_FAILED);
     CHECK(m.true_failed == 1 && m.func_checked == 1);
     eval_metrics_free(&m);
+}
+
+/* A table function's values live after the END row (gen/program_tokens.h). Exact match
+ * used to compare the rows up to END only, so a prediction with the true rows and a wrong
+ * value counted as exact, and eval_truth_check's shortcut for identical tables then called it
+ * equivalent without running it (on general777, verified@64 "exact" above the samples the
+ * search verified). A program of the general setting: mixed vocabulary, causal, a table. */
+static const char *k_mixed_table =
+    "vocab {\"b\", 3, \"a\", 0}\nmax_seq_len 3\ncausal\n"
+    "m = numerical(Map(lambda x: 1 if x == \"a\" or x == 3 else 0, tokens))\n"
+    "prevs = Select(indices, indices, LEQ)\n"
+    "out = numerical(Aggregate(prevs, m, default=0))\n";
+
+static void test_compare_table_values(void) {
+    RaspProgram p;
+    char err[512] = "";
+    int16_t t[T_SIZE], q[T_SIZE];
+    if (rasp_parse("t.rasp", k_mixed_table, &p, err, sizeof err) ||
+        pt_encode(&p, t, err, sizeof err)) {
+        CHECK_MSG(0, "%s", err);
+        rasp_program_free(&p);
+        return;
+    }
+    int L = eval_table_len(t), at = (L + 2) * PT_COLS;
+    CHECK(L == 3 && t[PT_COLS + PT_COL_FN] == PT_FN_TABLE);
+    CHECK(t[at] >= PT_VAL_INT0 && t[at] != PT_END); /* the first value of the table */
+
+    EvalPair e;
+    memcpy(q, t, sizeof q);
+    q[T_SIZE - 1] = 5; /* junk after the tables is still ignored */
+    eval_compare(t, q, &e);
+    CHECK(e.exact);
+    /* one value changed: the same rows, another function */
+    memcpy(q, t, sizeof q);
+    q[at] = (int16_t)(q[at] == PT_VAL_INT0 - PT_VAL_INT_MIN ? PT_VAL_INT0 + 1 - PT_VAL_INT_MIN
+                                                            : PT_VAL_INT0 - PT_VAL_INT_MIN);
+    eval_compare(t, q, &e);
+    CHECK(!e.exact);
+    CHECK(e.tok_correct == e.tok_total && e.row_correct == e.row_total); /* rows only */
+    /* a missing END closing the table: not exact either */
+    memcpy(q, t, sizeof q);
+    for (int i = at; i < T_SIZE; i++)
+        if (q[i] == PT_END) {
+            q[i] = PT_PAD;
+            break;
+        }
+    eval_compare(t, q, &e);
+    CHECK(!e.exact);
+
+    /* the functional check in the sample's setting runs the changed table (no shortcut) */
+    memcpy(q, t, sizeof q);
+    q[at] = (int16_t)(q[at] == PT_VAL_INT0 - PT_VAL_INT_MIN ? PT_VAL_INT0 + 1 - PT_VAL_INT_MIN
+                                                            : PT_VAL_INT0 - PT_VAL_INT_MIN);
+    EvalSetting st = {p.vocab, p.n_vocab, p.max_seq_len, true, 0};
+    EquivOptions eo;
+    equiv_options_default(&eo);
+    EvalTruth tc;
+    eval_truth_init(&tc);
+    char detail[256] = "";
+    CHECK(eval_truth_check(&tc, t, t, &st, &eo, detail, sizeof detail) == EVAL_FN_EQUIVALENT);
+    EvalFunc f = eval_truth_check(&tc, t, q, &st, &eo, detail, sizeof detail);
+    CHECK_MSG(f == EVAL_FN_DIFFERENT, "%s: %s", eval_func_name(f), detail);
+    CHECK(tc.state == 1 && tc.cm && tc.cm->causal);
+    if (tc.state == 1) {
+        EquivResult r;
+        CHECK(equiv_check_tokens(tc.cm, &tc.prog, t, q, NULL, &eo, &r, err, sizeof err) == 0);
+        CHECK(!r.exact && r.status == EVAL_FN_DIFFERENT);
+    }
+    eval_truth_free(&tc);
+    rasp_program_free(&p);
 }
 
 /* ---- functional equivalence ------------------------------------------------------------ */
@@ -493,6 +564,7 @@ int main(void) {
     RUN(test_compare_garbage);
     RUN(test_aggregate);
     RUN(test_no_decode_counts);
+    RUN(test_compare_table_values);
     RUN(test_equiv_hand);
     RUN(test_equiv_program);
     RUN(test_equiv_random);

@@ -29,6 +29,21 @@ int eval_table_len(const int16_t *t) {
     return PT_ROWS - 1;
 }
 
+/* The end (one past the last cell) of the value section of table t with L operation rows: the
+ * cells after the END row that hold the values of its table functions, in row order, each
+ * table closed by END (gen/program_tokens.h). Those values are part of the program -- two
+ * tables with the same rows but different values are different functions -- so exact match
+ * compares them; what follows them (PAD in a real program) is ignored as before. A section
+ * that is not closed ends at the end of the table. */
+static int values_end(const int16_t *t, int L) {
+    int n_tables = 0;
+    for (int r = 1; r <= L; r++) n_tables += t[r * PT_COLS + PT_COL_FN] == PT_FN_TABLE;
+    int at = (L + 2) * PT_COLS;
+    for (; n_tables > 0 && at < PT_ROWS * PT_COLS; at++)
+        if (t[at] == PT_END) n_tables--;
+    return at < PT_ROWS * PT_COLS ? at : PT_ROWS * PT_COLS;
+}
+
 void eval_compare(const int16_t *truth, const int16_t *pred, EvalPair *o) {
     memset(o, 0, sizeof *o);
     o->true_len = eval_table_len(truth);
@@ -48,10 +63,11 @@ void eval_compare(const int16_t *truth, const int16_t *pred, EvalPair *o) {
         o->tok_correct += eq;
         if (r <= L && eq == PT_COLS) o->row_correct++;
     }
-    o->exact = o->true_len == o->pred_len &&
-               memcmp(truth, pred, sizeof(int16_t) * PT_COLS * (size_t)(o->true_len + 2)) == 0;
-    /* a true table without END (not a real program) can never match exactly */
-    if (o->true_len + 1 >= PT_ROWS) o->exact = false;
+    /* the rows up to END, then the tables' values (equal rows hold the same table rows, so
+     * the truth's value section is the prediction's too); a true table without END (not a
+     * real program) can never match exactly */
+    o->exact = o->true_len == o->pred_len && o->true_len + 1 < PT_ROWS &&
+               memcmp(truth, pred, sizeof(int16_t) * (size_t)values_end(truth, o->true_len)) == 0;
 }
 
 int eval_metrics_init(EvalMetrics *m) {

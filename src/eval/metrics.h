@@ -12,7 +12,9 @@
  * so missing and extra rows count as wrong.
  *   token accuracy: equal cells / (scored rows * 6)   (the END row included)
  *   row accuracy:   rows with all 6 cells equal / max(L(true), L(pred))   (END row excluded)
- *   exact match:    L(true) == L(pred) and rows 0 .. L(true)+1 equal (PAD after END ignored)
+ *   exact match:    L(true) == L(pred), rows 0 .. L(true)+1 equal, and the values of the
+ *                   table functions (the cells after the END row up to the END closing the
+ *                   true table's last table) equal; what follows them is ignored
  * Set-level numbers are micro averages (summed counts), except exact/decode/compile/
  * equivalence which are rates over programs. Teacher-forced and decoded predictions are two
  * EvalMetrics fed by the same code. */
