@@ -293,12 +293,22 @@ static int meta_options(const DecompArgs *a, SearchOptions *so, WtOptions *wt) {
         return cli_usage_error("decompile", "--search and --beam exclude each other");
     so->max_candidates = a->search_k > 0 ? (int)a->search_k : 1;
     so->budget_ms = (double)a->budget;
-    wt_options_default(wt);
+    wt_options_default(wt); /* checked here; applied over the chosen model's in wt_options */
     if (a->scheme && wt_scheme_parse(a->scheme, &wt->scheme) != 0)
         return cli_usage_error("decompile", "unknown --scheme '%s'", a->scheme);
     if (a->norm && wt_norm_parse(a->norm, &wt->norm) != 0)
         return cli_usage_error("decompile", "unknown --norm '%s'", a->norm);
     return -1;
+}
+
+/* The weight-token options: those the chosen meta-model was trained with, then --scheme and
+ * --norm (already checked by meta_options). Returns 0, or 1 after printing why. */
+static int wt_options(const DecompArgs *a, WtOptions *wt) {
+    wt_options_default(wt);
+    if (read_train_wt(a->meta, wt) != 0) return 1;
+    if (a->scheme) wt_scheme_parse(a->scheme, &wt->scheme);
+    if (a->norm) wt_norm_parse(a->norm, &wt->norm);
+    return 0;
 }
 
 /* The meta-models to choose from: --meta, else the shipped ones that are found. Returns -1
@@ -408,7 +418,7 @@ int cmd_decompile(int argc, char **argv) {
         goto done;
     }
     if (choose_meta(&a, cm)) goto done;
-    if (!a.scheme && !a.norm && read_train_wt(a.meta, &wt) != 0) goto done;
+    if (wt_options(&a, &wt)) goto done;
     char lift_why[1024] = "";
     /* auto: --meta must name a meta-model even when lift answers (loaded first, as before) */
     if (a.method == DECOMP_AUTO &&
