@@ -25,7 +25,7 @@
 static char dir[64];
 static TrainData d;
 static DsGenerator ds;
-static int32_t *rows; /* [d.n, GEN_SETTING_COLS] */
+static const int32_t *rows; /* [d.n, GEN_SETTING_COLS]: d.setting */
 
 /* The dataset: N_GEN samples with drawn settings, half of them in the test split. */
 static int make_dataset(void) {
@@ -40,16 +40,16 @@ static int make_dataset(void) {
     GdStats st;
     if (gd_run(&c, &st, err, sizeof err) != 0 ||
         train_data_load_split(&d, dir, "test", 0, err, sizeof err) != 0 ||
-        ds_manifest_generator(dir, &ds, err, sizeof err) != 0 ||
-        eval_settings_load(dir, "test", d.n, &rows, err, sizeof err) != 0) {
+        ds_manifest_generator(dir, &ds, err, sizeof err) != 0) {
         fprintf(stderr, "dataset: %s\n", err);
         return 1;
     }
+    rows = d.setting;
     return 0;
 }
 
-/* Rows in sample order: the shard's own sample_setting, one row per loaded sample; a count
- * that does not match what was loaded is refused. */
+/* Rows in sample order: the shard's own sample_setting, one row per loaded sample, and still
+ * row k for sample k when the loader skips the samples with too many weight tokens. */
 static void settings_read_back(void) {
     CHECK(ds.settings);
     CHECK(d.n >= 20);
@@ -72,9 +72,25 @@ static void settings_read_back(void) {
     }
     ds_shard_list_free(&ml);
     CHECK(k == d.n);
-    int32_t *r2 = NULL;
-    CHECK(eval_settings_load(dir, "test", d.n + 1, &r2, err, sizeof err) != 0 && !r2);
-    CHECK(eval_settings_load(dir, "test", d.n - 1, &r2, err, sizeof err) != 0 && !r2);
+    CHECK(d.setting_rows == d.n);
+    TrainData d2;
+    train_data_init(&d2);
+    int max_p = d.max_p / 2;
+    CHECK(train_data_load_split(&d2, dir, "test", max_p, err, sizeof err) == 0);
+    CHECK(d2.skipped > 0 && d2.n > 0 && d2.setting_rows == d2.n);
+    /* d2's samples are d's with P <= max_p, in order */
+    int j = 0;
+    for (int i = 0; i < d2.n; i++) {
+        while (j < d.n && d.off[j + 1] - d.off[j] > max_p) j++;
+        if (j >= d.n) break;
+        CHECK(memcmp(d2.prog + (size_t)i * PT_ROWS * PT_COLS, d.prog + (size_t)j * PT_ROWS * PT_COLS,
+                     sizeof(int16_t) * PT_ROWS * PT_COLS) == 0);
+        CHECK(memcmp(d2.setting + (size_t)i * GEN_SETTING_COLS, rows + (size_t)j * GEN_SETTING_COLS,
+                     sizeof(int32_t) * GEN_SETTING_COLS) == 0);
+        j++;
+    }
+    CHECK(j <= d.n);
+    train_data_free(&d2);
     /* the dataset-wide setting when there are no rows */
     GenSetting g;
     EvalSetting es;
@@ -231,7 +247,6 @@ int main(void) {
     } else {
         t_tests_failed++;
     }
-    free(rows);
     ds_generator_free(&ds);
     train_data_free(&d);
     test_rm_tree(dir);

@@ -183,7 +183,7 @@ typedef struct EvalState {
     char *train_raw, *mcfg_json; /* META.train.json's text; the meta-model config as JSON */
     TrainData d;
     DsGenerator ds;
-    int32_t *settings; /* [d.n, GEN_SETTING_COLS] per-sample settings, NULL: ds's for all */
+    const int32_t *settings; /* d.setting when the settings are drawn, NULL: ds's for all */
     WtOptions wt;
     EvalRunResult rr;
     SearchSummary ss;
@@ -364,10 +364,15 @@ static int eval_load(const EvalArgs *a, EvalState *s) {
         return 1;
     }
     /* drawn settings: every sample is evaluated in its own (eval/eval_setting.h) */
-    if (s->ds.settings &&
-        eval_settings_load(a->data_dir, a->split, s->d.n, &s->settings, err, sizeof err) != 0) {
-        fprintf(stderr, "itracr eval: %s\n", err);
-        return 1;
+    if (s->ds.settings) {
+        if (s->d.setting_rows != s->d.n) {
+            fprintf(stderr,
+                    "itracr eval: %s: the manifest says the settings are drawn per sample, but "
+                    "%d of the %d samples of the %s split have no sample_setting\n",
+                    a->data_dir, s->d.n - s->d.setting_rows, s->d.n, a->split);
+            return 1;
+        }
+        s->settings = s->d.setting;
     }
     return 0;
 }
@@ -756,7 +761,6 @@ static void eval_state_free(EvalState *s) {
     free(s->mcfg_json);
     free(s->train_raw);
     ds_generator_free(&s->ds);
-    free(s->settings);
     eval_run_result_free(&s->rr);
     train_data_free(&s->d);
     if (s->have_mm) meta_model_free(&s->mm);

@@ -29,13 +29,4 @@ typedef struct EvalSetting {
 int eval_setting_of(const int32_t *settings, int sample, const Value *vocab, int n_vocab,
                     int max_seq_len, GenSetting *store, EvalSetting *out);
 
-/* The per-sample settings of DIR's split, one row [GEN_SETTING_COLS] per sample in the order
- * train_data_load_split loads them (the shards the manifest lists, in order; samples without
- * weight tokens are skipped there, so here too): *rows is malloc'ed [n, GEN_SETTING_COLS].
- * Every shard is read again and checked against the manifest as the first read did. Returns
- * 0, or non-zero with a message: a shard without sample_setting, a sample count other than n
- * (the split changed in between), no manifest, OOM. */
-int eval_settings_load(const char *dir, const char *split, int n, int32_t **rows, char *err,
-                       size_t errcap);
-
 #endif

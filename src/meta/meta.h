@@ -521,6 +521,10 @@ typedef struct TrainData {
     long skipped; /* samples refused by add (too many weight tokens, bad table) */
     int have_wt;  /* wt below came from a shard's metadata */
     WtOptions wt; /* weight-token scheme/norm of the shards */
+    /* [setting_rows, GEN_SETTING_COLS]: the drawn setting of each loaded sample whose shard
+     * stored one (gen --setting general); row k is sample k when setting_rows == n */
+    int32_t *setting;
+    int setting_rows, setting_cap;
 } TrainData;
 
 void train_data_init(TrainData *d);

@@ -21,6 +21,7 @@ void train_data_free(TrainData *d) {
     free(d->off);
     free(d->payload);
     free(d->ids);
+    free(d->setting);
     train_data_init(d);
 }
 
@@ -29,6 +30,7 @@ void train_data_clear(TrainData *d) {
     d->total = 0;
     d->max_p = 0;
     d->skipped = 0;
+    d->setting_rows = 0;
     if (d->off) d->off[0] = 0;
 }
 
@@ -90,6 +92,22 @@ static void read_wt_meta(TrainData *d, const Shard *s) {
     cJSON_Delete(o);
 }
 
+/* Appends a setting row [GEN_SETTING_COLS] for the sample just added. Returns 0, or -1 on
+ * OOM. */
+static int add_setting(TrainData *d, const int32_t *row) {
+    if (d->setting_rows == d->setting_cap) {
+        int nc = d->setting_cap ? 2 * d->setting_cap : 256;
+        int32_t *ns = realloc(d->setting, sizeof(int32_t) * GEN_SETTING_COLS * (size_t)nc);
+        if (!ns) return -1;
+        d->setting = ns;
+        d->setting_cap = nc;
+    }
+    memcpy(d->setting + (size_t)d->setting_rows * GEN_SETTING_COLS, row,
+           sizeof(int32_t) * GEN_SETTING_COLS);
+    d->setting_rows++;
+    return 0;
+}
+
 /* train_data_load_shard with the checksum the dataset's manifest lists (NULL: none). */
 static int load_shard_checked(TrainData *d, const char *path, const char *want, int max_p,
                               char *err, size_t errcap) {
@@ -102,8 +120,11 @@ static int load_shard_checked(TrainData *d, const char *path, const char *want, 
     read_wt_meta(d, &s);
     for (int i = 0; i < s.n; i++) {
         int64_t a = s.offsets[i], b = s.offsets[i + 1];
+        int before = d->n;
         if (train_data_add(d, s.prog + (size_t)i * PT_ROWS * PT_COLS, s.payload + a * WT_WIDTH,
-                           s.ids + a * WT_N_IDS, (int)(b - a), max_p) != 0) {
+                           s.ids + a * WT_N_IDS, (int)(b - a), max_p) != 0 ||
+            (d->n > before && s.setting &&
+             add_setting(d, s.setting + (size_t)i * GEN_SETTING_COLS) != 0)) {
             shard_free(&s);
             snprintf(err, errcap, "%s: out of memory", path);
             return 1;
