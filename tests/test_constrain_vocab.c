@@ -23,7 +23,7 @@ static uint64_t rnd(void) {
 }
 
 typedef struct WalkStats {
-    int walks, finished, dead, tables, compiled, failed;
+    int walks, finished, dead, tables, pred_tables, compiled, failed;
 } WalkStats;
 
 /* One random walk: each step takes an allowed token (EOS with chance 1/3 when allowed, so
@@ -83,8 +83,11 @@ static void walk(const PcContext *ctx, PcCache *cache, WalkStats *ws) {
         ws->failed++;
         return;
     }
-    for (int r = 1; r < PT_ROWS && table[r * PT_COLS] != PT_END; r++)
+    for (int r = 1; r < PT_ROWS && table[r * PT_COLS] != PT_END; r++) {
         ws->tables += table[r * PT_COLS + PT_COL_FN] == PT_FN_TABLE;
+        ws->pred_tables += table[r * PT_COLS + PT_COL_FN] == PT_FN_TABLE &&
+                           table[r * PT_COLS + PT_COL_OP] == PT_OP_SELECT;
+    }
     RaspReport rep;
     rasp_report_init(&rep);
     if (rasp_validate_compilable(&p, ctx->vocab, ctx->n_vocab, ctx->max_seq_len, &rep) != 0) {
@@ -116,14 +119,16 @@ static void run_walks(const Value *vocab, int nv, int len, int walks, const char
     /* half the walks also ask a cache: the same answers, every time */
     for (int i = 0; i < walks; i++) walk(&ctx, i % 2 ? cache : NULL, &ws);
     pc_cache_free(cache);
-    printf("%s: %d walks, %d finished, %d dead ends, %d compiled, %d failed, %d tables\n", what,
-           ws.walks, ws.finished, ws.dead, ws.compiled, ws.failed, ws.tables);
+    printf("%s: %d walks, %d finished, %d dead ends, %d compiled, %d failed, %d tables (%d of "
+           "Selects)\n",
+           what, ws.walks, ws.finished, ws.dead, ws.compiled, ws.failed, ws.tables,
+           ws.pred_tables);
     /* Every finished walk compiles. A walk may still get stuck (no token allowed) in rare
      * corners the row budget does not foresee (a LinearSequenceMap whose value set would
      * exceed itracr's product limit); decoding then fails instead of printing a program. */
     CHECK(ws.failed == 0 && ws.compiled == ws.finished && ws.finished + ws.dead == walks);
     CHECK_MSG(ws.dead * 20 <= walks, "%d dead ends in %d walks", ws.dead, walks);
-    CHECK(ws.tables > 0);
+    CHECK(ws.tables > 0 && ws.pred_tables > 0);
 }
 
 static void test_walks_strings(void) {

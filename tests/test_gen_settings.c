@@ -140,6 +140,7 @@ static void test_point_ranges_are_fixed(void) {
     point.len_min = point.len_max = 5;
     point.p_causal = 0;
     point.p_table = 0;
+    point.p_pred_table = 0;
     CHECK(!gen_config_varies(&point) &&
           gen_config_varies(
               &(GenConfig){.vary = true, .vocab_min = 2, .vocab_max = 3, .vocab_kinds = 1}));

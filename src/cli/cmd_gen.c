@@ -31,7 +31,8 @@ static const char *usage =
     "  --vocab 0,1,2,3,4    its integer tokens\n"
     "  --max-seq-len N      its max_seq_len, 1 to 63 (default 5); with A-B, drawn per program\n"
     "Drawn per program (any of these selects it; the others keep these defaults):\n"
-    "  --setting S          fixed (default) or general (every default below, --p-table 0.1)\n"
+    "  --setting S          fixed (default) or general (every default below, --p-table 0.1,\n"
+    "                       --p-pred-table 0.15)\n"
     "  --vocab-size A-B     vocabulary size (default 2-10)\n"
     "  --vocab-kind LIST    int,letters,words,mixed (default all four): {0..n-1}, n of the\n"
     "                       letters a-z, n of 32 short words, or integers and letters\n"
@@ -40,6 +41,8 @@ static const char *usage =
     "  --p-table P          chance that a Map of a categorical number or bool is a random\n"
     "                       table (program tokens \"table\"; default 0, general 0.1); Maps of\n"
     "                       string tokens are always tables\n"
+    "  --p-pred-table P     chance that a new Select's predicate is a table of booleans over\n"
+    "                       its keys and queries (a lambda predicate; default 0, general 0.15)\n"
     "  (--vocab-size 5 --max-seq-len 5 --vocab-kind int --causal 0 is the fixed default,\n"
     "  byte for byte)\n"
     "  --categorical-only   no numerical SOps\n"
@@ -95,6 +98,7 @@ enum {
     O_VOCAB_SIZE,
     O_VOCAB_KIND,
     O_P_TABLE,
+    O_P_PRED_TABLE,
     O_CAUSAL,
     O_CAT_ONLY,
     O_MAX_RESIDUAL,
@@ -125,6 +129,7 @@ static const CliOpt gen_opts[] = {
     {"vocab-size", 0, true, O_VOCAB_SIZE},
     {"vocab-kind", 0, true, O_VOCAB_KIND},
     {"p-table", 0, true, O_P_TABLE},
+    {"p-pred-table", 0, true, O_P_PRED_TABLE},
     {"causal", 0, true, O_CAUSAL},
     {"categorical-only", 0, false, O_CAT_ONLY},
     {"max-residual", 0, true, O_MAX_RESIDUAL},
@@ -181,7 +186,8 @@ static bool gen_option(int id, const char *v, GdConfig *c, GenFlags *f) {
         if (lo != hi) c->gen.vary = true;
         return true;
     case O_SETTING:
-        if (strcmp(v, "general") == 0) c->gen.vary = true, c->gen.p_table = 0.1;
+        if (strcmp(v, "general") == 0)
+            c->gen.vary = true, c->gen.p_table = 0.1, c->gen.p_pred_table = 0.15;
         else if (strcmp(v, "fixed") != 0)
             ok = false, cli_usage_error("gen", "unknown --setting '%s' (fixed or general)", v);
         return ok;
@@ -195,6 +201,8 @@ static bool gen_option(int id, const char *v, GdConfig *c, GenFlags *f) {
         cli_usage_error("gen", "bad --vocab-kind '%s' (a list of int, letters, words, mixed)", v);
         return false;
     case O_P_TABLE: return cli_parse_real("gen", "--p-table", v, 0, 1, 0, &c->gen.p_table);
+    case O_P_PRED_TABLE:
+        return cli_parse_real("gen", "--p-pred-table", v, 0, 1, 0, &c->gen.p_pred_table);
     case O_CAUSAL:
         return c->gen.vary = true, cli_parse_real("gen", "--causal", v, 0, 1, 0, &c->gen.p_causal);
     case O_CAT_ONLY: c->gen.categorical_only = true; return true;

@@ -228,6 +228,7 @@ static char *generator_json(const GdConfig *c) {
                   g->p_causal);
     }
     if (g->p_table > 0) sb_printf(&b, ",\"p_table\":%.17g", g->p_table);
+    if (g->p_pred_table > 0) sb_printf(&b, ",\"p_pred_table\":%.17g", g->p_pred_table);
     sb_append(&b, "}");
     return sb_take(&b);
 }
@@ -459,7 +460,7 @@ int gd_run(const GdConfig *c, GdStats *st, char *err, size_t errcap) {
         shard_builder_init(&w.sb[s]);
         w.sb[s].wt = c->acc.wt;
         w.sb[s].settings = gen_config_varies(&c->gen);
-        w.sb[s].tables = w.sb[s].settings || c->gen.p_table > 0;
+        w.sb[s].tables = w.sb[s].settings || c->gen.p_table > 0 || c->gen.p_pred_table > 0;
         sb_init(&w.files[s]);
         sb_append(&w.files[s], "");
         sb_init(&w.sums[s]);

@@ -248,10 +248,11 @@ static int check_row(Reader *r) {
         return want_sop(r, 0, PT_ENC_NUM, "the first LinearSequenceMap input") ||
                want_sop(r, 1, PT_ENC_NUM, "the second LinearSequenceMap input");
     case PT_OP_SELECT:
-        if (o->fn < PT_FN_PRED0 || o->fn >= PT_FN_LIB0)
-            return fail(r,
-                        "Select needs a predicate (EQ LT LEQ GT GEQ NEQ TRUE FALSE) in column fn%s",
-                        "", "");
+        if ((o->fn < PT_FN_PRED0 || o->fn >= PT_FN_LIB0) && o->fn != PT_FN_TABLE)
+            return fail(
+                r,
+                "Select needs a predicate (EQ LT LEQ GT GEQ NEQ TRUE FALSE, or table) in column fn%s",
+                "", "");
         return want_sop(r, 0, PT_ENC_CAT, "the Select keys") ||
                want_sop(r, 1, PT_ENC_CAT, "the Select queries");
     case PT_OP_AGGREGATE:
@@ -346,6 +347,13 @@ int pt_tokens_to_ops(const int16_t *tokens, PtOp *rows, int *n, char *err, size_
             if (v < 3 || v >= PT_VAL_VOCAB) {
                 snprintf(err, errcap, "row %d: the table of v%d holds %s, not a value token", k + 1,
                          k + 1, v == PT_PAD ? "PAD" : "an unknown id");
+                *n = 0;
+                return 1;
+            }
+            if (o->op == PT_OP_SELECT && v != PT_VAL_FALSE && v != PT_VAL_TRUE) {
+                snprintf(err, errcap,
+                         "row %d: the predicate table of v%d holds %s, not True or False", k + 1,
+                         k + 1, pt_value_name(v) ? pt_value_name(v) : "an unknown id");
                 *n = 0;
                 return 1;
             }
@@ -457,7 +465,7 @@ static Lambda *table_lambda(RaspProgram *out, const PtOp *o, const int *child, c
                             int n_vocab, int max_seq_len, int k, char *err, size_t errcap) {
     Value sv[32];
     int ns = sorted_vocab(vocab, n_vocab, sv);
-    int nin = o->op == PT_OP_SEQMAP ? 2 : 1;
+    int nin = o->op == PT_OP_MAP ? 1 : 2; /* SequenceMap (x, y), Select (key, query) */
     ValueSet dom[2];
     valset_init(&dom[0]);
     valset_init(&dom[1]);
@@ -487,8 +495,9 @@ static Lambda *table_lambda(RaspProgram *out, const PtOp *o, const int *child, c
     f = arena_alloc(&out->arena, sizeof *f);
     memset(f, 0, sizeof *f);
     f->n_params = nin;
-    f->params[0] = "x";
-    f->params[1] = nin == 2 ? "y" : NULL;
+    bool pred = o->op == PT_OP_SELECT;
+    f->params[0] = pred ? "k" : "x";
+    f->params[1] = nin == 1 ? NULL : pred ? "q" : "y";
     if (nin == 1) {
         f->body = table_chain(&out->arena, 0, dom[0].items, vals, o->ntab);
     } else {
@@ -569,7 +578,7 @@ int pt_build_program(const PtOp *rows, int n, const Value *vocab, int n_vocab, i
         case PT_OP_AGGREGATE: e.kind = EXPR_AGGREGATE; break;
         default: e.kind = EXPR_SELWIDTH; break;
         }
-        if ((e.kind == EXPR_MAP || e.kind == EXPR_SEQMAP) && o->fn == PT_FN_TABLE) {
+        if (o->fn == PT_FN_TABLE) { /* Map, SequenceMap or Select (checked) */
             if (!vocab || n_vocab <= 0) {
                 snprintf(err, errcap, "row %d: a table needs the vocabulary", k + 1);
                 rasp_program_free(out);
@@ -600,7 +609,8 @@ int pt_build_program(const PtOp *rows, int n, const Value *vocab, int n_vocab, i
             if (e.kind == EXPR_MAP && o->arg[0] >= 0 && rows[o->arg[0]].op == PT_OP_MAP)
                 e.no_simplify = true;
         }
-        if (e.kind == EXPR_SELECT) e.pred = (Pred)(o->fn - PT_FN_PRED0);
+        if (e.kind == EXPR_SELECT)
+            e.pred = o->fn == PT_FN_TABLE ? PRED_LAMBDA : (Pred)(o->fn - PT_FN_PRED0);
         if (e.kind == EXPR_AGGREGATE && e.enc == ENC_NUMERICAL) e.default_value = val_int(0);
         at[k] = rasp_add_expr(out, &e);
     }
@@ -647,7 +657,9 @@ static int encode_by_values(const RaspProgram *p, const RaspExpr *e, ValueSet **
         py_format(e->fn->body, e->fn->params, body, sizeof body);
         snprintf(
             what, sizeof what,
-            "function `%s` is not in the lambda library (and, without the program's vocabulary, has no table)",
+            e->kind == EXPR_SELECT
+                ? "lambda predicate `%s` has no token form without the program's vocabulary (its table needs the value sets)"
+                : "function `%s` is not in the lambda library (and, without the program's vocabulary, has no table)",
             body);
         return enc_fail(err, errcap, e, what);
     }
@@ -663,7 +675,8 @@ static int encode_by_values(const RaspProgram *p, const RaspExpr *e, ValueSet **
             return enc_fail(err, errcap, e, why);
         }
     }
-    int nin = e->kind == EXPR_SEQMAP ? 2 : 1;
+    bool pred = e->kind == EXPR_SELECT; /* a lambda predicate on (key, query) */
+    int nin = e->kind == EXPR_MAP ? 1 : 2;
     ValueSet dom[2];
     valset_init(&dom[0]);
     valset_init(&dom[1]);
@@ -674,7 +687,8 @@ static int encode_by_values(const RaspProgram *p, const RaspExpr *e, ValueSet **
         const RaspExpr *c = &p->exprs[e->child[j]];
         if (c->enc != ENC_CATEGORICAL) {
             enc_fail(err, errcap, e,
-                     "a function outside the library on a numerical input has no token form");
+                     pred ? "a lambda predicate on a numerical SOp has no token form"
+                          : "a function outside the library on a numerical input has no token form");
             goto done;
         }
         valset_copy(&dom[j], &(*sets)[e->child[j]]);
@@ -692,16 +706,41 @@ static int encode_by_values(const RaspProgram *p, const RaspExpr *e, ValueSet **
         args[0] = dom[0].items[nin == 1 ? i : i / dom[1].n];
         if (nin == 2) args[1] = dom[1].items[i % dom[1].n];
         char msg[200];
-        if (lambda_call(e->fn, args, &outs[n++], msg, sizeof msg) != PYERR_OK) {
+        bool b = false;
+        if (pred ? rasp_select_pred(e, args[0], args[1], &b, msg, sizeof msg) != 0
+                 : lambda_call(e->fn, args, &outs[n], msg, sizeof msg) != PYERR_OK) {
             char what[300];
             snprintf(what, sizeof what, "the function raises on its value set (%s)", msg);
             enc_fail(err, errcap, e, what);
             goto done;
         }
+        if (pred) outs[n] = val_bool(b);
+        n++;
+    }
+    if (pred) {
+        /* the compact spelling: the first comparison that agrees on every pair (one that
+         * raises on some pair does not) */
+        for (int c = PRED_EQ; c <= PRED_FALSE; c++) {
+            RaspExpr cmp = *e;
+            cmp.pred = (Pred)c;
+            bool same = true;
+            for (size_t i = 0; i < total && same; i++) {
+                bool b;
+                char msg[200];
+                same = rasp_select_pred(&cmp, dom[0].items[i / dom[1].n],
+                                        dom[1].items[i % dom[1].n], &b, msg, sizeof msg) == 0 &&
+                       b == val_truthy(outs[i]);
+            }
+            if (same) {
+                o->fn = (int16_t)(PT_FN_PRED0 + c);
+                rc = 0;
+                goto done;
+            }
+        }
     }
     /* the compact spelling: the first library entry with the same values */
     GenFnKind kind = nin == 1 ? GEN_FN_MAP : GEN_FN_SEQMAP;
-    for (int l = 0; l < gen_lib_count(); l++) {
+    for (int l = 0; l < gen_lib_count() && !pred; l++) {
         if (gen_lib_get(l)->kind != kind) continue;
         bool same = true;
         for (size_t i = 0; i < total && same; i++) {
@@ -785,9 +824,10 @@ static int encode_op(const RaspProgram *p, int i, const int *src, ValueSet **set
     case EXPR_SELECT:
         o.op = PT_OP_SELECT;
         o.enc = PT_ENC_NONE;
-        if (e->pred == PRED_LAMBDA)
-            return enc_fail(err, errcap, e, "a lambda predicate has no program-token form");
-        o.fn = (int16_t)(PT_FN_PRED0 + (int)e->pred);
+        if (e->pred != PRED_LAMBDA) o.fn = (int16_t)(PT_FN_PRED0 + (int)e->pred);
+        else if (!e->fn || e->child[0] < 0 || e->child[1] < 0)
+            return enc_fail(err, errcap, e, "a lambda predicate without its function");
+        else if (encode_by_values(p, e, sets, &o, err, errcap)) return 1;
         break;
     case EXPR_AGGREGATE:
         o.op = PT_OP_AGGREGATE;

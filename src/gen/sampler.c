@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gen/lambda_lib.h"
+#include "rasp/rasp.h"
 
 #define NO_PICK INT_MIN
 #define STEP_TRIES 48
@@ -100,6 +101,7 @@ void gen_config_general(GenConfig *c) {
     gen_config_default(c);
     c->vary = true;
     c->p_table = 0.1;
+    c->p_pred_table = 0.15;
 }
 
 bool gen_config_varies(const GenConfig *c) {
@@ -217,6 +219,10 @@ int gen_config_check(const GenConfig *c, char *err, size_t errcap) {
             snprintf(err, errcap, "the causal and table probabilities must be in [0, 1]");
             return 1;
         }
+    }
+    if (!(c->p_pred_table >= 0 && c->p_pred_table <= 1)) {
+        snprintf(err, errcap, "the predicate-table probability must be in [0, 1]");
+        return 1;
     }
     if (c->max_values < 2 || c->max_values > GEN_MAX_VALS || c->max_residual < 1 ||
         c->max_layers < 1 || c->max_mlp_width < 1 || c->max_tries < 1) {
@@ -458,10 +464,80 @@ static int find_op(GenSampler *s, const PtOp *o) {
     for (int i = 0; i < s->n; i++) {
         const PtOp *p = &s->vars[i].op;
         if (p->op == o->op && p->enc == o->enc && p->fn == o->fn && p->arg[0] == o->arg[0] &&
-            p->arg[1] == o->arg[1])
+            p->arg[1] == o->arg[1] &&
+            (o->fn != PT_FN_TABLE ||
+             (p->ntab == o->ntab &&
+              memcmp(p->tab, o->tab, sizeof(int16_t) * (size_t)o->ntab) == 0)))
             return i;
     }
     return -1;
+}
+
+/* in's value set in the compiler's order (the order of a table's keys) into dom. */
+static void sorted_domain(const Var *in, Value *dom) {
+    for (int i = 0, nd = 0; i < in->nvals; i++) {
+        int j = nd++;
+        while (j > 0 && val_dir_cmp("x", dom[j - 1], in->vals[i]) > 0) {
+            dom[j] = dom[j - 1];
+            j--;
+        }
+        dom[j] = in->vals[i];
+    }
+}
+
+/* A predicate table for Select(keys, queries) into sel (fn, ntab, tab): one bool per
+ * (key, query) pair of their value sets in the compiler's order, key-major. Drawn from the
+ * shapes lambda predicates take in practice (Tracr's classic programs among them): a test
+ * of the key alone (k == c, k != c, k < c, k <= c for a key value c), a shifted match of
+ * integers (q == k + d, d in -2, -1, 1, 2), or uniform random bits. Refused (false) when
+ * nothing is selected or a comparison selects the same pairs (the token form spells that
+ * predicate by its name, and a sample must be canonical), or a test cannot order the
+ * values. */
+static bool draw_pred_table(GenSampler *s, int keys, int queries, PtOp *sel) {
+    const Var *kv = var(s, keys), *qv = var(s, queries);
+    int nk = kv->nvals, nq = qv->nvals;
+    if (nk < 1 || nq < 1 || nk * nq > PT_MAX_TABLE) return false;
+    Value kd[GEN_MAX_VALS], qd[GEN_MAX_VALS];
+    sorted_domain(kv, kd);
+    sorted_domain(qv, qd);
+    int shape = below(s, 3), test = below(s, 4), d = 1 + below(s, 2);
+    if (below(s, 2)) d = -d;
+    Value c = kd[below(s, nk)];
+    int any = 0;
+    for (int i = 0; i < nk; i++)
+        for (int j = 0; j < nq; j++) {
+            bool b, ok = true;
+            if (shape == 0) {
+                int o = test >= 2 ? val_pycmp(kd[i], c, &ok) : 0;
+                b = test == 0 ? val_eq(kd[i], c) : test == 1 ? !val_eq(kd[i], c) : test == 2 ? o < 0 : o <= 0;
+            } else if (shape == 1) {
+                ok = kd[i].kind == VAL_INT && qd[j].kind == VAL_INT;
+                b = ok && qd[j].u.i == kd[i].u.i + d;
+            } else {
+                b = below(s, 2);
+            }
+            if (!ok) return false;
+            sel->tab[i * nq + j] = (int16_t)(b ? PT_VAL_TRUE : PT_VAL_FALSE);
+            any += b;
+        }
+    if (!any) return false;
+    sel->fn = PT_FN_TABLE;
+    sel->ntab = (int16_t)(nk * nq);
+    for (int p = PRED_EQ; p <= PRED_FALSE; p++) {
+        RaspExpr cmp;
+        memset(&cmp, 0, sizeof cmp);
+        cmp.kind = EXPR_SELECT;
+        cmp.pred = (Pred)p;
+        bool same = true;
+        for (int i = 0; i < nk * nq && same; i++) {
+            bool b;
+            char msg[160];
+            same = rasp_select_pred(&cmp, kd[i / nq], qd[i % nq], &b, msg, sizeof msg) == 0 &&
+                   b == (sel->tab[i] == PT_VAL_TRUE);
+        }
+        if (same) return false;
+    }
+    return true;
 }
 
 static int pick_pred(GenSampler *s, bool allow_true) {
@@ -515,6 +591,12 @@ static int choose_select(GenSampler *s, int mode, int sop, PtOp *sel, int *need)
         w.exclude = sop;
         queries = pick(s, &w, need);
         if (queries == NO_PICK || !vals_meet(var(s, sop), var(s, queries))) return -2;
+    } else if (s->cfg.p_pred_table > 0 && unit(s) < s->cfg.p_pred_table) {
+        keys = pick(s, &w, need);
+        queries = pick(s, &w, need);
+        if (keys == NO_PICK || queries == NO_PICK || !draw_pred_table(s, keys, queries, sel))
+            return -2;
+        pred = -1;
     } else {
         pred = pick_pred(s, allow_true);
         if (pred < 0) return -2;
@@ -529,7 +611,7 @@ static int choose_select(GenSampler *s, int mode, int sop, PtOp *sel, int *need)
     }
     sel->op = PT_OP_SELECT;
     sel->enc = PT_ENC_NONE;
-    sel->fn = (int16_t)(PT_FN_PRED0 + pred);
+    if (pred >= 0) sel->fn = (int16_t)(PT_FN_PRED0 + pred), sel->ntab = 0;
     sel->arg[0] = (int16_t)keys;
     sel->arg[1] = (int16_t)queries;
     return find_op(s, sel);
@@ -563,17 +645,9 @@ static bool draw_table(GenSampler *s, PtOp *op, int x, unsigned *vt) {
     }
     if (!varies) return false;
     *vt = kind == 0 ? GEN_VT_INT : kind == 1 ? GEN_VT_BOOL : GEN_VT_STR;
-    /* sorted domain: the table's keys */
-    Value dom[GEN_MAX_VALS];
-    int nd = 0;
-    for (int i = 0; i < in->nvals; i++) {
-        int j = nd++;
-        while (j > 0 && val_dir_cmp("x", dom[j - 1], in->vals[i]) > 0) {
-            dom[j] = dom[j - 1];
-            j--;
-        }
-        dom[j] = in->vals[i];
-    }
+    Value dom[GEN_MAX_VALS]; /* the table's keys */
+    int nd = in->nvals;
+    sorted_domain(in, dom);
     for (int l = 0; l < gen_lib_count(); l++) {
         if (gen_lib_get(l)->kind != GEN_FN_MAP) continue;
         bool same = true;

@@ -61,6 +61,10 @@ typedef struct GenConfig {
      * library entry (default 0; gen_config_general 0.1). Maps of strings are always tables:
      * no library entry takes a string. */
     double p_table;
+    /* Chance that a new Select's predicate is a table over its keys' and queries' value sets
+     * (a lambda predicate: a test of the key alone, a shifted match of numbers, or random)
+     * instead of a comparison (default 0; gen_config_general 0.15). */
+    double p_pred_table;
     double op_weight[GEN_K_COUNT]; /* relative chance of each SOp kind */
     double pred_weight[8];         /* Select predicates in Pred order (EQ..FALSE) */
     double p_numerical;            /* chance that an op which may be numerical is made numerical */

@@ -79,7 +79,9 @@ static int fn_kind_ok(const State *st, int op, int fn) {
                                               : GEN_FN_LINEAR;
         return e && e->kind == want;
     }
-    case PT_OP_SELECT: return fn >= PT_FN_PRED0 && fn < PT_FN_LIB0;
+    case PT_OP_SELECT:
+        return (fn >= PT_FN_PRED0 && fn < PT_FN_LIB0) ||
+               (fn == PT_FN_TABLE && st->tables && st->have_sets);
     default: return fn == PT_FN_NONE;
     }
 }
@@ -132,9 +134,10 @@ static int seqmap_fn_ok(const State *st, int fn, int a1, int a2) {
     return 1;
 }
 
-/* Values of a table over the input(s) of a row (0 when it has no table). */
+/* Values of a table over the input(s) of a row (0 when it has no table): a Map's input, a
+ * SequenceMap's pairs, a Select's (key, query) pairs. */
 static int table_len(const State *st, int op, int a1, int a2) {
-    size_t n = op == PT_OP_SEQMAP ? set_of(st, a1)->n * set_of(st, a2)->n : set_of(st, a1)->n;
+    size_t n = op == PT_OP_MAP ? set_of(st, a1)->n : set_of(st, a1)->n * set_of(st, a2)->n;
     return n >= 1 && n <= PT_MAX_TABLE ? (int)n : 0;
 }
 
@@ -187,6 +190,7 @@ static int values_ok(const State *st, int op, int enc, int fn, int a1, int a2) {
     case PT_OP_LINSEQMAP: /* its value set is the product's: kept small, for the model's size */
         return set_of(st, a1)->n * set_of(st, a2)->n <= PC_MAX_LINEAR_VALUES;
     case PT_OP_SELECT: {
+        if (fn == PT_FN_TABLE) return table_len(st, op, a1, a2) > 0;
         int p = fn - PT_FN_PRED0;
         if (p == PRED_EQ || p == PRED_NEQ || p == PRED_TRUE || p == PRED_FALSE) return 1;
         const ValueSet *k = set_of(st, a1), *q = set_of(st, a2);
@@ -476,6 +480,7 @@ static int16_t arg_code(int a) {
 static int value_ok(const State *st, const PtOp *o, int k, int len, int v) {
     if (k == len) return v == PT_END;
     if (v == PT_END || v < 3 || v >= PT_VAL_VOCAB) return 0;
+    if (o->op == PT_OP_SELECT) return v == PT_VAL_FALSE || v == PT_VAL_TRUE; /* a predicate */
     if (v >= PT_VAL_TOK0) return v - PT_VAL_TOK0 < st->ctx->n_vocab && o->enc == PT_ENC_CAT;
     return 1; /* ints and bools: numbers for a numerical Map, values for a categorical one */
 }

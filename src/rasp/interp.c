@@ -38,8 +38,7 @@ static void list_repr(const Value *v, int n, char *buf, size_t cap) {
 /* The DFS post-order (children in child order) of the expressions reachable from root.
  * Returns the count written into order[n_exprs]. */
 
-/* Predicate of a Select on (key, query), as Tracr's Comparison.__call__ or a lambda. */
-static int select_pred(const RaspExpr *e, Value key, Value query, bool *out, char *msg,
+int rasp_select_pred(const RaspExpr *e, Value key, Value query, bool *out, char *msg,
                        size_t cap) {
     if (e->pred == PRED_LAMBDA) {
         if (!e->fn) return err_printf(msg, cap, "internal error: Select has no predicate function");
@@ -176,7 +175,7 @@ static int eval_node(const RaspProgram *p, int x, const Value *xs, int n, bool c
         for (int q = 0; q < n; q++)
             for (int k = 0; k < n; k++) {
                 bool r;
-                if (select_pred(e, a[k], b[q], &r, msg, cap)) return 1;
+                if (rasp_select_pred(e, a[k], b[q], &r, msg, cap)) return 1;
                 sel[(size_t)q * n + k] = r;
             }
         break;

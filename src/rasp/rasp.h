@@ -52,6 +52,10 @@ int rasp_interp_trace(const RaspProgram *p, const Value *xs, int n, bool causal,
 /* Output SOp values only: out[n]. */
 int rasp_interp(const RaspProgram *p, const Value *xs, int n, bool causal, Value *out, char *err,
                 size_t errcap);
+/* The predicate of Select e on (key, query), as Tracr's Comparison.__call__ (None raises
+ * ValueError; an order between a string and a number TypeError) or e's lambda (its truth
+ * value). Returns 0, or non-zero with Python's message. */
+int rasp_select_pred(const RaspExpr *e, Value key, Value query, bool *out, char *msg, size_t cap);
 
 /* ---- value sets (rasp/infer.c) ------------------------------------------------------- */
 /* Tracr's basis_inference (docs/tracr.md §2.2) for every expression reachable from the
