@@ -387,6 +387,11 @@ static int eval_samples(EvalArgs *a, EvalState *s) {
     ro->n_vocab = s->ds.n_vocab;
     ro->max_seq_len = s->ds.max_seq_len;
     ro->settings = s->settings;
+    /* a transformed dataset: the search reads (and checks against) the transformed weights */
+    ro->transform = s->ds.transform;
+    ro->compress_steps = s->ds.compress_steps;
+    ro->sample_seed = s->d.seed_rows == s->d.n ? s->d.sample_seed : NULL;
+    ro->wt = s->wt;
     ro->jobs = (int)a->jobs;
     ro->progress = a->progress;
     if (eval_run(&s->mm, &s->d, (int)a->n, ro, &s->rr, err, sizeof err) != 0) {
@@ -487,6 +492,10 @@ static int eval_summary(const EvalArgs *a, EvalState *s) {
         "%d with the recompiled weights equal to the canonicalised ones; median %.2f ms\n",
         ls->rot_verified, ls->n, ls->n ? 100.0 * ls->rot_verified / ls->n : 0.0, ls->rot_exact,
         ls->rot_median_ms);
+    if (s->ds.transform == ACC_TF_COMPRESS || s->ds.transform == ACC_TF_DISTILL)
+        printf("(both lift rows read the stock models: this dataset's weights are %s, which lift "
+               "refuses)\n",
+               s->ds.transform == ACC_TF_COMPRESS ? "compressed" : "distilled");
     return 0;
 }
 

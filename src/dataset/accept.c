@@ -13,6 +13,7 @@
 #include "io/checksum.h"
 #include "rasp/rasp.h"
 #include "transform/transform.h"
+#include "util/errmsg.h"
 #include "util/rng.h"
 
 static const char *const REASONS[ACC_R_COUNT] = {
@@ -256,6 +257,43 @@ static double mono_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+int acc_transform_model(const CompiledModel *m, int transform, int steps, uint64_t seed,
+                        CompiledModel **out, bool *accepted, char *err, size_t errcap) {
+    *out = NULL;
+    *accepted = true;
+    if (transform == ACC_TF_COMPRESS) {
+        TfCompressOptions o;
+        TfCompressReport rep;
+        tf_compress_options_default(&o);
+        o.dim = (m->residual_dim + 1) / 2;
+        o.steps = steps;
+        o.seed = seed;
+        return tf_compress(m, &o, out, &rep, err, errcap);
+    }
+    if (transform == ACC_TF_DISTILL) {
+        TfDistillOptions o;
+        TfDistillReport rep;
+        tf_distill_options_default(&o);
+        o.steps = steps;
+        o.seed = seed;
+        int rc = tf_distill(m, &o, out, &rep, err, errcap);
+        if (!rc && !rep.accepted) {
+            *accepted = false;
+            snprintf(err, errcap, "distilled: %.1f%% of inputs match", 100 * rep.input_accuracy);
+        }
+        return rc;
+    }
+    if (transform != ACC_TF_ROTATE) return err_printf(err, errcap, "no such transform");
+    CompiledModel *t = tf_model_clone(m);
+    if (!t) return err_printf(err, errcap, "out of memory");
+    if (tf_permute(t, seed, err, errcap) || tf_rotate(t, seed, err, errcap)) {
+        compiled_model_free(t);
+        return 1;
+    }
+    *out = t;
+    return 0;
+}
+
 /* The transformed copy of m (AccSettings.transform, seeded by the sample's seed), checked
  * like m against the interpreter on the test inputs; NULL with r's reason set when the
  * transform fails or the copy mismatches. */
@@ -264,35 +302,16 @@ static CompiledModel *transform_model(const CompiledModel *m, const Probe *pr, c
     double t0 = mono_s();
     char err[256];
     CompiledModel *t = NULL;
-    int rc = 0;
+    bool accepted;
     r->tf_attempted = true;
-    if (st->transform == ACC_TF_COMPRESS) {
-        TfCompressOptions o;
-        TfCompressReport rep;
-        tf_compress_options_default(&o);
-        o.dim = (m->residual_dim + 1) / 2;
-        o.steps = st->compress_steps;
-        o.seed = seed;
-        rc = tf_compress(m, &o, &t, &rep, err, sizeof err);
-    } else if (st->transform == ACC_TF_DISTILL) {
-        TfDistillOptions o;
-        TfDistillReport rep;
-        tf_distill_options_default(&o);
-        o.steps = st->compress_steps;
-        o.seed = seed;
-        rc = tf_distill(m, &o, &t, &rep, err, sizeof err);
-        if (!rc && !rep.accepted) {
-            snprintf(r->detail, sizeof r->detail, "distilled: %.1f%% of inputs match",
-                     100 * rep.input_accuracy);
-            r->reason = ACC_R_TRANSFORM;
-            r->tf_seconds = mono_s() - t0;
-            compiled_model_free(t);
-            return NULL;
-        }
-    } else {
-        t = tf_model_clone(m);
-        rc = !t || tf_permute(t, seed, err, sizeof err) || tf_rotate(t, seed, err, sizeof err);
-        if (!t) snprintf(err, sizeof err, "out of memory");
+    int rc = acc_transform_model(m, st->transform, st->compress_steps, seed, &t, &accepted, err,
+                                 sizeof err);
+    if (!rc && !accepted) {
+        snprintf(r->detail, sizeof r->detail, "%.190s", err);
+        r->reason = ACC_R_TRANSFORM;
+        r->tf_seconds = mono_s() - t0;
+        compiled_model_free(t);
+        return NULL;
     }
     if (rc) {
         fail(r, ACC_R_TRANSFORM, "", err);

@@ -76,6 +76,13 @@ typedef enum {
 } AccTransform;
 const char *acc_transform_name(int t);            /* "none", "rotate", "compress", "distill" */
 int acc_transform_parse(const char *s, int *out); /* 0, or -1 for an unknown name */
+/* The transformed copy of m that the generator encodes for a sample of seed `seed`
+ * (transform != ACC_TF_NONE; steps: AccSettings.compress_steps), in *out. *accepted: false
+ * for a student that misses the acceptance bar (the generator rejects those). The same
+ * model, seed and steps give the same copy, which is how evaluation rebuilds the weights a
+ * sample's tokens were read from. Returns 0, or non-zero with a message. */
+int acc_transform_model(const CompiledModel *m, int transform, int steps, uint64_t seed,
+                        CompiledModel **out, bool *accepted, char *err, size_t errcap);
 
 typedef struct AccSettings {
     int n_test;            /* test inputs (64) */

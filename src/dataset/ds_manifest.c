@@ -214,6 +214,23 @@ int ds_manifest_generator(const char *dir, DsGenerator *g, char *err, size_t err
     }
     g->max_seq_len = (int)msl;
     g->settings = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(gen, "setting"));
+    const cJSON *tf = cJSON_GetObjectItemCaseSensitive(gen, "transform");
+    if (tf) {
+        int64_t steps = 0;
+        if (!cJSON_IsString(tf) || acc_transform_parse(tf->valuestring, &g->transform) != 0) {
+            err_printf(err, errcap,
+                       "%s: generator.transform is not one of none, rotate, compress, distill",
+                       path);
+            goto done;
+        }
+        if (json_get_int(gen, "compress_steps", path, &steps, err, errcap) != 0) goto done;
+        if (steps < 0 || steps > 1000000000) {
+            err_printf(err, errcap, "%s: generator.compress_steps %lld is out of range", path,
+                       (long long)steps);
+            goto done;
+        }
+        g->compress_steps = (int)steps;
+    }
     g->json = cJSON_PrintUnformatted(gen);
     rc = 0;
 done:

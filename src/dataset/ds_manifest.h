@@ -40,6 +40,9 @@ typedef struct DsGenerator {
      * general`): the shards then hold sample_setting, and vocab/max_seq_len above are only
      * the fixed setting's defaults, not what any sample was compiled with */
     bool settings;
+    /* gen --transform: the AccTransform every sample's weights went through (ACC_TF_NONE
+     * for none) and its Adam steps (compress_steps) */
+    int transform, compress_steps;
     char *json; /* the "generator" object as compact JSON (malloc'ed; ds_generator_free) */
 } DsGenerator;
 /* Reads DIR/manifest.json's generator settings. Returns 0, or non-zero with a message (no

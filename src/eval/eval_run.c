@@ -26,6 +26,7 @@ void eval_run_options_default(EvalRunOptions *o) {
     o->func = true;
     equiv_options_default(&o->equiv);
     search_options_default(&o->search_opt);
+    wt_options_default(&o->wt);
 }
 
 static double now_s(void) {
@@ -168,12 +169,52 @@ static int decode_top1(MetaModel *mm, const float *payload, const int16_t *ids, 
                  : meta_decode_table(mm, payload, ids, P, o->beam, table, err, errcap);
 }
 
+/* The weights sample s's tokens were read from, for a transformed dataset: its stock model
+ * (tc->cm) transformed again with the sample's seed, as the generator did, and checked
+ * against the sample's weight tokens (payload [P, WT_WIDTH], ids [P, WT_N_IDS]) bit for bit,
+ * so that the search sees exactly those weights. Returns the model, or NULL with a message. */
+static CompiledModel *rebuild_transformed(const EvalTruth *tc, const EvalRunOptions *o, int s,
+                                          const float *payload, const int16_t *ids, int P,
+                                          char *err, size_t errcap) {
+    if (!o->sample_seed) {
+        snprintf(err, errcap, "the shards do not say each sample's seed (sample_index, seed)");
+        return NULL;
+    }
+    CompiledModel *t = NULL;
+    bool accepted;
+    char why[256];
+    if (acc_transform_model(tc->cm, o->transform, o->compress_steps, o->sample_seed[s], &t,
+                            &accepted, why, sizeof why) != 0) {
+        snprintf(err, errcap, "rebuilding its %s model: %s", acc_transform_name(o->transform),
+                 why);
+        return NULL;
+    }
+    WtTokens w;
+    wt_tokens_init(&w);
+    int same = wt_encode(t, &o->wt, &w, why, sizeof why) == 0 && w.n == P &&
+               memcmp(w.payload, payload, sizeof(float) * WT_WIDTH * (size_t)P) == 0 &&
+               memcmp(w.ids, ids, sizeof(int16_t) * WT_N_IDS * (size_t)P) == 0;
+    wt_tokens_free(&w);
+    if (!same) {
+        snprintf(err, errcap,
+                 "its %s model, rebuilt from the program and the sample's seed, has other weight "
+                 "tokens than the shard",
+                 acc_transform_name(o->transform));
+        compiled_model_free(t);
+        return NULL;
+    }
+    return t;
+}
+
 /* The search on the sample's model and on its noise model (eval_run.h). The given model is
- * the truth compiled in the sample's setting, so the search decodes and compiles its
- * candidates in that setting too (search.h takes all of it from the given model). */
-static void run_search(MetaModel *mm, EvalTruth *tc, const int16_t *truth, const float *payload,
-                       const int16_t *ids, int P, const float *noise_tokens, int s,
-                       const EvalRunOptions *o, const EvalSetting *st, EvalSampleResult *res) {
+ * the truth compiled in the sample's setting (on a transformed dataset, transformed again as
+ * the generator did), so the search decodes and compiles its candidates in that setting too
+ * (search.h takes all of it from the given model). Returns 0, or 1 with a message when a
+ * transformed model cannot be rebuilt. */
+static int run_search(MetaModel *mm, EvalTruth *tc, const int16_t *truth, const float *payload,
+                      const int16_t *ids, int P, const float *noise_tokens, int s,
+                      const EvalRunOptions *o, const EvalSetting *st, EvalSampleResult *res,
+                      char *herr, size_t hcap) {
     char err[512];
     SearchOptions so = o->search_opt;
     so.max_candidates = o->search;
@@ -182,10 +223,17 @@ static void run_search(MetaModel *mm, EvalTruth *tc, const int16_t *truth, const
     res->ver_func = res->noise_ver_func = EVAL_FN_UNCHECKED;
     if (eval_truth_compile(tc, truth, st, NULL, 0) < 0) {
         res->ver_func = res->noise_ver_func = EVAL_FN_TRUE_FAILED;
-        return;
+        return 0;
     }
+    CompiledModel *tm = NULL;
+    if (o->transform != ACC_TF_NONE &&
+        !(tm = rebuild_transformed(tc, o, s, payload, ids, P, err, sizeof err))) {
+        snprintf(herr, hcap, "%.400s", err);
+        return 1;
+    }
+    const CompiledModel *given = tm ? tm : tc->cm;
     SearchResult sr;
-    if (search_decompile(mm, tc->cm, payload, ids, P, &so, &sr, err, sizeof err) != 0) {
+    if (search_decompile(mm, given, payload, ids, P, &so, &sr, err, sizeof err) != 0) {
         res->ver_failed = true;
     } else {
         memcpy(res->ver, sr.table, sizeof res->ver);
@@ -195,13 +243,15 @@ static void run_search(MetaModel *mm, EvalTruth *tc, const int16_t *truth, const
     }
     res->ver_ms = sr.ms;
     if (o->noise) {
-        CompiledModel *nm = eval_noise_model(tc->cm, o->seed, s);
+        CompiledModel *nm = eval_noise_model(given, o->seed, s);
         if (nm && search_decompile(mm, nm, noise_tokens, ids, P, &so, &sr, err, sizeof err) == 0) {
             memcpy(res->noise_ver, sr.table, sizeof res->noise_ver);
             res->noise_verdict = sr.verdict;
         }
         if (nm) compiled_model_free(nm);
     }
+    compiled_model_free(tm);
+    return 0;
 }
 
 /* One sample, all variants. */
@@ -248,7 +298,12 @@ static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOp
     res->dec_func = res->tf_func = res->noise_func = EVAL_FN_UNCHECKED;
     EvalTruth tc;
     eval_truth_init(&tc);
-    if (o->search > 0) run_search(mm, &tc, truth, payload, ids, P, noise_buf, s, o, &st, res);
+    if (o->search > 0 &&
+        run_search(mm, &tc, truth, payload, ids, P, noise_buf, s, o, &st, res, herr, hcap)) {
+        *hard_error = 1;
+        eval_truth_free(&tc);
+        return;
+    }
     if (!o->func) {
         eval_truth_free(&tc);
         return;

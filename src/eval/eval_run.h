@@ -46,6 +46,13 @@ typedef struct EvalRunOptions {
      * the same norm, decoded from the same noise tokens as the top-1 baseline). */
     int search;
     SearchOptions search_opt;
+    /* A transformed dataset (gen --transform; AccTransform, ACC_TF_NONE for stock): the
+     * search's given model is the sample's stock model transformed again with its seed
+     * (sample_seed[i] for TrainData sample i, TrainData.sample_seed) and compress_steps, and
+     * must give the sample's weight tokens under wt exactly; else the evaluation stops. */
+    int transform, compress_steps;
+    const uint64_t *sample_seed;
+    WtOptions wt;
     bool progress; /* a progress line on stderr */
 } EvalRunOptions;
 

@@ -525,6 +525,11 @@ typedef struct TrainData {
      * stored one (gen --setting general); row k is sample k when setting_rows == n */
     int32_t *setting;
     int setting_rows, setting_cap;
+    /* [seed_rows]: the generator's seed of each loaded sample, gen_sample_seed(the shard's
+     * "seed" metadata, its sample_index), when its shard has both; row k is sample k when
+     * seed_rows == n (a transformed sample's transform is seeded by it) */
+    uint64_t *sample_seed;
+    int seed_rows, seed_cap;
 } TrainData;
 
 void train_data_init(TrainData *d);

@@ -22,6 +22,7 @@ void train_data_free(TrainData *d) {
     free(d->payload);
     free(d->ids);
     free(d->setting);
+    free(d->sample_seed);
     train_data_init(d);
 }
 
@@ -31,6 +32,7 @@ void train_data_clear(TrainData *d) {
     d->max_p = 0;
     d->skipped = 0;
     d->setting_rows = 0;
+    d->seed_rows = 0;
     if (d->off) d->off[0] = 0;
 }
 
@@ -108,6 +110,30 @@ static int add_setting(TrainData *d, const int32_t *row) {
     return 0;
 }
 
+/* Appends the seed of the sample just added. Returns 0, or -1 on OOM. */
+static int add_seed(TrainData *d, uint64_t seed) {
+    if (d->seed_rows == d->seed_cap) {
+        int nc = d->seed_cap ? 2 * d->seed_cap : 256;
+        uint64_t *ns = realloc(d->sample_seed, sizeof(uint64_t) * (size_t)nc);
+        if (!ns) return -1;
+        d->sample_seed = ns;
+        d->seed_cap = nc;
+    }
+    d->sample_seed[d->seed_rows++] = seed;
+    return 0;
+}
+
+/* The shard's generator seed (its "seed" metadata, decimal). Returns 0, or -1 when absent. */
+static int shard_seed(const Shard *s, uint64_t *seed) {
+    const char *t = st_meta_get(&s->f, "seed");
+    if (!t || !*t) return -1;
+    char *end;
+    unsigned long long v = strtoull(t, &end, 10);
+    if (*end) return -1;
+    *seed = (uint64_t)v;
+    return 0;
+}
+
 /* train_data_load_shard with the checksum the dataset's manifest lists (NULL: none). */
 static int load_shard_checked(TrainData *d, const char *path, const char *want, int max_p,
                               char *err, size_t errcap) {
@@ -118,13 +144,17 @@ static int load_shard_checked(TrainData *d, const char *path, const char *want, 
         return 1;
     }
     read_wt_meta(d, &s);
+    uint64_t base = 0;
+    bool seeded = s.index && shard_seed(&s, &base) == 0;
     for (int i = 0; i < s.n; i++) {
         int64_t a = s.offsets[i], b = s.offsets[i + 1];
         int before = d->n;
         if (train_data_add(d, s.prog + (size_t)i * PT_ROWS * PT_COLS, s.payload + a * WT_WIDTH,
                            s.ids + a * WT_N_IDS, (int)(b - a), max_p) != 0 ||
             (d->n > before && s.setting &&
-             add_setting(d, s.setting + (size_t)i * GEN_SETTING_COLS) != 0)) {
+             add_setting(d, s.setting + (size_t)i * GEN_SETTING_COLS) != 0) ||
+            (d->n > before && seeded &&
+             add_seed(d, gen_sample_seed(base, (uint64_t)s.index[i])) != 0)) {
             shard_free(&s);
             snprintf(err, errcap, "%s: out of memory", path);
             return 1;
