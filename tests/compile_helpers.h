@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "compiler/model.h"
+#include "dataset/model_hash.h"
 #include "rasp/rasp.h"
 
 static inline CompiledModel *tc_compile_program(const RaspProgram *p, const char *where) {
@@ -39,6 +40,15 @@ static inline CompiledModel *tc_compile_file(const char *path) {
     CompiledModel *m = tc_compile_program(&p, path);
     rasp_program_free(&p);
     return m;
+}
+
+/* p's compiled model as its name-independent hash (model_hash128) in hash[0..1]; hash[2] = 1
+ * when it compiled and hashed, else 0 (the error on stderr). */
+static inline void tc_model_hash(const RaspProgram *p, uint64_t *hash) {
+    hash[0] = hash[1] = hash[2] = 0;
+    CompiledModel *m = tc_compile_program(p, "program");
+    if (m) hash[2] = model_hash128(m, hash) == 0;
+    compiled_model_free(m);
 }
 
 #endif

@@ -14,32 +14,8 @@
 #include "gen/program_tokens.h"
 #include "gen/sampler.h"
 #include "rasp/rasp.h"
+#include "compile_helpers.h"
 #include "test.h"
-
-/* Compiles p (NULL and a failed check when it does not). */
-static CompiledModel *compile(const RaspProgram *p) {
-    CompileOptions o;
-    compile_options_default(&o);
-    CompiledModel *m = NULL;
-    char err[512];
-    if (compile_program(p, &o, &m, err, sizeof err) != 0) CHECK_MSG(0, "compile: %s", err);
-    return m;
-}
-
-/* The compiled model of p as hash[0..1]; hash[2] = 1 when it compiled. */
-static void model_of(const RaspProgram *p, uint64_t *hash) {
-    CompileOptions o;
-    compile_options_default(&o);
-    CompiledModel *m = NULL;
-    char err[512];
-    hash[0] = hash[1] = hash[2] = 0;
-    if (compile_program(p, &o, &m, err, sizeof err) != 0) {
-        CHECK_MSG(0, "compile: %s", err);
-        return;
-    }
-    hash[2] = model_hash128(m, hash) == 0;
-    compiled_model_free(m);
-}
 
 /* Rows of t whose op is Select and fn `table`. */
 static int pred_tables(const int16_t *t) {
@@ -78,7 +54,8 @@ static void test_classics(void) {
         /* the same model up to the names of its residual directions: the same shapes and
          * the same output on every input (the name-independent hash may still differ where
          * directions tie, as in detect_pattern's two symmetric Aggregates) */
-        CompiledModel *a = compile(&p), *b = compile(&q);
+        CompiledModel *a = tc_compile_program(&p, names[i]), *b = tc_compile_program(&q, names[i]);
+            CHECK(a && b);
         if (a && b) {
             CHECK_MSG(a->residual_dim == b->residual_dim && a->num_layers == b->num_layers &&
                           a->num_heads == b->num_heads && a->key_size == b->key_size &&
@@ -214,7 +191,7 @@ static void test_sampler(void) {
                       memcmp(t2, g.tokens, sizeof t2) == 0,
                   "sample %d does not round-trip (%s)", i, err);
         uint64_t h[3];
-        model_of(&q, h);
+        tc_model_hash(&q, h);
         CHECK(h[2] == 1);
         rasp_program_free(&q);
     }

@@ -11,23 +11,8 @@
 #include "gen/program_tokens.h"
 #include "gen/sampler.h"
 #include "rasp/rasp.h"
+#include "compile_helpers.h"
 #include "test.h"
-
-/* The compiled model of p as its name-independent hash (the residual labels of a decoded
- * program are v1..vN, the original's are its own): hash[0..1], hash[2] = 1 when compiled. */
-static void model_of(const RaspProgram *p, uint64_t *hash) {
-    CompileOptions o;
-    compile_options_default(&o);
-    CompiledModel *m = NULL;
-    char err[512];
-    hash[0] = hash[1] = hash[2] = 0;
-    if (compile_program(p, &o, &m, err, sizeof err) != 0) {
-        CHECK_MSG(0, "compile: %s", err);
-        return;
-    }
-    hash[2] = model_hash128(m, hash) == 0;
-    compiled_model_free(m);
-}
 
 /* tokens t decode (in vocab) to a program whose encoding is t again and whose compiled
  * model is `want` (when given; else: compiles). */
@@ -46,7 +31,7 @@ static void round_trip(const int16_t *t, const Value *vocab, int nv, int len, bo
     if (pt_encode(&q, t2, err, sizeof err) != 0) CHECK_MSG(0, "re-encode: %s", err);
     else CHECK(memcmp(t, t2, sizeof t2) == 0);
     uint64_t h[3];
-    model_of(&q, h);
+    tc_model_hash(&q, h);
     CHECK(h[2] == 1);
     if (want) CHECK(want[2] == 1 && h[0] == want[0] && h[1] == want[1]);
     rasp_program_free(&q);
@@ -102,7 +87,7 @@ static void test_string_table(void) {
         CHECK(vals[0] == PT_VAL_INT0 + 1 - PT_VAL_INT_MIN && vals[1] == vals[0] &&
               vals[2] == PT_VAL_INT0 - PT_VAL_INT_MIN);
     uint64_t h[3];
-    model_of(&p, h);
+    tc_model_hash(&p, h);
     round_trip(t, p.vocab, p.n_vocab, p.max_seq_len, false, h);
     rasp_program_free(&p);
 }
@@ -131,7 +116,7 @@ static void test_string_values_and_pairs(void) {
     CHECK(n >= 3 && vals[0] == PT_VAL_TOK0 + 1 && vals[1] == PT_VAL_TOK0 + 2 &&
           vals[2] == PT_VAL_TOK0);
     uint64_t h[3];
-    model_of(&p, h);
+    tc_model_hash(&p, h);
     round_trip(t, p.vocab, p.n_vocab, p.max_seq_len, false, h);
     /* the decoder needs the vocabulary for a table, and the right one */
     RaspProgram q;
