@@ -24,8 +24,8 @@ static const char *usage =
     "           max_seq_len, ops, layers, residual_width, weight_tokens, each {min, median,\n"
     "           mean, max, buckets: [{from, to, count}]}; counts vocab_kind, op_types,\n"
     "           functions ({name: count}) and encodings ({op: {categorical, numerical}});\n"
-    "           numerical_maps_of_numerical; transform {kind, attempted, rejected, seconds}\n"
-    "           or null (docs/dataset.md)\n";
+    "           numerical_maps_of_numerical, predicate_tables; transform {kind, attempted,\n"
+    "           rejected, seconds} or null (docs/dataset.md)\n";
 
 /* The transform section of DIR/manifest.json (itracr gen --transform), if any. */
 static void print_transform(const char *dir) {
@@ -164,6 +164,7 @@ typedef struct DsStats {
     Key2 *pk, *mk;                                /* [n] program and compiled-model hashes */
     long kind_cnt[GEN_VOCAB_KINDS + 1], causal;
     long enc_cnt[64][2], num_map_from_num; /* rows by op and encoding (cat, num) */
+    long pred_tables;                      /* Selects with a predicate table (fn "table") */
     long op_cnt[64], fn_cnt[512], rows_total;
     long dup_programs, dup_models;
 } DsStats;
@@ -201,6 +202,7 @@ static void add_rows(DsStats *st, const int16_t *t) {
             t[(a1 - PT_ARG_V1 + 1) * PT_COLS + PT_COL_ENC] == PT_ENC_NUM)
             st->num_map_from_num++;
         if (fn < 512) st->fn_cnt[fn]++;
+        st->pred_tables += op == PT_OP_SELECT && fn == PT_FN_TABLE;
     }
 }
 
@@ -319,6 +321,7 @@ static void print_text(const char *dir, int n_shards, const DsStats *st) {
             printf("  %-20s %9ld %9ld\n", pt_token_name(PT_COL_OP, op), st->enc_cnt[op][0],
                    st->enc_cnt[op][1]);
     printf("  numerical Maps of a numerical SOp: %ld\n", st->num_map_from_num);
+    printf("  Selects with a predicate table: %ld\n", st->pred_tables);
     long fn_total = 0;
     for (int id = PT_FN_PRED0; id < 512; id++) fn_total += st->fn_cnt[id];
     counts("\nfunctions (predicates and lambda-library entries)", PT_COL_FN, st->fn_cnt,
@@ -363,6 +366,7 @@ static void print_json(const char *dir, int n_shards, const DsStats *st) {
             cJSON_AddNumberToObject(e, "numerical", (double)st->enc_cnt[op][1]);
         }
     cJSON_AddNumberToObject(o, "numerical_maps_of_numerical", (double)st->num_map_from_num);
+    cJSON_AddNumberToObject(o, "predicate_tables", (double)st->pred_tables);
     cJSON_AddItemToObject(o, "functions", counts_json(PT_COL_FN, st->fn_cnt, PT_FN_PRED0));
     char *text = cJSON_Print(o);
     if (text) printf("%s\n", text);
