@@ -4,7 +4,9 @@
 # verified search (`itracr decompile --method meta --search K`), and with the default
 # pipeline (`--method auto`: the exact reader, lift, first). One row per program: vocabulary
 # kind and size, length, residual width, whether the model lies outside what the meta-model
-# was trained on (OOD), each method's verdict and wall time. The named baseline is lift:
+# was trained on (OOD), whether the program has a program-token form at all (`itracr fmt
+# --tokens`: without one the meta-model can only reach an equivalent program, never the same
+# one; the reason otherwise), each method's verdict and wall time. The named baseline is lift:
 # ratio_vs_lift = total meta search time / total auto time. Last line:
 #   classics=15 meta_verified=… meta_weights=… auto_verified=… ood=… ratio_vs_lift=…
 #   usage: bench/classics.sh [K] [META]   (from the repository root; without META, decompile
@@ -22,6 +24,7 @@ for f in examples/*.rasp; do
     p=$(basename "$f" .rasp)
     "$I" compile "$f" -o "$tmp/$p.safetensors" >/dev/null 2>&1 || { echo "$p: does not compile" >&2; continue; }
     "$I" info "$tmp/$p.safetensors" --json >"$tmp/$p.info.json"
+    "$I" fmt "$f" --tokens >/dev/null 2>"$tmp/$p.tokens.err" || true
     t0=$(now)
     "$I" decompile "$tmp/$p.safetensors" ${META[@]+"${META[@]}"} --method meta --search "$K" --json >"$tmp/$p.meta.json" 2>/dev/null || true
     t1=$(now)
@@ -56,10 +59,12 @@ for line in open(tmp + "/times"):
     ood += bool(meta.get("ood"))
     tm += int(ms_m); ta += int(ms_a)
     used = meta.get("meta", "?").rsplit("/", 1)[-1].replace(".safetensors", "")
+    why = open(f"{tmp}/{p}.tokens.err").read().strip()
+    form = "yes" if not why else why.split("no token form: ", 1)[-1]
     rows.append(f"| {p} | {kind} {len(toks)} | {cfg.get('max_seq_len', '?')} | {cfg.get('residual_dim', '?')} | "
-                f"{used} | {'yes' if meta.get('ood') else 'no'} | {mline} | {ms_m} | {aline} | {ms_a} |")
-print(f"| program | vocab | len | residual | meta-model | OOD | meta-model, --search {K} | ms | default (auto) | ms |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+                f"{used} | {'yes' if meta.get('ood') else 'no'} | {form} | {mline} | {ms_m} | {aline} | {ms_a} |")
+print(f"| program | vocab | len | residual | meta-model | OOD | token form | meta-model, --search {K} | ms | default (auto) | ms |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 print("\n".join(rows))
 print(f"classics={n} meta_verified={mv} meta_weights={mw} auto_verified={av} ood={ood} "
       f"ratio_vs_lift={tm / ta if ta else 0:.1f}")

@@ -963,7 +963,8 @@ int pt_first_bad_cell(const int16_t *tokens) {
 char *pt_format_table(const int16_t *tokens) {
     StrBuf b;
     sb_init(&b);
-    for (int row = 0; row < PT_ROWS; row++) {
+    int end = -1;
+    for (int row = 0; row < PT_ROWS && end < 0; row++) {
         const int16_t *t = tokens + row * PT_COLS;
         int pad = 1;
         for (int c = 0; c < PT_COLS; c++) pad &= t[c] == PT_PAD;
@@ -974,6 +975,16 @@ char *pt_format_table(const int16_t *tokens) {
             else sb_printf(&b, "%s#%d", c ? " " : "", t[c]);
         }
         sb_append(&b, "\n");
+        if (row > 0 && t[0] == PT_END) end = row;
+    }
+    /* after the END row: the tables' value tokens (each closed by END), then PAD */
+    int last = PT_ROWS * PT_COLS;
+    while (end >= 0 && last > (end + 1) * PT_COLS && tokens[last - 1] == PT_PAD) last--;
+    for (int i = end >= 0 ? (end + 1) * PT_COLS : last, col = 0; i < last; i++, col++) {
+        const char *s = pt_value_name(tokens[i]);
+        if (s) sb_printf(&b, "%s%s", col ? " " : "", s);
+        else sb_printf(&b, "%s#%d", col ? " " : "", tokens[i]);
+        if (tokens[i] == PT_END || i + 1 == last) sb_append(&b, "\n"), col = -1;
     }
     return sb_take(&b);
 }

@@ -161,8 +161,8 @@ int pt_decode(const int16_t *tokens, const Value *vocab, int n_vocab, int max_se
  * vocabulary, the cells after it by the value tokens'. Returns -1, or the first bad cell. */
 int pt_first_bad_cell(const int16_t *tokens);
 
-/* Human-readable table, one "op enc fn a1 a2 out" line per row including START/END, unknown
- * ids as "#<id>". malloc'ed. */
+/* Human-readable table, one "op enc fn a1 a2 out" line per row including START/END, then
+ * one line of value tokens per table ("False True END"); unknown ids as "#<id>". malloc'ed. */
 char *pt_format_table(const int16_t *tokens);
 
 #endif
