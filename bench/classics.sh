@@ -8,7 +8,7 @@
 # --tokens`: without one the meta-model can only reach an equivalent program, never the same
 # one; the reason otherwise), each method's verdict and wall time. The named baseline is lift:
 # ratio_vs_lift = total meta search time / total auto time. Last line:
-#   classics=15 meta_verified=… meta_weights=… auto_verified=… ood=… ratio_vs_lift=…
+#   classics=15 token_form=… meta_verified=… meta_weights=… auto_verified=… ood=… ratio_vs_lift=…
 #   usage: bench/classics.sh [K] [META]   (from the repository root; without META, decompile
 #   picks among the shipped meta-models the first whose training box holds the model)
 set -euo pipefail
@@ -40,7 +40,7 @@ def load(path):
         return json.load(open(path))
     except (OSError, ValueError):
         return {}
-rows, n, mv, mw, av, ood, tm, ta = [], 0, 0, 0, 0, 0, 0, 0
+rows, n, mv, mw, av, ood, tm, ta, nf = [], 0, 0, 0, 0, 0, 0, 0, 0
 for line in open(tmp + "/times"):
     p, ms_m, ms_a = line.split()
     n += 1
@@ -61,11 +61,12 @@ for line in open(tmp + "/times"):
     used = meta.get("meta", "?").rsplit("/", 1)[-1].replace(".safetensors", "")
     why = open(f"{tmp}/{p}.tokens.err").read().strip()
     form = "yes" if not why else why.split("no token form: ", 1)[-1]
+    nf += not why
     rows.append(f"| {p} | {kind} {len(toks)} | {cfg.get('max_seq_len', '?')} | {cfg.get('residual_dim', '?')} | "
                 f"{used} | {'yes' if meta.get('ood') else 'no'} | {form} | {mline} | {ms_m} | {aline} | {ms_a} |")
 print(f"| program | vocab | len | residual | meta-model | OOD | token form | meta-model, --search {K} | ms | default (auto) | ms |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 print("\n".join(rows))
-print(f"classics={n} meta_verified={mv} meta_weights={mw} auto_verified={av} ood={ood} "
+print(f"classics={n} token_form={nf} meta_verified={mv} meta_weights={mw} auto_verified={av} ood={ood} "
       f"ratio_vs_lift={tm / ta if ta else 0:.1f}")
 PY
