@@ -84,6 +84,34 @@ static void check_search(MetaModel *mm, CompiledModel *m, const WtTokens *wt,
     CHECK(rf.func_checked >= 1 && memcmp(rf.table, truth, sizeof rf.table) == 0);
     compiled_model_free(f);
 
+    /* meta_cands_limit_last: once the greedy candidate is limited to changes before position
+     * L, every later candidate of the tree (redecode: all descend from it) first differs from
+     * it before L; with L = 0 none is left */
+    for (int L = 0; L <= PT_COLS; L += PT_COLS) {
+        MetaCandOptions co;
+        meta_cand_options_default(&co);
+        co.mode = MC_REDECODE;
+        MetaCands *mc = meta_cands_new(mm, wt->payload, wt->ids, wt->n, &co, NULL, err, sizeof err);
+        CHECK_MSG(mc != NULL, "%s", err);
+        if (!mc) break;
+        int16_t tab[PT_ROWS * PT_COLS];
+        int32_t g[PC_MAX_LEN], q[PC_MAX_LEN];
+        int gn = 0, qn = 0, drawn = 0;
+        double sc;
+        CHECK(meta_cands_next(mc, tab, &sc, err, sizeof err) == 1 &&
+              pc_encode(tab, g, &gn, err, sizeof err) == 0);
+        CHECK(meta_cands_limit_last(mc, L) > 0);
+        while (drawn < 12 && meta_cands_next(mc, tab, &sc, err, sizeof err) == 1) {
+            drawn++;
+            CHECK(pc_encode(tab, q, &qn, err, sizeof err) == 0);
+            int first = 0;
+            while (first < gn && first < qn && g[first] == q[first]) first++;
+            CHECK_MSG(first < L, "limit %d: a candidate first differs at %d", L, first);
+        }
+        CHECK(L > 0 ? drawn > 0 : drawn == 0);
+        meta_cands_free(mc);
+    }
+
     /* determinism: two runs, each order, identical results */
     for (int mode = MC_REDECODE; mode <= MC_MIX; mode++) {
         SearchOptions o2 = so;

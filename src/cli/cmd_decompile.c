@@ -24,7 +24,7 @@ static const char *usage =
     "usage: itracr decompile MODEL.safetensors [--meta META.safetensors]... [--beam K] [--rows] [--check]\n"
     "                        [--search K] [--budget-ms T] [--seed S] [--order redecode|keep|sample|mix]\n"
     "                        [--alt N] [--json] [--scheme chunks|residual] [--norm asinh|none]\n"
-    "                        [--method auto|lift|meta]\n"
+    "                        [--method auto|lift|meta] [--no-prune]\n"
     "\n"
     "--method auto (the default) first lifts the weights exactly (itracr lift: Tracr's layout,\n"
     "else a rotated/permuted/rescaled basis made canonical; docs/lift.md) and prints that\n"
@@ -56,6 +56,9 @@ static const char *usage =
     "(10,000 seeded random ones when there are more than 100,000). The first verified one is\n"
     "printed, else the best-scoring one, and stderr gets the line\n"
     "  verified: weights | function | none (disagrees on N of M inputs)\n"
+    "A candidate whose compiled model first differs from MODEL in sublayer s has a wrong row\n"
+    "in sublayers <= s, so its one-token changes after sublayer s + 1 are not drawn\n"
+    "(--no-prune draws them).\n"
     "--budget-ms T bounds the search's wall-clock time; --seed S (default 1) seeds sampling and\n"
     "the input sample. --json prints one JSON object instead (program, rows, verdict, candidates\n"
     "tried, winner index, time). The search sees only MODEL (its weights and forward pass).\n"
@@ -208,7 +211,7 @@ typedef struct DecompArgs {
     int n_metas;
     long beam, search_k, budget, alt;
     uint64_t seed;
-    bool rows, check, json;
+    bool rows, check, json, no_prune;
     DecompMethod method;
 } DecompArgs;
 
@@ -228,7 +231,8 @@ static int parse_args(int argc, char **argv, DecompArgs *a) {
         O_SEED,
         O_ORDER,
         O_ALT,
-        O_METHOD
+        O_METHOD,
+        O_NO_PRUNE
     };
     static const CliOpt opts[] = {{"rows", 0, false, O_ROWS},       {"check", 0, false, O_CHECK},
                                   {"json", 0, false, O_JSON},       {"meta", 0, true, O_META},
@@ -236,7 +240,7 @@ static int parse_args(int argc, char **argv, DecompArgs *a) {
                                   {"norm", 0, true, O_NORM},        {"search", 0, true, O_SEARCH},
                                   {"budget-ms", 0, true, O_BUDGET}, {"seed", 0, true, O_SEED},
                                   {"order", 0, true, O_ORDER},      {"alt", 0, true, O_ALT},
-                                  {"method", 0, true, O_METHOD}};
+                                  {"method", 0, true, O_METHOD},    {"no-prune", 0, false, O_NO_PRUNE}};
     CliOpts ps;
     const char *v;
     cli_opts_init(&ps, "decompile", argc, argv, opts, CLI_NOPTS(opts));
@@ -248,6 +252,7 @@ static int parse_args(int argc, char **argv, DecompArgs *a) {
         case O_ROWS: a->rows = true; break;
         case O_CHECK: a->check = true; break;
         case O_JSON: a->json = true; break;
+        case O_NO_PRUNE: a->no_prune = true; break;
         case O_META:
             if (a->n_metas == MAX_METAS)
                 return cli_usage_error("decompile", "at most %d --meta", MAX_METAS);
@@ -286,6 +291,7 @@ static int meta_options(const DecompArgs *a, SearchOptions *so, WtOptions *wt) {
     search_options_default(so);
     search_options_seed(so, a->seed);
     so->cands.n_alt = (int)a->alt;
+    so->prune = !a->no_prune;
     if (a->order && meta_cand_mode_parse(a->order, &so->cands.mode) != 0)
         return cli_usage_error("decompile", "unknown --order '%s' (redecode, keep, sample or mix)",
                                a->order);

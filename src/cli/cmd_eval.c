@@ -27,7 +27,8 @@ static const char *usage =
     "                   [--json METRICS.json] [--split test] [--seed S] [--log TRAIN.jsonl]\n"
     "                   [--classics DIR | --no-classics] [--examples K] [--jobs J]\n"
     "                   [--no-teacher] [--no-noise] [--no-func] [--quiet]\n"
-    "                   [--search K [--budget-ms T] [--order redecode|keep|sample|mix] [--alt N]]\n"
+    "                   [--search K [--budget-ms T] [--order redecode|keep|sample|mix] [--alt N]\n"
+    "                    [--no-prune]]\n"
     "\n"
     "Evaluates the meta-model on the first N samples (default: all) of DIR's split (default\n"
     "test): token and row accuracy, exact match, functional equivalence, compile and decode\n"
@@ -40,7 +41,8 @@ static const char *usage =
     "--search K also runs the verified search of `itracr decompile --search K` on every sample\n"
     "(and on the noise baseline, with the noise model as the weights) and reports top-1 and\n"
     "verified@K side by side: exact, equivalent, the share verified by weights or function,\n"
-    "and the median and 95th-percentile wall time per sample of each (--budget-ms T per sample).\n"
+    "and the median and 95th-percentile wall time per sample of each (--budget-ms T per sample;\n"
+    "--no-prune: keep the candidates the first differing sublayer rules out, as decompile).\n"
     "A dataset generated with drawn settings (gen --setting general) is evaluated sample by\n"
     "sample in each one's own vocabulary, max_seq_len and causality, and the summary and --json\n"
     "(by_setting) break top-1 and verified@K down by vocabulary kind, max_seq_len, vocabulary\n"
@@ -170,7 +172,7 @@ static char *table_rasp(const int16_t *t, const EvalRunOptions *ro, int sample) 
 typedef struct EvalArgs {
     const char *data_dir, *meta, *out_html, *out_json, *split, *log_path, *classics_dir, *order;
     long n, beam, seed, n_examples, jobs, search_k, budget, alt;
-    bool quiet, no_classics, progress;
+    bool quiet, no_classics, progress, no_prune;
     EvalRunOptions ro;
     const char *html_target, *json_target; /* after the output guard; NULL: standard output */
 } EvalArgs;
@@ -215,9 +217,11 @@ enum {
     O_SEARCH,
     O_BUDGET,
     O_ORDER,
-    O_ALT
+    O_ALT,
+    O_NO_PRUNE
 };
 static const CliOpt eval_opts[] = {
+    {"no-prune", 0, false, O_NO_PRUNE},
     {"quiet", 0, false, O_QUIET},
     {"no-classics", 0, false, O_NO_CLASSICS},
     {"no-teacher", 0, false, O_NO_TEACHER},
@@ -249,6 +253,7 @@ static bool eval_option(int id, const char *v, EvalArgs *a) {
     case O_NO_TEACHER: a->ro.teacher = false; return true;
     case O_NO_NOISE: a->ro.noise = false; return true;
     case O_NO_FUNC: a->ro.func = false; return true;
+    case O_NO_PRUNE: a->no_prune = true; return true;
     case O_DATA: a->data_dir = v; return true;
     case O_META: a->meta = v; return true;
     case O_OUT: a->out_html = v; return true;
@@ -300,6 +305,7 @@ static int eval_args(int argc, char **argv, EvalArgs *a) {
     a->ro.search = (int)a->search_k;
     a->ro.search_opt.budget_ms = (double)a->budget;
     a->ro.search_opt.cands.n_alt = (int)a->alt;
+    a->ro.search_opt.prune = !a->no_prune;
     search_options_seed(&a->ro.search_opt, (uint64_t)a->seed);
     a->progress = !a->quiet && isatty(STDERR_FILENO);
     const char *inputs[] = {a->meta, a->data_dir, a->log_path ? a->log_path : a->meta, NULL};
@@ -646,6 +652,7 @@ static void json_verified(StrBuf *js, const EvalArgs *a, const EvalState *s) {
     eval_headline_json_fields(&s->rr.verified, js);
     sb_printf(js, ", \"K\": %ld, \"budget_ms\": %ld, \"order\": \"%s\", \"alt\": %ld", a->search_k,
               a->budget, meta_cand_mode_name(a->ro.search_opt.cands.mode), a->alt);
+    if (a->no_prune) sb_append(js, ", \"prune\": false");
     json_kv_num(js, "share_verified", ss->share_verified);
     json_kv_num(js, "share_weights", ss->share_weights);
     json_kv_num(js, "share_function", ss->share_function);

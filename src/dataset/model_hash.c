@@ -13,7 +13,7 @@
 /* Seeds separate the roles, so that a head's encoding can never be read as a unit's or as
  * a multiset's even where the bytes agree. The version word in the header changes whenever
  * the encoding does. */
-enum { SEED_HEAD = 1, SEED_UNIT = 2, SEED_HEADS = 3, SEED_UNITS = 4, SEED_MODEL = 5 };
+enum { SEED_HEAD = 1, SEED_UNIT = 2, SEED_HEADS = 3, SEED_UNITS = 4, SEED_MODEL = 5, SEED_PREFIX = 6 };
 #define ENC_VERSION 2u
 
 /* A growable byte string: the canonical encoding of one digest's input. */
@@ -82,6 +82,7 @@ static void enc_value(Enc *e, Value v) {
 
 typedef struct {
     const CompiledModel *m;
+    int nd;          /* directions in perm: residual_dim, or those a prefix touches */
     const int *perm; /* canonical index -> model's residual direction */
     int *nzy;        /* [D] scratch: canonical indices whose Y row is nonzero */
     Enc e;           /* scratch for one member's encoding */
@@ -98,7 +99,7 @@ static XXH128_hash_t digest(const Enc *e, uint64_t seed) {
  * so that it serves both K ([D, HK]) and O^T ([HK, D])). Returns the number of entries. */
 static size_t enc_bilinear(Ctx *c, const double *x, size_t xr, size_t xc, const double *y,
                            size_t yr, size_t yc, int c0, int ks) {
-    int D = c->m->residual_dim, ny = 0;
+    int D = c->nd, ny = 0;
     for (int k = 0; k < D; k++) {
         int b = c->perm[k], nz = 0;
         for (int j = 0; j < ks && !nz; j++) nz = y[(size_t)b * yr + (size_t)(c0 + j) * yc] != 0.0;
@@ -141,15 +142,13 @@ static XXH128_hash_t multiset(Enc *e, XXH128_hash_t *d, size_t n, uint64_t seed)
     return digest(e, seed);
 }
 
-/* Layer l's heads and hidden units as two multiset digests, appended to the model's
- * encoding `top`. A head or unit with no nonzero entry is left out: it adds nothing to the
- * computation, as before. */
-static void enc_layer(Ctx *c, Enc *top, int l) {
+/* Layer l's heads as one multiset digest, appended to the model's encoding `top`. A head
+ * with no nonzero entry is left out: it adds nothing to the computation. */
+static void enc_heads(Ctx *c, Enc *top, int l) {
     const CompiledModel *m = c->m;
     const ModelLayer *L = &m->layers[l];
-    int D = m->residual_dim, H = m->num_heads, ks = m->key_size, HK = H * ks,
-        M = m->mlp_hidden_size;
-    size_t nh = 0, nu = 0;
+    int D = m->residual_dim, H = m->num_heads, ks = m->key_size, HK = H * ks;
+    size_t nh = 0;
     for (int hd = 0; hd < H; hd++) {
         c->e.n = 0;
         size_t n = enc_bilinear(c, L->q, (size_t)HK, 1, L->k, (size_t)HK, 1, hd * ks, ks);
@@ -157,10 +156,21 @@ static void enc_layer(Ctx *c, Enc *top, int l) {
         n += enc_bilinear(c, L->v, (size_t)HK, 1, L->o, 1, (size_t)D, hd * ks, ks);
         if (n) c->heads[nh++] = digest(&c->e, SEED_HEAD);
     }
+    XXH128_hash_t hh = multiset(&c->e, c->heads, nh, SEED_HEADS);
+    enc_u64(top, hh.high64), enc_u64(top, hh.low64);
+}
+
+/* Layer l's MLP hidden units as one multiset digest (all-zero units left out), appended to
+ * `top`. */
+static void enc_units(Ctx *c, Enc *top, int l) {
+    const CompiledModel *m = c->m;
+    const ModelLayer *L = &m->layers[l];
+    int D = m->residual_dim, M = m->mlp_hidden_size;
+    size_t nu = 0;
     for (int j = 0; j < M; j++) {
         /* (canonical direction, 0 = W1 column / 1 = W2 row, value) records */
         c->e.n = 0;
-        for (int i = 0; i < D; i++) {
+        for (int i = 0; i < c->nd; i++) {
             int64_t a = wt_quantize(L->w1[(size_t)c->perm[i] * M + j]);
             int64_t b = wt_quantize(L->w2[(size_t)j * D + c->perm[i]]);
             if (a) enc_u64(&c->e, (uint64_t)i), enc_u64(&c->e, 0), enc_i64(&c->e, a);
@@ -168,9 +178,7 @@ static void enc_layer(Ctx *c, Enc *top, int l) {
         }
         if (c->e.n) c->units[nu++] = digest(&c->e, SEED_UNIT);
     }
-    XXH128_hash_t hh = multiset(&c->e, c->heads, nh, SEED_HEADS);
     XXH128_hash_t hu = multiset(&c->e, c->units, nu, SEED_UNITS);
-    enc_u64(top, hh.high64), enc_u64(top, hh.low64);
     enc_u64(top, hu.high64), enc_u64(top, hu.low64);
 }
 
@@ -196,7 +204,7 @@ static void enc_model(Ctx *c, Enc *top) {
     for (int i = 0; i < D; i++)
         for (int o = 0; o < m->n_out; o++)
             enc_i64(top, wt_quantize(m->unembed[(size_t)c->perm[i] * m->n_out + o]));
-    for (int l = 0; l < m->num_layers; l++) enc_layer(c, top, l);
+    for (int l = 0; l < m->num_layers; l++) enc_heads(c, top, l), enc_units(c, top, l);
 }
 
 int model_hash128(const CompiledModel *m, uint64_t out[2]) {
@@ -204,7 +212,7 @@ int model_hash128(const CompiledModel *m, uint64_t out[2]) {
     size_t H = m->num_heads > 0 ? (size_t)m->num_heads : 1;
     size_t M = m->mlp_hidden_size > 0 ? (size_t)m->mlp_hidden_size : 1;
     int *perm = malloc(sizeof(int) * (size_t)D * 2);
-    Ctx c = {.m = m, .perm = perm, .nzy = perm ? perm + D : NULL};
+    Ctx c = {.m = m, .nd = m->residual_dim, .perm = perm, .nzy = perm ? perm + D : NULL};
     c.heads = malloc(sizeof *c.heads * H);
     c.units = malloc(sizeof *c.units * M);
     Enc top = {0};
@@ -218,6 +226,56 @@ int model_hash128(const CompiledModel *m, uint64_t out[2]) {
             rc = 0;
         }
     }
+    free(top.p);
+    free(c.e.p);
+    free(c.heads);
+    free(c.units);
+    free(perm);
+    return rc;
+}
+
+/* The digest of prefix s into out (c: perm and scratch for m, top: the encoding buffer).
+ * Returns 0, or -1 on OOM. */
+static int prefix_digest(Ctx *c, Enc *top, int s, uint64_t out[2]) {
+    const CompiledModel *m = c->m;
+    if (wt_prefix_order(m, s + 1, (int *)c->perm, &c->nd)) return -1;
+    /* what the prefix's blocks are read against: the vocabulary, the positions and the
+     * embeddings of the directions they touch, in the prefix's own canonical order */
+    top->n = 0;
+    const int cfg[] = {m->max_seq_len, m->vocab_size, m->causal, m->bos_id, m->pad_id, s};
+    enc_u64(top, ENC_VERSION);
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) enc_i64(top, cfg[i]);
+    for (int r = 0; r < m->vocab_size; r++) enc_value(top, m->tokens[r]);
+    for (int r = 0; r < m->vocab_size; r++)
+        for (int i = 0; i < c->nd; i++)
+            enc_i64(top, wt_quantize(m->token_embed[(size_t)r * m->residual_dim + c->perm[i]]));
+    for (int r = 0; r <= m->max_seq_len; r++)
+        for (int i = 0; i < c->nd; i++)
+            enc_i64(top, wt_quantize(m->pos_embed[(size_t)r * m->residual_dim + c->perm[i]]));
+    for (int j = 0; j <= s; j++) {
+        if (j % 2 == 0) enc_heads(c, top, j / 2);
+        else enc_units(c, top, j / 2);
+    }
+    if (top->oom || c->e.oom) return -1;
+    XXH128_hash_t h = digest(top, SEED_PREFIX);
+    out[0] = h.low64;
+    out[1] = h.high64;
+    return 0;
+}
+
+int model_prefix_hashes(const CompiledModel *m, int from, int to, uint64_t (*out)[2]) {
+    int D = m->residual_dim > 0 ? m->residual_dim : 1, S = 2 * m->num_layers;
+    size_t H = m->num_heads > 0 ? (size_t)m->num_heads : 1;
+    size_t M = m->mlp_hidden_size > 0 ? (size_t)m->mlp_hidden_size : 1;
+    if (to > S) to = S;
+    int *perm = malloc(sizeof(int) * (size_t)D * 2);
+    Ctx c = {.m = m, .perm = perm, .nzy = perm ? perm + D : NULL};
+    c.heads = malloc(sizeof *c.heads * H);
+    c.units = malloc(sizeof *c.units * M);
+    Enc top = {0};
+    int rc = perm && c.heads && c.units ? 0 : -1;
+    for (int s = from < 0 ? 0 : from; s < to && rc == 0; s++)
+        rc = prefix_digest(&c, &top, s, out[s - (from < 0 ? 0 : from)]);
     free(top.p);
     free(c.e.p);
     free(c.heads);

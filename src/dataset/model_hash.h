@@ -39,4 +39,16 @@
 /* out[0], out[1]: the low and high 64 bits of the model digest. Returns 0, or -1 on OOM. */
 int model_hash128(const CompiledModel *m, uint64_t out[2]);
 
+/* Digests of the model's prefixes, for locating where two models first differ: prefix s
+ * (0 <= s < 2 * num_layers) is the first s + 1 sublayers (layer 0's attention, layer 0's
+ * MLP, layer 1's attention, ...), digested as model_hash128 digests the whole model (heads
+ * and units as multisets) over the directions those blocks touch in their own label-free
+ * order (wt_prefix_order), with the vocabulary, max_seq_len, causality and those directions'
+ * embeddings. So it depends on the blocks up to s and nothing after them: two models that
+ * agree up to a renaming of directions there have equal digests, whatever follows (ties in
+ * the order may make equal prefixes differ, never the reverse, short of a collision); and
+ * once two prefixes differ, every longer one does. out[k] receives prefix from + k for
+ * from <= s < min(to, 2 * num_layers). Returns 0, or -1 on OOM. */
+int model_prefix_hashes(const CompiledModel *m, int from, int to, uint64_t (*out)[2]);
+
 #endif

@@ -2,6 +2,7 @@
 #include "dataset/weight_tokens.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +271,59 @@ static uint64_t vec_sig(const double *x, size_t stride, int len, int positional)
         s += wt_mix64(q ^ (positional ? wt_mix64((uint64_t)i + 0x51ed27) : 0));
     }
     return s;
+}
+
+/* Does direction d have a nonzero weight in sublayer sub (2l: layer l's attention, 2l+1:
+ * its MLP)? */
+static bool touched(const CompiledModel *m, int sub, int d) {
+    int D = m->residual_dim, HK = m->num_heads * m->key_size, M = m->mlp_hidden_size;
+    const ModelLayer *L = &m->layers[sub / 2];
+    if (sub % 2 == 0) {
+        for (int j = 0; j < HK; j++)
+            if (L->q[(size_t)d * HK + j] != 0 || L->k[(size_t)d * HK + j] != 0 ||
+                L->v[(size_t)d * HK + j] != 0 || L->o[(size_t)j * D + d] != 0)
+                return true;
+        return false;
+    }
+    for (int j = 0; j < M; j++)
+        if (L->w1[(size_t)d * M + j] != 0 || L->w2[(size_t)j * D + d] != 0) return true;
+    return false;
+}
+
+int wt_prefix_order(const CompiledModel *m, int n_sub, int *perm, int *nd) {
+    int D = m->residual_dim, HK = m->num_heads * m->key_size, M = m->mlp_hidden_size;
+    if (n_sub > 2 * m->num_layers) n_sub = 2 * m->num_layers;
+    SigIdx *si = malloc(sizeof(SigIdx) * (size_t)(D ? D : 1));
+    if (!si) return -1;
+    int n = 0;
+    for (int d = 0; d < D; d++) {
+        bool live = false;
+        for (int s = 0; s < n_sub && !live; s++) live = touched(m, s, d);
+        if (!live) continue;
+        uint64_t h = 0x7654321;
+        h = wt_combine(h, vec_sig(m->token_embed + d, (size_t)D, m->vocab_size, 1));
+        h = wt_combine(h, vec_sig(m->pos_embed + d, (size_t)D, m->max_seq_len + 1, 1));
+        for (int s = 0; s < n_sub; s++) {
+            const ModelLayer *L = &m->layers[s / 2];
+            if (s % 2 == 0) {
+                h = wt_combine(h, vec_sig(L->q + (size_t)d * HK, 1, HK, 0));
+                h = wt_combine(h, vec_sig(L->k + (size_t)d * HK, 1, HK, 0));
+                h = wt_combine(h, vec_sig(L->v + (size_t)d * HK, 1, HK, 0));
+                h = wt_combine(h, vec_sig(L->o + d, (size_t)D, HK, 0));
+            } else {
+                h = wt_combine(h, vec_sig(L->w1 + (size_t)d * M, 1, M, 0));
+                h = wt_combine(h, vec_sig(L->w2 + d, (size_t)D, M, 0));
+            }
+        }
+        si[n].sig = h;
+        si[n].d = d;
+        n++;
+    }
+    qsort(si, (size_t)n, sizeof *si, cmp_sig);
+    for (int i = 0; i < n; i++) perm[i] = si[i].d;
+    *nd = n;
+    free(si);
+    return 0;
 }
 
 int wt_residual_order(const CompiledModel *m, int *perm, int *rank) {

@@ -102,5 +102,12 @@ int wt_encode(const CompiledModel *m, const WtOptions *o, WtTokens *t, char *err
  * direction at canonical index i; rank[d] (may be NULL) = canonical index of direction d.
  * perm and rank have residual_dim entries. Returns 0, or -1 on OOM. */
 int wt_residual_order(const CompiledModel *m, int *perm, int *rank);
+/* The same for a prefix of the model: the directions that the blocks of its first n_sub
+ * sublayers (layer 0's attention, layer 0's MLP, layer 1's attention, ...) read or write,
+ * sorted by a signature of their embedding columns and their weights in those blocks only,
+ * ties in the model's order. Blocks after the prefix, and directions only they touch, do not
+ * change it. perm[0 .. *nd) = the model's directions in that order (perm has residual_dim
+ * entries). Returns 0, or -1 on OOM. */
+int wt_prefix_order(const CompiledModel *m, int n_sub, int *perm, int *nd);
 
 #endif

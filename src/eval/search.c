@@ -29,6 +29,7 @@ void search_options_default(SearchOptions *o) {
     equiv_options_default(&o->equiv);
     o->function_check = true;
     o->weights_check = true;
+    o->prune = true;
 }
 
 void search_options_seed(SearchOptions *o, uint64_t seed) {
@@ -46,9 +47,14 @@ int search_given_init(SearchGiven *g, const CompiledModel *m, char *err, size_t 
     memset(g, 0, sizeof *g);
     g->m = m;
     g->vocab = malloc(sizeof(Value) * (size_t)(m->vocab_size > 0 ? m->vocab_size : 1));
-    if (!g->vocab || model_hash128(m, g->hash) != 0) {
+    g->prefix = malloc(sizeof *g->prefix * (size_t)(m->num_layers > 0 ? 2 * m->num_layers : 1));
+    g->n_prefix = 2 * m->num_layers;
+    if (!g->vocab || !g->prefix || model_hash128(m, g->hash) != 0 ||
+        model_prefix_hashes(m, 0, 2 * m->num_layers, g->prefix) != 0) {
         free(g->vocab);
+        free(g->prefix);
         g->vocab = NULL;
+        g->prefix = NULL;
         snprintf(err, errcap, "out of memory");
         return -1;
     }
@@ -59,6 +65,7 @@ int search_given_init(SearchGiven *g, const CompiledModel *m, char *err, size_t 
 
 void search_given_free(SearchGiven *g) {
     free(g->vocab);
+    free(g->prefix);
     memset(g, 0, sizeof *g);
 }
 
@@ -153,6 +160,39 @@ int search_same_function(const SearchGiven *g, const CompiledModel *c, const Equ
     return equiv_models(g->m, NULL, c, eo, r, err, errcap);
 }
 
+/* Where candidate `table` (compiled: c) goes wrong first against the given model, as a
+ * sequence position for meta_cands_limit_last: the first sublayer s whose prefix digest
+ * differs holds the first error in a row of sublayers <= s, so the limit is the end of the
+ * last row (its table included) in sublayers <= s + 1 (one sublayer of margin: Tracr's
+ * condensing of layers lets a wrong row move a right one). -1: no sublayer differs (or the
+ * rows cannot be read). */
+int search_error_limit(const SearchGiven *g, const CompiledModel *c, const int16_t *table) {
+    int S = 2 * c->num_layers, n = S < g->n_prefix ? S : g->n_prefix;
+    /* the first differing prefix by bisection (once two prefixes differ, every longer one
+     * does): lo..hi holds it, hi = n when none of the n shared ones differs */
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        uint64_t h[1][2];
+        if (model_prefix_hashes(c, mid, mid + 1, h) != 0) return -1;
+        if (h[0][0] != g->prefix[mid][0] || h[0][1] != g->prefix[mid][1]) hi = mid;
+        else lo = mid + 1;
+    }
+    int sm = lo < n ? lo : S != g->n_prefix ? n : -1; /* else: one has more sublayers */
+    PtOp rows[PT_MAX_VARS];
+    int nr, key[PT_MAX_VARS];
+    char e[256];
+    if (sm < 0 || pt_tokens_to_ops(table, rows, &nr, e, sizeof e) != 0) return -1;
+    pt_sort_keys(rows, nr, nr - 1, key); /* 2 sub + 1 for an SOp, 2 sub for a Select */
+    int kmax = 2 * (sm + 1) + 1, pos = 0, limit = 0;
+    for (int i = 0; i < nr; i++) {
+        int w = PT_COLS + (rows[i].fn == PT_FN_TABLE ? rows[i].ntab + 1 : 0);
+        if (key[i] <= kmax) limit = pos + w;
+        pos += w;
+    }
+    return limit;
+}
+
 /* One drawn candidate. */
 typedef struct Cand {
     int16_t table[CELLS];
@@ -210,6 +250,10 @@ int search_decompile(MetaModel *mm, const CompiledModel *given, const float *pay
         c->compiles = 1;
         r->compiled++;
         bool same = o->weights_check && search_same_weights(&g, cm);
+        if (!same && o->weights_check && o->prune) {
+            int limit = search_error_limit(&g, cm, c->table);
+            if (limit >= 0) r->pruned += meta_cands_limit_last(mc, limit);
+        }
         compiled_model_free(cm);
         if (same) {
             r->verdict = SEARCH_WEIGHTS;

@@ -44,6 +44,11 @@ typedef struct SearchOptions {
     bool function_check;   /* phase 2 and the disagreement count (default on) */
     bool weights_check;    /* phase 1 (default on); off when the given model's weights are not
                             * its function (equiv.truth_forward set: an adapted encoder) */
+    /* With the weights check: a candidate whose compiled model differs from the given one
+     * first in sublayer s (model_prefix_hashes) has an error in a row of sublayers <= s, so
+     * its children that change only rows after sublayer s + 1 leave the queue
+     * (meta_cands_limit_last; default on). */
+    bool prune;
 } SearchOptions;
 
 /* K 64, no budget, the default candidate order, default equivalence inputs, seed s for both. */
@@ -58,6 +63,7 @@ typedef struct SearchResult {
     int compiled;              /* of which compiled */
     int guarded;               /* of which were not compiled because they would be too large */
     int func_checked;          /* function checks run */
+    int pruned;                /* queued candidates dropped by the prefix check (prune) */
     double score;              /* the returned candidate's log-probability */
     long n_disagree, n_inputs; /* verdict none: inputs it disagrees on, of n_inputs run */
     bool exhaustive;           /* the function check ran every input */
@@ -78,6 +84,8 @@ int search_decompile(MetaModel *mm, const CompiledModel *given, const float *pay
 typedef struct SearchGiven {
     const CompiledModel *m;
     uint64_t hash[2]; /* model_hash128 of m */
+    uint64_t (*prefix)[2]; /* [n_prefix] model_prefix_hashes of m */
+    int n_prefix;
     Value *vocab;     /* [n_vocab] m's input tokens (BOS and PAD left out) */
     int n_vocab;
 } SearchGiven;
@@ -85,6 +93,9 @@ typedef struct SearchGiven {
 /* Prepares the given model (hash, vocabulary). Returns 0, or -1 with a message (OOM). */
 int search_given_init(SearchGiven *g, const CompiledModel *m, char *err, size_t errcap);
 void search_given_free(SearchGiven *g);
+/* Where candidate table (compiled: c) first differs from the given model, as a limit for
+ * meta_cands_limit_last (search.c); -1 when no sublayer differs. */
+int search_error_limit(const SearchGiven *g, const CompiledModel *c, const int16_t *table);
 
 /* Compiles table for the given model (its vocab, max_seq_len, causal, exact, MLP exactness),
  * guarded. Returns 0 and *out, or 1 with the reason in why (does not decode, too large, does

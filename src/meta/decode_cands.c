@@ -36,6 +36,7 @@ struct MetaCands {
     uint64_t *seen; /* open-addressing set of sequence hashes (0: empty) */
     size_t cap_seen, n_seen;
     int produced, dup_run;
+    int last; /* the node emitted last (-1: none) */
     /* the constraint's view of the meta-model: its output size bounds the allowed[] it fills
      * (a model trained before tables has fewer outputs than this build's flat vocabulary) */
     PcContext ctx;
@@ -204,6 +205,7 @@ MetaCands *meta_cands_new(MetaModel *m, const float *payload, const int16_t *ids
     }
     c->o = *o;
     c->A = o->n_alt < 0 ? 0 : o->n_alt > 16 ? 16 : o->n_alt;
+    c->last = -1;
     c->T = m->cfg.max_prog < PC_MAX_LEN ? m->cfg.max_prog : PC_MAX_LEN;
     rng_seed(&c->rng, o->seed);
     MetaPrefix pre = {P, payload, ids32};
@@ -241,6 +243,31 @@ void meta_cands_free(MetaCands *c) {
 }
 
 long meta_cands_model_steps(const MetaCands *c) { return meta_dec_session_steps(c->ses); }
+
+int meta_cands_limit_last(MetaCands *c, int limit) {
+    if (c->last < 0 || c->o.mode == MC_SAMPLE) return 0;
+    int kept = 0, dropped = 0;
+    for (int i = 0; i < c->n_heap; i++) {
+        const Entry *e = &c->heap[i];
+        if (e->node == c->last && e->t >= limit) dropped++;
+        else c->heap[kept++] = *e;
+    }
+    if (!dropped) return 0;
+    /* rebuild the heap from the entries kept (each pushed again: the order is a function of
+     * the entries alone, so the queue stays deterministic) */
+    int n = kept;
+    c->n_heap = 0;
+    for (int i = 0; i < n; i++) {
+        Entry e = c->heap[i];
+        int j = c->n_heap++;
+        while (j > 0 && entry_before(&e, &c->heap[(j - 1) / 2])) {
+            c->heap[j] = c->heap[(j - 1) / 2];
+            j = (j - 1) / 2;
+        }
+        c->heap[j] = e;
+    }
+    return dropped;
+}
 
 /* Runs the session with force[0..nf) into the scratch; *len. */
 static int run(MetaCands *c, int nf, Rng *rng, int *len, char *err, size_t errcap) {
@@ -298,6 +325,7 @@ static int make_child(MetaCands *c, const Entry *e, int *len, char *err, size_t 
 
 static int emit(MetaCands *c, const Node *n, int16_t *table, double *score, char *err,
                 size_t errcap) {
+    c->last = (int)(n - c->nodes);
     int32_t seq[PC_MAX_LEN];
     for (int i = 0; i < n->len; i++) seq[i] = n->st[i].tok;
     if (pc_decode(seq, n->len, table, err, errcap)) return -1;

@@ -504,6 +504,13 @@ int meta_cands_next(MetaCands *c, int16_t *table, double *score, char *err, size
 /* Meta-model positions run so far (the decoding cost). */
 long meta_cands_model_steps(const MetaCands *c);
 
+/* Feedback on the candidate returned last: a check located its first error before sequence
+ * position `limit` (program-token sequence positions, pc_encode's: each row's six tokens,
+ * then its table's values and END). Its children that change only positions >= limit keep
+ * that error, so they leave the queue (children of its children are not affected when they
+ * change an earlier position). Returns the number of children dropped. */
+int meta_cands_limit_last(MetaCands *c, int limit);
+
 /* ---- training data in memory (meta/train_data.c) ----------------------------------------- */
 /* The training set as the trainer sees it: program-token tables and weight tokens of N
  * samples, in memory. Filled from dataset shards (dataset/shard.h) or sample by sample (tests,
