@@ -4,10 +4,10 @@
 # scripts/train-meta.sh): training, then evaluation. One command; rerun it after a kill and it
 # resumes.
 #
-#   scripts/train-general.sh            # the result is data/recipe-general/meta-general.safetensors
+#   scripts/train-general.sh            # the result is data/recipe-general/meta-general2.safetensors
 #   scripts/train-general.sh --install  # ... then copy it (+ .train.json, .log.jsonl) to models/
 #
-# The shipped model's lineage (docs/experiments.md, "Session 8"):
+# The shipped model's lineage (docs/experiments.md, "Session 8" and "Session 9"):
 #   G1. meta-small's parameters and AdamW state (`--init --init-adam`), its output vocabulary
 #       widened with the table tokens (--general > 0 does it), trained on a stream of seed 31
 #       in which each sample is drawn in the general setting (vocabularies of 2..10 ints,
@@ -19,13 +19,20 @@
 #   G3. resumed with it cut to 3,500 steps, stopped at step 1,360, and
 #   G4. resumed with it cut to 3,000 steps (the machine was busier than planned; each cut
 #       moves the cosine's end so that the lr reaches its floor within the session), run to
-#       its end;
+#       its end (session 8's shipped model);
+#   G5. a new run from G4's parameters and AdamW state (docs/experiments.md, "Session 9"):
+#       stream seed 32, general share 0.5, 100 warm-up steps to 2e-4, a cosine to 2e-5 over
+#       8,000 steps, stopped at step 1,660 (the shipped run drew no predicate tables before
+#       its step 1,517: they did not exist yet; this recipe draws them from the start);
+#   G6. resumed with the schedule cut to 6,000 steps, run to its end (the shipped model);
 #   E.  itracr eval on 1,000 test samples of data/general777 (`itracr gen -n 50000 --seed 777
 #       --setting general`) and of data/heldout777 (`itracr gen -n 60000 --seed 777`), seeds no
 #       training step used (the split is a function of the program, so no test program of
-#       either is ever streamed).
-# Budget: about 1.5 hours on the 2 cores of the project VM (~1.3 s per step idle; generation
-# ~3 min; evaluation ~2 min without --search).
+#       either is ever streamed). The shipped numbers used session 8's data/general777; this
+#       build's `--setting general` also draws predicate tables, so a fresh run makes a
+#       slightly different general test set.
+# Budget: about 3.5 hours on the 2 cores of the project VM (~1.0-1.3 s per step idle;
+# generation ~3 min; evaluation ~2 min without --search).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,7 +46,7 @@ if [ "$SMOKE" = 1 ]; then
 else
     DIV=1 NG=50000 NH=60000 NEVAL=1000 CKB=100 GEN=data/general777 HELD=data/heldout777
 fi
-RECIPE=train-general HELP_END=28
+RECIPE=train-general HELP_END=35
 . scripts/recipe-lib.sh
 recipe_args "$@"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
@@ -62,6 +69,16 @@ fi
 piece g2 "$D/g2.err" -o "$M" --resume --steps "$((4000 / DIV))" --stop-at "$((1025 / DIV))"
 piece g3 "$D/g3.err" -o "$M" --resume --steps "$((3500 / DIV))" --stop-at "$((1360 / DIV))"
 piece g4 "$D/g4.err" -o "$M" --resume --steps "$((3000 / DIV))"
+G=$M
+M=$D/meta-general2.safetensors
+if [ -f "$M" ]; then
+    piece g5 "$D/g5.err" -o "$M" --resume --stop-at "$((1660 / DIV))"
+else
+    piece g5 "$D/g5.err" --stream --general 0.5 --init "$G" --init-adam -o "$M" --seed 32 \
+        --lr 2e-4 --lr-min 2e-5 --warmup $((100 / DIV)) --steps $((8000 / DIV)) --eval-every 1000 \
+        --ckpt-every "$CKB" --stop-at "$((1660 / DIV))"
+fi
+piece g6 "$D/g6.err" -o "$M" --resume --steps "$((6000 / DIV))"
 
 say "evaluating $M on $NEVAL test samples of $GEN and of $HELD"
 "$I" eval --data "$GEN" --meta "$M" --n "$NEVAL" --json "$D/eval-general.json" --no-teacher --quiet
