@@ -207,17 +207,32 @@ static void enc_model(Ctx *c, Enc *top) {
     for (int l = 0; l < m->num_layers; l++) enc_heads(c, top, l), enc_units(c, top, l);
 }
 
-int model_hash128(const CompiledModel *m, uint64_t out[2]) {
+/* c's buffers for m (perm and nzy [residual_dim] each, heads, units); 0, or -1 on OOM
+ * (ctx_free still frees what was allocated). */
+static int ctx_alloc(Ctx *c, const CompiledModel *m) {
     int D = m->residual_dim > 0 ? m->residual_dim : 1;
     size_t H = m->num_heads > 0 ? (size_t)m->num_heads : 1;
     size_t M = m->mlp_hidden_size > 0 ? (size_t)m->mlp_hidden_size : 1;
     int *perm = malloc(sizeof(int) * (size_t)D * 2);
-    Ctx c = {.m = m, .nd = m->residual_dim, .perm = perm, .nzy = perm ? perm + D : NULL};
-    c.heads = malloc(sizeof *c.heads * H);
-    c.units = malloc(sizeof *c.units * M);
+    *c = (Ctx){.m = m, .nd = m->residual_dim, .perm = perm, .nzy = perm ? perm + D : NULL};
+    c->heads = malloc(sizeof *c->heads * H);
+    c->units = malloc(sizeof *c->units * M);
+    return perm && c->heads && c->units ? 0 : -1;
+}
+
+static void ctx_free(Ctx *c, Enc *top) {
+    free(top->p);
+    free(c->e.p);
+    free(c->heads);
+    free(c->units);
+    free((int *)c->perm);
+}
+
+int model_hash128(const CompiledModel *m, uint64_t out[2]) {
+    Ctx c;
     Enc top = {0};
     int rc = -1;
-    if (perm && c.heads && c.units && !wt_residual_order(m, perm, NULL)) {
+    if (!ctx_alloc(&c, m) && !wt_residual_order(m, (int *)c.perm, NULL)) {
         enc_model(&c, &top);
         if (!top.oom && !c.e.oom) {
             XXH128_hash_t h = digest(&top, SEED_MODEL);
@@ -226,11 +241,7 @@ int model_hash128(const CompiledModel *m, uint64_t out[2]) {
             rc = 0;
         }
     }
-    free(top.p);
-    free(c.e.p);
-    free(c.heads);
-    free(c.units);
-    free(perm);
+    ctx_free(&c, &top);
     return rc;
 }
 
@@ -264,22 +275,12 @@ static int prefix_digest(Ctx *c, Enc *top, int s, uint64_t out[2]) {
 }
 
 int model_prefix_hashes(const CompiledModel *m, int from, int to, uint64_t (*out)[2]) {
-    int D = m->residual_dim > 0 ? m->residual_dim : 1, S = 2 * m->num_layers;
-    size_t H = m->num_heads > 0 ? (size_t)m->num_heads : 1;
-    size_t M = m->mlp_hidden_size > 0 ? (size_t)m->mlp_hidden_size : 1;
-    if (to > S) to = S;
-    int *perm = malloc(sizeof(int) * (size_t)D * 2);
-    Ctx c = {.m = m, .perm = perm, .nzy = perm ? perm + D : NULL};
-    c.heads = malloc(sizeof *c.heads * H);
-    c.units = malloc(sizeof *c.units * M);
+    if (to > 2 * m->num_layers) to = 2 * m->num_layers;
+    if (from < 0) from = 0;
+    Ctx c;
     Enc top = {0};
-    int rc = perm && c.heads && c.units ? 0 : -1;
-    for (int s = from < 0 ? 0 : from; s < to && rc == 0; s++)
-        rc = prefix_digest(&c, &top, s, out[s - (from < 0 ? 0 : from)]);
-    free(top.p);
-    free(c.e.p);
-    free(c.heads);
-    free(c.units);
-    free(perm);
+    int rc = ctx_alloc(&c, m);
+    for (int s = from; s < to && rc == 0; s++) rc = prefix_digest(&c, &top, s, out[s - from]);
+    ctx_free(&c, &top);
     return rc;
 }
