@@ -94,31 +94,32 @@ static void read_wt_meta(TrainData *d, const Shard *s) {
     cJSON_Delete(o);
 }
 
+/* buf ([*cap rows] of row_bytes, rows used) with room for one more row: buf itself, or a
+ * larger copy (*cap updated); NULL on OOM, buf then unchanged. */
+static void *grow_rows(void *buf, int *cap, int rows, size_t row_bytes) {
+    if (rows < *cap) return buf;
+    int nc = *cap ? 2 * *cap : 256;
+    void *nb = realloc(buf, row_bytes * (size_t)nc);
+    if (nb) *cap = nc;
+    return nb;
+}
+
 /* Appends a setting row [GEN_SETTING_COLS] for the sample just added. Returns 0, or -1 on
  * OOM. */
 static int add_setting(TrainData *d, const int32_t *row) {
-    if (d->setting_rows == d->setting_cap) {
-        int nc = d->setting_cap ? 2 * d->setting_cap : 256;
-        int32_t *ns = realloc(d->setting, sizeof(int32_t) * GEN_SETTING_COLS * (size_t)nc);
-        if (!ns) return -1;
-        d->setting = ns;
-        d->setting_cap = nc;
-    }
-    memcpy(d->setting + (size_t)d->setting_rows * GEN_SETTING_COLS, row,
-           sizeof(int32_t) * GEN_SETTING_COLS);
-    d->setting_rows++;
+    const size_t rb = sizeof(int32_t) * GEN_SETTING_COLS;
+    int32_t *ns = grow_rows(d->setting, &d->setting_cap, d->setting_rows, rb);
+    if (!ns) return -1;
+    d->setting = ns;
+    memcpy(d->setting + (size_t)d->setting_rows++ * GEN_SETTING_COLS, row, rb);
     return 0;
 }
 
 /* Appends the seed of the sample just added. Returns 0, or -1 on OOM. */
 static int add_seed(TrainData *d, uint64_t seed) {
-    if (d->seed_rows == d->seed_cap) {
-        int nc = d->seed_cap ? 2 * d->seed_cap : 256;
-        uint64_t *ns = realloc(d->sample_seed, sizeof(uint64_t) * (size_t)nc);
-        if (!ns) return -1;
-        d->sample_seed = ns;
-        d->seed_cap = nc;
-    }
+    uint64_t *ns = grow_rows(d->sample_seed, &d->seed_cap, d->seed_rows, sizeof(uint64_t));
+    if (!ns) return -1;
+    d->sample_seed = ns;
     d->sample_seed[d->seed_rows++] = seed;
     return 0;
 }
