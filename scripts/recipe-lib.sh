@@ -37,3 +37,15 @@ piece() {
     grep -q '^done:' "$log" || { say "$name did not finish (see $log); rerun to resume"; exit 1; }
     touch "$D/$name.done"
 }
+
+# The first piece of a run: NAME OUT STOP -- the new run's train arguments (without -o and
+# --stop-at). When OUT exists (a kill after its first checkpoint), it resumes instead.
+first_piece() {
+    local name=$1 out=$2 stop=$3
+    shift 3
+    if [ -f "$out" ]; then
+        piece "$name" "$D/$name.err" -o "$out" --resume --stop-at "$stop"
+    else
+        piece "$name" "$D/$name.err" "$@" -o "$out" --stop-at "$stop"
+    fi
+}

@@ -59,25 +59,17 @@ gen "$GEN" 777 "$NG" --setting general
 gen "$HELD" 777 "$NH"
 
 M=$D/meta-general.safetensors
-if [ -f "$M" ]; then
-    piece g1 "$D/g1.err" -o "$M" --resume --stop-at "$((738 / DIV))"
-else
-    piece g1 "$D/g1.err" --stream --general 0.5 --init "$BASE" --init-adam -o "$M" --seed 31 \
-        --lr 3e-4 --lr-min 3e-5 --warmup $((200 / DIV)) --steps $((5000 / DIV)) --eval-every 500 \
-        --ckpt-every "$CKB" --stop-at "$((738 / DIV))"
-fi
+first_piece g1 "$M" "$((738 / DIV))" --stream --general 0.5 --init "$BASE" --init-adam \
+    --seed 31 --lr 3e-4 --lr-min 3e-5 --warmup $((200 / DIV)) --steps $((5000 / DIV)) \
+    --eval-every 500 --ckpt-every "$CKB"
 piece g2 "$D/g2.err" -o "$M" --resume --steps "$((4000 / DIV))" --stop-at "$((1025 / DIV))"
 piece g3 "$D/g3.err" -o "$M" --resume --steps "$((3500 / DIV))" --stop-at "$((1360 / DIV))"
 piece g4 "$D/g4.err" -o "$M" --resume --steps "$((3000 / DIV))"
 G=$M
 M=$D/meta-general2.safetensors
-if [ -f "$M" ]; then
-    piece g5 "$D/g5.err" -o "$M" --resume --stop-at "$((1660 / DIV))"
-else
-    piece g5 "$D/g5.err" --stream --general 0.5 --init "$G" --init-adam -o "$M" --seed 32 \
-        --lr 2e-4 --lr-min 2e-5 --warmup $((100 / DIV)) --steps $((8000 / DIV)) --eval-every 1000 \
-        --ckpt-every "$CKB" --stop-at "$((1660 / DIV))"
-fi
+first_piece g5 "$M" "$((1660 / DIV))" --stream --general 0.5 --init "$G" --init-adam \
+    --seed 32 --lr 2e-4 --lr-min 2e-5 --warmup $((100 / DIV)) --steps $((8000 / DIV)) \
+    --eval-every 1000 --ckpt-every "$CKB"
 piece g6 "$D/g6.err" -o "$M" --resume --steps "$((6000 / DIV))"
 
 say "evaluating $M on $NEVAL test samples of $GEN and of $HELD"

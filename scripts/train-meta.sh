@@ -92,13 +92,9 @@ pieceA a5 8000 8000
 # ---- B: the streamed continuation -----------------------------------------------------
 M=$D/meta-small.safetensors
 echo '{"eval_tf":256,"eval_decode":64}' >"$D/overrides.json"
-if [ -f "$M" ]; then
-    piece b "$D/b.err" -o "$M" --resume --stop-at "$((CONT_STEPS / DIV))"
-else
-    piece b "$D/b.err" --stream --dedup-pool "$POOL" --init "$A" --init-adam --config "$D/overrides.json" \
-        -o "$M" --seed 11 --batch 32 --lr 5e-4 --lr-min 5e-5 --warmup $((100 / DIV)) --steps $((40000 / DIV)) \
-        --ckpt-every "$CKB" --eval-every 500 --stop-at "$((CONT_STEPS / DIV))"
-fi
+first_piece b "$M" "$((CONT_STEPS / DIV))" --stream --dedup-pool "$POOL" --init "$A" --init-adam \
+    --config "$D/overrides.json" --seed 11 --batch 32 --lr 5e-4 --lr-min 5e-5 \
+    --warmup $((100 / DIV)) --steps $((40000 / DIV)) --ckpt-every "$CKB" --eval-every 500
 piece b2 "$D/b2.err" -o "$M" --resume --steps "$((6000 / DIV))" --stop-at "$((1893 / DIV))"
 piece b3 "$D/b3.err" -o "$M" --resume --steps "$((4500 / DIV))" --stop-at "$((2446 / DIV))"
 piece b4 "$D/b4.err" -o "$M" --resume --steps "$((4000 / DIV))"
