@@ -24,14 +24,18 @@ static const char *usage =
     "usage: itracr decompile MODEL.safetensors [--meta META.safetensors]... [--beam K] [--rows] [--check]\n"
     "                        [--search K] [--budget-ms T] [--seed S] [--order redecode|keep|sample|mix]\n"
     "                        [--alt N] [--json] [--scheme chunks|residual] [--norm asinh|none]\n"
-    "                        [--method auto|lift|meta] [--no-prune]\n"
+    "                        [--method auto|lift|probe|meta] [--no-prune]\n"
     "\n"
     "--method auto (the default) first lifts the weights exactly (itracr lift: Tracr's layout,\n"
     "else a rotated/permuted/rescaled basis made canonical; docs/lift.md) and prints that\n"
     "program when it is verified, with 'method: lift' on stderr (JSON: \"method\": \"lift\");\n"
-    "otherwise, and always with --rows, it decodes with the meta-model as below ('method: meta').\n"
-    "--method lift never uses the meta-model (--meta not needed; exit 1 when lift gives no\n"
-    "verified program); --method meta is the meta-model alone. When the meta-model decodes a\n"
+    "otherwise it reads the program from the model's activations (itracr decompile --method\n"
+    "probe: what each head selects and copies and what each hidden unit follows, on many\n"
+    "inputs; docs/probe.md) and prints it when its compiled model gives MODEL's outputs\n"
+    "('method: probe', 'verified: function'); otherwise, and always with --rows, it decodes\n"
+    "with the meta-model as below ('method: meta').\n"
+    "--method lift and --method probe never use the meta-model (--meta not needed; exit 1 when\n"
+    "they give no verified program); --method meta is the meta-model alone. When the meta-model decodes a\n"
     "model outside what it was trained on (vocabulary, max_seq_len, residual width, layers,\n"
     "MLP width; from META.safetensors.train.json's dataset, else the generator's defaults),\n"
     "stderr gets 'warning: out of the meta-model's training distribution ...' (JSON: \"ood\").\n"
@@ -120,13 +124,13 @@ static int load_given(const char *path, BertModel *bm, bool *is_bert, CompiledMo
                     : model_load(path, cm, err, errcap) != 0;
 }
 
-/* --method lift: the exact path alone. */
-static int decompile_lift_only(const char *path, bool json) {
+/* --method lift or probe: that path alone. */
+static int decompile_lift_only(const char *path, bool json, bool probe) {
     char err[1024];
     CompiledModel *m = NULL;
     if (bert_sniff(path)) {
         fprintf(stderr,
-                "itracr decompile: %s is a BERT encoder: lift reads only compiled models (use "
+                "itracr decompile: %s is a BERT encoder: lift and probe read only compiled models (use "
                 "--method meta or auto)\n",
                 path);
         return EXIT_BAD_INPUT;
@@ -135,7 +139,8 @@ static int decompile_lift_only(const char *path, bool json) {
         fprintf(stderr, "itracr decompile: %s\n", err);
         return EXIT_BAD_INPUT;
     }
-    int ok = decomp_lift_try(m, json, err, sizeof err);
+    int ok = probe ? decomp_probe_try(m, json, err, sizeof err)
+                   : decomp_lift_try(m, json, err, sizeof err);
     if (!ok) fprintf(stderr, "itracr decompile: %s\n", err);
     compiled_model_free(m);
     return ok ? EXIT_OK : EXIT_BAD_INPUT;
@@ -263,7 +268,7 @@ static int parse_args(int argc, char **argv, DecompArgs *a) {
         case O_ORDER: a->order = v; break;
         case O_METHOD:
             if (decomp_method_parse(v, &a->method))
-                return cli_usage_error("decompile", "unknown --method '%s' (auto, lift or meta)",
+                return cli_usage_error("decompile", "unknown --method '%s' (auto, lift, probe or meta)",
                                        v);
             break;
         case O_SEARCH:
@@ -398,7 +403,8 @@ int cmd_decompile(int argc, char **argv) {
     DecompArgs a;
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
-    if (a.method == DECOMP_LIFT) return decompile_lift_only(a.model_path, a.json);
+    if (a.method == DECOMP_LIFT || a.method == DECOMP_PROBE)
+        return decompile_lift_only(a.model_path, a.json, a.method == DECOMP_PROBE);
     SearchOptions so;
     WtOptions wt;
     if ((rc = meta_options(&a, &so, &wt)) >= 0) return rc;
@@ -439,6 +445,14 @@ int cmd_decompile(int argc, char **argv) {
              decomp_lift_try(cm, a.json, lift_why, sizeof lift_why)) {
         rc = EXIT_OK;
         goto done;
+    } else if (a.method == DECOMP_AUTO && !a.rows) {
+        char probe_why[512];
+        if (decomp_probe_try(cm, a.json, probe_why, sizeof probe_why)) {
+            rc = EXIT_OK;
+            goto done;
+        }
+        size_t L = strlen(lift_why);
+        snprintf(lift_why + L, sizeof lift_why - L, "; %.400s", probe_why);
     }
     if (a.method == DECOMP_AUTO && !a.json)
         fprintf(stderr, "method: meta (%s)\n", a.rows ? "--rows" : lift_why);

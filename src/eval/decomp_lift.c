@@ -9,10 +9,11 @@
 
 #include "io/json_util.h"
 #include "lift/lift.h"
+#include "lift/probe.h"
 
 int decomp_method_parse(const char *s, DecompMethod *m) {
-    static const char *names[] = {"auto", "lift", "meta"};
-    for (int i = 0; i < 3; i++)
+    static const char *names[] = {"auto", "lift", "meta", "probe"};
+    for (int i = 0; i < 4; i++)
         if (strcmp(s, names[i]) == 0) {
             *m = (DecompMethod)i;
             return 0;
@@ -74,5 +75,43 @@ int decomp_lift_try(const CompiledModel *m, bool json, char *why, size_t whycap)
                 r.canonical ? " (basis canonicalised)" : "", verified_name(&r), r.verdict);
     }
     lift_result_free(&r);
+    return 1;
+}
+
+int decomp_probe_try(const CompiledModel *m, bool json, char *why, size_t whycap) {
+    ProbeOptions o;
+    probe_options_default(&o);
+    ProbeResult r;
+    char err[1024];
+    double t0 = now_ms();
+    if (probe_model(m, &o, &r, err, sizeof err)) {
+        snprintf(why, whycap, "probe refused: %s", err);
+        return 0;
+    }
+    double ms = now_ms() - t0;
+    if (!r.verified) {
+        snprintf(why, whycap, "probe: %s", r.verdict);
+        probe_result_free(&r);
+        return 0;
+    }
+    if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "method", "probe");
+        cJSON_AddStringToObject(j, "program", r.program);
+        cJSON_AddStringToObject(j, "verified", "function");
+        cJSON_AddStringToObject(j, "verdict", r.verdict);
+        cJSON_AddItemToObject(j, "inputs", json_number((double)r.n_inputs));
+        cJSON_AddBoolToObject(j, "exhaustive", r.exhaustive);
+        cJSON_AddItemToObject(j, "sops", json_number(r.n_sops));
+        cJSON_AddItemToObject(j, "ms", json_number(ms));
+        char *out = cJSON_PrintUnformatted(j);
+        if (out) printf("%s\n", out);
+        free(out);
+        cJSON_Delete(j);
+    } else {
+        fputs(r.program, stdout);
+        fprintf(stderr, "method: probe\nverified: function (%s)\n", r.verdict);
+    }
+    probe_result_free(&r);
     return 1;
 }

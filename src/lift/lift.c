@@ -27,6 +27,24 @@ void lift_result_free(LiftResult *r) {
     memset(r, 0, sizeof *r);
 }
 
+void lift_compile_options(const CompiledModel *m, const Value *vocab, int n_vocab,
+                          CompileOptions *co, char bos[256], char pad[256]) {
+    compile_options_default(co);
+    co->vocab = vocab;
+    co->n_vocab = n_vocab;
+    co->max_seq_len = m->max_seq_len;
+    co->causal = m->causal;
+    co->mlp_exactness = m->mlp_exactness;
+    snprintf(bos, 256, "compiler_bos");
+    snprintf(pad, 256, "compiler_pad");
+    if (m->tokens[m->bos_id].kind == VAL_STR) snprintf(bos, 256, "%s", m->tokens[m->bos_id].u.s);
+    if (m->pad_id >= 0 && m->tokens[m->pad_id].kind == VAL_STR)
+        snprintf(pad, 256, "%s", m->tokens[m->pad_id].u.s);
+    co->compiler_bos = bos;
+    co->compiler_pad = pad;
+    co->exact = m->exact;
+}
+
 /* Outputs of a and b on every input up to max_seq_len (or max_inputs seeded ones), run in
  * batches of one length through the sparse float64 forward pass. */
 static int compare_outputs(const CompiledModel *a, const CompiledModel *b, const Value *vocab,
@@ -119,20 +137,8 @@ static int verify(const CompiledModel *m, const CompiledModel *ref, Lift *x, Lif
         return err_printf(err, errcap, "the lifted program does not parse: %s", sub);
     const LSop *T = &x->s[0];
     CompileOptions co;
-    compile_options_default(&co);
-    co.vocab = T->vals;
-    co.n_vocab = T->n;
-    co.max_seq_len = m->max_seq_len;
-    co.causal = m->causal;
-    co.mlp_exactness = m->mlp_exactness;
-    char bos[256] = "compiler_bos", pad[256] = "compiler_pad";
-    if (m->tokens[m->bos_id].kind == VAL_STR)
-        snprintf(bos, sizeof bos, "%s", m->tokens[m->bos_id].u.s);
-    if (m->pad_id >= 0 && m->tokens[m->pad_id].kind == VAL_STR)
-        snprintf(pad, sizeof pad, "%s", m->tokens[m->pad_id].u.s);
-    co.compiler_bos = bos;
-    co.compiler_pad = pad;
-    co.exact = m->exact;
+    char bos[256], pad[256];
+    lift_compile_options(m, T->vals, T->n, &co, bos, pad);
     CompiledModel *re = NULL;
     int rc = 0;
     if (compile_program(&p, &co, &re, sub, sizeof sub)) {

@@ -77,5 +77,9 @@ char *lift_emit(Lift *x, bool name_functions, int *n_functions, int *n_named);
  * lifted SOps (re's labels -> x->m's directions), heads and hidden units as multisets.
  * Returns 1 when every weight matches, 0 with the first difference in why. */
 int lift_same_weights(const Lift *x, const CompiledModel *re, char *why, size_t cap);
+/* The options that compile a program read back from m as m was compiled: vocab[n_vocab], m's
+ * max_seq_len, causal flag, MLP exactness, exact mode and BOS/PAD names (kept in bos, pad). */
+void lift_compile_options(const CompiledModel *m, const Value *vocab, int n_vocab,
+                          CompileOptions *co, char bos[256], char pad[256]);
 
 #endif

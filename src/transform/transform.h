@@ -63,7 +63,8 @@ typedef struct TfCompare {
     char first_mismatch[256];
 } TfCompare;
 
-/* Runs a (the candidate) and ref (the reference; same vocabulary, output and max_seq_len) in
+/* Runs a (the candidate) and ref (the reference; same vocabulary, output kind and max_seq_len;
+ * categorical outputs may have different value columns: decoded values are compared) in
  * float64 on every input of lengths 1..N when there are at most max_inputs of them, else on
  * max_inputs random ones (seeded). A position is compared where ref's output is defined: for
  * categorical outputs, when ref's top score beats its second by more than half the row's
