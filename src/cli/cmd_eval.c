@@ -28,7 +28,7 @@ static const char *usage =
     "                   [--classics DIR | --no-classics] [--examples K] [--jobs J]\n"
     "                   [--no-teacher] [--no-noise] [--no-func] [--quiet]\n"
     "                   [--search K [--budget-ms T] [--order redecode|keep|sample|mix] [--alt N]\n"
-    "                    [--no-prune]]\n"
+    "                    [--no-prune]] [--probe]\n"
     "\n"
     "Evaluates the meta-model on the first N samples (default: all) of DIR's split (default\n"
     "test): token and row accuracy, exact match, functional equivalence, compile and decode\n"
@@ -47,6 +47,10 @@ static const char *usage =
     "sample in each one's own vocabulary, max_seq_len and causality, and the summary and --json\n"
     "(by_setting) break top-1 and verified@K down by vocabulary kind, max_seq_len, vocabulary\n"
     "size, causality and encoding.\n"
+    "--probe also reads each sample's given model (the transformed one on a dataset made with\n"
+    "gen --transform) with `decompile --method probe` (from its activations, no meta-model)\n"
+    "and reports how many it refused, how many programs reproduce the given model's outputs\n"
+    "(verified) and how many are equivalent to the true program.\n"
     "Progress is shown when stderr is a terminal. Exit 0, 1 for bad input, 2 for usage.\n";
 
 #define K_MAX_CLASSICS 64
@@ -109,6 +113,16 @@ static double quantile(double *v, int n, double q) {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     int k = (int)ceil(q * n) - 1;
     return v[k < 0 ? 0 : k >= n ? n - 1 : k];
+}
+
+/* probe's median wall time per sample. */
+static double probe_median_ms(const EvalRunResult *rr) {
+    if (rr->n == 0) return 0;
+    double *t = malloc(sizeof(double) * (size_t)rr->n); /* [n] */
+    for (int k = 0; k < rr->n; k++) t[k] = rr->res[k].probe_ms;
+    double m = quantile(t, rr->n, 0.5);
+    free(t);
+    return m;
 }
 
 static void search_summary(const EvalRunResult *rr, SearchSummary *s) {
@@ -218,10 +232,12 @@ enum {
     O_BUDGET,
     O_ORDER,
     O_ALT,
-    O_NO_PRUNE
+    O_NO_PRUNE,
+    O_PROBE
 };
 static const CliOpt eval_opts[] = {
     {"no-prune", 0, false, O_NO_PRUNE},
+    {"probe", 0, false, O_PROBE},
     {"quiet", 0, false, O_QUIET},
     {"no-classics", 0, false, O_NO_CLASSICS},
     {"no-teacher", 0, false, O_NO_TEACHER},
@@ -254,6 +270,7 @@ static bool eval_option(int id, const char *v, EvalArgs *a) {
     case O_NO_NOISE: a->ro.noise = false; return true;
     case O_NO_FUNC: a->ro.func = false; return true;
     case O_NO_PRUNE: a->no_prune = true; return true;
+    case O_PROBE: a->ro.probe = true; return true;
     case O_DATA: a->data_dir = v; return true;
     case O_META: a->meta = v; return true;
     case O_OUT: a->out_html = v; return true;
@@ -478,6 +495,11 @@ static int eval_summary(const EvalArgs *a, EvalState *s) {
         snprintf(lab, sizeof lab, "verified@%ld", a->search_k);
         eval_breakdown_print(&rr->by_setting, lab, stdout);
     }
+    if (a->ro.probe)
+        printf("probe (activations, no meta-model): %ld/%d equivalent to the true program "
+               "(%.1f%%), %ld reproduce the given model's outputs, %ld refused; median %.1f ms\n",
+               rr->probe_equivalent, rr->n, rr->n ? 100.0 * rr->probe_equivalent / rr->n : 0.0,
+               rr->probe_verified, rr->probe_refused, probe_median_ms(rr));
     for (int i = 0; i < s->n_classics; i++)
         printf("classic %-20s %-20s %s\n", s->classics[i].name, classic_verdict(&s->classics[i]),
                s->classics[i].detail);
@@ -726,6 +748,14 @@ static int eval_json(const EvalArgs *a, const EvalState *s) {
         ls->n, ls->lifted, ls->verified, ls->named_all, ls->classics, ls->classics_verified);
     json_kv_num(&js, "median_ms", ls->median_ms);
     sb_append(&js, "}");
+    if (a->ro.probe) {
+        sb_printf(&js,
+                  ",\n \"probe\": {\"samples\": %d, \"equivalent\": %ld, \"verified\": %ld, "
+                  "\"refused\": %ld",
+                  rr->n, rr->probe_equivalent, rr->probe_verified, rr->probe_refused);
+        json_kv_num(&js, "median_ms", probe_median_ms(rr));
+        sb_append(&js, "}");
+    }
     sb_printf(
         &js,
         ",\n \"lift_rotated\": {\"samples\": %d, \"lifted\": %d, \"verified\": %d, \"exact\": %d",

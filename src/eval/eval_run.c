@@ -11,6 +11,7 @@
 #include "eval/eval_truth.h"
 #include "gen/lambda_lib.h"
 #include "gen/program_tokens.h"
+#include "lift/probe.h"
 #include "meta/meta.h"
 #include "rasp/rasp.h"
 #include "util/rng.h"
@@ -254,6 +255,43 @@ static int run_search(MetaModel *mm, EvalTruth *tc, const int16_t *truth, const 
     return 0;
 }
 
+/* probe on the sample's given model (eval_run.h); its program judged against the truth's
+ * model on the true program's defined positions. Returns 0, or 1 with a message when a
+ * transformed model cannot be rebuilt. */
+static int run_probe(EvalTruth *tc, const int16_t *truth, const float *payload,
+                     const int16_t *ids, int P, int s, const EvalRunOptions *o,
+                     const EvalSetting *st, EvalSampleResult *res, char *herr, size_t hcap) {
+    char err[512];
+    res->probe_func = EVAL_FN_UNCHECKED;
+    if (eval_truth_compile(tc, truth, st, NULL, 0) < 0) {
+        res->probe_func = EVAL_FN_TRUE_FAILED;
+        return 0;
+    }
+    CompiledModel *tm = NULL;
+    if (o->transform != ACC_TF_NONE &&
+        !(tm = rebuild_transformed(tc, o, s, payload, ids, P, err, sizeof err))) {
+        snprintf(herr, hcap, "%.400s", err);
+        return 1;
+    }
+    ProbeOptions po;
+    probe_options_default(&po);
+    ProbeResult pr;
+    double t0 = now_s();
+    if (probe_model(tm ? tm : tc->cm, &po, &pr, err, sizeof err)) {
+        res->probe_state = 1;
+        res->probe_func = EVAL_FN_NO_COMPILE;
+    } else {
+        res->probe_state = pr.verified ? 3 : 2;
+        EquivResult er;
+        if (equiv_models(tc->cm, &tc->prog, pr.model, &o->equiv, &er, err, sizeof err) == 0)
+            res->probe_func = er.status;
+        probe_result_free(&pr);
+    }
+    res->probe_ms = 1e3 * (now_s() - t0);
+    compiled_model_free(tm);
+    return 0;
+}
+
 /* One sample, all variants. */
 static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOptions *o,
                        float *noise_buf, EvalSampleResult *res, int *hard_error, char *herr,
@@ -300,6 +338,11 @@ static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOp
     eval_truth_init(&tc);
     if (o->search > 0 &&
         run_search(mm, &tc, truth, payload, ids, P, noise_buf, s, o, &st, res, herr, hcap)) {
+        *hard_error = 1;
+        eval_truth_free(&tc);
+        return;
+    }
+    if (o->probe && run_probe(&tc, truth, payload, ids, P, s, o, &st, res, herr, hcap)) {
         *hard_error = 1;
         eval_truth_free(&tc);
         return;
@@ -444,6 +487,9 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
             eval_breakdown_add(&r->by_setting, &st, truth, x->dec, x->dec_func,
                                o->search > 0 ? x->ver : NULL, x->ver_func);
         r->decode_errors += x->dec_failed;
+        r->probe_refused += x->probe_state == 1;
+        r->probe_verified += x->probe_state == 3;
+        r->probe_equivalent += x->probe_func == EVAL_FN_EQUIVALENT;
         eval_metrics_add(&r->decoded, truth, x->dec, x->dec_func);
         if (o->teacher) eval_metrics_add(&r->teacher, truth, x->tf, x->tf_func);
         if (o->noise) eval_metrics_add(&r->noise, truth, x->noise, x->noise_func);

@@ -54,6 +54,10 @@ typedef struct EvalRunOptions {
     const uint64_t *sample_seed;
     WtOptions wt;
     bool progress; /* a progress line on stderr */
+    /* Also read each sample's given model (transformed where the dataset is) with probe
+     * (lift/probe.h: from its activations, no meta-model) and check that program against the
+     * true one as the predictions are checked. */
+    bool probe;
 } EvalRunOptions;
 
 void eval_run_options_default(EvalRunOptions *o);
@@ -75,6 +79,11 @@ typedef struct EvalSampleResult {
     bool ver_failed; /* the search itself failed (ver is then the top-1 decode) */
     int ver_winner, ver_tried;
     double top1_ms, ver_ms; /* wall time of the top-1 decode and of the search */
+    /* probe (o->probe): 0 not run, 1 refused, 2 a program that does not reproduce the given
+     * model's outputs, 3 one that does; probe_func: that program against the true one */
+    signed char probe_state;
+    EvalFunc probe_func;
+    double probe_ms;
 } EvalSampleResult;
 
 typedef struct EvalRunResult {
@@ -83,6 +92,7 @@ typedef struct EvalRunResult {
     long n_weights, n_function;           /* search verdicts over the samples */
     long noise_n_weights, noise_n_function;
     long search_errors;
+    long probe_refused, probe_verified, probe_equivalent; /* o->probe: over the samples */
     bool have_breakdown;      /* settings were given: by_setting is filled */
     EvalBreakdown by_setting; /* top-1 (and verified@K) by setting */
     int n;                    /* samples evaluated */

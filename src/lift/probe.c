@@ -53,6 +53,7 @@ void probe_options_default(ProbeOptions *o) {
 
 void probe_result_free(ProbeResult *r) {
     free(r->program);
+    compiled_model_free(r->model);
     memset(r, 0, sizeof *r);
 }
 
@@ -65,6 +66,7 @@ static int new_feat(Probe *p, LsKind k, int n, int stage) {
     f->lab = malloc(sizeof(int) * (size_t)p->A.P); /* [P] */
     f->a = f->b = f->sk = f->sq = -1;
     f->stage = stage;
+    if (getenv("ITRACR_PROBE_DEBUG")) fprintf(stderr, "probe: feature %d kind %d stage %d\n", p->nf, (int)k, stage);
     return p->nf++;
 }
 
@@ -258,6 +260,8 @@ static long find_select(const Probe *p, int st, const uint64_t *keys, PFeat *f) 
             long err = 0;
             size_t cells = (size_t)K->n * (size_t)Q->n;
             for (size_t j = 0; j < cells; j++) err += c[2 * j] < c[2 * j + 1] ? c[2 * j] : c[2 * j + 1];
+            if (getenv("ITRACR_PROBE_DEBUG"))
+                fprintf(stderr, "  select (%d, %d): %zu cells, %ld exceptions\n", fk, fq, cells, err);
             if (best < 0 || err < best || (err == best && (long)cells < best_cells)) {
                 best = err, best_cells = (long)cells;
                 free(f->sel);
@@ -327,6 +331,16 @@ static int read_head(Probe *p, int l, int h, double *w) {
     uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)A->P); /* [P] */
     unsigned char *bos = malloc((size_t)A->P);               /* [P] */
     selections(p, l, h, keys, bos);
+    if (getenv("ITRACR_PROBE_ROWS"))
+        for (int i = A->P - 40; i < A->P; i += 3) {
+            int in = A->inp[i], t = A->tpos[i] + 1, n = A->len[in];
+            const float *row = pa_attn(A, l, h, in) + (size_t)t * (A->N + 1);
+            fprintf(stderr, "L%d H%d in%d t%d toks", l, h, in, t);
+            for (int k = 0; k < n; k++) fprintf(stderr, " %d", A->tok[A->off[in] + k]);
+            fprintf(stderr, " | ");
+            for (int k = 0; k <= n; k++) fprintf(stderr, " %.3f", row[k]);
+            fprintf(stderr, "\n");
+        }
     long with_keys = 0, with_both = 0;
     for (int i = 0; i < A->P; i++)
         if (keys[i]) with_keys++, with_both += bos[i];
@@ -339,7 +353,10 @@ static int read_head(Probe *p, int l, int h, double *w) {
     }
     PFeat *f = &p->f[fi];
     long exc = find_select(p, st, keys, f);
-    (void)exc;
+    if (getenv("ITRACR_PROBE_DEBUG"))
+        fprintf(stderr, "probe: layer %d head %d: %ld of %d queries select keys, %ld with BOS; "
+                "selector (%d, %d) with %ld exceptions\n", l, h, with_keys, A->P, with_both, f->sk,
+                f->sq, exc);
     if (with_keys && 2 * with_both > with_keys) {
         /* BOS among the selected keys of most queries: a selector width */
         f->kind = LS_SW;
@@ -384,6 +401,8 @@ static int read_head(Probe *p, int l, int h, double *w) {
         }
     }
     free(lab), free(sums), free(cnt);
+    if (getenv("ITRACR_PROBE_DEBUG"))
+        fprintf(stderr, "probe: layer %d head %d: copies %d, %.4f unexplained\n", l, h, f->a, best);
     if (f->a < 0 || best > MAX_UV) {
         /* a write that does not vary carries nothing: drop the head */
         double sq = 0;
@@ -479,6 +498,7 @@ static int read_mlp(Probe *p, int l, double *w) {
         }
         PFeat *f = &p->f[fi];
         f->a = a, f->b = b, f->tab = tab;
+        if (getenv("ITRACR_PROBE_DEBUG")) fprintf(stderr, "probe:   map of (%d, %d): %d labels\n", a, b, k);
         int nb = b >= 0 ? p->f[b].n : 1;
         for (int i = 0; i < A->P; i++) {
             int la = p->f[a].lab[i], lb = b >= 0 ? p->f[b].lab[i] : 0;
@@ -663,7 +683,8 @@ static int check(Probe *p, const ProbeOptions *o, ProbeResult *r) {
              c.exhaustive ? "" : "sampled ", c.n_positions_match, c.n_positions,
              c.first_mismatch[0] ? "; first difference: " : "", c.first_mismatch);
 out:
-    compiled_model_free(re);
+    if (rc) compiled_model_free(re);
+    else r->model = re;
     rasp_program_free(&prog);
     free(vocab);
     return rc;

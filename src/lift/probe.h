@@ -48,6 +48,7 @@ typedef struct ProbeResult {
     long n_inputs, n_inputs_match, n_positions, n_positions_match;
     bool exhaustive;       /* the comparison ran every input up to max_seq_len */
     char verdict[512];
+    CompiledModel *model;  /* the program compiled with the model's settings (owned) */
 } ProbeResult;
 
 /* Reads m's program from its activations. Returns 0 with r filled (r->verified says whether
