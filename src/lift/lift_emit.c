@@ -252,8 +252,9 @@ char *lift_emit(Lift *x, bool name_functions, int *n_functions, int *n_named) {
     const CompiledModel *m = x->m;
     StrBuf b;
     sb_init(&b);
-    sb_append(&b, "# lifted by itracr lift from the weights alone; intermediate values that the\n"
-                  "# weights do not identify are canonical (docs/lift.md)\n");
+    sb_append(&b, x->header ? x->header
+                            : "# lifted by itracr lift from the weights alone; intermediate values that the\n"
+                              "# weights do not identify are canonical (docs/lift.md)\n");
     sb_append(&b, "vocab {");
     const LSop *T = &x->s[0];
     for (int i = 0; i < T->n; i++) {

@@ -62,6 +62,7 @@ typedef struct Lift {
     int output;           /* output SOp */
     const char *out_name; /* its name in the printed program */
     double L;             /* mlp_exactness */
+    const char *header;   /* the program's leading comment (NULL: lift's) */
     char *err;
     size_t errcap;
 } Lift;

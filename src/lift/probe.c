@@ -526,6 +526,24 @@ static int read_head(Probe *p, int l, int h, double *w) {
                      "aggregates are not probed)", l, h);
         goto out;
     }
+    /* Copy only what the head carries: when its value vectors take fewer distinct values than
+     * the feature has labels, copy a Map of it to those values (Tracr's value matrix must fit
+     * the head, and a finer feature only adds noise). The Map goes before the aggregate. */
+    int *vtab = malloc(sizeof(int) * (size_t)(p->f[a].n ? p->f[a].n : 1)); /* [n_a] */
+    int vk = cluster_write(p, vv, D, a, -1, vtab);
+    if (vk >= 2 && vk < p->f[a].n && p->nf < MAX_FEATS) {
+        int mi = new_feat(p, LS_MAP, vk, p->f[a].stage);
+        PFeat *mf = &p->f[mi];
+        mf->a = a, mf->tab = vtab, vtab = NULL;
+        for (int i = 0; i < A->P; i++)
+            mf->lab[i] = p->f[a].lab[i] < 0 ? -1 : mf->tab[p->f[a].lab[i]];
+        PFeat tmp = p->f[fi]; /* the Map before the aggregate */
+        p->f[fi] = p->f[mi];
+        p->f[mi] = tmp;
+        a = fi, fi = mi;
+        f = &p->f[fi];
+    }
+    free(vtab);
     const PFeat *V = &p->f[a];
     f->a = a;
     f->n = V->n;
@@ -754,6 +772,19 @@ static char *emit(Probe *p, int out, bool naming, int *n_sops) {
     const CompiledModel *m = p->m;
     bool used[MAX_FEATS] = {0};
     mark(p, out, used);
+    if (!used[0]) {
+        /* Tracr compiles only programs that read tokens: the output table takes them as a
+         * second argument it ignores */
+        PFeat *o = &p->f[out];
+        int na = p->f[o->a].n, nt = p->f[0].n;
+        int *tab = malloc(sizeof(int) * (size_t)(na ? na : 1) * nt); /* [n_a * n_tokens] */
+        for (int i = 0; i < na; i++)
+            for (int t = 0; t < nt; t++) tab[i * nt + t] = o->tab[i];
+        free(o->tab);
+        o->tab = tab;
+        o->kind = LS_SEQMAP;
+        o->b = 0;
+    }
     used[0] = used[1] = true;
     int map[MAX_FEATS];
     Lift x;
@@ -762,6 +793,8 @@ static char *emit(Probe *p, int out, bool naming, int *n_sops) {
     x.m = m;
     x.N = m->max_seq_len;
     x.output = -1;
+    x.header = "# read by itracr decompile --method probe from the model's activations; the\n"
+               "# values of intermediate SOps are canonical (docs/probe.md)\n";
     *n_sops = 0;
     for (int i = 0; i < p->nf; i++) {
         if (!used[i]) continue;
