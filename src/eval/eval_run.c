@@ -275,6 +275,11 @@ static int run_probe(EvalTruth *tc, const int16_t *truth, const float *payload,
     }
     ProbeOptions po;
     probe_options_default(&po);
+    if (getenv("ITRACR_PROBE_SAVE")) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/sample-%d.safetensors", getenv("ITRACR_PROBE_SAVE"), s);
+        model_save(tm ? tm : tc->cm, path, err, sizeof err);
+    }
     ProbeResult pr;
     double t0 = now_s();
     if (probe_model(tm ? tm : tc->cm, &po, &pr, err, sizeof err)) {

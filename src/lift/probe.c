@@ -20,6 +20,8 @@
  * (compressed models leave a few percent of interference), and the share of queries whose
  * selected keys may disagree on the copied value. */
 #define MAX_UV 0.3
+/* Hidden units whose write is below this share of the layer's largest are not read. */
+#define MIN_UNIT_SHARE 0.01
 #define MAX_MIXED 0.01
 
 typedef struct PFeat {
@@ -610,19 +612,27 @@ static int read_mlp(Probe *p, int l, double *w) {
         }
     }
     int *ga = malloc(sizeof(int) * (size_t)M), *gb = malloc(sizeof(int) * (size_t)M); /* [M] */
+    /* each unit's share of the layer's write: std of its activation times its W2 row's norm.
+     * Units far below the largest carry rounding (a ReLU at its hinge in a float32 stream) or
+     * interference, not an operation. */
+    double *energy = malloc(sizeof(double) * (size_t)M); /* [M] */
+    double emax = 0;
+    for (int u = 0; u < M; u++) {
+        double wn = 0, s1 = 0, s2 = 0;
+        for (int d = 0; d < D; d++) wn += ly->w2[(size_t)u * D + d] * ly->w2[(size_t)u * D + d];
+        for (int i = 0; i < A->P; i++) {
+            double x = act[(size_t)i * M + u];
+            s1 += x, s2 += x * x;
+        }
+        double var = s2 / A->P - (s1 / A->P) * (s1 / A->P);
+        energy[u] = sqrt(wn * (var > 0 ? var : 0));
+        if (energy[u] > emax) emax = energy[u];
+    }
     int rc = 0;
     for (int u = 0; u < M && !rc; u++) {
-        ga[u] = gb[u] = -2; /* -2: the unit writes nothing or does not vary */
-        double wn = 0;
-        for (int d = 0; d < D; d++) wn += fabs(ly->w2[(size_t)u * D + d]);
-        if (wn == 0) continue;
-        double lo = INFINITY, hi = -INFINITY;
-        for (int i = 0; i < A->P; i++) {
-            col[i] = act[(size_t)i * M + u];
-            if (col[i] < lo) lo = col[i];
-            if (col[i] > hi) hi = col[i];
-        }
-        if (hi - lo <= 1e-9 * (1 + fabs(hi))) continue;
+        ga[u] = gb[u] = -2; /* -2: the unit writes nothing that varies */
+        if (!(energy[u] > MIN_UNIT_SHARE * emax)) continue;
+        for (int i = 0; i < A->P; i++) col[i] = act[(size_t)i * M + u];
         double uv = explain(p, col, 1, st, &ga[u], &gb[u], false);
         if (uv > MAX_UV)
             rc = err_printf(p->err, p->errcap,
@@ -678,7 +688,7 @@ static int read_mlp(Probe *p, int l, double *w) {
             f->lab[i] = la < 0 || lb < 0 ? -1 : tab[la * nb + lb];
         }
     }
-    free(act), free(col), free(ga), free(gb);
+    free(act), free(col), free(ga), free(gb), free(energy);
     return rc;
 }
 
