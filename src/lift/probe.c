@@ -20,6 +20,8 @@
  * (compressed models leave a few percent of interference), and the share of queries whose
  * selected keys may disagree on the copied value. */
 #define MAX_UV 0.3
+/* ... and the share above which a pair of features is tried as well. */
+#define PAIR_FROM_UV 1e-4
 /* Hidden units whose write is below this share of the layer's largest are not read. */
 #define MIN_UNIT_SHARE 0.01
 #define MAX_MIXED 0.01
@@ -121,29 +123,38 @@ static double explain(const Probe *p, const double *x, int dim, int st, int *a, 
         if (p->f[i].n + 1 > maxn) maxn = p->f[i].n + 1;
     double *sums = malloc(sizeof(double) * (size_t)maxn * maxn * dim); /* [G, dim] */
     double *cnt = malloc(sizeof(double) * (size_t)maxn * maxn);       /* [G] */
-    double best = INFINITY;
-    long best_cells = 0;
-    *a = *b = -1;
-    for (int pass = 0; pass < (single ? 1 : 2) && !(best <= MAX_UV); pass++)
+    double best[2] = {INFINITY, INFINITY}; /* singles, pairs */
+    int ba[2] = {-1, -1}, bb[2] = {-1, -1};
+    for (int pass = 0; pass < 2; pass++) {
+        /* pairs only where one feature leaves a real share unexplained */
+        if (pass == 1 && (single || best[0] <= PAIR_FROM_UV)) break;
+        long best_cells = 0;
         for (int i = 0; i < p->nf; i++) {
             if (p->f[i].stage > st) continue;
             for (int j = pass ? i + 1 : -1; j < (pass ? p->nf : 0); j++) {
                 if (j >= 0 && p->f[j].stage > st) continue;
                 double u = unexplained(p, x, dim, i, j, sums, cnt);
                 long cells = (long)p->f[i].n * (j >= 0 ? p->f[j].n : 1);
-                /* equal within rounding: the coarser feature is the one the block reads */
-                double slack = 1e-9 + 0.05 * best;
-                bool better = *a < 0 || u < best - slack;
-                bool tie = *a >= 0 && fabs(u - best) <= slack && cells < best_cells;
+                /* equal within rounding: the coarser feature is the one the block reads, and
+                 * of two as coarse, the later (a block reads what was just computed more often
+                 * than what an earlier SOp was computed from) */
+                double slack = 1e-9 + 0.05 * best[pass];
+                bool better = ba[pass] < 0 || u < best[pass] - slack;
+                bool tie = ba[pass] >= 0 && fabs(u - best[pass]) <= slack && cells <= best_cells;
                 if (better || tie) {
-                    if (better || u < best) best = u;
-                    best_cells = cells, *a = i, *b = j;
+                    if (better || u < best[pass]) best[pass] = u;
+                    best_cells = cells, ba[pass] = i, bb[pass] = j;
                 }
             }
         }
+    }
     free(sums);
     free(cnt);
-    return best;
+    /* a pair must do much better than one of its inputs: a SequenceMap's unit that one input
+     * mostly decides still reads both, while a finer pair always fits noise a little */
+    int k = ba[1] >= 0 && (best[0] > MAX_UV || best[1] < best[0] / 4) ? 1 : 0;
+    *a = ba[k], *b = bb[k];
+    return best[k];
 }
 
 /* ---- output labels of a block: clusters of its mean write per input label ----------------- */
@@ -588,6 +599,84 @@ out:
 
 /* ---- MLP ------------------------------------------------------------------------------------ */
 
+/* The units of one SequenceMap that both inputs' values decide can each be explained by
+ * one input alone (when the inputs are related), which splits the SequenceMap into groups
+ * that together write one value. Such groups never write at the same position (one unit
+ * per value pair is on), while two Maps of the same layer write at every position: groups
+ * whose writes are mutually exclusive merge, as long as they read at most two features. */
+static void merge_exclusive(const Probe *p, int l, const double *act, int *ga, int *gb) {
+    const PAct *A = &p->A;
+    int D = A->D, M = p->m->mlp_hidden_size;
+    const ModelLayer *ly = &p->m->layers[l];
+    int ng = 0, *gid = malloc(sizeof(int) * (size_t)M); /* [M] */
+    int *fa = malloc(sizeof(int) * (size_t)M), *fb = malloc(sizeof(int) * (size_t)M); /* [ng] */
+    for (int u = 0; u < M; u++) {
+        gid[u] = -1;
+        if (ga[u] < 0) continue;
+        int g = 0;
+        while (g < ng && !(fa[g] == ga[u] && fb[g] == gb[u])) g++;
+        if (g == ng) fa[ng] = ga[u], fb[ng] = gb[u], ng++;
+        gid[u] = g;
+    }
+    if (ng < 2) {
+        free(gid), free(fa), free(fb);
+        return;
+    }
+    unsigned char *on = calloc((size_t)ng * A->P, 1); /* [ng, P] where the group writes */
+    double *nrm = malloc(sizeof(double) * (size_t)A->P); /* [P] */
+    double *wp = malloc(sizeof(double) * (size_t)D);      /* [D] */
+    for (int g = 0; g < ng; g++) {
+        double mx = 0;
+        for (int i = 0; i < A->P; i++) {
+            memset(wp, 0, sizeof(double) * (size_t)D);
+            for (int u = 0; u < M; u++) {
+                double s = gid[u] == g ? act[(size_t)i * M + u] : 0;
+                if (s == 0) continue;
+                for (int d = 0; d < D; d++) wp[d] += s * ly->w2[(size_t)u * D + d];
+            }
+            double n2 = 0;
+            for (int d = 0; d < D; d++) n2 += wp[d] * wp[d];
+            nrm[i] = sqrt(n2);
+            if (nrm[i] > mx) mx = nrm[i];
+        }
+        for (int i = 0; i < A->P; i++) on[(size_t)g * A->P + i] = nrm[i] > 0.25 * mx;
+    }
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        for (int g = 0; g < ng && !changed; g++)
+            for (int h = g + 1; h < ng && !changed; h++) {
+                if (fa[g] < 0 || fa[h] < 0) continue;
+                int f[4] = {fa[g], fb[g], fa[h], fb[h]}, u2[2] = {-1, -1}, nu = 0;
+                for (int k = 0; k < 4 && nu <= 2; k++) {
+                    if (f[k] < 0 || (nu > 0 && u2[0] == f[k]) || (nu > 1 && u2[1] == f[k])) continue;
+                    if (nu < 2) u2[nu] = f[k];
+                    nu++;
+                }
+                if (nu > 2) continue;
+                long both = 0, cg = 0, ch = 0;
+                for (int i = 0; i < A->P; i++) {
+                    bool x = on[(size_t)g * A->P + i], y = on[(size_t)h * A->P + i];
+                    both += x && y, cg += x, ch += y;
+                }
+                if (both > 0.01 * (cg < ch ? cg : ch)) continue;
+                for (int i = 0; i < A->P; i++) on[(size_t)g * A->P + i] |= on[(size_t)h * A->P + i];
+                if (nu == 2 && u2[0] > u2[1]) {
+                    int t = u2[0];
+                    u2[0] = u2[1], u2[1] = t;
+                }
+                fa[g] = u2[0], fb[g] = nu == 2 ? u2[1] : -1;
+                fa[h] = -1;
+                for (int u = 0; u < M; u++)
+                    if (gid[u] == h) gid[u] = g;
+                changed = true;
+            }
+    }
+    for (int u = 0; u < M; u++)
+        if (gid[u] >= 0) ga[u] = fa[gid[u]], gb[u] = fb[gid[u]];
+    free(gid), free(fa), free(fb), free(on), free(nrm), free(wp);
+}
+
 static int read_mlp(Probe *p, int l, double *w) {
     const PAct *A = &p->A;
     const CompiledModel *m = p->m;
@@ -651,6 +740,7 @@ static int read_mlp(Probe *p, int l, double *w) {
                 break;
             }
     }
+    if (!rc) merge_exclusive(p, l, act, ga, gb);
     /* one Map (SequenceMap) per explanation */
     for (int u = 0; u < M && !rc; u++) {
         if (ga[u] < 0) continue;
