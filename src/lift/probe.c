@@ -16,15 +16,20 @@
 #define MAX_FEATS 96
 /* A selection key's weight counts as selected from this share of its row's largest weight. */
 #define SEL_SHARE 0.5
-/* Explanations: the unexplained share of a block's variance that still counts as explained
- * (compressed models leave a few percent of interference), and the share of queries whose
- * selected keys may disagree on the copied value. */
+/* Explanations are judged by the share of a block's variance left within the groups of a
+ * feature's labels. Up to MAX_UV one feature explains a hidden unit (a SequenceMap's unit
+ * leaves most of its variance to either input alone); beyond it a pair is preferred. A block
+ * is refused only beyond MAX_UV_ACCEPT: compressed models leave much interference, and the
+ * final check judges the program anyway. */
 #define MAX_UV 0.3
+#define MAX_UV_ACCEPT 0.6
 /* ... and the share above which a pair of features is tried as well. */
 #define PAIR_FROM_UV 1e-4
 /* Hidden units whose write is below this share of the layer's largest are not read. */
 #define MIN_UNIT_SHARE 0.01
-#define MAX_MIXED 0.01
+/* A head whose value vectors at the positions carry less than this share of BOS's energy
+ * takes its value from BOS alone: a selector width. */
+#define SW_VALUE_SHARE 0.3
 
 typedef struct PFeat {
     LsKind kind;
@@ -521,7 +526,7 @@ static int read_head(Probe *p, int l, int h, double *w) {
         goto out;
     }
     PFeat *f = &p->f[fi];
-    if (bos_sq > 0 && pos_sq / A->P <= 0.01 * bos_sq) {
+    if (bos_sq > 0 && pos_sq / A->P <= SW_VALUE_SHARE * bos_sq) {
         rc = read_width(p, l, h, fi);
         goto out;
     }
@@ -529,7 +534,10 @@ static int read_head(Probe *p, int l, int h, double *w) {
      * attention puts the most weight on (none when that is BOS) */
     int a, b;
     double uv = explain(p, vv, D, st, &a, &b, true);
-    if (a < 0 || uv > MAX_UV) {
+    if (debug())
+        fprintf(stderr, "probe: layer %d head %d: value vectors: position/BOS energy %.4g, follow "
+                "%d (%.4f unexplained)\n", l, h, bos_sq > 0 ? pos_sq / A->P / bos_sq : -1.0, a, uv);
+    if (a < 0 || uv > MAX_UV_ACCEPT) {
         if (pos_sq <= 1e-12 * A->P) { /* a head that writes nothing */
             free(f->lab), free(f->sel);
             p->nf--;
@@ -589,7 +597,7 @@ static int read_head(Probe *p, int l, int h, double *w) {
     double *sums = malloc(sizeof(double) * (size_t)(f->n + 1) * D), *cn = malloc(sizeof(double) * (size_t)(f->n + 1));
     double wu = unexplained(p, w, D, fi, -1, sums, cn);
     free(sums), free(cn);
-    if (wu > MAX_UV)
+    if (wu > MAX_UV_ACCEPT)
         rc = fail(p, "layer %d head %d: its write is not a copy of one value (numerical "
                      "aggregates are not probed)", l, h);
 out:
@@ -723,7 +731,7 @@ static int read_mlp(Probe *p, int l, double *w) {
         if (!(energy[u] > MIN_UNIT_SHARE * emax)) continue;
         for (int i = 0; i < A->P; i++) col[i] = act[(size_t)i * M + u];
         double uv = explain(p, col, 1, st, &ga[u], &gb[u], false);
-        if (uv > MAX_UV)
+        if (uv > MAX_UV_ACCEPT)
             rc = err_printf(p->err, p->errcap,
                             "layer %d MLP: hidden unit %d follows no known SOp or pair "
                             "(%.0f%% of its variance unexplained)",
