@@ -498,7 +498,9 @@ static int eval_summary(const EvalArgs *a, EvalState *s) {
     if (a->ro.probe)
         printf("probe (activations, no meta-model): %ld/%d equivalent to the true program "
                "(%.1f%%), %ld reproduce the given model's outputs, %ld refused; median %.1f ms\n",
-               rr->probe_equivalent, rr->n, rr->n ? 100.0 * rr->probe_equivalent / rr->n : 0.0,
+               rr->probe_equivalent, rr->n + rr->probe_extra,
+               rr->n + rr->probe_extra ? 100.0 * rr->probe_equivalent / (rr->n + rr->probe_extra)
+                                       : 0.0,
                rr->probe_verified, rr->probe_refused, probe_median_ms(rr));
     for (int i = 0; i < s->n_classics; i++)
         printf("classic %-20s %-20s %s\n", s->classics[i].name, classic_verdict(&s->classics[i]),
@@ -752,7 +754,8 @@ static int eval_json(const EvalArgs *a, const EvalState *s) {
         sb_printf(&js,
                   ",\n \"probe\": {\"samples\": %d, \"equivalent\": %ld, \"verified\": %ld, "
                   "\"refused\": %ld",
-                  rr->n, rr->probe_equivalent, rr->probe_verified, rr->probe_refused);
+                  rr->n + rr->probe_extra, rr->probe_equivalent, rr->probe_verified,
+                  rr->probe_refused);
         json_kv_num(&js, "median_ms", probe_median_ms(rr));
         sb_append(&js, "}");
     }

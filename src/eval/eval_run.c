@@ -301,6 +301,25 @@ static int run_probe(EvalTruth *tc, const int16_t *truth, const float *payload,
     return 0;
 }
 
+/* probe alone on sample s (one the meta-model cannot read: too many weight tokens). Returns
+ * 0, or 1 with a message as run_probe. */
+static int probe_only(const TrainData *d, int s, const EvalRunOptions *o, EvalSampleResult *res,
+                      char *herr, size_t hcap) {
+    GenSetting gs;
+    EvalSetting st;
+    if (eval_run_setting(o, s, &gs, &st) != 0) {
+        snprintf(herr, hcap, "its sample_setting row is not a setting");
+        return 1;
+    }
+    EvalTruth tc;
+    eval_truth_init(&tc);
+    int rc = run_probe(&tc, d->prog + (size_t)s * TABLE_CELLS,
+                       d->payload + d->off[s] * WT_WIDTH, d->ids + d->off[s] * WT_N_IDS,
+                       (int)(d->off[s + 1] - d->off[s]), s, o, &st, res, herr, hcap);
+    eval_truth_free(&tc);
+    return rc;
+}
+
 /* One sample, all variants. */
 static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOptions *o,
                        float *noise_buf, EvalSampleResult *res, int *hard_error, char *herr,
@@ -484,6 +503,40 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
         snprintf(err, errcap, "%s", herr);
         eval_run_result_free(r);
         return 1;
+    }
+    /* probe reads every model, also those with too many weight tokens for the meta-model */
+    if (o->probe && !hard_error) {
+        int n_all = 0;
+        int *rest = malloc(sizeof(int) * (size_t)(d->n > 0 ? d->n : 1)); /* [skipped] */
+        for (int s = 0; s < d->n && n_all < want + r->skipped_prefix; s++) {
+            if (d->off[s + 1] - d->off[s] > m->cfg.max_prefix) rest[r->probe_extra++] = s;
+            n_all++;
+        }
+        EvalSampleResult *pr = calloc((size_t)(r->probe_extra ? r->probe_extra : 1), sizeof *pr);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+        for (int k = 0; k < r->probe_extra; k++) {
+            char e2[512] = "";
+            if (probe_only(d, rest[k], o, &pr[k], e2, sizeof e2)) {
+#pragma omp critical(eval_err)
+                {
+                    if (!hard_error)
+                        snprintf(herr, sizeof herr, "sample %d: %.450s", rest[k], e2);
+                    hard_error = 1;
+                }
+            }
+        }
+        for (int k = 0; k < r->probe_extra; k++) {
+            r->probe_refused += pr[k].probe_state == 1;
+            r->probe_verified += pr[k].probe_state == 3;
+            r->probe_equivalent += pr[k].probe_func == EVAL_FN_EQUIVALENT;
+        }
+        free(pr);
+        free(rest);
+        if (hard_error) {
+            snprintf(err, errcap, "%s", herr);
+            eval_run_result_free(r);
+            return 1;
+        }
     }
     /* in sample order: the same sums for any thread count */
     r->have_breakdown = o->settings != NULL;

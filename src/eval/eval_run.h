@@ -92,7 +92,10 @@ typedef struct EvalRunResult {
     long n_weights, n_function;           /* search verdicts over the samples */
     long noise_n_weights, noise_n_function;
     long search_errors;
-    long probe_refused, probe_verified, probe_equivalent; /* o->probe: over the samples */
+    /* o->probe: over the n samples and the probe_extra ones after them that the meta-model
+     * could not read (skipped_prefix, within the first n + skipped_prefix) */
+    long probe_refused, probe_verified, probe_equivalent;
+    int probe_extra;
     bool have_breakdown;      /* settings were given: by_setting is filled */
     EvalBreakdown by_setting; /* top-1 (and verified@K) by setting */
     int n;                    /* samples evaluated */

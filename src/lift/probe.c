@@ -24,7 +24,7 @@
 #define MAX_UV 0.3
 #define MAX_UV_ACCEPT 0.6
 /* ... and the share above which a pair of features is tried as well. */
-#define PAIR_FROM_UV 1e-4
+#define PAIR_FROM_UV 0.1
 /* Hidden units whose write is below this share of the layer's largest are not read. */
 #define MIN_UNIT_SHARE 0.01
 /* A head whose value vectors at the positions carry less than this share of BOS's energy
