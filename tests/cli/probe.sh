@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `itracr decompile --method probe` (the program read from activations) and `eval --probe`:
+# verdicts, exit codes, JSON, the auto chain on a compressed model that lift refuses, and the
+# refusal of a numerical output.
+. "$(dirname "$0")/lib.sh"
+F=tests/fixtures/tracr
+"$I" compile $F/sort.rasp -o "$T/sort.safetensors" >/dev/null 2>&1 || bad "compile sort"
+"$I" decompile "$T/sort.safetensors" --method probe >"$T/sort.rasp" 2>"$T/err"; rc=$?
+[ $rc = 0 ] && grep -q "^method: probe" "$T/err" && grep -q "^verified: function" "$T/err" && ok \
+    || bad "probe sort: rc $rc: $(cat "$T/err")"
+# the program is ordinary RASP with the model's own behaviour
+"$I" compile "$T/sort.rasp" -o "$T/sort2.safetensors" >/dev/null 2>&1 || bad "compile the probed program"
+a=$("$I" forward "$T/sort.safetensors" --input "3 1 4 2"); b=$("$I" forward "$T/sort2.safetensors" --input "3 1 4 2")
+[ "$a" = "$b" ] && [ "$a" = "1 2 3 4" ] && ok || bad "probed sort outputs '$b' vs '$a'"
+j=$("$I" decompile "$T/sort.safetensors" --method probe --json 2>/dev/null)
+[[ "$j" == *'"method":"probe"'* && "$j" == *'"verified":"function"'* ]] && ok || bad "probe --json: $j"
+# a numerical output is refused with the reason, exit 1
+"$I" compile $F/frac_prevs.rasp -o "$T/fp.safetensors" >/dev/null 2>&1 || bad "compile frac_prevs"
+"$I" decompile "$T/fp.safetensors" --method probe >/dev/null 2>"$T/err"; rc=$?
+[ $rc = 1 ] && grep -q "numerical outputs are not probed" "$T/err" && ok || bad "probe frac_prevs: rc $rc: $(cat "$T/err")"
+# compressed: lift refuses it, the default pipeline falls to probe, which verifies
+"$I" compile $F/nary_sequencemap.rasp -o "$T/ns.safetensors" >/dev/null 2>&1 || bad "compile nary"
+"$I" transform "$T/ns.safetensors" --compress 37 --steps 300 --seed 1 -o "$T/ns37.safetensors" \
+    >/dev/null 2>&1 || bad "compress nary_sequencemap"
+"$I" decompile "$T/ns37.safetensors" >"$T/ns.rasp" 2>"$T/err"; rc=$?
+[ $rc = 0 ] && grep -q "^method: probe" "$T/err" && ok || bad "decompile compressed: rc $rc: $(cat "$T/err")"
+"$I" lift "$T/ns37.safetensors" >/dev/null 2>&1; [ $? = 1 ] && ok || bad "lift should refuse the compressed model"
+"$I" decompile "$T/ns.safetensors" --method nope >/dev/null 2>"$T/err"; [ $? = 2 ] && grep -q probe "$T/err" && ok \
+    || bad "unknown --method lists probe: $(cat "$T/err")"
+# eval --probe on a small rotated dataset: every model read, the count reported (text, JSON)
+"$I" gen -n 60 --seed 12 -o "$T/rot" --split train=0.5,test=0.5 --quiet --transform rotate \
+    >"$T/gen.log" 2>&1 || bad "gen rotate: $(tail -c 300 "$T/gen.log")"
+"$I" eval --data "$T/rot" --meta models/meta-small.safetensors --probe --no-teacher --no-noise \
+    --no-classics --jobs 2 --json "$T/m.json" >"$T/eval.out" 2>"$T/eval.err" || bad "eval --probe: $(head -c 400 "$T/eval.err")"
+line=$(grep '^probe (activations' "$T/eval.out")
+n=$(sed -n 's/^probe (activations, no meta-model): \([0-9]*\)\/\([0-9]*\) .*/\1 \2/p' "$T/eval.out")
+set -- $n "" ""
+[ -n "$1" ] && [ "$2" -ge 1 ] && [ "$1" -ge 1 ] && ok || bad "eval --probe line: $line"
+grep -q '"probe": {"samples": ' "$T/m.json" && ok || bad "eval --json has no probe object"
+finish
