@@ -207,7 +207,7 @@ static int cluster_write(const Probe *p, const double *w, int dim, int a, int b,
     double tau = 4 * noise;
     if (tau < 0.02 * scale) tau = 0.02 * scale;
     if (tau > 0.45 * scale) tau = 0.45 * scale;
-    int *lead = malloc(sizeof(int) * (size_t)(G ? G : 1)); /* [clusters] leader group */
+    int *lead = malloc(sizeof(int) * (G > 0 ? (size_t)G : 1)); /* [clusters] leader group */
     int k = 0;
     for (int g = 0; g < G; g++) {
         tab[g] = 0;
