@@ -33,7 +33,9 @@ static const char *usage =
     "probe: what each head selects and copies and what each hidden unit follows, on many\n"
     "inputs; docs/probe.md) and prints it when its compiled model gives MODEL's outputs\n"
     "('method: probe', 'verified: function'); otherwise, and always with --rows, it decodes\n"
-    "with the meta-model as below ('method: meta').\n"
+    "with the meta-model as below ('method: meta'). When neither is verified, probe's program\n"
+    "is printed instead of the meta-model's if it agrees with MODEL on more inputs (without\n"
+    "--search: on at least 95% of them), with 'verified: none (disagrees on N of M inputs)'.\n"
     "--method lift and --method probe never use the meta-model (--meta not needed; exit 1 when\n"
     "they give no verified program); --method meta is the meta-model alone. When the meta-model decodes a\n"
     "model outside what it was trained on (vocabulary, max_seq_len, residual width, layers,\n"
@@ -139,7 +141,7 @@ static int decompile_lift_only(const char *path, bool json, bool probe) {
         fprintf(stderr, "itracr decompile: %s\n", err);
         return EXIT_BAD_INPUT;
     }
-    int ok = probe ? decomp_probe_try(m, json, err, sizeof err)
+    int ok = probe ? decomp_probe_try(m, json, NULL, err, sizeof err)
                    : decomp_lift_try(m, json, err, sizeof err);
     if (!ok) fprintf(stderr, "itracr decompile: %s\n", err);
     compiled_model_free(m);
@@ -399,6 +401,17 @@ static void print_decoded(const DecompArgs *a, const RaspProgram *prog, const in
     }
 }
 
+/* Whether probe's unverified program r beats the meta-model's answer: with a search whose
+ * answer is not verified, r disagrees with the model on a smaller share of inputs; without a
+ * search, r agrees on at least 95% of them. */
+static bool closer_than_meta(const ProbeResult *r, const SearchResult *sr) {
+    if (r->n_inputs <= 0) return false;
+    double off = (double)(r->n_inputs - r->n_inputs_match) / (double)r->n_inputs;
+    if (!sr) return off <= 0.05;
+    if (sr->verdict != SEARCH_NONE) return false;
+    return sr->n_inputs <= 0 || off < (double)sr->n_disagree / (double)sr->n_inputs;
+}
+
 int cmd_decompile(int argc, char **argv) {
     DecompArgs a;
     int rc = parse_args(argc, argv, &a);
@@ -423,6 +436,8 @@ int cmd_decompile(int argc, char **argv) {
     rasp_program_init(&prog);
     Value *vocab = NULL;
     const char *fallback = NULL;
+    ProbeResult closest; /* auto: probe's program when it is not verified */
+    memset(&closest, 0, sizeof closest);
     BertModel bm;
     bool is_bert;
     if (load_given(a.model_path, &bm, &is_bert, &cm, &so, err, sizeof err)) {
@@ -447,7 +462,7 @@ int cmd_decompile(int argc, char **argv) {
         goto done;
     } else if (a.method == DECOMP_AUTO && !a.rows) {
         char probe_why[512];
-        if (decomp_probe_try(cm, a.json, probe_why, sizeof probe_why)) {
+        if (decomp_probe_try(cm, a.json, &closest, probe_why, sizeof probe_why)) {
             rc = EXIT_OK;
             goto done;
         }
@@ -493,9 +508,21 @@ int cmd_decompile(int argc, char **argv) {
         goto done;
     }
     prog.causal = cm->causal;
+    if (closest.program && closer_than_meta(&closest, searching ? &sr : NULL)) {
+        /* probe's unverified program agrees with the model on more inputs than the meta-model's
+         * (or, without a search, on nearly all): the better answer (a compressed model only
+         * approximates its program, so a right program can miss a few inputs) */
+        if (!a.json)
+            fprintf(stderr, "the meta-model's answer is not verified and probe's agrees with the "
+                            "model on more inputs: printing probe's\n");
+        decomp_probe_print(&closest, a.json, 0);
+        rc = EXIT_OK;
+        goto done;
+    }
     print_decoded(&a, &prog, table, &sr, &so, searching, fallback, ood);
     rc = a.check ? check_decoded(cm, table, &so) : EXIT_OK;
 done:
+    probe_result_free(&closest);
     free(vocab);
     rasp_program_free(&prog);
     wt_tokens_free(&toks);

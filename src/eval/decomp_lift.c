@@ -78,12 +78,41 @@ int decomp_lift_try(const CompiledModel *m, bool json, char *why, size_t whycap)
     return 1;
 }
 
-int decomp_probe_try(const CompiledModel *m, bool json, char *why, size_t whycap) {
+void decomp_probe_print(const ProbeResult *r, bool json, double ms) {
+    long off = r->n_inputs - r->n_inputs_match;
+    char line[160];
+    if (r->verified) snprintf(line, sizeof line, "function");
+    else snprintf(line, sizeof line, "none (disagrees on %ld of %ld inputs)", off, r->n_inputs);
+    if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "method", "probe");
+        cJSON_AddStringToObject(j, "program", r->program);
+        cJSON_AddStringToObject(j, "verified", r->verified ? "function" : "none");
+        cJSON_AddStringToObject(j, "verified_line", line);
+        cJSON_AddStringToObject(j, "verdict", r->verdict);
+        cJSON_AddItemToObject(j, "inputs", json_number((double)r->n_inputs));
+        cJSON_AddItemToObject(j, "disagree", json_number((double)off));
+        cJSON_AddBoolToObject(j, "exhaustive", r->exhaustive);
+        cJSON_AddItemToObject(j, "sops", json_number(r->n_sops));
+        cJSON_AddItemToObject(j, "ms", json_number(ms));
+        char *out = cJSON_PrintUnformatted(j);
+        if (out) printf("%s\n", out);
+        free(out);
+        cJSON_Delete(j);
+    } else {
+        fputs(r->program, stdout);
+        fprintf(stderr, "method: probe\nverified: %s (%s)\n", line, r->verdict);
+    }
+}
+
+int decomp_probe_try(const CompiledModel *m, bool json, ProbeResult *closest, char *why,
+                     size_t whycap) {
     ProbeOptions o;
     probe_options_default(&o);
     ProbeResult r;
     char err[1024];
     double t0 = now_ms();
+    if (closest) memset(closest, 0, sizeof *closest);
     if (probe_model(m, &o, &r, err, sizeof err)) {
         snprintf(why, whycap, "probe refused: %s", err);
         return 0;
@@ -91,27 +120,11 @@ int decomp_probe_try(const CompiledModel *m, bool json, char *why, size_t whycap
     double ms = now_ms() - t0;
     if (!r.verified) {
         snprintf(why, whycap, "probe: %s", r.verdict);
-        probe_result_free(&r);
+        if (closest) *closest = r;
+        else probe_result_free(&r);
         return 0;
     }
-    if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "method", "probe");
-        cJSON_AddStringToObject(j, "program", r.program);
-        cJSON_AddStringToObject(j, "verified", "function");
-        cJSON_AddStringToObject(j, "verdict", r.verdict);
-        cJSON_AddItemToObject(j, "inputs", json_number((double)r.n_inputs));
-        cJSON_AddBoolToObject(j, "exhaustive", r.exhaustive);
-        cJSON_AddItemToObject(j, "sops", json_number(r.n_sops));
-        cJSON_AddItemToObject(j, "ms", json_number(ms));
-        char *out = cJSON_PrintUnformatted(j);
-        if (out) printf("%s\n", out);
-        free(out);
-        cJSON_Delete(j);
-    } else {
-        fputs(r.program, stdout);
-        fprintf(stderr, "method: probe\nverified: function (%s)\n", r.verdict);
-    }
+    decomp_probe_print(&r, json, ms);
     probe_result_free(&r);
     return 1;
 }
