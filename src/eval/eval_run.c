@@ -275,23 +275,18 @@ static int run_probe(EvalTruth *tc, const int16_t *truth, const float *payload,
     }
     ProbeOptions po;
     probe_options_default(&po);
-    if (getenv("ITRACR_PROBE_SAVE")) {
-        char path[512];
-        snprintf(path, sizeof path, "%s/sample-%d.safetensors", getenv("ITRACR_PROBE_SAVE"), s);
-        model_save(tm ? tm : tc->cm, path, err, sizeof err);
-    }
     ProbeResult pr;
     double t0 = now_s();
     if (probe_model(tm ? tm : tc->cm, &po, &pr, err, sizeof err)) {
         res->probe_state = 1;
         res->probe_func = EVAL_FN_NO_COMPILE;
-        if (getenv("ITRACR_PROBE_WHY")) fprintf(stderr, "probe sample %d: %s\n", s, err);
+        if (getenv("ITRACR_PROBE_DEBUG")) fprintf(stderr, "probe sample %d: %s\n", s, err);
     } else {
         res->probe_state = pr.verified ? 3 : 2;
         EquivResult er;
         if (equiv_models(tc->cm, &tc->prog, pr.model, &o->equiv, &er, err, sizeof err) == 0)
             res->probe_func = er.status;
-        if (getenv("ITRACR_PROBE_WHY"))
+        if (getenv("ITRACR_PROBE_DEBUG"))
             fprintf(stderr, "probe sample %d: %s; truth: %s\n", s, pr.verdict,
                     eval_func_name(res->probe_func));
         probe_result_free(&pr);

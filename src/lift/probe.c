@@ -52,6 +52,9 @@ typedef struct Probe {
     size_t errcap;
 } Probe;
 
+/* ITRACR_PROBE_DEBUG=1: each block's explanation on stderr (docs/probe.md). */
+static bool debug(void) { return getenv("ITRACR_PROBE_DEBUG") != NULL; }
+
 void probe_options_default(ProbeOptions *o) {
     memset(o, 0, sizeof *o);
     o->max_inputs = PROBE_MAX_INPUTS;
@@ -75,7 +78,7 @@ static int new_feat(Probe *p, LsKind k, int n, int stage) {
     f->lab = malloc(sizeof(int) * (size_t)p->A.P); /* [P] */
     f->a = f->b = f->sk = f->sq = -1;
     f->stage = stage;
-    if (getenv("ITRACR_PROBE_DEBUG")) fprintf(stderr, "probe: feature %d kind %d stage %d\n", p->nf, (int)k, stage);
+    if (debug()) fprintf(stderr, "probe: feature %d kind %d stage %d\n", p->nf, (int)k, stage);
     return p->nf++;
 }
 
@@ -158,6 +161,7 @@ static double explain(const Probe *p, const double *x, int dim, int st, int *a, 
     /* a pair must do much better than one of its inputs: a SequenceMap's unit that one input
      * mostly decides still reads both, while a finer pair always fits noise a little */
     int k = ba[1] >= 0 && (best[0] > MAX_UV || best[1] < best[0] / 4) ? 1 : 0;
+
     *a = ba[k], *b = bb[k];
     return best[k];
 }
@@ -473,8 +477,6 @@ static int fail(Probe *p, const char *fmt, int l, int h) {
     return err_printf(p->err, p->errcap, fmt, l, h);
 }
 
-static bool debug(void) { return getenv("ITRACR_PROBE_DEBUG") != NULL; }
-
 /* A selector width: the head's value comes from BOS alone, so its write is BOS's share of
  * the attention, 1 / (width + 1). */
 static int read_width(Probe *p, int l, int h, int fi) {
@@ -779,7 +781,7 @@ static int read_mlp(Probe *p, int l, double *w) {
         }
         PFeat *f = &p->f[fi];
         f->a = a, f->b = b, f->tab = tab;
-        if (getenv("ITRACR_PROBE_DEBUG")) fprintf(stderr, "probe:   map of (%d, %d): %d labels\n", a, b, k);
+        if (debug()) fprintf(stderr, "probe:   map of (%d, %d): %d labels\n", a, b, k);
         int nb = b >= 0 ? p->f[b].n : 1;
         for (int i = 0; i < A->P; i++) {
             int la = p->f[a].lab[i], lb = b >= 0 ? p->f[b].lab[i] : 0;
