@@ -10,7 +10,6 @@
 #include "lift/lift_internal.h"
 #include "lift/probe_internal.h"
 #include "rasp/rasp.h"
-#include "transform/transform.h"
 #include "util/errmsg.h"
 
 #define MAX_FEATS 96
@@ -42,9 +41,28 @@ typedef struct PFeat {
     bool out;           /* the output table: labels are the model's output columns */
 } PFeat;
 
+/* The thresholds above, as one variant of the reading (probe_model tries several). */
+typedef struct ProbeParams {
+    double sel_share;    /* SEL_SHARE */
+    double max_uv;       /* MAX_UV */
+    double pair_from_uv; /* PAIR_FROM_UV */
+    double tau_noise;    /* a write's clusters merge within this many times its noise */
+    double cell_cost;    /* a selector table's cost per cell, per (query, key) pair */
+} ProbeParams;
+
+/* The first is the default; the others lean towards noisier or cleaner models. */
+static const ProbeParams VARIANTS[] = {
+    {SEL_SHARE, MAX_UV, PAIR_FROM_UV, 4, 2e-4}, {SEL_SHARE, MAX_UV, 1e-4, 4, 2e-4},
+    {0.3, MAX_UV, PAIR_FROM_UV, 4, 2e-4},       {SEL_SHARE, 0.5, 0.2, 8, 2e-4},
+    {SEL_SHARE, MAX_UV, PAIR_FROM_UV, 2, 1e-3}, {0.7, MAX_UV, PAIR_FROM_UV, 4, 5e-5},
+};
+#define N_VARIANTS ((int)(sizeof VARIANTS / sizeof *VARIANTS))
+
 typedef struct Probe {
     const CompiledModel *m;
+    ProbeParams par;
     PAct A;
+    PRef ref; /* the given model's outputs on the check's inputs */
     PFeat f[MAX_FEATS];
     int nf;
     char *err;
@@ -134,7 +152,7 @@ static double explain(const Probe *p, const double *x, int dim, int st, int *a, 
     int ba[2] = {-1, -1}, bb[2] = {-1, -1};
     for (int pass = 0; pass < 2; pass++) {
         /* pairs only where one feature leaves a real share unexplained */
-        if (pass == 1 && (single || best[0] <= PAIR_FROM_UV)) break;
+        if (pass == 1 && (single || best[0] <= p->par.pair_from_uv)) break;
         long best_cells = 0;
         for (int i = 0; i < p->nf; i++) {
             if (p->f[i].stage > st) continue;
@@ -159,7 +177,7 @@ static double explain(const Probe *p, const double *x, int dim, int st, int *a, 
     free(cnt);
     /* a pair must do much better than one of its inputs: a SequenceMap's unit that one input
      * mostly decides still reads both, while a finer pair always fits noise a little */
-    int k = ba[1] >= 0 && (best[0] > MAX_UV || best[1] < best[0] / 4) ? 1 : 0;
+    int k = ba[1] >= 0 && (best[0] > p->par.max_uv || best[1] < best[0] / 4) ? 1 : 0;
 
     *a = ba[k], *b = bb[k];
     return best[k];
@@ -207,7 +225,7 @@ static int cluster_write(const Probe *p, const double *w, int dim, int a, int b,
             }
             if (sqrt(s) > scale) scale = sqrt(s);
         }
-    double tau = 4 * noise;
+    double tau = p->par.tau_noise * noise;
     if (tau < 0.02 * scale) tau = 0.02 * scale;
     if (tau > 0.45 * scale) tau = 0.45 * scale;
     int *lead = malloc(sizeof(int) * (G > 0 ? (size_t)G : 1)); /* [clusters] leader group */
@@ -276,15 +294,15 @@ static void selections(const Probe *p, int l, int h, uint64_t *keys) {
         uint64_t s = 0;
         if (mx > row[0])
             for (int k = 1; k <= kmax; k++)
-                if (row[k] >= SEL_SHARE * mx) s |= 1ull << (k - 1);
+                if (row[k] >= p->par.sel_share * mx) s |= 1ull << (k - 1);
         keys[i] = s;
     }
 }
 
 /* Exceptions weigh against the size of the table: a finer feature always explains a noisy
  * selection a little better, so each cell must pay for itself. */
-static double select_score(long exceptions, size_t cells, long pairs) {
-    return (double)exceptions + 2e-4 * (double)pairs * (double)cells;
+static double select_score(const Probe *p, long exceptions, size_t cells, long pairs) {
+    return (double)exceptions + p->par.cell_cost * (double)pairs * (double)cells;
 }
 
 /* The selector from the selections: the pair of features (keys, queries) readable at stage
@@ -318,7 +336,7 @@ static long find_select(const Probe *p, int st, const uint64_t *keys, PFeat *f) 
             }
             long err = 0;
             for (size_t j = 0; j < cells; j++) err += c[2 * j] < c[2 * j + 1] ? c[2 * j] : c[2 * j + 1];
-            double sc = select_score(err, cells, pairs);
+            double sc = select_score(p, err, cells, pairs);
             if (sc < best_score) {
                 best = err, best_score = sc;
                 free(f->sel);
@@ -431,7 +449,7 @@ static long find_width_select(const Probe *p, int st, const int *width, const ui
                 err += row_best < 0 ? 0 : row_best;
                 for (int lk = 0; lk < nk; lk++) tab[(size_t)lk * Q->n + lq] = row_arg >> lk & 1;
             }
-            double sc = err < 0 ? INFINITY : select_score(err, cells, pairs);
+            double sc = err < 0 ? INFINITY : select_score(p, err, cells, pairs);
             if (sc < best_score) {
                 best = err, best_score = sc;
                 free(f->sel);
@@ -499,7 +517,7 @@ static int read_width(Probe *p, int l, int h, int fi) {
         const float *row = pa_attn(A, l, h, in) + (size_t)t * T1;
         keys[i] = 0;
         for (int k = 1; k <= kmax; k++)
-            if (row[k] >= SEL_SHARE * row[0]) keys[i] |= 1ull << (k - 1);
+            if (row[k] >= p->par.sel_share * row[0]) keys[i] |= 1ull << (k - 1);
     }
     long exc = find_width_select(p, 2 * l, f->lab, keys, f);
     free(keys);
@@ -727,7 +745,7 @@ static int read_mlp(Probe *p, int l, double *w) {
         if (!(energy[u] > MIN_UNIT_SHARE * emax)) continue;
         for (int i = 0; i < A->P; i++) col[i] = act[(size_t)i * M + u];
         double uv = explain(p, col, 1, st, &ga[u], &gb[u], false);
-        if (debug() && uv > MAX_UV)
+        if (debug() && uv > p->par.max_uv)
             fprintf(stderr, "probe: layer %d MLP: unit %d: %.0f%% of its variance unexplained by "
                     "(%d, %d)\n", l, u, 100 * uv, ga[u], gb[u]);
     }
@@ -939,7 +957,7 @@ static char *emit(Probe *p, int out, bool naming, int *n_sops) {
     return text;
 }
 
-static int check(Probe *p, const ProbeOptions *o, ProbeResult *r) {
+static int check(Probe *p, ProbeResult *r) {
     const CompiledModel *m = p->m;
     RaspProgram prog;
     char sub[1024];
@@ -956,22 +974,21 @@ static int check(Probe *p, const ProbeOptions *o, ProbeResult *r) {
         rc = err_printf(p->err, p->errcap, "the probed program does not compile: %.400s", sub);
         goto out;
     }
-    TfCompare c;
-    if (tf_compare(re, m, o->check_inputs > 0 ? o->check_inputs : 20000, o->seed, 1e-3, 1e-4, &c,
-                   sub, sizeof sub)) {
+    PCompare c;
+    if (probe_ref_compare(&p->ref, m, re, &c, sub, sizeof sub)) {
         rc = err_printf(p->err, p->errcap, "comparing the probed program: %.400s", sub);
         goto out;
     }
     r->n_inputs = c.n_inputs, r->n_inputs_match = c.n_inputs_match;
     r->n_positions = c.n_positions, r->n_positions_match = c.n_positions_match;
-    r->exhaustive = c.exhaustive;
+    r->exhaustive = p->ref.exhaustive;
     r->verified = c.n_positions > 0 && c.n_positions_match == c.n_positions;
     snprintf(r->verdict, sizeof r->verdict,
              "%s: outputs equal the model's on %ld of %ld %sinputs (%ld of %ld positions with a "
              "clear output)%s%.200s",
              r->verified ? "VERIFIED" : "NOT VERIFIED", c.n_inputs_match, c.n_inputs,
-             c.exhaustive ? "" : "sampled ", c.n_positions_match, c.n_positions,
-             c.first_mismatch[0] ? "; first difference: " : "", c.first_mismatch);
+             p->ref.exhaustive ? "" : "sampled ", c.n_positions_match, c.n_positions,
+             c.first[0] ? "; first difference: " : "", c.first);
 out:
     if (rc) compiled_model_free(re);
     else r->model = re;
@@ -1002,24 +1019,57 @@ int probe_model(const CompiledModel *m, const ProbeOptions *o_in, ProbeResult *r
                    errcap))
         return 1;
     const PAct *A = &p.A;
-    int t = new_feat(&p, LS_TOKENS, A->nv, 0), ix = new_feat(&p, LS_INDICES, A->N, 0);
-    for (int i = 0; i < A->P; i++) p.f[t].lab[i] = A->tok[i], p.f[ix].lab[i] = A->tpos[i];
-    double *w = malloc(sizeof(double) * (size_t)A->P * A->D); /* [P, D] a block's write */
-    int rc = 0;
-    for (int l = 0; l < m->num_layers && !rc; l++) {
-        for (int h = 0; h < m->num_heads && !rc; h++) rc = read_head(&p, l, h, w);
-        if (!rc) rc = read_mlp(&p, l, w);
+    if (probe_ref_init(m, A, o.check_inputs > 0 ? o.check_inputs : 20000, o.seed, &p.ref, err,
+                       errcap)) {
+        probe_acts_free(&p.A);
+        return 1;
     }
-    long exc = 0;
-    int out = rc ? -1 : read_output(&p, &exc);
-    if (!rc && out < 0) rc = err_printf(err, errcap, "too many SOps to probe");
-    if (!rc) {
-        r->program = emit(&p, out, o.name_functions, &r->n_sops);
-        rc = check(&p, &o, r);
-        if (rc) probe_result_free(r);
+    double *w = malloc(sizeof(double) * (size_t)A->P * A->D); /* [P, D] a block's write */
+    int rc = 1, nvar = o.variants > 0 && o.variants < N_VARIANTS ? o.variants : N_VARIANTS;
+    char verr[512] = "";
+    /* Variants of the thresholds, each checked against the model: the first verified one,
+     * else the one whose outputs agree with the model's at the most positions. */
+    for (int v = 0; v < nvar; v++) {
+        p.par = VARIANTS[v];
+        p.nf = 0;
+        p.err = verr;
+        p.errcap = sizeof verr;
+        int t = new_feat(&p, LS_TOKENS, A->nv, 0), ix = new_feat(&p, LS_INDICES, A->N, 0);
+        for (int i = 0; i < A->P; i++) p.f[t].lab[i] = A->tok[i], p.f[ix].lab[i] = A->tpos[i];
+        int vrc = 0;
+        for (int l = 0; l < m->num_layers && !vrc; l++) {
+            for (int h = 0; h < m->num_heads && !vrc; h++) vrc = read_head(&p, l, h, w);
+            if (!vrc) vrc = read_mlp(&p, l, w);
+        }
+        long exc = 0;
+        int out = vrc ? -1 : read_output(&p, &exc);
+        if (!vrc && out < 0) vrc = err_printf(verr, sizeof verr, "too many SOps to probe");
+        ProbeResult t_r;
+        memset(&t_r, 0, sizeof t_r);
+        if (!vrc) {
+            t_r.program = emit(&p, out, o.name_functions, &t_r.n_sops);
+            vrc = check(&p, &t_r);
+            if (vrc) probe_result_free(&t_r);
+        }
+        free_feats(&p);
+        if (debug())
+            fprintf(stderr, "probe: variant %d: %s\n", v, vrc ? verr : t_r.verdict);
+        if (vrc) {
+            if (rc && v == 0) snprintf(err, errcap, "%s", verr); /* the default's reason */
+            continue;
+        }
+        t_r.variant = v;
+        if (rc || t_r.n_positions_match > r->n_positions_match ||
+            (t_r.n_positions_match == r->n_positions_match &&
+             t_r.n_inputs_match > r->n_inputs_match)) {
+            if (!rc) probe_result_free(r);
+            *r = t_r;
+            rc = 0;
+        } else probe_result_free(&t_r);
+        if (r->verified) break;
     }
     free(w);
-    free_feats(&p);
+    probe_ref_free(&p.ref);
     probe_acts_free(&p.A);
     return rc;
 }

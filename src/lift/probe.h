@@ -37,6 +37,7 @@ typedef struct ProbeOptions {
     long check_inputs;  /* inputs of the final comparison (0: 20000; every input when fewer) */
     uint64_t seed;      /* the input samples */
     bool name_functions; /* library names where a lambda agrees with a table (default on) */
+    int variants;        /* threshold variants tried (0: all; docs/probe.md) */
 } ProbeOptions;
 
 void probe_options_default(ProbeOptions *o);
@@ -49,6 +50,7 @@ typedef struct ProbeResult {
     bool exhaustive;       /* the comparison ran every input up to max_seq_len */
     char verdict[512];
     CompiledModel *model;  /* the program compiled with the model's settings (owned) */
+    int variant;           /* the threshold variant that gave it (0: the default) */
 } ProbeResult;
 
 /* Reads m's program from its activations. Returns 0 with r filled (r->verified says whether
