@@ -207,6 +207,24 @@ static CompiledModel *rebuild_transformed(const EvalTruth *tc, const EvalRunOpti
     return t;
 }
 
+/* The model sample s's predictions are checked against: its truth compiled in setting st
+ * (tc), and on a transformed dataset that model transformed again (*tm, else NULL). Returns 0,
+ * 1 with a message when the transformed model cannot be rebuilt, 2 when the truth does not
+ * compile. */
+static int given_model(EvalTruth *tc, const int16_t *truth, const EvalSetting *st,
+                       const EvalRunOptions *o, int s, const float *payload, const int16_t *ids,
+                       int P, CompiledModel **tm, char *herr, size_t hcap) {
+    char err[512];
+    *tm = NULL;
+    if (eval_truth_compile(tc, truth, st, NULL, 0) < 0) return 2;
+    if (o->transform != ACC_TF_NONE &&
+        !(*tm = rebuild_transformed(tc, o, s, payload, ids, P, err, sizeof err))) {
+        snprintf(herr, hcap, "%.400s", err);
+        return 1;
+    }
+    return 0;
+}
+
 /* The search on the sample's model and on its noise model (eval_run.h). The given model is
  * the truth compiled in the sample's setting (on a transformed dataset, transformed again as
  * the generator did), so the search decodes and compiles its candidates in that setting too
@@ -222,16 +240,10 @@ static int run_search(MetaModel *mm, EvalTruth *tc, const int16_t *truth, const 
     memcpy(res->ver, res->dec, sizeof res->ver);
     memcpy(res->noise_ver, res->noise, sizeof res->noise_ver);
     res->ver_func = res->noise_ver_func = EVAL_FN_UNCHECKED;
-    if (eval_truth_compile(tc, truth, st, NULL, 0) < 0) {
-        res->ver_func = res->noise_ver_func = EVAL_FN_TRUE_FAILED;
-        return 0;
-    }
     CompiledModel *tm = NULL;
-    if (o->transform != ACC_TF_NONE &&
-        !(tm = rebuild_transformed(tc, o, s, payload, ids, P, err, sizeof err))) {
-        snprintf(herr, hcap, "%.400s", err);
-        return 1;
-    }
+    int g = given_model(tc, truth, st, o, s, payload, ids, P, &tm, herr, hcap);
+    if (g == 2) res->ver_func = res->noise_ver_func = EVAL_FN_TRUE_FAILED;
+    if (g) return g == 1;
     const CompiledModel *given = tm ? tm : tc->cm;
     SearchResult sr;
     if (search_decompile(mm, given, payload, ids, P, &so, &sr, err, sizeof err) != 0) {
@@ -263,16 +275,10 @@ static int run_probe(EvalTruth *tc, const int16_t *truth, const float *payload,
                      const EvalSetting *st, EvalSampleResult *res, char *herr, size_t hcap) {
     char err[512];
     res->probe_func = EVAL_FN_UNCHECKED;
-    if (eval_truth_compile(tc, truth, st, NULL, 0) < 0) {
-        res->probe_func = EVAL_FN_TRUE_FAILED;
-        return 0;
-    }
     CompiledModel *tm = NULL;
-    if (o->transform != ACC_TF_NONE &&
-        !(tm = rebuild_transformed(tc, o, s, payload, ids, P, err, sizeof err))) {
-        snprintf(herr, hcap, "%.400s", err);
-        return 1;
-    }
+    int g = given_model(tc, truth, st, o, s, payload, ids, P, &tm, herr, hcap);
+    if (g == 2) res->probe_func = EVAL_FN_TRUE_FAILED;
+    if (g) return g == 1;
     ProbeOptions po;
     probe_options_default(&po);
     ProbeResult pr;
