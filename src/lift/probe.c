@@ -23,6 +23,8 @@
 #define MAX_UV 0.3
 /* ... and the share above which a pair of features is tried as well. */
 #define PAIR_FROM_UV 0.1
+/* Pairs are tried among this many of the best single features. */
+#define PAIR_TOP 10
 /* Hidden units whose write is below this share of the layer's largest are not read. */
 #define MIN_UNIT_SHARE 0.01
 /* A head whose value vectors at the positions carry less than this share of BOS's energy
@@ -150,15 +152,26 @@ static double explain(const Probe *p, const double *x, int dim, int st, int *a, 
     double *cnt = malloc(sizeof(double) * (size_t)maxn * maxn);       /* [G] */
     double best[2] = {INFINITY, INFINITY}; /* singles, pairs */
     int ba[2] = {-1, -1}, bb[2] = {-1, -1};
+    double su[MAX_FEATS]; /* each feature's share alone */
+    bool cand[MAX_FEATS];  /* the pairs' candidates: the PAIR_TOP best features alone */
     for (int pass = 0; pass < 2; pass++) {
         /* pairs only where one feature leaves a real share unexplained */
         if (pass == 1 && (single || best[0] <= p->par.pair_from_uv)) break;
+        if (pass == 1) /* a pair's inputs each explain part of a unit: the cost of trying every
+                        * pair grows with the square of the SOps, a distilled model's all of it */
+            for (int i = 0; i < p->nf; i++) {
+                int better = 0;
+                for (int j = 0; j < p->nf; j++) better += su[j] < su[i] || (su[j] == su[i] && j < i);
+                cand[i] = su[i] < INFINITY && better < PAIR_TOP;
+            }
         long best_cells = 0;
         for (int i = 0; i < p->nf; i++) {
-            if (p->f[i].stage > st) continue;
+            if (pass == 0) su[i] = INFINITY;
+            if (p->f[i].stage > st || (pass == 1 && !cand[i])) continue;
             for (int j = pass ? i + 1 : -1; j < (pass ? p->nf : 0); j++) {
-                if (j >= 0 && p->f[j].stage > st) continue;
+                if (j >= 0 && (p->f[j].stage > st || !cand[j])) continue;
                 double u = unexplained(p, x, dim, i, j, sums, cnt);
+                if (j < 0) su[i] = u;
                 long cells = (long)p->f[i].n * (j >= 0 ? p->f[j].n : 1);
                 /* equal within rounding: the coarser feature is the one the block reads, and
                  * of two as coarse, the later (a block reads what was just computed more often
