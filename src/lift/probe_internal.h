@@ -4,7 +4,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <stddef.h>
+#include <stdlib.h>
+
 #include "compiler/model.h"
+#include "lift/lift_internal.h"
 
 /* What the model does on n_in inputs. Positions are the inputs' non-BOS positions, input
  * after input: P of them. */
@@ -62,5 +66,76 @@ typedef struct PCompare {
  * message. */
 int probe_ref_compare(const PRef *r, const CompiledModel *given, const CompiledModel *cand,
                       PCompare *c, char *err, size_t errcap);
+
+
+/* ---- the reading (probe.c, probe_explain.c, probe_heads.c, probe_mlp.c) ------------------ */
+#define MAX_FEATS 96
+/* A selection key's weight counts as selected from this share of its row's largest weight. */
+#define SEL_SHARE 0.5
+/* Explanations are judged by the share of a block's variance left within the groups of a
+ * feature's labels. Up to MAX_UV one feature explains a hidden unit (a SequenceMap's unit
+ * leaves most of its variance to either input alone); beyond it a pair is preferred. No block
+ * is refused for a poor explanation: compressed and distilled models leave much interference,
+ * the best explanation is often still the right one, and the final check judges the program. */
+#define MAX_UV 0.3
+/* ... and the share above which a pair of features is tried as well. */
+#define PAIR_FROM_UV 0.1
+/* Pairs are tried among this many of the best single features. */
+#define PAIR_TOP 10
+/* Hidden units whose write is below this share of the layer's largest are not read. */
+#define MIN_UNIT_SHARE 0.01
+/* A head whose value vectors at the positions carry less than this share of BOS's energy
+ * takes its value from BOS alone: a selector width. */
+#define SW_VALUE_SHARE 0.3
+
+typedef struct PFeat {
+    LsKind kind;
+    int n;              /* labels 0..n-1 */
+    int *lab;           /* [P] label at each position, -1: none */
+    int a, b;           /* MAP: a; SEQMAP: a, b; AGG: a (the copied feature) */
+    int sk, sq;         /* AGG, SW: the selector's keys and queries */
+    unsigned char *sel; /* [n(sk) * n(sq)] key-major predicate table */
+    int *tab;           /* MAP [n(a)], SEQMAP [n(a) * n(b)]: output label */
+    int stage;          /* the residual stage from which it can be read */
+    bool out;           /* the output table: labels are the model's output columns */
+} PFeat;
+
+/* The thresholds above, as one variant of the reading (probe_model tries several). */
+typedef struct ProbeParams {
+    double sel_share;    /* SEL_SHARE */
+    double max_uv;       /* MAX_UV */
+    double pair_from_uv; /* PAIR_FROM_UV */
+    double tau_noise;    /* a write's clusters merge within this many times its noise */
+    double cell_cost;    /* a selector table's cost per cell, per (query, key) pair */
+} ProbeParams;
+
+typedef struct Probe {
+    const CompiledModel *m;
+    ProbeParams par;
+    PAct A;
+    PRef ref; /* the given model's outputs on the check's inputs */
+    PFeat f[MAX_FEATS];
+    int nf;
+    char *err;
+    size_t errcap;
+} Probe;
+
+/* ITRACR_PROBE_DEBUG=1: each block's explanation on stderr (docs/probe.md). */
+static inline bool pf_debug(void) { return getenv("ITRACR_PROBE_DEBUG") != NULL; }
+
+/* A new feature of kind k with n labels, readable from residual stage `stage`: its index, or
+ * -1 when MAX_FEATS are in use. */
+int pf_new(Probe *p, LsKind k, int n, int stage);
+void pf_free_all(Probe *p);
+/* Share of the variance of x [P, dim] left within the label groups of feature a (and b). */
+double pf_unexplained(const Probe *p, const double *x, int dim, int a, int b, double *sums,
+                      double *cnt);
+/* The feature (or pair) readable at stage st that best explains x [P, dim]; its share. */
+double pf_explain(const Probe *p, const double *x, int dim, int st, int *a, int *b, bool single);
+/* The clusters of w [P, dim]'s mean per label of a (and b) into tab; their number. */
+int pf_cluster_write(const Probe *p, const double *w, int dim, int a, int b, int *tab);
+/* Reads head h / the MLP of layer l into features (w [P, D] scratch). 0, or 1 with p->err. */
+int pf_read_head(Probe *p, int l, int h, double *w);
+int pf_read_mlp(Probe *p, int l, double *w);
 
 #endif

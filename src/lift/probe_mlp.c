@@ -1,0 +1,192 @@
+/* probe's reading of MLPs: hidden units grouped into Maps and SequenceMaps (docs/probe.md). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lift/probe_internal.h"
+#include "util/errmsg.h"
+
+/* ---- MLP ------------------------------------------------------------------------------------ */
+
+/* The units of one SequenceMap that both inputs' values decide can each be explained by
+ * one input alone (when the inputs are related), which splits the SequenceMap into groups
+ * that together write one value. Such groups never write at the same position (one unit
+ * per value pair is on), while two Maps of the same layer write at every position: groups
+ * whose writes are mutually exclusive merge, as long as they read at most two features. */
+static void merge_exclusive(const Probe *p, int l, const double *act, int *ga, int *gb) {
+    const PAct *A = &p->A;
+    int D = A->D, M = p->m->mlp_hidden_size;
+    const ModelLayer *ly = &p->m->layers[l];
+    int ng = 0, *gid = malloc(sizeof(int) * (size_t)M); /* [M] */
+    int *fa = malloc(sizeof(int) * (size_t)M), *fb = malloc(sizeof(int) * (size_t)M); /* [ng] */
+    for (int u = 0; u < M; u++) {
+        gid[u] = -1;
+        if (ga[u] < 0) continue;
+        int g = 0;
+        while (g < ng && !(fa[g] == ga[u] && fb[g] == gb[u])) g++;
+        if (g == ng) fa[ng] = ga[u], fb[ng] = gb[u], ng++;
+        gid[u] = g;
+    }
+    if (ng < 2) {
+        free(gid), free(fa), free(fb);
+        return;
+    }
+    unsigned char *on = calloc((size_t)ng * A->P, 1); /* [ng, P] where the group writes */
+    double *nrm = malloc(sizeof(double) * (size_t)A->P); /* [P] */
+    double *wp = malloc(sizeof(double) * (size_t)D);      /* [D] */
+    for (int g = 0; g < ng; g++) {
+        double mx = 0;
+        for (int i = 0; i < A->P; i++) {
+            memset(wp, 0, sizeof(double) * (size_t)D);
+            for (int u = 0; u < M; u++) {
+                double s = gid[u] == g ? act[(size_t)i * M + u] : 0;
+                if (s == 0) continue;
+                for (int d = 0; d < D; d++) wp[d] += s * ly->w2[(size_t)u * D + d];
+            }
+            double n2 = 0;
+            for (int d = 0; d < D; d++) n2 += wp[d] * wp[d];
+            nrm[i] = sqrt(n2);
+            if (nrm[i] > mx) mx = nrm[i];
+        }
+        for (int i = 0; i < A->P; i++) on[(size_t)g * A->P + i] = nrm[i] > 0.25 * mx;
+    }
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        for (int g = 0; g < ng && !changed; g++)
+            for (int h = g + 1; h < ng && !changed; h++) {
+                if (fa[g] < 0 || fa[h] < 0) continue;
+                int f[4] = {fa[g], fb[g], fa[h], fb[h]}, u2[2] = {-1, -1}, nu = 0;
+                for (int k = 0; k < 4 && nu <= 2; k++) {
+                    if (f[k] < 0 || (nu > 0 && u2[0] == f[k]) || (nu > 1 && u2[1] == f[k])) continue;
+                    if (nu < 2) u2[nu] = f[k];
+                    nu++;
+                }
+                if (nu > 2) continue;
+                long both = 0, cg = 0, ch = 0;
+                for (int i = 0; i < A->P; i++) {
+                    bool x = on[(size_t)g * A->P + i], y = on[(size_t)h * A->P + i];
+                    both += x && y, cg += x, ch += y;
+                }
+                if (both > 0.01 * (cg < ch ? cg : ch)) continue;
+                for (int i = 0; i < A->P; i++) on[(size_t)g * A->P + i] |= on[(size_t)h * A->P + i];
+                if (nu == 2 && u2[0] > u2[1]) {
+                    int t = u2[0];
+                    u2[0] = u2[1], u2[1] = t;
+                }
+                fa[g] = u2[0], fb[g] = nu == 2 ? u2[1] : -1;
+                fa[h] = -1;
+                for (int u = 0; u < M; u++)
+                    if (gid[u] == h) gid[u] = g;
+                changed = true;
+            }
+    }
+    for (int u = 0; u < M; u++)
+        if (gid[u] >= 0) ga[u] = fa[gid[u]], gb[u] = fb[gid[u]];
+    free(gid), free(fa), free(fb), free(on), free(nrm), free(wp);
+}
+
+int pf_read_mlp(Probe *p, int l, double *w) {
+    const PAct *A = &p->A;
+    const CompiledModel *m = p->m;
+    int D = A->D, M = m->mlp_hidden_size, st = 2 * l + 1;
+    const ModelLayer *ly = &m->layers[l];
+    if (M == 0) return 0;
+    double *act = malloc(sizeof(double) * (size_t)A->P * M); /* [P, M] */
+    double *col = malloc(sizeof(double) * (size_t)A->P);     /* [P] */
+    for (int in = 0; in < A->n_in; in++) {
+        const float *x = pa_resid(A, st, in);
+        for (int t = 1; t <= A->len[in]; t++) {
+            double *ai = act + (size_t)(A->off[in] + t - 1) * M;
+            for (int u = 0; u < M; u++) ai[u] = 0;
+            for (int d = 0; d < D; d++) {
+                double xd = x[(size_t)t * D + d];
+                if (xd == 0) continue;
+                const double *wr = ly->w1 + (size_t)d * M;
+                for (int u = 0; u < M; u++) ai[u] += xd * wr[u];
+            }
+            for (int u = 0; u < M; u++)
+                if (ai[u] < 0) ai[u] = 0;
+        }
+    }
+    int *ga = malloc(sizeof(int) * (size_t)M), *gb = malloc(sizeof(int) * (size_t)M); /* [M] */
+    /* each unit's share of the layer's write: std of its activation times its W2 row's norm.
+     * Units far below the largest carry rounding (a ReLU at its hinge in a float32 stream) or
+     * interference, not an operation. */
+    double *energy = malloc(sizeof(double) * (size_t)M); /* [M] */
+    double emax = 0;
+    for (int u = 0; u < M; u++) {
+        double wn = 0, s1 = 0, s2 = 0;
+        for (int d = 0; d < D; d++) wn += ly->w2[(size_t)u * D + d] * ly->w2[(size_t)u * D + d];
+        for (int i = 0; i < A->P; i++) {
+            double x = act[(size_t)i * M + u];
+            s1 += x, s2 += x * x;
+        }
+        double var = s2 / A->P - (s1 / A->P) * (s1 / A->P);
+        energy[u] = sqrt(wn * (var > 0 ? var : 0));
+        if (energy[u] > emax) emax = energy[u];
+    }
+    int rc = 0;
+    for (int u = 0; u < M && !rc; u++) {
+        ga[u] = gb[u] = -2; /* -2: the unit writes nothing that varies */
+        if (!(energy[u] > MIN_UNIT_SHARE * emax)) continue;
+        for (int i = 0; i < A->P; i++) col[i] = act[(size_t)i * M + u];
+        double uv = pf_explain(p, col, 1, st, &ga[u], &gb[u], false);
+        if (pf_debug() && uv > p->par.max_uv)
+            fprintf(stderr, "probe: layer %d MLP: unit %d: %.0f%% of its variance unexplained by "
+                    "(%d, %d)\n", l, u, 100 * uv, ga[u], gb[u]);
+    }
+    /* A SequenceMap's MLP also has units that follow one of its inputs alone: a unit
+     * explained by one feature joins a pair that holds it (the pair's output is then the
+     * joint value, still a function of the pair). */
+    for (int u = 0; u < M && !rc; u++) {
+        if (ga[u] < 0 || gb[u] >= 0) continue;
+        for (int v = 0; v < M; v++)
+            if (ga[v] >= 0 && gb[v] >= 0 && (ga[v] == ga[u] || gb[v] == ga[u])) {
+                ga[u] = ga[v], gb[u] = gb[v];
+                break;
+            }
+    }
+    if (!rc) merge_exclusive(p, l, act, ga, gb);
+    /* one Map (SequenceMap) per explanation */
+    for (int u = 0; u < M && !rc; u++) {
+        if (ga[u] < 0) continue;
+        int a = ga[u], b = gb[u];
+        memset(w, 0, sizeof(double) * (size_t)A->P * D);
+        for (int v = u; v < M; v++) {
+            if (ga[v] != a || gb[v] != b) continue;
+            ga[v] = -3;
+            const double *wr = ly->w2 + (size_t)v * D;
+            for (int i = 0; i < A->P; i++) {
+                double s = act[(size_t)i * M + v];
+                if (s == 0) continue;
+                for (int d = 0; d < D; d++) w[(size_t)i * D + d] += s * wr[d];
+            }
+        }
+        int G = p->f[a].n * (b >= 0 ? p->f[b].n : 1);
+        int *tab = malloc(sizeof(int) * (size_t)(G ? G : 1)); /* [G] */
+        int k = pf_cluster_write(p, w, D, a, b, tab);
+        if (k <= 1) {
+            free(tab);
+            continue;
+        }
+        int fi = pf_new(p, b >= 0 ? LS_SEQMAP : LS_MAP, k, 2 * l + 2);
+        if (fi < 0) {
+            free(tab);
+            rc = err_printf(p->err, p->errcap, "layer %d MLP: too many SOps to probe", l);
+            break;
+        }
+        PFeat *f = &p->f[fi];
+        f->a = a, f->b = b, f->tab = tab;
+        if (pf_debug()) fprintf(stderr, "probe:   map of (%d, %d): %d labels\n", a, b, k);
+        int nb = b >= 0 ? p->f[b].n : 1;
+        for (int i = 0; i < A->P; i++) {
+            int la = p->f[a].lab[i], lb = b >= 0 ? p->f[b].lab[i] : 0;
+            f->lab[i] = la < 0 || lb < 0 ? -1 : tab[la * nb + lb];
+        }
+    }
+    free(act), free(col), free(ga), free(gb), free(energy);
+    return rc;
+}
+
