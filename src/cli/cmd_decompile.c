@@ -141,7 +141,7 @@ static int decompile_lift_only(const char *path, bool json, bool probe) {
         fprintf(stderr, "itracr decompile: %s\n", err);
         return EXIT_BAD_INPUT;
     }
-    int ok = probe ? decomp_probe_try(m, json, NULL, err, sizeof err)
+    int ok = probe ? decomp_probe_try(m, json, NULL, NULL, err, sizeof err)
                    : decomp_lift_try(m, json, err, sizeof err);
     if (!ok) fprintf(stderr, "itracr decompile: %s\n", err);
     compiled_model_free(m);
@@ -446,7 +446,7 @@ int cmd_decompile(int argc, char **argv) {
     }
     if (choose_meta(&a, cm)) goto done;
     if (wt_options(&a, &wt)) goto done;
-    char lift_why[1024] = "";
+    char lift_why[1024] = "", lift_only[1024] = "";
     /* auto: --meta must name a meta-model even when lift answers (loaded first, as before) */
     if (a.method == DECOMP_AUTO &&
         meta_checkpoint_load(&mm, a.meta, (int)a.beam, err, sizeof err) != 0) {
@@ -462,15 +462,17 @@ int cmd_decompile(int argc, char **argv) {
         goto done;
     } else if (a.method == DECOMP_AUTO && !a.rows) {
         char probe_why[512];
-        if (decomp_probe_try(cm, a.json, &closest, probe_why, sizeof probe_why)) {
+        if (decomp_probe_try(cm, a.json, lift_why, &closest, probe_why, sizeof probe_why)) {
             rc = EXIT_OK;
             goto done;
         }
+        snprintf(lift_only, sizeof lift_only, "%s", lift_why);
+        /* probe's program is checked: check the meta-model's too, so that the text and JSON
+         * answers pick the same program by the same comparison */
+        if (closest.program) searching = true;
         size_t L = strlen(lift_why);
         snprintf(lift_why + L, sizeof lift_why - L, "; %.400s", probe_why);
     }
-    if (a.method == DECOMP_AUTO && !a.json)
-        fprintf(stderr, "method: meta (%s)\n", a.rows ? "--rows" : lift_why);
     fallback = a.method == DECOMP_AUTO ? (a.rows ? "--rows" : lift_why) : NULL;
     char ood[512];
     if (out_of_domain(a.meta, cm, a.json, ood, sizeof ood)) goto done;
@@ -515,10 +517,11 @@ int cmd_decompile(int argc, char **argv) {
         if (!a.json)
             fprintf(stderr, "the meta-model's answer is not verified and probe's agrees with the "
                             "model on more inputs: printing probe's\n");
-        decomp_probe_print(&closest, a.json, 0);
+        decomp_probe_print(&closest, a.json, 0, lift_only);
         rc = EXIT_OK;
         goto done;
     }
+    if (fallback && !a.json) fprintf(stderr, "method: meta (%s)\n", fallback);
     print_decoded(&a, &prog, table, &sr, &so, searching, fallback, ood);
     rc = a.check ? check_decoded(cm, table, &so) : EXIT_OK;
 done:

@@ -78,7 +78,7 @@ int decomp_lift_try(const CompiledModel *m, bool json, char *why, size_t whycap)
     return 1;
 }
 
-void decomp_probe_print(const ProbeResult *r, bool json, double ms) {
+void decomp_probe_print(const ProbeResult *r, bool json, double ms, const char *fallback) {
     long off = r->n_inputs - r->n_inputs_match;
     char line[160];
     if (r->verified) snprintf(line, sizeof line, "function");
@@ -86,6 +86,7 @@ void decomp_probe_print(const ProbeResult *r, bool json, double ms) {
     if (json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "method", "probe");
+        if (fallback) cJSON_AddStringToObject(j, "lift", fallback);
         cJSON_AddStringToObject(j, "program", r->program);
         cJSON_AddStringToObject(j, "verified", r->verified ? "function" : "none");
         cJSON_AddStringToObject(j, "verified_line", line);
@@ -101,12 +102,14 @@ void decomp_probe_print(const ProbeResult *r, bool json, double ms) {
         cJSON_Delete(j);
     } else {
         fputs(r->program, stdout);
-        fprintf(stderr, "method: probe\nverified: %s (%s)\n", line, r->verdict);
+        if (fallback) fprintf(stderr, "method: probe (%s)\n", fallback);
+        else fprintf(stderr, "method: probe\n");
+        fprintf(stderr, "verified: %s (%s)\n", line, r->verdict);
     }
 }
 
-int decomp_probe_try(const CompiledModel *m, bool json, ProbeResult *closest, char *why,
-                     size_t whycap) {
+int decomp_probe_try(const CompiledModel *m, bool json, const char *fallback, ProbeResult *closest,
+                     char *why, size_t whycap) {
     ProbeOptions o;
     probe_options_default(&o);
     ProbeResult r;
@@ -124,7 +127,7 @@ int decomp_probe_try(const CompiledModel *m, bool json, ProbeResult *closest, ch
         else probe_result_free(&r);
         return 0;
     }
-    decomp_probe_print(&r, json, ms);
+    decomp_probe_print(&r, json, ms, fallback);
     probe_result_free(&r);
     return 1;
 }

@@ -23,11 +23,13 @@ int decomp_lift_try(const CompiledModel *m, bool json, char *why, size_t whycap)
 /* The same for the program read from m's activations (lift/probe.h): printed ("method:
  * probe", "verified: function") and 1 when its compiled model gives m's outputs on every
  * compared input; else 0 with the reason in why, and (closest not NULL) a program that is not
- * verified kept in *closest (free with probe_result_free; zeroed when there is none). */
-int decomp_probe_try(const CompiledModel *m, bool json, ProbeResult *closest, char *why,
-                     size_t whycap);
+ * verified kept in *closest (free with probe_result_free; zeroed when there is none).
+ * fallback (NULL: none) says why an earlier method did not answer ("lift refused: ..."): it
+ * goes into "method: probe (...)" and the JSON's "lift", as the meta path reports it. */
+int decomp_probe_try(const CompiledModel *m, bool json, const char *fallback, ProbeResult *closest,
+                     char *why, size_t whycap);
 /* Prints r as decompile does: the program (or one JSON object) and, on stderr, "method: probe"
  * and "verified: function" or "verified: none (disagrees on N of M inputs)". */
-void decomp_probe_print(const ProbeResult *r, bool json, double ms);
+void decomp_probe_print(const ProbeResult *r, bool json, double ms, const char *fallback);
 
 #endif

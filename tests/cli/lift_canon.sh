@@ -69,11 +69,14 @@ fi
 [ $rc = 1 ] && grep -q "refused: .*as a rotated model: " "$T/err" && ok || bad "lift of a compressed model: rc $rc $(cat "$T/err")"
 "$I" decompile "$T/cmp.safetensors" --method lift >/dev/null 2>"$T/err"; rc=$?
 [ $rc = 1 ] && grep -q "lift refused" "$T/err" && ok || bad "decompile --method lift of a compressed model: rc $rc $(cat "$T/err")"
-if [ -f "$META" ]; then # auto falls back to the meta-model and says why
+if [ -f "$META" ]; then # auto falls back to probe or the meta-model and says why lift did not answer
     j=$("$I" decompile "$T/cmp.safetensors" --meta "$META" --json 2>/dev/null)
-    [[ "$j" == *'"method":"meta"'* && "$j" == *'"lift":"lift refused: '* ]] && ok || bad "decompile auto fallback --json: $j"
+    [[ "$j" == *'"method":"'@(meta|probe)'"'* && "$j" == *'"lift":"lift refused: '* ]] && ok || bad "decompile auto fallback --json: $j"
+    m=$(sed 's/.*"method":"\([a-z]*\)".*/\1/' <<<"$j")
     "$I" decompile "$T/cmp.safetensors" --meta "$META" >/dev/null 2>"$T/err"
-    grep -q "^method: meta (lift refused: " "$T/err" && ok || bad "decompile auto fallback: $(cat "$T/err")"
+    # one method line, naming the method whose program was printed (the JSON's)
+    [ "$(grep -c '^method: ' "$T/err")" = 1 ] && grep -q "^method: $m (lift refused: " "$T/err" && ok ||
+        bad "decompile auto fallback ($m): $(cat "$T/err")"
 fi
 "$I" decompile "$T/rot.safetensors" --method magic 2>/dev/null; [ $? = 2 ] && ok || bad "unknown --method: want exit 2"
 # without --meta: the shipped meta-models when found (lift answers first here), else a usage error
