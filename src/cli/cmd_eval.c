@@ -502,6 +502,13 @@ static int eval_summary(const EvalArgs *a, EvalState *s) {
                rr->n + rr->probe_extra ? 100.0 * rr->probe_equivalent / (rr->n + rr->probe_extra)
                                        : 0.0,
                rr->probe_verified, rr->probe_refused, probe_median_ms(rr));
+    if (a->ro.probe && a->search_k > 0) {
+        int tot = rr->n + rr->probe_extra;
+        printf("probe, else the meta-model's search (decompile's order without lift): %ld/%d "
+               "equivalent (%.1f%%), %ld verified\n",
+               rr->either_equivalent, tot, tot ? 100.0 * rr->either_equivalent / tot : 0.0,
+               rr->either_verified);
+    }
     for (int i = 0; i < s->n_classics; i++)
         printf("classic %-20s %-20s %s\n", s->classics[i].name, classic_verdict(&s->classics[i]),
                s->classics[i].detail);
@@ -757,6 +764,9 @@ static int eval_json(const EvalArgs *a, const EvalState *s) {
                   rr->n + rr->probe_extra, rr->probe_equivalent, rr->probe_verified,
                   rr->probe_refused);
         json_kv_num(&js, "median_ms", probe_median_ms(rr));
+        if (a->search_k > 0)
+            sb_printf(&js, ", \"then_search\": {\"equivalent\": %ld, \"verified\": %ld}",
+                      rr->either_equivalent, rr->either_verified);
         sb_append(&js, "}");
     }
     sb_printf(

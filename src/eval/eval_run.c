@@ -530,6 +530,9 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
             r->probe_refused += pr[k].probe_state == 1;
             r->probe_verified += pr[k].probe_state == 3;
             r->probe_equivalent += pr[k].probe_func == EVAL_FN_EQUIVALENT;
+            r->either_verified += pr[k].probe_state == 3;
+            r->either_equivalent +=
+                pr[k].probe_state == 3 && pr[k].probe_func == EVAL_FN_EQUIVALENT;
         }
         free(pr);
         free(rest);
@@ -556,6 +559,14 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
         eval_metrics_add(&r->decoded, truth, x->dec, x->dec_func);
         if (o->teacher) eval_metrics_add(&r->teacher, truth, x->tf, x->tf_func);
         if (o->noise) eval_metrics_add(&r->noise, truth, x->noise, x->noise_func);
+        if (o->search > 0 && o->probe) {
+            /* neither verified: decompile prints the one closer to the model's outputs; this
+             * count takes the search's, so it can only understate the pair */
+            bool probe_answers = x->probe_state == 3;
+            r->either_verified += probe_answers || x->verdict != SEARCH_NONE;
+            r->either_equivalent += probe_answers ? x->probe_func == EVAL_FN_EQUIVALENT
+                                                  : x->ver_func == EVAL_FN_EQUIVALENT;
+        }
         if (o->search > 0) {
             eval_metrics_add(&r->verified, truth, x->ver, x->ver_func);
             r->n_weights += x->verdict == SEARCH_WEIGHTS;

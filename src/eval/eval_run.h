@@ -96,6 +96,10 @@ typedef struct EvalRunResult {
      * could not read (skipped_prefix, within the first n + skipped_prefix) */
     long probe_refused, probe_verified, probe_equivalent;
     int probe_extra;
+    /* o->probe with a search: decompile's order without lift (probe's program when verified,
+     * else the search's answer; probe's alone on the probe_extra samples), over the same
+     * n + probe_extra samples: answers equivalent to the truth, and answers verified */
+    long either_equivalent, either_verified;
     bool have_breakdown;      /* settings were given: by_setting is filled */
     EvalBreakdown by_setting; /* top-1 (and verified@K) by setting */
     int n;                    /* samples evaluated */
