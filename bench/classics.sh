@@ -2,13 +2,14 @@
 # The 15 classic programs (examples/*.rasp), each compiled at its own vocabulary and
 # max_seq_len, then decompiled from the weights alone, twice: with the meta-model and the
 # verified search (`itracr decompile --method meta --search K`), and with the default
-# pipeline (`--method auto`: the exact reader, lift, first). One row per program: vocabulary
+# pipeline (`--method auto`: the exact reader, lift, first), and once more with probe alone
+# (`--method probe`: from the activations, the reader for models lift cannot read). One row per program: vocabulary
 # kind and size, length, residual width, whether the model lies outside what the meta-model
 # was trained on (OOD), whether the program has a program-token form at all (`itracr fmt
 # --tokens`: without one the meta-model can only reach an equivalent program, never the same
 # one; the reason otherwise), each method's verdict and wall time. The named baseline is lift:
 # ratio_vs_lift = total meta search time / total auto time. Last line:
-#   classics=15 token_form=… meta_verified=… meta_weights=… auto_verified=… ood=… ratio_vs_lift=…
+#   classics=15 token_form=… meta_verified=… meta_weights=… auto_verified=… probe_verified=… ood=… ratio_vs_lift=…
 #   usage: bench/classics.sh [K] [META]   (from the repository root; without META, decompile
 #   picks among the shipped meta-models the first whose training box holds the model)
 set -euo pipefail
@@ -30,6 +31,7 @@ for f in examples/*.rasp; do
     t1=$(now)
     "$I" decompile "$tmp/$p.safetensors" ${META[@]+"${META[@]}"} --json >"$tmp/$p.auto.json" 2>/dev/null || true
     t2=$(now)
+    "$I" decompile "$tmp/$p.safetensors" --method probe --json >"$tmp/$p.probe.json" 2>"$tmp/$p.probe.err" || true
     echo "$p $(((t1 - t0) / 1000000)) $(((t2 - t1) / 1000000))" >>"$tmp/times"
 done
 python3 - "$tmp" "$K" <<'PY'
@@ -40,7 +42,7 @@ def load(path):
         return json.load(open(path))
     except (OSError, ValueError):
         return {}
-rows, n, mv, mw, av, ood, tm, ta, nf = [], 0, 0, 0, 0, 0, 0, 0, 0
+rows, n, mv, mw, av, pv, ood, tm, ta, nf = [], 0, 0, 0, 0, 0, 0, 0, 0, 0
 for line in open(tmp + "/times"):
     p, ms_m, ms_a = line.split()
     n += 1
@@ -56,6 +58,12 @@ for line in open(tmp + "/times"):
     mv += meta.get("verified") in ("weights", "function")
     mw += meta.get("verified") == "weights"
     av += auto.get("verified") in ("weights", "function")
+    probe = load(f"{tmp}/{p}.probe.json")
+    pv += probe.get("verified") == "function"
+    if probe:
+        pline = probe.get("verified_line", "?")
+    else:  # refused: the reason, from stderr
+        pline = open(f"{tmp}/{p}.probe.err").read().strip().replace("itracr decompile: ", "")[:80]
     ood += bool(meta.get("ood"))
     tm += int(ms_m); ta += int(ms_a)
     used = meta.get("meta", "?").rsplit("/", 1)[-1].replace(".safetensors", "")
@@ -63,10 +71,10 @@ for line in open(tmp + "/times"):
     form = "yes" if not why else why.split("no token form: ", 1)[-1]
     nf += not why
     rows.append(f"| {p} | {kind} {len(toks)} | {cfg.get('max_seq_len', '?')} | {cfg.get('residual_dim', '?')} | "
-                f"{used} | {'yes' if meta.get('ood') else 'no'} | {form} | {mline} | {ms_m} | {aline} | {ms_a} |")
-print(f"| program | vocab | len | residual | meta-model | OOD | token form | meta-model, --search {K} | ms | default (auto) | ms |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+                f"{used} | {'yes' if meta.get('ood') else 'no'} | {form} | {mline} | {ms_m} | {aline} | {ms_a} | {pline} |")
+print(f"| program | vocab | len | residual | meta-model | OOD | token form | meta-model, --search {K} | ms | default (auto) | ms | probe alone |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 print("\n".join(rows))
-print(f"classics={n} token_form={nf} meta_verified={mv} meta_weights={mw} auto_verified={av} ood={ood} "
+print(f"classics={n} token_form={nf} meta_verified={mv} meta_weights={mw} auto_verified={av} probe_verified={pv} ood={ood} "
       f"ratio_vs_lift={tm / ta if ta else 0:.1f}")
 PY
