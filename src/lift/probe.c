@@ -124,6 +124,7 @@ static char *emit(Probe *p, int out, bool naming, int *n_sops) {
     const CompiledModel *m = p->m;
     bool used[MAX_FEATS] = {0};
     mark(p, out, used);
+    if (!used[0] && p->f[out].numerical) return NULL; /* no table to widen: not compiled */
     if (!used[0]) {
         /* Tracr compiles only programs that read tokens: the output table takes them as a
          * second argument it ignores */
@@ -151,7 +152,7 @@ static char *emit(Probe *p, int out, bool naming, int *n_sops) {
     for (int i = 0; i < p->nf; i++) {
         if (!used[i]) continue;
         const PFeat *f = &p->f[i];
-        int si = lift_new_sop(&x, f->kind, false, f->n, 0);
+        int si = lift_new_sop(&x, f->kind, f->numerical, f->n, 0);
         map[i] = si;
         LSop *s = &x.s[si];
         if (i >= 2) ++*n_sops;
@@ -173,6 +174,12 @@ static char *emit(Probe *p, int out, bool naming, int *n_sops) {
             int G = p->f[f->a].n * (f->b >= 0 ? p->f[f->b].n : 1);
             s->tab = arena_alloc(&x.a, sizeof(int) * (size_t)(G ? G : 1));
             memcpy(s->tab, f->tab, sizeof(int) * (size_t)G);
+        }
+        s->ca = f->ca, s->cb = f->cb;
+        if (f->ftab) {
+            int G = p->f[f->a].n;
+            s->ftab = arena_alloc(&x.a, sizeof(double) * (size_t)(G ? G : 1));
+            memcpy(s->ftab, f->ftab, sizeof(double) * (size_t)G);
         }
         if (f->sel) {
             s->sel.keys = map[f->sk];
@@ -235,8 +242,6 @@ int probe_model(const CompiledModel *m, const ProbeOptions *o_in, ProbeResult *r
     if (o_in) o = *o_in;
     else probe_options_default(&o);
     memset(r, 0, sizeof *r);
-    if (m->output_numerical)
-        return err_printf(err, errcap, "numerical outputs are not probed");
     if (m->bos_id < 0 || m->max_seq_len > 64)
         return err_printf(err, errcap, "the model has no BOS token or is longer than 64");
     char lerr[512];
@@ -274,18 +279,20 @@ int probe_model(const CompiledModel *m, const ProbeOptions *o_in, ProbeResult *r
             if (!vrc) vrc = pf_read_mlp(&p, l, w);
         }
         long exc = 0;
-        int out = vrc ? -1 : read_output(&p, &exc);
+        int out = vrc ? -1 : m->output_numerical ? pf_read_numeric_output(&p) : read_output(&p, &exc);
         if (!vrc && out < 0) vrc = err_printf(verr, sizeof verr, "too many SOps to probe");
         ProbeResult t_r;
         memset(&t_r, 0, sizeof t_r);
         if (!vrc) {
             t_r.program = emit(&p, out, o.name_functions, &t_r.n_sops);
-            vrc = check(&p, &t_r);
+            vrc = t_r.program ? check(&p, &t_r)
+                              : err_printf(verr, sizeof verr, "the probed program does not read tokens");
             if (vrc) probe_result_free(&t_r);
         }
         pf_free_all(&p);
         if (pf_debug())
-            fprintf(stderr, "probe: variant %d: %s\n", v, vrc ? verr : t_r.verdict);
+            fprintf(stderr, "probe: variant %d: %s\n%s", v, vrc ? verr : t_r.verdict,
+                    vrc ? "" : t_r.program);
         if (vrc) {
             if (rc && v == 0) snprintf(err, errcap, "%s", verr); /* the default's reason */
             continue;

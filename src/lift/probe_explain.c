@@ -22,7 +22,7 @@ int pf_new(Probe *p, LsKind k, int n, int stage) {
 }
 
 void pf_free_all(Probe *p) {
-    for (int i = 0; i < p->nf; i++) free(p->f[i].lab), free(p->f[i].sel), free(p->f[i].tab);
+    for (int i = 0; i < p->nf; i++) free(p->f[i].lab), free(p->f[i].sel), free(p->f[i].tab), free(p->f[i].ftab);
 }
 
 /* ---- explanations ------------------------------------------------------------------------ */

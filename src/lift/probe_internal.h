@@ -44,7 +44,7 @@ static inline const float *pa_attn(const PAct *a, int layer, int head, int input
 
 /* The given model's outputs on the check's inputs, computed once for every variant's program
  * (probe_check.c): every input up to max_seq_len when there are at most max_inputs, else
- * max_inputs seeded random ones (lengths uniform). Categorical outputs only. */
+ * max_inputs seeded random ones (lengths uniform); a numerical output as its number. */
 typedef struct PRef {
     int N, n_in;
     bool exhaustive;
@@ -98,6 +98,9 @@ typedef struct PFeat {
     int *tab;           /* MAP [n(a)], SEQMAP [n(a) * n(b)]: output label */
     int stage;          /* the residual stage from which it can be read */
     bool out;           /* the output table: labels are the model's output columns */
+    bool numerical;     /* a numerical SOp (probe_numeric.c): no labels, one number */
+    double *ftab;       /* numerical MAP [n(a)]: the number per input label */
+    double ca, cb;      /* LINSEQ: ca a + cb b */
 } PFeat;
 
 /* The thresholds above, as one variant of the reading (probe_model tries several). */
@@ -137,5 +140,9 @@ int pf_cluster_write(const Probe *p, const double *w, int dim, int a, int b, int
 /* Reads head h / the MLP of layer l into features (w [P, D] scratch). 0, or 1 with p->err. */
 int pf_read_head(Probe *p, int l, int h, double *w);
 int pf_read_mlp(Probe *p, int l, double *w);
+/* The model's numerical output (probe_numeric.c): a numerical Map of a feature or a numerical
+ * Aggregate of a 0/1 Map of a head's copied value, whichever fits the output numbers better.
+ * Its feature's index, or -1 when there is none (or no room for it). */
+int pf_read_numeric_output(Probe *p);
 
 #endif

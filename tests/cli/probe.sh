@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `itracr decompile --method probe` (the program read from activations) and `eval --probe`:
-# verdicts, exit codes, JSON, the auto chain on a compressed model that lift refuses, and the
-# refusal of a numerical output.
+# verdicts, exit codes, JSON, a numerical output, the auto chain on a compressed model that lift
+# refuses.
 . "$(dirname "$0")/lib.sh"
 F=tests/fixtures/tracr
 "$I" compile $F/sort.rasp -o "$T/sort.safetensors" >/dev/null 2>&1 || bad "compile sort"
@@ -14,10 +14,19 @@ a=$("$I" forward "$T/sort.safetensors" --input "3 1 4 2"); b=$("$I" forward "$T/
 [ "$a" = "$b" ] && [ "$a" = "1 2 3 4" ] && ok || bad "probed sort outputs '$b' vs '$a'"
 j=$("$I" decompile "$T/sort.safetensors" --method probe --json 2>/dev/null)
 [[ "$j" == *'"method":"probe"'* && "$j" == *'"verified":"function"'* ]] && ok || bad "probe --json: $j"
-# a numerical output is refused with the reason, exit 1
+# a numerical output: frac_prevs read back as a mean, the same numbers as its source
 "$I" compile $F/frac_prevs.rasp -o "$T/fp.safetensors" >/dev/null 2>&1 || bad "compile frac_prevs"
-"$I" decompile "$T/fp.safetensors" --method probe >/dev/null 2>"$T/err"; rc=$?
-[ $rc = 1 ] && grep -q "numerical outputs are not probed" "$T/err" && ok || bad "probe frac_prevs: rc $rc: $(cat "$T/err")"
+"$I" decompile "$T/fp.safetensors" --method probe >"$T/fp.rasp" 2>"$T/err"; rc=$?
+[ $rc = 0 ] && grep -q "^verified: function" "$T/err" && grep -q "numerical(Aggregate(" "$T/fp.rasp" && ok ||
+    bad "probe frac_prevs: rc $rc: $(cat "$T/err")"
+for x in "h e l l o" "l" "o l l e h l"; do
+    [ "$("$I" run "$T/fp.rasp" --input "$x" 2>&1)" = "$("$I" run $F/frac_prevs.rasp --input "$x" 2>&1)" ] && ok ||
+        bad "probed frac_prevs on '$x': $("$I" run "$T/fp.rasp" --input "$x" 2>&1)"
+done
+# not verified (shuffle_dyck computes a categorical value from numerical ones): exit 1, the verdict
+"$I" compile $F/shuffle_dyck.rasp -o "$T/sd.safetensors" >/dev/null 2>&1 || bad "compile shuffle_dyck"
+"$I" decompile "$T/sd.safetensors" --method probe >"$T/sd.rasp" 2>"$T/err"; rc=$?
+[ $rc = 1 ] && grep -q "NOT VERIFIED" "$T/err" && [ ! -s "$T/sd.rasp" ] && ok || bad "probe shuffle_dyck: rc $rc: $(cat "$T/err")"
 # compressed: lift refuses it, the default pipeline falls to probe, which verifies
 "$I" compile $F/nary_sequencemap.rasp -o "$T/ns.safetensors" >/dev/null 2>&1 || bad "compile nary"
 "$I" transform "$T/ns.safetensors" --compress 37 --steps 300 --seed 1 -o "$T/ns37.safetensors" \
