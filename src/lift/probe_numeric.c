@@ -86,6 +86,18 @@ static void agg_coefs(const Probe *p, const PFeat *X, double *coef, int stride) 
     }
 }
 
+/* The coefficients of two aggregates side by side (coef [P, n_1 + n_2]); returns n_1 + n_2. */
+static int pair_coefs(const Probe *p, int x1, int x2, double *coef) {
+    int n1 = p->f[p->f[x1].a].n, n2 = p->f[p->f[x2].a].n, P = p->A.P;
+    double *c2 = malloc(sizeof(double) * (size_t)P * (n2 ? n2 : 1)); /* [P, n_2] */
+    agg_coefs(p, &p->f[x1], coef, n1 + n2);
+    agg_coefs(p, &p->f[x2], c2, n2);
+    for (int i = 0; i < P; i++)
+        memcpy(coef + (size_t)i * (n1 + n2) + n1, c2 + (size_t)i * n2, sizeof(double) * (size_t)n2);
+    free(c2);
+    return n1 + n2;
+}
+
 /* The least-squares g [n_v] for y ~ coef g, and its residual sum of squares. */
 static double fit_agg(const Probe *p, const double *coef, int nv, const double *y, double *g) {
     const PAct *A = &p->A;
@@ -210,15 +222,8 @@ int pf_read_numeric_output(Probe *p) {
     for (int c1 = 0; c1 < nf; c1++)
         for (int c2 = c1 + 1; is_agg[c1] && c2 < nf; c2++) {
             if (!is_agg[c2]) continue;
-            int n1 = p->f[p->f[c1].a].n, n2 = p->f[p->f[c2].a].n;
-            double *c2buf = malloc(sizeof(double) * (size_t)A->P * n2); /* [P, n_2] */
-            agg_coefs(p, &p->f[c1], coef, n1 + n2);
-            agg_coefs(p, &p->f[c2], c2buf, n2);
-            for (int i = 0; i < A->P; i++)
-                memcpy(coef + (size_t)i * (n1 + n2) + n1, c2buf + (size_t)i * n2,
-                       sizeof(double) * (size_t)n2);
-            free(c2buf);
-            double ss = fit_agg(p, coef, n1 + n2, y, g);
+            int n12 = pair_coefs(p, c1, c2, coef);
+            double ss = fit_agg(p, coef, n12, y, g);
             if (ss < ss_pair) ss_pair = ss, pair[0] = c1, pair[1] = c2;
         }
     double sm = ss_map, sa = ss_agg;
@@ -231,14 +236,7 @@ int pf_read_numeric_output(Probe *p) {
                 ss_tot > 0 ? ss_pair / ss_tot : 0.0, use_pair ? "pair" : use_agg ? "aggregate" : "Map");
     int out = -1;
     if (use_pair) {
-        int n1 = p->f[p->f[pair[0]].a].n, n2 = p->f[p->f[pair[1]].a].n;
-        double *c2buf = malloc(sizeof(double) * (size_t)A->P * n2); /* [P, n_2] */
-        agg_coefs(p, &p->f[pair[0]], coef, n1 + n2);
-        agg_coefs(p, &p->f[pair[1]], c2buf, n2);
-        for (int i = 0; i < A->P; i++)
-            memcpy(coef + (size_t)i * (n1 + n2) + n1, c2buf + (size_t)i * n2,
-                   sizeof(double) * (size_t)n2);
-        free(c2buf);
+        int n1 = p->f[p->f[pair[0]].a].n, n2 = pair_coefs(p, pair[0], pair[1], coef) - n1;
         fit_agg(p, coef, n1 + n2, y, g);
         /* Where both selectors select at every query, adding k to one aggregate's numbers and
          * taking it from the other's changes nothing: of the shifts that give one side a 0
