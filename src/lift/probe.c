@@ -124,7 +124,8 @@ static char *emit(Probe *p, int out, bool naming, int *n_sops) {
     const CompiledModel *m = p->m;
     bool used[MAX_FEATS] = {0};
     mark(p, out, used);
-    if (!used[0] && p->f[out].numerical) return NULL; /* no table to widen: not compiled */
+    if (!used[0] && (p->f[out].numerical || p->f[p->f[out].a].numerical))
+        return NULL; /* no table to widen: not compiled */
     if (!used[0]) {
         /* Tracr compiles only programs that read tokens: the output table takes them as a
          * second argument it ignores */
@@ -152,7 +153,7 @@ static char *emit(Probe *p, int out, bool naming, int *n_sops) {
     for (int i = 0; i < p->nf; i++) {
         if (!used[i]) continue;
         const PFeat *f = &p->f[i];
-        int si = lift_new_sop(&x, f->kind, f->numerical, f->n, 0);
+        int si = lift_new_sop(&x, f->kind, f->numerical, f->numerical ? 1 : f->n, 0);
         map[i] = si;
         LSop *s = &x.s[si];
         if (i >= 2) ++*n_sops;
@@ -176,6 +177,20 @@ static char *emit(Probe *p, int out, bool naming, int *n_sops) {
             memcpy(s->tab, f->tab, sizeof(int) * (size_t)G);
         }
         s->ca = f->ca, s->cb = f->cb;
+        if (f->nums) {
+            s->n_num = f->n;
+            s->num = arena_alloc(&x.a, sizeof(double) * (size_t)f->n);
+            memcpy(s->num, f->nums, sizeof(double) * (size_t)f->n);
+        }
+        if (f->tab && f->kind == LS_MAP && p->f[f->a].nums) {
+            /* a Map of a number: Tracr's discretising MLP, one output per input number */
+            const PFeat *in = &p->f[f->a];
+            s->n_vs = in->n;
+            s->vs = arena_alloc(&x.a, sizeof(double) * (size_t)in->n);
+            memcpy(s->vs, in->nums, sizeof(double) * (size_t)in->n);
+            s->rtab = arena_alloc(&x.a, sizeof(int) * (size_t)in->n);
+            memcpy(s->rtab, f->tab, sizeof(int) * (size_t)in->n);
+        }
         if (f->ftab) {
             int G = p->f[f->a].n;
             s->ftab = arena_alloc(&x.a, sizeof(double) * (size_t)(G ? G : 1));
@@ -194,6 +209,24 @@ static char *emit(Probe *p, int out, bool naming, int *n_sops) {
     char *text = lift_emit(&x, naming, &nf, &nn);
     arena_free(&x.a);
     return text;
+}
+
+/* text with a comment line after its header comments: compile it with --exact */
+static char *exact_note(const char *text) {
+    static const char note[] = "# compile with --exact: Tracr's value sets miss numbers its means "
+                               "reach (docs/compiler.md)\n";
+    size_t h = 0;
+    while (text[h] == '#') {
+        const char *nl = strchr(text + h, '\n');
+        if (!nl) break;
+        h = (size_t)(nl - text) + 1;
+    }
+    size_t n = strlen(text);
+    char *out = malloc(n + sizeof note); /* [n + note + NUL] */
+    memcpy(out, text, h);
+    memcpy(out + h, note, sizeof note - 1);
+    memcpy(out + h + sizeof note - 1, text + h, n - h + 1);
+    return out;
 }
 
 static int check(Probe *p, ProbeResult *r) {
@@ -217,6 +250,26 @@ static int check(Probe *p, ProbeResult *r) {
     if (probe_ref_compare(&p->ref, m, re, &c, sub, sizeof sub)) {
         rc = err_printf(p->err, p->errcap, "comparing the probed program: %.400s", sub);
         goto out;
+    }
+    /* Tracr's value set of a numerical mean misses most of the numbers it takes, so a Map the
+     * probe reads straight from a mean compiles wrong where the given model (which reached it
+     * another way) is right: exact mode completes the sets (docs/compiler.md) */
+    if (c.n_positions_match < c.n_positions && re->n_warnings > 0 && !co.exact) {
+        CompileOptions cx = co;
+        cx.exact = true;
+        CompiledModel *rx = NULL;
+        PCompare c2;
+        if (!compile_program(&prog, &cx, &rx, sub, sizeof sub) &&
+            !probe_ref_compare(&p->ref, m, rx, &c2, sub, sizeof sub) &&
+            c2.n_positions_match > c.n_positions_match) {
+            compiled_model_free(re);
+            re = rx, rx = NULL, c = c2;
+            r->exact = true;
+            char *t = exact_note(r->program);
+            free(r->program);
+            r->program = t;
+        }
+        compiled_model_free(rx);
     }
     r->n_inputs = c.n_inputs, r->n_inputs_match = c.n_inputs_match;
     r->n_positions = c.n_positions, r->n_positions_match = c.n_positions_match;

@@ -22,7 +22,8 @@ int pf_new(Probe *p, LsKind k, int n, int stage) {
 }
 
 void pf_free_all(Probe *p) {
-    for (int i = 0; i < p->nf; i++) free(p->f[i].lab), free(p->f[i].sel), free(p->f[i].tab), free(p->f[i].ftab);
+    for (int i = 0; i < p->nf; i++) free(p->f[i].lab), free(p->f[i].sel), free(p->f[i].tab), free(p->f[i].ftab),
+            free(p->f[i].nums);
 }
 
 /* ---- explanations ------------------------------------------------------------------------ */
@@ -82,12 +83,16 @@ double pf_explain(const Probe *p, const double *x, int dim, int st, int *a, int 
             for (int i = 0; i < p->nf; i++) {
                 int better = 0;
                 for (int j = 0; j < p->nf; j++) better += su[j] < su[i] || (su[j] == su[i] && j < i);
-                cand[i] = su[i] < INFINITY && better < PAIR_TOP;
+                /* Tracr's SequenceMaps read categorical SOps only */
+                cand[i] = su[i] < INFINITY && better < PAIR_TOP && !p->f[i].numerical;
             }
         long best_cells = 0;
         for (int i = 0; i < p->nf; i++) {
             if (pass == 0) su[i] = INFINITY;
-            if (p->f[i].stage > st || (pass == 1 && !cand[i])) continue;
+            /* single: a head's copied value, which Tracr's categorical Aggregate takes from a
+             * categorical SOp only */
+            if (p->f[i].stage > st || (pass == 1 && !cand[i]) || (single && p->f[i].numerical))
+                continue;
             for (int j = pass ? i + 1 : -1; j < (pass ? p->nf : 0); j++) {
                 if (j >= 0 && (p->f[j].stage > st || !cand[j])) continue;
                 double u = pf_unexplained(p, x, dim, i, j, sums, cnt);

@@ -78,7 +78,7 @@ static long find_select(const Probe *p, int st, const uint64_t *keys, PFeat *f) 
     for (int fk = 0; fk < p->nf; fk++)
         for (int fq = 0; fq < p->nf; fq++) {
             const PFeat *K = &p->f[fk], *Q = &p->f[fq];
-            if (K->stage > st || Q->stage > st) continue;
+            if (K->stage > st || Q->stage > st || K->numerical || Q->numerical) continue;
             size_t cells = (size_t)K->n * (size_t)Q->n;
             memset(c, 0, sizeof(long) * cells * 2);
             for (int i = 0; i < A->P; i++) {
@@ -160,7 +160,7 @@ static long find_width_select(const Probe *p, int st, const int *width, const ui
     for (int fk = 0; fk < p->nf; fk++)
         for (int fq = 0; fq < p->nf; fq++) {
             const PFeat *K = &p->f[fk], *Q = &p->f[fq];
-            if (K->stage > st || Q->stage > st) continue;
+            if (K->stage > st || Q->stage > st || K->numerical || Q->numerical) continue;
             int nk = K->n, W = nk + 1;
             size_t cells = (size_t)nk * Q->n;
             unsigned char *tab = calloc(cells ? cells : 1, 1); /* [n_k * n_q] */
@@ -372,6 +372,7 @@ int pf_read_head(Probe *p, int l, int h, double *w) {
                 pf_unexplained(p, w, D, fi, -1, sums, cn));
         free(sums), free(cn);
     }
+    pf_numeric_mean(p, fi, vv);
 out:
     free(vv), free(bosv);
     return rc;

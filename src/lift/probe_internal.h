@@ -101,6 +101,7 @@ typedef struct PFeat {
     bool numerical;     /* a numerical SOp (probe_numeric.c): no labels, one number */
     double *ftab;       /* numerical MAP [n(a)]: the number per input label */
     double ca, cb;      /* LINSEQ: ca a + cb b */
+    double *nums;       /* numerical with labels [n]: the number of each label, ascending */
 } PFeat;
 
 /* The thresholds above, as one variant of the reading (probe_model tries several). */
@@ -144,5 +145,10 @@ int pf_read_mlp(Probe *p, int l, double *w);
  * Aggregate of a 0/1 Map of a head's copied value, whichever fits the output numbers better.
  * Its feature's index, or -1 when there is none (or no room for it). */
 int pf_read_numeric_output(Probe *p);
+/* After aggregate head fi was read (vv [P, D] its value vectors): when the head averages a
+ * 0/1 value (some values write nothing, and some queries select keys of both kinds, which a
+ * categorical aggregate cannot), adds the mean as a numerical feature whose labels are its
+ * numbers, with the 0/1 Map it averages. The categorical reading stays beside it. */
+void pf_numeric_mean(Probe *p, int fi, const double *vv);
 
 #endif

@@ -56,7 +56,8 @@ static void merge_exclusive(const Probe *p, int l, const double *act, int *ga, i
         changed = false;
         for (int g = 0; g < ng && !changed; g++)
             for (int h = g + 1; h < ng && !changed; h++) {
-                if (fa[g] < 0 || fa[h] < 0) continue;
+                if (fa[g] < 0 || fa[h] < 0 || p->f[fa[g]].numerical || p->f[fa[h]].numerical)
+                    continue; /* no SequenceMap of a number */
                 int f[4] = {fa[g], fb[g], fa[h], fb[h]}, u2[2] = {-1, -1}, nu = 0;
                 for (int k = 0; k < 4 && nu <= 2; k++) {
                     if (f[k] < 0 || (nu > 0 && u2[0] == f[k]) || (nu > 1 && u2[1] == f[k])) continue;

@@ -290,3 +290,112 @@ int pf_read_numeric_output(Probe *p) {
     free(y), free(g), free(coef), free(bit);
     return out;
 }
+
+/* ---- a mean read by later blocks ------------------------------------------------------------ */
+
+void pf_numeric_mean(Probe *p, int fi, const double *vv) {
+    const PAct *A = &p->A;
+    int D = A->D, a = p->f[fi].a;
+    if (a < 0 || p->f[fi].sk < 0 || !p->f[fi].sel || p->nf + 2 > MAX_FEATS) return;
+    int na = p->f[a].n;
+    if (na < 2) return;
+    /* the mean value vector of each label of the copied value */
+    double *mu = calloc((size_t)na * D, sizeof(double)); /* [n_a, D] */
+    double *cnt = calloc((size_t)na, sizeof(double));     /* [n_a] */
+    for (int i = 0; i < A->P; i++) {
+        int l = p->f[a].lab[i];
+        if (l < 0) continue;
+        for (int d = 0; d < D; d++) mu[(size_t)l * D + d] += vv[(size_t)i * D + d];
+        cnt[l] += 1;
+    }
+    double mx = 0, *nrm = malloc(sizeof(double) * (size_t)na); /* [n_a] */
+    for (int l = 0; l < na; l++) {
+        double s = 0;
+        for (int d = 0; cnt[l] && d < D; d++) {
+            mu[(size_t)l * D + d] /= cnt[l];
+            s += mu[(size_t)l * D + d] * mu[(size_t)l * D + d];
+        }
+        nrm[l] = sqrt(s);
+        if (nrm[l] > mx) mx = nrm[l];
+    }
+    /* 0/1: the labels that write (nearly) nothing are 0, the others write one vector */
+    unsigned char *bit = malloc((size_t)na); /* [n_a] */
+    int n1 = 0, n0 = 0;
+    double *avg = calloc((size_t)D, sizeof(double)); /* [D] the 1s' mean vector */
+    for (int l = 0; l < na; l++) {
+        bit[l] = cnt[l] > 0 && nrm[l] >= 0.1 * mx;
+        n1 += bit[l], n0 += cnt[l] > 0 && !bit[l];
+        for (int d = 0; bit[l] && d < D; d++) avg[d] += mu[(size_t)l * D + d];
+    }
+    bool ok = n1 > 0 && n0 > 0;
+    double an = 0;
+    for (int d = 0; d < D; d++) avg[d] /= n1 ? n1 : 1, an += avg[d] * avg[d];
+    for (int l = 0; l < na && ok; l++) {
+        if (!bit[l]) continue;
+        double e = 0;
+        for (int d = 0; d < D; d++) e += (mu[(size_t)l * D + d] - avg[d]) * (mu[(size_t)l * D + d] - avg[d]);
+        ok = e <= 0.04 * an;
+    }
+    free(mu), free(cnt), free(nrm), free(avg);
+    /* the mean at each query under the selector read, and the queries that mix 0s and 1s */
+    double *mean = malloc(sizeof(double) * (size_t)A->P); /* [P] */
+    long mixed = 0, with = 0;
+    const PFeat *X = &p->f[fi], *K = &p->f[X->sk], *Q = &p->f[X->sq], *V = &p->f[a];
+    for (int i = 0; i < A->P && ok; i++) {
+        mean[i] = 0;
+        int lq = Q->lab[i], in = A->inp[i], c0 = 0, c1 = 0;
+        if (lq < 0) continue;
+        int kmax = p->m->causal ? A->tpos[i] + 1 : A->len[in];
+        for (int k = 1; k <= kmax; k++) {
+            int j = A->off[in] + k - 1, lk = K->lab[j];
+            if (lk < 0 || !X->sel[(size_t)lk * Q->n + lq] || V->lab[j] < 0) continue;
+            if (bit[V->lab[j]]) c1++;
+            else c0++;
+        }
+        if (c0 + c1) mean[i] = (double)c1 / (c0 + c1), with++;
+        mixed += c0 && c1;
+    }
+    ok = ok && mixed >= 3 && mixed >= 0.02 * with;
+    if (pf_debug() && a >= 0)
+        fprintf(stderr, "probe: head feature %d: %s (%ld of %ld queries mix 0s and 1s)\n", fi,
+                ok ? "a mean of a 0/1 value" : "not a mean", mixed, with);
+    if (!ok) {
+        free(bit), free(mean);
+        return;
+    }
+    /* the numbers: distinct means, ascending */
+    double *nums = malloc(sizeof(double) * (size_t)A->P); /* [P] at most */
+    int nn = 0;
+    for (int i = 0; i < A->P; i++) {
+        int j = 0;
+        while (j < nn && fabs(nums[j] - mean[i]) > 1e-9) j++;
+        if (j == nn) nums[nn++] = mean[i];
+    }
+    for (int i = 1; i < nn; i++)
+        for (int j = i; j > 0 && nums[j - 1] > nums[j]; j--) {
+            double t = nums[j];
+            nums[j] = nums[j - 1], nums[j - 1] = t;
+        }
+    int vi = pf_new(p, LS_MAP, 2, p->f[a].stage), ni = pf_new(p, LS_AGG, nn, p->f[fi].stage);
+    PFeat *Vf = &p->f[vi], *N = &p->f[ni];
+    X = &p->f[fi];
+    Vf->numerical = N->numerical = true;
+    Vf->a = a;
+    Vf->ftab = malloc(sizeof(double) * (size_t)na); /* [n_a] */
+    for (int l = 0; l < na; l++) Vf->ftab[l] = bit[l];
+    Vf->nums = malloc(sizeof(double) * 2); /* [2] */
+    Vf->nums[0] = 0, Vf->nums[1] = 1;
+    N->a = vi, N->sk = X->sk, N->sq = X->sq;
+    size_t cells = (size_t)p->f[X->sk].n * p->f[X->sq].n;
+    N->sel = malloc(cells ? cells : 1); /* [n_k * n_q] */
+    memcpy(N->sel, X->sel, cells);
+    N->nums = nums;
+    for (int i = 0; i < A->P; i++) {
+        int l = p->f[a].lab[i];
+        Vf->lab[i] = l < 0 ? -1 : bit[l];
+        int j = 0;
+        while (j < nn - 1 && fabs(nums[j] - mean[i]) > 1e-9) j++;
+        N->lab[i] = j;
+    }
+    free(bit), free(mean);
+}
