@@ -264,7 +264,6 @@ static int check(Probe *p, ProbeResult *r) {
             c2.n_positions_match > c.n_positions_match) {
             compiled_model_free(re);
             re = rx, rx = NULL, c = c2;
-            r->exact = true;
             char *t = exact_note(r->program);
             free(r->program);
             r->program = t;

@@ -51,8 +51,6 @@ typedef struct ProbeResult {
     char verdict[512];
     CompiledModel *model;  /* the program compiled with the model's settings (owned) */
     int variant;           /* the threshold variant that gave it (0: the default) */
-    bool exact;            /* model compiled in exact mode (docs/compiler.md): the program's
-                            * Tracr compile misses values its means reach; said in its text */
 } ProbeResult;
 
 /* Reads m's program from its activations. Returns 0 with r filled (r->verified says whether

@@ -89,8 +89,8 @@ int probe_ref_init(const CompiledModel *m, const PAct *a, long max_inputs, uint6
     return rc;
 }
 
-/* Equal decoded values; numerical outputs within the tolerance of eval's equivalence
- * (equiv.h), since a compressed or distilled model only approximates its numbers. */
+/* Equal decoded values; numerical outputs within eval's relative tolerance (equiv.h, 0.005)
+ * plus 1e-3, since a compressed or distilled model only approximates its numbers. */
 static bool same_output(const CompiledModel *given, Value want, Value got) {
     if (!given->output_numerical) return val_eq(got, want);
     if (want.kind != VAL_FLOAT || got.kind != VAL_FLOAT) return false;

@@ -22,8 +22,10 @@ int pf_new(Probe *p, LsKind k, int n, int stage) {
 }
 
 void pf_free_all(Probe *p) {
-    for (int i = 0; i < p->nf; i++) free(p->f[i].lab), free(p->f[i].sel), free(p->f[i].tab), free(p->f[i].ftab),
-            free(p->f[i].nums);
+    for (int i = 0; i < p->nf; i++) {
+        PFeat *f = &p->f[i];
+        free(f->lab), free(f->sel), free(f->tab), free(f->ftab), free(f->nums);
+    }
 }
 
 /* ---- explanations ------------------------------------------------------------------------ */

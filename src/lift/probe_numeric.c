@@ -151,32 +151,49 @@ static double fit_map(const Probe *p, int c, const double *y, double *g) {
     return ss;
 }
 
-/* A numerical Aggregate with X's selector of the 0/1 Map `bit` [n_v] of X's value: its
- * feature index, or -1 when there is no room. When X's value is itself a categorical Map, the
- * 0/1 Map reads that Map's input directly (one MLP, not two). */
-static int new_numeric_agg(Probe *p, int xi, const unsigned char *bit) {
+/* A mean with aggregate xi's selector: a numerical 0/1 Map of feature src (bit [n_src] per
+ * label, labelled 0/1) and the numerical Aggregate of it (n_mean labels, all -1, for the caller
+ * to set), readable from stage. Its index, or -1 when there is no room. */
+static int add_mean(Probe *p, int xi, int src, const unsigned char *bit, int n_mean, int stage) {
     const PAct *A = &p->A;
-    int a = p->f[xi].a, src = a;
-    const PFeat *Va = &p->f[a];
-    if (Va->kind == LS_MAP && !Va->numerical && Va->tab && Va->a >= 0) src = Va->a;
     int ns = p->f[src].n;
-    int vi = pf_new(p, LS_MAP, 1, p->f[src].stage);
-    int oi = vi < 0 ? -1 : pf_new(p, LS_AGG, 1, 1 << 30);
+    int vi = pf_new(p, LS_MAP, 2, p->f[src].stage);
+    int oi = vi < 0 ? -1 : pf_new(p, LS_AGG, n_mean, stage);
     if (oi < 0) return -1;
     PFeat *V = &p->f[vi], *O = &p->f[oi];
     const PFeat *X = &p->f[xi];
     V->numerical = O->numerical = true;
     V->a = src;
     V->ftab = malloc(sizeof(double) * (size_t)(ns ? ns : 1)); /* [n_src] */
-    for (int v = 0; v < ns; v++) {
-        int l = src == a ? v : p->f[a].tab[v];
-        V->ftab[v] = l >= 0 && bit[l] ? 1 : 0;
-    }
+    for (int v = 0; v < ns; v++) V->ftab[v] = bit[v];
+    V->nums = malloc(sizeof(double) * 2); /* [2] */
+    V->nums[0] = 0, V->nums[1] = 1;
     O->a = vi, O->sk = X->sk, O->sq = X->sq;
     size_t cells = (size_t)p->f[X->sk].n * p->f[X->sq].n;
     O->sel = malloc(cells ? cells : 1); /* [n_k * n_q] */
     memcpy(O->sel, X->sel, cells);
-    for (int i = 0; i < A->P; i++) V->lab[i] = O->lab[i] = -1;
+    for (int i = 0; i < A->P; i++) {
+        int l = p->f[src].lab[i];
+        V->lab[i] = l < 0 ? -1 : bit[l];
+        O->lab[i] = -1;
+    }
+    return oi;
+}
+
+/* The output mean of the 0/1 Map `bit` [n_v] of aggregate xi's value. When that value is
+ * itself a categorical Map, the 0/1 Map reads the Map's input directly (one MLP, not two). */
+static int new_numeric_agg(Probe *p, int xi, const unsigned char *bit) {
+    int a = p->f[xi].a, src = a;
+    const PFeat *Va = &p->f[a];
+    if (Va->kind == LS_MAP && !Va->numerical && Va->tab && Va->a >= 0) src = Va->a;
+    int ns = p->f[src].n;
+    unsigned char *bs = malloc((size_t)(ns ? ns : 1)); /* [n_src] */
+    for (int v = 0; v < ns; v++) {
+        int l = src == a ? v : Va->tab[v];
+        bs[v] = l >= 0 && bit[l];
+    }
+    int oi = add_mean(p, xi, src, bs, 1, 1 << 30);
+    free(bs);
     return oi;
 }
 
@@ -376,23 +393,10 @@ void pf_numeric_mean(Probe *p, int fi, const double *vv) {
             double t = nums[j];
             nums[j] = nums[j - 1], nums[j - 1] = t;
         }
-    int vi = pf_new(p, LS_MAP, 2, p->f[a].stage), ni = pf_new(p, LS_AGG, nn, p->f[fi].stage);
-    PFeat *Vf = &p->f[vi], *N = &p->f[ni];
-    X = &p->f[fi];
-    Vf->numerical = N->numerical = true;
-    Vf->a = a;
-    Vf->ftab = malloc(sizeof(double) * (size_t)na); /* [n_a] */
-    for (int l = 0; l < na; l++) Vf->ftab[l] = bit[l];
-    Vf->nums = malloc(sizeof(double) * 2); /* [2] */
-    Vf->nums[0] = 0, Vf->nums[1] = 1;
-    N->a = vi, N->sk = X->sk, N->sq = X->sq;
-    size_t cells = (size_t)p->f[X->sk].n * p->f[X->sq].n;
-    N->sel = malloc(cells ? cells : 1); /* [n_k * n_q] */
-    memcpy(N->sel, X->sel, cells);
+    int ni = add_mean(p, fi, a, bit, nn, p->f[fi].stage);
+    PFeat *N = &p->f[ni];
     N->nums = nums;
     for (int i = 0; i < A->P; i++) {
-        int l = p->f[a].lab[i];
-        Vf->lab[i] = l < 0 ? -1 : bit[l];
         int j = 0;
         while (j < nn - 1 && fabs(nums[j] - mean[i]) > 1e-9) j++;
         N->lab[i] = j;
