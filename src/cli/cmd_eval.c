@@ -502,6 +502,13 @@ static int eval_summary(const EvalArgs *a, EvalState *s) {
                rr->n + rr->probe_extra ? 100.0 * rr->probe_equivalent / (rr->n + rr->probe_extra)
                                        : 0.0,
                rr->probe_verified, rr->probe_refused, probe_median_ms(rr));
+    if (a->ro.probe && a->ro.noise) {
+        int tot = rr->n + rr->probe_extra;
+        printf("probe on noise weights (the baseline): %ld/%d equivalent to the true program "
+               "(%.1f%%), %ld reproduce the noise model's outputs\n",
+               rr->noise_probe_equivalent, tot, tot ? 100.0 * rr->noise_probe_equivalent / tot : 0.0,
+               rr->noise_probe_verified);
+    }
     if (a->ro.probe && a->search_k > 0) {
         int tot = rr->n + rr->probe_extra;
         printf("probe, else the meta-model's search (decompile's order without lift): %ld/%d "
@@ -767,6 +774,9 @@ static int eval_json(const EvalArgs *a, const EvalState *s) {
         if (a->search_k > 0)
             sb_printf(&js, ", \"then_search\": {\"equivalent\": %ld, \"verified\": %ld}",
                       rr->either_equivalent, rr->either_verified);
+        if (a->ro.noise)
+            sb_printf(&js, ", \"noise\": {\"equivalent\": %ld, \"verified\": %ld}",
+                      rr->noise_probe_equivalent, rr->noise_probe_verified);
         sb_append(&js, "}");
     }
     sb_printf(

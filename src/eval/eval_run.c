@@ -267,39 +267,70 @@ static int run_search(MetaModel *mm, EvalTruth *tc, const int16_t *truth, const 
     return 0;
 }
 
+/* probe on model m; *state as EvalSampleResult.probe_state, *func its program against the
+ * truth's model on the true program's defined positions. */
+static void probe_judged(EvalTruth *tc, const CompiledModel *m, int s, const EvalRunOptions *o,
+                         const char *tag, signed char *state, EvalFunc *func) {
+    char err[512];
+    ProbeOptions po;
+    probe_options_default(&po);
+    ProbeResult pr;
+    if (probe_model(m, &po, &pr, err, sizeof err)) {
+        *state = 1;
+        *func = EVAL_FN_NO_COMPILE;
+        if (getenv("ITRACR_PROBE_DEBUG")) fprintf(stderr, "probe sample %d%s: %s\n", s, tag, err);
+        return;
+    }
+    *state = pr.verified ? 3 : 2;
+    EquivResult er;
+    if (equiv_models(tc->cm, &tc->prog, pr.model, &o->equiv, &er, err, sizeof err) == 0)
+        *func = er.status;
+    if (getenv("ITRACR_PROBE_DEBUG"))
+        fprintf(stderr, "probe sample %d%s: %s; truth: %s\n", s, tag, pr.verdict,
+                eval_func_name(*func));
+    probe_result_free(&pr);
+}
+
 /* probe on the sample's given model (eval_run.h); its program judged against the truth's
  * model on the true program's defined positions. Returns 0, or 1 with a message when a
  * transformed model cannot be rebuilt. */
 static int run_probe(EvalTruth *tc, const int16_t *truth, const float *payload,
                      const int16_t *ids, int P, int s, const EvalRunOptions *o,
                      const EvalSetting *st, EvalSampleResult *res, char *herr, size_t hcap) {
-    char err[512];
     res->probe_func = EVAL_FN_UNCHECKED;
     CompiledModel *tm = NULL;
     int g = given_model(tc, truth, st, o, s, payload, ids, P, &tm, herr, hcap);
     if (g == 2) res->probe_func = EVAL_FN_TRUE_FAILED;
     if (g) return g == 1;
-    ProbeOptions po;
-    probe_options_default(&po);
-    ProbeResult pr;
     double t0 = now_s();
-    if (probe_model(tm ? tm : tc->cm, &po, &pr, err, sizeof err)) {
-        res->probe_state = 1;
-        res->probe_func = EVAL_FN_NO_COMPILE;
-        if (getenv("ITRACR_PROBE_DEBUG")) fprintf(stderr, "probe sample %d: %s\n", s, err);
-    } else {
-        res->probe_state = pr.verified ? 3 : 2;
-        EquivResult er;
-        if (equiv_models(tc->cm, &tc->prog, pr.model, &o->equiv, &er, err, sizeof err) == 0)
-            res->probe_func = er.status;
-        if (getenv("ITRACR_PROBE_DEBUG"))
-            fprintf(stderr, "probe sample %d: %s; truth: %s\n", s, pr.verdict,
-                    eval_func_name(res->probe_func));
-        probe_result_free(&pr);
-    }
+    probe_judged(tc, tm ? tm : tc->cm, s, o, "", &res->probe_state, &res->probe_func);
     res->probe_ms = 1e3 * (now_s() - t0);
+    res->noise_probe_func = EVAL_FN_UNCHECKED;
+    if (o->noise) { /* the baseline: the same reading of noise weights of the same shapes */
+        CompiledModel *nm = eval_noise_model(tm ? tm : tc->cm, o->seed, s);
+        if (nm) probe_judged(tc, nm, s, o, " (noise)", &res->noise_probe_state, &res->noise_probe_func);
+        compiled_model_free(nm);
+    }
     compiled_model_free(tm);
     return 0;
+}
+
+/* Adds sample x's probe results to r's sums (o->probe). searched: x also has the search's
+ * answer (the samples the meta-model could not read have probe's alone). */
+static void add_probe(EvalRunResult *r, const EvalSampleResult *x, const EvalRunOptions *o,
+                      bool searched) {
+    if (!o->probe) return;
+    bool probe_answers = x->probe_state == 3;
+    r->probe_refused += x->probe_state == 1;
+    r->probe_verified += probe_answers;
+    r->probe_equivalent += x->probe_func == EVAL_FN_EQUIVALENT;
+    /* neither verified: decompile prints the one closer to the model's outputs; this count
+     * takes the search's, so it can only understate the pair */
+    r->either_verified += probe_answers || (searched && x->verdict != SEARCH_NONE);
+    r->either_equivalent += probe_answers ? x->probe_func == EVAL_FN_EQUIVALENT
+                                          : searched && x->ver_func == EVAL_FN_EQUIVALENT;
+    r->noise_probe_verified += x->noise_probe_state == 3;
+    r->noise_probe_equivalent += x->noise_probe_func == EVAL_FN_EQUIVALENT;
 }
 
 /* probe alone on sample s (one the meta-model cannot read: too many weight tokens). Returns
@@ -527,12 +558,7 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
             }
         }
         for (int k = 0; k < r->probe_extra; k++) {
-            r->probe_refused += pr[k].probe_state == 1;
-            r->probe_verified += pr[k].probe_state == 3;
-            r->probe_equivalent += pr[k].probe_func == EVAL_FN_EQUIVALENT;
-            r->either_verified += pr[k].probe_state == 3;
-            r->either_equivalent +=
-                pr[k].probe_state == 3 && pr[k].probe_func == EVAL_FN_EQUIVALENT;
+            add_probe(r, &pr[k], o, false);
         }
         free(pr);
         free(rest);
@@ -553,20 +579,10 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
             eval_breakdown_add(&r->by_setting, &st, truth, x->dec, x->dec_func,
                                o->search > 0 ? x->ver : NULL, x->ver_func);
         r->decode_errors += x->dec_failed;
-        r->probe_refused += x->probe_state == 1;
-        r->probe_verified += x->probe_state == 3;
-        r->probe_equivalent += x->probe_func == EVAL_FN_EQUIVALENT;
+        add_probe(r, x, o, o->search > 0);
         eval_metrics_add(&r->decoded, truth, x->dec, x->dec_func);
         if (o->teacher) eval_metrics_add(&r->teacher, truth, x->tf, x->tf_func);
         if (o->noise) eval_metrics_add(&r->noise, truth, x->noise, x->noise_func);
-        if (o->search > 0 && o->probe) {
-            /* neither verified: decompile prints the one closer to the model's outputs; this
-             * count takes the search's, so it can only understate the pair */
-            bool probe_answers = x->probe_state == 3;
-            r->either_verified += probe_answers || x->verdict != SEARCH_NONE;
-            r->either_equivalent += probe_answers ? x->probe_func == EVAL_FN_EQUIVALENT
-                                                  : x->ver_func == EVAL_FN_EQUIVALENT;
-        }
         if (o->search > 0) {
             eval_metrics_add(&r->verified, truth, x->ver, x->ver_func);
             r->n_weights += x->verdict == SEARCH_WEIGHTS;

@@ -84,6 +84,9 @@ typedef struct EvalSampleResult {
     signed char probe_state;
     EvalFunc probe_func;
     double probe_ms;
+    /* probe on the noise model (o->probe and o->noise), the same states and judgement */
+    signed char noise_probe_state;
+    EvalFunc noise_probe_func;
 } EvalSampleResult;
 
 typedef struct EvalRunResult {
@@ -100,6 +103,8 @@ typedef struct EvalRunResult {
      * else the search's answer; probe's alone on the probe_extra samples), over the same
      * n + probe_extra samples: answers equivalent to the truth, and answers verified */
     long either_equivalent, either_verified;
+    /* o->probe and o->noise: probe on each sample's noise model (the baseline) */
+    long noise_probe_equivalent, noise_probe_verified;
     bool have_breakdown;      /* settings were given: by_setting is filled */
     EvalBreakdown by_setting; /* top-1 (and verified@K) by setting */
     int n;                    /* samples evaluated */

@@ -58,4 +58,11 @@ n=$(sed -n 's/^probe (activations, no meta-model): \([0-9]*\)\/\([0-9]*\) .*/\1 
 set -- $n "" ""
 [ -n "$1" ] && [ "$2" -ge 1 ] && [ "$1" -ge 1 ] && ok || bad "eval --probe line: $line"
 grep -q '"probe": {"samples": ' "$T/m.json" && ok || bad "eval --json has no probe object"
+# with the noise baseline: probe on noise weights of the same shapes reads nothing equivalent
+"$I" eval --data "$T/rot" --meta models/meta-small.safetensors --probe --no-teacher --no-classics \
+    --n 10 --jobs 2 --json "$T/n.json" >"$T/eval2.out" 2>"$T/eval2.err" || bad "eval --probe (noise): $(head -c 400 "$T/eval2.err")"
+n=$(sed -n 's/^probe on noise weights (the baseline): \([0-9]*\)\/\([0-9]*\) .*/\1 \2/p' "$T/eval2.out")
+set -- $n "" ""
+[ -n "$1" ] && [ "$2" -ge 10 ] && [ "$1" -le 1 ] && ok || bad "probe noise baseline line: $(grep -i noise "$T/eval2.out")"
+grep -q '"noise": {"equivalent": ' "$T/n.json" && ok || bad "eval --json has no probe noise object"
 finish
