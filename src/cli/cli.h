@@ -25,6 +25,8 @@ int cmd_demo(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
+/* `dataset show` (cmd_dataset_show.c); argv[0] is "show". */
+int dataset_show(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_decompile(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

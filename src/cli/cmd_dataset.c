@@ -11,6 +11,8 @@
 
 static const char *usage =
     "usage: itracr dataset stats DIR [--json]\n"
+    "       itracr dataset show DIR --index I [--split S] [-o MODEL.safetensors] [--json]\n"
+    "                          (one sample and its model: itracr dataset show --help)\n"
     "\n"
     "Reads every shard under DIR (DIR/*.safetensors and DIR/*/*.safetensors, or one shard\n"
     "file), checking each one (format, checksum, offsets), and prints the distribution of the\n"
@@ -398,6 +400,7 @@ int cmd_dataset(int argc, char **argv) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
+    if (strcmp(argv[1], "show") == 0) return dataset_show(argc - 1, argv + 1);
     if (strcmp(argv[1], "stats") != 0)
         return cli_usage_error("dataset", "unknown subcommand '%s'", argv[1]);
     const char *dir;

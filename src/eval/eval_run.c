@@ -207,11 +207,8 @@ static CompiledModel *rebuild_transformed(const EvalTruth *tc, const EvalRunOpti
     return t;
 }
 
-/* The model sample s's predictions are checked against: its truth compiled in setting st
- * (tc), and on a transformed dataset that model transformed again (*tm, else NULL). Returns 0,
- * 1 with a message when the transformed model cannot be rebuilt, 2 when the truth does not
- * compile. */
-static int given_model(EvalTruth *tc, const int16_t *truth, const EvalSetting *st,
+/* eval_run.h */
+int eval_given_model(EvalTruth *tc, const int16_t *truth, const EvalSetting *st,
                        const EvalRunOptions *o, int s, const float *payload, const int16_t *ids,
                        int P, CompiledModel **tm, char *herr, size_t hcap) {
     char err[512];
@@ -241,7 +238,7 @@ static int run_search(MetaModel *mm, EvalTruth *tc, const int16_t *truth, const 
     memcpy(res->noise_ver, res->noise, sizeof res->noise_ver);
     res->ver_func = res->noise_ver_func = EVAL_FN_UNCHECKED;
     CompiledModel *tm = NULL;
-    int g = given_model(tc, truth, st, o, s, payload, ids, P, &tm, herr, hcap);
+    int g = eval_given_model(tc, truth, st, o, s, payload, ids, P, &tm, herr, hcap);
     if (g == 2) res->ver_func = res->noise_ver_func = EVAL_FN_TRUE_FAILED;
     if (g) return g == 1;
     const CompiledModel *given = tm ? tm : tc->cm;
@@ -299,7 +296,7 @@ static int run_probe(EvalTruth *tc, const int16_t *truth, const float *payload,
                      const EvalSetting *st, EvalSampleResult *res, char *herr, size_t hcap) {
     res->probe_func = EVAL_FN_UNCHECKED;
     CompiledModel *tm = NULL;
-    int g = given_model(tc, truth, st, o, s, payload, ids, P, &tm, herr, hcap);
+    int g = eval_given_model(tc, truth, st, o, s, payload, ids, P, &tm, herr, hcap);
     if (g == 2) res->probe_func = EVAL_FN_TRUE_FAILED;
     if (g) return g == 1;
     double t0 = now_s();

@@ -18,6 +18,7 @@
 #include "eval/equiv.h"
 #include "eval/eval_breakdown.h"
 #include "eval/eval_setting.h"
+#include "eval/eval_truth.h"
 #include "eval/metrics.h"
 #include "eval/search.h"
 #include "meta/meta.h"
@@ -64,6 +65,16 @@ void eval_run_options_default(EvalRunOptions *o);
 /* The setting sample (an index into the TrainData) is evaluated in: its row of o->settings
  * decoded into *store, or o's dataset-wide vocabulary and max_seq_len (eval_setting_of). */
 int eval_run_setting(const EvalRunOptions *o, int sample, GenSetting *store, EvalSetting *out);
+
+/* The model sample s (an index into the TrainData) was made from, i.e. what its weight
+ * tokens (payload [P, WT_WIDTH], ids [P, WT_N_IDS]) were read from: its truth compiled in
+ * setting st into tc, and on a transformed dataset (o->transform) that model transformed
+ * again with the sample's seed and checked against the tokens bit for bit (*tm, else NULL;
+ * the caller frees it). Returns 0, 1 with a message when the transformed model cannot be
+ * rebuilt, 2 when the truth does not compile. */
+int eval_given_model(EvalTruth *tc, const int16_t *truth, const EvalSetting *st,
+                     const EvalRunOptions *o, int s, const float *payload, const int16_t *ids,
+                     int P, CompiledModel **tm, char *err, size_t errcap);
 
 /* What happened to one sample (index into the evaluated set). */
 typedef struct EvalSampleResult {
