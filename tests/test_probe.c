@@ -161,14 +161,10 @@ static void test_compressed(void) {
     rasp_program_free(&prog);
 }
 
-/* Weights replaced by noise: refused or not verified, never a crash or a false verdict. */
-static void test_noise(void) {
-    RaspProgram prog;
-    CompiledModel *m = fixture("reverse", &prog);
-    CHECK(m != NULL);
-    if (!m) return;
+/* Every weight matrix of m replaced by seeded standard normal noise. */
+static void noise_weights(CompiledModel *m, uint64_t seed) {
     Rng g;
-    rng_seed(&g, 5);
+    rng_seed(&g, seed);
     for (int l = 0; l < m->num_layers; l++) {
         ModelLayer *ly = &m->layers[l];
         size_t qk = (size_t)m->residual_dim * m->num_heads * m->key_size;
@@ -178,6 +174,15 @@ static void test_noise(void) {
         for (int k = 0; k < 6; k++)
             for (size_t i = 0; i < sizes[k]; i++) mats[k][i] = rng_normal(&g);
     }
+}
+
+/* Weights replaced by noise: refused or not verified, never a crash or a false verdict. */
+static void test_noise(void) {
+    RaspProgram prog;
+    CompiledModel *m = fixture("reverse", &prog);
+    CHECK(m != NULL);
+    if (!m) return;
+    noise_weights(m, 5);
     ProbeResult r;
     char err[1024];
     if (probe_model(m, NULL, &r, err, sizeof err) == 0) {
@@ -190,11 +195,42 @@ static void test_noise(void) {
     rasp_program_free(&prog);
 }
 
+/* The reference model (eval's ceiling): the true program's model reproduces its own weights'
+ * outputs, not those of noise weights of the same shapes, whether probe reads the noise or
+ * refuses it; without a reference nothing is compared. */
+static void test_reference(void) {
+    RaspProgram prog, prog2;
+    CompiledModel *m = fixture("reverse", &prog), *n = fixture("reverse", &prog2);
+    CHECK(m != NULL && n != NULL);
+    if (m && n) {
+        ProbeOptions o;
+        probe_options_default(&o);
+        o.reference = m;
+        ProbeResult r;
+        char err[1024];
+        CHECK_MSG(probe_model(m, &o, &r, err, sizeof err) == 0, "%s", err);
+        CHECK(r.reference_verified == 1);
+        probe_result_free(&r);
+        noise_weights(n, 5);
+        int rc = probe_model(n, &o, &r, err, sizeof err);
+        CHECK(r.reference_verified == 0);
+        if (rc == 0) probe_result_free(&r);
+        CHECK(probe_model(m, NULL, &r, err, sizeof err) == 0);
+        CHECK(r.reference_verified == -1);
+        probe_result_free(&r);
+    }
+    compiled_model_free(m);
+    compiled_model_free(n);
+    rasp_program_free(&prog);
+    rasp_program_free(&prog2);
+}
+
 int main(void) {
     RUN(test_classics);
     RUN(test_numerical);
     RUN(test_rotated);
     RUN(test_compressed);
     RUN(test_noise);
+    RUN(test_reference);
     TEST_END();
 }

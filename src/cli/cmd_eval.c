@@ -502,6 +502,10 @@ static int eval_summary(const EvalArgs *a, EvalState *s) {
                rr->n + rr->probe_extra ? 100.0 * rr->probe_equivalent / (rr->n + rr->probe_extra)
                                        : 0.0,
                rr->probe_verified, rr->probe_refused, probe_median_ms(rr));
+    if (a->ro.probe)
+        printf("the true program itself reproduces the given model's outputs on %ld of them "
+               "(the ceiling of 'reproduce' where the weights only approximate it)\n",
+               rr->probe_truth_verified);
     if (a->ro.probe && a->ro.noise) {
         int tot = rr->n + rr->probe_extra;
         printf("probe on noise weights (the baseline): %ld/%d equivalent to the true program "
@@ -770,6 +774,7 @@ static int eval_json(const EvalArgs *a, const EvalState *s) {
                   "\"refused\": %ld",
                   rr->n + rr->probe_extra, rr->probe_equivalent, rr->probe_verified,
                   rr->probe_refused);
+        sb_printf(&js, ", \"truth_verified\": %ld", rr->probe_truth_verified);
         json_kv_num(&js, "median_ms", probe_median_ms(rr));
         if (a->search_k > 0)
             sb_printf(&js, ", \"then_search\": {\"equivalent\": %ld, \"verified\": %ld}",

@@ -265,14 +265,19 @@ static int run_search(MetaModel *mm, EvalTruth *tc, const int16_t *truth, const 
 }
 
 /* probe on model m; *state as EvalSampleResult.probe_state, *func its program against the
- * truth's model on the true program's defined positions. */
+ * truth's model on the true program's defined positions; with truth_state, also whether the
+ * truth's model reproduces m under probe's own check (EvalSampleResult.probe_truth_state). */
 static void probe_judged(EvalTruth *tc, const CompiledModel *m, int s, const EvalRunOptions *o,
-                         const char *tag, signed char *state, EvalFunc *func) {
+                         const char *tag, signed char *state, EvalFunc *func,
+                         signed char *truth_state) {
     char err[512];
     ProbeOptions po;
     probe_options_default(&po);
+    if (truth_state) po.reference = tc->cm;
     ProbeResult pr;
-    if (probe_model(m, &po, &pr, err, sizeof err)) {
+    int refused = probe_model(m, &po, &pr, err, sizeof err);
+    if (truth_state) *truth_state = (signed char)pr.reference_verified;
+    if (refused) {
         *state = 1;
         *func = EVAL_FN_NO_COMPILE;
         if (getenv("ITRACR_PROBE_DEBUG")) fprintf(stderr, "probe sample %d%s: %s\n", s, tag, err);
@@ -295,17 +300,21 @@ static int run_probe(EvalTruth *tc, const int16_t *truth, const float *payload,
                      const int16_t *ids, int P, int s, const EvalRunOptions *o,
                      const EvalSetting *st, EvalSampleResult *res, char *herr, size_t hcap) {
     res->probe_func = EVAL_FN_UNCHECKED;
+    res->probe_truth_state = -1;
     CompiledModel *tm = NULL;
     int g = eval_given_model(tc, truth, st, o, s, payload, ids, P, &tm, herr, hcap);
     if (g == 2) res->probe_func = EVAL_FN_TRUE_FAILED;
     if (g) return g == 1;
     double t0 = now_s();
-    probe_judged(tc, tm ? tm : tc->cm, s, o, "", &res->probe_state, &res->probe_func);
+    probe_judged(tc, tm ? tm : tc->cm, s, o, "", &res->probe_state, &res->probe_func,
+                 &res->probe_truth_state);
     res->probe_ms = 1e3 * (now_s() - t0);
     res->noise_probe_func = EVAL_FN_UNCHECKED;
     if (o->noise) { /* the baseline: the same reading of noise weights of the same shapes */
         CompiledModel *nm = eval_noise_model(tm ? tm : tc->cm, o->seed, s);
-        if (nm) probe_judged(tc, nm, s, o, " (noise)", &res->noise_probe_state, &res->noise_probe_func);
+        if (nm)
+            probe_judged(tc, nm, s, o, " (noise)", &res->noise_probe_state,
+                         &res->noise_probe_func, NULL);
         compiled_model_free(nm);
     }
     compiled_model_free(tm);
@@ -321,6 +330,7 @@ static void add_probe(EvalRunResult *r, const EvalSampleResult *x, const EvalRun
     r->probe_refused += x->probe_state == 1;
     r->probe_verified += probe_answers;
     r->probe_equivalent += x->probe_func == EVAL_FN_EQUIVALENT;
+    r->probe_truth_verified += x->probe_truth_state == 1;
     /* neither verified: decompile prints the one closer to the model's outputs; this count
      * takes the search's, so it can only understate the pair */
     r->either_verified += probe_answers || (searched && x->verdict != SEARCH_NONE);

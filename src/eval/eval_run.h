@@ -95,6 +95,10 @@ typedef struct EvalSampleResult {
     signed char probe_state;
     EvalFunc probe_func;
     double probe_ms;
+    /* the true program's model checked against the given model as probe's program is: 1 it
+     * reproduces it, 0 not, -1 not checked (the ceiling of probe_state 3 on transformed
+     * weights, which only approximate the program) */
+    signed char probe_truth_state;
     /* probe on the noise model (o->probe and o->noise), the same states and judgement */
     signed char noise_probe_state;
     EvalFunc noise_probe_func;
@@ -109,6 +113,7 @@ typedef struct EvalRunResult {
     /* o->probe: over the n samples and the probe_extra ones after them that the meta-model
      * could not read (skipped_prefix, within the first n + skipped_prefix) */
     long probe_refused, probe_verified, probe_equivalent;
+    long probe_truth_verified; /* samples whose given model the true program reproduces */
     int probe_extra;
     /* o->probe with a search: decompile's order without lift (probe's program when verified,
      * else the search's answer; probe's alone on the probe_extra samples), over the same

@@ -294,6 +294,7 @@ int probe_model(const CompiledModel *m, const ProbeOptions *o_in, ProbeResult *r
     if (o_in) o = *o_in;
     else probe_options_default(&o);
     memset(r, 0, sizeof *r);
+    r->reference_verified = -1;
     if (m->bos_id < 0 || m->max_seq_len > 64)
         return err_printf(err, errcap, "the model has no BOS token or is longer than 64");
     char lerr[512];
@@ -360,6 +361,13 @@ int probe_model(const CompiledModel *m, const ProbeOptions *o_in, ProbeResult *r
         if (r->verified) break;
     }
     free(w);
+    /* after the variants: a refusal fills nothing else, a success has replaced *r */
+    r->reference_verified = -1;
+    PCompare rc_ref;
+    char rerr[256];
+    if (o.reference && !probe_ref_compare(&p.ref, m, o.reference, &rc_ref, rerr, sizeof rerr))
+        r->reference_verified =
+            rc_ref.n_positions > 0 && rc_ref.n_positions_match == rc_ref.n_positions;
     probe_ref_free(&p.ref);
     probe_acts_free(&p.A);
     return rc;

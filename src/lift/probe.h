@@ -38,6 +38,10 @@ typedef struct ProbeOptions {
     uint64_t seed;      /* the input samples */
     bool name_functions; /* library names where a lambda agrees with a table (default on) */
     int variants;        /* threshold variants tried (0: all; docs/probe.md) */
+    /* A model compared with m's outputs exactly as probe's program is (NULL: none). An
+     * evaluation passes the true program's model: when even it does not reproduce a
+     * compressed or distilled model, no program can, and "verified" has that ceiling. */
+    const CompiledModel *reference;
 } ProbeOptions;
 
 void probe_options_default(ProbeOptions *o);
@@ -51,11 +55,14 @@ typedef struct ProbeResult {
     char verdict[512];
     CompiledModel *model;  /* the program compiled with the model's settings (owned) */
     int variant;           /* the threshold variant that gave it (0: the default) */
+    int reference_verified; /* o->reference reproduces m's outputs: 1, 0, or -1 (no
+                              * reference, or its comparison failed); set on refusals too */
 } ProbeResult;
 
 /* Reads m's program from its activations. Returns 0 with r filled (r->verified says whether
  * the program reproduces m's outputs), or 1 with the reason in err: the first block that no
- * known SOp explains, or a program that does not compile. */
+ * known SOp explains, or a program that does not compile (r->reference_verified is the only
+ * field then set). */
 int probe_model(const CompiledModel *m, const ProbeOptions *o, ProbeResult *r, char *err,
                 size_t errcap);
 void probe_result_free(ProbeResult *r);

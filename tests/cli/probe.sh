@@ -58,6 +58,15 @@ n=$(sed -n 's/^probe (activations, no meta-model): \([0-9]*\)\/\([0-9]*\) .*/\1 
 set -- $n "" ""
 [ -n "$1" ] && [ "$2" -ge 1 ] && [ "$1" -ge 1 ] && ok || bad "eval --probe line: $line"
 grep -q '"probe": {"samples": ' "$T/m.json" && ok || bad "eval --json has no probe object"
+# the ceiling line: on stock weights the true program reproduces every given model (the
+# negative case, noise weights, is in test_probe's test_reference)
+"$I" gen -n 24 --seed 13 -o "$T/stock" --split train=0.5,test=0.5 --quiet >"$T/gen.log" 2>&1 || bad "gen stock"
+"$I" eval --data "$T/stock" --meta models/meta-small.safetensors --probe --no-teacher --no-noise \
+    --no-classics --jobs 2 --json "$T/s.json" >"$T/evals.out" 2>"$T/eval.err" || bad "eval --probe stock: $(head -c 400 "$T/eval.err")"
+tot=$(sed -n 's/^probe (activations, no meta-model): [0-9]*\/\([0-9]*\) .*/\1/p' "$T/evals.out")
+c=$(sed -n 's/^the true program itself reproduces the given model.s outputs on \([0-9]*\) of them.*/\1/p' "$T/evals.out")
+[ -n "$tot" ] && [ "$tot" -ge 1 ] && [ "$c" = "$tot" ] && grep -q "\"truth_verified\": $tot" "$T/s.json" && ok \
+    || bad "truth ceiling on stock weights: '$c' of '$tot': $(grep -i 'true program' "$T/evals.out")"
 # with the noise baseline: probe on noise weights of the same shapes reads nothing equivalent
 "$I" eval --data "$T/rot" --meta models/meta-small.safetensors --probe --no-teacher --no-classics \
     --n 10 --jobs 2 --json "$T/n.json" >"$T/eval2.out" 2>"$T/eval2.err" || bad "eval --probe (noise): $(head -c 400 "$T/eval2.err")"
