@@ -5,14 +5,9 @@
 # independent: the printed program compiled by `itracr compile` must compute what the written
 # model computes, and a stock sample's model must be Tracr's own (lift verifies it by weights).
 . "$(dirname "$0")/lib.sh"
-gen() { # DIR [more args]
-    local d=$1; shift
-    "$I" gen -n 40 --seed 11 -o "$d" --split train=0.5,test=0.5 --quiet "$@" >"$T/gen.log" 2>&1 \
-        || bad "gen $*: $(tail -c 400 "$T/gen.log")"
-}
-gen "$T/stock"
-gen "$T/rot" --transform rotate
-gen "$T/gen" --setting general
+gen_small "$T/stock" 40 11
+gen_small "$T/rot" 40 11 --transform rotate
+gen_small "$T/gen" 40 11 --setting general
 prog() { sed -n '/^program:$/,/^model:/p' "$1" | sed '1d;/^model:/d'; } # the program's lines
 same_outputs() { # A B (models) INPUT...: the same forward outputs on every input
     local a=$1 b=$2; shift 2

@@ -8,13 +8,8 @@
 # there, while the same programs unrotated verify by weights.
 . "$(dirname "$0")/lib.sh"
 META=models/meta-small.safetensors
-gen() { # DIR [more args]
-    local d=$1; shift
-    "$I" gen -n 120 --seed 11 -o "$d" --split train=0.5,test=0.5 --quiet "$@" >"$T/gen.log" 2>&1 \
-        || bad "gen $*: $(tail -c 400 "$T/gen.log")"
-}
-gen "$T/stock"
-gen "$T/rot" --transform rotate
+gen_small "$T/stock" 120 11
+gen_small "$T/rot" 120 11 --transform rotate
 run() { # DIR OUT
     "$I" eval --data "$1" --meta "$META" --search 8 --no-teacher --no-noise --no-classics \
         --jobs 2 >"$2" 2>"$T/eval.err" || bad "eval $1: $(head -c 600 "$T/eval.err")"
