@@ -49,8 +49,7 @@ done
 "$I" decompile "$T/ns.safetensors" --method nope >/dev/null 2>"$T/err"; [ $? = 2 ] && grep -q probe "$T/err" && ok \
     || bad "unknown --method lists probe: $(cat "$T/err")"
 # eval --probe on a small rotated dataset: every model read, the count reported (text, JSON)
-"$I" gen -n 60 --seed 12 -o "$T/rot" --split train=0.5,test=0.5 --quiet --transform rotate \
-    >"$T/gen.log" 2>&1 || bad "gen rotate: $(tail -c 300 "$T/gen.log")"
+gen_small "$T/rot" 60 12 --transform rotate
 "$I" eval --data "$T/rot" --meta models/meta-small.safetensors --probe --no-teacher --no-noise \
     --no-classics --jobs 2 --json "$T/m.json" >"$T/eval.out" 2>"$T/eval.err" || bad "eval --probe: $(head -c 400 "$T/eval.err")"
 line=$(grep '^probe (activations' "$T/eval.out")
@@ -60,7 +59,7 @@ set -- $n "" ""
 grep -q '"probe": {"samples": ' "$T/m.json" && ok || bad "eval --json has no probe object"
 # the ceiling line: on stock weights the true program reproduces every given model (the
 # negative case, noise weights, is in test_probe's test_reference)
-"$I" gen -n 24 --seed 13 -o "$T/stock" --split train=0.5,test=0.5 --quiet >"$T/gen.log" 2>&1 || bad "gen stock"
+gen_small "$T/stock" 24 13
 "$I" eval --data "$T/stock" --meta models/meta-small.safetensors --probe --no-teacher --no-noise \
     --no-classics --jobs 2 --json "$T/s.json" >"$T/evals.out" 2>"$T/eval.err" || bad "eval --probe stock: $(head -c 400 "$T/eval.err")"
 tot=$(sed -n 's/^probe (activations, no meta-model): [0-9]*\/\([0-9]*\) .*/\1/p' "$T/evals.out")
