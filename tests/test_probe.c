@@ -11,9 +11,12 @@
 #include "transform/transform.h"
 #include "util/rng.h"
 
+/* A fixture by name: tests/fixtures/tracr/NAME.rasp, or tests/fixtures/NAME.rasp when the name
+ * has a folder (probe/...). */
 static CompiledModel *fixture(const char *name, RaspProgram *prog) {
     char path[256];
-    snprintf(path, sizeof path, "tests/fixtures/tracr/%s.rasp", name);
+    snprintf(path, sizeof path, strchr(name, '/') ? "tests/fixtures/%s.rasp"
+                                                  : "tests/fixtures/tracr/%s.rasp", name);
     char err[1024];
     if (rasp_parse_file(path, prog, err, sizeof err)) {
         fprintf(stderr, "  %s\n", err);
@@ -68,14 +71,18 @@ static void test_classics(void) {
  * pair_balance (a LinearSequenceMap of two such means) come back verified and equivalent to
  * their sources, with the numerical blocks they are made of; frac_prevs also when rescaled,
  * permuted and rotated (the output number is read after the unembedding, in the program's
- * own units). */
+ * own units); and two numbers that add what two SOps contribute (a LinearSequenceMap of two
+ * Maps, one of them reading a mean). */
 static void test_numerical(void) {
     static const struct {
         const char *name, *must;
         bool rotate;
     } cases[] = {{"frac_prevs", "numerical(Aggregate(", false},
                  {"pair_balance", "numerical(LinearSequenceMap(", false},
-                 {"frac_prevs", "numerical(Aggregate(", true}};
+                 {"frac_prevs", "numerical(Aggregate(", true},
+                 /* sums of two Maps, one of them of a mean's numbers */
+                 {"probe/sum_of_maps", "numerical(LinearSequenceMap(", false},
+                 {"probe/mean_plus_map", "numerical(LinearSequenceMap(", false}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         RaspProgram prog;
         CompiledModel *m = fixture(cases[i].name, &prog);

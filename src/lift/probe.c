@@ -191,6 +191,15 @@ static char *emit(Probe *p, int out, bool naming, int *n_sops) {
             s->rtab = arena_alloc(&x.a, sizeof(int) * (size_t)in->n);
             memcpy(s->rtab, f->tab, sizeof(int) * (size_t)in->n);
         }
+        if (f->ftab && f->kind == LS_MAP && p->f[f->a].nums) {
+            /* a number of a number: the same discretising regions, numbers out */
+            const PFeat *in = &p->f[f->a];
+            s->n_vs = in->n;
+            s->vs = arena_alloc(&x.a, sizeof(double) * (size_t)in->n);
+            memcpy(s->vs, in->nums, sizeof(double) * (size_t)in->n);
+            s->rftab = arena_alloc(&x.a, sizeof(double) * (size_t)in->n);
+            memcpy(s->rftab, f->ftab, sizeof(double) * (size_t)in->n);
+        }
         if (f->ftab) {
             int G = p->f[f->a].n;
             s->ftab = arena_alloc(&x.a, sizeof(double) * (size_t)(G ? G : 1));
@@ -243,8 +252,20 @@ static int check(Probe *p, ProbeResult *r) {
     CompiledModel *re = NULL;
     int rc = 0;
     if (compile_program(&prog, &co, &re, sub, sizeof sub)) {
-        rc = err_printf(p->err, p->errcap, "the probed program does not compile: %.400s", sub);
-        goto out;
+        /* a Map keyed by the numbers a mean takes fails on the numbers of Tracr's value set
+         * that the model never showed; exact mode gives the mean its true set */
+        CompileOptions cx = co;
+        cx.exact = true;
+        char sub2[256];
+        if (co.exact || compile_program(&prog, &cx, &re, sub2, sizeof sub2)) {
+            if (pf_debug()) fprintf(stderr, "probe: does not compile:\n%s", r->program);
+            rc = err_printf(p->err, p->errcap, "the probed program does not compile: %.400s", sub);
+            goto out;
+        }
+        co.exact = true;
+        char *t = exact_note(r->program);
+        free(r->program);
+        r->program = t;
     }
     PCompare c;
     if (probe_ref_compare(&p->ref, m, re, &c, sub, sizeof sub)) {

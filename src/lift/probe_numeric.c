@@ -151,6 +151,79 @@ static double fit_map(const Probe *p, int c, const double *y, double *g) {
     return ss;
 }
 
+/* The sum of two Maps, y ~ g_1(c1's label) + g_2(c2's label) (a LinearSequenceMap of two
+ * numerical Maps: a number that adds what two SOps contribute, e.g. `4 x*x - width`): indicator
+ * columns of both features' labels (an unlabelled position has a column of its own, as in
+ * fit_map), fitted jointly; g [n_1 + 1 + n_2 + 1]. The constant is shared by the two sides;
+ * the caller fixes that freedom. Returns the residual sum of squares. */
+static double fit_map_pair(const Probe *p, int c1, int c2, const double *y, double *g) {
+    const PAct *A = &p->A;
+    const PFeat *F1 = &p->f[c1], *F2 = &p->f[c2];
+    int n1 = F1->n + 1, n = n1 + F2->n + 1;
+    double *M = calloc((size_t)n * n, sizeof(double)); /* [n, n] counts of label pairs */
+    double *r = calloc((size_t)n, sizeof(double));     /* [n] sums of y per label */
+    for (int i = 0; i < A->P; i++) {
+        int u = F1->lab[i] >= 0 ? F1->lab[i] : F1->n;
+        int v = n1 + (F2->lab[i] >= 0 ? F2->lab[i] : F2->n);
+        M[(size_t)u * n + u] += 1, M[(size_t)v * n + v] += 1;
+        M[(size_t)u * n + v] += 1, M[(size_t)v * n + u] += 1;
+        r[u] += y[i], r[v] += y[i];
+    }
+    solve(M, r, n, g);
+    free(M), free(r);
+    double ss = 0;
+    for (int i = 0; i < A->P; i++) {
+        int u = F1->lab[i] >= 0 ? F1->lab[i] : F1->n;
+        int v = n1 + (F2->lab[i] >= 0 ? F2->lab[i] : F2->n);
+        double e = y[i] - g[u] - g[v];
+        ss += e * e;
+    }
+    return ss;
+}
+
+/* A numerical Map of feature a with the number ftab[l] for label l (ftab [n(a)]). When a is
+ * itself a Map of a number (a mean), the new Map reads that number instead: a table keyed by
+ * the numbers the model showed would fail on the rest of the mean's value set, while the
+ * regions between them cover it. Its index, or -1 when there is no room. */
+static int new_numeric_map(Probe *p, int a, const double *ftab) {
+    int out = pf_new(p, LS_MAP, 1, 1 << 30);
+    if (out < 0) return -1;
+    const PAct *A = &p->A;
+    PFeat *O = &p->f[out];
+    const PFeat *Fa = &p->f[a];
+    bool via = Fa->kind == LS_MAP && Fa->tab && Fa->a >= 0 && p->f[Fa->a].nums;
+    int src = via ? Fa->a : a, n = p->f[src].n;
+    O->numerical = true;
+    O->a = src;
+    O->ftab = malloc(sizeof(double) * (size_t)(n ? n : 1)); /* [n_src] */
+    for (int v = 0; v < n; v++) {
+        int l = via ? Fa->tab[v] : v;
+        O->ftab[v] = l >= 0 ? snap(ftab[l]) : 0;
+    }
+    for (int i = 0; i < A->P; i++) O->lab[i] = -1;
+    return out;
+}
+
+/* The Map pair (c1, c2) whose sum explains y best, fitted once more into g; of the shifts that
+ * move a constant from one side to the other, the one that gives one of c1's labels a 0 and
+ * leaves the fewest numbers that are not integers after snapping (ties: the first). */
+static void pair_shift(const Probe *p, int c1, int c2, const double *y, double *g) {
+    int n1 = p->f[c1].n, n2 = p->f[c2].n;
+    fit_map_pair(p, c1, c2, y, g);
+    double *h = g + n1 + 1; /* c2's numbers */
+    double best_k = 0;
+    int best_frac = -1;
+    for (int s0 = 0; s0 < n1; s0++) {
+        double k = -g[s0];
+        int frac = 0;
+        for (int v = 0; v < n1; v++) frac += snap(g[v] + k) != round(g[v] + k);
+        for (int v = 0; v < n2; v++) frac += snap(h[v] - k) != round(h[v] - k);
+        if (best_frac < 0 || frac < best_frac) best_frac = frac, best_k = k;
+    }
+    for (int v = 0; v < n1; v++) g[v] += best_k;
+    for (int v = 0; v < n2; v++) h[v] -= best_k;
+}
+
 /* A mean with aggregate xi's selector: a numerical 0/1 Map of feature src (bit [n_src] per
  * label, labelled 0/1) and the numerical Aggregate of it (n_mean labels, all -1, for the caller
  * to set), readable from stage. Its index, or -1 when there is no room. */
@@ -243,16 +316,45 @@ int pf_read_numeric_output(Probe *p) {
             double ss = fit_agg(p, coef, n12, y, g);
             if (ss < ss_pair) ss_pair = ss, pair[0] = c1, pair[1] = c2;
         }
-    double sm = ss_map, sa = ss_agg;
-    bool use_pair = pair[0] >= 0 && ss_pair < AGG_OVER_MAP * (sm < sa ? sm : sa);
-    bool use_agg = !use_pair && best_agg >= 0 && ss_agg < AGG_OVER_MAP * ss_map;
+    /* a LinearSequenceMap of two Maps, tried only when no single reading above is exact */
+    int mpair[2] = {-1, -1};
+    double ss_mpair = INFINITY, exact = 1e-9 * (ss_tot > 0 ? ss_tot : 1);
+    double *gp = malloc(sizeof(double) * (2 * (size_t)maxn + 2)); /* [n_1 + 1 + n_2 + 1] */
+    if (ss_map > exact && ss_agg > exact && ss_pair > exact)
+        for (int c1 = 0; c1 < nf; c1++)
+            for (int c2 = c1 + 1; c2 < nf; c2++) {
+                const PFeat *F1 = &p->f[c1], *F2 = &p->f[c2];
+                if (F1->n <= 1 || F2->n <= 1 || F1->numerical || F2->numerical) continue;
+                double ss = fit_map_pair(p, c1, c2, y, gp);
+                if (ss < ss_mpair) ss_mpair = ss, mpair[0] = c1, mpair[1] = c2;
+            }
+    double sm = ss_map, sa = ss_agg, sp = ss_pair;
+    double best1 = sm < sa ? sm : sa;
+    bool use_mpair = mpair[0] >= 0 && ss_mpair < AGG_OVER_MAP * (best1 < sp ? best1 : sp);
+    bool use_pair = !use_mpair && pair[0] >= 0 && ss_pair < AGG_OVER_MAP * best1;
+    bool use_agg = !use_mpair && !use_pair && best_agg >= 0 && ss_agg < AGG_OVER_MAP * ss_map;
     if (pf_debug())
         fprintf(stderr, "probe: numerical output: unexplained: Map of %d %.4g, aggregate %d %.4g, "
                 "pair (%d, %d) %.4g: %s\n", best_map, ss_tot > 0 ? ss_map / ss_tot : 0.0, best_agg,
                 ss_tot > 0 ? ss_agg / ss_tot : 0.0, pair[0], pair[1],
-                ss_tot > 0 ? ss_pair / ss_tot : 0.0, use_pair ? "pair" : use_agg ? "aggregate" : "Map");
+                ss_tot > 0 ? ss_pair / ss_tot : 0.0,
+                use_mpair ? "sum of Maps" : use_pair ? "pair" : use_agg ? "aggregate" : "Map");
+    if (pf_debug() && mpair[0] >= 0)
+        fprintf(stderr, "probe: numerical output: sum of Maps of (%d, %d) %.4g\n", mpair[0],
+                mpair[1], ss_tot > 0 ? ss_mpair / ss_tot : 0.0);
     int out = -1;
-    if (use_pair) {
+    if (use_mpair) {
+        pair_shift(p, mpair[0], mpair[1], y, gp);
+        int o1 = new_numeric_map(p, mpair[0], gp);
+        int o2 = o1 < 0 ? -1 : new_numeric_map(p, mpair[1], gp + p->f[mpair[0]].n + 1);
+        out = o2 < 0 ? -1 : pf_new(p, LS_LINSEQ, 1, 1 << 30);
+        if (out >= 0) {
+            PFeat *O = &p->f[out];
+            O->numerical = true;
+            O->a = o1, O->b = o2, O->ca = 1, O->cb = 1;
+            for (int i = 0; i < A->P; i++) O->lab[i] = -1;
+        }
+    } else if (use_pair) {
         int n1 = p->f[p->f[pair[0]].a].n, n2 = pair_coefs(p, pair[0], pair[1], coef) - n1;
         fit_agg(p, coef, n1 + n2, y, g);
         /* Where both selectors select at every query, adding k to one aggregate's numbers and
@@ -292,19 +394,10 @@ int pf_read_numeric_output(Probe *p) {
         for (int v = 0; v < nv; v++) bit[v] = g[v] > 0.5;
         out = new_numeric_agg(p, best_agg, bit);
     } else if (best_map >= 0) {
-        int n = p->f[best_map].n;
         fit_map(p, best_map, y, g);
-        out = pf_new(p, LS_MAP, 1, 1 << 30);
-        if (out >= 0) {
-            PFeat *O = &p->f[out];
-            O->numerical = true;
-            O->a = best_map;
-            O->ftab = malloc(sizeof(double) * (size_t)n); /* [n_a] */
-            for (int v = 0; v < n; v++) O->ftab[v] = snap(g[v]);
-            for (int i = 0; i < A->P; i++) O->lab[i] = -1;
-        }
+        out = new_numeric_map(p, best_map, g);
     }
-    free(y), free(g), free(coef), free(bit);
+    free(y), free(g), free(gp), free(coef), free(bit);
     return out;
 }
 
