@@ -182,23 +182,20 @@ static char *emit(Probe *p, int out, bool naming, int *n_sops) {
             s->num = arena_alloc(&x.a, sizeof(double) * (size_t)f->n);
             memcpy(s->num, f->nums, sizeof(double) * (size_t)f->n);
         }
-        if (f->tab && f->kind == LS_MAP && p->f[f->a].nums) {
-            /* a Map of a number: Tracr's discretising MLP, one output per input number */
+        if ((f->tab || f->ftab) && f->kind == LS_MAP && p->f[f->a].nums) {
+            /* a Map of a number: Tracr's discretising MLP, one output (a label, or a number
+             * for a numerical Map) per input number */
             const PFeat *in = &p->f[f->a];
             s->n_vs = in->n;
             s->vs = arena_alloc(&x.a, sizeof(double) * (size_t)in->n);
             memcpy(s->vs, in->nums, sizeof(double) * (size_t)in->n);
-            s->rtab = arena_alloc(&x.a, sizeof(int) * (size_t)in->n);
-            memcpy(s->rtab, f->tab, sizeof(int) * (size_t)in->n);
-        }
-        if (f->ftab && f->kind == LS_MAP && p->f[f->a].nums) {
-            /* a number of a number: the same discretising regions, numbers out */
-            const PFeat *in = &p->f[f->a];
-            s->n_vs = in->n;
-            s->vs = arena_alloc(&x.a, sizeof(double) * (size_t)in->n);
-            memcpy(s->vs, in->nums, sizeof(double) * (size_t)in->n);
-            s->rftab = arena_alloc(&x.a, sizeof(double) * (size_t)in->n);
-            memcpy(s->rftab, f->ftab, sizeof(double) * (size_t)in->n);
+            if (f->tab) {
+                s->rtab = arena_alloc(&x.a, sizeof(int) * (size_t)in->n);
+                memcpy(s->rtab, f->tab, sizeof(int) * (size_t)in->n);
+            } else {
+                s->rftab = arena_alloc(&x.a, sizeof(double) * (size_t)in->n);
+                memcpy(s->rftab, f->ftab, sizeof(double) * (size_t)in->n);
+            }
         }
         if (f->ftab) {
             int G = p->f[f->a].n;
