@@ -32,12 +32,15 @@ if [ -f "$META" ]; then
         [ "$("$I" run "$T/auto.rasp" --input "a b c d")" = "d c b a" ] && ok || bad "decompile auto: $(cat "$T/auto.err")"
     j=$("$I" decompile "$T/rot.safetensors" --meta "$META" --json 2>/dev/null)
     [[ "$j" == *'"method":"lift"'* ]] && ok || bad "decompile auto --json: $j"
-    # out of the training distribution (letters, not {0..4}): the meta path warns, JSON "ood"
-    "$I" decompile "$T/rv.safetensors" --meta "$META" --method meta >/dev/null 2>"$T/ood.err"
-    grep -q "^warning: out of the meta-model's training distribution .*vocab of 4 non-integer tokens" "$T/ood.err" && ok ||
+    # out of the training distribution (longer than any length the shipped model was trained
+    # on, 2..10): the meta path warns, JSON "ood"
+    printf 'vocab {0, 1, 2, 3, 4}\nmax_seq_len 12\n\nv1 = Map(lambda x: x + 1, tokens)\noutput v1\n' >"$T/rv12.rasp"
+    "$I" compile "$T/rv12.rasp" -o "$T/rv12.safetensors" >/dev/null 2>&1 || bad "compile a Map at length 12"
+    "$I" decompile "$T/rv12.safetensors" --meta "$META" --method meta >/dev/null 2>"$T/ood.err"
+    grep -q "^warning: out of the meta-model's training distribution .*max_seq_len 12, trained on" "$T/ood.err" && ok ||
         bad "no out-of-distribution warning: $(cat "$T/ood.err")"
-    j=$("$I" decompile "$T/rv.safetensors" --meta "$META" --method meta --json 2>/dev/null)
-    [[ "$j" == *'"ood":"vocab of 4 non-integer tokens'* ]] && ok || bad "no ood in JSON: $j"
+    j=$("$I" decompile "$T/rv12.safetensors" --meta "$META" --method meta --json 2>/dev/null)
+    [[ "$j" == *'"ood":"max_seq_len 12, trained on'* ]] && ok || bad "no ood in JSON: $j"
     "$I" compile tests/fixtures/search/sample29.rasp -o "$T/in.safetensors" >/dev/null 2>&1
     "$I" decompile "$T/in.safetensors" --meta "$META" --method meta >/dev/null 2>"$T/in.err"
     ! grep -q "out of the meta-model" "$T/in.err" && ok || bad "in-distribution model warned: $(cat "$T/in.err")"
