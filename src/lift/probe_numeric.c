@@ -204,12 +204,12 @@ static int new_numeric_map(Probe *p, int a, const double *ftab) {
     return out;
 }
 
-/* The Map pair (c1, c2) whose sum explains y best, fitted once more into g; of the shifts that
- * move a constant from one side to the other, the one that gives one of c1's labels a 0 and
- * leaves the fewest numbers that are not integers after snapping (ties: the first). */
-static void pair_shift(const Probe *p, int c1, int c2, const double *y, double *g) {
+/* The Map pair (c1, c2) whose sum explains y best, with its fitted numbers g (fit_map_pair's);
+ * of the shifts that move a constant from one side to the other, the one that gives one of
+ * c1's labels a 0 and leaves the fewest numbers that are not integers after snapping (ties:
+ * the first). */
+static void pair_shift(const Probe *p, int c1, int c2, double *g) {
     int n1 = p->f[c1].n, n2 = p->f[c2].n;
-    fit_map_pair(p, c1, c2, y, g);
     double *h = g + n1 + 1; /* c2's numbers */
     double best_k = 0;
     int best_frac = -1;
@@ -320,13 +320,17 @@ int pf_read_numeric_output(Probe *p) {
     int mpair[2] = {-1, -1};
     double ss_mpair = INFINITY, exact = 1e-9 * (ss_tot > 0 ? ss_tot : 1);
     double *gp = malloc(sizeof(double) * (2 * (size_t)maxn + 2)); /* [n_1 + 1 + n_2 + 1] */
+    double *gbest = malloc(sizeof(double) * (2 * (size_t)maxn + 2)); /* the best pair's gp */
     if (ss_map > exact && ss_agg > exact && ss_pair > exact)
         for (int c1 = 0; c1 < nf; c1++)
             for (int c2 = c1 + 1; c2 < nf; c2++) {
                 const PFeat *F1 = &p->f[c1], *F2 = &p->f[c2];
                 if (F1->n <= 1 || F2->n <= 1 || F1->numerical || F2->numerical) continue;
                 double ss = fit_map_pair(p, c1, c2, y, gp);
-                if (ss < ss_mpair) ss_mpair = ss, mpair[0] = c1, mpair[1] = c2;
+                if (ss < ss_mpair) {
+                    ss_mpair = ss, mpair[0] = c1, mpair[1] = c2;
+                    memcpy(gbest, gp, sizeof(double) * (size_t)(F1->n + F2->n + 2));
+                }
             }
     double sm = ss_map, sa = ss_agg, sp = ss_pair;
     double best1 = sm < sa ? sm : sa;
@@ -344,9 +348,9 @@ int pf_read_numeric_output(Probe *p) {
                 mpair[1], ss_tot > 0 ? ss_mpair / ss_tot : 0.0);
     int out = -1;
     if (use_mpair) {
-        pair_shift(p, mpair[0], mpair[1], y, gp);
-        int o1 = new_numeric_map(p, mpair[0], gp);
-        int o2 = o1 < 0 ? -1 : new_numeric_map(p, mpair[1], gp + p->f[mpair[0]].n + 1);
+        pair_shift(p, mpair[0], mpair[1], gbest);
+        int o1 = new_numeric_map(p, mpair[0], gbest);
+        int o2 = o1 < 0 ? -1 : new_numeric_map(p, mpair[1], gbest + p->f[mpair[0]].n + 1);
         out = o2 < 0 ? -1 : pf_new(p, LS_LINSEQ, 1, 1 << 30);
         if (out >= 0) {
             PFeat *O = &p->f[out];
@@ -397,7 +401,7 @@ int pf_read_numeric_output(Probe *p) {
         fit_map(p, best_map, y, g);
         out = new_numeric_map(p, best_map, g);
     }
-    free(y), free(g), free(gp), free(coef), free(bit);
+    free(y), free(g), free(gp), free(gbest), free(coef), free(bit);
     return out;
 }
 
