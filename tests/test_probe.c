@@ -136,6 +136,37 @@ static void test_rotated(void) {
     rasp_program_free(&prog);
 }
 
+/* Table cells the probed inputs never show: a SequenceMap cell (index 4, width 5) that only
+ * an input of five "b"s reaches (probe samples its inputs here: nine tokens, length 5) and
+ * the selector cells that input would need are read from the weights, on stock weights and
+ * rotated ones; the check is exhaustive, so the five "b"s are among its inputs. */
+static void test_unseen_cells(void) {
+    for (int rotate = 0; rotate < 2; rotate++) {
+        RaspProgram prog;
+        CompiledModel *m = fixture("probe/rare_pair", &prog);
+        CHECK(m != NULL);
+        if (!m) return;
+        char err[1024] = "";
+        CompiledModel *given = m;
+        if (rotate) {
+            given = tf_model_clone(m);
+            CHECK(tf_permute(given, 7, err, sizeof err) == 0);
+            CHECK(tf_rotate(given, 7, err, sizeof err) == 0);
+        }
+        ProbeResult r;
+        int rc = probe_model(given, NULL, &r, err, sizeof err);
+        CHECK_MSG(rc == 0, "%s", err);
+        if (rc == 0) {
+            CHECK_MSG(!r.exhaustive, "the probe's inputs should be a sample here");
+            CHECK_MSG(equivalent(m, &prog, &r), "rotated %d: %s", rotate, r.program);
+            probe_result_free(&r);
+        }
+        if (given != m) compiled_model_free(given);
+        compiled_model_free(m);
+        rasp_program_free(&prog);
+    }
+}
+
 /* nary_sequencemap (residual 74) compressed to 37 (300 Adam steps, seed 1: every output
  * position kept): the probed program is verified on the compressed model and equivalent to
  * the source, where lift refuses the weights. */
@@ -236,6 +267,7 @@ int main(void) {
     RUN(test_classics);
     RUN(test_numerical);
     RUN(test_rotated);
+    RUN(test_unseen_cells);
     RUN(test_compressed);
     RUN(test_noise);
     RUN(test_reference);

@@ -219,6 +219,70 @@ static long find_width_select(const Probe *p, int st, const int *width, const ui
     return best;
 }
 
+/* Cells of the selector's table that no probed input showed (a key value and a query value
+ * that never met in one input) were left unselected above. A head's score is a function of
+ * the query's and the key's stream alone, so such a cell is read from a query position of
+ * one input and a key position of another: selected when the key would weigh at least
+ * sel_share of BOS's weight for that query (a selector width's BOS weighs like a selected
+ * key, an aggregate's half as much in the log, so one bound serves both). */
+static void fill_select_holes(const Probe *p, int l, int h, PFeat *f) {
+    const PAct *A = &p->A;
+    const PFeat *K = &p->f[f->sk], *Q = &p->f[f->sq];
+    const ModelLayer *ly = &p->m->layers[l];
+    int D = A->D, ks = p->m->key_size, HK = p->m->num_heads * ks, st = 2 * l;
+    size_t cells = (size_t)K->n * Q->n;
+    unsigned char *met = calloc(cells ? cells : 1, 1); /* [n_k * n_q] */
+    int *qpos = malloc(sizeof(int) * (size_t)(Q->n ? Q->n : 1)); /* [n_q] a position of each */
+    int *kpos = malloc(sizeof(int) * (size_t)(K->n ? K->n : 1)); /* [n_k] */
+    for (int v = 0; v < Q->n; v++) qpos[v] = -1;
+    for (int v = 0; v < K->n; v++) kpos[v] = -1;
+    for (int i = 0; i < A->P; i++) {
+        int lq = Q->lab[i], in = A->inp[i];
+        if (K->lab[i] >= 0 && kpos[K->lab[i]] < 0) kpos[K->lab[i]] = i;
+        if (lq < 0) continue;
+        if (qpos[lq] < 0) qpos[lq] = i;
+        int kmax = p->m->causal ? A->tpos[i] + 1 : A->len[in];
+        for (int k = 1; k <= kmax; k++) {
+            int lk = K->lab[A->off[in] + k - 1];
+            if (lk >= 0) met[(size_t)lk * Q->n + lq] = 1;
+        }
+    }
+    double *qv = malloc(sizeof(double) * (size_t)ks), *kv = malloc(sizeof(double) * (size_t)ks);
+    const double bound = log(p->par.sel_share), scale = 1.0 / sqrt((double)ks);
+    for (int lq = 0; lq < Q->n; lq++) {
+        int i = qpos[lq];
+        if (i < 0) continue;
+        const float *xs = pa_resid(A, st, A->inp[i]); /* [N+1, D], BOS first */
+        const float *xq = xs + (size_t)(A->tpos[i] + 1) * D;
+        for (int c = 0; c < ks; c++) {
+            qv[c] = 0;
+            for (int d = 0; d < D; d++) qv[c] += xq[d] * ly->q[(size_t)d * HK + h * ks + c];
+        }
+        double s_bos = 0;
+        for (int c = 0; c < ks; c++) {
+            double kc = 0;
+            for (int d = 0; d < D; d++) kc += xs[d] * ly->k[(size_t)d * HK + h * ks + c];
+            s_bos += qv[c] * kc;
+        }
+        for (int lk = 0; lk < K->n; lk++) {
+            int j = kpos[lk];
+            if (met[(size_t)lk * Q->n + lq] || j < 0) continue;
+            const float *xk = pa_resid(A, st, A->inp[j]) + (size_t)(A->tpos[j] + 1) * D;
+            double sc = 0;
+            for (int c = 0; c < ks; c++) {
+                kv[c] = 0;
+                for (int d = 0; d < D; d++) kv[c] += xk[d] * ly->k[(size_t)d * HK + h * ks + c];
+                sc += qv[c] * kv[c];
+            }
+            f->sel[(size_t)lk * Q->n + lq] = scale * (sc - s_bos) >= bound;
+            if (pf_debug())
+                fprintf(stderr, "probe: layer %d head %d: unmet cell (key %d, query %d): %s\n", l,
+                        h, lk, lq, f->sel[(size_t)lk * Q->n + lq] ? "selected" : "not selected");
+        }
+    }
+    free(met), free(qpos), free(kpos), free(qv), free(kv);
+}
+
 /* The head's write at every position: w [P, D] = sum_k a_qk vv_k. */
 static void head_write(const Probe *p, int l, int h, const double *vv, const double *bos,
                        double *w) {
@@ -283,6 +347,7 @@ static int read_width(Probe *p, int l, int h, int fi) {
         fprintf(stderr, "probe: layer %d head %d: selector width, selector (%d, %d), %ld queries "
                 "miscounted\n", l, h, f->sk, f->sq, exc);
     if (exc < 0) return fail(p, "layer %d head %d: a selector width over too many key values", l, h);
+    fill_select_holes(p, l, h, f);
     return 0;
 }
 
@@ -361,6 +426,7 @@ int pf_read_head(Probe *p, int l, int h, double *w) {
     selections(p, l, h, keys);
     long exc = find_select(p, st, keys, f);
     free(keys);
+    if (exc >= 0) fill_select_holes(p, l, h, f);
     if (pf_debug())
         fprintf(stderr, "probe: layer %d head %d: copies %d (%.4f unexplained), selector (%d, "
                 "%d) with %ld exceptions\n", l, h, a, uv, f->sk, f->sq, exc);

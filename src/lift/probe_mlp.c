@@ -88,6 +88,112 @@ static void merge_exclusive(const Probe *p, int l, const double *act, int *ga, i
     free(gid), free(fa), free(fb), free(on), free(nrm), free(wp);
 }
 
+/* A SequenceMap's table from the positions alone has holes: a pair of input values that no
+ * probed input reached (at length 5 over nine tokens, a selector width of 5 at index 4 needs
+ * every token to be one of two). The hidden units that would answer such a pair were never
+ * on, so the reading above left them out; they are the units off at every position whose
+ * pre-activations still follow the pair. A ReLU layer's pre-activations are linear in the
+ * stream, and in a stream that holds each input as its own directions they are a sum of a
+ * part that follows a and a part that follows b: h(x, y) = h(x, y') + h(x', y) - h(x', y')
+ * for reached x', y'. So each hole's write is computed from three reached cells, and takes
+ * the output label of the reached cell whose write it is nearest, when that one is clearly
+ * nearer than any cell of another label; otherwise the hole keeps label 0, as before.
+ * group [ng]: the group's hidden units; ga [M]: -2 for units the reading left out; w [P, D]:
+ * the group's write at each position. */
+static void fill_unseen(const Probe *p, int l, const int *group, int ng, const int *ga, int a,
+                        int b, const double *w, int *tab) {
+    const PAct *A = &p->A;
+    const ModelLayer *ly = &p->m->layers[l];
+    int D = A->D, M = p->m->mlp_hidden_size, na = p->f[a].n, nb = p->f[b].n, G = na * nb;
+    int P = A->P, nu = 0;
+    double *cnt = calloc((size_t)G, sizeof(double));        /* [G] */
+    int *units = malloc(sizeof(int) * (size_t)M);            /* [nu <= M] */
+    double *pre = malloc(sizeof(double) * (size_t)P * M);    /* [P, M] pre-activations, units order */
+    double *sums = malloc(sizeof(double) * (size_t)(na + 1) * (nb + 1)); /* [G'] scratch */
+    double *gc = malloc(sizeof(double) * (size_t)(na + 1) * (nb + 1));   /* [G'] scratch */
+    double *col = malloc(sizeof(double) * (size_t)P);        /* [P] */
+    for (int i = 0; i < P; i++) {
+        int la = p->f[a].lab[i], lb = p->f[b].lab[i];
+        if (la >= 0 && lb >= 0) cnt[la * nb + lb] += 1;
+    }
+    for (int u = 0; u < M; u++) {
+        bool in_group = false;
+        for (int k = 0; k < ng; k++) in_group |= group[k] == u;
+        if (!in_group && ga[u] != -2) continue;
+        double s1 = 0, s2 = 0;
+        for (int in = 0; in < A->n_in; in++) {
+            const float *x = pa_resid(A, 2 * l + 1, in);
+            for (int t = 1; t <= A->len[in]; t++) {
+                double s = 0;
+                for (int d = 0; d < D; d++) s += x[(size_t)t * D + d] * ly->w1[(size_t)d * M + u];
+                col[A->off[in] + t - 1] = s, s1 += s, s2 += s * s;
+            }
+        }
+        if (!in_group) { /* a left-out unit joins when it varies and the pair decides it */
+            double var = s2 / P - (s1 / P) * (s1 / P);
+            if (!(var > 1e-9 * (s2 / P + 1e-300)) ||
+                pf_unexplained(p, col, 1, a, b, sums, gc) > 1e-3)
+                continue;
+        }
+        for (int i = 0; i < P; i++) pre[(size_t)i * M + nu] = col[i];
+        units[nu++] = u;
+    }
+    double *hm = calloc((size_t)G * nu, sizeof(double)); /* [G, nu] mean pre-activation */
+    double *wm = calloc((size_t)G * D, sizeof(double));  /* [G, D] mean write */
+    double *h = malloc(sizeof(double) * (size_t)(nu ? nu : 1)), *wr = malloc(sizeof(double) * (size_t)D);
+    for (int i = 0; i < P; i++) {
+        int la = p->f[a].lab[i], lb = p->f[b].lab[i];
+        if (la < 0 || lb < 0) continue;
+        int g = la * nb + lb;
+        for (int k = 0; k < nu; k++) hm[(size_t)g * nu + k] += pre[(size_t)i * M + k] / cnt[g];
+        for (int d = 0; d < D; d++) wm[(size_t)g * D + d] += w[(size_t)i * D + d] / cnt[g];
+    }
+    for (int g = 0; g < G; g++) {
+        if (cnt[g]) continue;
+        int la = g / nb, lb = g % nb, best = -1;
+        double bestc = 0;
+        for (int a1 = 0; a1 < na; a1++)
+            for (int b1 = 0; b1 < nb; b1++) {
+                double c1 = cnt[la * nb + b1], c2 = cnt[a1 * nb + lb], c3 = cnt[a1 * nb + b1];
+                double c = c1 < c2 ? c1 : c2;
+                if (c3 < c) c = c3;
+                if (c > bestc) bestc = c, best = a1 * nb + b1;
+            }
+        if (best < 0) continue;
+        int a1 = best / nb, b1 = best % nb;
+        for (int k = 0; k < nu; k++)
+            h[k] = hm[(size_t)(la * nb + b1) * nu + k] + hm[(size_t)(a1 * nb + lb) * nu + k] -
+                   hm[(size_t)best * nu + k];
+        memset(wr, 0, sizeof(double) * (size_t)D);
+        for (int k = 0; k < nu; k++)
+            if (h[k] > 0)
+                for (int d = 0; d < D; d++) wr[d] += h[k] * ly->w2[(size_t)units[k] * D + d];
+        double d1 = INFINITY, d2 = INFINITY; /* nearest cell, nearest of another label */
+        int near = -1;
+        for (int r = 0; r < G; r++) {
+            if (!cnt[r]) continue;
+            double s = 0;
+            for (int d = 0; d < D; d++) {
+                double e = wr[d] - wm[(size_t)r * D + d];
+                s += e * e;
+            }
+            s = sqrt(s);
+            if (s < d1) {
+                if (near >= 0 && tab[near] != tab[r]) d2 = d1;
+                d1 = s, near = r;
+            } else if (s < d2 && tab[r] != tab[near]) {
+                d2 = s;
+            }
+        }
+        if (pf_debug())
+            fprintf(stderr, "probe:   unseen cell (%d, %d) of %d units: nearest (%d, %d) at %.3g, "
+                    "another label at %.3g\n", la, lb, nu, near / nb, near % nb, d1, d2);
+        if (near >= 0 && 3 * d1 < d2) tab[g] = tab[near];
+    }
+    free(cnt), free(units), free(pre), free(sums), free(gc), free(col), free(hm), free(wm), free(h),
+        free(wr);
+}
+
 int pf_read_mlp(Probe *p, int l, double *w) {
     const PAct *A = &p->A;
     const CompiledModel *m = p->m;
@@ -112,6 +218,7 @@ int pf_read_mlp(Probe *p, int l, double *w) {
         }
     }
     int *ga = malloc(sizeof(int) * (size_t)M), *gb = malloc(sizeof(int) * (size_t)M); /* [M] */
+    int *units = malloc(sizeof(int) * (size_t)M); /* [M] one group's hidden units */
     /* each unit's share of the layer's write: std of its activation times its W2 row's norm.
      * Units far below the largest carry rounding (a ReLU at its hinge in a float32 stream) or
      * interference, not an operation. */
@@ -155,9 +262,11 @@ int pf_read_mlp(Probe *p, int l, double *w) {
         if (ga[u] < 0) continue;
         int a = ga[u], b = gb[u];
         memset(w, 0, sizeof(double) * (size_t)A->P * D);
+        int nu = 0;
         for (int v = u; v < M; v++) {
             if (ga[v] != a || gb[v] != b) continue;
             ga[v] = -3;
+            units[nu++] = v;
             const double *wr = ly->w2 + (size_t)v * D;
             for (int i = 0; i < A->P; i++) {
                 double s = act[(size_t)i * M + v];
@@ -172,6 +281,7 @@ int pf_read_mlp(Probe *p, int l, double *w) {
             free(tab);
             continue;
         }
+        if (b >= 0) fill_unseen(p, l, units, nu, ga, a, b, w, tab);
         int fi = pf_new(p, b >= 0 ? LS_SEQMAP : LS_MAP, k, 2 * l + 2);
         if (fi < 0) {
             free(tab);
@@ -187,7 +297,7 @@ int pf_read_mlp(Probe *p, int l, double *w) {
             f->lab[i] = la < 0 || lb < 0 ? -1 : tab[la * nb + lb];
         }
     }
-    free(act), free(col), free(ga), free(gb), free(energy);
+    free(act), free(col), free(ga), free(gb), free(energy), free(units);
     return rc;
 }
 
