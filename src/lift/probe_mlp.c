@@ -100,54 +100,72 @@ static void merge_exclusive(const Probe *p, int l, const double *act, int *ga, i
  * nearer than any cell of another label; otherwise the hole keeps label 0, as before.
  * group [ng]: the group's hidden units; ga [M]: -2 for units the reading left out; w [P, D]:
  * the group's write at each position. */
+#define HOLE_SAMPLES 8 /* positions per seen cell that the hole reading uses */
 static void fill_unseen(const Probe *p, int l, const int *group, int ng, const int *ga, int a,
                         int b, const double *w, int *tab) {
     const PAct *A = &p->A;
     const ModelLayer *ly = &p->m->layers[l];
     int D = A->D, M = p->m->mlp_hidden_size, na = p->f[a].n, nb = p->f[b].n, G = na * nb;
-    int P = A->P, nu = 0;
-    double *cnt = calloc((size_t)G, sizeof(double));        /* [G] */
-    int *units = malloc(sizeof(int) * (size_t)M);            /* [nu <= M] */
-    double *pre = malloc(sizeof(double) * (size_t)P * M);    /* [P, M] pre-activations, units order */
-    double *sums = malloc(sizeof(double) * (size_t)(na + 1) * (nb + 1)); /* [G'] scratch */
-    double *gc = malloc(sizeof(double) * (size_t)(na + 1) * (nb + 1));   /* [G'] scratch */
-    double *col = malloc(sizeof(double) * (size_t)P);        /* [P] */
-    for (int i = 0; i < P; i++) {
+    double *cnt = calloc((size_t)G, sizeof(double)); /* [G] positions per cell */
+    int holes = 0;
+    for (int i = 0; i < A->P; i++) {
         int la = p->f[a].lab[i], lb = p->f[b].lab[i];
         if (la >= 0 && lb >= 0) cnt[la * nb + lb] += 1;
     }
+    for (int g = 0; g < G; g++) holes += cnt[g] == 0;
+    if (!holes) {
+        free(cnt);
+        return;
+    }
+    /* a few positions of each seen cell: the pre-activations are a function of the cell */
+    int *pos = malloc(sizeof(int) * (size_t)G * HOLE_SAMPLES); /* [S] */
+    int *cell = malloc(sizeof(int) * (size_t)G * HOLE_SAMPLES); /* [S] */
+    int *taken = calloc((size_t)G, sizeof(int));               /* [G] */
+    int S = 0;
+    for (int i = 0; i < A->P; i++) {
+        int la = p->f[a].lab[i], lb = p->f[b].lab[i];
+        if (la < 0 || lb < 0 || taken[la * nb + lb] == HOLE_SAMPLES) continue;
+        taken[la * nb + lb]++;
+        pos[S] = i, cell[S++] = la * nb + lb;
+    }
+    const float **xs = malloc(sizeof(float *) * (size_t)S); /* [S] each one's stream row [D] */
+    for (int s = 0; s < S; s++)
+        xs[s] = pa_resid(A, 2 * l + 1, A->inp[pos[s]]) + (size_t)(A->tpos[pos[s]] + 1) * D;
+    int *units = malloc(sizeof(int) * (size_t)M);          /* [nu <= M] */
+    double *hm = calloc((size_t)G * M, sizeof(double));    /* [G, nu] mean pre-activation */
+    double *col = malloc(sizeof(double) * (size_t)S);      /* [S] */
+    int nu = 0;
     for (int u = 0; u < M; u++) {
         bool in_group = false;
         for (int k = 0; k < ng; k++) in_group |= group[k] == u;
         if (!in_group && ga[u] != -2) continue;
         double s1 = 0, s2 = 0;
-        for (int in = 0; in < A->n_in; in++) {
-            const float *x = pa_resid(A, 2 * l + 1, in);
-            for (int t = 1; t <= A->len[in]; t++) {
-                double s = 0;
-                for (int d = 0; d < D; d++) s += x[(size_t)t * D + d] * ly->w1[(size_t)d * M + u];
-                col[A->off[in] + t - 1] = s, s1 += s, s2 += s * s;
-            }
+        for (int s = 0; s < S; s++) {
+            double v = 0;
+            for (int d = 0; d < D; d++) v += xs[s][d] * ly->w1[(size_t)d * M + u];
+            col[s] = v, s1 += v, s2 += v * v;
         }
+        double *hu = hm + (size_t)nu; /* column nu of [G, M] */
+        for (int g = 0; g < G; g++) hu[(size_t)g * M] = 0;
+        for (int s = 0; s < S; s++) hu[(size_t)cell[s] * M] += col[s] / taken[cell[s]];
         if (!in_group) { /* a left-out unit joins when it varies and the pair decides it */
-            double var = s2 / P - (s1 / P) * (s1 / P);
-            if (!(var > 1e-9 * (s2 / P + 1e-300)) ||
-                pf_unexplained(p, col, 1, a, b, sums, gc) > 1e-3)
-                continue;
+            double tot = s2 - s1 * s1 / S, within = 0;
+            for (int s = 0; s < S; s++) {
+                double e = col[s] - hu[(size_t)cell[s] * M];
+                within += e * e;
+            }
+            if (!(tot > 1e-9 * (s2 + 1e-300)) || within > 1e-3 * tot) continue;
         }
-        for (int i = 0; i < P; i++) pre[(size_t)i * M + nu] = col[i];
         units[nu++] = u;
     }
-    double *hm = calloc((size_t)G * nu, sizeof(double)); /* [G, nu] mean pre-activation */
-    double *wm = calloc((size_t)G * D, sizeof(double));  /* [G, D] mean write */
-    double *h = malloc(sizeof(double) * (size_t)(nu ? nu : 1)), *wr = malloc(sizeof(double) * (size_t)D);
-    for (int i = 0; i < P; i++) {
+    double *wm = calloc((size_t)G * D, sizeof(double)); /* [G, D] mean write of the whole cell */
+    for (int i = 0; i < A->P; i++) {
         int la = p->f[a].lab[i], lb = p->f[b].lab[i];
         if (la < 0 || lb < 0) continue;
         int g = la * nb + lb;
-        for (int k = 0; k < nu; k++) hm[(size_t)g * nu + k] += pre[(size_t)i * M + k] / cnt[g];
         for (int d = 0; d < D; d++) wm[(size_t)g * D + d] += w[(size_t)i * D + d] / cnt[g];
     }
+    double *h = malloc(sizeof(double) * (size_t)(nu ? nu : 1)), *wr = malloc(sizeof(double) * (size_t)D);
     for (int g = 0; g < G; g++) {
         if (cnt[g]) continue;
         int la = g / nb, lb = g % nb, best = -1;
@@ -162,8 +180,8 @@ static void fill_unseen(const Probe *p, int l, const int *group, int ng, const i
         if (best < 0) continue;
         int a1 = best / nb, b1 = best % nb;
         for (int k = 0; k < nu; k++)
-            h[k] = hm[(size_t)(la * nb + b1) * nu + k] + hm[(size_t)(a1 * nb + lb) * nu + k] -
-                   hm[(size_t)best * nu + k];
+            h[k] = hm[(size_t)(la * nb + b1) * M + k] + hm[(size_t)(a1 * nb + lb) * M + k] -
+                   hm[(size_t)best * M + k];
         memset(wr, 0, sizeof(double) * (size_t)D);
         for (int k = 0; k < nu; k++)
             if (h[k] > 0)
@@ -190,8 +208,8 @@ static void fill_unseen(const Probe *p, int l, const int *group, int ng, const i
                     "another label at %.3g\n", la, lb, nu, near / nb, near % nb, d1, d2);
         if (near >= 0 && 3 * d1 < d2) tab[g] = tab[near];
     }
-    free(cnt), free(units), free(pre), free(sums), free(gc), free(col), free(hm), free(wm), free(h),
-        free(wr);
+    free(cnt), free(pos), free(cell), free(taken), free(xs), free(units), free(hm), free(col),
+        free(wm), free(h), free(wr);
 }
 
 int pf_read_mlp(Probe *p, int l, double *w) {
