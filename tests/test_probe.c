@@ -71,8 +71,10 @@ static void test_classics(void) {
  * pair_balance (a LinearSequenceMap of two such means) come back verified and equivalent to
  * their sources, with the numerical blocks they are made of; frac_prevs also when rescaled,
  * permuted and rotated (the output number is read after the unembedding, in the program's
- * own units); and two numbers that add what two SOps contribute (a LinearSequenceMap of two
- * Maps, one of them reading a mean). */
+ * own units); two numbers that add what two SOps contribute (a LinearSequenceMap of two
+ * Maps, one of them reading a mean); and numbers whose best reading does not read tokens (a
+ * length over an all-True selector, read over tokens; a causal count that is a function of
+ * the index, read through a SequenceMap that takes tokens and ignores them). */
 static void test_numerical(void) {
     static const struct {
         const char *name, *must;
@@ -82,7 +84,10 @@ static void test_numerical(void) {
                  {"frac_prevs", "numerical(Aggregate(", true},
                  /* sums of two Maps, one of them of a mean's numbers */
                  {"probe/sum_of_maps", "numerical(LinearSequenceMap(", false},
-                 {"probe/mean_plus_map", "numerical(LinearSequenceMap(", false}};
+                 {"probe/mean_plus_map", "numerical(LinearSequenceMap(", false},
+                 /* a number read from SOps that do not read tokens */
+                 {"probe/neg_length", "Select(tokens, tokens, TRUE)", false},
+                 {"probe/causal_width", "numerical(Map(", false}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         RaspProgram prog;
         CompiledModel *m = fixture(cases[i].name, &prog);

@@ -14,9 +14,12 @@
 
 /* The first is the default; the others lean towards noisier or cleaner models. */
 static const ProbeParams VARIANTS[] = {
-    {SEL_SHARE, MAX_UV, PAIR_FROM_UV, 4, 2e-4}, {SEL_SHARE, MAX_UV, 1e-4, 4, 2e-4},
-    {0.3, MAX_UV, PAIR_FROM_UV, 4, 2e-4},       {SEL_SHARE, 0.5, 0.2, 8, 2e-4},
-    {SEL_SHARE, MAX_UV, PAIR_FROM_UV, 2, 1e-3}, {0.7, MAX_UV, PAIR_FROM_UV, 4, 5e-5},
+    {SEL_SHARE, MAX_UV, PAIR_FROM_UV, 4, 2e-4, false},
+    {SEL_SHARE, MAX_UV, 1e-4, 4, 2e-4, false},
+    {0.3, MAX_UV, PAIR_FROM_UV, 4, 2e-4, false},
+    {SEL_SHARE, 0.5, 0.2, 8, 2e-4, false},
+    {SEL_SHARE, MAX_UV, PAIR_FROM_UV, 2, 1e-3, false},
+    {0.7, MAX_UV, PAIR_FROM_UV, 4, 5e-5, false},
 };
 #define N_VARIANTS ((int)(sizeof VARIANTS / sizeof *VARIANTS))
 
@@ -124,6 +127,29 @@ static char *emit(Probe *p, int out, bool naming, int *n_sops) {
     const CompiledModel *m = p->m;
     bool used[MAX_FEATS] = {0};
     mark(p, out, used);
+    if (!used[0] && p->f[out].numerical && p->f[out].kind == LS_MAP && p->f[out].ftab &&
+        !p->f[out].nums && !p->f[p->f[out].a].numerical) {
+        /* a numerical Map of a categorical SOp that does not read tokens: it reads instead a
+         * SequenceMap of that SOp and tokens that ignores tokens (a categorical table, so
+         * Tracr compiles it). The SequenceMap takes the output's place in the feature order
+         * (before the output that reads it) and the output moves to the end. */
+        int a = p->f[out].a, na = p->f[a].n, nt = p->f[0].n;
+        int si = pf_new(p, LS_SEQMAP, na, p->f[a].stage);
+        if (si < 0) return NULL;
+        PFeat *w = &p->f[si];
+        w->a = a, w->b = 0;
+        w->tab = malloc(sizeof(int) * (size_t)(na ? na : 1) * nt); /* [n_a * n_tokens] */
+        for (int i = 0; i < na; i++)
+            for (int t = 0; t < nt; t++) w->tab[i * nt + t] = i;
+        memcpy(w->lab, p->f[a].lab, sizeof(int) * (size_t)p->A.P);
+        PFeat tmp = p->f[out];
+        p->f[out] = *w;
+        p->f[si] = tmp;
+        p->f[si].a = out;
+        out = si;
+        memset(used, 0, sizeof used);
+        mark(p, out, used);
+    }
     if (!used[0] && (p->f[out].numerical || p->f[p->f[out].a].numerical))
         return NULL; /* no table to widen: not compiled */
     if (!used[0]) {
@@ -337,8 +363,11 @@ int probe_model(const CompiledModel *m, const ProbeOptions *o_in, ProbeResult *r
     char verr[512] = "";
     /* Variants of the thresholds, each checked against the model: the first verified one,
      * else the one whose outputs agree with the model's at the most positions. */
+    int tokens_first = 0; /* retrying variant v with selectors over tokens preferred */
     for (int v = 0; v < nvar; v++) {
         p.par = VARIANTS[v];
+        p.par.tokens_first = tokens_first;
+        bool no_tokens = false;
         p.nf = 0;
         p.err = verr;
         p.errcap = sizeof verr;
@@ -356,6 +385,7 @@ int probe_model(const CompiledModel *m, const ProbeOptions *o_in, ProbeResult *r
         memset(&t_r, 0, sizeof t_r);
         if (!vrc) {
             t_r.program = emit(&p, out, o.name_functions, &t_r.n_sops);
+            no_tokens = !t_r.program;
             vrc = t_r.program ? check(&p, &t_r)
                               : err_printf(verr, sizeof verr, "the probed program does not read tokens");
             if (vrc) probe_result_free(&t_r);
@@ -365,9 +395,15 @@ int probe_model(const CompiledModel *m, const ProbeOptions *o_in, ProbeResult *r
             fprintf(stderr, "probe: variant %d: %s\n%s", v, vrc ? verr : t_r.verdict,
                     vrc ? "" : t_r.program);
         if (vrc) {
-            if (rc && v == 0) snprintf(err, errcap, "%s", verr); /* the default's reason */
+            if (rc && v == 0 && !tokens_first) snprintf(err, errcap, "%s", verr); /* the default's reason */
+            /* Tracr compiles only programs that read tokens; when the SOps that fit best read
+             * it nowhere (indices fitting a causal selector as well as tokens do), the same
+             * variant is read again with selectors over tokens preferred */
+            if (no_tokens && !tokens_first) tokens_first = 1, v--;
+            else tokens_first = 0;
             continue;
         }
+        tokens_first = 0;
         t_r.variant = v;
         if (rc || t_r.n_positions_match > r->n_positions_match ||
             (t_r.n_positions_match == r->n_positions_match &&

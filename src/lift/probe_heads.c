@@ -59,7 +59,9 @@ static void selections(const Probe *p, int l, int h, uint64_t *keys) {
 
 /* Exceptions weigh against the size of the table: a finer feature always explains a noisy
  * selection a little better, so each cell must pay for itself. */
-static double select_score(const Probe *p, long exceptions, size_t cells, long pairs) {
+static double select_score(const Probe *p, int fk, int fq, long exceptions, size_t cells,
+                           long pairs) {
+    if (p->par.tokens_first && (fk == 0 || fq == 0)) return (double)exceptions;
     return (double)exceptions + p->par.cell_cost * (double)pairs * (double)cells;
 }
 
@@ -94,7 +96,7 @@ static long find_select(const Probe *p, int st, const uint64_t *keys, PFeat *f) 
             }
             long err = 0;
             for (size_t j = 0; j < cells; j++) err += c[2 * j] < c[2 * j + 1] ? c[2 * j] : c[2 * j + 1];
-            double sc = select_score(p, err, cells, pairs);
+            double sc = select_score(p, fk, fq, err, cells, pairs);
             if (sc < best_score) {
                 best = err, best_score = sc;
                 free(f->sel);
@@ -207,7 +209,7 @@ static long find_width_select(const Probe *p, int st, const int *width, const ui
                 err += row_best < 0 ? 0 : row_best;
                 for (int lk = 0; lk < nk; lk++) tab[(size_t)lk * Q->n + lq] = row_arg >> lk & 1;
             }
-            double sc = err < 0 ? INFINITY : select_score(p, err, cells, pairs);
+            double sc = err < 0 ? INFINITY : select_score(p, fk, fq, err, cells, pairs);
             if (sc < best_score) {
                 best = err, best_score = sc;
                 free(f->sel);
@@ -283,6 +285,24 @@ static void fill_select_holes(const Probe *p, int l, int h, PFeat *f) {
     free(met), free(qpos), free(kpos), free(qv), free(kv);
 }
 
+/* A table that decides every cell alike does not depend on its SOps: it is read as a
+ * selector over tokens (Tracr's own length, Select(tokens, tokens, TRUE)), so that a program
+ * that reads its input only through such a selector still reads tokens (Tracr compiles no
+ * other), whichever SOps happened to fit the attention first. */
+static void constant_on_tokens(const Probe *p, PFeat *f) {
+    size_t cells = (size_t)p->f[f->sk].n * p->f[f->sq].n;
+    const PFeat *T = &p->f[0];
+    if (!cells || T->kind != LS_TOKENS || (f->sk == 0 && f->sq == 0)) return;
+    for (size_t j = 1; j < cells; j++)
+        if (f->sel[j] != f->sel[0]) return;
+    size_t tc = (size_t)T->n * T->n;
+    unsigned char *sel = malloc(tc ? tc : 1); /* [n_tok * n_tok] */
+    memset(sel, f->sel[0], tc);
+    free(f->sel);
+    f->sel = sel;
+    f->sk = f->sq = 0;
+}
+
 /* The head's write at every position: w [P, D] = sum_k a_qk vv_k. */
 static void head_write(const Probe *p, int l, int h, const double *vv, const double *bos,
                        double *w) {
@@ -348,6 +368,7 @@ static int read_width(Probe *p, int l, int h, int fi) {
                 "miscounted\n", l, h, f->sk, f->sq, exc);
     if (exc < 0) return fail(p, "layer %d head %d: a selector width over too many key values", l, h);
     fill_select_holes(p, l, h, f);
+    constant_on_tokens(p, f);
     return 0;
 }
 
@@ -426,7 +447,10 @@ int pf_read_head(Probe *p, int l, int h, double *w) {
     selections(p, l, h, keys);
     long exc = find_select(p, st, keys, f);
     free(keys);
-    if (exc >= 0) fill_select_holes(p, l, h, f);
+    if (exc >= 0) {
+        fill_select_holes(p, l, h, f);
+        constant_on_tokens(p, f);
+    }
     if (pf_debug())
         fprintf(stderr, "probe: layer %d head %d: copies %d (%.4f unexplained), selector (%d, "
                 "%d) with %ld exceptions\n", l, h, a, uv, f->sk, f->sq, exc);

@@ -111,6 +111,7 @@ typedef struct ProbeParams {
     double pair_from_uv; /* PAIR_FROM_UV */
     double tau_noise;    /* a write's clusters merge within this many times its noise */
     double cell_cost;    /* a selector table's cost per cell, per (query, key) pair */
+    bool tokens_first;   /* selectors that read tokens pay no cell cost (a retry, probe.c) */
 } ProbeParams;
 
 typedef struct Probe {
