@@ -143,12 +143,17 @@ static void test_rotated(void) {
 
 /* Table cells the probed inputs never show: a SequenceMap cell (index 4, width 5) that only
  * an input of five "b"s reaches (probe samples its inputs here: nine tokens, length 5) and
- * the selector cells that input would need are read from the weights, on stock weights and
- * rotated ones; the check is exhaustive, so the five "b"s are among its inputs. */
+ * the selector cells that input would need are read from the weights; an output value that
+ * no position shows clearly (a selector width of 9) is read from the output scores. On stock
+ * weights and rotated ones; the equivalence check is exhaustive, so the rare inputs are among
+ * its inputs. */
 static void test_unseen_cells(void) {
-    for (int rotate = 0; rotate < 2; rotate++) {
+    static const char *names[] = {"probe/rare_pair", "probe/wide_width"};
+    for (int c = 0; c < 4; c++) {
+        int rotate = c % 2;
+        const char *name = names[c / 2];
         RaspProgram prog;
-        CompiledModel *m = fixture("probe/rare_pair", &prog);
+        CompiledModel *m = fixture(name, &prog);
         CHECK(m != NULL);
         if (!m) return;
         char err[1024] = "";
@@ -162,8 +167,8 @@ static void test_unseen_cells(void) {
         int rc = probe_model(given, NULL, &r, err, sizeof err);
         CHECK_MSG(rc == 0, "%s", err);
         if (rc == 0) {
-            CHECK_MSG(!r.exhaustive, "the probe's inputs should be a sample here");
-            CHECK_MSG(equivalent(m, &prog, &r), "rotated %d: %s", rotate, r.program);
+            CHECK_MSG(!r.exhaustive, "%s: the probe's inputs should be a sample here", name);
+            CHECK_MSG(equivalent(m, &prog, &r), "%s, rotated %d: %s", name, rotate, r.program);
             probe_result_free(&r);
         }
         if (given != m) compiled_model_free(given);

@@ -99,11 +99,26 @@ static int read_output(Probe *p, long *exceptions) {
     long *cnt = calloc((size_t)(F->n ? F->n : 1) * NO, sizeof(long));
     for (int i = 0; i < A->P; i++)
         if (col[i] >= 0 && F->lab[i] >= 0) cnt[(size_t)F->lab[i] * NO + col[i]]++;
+    double *sum = calloc((size_t)NO, sizeof(double)); /* [NO] */
     for (int l = 0; l < F->n; l++) {
         long mx = -1;
         for (int j = 0; j < NO; j++)
             if (cnt[(size_t)l * NO + j] > mx) mx = cnt[(size_t)l * NO + j], f->tab[l] = j;
+        if (mx > 0) continue;
+        /* A value whose positions never show a clear output (Tracr's selector width has
+         * thin margins at its largest widths: 1/9 and 1/10 of BOS's weight are close)
+         * takes the column with the largest total score over its positions. */
+        memset(sum, 0, sizeof(double) * (size_t)NO);
+        bool any = false;
+        for (int i = 0; i < A->P; i++) {
+            if (F->lab[i] != l) continue;
+            any = true;
+            for (int j = 0; j < NO; j++) sum[j] += A->out[(size_t)i * NO + j];
+        }
+        for (int j = 1; j < NO && any; j++)
+            if (sum[j] > sum[f->tab[l]]) f->tab[l] = j;
     }
+    free(sum);
     for (int i = 0; i < A->P; i++) f->lab[i] = F->lab[i] < 0 ? -1 : f->tab[F->lab[i]];
     free(cnt), free(col);
     *exceptions = best;
