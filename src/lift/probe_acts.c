@@ -64,12 +64,19 @@ int probe_acts(const CompiledModel *m, int max_inputs, uint64_t seed, PAct *a, c
             }
         }
     } else {
-        /* long inputs show more of each selection; every length still appears */
+        /* long inputs show more of each selection; every length still appears. A quarter
+         * draw their tokens from one or two of the vocabulary's: uniform tokens almost never
+         * repeat one token across a long input, and such inputs are where selections reach
+         * every key or none (the largest selector widths), values a table must still hold */
         for (; i < n_in; i++) {
             int n = 1 + (int)rng_below(&g, (uint64_t)N);
             if (rng_below(&g, 2)) n = N;
             a->len[i] = n;
-            for (int t = 0; t < n; t++) seq[(size_t)i * N + t] = (int)rng_below(&g, (uint64_t)a->nv);
+            int few[2] = {(int)rng_below(&g, (uint64_t)a->nv), (int)rng_below(&g, (uint64_t)a->nv)};
+            int k = rng_below(&g, 4) == 0 ? 1 + (int)rng_below(&g, 2) : 0;
+            for (int t = 0; t < n; t++)
+                seq[(size_t)i * N + t] = k ? few[rng_below(&g, (uint64_t)k)]
+                                           : (int)rng_below(&g, (uint64_t)a->nv);
         }
     }
     a->P = 0;
