@@ -4,7 +4,7 @@
 # scripts/train-meta.sh (its result data/recipe/meta-small.safetensors): training, then
 # evaluation. One command; rerun it after a kill and it resumes.
 #
-#   scripts/train-general.sh            # the result is data/recipe-general/meta-general3.safetensors
+#   scripts/train-general.sh            # the result is data/recipe-general/meta-general4.safetensors
 #   scripts/train-general.sh --install  # ... then copy it (+ .train.json, .log.jsonl) to models/
 #                                       #     as meta-general and meta-small
 #
@@ -31,15 +31,18 @@
 #       --dedup-pool 300000, 100 warm-up steps to 2e-4, a cosine to 2e-5 over 6,000 steps,
 #       stopped at step 1,008 (the shipped run was stopped there by SIGTERM, which checkpoints
 #       as --stop-at does);
-#   G8. resumed with the schedule cut to 4,800 steps, run to its end (the shipped model);
+#   G8. resumed with the schedule cut to 4,800 steps, run to its end (session 12's model);
+#   G9. a new run from G8's parameters and AdamW state (docs/experiments.md, "Session 13"):
+#       stream seed 42, general share 0.3, --dedup-pool 300000, 100 warm-up steps to 1e-4, a
+#       cosine to 1e-5 over 3,000 steps, run to its end in one piece (the shipped model);
 #   E.  itracr eval on 1,000 test samples of data/general777 (`itracr gen -n 50000 --seed 777
 #       --setting general`) and of data/heldout777 (`itracr gen -n 60000 --seed 777`), seeds no
 #       training step used (the split is a function of the program, so no test program of
 #       either is ever streamed). The shipped numbers used session 8's data/general777; this
 #       build's `--setting general` also draws predicate tables, so a fresh run makes a
 #       slightly different general test set.
-# Budget: about 3.5 hours for G1-G6 and 1.5 hours for G7-G8 on the 2 cores of the project VM
-# (~0.9-1.4 s per step; generation ~3 min; evaluation ~2 min without --search): two sessions.
+# Budget: about 3.5 hours for G1-G6, 1.5 hours for G7-G8 and 1 hour for G9 on the 2 cores of
+# the project VM (~0.9-1.4 s per step; generation ~3 min; evaluation ~2 min without --search).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,7 +56,7 @@ if [ "$SMOKE" = 1 ]; then
 else
     DIV=1 NG=50000 NH=60000 NEVAL=1000 CKB=100 GEN=data/general777 HELD=data/heldout777
 fi
-RECIPE=train-general HELP_END=42
+RECIPE=train-general HELP_END=45
 . scripts/recipe-lib.sh
 recipe_args "$@"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
@@ -84,6 +87,11 @@ first_piece g7 "$M" "$((1008 / DIV))" --stream --dedup-pool 300000 --general 0.3
     --init-adam --seed 41 --lr 2e-4 --lr-min 2e-5 --warmup $((100 / DIV)) --steps $((6000 / DIV)) \
     --eval-every 1000 --ckpt-every "$CKB"
 piece g8 "$D/g8.err" -o "$M" --resume --steps "$((4800 / DIV))"
+G=$M
+M=$D/meta-general4.safetensors
+first_piece g9 "$M" "$((3000 / DIV))" --stream --dedup-pool 300000 --general 0.3 --init "$G" \
+    --init-adam --seed 42 --lr 1e-4 --lr-min 1e-5 --warmup $((100 / DIV)) --steps $((3000 / DIV)) \
+    --eval-every 1000 --ckpt-every "$CKB"
 
 say "evaluating $M on $NEVAL test samples of $GEN and of $HELD"
 "$I" eval --data "$GEN" --meta "$M" --n "$NEVAL" --json "$D/eval-general.json" --no-teacher --quiet
