@@ -519,6 +519,11 @@ static int eval_summary(const EvalArgs *a, EvalState *s) {
                "equivalent (%.1f%%), %ld verified\n",
                rr->either_equivalent, tot, tot ? 100.0 * rr->either_equivalent / tot : 0.0,
                rr->either_verified);
+        printf("the meta-model's search, else probe: %ld/%d exact (%.1f%%), %ld/%d equivalent "
+               "(%.1f%%)\n",
+               rr->search_first_exact, tot, tot ? 100.0 * rr->search_first_exact / tot : 0.0,
+               rr->search_first_equivalent, tot,
+               tot ? 100.0 * rr->search_first_equivalent / tot : 0.0);
     }
     for (int i = 0; i < s->n_classics; i++)
         printf("classic %-20s %-20s %s\n", s->classics[i].name, classic_verdict(&s->classics[i]),
@@ -777,8 +782,11 @@ static int eval_json(const EvalArgs *a, const EvalState *s) {
         sb_printf(&js, ", \"truth_verified\": %ld", rr->probe_truth_verified);
         json_kv_num(&js, "median_ms", probe_median_ms(rr));
         if (a->search_k > 0)
-            sb_printf(&js, ", \"then_search\": {\"equivalent\": %ld, \"verified\": %ld}",
-                      rr->either_equivalent, rr->either_verified);
+            sb_printf(&js,
+                      ", \"then_search\": {\"equivalent\": %ld, \"verified\": %ld}"
+                      ", \"after_search\": {\"exact\": %ld, \"equivalent\": %ld}",
+                      rr->either_equivalent, rr->either_verified, rr->search_first_exact,
+                      rr->search_first_equivalent);
         if (a->ro.noise)
             sb_printf(&js, ", \"noise\": {\"equivalent\": %ld, \"verified\": %ld}",
                       rr->noise_probe_equivalent, rr->noise_probe_verified);

@@ -324,7 +324,7 @@ static int run_probe(EvalTruth *tc, const int16_t *truth, const float *payload,
 /* Adds sample x's probe results to r's sums (o->probe). searched: x also has the search's
  * answer (the samples the meta-model could not read have probe's alone). */
 static void add_probe(EvalRunResult *r, const EvalSampleResult *x, const EvalRunOptions *o,
-                      bool searched) {
+                      const int16_t *truth, bool searched) {
     if (!o->probe) return;
     bool probe_answers = x->probe_state == 3;
     r->probe_refused += x->probe_state == 1;
@@ -336,6 +336,15 @@ static void add_probe(EvalRunResult *r, const EvalSampleResult *x, const EvalRun
     r->either_verified += probe_answers || (searched && x->verdict != SEARCH_NONE);
     r->either_equivalent += probe_answers ? x->probe_func == EVAL_FN_EQUIVALENT
                                           : searched && x->ver_func == EVAL_FN_EQUIVALENT;
+    bool search_answers = searched && (x->verdict != SEARCH_NONE || !probe_answers);
+    if (search_answers) {
+        EvalPair pair;
+        eval_compare(truth, x->ver, &pair);
+        r->search_first_exact += pair.exact;
+        r->search_first_equivalent += x->ver_func == EVAL_FN_EQUIVALENT;
+    } else {
+        r->search_first_equivalent += probe_answers && x->probe_func == EVAL_FN_EQUIVALENT;
+    }
     r->noise_probe_verified += x->noise_probe_state == 3;
     r->noise_probe_equivalent += x->noise_probe_func == EVAL_FN_EQUIVALENT;
 }
@@ -565,7 +574,7 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
             }
         }
         for (int k = 0; k < r->probe_extra; k++) {
-            add_probe(r, &pr[k], o, false);
+            add_probe(r, &pr[k], o, NULL, false);
         }
         free(pr);
         free(rest);
@@ -586,7 +595,7 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
             eval_breakdown_add(&r->by_setting, &st, truth, x->dec, x->dec_func,
                                o->search > 0 ? x->ver : NULL, x->ver_func);
         r->decode_errors += x->dec_failed;
-        add_probe(r, x, o, o->search > 0);
+        add_probe(r, x, o, truth, o->search > 0);
         eval_metrics_add(&r->decoded, truth, x->dec, x->dec_func);
         if (o->teacher) eval_metrics_add(&r->teacher, truth, x->tf, x->tf_func);
         if (o->noise) eval_metrics_add(&r->noise, truth, x->noise, x->noise_func);

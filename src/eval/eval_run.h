@@ -119,6 +119,9 @@ typedef struct EvalRunResult {
      * else the search's answer; probe's alone on the probe_extra samples), over the same
      * n + probe_extra samples: answers equivalent to the truth, and answers verified */
     long either_equivalent, either_verified;
+    /* ... and the other order: the search's answer when verified, else probe's when verified,
+     * else the search's: answers exact (probe's never count: canonical names) and equivalent */
+    long search_first_exact, search_first_equivalent;
     /* o->probe and o->noise: probe on each sample's noise model (the baseline) */
     long noise_probe_equivalent, noise_probe_verified;
     bool have_breakdown;      /* settings were given: by_setting is filled */
