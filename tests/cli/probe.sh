@@ -66,6 +66,15 @@ tot=$(sed -n 's/^probe (activations, no meta-model): [0-9]*\/\([0-9]*\) .*/\1/p'
 c=$(sed -n 's/^the true program itself reproduces the given model.s outputs on \([0-9]*\) of them.*/\1/p' "$T/evals.out")
 [ -n "$tot" ] && [ "$tot" -ge 1 ] && [ "$c" = "$tot" ] && grep -q "\"truth_verified\": $tot" "$T/s.json" && ok \
     || bad "truth ceiling on stock weights: '$c' of '$tot': $(grep -i 'true program' "$T/evals.out")"
+# with the search as well: both orders are counted; the search first keeps the search's exact
+# answers (probe's never count as exact), so its exact count is at most verified@K's
+"$I" eval --data "$T/stock" --meta models/meta-small.safetensors --probe --search 8 --no-teacher \
+    --no-noise --no-classics --jobs 2 --json "$T/s8.json" >"$T/evals8.out" 2>"$T/eval.err" || bad "eval --probe --search: $(head -c 400 "$T/eval.err")"
+set -- $(sed -n 's/^the meta-model.s search, else probe: \([0-9]*\)\/\([0-9]*\) exact .*, \([0-9]*\)\/[0-9]* equivalent.*/\1 \2 \3/p' "$T/evals8.out")
+vx=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(round(d['verified']['exact'] * d['samples']))" "$T/s8.json" 2>/dev/null)
+[ -n "$1" ] && [ "$1" -le "$3" ] && [ "$3" -le "$2" ] && [ -n "$vx" ] && [ "$1" -le "$vx" ] &&
+    grep -q "\"after_search\": {\"exact\": $1, \"equivalent\": $3}" "$T/s8.json" && ok ||
+    bad "search, else probe: '$*' (verified exact $vx): $(grep -i 'else' "$T/evals8.out")"
 # with the noise baseline: probe on noise weights of the same shapes reads nothing equivalent
 "$I" eval --data "$T/rot" --meta models/meta-small.safetensors --probe --no-teacher --no-classics \
     --n 10 --jobs 2 --json "$T/n.json" >"$T/eval2.out" 2>"$T/eval2.err" || bad "eval --probe (noise): $(head -c 400 "$T/eval2.err")"
