@@ -221,6 +221,15 @@ static long find_width_select(const Probe *p, int st, const int *width, const ui
     return best;
 }
 
+/* x [D] through head h's columns of W ([D, H*ks]: q or k) into out [ks]. */
+static void head_project(const float *x, const double *W, int D, int HK, int h, int ks,
+                         double *out) {
+    for (int c = 0; c < ks; c++) {
+        out[c] = 0;
+        for (int d = 0; d < D; d++) out[c] += x[d] * W[(size_t)d * HK + h * ks + c];
+    }
+}
+
 /* Cells of the selector's table that no probed input showed (a key value and a query value
  * that never met in one input) were left unselected above. A head's score is a function of
  * the query's and the key's stream alone, so such a cell is read from a query position of
@@ -249,40 +258,35 @@ static void fill_select_holes(const Probe *p, int l, int h, PFeat *f) {
             if (lk >= 0) met[(size_t)lk * Q->n + lq] = 1;
         }
     }
-    double *qv = malloc(sizeof(double) * (size_t)ks), *kv = malloc(sizeof(double) * (size_t)ks);
+    /* each key value's key vector, once */
+    double *kv = malloc(sizeof(double) * (size_t)(K->n ? K->n : 1) * ks); /* [n_k, ks] */
+    for (int lk = 0; lk < K->n; lk++) {
+        int j = kpos[lk];
+        if (j >= 0)
+            head_project(pa_resid(A, st, A->inp[j]) + (size_t)(A->tpos[j] + 1) * D, ly->k, D, HK,
+                         h, ks, kv + (size_t)lk * ks);
+    }
+    double *qv = malloc(sizeof(double) * (size_t)ks), *bv = malloc(sizeof(double) * (size_t)ks);
     const double bound = log(p->par.sel_share), scale = 1.0 / sqrt((double)ks);
     for (int lq = 0; lq < Q->n; lq++) {
         int i = qpos[lq];
         if (i < 0) continue;
         const float *xs = pa_resid(A, st, A->inp[i]); /* [N+1, D], BOS first */
-        const float *xq = xs + (size_t)(A->tpos[i] + 1) * D;
-        for (int c = 0; c < ks; c++) {
-            qv[c] = 0;
-            for (int d = 0; d < D; d++) qv[c] += xq[d] * ly->q[(size_t)d * HK + h * ks + c];
-        }
+        head_project(xs + (size_t)(A->tpos[i] + 1) * D, ly->q, D, HK, h, ks, qv);
+        head_project(xs, ly->k, D, HK, h, ks, bv);
         double s_bos = 0;
-        for (int c = 0; c < ks; c++) {
-            double kc = 0;
-            for (int d = 0; d < D; d++) kc += xs[d] * ly->k[(size_t)d * HK + h * ks + c];
-            s_bos += qv[c] * kc;
-        }
+        for (int c = 0; c < ks; c++) s_bos += qv[c] * bv[c];
         for (int lk = 0; lk < K->n; lk++) {
-            int j = kpos[lk];
-            if (met[(size_t)lk * Q->n + lq] || j < 0) continue;
-            const float *xk = pa_resid(A, st, A->inp[j]) + (size_t)(A->tpos[j] + 1) * D;
+            if (met[(size_t)lk * Q->n + lq] || kpos[lk] < 0) continue;
             double sc = 0;
-            for (int c = 0; c < ks; c++) {
-                kv[c] = 0;
-                for (int d = 0; d < D; d++) kv[c] += xk[d] * ly->k[(size_t)d * HK + h * ks + c];
-                sc += qv[c] * kv[c];
-            }
+            for (int c = 0; c < ks; c++) sc += qv[c] * kv[(size_t)lk * ks + c];
             f->sel[(size_t)lk * Q->n + lq] = scale * (sc - s_bos) >= bound;
             if (pf_debug())
                 fprintf(stderr, "probe: layer %d head %d: unmet cell (key %d, query %d): %s\n", l,
                         h, lk, lq, f->sel[(size_t)lk * Q->n + lq] ? "selected" : "not selected");
         }
     }
-    free(met), free(qpos), free(kpos), free(qv), free(kv);
+    free(met), free(qpos), free(kpos), free(qv), free(kv), free(bv);
 }
 
 /* A table that decides every cell alike does not depend on its SOps: it is read as a
