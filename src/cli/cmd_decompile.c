@@ -65,6 +65,13 @@ static const char *usage =
     "A candidate whose compiled model first differs from MODEL in sublayer s has a wrong row\n"
     "in sublayers <= s, so its one-token changes after sublayer s + 1 are not drawn\n"
     "(--no-prune draws them).\n"
+    "When no candidate has MODEL's weights and MODEL's weights are Tracr's, the candidates are\n"
+    "repaired: from those right in the most leading sublayers, each row whose block lies at or\n"
+    "after the first wrong sublayer is replaced by every row the program tokens allow there,\n"
+    "each result compiled, and edits that move the first wrong sublayer later are kept (a beam\n"
+    "of 3, at most 6 edits, at most N programs compiled: --repair-compiles N, default 20000;\n"
+    "--no-repair turns it off). A repaired program has MODEL's weights ('verified: weights (a\n"
+    "repair ...)'; JSON \"repaired\": true, \"search_verified\": the candidates' own verdict).\n"
     "--budget-ms T bounds the search's wall-clock time; --seed S (default 1) seeds sampling and\n"
     "the input sample. --json prints one JSON object instead (program, rows, verdict, candidates\n"
     "tried, winner index, time). The search sees only MODEL (its weights and forward pass).\n"
@@ -189,6 +196,17 @@ static void print_json(const RaspProgram *prog, const int16_t *table, const Sear
     cJSON_AddItemToObject(j, "score", json_number(r->score));
     cJSON_AddItemToObject(j, "ms", json_number(r->ms));
     cJSON_AddBoolToObject(j, "out_of_budget", r->out_of_budget);
+    cJSON_AddStringToObject(j, "search_verified", search_verdict_name(r->search_verdict));
+    cJSON_AddBoolToObject(j, "repaired", r->repaired);
+    if (r->repair_ran) {
+        cJSON *rj = cJSON_AddObjectToObject(j, "repair");
+        cJSON_AddBoolToObject(rj, "found", r->repair.found);
+        cJSON_AddItemToObject(rj, "steps", json_number(r->repair.steps));
+        cJSON_AddItemToObject(rj, "tried", json_number((double)r->repair.tried));
+        cJSON_AddItemToObject(rj, "compiled", json_number((double)r->repair.compiled));
+        cJSON_AddItemToObject(rj, "ms", json_number(r->repair.ms));
+        cJSON_AddBoolToObject(rj, "out_of_budget", r->repair.out_of_budget);
+    }
     cJSON_AddItemToObject(j, "max_candidates", json_number(o->max_candidates));
     cJSON_AddItemToObject(j, "budget_ms", json_number(o->budget_ms));
     cJSON_AddStringToObject(j, "order", meta_cand_mode_name(o->cands.mode));
@@ -218,7 +236,8 @@ typedef struct DecompArgs {
     int n_metas;
     long beam, search_k, budget, alt;
     uint64_t seed;
-    bool rows, check, json, no_prune;
+    bool rows, check, json, no_prune, no_repair;
+    long repair_compiles;
     DecompMethod method;
 } DecompArgs;
 
@@ -239,7 +258,9 @@ static int parse_args(int argc, char **argv, DecompArgs *a) {
         O_ORDER,
         O_ALT,
         O_METHOD,
-        O_NO_PRUNE
+        O_NO_PRUNE,
+        O_NO_REPAIR,
+        O_REPAIR
     };
     static const CliOpt opts[] = {{"rows", 0, false, O_ROWS},       {"check", 0, false, O_CHECK},
                                   {"json", 0, false, O_JSON},       {"meta", 0, true, O_META},
@@ -247,7 +268,9 @@ static int parse_args(int argc, char **argv, DecompArgs *a) {
                                   {"norm", 0, true, O_NORM},        {"search", 0, true, O_SEARCH},
                                   {"budget-ms", 0, true, O_BUDGET}, {"seed", 0, true, O_SEED},
                                   {"order", 0, true, O_ORDER},      {"alt", 0, true, O_ALT},
-                                  {"method", 0, true, O_METHOD},    {"no-prune", 0, false, O_NO_PRUNE}};
+                                  {"method", 0, true, O_METHOD},    {"no-prune", 0, false, O_NO_PRUNE},
+                                  {"no-repair", 0, false, O_NO_REPAIR},
+                                  {"repair-compiles", 0, true, O_REPAIR}};
     CliOpts ps;
     const char *v;
     cli_opts_init(&ps, "decompile", argc, argv, opts, CLI_NOPTS(opts));
@@ -260,6 +283,11 @@ static int parse_args(int argc, char **argv, DecompArgs *a) {
         case O_CHECK: a->check = true; break;
         case O_JSON: a->json = true; break;
         case O_NO_PRUNE: a->no_prune = true; break;
+        case O_NO_REPAIR: a->no_repair = true; break;
+        case O_REPAIR:
+            ok = cli_parse_int("decompile", "--repair-compiles", v, 1, 100000000,
+                               &a->repair_compiles);
+            break;
         case O_META:
             if (a->n_metas == MAX_METAS)
                 return cli_usage_error("decompile", "at most %d --meta", MAX_METAS);
@@ -299,6 +327,8 @@ static int meta_options(const DecompArgs *a, SearchOptions *so, WtOptions *wt) {
     search_options_seed(so, a->seed);
     so->cands.n_alt = (int)a->alt;
     so->prune = !a->no_prune;
+    if (a->no_repair || !a->search_k) so->repair.max_steps = 0; /* K = 1 alone: the model's */
+    if (a->repair_compiles) so->repair.max_compiles = a->repair_compiles;
     if (a->order && meta_cand_mode_parse(a->order, &so->cands.mode) != 0)
         return cli_usage_error("decompile", "unknown --order '%s' (redecode, keep, sample or mix)",
                                a->order);
@@ -396,8 +426,15 @@ static void print_decoded(const DecompArgs *a, const RaspProgram *prog, const in
     free(s);
     if (searching) {
         char line[128];
-        fprintf(stderr, "%s (candidate %d of %d tried, 1 is the greedy decode; %.0f ms)\n",
-                verdict_line(sr, line, sizeof line), sr->winner + 1, sr->tried, sr->ms);
+        if (sr->repaired)
+            fprintf(stderr,
+                    "%s (a repair of the %d candidates tried: %d edit step%s, %ld programs "
+                    "compiled; %.0f ms)\n",
+                    verdict_line(sr, line, sizeof line), sr->tried, sr->repair.steps,
+                    sr->repair.steps == 1 ? "" : "s", sr->repair.compiled, sr->ms);
+        else
+            fprintf(stderr, "%s (candidate %d of %d tried, 1 is the greedy decode; %.0f ms)\n",
+                    verdict_line(sr, line, sizeof line), sr->winner + 1, sr->tried, sr->ms);
     }
 }
 

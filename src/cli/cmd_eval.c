@@ -28,7 +28,7 @@ static const char *usage =
     "                   [--classics DIR | --no-classics] [--examples K] [--jobs J]\n"
     "                   [--no-teacher] [--no-noise] [--no-func] [--quiet]\n"
     "                   [--search K [--budget-ms T] [--order redecode|keep|sample|mix] [--alt N]\n"
-    "                    [--no-prune]] [--probe]\n"
+    "                    [--no-prune] [--no-repair]] [--probe]\n"
     "\n"
     "Evaluates the meta-model on the first N samples (default: all) of DIR's split (default\n"
     "test): token and row accuracy, exact match, functional equivalence, compile and decode\n"
@@ -43,6 +43,9 @@ static const char *usage =
     "verified@K side by side: exact, equivalent, the share verified by weights or function,\n"
     "and the median and 95th-percentile wall time per sample of each (--budget-ms T per sample;\n"
     "--no-prune: keep the candidates the first differing sublayer rules out, as decompile).\n"
+    "The search repairs its candidates as decompile does when none has the given weights; the\n"
+    "line 'no repair@K' gives the candidates' own answers from the same run, and the 'repair:'\n"
+    "line how many samples the repair gave the answer on (--no-repair turns it off).\n"
     "A dataset generated with drawn settings (gen --setting general) is evaluated sample by\n"
     "sample in each one's own vocabulary, max_seq_len and causality, and the summary and --json\n"
     "(by_setting) break top-1 and verified@K down by vocabulary kind, max_seq_len, vocabulary\n"
@@ -99,6 +102,7 @@ static void headline_json(StrBuf *b, const EvalMetrics *m) {
 typedef struct SearchSummary {
     double share_verified, share_weights, share_function;
     double median, p95, top1_median, top1_p95; /* ms */
+    double repair_median, repair_p95;          /* ms, over the samples the repair ran on */
     double cpu_s;                              /* process CPU time so far */
 } SearchSummary;
 
@@ -143,6 +147,13 @@ static void search_summary(const EvalRunResult *rr, SearchSummary *s) {
     for (int k = 0; k < n; k++) v[k] = rr->res[k].top1_ms;
     s->top1_median = quantile(v, n, 0.5);
     s->top1_p95 = quantile(v, n, 0.95);
+    int nr = 0;
+    for (int k = 0; k < n; k++)
+        if (rr->res[k].repair_ran) v[nr++] = rr->res[k].repair_ms;
+    if (nr > 0) {
+        s->repair_median = quantile(v, nr, 0.5);
+        s->repair_p95 = quantile(v, nr, 0.95);
+    }
     free(v);
 }
 
@@ -186,7 +197,7 @@ static char *table_rasp(const int16_t *t, const EvalRunOptions *ro, int sample) 
 typedef struct EvalArgs {
     const char *data_dir, *meta, *out_html, *out_json, *split, *log_path, *classics_dir, *order;
     long n, beam, seed, n_examples, jobs, search_k, budget, alt;
-    bool quiet, no_classics, progress, no_prune;
+    bool quiet, no_classics, progress, no_prune, no_repair;
     EvalRunOptions ro;
     const char *html_target, *json_target; /* after the output guard; NULL: standard output */
 } EvalArgs;
@@ -233,10 +244,12 @@ enum {
     O_ORDER,
     O_ALT,
     O_NO_PRUNE,
+    O_NO_REPAIR,
     O_PROBE
 };
 static const CliOpt eval_opts[] = {
     {"no-prune", 0, false, O_NO_PRUNE},
+    {"no-repair", 0, false, O_NO_REPAIR},
     {"probe", 0, false, O_PROBE},
     {"quiet", 0, false, O_QUIET},
     {"no-classics", 0, false, O_NO_CLASSICS},
@@ -270,6 +283,7 @@ static bool eval_option(int id, const char *v, EvalArgs *a) {
     case O_NO_NOISE: a->ro.noise = false; return true;
     case O_NO_FUNC: a->ro.func = false; return true;
     case O_NO_PRUNE: a->no_prune = true; return true;
+    case O_NO_REPAIR: a->no_repair = true; return true;
     case O_PROBE: a->ro.probe = true; return true;
     case O_DATA: a->data_dir = v; return true;
     case O_META: a->meta = v; return true;
@@ -323,6 +337,7 @@ static int eval_args(int argc, char **argv, EvalArgs *a) {
     a->ro.search_opt.budget_ms = (double)a->budget;
     a->ro.search_opt.cands.n_alt = (int)a->alt;
     a->ro.search_opt.prune = !a->no_prune;
+    if (a->no_repair) a->ro.search_opt.repair.max_steps = 0;
     search_options_seed(&a->ro.search_opt, (uint64_t)a->seed);
     a->progress = !a->quiet && isatty(STDERR_FILENO);
     const char *inputs[] = {a->meta, a->data_dir, a->log_path ? a->log_path : a->meta, NULL};
@@ -482,6 +497,10 @@ static int eval_summary(const EvalArgs *a, EvalState *s) {
         char lab[32];
         snprintf(lab, sizeof lab, "verified@%ld", a->search_k);
         pct_line(stdout, lab, &rr->verified);
+        if (a->ro.search_opt.repair.max_steps > 0) {
+            snprintf(lab, sizeof lab, "no repair@%ld", a->search_k);
+            pct_line(stdout, lab, &rr->verified_alone);
+        }
         if (a->ro.noise) pct_line(stdout, "noise verified", &rr->noise_verified);
         printf(
             "verified@%ld: %.2f%% of samples verified (weights %.2f%%, function %.2f%%); per sample: top-1 median "
@@ -489,6 +508,13 @@ static int eval_summary(const EvalArgs *a, EvalState *s) {
             a->search_k, 100 * ss->share_verified, 100 * ss->share_weights,
             100 * ss->share_function, ss->top1_median, ss->top1_p95, ss->median, ss->p95,
             ss->cpu_s);
+        if (a->ro.search_opt.repair.max_steps > 0)
+            printf("repair: %ld of the %ld samples no drawn candidate verified by weights were "
+                   "repaired to the given weights; the candidates alone verify %.2f%%; repair "
+                   "median %.1f ms, p95 %.1f ms over the samples it ran on\n",
+                   rr->n_repaired, rr->n_repair_ran,
+                   rr->n ? 100.0 * rr->n_alone_verified / rr->n : 0.0, ss->repair_median,
+                   ss->repair_p95);
     }
     if (rr->have_breakdown) {
         char lab[32];
@@ -700,6 +726,15 @@ static void json_verified(StrBuf *js, const EvalArgs *a, const EvalState *s) {
     sb_printf(js, ", \"K\": %ld, \"budget_ms\": %ld, \"order\": \"%s\", \"alt\": %ld", a->search_k,
               a->budget, meta_cand_mode_name(a->ro.search_opt.cands.mode), a->alt);
     if (a->no_prune) sb_append(js, ", \"prune\": false");
+    sb_printf(js, ", \"repair\": %s, \"repair_ran\": %ld, \"repaired\": %ld",
+              a->ro.search_opt.repair.max_steps > 0 ? "true" : "false", s->rr.n_repair_ran,
+              s->rr.n_repaired);
+    json_kv_num(js, "repair_median_ms", ss->repair_median);
+    json_kv_num(js, "repair_p95_ms", ss->repair_p95);
+    json_kv_num(js, "share_verified_alone",
+                s->rr.n ? (double)s->rr.n_alone_verified / s->rr.n : 0.0);
+    sb_append(js, ", \"alone\": ");
+    headline_json(js, &s->rr.verified_alone);
     json_kv_num(js, "share_verified", ss->share_verified);
     json_kv_num(js, "share_weights", ss->share_weights);
     json_kv_num(js, "share_function", ss->share_function);

@@ -235,8 +235,9 @@ static int run_search(MetaModel *mm, EvalTruth *tc, const int16_t *truth, const 
     SearchOptions so = o->search_opt;
     so.max_candidates = o->search;
     memcpy(res->ver, res->dec, sizeof res->ver);
+    memcpy(res->ver_alone, res->dec, sizeof res->ver_alone);
     memcpy(res->noise_ver, res->noise, sizeof res->noise_ver);
-    res->ver_func = res->noise_ver_func = EVAL_FN_UNCHECKED;
+    res->ver_func = res->noise_ver_func = res->ver_alone_func = EVAL_FN_UNCHECKED;
     CompiledModel *tm = NULL;
     int g = eval_given_model(tc, truth, st, o, s, payload, ids, P, &tm, herr, hcap);
     if (g == 2) res->ver_func = res->noise_ver_func = EVAL_FN_TRUE_FAILED;
@@ -248,6 +249,11 @@ static int run_search(MetaModel *mm, EvalTruth *tc, const int16_t *truth, const 
     } else {
         memcpy(res->ver, sr.table, sizeof res->ver);
         res->verdict = sr.verdict;
+        memcpy(res->ver_alone, sr.search_table, sizeof res->ver_alone);
+        res->verdict_alone = sr.search_verdict;
+        res->repair_ran = sr.repair_ran;
+        res->repaired = sr.repaired;
+        res->repair_ms = sr.repair.ms;
         res->ver_winner = sr.winner;
         res->ver_tried = sr.tried;
     }
@@ -436,6 +442,9 @@ static void run_sample(MetaModel *mm, const TrainData *d, int s, const EvalRunOp
     if (o->noise) res->noise_func = eval_truth_check(&tc, truth, res->noise, &st, eo, NULL, 0);
     if (o->search > 0) {
         res->ver_func = eval_truth_check(&tc, truth, res->ver, &st, eo, NULL, 0);
+        res->ver_alone_func =
+            !res->repaired ? res->ver_func
+                           : eval_truth_check(&tc, truth, res->ver_alone, &st, eo, NULL, 0);
         if (o->noise)
             res->noise_ver_func = eval_truth_check(&tc, truth, res->noise_ver, &st, eo, NULL, 0);
     }
@@ -457,7 +466,7 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
     }
     if (eval_metrics_init(&r->decoded) || eval_metrics_init(&r->teacher) ||
         eval_metrics_init(&r->noise) || eval_metrics_init(&r->verified) ||
-        eval_metrics_init(&r->noise_verified)) {
+        eval_metrics_init(&r->noise_verified) || eval_metrics_init(&r->verified_alone)) {
         snprintf(err, errcap, "cannot load the lambda library");
         eval_run_result_free(r);
         return 1;
@@ -601,6 +610,10 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
         if (o->noise) eval_metrics_add(&r->noise, truth, x->noise, x->noise_func);
         if (o->search > 0) {
             eval_metrics_add(&r->verified, truth, x->ver, x->ver_func);
+            eval_metrics_add(&r->verified_alone, truth, x->ver_alone, x->ver_alone_func);
+            r->n_alone_verified += x->verdict_alone != SEARCH_NONE;
+            r->n_repair_ran += x->repair_ran;
+            r->n_repaired += x->repaired;
             r->n_weights += x->verdict == SEARCH_WEIGHTS;
             r->n_function += x->verdict == SEARCH_FUNCTION;
             r->search_errors += x->ver_failed;
@@ -617,6 +630,7 @@ int eval_run(const MetaModel *m, const TrainData *d, int n, const EvalRunOptions
 
 void eval_run_result_free(EvalRunResult *r) {
     eval_metrics_free(&r->decoded);
+    eval_metrics_free(&r->verified_alone);
     eval_metrics_free(&r->teacher);
     eval_metrics_free(&r->noise);
     eval_metrics_free(&r->verified);

@@ -90,6 +90,12 @@ typedef struct EvalSampleResult {
     bool ver_failed; /* the search itself failed (ver is then the top-1 decode) */
     int ver_winner, ver_tried;
     double top1_ms, ver_ms; /* wall time of the top-1 decode and of the search */
+    /* the drawn candidates alone, before the repair (search.h): answer, check, verdict */
+    int16_t ver_alone[PT_ROWS * PT_COLS];
+    EvalFunc ver_alone_func;
+    SearchVerdict verdict_alone;
+    bool repair_ran, repaired; /* the repair was tried; it gave the answer */
+    double repair_ms;
     /* probe (o->probe): 0 not run, 1 refused, 2 a program that does not reproduce the given
      * model's outputs, 3 one that does; probe_func: that program against the true one */
     signed char probe_state;
@@ -107,6 +113,9 @@ typedef struct EvalSampleResult {
 typedef struct EvalRunResult {
     EvalMetrics decoded, teacher, noise;
     EvalMetrics verified, noise_verified; /* the search's answers (when run) */
+    EvalMetrics verified_alone;           /* ... of the drawn candidates alone (no repair) */
+    long n_alone_verified;                /* samples the drawn candidates alone verify */
+    long n_repair_ran, n_repaired;        /* samples the repair was tried on, and repaired */
     long n_weights, n_function;           /* search verdicts over the samples */
     long noise_n_weights, noise_n_function;
     long search_errors;

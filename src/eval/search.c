@@ -30,6 +30,7 @@ void search_options_default(SearchOptions *o) {
     o->function_check = true;
     o->weights_check = true;
     o->prune = true;
+    repair_options_default(&o->repair);
 }
 
 void search_options_seed(SearchOptions *o, uint64_t seed) {
@@ -160,16 +161,9 @@ int search_same_function(const SearchGiven *g, const CompiledModel *c, const Equ
     return equiv_models(g->m, NULL, c, eo, r, err, errcap);
 }
 
-/* Where candidate `table` (compiled: c) goes wrong first against the given model, as a
- * sequence position for meta_cands_limit_last: the first sublayer s whose prefix digest
- * differs holds the first error in a row of sublayers <= s, so the limit is the end of the
- * last row (its table included) in sublayers <= s + 1 (one sublayer of margin: Tracr's
- * condensing of layers lets a wrong row move a right one). -1: no sublayer differs (or the
- * rows cannot be read). */
-int search_error_limit(const SearchGiven *g, const CompiledModel *c, const int16_t *table) {
+int search_progress(const SearchGiven *g, const CompiledModel *c) {
     int S = 2 * c->num_layers, n = S < g->n_prefix ? S : g->n_prefix;
-    /* the first differing prefix by bisection (once two prefixes differ, every longer one
-     * does): lo..hi holds it, hi = n when none of the n shared ones differs */
+    /* once two prefixes differ every longer one does: bisect for the first that differs */
     int lo = 0, hi = n;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
@@ -178,6 +172,23 @@ int search_error_limit(const SearchGiven *g, const CompiledModel *c, const int16
         if (h[0][0] != g->prefix[mid][0] || h[0][1] != g->prefix[mid][1]) hi = mid;
         else lo = mid + 1;
     }
+    return lo;
+}
+
+/* Where candidate `table` (compiled: c) goes wrong first against the given model, as a
+ * sequence position for meta_cands_limit_last: the first sublayer s whose prefix digest
+ * differs holds the first error in a row of sublayers <= s, so the limit is the end of the
+ * last row (its table included) in sublayers <= s + 1 (one sublayer of margin: Tracr's
+ * condensing of layers lets a wrong row move a right one). -1: no sublayer differs (or the
+ * rows cannot be read). */
+int search_error_limit(const SearchGiven *g, const CompiledModel *c, const int16_t *table) {
+    return search_error_limit_at(g, c, search_progress(g, c), table);
+}
+
+int search_error_limit_at(const SearchGiven *g, const CompiledModel *c, int lo,
+                          const int16_t *table) {
+    if (lo < 0) return -1;
+    int S = 2 * c->num_layers, n = S < g->n_prefix ? S : g->n_prefix;
     int sm = lo < n ? lo : S != g->n_prefix ? n : -1; /* else: one has more sublayers */
     PtOp rows[PT_MAX_VARS];
     int nr, key[PT_MAX_VARS];
@@ -198,7 +209,45 @@ typedef struct Cand {
     int16_t table[CELLS];
     double score;
     int compiles; /* 1 compiled, 0 refused (guard or compiler), -1 not decoded */
+    int progress; /* leading sublayers its compiled model gets right (-1: not known) */
 } Cand;
+
+/* The repair of the drawn candidates that compiled, most leading sublayers right first (then
+ * by score, order[]). On a weights match the result becomes that program. */
+static int repair(const SearchGiven *g, const Cand *cs, const int *order, int tried,
+                  const SearchOptions *o, SearchResult *r, char *err, size_t errcap) {
+    int16_t *seeds = malloc(sizeof *seeds * (size_t)CELLS * (size_t)(tried > 0 ? tried : 1));
+    int *pick = malloc(sizeof *pick * (size_t)(tried > 0 ? tried : 1));
+    if (!seeds || !pick) {
+        free(seeds);
+        free(pick);
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    int ns = 0;
+    for (int k = 0; k < tried; k++) {
+        int i = order[k];
+        if (cs[i].compiles != 1 || cs[i].progress < 0) continue;
+        int p = ns++;
+        while (p > 0 && cs[pick[p - 1]].progress < cs[i].progress) {
+            pick[p] = pick[p - 1];
+            p--;
+        }
+        pick[p] = i;
+    }
+    for (int k = 0; k < ns; k++)
+        memcpy(seeds + (size_t)k * CELLS, cs[pick[k]].table, sizeof cs[0].table);
+    int rc = search_repair(g, seeds, ns, &o->repair, &r->repair, err, errcap);
+    free(seeds);
+    free(pick);
+    if (rc) return -1;
+    r->repair_ran = true;
+    if (r->repair.found) {
+        r->verdict = SEARCH_WEIGHTS;
+        r->repaired = true;
+    }
+    return 0;
+}
 
 int search_decompile(MetaModel *mm, const CompiledModel *given, const float *payload,
                      const int16_t *ids, int P, const SearchOptions *o, SearchResult *r, char *err,
@@ -248,10 +297,12 @@ int search_decompile(MetaModel *mm, const CompiledModel *given, const float *pay
             continue;
         }
         c->compiles = 1;
+        c->progress = -1;
         r->compiled++;
         bool same = o->weights_check && search_same_weights(&g, cm);
+        if (!same && o->weights_check) c->progress = search_progress(&g, cm);
         if (!same && o->weights_check && o->prune) {
-            int limit = search_error_limit(&g, cm, c->table);
+            int limit = search_error_limit_at(&g, cm, c->progress, c->table);
             if (limit >= 0) r->pruned += meta_cands_limit_last(mc, limit);
         }
         compiled_model_free(cm);
@@ -312,6 +363,17 @@ int search_decompile(MetaModel *mm, const CompiledModel *given, const float *pay
                     r->winner = order[k];
                     break;
                 }
+        }
+        r->search_verdict = r->verdict;
+        memcpy(r->search_table, cs[r->winner].table, sizeof r->search_table);
+        if (o->weights_check && o->repair.max_steps > 0) {
+            int rrc = repair(&g, cs, order, r->tried, o, r, err, errcap);
+            if (rrc) {
+                rc = -1;
+                goto done_order;
+            }
+        }
+        if (r->verdict == SEARCH_NONE) {
             CompiledModel *cm = NULL;
             char w[512];
             if (cs[r->winner].compiles == 1 && o->function_check &&
@@ -335,9 +397,15 @@ int search_decompile(MetaModel *mm, const CompiledModel *given, const float *pay
             }
         }
     }
-    if (r->winner >= 0) {
+    if (r->repaired) {
+        memcpy(r->table, r->repair.table, sizeof r->table);
+    } else if (r->winner >= 0) {
         memcpy(r->table, cs[r->winner].table, sizeof r->table);
         r->score = cs[r->winner].score;
+    }
+    if (r->verdict == SEARCH_WEIGHTS && !r->repaired) {
+        r->search_verdict = r->verdict;
+        memcpy(r->search_table, r->table, sizeof r->search_table);
     }
 done_order:
     free(order);

@@ -34,6 +34,33 @@
 #include "meta/meta.h"
 
 typedef enum { SEARCH_NONE = 0, SEARCH_FUNCTION, SEARCH_WEIGHTS } SearchVerdict;
+
+/* ---- repair (search_repair.c) -----------------------------------------------------------
+ * When the weights are Tracr's, the given model's prefix digests (model_prefix_hashes) say in
+ * which sublayer a candidate first goes wrong; everything before it is right. The repair is a
+ * beam search over single-row edits: from the best candidates (most leading sublayers right),
+ * each row whose block lies at or after the first wrong sublayer is replaced by every row the
+ * program tokens allow there (every operation, argument, encoding, predicate and library
+ * function; smallest edits first), each result canonicalised, compiled and digested, and an
+ * edit is kept only when the first wrong sublayer moves later. It stops at the first program
+ * whose compiled model has the given model's weights. Deterministic: the limits are counts
+ * unless budget_ms is set. */
+typedef struct RepairOptions {
+    int max_steps;     /* edits applied one after another at most (6; 0: no repair) */
+    int beam;          /* programs kept per step (3) */
+    long max_compiles; /* compiles at most, the seeds included (20000; 0: no limit) */
+    double budget_ms;  /* wall-clock limit (0: none) */
+} RepairOptions;
+void repair_options_default(RepairOptions *o);
+
+typedef struct RepairResult {
+    bool found;            /* table holds a program with the given weights */
+    int steps;             /* edit steps run (on success: edits from a seed) */
+    long tried, compiled;  /* distinct programs built, of which compiled */
+    bool out_of_budget;    /* a limit stopped it */
+    double t0, ms;         /* start (monotonic ms) and wall time */
+    int16_t table[PT_ROWS * PT_COLS];
+} RepairResult;
 const char *search_verdict_name(SearchVerdict v); /* "none", "function", "weights" */
 
 typedef struct SearchOptions {
@@ -49,9 +76,12 @@ typedef struct SearchOptions {
      * its children that change only rows after sublayer s + 1 leave the queue
      * (meta_cands_limit_last; default on). */
     bool prune;
+    /* With the weights check, when no drawn candidate matches the weights: the repair below
+     * starts from the drawn candidates (max_steps 0: off). */
+    RepairOptions repair;
 } SearchOptions;
 
-/* K 64, no budget, the default candidate order, default equivalence inputs, seed s for both. */
+/* K 64, no budget, the default candidate order, the default repair, default equivalence inputs, seed s for both. */
 void search_options_default(SearchOptions *o);
 void search_options_seed(SearchOptions *o, uint64_t seed);
 
@@ -71,6 +101,12 @@ typedef struct SearchResult {
     long model_steps;          /* meta-model positions run */
     double ms;                 /* wall-clock time of the search */
     char detail[512];          /* none: the first differing input, or why nothing compiled */
+    /* the drawn candidates alone, before any repair: their verdict and returned program */
+    SearchVerdict search_verdict;
+    int16_t search_table[PT_ROWS * PT_COLS];
+    bool repair_ran;   /* the repair was tried (no drawn candidate matched the weights) */
+    bool repaired;     /* the returned program is a repair (verdict weights) */
+    RepairResult repair;
 } SearchResult;
 
 /* The search above on the given model and its weight tokens (payload [P, WT_WIDTH], ids
@@ -96,6 +132,17 @@ void search_given_free(SearchGiven *g);
 /* Where candidate table (compiled: c) first differs from the given model, as a limit for
  * meta_cands_limit_last (search.c); -1 when no sublayer differs. */
 int search_error_limit(const SearchGiven *g, const CompiledModel *c, const int16_t *table);
+/* The same from c's progress (search_progress). */
+int search_error_limit_at(const SearchGiven *g, const CompiledModel *c, int progress,
+                          const int16_t *table);
+/* The number of leading sublayers of c whose prefix digests equal the given model's (0..the
+ * smaller sublayer count); -1 on OOM. */
+int search_progress(const SearchGiven *g, const CompiledModel *c);
+/* The repair above from seeds[n_seeds, PT_ROWS * PT_COLS] (best first; ones that do not
+ * decode are skipped). Returns 0 with res (res->found: res->table matches the weights), or -1
+ * with a message (OOM). */
+int search_repair(const SearchGiven *g, const int16_t *seeds, int n_seeds,
+                  const RepairOptions *o, RepairResult *res, char *err, size_t errcap);
 
 /* Compiles table for the given model (its vocab, max_seq_len, causal, exact, MLP exactness),
  * guarded. Returns 0 and *out, or 1 with the reason in why (does not decode, too large, does

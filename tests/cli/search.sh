@@ -77,4 +77,26 @@ grep -q "^verified@4 " "$T/e.txt" && grep -q "^noise verified " "$T/e.txt" && ok
 grep -qE '"verified": \{"exact": [0-9.]+, "equivalent": [0-9.]+' "$T/e.json" && grep -q '"share_verified"' "$T/e.json" &&
     grep -q '"median_ms"' "$T/e.json" && ok || bad "eval json: $(head -c 600 "$T/e.json")"
 "$I" eval --data "$T/d" --meta "$META" --budget-ms 5 2>/dev/null; [ $? -eq 2 ] && ok || bad "--budget-ms without --search: want exit 2"
+grep -qE '^no repair@4 +exact' "$T/e.txt" && grep -qE '^repair: [0-9]+ of the [0-9]+ samples' "$T/e.txt" && ok || bad "eval repair lines: $(cat "$T/e.txt")"
+grep -qE '"repair": true, "repair_ran": [0-9]+, "repaired": [0-9]+' "$T/e.json" && grep -qE '"alone": \{"exact"' "$T/e.json" && ok || bad "eval repair json: $(head -c 900 "$T/e.json")"
+"$I" eval --data "$T/d" --meta "$META" --n 6 --search 4 --no-repair --no-classics --no-teacher --no-noise --quiet >"$T/e2.txt" 2>&1 && ok || bad "eval --no-repair"
+! grep -qE '^(no repair@|repair:)' "$T/e2.txt" && ok || bad "eval --no-repair still reports the repair: $(cat "$T/e2.txt")"
+
+# the repair: sort_unique, whose candidates (with the shipped model) are each one or two rows
+# off, is repaired to its weights; --no-repair gives the candidates' own verdict
+"$I" compile examples/sort_unique.rasp -o "$T/su.safetensors" >/dev/null 2>&1 && ok || bad "compile sort_unique"
+"$I" decompile "$T/su.safetensors" --meta "$META" --method meta --search 64 --json >"$T/r.json" 2>/dev/null && ok || bad "repair run"
+grep -qF '"verified":"weights"' "$T/r.json" && ok || bad "sort_unique not verified: $(head -c 600 "$T/r.json")"
+if grep -qF '"repaired":true' "$T/r.json"; then
+    grep -qE '"search_verified":"(none|function)".*"repair":\{"found":true,"steps":[1-9]' "$T/r.json" && ok || bad "repair json: $(head -c 900 "$T/r.json")"
+    "$I" decompile "$T/su.safetensors" --meta "$META" --method meta --search 64 2>"$T/r.err" >"$T/r.rasp"
+    grep -q "^verified: weights (a repair of the 64 candidates tried: [0-9]* edit step" "$T/r.err" && ok || bad "repair line: $(cat "$T/r.err")"
+    "$I" compile "$T/r.rasp" -o "$T/r.safetensors" >/dev/null 2>&1 && ok || bad "the repaired program does not compile"
+else
+    grep -qF '"search_verified":"weights"' "$T/r.json" && ok || bad "verified without the repair, yet the candidates did not: $(head -c 600 "$T/r.json")"
+fi
+"$I" decompile "$T/su.safetensors" --meta "$META" --method meta --search 64 --no-repair --json >"$T/n.json" 2>/dev/null && ok || bad "--no-repair run"
+grep -qF '"repaired":false' "$T/n.json" && ! grep -qF '"repair":{' "$T/n.json" && ok || bad "--no-repair json: $(head -c 600 "$T/n.json")"
+grep -qF "$(sed -E 's/.*"search_verified":"([a-z]*)".*/"verified":"\1"/' "$T/r.json")" "$T/n.json" && ok || bad "--no-repair verdict differs from the candidates' own"
+"$I" decompile "$T/su.safetensors" --meta "$META" --method meta --search 64 --repair-compiles 0 2>/dev/null; [ $? -eq 2 ] && ok || bad "--repair-compiles 0: want exit 2"
 finish

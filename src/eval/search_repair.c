@@ -1,0 +1,483 @@
+/* Repairing candidates against Tracr weights (search.h, "repair").
+ *
+ * The prefix digests of the given model say in which sublayer a candidate's compiled model
+ * first goes wrong. Everything it computes before that sublayer is right (up to a renaming
+ * of directions), so the error is in a row whose block lies in that sublayer or later: such
+ * a row is replaced by every row form the program tokens allow there, each result compiled
+ * and digested, and a replacement is kept only when the first wrong sublayer moves later.
+ * That is a beam search whose every step is checked by the compiler, and the only thing it
+ * reads of the given model is its digests: no weight is interpreted. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "eval/search.h"
+#include "gen/lambda_lib.h"
+
+#define CELLS (PT_ROWS * PT_COLS)
+
+void repair_options_default(RepairOptions *o) {
+    memset(o, 0, sizeof *o);
+    o->max_steps = 6;
+    o->beam = 3;
+    o->max_compiles = 20000;
+}
+
+/* One program in the beam: canonical rows and the number of leading sublayers it gets right. */
+typedef struct State {
+    PtOp rows[PT_MAX_VARS];
+    int n;
+    int progress;
+    long dist; /* structural distance to the given model (sizes()) */
+} State;
+
+/* The fields of a row form (no table: repair writes library functions and predicates). */
+typedef struct Form {
+    int16_t op, enc, fn, a0, a1;
+    int dist; /* fields that differ from the row it replaces */
+} Form;
+
+typedef struct Repair {
+    const SearchGiven *g;
+    const RepairOptions *o;
+    RepairResult *res;
+    uint64_t *seen; /* open-addressing set of tried token tables (0: empty) */
+    size_t cap_seen, n_seen;
+    State *next; /* [beam] best successors of this step, by progress */
+    int n_next;
+    Form *forms; /* [cap_forms] */
+    int cap_forms;
+    bool found;
+    int *given_sizes; /* [n_prefix + 1] sizes() of the given model */
+} Repair;
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+/* Adds h; 1 if it was new, 0 if seen, -1 on OOM. */
+static int seen_add(Repair *rp, uint64_t h) {
+    if (h == 0) h = 1;
+    if (2 * (rp->n_seen + 1) > rp->cap_seen) {
+        size_t cap = rp->cap_seen ? 2 * rp->cap_seen : 4096;
+        uint64_t *s = calloc(cap, sizeof *s);
+        if (!s) return -1;
+        for (size_t i = 0; i < rp->cap_seen; i++) {
+            uint64_t v = rp->seen[i];
+            if (!v) continue;
+            size_t k = v & (cap - 1);
+            while (s[k]) k = (k + 1) & (cap - 1);
+            s[k] = v;
+        }
+        free(rp->seen);
+        rp->seen = s;
+        rp->cap_seen = cap;
+    }
+    size_t k = h & (rp->cap_seen - 1);
+    while (rp->seen[k]) {
+        if (rp->seen[k] == h) return 0;
+        k = (k + 1) & (rp->cap_seen - 1);
+    }
+    rp->seen[k] = h;
+    rp->n_seen++;
+    return 1;
+}
+
+/* What each sublayer holds: heads in use (attention) or hidden units in use (MLP), then the
+ * residual width. out[2 * num_layers + 1]. */
+static void sizes(const CompiledModel *m, int *out) {
+    int D = m->residual_dim, H = m->num_heads, ks = m->key_size, M = m->mlp_hidden_size;
+    for (int l = 0; l < m->num_layers; l++) {
+        const ModelLayer *L = &m->layers[l];
+        int heads = 0, units = 0;
+        for (int h = 0; h < H; h++) {
+            bool used = false;
+            for (int d = 0; d < D && !used; d++)
+                for (int c = h * ks; c < (h + 1) * ks && !used; c++)
+                    used = L->q[(size_t)d * H * ks + c] != 0 || L->o[(size_t)c * D + d] != 0;
+            heads += used;
+        }
+        for (int u = 0; u < M; u++) {
+            bool used = false;
+            for (int d = 0; d < D && !used; d++)
+                used = L->w1[(size_t)d * M + u] != 0 || L->w2[(size_t)u * D + d] != 0;
+            units += used;
+        }
+        out[2 * l] = heads;
+        out[2 * l + 1] = units;
+    }
+    out[2 * m->num_layers] = D;
+}
+
+/* The structural distance of c to the given model: per sublayer, the difference in heads or
+ * hidden units in use (a missing sublayer counts as empty), plus the difference in residual
+ * width. It ranks programs that are right up to the same sublayer: one that holds an extra
+ * block there is further from the given model than one that does not. */
+static long distance(const Repair *rp, const CompiledModel *c) {
+    int Sg = rp->g->n_prefix, Sc = 2 * c->num_layers;
+    int *cs = malloc(sizeof *cs * (size_t)(Sc + 1));
+    if (!cs) return -1;
+    sizes(c, cs);
+    long d = labs((long)rp->given_sizes[Sg] - cs[Sc]);
+    for (int s = 0; s < (Sg > Sc ? Sg : Sc); s++)
+        d += labs((long)(s < Sg ? rp->given_sizes[s] : 0) - (s < Sc ? cs[s] : 0));
+    free(cs);
+    return d;
+}
+
+/* a is better than b: more leading sublayers right, else closer in structure */
+static bool better(const State *a, const State *b) {
+    return a->progress != b->progress ? a->progress > b->progress : a->dist < b->dist;
+}
+
+static bool over_budget(const Repair *rp) {
+    const RepairOptions *o = rp->o;
+    return (o->max_compiles > 0 && rp->res->compiled >= o->max_compiles) ||
+           (o->budget_ms > 0 && now_ms() - rp->res->t0 > o->budget_ms);
+}
+
+/* Keeps s among the best o->beam successors (higher progress first; among equals the one
+ * found first, which is the smaller edit). */
+static void keep(Repair *rp, const State *s) {
+    int B = rp->o->beam > 0 ? rp->o->beam : 1;
+    int p = rp->n_next;
+    if (p == B) {
+        if (!better(s, &rp->next[B - 1])) return;
+        p = B - 1;
+    } else {
+        rp->n_next++;
+    }
+    while (p > 0 && better(s, &rp->next[p - 1])) {
+        rp->next[p] = rp->next[p - 1];
+        p--;
+    }
+    rp->next[p] = *s;
+}
+
+/* Canonicalises rows[n] (output: the last row), compiles it for the given model and scores
+ * it. Returns 1 on a weights match (res->table set), 0 otherwise, -1 on OOM. */
+static int try_rows(Repair *rp, const PtOp *rows, int n, const State *base) {
+    State s;
+    char e[256];
+    if (pt_canonicalize(rows, n, n - 1, s.rows, &s.n, e, sizeof e) != 0 ||
+        !pt_tables_fit(s.rows, s.n))
+        return 0;
+    int16_t table[CELLS];
+    pt_ops_to_tokens(s.rows, s.n, table);
+    int fresh = seen_add(rp, XXH3_64bits(table, sizeof table));
+    if (fresh <= 0) return fresh;
+    rp->res->tried++;
+    CompiledModel *cm = NULL;
+    char why[512];
+    if (search_compile(rp->g, table, &cm, why, sizeof why) != 0) return 0;
+    rp->res->compiled++;
+    if (search_same_weights(rp->g, cm)) {
+        compiled_model_free(cm);
+        memcpy(rp->res->table, table, sizeof table);
+        rp->found = true;
+        return 1;
+    }
+    s.progress = search_progress(rp->g, cm);
+    s.dist = s.progress < 0 ? -1 : distance(rp, cm);
+    compiled_model_free(cm);
+    if (s.progress < 0 || s.dist < 0) return -1;
+    if (!base || better(&s, base)) keep(rp, &s);
+    return 0;
+}
+
+/* Encoding of an argument source (tokens and indices are categorical). */
+static int src_enc(const PtOp *rows, int a) { return a < 0 ? PT_ENC_CAT : rows[a].enc; }
+
+static int add_form(Repair *rp, int *k, const PtOp *was, int op, int enc, int fn, int a0, int a1) {
+    if (*k == rp->cap_forms) {
+        int cap = rp->cap_forms ? 2 * rp->cap_forms : 4096;
+        Form *f = realloc(rp->forms, sizeof *f * (size_t)cap);
+        if (!f) return -1;
+        rp->forms = f;
+        rp->cap_forms = cap;
+    }
+    Form *f = &rp->forms[(*k)++];
+    f->op = (int16_t)op;
+    f->enc = (int16_t)enc;
+    f->fn = (int16_t)fn;
+    f->a0 = (int16_t)a0;
+    f->a1 = (int16_t)a1;
+    f->dist = (was->op != op) + (was->enc != enc) + (was->fn != fn) + (was->arg[0] != a0) +
+              (was->arg[1] != a1);
+    return 0;
+}
+
+/* Every row form that may stand at position p of rows (arguments before p): Selects when
+ * select, else SOps; when must >= 0, only forms with an argument `must`. Ordered by their
+ * distance to *was, smallest first (was NULL: any order; *was itself left out). Returns the
+ * count in rp->forms, or -1 on OOM. */
+static int row_forms(Repair *rp, const PtOp *rows, int p, bool select, const PtOp *was,
+                     int must) {
+    static const PtOp none = {.op = 0, .enc = 0, .fn = 0, .arg = {-9, -9}};
+    if (!was) was = &none;
+    int16_t sop[PT_MAX_VARS + 2], sel[PT_MAX_VARS];
+    int ns = 0, nl = 0, k = 0;
+    sop[ns++] = PT_SRC_TOKENS;
+    sop[ns++] = PT_SRC_INDICES;
+    for (int i = 0; i < p; i++) {
+        if (rows[i].op == PT_OP_SELECT) sel[nl++] = (int16_t)i;
+        else sop[ns++] = (int16_t)i;
+    }
+#define REFS(x, y) (must < 0 || (x) == must || (y) == must)
+    int rc = 0;
+    if (select) {
+        for (int a = 0; a < ns && !rc; a++)
+            for (int b = 0; b < ns && !rc; b++) {
+                if (src_enc(rows, sop[a]) != PT_ENC_CAT || src_enc(rows, sop[b]) != PT_ENC_CAT ||
+                    !REFS(sop[a], sop[b]))
+                    continue;
+                for (int q = 0; q < 8 && !rc; q++)
+                    rc = add_form(rp, &k, was, PT_OP_SELECT, PT_ENC_NONE, PT_FN_PRED0 + q, sop[a],
+                                  sop[b]);
+            }
+    } else {
+        int nlib = gen_lib_count();
+        for (int a = 0; a < ns && !rc; a++) {
+            int ea = src_enc(rows, sop[a]);
+            for (int i = 0; i < nlib && !rc && REFS(sop[a], -9); i++) {
+                const GenFn *f = gen_lib_get(i);
+                if (f->kind != GEN_FN_MAP) continue;
+                for (int enc = PT_ENC_CAT; enc <= PT_ENC_NUM && !rc; enc++) {
+                    int mode = ea == PT_ENC_CAT ? (enc == PT_ENC_CAT ? GEN_MODE_CC : GEN_MODE_CN)
+                                                : (enc == PT_ENC_CAT ? GEN_MODE_NC : GEN_MODE_NN);
+                    if (f->modes & (unsigned)mode)
+                        rc = add_form(rp, &k, was, PT_OP_MAP, enc, pt_fn_of_lib(i), sop[a],
+                                      PT_SRC_NONE);
+                }
+            }
+            for (int b = 0; b < ns && !rc; b++) {
+                int eb = src_enc(rows, sop[b]);
+                if (!REFS(sop[a], sop[b])) continue;
+                for (int i = 0; i < nlib && !rc; i++) {
+                    const GenFn *f = gen_lib_get(i);
+                    if (f->kind == GEN_FN_SEQMAP && ea == PT_ENC_CAT && eb == PT_ENC_CAT)
+                        rc = add_form(rp, &k, was, PT_OP_SEQMAP, PT_ENC_CAT, pt_fn_of_lib(i),
+                                      sop[a], sop[b]);
+                    else if (f->kind == GEN_FN_LINEAR && ea == PT_ENC_NUM && eb == PT_ENC_NUM)
+                        rc = add_form(rp, &k, was, PT_OP_LINSEQMAP, PT_ENC_NUM, pt_fn_of_lib(i),
+                                      sop[a], sop[b]);
+                }
+            }
+        }
+        for (int s = 0; s < nl && !rc; s++) {
+            if (REFS(sel[s], -9))
+                rc = add_form(rp, &k, was, PT_OP_SELWIDTH, PT_ENC_CAT, PT_FN_NONE, sel[s],
+                              PT_SRC_NONE);
+            for (int a = 0; a < ns && !rc; a++)
+                if (REFS(sel[s], sop[a]))
+                    rc = add_form(rp, &k, was, PT_OP_AGGREGATE, src_enc(rows, sop[a]), PT_FN_NONE,
+                                  sel[s], sop[a]);
+        }
+    }
+#undef REFS
+    if (rc) return -1;
+    /* stable counting sort by distance (1..5): the smallest edits first */
+    Form *tmp = malloc(sizeof *tmp * (size_t)(k > 0 ? k : 1));
+    if (!tmp) return -1;
+    int m = 0;
+    for (int d = 1; d <= 5; d++)
+        for (int i = 0; i < k; i++)
+            if (rp->forms[i].dist == d) tmp[m++] = rp->forms[i];
+    memcpy(rp->forms, tmp, sizeof *tmp * (size_t)m);
+    free(tmp);
+    return m;
+}
+
+static void set_form(PtOp *o, const Form *F) {
+    o->op = F->op;
+    o->enc = F->enc;
+    o->fn = F->fn;
+    o->arg[0] = F->a0;
+    o->arg[1] = F->a1;
+    o->ntab = 0;
+}
+
+/* rows[n] with a free slot opened at position p: rows p.. move down one, arguments that
+ * point at them follow. The slot is left for the caller. */
+static void open_slot(const PtOp *rows, int n, int p, PtOp *out) {
+    memcpy(out, rows, sizeof(PtOp) * (size_t)p);
+    memcpy(out + p + 1, rows + p, sizeof(PtOp) * (size_t)(n - p));
+    for (int i = p + 1; i <= n; i++)
+        for (int j = 0; j < 2; j++)
+            if (out[i].arg[j] >= p) out[i].arg[j]++;
+}
+
+/* The sublayer each row's block lies in (a Select: its first consumer's attention). */
+static void row_sublayers(const State *s, int *subl) {
+    int key[PT_MAX_VARS];
+    pt_sort_keys(s->rows, s->n, s->n - 1, key);
+    for (int i = 0; i < s->n; i++) subl[i] = key[i] < 0 ? -1 : key[i] / 2;
+}
+
+/* Rows whose block lies at or after s's first wrong sublayer, in sublayer order. */
+static int open_rows(const State *s, int *order) {
+    int subl[PT_MAX_VARS], no = 0;
+    row_sublayers(s, subl);
+    for (int l = s->progress; no < s->n && l <= 2 * PT_MAX_VARS + 1; l++)
+        for (int i = 0; i < s->n; i++)
+            if (subl[i] == l) order[no++] = i;
+    return no;
+}
+
+/* Edits of one row: each open row replaced by every form; when none of them moves on, the
+ * rows before the first wrong sublayer too (a function that only renames the values it
+ * writes leaves the digests of its own sublayer unchanged: the error shows where a later
+ * block, or the unembedding, reads those values). 1 found, 0 not, -1 OOM. */
+static int edit_rows(Repair *rp, const State *s) {
+    int order[PT_MAX_VARS], no = open_rows(s, order), n_open = no;
+    bool open[PT_MAX_VARS] = {false};
+    for (int q = 0; q < n_open; q++) open[order[q]] = true;
+    for (int i = s->n - 1; i >= 0; i--)
+        if (!open[i]) order[no++] = i; /* latest first: nearest to where the error shows */
+    int kept = rp->n_next;
+    PtOp rows[PT_MAX_VARS];
+    for (int q = 0; q < no; q++) {
+        if (q == n_open && rp->n_next > kept) break;
+        int r = order[q];
+        int nf = row_forms(rp, s->rows, r, s->rows[r].op == PT_OP_SELECT, &s->rows[r], -1);
+        if (nf < 0) return -1;
+        memcpy(rows, s->rows, sizeof(PtOp) * (size_t)s->n);
+        for (int f = 0; f < nf; f++) {
+            if (over_budget(rp)) return 0;
+            set_form(&rows[r], &rp->forms[f]);
+            int t = try_rows(rp, rows, s->n, s);
+            if (t != 0) return t;
+        }
+    }
+    return 0;
+}
+
+/* Edits that add a row: a new output on top of the old one (an SOp, or a Select and its
+ * Aggregate or SelectorWidth), and a new SOp in front of an open row, taking the place of
+ * one of its SOp arguments. */
+static int add_rows(Repair *rp, const State *s) {
+    if (s->n + 2 > PT_MAX_VARS) return 0;
+    PtOp rows[PT_MAX_VARS];
+    int n = s->n, t;
+    /* a new output that reads the old one */
+    memcpy(rows, s->rows, sizeof(PtOp) * (size_t)n);
+    int nf = row_forms(rp, rows, n, false, NULL, n - 1);
+    if (nf < 0) return -1;
+    for (int f = 0; f < nf; f++) {
+        if (over_budget(rp)) return 0;
+        set_form(&rows[n], &rp->forms[f]);
+        if ((t = try_rows(rp, rows, n + 1, s)) != 0) return t;
+    }
+    /* a new Select and its consumer, the old output read by one of them */
+    Form *sels = NULL;
+    int nsel = row_forms(rp, rows, n, true, NULL, -1);
+    if (nsel < 0 || !(sels = malloc(sizeof *sels * (size_t)(nsel > 0 ? nsel : 1)))) return -1;
+    memcpy(sels, rp->forms, sizeof *sels * (size_t)nsel);
+    for (int a = 0; a < nsel && !over_budget(rp); a++) {
+        set_form(&rows[n], &sels[a]);
+        bool reads = sels[a].a0 == n - 1 || sels[a].a1 == n - 1;
+        nf = row_forms(rp, rows, n + 1, false, NULL, reads ? n : n - 1);
+        if (nf < 0) {
+            free(sels);
+            return -1;
+        }
+        for (int f = 0; f < nf; f++) {
+            const Form *F = &rp->forms[f];
+            if ((F->op != PT_OP_AGGREGATE && F->op != PT_OP_SELWIDTH) || F->a0 != n) continue;
+            if (over_budget(rp)) break;
+            set_form(&rows[n + 1], F);
+            if ((t = try_rows(rp, rows, n + 2, s)) != 0) {
+                free(sels);
+                return t;
+            }
+        }
+    }
+    free(sels);
+    /* a new SOp in front of an open row, as one of its SOp arguments */
+    int order[PT_MAX_VARS], no = open_rows(s, order);
+    for (int q = 0; q < no; q++) {
+        int r = order[q];
+        for (int j = 0; j < 2; j++) {
+            int a = s->rows[r].arg[j];
+            if (a == PT_SRC_NONE || (a >= 0 && s->rows[a].op == PT_OP_SELECT)) continue;
+            open_slot(s->rows, n, r, rows);
+            rows[r + 1].arg[j] = (int16_t)r;
+            nf = row_forms(rp, rows, r, false, NULL, -1);
+            if (nf < 0) return -1;
+            for (int f = 0; f < nf; f++) {
+                if (over_budget(rp)) return 0;
+                set_form(&rows[r], &rp->forms[f]);
+                if ((t = try_rows(rp, rows, n + 1, s)) != 0) return t;
+            }
+        }
+    }
+    return 0;
+}
+
+int search_repair(const SearchGiven *g, const int16_t *seeds, int n_seeds,
+                  const RepairOptions *o, RepairResult *res, char *err, size_t errcap) {
+    memset(res, 0, sizeof *res);
+    res->t0 = now_ms();
+    char e[256];
+    if (gen_lib_init(e, sizeof e) != 0) {
+        snprintf(err, errcap, "lambda library: %s", e);
+        return -1;
+    }
+    int B = o->beam > 0 ? o->beam : 1;
+    Repair rp = {.g = g, .o = o, .res = res};
+    State *beam = malloc(sizeof *beam * (size_t)B);
+    rp.next = malloc(sizeof *rp.next * (size_t)B);
+    rp.given_sizes = malloc(sizeof(int) * (size_t)(g->n_prefix + 1));
+    int rc = 0, nb = 0;
+    if (!beam || !rp.next || !rp.given_sizes) goto oom;
+    sizes(g->m, rp.given_sizes);
+    /* the seeds, scored: the beam starts from the best of them */
+    for (int i = 0; i < n_seeds && !rp.found && !over_budget(&rp); i++) {
+        PtOp rows[PT_MAX_VARS];
+        int n;
+        if (pt_tokens_to_ops(seeds + (size_t)i * CELLS, rows, &n, e, sizeof e) != 0 || n == 0)
+            continue;
+        int t = try_rows(&rp, rows, n, NULL);
+        if (t < 0) goto oom;
+    }
+    for (int step = 0; step < o->max_steps && !rp.found && rp.n_next > 0; step++) {
+        nb = rp.n_next;
+        memcpy(beam, rp.next, sizeof *beam * (size_t)nb);
+        if (getenv("ITRACR_REPAIR_DEBUG"))
+            for (int b = 0; b < nb; b++) {
+                int16_t t[CELLS];
+                pt_ops_to_tokens(beam[b].rows, beam[b].n, t);
+                char *f = pt_format_table(t);
+                fprintf(stderr, "step %d beam %d progress %d dist %ld given %d\n%s", step, b,
+                        beam[b].progress, beam[b].dist, g->n_prefix, f ? f : "");
+                free(f);
+            }
+        rp.n_next = 0;
+        res->steps = step + 1;
+        for (int b = 0; b < nb && !rp.found && !over_budget(&rp); b++)
+            if (edit_rows(&rp, &beam[b]) < 0) goto oom;
+        /* rows are added only when no edit of a row moved on */
+        bool stuck = rp.n_next == 0;
+        for (int b = 0; b < nb && !rp.found && stuck && !over_budget(&rp); b++)
+            if (add_rows(&rp, &beam[b]) < 0) goto oom;
+        if (over_budget(&rp)) break;
+    }
+    res->found = rp.found;
+    res->out_of_budget = !rp.found && over_budget(&rp);
+    goto done;
+oom:
+    snprintf(err, errcap, "out of memory");
+    rc = -1;
+done:
+    free(beam);
+    free(rp.next);
+    free(rp.seen);
+    free(rp.forms);
+    free(rp.given_sizes);
+    res->ms = now_ms() - res->t0;
+    return rc;
+}
