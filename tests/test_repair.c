@@ -130,6 +130,23 @@ static void test_edits(void) {
                 HEAD "a = Map(lambda x: x * 2, tokens)\n"
                      "b = SequenceMap(lambda x, y: x - y, a, indices)\n",
                 HEAD "b = SequenceMap(lambda x, y: x - y, tokens, indices)\n", 1);
+    /* a Select that must become a table: the truth attends to the previous position, which
+     * no predicate says; the seed's EQ is five column edits away */
+    repair_case("select table",
+                HEAD "s = Select(indices, indices, lambda k, q: q == k + 1)\n"
+                     "out = Aggregate(s, tokens)\n",
+                HEAD "s = Select(indices, indices, EQ)\nout = Aggregate(s, tokens)\n", 2);
+    /* a Map table with one wrong cell (string tokens: every function is a table) */
+    repair_case("map table",
+                "vocab {\"a\", \"b\", \"c\"}\nmax_seq_len 4\n"
+                "m = Map(lambda x: 1 if x == \"a\" else 2, tokens)\n"
+                "s = Select(tokens, tokens, EQ)\nw = SelectorWidth(s)\n"
+                "out = SequenceMap(lambda x, y: x + y, m, w)\n",
+                "vocab {\"a\", \"b\", \"c\"}\nmax_seq_len 4\n"
+                "m = Map(lambda x: 1 if x == \"b\" else 2, tokens)\n"
+                "s = Select(tokens, tokens, EQ)\nw = SelectorWidth(s)\n"
+                "out = SequenceMap(lambda x, y: x + y, m, w)\n",
+                1);
 }
 
 static void test_limits(void) {

@@ -42,11 +42,15 @@ typedef enum { SEARCH_NONE = 0, SEARCH_FUNCTION, SEARCH_WEIGHTS } SearchVerdict;
  * each row whose block lies at or after the first wrong sublayer is replaced by every row the
  * program tokens allow there (every operation, argument, encoding, predicate and library
  * function; smallest edits first), each result canonicalised, compiled and digested, and an
- * edit is kept only when the first wrong sublayer moves later. It stops at the first program
+ * edit is kept only when the first wrong sublayer moves later, or the compiled model is
+ * closer in structure (heads, hidden units and residual width per sublayer). When no row
+ * edit moves on, rows are added (a new output, a new argument in front of a row); then
+ * tables are edited cell by cell (a function as its table), kept when the compiled model
+ * agrees with the given one on more output positions of a seeded sample of inputs. It stops at the first program
  * whose compiled model has the given model's weights. Deterministic: the limits are counts
  * unless budget_ms is set. */
 typedef struct RepairOptions {
-    int max_steps;     /* edits applied one after another at most (6; 0: no repair) */
+    int max_steps;     /* edits applied one after another at most (16; 0: no repair) */
     int beam;          /* programs kept per step (3) */
     long max_compiles; /* compiles at most, the seeds included (20000; 0: no limit) */
     double budget_ms;  /* wall-clock limit (0: none) */
@@ -57,6 +61,7 @@ typedef struct RepairResult {
     bool found;            /* table holds a program with the given weights */
     int steps;             /* edit steps run (on success: edits from a seed) */
     long tried, compiled;  /* distinct programs built, of which compiled */
+    long fn_scored;        /* of which scored on the function sample (table edits) */
     bool out_of_budget;    /* a limit stopped it */
     double t0, ms;         /* start (monotonic ms) and wall time */
     int16_t table[PT_ROWS * PT_COLS];

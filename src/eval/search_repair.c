@@ -7,6 +7,7 @@
  * and digested, and a replacement is kept only when the first wrong sublayer moves later.
  * That is a beam search whose every step is checked by the compiler, and the only thing it
  * reads of the given model is its digests: no weight is interpreted. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,13 @@
 
 #include "eval/search.h"
 #include "gen/lambda_lib.h"
+#include "util/rng.h"
 
 #define CELLS (PT_ROWS * PT_COLS)
 
 void repair_options_default(RepairOptions *o) {
     memset(o, 0, sizeof *o);
-    o->max_steps = 6;
+    o->max_steps = 16;
     o->beam = 3;
     o->max_compiles = 20000;
 }
@@ -30,7 +32,8 @@ typedef struct State {
     PtOp rows[PT_MAX_VARS];
     int n;
     int progress;
-    long dist; /* structural distance to the given model (sizes()) */
+    long dist;  /* structural distance to the given model (sizes()) */
+    long agree; /* output positions agreeing with the given model on the sample (-1: not run) */
 } State;
 
 /* The fields of a row form (no table: repair writes library functions and predicates). */
@@ -51,7 +54,14 @@ typedef struct Repair {
     int cap_forms;
     bool found;
     int *given_sizes; /* [n_prefix + 1] sizes() of the given model */
+    /* the function sample: FN_PER_LEN seeded inputs of each length 1..N and the given
+     * model's outputs on them, for the table edits */
+    int *fn_tok;    /* [N, FN_PER_LEN, N] indices into g->vocab */
+    Value *fn_want; /* [N, FN_PER_LEN, N] */
+    double *fn_raw; /* [N, FN_PER_LEN, N] */
 } Repair;
+
+#define FN_PER_LEN 12
 
 static double now_ms(void) {
     struct timespec ts;
@@ -129,9 +139,79 @@ static long distance(const Repair *rp, const CompiledModel *c) {
     return d;
 }
 
-/* a is better than b: more leading sublayers right, else closer in structure */
+/* a is better than b: more leading sublayers right, else closer in structure, else agreeing
+ * with the given model on more of the function sample */
 static bool better(const State *a, const State *b) {
-    return a->progress != b->progress ? a->progress > b->progress : a->dist < b->dist;
+    if (a->progress != b->progress) return a->progress > b->progress;
+    if (a->dist != b->dist) return a->dist < b->dist;
+    return a->agree > b->agree;
+}
+
+/* Runs m on the function sample: the given model's outputs when want is NULL (stored), else
+ * the number of output positions where m agrees with them. -1 on failure. */
+static long fn_run(Repair *rp, const CompiledModel *m, bool given) {
+    const SearchGiven *g = rp->g;
+    int N = g->m->max_seq_len, nv = g->n_vocab;
+    int id[64];
+    if (nv > 64) return -1;
+    for (int v = 0; v < nv; v++) {
+        id[v] = -1;
+        for (int t = 0; t < m->vocab_size; t++)
+            if (t != m->bos_id && t != m->pad_id && val_eq(m->tokens[t], g->vocab[v])) id[v] = t;
+        if (id[v] < 0) return -1;
+    }
+    int *ids = malloc(sizeof *ids * (size_t)FN_PER_LEN * (size_t)(N + 1));
+    double *out = malloc(sizeof *out * (size_t)FN_PER_LEN * (size_t)(N + 1) * (size_t)m->n_out);
+    long agree = 0;
+    char err[256];
+    for (int l = 1; l <= N && agree >= 0; l++) {
+        int T = l + 1;
+        const int *tok = rp->fn_tok + (size_t)(l - 1) * FN_PER_LEN * N;
+        for (int b = 0; b < FN_PER_LEN; b++) {
+            ids[b * T] = m->bos_id;
+            for (int i = 0; i < l; i++) ids[b * T + 1 + i] = id[tok[b * N + i]];
+        }
+        if (!ids || !out || model_forward_f64(m, ids, FN_PER_LEN, T, out, err, sizeof err)) {
+            agree = -1;
+            break;
+        }
+        for (int b = 0; b < FN_PER_LEN; b++)
+            for (int i = 0; i < l; i++) {
+                double raw;
+                Value v = model_decode_row(m, out + ((size_t)b * T + 1 + i) * m->n_out, &raw);
+                size_t at = ((size_t)(l - 1) * FN_PER_LEN + b) * N + i;
+                if (given) {
+                    rp->fn_want[at] = v;
+                    rp->fn_raw[at] = raw;
+                } else if (g->m->output_numerical || m->output_numerical) {
+                    double t = g->m->output_numerical ? rp->fn_raw[at] : NAN;
+                    double p = m->output_numerical ? raw : NAN;
+                    if (!g->m->output_numerical && val_is_number(rp->fn_want[at]))
+                        t = val_as_double(rp->fn_want[at]);
+                    if (!m->output_numerical && val_is_number(v)) p = val_as_double(v);
+                    agree += !isnan(t) && !isnan(p) && fabs(p - t) <= 1e-5 + 0.005 * fabs(t);
+                } else {
+                    agree += val_eq(rp->fn_want[at], v);
+                }
+            }
+    }
+    free(ids);
+    free(out);
+    return agree;
+}
+
+/* The function sample and the given model's outputs on it. 0, or -1 (OOM, or a vocabulary
+ * the sample cannot index: then the table edits are off). */
+static int fn_init(Repair *rp) {
+    int N = rp->g->m->max_seq_len, nv = rp->g->n_vocab;
+    size_t cells = (size_t)N * FN_PER_LEN * (size_t)N;
+    rp->fn_tok = malloc(sizeof *rp->fn_tok * cells);
+    rp->fn_want = malloc(sizeof *rp->fn_want * cells);
+    rp->fn_raw = malloc(sizeof *rp->fn_raw * cells);
+    if (!rp->fn_tok || !rp->fn_want || !rp->fn_raw || nv <= 0) return -1;
+    uint64_t st = 0x5eed5eedULL;
+    for (size_t i = 0; i < cells; i++) rp->fn_tok[i] = (int)(rng_splitmix64(&st) % (uint64_t)nv);
+    return fn_run(rp, rp->g->m, true) < 0 ? -1 : 0;
 }
 
 static bool over_budget(const Repair *rp) {
@@ -160,7 +240,15 @@ static void keep(Repair *rp, const State *s) {
 
 /* Canonicalises rows[n] (output: the last row), compiles it for the given model and scores
  * it. Returns 1 on a weights match (res->table set), 0 otherwise, -1 on OOM. */
+static int try_rows_fn(Repair *rp, const PtOp *rows, int n, const State *base, bool fn);
+
 static int try_rows(Repair *rp, const PtOp *rows, int n, const State *base) {
+    return try_rows_fn(rp, rows, n, base, false);
+}
+
+/* ... fn: a program right up to the same sublayer and as close in structure as base is
+ * scored on the function sample too, and kept when it agrees on more of it. */
+static int try_rows_fn(Repair *rp, const PtOp *rows, int n, const State *base, bool fn) {
     State s;
     char e[256];
     if (pt_canonicalize(rows, n, n - 1, s.rows, &s.n, e, sizeof e) != 0 ||
@@ -183,6 +271,11 @@ static int try_rows(Repair *rp, const PtOp *rows, int n, const State *base) {
     }
     s.progress = search_progress(rp->g, cm);
     s.dist = s.progress < 0 ? -1 : distance(rp, cm);
+    s.agree = -1;
+    if (fn && base && s.progress == base->progress && s.dist == base->dist) {
+        rp->res->fn_scored++;
+        s.agree = fn_run(rp, cm, false);
+    }
     compiled_model_free(cm);
     if (s.progress < 0 || s.dist < 0) return -1;
     if (!base || better(&s, base)) keep(rp, &s);
@@ -418,6 +511,83 @@ static int add_rows(Repair *rp, const State *s) {
     return 0;
 }
 
+/* The state's own agreement on the function sample (s->agree). 0, or -1 on failure. */
+static int own_agree(Repair *rp, State *s) {
+    if (s->agree >= 0) return 0;
+    int16_t table[CELLS];
+    pt_ops_to_tokens(s->rows, s->n, table);
+    CompiledModel *cm = NULL;
+    char why[512];
+    if (search_compile(rp->g, table, &cm, why, sizeof why) != 0) return -1;
+    rp->res->fn_scored++;
+    s->agree = fn_run(rp, cm, false);
+    compiled_model_free(cm);
+    return s->agree < 0 ? -1 : 0;
+}
+
+/* Edits of tables, steered by the function sample: each Map, SequenceMap and Select written
+ * as its table (pt_row_as_table), then one cell changed to another value of that table, or
+ * (a Select) one query's column set to a single key, to no key or to every key. A cell is
+ * invisible to the digests of its own sublayer when it only renames values, and a table is
+ * too large to try whole; the function sample gives the credit a digest cannot. */
+static int edit_tables(Repair *rp, State *s) {
+    if (!rp->fn_tok || own_agree(rp, s) != 0) return 0;
+    int order[PT_MAX_VARS], no = open_rows(s, order);
+    bool open[PT_MAX_VARS] = {false};
+    for (int q = 0; q < no; q++) open[order[q]] = true;
+    for (int i = s->n - 1; i >= 0; i--)
+        if (!open[i]) order[no++] = i;
+    const SearchGiven *g = rp->g;
+    PtOp rows[PT_MAX_VARS];
+    char e[256];
+    for (int q = 0; q < no; q++) {
+        int r = order[q], inner, t;
+        PtOp tab;
+        if (pt_row_as_table(s->rows, s->n, r, g->vocab, g->n_vocab, g->m->max_seq_len, &tab,
+                            &inner, e, sizeof e) != 0)
+            continue;
+        memcpy(rows, s->rows, sizeof(PtOp) * (size_t)s->n);
+        PtOp *o = &rows[r];
+        *o = tab;
+        int nt = tab.ntab;
+        if (tab.op == PT_OP_SELECT) {
+            int nk = nt / inner;
+            for (int j = 0; j < inner; j++)
+                for (int pat = -2; pat < nk; pat++) { /* -2 no key, -1 every key, else key pat */
+                    for (int i = 0; i < nk; i++)
+                        o->tab[i * inner + j] = (int16_t)(pat == -1 || pat == i ? PT_VAL_TRUE
+                                                                                : PT_VAL_FALSE);
+                    if (over_budget(rp)) return 0;
+                    if ((t = try_rows_fn(rp, rows, s->n, s, true)) != 0) return t;
+                }
+            memcpy(o->tab, tab.tab, sizeof tab.tab);
+            for (int i = 0; i < nt; i++) {
+                o->tab[i] = (int16_t)(tab.tab[i] == PT_VAL_TRUE ? PT_VAL_FALSE : PT_VAL_TRUE);
+                if (over_budget(rp)) return 0;
+                if ((t = try_rows_fn(rp, rows, s->n, s, true)) != 0) return t;
+                o->tab[i] = tab.tab[i];
+            }
+        } else {
+            int16_t vals[PT_MAX_TABLE];
+            int nv = 0;
+            for (int i = 0; i < nt; i++) {
+                int k = 0;
+                while (k < nv && vals[k] != tab.tab[i]) k++;
+                if (k == nv) vals[nv++] = tab.tab[i];
+            }
+            for (int i = 0; i < nt; i++)
+                for (int k = 0; k < nv; k++) {
+                    if (vals[k] == tab.tab[i]) continue;
+                    o->tab[i] = vals[k];
+                    if (over_budget(rp)) return 0;
+                    if ((t = try_rows_fn(rp, rows, s->n, s, true)) != 0) return t;
+                    o->tab[i] = tab.tab[i];
+                }
+        }
+    }
+    return 0;
+}
+
 int search_repair(const SearchGiven *g, const int16_t *seeds, int n_seeds,
                   const RepairOptions *o, RepairResult *res, char *err, size_t errcap) {
     memset(res, 0, sizeof *res);
@@ -435,6 +605,10 @@ int search_repair(const SearchGiven *g, const int16_t *seeds, int n_seeds,
     int rc = 0, nb = 0;
     if (!beam || !rp.next || !rp.given_sizes) goto oom;
     sizes(g->m, rp.given_sizes);
+    if (fn_init(&rp) != 0) { /* no function sample: no table edits */
+        free(rp.fn_tok);
+        rp.fn_tok = NULL;
+    }
     /* the seeds, scored: the beam starts from the best of them */
     for (int i = 0; i < n_seeds && !rp.found && !over_budget(&rp); i++) {
         PtOp rows[PT_MAX_VARS];
@@ -464,6 +638,10 @@ int search_repair(const SearchGiven *g, const int16_t *seeds, int n_seeds,
         bool stuck = rp.n_next == 0;
         for (int b = 0; b < nb && !rp.found && stuck && !over_budget(&rp); b++)
             if (add_rows(&rp, &beam[b]) < 0) goto oom;
+        /* tables are edited only when no row could be replaced or added either */
+        stuck = rp.n_next == 0;
+        for (int b = 0; b < nb && !rp.found && stuck && !over_budget(&rp); b++)
+            if (edit_tables(&rp, &beam[b]) < 0) goto oom;
         if (over_budget(&rp)) break;
     }
     res->found = rp.found;
@@ -478,6 +656,9 @@ done:
     free(rp.seen);
     free(rp.forms);
     free(rp.given_sizes);
+    free(rp.fn_tok);
+    free(rp.fn_want);
+    free(rp.fn_raw);
     res->ms = now_ms() - res->t0;
     return rc;
 }

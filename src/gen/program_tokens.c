@@ -988,3 +988,88 @@ char *pt_format_table(const int16_t *tokens) {
     }
     return sb_take(&b);
 }
+
+/* ---- a row as its table (search_repair.c) ------------------------------------------------ */
+
+static int expr_of_row(const RaspProgram *p, int k) {
+    char label[16];
+    snprintf(label, sizeof label, "v%d", k + 1);
+    for (int e = 0; e < p->n_exprs; e++)
+        if (p->exprs[e].label && strcmp(p->exprs[e].label, label) == 0) return e;
+    return -1;
+}
+
+int pt_row_as_table(const PtOp *rows, int n, int r, const Value *vocab, int n_vocab,
+                    int max_seq_len, PtOp *out, int *inner, char *err, size_t errcap) {
+    const PtOp *o = &rows[r];
+    if (o->op != PT_OP_MAP && o->op != PT_OP_SEQMAP && o->op != PT_OP_SELECT) {
+        snprintf(err, errcap, "row %d has no function", r + 1);
+        return 1;
+    }
+    RaspProgram p;
+    if (pt_build_program(rows, n, vocab, n_vocab, max_seq_len, &p, err, errcap)) return 1;
+    Value sv[32];
+    int ns = sorted_vocab(vocab, n_vocab, sv);
+    int e = expr_of_row(&p, r), nin = o->op == PT_OP_MAP ? 1 : 2, rc = 1;
+    ValueSet dom[2];
+    valset_init(&dom[0]);
+    valset_init(&dom[1]);
+    if (e < 0) {
+        snprintf(err, errcap, "row %d not found", r + 1);
+        goto done;
+    }
+    const RaspExpr *x = &p.exprs[e];
+    for (int j = 0; j < nin; j++) {
+        if (p.exprs[x->child[j]].enc != ENC_CATEGORICAL) {
+            snprintf(err, errcap, "row %d: a table needs categorical inputs", r + 1);
+            goto done;
+        }
+        if (domain_of(&p, x->child[j], vocab, n_vocab, max_seq_len, &dom[j], err, errcap))
+            goto done;
+    }
+    size_t cells = nin == 1 ? dom[0].n : dom[0].n * dom[1].n;
+    if (cells == 0 || cells > PT_MAX_TABLE) {
+        snprintf(err, errcap, "row %d: %zu table cells", r + 1, cells);
+        goto done;
+    }
+    *out = *o;
+    out->fn = PT_FN_TABLE;
+    out->ntab = (int16_t)cells;
+    *inner = nin == 1 ? 1 : (int)dom[1].n;
+    char msg[128];
+    for (size_t i = 0; i < cells; i++) {
+        Value v;
+        if (nin == 1) {
+            if (lambda_call(x->fn, &dom[0].items[i], &v, msg, sizeof msg) != PYERR_OK) {
+                snprintf(err, errcap, "row %d: %s", r + 1, msg);
+                goto done;
+            }
+        } else if (o->op == PT_OP_SEQMAP) {
+            Value args[2] = {dom[0].items[i / dom[1].n], dom[1].items[i % dom[1].n]};
+            if (lambda_call(x->fn, args, &v, msg, sizeof msg) != PYERR_OK) {
+                snprintf(err, errcap, "row %d: %s", r + 1, msg);
+                goto done;
+            }
+        } else {
+            bool b;
+            if (rasp_select_pred(x, dom[0].items[i / dom[1].n], dom[1].items[i % dom[1].n], &b,
+                                 msg, sizeof msg)) {
+                snprintf(err, errcap, "row %d: %s", r + 1, msg);
+                goto done;
+            }
+            v = val_bool(b);
+        }
+        int t = pt_value_token(v, sv, ns);
+        if (t < 0) {
+            snprintf(err, errcap, "row %d: a table value has no value token", r + 1);
+            goto done;
+        }
+        out->tab[i] = (int16_t)t;
+    }
+    rc = 0;
+done:
+    valset_free(&dom[0]);
+    valset_free(&dom[1]);
+    rasp_program_free(&p);
+    return rc;
+}

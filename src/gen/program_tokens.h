@@ -152,6 +152,12 @@ int pt_build_program(const PtOp *rows, int n, const Value *vocab, int n_vocab, i
  * more than PT_MAX_TABLE inputs, a lambda predicate, Full, composite selectors, an
  * Aggregate default other than None/0) or the program is too big. */
 int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap);
+/* Row r of rows[n] (assumed checked) written as its table (fn "table"): a Map, SequenceMap or
+ * Select with categorical inputs, the function evaluated on its inputs' value sets in the
+ * compiler's order (a Select's cells key-major). *inner: the size of the second input's set
+ * (1 for a Map). Returns 0, or non-zero with why (no value token, too many cells, ...). */
+int pt_row_as_table(const PtOp *rows, int n, int r, const Value *vocab, int n_vocab,
+                    int max_seq_len, PtOp *out, int *inner, char *err, size_t errcap);
 /* table -> program (see pt_tokens_to_ops and pt_build_program). On error *out is left
  * initialised and empty. vocab: the model's tokens (any order). */
 int pt_decode(const int16_t *tokens, const Value *vocab, int n_vocab, int max_seq_len,
