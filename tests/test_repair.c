@@ -125,6 +125,12 @@ static void test_edits(void) {
                 HEAD "s = Select(tokens, tokens, TRUE)\nw = SelectorWidth(s)\n"
                      "m = Map(lambda x: x % 2, w)\n",
                 HEAD "s = Select(tokens, tokens, TRUE)\nw = SelectorWidth(s)\n", 1);
+    /* a row too many on top: the seed goes one Map further */
+    repair_case("extra output",
+                HEAD "s = Select(tokens, tokens, TRUE)\nw = SelectorWidth(s)\n",
+                HEAD "s = Select(tokens, tokens, TRUE)\nw = SelectorWidth(s)\n"
+                     "m = Map(lambda x: x % 2, w)\n",
+                1);
     /* a row too few in the middle: the SequenceMap reads tokens where the truth reads a Map */
     repair_case("missing middle row",
                 HEAD "a = Map(lambda x: x * 2, tokens)\n"

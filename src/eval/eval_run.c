@@ -243,6 +243,8 @@ static int run_search(MetaModel *mm, EvalTruth *tc, const int16_t *truth, const 
     if (g == 2) res->ver_func = res->noise_ver_func = EVAL_FN_TRUE_FAILED;
     if (g) return g == 1;
     const CompiledModel *given = tm ? tm : tc->cm;
+    /* transformed weights are no compiled model's: no repair can reach their digests */
+    if (tm) so.repair.max_steps = 0;
     SearchResult sr;
     if (search_decompile(mm, given, payload, ids, P, &so, &sr, err, sizeof err) != 0) {
         res->ver_failed = true;

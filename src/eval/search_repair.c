@@ -431,7 +431,10 @@ static int edit_rows(Repair *rp, const State *s) {
     for (int q = 0; q < n_open; q++) open[order[q]] = true;
     for (int i = s->n - 1; i >= 0; i--)
         if (!open[i]) order[no++] = i; /* latest first: nearest to where the error shows */
-    int kept = rp->n_next;
+    int kept = rp->n_next, t;
+    /* the output moved down to an earlier SOp: the rows above it dropped */
+    for (int k = s->n - 2; k >= 0; k--)
+        if (s->rows[k].op != PT_OP_SELECT && (t = try_rows(rp, s->rows, k + 1, s)) != 0) return t;
     PtOp rows[PT_MAX_VARS];
     for (int q = 0; q < no; q++) {
         if (q == n_open && rp->n_next > kept) break;
@@ -442,8 +445,7 @@ static int edit_rows(Repair *rp, const State *s) {
         for (int f = 0; f < nf; f++) {
             if (over_budget(rp)) return 0;
             set_form(&rows[r], &rp->forms[f]);
-            int t = try_rows(rp, rows, s->n, s);
-            if (t != 0) return t;
+            if ((t = try_rows(rp, rows, s->n, s)) != 0) return t;
         }
     }
     return 0;
