@@ -19,44 +19,6 @@
 #define CELLS (PT_ROWS * PT_COLS)
 #define HEAD "vocab {0, 1, 2, 3}\nmax_seq_len 4\n"
 
-static int table_of(const char *src, int16_t *tab) {
-    RaspProgram p;
-    char err[512];
-    int ok = rasp_parse("t.rasp", src, &p, err, sizeof err) == 0 &&
-             pt_encode(&p, tab, err, sizeof err) == 0;
-    if (!ok) fprintf(stderr, "table: %s\n", err);
-    rasp_program_free(&p);
-    return ok;
-}
-
-/* Inputs (every length 1..N) on which a and b differ at some position. */
-static long brute_disagree(const CompiledModel *a, const CompiledModel *b) {
-    Value voc[16];
-    int nv = 0;
-    for (int i = 0; i < a->vocab_size; i++)
-        if (i != a->bos_id && i != a->pad_id) voc[nv++] = a->tokens[i];
-    long bad = 0;
-    for (int l = 1; l <= a->max_seq_len; l++) {
-        int dig[8] = {0};
-        for (;;) {
-            Value xs[8], oa[8], ob[8];
-            double ra[8], rb[8];
-            char err[256];
-            for (int i = 0; i < l; i++) xs[i] = voc[dig[i]];
-            if (model_run(a, xs, l, true, oa, ra, err, sizeof err) != 0 ||
-                model_run(b, xs, l, true, ob, rb, err, sizeof err) != 0)
-                return -1;
-            int diff = 0;
-            for (int i = 0; i < l; i++) diff |= !val_eq(oa[i], ob[i]);
-            bad += diff;
-            int i = l - 1;
-            while (i >= 0 && ++dig[i] == nv) dig[i--] = 0;
-            if (i < 0) break;
-        }
-    }
-    return bad;
-}
-
 /* Repairs seed (program text) against the compiled truth; checks the answer. */
 static void repair_case(const char *name, const char *truth, const char *seed, int min_steps) {
     char err[512], why[512];
@@ -66,7 +28,7 @@ static void repair_case(const char *name, const char *truth, const char *seed, i
     SearchGiven g;
     int16_t want[CELLS], s[CELLS];
     CHECK(search_given_init(&g, m, err, sizeof err) == 0);
-    CHECK_MSG(table_of(truth, want) && table_of(seed, s), "%s", name);
+    CHECK_MSG(tc_table_of(truth, want) && tc_table_of(seed, s), "%s", name);
     /* the seed is wrong: its model is not the given one */
     CompiledModel *c = NULL;
     CHECK_MSG(search_compile(&g, s, &c, why, sizeof why) == 0, "%s: %s", name, why);
@@ -86,7 +48,7 @@ static void repair_case(const char *name, const char *truth, const char *seed, i
         CHECK_MSG(r.steps >= min_steps, "%s: %d steps", name, r.steps);
         c = NULL;
         CHECK(search_compile(&g, r.table, &c, why, sizeof why) == 0);
-        CHECK_MSG(c && brute_disagree(m, c) == 0, "%s: the repaired model computes otherwise",
+        CHECK_MSG(c && tc_brute_disagree(m, c, NULL) == 0, "%s: the repaired model computes otherwise",
                   name);
         compiled_model_free(c);
     }
@@ -163,7 +125,7 @@ static void test_limits(void) {
     SearchGiven g;
     CHECK(search_given_init(&g, m, err, sizeof err) == 0);
     int16_t s[CELLS];
-    CHECK(table_of(HEAD "s = Select(tokens, tokens, LEQ)\nw = SelectorWidth(s)\n"
+    CHECK(tc_table_of(HEAD "s = Select(tokens, tokens, LEQ)\nw = SelectorWidth(s)\n"
                         "t = Select(w, indices, EQ)\nout = Aggregate(t, w)\n",
                    s));
     RepairOptions o;

@@ -32,46 +32,6 @@ static CompiledModel *copy_model(const CompiledModel *m) {
     return c;
 }
 
-static int16_t *table_of(const char *src, int16_t *tab) {
-    RaspProgram p;
-    char err[512];
-    int ok = rasp_parse("t.rasp", src, &p, err, sizeof err) == 0 &&
-             pt_encode(&p, tab, err, sizeof err) == 0;
-    if (!ok) fprintf(stderr, "table: %s\n", err);
-    rasp_program_free(&p);
-    return ok ? tab : NULL;
-}
-
-/* Inputs (of every length 1..N) on which a and b give a different output somewhere, by
- * running each input through model_run: the reference count for the function check. */
-static long brute_disagree(const CompiledModel *a, const CompiledModel *b, long *total) {
-    Value voc[64];
-    int nv = 0;
-    for (int i = 0; i < a->vocab_size; i++)
-        if (i != a->bos_id && i != a->pad_id) voc[nv++] = a->tokens[i];
-    long bad = 0;
-    *total = 0;
-    for (int l = 1; l <= a->max_seq_len; l++) {
-        int dig[16] = {0};
-        for (;;) {
-            Value xs[16], oa[16], ob[16];
-            double ra[16], rb[16];
-            char err[256];
-            for (int i = 0; i < l; i++) xs[i] = voc[dig[i]];
-            CHECK(model_run(a, xs, l, true, oa, ra, err, sizeof err) == 0);
-            CHECK(model_run(b, xs, l, true, ob, rb, err, sizeof err) == 0);
-            int diff = 0;
-            for (int i = 0; i < l; i++) diff |= !val_eq(oa[i], ob[i]);
-            bad += diff;
-            (*total)++;
-            int i = l - 1;
-            while (i >= 0 && ++dig[i] == nv) dig[i--] = 0;
-            if (i < 0) break;
-        }
-    }
-    return bad;
-}
-
 static const char *k_truth = "vocab {0, 1, 2, 3, 4}\nmax_seq_len 4\n"
                              "a = Map(lambda x: x + 1, tokens)\n"
                              "s = Select(tokens, tokens, EQ)\n"
@@ -91,7 +51,7 @@ static void test_weights_check(void) {
     SearchGiven g;
     CHECK(search_given_init(&g, m, err, sizeof err) == 0);
     int16_t tab[PT_ROWS * PT_COLS];
-    CHECK(table_of(k_truth, tab) != NULL);
+    CHECK(tc_table_of(k_truth, tab));
     CompiledModel *c = NULL;
     CHECK_MSG(search_compile(&g, tab, &c, why, sizeof why) == 0, "%s", why);
     CHECK(c && search_same_weights(&g, c));
@@ -130,7 +90,7 @@ static void test_weights_check(void) {
     CHECK(r.status == EVAL_FN_DIFFERENT && r.n_different == 1);
     eo.count_all = true;
     CHECK(search_same_function(&g, c2, &eo, &r, err, sizeof err) == 0);
-    long total = 0, want = brute_disagree(m, c2, &total);
+    long total = 0, want = tc_brute_disagree(m, c2, &total);
     CHECK(want > 0);
     CHECK_MSG(r.status == EVAL_FN_DIFFERENT && r.n_different == want && r.n_inputs == total,
               "count %ld of %ld, brute force %ld of %ld", r.n_different, r.n_inputs, want, total);
@@ -167,7 +127,7 @@ static void test_one_input(void) {
     EquivResult r;
     CHECK(search_same_function(&g, c, &eo, &r, err, sizeof err) == 0);
     long total = 0;
-    CHECK(brute_disagree(m, c, &total) == 1 && total == 5);
+    CHECK(tc_brute_disagree(m, c, &total) == 1 && total == 5);
     CHECK_MSG(r.status == EVAL_FN_DIFFERENT && r.n_different == 1 && r.n_inputs == 5, "%ld of %ld",
               r.n_different, r.n_inputs);
     CHECK(strstr(r.detail, "input [4]") != NULL);
@@ -258,7 +218,7 @@ static void test_not_tracr(void) {
     SearchGiven g;
     CHECK(search_given_init(&g, rm, err, sizeof err) == 0);
     int16_t tab[PT_ROWS * PT_COLS];
-    CHECK(table_of(k_truth, tab) != NULL);
+    CHECK(tc_table_of(k_truth, tab));
     CompiledModel *c = NULL;
     CHECK(search_compile(&g, tab, &c, why, sizeof why) == 0);
     CHECK(c && !search_same_weights(&g, c));
@@ -311,7 +271,7 @@ static void test_guard(void) {
     SearchGiven g;
     CHECK(search_given_init(&g, m, err, sizeof err) == 0);
     int16_t tab[PT_ROWS * PT_COLS];
-    CHECK(table_of(big, tab) != NULL);
+    CHECK(tc_table_of(big, tab));
     {
         CompiledModel *c = NULL;
         CHECK(search_compile(&g, tab, &c, why, sizeof why) != 0 && c == NULL);
@@ -334,7 +294,7 @@ static void test_general_setting_truth(void) {
     RaspProgram p;
     char err[512], why[512];
     int16_t tab[PT_ROWS * PT_COLS], other[PT_ROWS * PT_COLS];
-    CHECK(table_of(src, tab) != NULL);
+    CHECK(tc_table_of(src, tab));
     if (rasp_parse("t.rasp", src, &p, err, sizeof err)) {
         CHECK_MSG(0, "%s", err);
         rasp_program_free(&p);

@@ -426,18 +426,31 @@ static int open_rows(const State *s, int *order) {
  * writes leaves the digests of its own sublayer unchanged: the error shows where a later
  * block, or the unembedding, reads those values). 1 found, 0 not, -1 OOM. */
 static int edit_rows(Repair *rp, const State *s) {
-    int order[PT_MAX_VARS], no = open_rows(s, order), n_open = no;
-    bool open[PT_MAX_VARS] = {false};
-    for (int q = 0; q < n_open; q++) open[order[q]] = true;
+    int subl[PT_MAX_VARS], order[PT_MAX_VARS], stage_end[3], no = 0;
+    row_sublayers(s, subl);
+    /* stages: the rows at the first wrong sublayer, then the later ones, then the earlier
+     * ones, latest first (nearest to where the error shows); a stage runs only when the
+     * ones before it moved nothing on */
+    for (int i = 0; i < s->n; i++)
+        if (subl[i] == s->progress) order[no++] = i;
+    stage_end[0] = no;
+    for (int l = s->progress + 1; l <= 2 * PT_MAX_VARS + 1; l++)
+        for (int i = 0; i < s->n; i++)
+            if (subl[i] == l) order[no++] = i;
+    stage_end[1] = no;
     for (int i = s->n - 1; i >= 0; i--)
-        if (!open[i]) order[no++] = i; /* latest first: nearest to where the error shows */
+        if (subl[i] < s->progress) order[no++] = i;
+    stage_end[2] = no;
     int kept = rp->n_next, t;
     /* the output moved down to an earlier SOp: the rows above it dropped */
     for (int k = s->n - 2; k >= 0; k--)
         if (s->rows[k].op != PT_OP_SELECT && (t = try_rows(rp, s->rows, k + 1, s)) != 0) return t;
     PtOp rows[PT_MAX_VARS];
-    for (int q = 0; q < no; q++) {
-        if (q == n_open && rp->n_next > kept) break;
+    for (int q = 0, st = 0; q < no; q++) {
+        while (q == stage_end[st]) {
+            if (rp->n_next > kept) return 0;
+            st++;
+        }
         int r = order[q];
         int nf = row_forms(rp, s->rows, r, s->rows[r].op == PT_OP_SELECT, &s->rows[r], -1);
         if (nf < 0) return -1;
