@@ -28,7 +28,7 @@ static const char *usage =
     "                   [--classics DIR | --no-classics] [--examples K] [--jobs J]\n"
     "                   [--no-teacher] [--no-noise] [--no-func] [--quiet]\n"
     "                   [--search K [--budget-ms T] [--order redecode|keep|sample|mix] [--alt N]\n"
-    "                    [--no-prune] [--no-repair]] [--probe]\n"
+    "                    [--no-prune] [--no-repair | --repair-compiles N]] [--probe]\n"
     "\n"
     "Evaluates the meta-model on the first N samples (default: all) of DIR's split (default\n"
     "test): token and row accuracy, exact match, functional equivalence, compile and decode\n"
@@ -45,7 +45,8 @@ static const char *usage =
     "--no-prune: keep the candidates the first differing sublayer rules out, as decompile).\n"
     "The search repairs its candidates as decompile does when none has the given weights; the\n"
     "line 'no repair@K' gives the candidates' own answers from the same run, and the 'repair:'\n"
-    "line how many samples the repair gave the answer on (--no-repair turns it off).\n"
+    "line how many samples the repair gave the answer on (--no-repair turns it off;\n"
+    "--repair-compiles N bounds its compiles per sample, default 20000).\n"
     "A dataset generated with drawn settings (gen --setting general) is evaluated sample by\n"
     "sample in each one's own vocabulary, max_seq_len and causality, and the summary and --json\n"
     "(by_setting) break top-1 and verified@K down by vocabulary kind, max_seq_len, vocabulary\n"
@@ -198,6 +199,7 @@ typedef struct EvalArgs {
     const char *data_dir, *meta, *out_html, *out_json, *split, *log_path, *classics_dir, *order;
     long n, beam, seed, n_examples, jobs, search_k, budget, alt;
     bool quiet, no_classics, progress, no_prune, no_repair;
+    long repair_compiles;
     EvalRunOptions ro;
     const char *html_target, *json_target; /* after the output guard; NULL: standard output */
 } EvalArgs;
@@ -245,11 +247,13 @@ enum {
     O_ALT,
     O_NO_PRUNE,
     O_NO_REPAIR,
+    O_REPAIR_COMPILES,
     O_PROBE
 };
 static const CliOpt eval_opts[] = {
     {"no-prune", 0, false, O_NO_PRUNE},
     {"no-repair", 0, false, O_NO_REPAIR},
+    {"repair-compiles", 0, true, O_REPAIR_COMPILES},
     {"probe", 0, false, O_PROBE},
     {"quiet", 0, false, O_QUIET},
     {"no-classics", 0, false, O_NO_CLASSICS},
@@ -284,6 +288,8 @@ static bool eval_option(int id, const char *v, EvalArgs *a) {
     case O_NO_FUNC: a->ro.func = false; return true;
     case O_NO_PRUNE: a->no_prune = true; return true;
     case O_NO_REPAIR: a->no_repair = true; return true;
+    case O_REPAIR_COMPILES:
+        return cli_parse_int("eval", "--repair-compiles", v, 1, 100000000, &a->repair_compiles);
     case O_PROBE: a->ro.probe = true; return true;
     case O_DATA: a->data_dir = v; return true;
     case O_META: a->meta = v; return true;
@@ -338,6 +344,7 @@ static int eval_args(int argc, char **argv, EvalArgs *a) {
     a->ro.search_opt.cands.n_alt = (int)a->alt;
     a->ro.search_opt.prune = !a->no_prune;
     if (a->no_repair) a->ro.search_opt.repair.max_steps = 0;
+    if (a->repair_compiles) a->ro.search_opt.repair.max_compiles = a->repair_compiles;
     search_options_seed(&a->ro.search_opt, (uint64_t)a->seed);
     a->progress = !a->quiet && isatty(STDERR_FILENO);
     const char *inputs[] = {a->meta, a->data_dir, a->log_path ? a->log_path : a->meta, NULL};
