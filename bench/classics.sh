@@ -7,9 +7,10 @@
 # kind and size, length, residual width, whether the model lies outside what the meta-model
 # was trained on (OOD), whether the program has a program-token form at all (`itracr fmt
 # --tokens`: without one the meta-model can only reach an equivalent program, never the same
-# one; the reason otherwise), each method's verdict and wall time. The named baseline is lift:
+# one; the reason otherwise), each method's verdict and wall time (a verdict the search's
+# repair reached says so, with the candidates' own verdict). The named baseline is lift:
 # ratio_vs_lift = total meta search time / total auto time. Last line:
-#   classics=15 token_form=… meta_verified=… meta_weights=… auto_verified=… probe_verified=… ood=… ratio_vs_lift=…
+#   classics=15 token_form=… meta_verified=… meta_weights=… meta_repaired=… auto_verified=… probe_verified=… ood=… ratio_vs_lift=…
 #   usage: bench/classics.sh [K] [META]   (from the repository root; without META, decompile
 #   picks among the shipped meta-models the first whose training box holds the model)
 set -euo pipefail
@@ -42,7 +43,7 @@ def load(path):
         return json.load(open(path))
     except (OSError, ValueError):
         return {}
-rows, n, mv, mw, av, pv, ood, tm, ta, nf = [], 0, 0, 0, 0, 0, 0, 0, 0, 0
+rows, n, mv, mw, mr, av, pv, ood, tm, ta, nf = [], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 for line in open(tmp + "/times"):
     p, ms_m, ms_a = line.split()
     n += 1
@@ -54,6 +55,9 @@ for line in open(tmp + "/times"):
     kinds = {"str" if t.startswith('"') else "int" for t in toks}
     kind = "mixed" if len(kinds) > 1 else (kinds.pop() if kinds else "?")
     mline = meta.get("verified_line", "error")
+    if meta.get("repaired"):
+        mline += f" (repair: {meta['repair']['steps']} steps; candidates alone: {meta.get('search_verified')})"
+    mr += bool(meta.get("repaired"))
     aline = (auto.get("method", "?") + ": " + auto.get("verified_line", auto.get("verified", "?"))) if auto else "error"
     mv += meta.get("verified") in ("weights", "function")
     mw += meta.get("verified") == "weights"
@@ -75,6 +79,6 @@ for line in open(tmp + "/times"):
 print(f"| program | vocab | len | residual | meta-model | OOD | token form | meta-model, --search {K} | ms | default (auto) | ms | probe alone |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 print("\n".join(rows))
-print(f"classics={n} token_form={nf} meta_verified={mv} meta_weights={mw} auto_verified={av} probe_verified={pv} ood={ood} "
+print(f"classics={n} token_form={nf} meta_verified={mv} meta_weights={mw} meta_repaired={mr} auto_verified={av} probe_verified={pv} ood={ood} "
       f"ratio_vs_lift={tm / ta if ta else 0:.1f}")
 PY
