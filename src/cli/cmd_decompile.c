@@ -25,6 +25,7 @@ static const char *usage =
     "                        [--search K] [--budget-ms T] [--seed S] [--order redecode|keep|sample|mix]\n"
     "                        [--alt N] [--json] [--scheme chunks|residual] [--norm asinh|none]\n"
     "                        [--method auto|lift|probe|meta] [--no-prune]\n"
+    "                        [--no-repair | --repair-compiles N]\n"
     "\n"
     "--method auto (the default) first lifts the weights exactly (itracr lift: Tracr's layout,\n"
     "else a rotated/permuted/rescaled basis made canonical; docs/lift.md) and prints that\n"
