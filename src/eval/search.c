@@ -215,7 +215,7 @@ typedef struct Cand {
 /* The repair of the drawn candidates that compiled, most leading sublayers right first (then
  * by score, order[]). On a weights match the result becomes that program. */
 static int repair(const SearchGiven *g, const Cand *cs, const int *order, int tried,
-                  const SearchOptions *o, SearchResult *r, char *err, size_t errcap) {
+                  const SearchOptions *o, double t0, SearchResult *r, char *err, size_t errcap) {
     int16_t *seeds = malloc(sizeof *seeds * (size_t)CELLS * (size_t)(tried > 0 ? tried : 1));
     int *pick = malloc(sizeof *pick * (size_t)(tried > 0 ? tried : 1));
     if (!seeds || !pick) {
@@ -237,7 +237,14 @@ static int repair(const SearchGiven *g, const Cand *cs, const int *order, int tr
     }
     for (int k = 0; k < ns; k++)
         memcpy(seeds + (size_t)k * CELLS, cs[pick[k]].table, sizeof cs[0].table);
-    int rc = search_repair(g, seeds, ns, &o->repair, &r->repair, err, errcap);
+    /* under a search budget the repair gets what is left of it (at least 1 ms) */
+    RepairOptions ro = o->repair;
+    if (o->budget_ms > 0) {
+        double left = o->budget_ms - (now_ms() - t0);
+        if (left < 1) left = 1;
+        if (ro.budget_ms <= 0 || ro.budget_ms > left) ro.budget_ms = left;
+    }
+    int rc = search_repair(g, seeds, ns, &ro, &r->repair, err, errcap);
     free(seeds);
     free(pick);
     if (rc) return -1;
@@ -367,7 +374,7 @@ int search_decompile(MetaModel *mm, const CompiledModel *given, const float *pay
         r->search_verdict = r->verdict;
         memcpy(r->search_table, cs[r->winner].table, sizeof r->search_table);
         if (o->weights_check && o->repair.max_steps > 0) {
-            int rrc = repair(&g, cs, order, r->tried, o, r, err, errcap);
+            int rrc = repair(&g, cs, order, r->tried, o, t0, r, err, errcap);
             if (rrc) {
                 rc = -1;
                 goto done_order;
