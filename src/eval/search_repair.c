@@ -17,6 +17,7 @@
 #include "eval/search.h"
 #include "gen/lambda_lib.h"
 #include "util/rng.h"
+#include "util/u64set.h"
 
 #define CELLS (PT_ROWS * PT_COLS)
 
@@ -46,8 +47,7 @@ typedef struct Repair {
     const SearchGiven *g;
     const RepairOptions *o;
     RepairResult *res;
-    uint64_t *seen; /* open-addressing set of tried token tables (0: empty) */
-    size_t cap_seen, n_seen;
+    U64Set seen; /* token tables tried */
     State *next; /* [beam] best successors of this step, by progress */
     int n_next;
     Form *forms; /* [cap_forms] */
@@ -67,34 +67,6 @@ static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
-
-/* Adds h; 1 if it was new, 0 if seen, -1 on OOM. */
-static int seen_add(Repair *rp, uint64_t h) {
-    if (h == 0) h = 1;
-    if (2 * (rp->n_seen + 1) > rp->cap_seen) {
-        size_t cap = rp->cap_seen ? 2 * rp->cap_seen : 4096;
-        uint64_t *s = calloc(cap, sizeof *s);
-        if (!s) return -1;
-        for (size_t i = 0; i < rp->cap_seen; i++) {
-            uint64_t v = rp->seen[i];
-            if (!v) continue;
-            size_t k = v & (cap - 1);
-            while (s[k]) k = (k + 1) & (cap - 1);
-            s[k] = v;
-        }
-        free(rp->seen);
-        rp->seen = s;
-        rp->cap_seen = cap;
-    }
-    size_t k = h & (rp->cap_seen - 1);
-    while (rp->seen[k]) {
-        if (rp->seen[k] == h) return 0;
-        k = (k + 1) & (rp->cap_seen - 1);
-    }
-    rp->seen[k] = h;
-    rp->n_seen++;
-    return 1;
 }
 
 /* What each sublayer holds: heads in use (attention) or hidden units in use (MLP), then the
@@ -256,7 +228,7 @@ static int try_rows_fn(Repair *rp, const PtOp *rows, int n, const State *base, b
         return 0;
     int16_t table[CELLS];
     pt_ops_to_tokens(s.rows, s.n, table);
-    int fresh = seen_add(rp, XXH3_64bits(table, sizeof table));
+    int fresh = u64set_add(&rp->seen, XXH3_64bits(table, sizeof table));
     if (fresh <= 0) return fresh;
     rp->res->tried++;
     CompiledModel *cm = NULL;
@@ -668,7 +640,7 @@ oom:
 done:
     free(beam);
     free(rp.next);
-    free(rp.seen);
+    u64set_free(&rp.seen);
     free(rp.forms);
     free(rp.given_sizes);
     free(rp.fn_tok);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dataset/weight_tokens.h"
+#include "util/u64set.h"
 
 /* One decoded candidate sequence. */
 typedef struct Node {
@@ -33,8 +34,7 @@ struct MetaCands {
     int n_nodes, cap_nodes;
     Entry *heap;
     int n_heap, cap_heap;
-    uint64_t *seen; /* open-addressing set of sequence hashes (0: empty) */
-    size_t cap_seen, n_seen;
+    U64Set seen; /* sequence hashes of the candidates produced */
     int produced, dup_run;
     int last; /* the node emitted last (-1: none) */
     /* the constraint's view of the meta-model: its output size bounds the allowed[] it fills
@@ -116,31 +116,6 @@ static uint64_t seq_hash(const MetaDecStep *st, int len) {
         h *= 0xff51afd7ed558ccdull;
     }
     return h ? h : 1;
-}
-
-/* Adds h to the seen set; returns 1 if it was new, 0 if seen, -1 on OOM. */
-static int seen_add(MetaCands *c, uint64_t h) {
-    if (2 * (c->n_seen + 1) > c->cap_seen) {
-        size_t nc = c->cap_seen ? 2 * c->cap_seen : 1024;
-        uint64_t *ns = calloc(nc, sizeof *ns);
-        if (!ns) return -1;
-        for (size_t i = 0; i < c->cap_seen; i++)
-            if (c->seen[i]) {
-                size_t j = c->seen[i] & (nc - 1);
-                while (ns[j]) j = (j + 1) & (nc - 1);
-                ns[j] = c->seen[i];
-            }
-        free(c->seen);
-        c->seen = ns, c->cap_seen = nc;
-    }
-    size_t j = h & (c->cap_seen - 1);
-    while (c->seen[j]) {
-        if (c->seen[j] == h) return 0;
-        j = (j + 1) & (c->cap_seen - 1);
-    }
-    c->seen[j] = h;
-    c->n_seen++;
-    return 1;
 }
 
 /* Stores the scratch run (len tokens) as a new node; returns its index or -1 (OOM). */
@@ -237,7 +212,7 @@ void meta_cands_free(MetaCands *c) {
     pc_cache_free(c->ctx.cache);
     for (int i = 0; i < c->n_nodes; i++)
         free(c->nodes[i].st), free(c->nodes[i].alt_tok), free(c->nodes[i].alt_lp);
-    free(c->nodes), free(c->heap), free(c->seen);
+    free(c->nodes), free(c->heap), u64set_free(&c->seen);
     free(c->st), free(c->at), free(c->al), free(c->force);
     free(c);
 }
@@ -339,7 +314,7 @@ int meta_cands_next(MetaCands *c, int16_t *table, double *score, char *err, size
     if (c->produced == 0) {
         if (run(c, 0, NULL, &len, err, errcap)) return -1;
         int k = node_add(c, len, 0);
-        if (k < 0 || seen_add(c, seq_hash(c->st, len)) < 0 ||
+        if (k < 0 || u64set_add(&c->seen, seq_hash(c->st, len)) < 0 ||
             (c->o.mode != MC_SAMPLE && push_children(c, k))) {
             snprintf(err, errcap, "out of memory");
             return -1;
@@ -357,7 +332,7 @@ int meta_cands_next(MetaCands *c, int16_t *table, double *score, char *err, size
                 continue;
             }
             if (len == 0 || c->st[len - 1].tok != PC_EOS) continue;
-            int fresh = seen_add(c, seq_hash(c->st, len));
+            int fresh = u64set_add(&c->seen, seq_hash(c->st, len));
             if (fresh < 0) {
                 snprintf(err, errcap, "out of memory");
                 return -1;
@@ -388,7 +363,7 @@ int meta_cands_next(MetaCands *c, int16_t *table, double *score, char *err, size
         if (rc < 0) return -1;
         if (rc > 0) continue; /* no valid program starts this way */
         if (len == 0 || c->st[len - 1].tok != PC_EOS) continue; /* ran out of length */
-        int fresh = seen_add(c, seq_hash(c->st, len));
+        int fresh = u64set_add(&c->seen, seq_hash(c->st, len));
         if (fresh < 0) {
             snprintf(err, errcap, "out of memory");
             return -1;
