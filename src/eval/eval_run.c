@@ -262,6 +262,8 @@ static int run_search(MetaModel *mm, EvalTruth *tc, const int16_t *truth, const 
     res->ver_ms = sr.ms;
     if (o->noise) {
         CompiledModel *nm = eval_noise_model(given, o->seed, s);
+        /* no compiled program has noise weights: the repair could only spend its compiles */
+        so.repair.max_steps = 0;
         if (nm && search_decompile(mm, nm, noise_tokens, ids, P, &so, &sr, err, sizeof err) == 0) {
             memcpy(res->noise_ver, sr.table, sizeof res->noise_ver);
             res->noise_verdict = sr.verdict;
