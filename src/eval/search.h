@@ -63,7 +63,7 @@ typedef struct RepairResult {
     long tried, compiled;  /* distinct programs built, of which compiled */
     long fn_scored;        /* of which scored on the function sample (table edits) */
     bool out_of_budget;    /* a limit stopped it */
-    double t0, ms;         /* start (monotonic ms) and wall time */
+    double ms;             /* wall time */
     int16_t table[PT_ROWS * PT_COLS];
 } RepairResult;
 const char *search_verdict_name(SearchVerdict v); /* "none", "function", "weights" */

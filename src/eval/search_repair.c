@@ -54,6 +54,7 @@ typedef struct Repair {
     int cap_forms;
     bool found;
     int *given_sizes; /* [n_prefix + 1] sizes() of the given model */
+    double t0;        /* start, monotonic ms */
     /* the function sample: FN_PER_LEN seeded inputs of each length 1..N and the given
      * model's outputs on them, for the table edits */
     int *fn_tok;    /* [N, FN_PER_LEN, N] indices into g->vocab */
@@ -189,7 +190,7 @@ static int fn_init(Repair *rp) {
 static bool over_budget(const Repair *rp) {
     const RepairOptions *o = rp->o;
     return (o->max_compiles > 0 && rp->res->compiled >= o->max_compiles) ||
-           (o->budget_ms > 0 && now_ms() - rp->res->t0 > o->budget_ms);
+           (o->budget_ms > 0 && now_ms() - rp->t0 > o->budget_ms);
 }
 
 /* Keeps s among the best o->beam successors (higher progress first; among equals the one
@@ -383,13 +384,22 @@ static void row_sublayers(const State *s, int *subl) {
     for (int i = 0; i < s->n; i++) subl[i] = key[i] < 0 ? -1 : key[i] / 2;
 }
 
-/* Rows whose block lies at or after s's first wrong sublayer, in sublayer order. */
-static int open_rows(const State *s, int *order) {
+/* The rows in the order they are edited: those at the first wrong sublayer, then the later
+ * ones by sublayer, then the earlier ones, latest first (nearest to where the error shows).
+ * stage_end[3]: where each of the three groups ends. Returns the count. */
+static int row_order(const State *s, int *order, int *stage_end) {
     int subl[PT_MAX_VARS], no = 0;
     row_sublayers(s, subl);
-    for (int l = s->progress; no < s->n && l <= 2 * PT_MAX_VARS + 1; l++)
+    for (int i = 0; i < s->n; i++)
+        if (subl[i] == s->progress) order[no++] = i;
+    stage_end[0] = no;
+    for (int l = s->progress + 1; no < s->n && l <= 2 * PT_MAX_VARS + 1; l++)
         for (int i = 0; i < s->n; i++)
             if (subl[i] == l) order[no++] = i;
+    stage_end[1] = no;
+    for (int i = s->n - 1; i >= 0; i--)
+        if (subl[i] < s->progress) order[no++] = i;
+    stage_end[2] = no;
     return no;
 }
 
@@ -398,21 +408,8 @@ static int open_rows(const State *s, int *order) {
  * writes leaves the digests of its own sublayer unchanged: the error shows where a later
  * block, or the unembedding, reads those values). 1 found, 0 not, -1 OOM. */
 static int edit_rows(Repair *rp, const State *s) {
-    int subl[PT_MAX_VARS], order[PT_MAX_VARS], stage_end[3], no = 0;
-    row_sublayers(s, subl);
-    /* stages: the rows at the first wrong sublayer, then the later ones, then the earlier
-     * ones, latest first (nearest to where the error shows); a stage runs only when the
-     * ones before it moved nothing on */
-    for (int i = 0; i < s->n; i++)
-        if (subl[i] == s->progress) order[no++] = i;
-    stage_end[0] = no;
-    for (int l = s->progress + 1; l <= 2 * PT_MAX_VARS + 1; l++)
-        for (int i = 0; i < s->n; i++)
-            if (subl[i] == l) order[no++] = i;
-    stage_end[1] = no;
-    for (int i = s->n - 1; i >= 0; i--)
-        if (subl[i] < s->progress) order[no++] = i;
-    stage_end[2] = no;
+    /* a group of rows (row_order) runs only when the ones before it moved nothing on */
+    int order[PT_MAX_VARS], stage_end[3], no = row_order(s, order, stage_end);
     int kept = rp->n_next, t;
     /* the output moved down to an earlier SOp: the rows above it dropped */
     for (int k = s->n - 2; k >= 0; k--)
@@ -478,7 +475,9 @@ static int add_rows(Repair *rp, const State *s) {
     }
     free(sels);
     /* a new SOp in front of an open row, as one of its SOp arguments */
-    int order[PT_MAX_VARS], no = open_rows(s, order);
+    int order[PT_MAX_VARS], stage_end[3];
+    row_order(s, order, stage_end);
+    int no = stage_end[1]; /* the rows at or after the first wrong sublayer */
     for (int q = 0; q < no; q++) {
         int r = order[q];
         for (int j = 0; j < 2; j++) {
@@ -519,11 +518,7 @@ static int own_agree(Repair *rp, State *s) {
  * too large to try whole; the function sample gives the credit a digest cannot. */
 static int edit_tables(Repair *rp, State *s) {
     if (!rp->fn_tok || own_agree(rp, s) != 0) return 0;
-    int order[PT_MAX_VARS], no = open_rows(s, order);
-    bool open[PT_MAX_VARS] = {false};
-    for (int q = 0; q < no; q++) open[order[q]] = true;
-    for (int i = s->n - 1; i >= 0; i--)
-        if (!open[i]) order[no++] = i;
+    int order[PT_MAX_VARS], stage_end[3], no = row_order(s, order, stage_end);
     const SearchGiven *g = rp->g;
     PtOp rows[PT_MAX_VARS];
     char e[256];
@@ -578,14 +573,14 @@ static int edit_tables(Repair *rp, State *s) {
 int search_repair(const SearchGiven *g, const int16_t *seeds, int n_seeds,
                   const RepairOptions *o, RepairResult *res, char *err, size_t errcap) {
     memset(res, 0, sizeof *res);
-    res->t0 = now_ms();
+    double t0 = now_ms();
     char e[256];
     if (gen_lib_init(e, sizeof e) != 0) {
         snprintf(err, errcap, "lambda library: %s", e);
         return -1;
     }
     int B = o->beam > 0 ? o->beam : 1;
-    Repair rp = {.g = g, .o = o, .res = res};
+    Repair rp = {.g = g, .o = o, .res = res, .t0 = t0};
     State *beam = malloc(sizeof *beam * (size_t)B);
     rp.next = malloc(sizeof *rp.next * (size_t)B);
     rp.given_sizes = malloc(sizeof(int) * (size_t)(g->n_prefix + 1));
@@ -646,6 +641,6 @@ done:
     free(rp.fn_tok);
     free(rp.fn_want);
     free(rp.fn_raw);
-    res->ms = now_ms() - res->t0;
+    res->ms = now_ms() - t0;
     return rc;
 }
