@@ -170,6 +170,97 @@ static void test_compact_spelling_and_refusals(void) {
     CHECK_STR(pt_value_name(PT_VAL_FALSE), "False");
 }
 
+/* Values without a value token, renamed to their ranks: Tracr's sort keys (x + i/5), the
+ * same keys over negative counts (sort_freq), nary_sequencemap's argument tuples. The tokens
+ * decode to a program whose compiled model has the same weights (hash) and gives the same
+ * output as the original on every input (brute force through model_run). */
+static void test_renamed_values(void) {
+    const char *stems[] = {"sort", "sort_freq", "nary_sequencemap"};
+    for (int f = 0; f < 3; f++) {
+        char path[256], err[512];
+        snprintf(path, sizeof path, "%s/tracr/%s.rasp", FIXTURE_DIR, stems[f]);
+        RaspProgram p;
+        if (rasp_parse_file(path, &p, err, sizeof err)) {
+            CHECK_MSG(0, "%s", err);
+            rasp_program_free(&p);
+            continue;
+        }
+        int16_t t[PT_ROWS * PT_COLS];
+        if (pt_encode(&p, t, err, sizeof err) != 0) {
+            CHECK_MSG(0, "%s: %s", stems[f], err);
+            rasp_program_free(&p);
+            continue;
+        }
+        uint64_t h[3];
+        tc_model_hash(&p, h);
+        round_trip(t, p.vocab, p.n_vocab, p.max_seq_len, false, h);
+        RaspProgram q;
+        CompiledModel *m0 = tc_compile_program(&p, path), *m1 = NULL;
+        if (pt_decode(t, p.vocab, p.n_vocab, p.max_seq_len, &q, err, sizeof err) == 0) {
+            m1 = tc_compile_program(&q, "decoded");
+            rasp_program_free(&q);
+        }
+        long total = 0;
+        CHECK_MSG(m0 && m1 && tc_brute_disagree(m0, m1, &total) == 0 && total > 300, "%s: %ld",
+                  stems[f], total);
+        compiled_model_free(m0);
+        compiled_model_free(m1);
+        if (f == 0) { /* the 20 keys x + i/5 in the compiler's order: ranks 0..19 */
+            int16_t vals[2 * PT_MAX_TABLE];
+            int n = table_values(t, vals);
+            CHECK(n == 20);
+            for (int i = 0; i < n && i < 20; i++) CHECK(vals[i] == PT_VAL_INT0 + 16 + i);
+        }
+        if (f == 2) { /* 45 argument triples: ranks from -16 */
+            int r = 1;
+            while (t[r * PT_COLS] != PT_END) r++;
+            const int16_t *v = &t[(r + 1) * PT_COLS]; /* 9 values, END, 45, END, 45, END */
+            CHECK(v[9] == PT_END && v[10] == PT_VAL_INT0 && v[10 + 44] == PT_VAL_INT0 + 44 &&
+                  v[55] == PT_END && v[56 + 45] == PT_END);
+        }
+        rasp_program_free(&p);
+    }
+}
+
+/* Where renaming would change the function or the weights, it is not done: the renamed SOp
+ * is the output, or an Aggregate carries its values. A Select comparing renamed values with
+ * another SOp's becomes a table; a library function reading them becomes a table too (and
+ * its own float results are renamed in turn); both keep the weights. */
+static void test_renaming_limits(void) {
+    const char *head = "vocab {1, 2}\nmax_seq_len 3\nk = SequenceMap(lambda x, i: x + i / 5, tokens, indices)\n";
+    const char *refused[] = {"",
+                             "s = Select(indices, indices, EQ)\nout = Aggregate(s, k)\n"};
+    char src[1024], err[512];
+    int16_t t[PT_ROWS * PT_COLS];
+    for (int i = 0; i < 2; i++) {
+        snprintf(src, sizeof src, "%s%s", head, refused[i]);
+        RaspProgram p;
+        if (parse(src, &p)) continue;
+        err[0] = 0;
+        CHECK_MSG(pt_encode(&p, t, err, sizeof err) != 0 && strstr(err, "has no value token"),
+                  "case %d: %s", i, err);
+        rasp_program_free(&p);
+    }
+    const char *kept[] = {"s = Select(k, tokens, LT)\nout = SelectorWidth(s)\n",
+                          "m = Map(lambda x: x + 1, k)\ns = Select(m, m, GT)\nout = SelectorWidth(s)\n"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(src, sizeof src, "%s%s", head, kept[i]);
+        RaspProgram p;
+        if (parse(src, &p)) continue;
+        if (pt_encode(&p, t, err, sizeof err) != 0) {
+            CHECK_MSG(0, "case %d: %s", i, err);
+            rasp_program_free(&p);
+            continue;
+        }
+        /* case 0: k's table and the Select's; case 1: k's and the Map's (GT kept) */
+        CHECK_MSG(count_fn(t, PT_FN_TABLE) == 2, "case %d", i);
+        uint64_t h[3];
+        tc_model_hash(&p, h);
+        round_trip(t, p.vocab, p.n_vocab, p.max_seq_len, false, h);
+        rasp_program_free(&p);
+    }
+}
+
 static void test_damaged_tables(void) {
     const char *src =
         "vocab {\"a\", \"b\"}\nmax_seq_len 3\nm = Map(lambda x: 1 if x == \"a\" else 0, tokens)\n";
@@ -233,6 +324,8 @@ int main(void) {
     RUN(test_string_table);
     RUN(test_string_values_and_pairs);
     RUN(test_compact_spelling_and_refusals);
+    RUN(test_renamed_values);
+    RUN(test_renaming_limits);
     RUN(test_damaged_tables);
     RUN(test_sampler_tables);
     TEST_END();

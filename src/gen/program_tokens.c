@@ -1,5 +1,5 @@
 /* Program-token tables: vocabularies, reading and checking a table, building the program it
- * describes, and encoding a program. */
+ * describes (the encoder: pt_encode.c). */
 #include "gen/program_tokens.h"
 
 #include <pthread.h>
@@ -418,8 +418,7 @@ static int cmp_vocab(const void *a, const void *b) {
     return val_dir_cmp("tokens", *(const Value *)a, *(const Value *)b);
 }
 
-/* vocab[n] in the compiler's order (the order value tokens tK index), into out[32]. */
-static int sorted_vocab(const Value *vocab, int n, Value *out) {
+int pt_sorted_vocab(const Value *vocab, int n, Value *out) {
     if (n > PT_VAL_VOCAB - PT_VAL_TOK0) n = PT_VAL_VOCAB - PT_VAL_TOK0;
     if (n > 0) memcpy(out, vocab, sizeof(Value) * (size_t)n);
     if (n > 1) qsort(out, (size_t)n, sizeof(Value), cmp_vocab);
@@ -464,7 +463,7 @@ static PyExpr *table_chain(Arena *a, int param, const Value *keys, PyExpr *const
 static Lambda *table_lambda(RaspProgram *out, const PtOp *o, const int *child, const Value *vocab,
                             int n_vocab, int max_seq_len, int k, char *err, size_t errcap) {
     Value sv[32];
-    int ns = sorted_vocab(vocab, n_vocab, sv);
+    int ns = pt_sorted_vocab(vocab, n_vocab, sv);
     int nin = o->op == PT_OP_MAP ? 1 : 2; /* SequenceMap (x, y), Select (key, query) */
     ValueSet dom[2];
     valset_init(&dom[0]);
@@ -637,318 +636,6 @@ int pt_decode(const int16_t *tokens, const Value *vocab, int n_vocab, int max_se
     return pt_build_program(rows, n, vocab, n_vocab, max_seq_len, out, err, errcap);
 }
 
-/* ---- encoding ------------------------------------------------------------------------ */
-
-static int enc_fail(char *err, size_t cap, const RaspExpr *e, const char *what) {
-    snprintf(err, cap, "%s: %s", e->label ? e->label : "?", what);
-    return 1;
-}
-
-/* Strictly the same value: same kind (1, 1.0 and True compile to different outputs). */
-static bool same_value(Value a, Value b) { return a.kind == b.kind && val_eq(a, b); }
-
-/* A lambda outside the library by body: the library entry of its kind with the same values
- * on the input's value set, else its table (o->fn, o->ntab, o->tab). sets: the program's
- * value sets (inferred on first use into *sets). Returns 0, or non-zero with a message. */
-static int encode_by_values(const RaspProgram *p, const RaspExpr *e, ValueSet **sets, PtOp *o,
-                            char *err, size_t errcap) {
-    if (!p->has_vocab || p->n_vocab <= 0) {
-        char body[200] = "", what[300];
-        py_format(e->fn->body, e->fn->params, body, sizeof body);
-        snprintf(
-            what, sizeof what,
-            e->kind == EXPR_SELECT
-                ? "lambda predicate `%s` has no token form without the program's vocabulary (its table needs the value sets)"
-                : "function `%s` is not in the lambda library (and, without the program's vocabulary, has no table)",
-            body);
-        return enc_fail(err, errcap, e, what);
-    }
-    if (!*sets) {
-        *sets = malloc(sizeof(ValueSet) * (size_t)p->n_exprs);
-        if (!*sets) return enc_fail(err, errcap, e, "out of memory");
-        char why[300];
-        if (rasp_infer_value_sets(p, p->vocab, p->n_vocab, p->max_seq_len, *sets, why,
-                                  sizeof why)) {
-            rasp_free_value_sets(*sets, p->n_exprs);
-            free(*sets);
-            *sets = NULL;
-            return enc_fail(err, errcap, e, why);
-        }
-    }
-    bool pred = e->kind == EXPR_SELECT; /* a lambda predicate on (key, query) */
-    int nin = e->kind == EXPR_MAP ? 1 : 2;
-    ValueSet dom[2];
-    valset_init(&dom[0]);
-    valset_init(&dom[1]);
-    int rc = 1;
-    Value args[2], outs[PT_MAX_TABLE];
-    int n = 0;
-    for (int j = 0; j < nin; j++) {
-        const RaspExpr *c = &p->exprs[e->child[j]];
-        if (c->enc != ENC_CATEGORICAL) {
-            enc_fail(err, errcap, e,
-                     pred ? "a lambda predicate on a numerical SOp has no token form"
-                          : "a function outside the library on a numerical input has no token form");
-            goto done;
-        }
-        valset_copy(&dom[j], &(*sets)[e->child[j]]);
-        valset_sort(&dom[j], c->label ? c->label : "x");
-    }
-    size_t total = nin == 1 ? dom[0].n : dom[0].n * dom[1].n;
-    if (total == 0 || total > PT_MAX_TABLE) {
-        char what[120];
-        snprintf(what, sizeof what, "a table over %zu inputs has no token form (1 to %d)", total,
-                 PT_MAX_TABLE);
-        enc_fail(err, errcap, e, what);
-        goto done;
-    }
-    for (size_t i = 0; i < total; i++) {
-        args[0] = dom[0].items[nin == 1 ? i : i / dom[1].n];
-        if (nin == 2) args[1] = dom[1].items[i % dom[1].n];
-        char msg[200];
-        bool b = false;
-        if (pred ? rasp_select_pred(e, args[0], args[1], &b, msg, sizeof msg) != 0
-                 : lambda_call(e->fn, args, &outs[n], msg, sizeof msg) != PYERR_OK) {
-            char what[300];
-            snprintf(what, sizeof what, "the function raises on its value set (%s)", msg);
-            enc_fail(err, errcap, e, what);
-            goto done;
-        }
-        if (pred) outs[n] = val_bool(b);
-        n++;
-    }
-    if (pred) {
-        /* the compact spelling: the first comparison that agrees on every pair (one that
-         * raises on some pair does not) */
-        for (int c = PRED_EQ; c <= PRED_FALSE; c++) {
-            RaspExpr cmp = *e;
-            cmp.pred = (Pred)c;
-            bool same = true;
-            for (size_t i = 0; i < total && same; i++) {
-                bool b;
-                char msg[200];
-                same = rasp_select_pred(&cmp, dom[0].items[i / dom[1].n],
-                                        dom[1].items[i % dom[1].n], &b, msg, sizeof msg) == 0 &&
-                       b == val_truthy(outs[i]);
-            }
-            if (same) {
-                o->fn = (int16_t)(PT_FN_PRED0 + c);
-                rc = 0;
-                goto done;
-            }
-        }
-    }
-    /* the compact spelling: the first library entry with the same values */
-    GenFnKind kind = nin == 1 ? GEN_FN_MAP : GEN_FN_SEQMAP;
-    for (int l = 0; l < gen_lib_count() && !pred; l++) {
-        if (gen_lib_get(l)->kind != kind) continue;
-        bool same = true;
-        for (size_t i = 0; i < total && same; i++) {
-            args[0] = dom[0].items[nin == 1 ? i : i / dom[1].n];
-            if (nin == 2) args[1] = dom[1].items[i % dom[1].n];
-            Value r;
-            same = gen_lib_call(l, args, &r) == PYERR_OK && same_value(r, outs[i]);
-        }
-        if (same) {
-            o->fn = (int16_t)pt_fn_of_lib(l);
-            rc = 0;
-            goto done;
-        }
-    }
-    Value sv[32];
-    int ns = sorted_vocab(p->vocab, p->n_vocab, sv);
-    o->fn = PT_FN_TABLE;
-    o->ntab = (int16_t)total;
-    for (size_t i = 0; i < total; i++) {
-        int t = pt_value_token(outs[i], sv, ns);
-        if (t < 0) {
-            char v[64], what[200];
-            val_repr_fmt(outs[i], v, sizeof v);
-            snprintf(what, sizeof what,
-                     "table value %s has no value token (ints %d..%d, bools, the vocabulary)", v,
-                     PT_VAL_INT_MIN, PT_VAL_INT_MAX);
-            enc_fail(err, errcap, e, what);
-            goto done;
-        }
-        o->tab[i] = (int16_t)t;
-    }
-    rc = 0;
-done:
-    valset_free(&dom[0]);
-    valset_free(&dom[1]);
-    return rc;
-}
-
-/* reach[i] = 1 for every expression the output depends on. */
-static int mark_reachable(const RaspProgram *p, unsigned char *reach, char *err, size_t errcap) {
-    reach[p->output] = 1;
-    for (int i = p->n_exprs - 1; i >= 0; i--)
-        if (reach[i])
-            for (int j = 0; j < 2; j++) {
-                int c = p->exprs[i].child[j];
-                if (c >= 0 && c < i) reach[c] = 1;
-                else if (c >= i) {
-                    snprintf(err, errcap, "%s: child %d is not defined before it",
-                             p->exprs[i].label, c);
-                    return 1;
-                }
-            }
-    return 0;
-}
-
-/* The row of expression i (not tokens or indices); src maps earlier expressions to their
- * sources; *sets: value sets, computed once for functions outside the library. */
-static int encode_op(const RaspProgram *p, int i, const int *src, ValueSet **sets, PtOp *out,
-                     char *err, size_t errcap) {
-    const RaspExpr *e = &p->exprs[i];
-    PtOp o;
-    memset(&o, 0, sizeof o);
-    o.enc = e->enc == ENC_NUMERICAL ? PT_ENC_NUM : PT_ENC_CAT;
-    o.fn = PT_FN_NONE;
-    o.arg[0] = o.arg[1] = PT_SRC_NONE;
-    int lib = -1, nargs = 2;
-    switch (e->kind) {
-    case EXPR_MAP:
-        o.op = PT_OP_MAP;
-        nargs = 1;
-        lib = gen_lib_lookup_lambda(GEN_FN_MAP, e->fn);
-        break;
-    case EXPR_SEQMAP:
-        o.op = PT_OP_SEQMAP;
-        lib = gen_lib_lookup_lambda(GEN_FN_SEQMAP, e->fn);
-        break;
-    case EXPR_LINSEQMAP:
-        o.op = PT_OP_LINSEQMAP;
-        lib = gen_lib_lookup_linear(e->lin_a, e->lin_b);
-        break;
-    case EXPR_SELECT:
-        o.op = PT_OP_SELECT;
-        o.enc = PT_ENC_NONE;
-        if (e->pred != PRED_LAMBDA) o.fn = (int16_t)(PT_FN_PRED0 + (int)e->pred);
-        else if (!e->fn || e->child[0] < 0 || e->child[1] < 0)
-            return enc_fail(err, errcap, e, "a lambda predicate without its function");
-        else if (encode_by_values(p, e, sets, &o, err, errcap)) return 1;
-        break;
-    case EXPR_AGGREGATE:
-        o.op = PT_OP_AGGREGATE;
-        if (e->enc == ENC_CATEGORICAL
-                ? e->default_value.kind != VAL_NONE
-                : !(val_is_number(e->default_value) && val_eq(e->default_value, val_int(0))))
-            return enc_fail(
-                err, errcap, e,
-                "only default=None (categorical) or default=0 (numerical) have a token form");
-        break;
-    case EXPR_SELWIDTH:
-        o.op = PT_OP_SELWIDTH;
-        nargs = 1;
-        break;
-    default: {
-        char what[120];
-        snprintf(what, sizeof what, "%s has no program-token form", rasp_kind_name(e->kind));
-        return enc_fail(err, errcap, e, what);
-    }
-    }
-    if ((e->kind == EXPR_MAP || e->kind == EXPR_SEQMAP || e->kind == EXPR_LINSEQMAP)) {
-        if (lib < 0 && e->kind != EXPR_LINSEQMAP && e->fn && e->child[0] >= 0 &&
-            (e->kind == EXPR_MAP || e->child[1] >= 0)) {
-            if (encode_by_values(p, e, sets, &o, err, errcap)) return 1;
-        } else if (lib < 0) {
-            char body[200] = "";
-            if (e->fn) py_format(e->fn->body, e->fn->params, body, sizeof body);
-            char what[300];
-            if (e->kind == EXPR_LINSEQMAP)
-                snprintf(what, sizeof what, "coefficient pair not in the lambda library");
-            else snprintf(what, sizeof what, "function `%s` is not in the lambda library", body);
-            return enc_fail(err, errcap, e, what);
-        }
-        if (lib >= 0) o.fn = (int16_t)pt_fn_of_lib(lib);
-    }
-    if ((e->kind == EXPR_AGGREGATE || e->kind == EXPR_SELWIDTH) &&
-        (e->child[0] < 0 || p->exprs[e->child[0]].kind != EXPR_SELECT))
-        return enc_fail(err, errcap, e, "the selector must be a plain Select to have a token form");
-    for (int j = 0; j < nargs; j++) {
-        int c = e->child[j];
-        if (c < 0) return enc_fail(err, errcap, e, "missing argument");
-        o.arg[j] = (int16_t)src[c];
-    }
-    *out = o;
-    return 0;
-}
-
-/* The canonical rows of the operations, as tokens; they must decode again. */
-static int rows_to_tokens(const PtOp *ops, int nops, int out, int16_t *tokens, char *err,
-                          size_t errcap) {
-    PtOp rows[PT_MAX_VARS];
-    int nrows;
-    if (pt_canonicalize(ops, nops, out, rows, &nrows, err, errcap) != 0) return 1;
-    if (!pt_tables_fit(rows, nrows)) {
-        snprintf(err, errcap, "the tables' values do not fit after the END row (%d rows)", nrows);
-        return 1;
-    }
-    pt_ops_to_tokens(rows, nrows, tokens);
-    /* The table must decode: report Tracr typing problems (e.g. a Select on a numerical SOp)
-     * here, in the decoder's words. */
-    PtOp check[PT_MAX_VARS];
-    int nc;
-    char why[300];
-    if (pt_tokens_to_ops(tokens, check, &nc, why, sizeof why) != 0) {
-        snprintf(err, errcap, "canonical %s", why);
-        return 1;
-    }
-    return 0;
-}
-
-int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap) {
-    if (gen_lib_init(err, errcap) != 0) return 1;
-    if (!p || p->output < 0 || p->output >= p->n_exprs) {
-        snprintf(err, errcap, "program has no output");
-        return 1;
-    }
-    int n = p->n_exprs;
-    ValueSet *sets = NULL; /* value sets, for functions outside the library */
-    unsigned char *reach = calloc((size_t)n, 1);
-    int *src = malloc(sizeof(int) * (size_t)n);
-    PtOp *ops = malloc(sizeof(PtOp) * (size_t)(n < PT_MAX_INPUT_EXPRS ? n : PT_MAX_INPUT_EXPRS));
-    int rc = 1, nops = 0;
-    if (!reach || !src || !ops) {
-        snprintf(err, errcap, "out of memory");
-        goto done;
-    }
-    if (mark_reachable(p, reach, err, errcap)) goto done;
-    for (int i = 0; i < n; i++) {
-        if (!reach[i]) continue;
-        const RaspExpr *e = &p->exprs[i];
-        if (e->kind == EXPR_TOKENS || e->kind == EXPR_INDICES) {
-            if (e->enc == ENC_NUMERICAL) {
-                enc_fail(err, errcap, e, "tokens and indices must be categorical");
-                goto done;
-            }
-            src[i] = e->kind == EXPR_TOKENS ? PT_SRC_TOKENS : PT_SRC_INDICES;
-            continue;
-        }
-        if (nops >= PT_MAX_INPUT_EXPRS) {
-            snprintf(err, errcap, "program has more than %d operations", PT_MAX_INPUT_EXPRS);
-            goto done;
-        }
-        if (encode_op(p, i, src, &sets, &ops[nops], err, errcap)) goto done;
-        src[i] = nops++;
-    }
-    if (src[p->output] < 0) {
-        snprintf(err, errcap, "the output is %s itself; a program needs at least one operation",
-                 p->exprs[p->output].label);
-        goto done;
-    }
-    if (rows_to_tokens(ops, nops, src[p->output], tokens, err, errcap)) goto done;
-    rc = 0;
-done:
-    if (sets) rasp_free_value_sets(sets, n);
-    free(sets);
-    free(reach);
-    free(src);
-    free(ops);
-    return rc;
-}
-
 int pt_first_bad_cell(const int16_t *tokens) {
     int end = PT_ROWS;
     for (int row = 1; row < PT_ROWS && end == PT_ROWS; row++)
@@ -1009,7 +696,7 @@ int pt_row_as_table(const PtOp *rows, int n, int r, const Value *vocab, int n_vo
     RaspProgram p;
     if (pt_build_program(rows, n, vocab, n_vocab, max_seq_len, &p, err, errcap)) return 1;
     Value sv[32];
-    int ns = sorted_vocab(vocab, n_vocab, sv);
+    int ns = pt_sorted_vocab(vocab, n_vocab, sv);
     int e = expr_of_row(&p, r), nin = o->op == PT_OP_MAP ? 1 : 2, rc = 1;
     ValueSet dom[2];
     valset_init(&dom[0]);

@@ -71,6 +71,9 @@ enum {
     PT_VAL_VOCAB = PT_VAL_TOK0 + 32
 };
 #define PT_MAX_TABLE 100 /* values of one table */
+/* vocab[n] in the compiler's order (the order value tokens tK index), into out[32]; returns
+ * how many (at most 32). */
+int pt_sorted_vocab(const Value *vocab, int n, Value *out);
 /* Value token of v (vocab[n_vocab] in the compiler's order, may be NULL); -1 if none. Ints
  * and bools take their own tokens first. */
 int pt_value_token(Value v, const Value *vocab, int n_vocab);
