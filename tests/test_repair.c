@@ -1,7 +1,7 @@
 /* The repair of the search (eval/search.h): from a wrong program -- a wrong predicate, a
  * wrong argument, a wrong function, a row too many, a row too few at the top or in the
- * middle -- it finds a program whose compiled model has the given model's weights. The
- * reference is independent of the digests the repair steers by: the repaired program is
+ * middle, a Select pattern or sort keys no value token spells -- it finds a program whose
+ * compiled model has the given model's weights. The reference is independent of the digests the repair steers by: the repaired program is
  * the true one (the same canonical table), and its compiled model gives the given model's
  * output on every input (brute force through model_run). A compile limit stops it and is
  * never exceeded; the same seeds give the same answer and the same counts. */
@@ -98,12 +98,39 @@ static void test_edits(void) {
                 HEAD "a = Map(lambda x: x * 2, tokens)\n"
                      "b = SequenceMap(lambda x, y: x - y, a, indices)\n",
                 HEAD "b = SequenceMap(lambda x, y: x - y, tokens, indices)\n", 1);
-    /* a Select that must become a table: the truth attends to the previous position, which
-     * no predicate says; the seed's EQ is five column edits away */
+    /* a Select that must become a table: the previous position, every position for the
+     * first query, which neither a predicate nor a whole-table pattern says; from EQ,
+     * column edits */
     repair_case("select table",
-                HEAD "s = Select(indices, indices, lambda k, q: q == k + 1)\n"
+                HEAD "s = Select(indices, indices, lambda k, q: q == k + 1 or q == 0)\n"
                      "out = Aggregate(s, tokens)\n",
                 HEAD "s = Select(indices, indices, EQ)\nout = Aggregate(s, tokens)\n", 2);
+    /* whole-table Select patterns: a test of the key alone, a diagonal */
+    repair_case("select key pattern",
+                HEAD "s = Select(tokens, tokens, EQ)\nw = SelectorWidth(s)\n"
+                     "l = Select(w, w, lambda k, q: k <= 1)\nout = SelectorWidth(l)\n",
+                HEAD "s = Select(tokens, tokens, EQ)\nw = SelectorWidth(s)\n"
+                     "l = Select(w, w, LT)\nout = SelectorWidth(l)\n",
+                1);
+    repair_case("select diagonal",
+                HEAD "s = Select(indices, indices, lambda k, q: q == k + 2)\n"
+                     "out = Aggregate(s, tokens)\n",
+                HEAD "s = Select(indices, indices, LEQ)\nout = Aggregate(s, tokens)\n", 1);
+    /* sort keys without value tokens (x + i/4, i + x/4): the rank tables, x- and y-major */
+    const char *keys[2] = {"x + i / 4", "i + x / 4"};
+    for (int k = 0; k < 2; k++) {
+        char truth[512];
+        snprintf(truth, sizeof truth,
+                 HEAD "k = SequenceMap(lambda x, i: %s, tokens, indices)\n"
+                      "s = Select(k, k, LT)\nw = SelectorWidth(s)\nt = Select(w, indices, EQ)\n"
+                      "out = Aggregate(t, tokens)\n",
+                 keys[k]);
+        repair_case(keys[k], truth,
+                    HEAD "k = SequenceMap(lambda x, y: x * y, tokens, indices)\n"
+                         "s = Select(k, k, LT)\nw = SelectorWidth(s)\n"
+                         "t = Select(w, indices, EQ)\nout = Aggregate(t, tokens)\n",
+                    1);
+    }
     /* a Map table with one wrong cell (string tokens: every function is a table) */
     repair_case("map table",
                 "vocab {\"a\", \"b\", \"c\"}\nmax_seq_len 4\n"

@@ -37,9 +37,14 @@ typedef struct State {
     long agree; /* output positions agreeing with the given model on the sample (-1: not run) */
 } State;
 
-/* The fields of a row form (no table: repair writes library functions and predicates). */
+/* The fields of a row form: a library function or a predicate, or a whole table: rank != 0,
+ * the table of a Map's or SequenceMap's input ranks (pt_row_rank_table: 1 x-major, 2
+ * y-major), what Tracr compiles for an injective function ordered like its inputs, such as
+ * sort's keys x + i/5; pat != 0, Select pattern pat - 1 (sel_pattern). */
 typedef struct Form {
     int16_t op, enc, fn, a0, a1;
+    int8_t rank;
+    int16_t pat;
     int dist; /* fields that differ from the row it replaces */
 } Form;
 
@@ -272,9 +277,34 @@ static int add_form(Repair *rp, int *k, const PtOp *was, int op, int enc, int fn
     f->fn = (int16_t)fn;
     f->a0 = (int16_t)a0;
     f->a1 = (int16_t)a1;
+    f->rank = 0;
+    f->pat = 0;
     f->dist = (was->op != op) + (was->enc != enc) + (was->fn != fn) + (was->arg[0] != a0) +
               (was->arg[1] != a1);
     return 0;
+}
+
+/* Selector tables that none of the eight comparisons writes but Tracr's library programs
+ * do, with lambdas: a test of the key alone (count_less_freq's k <= 2) or the query alone,
+ * and a diagonal (detect_pattern's q == k + 1), over the key and query ranks (nk, nq: their
+ * value sets' sizes). Pattern id -> tab[nk * nq] (key-major); false past the last one. */
+static bool sel_pattern(int id, int nk, int nq, int16_t *tab) {
+    const int count[7] = {nk - 1, nk - 1, nk, nq - 1, nq - 1, nq, nk + nq - 1};
+    int fam = 0;
+    while (fam < 7 && id >= count[fam]) id -= count[fam++];
+    if (fam == 7 || id < 0) return false;
+    for (int k = 0; k < nk; k++)
+        for (int q = 0; q < nq; q++) {
+            bool v = fam == 0   ? k <= id
+                     : fam == 1 ? k > id
+                     : fam == 2 ? k == id
+                     : fam == 3 ? q <= id
+                     : fam == 4 ? q > id
+                     : fam == 5 ? q == id
+                                : q == k + id - (nk - 1);
+            tab[k * nq + q] = (int16_t)(v ? PT_VAL_TRUE : PT_VAL_FALSE);
+        }
+    return true;
 }
 
 /* Every row form that may stand at position p of rows (arguments before p): Selects when
@@ -295,6 +325,20 @@ static int row_forms(Repair *rp, const PtOp *rows, int p, bool select, const PtO
     }
 #define REFS(x, y) (must < 0 || (x) == must || (y) == must)
     int rc = 0;
+    size_t sz[2];
+    char why[200];
+    if (select && was == &rows[p] &&
+        pt_row_input_sizes(rows, p + 1, p, rp->g->vocab, rp->g->n_vocab, rp->g->m->max_seq_len,
+                           sz, why, sizeof why) == 0 &&
+        sz[0] * sz[1] <= PT_MAX_TABLE) {
+        int16_t tab[PT_MAX_TABLE];
+        for (int id = 0; !rc && sel_pattern(id, (int)sz[0], (int)sz[1], tab); id++)
+            if (!(rc = add_form(rp, &k, was, PT_OP_SELECT, PT_ENC_NONE, PT_FN_TABLE, was->arg[0],
+                                was->arg[1]))) {
+                rp->forms[k - 1].pat = (int16_t)(id + 1);
+                rp->forms[k - 1].dist = 1;
+            }
+    }
     if (select) {
         for (int a = 0; a < ns && !rc; a++)
             for (int b = 0; b < ns && !rc; b++) {
@@ -320,9 +364,18 @@ static int row_forms(Repair *rp, const PtOp *rows, int p, bool select, const PtO
                                       PT_SRC_NONE);
                 }
             }
+            if (!rc && ea == PT_ENC_CAT && REFS(sop[a], -9) &&
+                !(rc = add_form(rp, &k, was, PT_OP_MAP, PT_ENC_CAT, PT_FN_TABLE, sop[a],
+                                PT_SRC_NONE)))
+                rp->forms[k - 1].rank = 1, rp->forms[k - 1].dist += !rp->forms[k - 1].dist;
             for (int b = 0; b < ns && !rc; b++) {
                 int eb = src_enc(rows, sop[b]);
                 if (!REFS(sop[a], sop[b])) continue;
+                for (int m = 1; m <= 2 && !rc && ea == PT_ENC_CAT && eb == PT_ENC_CAT; m++)
+                    if (!(rc = add_form(rp, &k, was, PT_OP_SEQMAP, PT_ENC_CAT, PT_FN_TABLE,
+                                        sop[a], sop[b])))
+                        rp->forms[k - 1].rank = (int8_t)m,
+                        rp->forms[k - 1].dist += !rp->forms[k - 1].dist;
                 for (int i = 0; i < nlib && !rc; i++) {
                     const GenFn *f = gen_lib_get(i);
                     if (f->kind == GEN_FN_SEQMAP && ea == PT_ENC_CAT && eb == PT_ENC_CAT)
@@ -358,13 +411,33 @@ static int row_forms(Repair *rp, const PtOp *rows, int p, bool select, const PtO
     return m;
 }
 
-static void set_form(PtOp *o, const Form *F) {
+/* rows[r] = form F (rows before r are its arguments). 0, or 1 when F cannot stand there (a
+ * rank table too large for the value tokens). */
+static int set_form(Repair *rp, PtOp *rows, int r, const Form *F) {
+    PtOp *o = &rows[r];
     o->op = F->op;
     o->enc = F->enc;
     o->fn = F->fn;
     o->arg[0] = F->a0;
     o->arg[1] = F->a1;
     o->ntab = 0;
+    char why[200];
+    if (F->pat) {
+        size_t sz[2];
+        if (pt_row_input_sizes(rows, r + 1, r, rp->g->vocab, rp->g->n_vocab,
+                               rp->g->m->max_seq_len, sz, why, sizeof why) ||
+            sz[0] * sz[1] > PT_MAX_TABLE || !sel_pattern(F->pat - 1, (int)sz[0], (int)sz[1], o->tab))
+            return 1;
+        o->ntab = (int16_t)(sz[0] * sz[1]);
+        return 0;
+    }
+    if (!F->rank) return 0;
+    PtOp t;
+    if (pt_row_rank_table(rows, r + 1, r, rp->g->vocab, rp->g->n_vocab, rp->g->m->max_seq_len,
+                          F->rank == 2, &t, why, sizeof why))
+        return 1;
+    *o = t;
+    return 0;
 }
 
 /* rows[n] with a free slot opened at position p: rows p.. move down one, arguments that
@@ -426,7 +499,7 @@ static int edit_rows(Repair *rp, const State *s) {
         memcpy(rows, s->rows, sizeof(PtOp) * (size_t)s->n);
         for (int f = 0; f < nf; f++) {
             if (over_budget(rp)) return 0;
-            set_form(&rows[r], &rp->forms[f]);
+            if (set_form(rp, rows, r, &rp->forms[f])) continue;
             if ((t = try_rows(rp, rows, s->n, s)) != 0) return t;
         }
     }
@@ -446,7 +519,7 @@ static int add_rows(Repair *rp, const State *s) {
     if (nf < 0) return -1;
     for (int f = 0; f < nf; f++) {
         if (over_budget(rp)) return 0;
-        set_form(&rows[n], &rp->forms[f]);
+        if (set_form(rp, rows, n, &rp->forms[f])) continue;
         if ((t = try_rows(rp, rows, n + 1, s)) != 0) return t;
     }
     /* a new Select and its consumer, the old output read by one of them */
@@ -455,7 +528,7 @@ static int add_rows(Repair *rp, const State *s) {
     if (nsel < 0 || !(sels = malloc(sizeof *sels * (size_t)(nsel > 0 ? nsel : 1)))) return -1;
     memcpy(sels, rp->forms, sizeof *sels * (size_t)nsel);
     for (int a = 0; a < nsel && !over_budget(rp); a++) {
-        set_form(&rows[n], &sels[a]);
+        set_form(rp, rows, n, &sels[a]);
         bool reads = sels[a].a0 == n - 1 || sels[a].a1 == n - 1;
         nf = row_forms(rp, rows, n + 1, false, NULL, reads ? n : n - 1);
         if (nf < 0) {
@@ -466,7 +539,7 @@ static int add_rows(Repair *rp, const State *s) {
             const Form *F = &rp->forms[f];
             if ((F->op != PT_OP_AGGREGATE && F->op != PT_OP_SELWIDTH) || F->a0 != n) continue;
             if (over_budget(rp)) break;
-            set_form(&rows[n + 1], F);
+            set_form(rp, rows, n + 1, F);
             if ((t = try_rows(rp, rows, n + 2, s)) != 0) {
                 free(sels);
                 return t;
@@ -489,7 +562,7 @@ static int add_rows(Repair *rp, const State *s) {
             if (nf < 0) return -1;
             for (int f = 0; f < nf; f++) {
                 if (over_budget(rp)) return 0;
-                set_form(&rows[r], &rp->forms[f]);
+                if (set_form(rp, rows, r, &rp->forms[f])) continue;
                 if ((t = try_rows(rp, rows, n + 1, s)) != 0) return t;
             }
         }

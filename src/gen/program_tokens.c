@@ -2,6 +2,7 @@
  * describes (the encoder: pt_encode.c). */
 #include "gen/program_tokens.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -759,4 +760,69 @@ done:
     valset_free(&dom[1]);
     rasp_program_free(&p);
     return rc;
+}
+
+int pt_rank0(size_t n) {
+    if (n == 0 || n > (size_t)(PT_VAL_INT_MAX - PT_VAL_INT_MIN + 1)) return INT_MIN;
+    return n <= (size_t)PT_VAL_INT_MAX + 1 ? 0 : PT_VAL_INT_MIN;
+}
+
+int pt_row_input_sizes(const PtOp *rows, int n, int r, const Value *vocab, int n_vocab,
+                       int max_seq_len, size_t *size, char *err, size_t errcap) {
+    const PtOp *o = &rows[r];
+    int nin = o->op == PT_OP_MAP || o->op == PT_OP_SELWIDTH ? 1 : 2;
+    size[0] = size[1] = 1;
+    if (r >= n) {
+        snprintf(err, errcap, "row %d out of range", r + 1);
+        return 1;
+    }
+    for (int j = 0; j < nin; j++) {
+        int a = o->arg[j];
+        if (a == PT_SRC_TOKENS || a == PT_SRC_INDICES) {
+            size[j] = a == PT_SRC_INDICES ? (size_t)max_seq_len : (size_t)n_vocab;
+            continue;
+        }
+        if (a < 0 || a >= r || rows[a].enc != PT_ENC_CAT) {
+            snprintf(err, errcap, "row %d: argument %d is not a categorical SOp before it", r + 1,
+                     j + 1);
+            return 1;
+        }
+        /* the rows up to the argument are its program (row r may hold anything) */
+        RaspProgram p;
+        if (pt_build_program(rows, a + 1, vocab, n_vocab, max_seq_len, &p, err, errcap)) return 1;
+        ValueSet dom;
+        valset_init(&dom);
+        int e = expr_of_row(&p, a);
+        int rc = e < 0 || domain_of(&p, e, vocab, n_vocab, max_seq_len, &dom, err, errcap);
+        size[j] = dom.n;
+        valset_free(&dom);
+        rasp_program_free(&p);
+        if (rc) return 1;
+    }
+    return 0;
+}
+
+int pt_row_rank_table(const PtOp *rows, int n, int r, const Value *vocab, int n_vocab,
+                      int max_seq_len, bool second_major, PtOp *out, char *err, size_t errcap) {
+    const PtOp *o = &rows[r];
+    if ((o->op != PT_OP_MAP && o->op != PT_OP_SEQMAP) || o->enc != PT_ENC_CAT) {
+        snprintf(err, errcap, "row %d is not a categorical Map or SequenceMap", r + 1);
+        return 1;
+    }
+    size_t size[2];
+    if (pt_row_input_sizes(rows, n, r, vocab, n_vocab, max_seq_len, size, err, errcap)) return 1;
+    size_t cells = size[0] * size[1];
+    int rank0 = pt_rank0(cells);
+    if (cells > PT_MAX_TABLE || rank0 == INT_MIN) {
+        snprintf(err, errcap, "row %d: %zu ranks have no value tokens", r + 1, cells);
+        return 1;
+    }
+    *out = *o;
+    out->fn = PT_FN_TABLE;
+    out->ntab = (int16_t)cells;
+    for (size_t k = 0; k < cells; k++) {
+        size_t rank = second_major ? (k % size[1]) * size[0] + k / size[1] : k;
+        out->tab[k] = (int16_t)(PT_VAL_INT0 + rank0 + (int)rank - PT_VAL_INT_MIN);
+    }
+    return 0;
 }

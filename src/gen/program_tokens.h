@@ -161,6 +161,22 @@ int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap);
  * (1 for a Map). Returns 0, or non-zero with why (no value token, too many cells, ...). */
 int pt_row_as_table(const PtOp *rows, int n, int r, const Value *vocab, int n_vocab,
                     int max_seq_len, PtOp *out, int *inner, char *err, size_t errcap);
+/* Values renamed to their ranks (pt_encode, pt_row_rank_table): the k-th of n values in the
+ * compiler's order becomes the int pt_rank0(n) + k, 0 when n <= 32, else PT_VAL_INT_MIN;
+ * returns INT_MIN when n is 0 or more than the int value tokens hold. */
+int pt_rank0(size_t n);
+/* The sizes of row r's input value sets (size[2]; 1 for a missing second input): tokens the
+ * vocabulary, indices max_seq_len, an earlier row its inferred value set. The arguments must
+ * be categorical. Returns 0, or non-zero with why. */
+int pt_row_input_sizes(const PtOp *rows, int n, int r, const Value *vocab, int n_vocab,
+                       int max_seq_len, size_t *size, char *err, size_t errcap);
+/* Row r of rows[n] (a Map or SequenceMap with categorical inputs) with its function replaced
+ * by the ranks of its inputs: each input (pair) its own value, in the compiler's order of
+ * the input value set, x-major (second_major: y-major, i.e. ordered by the second argument
+ * first). What Tracr compiles for an injective function whose order follows its inputs',
+ * e.g. the sort keys x + i/5. Returns 0, or non-zero with why. */
+int pt_row_rank_table(const PtOp *rows, int n, int r, const Value *vocab, int n_vocab,
+                      int max_seq_len, bool second_major, PtOp *out, char *err, size_t errcap);
 /* table -> program (see pt_tokens_to_ops and pt_build_program). On error *out is left
  * initialised and empty. vocab: the model's tokens (any order). */
 int pt_decode(const int16_t *tokens, const Value *vocab, int n_vocab, int max_seq_len,

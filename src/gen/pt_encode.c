@@ -86,10 +86,9 @@ static int rename_to_ranks(Enc *x, int i, Value *outs, size_t n) {
     valset_init(&set);
     valset_copy(&set, &x->sets[i]);
     valset_sort(&set, e->label ? e->label : "x");
-    int span = PT_VAL_INT_MAX - PT_VAL_INT_MIN + 1, rc = 1;
-    int rank0 = set.n <= (size_t)PT_VAL_INT_MAX + 1 ? 0 : PT_VAL_INT_MIN;
+    int rc = 1, rank0 = pt_rank0(set.n);
     Value ranks[PT_MAX_TABLE];
-    if (set.n == 0 || set.n > (size_t)span) goto done;
+    if (rank0 == INT_MIN) goto done;
     for (size_t k = 0; k < n; k++) {
         size_t at = 0;
         while (at < set.n && !same_value(set.items[at], outs[k])) at++;
