@@ -140,15 +140,16 @@ static void test_compact_spelling_and_refusals(void) {
     CHECK_MSG(pt_encode(&p, t, err, sizeof err) == 0, "%s", err);
     CHECK(t[PT_COLS + PT_COL_FN] == pt_token_id(PT_COL_FN, "add1"));
     rasp_program_free(&p);
-    /* a float value has no value token; a numerical input has no table */
+    /* a float value has no value token (the output is not renamed); a SequenceMap reads
+     * only categorical SOps */
     const char *bad[] = {
         "vocab {\"a\", \"b\"}\nmax_seq_len 3\nm = Map(lambda x: 0.5 if x == \"a\" else 1, tokens)\n",
         "vocab {0, 1, 2}\nmax_seq_len 3\nz = numerical(Map(lambda x: 1 if x == 0 else 0, tokens))\n"
-        "n = numerical(Aggregate(Select(indices, indices, LEQ), z, default=0))\nm = Map(lambda x: 7 if x == 0 else 3, n)\n",
+        "n = numerical(Aggregate(Select(indices, indices, LEQ), z, default=0))\nm = SequenceMap(lambda x, y: 7 if x == 0 else y, n, tokens)\n",
         "vocab {0, 1, 2}\nmax_seq_len 3\nm = Map(lambda x: 99 if x == 0 else 3, tokens)\n",
     };
     const char *want[] = {"table value 0.5 has no value token",
-                          "on a numerical input has no token form",
+                          "a SequenceMap of a numerical SOp has no token form",
                           "table value 99 has no value token"};
     for (int i = 0; i < 3; i++) {
         if (parse(bad[i], &p)) continue;
@@ -261,6 +262,46 @@ static void test_renaming_limits(void) {
     }
 }
 
+/* A Map of a numerical SOp outside the library is its table over that SOp's value set: a
+ * hand-written one and shuffle_dyck's `balance < 0` (as Tracr fuses it with the identity Map
+ * into a numerical one). Same weights, same outputs on every input. */
+static void test_numerical_input_table(void) {
+    char path[256], err[512];
+    snprintf(path, sizeof path, "%s/tracr/shuffle_dyck.rasp", FIXTURE_DIR);
+    const char *hand = "vocab {0, 1, 2}\nmax_seq_len 3\nz = numerical(Map(lambda x: 1 if x == 0 else 0, tokens))\n"
+                       "n = numerical(Aggregate(Select(indices, indices, LEQ), z, default=0))\n"
+                       "m = Map(lambda x: 7 if x == 0 else 3, n)\n";
+    for (int c = 0; c < 2; c++) {
+        RaspProgram p;
+        if (c == 0 ? parse(hand, &p) : rasp_parse_file(path, &p, err, sizeof err)) {
+            CHECK_MSG(c == 0, "%s", err);
+            rasp_program_free(&p);
+            continue;
+        }
+        int16_t t[PT_ROWS * PT_COLS];
+        if (pt_encode(&p, t, err, sizeof err) != 0) {
+            CHECK_MSG(0, "case %d: %s", c, err);
+            rasp_program_free(&p);
+            continue;
+        }
+        CHECK(count_fn(t, PT_FN_TABLE) >= 1);
+        uint64_t h[3];
+        tc_model_hash(&p, h);
+        round_trip(t, p.vocab, p.n_vocab, p.max_seq_len, false, h);
+        RaspProgram q;
+        CompiledModel *m0 = tc_compile_program(&p, "original"), *m1 = NULL;
+        if (pt_decode(t, p.vocab, p.n_vocab, p.max_seq_len, &q, err, sizeof err) == 0) {
+            m1 = tc_compile_program(&q, "decoded");
+            rasp_program_free(&q);
+        }
+        long total = 0;
+        CHECK_MSG(m0 && m1 && tc_brute_disagree(m0, m1, &total) == 0 && total > 10, "case %d", c);
+        compiled_model_free(m0);
+        compiled_model_free(m1);
+        rasp_program_free(&p);
+    }
+}
+
 static void test_damaged_tables(void) {
     const char *src =
         "vocab {\"a\", \"b\"}\nmax_seq_len 3\nm = Map(lambda x: 1 if x == \"a\" else 0, tokens)\n";
@@ -326,6 +367,7 @@ int main(void) {
     RUN(test_compact_spelling_and_refusals);
     RUN(test_renamed_values);
     RUN(test_renaming_limits);
+    RUN(test_numerical_input_table);
     RUN(test_damaged_tables);
     RUN(test_sampler_tables);
     TEST_END();

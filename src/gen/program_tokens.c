@@ -232,9 +232,7 @@ static int check_row(Reader *r) {
     switch (o->op) {
     case PT_OP_MAP:
         if (want_fn(r, GEN_FN_MAP, name, "a Map function")) return 1;
-        return want_sop(r, 0, o->fn == PT_FN_TABLE ? PT_ENC_CAT : 0,
-                        o->fn == PT_FN_TABLE ? "the input of a table" : "the Map input") ||
-               want_none(r, 1, name);
+        return want_sop(r, 0, 0, "the Map input") || want_none(r, 1, name);
     case PT_OP_SEQMAP:
         if (o->enc != PT_ENC_CAT)
             return fail(r,

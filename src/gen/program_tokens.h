@@ -142,8 +142,9 @@ int pt_tokens_to_ops(const int16_t *tokens, PtOp *rows, int *n, char *err, size_
  * expression per row labelled v1..vN with the library's lambdas (shared, not copied),
  * output = the last row. vocab may be NULL (then the program has no vocab directive).
  * A table row becomes a lambda over its input's value set (inferred with vocab, which a
- * table needs); it fails when the table's length is not the size of that set, the input is
- * numerical, or a value token is not a value here. */
+ * table needs); it fails when the table's length is not the size of that set or a value
+ * token is not a value here. A Map's table may read a numerical SOp (its inferred value set:
+ * what Tracr's discretising MLP is built from). */
 int pt_build_program(const PtOp *rows, int n, const Value *vocab, int n_vocab, int max_seq_len,
                      RaspProgram *out, char *err, size_t errcap);
 
@@ -151,7 +152,7 @@ int pt_build_program(const PtOp *rows, int n, const Value *vocab, int n_vocab, i
  * as the library entry with the same body; otherwise (with the program's vocab) as the
  * library entry of its kind that gives the same values (same types) on the whole input
  * value set, else as its table. Fails with the offending label when an expression has no
- * token form (a table value without a value token, a table on a numerical input or over
+ * token form (a table value without a value token, a SequenceMap or Select table on a numerical input, a table over
  * more than PT_MAX_TABLE inputs, a lambda predicate, Full, composite selectors, an
  * Aggregate default other than None/0) or the program is too big. */
 int pt_encode(const RaspProgram *p, int16_t *tokens, char *err, size_t errcap);

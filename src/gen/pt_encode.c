@@ -130,10 +130,13 @@ static int encode_by_values(Enc *x, int i, PtOp *o) {
     int n = 0;
     for (int j = 0; j < nin; j++) {
         const RaspExpr *c = &p->exprs[e->child[j]];
-        if (c->enc != ENC_CATEGORICAL) {
+        /* Tracr compiles a Map of a numerical SOp from its values on that SOp's value set
+         * (a discretising MLP), so the table holds it; Select and SequenceMap read only
+         * categorical SOps */
+        if (c->enc != ENC_CATEGORICAL && nin == 2) {
             enc_fail(x, e,
                      pred ? "a lambda predicate on a numerical SOp has no token form"
-                          : "a function outside the library on a numerical input has no token form");
+                          : "a SequenceMap of a numerical SOp has no token form");
             goto done;
         }
         valset_copy(&dom[j], &x->sets[e->child[j]]);
