@@ -220,6 +220,26 @@ static void keep(Repair *rp, const State *s) {
  * it. Returns 1 on a weights match (res->table set), 0 otherwise, -1 on OOM. */
 static int try_rows_fn(Repair *rp, const PtOp *rows, int n, const State *base, bool fn);
 
+/* table (which has the given weights) in its canonical spelling: decoded and encoded again,
+ * so a whole-table form that a comparison or a library entry says on its domain is written
+ * that way, as pt_encode writes the true program. Kept only when it still compiles to the
+ * given weights. */
+static void canonical_found(Repair *rp, int16_t *table) {
+    const SearchGiven *g = rp->g;
+    RaspProgram q;
+    char why[512];
+    int16_t t2[CELLS];
+    if (pt_decode(table, g->vocab, g->n_vocab, g->m->max_seq_len, &q, why, sizeof why) != 0)
+        return;
+    int rc = pt_encode(&q, t2, why, sizeof why);
+    rasp_program_free(&q);
+    if (rc != 0 || memcmp(t2, table, sizeof t2) == 0) return;
+    CompiledModel *cm = NULL;
+    if (search_compile(g, t2, &cm, why, sizeof why) == 0 && search_same_weights(g, cm))
+        memcpy(table, t2, sizeof t2);
+    compiled_model_free(cm);
+}
+
 static int try_rows(Repair *rp, const PtOp *rows, int n, const State *base) {
     return try_rows_fn(rp, rows, n, base, false);
 }
@@ -243,6 +263,7 @@ static int try_rows_fn(Repair *rp, const PtOp *rows, int n, const State *base, b
     rp->res->compiled++;
     if (search_same_weights(rp->g, cm)) {
         compiled_model_free(cm);
+        canonical_found(rp, table);
         memcpy(rp->res->table, table, sizeof table);
         rp->found = true;
         return 1;
