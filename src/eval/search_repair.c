@@ -497,6 +497,14 @@ static int row_order(const State *s, int *order, int *stage_end) {
     return no;
 }
 
+/* Whether the beam of the next step is full of programs right in more leading sublayers than
+ * s: then s's other rows are left (the edits of one row are all tried, so the smallest edit
+ * that moves on is among them); compiles go to the next step instead. */
+static bool beam_moved_on(const Repair *rp, const State *s) {
+    int B = rp->o->beam > 0 ? rp->o->beam : 1;
+    return rp->n_next == B && rp->next[B - 1].progress > s->progress;
+}
+
 /* Edits of one row: each open row replaced by every form; when none of them moves on, the
  * rows before the first wrong sublayer too (a function that only renames the values it
  * writes leaves the digests of its own sublayer unchanged: the error shows where a later
@@ -523,6 +531,7 @@ static int edit_rows(Repair *rp, const State *s) {
             if (set_form(rp, rows, r, &rp->forms[f])) continue;
             if ((t = try_rows(rp, rows, s->n, s)) != 0) return t;
         }
+        if (beam_moved_on(rp, s)) return 0;
     }
     return 0;
 }
