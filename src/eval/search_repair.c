@@ -653,12 +653,21 @@ static int edit_tables(Repair *rp, State *s) {
                 o->tab[i] = tab.tab[i];
             }
         } else {
-            int16_t vals[PT_MAX_TABLE];
+            /* the table's own values; a bool table may take either bool (a constant one has
+             * only one of them) */
+            int16_t vals[PT_MAX_TABLE + 2];
             int nv = 0;
+            bool bools = false;
             for (int i = 0; i < nt; i++) {
                 int k = 0;
                 while (k < nv && vals[k] != tab.tab[i]) k++;
                 if (k == nv) vals[nv++] = tab.tab[i];
+                bools |= tab.tab[i] == PT_VAL_TRUE || tab.tab[i] == PT_VAL_FALSE;
+            }
+            for (int b = PT_VAL_FALSE; b <= PT_VAL_TRUE && bools; b++) {
+                int k = 0;
+                while (k < nv && vals[k] != b) k++;
+                if (k == nv) vals[nv++] = (int16_t)b;
             }
             for (int i = 0; i < nt; i++)
                 for (int k = 0; k < nv; k++) {
