@@ -62,6 +62,8 @@ typedef struct RepairResult {
     int steps;             /* edit steps run (on success: edits from a seed) */
     long tried, compiled;  /* distinct programs built, of which compiled */
     long fn_scored;        /* of which scored on the function sample (table edits) */
+    int best_progress;     /* most leading sublayers any program tried got right */
+    int sublayers;         /* the given model's sublayers (best_progress out of them) */
     bool out_of_budget;    /* a limit stopped it */
     double ms;             /* wall time */
     int16_t table[PT_ROWS * PT_COLS];

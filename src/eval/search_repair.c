@@ -269,6 +269,7 @@ static int try_rows_fn(Repair *rp, const PtOp *rows, int n, const State *base, b
         return 1;
     }
     s.progress = search_progress(rp->g, cm);
+    if (s.progress > rp->res->best_progress) rp->res->best_progress = s.progress;
     s.dist = s.progress < 0 ? -1 : distance(rp, cm);
     s.agree = -1;
     if (fn && base && s.progress == base->progress && s.dist == base->dist) {
@@ -685,6 +686,7 @@ static int edit_tables(Repair *rp, State *s) {
 int search_repair(const SearchGiven *g, const int16_t *seeds, int n_seeds,
                   const RepairOptions *o, RepairResult *res, char *err, size_t errcap) {
     memset(res, 0, sizeof *res);
+    res->sublayers = g->n_prefix;
     double t0 = now_ms();
     char e[256];
     if (gen_lib_init(e, sizeof e) != 0) {
