@@ -209,6 +209,7 @@ static void print_json(const RaspProgram *prog, const int16_t *table, const Sear
         cJSON_AddItemToObject(rj, "tried", json_number((double)r->repair.tried));
         cJSON_AddItemToObject(rj, "compiled", json_number((double)r->repair.compiled));
         cJSON_AddItemToObject(rj, "fn_scored", json_number((double)r->repair.fn_scored));
+        cJSON_AddItemToObject(rj, "restarts", json_number(r->repair.restarts));
         cJSON_AddItemToObject(rj, "best_progress", json_number(r->repair.best_progress));
         cJSON_AddItemToObject(rj, "sublayers", json_number(r->repair.sublayers));
         cJSON_AddItemToObject(rj, "ms", json_number(r->repair.ms));

@@ -59,7 +59,8 @@ void repair_options_default(RepairOptions *o);
 
 typedef struct RepairResult {
     bool found;            /* table holds a program with the given weights */
-    int steps;             /* edit steps run (on success: edits from a seed) */
+    int steps;             /* edit steps run from the last start (on success: edits from a seed) */
+    int restarts;          /* starts from the next best seeds after a beam ran out */
     long tried, compiled;  /* distinct programs built, of which compiled */
     long fn_scored;        /* of which scored on the function sample (table edits) */
     int best_progress;     /* most leading sublayers any program tried got right */

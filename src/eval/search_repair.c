@@ -55,6 +55,8 @@ typedef struct Repair {
     U64Set seen; /* token tables tried */
     State *next; /* [beam] best successors of this step, by progress */
     int n_next;
+    State *pool; /* [n_pool] the seeds, scored (while collecting them: pool != NULL) */
+    int n_pool;
     Form *forms; /* [cap_forms] */
     int cap_forms;
     bool found;
@@ -244,6 +246,47 @@ static int try_rows(Repair *rp, const PtOp *rows, int n, const State *base) {
     return try_rows_fn(rp, rows, n, base, false);
 }
 
+/* When every block of a program's model cm has the given model's digests but the weights
+ * still differ, the difference can lie in the unembedding: which value each output
+ * direction stands for. The given model says it (its output columns' values, the model's
+ * observable outputs), so the output row -- a categorical Map or SequenceMap -- is written
+ * as its table with each value renamed to the given model's value of the same column.
+ * Returns try_rows' result for the renamed program, 0 when there is none. */
+static int output_renamed(Repair *rp, const PtOp *rows, int n, const CompiledModel *cm,
+                          const State *base) {
+    const SearchGiven *g = rp->g;
+    const PtOp *o = &rows[n - 1];
+    if ((o->op != PT_OP_MAP && o->op != PT_OP_SEQMAP) || o->enc != PT_ENC_CAT ||
+        cm->output_numerical || g->m->output_numerical || cm->n_out != g->m->n_out)
+        return 0;
+    bool same = true;
+    for (int k = 0; k < cm->n_out && same; k++)
+        same = cm->out_values[k].kind == g->m->out_values[k].kind &&
+               val_eq(cm->out_values[k], g->m->out_values[k]);
+    if (same) return 0;
+    PtOp r2[PT_MAX_VARS];
+    int inner;
+    char why[256];
+    memcpy(r2, rows, sizeof(PtOp) * (size_t)n);
+    if (pt_row_as_table(rows, n, n - 1, g->vocab, g->n_vocab, g->m->max_seq_len, &r2[n - 1],
+                        &inner, why, sizeof why) != 0)
+        return 0;
+    Value sv[32];
+    int ns = pt_sorted_vocab(g->vocab, g->n_vocab, sv);
+    PtOp *t = &r2[n - 1];
+    for (int i = 0; i < t->ntab; i++) {
+        Value v;
+        if (pt_token_value(t->tab[i], sv, ns, &v)) return 0;
+        int k = 0;
+        while (k < cm->n_out && !(cm->out_values[k].kind == v.kind && val_eq(cm->out_values[k], v)))
+            k++;
+        int tok = k < cm->n_out ? pt_value_token(g->m->out_values[k], sv, ns) : -1;
+        if (tok < 0) return 0;
+        t->tab[i] = (int16_t)tok;
+    }
+    return try_rows(rp, r2, n, base);
+}
+
 /* ... fn: a program right up to the same sublayer and as close in structure as base is
  * scored on the function sample too, and kept when it agrees on more of it. */
 static int try_rows_fn(Repair *rp, const PtOp *rows, int n, const State *base, bool fn) {
@@ -270,6 +313,14 @@ static int try_rows_fn(Repair *rp, const PtOp *rows, int n, const State *base, b
     }
     s.progress = search_progress(rp->g, cm);
     if (s.progress > rp->res->best_progress) rp->res->best_progress = s.progress;
+    if (s.progress == rp->g->n_prefix) {
+        /* every block right: only the output's value names can differ */
+        int t = output_renamed(rp, s.rows, s.n, cm, base);
+        if (t != 0) {
+            compiled_model_free(cm);
+            return t;
+        }
+    }
     s.dist = s.progress < 0 ? -1 : distance(rp, cm);
     s.agree = -1;
     if (fn && base && s.progress == base->progress && s.dist == base->dist) {
@@ -278,7 +329,8 @@ static int try_rows_fn(Repair *rp, const PtOp *rows, int n, const State *base, b
     }
     compiled_model_free(cm);
     if (s.progress < 0 || s.dist < 0) return -1;
-    if (!base || better(&s, base)) keep(rp, &s);
+    if (rp->pool && !base) rp->pool[rp->n_pool++] = s;
+    else if (!base || better(&s, base)) keep(rp, &s);
     return 0;
 }
 
@@ -705,7 +757,10 @@ int search_repair(const SearchGiven *g, const int16_t *seeds, int n_seeds,
         free(rp.fn_tok);
         rp.fn_tok = NULL;
     }
-    /* the seeds, scored: the beam starts from the best of them */
+    /* the seeds, scored and ranked: the beam starts from the best of them, and from the next
+     * best ones when a beam runs out of programs that move on before the limits */
+    rp.pool = malloc(sizeof *rp.pool * (size_t)(n_seeds > 0 ? n_seeds : 1));
+    if (!rp.pool) goto oom;
     for (int i = 0; i < n_seeds && !rp.found && !over_budget(&rp); i++) {
         PtOp rows[PT_MAX_VARS];
         int n;
@@ -714,41 +769,60 @@ int search_repair(const SearchGiven *g, const int16_t *seeds, int n_seeds,
         int t = try_rows(&rp, rows, n, NULL);
         if (t < 0) goto oom;
     }
-    for (int step = 0; step < o->max_steps && !rp.found && rp.n_next > 0; step++) {
-        nb = rp.n_next;
-        memcpy(beam, rp.next, sizeof *beam * (size_t)nb);
-        if (getenv("ITRACR_REPAIR_DEBUG"))
-            for (int b = 0; b < nb; b++) {
-                int16_t t[CELLS];
-                pt_ops_to_tokens(beam[b].rows, beam[b].n, t);
-                char *f = pt_format_table(t);
-                fprintf(stderr, "step %d beam %d progress %d dist %ld given %d\n%s", step, b,
-                        beam[b].progress, beam[b].dist, g->n_prefix, f ? f : "");
-                free(f);
-            }
-        rp.n_next = 0;
-        res->steps = step + 1;
-        for (int b = 0; b < nb && !rp.found && !over_budget(&rp); b++)
-            if (edit_rows(&rp, &beam[b]) < 0) goto oom;
-        /* rows are added only when no edit of a row moved on */
-        bool stuck = rp.n_next == 0;
-        for (int b = 0; b < nb && !rp.found && stuck && !over_budget(&rp); b++)
-            if (add_rows(&rp, &beam[b]) < 0) goto oom;
-        /* tables are edited only when no row could be replaced or added either */
-        stuck = rp.n_next == 0;
-        for (int b = 0; b < nb && !rp.found && stuck && !over_budget(&rp); b++)
-            if (edit_tables(&rp, &beam[b]) < 0) goto oom;
-        if (over_budget(&rp)) break;
+    State *pool = rp.pool;
+    int n_pool = rp.n_pool;
+    rp.pool = NULL;
+    for (int i = 1; i < n_pool; i++) { /* stable insertion sort, best first */
+        State x = pool[i];
+        int j = i;
+        while (j > 0 && better(&x, &pool[j - 1])) pool[j] = pool[j - 1], j--;
+        pool[j] = x;
     }
+    for (int start = 0; start < n_pool && !rp.found && !over_budget(&rp); start += B) {
+        rp.n_next = n_pool - start < B ? n_pool - start : B;
+        memcpy(rp.next, pool + start, sizeof *pool * (size_t)rp.n_next);
+        if (start > 0) res->restarts++;
+        for (int step = 0; step < o->max_steps && !rp.found && rp.n_next > 0; step++) {
+            nb = rp.n_next;
+            memcpy(beam, rp.next, sizeof *beam * (size_t)nb);
+            if (getenv("ITRACR_REPAIR_DEBUG"))
+                for (int b = 0; b < nb; b++) {
+                    int16_t t[CELLS];
+                    pt_ops_to_tokens(beam[b].rows, beam[b].n, t);
+                    char *f = pt_format_table(t);
+                    fprintf(stderr, "start %d step %d beam %d progress %d dist %ld given %d\n%s",
+                            start, step, b, beam[b].progress, beam[b].dist, g->n_prefix,
+                            f ? f : "");
+                    free(f);
+                }
+            rp.n_next = 0;
+            res->steps = step + 1;
+            for (int b = 0; b < nb && !rp.found && !over_budget(&rp); b++)
+                if (edit_rows(&rp, &beam[b]) < 0) goto oom_pool;
+            /* rows are added only when no edit of a row moved on */
+            bool stuck = rp.n_next == 0;
+            for (int b = 0; b < nb && !rp.found && stuck && !over_budget(&rp); b++)
+                if (add_rows(&rp, &beam[b]) < 0) goto oom_pool;
+            /* tables are edited only when no row could be replaced or added either */
+            stuck = rp.n_next == 0;
+            for (int b = 0; b < nb && !rp.found && stuck && !over_budget(&rp); b++)
+                if (edit_tables(&rp, &beam[b]) < 0) goto oom_pool;
+            if (over_budget(&rp)) break;
+        }
+    }
+    free(pool);
     res->found = rp.found;
     res->out_of_budget = !rp.found && over_budget(&rp);
     goto done;
+oom_pool:
+    free(pool);
 oom:
     snprintf(err, errcap, "out of memory");
     rc = -1;
 done:
     free(beam);
     free(rp.next);
+    free(rp.pool);
     u64set_free(&rp.seen);
     free(rp.forms);
     free(rp.given_sizes);
