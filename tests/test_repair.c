@@ -1,7 +1,7 @@
 /* The repair of the search (eval/search.h): from a wrong program -- a wrong predicate, a
  * wrong argument, a wrong function, a row too many, a row too few at the top or in the
- * middle, a Select pattern or sort keys no value token spells -- it finds a program whose
- * compiled model has the given model's weights. The reference is independent of the digests the repair steers by: the repaired program is
+ * middle, a Select pattern or sort keys no value token spells, the output's value names --
+ * it finds a program whose compiled model has the given model's weights. The reference is independent of the digests the repair steers by: the repaired program is
  * the true one (the same canonical table), and its compiled model gives the given model's
  * output on every input (brute force through model_run). A compile limit stops it and is
  * never exceeded; the same seeds give the same answer and the same counts. */
@@ -131,6 +131,14 @@ static void test_edits(void) {
                          "t = Select(w, indices, EQ)\nout = Aggregate(t, tokens)\n",
                     1);
     }
+    /* every block right, the output's values not: renamed to the given model's output
+     * values (x + 1 for x + 2 over the widths; the table written as add2 again) */
+    repair_case("output values",
+                HEAD "s = Select(tokens, tokens, TRUE)\nw = SelectorWidth(s)\n"
+                     "m = Map(lambda x: x + 2, w)\n",
+                HEAD "s = Select(tokens, tokens, TRUE)\nw = SelectorWidth(s)\n"
+                     "m = Map(lambda x: x + 1, w)\n",
+                0);
     /* a Map table with one wrong cell (string tokens: every function is a table) */
     repair_case("map table",
                 "vocab {\"a\", \"b\", \"c\"}\nmax_seq_len 4\n"
@@ -184,8 +192,45 @@ static void test_limits(void) {
     compiled_model_free(m);
 }
 
+/* A start that ends without the weights (here: max_steps 1, beam 1) is followed by a start
+ * from the next best seed. The first seed is right in more leading sublayers but two edits
+ * away (a Map too many on top, the wrong SOp aggregated); the second is one edit away (the
+ * first Select's predicate). */
+static void test_restart(void) {
+    char err[512];
+    CompiledModel *m = tc_compile_text(k_sort);
+    CHECK(m != NULL);
+    if (!m) return;
+    SearchGiven g;
+    CHECK(search_given_init(&g, m, err, sizeof err) == 0);
+    int16_t seeds[2][CELLS], want[CELLS];
+    CHECK(tc_table_of(k_sort, want));
+    CHECK(tc_table_of(HEAD "s = Select(tokens, tokens, LT)\nw = SelectorWidth(s)\n"
+                           "t = Select(w, indices, EQ)\na = Aggregate(t, w)\n"
+                           "out = Map(lambda x: x + 1, a)\n",
+                      seeds[0]) &&
+          tc_table_of(HEAD "s = Select(tokens, tokens, LEQ)\nw = SelectorWidth(s)\n"
+                           "t = Select(w, indices, EQ)\nout = Aggregate(t, tokens)\n",
+                      seeds[1]));
+    RepairOptions o;
+    repair_options_default(&o);
+    o.max_steps = 1;
+    o.beam = 1;
+    RepairResult r;
+    CHECK(search_repair(&g, seeds[0], 1, &o, &r, err, sizeof err) == 0);
+    CHECK_MSG(!r.found && r.restarts == 0 && r.best_progress < r.sublayers,
+              "the first seed alone: found %d, restarts %d", r.found, r.restarts);
+    CHECK(search_repair(&g, seeds[0], 2, &o, &r, err, sizeof err) == 0);
+    CHECK_MSG(r.found && r.restarts == 1 && r.steps == 1, "found %d restarts %d steps %d",
+              r.found, r.restarts, r.steps);
+    CHECK(r.found && memcmp(r.table, want, sizeof want) == 0);
+    search_given_free(&g);
+    compiled_model_free(m);
+}
+
 int main(void) {
     RUN(test_edits);
     RUN(test_limits);
+    RUN(test_restart);
     TEST_END();
 }
