@@ -171,6 +171,26 @@ static void test_compact_spelling_and_refusals(void) {
     CHECK_STR(pt_value_name(PT_VAL_FALSE), "False");
 }
 
+/* p's tokens t decode to a program with p's compiled model (hash) that gives p's output on
+ * every input (brute force through model_run over more than min_inputs inputs). */
+static void same_model(const RaspProgram *p, const int16_t *t, long min_inputs, const char *what) {
+    uint64_t h[3];
+    char err[512];
+    tc_model_hash(p, h);
+    round_trip(t, p->vocab, p->n_vocab, p->max_seq_len, false, h);
+    RaspProgram q;
+    CompiledModel *m0 = tc_compile_program(p, what), *m1 = NULL;
+    if (pt_decode(t, p->vocab, p->n_vocab, p->max_seq_len, &q, err, sizeof err) == 0) {
+        m1 = tc_compile_program(&q, "decoded");
+        rasp_program_free(&q);
+    }
+    long total = 0;
+    CHECK_MSG(m0 && m1 && tc_brute_disagree(m0, m1, &total) == 0 && total > min_inputs, "%s: %ld",
+              what, total);
+    compiled_model_free(m0);
+    compiled_model_free(m1);
+}
+
 /* Values without a value token, renamed to their ranks: Tracr's sort keys (x + i/5), the
  * same keys over negative counts (sort_freq), nary_sequencemap's argument tuples. The tokens
  * decode to a program whose compiled model has the same weights (hash) and gives the same
@@ -192,20 +212,7 @@ static void test_renamed_values(void) {
             rasp_program_free(&p);
             continue;
         }
-        uint64_t h[3];
-        tc_model_hash(&p, h);
-        round_trip(t, p.vocab, p.n_vocab, p.max_seq_len, false, h);
-        RaspProgram q;
-        CompiledModel *m0 = tc_compile_program(&p, path), *m1 = NULL;
-        if (pt_decode(t, p.vocab, p.n_vocab, p.max_seq_len, &q, err, sizeof err) == 0) {
-            m1 = tc_compile_program(&q, "decoded");
-            rasp_program_free(&q);
-        }
-        long total = 0;
-        CHECK_MSG(m0 && m1 && tc_brute_disagree(m0, m1, &total) == 0 && total > 300, "%s: %ld",
-                  stems[f], total);
-        compiled_model_free(m0);
-        compiled_model_free(m1);
+        same_model(&p, t, 300, stems[f]);
         if (f == 0) { /* the 20 keys x + i/5 in the compiler's order: ranks 0..19 */
             int16_t vals[2 * PT_MAX_TABLE];
             int n = table_values(t, vals);
@@ -255,9 +262,7 @@ static void test_renaming_limits(void) {
         }
         /* case 0: k's table and the Select's; case 1: k's and the Map's (GT kept) */
         CHECK_MSG(count_fn(t, PT_FN_TABLE) == 2, "case %d", i);
-        uint64_t h[3];
-        tc_model_hash(&p, h);
-        round_trip(t, p.vocab, p.n_vocab, p.max_seq_len, false, h);
+        same_model(&p, t, 5, kept[i]);
         rasp_program_free(&p);
     }
 }
@@ -285,19 +290,7 @@ static void test_numerical_input_table(void) {
             continue;
         }
         CHECK(count_fn(t, PT_FN_TABLE) >= 1);
-        uint64_t h[3];
-        tc_model_hash(&p, h);
-        round_trip(t, p.vocab, p.n_vocab, p.max_seq_len, false, h);
-        RaspProgram q;
-        CompiledModel *m0 = tc_compile_program(&p, "original"), *m1 = NULL;
-        if (pt_decode(t, p.vocab, p.n_vocab, p.max_seq_len, &q, err, sizeof err) == 0) {
-            m1 = tc_compile_program(&q, "decoded");
-            rasp_program_free(&q);
-        }
-        long total = 0;
-        CHECK_MSG(m0 && m1 && tc_brute_disagree(m0, m1, &total) == 0 && total > 10, "case %d", c);
-        compiled_model_free(m0);
-        compiled_model_free(m1);
+        same_model(&p, t, 10, c == 0 ? "hand-written" : "shuffle_dyck");
         rasp_program_free(&p);
     }
 }
