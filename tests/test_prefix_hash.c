@@ -2,7 +2,8 @@
  * programs that share their first blocks have equal digests up to the first block that
  * differs and different ones from there on; renaming the program's variables changes
  * nothing; and search_error_limit turns the first differing sublayer into the end of the
- * candidate's rows up to one sublayer later. */
+ * candidate's rows up to one sublayer later. Block digests count the blocks of one sublayer
+ * two models share. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,67 @@ done:
     compiled_model_free(d);
 }
 
+/* Block digests (model_block_digests): the first MLP holds two Maps of the tokens, two hidden
+ * units each (one per output value, reading the tokens that map to it). A model with one Map
+ * changed shares that sublayer's other two units with the truth; one whose Maps are x == "b"
+ * and x == "c" shares the two of x == "b" (the truth's second Map, under the first one's
+ * name); a renamed copy shares all four; the prefix digest of the sublayer tells only "all
+ * or not". */
+static int shared(const CompiledModel *a, const CompiledModel *b, int s) {
+    int cap = 64, na = 0, nb = 0, k = 0;
+    uint64_t da[64][2], db[64][2];
+    if (a->mlp_hidden_size > cap || b->mlp_hidden_size > cap || model_block_digests(a, s, da, &na) ||
+        model_block_digests(b, s, db, &nb))
+        return -1;
+    bool used[64] = {false};
+    for (int i = 0; i < na; i++)
+        for (int j = 0; j < nb; j++)
+            if (!used[j] && memcmp(da[i], db[j], sizeof da[i]) == 0) {
+                used[j] = true;
+                k++;
+                break;
+            }
+    return k;
+}
+
+static void test_block_digests(void) {
+#define STR "vocab {\"a\", \"b\", \"c\"}\nmax_seq_len 3\n"
+#define SUM "r = SequenceMap(lambda x, y: x + y, p, q)\n"
+    CompiledModel *t = tc_compile_text(STR "p = Map(lambda x: 1 if x == \"a\" else 0, tokens)\n"
+                                           "q = Map(lambda x: 1 if x == \"b\" else 0, tokens)\n" SUM);
+    CompiledModel *one = tc_compile_text(STR "p = Map(lambda x: 1 if x == \"a\" else 0, tokens)\n"
+                                             "q = Map(lambda x: 1 if x == \"c\" else 0, tokens)\n" SUM);
+    CompiledModel *two = tc_compile_text(STR "p = Map(lambda x: 1 if x == \"b\" else 0, tokens)\n"
+                                             "q = Map(lambda x: 1 if x == \"c\" else 0, tokens)\n" SUM);
+    CompiledModel *none = tc_compile_text(STR "p = Map(lambda x: 1 if x == \"c\" else 0, tokens)\n"
+                                              "q = Map(lambda x: 2 if x == \"c\" else 0, tokens)\n" SUM);
+    CompiledModel *ren = tc_compile_text(STR "u = Map(lambda x: 1 if x == \"a\" else 0, tokens)\n"
+                                             "v = Map(lambda x: 1 if x == \"b\" else 0, tokens)\n"
+                                             "r = SequenceMap(lambda x, y: x + y, u, v)\n");
+    CHECK(t && one && two && ren);
+    if (t && one && two && ren) {
+        uint64_t ht[4][2], h1[4][2];
+        CHECK(prefixes(t, ht) >= 2 && prefixes(one, h1) >= 2);
+        CHECK(memcmp(ht[1], h1[1], sizeof ht[1]) != 0); /* the sublayer's digest: differs */
+        CHECK_MSG(shared(t, t, 1) == 4, "%d", shared(t, t, 1));
+        CHECK_MSG(shared(t, ren, 1) == 4, "%d", shared(t, ren, 1));
+        CHECK_MSG(shared(t, one, 1) == 2, "%d", shared(t, one, 1));
+        CHECK_MSG(shared(t, two, 1) == 2, "%d", shared(t, two, 1));
+        CHECK_MSG(none && shared(t, none, 1) == 0, "%d", none ? shared(t, none, 1) : -1);
+        /* out of range: no blocks */
+        uint64_t d[1][2];
+        int n = 5;
+        CHECK(model_block_digests(t, 99, d, &n) == 0 && n == 0);
+    }
+    compiled_model_free(t);
+    compiled_model_free(one);
+    compiled_model_free(two);
+    compiled_model_free(ren);
+    compiled_model_free(none);
+#undef STR
+#undef SUM
+}
+
 /* search_error_limit: the given model is a (Select, SelectorWidth, Map x + 1); a candidate
  * with the wrong Map (x < 2) goes wrong in sublayer 3, whose rows end the sequence, so the
  * limit is the whole sequence; with the wrong comparison (LEQ) it goes wrong in sublayer 0,
@@ -101,5 +163,6 @@ static void test_error_limit(void) {
 int main(void) {
     RUN(test_shared_prefix);
     RUN(test_error_limit);
+    RUN(test_block_digests);
     TEST_END();
 }

@@ -51,4 +51,12 @@ int model_hash128(const CompiledModel *m, uint64_t out[2]);
  * from <= s < min(to, 2 * num_layers). Returns 0, or -1 on OOM. */
 int model_prefix_hashes(const CompiledModel *m, int from, int to, uint64_t (*out)[2]);
 
+/* Digests of sublayer s's blocks (block_digest.c): each attention head and each MLP hidden
+ * unit in use, with the directions they read named by the sublayers before s (wt_prefix_order) or by their
+ * embeddings, and the new directions they write by their place in the block. Two models
+ * whose first s sublayers agree give equal digests to equal blocks of sublayer s, so the
+ * count of blocks two models share there is credit for a sublayer partly right. out needs
+ * room for max(num_heads, mlp_hidden_size) digests; *n gets the count. 0, or -1 on OOM. */
+int model_block_digests(const CompiledModel *m, int s, uint64_t (*out)[2], int *n);
+
 #endif

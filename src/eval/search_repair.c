@@ -14,6 +14,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "dataset/model_hash.h"
 #include "eval/search.h"
 #include "gen/lambda_lib.h"
 #include "util/rng.h"
@@ -35,6 +36,7 @@ typedef struct State {
     int progress;
     long dist;  /* structural distance to the given model (sizes()) */
     long agree; /* output positions agreeing with the given model on the sample (-1: not run) */
+    int blocks; /* blocks of the first wrong sublayer the given model has too */
 } State;
 
 /* The fields of a row form: a library function or a predicate, or a whole table: rank != 0,
@@ -61,6 +63,10 @@ typedef struct Repair {
     int cap_forms;
     bool found;
     int *given_sizes; /* [n_prefix + 1] sizes() of the given model */
+    /* the given model's block digests per sublayer (model_block_digests), computed on first
+     * use: gblocks[s] sorted, n_gblocks[s] of them (-1: not yet) */
+    uint64_t (**gblocks)[2];
+    int *n_gblocks;
     double t0;        /* start, monotonic ms */
     /* the function sample: FN_PER_LEN seeded inputs of each length 1..N and the given
      * model's outputs on them, for the table edits */
@@ -119,11 +125,13 @@ static long distance(const Repair *rp, const CompiledModel *c) {
     return d;
 }
 
-/* a is better than b: more leading sublayers right, else closer in structure, else agreeing
- * with the given model on more of the function sample */
+/* a is better than b: more leading sublayers right, else closer in structure, else more
+ * blocks of the first wrong sublayer right, else agreeing with the given model on more of
+ * the function sample */
 static bool better(const State *a, const State *b) {
     if (a->progress != b->progress) return a->progress > b->progress;
     if (a->dist != b->dist) return a->dist < b->dist;
+    if (a->blocks != b->blocks) return a->blocks > b->blocks;
     return a->agree > b->agree;
 }
 
@@ -216,6 +224,45 @@ static void keep(Repair *rp, const State *s) {
         p--;
     }
     rp->next[p] = *s;
+}
+
+static int cmp_digest2(const void *pa, const void *pb) {
+    const uint64_t *a = pa, *b = pb;
+    if (a[1] != b[1]) return a[1] < b[1] ? -1 : 1;
+    return a[0] < b[0] ? -1 : a[0] > b[0];
+}
+
+/* Sorted block digests of sublayer s of m into *out (malloc'ed), their count in *n. */
+static int sorted_blocks(const CompiledModel *m, int s, uint64_t (**out)[2], int *n) {
+    int cap = m->num_heads > m->mlp_hidden_size ? m->num_heads : m->mlp_hidden_size;
+    *out = malloc(sizeof **out * (size_t)(cap > 0 ? cap : 1));
+    if (!*out || model_block_digests(m, s, *out, n)) return -1;
+    qsort(*out, (size_t)*n, sizeof **out, cmp_digest2);
+    return 0;
+}
+
+/* How many blocks of sublayer s of c the given model's sublayer s has too (as multisets).
+ * -1 on OOM. */
+static int blocks_shared(Repair *rp, const CompiledModel *c, int s) {
+    if (s < 0 || s >= rp->g->n_prefix || s >= 2 * c->num_layers) return 0;
+    if (rp->n_gblocks[s] < 0 &&
+        sorted_blocks(rp->g->m, s, &rp->gblocks[s], &rp->n_gblocks[s]) != 0)
+        return -1;
+    uint64_t(*cb)[2] = NULL;
+    int nc = 0, shared = 0;
+    if (sorted_blocks(c, s, &cb, &nc) != 0) {
+        free(cb);
+        return -1;
+    }
+    const uint64_t(*gb)[2] = rp->gblocks[s];
+    for (int i = 0, j = 0; i < rp->n_gblocks[s] && j < nc;) {
+        int k = cmp_digest2(gb[i], cb[j]);
+        if (k == 0) shared++, i++, j++;
+        else if (k < 0) i++;
+        else j++;
+    }
+    free(cb);
+    return shared;
 }
 
 /* Canonicalises rows[n] (output: the last row), compiles it for the given model and scores
@@ -322,13 +369,14 @@ static int try_rows_fn(Repair *rp, const PtOp *rows, int n, const State *base, b
         }
     }
     s.dist = s.progress < 0 ? -1 : distance(rp, cm);
+    s.blocks = s.progress < 0 ? -1 : blocks_shared(rp, cm, s.progress);
     s.agree = -1;
     if (fn && base && s.progress == base->progress && s.dist == base->dist) {
         rp->res->fn_scored++;
         s.agree = fn_run(rp, cm, false);
     }
     compiled_model_free(cm);
-    if (s.progress < 0 || s.dist < 0) return -1;
+    if (s.progress < 0 || s.dist < 0 || s.blocks < 0) return -1;
     if (rp->pool && !base) rp->pool[rp->n_pool++] = s;
     else if (!base || better(&s, base)) keep(rp, &s);
     return 0;
@@ -751,7 +799,10 @@ int search_repair(const SearchGiven *g, const int16_t *seeds, int n_seeds,
     rp.next = malloc(sizeof *rp.next * (size_t)B);
     rp.given_sizes = malloc(sizeof(int) * (size_t)(g->n_prefix + 1));
     int rc = 0, nb = 0;
-    if (!beam || !rp.next || !rp.given_sizes) goto oom;
+    rp.gblocks = calloc((size_t)(g->n_prefix + 1), sizeof *rp.gblocks);
+    rp.n_gblocks = malloc(sizeof(int) * (size_t)(g->n_prefix + 1));
+    if (!beam || !rp.next || !rp.given_sizes || !rp.gblocks || !rp.n_gblocks) goto oom;
+    for (int i = 0; i <= g->n_prefix; i++) rp.n_gblocks[i] = -1;
     sizes(g->m, rp.given_sizes);
     if (fn_init(&rp) != 0) { /* no function sample: no table edits */
         free(rp.fn_tok);
@@ -826,6 +877,9 @@ done:
     u64set_free(&rp.seen);
     free(rp.forms);
     free(rp.given_sizes);
+    for (int i = 0; rp.gblocks && i <= g->n_prefix; i++) free(rp.gblocks[i]);
+    free(rp.gblocks);
+    free(rp.n_gblocks);
     free(rp.fn_tok);
     free(rp.fn_want);
     free(rp.fn_raw);
