@@ -107,6 +107,23 @@ static int mlp_blocks(const CompiledModel *m, int l, const uint64_t *id, uint64_
     return 0;
 }
 
+/* The nonzero entries of X_h Y_h^T for the head owning columns c0 .. c0+ks-1 of X [D, HK]
+ * (row a, column j at a * HK + j) and Y (row b, column j at b * yb + j * yj) into e, as
+ * (ida[a], idb[b] or b itself when idb is NULL, value). Returns the count. */
+static size_t head_form(const double *x, const double *y, size_t yb, size_t yj, int D, int HK,
+                        int c0, int ks, const uint64_t *ida, const uint64_t *idb, Entry *e) {
+    size_t ne = 0;
+    for (int a = 0; a < D; a++)
+        for (int b = 0; b < D; b++) {
+            double v = 0;
+            for (int j = c0; j < c0 + ks; j++)
+                v += x[(size_t)a * HK + j] * y[(size_t)b * yb + (size_t)j * yj];
+            int64_t q = wt_quantize(v);
+            if (q) e[ne++] = (Entry){ida[a], idb ? idb[b] : (uint64_t)b, q};
+        }
+    return ne;
+}
+
 /* The heads of layer l, one block each: Q_h K_h^T over the directions' names, V_h O_h from
  * a read direction to a named or new one. */
 static int attn_blocks(const CompiledModel *m, int l, const uint64_t *id, uint64_t (*out)[2],
@@ -122,26 +139,10 @@ static int attn_blocks(const CompiledModel *m, int l, const uint64_t *id, uint64
     }
     *n = 0;
     for (int h = 0; h < H; h++) {
-        size_t ne = 0;
-        for (int a = 0; a < D; a++)
-            for (int b = 0; b < D; b++) {
-                double v = 0;
-                for (int j = h * ks; j < (h + 1) * ks; j++)
-                    v += L->q[(size_t)a * HK + j] * L->k[(size_t)b * HK + j];
-                int64_t q = wt_quantize(v);
-                if (q) e[ne++] = (Entry){id[a], id[b], q};
-            }
+        size_t ne = head_form(L->q, L->k, HK, 1, D, HK, h * ks, ks, id, id, e);
         uint64_t qk = ne ? hash_entries(e, ne, 21) : 0;
         /* V O: new directions named in the order of (read direction's name, value) */
-        ne = 0;
-        for (int a = 0; a < D; a++)
-            for (int b = 0; b < D; b++) {
-                double v = 0;
-                for (int j = h * ks; j < (h + 1) * ks; j++)
-                    v += L->v[(size_t)a * HK + j] * L->o[(size_t)j * D + b];
-                int64_t q = wt_quantize(v);
-                if (q) e[ne++] = (Entry){id[a], (uint64_t)b, q};
-            }
+        ne = head_form(L->v, L->o, 1, (size_t)D, D, HK, h * ks, ks, id, NULL, e);
         if (!qk && !ne) continue;
         qsort(e, ne, sizeof *e, cmp_entry);
         for (int d = 0; d < D; d++) local[d] = 0;
